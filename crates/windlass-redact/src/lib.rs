@@ -1,0 +1,22 @@
+//! Secret values, printable URLs and the redactor.
+//!
+//! Everything Windlass prints (terminal, JSON, logs, GitHub Actions files,
+//! child output) passes through the process-wide [`Redactor`], which masks
+//! every registered secret in its plain and encoded forms. [`Secret`] keeps a
+//! value out of `Debug` and `Display`; [`RedactedUrl`] hides credentials in
+//! URLs. This crate never performs I/O of its own and never reveals a value
+//! except through the explicit `expose` methods.
+
+mod redactor;
+mod secret;
+mod url;
+
+pub use crate::redactor::{RedactingWriter, Redactor, global};
+pub use crate::secret::Secret;
+pub use crate::url::RedactedUrl;
+
+/// What a secret is replaced with.
+pub const MASK: &str = "****";
+
+#[cfg(test)]
+mod tests;
