@@ -1,0 +1,268 @@
+//! Why loading the configuration failed.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// A place in a config file, rendered as an arrow and the line with a caret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// The text of the line, without its line ending.
+    pub line_text: String,
+    /// How many characters the caret underlines (at least 1).
+    pub width: usize,
+}
+
+impl Location {
+    /// Locates the byte range `span` of `text`, a file at `path`.
+    pub(crate) fn new(path: PathBuf, text: &str, span: std::ops::Range<usize>) -> Self {
+        let start = floor_char_boundary(text, span.start.min(text.len()));
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let line_text = text[line_start..line_end].trim_end_matches('\r').to_owned();
+        let line = text[..start].matches('\n').count() + 1;
+        let column = text[line_start..start].chars().count() + 1;
+        let end = floor_char_boundary(text, span.end.clamp(start, line_end));
+        let width = text[start..end].chars().count().max(1);
+        Self {
+            path,
+            line,
+            column,
+            line_text,
+            width,
+        }
+    }
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let number = self.line.to_string();
+        let pad = " ".repeat(number.len());
+        writeln!(
+            f,
+            "{pad}--> {}:{}:{}",
+            self.path.display(),
+            self.line,
+            self.column
+        )?;
+        writeln!(f, "{pad} |")?;
+        writeln!(f, "{number} | {}", self.line_text)?;
+        let indent: String = self
+            .line_text
+            .chars()
+            .take(self.column - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        write!(f, "{pad} | {indent}{}", "^".repeat(self.width))
+    }
+}
+
+/// Loading the configuration failed. Every variant except
+/// [`LoadError::Internal`] is a usage or configuration error (exit code 2);
+/// see [`LoadError::is_usage_error`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// A config file exists but could not be read.
+    #[error("could not read config file {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// `--config` or `WINDLASS_CONFIG` names a file that does not exist.
+    #[error("config file {} given by {origin} does not exist", path.display())]
+    ExplicitFileMissing {
+        /// The file, resolved against the working directory.
+        path: PathBuf,
+        /// `--config` or `WINDLASS_CONFIG`.
+        origin: String,
+    },
+    /// The file is not valid TOML.
+    #[error("invalid TOML: {message}\n{location}")]
+    Syntax {
+        /// The parser's message.
+        message: String,
+        /// Where.
+        location: Box<Location>,
+    },
+    /// A key that no section defines.
+    #[error("unknown key `{key}`{}\n{location}", in_section(section))]
+    UnknownKey {
+        /// The dotted key as written, `http.timout`.
+        key: String,
+        /// The enclosing section, `http`, or empty at the top level.
+        section: String,
+        /// The closest known key, when one is close.
+        suggestion: Option<&'static str>,
+        /// The known keys at that level.
+        known: Vec<&'static str>,
+        /// Where.
+        location: Box<Location>,
+    },
+    /// A value of the wrong TOML type.
+    #[error("{key}: expected {expected}, found {found}\n{location}")]
+    WrongType {
+        /// The dotted key, `http.retries`.
+        key: String,
+        /// `an integer`.
+        expected: String,
+        /// `a string`.
+        found: String,
+        /// An example of a valid value, as TOML.
+        example: String,
+        /// Where.
+        location: Box<Location>,
+    },
+    /// A value of the right TOML type that is not acceptable.
+    #[error("{key}: expected {expected}, found {found}\n{location}")]
+    InvalidValue {
+        /// The dotted key, `http.timeout`.
+        key: String,
+        /// `a duration`.
+        expected: String,
+        /// The value as written, `"30x"`.
+        found: String,
+        /// An example of a valid value, as TOML.
+        example: String,
+        /// Where.
+        location: Box<Location>,
+    },
+    /// A `WINDLASS_*` variable whose value does not parse.
+    #[error("{name}={value}: expected {expected}")]
+    InvalidEnv {
+        /// The variable.
+        name: String,
+        /// Its value (config values are never secrets).
+        value: String,
+        /// `an integer`.
+        expected: String,
+        /// An example of a valid value.
+        example: String,
+    },
+    /// A command-line override whose value does not parse.
+    #[error("{flag} {value}: expected {expected}")]
+    InvalidFlag {
+        /// The flag, `--retries`.
+        flag: String,
+        /// Its value.
+        value: String,
+        /// `an integer`.
+        expected: String,
+        /// An example of a valid value.
+        example: String,
+    },
+    /// A command-line override of a key that does not exist.
+    #[error("unknown config key `{key}` given by {flag}")]
+    UnknownFlagKey {
+        /// The flag, `--config-value`.
+        flag: String,
+        /// The key.
+        key: String,
+        /// The closest known key, when one is close.
+        suggestion: Option<&'static str>,
+        /// Every known key.
+        known: Vec<&'static str>,
+    },
+    /// The built-in defaults disagree with the schema: a bug, not a usage error.
+    #[error("internal error: built-in configuration is inconsistent: {message}")]
+    Internal {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn in_section(section: &str) -> String {
+    if section.is_empty() {
+        String::new()
+    } else {
+        format!(" in [{section}]")
+    }
+}
+
+impl LoadError {
+    /// Whether this is a usage or configuration error (exit code 2) rather
+    /// than a bug (exit code 101).
+    pub fn is_usage_error(&self) -> bool {
+        !matches!(self, LoadError::Internal { .. })
+    }
+
+    /// Where in a file the problem is, for editor and CI annotations.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            LoadError::Syntax { location, .. }
+            | LoadError::UnknownKey { location, .. }
+            | LoadError::WrongType { location, .. }
+            | LoadError::InvalidValue { location, .. } => Some(&**location),
+            _ => None,
+        }
+    }
+
+    /// What the user can do about it, shown after `hint: `.
+    pub fn hint(&self) -> String {
+        match self {
+            LoadError::Read { .. } => "check the file's permissions, or move it away".to_owned(),
+            LoadError::ExplicitFileMissing { origin, .. } => {
+                format!("fix the path given by {origin}, or drop it to search for windlass.toml")
+            }
+            LoadError::Syntax { .. } => {
+                "fix the TOML syntax at the marked position (see https://toml.io)".to_owned()
+            }
+            LoadError::UnknownKey {
+                section,
+                suggestion,
+                known,
+                ..
+            } => {
+                let level = if section.is_empty() { "." } else { section };
+                did_you_mean(*suggestion, known, level)
+            }
+            LoadError::UnknownFlagKey {
+                suggestion, known, ..
+            } => did_you_mean(*suggestion, known, ""),
+            LoadError::WrongType { key, expected, .. } if expected == "a table" => {
+                format!("write it as a table: `[{key}]`")
+            }
+            LoadError::WrongType { key, example, .. }
+            | LoadError::InvalidValue { key, example, .. } => {
+                let leaf = key.rsplit('.').next().unwrap_or(key);
+                let leaf = leaf.split('[').next().unwrap_or(leaf);
+                format!("write it like `{leaf} = {example}`")
+            }
+            LoadError::InvalidEnv { name, example, .. } => {
+                format!("set it like `{name}={example}`, or unset it")
+            }
+            LoadError::InvalidFlag { flag, example, .. } => {
+                format!("pass it like `{flag} {example}`")
+            }
+            LoadError::Internal { .. } => "this is a bug in windlass; please report it".to_owned(),
+        }
+    }
+}
+
+fn did_you_mean(suggestion: Option<&str>, known: &[&str], section: &str) -> String {
+    if let Some(suggestion) = suggestion {
+        return format!("did you mean \"{suggestion}\"?");
+    }
+    let list = known.join(", ");
+    match section {
+        "" => format!("known keys: {list}"),
+        "." => format!("known top-level tables: {list}"),
+        _ => format!("known keys in [{section}]: {list}"),
+    }
+}

@@ -1,0 +1,219 @@
+//! The one registry of `WINDLASS_*` environment variables and config keys.
+
+use std::fmt::Write as _;
+
+/// The type of a setting: how it is written in TOML, in the environment and
+/// in the docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    /// A non-negative integer that fits in a `u32`.
+    Integer,
+    /// A duration: whole seconds as an integer, or a string such as `"30s"`,
+    /// `"2m"` or `"1m30s"` (units `ms`, `s`, `m`, `h`).
+    Duration,
+    /// A file path; relative paths are resolved against the directory of the
+    /// file that set them (or the working directory for env vars and flags).
+    Path,
+    /// `true` or `false` (in the environment also `1`/`0`, `yes`/`no`).
+    Bool,
+    /// One of a fixed set of strings.
+    Choice(&'static [&'static str]),
+    /// A list of strings; comma-separated in the environment.
+    StringList,
+}
+
+impl Kind {
+    /// What a value of this kind is, for error messages: `"an integer"`.
+    pub fn expected(self) -> String {
+        match self {
+            Kind::Integer => "an integer".to_owned(),
+            Kind::Duration => "a duration".to_owned(),
+            Kind::Path => "a path".to_owned(),
+            Kind::Bool => "a boolean".to_owned(),
+            Kind::Choice(choices) => format!("one of {}", quoted_list(choices)),
+            Kind::StringList => "a list of strings".to_owned(),
+        }
+    }
+
+    /// An example value written as TOML, for hints.
+    pub fn example_toml(self) -> String {
+        match self {
+            Kind::Integer => "3".to_owned(),
+            Kind::Duration => "\"30s\"".to_owned(),
+            Kind::Path => "\"certs/ca.pem\"".to_owned(),
+            Kind::Bool => "true".to_owned(),
+            Kind::Choice(choices) => format!("\"{}\"", choices.first().copied().unwrap_or("")),
+            Kind::StringList => "[\"registry.internal\"]".to_owned(),
+        }
+    }
+
+    /// An example value written as an environment variable or flag value.
+    pub fn example_text(self) -> String {
+        match self {
+            Kind::Integer => "3".to_owned(),
+            Kind::Duration => "30s".to_owned(),
+            Kind::Path => "certs/ca.pem".to_owned(),
+            Kind::Bool => "true".to_owned(),
+            Kind::Choice(choices) => choices.first().copied().unwrap_or("").to_owned(),
+            Kind::StringList => "registry.internal,mirror.internal".to_owned(),
+        }
+    }
+
+    /// The type column of the generated docs.
+    fn doc_type(self) -> String {
+        match self {
+            Kind::Integer => "integer".to_owned(),
+            Kind::Duration => "duration (seconds, or `30s`, `2m`, `1m30s`)".to_owned(),
+            Kind::Path => "path".to_owned(),
+            Kind::Bool => "boolean".to_owned(),
+            Kind::Choice(choices) => choices
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(" \\| "),
+            Kind::StringList => "list of strings (comma-separated in the environment)".to_owned(),
+        }
+    }
+}
+
+/// One `WINDLASS_*` environment variable.
+///
+/// A variable either overrides a config key (`key` is `Some`), in which case
+/// the row is also the schema entry of that key, or it steers loading itself
+/// (`WINDLASS_CONFIG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvVar {
+    /// The variable name, `WINDLASS_HTTP_TIMEOUT`.
+    pub name: &'static str,
+    /// The dotted config key it overrides, `http.timeout`.
+    pub key: Option<&'static str>,
+    /// The value type.
+    pub kind: Kind,
+    /// One sentence for the docs, starting with a capital letter.
+    pub description: &'static str,
+}
+
+/// The accepted values of `output.color`.
+pub const COLOR_CHOICES: &[&str] = &["auto", "always", "never"];
+
+/// Every `WINDLASS_*` environment variable, and through the rows with a key,
+/// every config key. Adding a setting means adding a row here and a field to
+/// the matching struct in [`crate::Settings`]; a test checks they agree.
+pub const ENV_VARS: &[EnvVar] = &[
+    EnvVar {
+        name: "WINDLASS_CONFIG",
+        key: None,
+        kind: Kind::Path,
+        description: "Use this project config file instead of searching for `windlass.toml` (same as `--config`; the flag wins).",
+    },
+    EnvVar {
+        name: "WINDLASS_CONFIG_HOME",
+        key: None,
+        kind: Kind::Path,
+        description: "Directory holding the user config `windlass.toml`, instead of `$XDG_CONFIG_HOME/windlass` or `~/.config/windlass`.",
+    },
+    EnvVar {
+        name: "WINDLASS_HTTP_TIMEOUT",
+        key: Some("http.timeout"),
+        kind: Kind::Duration,
+        description: "Total time allowed for one HTTP request, including reading the response.",
+    },
+    EnvVar {
+        name: "WINDLASS_HTTP_CONNECT_TIMEOUT",
+        key: Some("http.connect-timeout"),
+        kind: Kind::Duration,
+        description: "Time allowed to establish a connection.",
+    },
+    EnvVar {
+        name: "WINDLASS_HTTP_RETRIES",
+        key: Some("http.retries"),
+        kind: Kind::Integer,
+        description: "How many times a failed request (connection error, 429, 5xx) is retried.",
+    },
+    EnvVar {
+        name: "WINDLASS_HTTP_CA_FILE",
+        key: Some("http.ca-file"),
+        kind: Kind::Path,
+        description: "PEM file of extra certificate authorities to trust.",
+    },
+    EnvVar {
+        name: "WINDLASS_HTTP_INSECURE_HOSTS",
+        key: Some("http.insecure-hosts"),
+        kind: Kind::StringList,
+        description: "Host names that may be reached over plain `http://`.",
+    },
+    EnvVar {
+        name: "WINDLASS_OUTPUT_COLOR",
+        key: Some("output.color"),
+        kind: Kind::Choice(COLOR_CHOICES),
+        description: "When to use colour on the terminal.",
+    },
+];
+
+/// The registry row of a config key, `http.timeout`.
+pub fn setting(key: &str) -> Option<&'static EnvVar> {
+    ENV_VARS.iter().find(|var| var.key == Some(key))
+}
+
+/// The registry row of an environment variable name.
+pub fn env_var(name: &str) -> Option<&'static EnvVar> {
+    ENV_VARS.iter().find(|var| var.name == name)
+}
+
+/// Every config key in registry order.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    ENV_VARS.iter().filter_map(|var| var.key)
+}
+
+/// Renders the registry as the Markdown table in `docs/environment.md`.
+pub fn env_vars_markdown() -> String {
+    let mut out = String::from("| Variable | Config key | Type | Description |\n");
+    out.push_str("| --- | --- | --- | --- |\n");
+    for var in ENV_VARS {
+        let key = var.key.map_or_else(|| "—".to_owned(), |k| format!("`{k}`"));
+        let _ = writeln!(
+            out,
+            "| `{}` | {key} | {} | {} |",
+            var.name,
+            var.kind.doc_type(),
+            var.description
+        );
+    }
+    out
+}
+
+/// Renders every config key as the Markdown table in `docs/configuration.md`.
+pub fn config_keys_markdown() -> String {
+    let defaults = toml::Value::try_from(crate::Settings::default()).ok();
+    let default_of = |key: &str| {
+        let value = key
+            .split('.')
+            .try_fold(defaults.as_ref()?, |value, part| value.get(part))?;
+        Some(format!("`{value}`"))
+    };
+    let mut out = String::from("| Key | Type | Default | Environment variable | Description |\n");
+    out.push_str("| --- | --- | --- | --- | --- |\n");
+    for var in ENV_VARS {
+        if let Some(key) = var.key {
+            let _ = writeln!(
+                out,
+                "| `{key}` | {} | {} | `{}` | {} |",
+                var.kind.doc_type(),
+                default_of(key).unwrap_or_else(|| "unset".to_owned()),
+                var.name,
+                var.description
+            );
+        }
+    }
+    out
+}
+
+/// `"a", "b" or "c"` style list used in messages.
+pub(crate) fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|item| format!("\"{item}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,597 @@
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+use crate::{EffectiveConfig, LoadError, LoadOptions, Override, Settings, Source};
+
+/// A temporary tree with `home/` and `project/` (holding `.git`), plus files.
+struct Fixture {
+    temp: TempDir,
+}
+
+impl Fixture {
+    fn new(files: &[(&str, &str)]) -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        for dir in ["home", "project/.git", "project/sub"] {
+            std::fs::create_dir_all(temp.path().join(dir)).unwrap();
+        }
+        for (path, text) in files {
+            let path = temp.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        Self { temp }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.temp.path().join(relative)
+    }
+
+    /// Options for a run in `project/sub` with `home/` as the home directory.
+    fn options(&self) -> LoadOptions {
+        LoadOptions::new(self.path("project/sub")).with_home(self.path("home"))
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let temp = self.temp.path().to_str().unwrap();
+        let text = text.replace(temp, "[TEMP]");
+        if cfg!(windows) {
+            text.replace('\\', "/")
+        } else {
+            text
+        }
+    }
+}
+
+const USER: &str = "home/.config/windlass/windlass.toml";
+const PROJECT: &str = "project/windlass.toml";
+
+/// The whole message as the binary prints it: message, blank line, hint.
+fn render_error(err: &LoadError) -> String {
+    format!("error: {err}\n\nhint: {}", err.hint())
+}
+
+fn load(fixture: &Fixture, options: &LoadOptions) -> EffectiveConfig {
+    match options.load() {
+        Ok(config) => config,
+        Err(err) => panic!("{}", fixture.scrub(&render_error(&err))),
+    }
+}
+
+/// Files to create: (path relative to the temp root, contents).
+type Files<'a> = &'a [(&'a str, &'a str)];
+
+#[test]
+fn precedence_of_all_five_layers() {
+    // (case, user file?, project file?, env?, flag?)
+    let cases = [
+        ("default", false, false, false, false),
+        ("user", true, false, false, false),
+        ("project over user", true, true, false, false),
+        ("env over project", true, true, true, false),
+        ("flag over env", true, true, true, true),
+        ("flag alone", false, false, false, true),
+        ("env over user", true, false, true, false),
+    ];
+    let mut out = String::new();
+    for (case, user, project, env, flag) in cases {
+        let mut files = Vec::new();
+        if user {
+            files.push((USER, "[http]\ntimeout = 11\n"));
+        }
+        if project {
+            files.push((
+                PROJECT,
+                "# project\n\n[http]\nretries = 1\ntimeout = \"2m\"\n",
+            ));
+        }
+        let fixture = Fixture::new(&files);
+        let mut options = fixture.options();
+        if env {
+            options = options.with_env("WINDLASS_HTTP_TIMEOUT", "90");
+        }
+        if flag {
+            options = options.with_override(Override::new("--timeout", "http.timeout", "500ms"));
+        }
+        let config = load(&fixture, &options);
+        let entry = config.entry("http.timeout").unwrap();
+        let line = format!(
+            "{case:<18} {:<10} {}",
+            entry.value.as_deref().unwrap(),
+            fixture.scrub(&entry.source.to_string())
+        );
+        writeln!(out, "{}", line.trim_end()).unwrap();
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn show_table_and_json() {
+    let fixture = Fixture::new(&[
+        (USER, "[output]\ncolor = \"never\"\n"),
+        (
+            PROJECT,
+            "http.retries = 5\nhttp.ca-file = \"certs/ca.pem\"\n",
+        ),
+    ]);
+    let options = fixture
+        .options()
+        .with_env(
+            "WINDLASS_HTTP_INSECURE_HOSTS",
+            "registry.internal, pypi.internal",
+        )
+        .with_override(Override::new(
+            "--connect-timeout",
+            "http.connect-timeout",
+            "90",
+        ));
+    let config = load(&fixture, &options);
+    // Columns are aligned for the real path, so they look ragged after scrubbing.
+    insta::assert_snapshot!("show_table", fixture.scrub(&config.render_table()));
+    let json = serde_json::to_string_pretty(&config).unwrap();
+    insta::assert_snapshot!("show_json", fixture.scrub(&json));
+}
+
+#[test]
+fn relative_ca_file_resolves_against_its_file() {
+    // (case, files, env value)
+    let cases: [(&str, Files<'_>, Option<&str>); 4] = [
+        (
+            "user file",
+            &[(USER, "[http]\nca-file = \"ca.pem\"\n")],
+            None,
+        ),
+        (
+            "project file",
+            &[(PROJECT, "[http]\nca-file = \"certs/ca.pem\"\n")],
+            None,
+        ),
+        (
+            "parent dir",
+            &[(PROJECT, "[http]\nca-file = \"../shared/ca.pem\"\n")],
+            None,
+        ),
+        (
+            "env, against cwd",
+            &[(PROJECT, "[http]\nca-file = \"x.pem\"\n")],
+            Some("env.pem"),
+        ),
+    ];
+    let mut out = String::new();
+    for (case, files, env) in cases {
+        let fixture = Fixture::new(files);
+        let mut options = fixture.options();
+        if let Some(value) = env {
+            options = options.with_env("WINDLASS_HTTP_CA_FILE", value);
+        }
+        let config = load(&fixture, &options);
+        let path = config.settings.http.ca_file.as_deref().unwrap();
+        assert!(path.is_absolute(), "{case}: {}", path.display());
+        writeln!(
+            out,
+            "{case:<17} {}",
+            fixture.scrub(&path.display().to_string())
+        )
+        .unwrap();
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn lists_are_replaced_not_concatenated() {
+    // (case, user hosts, project hosts, env hosts)
+    let cases = [
+        ("user only", Some("[\"a\", \"b\"]"), None, None),
+        (
+            "project replaces user",
+            Some("[\"a\", \"b\"]"),
+            Some("[\"c\"]"),
+            None,
+        ),
+        (
+            "empty project list clears",
+            Some("[\"a\"]"),
+            Some("[]"),
+            None,
+        ),
+        (
+            "env replaces both",
+            Some("[\"a\"]"),
+            Some("[\"c\"]"),
+            Some("d, e,"),
+        ),
+        ("empty env is unset", Some("[\"a\"]"), None, Some("")),
+    ];
+    let mut out = String::new();
+    for (case, user, project, env) in cases {
+        let user = user.map(|list| format!("[http]\ninsecure-hosts = {list}\n"));
+        let project = project.map(|list| format!("[http]\ninsecure-hosts = {list}\n"));
+        let mut files = Vec::new();
+        if let Some(text) = &user {
+            files.push((USER, text.as_str()));
+        }
+        if let Some(text) = &project {
+            files.push((PROJECT, text.as_str()));
+        }
+        let fixture = Fixture::new(&files);
+        let mut options = fixture.options();
+        if let Some(value) = env {
+            options = options.with_env("WINDLASS_HTTP_INSECURE_HOSTS", value);
+        }
+        let config = load(&fixture, &options);
+        let entry = config.entry("http.insecure-hosts").unwrap();
+        let line = format!(
+            "{case:<26} {:<12} {}",
+            entry.value.as_deref().unwrap(),
+            fixture.scrub(&entry.source.to_string())
+        );
+        writeln!(out, "{}", line.trim_end()).unwrap();
+    }
+    insta::assert_snapshot!(out);
+}
+
+/// Every file error: (snapshot name, file, contents).
+#[test]
+fn file_errors() {
+    let cases = [
+        ("syntax_missing_value", PROJECT, "[http]\ntimeout = \n"),
+        (
+            "syntax_unclosed_string",
+            PROJECT,
+            "[output]\ncolor = \"auto\n",
+        ),
+        (
+            "syntax_duplicate_key",
+            PROJECT,
+            "[http]\nretries = 1\nretries = 2\n",
+        ),
+        ("unknown_key_did_you_mean", PROJECT, "[http]\ntimout = 5\n"),
+        (
+            "unknown_key_snake_case",
+            PROJECT,
+            "[http]\nconnect_timeout = 5\n",
+        ),
+        ("unknown_key_dotted", PROJECT, "http.retry = 2\n"),
+        ("unknown_key_no_match", PROJECT, "[http]\nproxy = \"x\"\n"),
+        (
+            "unknown_section_did_you_mean",
+            PROJECT,
+            "[htp]\ntimeout = 5\n",
+        ),
+        ("unknown_section_no_match", PROJECT, "[pypi]\nurl = \"x\"\n"),
+        (
+            "unknown_key_in_user_file",
+            USER,
+            "[output]\ncolour = \"never\"\n",
+        ),
+        (
+            "wrong_type_integer",
+            PROJECT,
+            "[http]\nretries = \"three\"\n",
+        ),
+        ("wrong_type_duration", PROJECT, "[http]\ntimeout = 1.5\n"),
+        ("wrong_type_section", PROJECT, "http = 5\n"),
+        (
+            "wrong_type_list",
+            PROJECT,
+            "[http]\ninsecure-hosts = \"a\"\n",
+        ),
+        (
+            "wrong_type_list_element",
+            PROJECT,
+            "[http]\ninsecure-hosts = [\"a\", 1]\n",
+        ),
+        (
+            "wrong_type_leaf_is_table",
+            PROJECT,
+            "[http.timeout]\nx = 1\n",
+        ),
+        ("invalid_duration", PROJECT, "[http]\ntimeout = \"30x\"\n"),
+        ("invalid_negative", PROJECT, "[http]\nretries = -1\n"),
+        ("invalid_choice", PROJECT, "[output]\ncolor = \"blue\"\n"),
+        ("invalid_empty_path", PROJECT, "[http]\nca-file = \"\"\n"),
+    ];
+    for (name, path, text) in cases {
+        let fixture = Fixture::new(&[(path, text)]);
+        let err = fixture.options().load().expect_err(name);
+        assert!(err.is_usage_error(), "{name}");
+        let location = err.location().expect("file errors have a location");
+        assert!(location.path.ends_with(path), "{name}");
+        insta::assert_snapshot!(name, fixture.scrub(&render_error(&err)));
+    }
+}
+
+/// Every environment and flag error: (snapshot name, env, overrides).
+#[test]
+fn env_and_flag_errors() {
+    let cases = [
+        ("env_integer", Some(("WINDLASS_HTTP_RETRIES", "abc")), None),
+        (
+            "env_duration",
+            Some(("WINDLASS_HTTP_TIMEOUT", "soon")),
+            None,
+        ),
+        ("env_choice", Some(("WINDLASS_OUTPUT_COLOR", "yes")), None),
+        (
+            "explicit_missing_env",
+            Some(("WINDLASS_CONFIG", "nope.toml")),
+            None,
+        ),
+        (
+            "flag_value",
+            None,
+            Some(("--retries", "http.retries", "many")),
+        ),
+        (
+            "flag_unknown_key",
+            None,
+            Some(("--set", "http.timout", "5")),
+        ),
+        (
+            "flag_unknown_key_no_match",
+            None,
+            Some(("--set", "pypi.url", "x")),
+        ),
+    ];
+    for (name, env, flag) in cases {
+        let fixture = Fixture::new(&[]);
+        let mut options = fixture.options();
+        if let Some((var, value)) = env {
+            options = options.with_env(var, value);
+        }
+        if let Some((flag, key, value)) = flag {
+            options = options.with_override(Override::new(flag, key, value));
+        }
+        let err = options.load().expect_err(name);
+        assert!(err.is_usage_error(), "{name}");
+        insta::assert_snapshot!(name, fixture.scrub(&render_error(&err)));
+    }
+}
+
+#[test]
+fn explicit_config_flag() {
+    let fixture = Fixture::new(&[
+        (PROJECT, "[http]\nretries = 1\n"),
+        ("elsewhere/ci.toml", "[http]\nretries = 7\n"),
+    ]);
+    // `--config` wins over WINDLASS_CONFIG, which wins over discovery.
+    let cases = [
+        ("discovered", None, None),
+        ("env", None, Some("../../elsewhere/ci.toml")),
+        (
+            "flag over env",
+            Some("../../elsewhere/ci.toml"),
+            Some("missing.toml"),
+        ),
+    ];
+    let mut out = String::new();
+    for (case, flag, env) in cases {
+        let mut options = fixture.options();
+        if let Some(path) = flag {
+            options = options.with_config_file(path);
+        }
+        if let Some(path) = env {
+            options = options.with_env("WINDLASS_CONFIG", path);
+        }
+        let config = load(&fixture, &options);
+        let source = fixture.scrub(&config.source("http.retries").unwrap().to_string());
+        writeln!(out, "{case:<14} {} {source}", config.settings.http.retries).unwrap();
+    }
+    insta::assert_snapshot!(out);
+
+    let err = fixture
+        .options()
+        .with_config_file("missing.toml")
+        .load()
+        .unwrap_err();
+    insta::assert_snapshot!(fixture.scrub(&render_error(&err)), @r"
+    error: config file [TEMP]/project/sub/missing.toml given by --config does not exist
+
+    hint: fix the path given by --config, or drop it to search for windlass.toml
+    ");
+}
+
+#[test]
+fn discovery_stops_at_git_root() {
+    // (case, files, start directory relative to the temp root)
+    let cases: [(&str, Files<'_>, &str); 4] = [
+        (
+            "in cwd",
+            &[("project/sub/windlass.toml", "")],
+            "project/sub",
+        ),
+        ("in ancestor", &[(PROJECT, "")], "project/sub"),
+        (
+            "above .git is ignored",
+            &[("windlass.toml", "")],
+            "project/sub",
+        ),
+        ("none", &[], "project/sub"),
+    ];
+    let mut out = String::new();
+    for (case, files, start) in cases {
+        let fixture = Fixture::new(files);
+        let found = crate::find_project_file(&fixture.path(start)).map_or_else(
+            || "(none)".to_owned(),
+            |p| fixture.scrub(&p.display().to_string()),
+        );
+        writeln!(out, "{case:<22} {found}").unwrap();
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn user_config_location() {
+    let cases = [
+        ("home", vec![]),
+        ("xdg", vec![("XDG_CONFIG_HOME", "/xdg")]),
+        ("relative xdg is ignored", vec![("XDG_CONFIG_HOME", "xdg")]),
+        (
+            "windlass home wins",
+            vec![
+                ("XDG_CONFIG_HOME", "/xdg"),
+                ("WINDLASS_CONFIG_HOME", "/cfg"),
+            ],
+        ),
+        ("empty means unset", vec![("WINDLASS_CONFIG_HOME", "")]),
+    ];
+    let mut out = String::new();
+    for (case, env) in cases {
+        let mut options = LoadOptions::new("/repo").with_home("/home/me");
+        for (name, value) in env {
+            options = options.with_env(name, value);
+        }
+        let path = options.user_config_path().unwrap();
+        writeln!(
+            out,
+            "{case:<24} {}",
+            path.display().to_string().replace('\\', "/")
+        )
+        .unwrap();
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn durations() {
+    let cases = [
+        "30", "30s", "2m", "1m30s", "500ms", "1h", "90m", "0", "", "30x", "s", "1.5s", "-1",
+    ];
+    let mut out = String::new();
+    for input in cases {
+        let parsed = crate::duration::parse(input)
+            .map_or_else(|| "invalid".to_owned(), crate::duration::format);
+        writeln!(out, "{:<8} {parsed}", format!("{input:?}")).unwrap();
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn source_display() {
+    let cases = [
+        Source::Default,
+        Source::UserFile {
+            path: PathBuf::from("home/windlass.toml"),
+            line: 3,
+        },
+        Source::ProjectFile {
+            path: PathBuf::from("windlass.toml"),
+            line: 12,
+        },
+        Source::Env {
+            name: "WINDLASS_HTTP_TIMEOUT".to_owned(),
+        },
+        Source::Flag {
+            flag: "--timeout".to_owned(),
+        },
+    ];
+    let out: Vec<String> = cases.iter().map(ToString::to_string).collect();
+    insta::assert_snapshot!(out.join("\n"), @r"
+    default
+    home/windlass.toml:3
+    windlass.toml:12
+    env WINDLASS_HTTP_TIMEOUT
+    --timeout
+    ");
+}
+
+#[test]
+fn defaults_without_any_file() {
+    let fixture = Fixture::new(&[]);
+    let config = load(&fixture, &fixture.options());
+    assert_eq!(config.settings, Settings::default());
+    assert!(
+        config
+            .entries
+            .iter()
+            .all(|entry| entry.source == Source::Default)
+    );
+    assert_eq!((config.user_file, config.project_file), (None, None));
+}
+
+/// The struct and the registry describe the same keys with compatible types.
+#[test]
+fn schema_matches_registry() {
+    // Every registry key, with an example value, deserializes into Settings.
+    let mut text = String::new();
+    for var in crate::ENV_VARS {
+        if let Some(key) = var.key {
+            writeln!(text, "{key} = {}", var.kind.example_toml()).unwrap();
+        }
+        // Every variable follows the naming rule.
+        if let Some(key) = var.key {
+            let expected = format!("WINDLASS_{}", key.replace(['.', '-'], "_").to_uppercase());
+            assert_eq!(var.name, expected);
+        }
+    }
+    let settings: Settings = toml::from_str(&text).unwrap();
+    // Every serialized default key is in the registry.
+    let defaults = toml::Value::try_from(Settings::default()).unwrap();
+    let mut keys = Vec::new();
+    collect_keys(&defaults, "", &mut keys);
+    for key in &keys {
+        assert!(
+            crate::setting(key).is_some(),
+            "{key} is missing from ENV_VARS"
+        );
+    }
+    // And every registry key is a field (deserializing set it away from the default).
+    let populated = toml::Value::try_from(settings).unwrap();
+    let mut populated_keys = Vec::new();
+    collect_keys(&populated, "", &mut populated_keys);
+    populated_keys.sort();
+    let mut registry_keys: Vec<_> = crate::keys().collect();
+    registry_keys.sort_unstable();
+    assert_eq!(populated_keys, registry_keys);
+}
+
+fn collect_keys(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+    if let toml::Value::Table(table) = value {
+        for (name, inner) in table {
+            let key = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            if inner.is_table() {
+                collect_keys(inner, &key, out);
+            } else {
+                out.push(key);
+            }
+        }
+    }
+}
+
+/// `docs/environment.md` and `docs/configuration.md` embed generated tables;
+/// `UPDATE_DOCS=1 cargo test -p windlass-config docs_are_generated` rewrites them.
+#[test]
+fn docs_are_generated() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    check_generated(&docs.join("environment.md"), &crate::env_vars_markdown());
+    check_generated(
+        &docs.join("configuration.md"),
+        &crate::config_keys_markdown(),
+    );
+}
+
+fn check_generated(path: &Path, generated: &str) {
+    const BEGIN: &str = "<!-- BEGIN GENERATED: do not edit, see windlass-config -->\n";
+    const END: &str = "<!-- END GENERATED -->";
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text.find(BEGIN).expect("begin marker") + BEGIN.len();
+    let end = text.find(END).expect("end marker");
+    let expected = format!("{}{generated}{}", &text[..start], &text[end..]);
+    if text == expected {
+        return;
+    }
+    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
+        std::fs::write(path, expected).unwrap();
+        return;
+    }
+    panic!(
+        "{} is out of date with the registry in windlass-config;\n\
+         regenerate it with: UPDATE_DOCS=1 cargo test -p windlass-config docs_are_generated",
+        path.display()
+    );
+}
