@@ -1,0 +1,243 @@
+//! How errors carry an exit status and a hint to the top of the binary.
+//!
+//! Libraries stay free of `anyhow`: their `thiserror` enums implement
+//! [`Diagnostic`]. The binary lists those types once in a [`Classifier`],
+//! which finds them anywhere in an `anyhow` chain by downcasting. Where the
+//! binary itself knows better (a flag combination, a missing file it asked
+//! for), it wraps the error with [`ResultExt::with_exit_status`] or
+//! [`ResultExt::with_hint`], which add a transparent [`Classified`] layer.
+//!
+//! Walking the chain from the outermost error inwards, the first layer that
+//! states an exit status decides it, and the first that offers a hint gives
+//! it. An error nobody classified exits with [`ExitStatus::Failure`].
+
+use std::error::Error;
+use std::fmt;
+
+use crate::ExitStatus;
+
+/// What an error type tells the top of the binary: how to exit and, when we
+/// know the fix, a hint.
+///
+/// ```
+/// use windlass_output::{Diagnostic, ExitStatus};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum PublishError {
+///     #[error("registry refused the upload (status {status})")]
+///     Refused { status: u16 },
+///     #[error("no wheel found in `dist`")]
+///     NoWheel,
+/// }
+///
+/// impl Diagnostic for PublishError {
+///     fn exit_status(&self) -> ExitStatus {
+///         match self {
+///             Self::Refused { .. } => ExitStatus::Remote,
+///             Self::NoWheel => ExitStatus::Usage,
+///         }
+///     }
+///
+///     fn hint(&self) -> Option<String> {
+///         matches!(self, Self::NoWheel).then(|| "run `windlass wheel build` first".to_owned())
+///     }
+/// }
+/// ```
+pub trait Diagnostic {
+    /// How the process should exit when this error ends it.
+    fn exit_status(&self) -> ExitStatus;
+
+    /// A suggestion for the user, printed after the error as `hint: ...`.
+    fn hint(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The exit status and hint found for an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classification {
+    pub status: ExitStatus,
+    pub hint: Option<String>,
+}
+
+type Probe = for<'a> fn(&'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic>;
+
+/// The error types the binary knows to implement [`Diagnostic`], found by
+/// downcasting each layer of an `anyhow` chain.
+///
+/// [`Classifier::new`] already knows this crate's own errors.
+#[derive(Clone)]
+pub struct Classifier {
+    probes: Vec<Probe>,
+}
+
+impl Classifier {
+    /// A classifier that knows this crate's errors
+    /// ([`GitHubError`](crate::github::GitHubError),
+    /// [`LogError`](crate::LogError)).
+    pub fn new() -> Self {
+        Self { probes: Vec::new() }
+            .with::<crate::github::GitHubError>()
+            .with::<crate::logging::LogError>()
+    }
+
+    /// Adds an error type that implements [`Diagnostic`].
+    #[must_use]
+    pub fn with<E: Error + Diagnostic + 'static>(mut self) -> Self {
+        self.probes.push(probe::<E>);
+        self
+    }
+
+    /// Finds the exit status and hint of an error (see the module docs for
+    /// the precedence).
+    pub fn classify(&self, error: &anyhow::Error) -> Classification {
+        let mut found = Found::default();
+        self.walk(error.as_ref(), &mut found);
+        Classification {
+            status: found.status.unwrap_or(ExitStatus::Failure),
+            hint: found.hint,
+        }
+    }
+
+    fn walk(&self, error: &(dyn Error + 'static), found: &mut Found) {
+        let mut current = Some(error);
+        while let Some(layer) = current {
+            if let Some(classified) = layer.downcast_ref::<Classified>() {
+                found.offer(classified.status, classified.hint.clone());
+                // The wrapped error's own top layer is hidden from `source()`
+                // (the wrapper shows its message): walk it from the top.
+                self.walk(classified.error.as_ref(), found);
+                return;
+            }
+            if let Some(diagnostic) = self.probes.iter().find_map(|probe| probe(layer)) {
+                found.offer(Some(diagnostic.exit_status()), diagnostic.hint());
+            }
+            current = layer.source();
+        }
+    }
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Classifier")
+            .field("types", &self.probes.len())
+            .finish()
+    }
+}
+
+fn probe<'a, E: Error + Diagnostic + 'static>(
+    error: &'a (dyn Error + 'static),
+) -> Option<&'a dyn Diagnostic> {
+    error.downcast_ref::<E>().map(|e| e as &dyn Diagnostic)
+}
+
+#[derive(Default)]
+struct Found {
+    status: Option<ExitStatus>,
+    hint: Option<String>,
+}
+
+impl Found {
+    fn offer(&mut self, status: Option<ExitStatus>, hint: Option<String>) {
+        if self.status.is_none() {
+            self.status = status;
+        }
+        if self.hint.is_none() {
+            self.hint = hint;
+        }
+    }
+}
+
+/// An error with an exit status and/or hint attached by the binary.
+///
+/// It is transparent: it displays the wrapped error's message and continues
+/// the chain with the wrapped error's causes, so rendering shows no extra
+/// layer. Build it with [`ResultExt`].
+pub struct Classified {
+    status: Option<ExitStatus>,
+    hint: Option<String>,
+    error: anyhow::Error,
+}
+
+impl Classified {
+    /// Wraps an error without classifying it yet.
+    pub fn new(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            status: None,
+            hint: None,
+            error: error.into(),
+        }
+    }
+
+    /// Sets the exit status.
+    #[must_use]
+    pub fn with_status(mut self, status: ExitStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sets the hint.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Classified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl fmt::Debug for Classified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Classified")
+            .field("status", &self.status)
+            .field("hint", &self.hint)
+            .field("error", &format_args!("{}", self.error))
+            .finish()
+    }
+}
+
+impl Error for Classified {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.error.source()
+    }
+}
+
+/// Attaching an exit status or hint to any error on its way up.
+///
+/// ```
+/// use windlass_output::{Classifier, ExitStatus, ResultExt};
+///
+/// let result: anyhow::Result<()> = Err(anyhow::anyhow!("`--repository` and `--index` conflict"))
+///     .with_exit_status(ExitStatus::Usage)
+///     .with_hint("pass only one of them");
+/// let classification = Classifier::new().classify(&result.unwrap_err());
+/// assert_eq!(classification.status, ExitStatus::Usage);
+/// assert_eq!(classification.hint.as_deref(), Some("pass only one of them"));
+/// ```
+pub trait ResultExt<T> {
+    /// Sets the exit status, overriding what inner errors say.
+    fn with_exit_status(self, status: ExitStatus) -> anyhow::Result<T>;
+
+    /// Sets the hint, overriding what inner errors say.
+    fn with_hint(self, hint: impl Into<String>) -> anyhow::Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> ResultExt<T> for Result<T, E> {
+    fn with_exit_status(self, status: ExitStatus) -> anyhow::Result<T> {
+        self.map_err(|e| Classified::new(e).with_status(status).into())
+    }
+
+    fn with_hint(self, hint: impl Into<String>) -> anyhow::Result<T> {
+        self.map_err(|e| Classified::new(e).with_hint(hint).into())
+    }
+}

@@ -1,0 +1,142 @@
+//! Human rendering of errors, warnings and status lines.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use windlass_redact::global;
+
+use crate::ExitStatus;
+use crate::diagnostic::Classifier;
+
+const ERROR: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
+    .bold();
+const WARNING: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)))
+    .bold();
+const HINT: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Cyan)))
+    .bold();
+const STATUS: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)))
+    .bold();
+
+/// An error, redacted and classified, ready to render as text or JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The outermost message.
+    pub message: String,
+    /// The causes, outermost first (consecutive repeats removed).
+    pub causes: Vec<String>,
+    pub hint: Option<String>,
+    pub status: ExitStatus,
+}
+
+impl Report {
+    /// Redacts every message of the chain and classifies the error.
+    pub fn new(error: &anyhow::Error, classifier: &Classifier) -> Self {
+        let mut messages = error
+            .chain()
+            .map(|e| global().redact(&e.to_string()).into_owned());
+        let message = messages.next().unwrap_or_default();
+        let mut causes: Vec<String> = Vec::new();
+        for cause in messages {
+            if causes.last().unwrap_or(&message) != &cause {
+                causes.push(cause);
+            }
+        }
+        let classification = classifier.classify(error);
+        Self {
+            message,
+            causes,
+            hint: classification
+                .hint
+                .map(|h| global().redact(&h).into_owned()),
+            status: classification.status,
+        }
+    }
+
+    /// The error as the lines printed on stderr:
+    ///
+    /// ```text
+    /// error: <message>
+    ///   caused by: <cause>
+    ///   caused by: <cause>
+    ///
+    /// hint: <hint>
+    /// ```
+    pub fn render(&self, color: bool) -> String {
+        let mut out = String::new();
+        labelled(&mut out, "", "error", ERROR, &self.message, color);
+        for cause in &self.causes {
+            labelled(&mut out, "  ", "caused by", Style::new(), cause, color);
+        }
+        if let Some(hint) = &self.hint {
+            out.push('\n');
+            labelled(&mut out, "", "hint", HINT, hint, color);
+        }
+        out
+    }
+
+    /// The whole report as plain text on one logical message (for a GitHub
+    /// annotation).
+    pub(crate) fn plain(&self) -> String {
+        let mut text = self.message.clone();
+        for cause in &self.causes {
+            let _ = write!(text, "\n  caused by: {cause}");
+        }
+        if let Some(hint) = &self.hint {
+            let _ = write!(text, "\n\nhint: {hint}");
+        }
+        text
+    }
+}
+
+/// `warning: <message>`, redacted, with a final newline.
+pub fn render_warning(message: &str, color: bool) -> String {
+    let mut out = String::new();
+    labelled(
+        &mut out,
+        "",
+        "warning",
+        WARNING,
+        &global().redact(message),
+        color,
+    );
+    out
+}
+
+/// A status line: the verb right-aligned in twelve columns, then the
+/// message, cargo style (`   Uploading foo-1.0-py3-none-any.whl`).
+pub fn render_status(verb: &str, message: &str, color: bool) -> String {
+    let verb = global().redact(verb);
+    let message = global().redact(message);
+    if color {
+        format!("{STATUS}{verb:>12}{STATUS:#} {message}\n")
+    } else {
+        format!("{verb:>12} {message}\n")
+    }
+}
+
+/// `<indent><label>: <text>`, continuation lines aligned under the text.
+fn labelled(out: &mut String, indent: &str, label: &str, style: Style, text: &str, color: bool) {
+    let width = indent.len() + label.len() + 2;
+    out.push_str(indent);
+    if color {
+        let _ = write!(out, "{style}{label}:{style:#}");
+    } else {
+        let _ = write!(out, "{label}:");
+    }
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 {
+            out.push(' ');
+        } else {
+            out.push('\n');
+            if !line.is_empty() {
+                out.extend(std::iter::repeat_n(' ', width));
+            }
+        }
+        out.push_str(line);
+    }
+    out.push('\n');
+}
