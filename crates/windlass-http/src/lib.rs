@@ -1,0 +1,29 @@
+//! The one place Windlass builds HTTP clients.
+//!
+//! [`HttpClient`] wraps `reqwest` with rustls (the `ring` provider, system
+//! roots plus an optional extra CA file), proxies from the environment, a
+//! `windlass/<version>` user agent, timeouts, and retries with exponential
+//! backoff and full jitter that honour `Retry-After`. Plain `http://` is
+//! refused except to loopback hosts and hosts the configuration allows.
+//! [`HttpError`] carries the method, the redacted URL, the status and the
+//! kind of failure, and classifies itself for exit codes.
+//!
+//! This crate never links OpenSSL, never prints or logs a URL except through
+//! [`RedactedUrl`](windlass_redact::RedactedUrl), and never puts a response
+//! body or a raw `reqwest` error (whose text holds the full URL) into an
+//! error; a server's message is only shown through the size-capped, redacted
+//! [`HttpError::body_snippet`].
+
+mod client;
+mod config;
+mod error;
+mod retry;
+mod scheme;
+
+pub use crate::client::HttpClient;
+pub use crate::config::{EXTRA_CA_FILE_KEY, HttpConfig, INSECURE_HOSTS_KEY};
+pub use crate::error::{
+    BuildError, ErrorClass, ErrorKind, HttpError, SNIPPET_MAX_BYTES, read_snippet,
+};
+pub use crate::retry::Idempotency;
+pub use reqwest::{Body, Method, RequestBuilder, Response, StatusCode, header};

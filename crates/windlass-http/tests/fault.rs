@@ -1,0 +1,692 @@
+//! `HttpClient` against a local fault server: retries, `Retry-After`,
+//! dropped connections, timeouts, refused schemes, redaction and TLS with an
+//! extra CA file. Every server listens on 127.0.0.1 and answers a bounded
+//! script.
+
+// clippy's `allow-unwrap-in-tests` does not reach the helpers of an
+// integration test; a failed setup should panic here.
+#![allow(clippy::unwrap_used, reason = "test helpers panic on failed setup")]
+
+use std::error::Error as _;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use windlass_http::{
+    BuildError, ErrorClass, ErrorKind, HttpClient, HttpConfig, HttpError, Idempotency, Method,
+};
+use windlass_redact::RedactedUrl;
+
+/// What the server does with the n-th request.
+#[derive(Clone, Debug)]
+enum Reply {
+    /// A full response with `Connection: close`.
+    Status {
+        code: u16,
+        headers: &'static [(&'static str, &'static str)],
+        body: &'static str,
+    },
+    /// Half a status line, then the socket is closed.
+    CloseMidResponse,
+    /// The socket is reset (`SO_LINGER` 0) without an answer.
+    Reset,
+    /// No answer for this long, then 200.
+    Stall(Duration),
+}
+
+const OK: Reply = Reply::Status {
+    code: 200,
+    headers: &[],
+    body: "ok",
+};
+
+fn status(code: u16) -> Reply {
+    Reply::Status {
+        code,
+        headers: &[],
+        body: "",
+    }
+}
+
+/// One received request.
+#[derive(Debug, Clone)]
+struct Seen {
+    at: Instant,
+    head: String,
+    body: Vec<u8>,
+}
+
+/// A server that answers each request with the next reply of its script
+/// (the last reply repeats) and records what it saw.
+struct FaultServer {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl FaultServer {
+    async fn start(script: Vec<Reply>) -> Self {
+        Self::start_with(script, None).await
+    }
+
+    async fn start_with(script: Vec<Reply>, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            // Bounded: no test needs more than a handful of connections.
+            for _ in 0..32 {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let n = log.lock().unwrap().len();
+                let reply = script[n.min(script.len() - 1)].clone();
+                let log = Arc::clone(&log);
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    if let Reply::Reset = reply {
+                        // Read the request first so it is counted.
+                        let mut stream = stream;
+                        if read_request(&mut stream, &log).await {
+                            stream.set_zero_linger().unwrap();
+                        }
+                        return;
+                    }
+                    match tls {
+                        Some(acceptor) => {
+                            // A client that rejects the certificate fails here.
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                serve(stream, reply, &log).await;
+                            }
+                        }
+                        None => serve(stream, reply, &log).await,
+                    }
+                });
+            }
+        });
+        Self { addr, seen }
+    }
+
+    fn url(&self, path: &str) -> RedactedUrl {
+        RedactedUrl::parse(&format!("http://{}{path}", self.addr)).unwrap()
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Reads one request (head and `Content-Length` body) and records it;
+/// false when the client went away first.
+async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, log: &Mutex<Vec<Seen>>) -> bool {
+    let mut buf = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    let head_end = loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        if buf.len() > 64 * 1024 {
+            return false;
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    log.lock().unwrap().push(Seen {
+        at: Instant::now(),
+        head,
+        body,
+    });
+    true
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    reply: Reply,
+    log: &Mutex<Vec<Seen>>,
+) {
+    if !read_request(&mut stream, log).await {
+        return;
+    }
+    let (code, headers, body) = match reply {
+        Reply::Status {
+            code,
+            headers,
+            body,
+        } => (code, headers, body),
+        Reply::CloseMidResponse => {
+            let _ = stream.write_all(b"HTTP/1.1 200 O").await;
+            let _ = stream.shutdown().await;
+            return;
+        }
+        Reply::Reset => unreachable!("handled before"),
+        Reply::Stall(pause) => {
+            tokio::time::sleep(pause).await;
+            (200, &[][..], "late")
+        }
+    };
+    let mut response = format!(
+        "HTTP/1.1 {code} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        write!(response, "{name}: {value}\r\n").unwrap();
+    }
+    response.push_str("\r\n");
+    response.push_str(body);
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// A quick config for tests: short backoff, a few retries.
+fn config() -> HttpConfig {
+    HttpConfig {
+        timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(2),
+        max_retries: 3,
+        backoff_base: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(50),
+        retry_after_max: Duration::from_secs(5),
+        ..HttpConfig::default()
+    }
+}
+
+fn client(config: &HttpConfig) -> HttpClient {
+    HttpClient::new(config).unwrap()
+}
+
+/// The error's message with ports filtered.
+fn message(error: &HttpError) -> String {
+    let mut text = error.to_string();
+    if let Some(hint) = error.hint() {
+        write!(text, "\n\nhint: {hint}").unwrap();
+    }
+    filter(&text)
+}
+
+fn filter(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("127.0.0.1:") {
+        let (before, after) = rest.split_at(at + "127.0.0.1:".len());
+        out.push_str(before);
+        out.push_str("[PORT]");
+        rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = FaultServer::start(vec![
+        Reply::Status {
+            code: 429,
+            headers: &[("retry-after", "1")],
+            body: "slow down",
+        },
+        OK,
+    ])
+    .await;
+    let response = client(&config())
+        .send(Method::GET, &server.url("/simple/"), |req| req)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    let waited = seen[1].at - seen[0].at;
+    assert!(
+        waited >= Duration::from_millis(950),
+        "waited only {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn unavailable_twice_then_ok_rebuilds_the_body() {
+    let server = FaultServer::start(vec![status(503), status(503), OK]).await;
+    let response = client(&config())
+        .send(Method::POST, &server.url("/upload"), |req| {
+            req.body("payload")
+        })
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|s| s.body == b"payload"));
+    assert!(seen[0].head.starts_with("POST /upload HTTP/1.1"));
+    let agent = format!("user-agent: windlass/{}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        seen[0].head.to_ascii_lowercase().contains(&agent),
+        "{}",
+        seen[0].head
+    );
+}
+
+#[tokio::test]
+async fn broken_connections_are_retried() {
+    for broken in [Reply::CloseMidResponse, Reply::Reset] {
+        let server = FaultServer::start(vec![broken.clone(), OK]).await;
+        let response = client(&config())
+            .send(Method::GET, &server.url("/index"), |req| req)
+            .await
+            .unwrap_or_else(|e| panic!("{broken:?}: {e}"));
+        assert_eq!(response.status(), 200, "{broken:?}");
+        assert_eq!(server.seen().len(), 2, "{broken:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out_with_bounded_attempts() {
+    let server = FaultServer::start(vec![Reply::Stall(Duration::from_secs(5))]).await;
+    let config = HttpConfig {
+        timeout: Duration::from_millis(300),
+        max_retries: 1,
+        ..config()
+    };
+    let started = Instant::now();
+    let error = client(&config)
+        .send(Method::GET, &server.url("/slow"), |req| req)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout);
+    assert_eq!(error.attempts(), 2);
+    assert!(error.is_remote_failure());
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn non_idempotent_requests_are_not_resent() {
+    for reply in [Reply::CloseMidResponse, status(503)] {
+        let server = FaultServer::start(vec![reply.clone(), OK]).await;
+        let error = client(&config())
+            .send_with(
+                Method::POST,
+                &server.url("/upload"),
+                Idempotency::NonIdempotent,
+                |req| req.body("wheel"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.attempts(), 1, "{reply:?}");
+        assert_eq!(server.seen().len(), 1, "{reply:?}");
+    }
+}
+
+#[tokio::test]
+async fn non_idempotent_requests_are_retried_when_never_sent() {
+    // A port with nothing listening: every attempt is refused.
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let url = RedactedUrl::parse(&format!("http://{addr}/upload")).unwrap();
+    let config = HttpConfig {
+        max_retries: 2,
+        ..config()
+    };
+    let error = client(&config)
+        .send_with(Method::POST, &url, Idempotency::NonIdempotent, |req| req)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Connect);
+    assert_eq!(error.attempts(), 3);
+}
+
+#[tokio::test]
+async fn statuses_and_refusals() {
+    let unavailable = FaultServer::start(vec![Reply::Status {
+        code: 503,
+        headers: &[],
+        body: "  backend down for maintenance\n",
+    }])
+    .await;
+    let missing = FaultServer::start(vec![status(404)]).await;
+    let http = client(&config());
+
+    let exhausted = http
+        .send(Method::GET, &unavailable.url("/v2/"), |req| req)
+        .await
+        .unwrap_err();
+    assert_eq!(unavailable.seen().len(), 4);
+    assert_eq!(exhausted.class(), ErrorClass::Remote);
+    assert_eq!(
+        exhausted.body_snippet().await.as_deref(),
+        Some("backend down for maintenance")
+    );
+    assert_eq!(
+        exhausted.body_snippet().await,
+        None,
+        "the response is taken once"
+    );
+
+    let not_found = http
+        .send(Method::HEAD, &missing.url("/v2/blobs/sha256:0"), |req| req)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.seen().len(), 1);
+    assert_eq!(not_found.class(), ErrorClass::Client);
+
+    let refused = |url: &str| {
+        let url = RedactedUrl::parse(url).unwrap();
+        let http = http.clone();
+        async move { http.send(Method::GET, &url, |req| req).await.unwrap_err() }
+    };
+    let plain = refused("http://registry.example.com/v2/").await;
+    assert_eq!(plain.class(), ErrorClass::Usage);
+    let other = refused("ftp://files.example.com/pub").await;
+    assert_eq!(other.kind(), ErrorKind::InvalidUrl);
+
+    let messages: Vec<String> = [&exhausted, &not_found, &plain, &other]
+        .into_iter()
+        .map(message)
+        .collect();
+    insta::assert_snapshot!(messages.join("\n---\n"));
+}
+
+#[test]
+fn insecure_hosts_allow_plain_http() {
+    let url = RedactedUrl::parse("http://registry.lan:5000/v2/").unwrap();
+    let strict = client(&config());
+    let error = strict.check_url(&Method::GET, &url).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InsecureScheme);
+    let lenient = client(&HttpConfig {
+        insecure_hosts: vec!["registry.lan".to_owned()],
+        ..config()
+    });
+    lenient.check_url(&Method::GET, &url).unwrap();
+}
+
+#[tokio::test]
+async fn redirects_to_plain_http_are_refused() {
+    let server = FaultServer::start(vec![Reply::Status {
+        code: 302,
+        headers: &[("location", "http://files.example.com/wheel.whl")],
+        body: "",
+    }])
+    .await;
+    let error = client(&config())
+        .send(Method::GET, &server.url("/download"), |req| req)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InsecureScheme);
+    assert_eq!(error.attempts(), 1);
+}
+
+#[tokio::test]
+async fn errors_never_show_credentials() {
+    const PASSWORD: &str = "CANARY-pa55word";
+    const TOKEN: &str = "CANARY-t0ken";
+    const BODY_SECRET: &str = "CANARY-b0dy";
+    windlass_redact::global().register(BODY_SECRET);
+
+    let server = FaultServer::start(vec![Reply::Status {
+        code: 401,
+        headers: &[],
+        body: "invalid credentials CANARY-b0dy for user",
+    }])
+    .await;
+    let closed = FaultServer::start(vec![Reply::CloseMidResponse]).await;
+    let refused_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let with_secrets = |addr: String| {
+        RedactedUrl::parse(&format!(
+            "http://release:{PASSWORD}@{addr}/v1/login?token={TOKEN}&role=ci"
+        ))
+        .unwrap()
+    };
+    let http = client(&HttpConfig {
+        max_retries: 1,
+        ..config()
+    });
+    // The retry logs are searched for the canaries too.
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut errors = Vec::new();
+    for url in [
+        with_secrets(server.addr.to_string()),
+        with_secrets(closed.addr.to_string()),
+        with_secrets(format!("127.0.0.1:{refused_port}")),
+        RedactedUrl::parse(&format!("http://{TOKEN}@registry.example.com/?sig={TOKEN}")).unwrap(),
+    ] {
+        errors.push(http.send(Method::POST, &url, |req| req).await.unwrap_err());
+    }
+    let mut rendered = Vec::new();
+    for error in &errors {
+        let mut text = format!("{error}\n{error:?}\n{error:#?}");
+        let mut source = error.source();
+        while let Some(cause) = source {
+            write!(text, "\ncaused by: {cause}\n{cause:?}").unwrap();
+            source = cause.source();
+        }
+        if let Some(hint) = error.hint() {
+            text.push_str(&hint);
+        }
+        text.push_str(&error.body_snippet().await.unwrap_or_default());
+        for canary in [PASSWORD, TOKEN, BODY_SECRET] {
+            assert!(!text.contains(canary), "{canary} leaked in:\n{text}");
+        }
+        rendered.push(message(error));
+    }
+    let logs = logs.text();
+    assert!(logs.contains("retrying http request"), "{logs}");
+    assert!(logs.contains("release:****@127.0.0.1"), "{logs}");
+    for canary in [PASSWORD, TOKEN, BODY_SECRET] {
+        assert!(!logs.contains(canary), "{canary} leaked in logs:\n{logs}");
+    }
+    insta::assert_snapshot!(rendered.join("\n---\n"));
+}
+
+/// Log lines written by a test's tracing subscriber.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn snippets_are_capped() {
+    let big = "x".repeat(10_000).leak();
+    let server = FaultServer::start(vec![Reply::Status {
+        code: 400,
+        headers: &[],
+        body: big,
+    }])
+    .await;
+    let error = client(&config())
+        .send(Method::GET, &server.url("/"), |req| req)
+        .await
+        .unwrap_err();
+    let snippet = error.body_snippet().await.unwrap();
+    assert_eq!(
+        snippet.len(),
+        windlass_http::SNIPPET_MAX_BYTES + '…'.len_utf8()
+    );
+    assert!(snippet.ends_with('…'));
+}
+
+/// A CA, a leaf for 127.0.0.1 and localhost signed by it, and an unrelated
+/// second CA.
+struct Pki {
+    ca_pem: String,
+    other_ca_pem: String,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let make_ca = |name: &str| {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), Issuer::new(params, key))
+    };
+    let (ca_pem, issuer) = make_ca("windlass test ca");
+    let (other_ca_pem, _) = make_ca("unrelated test ca");
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+    Pki {
+        ca_pem,
+        other_ca_pem,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server_config)),
+    }
+}
+
+#[tokio::test]
+async fn extra_ca_file_is_trusted() {
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.pem");
+    std::fs::write(&bundle, format!("{}\n{}", pki.other_ca_pem, pki.ca_pem)).unwrap();
+    let server = FaultServer::start_with(vec![OK], Some(pki.acceptor.clone())).await;
+    let url = RedactedUrl::parse(&format!("https://127.0.0.1:{}/v2/", server.addr.port())).unwrap();
+
+    let trusting = client(&HttpConfig {
+        extra_ca_file: Some(bundle),
+        ..config()
+    });
+    let response = trusting.send(Method::GET, &url, |req| req).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "ok");
+
+    let plain = client(&config());
+    let error = plain.send(Method::GET, &url, |req| req).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Tls, "{error:?}");
+    assert_eq!(error.attempts(), 1, "a certificate error is not retried");
+    assert_eq!(server.seen().len(), 1);
+    insta::assert_snapshot!(message(&error));
+}
+
+#[tokio::test]
+async fn a_self_signed_certificate_can_be_trusted() {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("registry.pem");
+    std::fs::write(&ca_file, cert.pem()).unwrap();
+    let server = FaultServer::start_with(vec![OK], Some(acceptor)).await;
+    let url = RedactedUrl::parse(&format!("https://127.0.0.1:{}/", server.addr.port())).unwrap();
+
+    let error = client(&config())
+        .send(Method::GET, &url, |req| req)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Tls);
+    let trusting = client(&HttpConfig {
+        extra_ca_file: Some(ca_file),
+        ..config()
+    });
+    let response = trusting.send(Method::GET, &url, |req| req).await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[test]
+fn bad_ca_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "no certificates in here\n").unwrap();
+    let broken = dir.path().join("broken.pem");
+    std::fs::write(
+        &broken,
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let cases = [dir.path().join("missing.pem"), empty, broken];
+    let rendered: Vec<String> = cases
+        .iter()
+        .map(|path| {
+            let result = HttpClient::new(&HttpConfig {
+                extra_ca_file: Some(path.clone()),
+                ..HttpConfig::default()
+            });
+            let error: BuildError = result.unwrap_err();
+            let mut text = error
+                .to_string()
+                .replace(&*dir.path().to_string_lossy(), "[DIR]");
+            if let Some(source) = error.source() {
+                write!(text, " / caused by: {source}").unwrap();
+            }
+            text
+        })
+        .collect();
+    insta::assert_debug_snapshot!(rendered);
+}

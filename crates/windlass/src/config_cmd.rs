@@ -1,0 +1,71 @@
+//! `windlass config show`.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use windlass_config::{EffectiveConfig, LoadOptions};
+use windlass_output::{ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _};
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    #[command(subcommand)]
+    command: ConfigCommand,
+    /// Read this configuration file instead of searching for `windlass.toml`
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print every setting, its value and where it came from (default,
+    /// user file, project file, environment variable or flag)
+    Show,
+}
+
+/// The effective configuration as `config show` reports it.
+#[derive(serde::Serialize)]
+struct Shown(EffectiveConfig);
+
+impl Outcome for Shown {
+    fn render_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(self.0.render_table().as_bytes())
+    }
+}
+
+pub(crate) fn main(args: &ConfigArgs) -> ExitCode {
+    let printer = Printer::new(&args.output, "config show");
+    let result = windlass_output::init_tracing(&printer)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| match args.command {
+            ConfigCommand::Show => show(args),
+        });
+    windlass_output::finish(result, &printer)
+}
+
+fn show(args: &ConfigArgs) -> anyhow::Result<Shown> {
+    let mut options = LoadOptions::from_process()
+        .context("cannot read the current directory")
+        .with_exit_status(ExitStatus::Usage)?;
+    if let Some(path) = &args.config {
+        options = options.with_config_file(path);
+    }
+    match options.load() {
+        Ok(config) => Ok(Shown(config)),
+        Err(err) => {
+            let status = if err.is_usage_error() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Bug
+            };
+            let hint = err.hint();
+            Err(anyhow::Error::new(err))
+                .with_exit_status(status)
+                .with_hint(hint)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The `windlass` umbrella binary: every tool behind one command.
+//!
+//! Each tool's clap definition lives in its own crate and is flattened here,
+//! so `windlass <tool> ...` and `windlass-<tool> ...` accept exactly the same
+//! arguments. A subcommand that is not built in runs `windlass-<name>` from
+//! `PATH`, as cargo does for `cargo-<name>`. This binary parses, dispatches
+//! and renders; it holds no tool logic.
+
+mod config_cmd;
+mod external;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Take a project from commit to production without leaking a secret.
+#[derive(Debug, Parser)]
+#[command(
+    name = "windlass",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true,
+    after_help = "Any other COMMAND runs `windlass-COMMAND` from PATH.\n\nExit codes: 0 ok, 1 a check or gate failed, 2 usage or configuration error, 3 remote failure, 101 bug."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the effective configuration and where each value came from
+    Config(config_cmd::ConfigArgs),
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
+}
+
+fn main() -> ExitCode {
+    windlass_output::install_panic_hook();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config(args) => config_cmd::main(&args),
+        Command::External(args) => external::main(&args),
+    }
+}
