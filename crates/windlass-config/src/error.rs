@@ -266,3 +266,17 @@ fn did_you_mean(suggestion: Option<&str>, known: &[&str], section: &str) -> Stri
         _ => format!("known keys in [{section}]: {list}"),
     }
 }
+
+impl windlass_output::Diagnostic for LoadError {
+    fn exit_status(&self) -> windlass_output::ExitStatus {
+        if self.is_usage_error() {
+            windlass_output::ExitStatus::Usage
+        } else {
+            windlass_output::ExitStatus::Bug
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(LoadError::hint(self))
+    }
+}

@@ -401,3 +401,25 @@ fn chain_has<T: StdError + 'static>(error: &(dyn StdError + 'static)) -> bool {
     }
     false
 }
+
+impl windlass_output::Diagnostic for HttpError {
+    /// A refused URL is the user's to fix (2); anything the server or the
+    /// network said, including 4xx answers such as a rejected token, is a
+    /// remote failure (3).
+    fn exit_status(&self) -> windlass_output::ExitStatus {
+        match self.class() {
+            ErrorClass::Usage => windlass_output::ExitStatus::Usage,
+            ErrorClass::Remote | ErrorClass::Client => windlass_output::ExitStatus::Remote,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        HttpError::hint(self)
+    }
+}
+
+impl windlass_output::Diagnostic for BuildError {
+    fn exit_status(&self) -> windlass_output::ExitStatus {
+        windlass_output::ExitStatus::Usage
+    }
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use windlass_config::{EffectiveConfig, LoadOptions};
-use windlass_output::{ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _};
+use windlass_output::{Classifier, ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _};
 
 #[derive(Debug, Args)]
 pub(crate) struct ConfigArgs {
@@ -38,7 +38,9 @@ impl Outcome for Shown {
 }
 
 pub(crate) fn main(args: &ConfigArgs) -> ExitCode {
-    let printer = Printer::new(&args.output, "config show");
+    let printer = Printer::builder(&args.output, "config show")
+        .classifier(Classifier::new().with::<windlass_config::LoadError>())
+        .build();
     let result = windlass_output::init_tracing(&printer)
         .map_err(anyhow::Error::from)
         .and_then(|()| match args.command {
