@@ -1,0 +1,24 @@
+//! Test support for Windlass: where the real test services are, canary
+//! secrets, and a scanner that proves a secret did not leak.
+//!
+//! [`Services::load`] reads the env file written by `scripts/services.sh
+//! start` and hands out typed descriptions of the running OpenBao, OIDC
+//! issuer, pypiserver, devpi and registry instances and of the client tools.
+//! A test that needs a service gets it or panics with the command that starts
+//! it: this crate never skips a test silently. [`canary`] makes a unique,
+//! recognisable fake secret and [`assert_no_leak`] searches output for it in
+//! every encoding a careless program could use.
+//!
+//! This crate is for tests only: it never starts or stops services itself and
+//! never talks HTTP (reachability is a TCP connect).
+
+mod leak;
+mod services;
+
+pub use crate::leak::{
+    Leak, LeakForm, assert_no_leak, assert_no_leak_in_dir, canary, canary_with_specials, find_leak,
+};
+pub use crate::services::{
+    AppRole, Bao, Devpi, ENV_FILE_VAR, KvFixture, Oidc, PypiServer, Registries, START_HINT,
+    Services, TokenRequest, Tools,
+};

