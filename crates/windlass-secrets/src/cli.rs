@@ -1,0 +1,496 @@
+//! `windlass secrets ...`: the clap definition shared by the umbrella
+//! binary and `windlass-secrets`, and what each command does.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use windlass_output::{Classifier, Diagnostic, ExitStatus, Outcome, Printer};
+use windlass_process::Cmd;
+
+use crate::config::SecretsConfig;
+use crate::error::Status;
+use crate::local::Environment;
+use crate::reference::{ParseError, SecretRef};
+use crate::resolve::{EntryError, NamedRef, Resolved, Resolver};
+use crate::{ResolveError, VaultError};
+
+/// Fetch secrets from Vault, CI variables, the keyring and files; inject
+/// them into a command; mask them in GitHub Actions.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecretsArgs {
+    #[command(subcommand)]
+    pub command: SecretsCommand,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum SecretsCommand {
+    /// Run a command with secrets in its environment; its output is
+    /// redacted, its exit code passed on
+    Exec(ExecArgs),
+    /// Print one secret (only to a pipe or file, or with --reveal)
+    Get(GetArgs),
+    /// Resolve every configured secret and report which work, without
+    /// values; exits 1 if any fails
+    Check(CheckArgs),
+    /// Inside GitHub Actions: mask every configured secret in the log
+    /// (`::add-mask::`), optionally export them to later steps
+    Mask(MaskArgs),
+}
+
+/// Which secrets a command takes.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Selection {
+    /// A secret to inject: `NAME=REF` (e.g. `PYPI_TOKEN=vault://secret/ci/pypi#token`),
+    /// or `NAME` for an entry of `[secrets]`; repeatable
+    #[arg(long = "env", short = 'e', value_name = "NAME[=REF]")]
+    pub env: Vec<String>,
+    /// Every entry of the `[secrets]` table
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GetArgs {
+    /// A reference (`vault://...`, `env://...`) or a name from `[secrets]`
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// Print even when stdout is a terminal
+    #[arg(long)]
+    pub reveal: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct MaskArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Also hand the values to later steps through `$GITHUB_ENV` (after
+    /// masking them)
+    #[arg(long)]
+    pub export: bool,
+}
+
+/// What a command needs besides its arguments.
+#[derive(Debug)]
+pub struct Context {
+    pub env: Environment,
+    /// Where relative `file://` paths and `[vault] ca-file` point from, and
+    /// where `exec` runs its command.
+    pub project_dir: PathBuf,
+    pub config: SecretsConfig,
+}
+
+/// How the process should end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Status(ExitStatus),
+    /// `exec`: the child's exit code (128 + signal when it was killed).
+    Code(i32),
+}
+
+/// The error types of this crate and of what it calls, for
+/// [`Printer::builder`](windlass_output::Printer::builder).
+pub fn classifier() -> Classifier {
+    Classifier::new()
+        .with::<ResolveError>()
+        .with::<VaultError>()
+        .with::<EntryError>()
+        .with::<ParseError>()
+        .with::<UsageError>()
+        .with::<crate::config::ConfigError>()
+        .with::<windlass_process::SpawnError>()
+        .with::<windlass_process::RunError>()
+}
+
+/// Runs a `secrets` command. Results and errors are left to the caller to
+/// print except for `exec`, `get` and `mask`, whose output is their purpose.
+pub async fn run(args: &SecretsArgs, ctx: &Context, printer: &Printer) -> anyhow::Result<Exit> {
+    let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.config.vault.clone());
+    let result = match &args.command {
+        SecretsCommand::Exec(a) => exec(a, ctx, &resolver).await,
+        SecretsCommand::Get(a) => get(a, ctx, &resolver, printer).await,
+        SecretsCommand::Check(_) => check(ctx, &resolver, printer).await,
+        SecretsCommand::Mask(a) => mask(a, ctx, &resolver, printer).await,
+    };
+    resolver.close().await;
+    result
+}
+
+/// A mistake in how a command was called.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsageError {
+    #[error("no secrets selected")]
+    NothingSelected,
+    #[error("`{name}` is not an entry of `[secrets]` in windlass.toml")]
+    UnknownName { name: String },
+    #[error("`{name}` is not a valid environment variable name")]
+    BadName { name: String },
+    #[error(
+        "not a reference and not an entry of `[secrets]` (the value is not shown in case it is a secret)"
+    )]
+    NotAReference,
+    #[error("refusing to print a secret to a terminal")]
+    Terminal,
+    #[error("not running inside GitHub Actions")]
+    NotGitHubActions,
+    #[error("`--json` cannot carry a secret value")]
+    Json,
+}
+
+impl Diagnostic for UsageError {
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::NothingSelected => {
+                "pass `--env NAME=REF` or `--all` (every entry of `[secrets]`)".into()
+            }
+            Self::UnknownName { .. } => "add it to `[secrets]` or pass `--env NAME=REF`".into(),
+            Self::BadName { .. } => {
+                "names are letters, digits and `_`, not starting with a digit".into()
+            }
+            Self::NotAReference => {
+                "write a reference such as vault://secret/ci/pypi#token or env://NAME".into()
+            }
+            Self::Terminal => "pipe it (`| pbcopy`, `> file`) or pass `--reveal`".into(),
+            Self::NotGitHubActions => {
+                "`mask` talks to the GitHub Actions runner; elsewhere use `windlass secrets exec`"
+                    .into()
+            }
+            Self::Json => "run `get` without `--json`".into(),
+        })
+    }
+}
+
+impl Diagnostic for ParseError {
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(self.expected_form().to_owned())
+    }
+}
+
+fn select(
+    selection: &Selection,
+    config: &SecretsConfig,
+    default_all: bool,
+) -> anyhow::Result<Vec<NamedRef>> {
+    let mut refs: Vec<NamedRef> = Vec::new();
+    if selection.all || (default_all && selection.env.is_empty()) {
+        for entry in config.secrets.named_refs() {
+            refs.push(entry?);
+        }
+    }
+    for item in &selection.env {
+        let named = if let Some((name, reference)) = item.split_once('=') {
+            check_name(name)?;
+            let reference = SecretRef::parse(reference)
+                .with_context(|| format!("invalid reference for `{name}` in `--env`"))?;
+            NamedRef {
+                name: name.to_owned(),
+                reference,
+                secret: true,
+            }
+        } else {
+            let entry = config
+                .secrets
+                .entries
+                .get(item)
+                .ok_or_else(|| UsageError::UnknownName { name: item.clone() })?;
+            NamedRef::from_entry(item, entry)?
+        };
+        refs.retain(|r| r.name != named.name);
+        refs.push(named);
+    }
+    if refs.is_empty() {
+        return Err(UsageError::NothingSelected.into());
+    }
+    Ok(refs)
+}
+
+fn check_name(name: &str) -> Result<(), UsageError> {
+    let valid = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
+    if valid {
+        Ok(())
+    } else {
+        Err(UsageError::BadName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// Resolves all, failing on the first error (in selection order) after
+/// logging the others.
+async fn resolve_all(resolver: &Resolver, refs: &[NamedRef]) -> anyhow::Result<Vec<Resolved>> {
+    let mut values = Vec::with_capacity(refs.len());
+    let mut first_error = None;
+    for (named, result) in refs.iter().zip(resolver.resolve_all(refs).await) {
+        match result {
+            Ok(r) => values.push(r),
+            Err(e) if first_error.is_none() => {
+                first_error = Some(anyhow::Error::new(e).context(format!(
+                    "cannot resolve secret `{}` ({})",
+                    named.name, named.reference
+                )));
+            }
+            Err(e) => tracing::error!("cannot resolve secret `{}`: {e}", named.name),
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(values),
+    }
+}
+
+async fn exec(args: &ExecArgs, ctx: &Context, resolver: &Resolver) -> anyhow::Result<Exit> {
+    let refs = select(&args.selection, &ctx.config, false)?;
+    let values = resolve_all(resolver, &refs).await?;
+    // The child never needs our Vault token: give it up before it starts.
+    resolver.close().await;
+
+    let (program, rest) = args
+        .command
+        .split_first()
+        .ok_or(UsageError::NothingSelected)?;
+    let cwd = std::env::current_dir().context("cannot find the current directory")?;
+    let mut cmd = Cmd::new(program, cwd).args(rest);
+    for r in values {
+        cmd = if r.secret {
+            cmd.env_secret(r.name, r.value)
+        } else {
+            cmd.env(r.name, r.value.expose())
+        };
+    }
+    // The child writes into our redacting pipe, not the terminal: tell
+    // tools that check isatty to keep their colours when we are on one.
+    let colour = std::io::stdout().is_terminal()
+        && ctx
+            .env
+            .get("NO_COLOR")
+            .is_none_or(std::ffi::OsStr::is_empty);
+    if colour {
+        for var in ["FORCE_COLOR", "CLICOLOR_FORCE"] {
+            if ctx.env.get(var).is_none() {
+                cmd = cmd.env(var, "1");
+            }
+        }
+    }
+    let outcome = cmd.run().await?;
+    Ok(Exit::Code(outcome.exit_code()))
+}
+
+async fn get(
+    args: &GetArgs,
+    ctx: &Context,
+    resolver: &Resolver,
+    printer: &Printer,
+) -> anyhow::Result<Exit> {
+    if printer.is_json() {
+        return Err(UsageError::Json.into());
+    }
+    let reference = if args.reference.contains("://") {
+        SecretRef::parse(&args.reference)?
+    } else if let Some(entry) = ctx.config.secrets.entries.get(&args.reference) {
+        NamedRef::from_entry(&args.reference, entry)?.reference
+    } else {
+        // Refused without echoing: it may be a pasted value.
+        SecretRef::parse(&args.reference).map_err(|_| UsageError::NotAReference)?
+    };
+    let terminal = std::io::stdout().is_terminal();
+    if terminal && !args.reveal {
+        return Err(UsageError::Terminal.into());
+    }
+    let value = resolver
+        .resolve(&reference)
+        .await
+        .with_context(|| format!("cannot resolve `{reference}`"))?;
+    // The purpose of `get`: the raw value, bypassing the redactor, to a
+    // pipe or file (or a terminal with --reveal).
+    let mut out = std::io::stdout().lock();
+    out.write_all(value.expose().as_bytes())?;
+    if terminal {
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(Exit::Status(ExitStatus::Success))
+}
+
+/// The report of `check` (`data` of its `--json` result).
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub secrets: Vec<CheckItem>,
+}
+
+/// One configured secret: never its value.
+#[derive(Debug, Serialize)]
+pub struct CheckItem {
+    pub name: String,
+    /// The reference as written (absent when it does not parse).
+    pub reference: Option<String>,
+    pub status: Status,
+    /// Why it failed.
+    pub message: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl Outcome for CheckReport {
+    fn render_human(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        if self.secrets.is_empty() {
+            return writeln!(out, "no secrets configured in `[secrets]`");
+        }
+        let width = self.secrets.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        for item in &self.secrets {
+            let reference = item.reference.as_deref().unwrap_or("-");
+            writeln!(
+                out,
+                "{:<11} {:<width$}  {reference}",
+                item.status.as_str(),
+                item.name
+            )?;
+            if let Some(message) = &item.message {
+                writeln!(out, "{:<11} {:<width$}  {message}", "", "")?;
+            }
+            if let Some(hint) = &item.hint {
+                writeln!(out, "{:<11} {:<width$}  hint: {hint}", "", "")?;
+            }
+        }
+        let failed = self
+            .secrets
+            .iter()
+            .filter(|s| s.status != Status::Ok)
+            .count();
+        if failed > 0 {
+            writeln!(out, "\n{failed} of {} secrets failed", self.secrets.len())?;
+        }
+        Ok(())
+    }
+
+    fn exit_status(&self) -> ExitStatus {
+        if self.secrets.iter().all(|s| s.status == Status::Ok) {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        }
+    }
+}
+
+async fn check(ctx: &Context, resolver: &Resolver, printer: &Printer) -> anyhow::Result<Exit> {
+    let entries = ctx.config.secrets.named_refs();
+    let valid: Vec<NamedRef> = entries
+        .iter()
+        .filter_map(|e| e.as_ref().ok().cloned())
+        .collect();
+    let mut results = resolver.resolve_all(&valid).await.into_iter();
+    let mut items = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let item = match entry {
+            Err(e) => CheckItem {
+                name: e.name.clone(),
+                reference: None,
+                status: Status::Invalid,
+                message: Some(e.source.to_string()),
+                hint: Some(e.source.expected_form().to_owned()),
+            },
+            Ok(named) => {
+                let result = results.next().context("one result per secret")?;
+                let reference = Some(named.reference.to_string());
+                match result {
+                    Ok(_) => CheckItem {
+                        name: named.name,
+                        reference,
+                        status: Status::Ok,
+                        message: None,
+                        hint: None,
+                    },
+                    Err(e) => CheckItem {
+                        name: named.name,
+                        reference,
+                        status: e.status(),
+                        message: Some(error_chain(&e)),
+                        hint: e.hint(),
+                    },
+                }
+            }
+        };
+        items.push(item);
+    }
+    let status = printer.report(&CheckReport { secrets: items })?;
+    Ok(Exit::Status(status))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// The report of `mask` (names only).
+#[derive(Debug, Serialize)]
+pub struct MaskReport {
+    pub masked: Vec<String>,
+    pub exported: Vec<String>,
+}
+
+impl Outcome for MaskReport {}
+
+async fn mask(
+    args: &MaskArgs,
+    ctx: &Context,
+    resolver: &Resolver,
+    printer: &Printer,
+) -> anyhow::Result<Exit> {
+    let github = printer.github().ok_or(UsageError::NotGitHubActions)?;
+    let refs = select(&args.selection, &ctx.config, true)?;
+    let values = resolve_all(resolver, &refs).await?;
+    let mut report = MaskReport {
+        masked: Vec::new(),
+        exported: Vec::new(),
+    };
+    // Every mask before any export, so no later line can show a value.
+    for r in values.iter().filter(|r| r.secret) {
+        github.add_mask(&r.value)?;
+        report.masked.push(r.name.clone());
+    }
+    if args.export {
+        for r in &values {
+            if r.secret {
+                github.export_secret_env(&r.name, &r.value)?;
+            } else {
+                github.set_env(&r.name, r.value.expose())?;
+            }
+            report.exported.push(r.name.clone());
+        }
+    }
+    printer.status("Masked", &format!("{} secrets", report.masked.len()));
+    let status = printer.report(&report)?;
+    Ok(Exit::Status(status))
+}

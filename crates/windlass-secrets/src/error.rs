@@ -1,0 +1,371 @@
+//! Why a secret could not be resolved: each variant names what was asked
+//! for (never a value), and knows its exit status and hint.
+
+use std::path::PathBuf;
+
+use windlass_http::HttpError;
+use windlass_output::{Diagnostic, ExitStatus};
+use windlass_redact::RedactedUrl;
+
+use crate::reference::ParseError;
+
+/// A reference could not be resolved to a value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    #[error(transparent)]
+    Reference(#[from] ParseError),
+    #[error("environment variable `{name}` is not set")]
+    EnvMissing { name: String },
+    #[error("environment variable `{name}` is not valid UTF-8")]
+    EnvNotUnicode { name: String },
+    #[error("no keyring entry for service `{service}` and user `{user}`")]
+    KeyringMissing { service: String, user: String },
+    #[error("cannot read keyring entry for service `{service}` and user `{user}`: {reason}")]
+    KeyringUnavailable {
+        service: String,
+        user: String,
+        reason: String,
+    },
+    #[error("secret file `{}` does not exist", path.display())]
+    FileMissing { path: PathBuf },
+    #[error("cannot read secret file `{}`", path.display())]
+    FileUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("secret file `{}` is not valid UTF-8", path.display())]
+    FileNotUnicode { path: PathBuf },
+    /// Shared: one failed login fails every Vault reference of a run.
+    #[error(transparent)]
+    Vault(std::sync::Arc<VaultError>),
+}
+
+impl From<VaultError> for ResolveError {
+    fn from(e: VaultError) -> Self {
+        Self::Vault(std::sync::Arc::new(e))
+    }
+}
+
+/// Talking to Vault/OpenBao failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    #[error("no vault address configured")]
+    NoAddress,
+    #[error("invalid vault address `{address}`")]
+    BadAddress { address: String },
+    #[error("cannot set up the http client for vault")]
+    Client(#[source] windlass_http::BuildError),
+    #[error("cannot reach vault at {address}")]
+    Unreachable {
+        address: RedactedUrl,
+        #[source]
+        source: HttpError,
+    },
+    #[error("vault at {address} is sealed")]
+    Sealed { address: RedactedUrl },
+    #[error("permission denied reading `{path}`")]
+    Denied { path: String, policies: Vec<String> },
+    #[error("no secret at `{path}`")]
+    SecretNotFound { path: String },
+    #[error("secret `{path}` has no key `{key}`")]
+    KeyMissing {
+        path: String,
+        key: String,
+        available: Vec<String>,
+    },
+    #[error("key `{key}` of secret `{path}` is not a string")]
+    NotAString { path: String, key: String },
+    #[error("`{mount}` is a `{engine}` mount, not a kv secrets engine")]
+    NotKv { mount: String, engine: String },
+    #[error("the vault token {source_desc} is expired or invalid")]
+    TokenInvalid {
+        source_desc: String,
+        user_supplied: bool,
+    },
+    #[error("no vault token: VAULT_TOKEN is not set and there is no ~/.vault-token")]
+    NoToken,
+    #[error("`[vault.{method}]` is missing from windlass.toml")]
+    AuthNotConfigured { method: String },
+    #[error("the github actions oidc token is not available ({})", missing.join(", ") + " not set")]
+    OidcUnavailable { missing: Vec<String> },
+    #[error("cannot get the github actions oidc token")]
+    OidcFetch(#[source] HttpError),
+    #[error("the github actions oidc token request answered without a token")]
+    OidcMalformed,
+    #[error("the gitlab id token variable `{name}` is not set")]
+    GitlabTokenMissing { name: String },
+    #[error("cannot read the kubernetes service-account token `{}`", path.display())]
+    KubernetesTokenUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot resolve the approle {what}")]
+    AppRoleCredential {
+        what: &'static str,
+        #[source]
+        source: Box<ResolveError>,
+    },
+    #[error("the approle {what} must be an env://, file:// or keyring:// reference")]
+    AppRoleVaultRef { what: &'static str },
+    #[error("cannot unwrap the wrapped secret id: {message}")]
+    Unwrap { message: String },
+    #[error("vault refused the {method} login at `auth/{mount}` (role `{role}`): {message}")]
+    LoginRejected {
+        method: &'static str,
+        mount: String,
+        role: String,
+        /// The bound claim that did not match, when Vault named one.
+        claim: Option<String>,
+        message: String,
+    },
+    #[error("vault answered {status} for `{path}`: {message}")]
+    Unexpected {
+        path: String,
+        status: u16,
+        message: String,
+    },
+    #[error("vault sent an unexpected answer for `{path}`")]
+    Malformed { path: String },
+}
+
+impl Diagnostic for ResolveError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            Self::Vault(v) => v.exit_status(),
+            _ => ExitStatus::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Reference(e) => Some(e.expected_form().to_owned()),
+            Self::EnvMissing { name } => Some(format!(
+                "set `{name}` in the environment (in GitHub Actions: `env: {name}: ${{{{ secrets.{name} }}}}`)"
+            )),
+            Self::EnvNotUnicode { .. } | Self::FileNotUnicode { .. } => {
+                Some("secrets must be UTF-8 text; base64-encode binary values".into())
+            }
+            Self::KeyringMissing { service, user } => Some(format!(
+                "store it first, e.g. `keyctl add user 'keyring:{user}@{service}' VALUE @s` \
+                 (Linux kernel keyring) or with your desktop's password manager"
+            )),
+            Self::KeyringUnavailable { .. } => Some(
+                "on a headless Linux machine, run inside a kernel keyring session \
+                 (`keyctl session`)"
+                    .into(),
+            ),
+            Self::FileMissing { .. } => Some(
+                "file:// paths are relative to the project directory; use file:///ABSOLUTE/PATH \
+                 otherwise"
+                    .into(),
+            ),
+            Self::FileUnreadable { .. } => Some("check the file's owner and mode".into()),
+            Self::Vault(v) => v.hint(),
+        }
+    }
+}
+
+impl Diagnostic for VaultError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            Self::Unreachable { .. }
+            | Self::Sealed { .. }
+            | Self::Denied { .. }
+            | Self::TokenInvalid { .. }
+            | Self::OidcFetch(_)
+            | Self::OidcMalformed
+            | Self::Unwrap { .. }
+            | Self::LoginRejected { .. }
+            | Self::Unexpected { .. }
+            | Self::Malformed { .. } => ExitStatus::Remote,
+            Self::AppRoleCredential { source, .. } => source.exit_status(),
+            Self::NoAddress
+            | Self::BadAddress { .. }
+            | Self::Client(_)
+            | Self::SecretNotFound { .. }
+            | Self::KeyMissing { .. }
+            | Self::NotAString { .. }
+            | Self::NotKv { .. }
+            | Self::NoToken
+            | Self::AuthNotConfigured { .. }
+            | Self::OidcUnavailable { .. }
+            | Self::GitlabTokenMissing { .. }
+            | Self::KubernetesTokenUnreadable { .. }
+            | Self::AppRoleVaultRef { .. } => ExitStatus::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::NoAddress => "set VAULT_ADDR or `address` in the `[vault]` table".into(),
+            Self::BadAddress { .. } => "write the address as https://HOST:PORT".into(),
+            Self::Client(e) => return windlass_output_hint_build(e),
+            Self::Unreachable { source, .. } => source.hint().unwrap_or_else(|| {
+                "check VAULT_ADDR (or `[vault] address`) and that the server is running".into()
+            }),
+            Self::Sealed { .. } => {
+                "an operator must unseal it (`bao operator unseal` / `vault operator unseal`)"
+                    .into()
+            }
+            Self::Denied { path, policies } => {
+                let held = if policies.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (the token has: {})", policies.join(", "))
+                };
+                format!(
+                    "grant `read` on `{path}` in a policy attached to this token{held}, e.g. \
+                     path \"{path}\" {{ capabilities = [\"read\"] }}"
+                )
+            }
+            Self::SecretNotFound { path } => {
+                format!("check the path; `bao kv list` the parent of `{path}` to see what exists")
+            }
+            Self::KeyMissing { available, .. } if available.is_empty() => {
+                "the secret has no keys".into()
+            }
+            Self::KeyMissing { available, .. } => {
+                format!("keys that exist: {}", available.join(", "))
+            }
+            Self::NotAString { .. } => "reference a key whose value is a string".into(),
+            Self::NotKv { .. } => "only kv (version 1 or 2) mounts can be read".into(),
+            Self::TokenInvalid {
+                user_supplied: true,
+                ..
+            } => "log in again (`bao login` / `vault login`) or set a fresh VAULT_TOKEN".into(),
+            Self::TokenInvalid {
+                user_supplied: false,
+                ..
+            } => "the token Windlass logged in with expired; raise the role's token_ttl".into(),
+            Self::NoToken => "set VAULT_TOKEN, run `bao login`, or configure another \
+                              `auth` method in the `[vault]` table"
+                .into(),
+            Self::AuthNotConfigured { method } => {
+                format!("add a `[vault.{method}]` table with at least `role`")
+            }
+            Self::OidcUnavailable { .. } => "give the job the permission to request an OIDC \
+                                             token: `permissions: id-token: write`"
+                .into(),
+            Self::OidcFetch(e) => e
+                .hint()
+                .unwrap_or_else(|| "retry the job; GitHub's token service failed".into()),
+            Self::OidcMalformed => "retry the job; GitHub's token service failed".into(),
+            Self::GitlabTokenMissing { name } => format!(
+                "declare it in the job: `id_tokens: {name}: {{ aud: https://vault.example.org }}`"
+            ),
+            Self::KubernetesTokenUnreadable { .. } => {
+                "run inside a pod with a service account token mounted, or set `token-file`".into()
+            }
+            Self::AppRoleCredential { source, .. } => return source.hint(),
+            Self::AppRoleVaultRef { .. } => {
+                "e.g. role-id = \"env://VAULT_ROLE_ID\", secret-id = \"file:///run/secrets/id\""
+                    .into()
+            }
+            Self::Unwrap { .. } => "a wrapping token can be unwrapped once and expires; \
+                                    request a fresh wrapped secret id"
+                .into(),
+            Self::LoginRejected {
+                claim: Some(claim),
+                role,
+                ..
+            } => format!(
+                "the token's `{claim}` claim is not allowed by role `{role}`: run from an \
+                 allowed repository/ref/environment or widen the role's bound_claims"
+            ),
+            Self::LoginRejected { role, mount, .. } => {
+                format!("check the role `{role}` at `auth/{mount}` (bound audiences, claims, ttl)")
+            }
+            Self::Unexpected { .. } | Self::Malformed { .. } => return None,
+        })
+    }
+}
+
+fn windlass_output_hint_build(e: &windlass_http::BuildError) -> Option<String> {
+    match e {
+        windlass_http::BuildError::ReadCaFile { .. }
+        | windlass_http::BuildError::NoCertificate { .. }
+        | windlass_http::BuildError::InvalidCertificate { .. } => {
+            Some("check VAULT_CACERT (or `[vault] ca-file`): it must be a PEM file".into())
+        }
+        _ => None,
+    }
+}
+
+/// How a failed secret is reported by `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Ok,
+    /// The reference is valid but nothing is there.
+    Missing,
+    /// The store refused: permissions, a rejected login, an expired token.
+    Denied,
+    /// The store could not be reached (network, sealed, server error).
+    Unreachable,
+    /// The reference or configuration is wrong.
+    Invalid,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Missing => "missing",
+            Self::Denied => "denied",
+            Self::Unreachable => "unreachable",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+impl ResolveError {
+    /// The `check` status of this failure.
+    pub fn status(&self) -> Status {
+        match self {
+            Self::Reference(_) | Self::EnvNotUnicode { .. } | Self::FileNotUnicode { .. } => {
+                Status::Invalid
+            }
+            Self::EnvMissing { .. } | Self::KeyringMissing { .. } | Self::FileMissing { .. } => {
+                Status::Missing
+            }
+            Self::FileUnreadable { .. } => Status::Denied,
+            Self::KeyringUnavailable { .. } => Status::Unreachable,
+            Self::Vault(v) => v.status(),
+        }
+    }
+}
+
+impl VaultError {
+    /// The `check` status of this failure.
+    pub fn status(&self) -> Status {
+        match self {
+            Self::SecretNotFound { .. } | Self::KeyMissing { .. } => Status::Missing,
+            Self::Denied { .. }
+            | Self::TokenInvalid { .. }
+            | Self::LoginRejected { .. }
+            | Self::Unwrap { .. }
+            | Self::NoToken
+            | Self::OidcUnavailable { .. }
+            | Self::GitlabTokenMissing { .. }
+            | Self::KubernetesTokenUnreadable { .. } => Status::Denied,
+            Self::Unreachable { .. }
+            | Self::Sealed { .. }
+            | Self::OidcFetch(_)
+            | Self::OidcMalformed
+            | Self::Unexpected { .. }
+            | Self::Malformed { .. }
+            | Self::Client(_) => Status::Unreachable,
+            Self::AppRoleCredential { source, .. } => source.status(),
+            Self::NoAddress
+            | Self::BadAddress { .. }
+            | Self::NotAString { .. }
+            | Self::NotKv { .. }
+            | Self::AuthNotConfigured { .. }
+            | Self::AppRoleVaultRef { .. } => Status::Invalid,
+        }
+    }
+}

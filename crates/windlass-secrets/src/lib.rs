@@ -1,0 +1,59 @@
+//! Secrets for releases: fetched from Vault/OpenBao, CI environment
+//! variables, the OS keyring and files; injected into a child's
+//! environment; masked in GitHub Actions; never printed.
+//!
+//! One reference syntax names where a secret lives (it is a locator, safe
+//! to print; a plain value is refused where a reference is expected):
+//!
+//! | reference                 | meaning                                                        |
+//! |---------------------------|----------------------------------------------------------------|
+//! | `vault://MOUNT/PATH#KEY`  | a key of a KV secret; v1 or v2 detected from the mount, or `?kv=1`/`?kv=2`; `?version=N` reads a KV v2 version |
+//! | `env://NAME`              | an environment variable (a CI secret)                          |
+//! | `keyring://SERVICE/USER`  | the OS keyring (the Linux kernel keyring: headless-safe)       |
+//! | `file://PATH`             | a file, one trailing newline removed; relative to the project, `~/` is home; a warning when others may read it |
+//!
+//! [`Resolver`] turns references into [`Secret`](windlass_redact::Secret)
+//! values, concurrently, and registers every secret value with the global
+//! redactor before returning it, so nothing Windlass prints afterwards can
+//! contain it (plain, base64, URL-encoded, JSON-escaped or hex).
+//!
+//! # Why not `vaultrs`
+//!
+//! The Vault client is a few requests over `windlass-http` rather than the
+//! `vaultrs` crate: vaultrs 0.8 prints tokens and raw response bodies in
+//! the `Debug` output of its client settings, login responses and errors;
+//! it has no retries, no token renewal and no GitHub OIDC fetch; and its
+//! health-check parser fails on OpenBao's answer. Speaking the HTTP API
+//! directly keeps tokens in `Secret`, errors free of response bodies, and
+//! retries, TLS and proxies in the one crate that owns them.
+//!
+//! # Tokens
+//!
+//! A token Windlass obtained (AppRole, JWT/OIDC, Kubernetes) is renewed at
+//! about two thirds of its TTL while the [`Resolver`] lives and revoked by
+//! [`Resolver::close`]. A batch token (which can be neither) and a token the
+//! user supplied (`VAULT_TOKEN`, `~/.vault-token`) are never renewed nor
+//! revoked.
+//!
+//! This crate never prints a secret value except where a command's purpose
+//! is to hand it over (`get` to a pipe or with `--reveal`; `mask` to the
+//! GitHub Actions runner), never puts one in argv, an error, a log line or a
+//! file other than `$GITHUB_ENV` on request.
+
+pub mod cli;
+pub mod config;
+mod error;
+mod local;
+mod reference;
+mod resolve;
+mod vault;
+
+pub use crate::cli::{SecretsArgs, SecretsCommand};
+pub use crate::config::{SecretEntry, SecretsConfig, SecretsSection, VaultSection};
+pub use crate::error::{ResolveError, Status, VaultError};
+pub use crate::local::{Environment, store_in_keyring};
+pub use crate::reference::{
+    EnvRef, FileRef, KeyringRef, KvVersion, ParseError, ParseErrorKind, SecretRef, VaultRef,
+};
+pub use crate::resolve::{EntryError, NamedRef, Resolved, Resolver};
+pub use crate::vault::{AuthSettings, VaultSettings};

@@ -1,0 +1,259 @@
+//! Secrets that live on this machine: environment variables, files and the
+//! OS keyring.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use windlass_redact::Secret;
+
+use crate::error::ResolveError;
+use crate::reference::{EnvRef, FileRef, KeyringRef};
+
+/// A snapshot of the environment variables a resolution may read
+/// (`VAULT_*`, `ACTIONS_ID_TOKEN_*`, `env://` references) and the home
+/// directory. Taken once by the binary; tests build their own instead of
+/// changing the process environment.
+///
+/// `Debug` prints the variable names only: their values may be secrets.
+#[derive(Clone, Default)]
+pub struct Environment {
+    vars: BTreeMap<String, OsString>,
+    home: Option<PathBuf>,
+}
+
+impl Environment {
+    /// The environment of this process.
+    pub fn from_process() -> Self {
+        let vars: BTreeMap<String, OsString> = std::env::vars_os()
+            .filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
+            .collect();
+        let home = vars
+            .get("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
+        Self { vars, home }
+    }
+
+    /// An environment made of these variables; `HOME` sets the home
+    /// directory.
+    pub fn from_vars<I, K, V>(vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<OsString>,
+    {
+        let vars: BTreeMap<String, OsString> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let home = vars
+            .get("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
+        Self { vars, home }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&OsStr> {
+        self.vars.get(name).map(OsString::as_os_str)
+    }
+
+    /// A variable that is set, non-empty and UTF-8.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name)
+            .and_then(OsStr::to_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn home(&self) -> Option<&Path> {
+        self.home.as_deref()
+    }
+
+    /// Whether this runs inside GitHub Actions.
+    pub fn is_github_actions(&self) -> bool {
+        self.get_str("GITHUB_ACTIONS") == Some("true")
+    }
+}
+
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Environment")
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .field("home", &self.home)
+            .finish()
+    }
+}
+
+pub(crate) fn read_env(env: &Environment, r: &EnvRef) -> Result<Secret<String>, ResolveError> {
+    match env.get(&r.name) {
+        None => Err(ResolveError::EnvMissing {
+            name: r.name.clone(),
+        }),
+        Some(v) => match v.to_str() {
+            Some(s) => Ok(Secret::new(s.to_owned())),
+            None => Err(ResolveError::EnvNotUnicode {
+                name: r.name.clone(),
+            }),
+        },
+    }
+}
+
+/// Where a `file://` path points: `~/` is the home directory, a relative
+/// path is relative to `base`.
+pub(crate) fn file_path(env: &Environment, base: &Path, r: &FileRef) -> PathBuf {
+    if let (Ok(rest), Some(home)) = (r.path.strip_prefix("~"), env.home()) {
+        return home.join(rest);
+    }
+    base.join(&r.path)
+}
+
+/// Reads a secret file; one trailing newline is removed. Warns when the
+/// file can be read by other users.
+pub(crate) fn read_file(path: &Path) -> Result<Secret<String>, ResolveError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ResolveError::FileMissing {
+                path: path.to_owned(),
+            });
+        }
+        Err(source) => {
+            return Err(ResolveError::FileUnreadable {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    warn_if_shared(path);
+    let mut text = String::from_utf8(bytes).map_err(|_| ResolveError::FileNotUnicode {
+        path: path.to_owned(),
+    })?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(Secret::new(text))
+}
+
+#[cfg(unix)]
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode();
+        if mode & 0o044 != 0 {
+            tracing::warn!(
+                "secret file `{}` is readable by {} (mode {:o}); run `chmod 600` on it",
+                path.display(),
+                if mode & 0o004 != 0 {
+                    "every user"
+                } else {
+                    "its group"
+                },
+                mode & 0o777
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_path: &Path) {}
+
+/// Reads an entry of the OS keyring: the Linux kernel keyring (keyutils),
+/// which works headless inside a `keyctl session`.
+pub(crate) fn read_keyring(r: &KeyringRef) -> Result<Secret<String>, ResolveError> {
+    let unavailable = |reason: String| ResolveError::KeyringUnavailable {
+        service: r.service.clone(),
+        user: r.user.clone(),
+        reason,
+    };
+    ensure_keyring_store().map_err(&unavailable)?;
+    // keyring-core's errors are mapped here, without their `Debug` (which
+    // prints the raw bytes of an entry that is not UTF-8).
+    let entry =
+        keyring_core::Entry::new(&r.service, &r.user).map_err(|e| unavailable(describe(&e)))?;
+    match entry.get_password() {
+        Ok(value) => Ok(Secret::new(value)),
+        Err(keyring_core::Error::NoEntry) => Err(ResolveError::KeyringMissing {
+            service: r.service.clone(),
+            user: r.user.clone(),
+        }),
+        Err(e) => Err(unavailable(describe(&e))),
+    }
+}
+
+/// Stores a value in the OS keyring (for tests and a future `secrets set`).
+pub fn store_in_keyring(r: &KeyringRef, value: &Secret<String>) -> Result<(), ResolveError> {
+    let unavailable = |reason: String| ResolveError::KeyringUnavailable {
+        service: r.service.clone(),
+        user: r.user.clone(),
+        reason,
+    };
+    ensure_keyring_store().map_err(&unavailable)?;
+    let entry =
+        keyring_core::Entry::new(&r.service, &r.user).map_err(|e| unavailable(describe(&e)))?;
+    entry
+        .set_password(value.expose())
+        .map_err(|e| unavailable(describe(&e)))
+}
+
+fn ensure_keyring_store() -> Result<(), String> {
+    static STORE: OnceLock<Result<(), String>> = OnceLock::new();
+    STORE
+        .get_or_init(|| {
+            let store = linux_keyutils_keyring_store::Store::new()
+                .map_err(|e| format!("cannot open the kernel keyring: {}", describe(&e)))?;
+            keyring_core::set_default_store(store);
+            Ok(())
+        })
+        .clone()
+}
+
+fn describe(e: &keyring_core::Error) -> String {
+    use keyring_core::Error as E;
+    match e {
+        E::PlatformFailure(inner) => format!("keyring failure: {inner}"),
+        E::NoStorageAccess(inner) => format!("no access to the keyring: {inner}"),
+        E::NoEntry => "no such entry".into(),
+        E::BadEncoding(_) | E::BadDataFormat(..) => "the stored value is not UTF-8 text".into(),
+        E::Invalid(attr, reason) => format!("invalid {attr}: {reason}"),
+        E::TooLong(attr, len) => format!("{attr} is longer than {len} characters"),
+        E::NoDefaultStore => "no keyring store is available".into(),
+        E::NotSupportedByStore(what) => format!("not supported by the keyring: {what}"),
+        _ => "the keyring failed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_debug_shows_names_only() {
+        let env = Environment::from_vars([("TOKEN", "hunter2-canary"), ("HOME", "/home/u")]);
+        let shown = format!("{env:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("TOKEN"));
+    }
+
+    #[test]
+    fn file_paths() {
+        let env = Environment::from_vars([("HOME", "/home/u")]);
+        let base = Path::new("/proj");
+        let p = |s: &str| {
+            file_path(
+                &env,
+                base,
+                &FileRef {
+                    path: PathBuf::from(s),
+                },
+            )
+        };
+        assert_eq!(p("~/t"), PathBuf::from("/home/u/t"));
+        assert_eq!(p("/abs/t"), PathBuf::from("/abs/t"));
+        assert_eq!(p("rel/t"), PathBuf::from("/proj/rel/t"));
+    }
+}

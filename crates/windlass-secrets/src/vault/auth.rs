@@ -1,0 +1,480 @@
+//! Logging in to Vault: token, AppRole, GitHub Actions and GitLab OIDC,
+//! Kubernetes. Every credential read here is registered with the redactor.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use windlass_http::{ErrorKind, Method};
+use windlass_redact::{RedactedUrl, Secret};
+
+use super::api::{Api, ApiFailure};
+use crate::config::{
+    AppRoleSection, AuthMethod, GithubActionsSection, GitlabSection, KubernetesSection,
+    VaultSection,
+};
+use crate::error::{ResolveError, VaultError};
+use crate::local::{self, Environment};
+use crate::reference::SecretRef;
+
+/// Where Vault is and how to log in, after `windlass.toml` and the
+/// environment (`VAULT_ADDR`, `VAULT_NAMESPACE`, `VAULT_CACERT`) are merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultSettings {
+    pub address: String,
+    pub namespace: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub auth: AuthSettings,
+}
+
+/// A login method with its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSettings {
+    Token,
+    AppRole(AppRoleSection),
+    GithubActions(GithubActionsSection),
+    Gitlab(GitlabSection),
+    Kubernetes(KubernetesSection),
+}
+
+impl VaultSettings {
+    /// Merges the `[vault]` table with the environment, which wins (the
+    /// documented precedence: file < environment < flags). Relative paths
+    /// are relative to `base`.
+    pub fn from_config(
+        section: &VaultSection,
+        env: &Environment,
+        base: &Path,
+    ) -> Result<Self, VaultError> {
+        let address = env
+            .get_str("VAULT_ADDR")
+            .map(str::to_owned)
+            .or_else(|| section.address.clone())
+            .ok_or(VaultError::NoAddress)?;
+        let namespace = env
+            .get_str("VAULT_NAMESPACE")
+            .map(str::to_owned)
+            .or_else(|| section.namespace.clone());
+        let ca_file = env
+            .get_str("VAULT_CACERT")
+            .map(PathBuf::from)
+            .or_else(|| section.ca_file.as_ref().map(|p| base.join(p)));
+        let missing = |method: AuthMethod| VaultError::AuthNotConfigured {
+            method: method.to_string(),
+        };
+        let auth = match section.auth.unwrap_or(AuthMethod::Token) {
+            AuthMethod::Token => AuthSettings::Token,
+            AuthMethod::Approle => AuthSettings::AppRole(
+                section
+                    .approle
+                    .clone()
+                    .ok_or_else(|| missing(AuthMethod::Approle))?,
+            ),
+            AuthMethod::GithubActions => AuthSettings::GithubActions(
+                section
+                    .github_actions
+                    .clone()
+                    .ok_or_else(|| missing(AuthMethod::GithubActions))?,
+            ),
+            AuthMethod::Gitlab => AuthSettings::Gitlab(
+                section
+                    .gitlab
+                    .clone()
+                    .ok_or_else(|| missing(AuthMethod::Gitlab))?,
+            ),
+            AuthMethod::Kubernetes => AuthSettings::Kubernetes(
+                section
+                    .kubernetes
+                    .clone()
+                    .ok_or_else(|| missing(AuthMethod::Kubernetes))?,
+            ),
+        };
+        Ok(Self {
+            address,
+            namespace,
+            ca_file,
+            auth,
+        })
+    }
+}
+
+/// A token and what we know about it.
+pub(crate) struct Login {
+    pub(crate) token: Secret<String>,
+    /// Windlass obtained it (renew and revoke it), as opposed to a token
+    /// the user supplied (never touched).
+    pub(crate) owned: bool,
+    pub(crate) renewable: bool,
+    pub(crate) ttl: Duration,
+    pub(crate) policies: Vec<String>,
+    /// The token's accessor (not a secret: it can only look up or revoke).
+    pub(crate) accessor: Option<String>,
+    /// For messages: `from VAULT_TOKEN`, `from approle login`.
+    pub(crate) source: String,
+}
+
+pub(crate) async fn login(
+    api: &Api,
+    auth: &AuthSettings,
+    env: &Environment,
+    base: &Path,
+) -> Result<Login, VaultError> {
+    match auth {
+        AuthSettings::Token => user_token(env),
+        AuthSettings::AppRole(c) => approle(api, c, env, base).await,
+        AuthSettings::GithubActions(c) => {
+            let jwt = github_oidc_token(api, c, env).await?;
+            jwt_login(api, "jwt", &c.mount, &c.role, &jwt).await
+        }
+        AuthSettings::Gitlab(c) => gitlab(api, c, env).await,
+        AuthSettings::Kubernetes(c) => kubernetes(api, c, base).await,
+    }
+}
+
+fn user_token(env: &Environment) -> Result<Login, VaultError> {
+    let (token, source) = if let Some(t) = env.get_str("VAULT_TOKEN") {
+        (t.trim().to_owned(), "from VAULT_TOKEN")
+    } else {
+        let file = env
+            .home()
+            .map(|h| h.join(".vault-token"))
+            .ok_or(VaultError::NoToken)?;
+        match std::fs::read_to_string(file) {
+            Ok(t) if !t.trim().is_empty() => (t.trim().to_owned(), "from ~/.vault-token"),
+            _ => return Err(VaultError::NoToken),
+        }
+    };
+    Ok(Login {
+        token: Secret::registered(token),
+        owned: false,
+        renewable: false,
+        ttl: Duration::ZERO,
+        policies: Vec::new(),
+        accessor: None,
+        source: source.to_owned(),
+    })
+}
+
+async fn approle(
+    api: &Api,
+    c: &AppRoleSection,
+    env: &Environment,
+    base: &Path,
+) -> Result<Login, VaultError> {
+    let role_id = credential(&c.role_id, "role id", env, base)?;
+    let mut secret_id = credential(&c.secret_id, "secret id", env, base)?;
+    if c.wrapped {
+        secret_id = unwrap_secret_id(api, &secret_id).await?;
+    }
+    let body = Secret::new(json!({
+        "role_id": role_id.expose(),
+        "secret_id": secret_id.expose(),
+    }));
+    let path = format!("auth/{}/login", c.mount);
+    let answer = api.call(Method::POST, &path, None, Some(&body)).await;
+    let answer = answer.map_err(|f| login_failure(api, f, "approle", &c.mount, ""))?;
+    parse_login(&answer, &path, "from approle login")
+}
+
+/// Resolves an AppRole id from its reference (never `vault://`).
+fn credential(
+    reference: &str,
+    what: &'static str,
+    env: &Environment,
+    base: &Path,
+) -> Result<Secret<String>, VaultError> {
+    let wrap = |source: ResolveError| VaultError::AppRoleCredential {
+        what,
+        source: Box::new(source),
+    };
+    let parsed = SecretRef::parse(reference).map_err(|e| wrap(e.into()))?;
+    let value = match &parsed {
+        SecretRef::Env(r) => local::read_env(env, r),
+        SecretRef::File(r) => local::read_file(&local::file_path(env, base, r)),
+        SecretRef::Keyring(r) => local::read_keyring(r),
+        SecretRef::Vault(_) => return Err(VaultError::AppRoleVaultRef { what }),
+    }
+    .map_err(wrap)?;
+    Ok(Secret::registered(value.into_exposed()))
+}
+
+async fn unwrap_secret_id(
+    api: &Api,
+    wrapping: &Secret<String>,
+) -> Result<Secret<String>, VaultError> {
+    let path = "sys/wrapping/unwrap";
+    let answer = match api.call(Method::POST, path, Some(wrapping), None).await {
+        Ok(a) => a,
+        Err(f) => {
+            let (_, errors) = api.common(f, path)?;
+            return Err(VaultError::Unwrap {
+                message: if errors.is_empty() {
+                    "refused".into()
+                } else {
+                    errors.join("; ")
+                },
+            });
+        }
+    };
+    answer
+        .pointer("/data/secret_id")
+        .and_then(Value::as_str)
+        .map(|s| Secret::registered(s.to_owned()))
+        .ok_or_else(|| VaultError::Unwrap {
+            message: "the wrapped answer holds no secret_id".into(),
+        })
+}
+
+/// Fetches the job's OIDC token from GitHub Actions.
+async fn github_oidc_token(
+    api: &Api,
+    c: &GithubActionsSection,
+    env: &Environment,
+) -> Result<Secret<String>, VaultError> {
+    let url = env.get_str("ACTIONS_ID_TOKEN_REQUEST_URL");
+    let request_token = env.get_str("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    let (Some(url), Some(request_token)) = (url, request_token) else {
+        let missing = [
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        ]
+        .into_iter()
+        .filter(|n| env.get_str(n).is_none())
+        .map(str::to_owned)
+        .collect();
+        return Err(VaultError::OidcUnavailable { missing });
+    };
+    let request_token = Secret::registered(request_token.to_owned());
+    let mut url = url::Url::parse(url).map_err(|_| VaultError::OidcMalformed)?;
+    if let Some(audience) = &c.audience {
+        url.query_pairs_mut().append_pair("audience", audience);
+    }
+    let url = RedactedUrl::new(url);
+    let response = api
+        .http()
+        .send(Method::GET, &url, |r| {
+            r.header(
+                "Authorization",
+                format!("bearer {}", request_token.expose()),
+            )
+            .header("Accept", "application/json")
+        })
+        .await
+        .map_err(VaultError::OidcFetch)?;
+    let answer: Value = response
+        .json()
+        .await
+        .map_err(|_| VaultError::OidcMalformed)?;
+    answer
+        .get("value")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map(|v| Secret::registered(v.to_owned()))
+        .ok_or(VaultError::OidcMalformed)
+}
+
+async fn gitlab(api: &Api, c: &GitlabSection, env: &Environment) -> Result<Login, VaultError> {
+    let jwt = env
+        .get_str(&c.token_env)
+        .map(|v| Secret::registered(v.trim().to_owned()))
+        .ok_or_else(|| VaultError::GitlabTokenMissing {
+            name: c.token_env.clone(),
+        })?;
+    jwt_login(api, "jwt", &c.mount, &c.role, &jwt).await
+}
+
+async fn kubernetes(api: &Api, c: &KubernetesSection, base: &Path) -> Result<Login, VaultError> {
+    let path = base.join(&c.token_file);
+    let jwt =
+        std::fs::read_to_string(&path).map_err(|source| VaultError::KubernetesTokenUnreadable {
+            path: path.clone(),
+            source,
+        })?;
+    let jwt = Secret::registered(jwt.trim().to_owned());
+    jwt_login(api, "kubernetes", &c.mount, &c.role, &jwt).await
+}
+
+async fn jwt_login(
+    api: &Api,
+    method: &'static str,
+    mount: &str,
+    role: &str,
+    jwt: &Secret<String>,
+) -> Result<Login, VaultError> {
+    let body = Secret::new(json!({ "role": role, "jwt": jwt.expose() }));
+    let path = format!("auth/{mount}/login");
+    let answer = api.call(Method::POST, &path, None, Some(&body)).await;
+    let answer = answer.map_err(|f| login_failure(api, f, method, mount, role))?;
+    parse_login(&answer, &path, &format!("from {method} login"))
+}
+
+fn login_failure(
+    api: &Api,
+    failure: ApiFailure,
+    method: &'static str,
+    mount: &str,
+    role: &str,
+) -> VaultError {
+    let path = format!("auth/{mount}/login");
+    match api.common(failure, &path) {
+        Err(e) => e,
+        Ok((status, errors)) if (400..500).contains(&status) => {
+            let message = if errors.is_empty() {
+                format!("status {status}")
+            } else {
+                errors.join("; ")
+            };
+            VaultError::LoginRejected {
+                method,
+                mount: mount.to_owned(),
+                role: role.to_owned(),
+                claim: rejected_claim(&message),
+                message,
+            }
+        }
+        Ok((status, errors)) => Api::unexpected(&path, status, &errors),
+    }
+}
+
+/// The claim Vault names in a rejection (`claim "ref" does not match`,
+/// `audience claim does not match`, `token is expired`).
+fn rejected_claim(message: &str) -> Option<String> {
+    if let Some(start) = message.find("claim \"") {
+        let rest = &message[start + 7..];
+        return rest.find('"').map(|end| rest[..end].to_owned());
+    }
+    if message.contains("aud") && message.contains("claim") {
+        return Some("aud".into());
+    }
+    if message.contains("expired") {
+        return Some("exp".into());
+    }
+    None
+}
+
+fn parse_login(answer: &Value, path: &str, source: &str) -> Result<Login, VaultError> {
+    let auth = answer.get("auth").ok_or_else(|| VaultError::Malformed {
+        path: path.to_owned(),
+    })?;
+    let token = auth
+        .get("client_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| VaultError::Malformed {
+            path: path.to_owned(),
+        })?;
+    let batch = auth.get("token_type").and_then(Value::as_str) == Some("batch")
+        || token.starts_with("b.")
+        || token.starts_with("hvb.");
+    let policies = auth
+        .get("token_policies")
+        .or_else(|| auth.get("policies"))
+        .and_then(Value::as_array)
+        .map(|p| {
+            p.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Login {
+        token: Secret::registered(token.to_owned()),
+        owned: !batch,
+        renewable: !batch
+            && auth
+                .get("renewable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        ttl: Duration::from_secs(
+            auth.get("lease_duration")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        ),
+        policies,
+        accessor: auth
+            .get("accessor")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        source: source.to_owned(),
+    })
+}
+
+/// Renews an owned token at about two thirds of its TTL until aborted or
+/// until Vault stops extending it.
+pub(crate) async fn renew_loop(api: Api, token: Secret<String>, mut ttl: Duration) {
+    loop {
+        let wait = (ttl * 2 / 3).max(Duration::from_secs(1));
+        tokio::time::sleep(wait).await;
+        match api
+            .call(Method::POST, "auth/token/renew-self", Some(&token), None)
+            .await
+        {
+            Ok(answer) => {
+                let next = answer
+                    .pointer("/auth/lease_duration")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                tracing::debug!(ttl_secs = next, "renewed the vault token");
+                if next == 0 {
+                    return;
+                }
+                ttl = Duration::from_secs(next);
+            }
+            Err(failure) => {
+                let reason = match failure {
+                    ApiFailure::Transport(e) if e.kind() == ErrorKind::Connect => {
+                        "cannot connect".to_owned()
+                    }
+                    ApiFailure::Transport(e) => e.to_string(),
+                    ApiFailure::Status { status, errors } => {
+                        format!("{status} {}", errors.join("; "))
+                    }
+                    ApiFailure::Malformed => "malformed answer".to_owned(),
+                };
+                tracing::warn!("cannot renew the vault token: {reason}");
+                return;
+            }
+        }
+    }
+}
+
+/// Revokes an owned token; failures are logged, not fatal (the token
+/// expires with its TTL anyway).
+pub(crate) async fn revoke(api: &Api, token: &Secret<String>) {
+    if api
+        .call(Method::POST, "auth/token/revoke-self", Some(token), None)
+        .await
+        .is_ok()
+    {
+        tracing::debug!("revoked the vault token");
+    } else {
+        tracing::warn!("cannot revoke the vault token; it expires with its ttl");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn claims() {
+        let cases = [
+            "error validating claims: claim \"ref\" does not match any associated bound claim values",
+            "error validating token: invalid audience (aud) claim: audience claim does not match any expected audience",
+            "error validating token: token is expired (exp)",
+            "invalid role or secret ID",
+        ];
+        let out: Vec<_> = cases.iter().map(|c| super::rejected_claim(c)).collect();
+        insta::assert_debug_snapshot!(out, @r#"
+        [
+            Some(
+                "ref",
+            ),
+            Some(
+                "aud",
+            ),
+            Some(
+                "exp",
+            ),
+            None,
+        ]
+        "#);
+    }
+}
