@@ -1,0 +1,412 @@
+//! A PEP 517 front end: isolated build environments and backend hooks run in
+//! a child Python process, every child through `windlass-process`.
+//!
+//! Environments live in a cache directory outside the project, keyed by a
+//! hash of the interpreter and the requirements, created with `uv` when it
+//! is on `PATH` and with `python -m venv` + pip otherwise. As `python -m
+//! build` does, the wheel is built from the unpacked sdist by default.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use windlass_process::{Cmd, Sink};
+
+use crate::pyproject::PyProject;
+
+/// The hook runner we embed and run with the environment's Python.
+const HOOK_SCRIPT: &str = include_str!("pep517/hook.py");
+
+/// How to run PEP 517 builds.
+#[derive(Debug, Clone)]
+pub struct Pep517Options {
+    /// The interpreter that creates environments (`python3` by default).
+    pub python: OsString,
+    /// Where environments are cached (outside the project).
+    pub cache_dir: PathBuf,
+    /// Build the wheel from the unpacked sdist (the `python -m build` way).
+    pub wheel_from_sdist: bool,
+    /// Use uv when it is on `PATH`.
+    pub use_uv: bool,
+}
+
+impl Default for Pep517Options {
+    fn default() -> Self {
+        Self {
+            python: std::env::var_os("WINDLASS_PYTHON").unwrap_or_else(|| "python3".into()),
+            cache_dir: default_cache_dir(),
+            wheel_from_sdist: true,
+            use_uv: true,
+        }
+    }
+}
+
+/// `$WINDLASS_CACHE_DIR`, else `$XDG_CACHE_HOME/windlass`, else `~/.cache/windlass`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("WINDLASS_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("windlass");
+    }
+    std::env::var_os("HOME")
+        .map_or_else(std::env::temp_dir, PathBuf::from)
+        .join(".cache")
+        .join("windlass")
+}
+
+/// Why a PEP 517 build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Pep517Error {
+    #[error("failed to install the build requirements ({requires}) from `build-system.requires`")]
+    Environment {
+        requires: String,
+        #[source]
+        source: windlass_process::CheckedError,
+    },
+    #[error("the build backend `{backend}` failed in `{hook}`")]
+    Hook {
+        backend: String,
+        hook: &'static str,
+        #[source]
+        source: windlass_process::CheckedError,
+    },
+    #[error("the build backend `{backend}` answered `{hook}` with something unexpected: {detail}")]
+    BadAnswer {
+        backend: String,
+        hook: &'static str,
+        detail: String,
+    },
+    #[error("failed to {action} `{}`", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Project(#[from] crate::pyproject::ReadError),
+}
+
+impl Pep517Error {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Environment { .. } => Some(
+                "check `build-system.requires` in pyproject.toml: every requirement must be installable from your index"
+                    .into(),
+            ),
+            Self::Hook { .. } => Some("the backend's own output above says what went wrong".into()),
+            _ => None,
+        }
+    }
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Pep517Error + 'a {
+    move |source| Pep517Error::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Which archives to build.
+#[derive(Debug, Clone, Copy)]
+pub struct Targets {
+    pub wheel: bool,
+    pub sdist: bool,
+}
+
+/// Builds with the project's declared backend; returns the archives,
+/// written into `out_dir` (each staged in a temporary directory there first).
+pub async fn build(
+    project_dir: &Path,
+    out_dir: &Path,
+    targets: Targets,
+    opts: &Pep517Options,
+) -> Result<Vec<PathBuf>, Pep517Error> {
+    let project_dir = std::path::absolute(project_dir).map_err(io("resolve", project_dir))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".windlass-pep517-")
+        .tempdir_in(out_dir)
+        .map_err(io("create a directory in", out_dir))?;
+    let stage = staging.path().to_path_buf();
+    let mut built = Vec::new();
+
+    let pyproject = PyProject::read(&project_dir)?;
+    let need_sdist = targets.sdist || (targets.wheel && opts.wheel_from_sdist);
+    let mut wheel_source = project_dir.clone();
+    let unpacked = tempfile::Builder::new()
+        .prefix("windlass-sdist-")
+        .tempdir()
+        .map_err(io("create", &std::env::temp_dir()))?;
+    if need_sdist {
+        let sdist = run_build(&project_dir, &pyproject, "sdist", &stage, opts).await?;
+        if targets.wheel && opts.wheel_from_sdist {
+            wheel_source = unpack_sdist(&stage.join(&sdist), unpacked.path())?;
+        }
+        if targets.sdist {
+            built.push(sdist);
+        }
+    }
+    if targets.wheel {
+        let pyproject = if wheel_source == project_dir {
+            pyproject
+        } else {
+            PyProject::read(&wheel_source)?
+        };
+        built.push(run_build(&wheel_source, &pyproject, "wheel", &stage, opts).await?);
+    }
+    let mut out = Vec::new();
+    for name in built {
+        let dest = out_dir.join(&name);
+        std::fs::rename(stage.join(&name), &dest).map_err(io("move into place", &dest))?;
+        out.push(dest);
+    }
+    Ok(out)
+}
+
+async fn run_build(
+    source: &Path,
+    pyproject: &PyProject,
+    kind: &'static str,
+    stage: &Path,
+    opts: &Pep517Options,
+) -> Result<String, Pep517Error> {
+    let backend = pyproject.backend().to_owned();
+    let backend_path = pyproject
+        .build_system
+        .as_ref()
+        .map(|b| b.backend_path.clone())
+        .unwrap_or_default();
+    let mut requires = pyproject.build_requires();
+    let env = ensure_env(&requires, opts).await?;
+    let get_requires = if kind == "wheel" {
+        "get_requires_for_build_wheel"
+    } else {
+        "get_requires_for_build_sdist"
+    };
+    let extra = call_hook(
+        &env,
+        source,
+        &backend,
+        &backend_path,
+        get_requires,
+        serde_json::json!([{}]),
+    )
+    .await?;
+    let extra: Vec<String> = serde_json::from_value(extra).map_err(|e| Pep517Error::BadAnswer {
+        backend: backend.clone(),
+        hook: get_requires,
+        detail: e.to_string(),
+    })?;
+    let env = if extra.is_empty() {
+        env
+    } else {
+        tracing::info!(
+            "backend `{backend}` needs more to build the {kind}: {}",
+            extra.join(", ")
+        );
+        requires.extend(extra);
+        ensure_env(&requires, opts).await?
+    };
+    let hook = if kind == "wheel" {
+        "build_wheel"
+    } else {
+        "build_sdist"
+    };
+    let stage_arg = stage.to_string_lossy().into_owned();
+    let name = call_hook(
+        &env,
+        source,
+        &backend,
+        &backend_path,
+        hook,
+        serde_json::json!([stage_arg, {}]),
+    )
+    .await?;
+    let name = name
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Pep517Error::BadAnswer {
+            backend: backend.clone(),
+            hook,
+            detail: format!("expected a file name, got {name}"),
+        })?;
+    if !stage.join(&name).is_file() {
+        return Err(Pep517Error::BadAnswer {
+            backend,
+            hook,
+            detail: format!("`{name}` was not written"),
+        });
+    }
+    Ok(name)
+}
+
+/// A ready environment: its Python.
+struct Env {
+    python: PathBuf,
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+async fn ensure_env(requires: &[String], opts: &Pep517Options) -> Result<Env, Pep517Error> {
+    let mut sorted: Vec<&str> = requires.iter().map(|r| r.trim()).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut hasher = Sha256::new();
+    hasher.update(opts.python.to_string_lossy().as_bytes());
+    for r in &sorted {
+        hasher.update([0]);
+        hasher.update(r.as_bytes());
+    }
+    let key = hex::encode(&hasher.finalize()[..12]);
+    let envs = opts.cache_dir.join("pep517-envs");
+    let dir = envs.join(&key);
+    let python = dir.join("bin").join("python");
+    if dir.join(".windlass-ready").is_file() && python.exists() {
+        tracing::debug!("reusing build environment {}", dir.display());
+        return Ok(Env { python });
+    }
+    std::fs::create_dir_all(&envs).map_err(io("create", &envs))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("{key}-"))
+        .tempdir_in(&envs)
+        .map_err(io("create a directory in", &envs))?;
+    let venv = tmp.path().join("env");
+    let label = if sorted.is_empty() {
+        "no requirements".to_owned()
+    } else {
+        sorted.join(", ")
+    };
+    let env_err = |source| Pep517Error::Environment {
+        requires: label.clone(),
+        source,
+    };
+    tracing::info!("creating a build environment for {label}");
+    let uv = if opts.use_uv { on_path("uv") } else { None };
+    let cwd = envs.clone();
+    match uv {
+        Some(uv) => {
+            run(Cmd::new(&uv, &cwd)
+                .args(["venv", "--quiet", "--python"])
+                .arg(&opts.python)
+                .arg(&venv))
+            .await
+            .map_err(env_err)?;
+            if !sorted.is_empty() {
+                run(Cmd::new(&uv, &cwd)
+                    .args(["pip", "install", "--quiet", "--python"])
+                    .arg(venv.join("bin/python"))
+                    .args(&sorted))
+                .await
+                .map_err(env_err)?;
+            }
+        }
+        None => {
+            run(Cmd::new(&opts.python, &cwd).args(["-m", "venv"]).arg(&venv))
+                .await
+                .map_err(env_err)?;
+            if !sorted.is_empty() {
+                run(Cmd::new(venv.join("bin/python"), &cwd)
+                    .args([
+                        "-m",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--disable-pip-version-check",
+                    ])
+                    .args(&sorted))
+                .await
+                .map_err(env_err)?;
+            }
+        }
+    }
+    std::fs::write(venv.join(".windlass-ready"), label.as_bytes()).map_err(io("write", &venv))?;
+    // Another build may have won the race; theirs is as good as ours.
+    if std::fs::rename(&venv, &dir).is_err() && !dir.join(".windlass-ready").is_file() {
+        return Err(Pep517Error::Io {
+            action: "move into place",
+            path: dir,
+            source: std::io::Error::other("rename failed"),
+        });
+    }
+    Ok(Env { python })
+}
+
+/// Backend and tool output goes to our stderr (stdout carries data only), redacted.
+async fn run(cmd: Cmd) -> Result<windlass_process::Outcome, windlass_process::CheckedError> {
+    cmd.env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PYTHONNOUSERSITE", "1")
+        .stdout(Sink::writer(std::io::stderr()))
+        .run_checked()
+        .await
+}
+
+async fn call_hook(
+    env: &Env,
+    source: &Path,
+    backend: &str,
+    backend_path: &[String],
+    hook: &'static str,
+    args: serde_json::Value,
+) -> Result<serde_json::Value, Pep517Error> {
+    let scratch = tempfile::Builder::new()
+        .prefix("windlass-hook-")
+        .tempdir()
+        .map_err(io("create", &std::env::temp_dir()))?;
+    let script = scratch.path().join("windlass_pep517_hook.py");
+    std::fs::write(&script, HOOK_SCRIPT).map_err(io("write", &script))?;
+    let result = scratch.path().join("result.json");
+    let request =
+        serde_json::json!({ "backend": backend, "backend_path": backend_path, "args": args });
+    tracing::info!("running `{hook}` of `{backend}`");
+    run(Cmd::new(&env.python, source)
+        .arg(&script)
+        .arg(hook)
+        .arg(&result)
+        .stdin(request.to_string()))
+    .await
+    .map_err(|source| Pep517Error::Hook {
+        backend: backend.to_owned(),
+        hook,
+        source,
+    })?;
+    let text = std::fs::read_to_string(&result).map_err(io("read", &result))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Pep517Error::BadAnswer {
+            backend: backend.to_owned(),
+            hook,
+            detail: e.to_string(),
+        })?;
+    Ok(value
+        .get("result")
+        .cloned()
+        .unwrap_or(serde_json::Value::Null))
+}
+
+/// Unpacks an sdist and returns its top-level directory.
+fn unpack_sdist(sdist: &Path, into: &Path) -> Result<PathBuf, Pep517Error> {
+    let file = std::fs::File::open(sdist).map_err(io("open", sdist))?;
+    let mut archive =
+        tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
+    archive.set_preserve_permissions(false);
+    // `unpack` refuses paths that escape `into`.
+    archive.unpack(into).map_err(io("unpack", sdist))?;
+    let mut dirs = std::fs::read_dir(into)
+        .map_err(io("read", into))?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir());
+    match (dirs.next(), dirs.next()) {
+        (Some(d), None) => Ok(d.path()),
+        _ => Err(Pep517Error::Io {
+            action: "find the project in",
+            path: sdist.to_path_buf(),
+            source: std::io::Error::other("the sdist must hold exactly one top-level directory"),
+        }),
+    }
+}

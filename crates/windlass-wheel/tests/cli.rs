@@ -1,0 +1,190 @@
+//! End-to-end tests of the `windlass-wheel` binary: exit codes, stdout,
+//! stderr, and an output directory left empty when a build fails.
+
+// Test helpers panic on purpose: a failing step is a failing test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::format_push_string,
+    clippy::type_complexity
+)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../windlass-dist/tests/fixtures")
+        .join(name)
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str], cwd: &Path) -> Run {
+    let out = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("WINDLASS_CACHE_DIR", cwd.join("cache"))
+        .env_remove("WINDLASS_LOG")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&cwd.display().to_string(), "[TMP]");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: clean(&out.stdout),
+        stderr: clean(&out.stderr),
+    }
+}
+
+fn write(dir: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+}
+
+const GOOD: &str = r#"[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "demo"
+version = "1.0"
+readme = "README.md"
+"#;
+
+#[test]
+fn bad_projects_fail_with_a_hint_and_leave_the_out_dir_empty() {
+    let cases: &[(&str, Vec<(&str, String)>, &[&str])] = &[
+        ("no pyproject", vec![("README.md", "# hi\n".into())], &[]),
+        ("invalid toml", vec![("pyproject.toml", "[project\nname = 1\n".into())], &[]),
+        ("missing readme", vec![("pyproject.toml", GOOD.into()), ("demo/__init__.py", String::new())], &[]),
+        (
+            "bad license",
+            vec![("pyproject.toml", format!("{GOOD}license = \"MIT OR Nope\"\n")), ("README.md", "# hi\n".into()), ("demo/__init__.py", String::new())],
+            &[],
+        ),
+        ("no package", vec![("pyproject.toml", GOOD.into()), ("README.md", "# hi\n".into())], &[]),
+        (
+            "dynamic version with --backend native",
+            vec![("pyproject.toml", GOOD.replace("version = \"1.0\"", "dynamic = [\"version\"]")), ("README.md", "# hi\n".into())],
+            &["--backend", "native"],
+        ),
+        (
+            "unknown backend that fails to install",
+            vec![(
+                "pyproject.toml",
+                "[build-system]\nrequires = [\"windlass-no-such-backend-0f3c9a==0.0.1\"]\nbuild-backend = \"windlass_no_such_backend.api\"\n\n[project]\nname = \"demo\"\nversion = \"1.0\"\n".into(),
+            )],
+            &[],
+        ),
+    ];
+    let mut report = String::new();
+    for (label, files, extra) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let project = tmp.path().join("project");
+        std::fs::create_dir_all(&project).unwrap();
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        write(&project, &files);
+        let out = tmp.path().join("out");
+        let mut args = vec!["build", "project", "--out", "out"];
+        args.extend_from_slice(extra);
+        let r = run(&args, tmp.path());
+        let left: Vec<_> = std::fs::read_dir(&out)
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{label}: left {left:?} in the out dir");
+        // The installer's own words vary between pip and uv; keep our part.
+        let ours = r
+            .stderr
+            .rfind("error: ")
+            .map_or(r.stderr.as_str(), |i| &r.stderr[i..]);
+        let stderr = ours
+            .lines()
+            // uv when it is on PATH, else python -m venv + pip.
+            .map(|l| match (l.find("caused by: `"), l.find("` failed")) {
+                (Some(a), Some(b)) if a < b => {
+                    format!("{}caused by: `[INSTALLER]{}", &l[..a], &l[b..])
+                }
+                _ => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        report.push_str(&format!(
+            "## {label}\nexit {}\nstdout: {:?}\n{stderr}\n\n",
+            r.code, r.stdout
+        ));
+    }
+    insta::assert_snapshot!(report);
+}
+
+#[test]
+fn build_then_check_passes_and_json_is_documented() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(
+        &[
+            "build",
+            fixture("flat-hatch").to_str().unwrap(),
+            "--out",
+            "dist",
+            "--backend",
+            "native",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!(r.stdout, @r"
+    dist/flat_hatch-1.2.0rc1.tar.gz
+    dist/flat_hatch-1.2.0rc1-py3-none-any.whl
+    ");
+    let r = run(
+        &[
+            "check",
+            "--json",
+            "dist/flat_hatch-1.2.0rc1-py3-none-any.whl",
+            "dist/flat_hatch-1.2.0rc1.tar.gz",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    insta::assert_snapshot!(r.stdout, @r#"{"schema":"windlass/1","type":"result","command":"wheel check","ok":true,"exit_code":0,"data":{"files":[{"path":"dist/flat_hatch-1.2.0rc1-py3-none-any.whl","ok":true,"problems":[]},{"path":"dist/flat_hatch-1.2.0rc1.tar.gz","ok":true,"problems":[]}],"problem_count":0},"error":null,"warnings":[]}"#);
+}
+
+#[test]
+fn check_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        &[
+            ("notes.txt", "hi"),
+            ("broken-1.0-py3-none-any.whl", "not a zip"),
+        ],
+    );
+    let bad_input = run(&["check", "notes.txt"], tmp.path());
+    let missing = run(&["check", "nope-1.0-py3-none-any.whl"], tmp.path());
+    let broken = run(&["check", "broken-1.0-py3-none-any.whl"], tmp.path());
+    let report = [
+        ("not a distribution", bad_input),
+        ("missing file", missing),
+        ("broken wheel", broken),
+    ]
+    .iter()
+    .map(|(label, r)| {
+        format!(
+            "## {label}\nexit {}\nstdout: {}\nstderr: {}",
+            r.code, r.stdout, r.stderr
+        )
+    })
+    .collect::<Vec<_>>()
+    .join("\n");
+    insta::assert_snapshot!(report);
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Benchmark: windlass-wheel's native builder against `uv build` and
+# `python -m build --no-isolation` (hatchling) on a generated pure-Python
+# project of 2,000 modules (~20 MB), outside the repository.
+#
+# Usage: scripts/bench/wheel-build.sh [WORK_DIR]
+#   WINDLASS_WHEEL  the windlass-wheel binary (default: target/release/windlass-wheel)
+#   BENCH_PYTHON    a Python with `build` and `hatchling` installed (default: python3)
+#   BENCH_UV        uv (default: uv on PATH)
+# Needs hyperfine and GNU time (/usr/bin/time). Prints medians, ratios and
+# peak memory; the target is native <= 0.5 x uv build's wall time.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/windlass-wheel-bench.XXXXXX")}
+wheel_bin=${WINDLASS_WHEEL:-$repo_root/target/release/windlass-wheel}
+python=${BENCH_PYTHON:-python3}
+uv=${BENCH_UV:-uv}
+modules=2000
+
+for tool in hyperfine /usr/bin/time "$wheel_bin" "$python" "$uv"; do
+  command -v "$tool" >/dev/null || { echo "error: $tool not found" >&2; exit 2; }
+done
+
+project=$work/project
+if [[ ! -f $project/pyproject.toml ]]; then
+  echo "generating $modules modules in $project" >&2
+  mkdir -p "$project/src/benchpkg"
+  cat >"$project/pyproject.toml" <<'TOML'
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "benchpkg"
+version = "1.0.0"
+description = "Generated benchmark project"
+readme = "README.md"
+requires-python = ">=3.9"
+license = "MIT"
+TOML
+  printf '# benchpkg\n\nGenerated.\n' >"$project/README.md"
+  printf 'MIT License\n' >"$project/LICENSE"
+  : >"$project/src/benchpkg/__init__.py"
+  "$python" - "$project/src/benchpkg" "$modules" <<'PY'
+import random, sys
+from pathlib import Path
+root, count = Path(sys.argv[1]), int(sys.argv[2])
+rng = random.Random(42)
+words = ["alpha", "beta", "gamma", "delta", "omega", "sigma", "theta", "kappa"]
+for i in range(count):
+    lines = [f'"""Module {i}."""', ""]
+    while sum(len(l) for l in lines) < 10_000:
+        name = f"{rng.choice(words)}_{rng.randrange(10**6)}"
+        lines.append(f"def {name}(x, y={rng.randrange(100)}):")
+        lines.append(f"    return [x * y + {rng.randrange(10**6)} for _ in range({rng.randrange(9)})]")
+        lines.append("")
+    (root / f"mod_{i:04}.py").write_text("\n".join(lines))
+PY
+fi
+du -sh "$project/src" >&2
+
+out=$work/out
+export SOURCE_DATE_EPOCH=315532800
+hyperfine --warmup 1 --runs "${BENCH_RUNS:-5}" --export-json "$work/hyperfine.json" \
+  --prepare "rm -rf '$out'" \
+  -n native "'$wheel_bin' -q build '$project' --backend native --wheel --out '$out'" \
+  -n uv "'$uv' build --quiet --wheel --out-dir '$out' '$project'" \
+  -n build "'$python' -m build --wheel --no-isolation --outdir '$out' '$project'"
+
+peak() {
+  rm -rf "$out"
+  /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}'
+}
+native_kb=$(peak "$wheel_bin" -q build "$project" --backend native --wheel --out "$out")
+uv_kb=$(peak "$uv" build --quiet --wheel --out-dir "$out" "$project")
+build_kb=$(peak "$python" -m build --wheel --no-isolation --outdir "$out" "$project")
+
+"$python" - "$work/hyperfine.json" "$native_kb" "$uv_kb" "$build_kb" <<'PY'
+import json, sys
+results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+peaks = dict(zip(["native", "uv", "build"], sys.argv[2:5]))
+native = results["native"]["median"]
+print(f"{'command':<8} {'median s':>9} {'x native':>9} {'peak RSS MB':>12}")
+for name in ["native", "uv", "build"]:
+    median = results[name]["median"]
+    print(f"{name:<8} {median:>9.3f} {median / native:>9.2f} {int(peaks[name]) / 1024:>12.1f}")
+ratio = native / results["uv"]["median"]
+print(f"native / uv = {ratio:.2f} (target <= 0.50): {'met' if ratio <= 0.5 else 'NOT met'}")
+PY
