@@ -339,10 +339,16 @@ async fn ensure_env(requires: &[String], opts: &Pep517Options) -> Result<Env, Pe
 }
 
 /// Backend and tool output goes to our stderr (stdout carries data only), redacted.
+/// Runs a child of the build: installers and backends are third-party code,
+/// so they get no CI or secret-store credentials, and what they print goes
+/// to our stderr (stdout carries data only), redacted.
 async fn run(cmd: Cmd) -> Result<windlass_process::Outcome, windlass_process::CheckedError> {
-    cmd.env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    windlass_redact::AMBIENT_SECRET_VARS
+        .iter()
+        .fold(cmd, |cmd, name| cmd.env_remove(*name))
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("PYTHONNOUSERSITE", "1")
-        .stdout(Sink::writer(std::io::stderr()))
+        .stdout(Sink::writer(windlass_output::stderr()))
         .run_checked()
         .await
 }

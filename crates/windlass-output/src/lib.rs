@@ -96,6 +96,15 @@ pub fn stderr() -> windlass_redact::RedactingWriter<std::io::Stderr> {
     windlass_redact::global().writer(std::io::stderr())
 }
 
+/// What every Windlass binary does first: registers the credentials found in
+/// well-known environment variables ([`windlass_redact::AMBIENT_SECRET_VARS`])
+/// with the redactor, and installs the panic hook.
+pub fn startup() {
+    windlass_redact::global()
+        .register_ambient(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    install_panic_hook();
+}
+
 /// Replaces the panic message with a redacted `error:` report on stderr.
 /// The process still exits with code 101 ([`ExitStatus::Bug`]).
 pub fn install_panic_hook() {

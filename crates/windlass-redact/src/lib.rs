@@ -7,10 +7,12 @@
 //! URLs. This crate never performs I/O of its own and never reveals a value
 //! except through the explicit `expose` methods.
 
+mod ambient;
 mod redactor;
 mod secret;
 mod url;
 
+pub use crate::ambient::AMBIENT_SECRET_VARS;
 pub use crate::redactor::{RedactingWriter, Redactor, global};
 pub use crate::secret::Secret;
 pub use crate::url::RedactedUrl;

@@ -17,7 +17,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    windlass_output::install_panic_hook();
+    windlass_output::startup();
     let cli = Cli::parse();
     let command = match cli.wheel.command {
         WheelCommand::Build(_) => "wheel build",

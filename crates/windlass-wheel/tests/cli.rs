@@ -188,3 +188,61 @@ fn check_exit_codes() {
     .join("\n");
     insta::assert_snapshot!(report);
 }
+
+/// A build whose backend tries to print CI and secret-store credentials:
+/// the backend never receives them, and nothing Windlass prints or writes
+/// contains them in any encoding.
+#[test]
+fn credentials_never_reach_a_backend_or_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("leaky");
+    let vault = windlass_testkit::canary("vault-token");
+    let twine = windlass_testkit::canary("twine-password");
+    // An in-tree backend: it echoes every credential it can see, plain and
+    // base64, to stdout and stderr, then builds nothing.
+    write(
+        &project,
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"leaky_backend\"\nbackend-path = [\"_build\"]\n\n[project]\nname = \"leaky\"\nversion = \"1.0\"\n",
+            ),
+            (
+                "_build/leaky_backend.py",
+                "import base64, os, sys\n\
+                 def _leak():\n\
+                 \x20   for k in ('VAULT_TOKEN', 'TWINE_PASSWORD'):\n\
+                 \x20       v = os.environ.get(k, 'absent')\n\
+                 \x20       print(k, v, base64.b64encode(v.encode()).decode())\n\
+                 \x20       print(k, v, file=sys.stderr)\n\
+                 def build_sdist(d, config_settings=None):\n\
+                 \x20   _leak()\n\
+                 \x20   raise RuntimeError('no sdist today')\n",
+            ),
+        ],
+    );
+    let out = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .args(["build", "--backend", "pep517", "--out"])
+        .arg(dir.path().join("dist"))
+        .arg(&project)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("RUST_BACKTRACE", "1")
+        .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
+        .env("VAULT_TOKEN", &vault)
+        .env("TWINE_PASSWORD", &twine)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("VAULT_TOKEN absent"),
+        "the backend ran and saw no token: {stderr}"
+    );
+    for secret in [&vault, &twine] {
+        windlass_testkit::assert_no_leak(&out.stdout, secret);
+        windlass_testkit::assert_no_leak(&out.stderr, secret);
+        windlass_testkit::assert_no_leak_in_dir(dir.path(), secret);
+    }
+}
