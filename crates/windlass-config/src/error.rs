@@ -143,6 +143,26 @@ pub enum LoadError {
         /// Where.
         location: Box<Location>,
     },
+    /// A key that a tool-owned section requires is absent.
+    #[error("missing key `{key}`{}{}", in_section(section), at(location.as_deref()))]
+    MissingKey {
+        /// The dotted key, `vault.approle.role-id`.
+        key: String,
+        /// The table that lacks it, `vault.approle`.
+        section: String,
+        /// The table, when a file wrote it.
+        location: Option<Box<Location>>,
+    },
+    /// A tool-owned section holds something its tool refuses.
+    #[error("{key}: {message}{}", at(location.as_deref()))]
+    InvalidSection {
+        /// The dotted key.
+        key: String,
+        /// The tool's reason.
+        message: String,
+        /// Where, when known.
+        location: Option<Box<Location>>,
+    },
     /// A `WINDLASS_*` variable whose value does not parse.
     #[error("{name}={value}: expected {expected}")]
     InvalidEnv {
@@ -195,6 +215,10 @@ fn in_section(section: &str) -> String {
     }
 }
 
+fn at(location: Option<&Location>) -> String {
+    location.map_or_else(String::new, |location| format!("\n{location}"))
+}
+
 impl LoadError {
     /// Whether this is a usage or configuration error (exit code 2) rather
     /// than a bug (exit code 101).
@@ -209,6 +233,9 @@ impl LoadError {
             | LoadError::UnknownKey { location, .. }
             | LoadError::WrongType { location, .. }
             | LoadError::InvalidValue { location, .. } => Some(&**location),
+            LoadError::MissingKey { location, .. } | LoadError::InvalidSection { location, .. } => {
+                location.as_deref()
+            }
             _ => None,
         }
     }
@@ -238,12 +265,31 @@ impl LoadError {
             LoadError::WrongType { key, expected, .. } if expected == "a table" => {
                 format!("write it as a table: `[{key}]`")
             }
-            LoadError::WrongType { key, example, .. }
-            | LoadError::InvalidValue { key, example, .. } => {
+            LoadError::WrongType {
+                key,
+                example,
+                expected,
+                ..
+            }
+            | LoadError::InvalidValue {
+                key,
+                example,
+                expected,
+                ..
+            } => {
                 let leaf = key.rsplit('.').next().unwrap_or(key);
                 let leaf = leaf.split('[').next().unwrap_or(leaf);
-                format!("write it like `{leaf} = {example}`")
+                if example.is_empty() {
+                    format!("write `{leaf}` as {expected}")
+                } else {
+                    format!("write it like `{leaf} = {example}`")
+                }
             }
+            LoadError::MissingKey { key, section, .. } => {
+                let leaf = key.rsplit('.').next().unwrap_or(key);
+                format!("add `{leaf} = ...` to `[{section}]`")
+            }
+            LoadError::InvalidSection { .. } => "fix the value at the marked position".to_owned(),
             LoadError::InvalidEnv { name, example, .. } => {
                 format!("set it like `{name}={example}`, or unset it")
             }

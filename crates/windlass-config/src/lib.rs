@@ -14,6 +14,15 @@
 //! `docs/environment.md` and `docs/configuration.md` are generated. Every
 //! value carries its [`Source`] for `windlass config show`.
 //!
+//! Some top-level sections belong to a tool (`[secrets]`, `[vault]`,
+//! `[wheel]`: the registry [`TOOL_SECTIONS`]). This crate keeps their
+//! content as written, with file and line, merges it across the two files
+//! (tables key by key, everything else replaced whole), shows it, and hands
+//! it to the tool's own serde types through [`EffectiveConfig::section`],
+//! which reports the tool's unknown keys and wrong types with the same
+//! file:line, caret and did-you-mean as its own. Those sections are set in
+//! files only: no `WINDLASS_*` variable or flag reaches them.
+//!
 //! This crate reads files and the environment it is handed, and nothing
 //! else: it never touches the network, never writes to the terminal and
 //! never holds a secret value (secret settings are references such as
@@ -24,15 +33,17 @@ mod effective;
 mod error;
 mod load;
 mod registry;
+mod section;
 mod settings;
 
 pub use crate::effective::{EffectiveConfig, Entry, Source};
 pub use crate::error::{LoadError, Location};
 pub use crate::load::{FILE_NAME, LoadOptions, Override, find_project_file};
 pub use crate::registry::{
-    COLOR_CHOICES, ENV_VARS, EnvVar, Kind, config_keys_markdown, env_var, env_vars_markdown, keys,
-    setting,
+    COLOR_CHOICES, ENV_VARS, EnvVar, Kind, TOOL_SECTIONS, ToolSection, config_keys_markdown,
+    env_var, env_vars_markdown, keys, setting, tool_section, tool_sections_markdown,
 };
+pub use crate::section::RelativePath;
 pub use crate::settings::{ColorChoice, HttpSettings, OutputSettings, Settings};
 
 #[cfg(test)]

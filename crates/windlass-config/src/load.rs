@@ -11,6 +11,7 @@ use toml_edit::{Item, TableLike, Value};
 use crate::effective::{EffectiveConfig, Entry, Source};
 use crate::error::{LoadError, Location};
 use crate::registry::{self, EnvVar, Kind};
+use crate::section::Sections;
 use crate::{Settings, duration};
 
 /// The name of the config file, in the project and in the user config dir.
@@ -306,6 +307,7 @@ impl Leaf {
 #[derive(Debug, Default)]
 struct Merged {
     values: IndexMap<&'static str, (Leaf, Source)>,
+    sections: Sections,
 }
 
 impl Merged {
@@ -347,20 +349,22 @@ impl Merged {
         let entries = registry::keys()
             .map(|key| match self.values.get(key) {
                 Some((leaf, source)) => Entry {
-                    key,
+                    key: key.to_owned(),
                     value: Some(leaf.to_toml().to_string()),
                     source: source.clone(),
                 },
                 None => Entry {
-                    key,
+                    key: key.to_owned(),
                     value: None,
                     source: Source::Default,
                 },
             })
+            .chain(self.sections.entries())
             .collect();
         Ok(EffectiveConfig {
             settings,
             entries,
+            sections: self.sections,
             user_file,
             project_file,
         })
@@ -401,16 +405,25 @@ impl ConfigFile<'_> {
             message: err.message().trim().replace('\n', "; "),
             location: Box::new(self.locate(err.span())),
         })?;
-        self.walk(doc.as_table(), "", merged)
+        let file = match self.origin {
+            Origin::Default => None,
+            Origin::User => Some(merged.sections.add_file(self.path, self.text, true)),
+            Origin::Project => Some(merged.sections.add_file(self.path, self.text, false)),
+        };
+        self.walk(doc.as_table(), "", file, merged)
     }
 
     fn walk(
         &self,
         table: &dyn TableLike,
         prefix: &str,
+        file: Option<usize>,
         merged: &mut Merged,
     ) -> Result<(), LoadError> {
-        let known = children(prefix);
+        let mut known = children(prefix);
+        if prefix.is_empty() {
+            known.extend(registry::TOOL_SECTIONS.iter().map(|section| section.name));
+        }
         for (name, item) in table.iter() {
             let key = if prefix.is_empty() {
                 name.to_owned()
@@ -433,6 +446,10 @@ impl ConfigFile<'_> {
                     },
                 };
                 merged.insert(var.key.unwrap_or_default(), leaf, source);
+            } else if let (Some(section), Some(file), true) =
+                (registry::tool_section(name), file, prefix.is_empty())
+            {
+                merged.sections.merge(file, section, key_span, item);
             } else if known.contains(&name) {
                 let Some(inner) = item.as_table_like() else {
                     return Err(LoadError::WrongType {
@@ -443,7 +460,7 @@ impl ConfigFile<'_> {
                         key,
                     });
                 };
-                self.walk(inner, &key, merged)?;
+                self.walk(inner, &key, file, merged)?;
             } else {
                 return Err(LoadError::UnknownKey {
                     suggestion: suggest(name, &known),
@@ -523,7 +540,7 @@ fn children(prefix: &str) -> Vec<&'static str> {
 }
 
 /// The closest candidate to a misspelt name, when one is close enough.
-fn suggest(name: &str, candidates: &[&'static str]) -> Option<&'static str> {
+pub(crate) fn suggest(name: &str, candidates: &[&'static str]) -> Option<&'static str> {
     candidates
         .iter()
         .map(|candidate| (strsim::jaro_winkler(name, candidate), *candidate))
@@ -643,7 +660,7 @@ fn resolve(path: &str, base: &Path) -> Option<Leaf> {
 
 /// Removes `.` and resolves `..` lexically, without touching the file
 /// system (like `cargo`'s `normalize_path`): `a/b/../c` becomes `a/c`.
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -151,6 +151,105 @@ pub const ENV_VARS: &[EnvVar] = &[
     },
 ];
 
+/// A top-level section whose schema belongs to a tool, not to this crate.
+///
+/// Its content is kept as written, with the file and line of every value,
+/// merged across the user and project files, listed by `windlass config
+/// show`, and typed by the tool through
+/// [`EffectiveConfig::section`](crate::EffectiveConfig::section), which turns
+/// the tool's serde errors into the same located errors as any other key.
+///
+/// Merging: tables merge key by key, so a project-file value replaces the
+/// user-file value with the same dotted key and leaves its siblings alone;
+/// any other value, a list included, is replaced whole. A key matching one
+/// of `replaced_whole` is replaced whole even when it is a table.
+///
+/// To add a section: add a row here (the name is then accepted in every
+/// `windlass.toml`), define its serde types in the tool's crate with
+/// `#[serde(rename_all = "kebab-case", deny_unknown_fields)]`, read it with
+/// `EffectiveConfig::section::<T>("name")`, use [`crate::RelativePath`] for
+/// paths, and describe it in `docs/configuration.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolSection {
+    /// The top-level table name, `secrets`.
+    pub name: &'static str,
+    /// The crate that defines and reads it, `windlass-secrets`.
+    pub owner: &'static str,
+    /// Dotted key patterns (`*` is one key) whose values are replaced as a
+    /// whole, tables included: `secrets.*` makes each secret one entry.
+    pub replaced_whole: &'static [&'static str],
+    /// One sentence for the docs.
+    pub description: &'static str,
+}
+
+impl ToolSection {
+    /// Whether the value at the dotted `key` (which starts with this
+    /// section's name) is replaced whole rather than merged key by key.
+    pub fn replaced_whole(&self, key: &str) -> bool {
+        let parts: Vec<&str> = key.split('.').collect();
+        self.replaced_whole.iter().any(|pattern| {
+            let pattern: Vec<&str> = pattern.split('.').collect();
+            pattern.len() == parts.len()
+                && pattern
+                    .iter()
+                    .zip(&parts)
+                    .all(|(want, part)| *want == "*" || want == part)
+        })
+    }
+}
+
+/// Every tool-owned top-level section.
+pub const TOOL_SECTIONS: &[ToolSection] = &[
+    ToolSection {
+        name: "secrets",
+        owner: "windlass-secrets",
+        replaced_whole: &["secrets.*"],
+        description: "Named secret references: `NAME = \"vault://secret/ci/pypi#token\"` or `NAME = { ref = \"...\", secret = false }`.",
+    },
+    ToolSection {
+        name: "vault",
+        owner: "windlass-secrets",
+        replaced_whole: &[],
+        description: "Where Vault/OpenBao is and how to log in (`address`, `namespace`, `ca-file`, `auth` and one table per login method).",
+    },
+    ToolSection {
+        name: "wheel",
+        owner: "windlass-wheel",
+        replaced_whole: &["wheel.repositories.*"],
+        description: "Wheel building and the package repositories to publish to (`[wheel.repositories.NAME]`).",
+    },
+];
+
+/// The tool-owned section called `name`.
+pub fn tool_section(name: &str) -> Option<&'static ToolSection> {
+    TOOL_SECTIONS.iter().find(|section| section.name == name)
+}
+
+/// Renders the tool-owned sections as the Markdown table in
+/// `docs/configuration.md`.
+pub fn tool_sections_markdown() -> String {
+    let mut out = String::from("| Section | Read by | Replaced whole | Description |\n");
+    out.push_str("| --- | --- | --- | --- |\n");
+    for section in TOOL_SECTIONS {
+        let whole = if section.replaced_whole.is_empty() {
+            "—".to_owned()
+        } else {
+            section
+                .replaced_whole
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "| `[{}]` | `{}` | {whole} | {} |",
+            section.name, section.owner, section.description
+        );
+    }
+    out
+}
+
 /// The registry row of a config key, `http.timeout`.
 pub fn setting(key: &str) -> Option<&'static EnvVar> {
     ENV_VARS.iter().find(|var| var.key == Some(key))

@@ -573,14 +573,26 @@ fn docs_are_generated() {
         &docs.join("configuration.md"),
         &crate::config_keys_markdown(),
     );
+    check_generated_block(
+        &docs.join("configuration.md"),
+        "<!-- BEGIN GENERATED SECTIONS: do not edit, see windlass-config -->\n",
+        &crate::tool_sections_markdown(),
+    );
 }
 
 fn check_generated(path: &Path, generated: &str) {
-    const BEGIN: &str = "<!-- BEGIN GENERATED: do not edit, see windlass-config -->\n";
+    check_generated_block(
+        path,
+        "<!-- BEGIN GENERATED: do not edit, see windlass-config -->\n",
+        generated,
+    );
+}
+
+fn check_generated_block(path: &Path, begin: &str, generated: &str) {
     const END: &str = "<!-- END GENERATED -->";
     let text = std::fs::read_to_string(path).unwrap();
-    let start = text.find(BEGIN).expect("begin marker") + BEGIN.len();
-    let end = text.find(END).expect("end marker");
+    let start = text.find(begin).expect("begin marker") + begin.len();
+    let end = start + text[start..].find(END).expect("end marker");
     let expected = format!("{}{generated}{}", &text[..start], &text[end..]);
     if text == expected {
         return;
@@ -593,5 +605,301 @@ fn check_generated(path: &Path, generated: &str) {
         "{} is out of date with the registry in windlass-config;\n\
          regenerate it with: UPDATE_DOCS=1 cargo test -p windlass-config docs_are_generated",
         path.display()
+    );
+}
+
+/// A stand-in for a tool's section types (the real ones live in the tools).
+mod tool {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
+    use crate::RelativePath;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+    pub(super) struct Vault {
+        pub(super) address: Option<String>,
+        pub(super) ca_file: Option<RelativePath>,
+        pub(super) auth: Option<Auth>,
+        pub(super) retries: Option<u32>,
+        pub(super) approle: Option<AppRole>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub(super) enum Auth {
+        Token,
+        Approle,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+    pub(super) struct AppRole {
+        pub(super) role_id: String,
+        pub(super) secret_id: String,
+        #[serde(default)]
+        pub(super) wrapped: bool,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+    pub(super) struct Entry {
+        #[serde(rename = "ref")]
+        pub(super) reference: String,
+        #[serde(default)]
+        pub(super) secret: Option<bool>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(untagged)]
+    pub(super) enum Secret {
+        Ref(String),
+        Table(Entry),
+    }
+
+    pub(super) type Secrets = indexmap::IndexMap<String, Secret>;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+    pub(super) struct Wheel {
+        #[serde(default)]
+        pub(super) repositories: BTreeMap<String, Repository>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+    pub(super) struct Repository {
+        pub(super) url: String,
+        pub(super) username: Option<String>,
+        pub(super) token: Option<String>,
+    }
+}
+
+/// User and project files both write the tool-owned sections: the project
+/// wins per secret name, per leaf in `[vault]`, per repository in `[wheel]`.
+#[test]
+fn tool_sections_merge_and_show() {
+    let fixture = Fixture::new(&[
+        (
+            USER,
+            r#"[secrets]
+PYPI_TOKEN = "vault://secret/user/pypi#token"
+GH = { ref = "env://GH_TOKEN", secret = true }
+
+[vault]
+address = "https://vault.user.example:8200"
+ca-file = "vault-ca.pem"
+auth = "approle"
+
+[vault.approle]
+role-id = "env://ROLE_ID"
+secret-id = "file://~/.secret-id"
+
+[wheel.repositories.internal]
+url = "https://user.example/simple"
+username = "me"
+token = "keyring://pypi/me"
+"#,
+        ),
+        (
+            PROJECT,
+            r#"[http]
+retries = 1
+
+[secrets]
+GH = "env://GITHUB_TOKEN"
+PYPI_USER = { ref = "env://PYPI_USER", secret = false }
+
+[vault]
+address = "https://vault.example.org:8200"
+approle.secret-id = "env://SECRET_ID"
+
+[wheel.repositories.internal]
+url = "https://project.example/simple"
+"#,
+        ),
+    ]);
+    let config = load(&fixture, &fixture.options());
+    insta::assert_snapshot!("tool_sections_show", fixture.scrub(&config.render_table()));
+
+    let secrets: tool::Secrets = config.section("secrets").unwrap();
+    let names: Vec<&str> = secrets.keys().map(String::as_str).collect();
+    // File order, user file first; a replaced entry keeps its place.
+    assert_eq!(names, ["PYPI_TOKEN", "GH", "PYPI_USER"]);
+    assert!(matches!(&secrets["GH"], tool::Secret::Ref(r) if r == "env://GITHUB_TOKEN"));
+
+    assert!(matches!(
+        &secrets["PYPI_USER"],
+        tool::Secret::Table(e) if e.reference == "env://PYPI_USER" && e.secret == Some(false)
+    ));
+    let vault: tool::Vault = config.section("vault").unwrap();
+    assert_eq!(
+        vault.address.as_deref(),
+        Some("https://vault.example.org:8200")
+    );
+    assert!(matches!(vault.auth, Some(tool::Auth::Approle)));
+    let approle = vault.approle.unwrap();
+    assert_eq!(
+        (approle.role_id.as_str(), approle.secret_id.as_str()),
+        ("env://ROLE_ID", "env://SECRET_ID")
+    );
+    assert!(!approle.wrapped);
+    assert_eq!(vault.retries, None);
+    // Relative to the user file's directory, which set it.
+    assert_eq!(
+        vault.ca_file.unwrap().as_path(),
+        fixture.path("home/.config/windlass/vault-ca.pem")
+    );
+
+    // A repository is replaced whole: the user's username and token never
+    // travel to the project's URL.
+    let wheel: tool::Wheel = config.section("wheel").unwrap();
+    let internal = &wheel.repositories["internal"];
+    assert_eq!(internal.url, "https://project.example/simple");
+    assert_eq!(
+        (internal.username.as_ref(), internal.token.as_ref()),
+        (None, None)
+    );
+
+    let err = config.section::<tool::Wheel>("pypi").unwrap_err();
+    assert!(!err.is_usage_error());
+}
+
+#[test]
+fn absent_tool_section_is_empty() {
+    let fixture = Fixture::new(&[(PROJECT, "[http]\nretries = 1\n")]);
+    let config = load(&fixture, &fixture.options());
+    let secrets: tool::Secrets = config.section("secrets").unwrap();
+    assert!(secrets.is_empty());
+    let vault: tool::Vault = config.section("vault").unwrap();
+    assert!(vault.address.is_none());
+    assert!(
+        config
+            .entries
+            .iter()
+            .all(|e| e.key.starts_with("http.") || e.key.starts_with("output."))
+    );
+}
+
+/// A tool's serde errors, located like the crate's own:
+/// (snapshot name, file, contents, section).
+#[test]
+fn tool_section_errors() {
+    let cases = [
+        (
+            "tool_unknown_key_did_you_mean",
+            PROJECT,
+            "[vault]\naddres = \"http://x\"\n",
+            "vault",
+        ),
+        (
+            "tool_unknown_key_nested",
+            PROJECT,
+            "[vault]\naddress = \"http://x\"\n\n[vault.approle]\nrole-id = \"env://R\"\nsecret-id = \"env://S\"\nwraped = true\n",
+            "vault",
+        ),
+        (
+            "tool_unknown_key_inline",
+            PROJECT,
+            "[secrets]\nX = { ref = \"env://X\", secrte = false }\n",
+            "secrets",
+        ),
+        (
+            "tool_unknown_key_in_user_file",
+            USER,
+            "[vault]\nnamespce = \"team\"\n",
+            "vault",
+        ),
+        (
+            "tool_unknown_key_no_match",
+            PROJECT,
+            "[vault]\nproxy = \"x\"\n",
+            "vault",
+        ),
+        (
+            "tool_wrong_type",
+            PROJECT,
+            "[vault]\naddress = 8200\n",
+            "vault",
+        ),
+        (
+            "tool_wrong_type_table",
+            PROJECT,
+            "[vault]\napprole = \"env://X\"\n",
+            "vault",
+        ),
+        (
+            "tool_wrong_type_untagged",
+            PROJECT,
+            "[secrets]\nX = 3\n",
+            "secrets",
+        ),
+        (
+            "tool_unknown_variant",
+            PROJECT,
+            "[vault]\nauth = \"ldap\"\n",
+            "vault",
+        ),
+        (
+            "tool_invalid_value",
+            PROJECT,
+            "[vault]\nretries = -1\n",
+            "vault",
+        ),
+        (
+            "tool_missing_key",
+            PROJECT,
+            "[vault.approle]\nrole-id = \"env://R\"\n",
+            "vault",
+        ),
+        (
+            "tool_missing_key_dotted",
+            PROJECT,
+            "vault.approle.role-id = \"env://R\"\n",
+            "vault",
+        ),
+        (
+            "tool_empty_path",
+            PROJECT,
+            "[vault]\nca-file = \"\"\n",
+            "vault",
+        ),
+        (
+            "tool_section_not_a_table",
+            PROJECT,
+            "vault = \"http://x\"\n",
+            "vault",
+        ),
+    ];
+    for (name, path, text, section) in cases {
+        let fixture = Fixture::new(&[(path, text)]);
+        let config = load(&fixture, &fixture.options());
+        let err = match section {
+            "vault" => config.section::<tool::Vault>(section).map(|_| ()),
+            _ => config.section::<tool::Secrets>(section).map(|_| ()),
+        }
+        .expect_err(name);
+        assert!(err.is_usage_error(), "{name}");
+        let location = err.location().expect("file errors have a location");
+        assert!(location.path.ends_with(path), "{name}");
+        insta::assert_snapshot!(name, fixture.scrub(&render_error(&err)));
+    }
+}
+
+#[test]
+fn tool_section_name_is_registered() {
+    let cases = ["secrets", "vault", "wheel"];
+    for name in cases {
+        assert!(crate::tool_section(name).is_some(), "{name}");
+    }
+    assert!(crate::tool_section("pypi").is_none());
+    let secrets = crate::tool_section("secrets").unwrap();
+    assert!(secrets.replaced_whole("secrets.PYPI_TOKEN"));
+    assert!(!secrets.replaced_whole("secrets"));
+    assert!(
+        !crate::tool_section("vault")
+            .unwrap()
+            .replaced_whole("vault.approle")
     );
 }

@@ -3,11 +3,16 @@
 
 use std::ffi::OsString;
 use std::io::{IsTerminal as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use windlass_output::{Classifier, Diagnostic, ExitStatus, Outcome, Printer};
+use windlass_config::{HttpSettings, LoadError, LoadOptions};
+use windlass_http::HttpConfig;
+use windlass_output::{
+    Classifier, Diagnostic, ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _,
+};
 use windlass_process::Cmd;
 
 use crate::config::SecretsConfig;
@@ -84,14 +89,109 @@ pub struct MaskArgs {
     pub export: bool,
 }
 
+/// `windlass secrets` and `windlass-secrets`: the output flags, `--config`
+/// and the command. Both binaries flatten this one definition and call
+/// [`main`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecretsCli {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Read this project configuration file instead of searching for
+    /// `windlass.toml` (also `WINDLASS_CONFIG`; the flag wins)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub secrets: SecretsArgs,
+}
+
+impl SecretsCli {
+    /// The command name shown in messages and `--json` results.
+    pub fn command_name(&self) -> &'static str {
+        match &self.secrets.command {
+            SecretsCommand::Exec(_) => "secrets exec",
+            SecretsCommand::Get(_) => "secrets get",
+            SecretsCommand::Check(_) => "secrets check",
+            SecretsCommand::Mask(_) => "secrets mask",
+        }
+    }
+}
+
+/// Runs a parsed command line to the end: printer, logging, configuration
+/// (`windlass.toml` through windlass-config: user file < project file),
+/// the async runtime, the command, and the exit code (`exec` passes its
+/// child's on).
+pub fn main(cli: &SecretsCli) -> ExitCode {
+    let printer = Printer::builder(&cli.output, cli.command_name())
+        .classifier(classifier())
+        .build();
+    let result = windlass_output::init_tracing(&printer)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| run_process(cli, &printer));
+    match result {
+        Ok(Exit::Status(status)) => status.into(),
+        Ok(Exit::Code(code)) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(error) if windlass_output::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => printer.report_error(&error).into(),
+    }
+}
+
+fn run_process(cli: &SecretsCli, printer: &Printer) -> anyhow::Result<Exit> {
+    let mut options = LoadOptions::from_process()
+        .context("cannot read the current directory")
+        .with_exit_status(ExitStatus::Usage)?;
+    if let Some(path) = &cli.config {
+        options = options.with_config_file(path);
+    }
+    let ctx = Context::load(&options, Environment::from_process())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(&cli.secrets, &ctx, printer))
+}
+
 /// What a command needs besides its arguments.
 #[derive(Debug)]
 pub struct Context {
     pub env: Environment,
-    /// Where relative `file://` paths and `[vault] ca-file` point from, and
-    /// where `exec` runs its command.
+    /// Where relative `file://` paths point from (the directory of the
+    /// project `windlass.toml`, else the working directory).
     pub project_dir: PathBuf,
     pub config: SecretsConfig,
+    /// `[http]` of windlass.toml, for the Vault client.
+    pub http: HttpConfig,
+}
+
+impl Context {
+    /// Loads windlass.toml as `options` say (discovery, `--config`,
+    /// `WINDLASS_CONFIG`, the user file, `WINDLASS_HTTP_*`) and takes the
+    /// `[secrets]`, `[vault]` and `[http]` settings from it.
+    pub fn load(options: &LoadOptions, env: Environment) -> Result<Self, LoadError> {
+        let effective = options.load()?;
+        let config = SecretsConfig::from_effective(&effective)?;
+        let project_dir = effective
+            .project_dir()
+            .map_or_else(|| options.cwd.clone(), Path::to_path_buf);
+        Ok(Self {
+            env,
+            project_dir,
+            config,
+            http: http_config(&effective.settings.http),
+        })
+    }
+}
+
+/// The HTTP client settings of `[http]`.
+pub fn http_config(settings: &HttpSettings) -> HttpConfig {
+    HttpConfig {
+        timeout: settings.timeout,
+        connect_timeout: settings.connect_timeout,
+        max_retries: settings.retries,
+        extra_ca_file: settings.ca_file.clone(),
+        insecure_hosts: settings.insecure_hosts.clone(),
+        ..HttpConfig::default()
+    }
 }
 
 /// How the process should end.
@@ -111,7 +211,7 @@ pub fn classifier() -> Classifier {
         .with::<EntryError>()
         .with::<ParseError>()
         .with::<UsageError>()
-        .with::<crate::config::ConfigError>()
+        .with::<LoadError>()
         .with::<windlass_process::SpawnError>()
         .with::<windlass_process::RunError>()
 }
@@ -119,7 +219,8 @@ pub fn classifier() -> Classifier {
 /// Runs a `secrets` command. Results and errors are left to the caller to
 /// print except for `exec`, `get` and `mask`, whose output is their purpose.
 pub async fn run(args: &SecretsArgs, ctx: &Context, printer: &Printer) -> anyhow::Result<Exit> {
-    let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.config.vault.clone());
+    let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.config.vault.clone())
+        .with_http(ctx.http.clone());
     let result = match &args.command {
         SecretsCommand::Exec(a) => exec(a, ctx, &resolver).await,
         SecretsCommand::Get(a) => get(a, ctx, &resolver, printer).await,

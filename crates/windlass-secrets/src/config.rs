@@ -15,6 +15,10 @@
 //! role = "gha-release"
 //! audience = "https://github.com/acme"
 //! ```
+//!
+//! `windlass-config` finds, reads and merges the files (user file < project
+//! file, each secret name replaced whole, `[vault]` key by key) and reports
+//! mistakes with file and line; this module only defines the types.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -22,6 +26,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+use windlass_config::{EffectiveConfig, LoadError, RelativePath};
 
 /// `[secrets]`: names (usually the environment variable a child sees) mapped
 /// to references.
@@ -93,8 +98,9 @@ impl<'de> Visitor<'de> for EntryVisitor {
 pub struct VaultSection {
     pub address: Option<String>,
     pub namespace: Option<String>,
-    /// PEM file with the CA that signed the server certificate.
-    pub ca_file: Option<PathBuf>,
+    /// PEM file with the CA that signed the server certificate; relative
+    /// to the directory of the file that set it.
+    pub ca_file: Option<RelativePath>,
     /// The login method; `token` when absent.
     pub auth: Option<AuthMethod>,
     pub approle: Option<AppRoleSection>,
@@ -195,72 +201,24 @@ fn default_kubernetes_token_file() -> PathBuf {
     PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token")
 }
 
-/// The two sections this crate reads, as a stand-alone document (until
-/// `windlass-config` carries them).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+/// The two sections this crate reads, typed by this crate and loaded by
+/// `windlass-config` with the rest of `windlass.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct SecretsConfig {
-    #[serde(default)]
     pub secrets: SecretsSection,
-    #[serde(default)]
     pub vault: VaultSection,
 }
 
-/// `windlass.toml` could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read `{}`", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("invalid `{}`", path.display())]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: Box<toml::de::Error>,
-    },
-}
-
-impl windlass_output::Diagnostic for ConfigError {
-    fn exit_status(&self) -> windlass_output::ExitStatus {
-        windlass_output::ExitStatus::Usage
-    }
-}
-
 impl SecretsConfig {
-    /// Reads the `[secrets]` and `[vault]` sections of a `windlass.toml`,
-    /// ignoring the other sections.
-    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "kebab-case")]
-        struct Document {
-            #[serde(default)]
-            secrets: SecretsSection,
-            #[serde(default)]
-            vault: VaultSection,
-        }
-        let doc: Document = toml::from_str(text)?;
+    /// Types the `[secrets]` and `[vault]` sections of the merged
+    /// configuration (user file < project file); their mistakes come back
+    /// with file, line and a did-you-mean.
+    pub fn from_effective(config: &EffectiveConfig) -> Result<Self, LoadError> {
         Ok(Self {
-            secrets: doc.secrets,
-            vault: doc.vault,
+            secrets: config.section("secrets")?,
+            vault: config.section("vault")?,
         })
-    }
-
-    /// Reads a file; a missing file is an empty configuration.
-    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_toml(&text).map_err(|source| ConfigError::Parse {
-                path: path.to_owned(),
-                source: Box::new(source),
-            }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            }),
-        }
     }
 }
 
@@ -268,19 +226,28 @@ impl SecretsConfig {
 mod tests {
     use super::SecretsConfig;
 
+    /// Loads `text` as the project's windlass.toml, as the binary does.
     fn check(text: &str) -> String {
-        match SecretsConfig::from_toml(text) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join("windlass.toml"), text).unwrap();
+        let options = windlass_config::LoadOptions::new(dir.path());
+        let result = options
+            .load()
+            .and_then(|config| SecretsConfig::from_effective(&config));
+        let shown = match result {
             Ok(c) => format!("{c:#?}"),
-            Err(e) => format!("error: {e}"),
-        }
+            Err(e) => format!("error: {e}\nhint: {}", e.hint()),
+        };
+        shown.replace(&dir.path().display().to_string(), "[PROJECT]")
     }
 
     #[test]
     fn full() {
         insta::assert_snapshot!(check(
             r#"
-[project]
-name = "ignored"
+[http]
+retries = 5
 
 [secrets]
 PYPI_TOKEN = "vault://secret/ci/pypi#token"

@@ -48,7 +48,7 @@ mod reference;
 mod resolve;
 mod vault;
 
-pub use crate::cli::{SecretsArgs, SecretsCommand};
+pub use crate::cli::{SecretsArgs, SecretsCli, SecretsCommand};
 pub use crate::config::{SecretEntry, SecretsConfig, SecretsSection, VaultSection};
 pub use crate::error::{ResolveError, Status, VaultError};
 pub use crate::local::{Environment, store_in_keyring};

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::OnceCell;
+use windlass_http::HttpConfig;
 use windlass_redact::Secret;
 
 use crate::config::{SecretEntry, SecretsSection, VaultSection};
@@ -81,6 +82,7 @@ pub struct Resolver {
     env: Environment,
     base_dir: PathBuf,
     vault: VaultSection,
+    http: HttpConfig,
     session: OnceCell<Result<Arc<Session>, Arc<VaultError>>>,
 }
 
@@ -92,8 +94,17 @@ impl Resolver {
             env,
             base_dir: base_dir.into(),
             vault,
+            http: HttpConfig::default(),
             session: OnceCell::new(),
         }
+    }
+
+    /// Talks to Vault with these HTTP settings (timeouts, retries, extra CA,
+    /// insecure hosts: `[http]` of windlass.toml) instead of the defaults.
+    #[must_use]
+    pub fn with_http(mut self, http: HttpConfig) -> Self {
+        self.http = http;
+        self
     }
 
     pub fn environment(&self) -> &Environment {
@@ -163,7 +174,7 @@ impl Resolver {
 
     async fn open_session(&self) -> Result<Arc<Session>, Arc<VaultError>> {
         let settings = VaultSettings::from_config(&self.vault, &self.env, &self.base_dir)?;
-        let session = Session::open(&settings, &self.env, &self.base_dir).await?;
+        let session = Session::open(&settings, &self.http, &self.env, &self.base_dir).await?;
         Ok(Arc::new(session))
     }
 }

@@ -42,6 +42,9 @@ impl Project {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
+        // The repository root: windlass.toml discovery stops here, so no
+        // file above the temporary directory applies.
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
         Self {
             dir,
             bao,

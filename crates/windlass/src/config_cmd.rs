@@ -56,7 +56,13 @@ fn show(args: &ConfigArgs) -> anyhow::Result<Shown> {
     if let Some(path) = &args.config {
         options = options.with_config_file(path);
     }
-    match options.load() {
+    // The tool-owned sections are checked against their tools' types, so a
+    // typo in `[vault]` is reported here as it would be by `secrets`.
+    let loaded = options.load().and_then(|config| {
+        windlass_secrets::SecretsConfig::from_effective(&config)?;
+        Ok(config)
+    });
+    match loaded {
         Ok(config) => Ok(Shown(config)),
         Err(err) => {
             let status = if err.is_usage_error() {

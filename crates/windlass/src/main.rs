@@ -32,15 +32,18 @@ struct Cli {
 enum Command {
     /// Show the effective configuration and where each value came from
     Config(config_cmd::ConfigArgs),
+    /// Fetch secrets from Vault, CI variables, the keyring or files; inject and mask them
+    Secrets(windlass_secrets::cli::SecretsCli),
     #[command(external_subcommand)]
     External(Vec<OsString>),
 }
 
 fn main() -> ExitCode {
-    windlass_output::install_panic_hook();
+    windlass_output::startup();
     let cli = Cli::parse();
     match cli.command {
         Command::Config(args) => config_cmd::main(&args),
+        Command::Secrets(cli) => windlass_secrets::cli::main(&cli),
         Command::External(args) => external::main(&args),
     }
 }

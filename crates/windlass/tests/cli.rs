@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use assert_cmd::Command;
+use windlass_testkit::{Services, assert_no_leak, canary};
 
 /// The binary with a hermetic environment: no user config, no CI variables.
 fn windlass(cwd: &Path) -> Command {
@@ -163,4 +164,164 @@ fn external_subcommands_run_from_path() {
     );
     assert_eq!(unknown.code, 2);
     insta::assert_snapshot!("external_errors", format!("{typo}\n{unknown}"));
+}
+
+/// A project (a `.git` root, so no file above it applies) holding `text` as
+/// its windlass.toml.
+fn project(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join(".git")).unwrap();
+    fs::write(dir.path().join("windlass.toml"), text).unwrap();
+    dir
+}
+
+const SECRETS_TOML: &str = r#"[http]
+retries = 1
+
+[secrets]
+PYPI_TOKEN = "vault://secret/ci/pypi#token"
+PYPI_USER = { ref = "env://PYPI_USER", secret = false }
+SIGNING_KEY = "file://keys/signing.pem"
+
+[vault]
+address = "https://vault.example.org:8200"
+ca-file = "certs/vault-ca.pem"
+auth = "approle"
+
+[vault.approle]
+role-id = "env://VAULT_ROLE_ID"
+secret-id = "file:///run/secrets/vault-secret-id"
+"#;
+
+#[test]
+fn config_show_lists_tool_sections() {
+    let dir = project(SECRETS_TOML);
+    let human = run(windlass(dir.path()).args(["config", "show"]), dir.path());
+    assert_eq!(human.code, 0, "{human}");
+    let collapsed: String = human
+        .to_string()
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join("  ") + "\n")
+        .collect();
+    insta::assert_snapshot!("config_show_tool_sections", collapsed);
+
+    let json = run(
+        windlass(dir.path()).args(["config", "show", "--json"]),
+        dir.path(),
+    );
+    assert_eq!(json.code, 0, "{json}");
+    let doc: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    let entry = doc["data"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "secrets.PYPI_TOKEN")
+        .unwrap();
+    insta::assert_json_snapshot!("config_show_tool_sections_json_entry", entry);
+
+    // A typo in a tool-owned section is located like any other.
+    fs::write(
+        dir.path().join("windlass.toml"),
+        "[vault]\naddres = \"https://vault.example.org\"\n",
+    )
+    .unwrap();
+    let typo = run(windlass(dir.path()).args(["config", "show"]), dir.path());
+    assert_eq!(typo.code, 2, "{typo}");
+    insta::assert_snapshot!("config_show_tool_section_typo", typo);
+}
+
+/// The Vault token in the environment and the references in the file never
+/// turn into a value in `config show`.
+#[test]
+fn config_show_never_prints_a_secret() {
+    let secret = canary("config-show");
+    let dir = project(
+        "[secrets]\nPYPI_TOKEN = \"env://CANARY_TOKEN\"\nOTHER = \"vault://secret/ci/pypi#token\"\n",
+    );
+    for args in [&["config", "show"][..], &["config", "show", "--json"]] {
+        let output = windlass(dir.path())
+            .args(args)
+            .env("VAULT_TOKEN", &secret)
+            .env("CANARY_TOKEN", &secret)
+            .env("VAULT_ADDR", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert_no_leak(&output.stdout, &secret);
+        assert_no_leak(&output.stderr, &secret);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("env://CANARY_TOKEN"), "{stdout}");
+    }
+}
+
+/// The focused binary, built on demand when `cargo test -p windlass` ran alone.
+fn focused_secrets_binary() -> std::path::PathBuf {
+    // Next to the umbrella binary, in the same target directory.
+    let profile_dir = Path::new(env!("CARGO_BIN_EXE_windlass")).parent().unwrap();
+    let bin = profile_dir.join(format!("windlass-secrets{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        let target_dir = profile_dir.parent().unwrap();
+        let output = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "windlass-secrets",
+                "--bin",
+                "windlass-secrets",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "cannot build windlass-secrets:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    bin
+}
+
+/// `windlass secrets check` and `windlass-secrets check` are one program.
+#[test]
+fn secrets_subcommand_matches_focused_binary() {
+    let bao = Services::load().bao();
+    let reference = format!("vault://{}/{}#{}", bao.kv2.mount, bao.kv2.path, bao.kv2.key);
+    let dir = project(&format!(
+        "[secrets]\nPYPI_TOKEN = \"{reference}\"\nMISSING = \"env://NOT_SET_ANYWHERE\"\nPYPI_USER = {{ ref = \"env://PYPI_USER\", secret = false }}\n"
+    ));
+    let focused = focused_secrets_binary();
+    let value = bao.kv2.value.expose().clone();
+    let mut outputs = Vec::new();
+    for args in [&["check"][..], &["check", "--json"]] {
+        for umbrella in [true, false] {
+            let mut cmd = if umbrella {
+                let mut cmd = windlass(dir.path());
+                cmd.arg("secrets");
+                cmd
+            } else {
+                let mut focused_cmd = Command::new(&focused);
+                focused_cmd
+                    .current_dir(dir.path())
+                    .env_clear()
+                    .env("PATH", std::env::var_os("PATH").unwrap())
+                    .env("HOME", dir.path())
+                    .env("WINDLASS_CONFIG_HOME", dir.path().join("user-config"))
+                    .env("NO_COLOR", "1");
+                focused_cmd
+            };
+            cmd.args(args)
+                .env("VAULT_ADDR", &bao.addr)
+                .env("VAULT_TOKEN", bao.read_token.expose())
+                .env("PYPI_USER", "release-bot");
+            let out = run(&mut cmd, dir.path());
+            assert_eq!(out.code, 1, "{out}");
+            assert_no_leak(out.stdout.as_bytes(), &value);
+            assert_no_leak(out.stderr.as_bytes(), &value);
+            outputs.push(out.to_string());
+        }
+        let (umbrella, focused) = (&outputs[outputs.len() - 2], &outputs[outputs.len() - 1]);
+        assert_eq!(umbrella, focused, "{args:?}");
+    }
+    insta::assert_snapshot!("secrets_check", outputs[0]);
 }

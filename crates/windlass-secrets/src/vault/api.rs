@@ -1,7 +1,6 @@
 //! The Vault HTTP API, spoken through `windlass-http`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::Value;
 use url::Url;
@@ -34,6 +33,7 @@ impl Api {
         address: &str,
         namespace: Option<String>,
         ca_file: Option<PathBuf>,
+        http: &HttpConfig,
     ) -> Result<Self, VaultError> {
         let mut base = Url::parse(address)
             .ok()
@@ -45,11 +45,11 @@ impl Api {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
+        // `[http]` settings; the Vault CA (`[vault] ca-file`, VAULT_CACERT)
+        // replaces `[http] ca-file` for this client when set.
         let config = HttpConfig {
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(5),
-            extra_ca_file: ca_file,
-            ..HttpConfig::default()
+            extra_ca_file: ca_file.or_else(|| http.extra_ca_file.clone()),
+            ..http.clone()
         };
         let http = HttpClient::new(&config).map_err(VaultError::Client)?;
         let namespace = namespace

@@ -58,7 +58,7 @@ impl VaultSettings {
         let ca_file = env
             .get_str("VAULT_CACERT")
             .map(PathBuf::from)
-            .or_else(|| section.ca_file.as_ref().map(|p| base.join(p)));
+            .or_else(|| section.ca_file.as_ref().map(|p| p.resolve(base)));
         let missing = |method: AuthMethod| VaultError::AuthNotConfigured {
             method: method.to_string(),
         };

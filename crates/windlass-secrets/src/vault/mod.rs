@@ -56,6 +56,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     pub(crate) async fn open(
         settings: &VaultSettings,
+        http: &windlass_http::HttpConfig,
         env: &Environment,
         base: &Path,
     ) -> Result<Self, VaultError> {
@@ -63,6 +64,7 @@ impl Session {
             &settings.address,
             settings.namespace.clone(),
             settings.ca_file.clone(),
+            http,
         )?;
         let login = auth::login(&api, &settings.auth, env, base).await?;
         let renewer = (login.owned && login.renewable && !login.ttl.is_zero()).then(|| {
