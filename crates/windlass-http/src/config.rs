@@ -72,3 +72,18 @@ impl HttpConfig {
         }
     }
 }
+
+impl HttpConfig {
+    /// The client settings that `[http]` in `windlass.toml` (and its
+    /// `WINDLASS_HTTP_*` variables) chose; everything else at its default.
+    pub fn from_settings(settings: &windlass_config::HttpSettings) -> Self {
+        Self {
+            timeout: settings.timeout,
+            connect_timeout: settings.connect_timeout,
+            max_retries: settings.retries,
+            extra_ca_file: settings.ca_file.clone(),
+            insecure_hosts: settings.insecure_hosts.clone(),
+            ..Self::default()
+        }
+    }
+}

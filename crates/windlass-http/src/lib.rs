@@ -26,4 +26,4 @@ pub use crate::error::{
     BuildError, ErrorClass, ErrorKind, HttpError, SNIPPET_MAX_BYTES, read_snippet,
 };
 pub use crate::retry::Idempotency;
-pub use reqwest::{Body, Method, RequestBuilder, Response, StatusCode, header};
+pub use reqwest::{Body, Method, RequestBuilder, Response, StatusCode, header, multipart};

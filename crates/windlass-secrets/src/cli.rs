@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use windlass_config::{HttpSettings, LoadError, LoadOptions};
+use windlass_config::{LoadError, LoadOptions};
 use windlass_http::HttpConfig;
 use windlass_output::{
     Classifier, Diagnostic, ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _,
@@ -177,20 +177,8 @@ impl Context {
             env,
             project_dir,
             config,
-            http: http_config(&effective.settings.http),
+            http: HttpConfig::from_settings(&effective.settings.http),
         })
-    }
-}
-
-/// The HTTP client settings of `[http]`.
-pub fn http_config(settings: &HttpSettings) -> HttpConfig {
-    HttpConfig {
-        timeout: settings.timeout,
-        connect_timeout: settings.connect_timeout,
-        max_retries: settings.retries,
-        extra_ca_file: settings.ca_file.clone(),
-        insecure_hosts: settings.insecure_hosts.clone(),
-        ..HttpConfig::default()
     }
 }
 
