@@ -445,14 +445,16 @@ start_pypiserver() {
   need "$SERVICES_VENV/bin/pypi-server"
   mkdir -p "$RUN_DIR/pypiserver/packages" "$RUN_DIR/pypiserver-auth/packages"
   if ! running_pid pypiserver >/dev/null; then
+    # --disable-fallback: a project the index lacks is a 404, not a redirect
+    # to the public index (tests stay on this machine).
     launch pypiserver "$SERVICES_VENV/bin/pypi-server" run -i 127.0.0.1 -p "$PYPI_PORT" \
-      -a . -P . "$RUN_DIR/pypiserver/packages"
+      --disable-fallback -a . -P . "$RUN_DIR/pypiserver/packages"
   fi
   if ! running_pid pypiserver-auth >/dev/null; then
     htpasswd -Bi -C 5 -c "$RUN_DIR/pypiserver-auth/htpasswd" "$PYPI_USER" \
       <<<"$(secret pypi-password)" 2>/dev/null
     launch pypiserver-auth "$SERVICES_VENV/bin/pypi-server" run -i 127.0.0.1 \
-      -p "$PYPI_AUTH_PORT" -a update -P "$RUN_DIR/pypiserver-auth/htpasswd" \
+      -p "$PYPI_AUTH_PORT" --disable-fallback -a update -P "$RUN_DIR/pypiserver-auth/htpasswd" \
       "$RUN_DIR/pypiserver-auth/packages"
   fi
 }

@@ -1,16 +1,22 @@
-//! `windlass wheel`: build and check Python wheels and sdists.
+//! `windlass wheel`: build, check and publish Python wheels and sdists.
 //!
-//! The clap definition ([`WheelArgs`]) lives here so that the umbrella binary
-//! (`windlass wheel ...`) and the focused one (`windlass-wheel ...`) share it;
-//! [`run`] does the work through `windlass-dist` and returns a serialisable
-//! outcome for `windlass-output` to print. This crate never prints data
-//! itself, never talks to the network and never spawns a process except
-//! through `windlass-dist`'s PEP 517 front end.
+//! The clap definition ([`cli::WheelCli`]) lives here so that the umbrella
+//! binary (`windlass wheel ...`) and the focused one (`windlass-wheel ...`)
+//! share it, and so does [`cli::main`]. Building and checking go through
+//! `windlass-dist` (which needs no network), publishing through
+//! `windlass-pypi`; each returns a serialisable outcome for `windlass-output`
+//! to print. This crate never prints data itself and never spawns a process
+//! or opens a connection except through those crates.
 //!
-//! Exit codes: 0 built or every distribution passed; 1 `check` found
-//! problems; 2 bad input (no pyproject, invalid TOML or metadata, a file that
-//! is not a distribution, build requirements that cannot be installed); 1 also
-//! for a failed write or a backend that crashed.
+//! Exit codes: 0 built, every distribution passed, or every file is on the
+//! index; 1 `check` found problems, or a different file already exists under
+//! the same name; 2 bad input (no pyproject, invalid TOML or metadata, a file
+//! that is not a distribution, build requirements that cannot be installed);
+//! 3 the index or the network failed; 1 also for a failed write or a backend
+//! that crashed.
+
+pub mod cli;
+pub mod config;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,7 +29,7 @@ use windlass_dist::pep517::{Pep517Error, Pep517Options};
 use windlass_dist::{Problem, check_file};
 use windlass_output::{Classified, ExitStatus, Outcome, Printer};
 
-/// `windlass wheel`: build and check Python distributions.
+/// `windlass wheel`: build, check and publish Python distributions.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WheelArgs {
     #[command(subcommand)]
@@ -38,6 +44,20 @@ pub enum WheelCommand {
     /// Check wheels and sdists the way twine, check-wheel-contents and
     /// installers do (exit 1 when a problem is found)
     Check(CheckArgs),
+    /// Upload wheels and sdists to PyPI or another index; files already
+    /// there with the same hash are skipped, so a re-run is safe
+    Publish(windlass_pypi::PublishArgs),
+}
+
+impl WheelCommand {
+    /// The command's name in output and JSON documents.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Build(_) => "wheel build",
+            Self::Check(_) => "wheel check",
+            Self::Publish(_) => "wheel publish",
+        }
+    }
 }
 
 /// `windlass wheel build`.
@@ -46,7 +66,7 @@ pub struct BuildArgs {
     /// The project directory (holding pyproject.toml)
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// Where to write the archives [default: DIR/dist]
+    /// Where to write the archives [default: `[wheel] out`, else DIR/dist]
     #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// Build the wheel (with neither flag: both)
@@ -57,18 +77,21 @@ pub struct BuildArgs {
     pub sdist: bool,
     /// Which builder: `native` reproduces hatchling, flit_core, setuptools
     /// and uv_build for static metadata; `pep517` runs the declared backend;
-    /// `auto` picks native when it is sure to match
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    pub backend: Backend,
+    /// `auto` picks native when it is sure to match [default: `[wheel]
+    /// backend`, else auto]
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
     /// Build the wheel from the source tree instead of the unpacked sdist
     /// (PEP 517 builds only)
     #[arg(long)]
     pub no_wheel_from_sdist: bool,
 }
 
-/// `--backend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// `--backend` and `[wheel] backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Backend {
+    #[default]
     Auto,
     Native,
     Pep517,
@@ -88,6 +111,7 @@ pub struct CheckArgs {
 pub enum WheelOutcome {
     Built(BuildReport),
     Checked(CheckReport),
+    Published(windlass_pypi::PublishReport),
 }
 
 /// `build`'s result.
@@ -136,33 +160,51 @@ impl Outcome for WheelOutcome {
                 }
                 Ok(())
             }
+            Self::Published(p) => p.render_human(out),
         }
     }
 
     fn exit_status(&self) -> ExitStatus {
         match self {
             Self::Checked(c) if c.problem_count > 0 => ExitStatus::Failure,
+            Self::Published(p) => p.exit_status(),
             _ => ExitStatus::Success,
         }
     }
 }
 
-/// Runs a `windlass wheel` command.
-pub async fn run(args: &WheelArgs, printer: &Printer) -> anyhow::Result<WheelOutcome> {
+/// Runs a `windlass wheel` command with its configuration.
+pub async fn run(
+    args: &WheelArgs,
+    ctx: &cli::Context,
+    printer: &Printer,
+) -> anyhow::Result<WheelOutcome> {
     match &args.command {
-        WheelCommand::Build(b) => build(b, printer).await.map(WheelOutcome::Built),
+        WheelCommand::Build(b) => build(b, &ctx.wheel, printer).await.map(WheelOutcome::Built),
         WheelCommand::Check(c) => check(c, printer).map(WheelOutcome::Checked),
+        WheelCommand::Publish(p) => windlass_pypi::publish(p, &ctx.publish_context()?, printer)
+            .await
+            .map(WheelOutcome::Published),
     }
 }
 
-async fn build(args: &BuildArgs, printer: &Printer) -> anyhow::Result<BuildReport> {
-    let out_dir = args.out.clone().unwrap_or_else(|| args.dir.join("dist"));
+async fn build(
+    args: &BuildArgs,
+    section: &config::WheelSection,
+    printer: &Printer,
+) -> anyhow::Result<BuildReport> {
+    let out_dir = args
+        .out
+        .clone()
+        .or_else(|| section.out.as_ref().map(|p| p.as_path().to_path_buf()))
+        .unwrap_or_else(|| args.dir.join("dist"));
+    let backend = args.backend.or(section.backend).unwrap_or_default();
     let request = BuildRequest {
         project_dir: args.dir.clone(),
         out_dir,
         wheel: args.wheel,
         sdist: args.sdist,
-        backend: match args.backend {
+        backend: match backend {
             Backend::Auto => BackendChoice::Auto,
             Backend::Native => BackendChoice::Native,
             Backend::Pep517 => BackendChoice::Pep517,

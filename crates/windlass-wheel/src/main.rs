@@ -3,35 +3,17 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use windlass_output::{OutputArgs, Printer};
-use windlass_wheel::{WheelArgs, WheelCommand};
+use windlass_wheel::cli::WheelCli;
 
-/// Build and check Python wheels and sdists.
+/// Build, check and publish Python wheels and sdists.
 #[derive(Debug, Parser)]
 #[command(name = "windlass-wheel", version)]
 struct Cli {
     #[command(flatten)]
-    output: OutputArgs,
-    #[command(flatten)]
-    wheel: WheelArgs,
+    wheel: WheelCli,
 }
 
 fn main() -> ExitCode {
     windlass_output::startup();
-    let cli = Cli::parse();
-    let command = match cli.wheel.command {
-        WheelCommand::Build(_) => "wheel build",
-        WheelCommand::Check(_) => "wheel check",
-    };
-    let printer = Printer::builder(&cli.output, command).build();
-    let result = windlass_output::init_tracing(&printer)
-        .map_err(anyhow::Error::from)
-        .and_then(|()| {
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-        })
-        .and_then(|runtime| runtime.block_on(windlass_wheel::run(&cli.wheel, &printer)));
-    windlass_output::finish(result, &printer)
+    windlass_wheel::cli::main(&Cli::parse().wheel)
 }

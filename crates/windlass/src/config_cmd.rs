@@ -60,6 +60,7 @@ fn show(args: &ConfigArgs) -> anyhow::Result<Shown> {
     // typo in `[vault]` is reported here as it would be by `secrets`.
     let loaded = options.load().and_then(|config| {
         windlass_secrets::SecretsConfig::from_effective(&config)?;
+        config.section::<windlass_wheel::config::WheelSection>("wheel")?;
         Ok(config)
     });
     match loaded {

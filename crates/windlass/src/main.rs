@@ -34,6 +34,8 @@ enum Command {
     Config(config_cmd::ConfigArgs),
     /// Fetch secrets from Vault, CI variables, the keyring or files; inject and mask them
     Secrets(windlass_secrets::cli::SecretsCli),
+    /// Build, check and publish Python wheels and sdists
+    Wheel(windlass_wheel::cli::WheelCli),
     #[command(external_subcommand)]
     External(Vec<OsString>),
 }
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Config(args) => config_cmd::main(&args),
         Command::Secrets(cli) => windlass_secrets::cli::main(&cli),
+        Command::Wheel(cli) => windlass_wheel::cli::main(&cli),
         Command::External(args) => external::main(&args),
     }
 }

@@ -1,0 +1,355 @@
+//! `windlass wheel publish`: the clap arguments and the command.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt as _;
+use indexmap::IndexMap;
+use windlass_http::{HttpClient, HttpConfig, Method};
+use windlass_output::{Classified, Classifier, Diagnostic, ExitStatus, Printer};
+use windlass_secrets::{Environment, SecretsConfig};
+
+use crate::config::{Pypirc, RepositorySection};
+use crate::dist::{DistError, Distribution};
+use crate::oidc::TrustedPublisher;
+use crate::report::PublishReport;
+use crate::repository::{
+    Credentials, Target, TargetRequest, TargetSources, TrustedPublishingMode, resolve_target,
+};
+use crate::upload::{RetryPolicy, Uploader};
+
+/// `windlass wheel publish`: upload wheels and sdists to a PyPI-compatible
+/// index.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublishArgs {
+    /// Wheels (`.whl`) and sdists (`.tar.gz`) to upload [default: dist/*.whl
+    /// and dist/*.tar.gz]
+    #[arg(value_name = "DIST")]
+    pub dists: Vec<PathBuf>,
+
+    /// A repository name (`[wheel.repositories.NAME]` in windlass.toml, a
+    /// `.pypirc` section, `pypi`, `testpypi`) or an upload URL [default:
+    /// `TWINE_REPOSITORY_URL`, `TWINE_REPOSITORY`, else pypi]
+    #[arg(long, short = 'r', value_name = "NAME|URL")]
+    pub repository: Option<String>,
+
+    /// The index's simple API root, for looking files up [default: derived
+    /// from the upload URL]
+    #[arg(long, value_name = "URL")]
+    pub simple_url: Option<String>,
+
+    /// A secret reference to an API token, sent as user `__token__`
+    /// (`vault://MOUNT/PATH#KEY`, `env://NAME`, `keyring://SERVICE/USER`,
+    /// `file://PATH`)
+    #[arg(long, value_name = "REF")]
+    pub token: Option<String>,
+
+    /// The username for `--password` (or for `TWINE_PASSWORD`)
+    #[arg(long, short = 'u', value_name = "NAME")]
+    pub username: Option<String>,
+
+    /// A secret reference to the password
+    #[arg(long, value_name = "REF", requires = "username")]
+    pub password: Option<String>,
+
+    /// Exchange the CI identity token (GitHub Actions, GitLab CI) for a
+    /// short-lived upload token
+    #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
+    pub trusted_publishing: TrustedPublishingMode,
+
+    /// Where trusted-publishing tokens are minted [default: the index's
+    /// origin; `https://pypi.org/` for PyPI]
+    #[arg(long, value_name = "URL")]
+    pub trusted_publishing_url: Option<String>,
+
+    /// Expect files that are already on the index (same name and sha256)
+    /// and skip them without a warning
+    #[arg(long)]
+    pub skip_existing: bool,
+
+    /// Show the plan (files, sizes, hashes, target, upload or skip and why)
+    /// and send nothing but look-ups
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How many files to upload at once
+    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+
+    /// The `.pypirc` file to read [default: ~/.pypirc]
+    #[arg(long, value_name = "FILE")]
+    pub pypirc: Option<PathBuf>,
+}
+
+/// What `publish` needs from its surroundings. The wheel CLI builds it
+/// from windlass.toml (through `windlass-config`) and the process; tests
+/// build their own. This crate reads no configuration file but `.pypirc`.
+#[derive(Debug, Clone)]
+pub struct PublishContext {
+    /// The environment (`TWINE_*`, `ACTIONS_ID_TOKEN_*`, `VAULT_*`, `HOME`,
+    /// and what `env://` references read).
+    pub env: Environment,
+    /// The working directory: relative distribution paths, `dist/` and
+    /// `--pypirc` start here.
+    pub cwd: PathBuf,
+    /// The project directory (of windlass.toml, else the working
+    /// directory): relative `file://` references start here.
+    pub project_dir: PathBuf,
+    /// `[wheel.repositories]` of windlass.toml.
+    pub repositories: IndexMap<String, RepositorySection>,
+    /// `[secrets]` and `[vault]` of windlass.toml; `[vault]` resolves
+    /// `vault://` references.
+    pub secrets: SecretsConfig,
+    /// `[http]` of windlass.toml: for the index, the mint endpoint and
+    /// Vault.
+    pub http: HttpConfig,
+    /// How failed uploads are retried.
+    pub retry: RetryPolicy,
+}
+
+/// The error types of this crate, for a binary's [`Classifier`] (errors
+/// returned by [`publish`] are already classified; this is for callers
+/// that use the library pieces directly).
+pub fn classifier() -> Classifier {
+    Classifier::new()
+        .with::<DistError>()
+        .with::<crate::repository::TargetError>()
+        .with::<crate::oidc::OidcError>()
+        .with::<windlass_http::HttpError>()
+        .with::<windlass_http::BuildError>()
+}
+
+/// Runs `windlass wheel publish`.
+///
+/// Errors come classified (exit status and hint attached), so the caller's
+/// printer needs no classifier. A run that uploaded some files and failed
+/// others returns `Ok` with the failures in the report; its
+/// [`Outcome::exit_status`](windlass_output::Outcome::exit_status) is 3 when
+/// the index or network failed and 1 on a name conflict.
+pub async fn publish(
+    args: &PublishArgs,
+    ctx: &PublishContext,
+    printer: &Printer,
+) -> anyhow::Result<PublishReport> {
+    // 1. Every file read and validated before anything is sent.
+    let paths = dist_paths(args, &ctx.cwd)?;
+    let dists = inspect_all(&paths).await?;
+
+    // 2. Where to and with what.
+    let target = choose_target(args, ctx).await?;
+    let client = HttpClient::new(&ctx.http).map_err(diagnosed)?;
+    client
+        .check_url(&Method::POST, &target.upload_url)
+        .map_err(diagnosed)?;
+    let trusted = matches!(target.credentials, Credentials::TrustedPublishing).then(|| {
+        TrustedPublisher::new(
+            client.clone(),
+            target.trusted_publishing_url.clone(),
+            ctx.env.clone(),
+        )
+    });
+    let uploader = Uploader {
+        client,
+        target: &target,
+        trusted,
+        printer,
+        retry: ctx.retry,
+        skip_existing: args.skip_existing,
+    };
+    // 3. Upload (or plan), a bounded number at once, results in input order.
+    printer.status(
+        if args.dry_run {
+            "Planning"
+        } else {
+            "Publishing"
+        },
+        &format!("{} file(s) to {}", dists.len(), target.upload_url),
+    );
+    let jobs = usize::from(args.jobs.max(1));
+    let uploader = &uploader;
+    let mut files: Vec<(usize, crate::report::FileReport)> =
+        futures_util::stream::iter(dists.iter().enumerate())
+            .map(|(index, dist)| async move {
+                let report = if args.dry_run {
+                    uploader.plan(dist).await
+                } else {
+                    uploader.publish(dist).await
+                };
+                (index, report)
+            })
+            .buffer_unordered(jobs)
+            .collect()
+            .await;
+    files.sort_by_key(|(index, _)| *index);
+    let mut report = PublishReport {
+        repository: target
+            .name
+            .clone()
+            .unwrap_or_else(|| target.upload_url.to_string()),
+        upload_url: target.upload_url.to_string(),
+        simple_url: target.simple_url.to_string(),
+        credentials: target.credential_source.clone(),
+        dry_run: args.dry_run,
+        uploaded: 0,
+        skipped: 0,
+        failed: 0,
+        files: files.into_iter().map(|(_, f)| f).collect(),
+    };
+    report.count();
+    if let Some(github) = printer.github() {
+        if let Err(error) = github.append_summary(&report.markdown()) {
+            printer.warn(&format!("cannot write the step summary: {error}"));
+        }
+        for file in &report.files {
+            if let Some(error) = &file.error {
+                let _ = github.annotate(
+                    &windlass_output::github::Annotation::error(error.message.as_str())
+                        .title(format!("windlass wheel publish: {}", file.file)),
+                );
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Reads `.pypirc` and resolves the target.
+async fn choose_target(args: &PublishArgs, ctx: &PublishContext) -> anyhow::Result<Target> {
+    let pypirc_path = args
+        .pypirc
+        .as_ref()
+        .map(|p| ctx.cwd.join(p))
+        .or_else(|| ctx.env.home().map(|h| h.join(".pypirc")));
+    let pypirc = match &pypirc_path {
+        Some(path) => Pypirc::load(path).map_err(|e| {
+            classified(
+                ExitStatus::Usage,
+                None,
+                anyhow::Error::new(e).context(format!("cannot read `{}`", path.display())),
+            )
+        })?,
+        None => Pypirc::default(),
+    };
+    let request = TargetRequest {
+        repository: args.repository.clone(),
+        simple_url: args.simple_url.clone(),
+        token: args.token.clone(),
+        username: args.username.clone(),
+        password: args.password.clone(),
+        trusted_publishing: args.trusted_publishing,
+        trusted_publishing_url: args.trusted_publishing_url.clone(),
+    };
+    let sources = TargetSources {
+        env: &ctx.env,
+        project_dir: &ctx.project_dir,
+        repositories: &ctx.repositories,
+        pypirc: &pypirc,
+        vault: &ctx.secrets.vault,
+        http: &ctx.http,
+    };
+    resolve_target(&request, &sources).await.map_err(diagnosed)
+}
+
+/// The files to upload: the arguments, or `dist/*.whl` and
+/// `dist/*.tar.gz`; duplicates dropped.
+fn dist_paths(args: &PublishArgs, cwd: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = if args.dists.is_empty() {
+        let dir = cwd.join("dist");
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            classified(
+                ExitStatus::Usage,
+                Some("pass the files to upload, or build them into `dist/` first".to_owned()),
+                anyhow::Error::new(e).context(format!("cannot list `{}`", dir.display())),
+            )
+        })?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_dist_name)
+            })
+            .collect();
+        found.sort();
+        found
+    } else {
+        args.dists.iter().map(|p| cwd.join(p)).collect()
+    };
+    let mut seen = BTreeSet::new();
+    paths.retain(|p| seen.insert(p.clone()));
+    if paths.is_empty() {
+        return Err(classified(
+            ExitStatus::Usage,
+            Some("build them first, e.g. `windlass wheel build`".to_owned()),
+            anyhow::anyhow!("no wheels or sdists to upload in `dist/`"),
+        ));
+    }
+    Ok(paths)
+}
+
+/// Reads every file on blocking threads; the first bad file stops the run
+/// (the others are named in warnings-free order of the arguments).
+async fn inspect_all(paths: &[PathBuf]) -> anyhow::Result<Vec<Distribution>> {
+    let tasks: Vec<_> = paths
+        .iter()
+        .cloned()
+        .map(|path| tokio::task::spawn_blocking(move || Distribution::inspect(&path)))
+        .collect();
+    let mut dists = Vec::with_capacity(tasks.len());
+    let mut errors = Vec::new();
+    for task in tasks {
+        match task.await {
+            Ok(Ok(dist)) => dists.push(dist),
+            Ok(Err(error)) => errors.push(error),
+            Err(join) => {
+                return Err(classified(
+                    ExitStatus::Bug,
+                    None,
+                    anyhow::Error::new(join).context("reading a distribution panicked"),
+                ));
+            }
+        }
+    }
+    if let Some(first) = errors.into_iter().next() {
+        return Err(diagnosed(first));
+    }
+    let mut names = BTreeSet::new();
+    for dist in &dists {
+        if !names.insert(dist.filename.clone()) {
+            return Err(classified(
+                ExitStatus::Usage,
+                Some("pass each file once".to_owned()),
+                anyhow::anyhow!(
+                    "`{}` is given twice (from different directories)",
+                    dist.filename
+                ),
+            ));
+        }
+    }
+    Ok(dists)
+}
+
+#[allow(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "distribution file names are lowercase by specification"
+)]
+fn is_dist_name(name: &str) -> bool {
+    name.ends_with(".whl") || name.ends_with(".tar.gz")
+}
+
+fn diagnosed<E>(error: E) -> anyhow::Error
+where
+    E: std::error::Error + Diagnostic + Send + Sync + 'static,
+{
+    let status = error.exit_status();
+    let hint = error.hint();
+    classified(status, hint, anyhow::Error::new(error))
+}
+
+fn classified(status: ExitStatus, hint: Option<String>, error: anyhow::Error) -> anyhow::Error {
+    let mut classified = Classified::new(error).with_status(status);
+    if let Some(hint) = hint {
+        classified = classified.with_hint(hint);
+    }
+    classified.into()
+}

@@ -1,0 +1,415 @@
+//! Reading a distribution before it is sent: its kind, hashes and core
+//! metadata, validated so that nothing partial is ever uploaded.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+
+use blake2::Blake2b;
+use blake2::digest::consts::U32;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use windlass_dist::metadata::ParsedMetadata;
+use windlass_dist::name::{WheelFilename, is_valid_name, normalize};
+
+/// The largest metadata file we read from an archive.
+const MAX_METADATA_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The kind of a distribution file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DistKind {
+    Wheel,
+    Sdist,
+}
+
+impl DistKind {
+    /// The `filetype` form field of the upload API.
+    pub fn filetype(self) -> &'static str {
+        match self {
+            Self::Wheel => "bdist_wheel",
+            Self::Sdist => "sdist",
+        }
+    }
+}
+
+/// A wheel or sdist, read and validated, ready to upload.
+#[derive(Debug, Clone)]
+pub struct Distribution {
+    pub path: PathBuf,
+    /// The file name, as uploaded.
+    pub filename: String,
+    pub kind: DistKind,
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the file.
+    pub sha256: String,
+    /// Lowercase hex BLAKE2b-256 of the file.
+    pub blake2_256: String,
+    /// `Name` from the core metadata.
+    pub name: String,
+    /// `Version` from the core metadata.
+    pub version: String,
+    /// The `pyversion` form field: the wheel's python tag, `source` for an
+    /// sdist.
+    pub pyversion: String,
+    pub metadata: ParsedMetadata,
+}
+
+/// Why a file cannot be uploaded (all exit with code 2, before anything is
+/// sent).
+#[derive(Debug, thiserror::Error)]
+pub enum DistError {
+    #[error("`{}` does not exist", path.display())]
+    Missing { path: PathBuf },
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{}` is not a distribution: expected a wheel (`.whl`) or an sdist (`.tar.gz`)", path.display())]
+    NotADist { path: PathBuf },
+    #[error("`{}` has an invalid file name: {reason}", path.display())]
+    BadFilename { path: PathBuf, reason: String },
+    #[error("`{}` is not a valid {kind} archive: {reason}", path.display())]
+    Archive {
+        path: PathBuf,
+        kind: &'static str,
+        reason: String,
+    },
+    #[error("`{}` holds no core metadata (`{member}`)", path.display())]
+    NoMetadata { path: PathBuf, member: &'static str },
+    #[error("`{}` has invalid core metadata: {problem}", path.display())]
+    BadMetadata { path: PathBuf, problem: String },
+}
+
+impl DistError {
+    pub fn hint(&self) -> Option<String> {
+        Some(
+            match self {
+                Self::Missing { .. } => {
+                    "build the distributions first, e.g. `windlass wheel build`"
+                }
+                Self::NotADist { .. } => "pass only `.whl` and `.tar.gz` files",
+                Self::BadFilename { .. } | Self::Archive { .. } | Self::NoMetadata { .. } => {
+                    "rebuild the distribution; `windlass wheel check` shows what is wrong"
+                }
+                Self::BadMetadata { .. } => "fix the project metadata and rebuild",
+                Self::Read { .. } => return None,
+            }
+            .to_owned(),
+        )
+    }
+}
+
+impl windlass_output::Diagnostic for DistError {
+    fn exit_status(&self) -> windlass_output::ExitStatus {
+        windlass_output::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        DistError::hint(self)
+    }
+}
+
+impl Distribution {
+    /// Reads and validates a distribution: blocking I/O (hashing and
+    /// unpacking the metadata), run it on a blocking thread.
+    #[allow(
+        clippy::case_sensitive_file_extension_comparisons,
+        reason = "distribution file names are lowercase by specification"
+    )]
+    pub fn inspect(path: &Path) -> Result<Self, DistError> {
+        let filename = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let meta = std::fs::metadata(path).map_err(|source| {
+            if source.kind() == io::ErrorKind::NotFound {
+                DistError::Missing {
+                    path: path.to_owned(),
+                }
+            } else {
+                DistError::Read {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        if !meta.is_file() {
+            return Err(DistError::NotADist {
+                path: path.to_owned(),
+            });
+        }
+        let bad_name = |reason: String| DistError::BadFilename {
+            path: path.to_owned(),
+            reason,
+        };
+        let (kind, file_project, file_version, pyversion) = if filename.ends_with(".whl") {
+            let parsed = WheelFilename::parse(&filename).map_err(|e| bad_name(e.to_string()))?;
+            (DistKind::Wheel, parsed.name, parsed.version, parsed.python)
+        } else if let Some(stem) = filename.strip_suffix(".tar.gz") {
+            let (name, version) = stem.rsplit_once('-').ok_or_else(|| {
+                bad_name("an sdist is named `{name}-{version}.tar.gz`".to_owned())
+            })?;
+            if name.is_empty() || version.is_empty() {
+                return Err(bad_name(
+                    "an sdist is named `{name}-{version}.tar.gz`".to_owned(),
+                ));
+            }
+            (
+                DistKind::Sdist,
+                name.to_owned(),
+                version.to_owned(),
+                "source".to_owned(),
+            )
+        } else {
+            return Err(DistError::NotADist {
+                path: path.to_owned(),
+            });
+        };
+
+        let read_err = |source| DistError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let (sha256, blake2_256, size) = hash_file(path).map_err(read_err)?;
+        let text = match kind {
+            DistKind::Wheel => read_wheel_metadata(path)?,
+            DistKind::Sdist => read_sdist_metadata(path)?,
+        };
+        let metadata = ParsedMetadata::parse(&text);
+        let (name, version) =
+            validate(&metadata, &file_project, &file_version).map_err(|problem| {
+                DistError::BadMetadata {
+                    path: path.to_owned(),
+                    problem,
+                }
+            })?;
+        Ok(Self {
+            path: path.to_owned(),
+            filename,
+            kind,
+            size,
+            sha256,
+            blake2_256,
+            name,
+            version,
+            pyversion,
+            metadata,
+        })
+    }
+
+    /// The PEP 503 normalised project name.
+    pub fn normalized_name(&self) -> String {
+        normalize(&self.name)
+    }
+}
+
+/// SHA-256 and BLAKE2b-256 of a file in one read, and its size.
+fn hash_file(path: &Path) -> io::Result<(String, String, u64)> {
+    let mut file = File::open(path)?;
+    let mut sha = Sha256::new();
+    let mut blake = Blake2b::<U32>::new();
+    let mut buf = vec![0_u8; 1 << 20];
+    let mut size: u64 = 0;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+        blake.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((
+        hex::encode(sha.finalize()),
+        hex::encode(blake.finalize()),
+        size,
+    ))
+}
+
+fn read_wheel_metadata(path: &Path) -> Result<String, DistError> {
+    let archive_err = |reason: String| DistError::Archive {
+        path: path.to_owned(),
+        kind: "wheel",
+        reason,
+    };
+    let file = File::open(path).map_err(|source| DistError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut zip =
+        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| archive_err(e.to_string()))?;
+    let candidates: Vec<String> = zip
+        .file_names()
+        .filter(|n| {
+            n.strip_suffix("/METADATA")
+                .is_some_and(|dir| dir.ends_with(".dist-info") && !dir.contains('/'))
+        })
+        .map(str::to_owned)
+        .collect();
+    let member = match candidates.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            return Err(DistError::NoMetadata {
+                path: path.to_owned(),
+                member: "*.dist-info/METADATA",
+            });
+        }
+        _ => {
+            return Err(archive_err(
+                "more than one `.dist-info` directory".to_owned(),
+            ));
+        }
+    };
+    let entry = zip
+        .by_name(&member)
+        .map_err(|e| archive_err(e.to_string()))?;
+    read_text(entry, path)
+}
+
+fn read_sdist_metadata(path: &Path) -> Result<String, DistError> {
+    let archive_err = |reason: String| DistError::Archive {
+        path: path.to_owned(),
+        kind: "sdist",
+        reason,
+    };
+    let file = File::open(path).map_err(|source| DistError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
+    let entries = archive.entries().map_err(|e| archive_err(e.to_string()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| archive_err(e.to_string()))?;
+        let entry_path = entry.path().map_err(|e| archive_err(e.to_string()))?;
+        let parts: Vec<_> = entry_path.components().collect();
+        if parts.len() == 2 && parts[1].as_os_str() == "PKG-INFO" {
+            return read_text(entry, path);
+        }
+    }
+    Err(DistError::NoMetadata {
+        path: path.to_owned(),
+        member: "{name}-{version}/PKG-INFO",
+    })
+}
+
+fn read_text(reader: impl Read, path: &Path) -> Result<String, DistError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_METADATA_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|source| DistError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    String::from_utf8(bytes).map_err(|_| DistError::BadMetadata {
+        path: path.to_owned(),
+        problem: "the metadata file is not UTF-8".to_owned(),
+    })
+}
+
+/// Checks what an index checks first; returns `(name, version)`.
+fn validate(
+    metadata: &ParsedMetadata,
+    file_project: &str,
+    file_version: &str,
+) -> Result<(String, String), String> {
+    let required = |field: &str| {
+        metadata
+            .get(field)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("the required field `{field}` is missing"))
+    };
+    let metadata_version = required("Metadata-Version")?;
+    let major = metadata_version.split('.').next().unwrap_or_default();
+    if !matches!(major, "1" | "2") {
+        return Err(format!(
+            "`Metadata-Version: {metadata_version}` is not a version indexes accept"
+        ));
+    }
+    let name = required("Name")?;
+    if !is_valid_name(name) {
+        return Err(format!("`Name: {name}` is not a valid project name"));
+    }
+    let version = required("Version")?;
+    let parsed = pep440_rs::Version::from_str(version)
+        .map_err(|_| format!("`Version: {version}` is not a valid PEP 440 version"))?;
+    if normalize(name) != normalize(file_project) {
+        return Err(format!(
+            "`Name: {name}` does not match the file name's project `{file_project}`"
+        ));
+    }
+    let same_version = pep440_rs::Version::from_str(&file_version.replace('_', "-"))
+        .is_ok_and(|file| file == parsed);
+    if !same_version {
+        return Err(format!(
+            "`Version: {version}` does not match the file name's version `{file_version}`"
+        ));
+    }
+    Ok((name.to_owned(), version.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate;
+    use windlass_dist::metadata::ParsedMetadata;
+
+    fn check(metadata: &str, project: &str, version: &str) -> String {
+        match validate(&ParsedMetadata::parse(metadata), project, version) {
+            Ok((n, v)) => format!("ok {n} {v}"),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn validation_table() {
+        let cases = [
+            (
+                "Metadata-Version: 2.4\nName: Foo.Bar\nVersion: 1.0\n",
+                "foo_bar",
+                "1.0",
+            ),
+            (
+                "Metadata-Version: 2.1\nName: foo\nVersion: 1.0.0\n",
+                "foo",
+                "1.0",
+            ),
+            (
+                "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n",
+                "foo",
+                "1.0.1",
+            ),
+            (
+                "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n",
+                "bar",
+                "1.0",
+            ),
+            ("Metadata-Version: 2.1\nVersion: 1.0\n", "foo", "1.0"),
+            ("Name: foo\nVersion: 1.0\n", "foo", "1.0"),
+            (
+                "Metadata-Version: 3.0\nName: foo\nVersion: 1.0\n",
+                "foo",
+                "1.0",
+            ),
+            (
+                "Metadata-Version: 2.1\nName: foo\nVersion: one\n",
+                "foo",
+                "one",
+            ),
+            (
+                "Metadata-Version: 2.1\nName: -foo\nVersion: 1\n",
+                "-foo",
+                "1",
+            ),
+        ];
+        let out: Vec<String> = cases
+            .iter()
+            .map(|(m, p, v)| format!("{p} {v}: {}", check(m, p, v)))
+            .collect();
+        insta::assert_snapshot!(out.join("\n"));
+    }
+}

@@ -1,0 +1,44 @@
+//! Publishing wheels and sdists to PyPI-compatible indexes (PyPI, TestPyPI,
+//! devpi, pypiserver, and any index speaking the legacy upload API).
+//!
+//! [`publish`] is `windlass wheel publish` (the wheel CLI parses
+//! [`PublishArgs`] and builds the [`PublishContext`] from windlass.toml):
+//! it reads and validates every distribution first (nothing partial is
+//! ever sent), chooses the
+//! repository and its credentials ([`repository`]), looks every file up in
+//! the index's simple API, and uploads the missing ones in parallel as
+//! multipart streamed from disk. An identical file already on the index is
+//! skipped; a different file under the same name stops with both hashes.
+//! After a failed or timed-out upload the file is looked up again before
+//! any retry, so a retry never uploads twice nor fails on its own earlier
+//! success. Index answers are never parsed for meaning: status codes only
+//! trigger a look-up, and hashes decide.
+//!
+//! Credentials exist only as [`Secret`](windlass_redact::Secret)s registered
+//! with the redactor: secret references (`vault://`, `env://`, ...) in flags
+//! and `[wheel.repositories]`, twine's `TWINE_*` variables and
+//! `~/.pypirc`, or a short-lived token from trusted publishing ([`oidc`]).
+//!
+//! This crate never prints except through `windlass-output`, never builds an
+//! HTTP client except through `windlass-http`, never reads windlass.toml
+//! itself (its caller does, through `windlass-config`), and never holds a
+//! whole distribution in memory.
+
+pub mod cli;
+pub mod config;
+pub mod dist;
+pub mod form;
+pub mod oidc;
+pub mod report;
+pub mod repository;
+pub mod simple;
+pub mod upload;
+
+pub use crate::cli::{PublishArgs, PublishContext, classifier, publish};
+pub use crate::config::{Pypirc, RepositorySection};
+pub use crate::dist::{DistError, DistKind, Distribution};
+pub use crate::report::{FileReport, FileStatus, PublishReport};
+pub use crate::repository::{
+    Credentials, Target, TargetError, TargetSources, TrustedPublishingMode,
+};
+pub use crate::upload::RetryPolicy;

@@ -1,0 +1,659 @@
+//! Choosing the upload target and its credentials.
+//!
+//! The repository: `--repository NAME|URL`, else `TWINE_REPOSITORY_URL`,
+//! else `TWINE_REPOSITORY`, else `pypi`. A name is looked up in
+//! `[wheel.repositories]` of `windlass.toml`, then in `~/.pypirc`, then
+//! among the built-in `pypi` and `testpypi`.
+//!
+//! Credentials, first found wins: `--token REF`; `--username` with
+//! `--password REF`; `TWINE_USERNAME`/`TWINE_PASSWORD`; the repository's
+//! `token` or `username`/`password` references in `windlass.toml`; its
+//! `.pypirc` section; user info in the URL; then trusted publishing when
+//! running in GitHub Actions or GitLab CI with an ID token. Every value is a
+//! [`Secret`] registered with the redactor.
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use url::Url;
+use windlass_http::{HttpConfig, RequestBuilder};
+use windlass_redact::{RedactedUrl, Secret};
+use windlass_secrets::{Environment, ParseError, ResolveError, Resolver, SecretRef, VaultSection};
+
+use crate::config::{Pypirc, RepositorySection};
+use crate::simple::derive_simple_url;
+
+/// PyPI's upload URL.
+pub const PYPI_UPLOAD_URL: &str = "https://upload.pypi.org/legacy/";
+/// TestPyPI's upload URL.
+pub const TESTPYPI_UPLOAD_URL: &str = "https://test.pypi.org/legacy/";
+/// The user name that says "the password is an API token".
+pub const TOKEN_USERNAME: &str = "__token__";
+
+/// HTTP basic credentials.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub username: String,
+    pub password: Secret<String>,
+}
+
+impl Auth {
+    /// An API token, sent as `__token__`.
+    pub fn token(token: Secret<String>) -> Self {
+        Self {
+            username: TOKEN_USERNAME.to_owned(),
+            password: token,
+        }
+    }
+
+    /// Adds the `Authorization` header.
+    pub fn apply(&self, request: RequestBuilder) -> RequestBuilder {
+        request.basic_auth(&self.username, Some(self.password.expose()))
+    }
+}
+
+/// How uploads authenticate.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// No credentials (an open index such as pypiserver with `-a .`).
+    None,
+    Basic(Auth),
+    /// Exchange a CI identity token for a short-lived upload token.
+    TrustedPublishing,
+}
+
+/// `--trusted-publishing`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrustedPublishingMode {
+    /// When no credentials are configured and a CI identity token is
+    /// available.
+    #[default]
+    Auto,
+    /// Always; fail when no CI identity token is available.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Where uploads go and how they authenticate.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The repository name, when chosen by name.
+    pub name: Option<String>,
+    /// The upload URL, without user info.
+    pub upload_url: RedactedUrl,
+    /// The simple API root (explicit or derived), without user info.
+    pub simple_url: Url,
+    /// Where trusted-publishing tokens are minted (the index's base URL).
+    pub trusted_publishing_url: Url,
+    pub credentials: Credentials,
+    /// Where the credentials came from, for people (never a value).
+    pub credential_source: String,
+}
+
+/// What chooses the target, gathered from flags.
+#[derive(Debug, Clone, Default)]
+pub struct TargetRequest {
+    pub repository: Option<String>,
+    pub simple_url: Option<String>,
+    pub token: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub trusted_publishing: TrustedPublishingMode,
+    pub trusted_publishing_url: Option<String>,
+}
+
+/// Where repositories, credentials and the means to resolve secret
+/// references come from.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetSources<'a> {
+    /// `TWINE_*`, `ACTIONS_ID_TOKEN_*`, `VAULT_*`, and `env://` references.
+    pub env: &'a Environment,
+    /// Relative `file://` references resolve against it.
+    pub project_dir: &'a Path,
+    /// `[wheel.repositories]` of windlass.toml.
+    pub repositories: &'a IndexMap<String, RepositorySection>,
+    pub pypirc: &'a Pypirc,
+    /// `[vault]` of windlass.toml, for `vault://` references.
+    pub vault: &'a VaultSection,
+    /// `[http]` of windlass.toml, for talking to Vault.
+    pub http: &'a HttpConfig,
+}
+
+/// The target could not be determined.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("unknown repository `{name}`")]
+    UnknownRepository { name: String, known: Vec<String> },
+    #[error("the {what} is not a valid http or https url")]
+    InvalidUrl { what: String },
+    #[error("the {what} is not a secret reference")]
+    InvalidReference {
+        what: String,
+        #[source]
+        source: ParseError,
+    },
+    #[error("cannot resolve the {what}")]
+    Resolve {
+        what: String,
+        #[source]
+        source: ResolveError,
+    },
+    #[error("{what} sets a password but no username")]
+    PasswordWithoutUsername { what: String },
+    #[error("trusted publishing needs a CI identity token, and none is available")]
+    NoIdentityToken,
+}
+
+impl windlass_output::Diagnostic for TargetError {
+    fn exit_status(&self) -> windlass_output::ExitStatus {
+        match self {
+            Self::Resolve { source, .. } => windlass_output::Diagnostic::exit_status(source),
+            _ => windlass_output::ExitStatus::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::UnknownRepository { known, .. } => Some(format!(
+                "known repositories: {}; or pass an upload url; define one as `[wheel.repositories.NAME] url = \"...\"` in windlass.toml",
+                known.join(", ")
+            )),
+            Self::InvalidReference { source, .. } => Some(format!(
+                "credentials are references, never values: {}",
+                source.expected_form()
+            )),
+            Self::Resolve { source, .. } => windlass_output::Diagnostic::hint(source),
+            Self::PasswordWithoutUsername { .. } => {
+                Some("add a username, or use `token` for API tokens".to_owned())
+            }
+            Self::NoIdentityToken => Some(
+                "in GitHub Actions grant `permissions: id-token: write`; in GitLab CI declare `id_tokens: PYPI_ID_TOKEN: aud: ...`"
+                    .to_owned(),
+            ),
+            Self::InvalidUrl { .. } => None,
+        }
+    }
+}
+
+/// Secret references resolved on demand with one resolver (one Vault login).
+struct Secrets<'a> {
+    sources: &'a TargetSources<'a>,
+    resolver: Option<Resolver>,
+}
+
+impl Secrets<'_> {
+    async fn resolve(
+        &mut self,
+        what: &str,
+        reference: &str,
+    ) -> Result<Secret<String>, TargetError> {
+        let parsed =
+            SecretRef::parse(reference).map_err(|source| TargetError::InvalidReference {
+                what: what.to_owned(),
+                source,
+            })?;
+        let sources = self.sources;
+        let resolver = self.resolver.get_or_insert_with(|| {
+            Resolver::new(
+                sources.env.clone(),
+                sources.project_dir,
+                sources.vault.clone(),
+            )
+            .with_http(sources.http.clone())
+        });
+        resolver
+            .resolve(&parsed)
+            .await
+            .map_err(|source| TargetError::Resolve {
+                what: what.to_owned(),
+                source,
+            })
+    }
+
+    async fn close(&self) {
+        if let Some(resolver) = &self.resolver {
+            resolver.close().await;
+        }
+    }
+}
+
+/// Where the repository came from.
+enum Chosen {
+    Url(String),
+    Config(String, RepositorySection),
+    Pypirc(String, String),
+}
+
+/// Chooses the target and resolves its credentials.
+pub async fn resolve_target(
+    request: &TargetRequest,
+    sources: &TargetSources<'_>,
+) -> Result<Target, TargetError> {
+    let env = sources.env;
+    let pypirc = sources.pypirc;
+    let spec = request
+        .repository
+        .clone()
+        .map(|r| (r, "--repository"))
+        .or_else(|| {
+            env.get_str("TWINE_REPOSITORY_URL")
+                .map(|u| (u.to_owned(), "TWINE_REPOSITORY_URL"))
+        })
+        .or_else(|| {
+            env.get_str("TWINE_REPOSITORY")
+                .map(|n| (n.to_owned(), "TWINE_REPOSITORY"))
+        })
+        .unwrap_or_else(|| ("pypi".to_owned(), "the default repository"));
+    let chosen = choose(&spec.0, sources.repositories, pypirc)?;
+    let (name, url_text, section, rc) = match chosen {
+        Chosen::Url(url) => (None, url, None, None),
+        Chosen::Config(name, section) => {
+            let url = section.url.clone();
+            (Some(name), url, Some(section), None)
+        }
+        Chosen::Pypirc(name, url) => {
+            let rc = pypirc.repository(&name);
+            (Some(name), url, None, rc)
+        }
+    };
+    let (upload, url_auth, simple_url, trusted_publishing_url) = target_urls(
+        request,
+        name.as_deref(),
+        spec.1,
+        &url_text,
+        section.as_ref(),
+    )?;
+    let mut secrets = Secrets {
+        sources,
+        resolver: None,
+    };
+    let found = find_credentials(
+        request,
+        env,
+        name.as_deref(),
+        section.as_ref(),
+        rc.as_ref(),
+        url_auth,
+        &mut secrets,
+    )
+    .await;
+    secrets.close().await;
+    let (credentials, credential_source) = match found? {
+        Some((auth, source)) if request.trusted_publishing != TrustedPublishingMode::Always => {
+            (Credentials::Basic(auth), source)
+        }
+        _ if request.trusted_publishing == TrustedPublishingMode::Always => {
+            if !crate::oidc::identity_available(env) {
+                return Err(TargetError::NoIdentityToken);
+            }
+            (
+                Credentials::TrustedPublishing,
+                "trusted publishing".to_owned(),
+            )
+        }
+        _ if request.trusted_publishing == TrustedPublishingMode::Auto
+            && crate::oidc::identity_available(env) =>
+        {
+            (
+                Credentials::TrustedPublishing,
+                "trusted publishing".to_owned(),
+            )
+        }
+        _ => (Credentials::None, "none".to_owned()),
+    };
+    Ok(Target {
+        name,
+        upload_url: RedactedUrl::new(upload),
+        simple_url,
+        trusted_publishing_url,
+        credentials,
+        credential_source,
+    })
+}
+
+/// The upload URL (without user info), the user info, the simple API root
+/// and the trusted-publishing base.
+#[allow(
+    clippy::type_complexity,
+    reason = "a private helper's tuple of the four results"
+)]
+fn target_urls(
+    request: &TargetRequest,
+    name: Option<&str>,
+    spec_source: &str,
+    url_text: &str,
+    section: Option<&RepositorySection>,
+) -> Result<(Url, Option<(String, String)>, Url, Url), TargetError> {
+    let what_url = match name {
+        Some(name) => format!("url of repository `{name}`"),
+        None => format!("repository url from {spec_source}"),
+    };
+    let mut upload = parse_http_url(url_text, &what_url)?;
+    // User info in the URL is a credential of last resort.
+    let url_auth = (!upload.username().is_empty()).then(|| {
+        let username = percent_encoding::percent_decode_str(upload.username())
+            .decode_utf8_lossy()
+            .into_owned();
+        let password = upload.password().map_or_else(String::new, |p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+        (username, password)
+    });
+    let _ = upload.set_username("");
+    let _ = upload.set_password(None);
+
+    let simple_url = match request
+        .simple_url
+        .as_deref()
+        .map(|u| (u, "--simple-url".to_owned()))
+        .or_else(|| {
+            section.and_then(|s| {
+                s.simple_url
+                    .as_deref()
+                    .map(|u| (u, "simple-url of the repository".to_owned()))
+            })
+        }) {
+        Some((text, what)) => parse_http_url(text, &what)?,
+        None => derive_simple_url(&upload),
+    };
+    let trusted_publishing_url = match request.trusted_publishing_url.as_deref().or_else(|| {
+        section
+            .as_ref()
+            .and_then(|s| s.trusted_publishing_url.as_deref())
+    }) {
+        Some(text) => parse_http_url(text, "trusted publishing url")?,
+        None => derive_trusted_publishing_url(&upload),
+    };
+
+    Ok((upload, url_auth, simple_url, trusted_publishing_url))
+}
+
+fn choose(
+    spec: &str,
+    repositories: &IndexMap<String, RepositorySection>,
+    pypirc: &Pypirc,
+) -> Result<Chosen, TargetError> {
+    if spec.starts_with("http://") || spec.starts_with("https://") {
+        return Ok(Chosen::Url(spec.to_owned()));
+    }
+    if let Some(section) = repositories.get(spec) {
+        return Ok(Chosen::Config(spec.to_owned(), section.clone()));
+    }
+    let builtin = match spec {
+        "pypi" => Some(PYPI_UPLOAD_URL),
+        "testpypi" => Some(TESTPYPI_UPLOAD_URL),
+        _ => None,
+    };
+    if let Some(rc) = pypirc.repository(spec) {
+        if let Some(url) = rc.repository.or_else(|| builtin.map(str::to_owned)) {
+            return Ok(Chosen::Pypirc(spec.to_owned(), url));
+        }
+    }
+    if let Some(url) = builtin {
+        return Ok(Chosen::Pypirc(spec.to_owned(), url.to_owned()));
+    }
+    let mut known: Vec<String> = repositories.keys().cloned().collect();
+    for name in pypirc
+        .names()
+        .into_iter()
+        .chain(["pypi".into(), "testpypi".into()])
+    {
+        if !known.contains(&name) {
+            known.push(name);
+        }
+    }
+    Err(TargetError::UnknownRepository {
+        name: spec.to_owned(),
+        known,
+    })
+}
+
+async fn find_credentials(
+    request: &TargetRequest,
+    env: &Environment,
+    name: Option<&str>,
+    section: Option<&RepositorySection>,
+    rc: Option<&crate::config::PypircRepository>,
+    url_auth: Option<(String, String)>,
+    secrets: &mut Secrets<'_>,
+) -> Result<Option<(Auth, String)>, TargetError> {
+    if let Some(reference) = &request.token {
+        let token = secrets.resolve("token from --token", reference).await?;
+        return Ok(Some((Auth::token(token), "--token".to_owned())));
+    }
+    if let Some(reference) = &request.password {
+        let password = secrets
+            .resolve("password from --password", reference)
+            .await?;
+        let username =
+            request
+                .username
+                .clone()
+                .ok_or_else(|| TargetError::PasswordWithoutUsername {
+                    what: "--password".to_owned(),
+                })?;
+        return Ok(Some((
+            Auth { username, password },
+            "--username/--password".to_owned(),
+        )));
+    }
+    if let Some(password) = env.get_str("TWINE_PASSWORD") {
+        let username = request
+            .username
+            .clone()
+            .or_else(|| env.get_str("TWINE_USERNAME").map(str::to_owned))
+            .unwrap_or_else(|| TOKEN_USERNAME.to_owned());
+        let password = Secret::registered(password.to_owned());
+        return Ok(Some((
+            Auth { username, password },
+            "TWINE_USERNAME/TWINE_PASSWORD".to_owned(),
+        )));
+    }
+    let label = name.unwrap_or("?");
+    if let Some(section) = section {
+        let what = format!("[wheel.repositories.{label}]");
+        if let Some(reference) = &section.token {
+            let token = secrets
+                .resolve(&format!("token of {what}"), reference)
+                .await?;
+            return Ok(Some((Auth::token(token), format!("windlass.toml {what}"))));
+        }
+        if let Some(reference) = &section.password {
+            let password = secrets
+                .resolve(&format!("password of {what}"), reference)
+                .await?;
+            let username = request
+                .username
+                .clone()
+                .or_else(|| section.username.clone())
+                .ok_or(TargetError::PasswordWithoutUsername { what })?;
+            return Ok(Some((
+                Auth { username, password },
+                format!("windlass.toml [wheel.repositories.{label}]"),
+            )));
+        }
+    }
+    if let Some(rc) = rc {
+        if let Some(password) = &rc.password {
+            let password = Secret::registered(password.clone());
+            let username = request
+                .username
+                .clone()
+                .or_else(|| rc.username.clone())
+                .unwrap_or_else(|| TOKEN_USERNAME.to_owned());
+            return Ok(Some((
+                Auth { username, password },
+                format!(".pypirc [{label}]"),
+            )));
+        }
+    }
+    if let Some((username, password)) = url_auth {
+        if !password.is_empty() {
+            return Ok(Some((
+                Auth {
+                    username,
+                    password: Secret::registered(password),
+                },
+                "the repository url".to_owned(),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+fn parse_http_url(text: &str, what: &str) -> Result<Url, TargetError> {
+    let invalid = || TargetError::InvalidUrl {
+        what: what.to_owned(),
+    };
+    let url = Url::parse(text.trim()).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid());
+    }
+    Ok(url)
+}
+
+/// The index base for trusted publishing: `https://upload.pypi.org/…` →
+/// `https://pypi.org/`; otherwise the upload URL's origin.
+pub fn derive_trusted_publishing_url(upload: &Url) -> Url {
+    let mut url = upload.clone();
+    url.set_path("/");
+    url.set_query(None);
+    url.set_fragment(None);
+    // Only PyPI's own split is known; elsewhere the identity token goes to
+    // the upload host and nowhere else.
+    if upload.host_str() == Some("upload.pypi.org") {
+        let _ = url.set_host(Some("pypi.org"));
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use windlass_secrets::Environment;
+
+    use indexmap::IndexMap;
+    use windlass_http::HttpConfig;
+
+    use super::{Credentials, TargetRequest, TargetSources, resolve_target};
+    use crate::config::{Pypirc, RepositorySection};
+
+    fn check(request: &TargetRequest, env: &[(&str, &str)], toml: &str, rc: &str) -> String {
+        let env = Environment::from_vars(env.iter().map(|(k, v)| (*k, *v)));
+        let repositories: IndexMap<String, RepositorySection> = toml::from_str(toml).unwrap();
+        let pypirc = Pypirc::parse(rc);
+        let sources = TargetSources {
+            env: &env,
+            project_dir: Path::new("."),
+            repositories: &repositories,
+            pypirc: &pypirc,
+            vault: &windlass_secrets::VaultSection::default(),
+            http: &HttpConfig::default(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        match runtime.block_on(resolve_target(request, &sources)) {
+            Ok(t) => format!(
+                "{:?} {} simple={} tp={} creds={} user={} from {}",
+                t.name,
+                t.upload_url,
+                t.simple_url,
+                t.trusted_publishing_url,
+                match &t.credentials {
+                    Credentials::None => "none",
+                    Credentials::Basic(_) => "basic",
+                    Credentials::TrustedPublishing => "trusted",
+                },
+                match &t.credentials {
+                    Credentials::Basic(a) => a.username.as_str(),
+                    _ => "-",
+                },
+                t.credential_source
+            ),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    type Case<'a> = (&'a str, TargetRequest, Vec<(&'a str, &'a str)>);
+
+    #[test]
+    fn targets() {
+        let toml = "[internal]\nurl = \"http://127.0.0.1:3141/acme/prod/\"\nusername = \"ci\"\npassword = \"env://DEVPI_PW\"\n";
+        let rc = "[distutils]\nindex-servers = pypi local\n[pypi]\nusername = __token__\npassword = pypi-secret-rc-token-1\n[local]\nrepository = http://127.0.0.1:8081\nusername = me\npassword = secret-rc-password-1\n";
+        let repo = |r: &str| TargetRequest {
+            repository: Some(r.to_owned()),
+            ..TargetRequest::default()
+        };
+        let cases: Vec<Case<'_>> = vec![
+            ("default", TargetRequest::default(), vec![]),
+            ("pypirc pypi", TargetRequest::default(), vec![]),
+            (
+                "config name",
+                repo("internal"),
+                vec![("DEVPI_PW", "secret-devpi-password-1")],
+            ),
+            ("pypirc name", repo("local"), vec![]),
+            (
+                "twine env wins",
+                repo("local"),
+                vec![
+                    ("TWINE_USERNAME", "twine-user"),
+                    ("TWINE_PASSWORD", "secret-twine-password-1"),
+                ],
+            ),
+            (
+                "twine url",
+                TargetRequest::default(),
+                vec![(
+                    "TWINE_REPOSITORY_URL",
+                    "https://user-x:secret-url-password-1@upload.example.org/legacy/",
+                )],
+            ),
+            (
+                "twine name",
+                TargetRequest::default(),
+                vec![("TWINE_REPOSITORY", "testpypi")],
+            ),
+            (
+                "token flag",
+                TargetRequest {
+                    token: Some("env://TOK".into()),
+                    ..repo("internal")
+                },
+                vec![("TOK", "secret-token-value")],
+            ),
+            (
+                "plain token",
+                TargetRequest {
+                    token: Some("pypi-AgEIcHlwaS5vcmc".into()),
+                    ..repo("internal")
+                },
+                vec![],
+            ),
+            ("unknown", repo("intrenal"), vec![]),
+            (
+                "gha",
+                repo("https://upload.pypi.org/legacy/"),
+                vec![
+                    ("ACTIONS_ID_TOKEN_REQUEST_URL", "http://x/"),
+                    ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "secret-request-token-1"),
+                ],
+            ),
+            ("bad url", repo("http://"), vec![]),
+        ];
+        let out: Vec<String> = cases
+            .iter()
+            .map(|(label, request, env)| {
+                let rc = if *label == "default" { "" } else { rc };
+                format!("{label}: {}", check(request, env, toml, rc))
+            })
+            .collect();
+        insta::assert_snapshot!(out.join("\n"));
+    }
+}

@@ -1,0 +1,337 @@
+//! Looking files up in an index's simple API (PEP 691 JSON, else PEP 503
+//! HTML with `#sha256=` fragments), and finding the simple API of an
+//! upload URL.
+
+use std::collections::BTreeMap;
+
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+use url::Url;
+use windlass_http::{HttpClient, HttpError, Method, StatusCode, header};
+use windlass_redact::RedactedUrl;
+
+use crate::repository::Auth;
+
+/// The media types we accept, JSON first.
+const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1";
+
+/// The largest simple page we read.
+const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+
+/// The simple API root for an upload URL, for the layouts we know:
+/// warehouse (`https://upload.pypi.org/legacy/` → `https://pypi.org/simple/`,
+/// any `…/legacy/` → `…/simple/`), devpi (`/USER/INDEX/` →
+/// `/USER/INDEX/+simple/`) and everything else, pypiserver included
+/// (`/` → `/simple/`, `/base/` → `/base/simple/`).
+pub fn derive_simple_url(upload: &Url) -> Url {
+    let mut url = upload.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    if url.host_str() == Some("upload.pypi.org") {
+        let _ = url.set_host(Some("pypi.org"));
+    }
+    let segments: Vec<String> = url
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let new_segments: Vec<String> = match segments.as_slice() {
+        [rest @ .., last] if last == "legacy" => {
+            let mut s = rest.to_vec();
+            s.push("simple".to_owned());
+            s
+        }
+        [user, index] if !user.starts_with('+') && !index.starts_with('+') => {
+            vec![user.clone(), index.clone(), "+simple".to_owned()]
+        }
+        other => {
+            let mut s = other.to_vec();
+            s.push("simple".to_owned());
+            s
+        }
+    };
+    url.set_path(&format!("/{}/", new_segments.join("/")));
+    url
+}
+
+/// The page of a project in the simple API.
+pub fn project_url(simple: &Url, normalized_name: &str) -> Url {
+    let mut base = simple.clone();
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    base.join(&format!("{normalized_name}/"))
+        .unwrap_or_else(|_| simple.clone())
+}
+
+/// The files of one project on the index: file name → SHA-256 (lowercase
+/// hex), `None` when the index gives no SHA-256.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectFiles {
+    pub files: BTreeMap<String, Option<String>>,
+}
+
+/// What the index has under a file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    /// No file of that name.
+    Absent,
+    /// The same bytes.
+    Same,
+    /// Other bytes under the same name.
+    Different { sha256: String },
+    /// A file of that name whose hash the index does not publish.
+    Unknown,
+}
+
+impl ProjectFiles {
+    pub fn compare(&self, filename: &str, sha256: &str) -> Existing {
+        let found = self.files.get(filename).or_else(|| {
+            self.files
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(filename))
+                .map(|(_, hash)| hash)
+        });
+        match found {
+            None => Existing::Absent,
+            Some(None) => Existing::Unknown,
+            Some(Some(hash)) if hash.eq_ignore_ascii_case(sha256) => Existing::Same,
+            Some(Some(hash)) => Existing::Different {
+                sha256: hash.to_ascii_lowercase(),
+            },
+        }
+    }
+}
+
+/// Why a look-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("cannot look the project up in the simple index")]
+    Http(#[source] HttpError),
+    #[error("the simple index at {url} answered with a page that is not valid PEP 691 JSON")]
+    Json {
+        url: RedactedUrl,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+#[derive(Deserialize)]
+struct JsonPage {
+    files: Vec<JsonFile>,
+}
+
+#[derive(Deserialize)]
+struct JsonFile {
+    filename: String,
+    #[serde(default)]
+    hashes: BTreeMap<String, String>,
+}
+
+/// Parses a PEP 691 JSON project page.
+pub fn parse_json(body: &[u8]) -> Result<ProjectFiles, serde_json::Error> {
+    let page: JsonPage = serde_json::from_slice(body)?;
+    Ok(ProjectFiles {
+        files: page
+            .files
+            .into_iter()
+            .map(|f| (f.filename, f.hashes.get("sha256").cloned()))
+            .collect(),
+    })
+}
+
+/// Parses a PEP 503 HTML project page: every `<a href>`, the file name from
+/// the last path segment of the link, the SHA-256 from its `#sha256=`
+/// fragment.
+pub fn parse_html(body: &str, base: &Url) -> ProjectFiles {
+    let mut files = BTreeMap::new();
+    let lower = body.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(start) = lower[from..].find("<a").map(|i| i + from) {
+        let end = lower[start..].find('>').map_or(lower.len(), |i| i + start);
+        let tag = &body[start..end];
+        from = end;
+        let Some(href) = attribute(tag, "href") else {
+            continue;
+        };
+        let href = unescape_html(&href);
+        let Ok(link) = base.join(&href) else {
+            continue;
+        };
+        let Some(name) = link
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .filter(|s| !s.is_empty())
+        else {
+            continue;
+        };
+        let name = percent_decode_str(name).decode_utf8_lossy().into_owned();
+        let sha256 = link.fragment().and_then(|fragment| {
+            fragment
+                .strip_prefix("sha256=")
+                .map(str::to_ascii_lowercase)
+        });
+        files.insert(name, sha256);
+    }
+    ProjectFiles { files }
+}
+
+/// The value of an attribute in an HTML start tag (quoted or bare).
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(name).map(|i| i + from) {
+        from = pos + name.len();
+        let before_ok = pos > 0 && lower.as_bytes()[pos - 1].is_ascii_whitespace();
+        let rest = tag[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let value = rest[1..].trim_start();
+        return Some(match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or_default().to_owned(),
+            _ => value
+                .split(|c: char| c.is_ascii_whitespace() || c == '>')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        });
+    }
+    None
+}
+
+fn unescape_html(text: &str) -> String {
+    text.replace("&amp;", "&")
+        .replace("&#38;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+/// Fetches a project's page; a `404` means the project has no files yet.
+pub async fn lookup(
+    client: &HttpClient,
+    page: &RedactedUrl,
+    auth: Option<&Auth>,
+) -> Result<ProjectFiles, LookupError> {
+    let response = client
+        .send(Method::GET, page, |request| {
+            let request = request.header(header::ACCEPT, ACCEPT);
+            match auth {
+                Some(auth) => auth.apply(request),
+                None => request,
+            }
+        })
+        .await;
+    let response = match response {
+        Ok(response) => response,
+        Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => {
+            return Ok(ProjectFiles::default());
+        }
+        Err(error) => return Err(LookupError::Http(error)),
+    };
+    // An index that redirects a look-up to another origin does not hold
+    // the project (pypiserver sends what it lacks to pypi.org): that
+    // origin's files, even under the same name, are not on this index.
+    if response.url().origin() != page.expose().origin() {
+        tracing::debug!(
+            page = %page,
+            "the index redirected the look-up to another origin; the project is not on this index"
+        );
+        return Ok(ProjectFiles::default());
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    let base = response.url().clone();
+    let body = read_capped(response, page).await?;
+    if is_json {
+        parse_json(&body).map_err(|source| LookupError::Json {
+            url: page.clone(),
+            source,
+        })
+    } else {
+        Ok(parse_html(&String::from_utf8_lossy(&body), &base))
+    }
+}
+
+async fn read_capped(
+    mut response: windlass_http::Response,
+    page: &RedactedUrl,
+) -> Result<Vec<u8>, LookupError> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk);
+                if body.len() > MAX_PAGE_BYTES {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(error) => {
+                return Err(LookupError::Http(HttpError::from_reqwest(
+                    Method::GET,
+                    page,
+                    error,
+                )));
+            }
+        }
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use url::Url;
+
+    use super::{derive_simple_url, parse_html, parse_json, project_url};
+
+    #[test]
+    fn simple_urls() {
+        let cases = [
+            "https://upload.pypi.org/legacy/",
+            "https://test.pypi.org/legacy/",
+            "http://127.0.0.1:8081/",
+            "http://127.0.0.1:8081",
+            "http://127.0.0.1:3141/windlass/dev/",
+            "http://127.0.0.1:3141/windlass/dev",
+            "https://user:pw@gitlab.example.com/api/v4/projects/12/packages/pypi",
+            "https://example.jfrog.io/artifactory/api/pypi/pypi-local",
+            "https://pypi.internal.example/pypi/",
+        ];
+        let out: Vec<String> = cases
+            .iter()
+            .map(|c| {
+                let simple = derive_simple_url(&Url::parse(c).unwrap());
+                format!("{c} -> {simple} -> {}", project_url(&simple, "demo-pkg"))
+            })
+            .collect();
+        insta::assert_snapshot!(out.join("\n"));
+    }
+
+    #[test]
+    fn html_pages() {
+        let base = Url::parse("http://127.0.0.1:8081/simple/demo/").unwrap();
+        let page = r#"<!DOCTYPE html><html><body>
+<a href="../../packages/demo-1.0-py3-none-any.whl#sha256=ABCDEF">demo-1.0-py3-none-any.whl</a><br>
+<A class="x" HREF='/packages/demo-1.0.tar.gz#sha256=123' data-requires-python="&gt;=3.9">demo-1.0.tar.gz</A>
+<a href="https://files.example.org/p/demo%2B-2.0.tar.gz#md5=99">x</a>
+<a name="nohref">nothing</a>
+</body></html>"#;
+        insta::assert_debug_snapshot!(parse_html(page, &base).files);
+    }
+
+    #[test]
+    fn json_pages() {
+        let page = br#"{"meta":{"api-version":"1.1"},"name":"demo","files":[
+{"filename":"demo-1.0.tar.gz","url":"x","hashes":{"sha256":"abc","md5":"d"}},
+{"filename":"demo-1.0-py3-none-any.whl","url":"y","hashes":{}}]}"#;
+        insta::assert_debug_snapshot!(parse_json(page).unwrap().files);
+    }
+}

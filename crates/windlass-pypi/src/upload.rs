@@ -1,0 +1,523 @@
+//! The upload engine: look the file up, stream it as multipart, and after
+//! any failure look again before retrying, so that a retry never uploads
+//! twice and never fails on its own earlier success.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::AsyncReadExt as _;
+use windlass_http::multipart::{Form, Part};
+use windlass_http::{Body, HttpClient, HttpError, Idempotency, Method, StatusCode};
+use windlass_output::{ExitStatus, Printer, Progress};
+use windlass_redact::RedactedUrl;
+
+use crate::dist::Distribution;
+use crate::form::form_fields;
+use crate::oidc::{OidcError, TrustedPublisher};
+use crate::report::{FileError, FileReport, FileStatus};
+use crate::repository::{Auth, Credentials, Target};
+use crate::simple::{self, Existing, LookupError};
+
+/// Bytes read from disk per chunk of the streamed body.
+const CHUNK: usize = 256 * 1024;
+
+/// How failed uploads are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Upload attempts per file, the first included.
+    pub attempts: u32,
+    /// The wait before the first retry; doubles each time.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 6,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self, retry: u32) -> Duration {
+        let factor = 2_u32.saturating_pow(retry.saturating_sub(1));
+        let ceiling = self
+            .backoff_base
+            .saturating_mul(factor)
+            .min(self.backoff_max);
+        // Half fixed, half jitter: spreads parallel retries without waiting
+        // for nothing.
+        ceiling / 2 + ceiling.mul_f64(fastrand::f64() / 2.0)
+    }
+}
+
+/// Uploads to one target.
+#[derive(Debug)]
+pub struct Uploader<'a> {
+    pub client: HttpClient,
+    pub target: &'a Target,
+    pub trusted: Option<TrustedPublisher>,
+    pub printer: &'a Printer,
+    pub retry: RetryPolicy,
+    pub skip_existing: bool,
+}
+
+enum AttemptError {
+    Http(HttpError),
+    Oidc(OidcError),
+}
+
+impl Uploader<'_> {
+    /// Where people can see the file.
+    pub fn project_url(&self, dist: &Distribution) -> String {
+        let upload = self.target.upload_url.expose();
+        match upload.host_str() {
+            Some("upload.pypi.org") => {
+                format!(
+                    "https://pypi.org/project/{}/{}/",
+                    dist.normalized_name(),
+                    dist.version
+                )
+            }
+            Some("test.pypi.org") => format!(
+                "https://test.pypi.org/project/{}/{}/",
+                dist.normalized_name(),
+                dist.version
+            ),
+            _ => simple::project_url(&self.target.simple_url, &dist.normalized_name()).to_string(),
+        }
+    }
+
+    fn report(&self, dist: &Distribution) -> FileReport {
+        FileReport::new(
+            dist,
+            &self.target.upload_url.to_string(),
+            &self.project_url(dist),
+        )
+    }
+
+    /// Credentials for look-ups: only to the upload host, never a
+    /// trusted-publishing token.
+    fn lookup_auth(&self) -> Option<&Auth> {
+        let Credentials::Basic(auth) = &self.target.credentials else {
+            return None;
+        };
+        let upload = self.target.upload_url.expose();
+        let simple = &self.target.simple_url;
+        (upload.host_str() == simple.host_str()
+            && upload.port_or_known_default() == simple.port_or_known_default())
+        .then_some(auth)
+    }
+
+    async fn lookup(&self, dist: &Distribution) -> Result<Existing, LookupError> {
+        let page = RedactedUrl::new(simple::project_url(
+            &self.target.simple_url,
+            &dist.normalized_name(),
+        ));
+        let files = simple::lookup(&self.client, &page, self.lookup_auth()).await?;
+        Ok(files.compare(&dist.filename, &dist.sha256))
+    }
+
+    /// The dry-run plan for a file: only looks it up.
+    pub async fn plan(&self, dist: &Distribution) -> FileReport {
+        let report = self.report(dist);
+        match self.lookup(dist).await {
+            Ok(Existing::Absent) => report.with(
+                FileStatus::WouldUpload,
+                "not on the index yet".to_owned(),
+            ),
+            Ok(Existing::Same) => report.with(
+                FileStatus::WouldSkip,
+                "already on the index with the same sha256".to_owned(),
+            ),
+            Ok(Existing::Unknown) if self.skip_existing => report.with(
+                FileStatus::WouldSkip,
+                "a file of this name is on the index (which publishes no hash to compare)"
+                    .to_owned(),
+            ),
+            Ok(Existing::Unknown) => report.with(
+                FileStatus::WouldUpload,
+                "a file of this name is on the index, which publishes no hash; the index will decide"
+                    .to_owned(),
+            ),
+            Ok(Existing::Different { sha256 }) => report.conflict(sha256),
+            Err(error) => report.with(
+                FileStatus::WouldUpload,
+                format!("cannot look it up: {}", chain(&error)),
+            ),
+        }
+    }
+
+    /// Uploads one file unless the index already has it.
+    pub async fn publish(&self, dist: &Distribution) -> FileReport {
+        let progress = self.printer.progress(dist.size, &dist.filename);
+        let report = self.publish_inner(dist, &progress).await;
+        progress.finish();
+        match report.status {
+            FileStatus::Uploaded => self.printer.status("Uploaded", &dist.filename),
+            FileStatus::Skipped => self.printer.status("Skipped", &dist.filename),
+            _ => self.printer.status(
+                "Failed",
+                &format!(
+                    "{}: {}",
+                    dist.filename,
+                    report.error.as_ref().map_or("", |e| e.message.as_str())
+                ),
+            ),
+        }
+        report
+    }
+
+    async fn publish_inner(&self, dist: &Distribution, progress: &Progress) -> FileReport {
+        let report = self.report(dist);
+        match self.lookup(dist).await {
+            Ok(Existing::Same) => {
+                if !self.skip_existing {
+                    self.printer.warn(&format!(
+                        "`{}` is already on the index with the same sha256; skipping it (pass --skip-existing to expect this)",
+                        dist.filename
+                    ));
+                }
+                return report.with(
+                    FileStatus::Skipped,
+                    "already on the index with the same sha256".to_owned(),
+                );
+            }
+            Ok(Existing::Different { sha256 }) => return report.conflict(sha256),
+            Ok(Existing::Unknown) if self.skip_existing => {
+                return report.with(
+                    FileStatus::Skipped,
+                    "a file of this name is on the index (which publishes no hash to compare)"
+                        .to_owned(),
+                );
+            }
+            Ok(Existing::Unknown | Existing::Absent) => {}
+            Err(error) => tracing::warn!(
+                file = %dist.filename,
+                error = %chain(&error),
+                "cannot look the file up before uploading; uploading anyway"
+            ),
+        }
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            progress.set_position(0);
+            let error = match self.attempt(dist, progress).await {
+                Ok(()) => {
+                    let mut done = report.with(FileStatus::Uploaded, None);
+                    done.attempts = attempt;
+                    return done;
+                }
+                Err(AttemptError::Oidc(error)) => {
+                    let mut failed = report.failed(FileError {
+                        message: chain(&error),
+                        server_message: None,
+                        http_status: None,
+                        index_sha256: None,
+                        hint: windlass_output::Diagnostic::hint(&error),
+                        exit_status: ExitStatus::Remote,
+                    });
+                    failed.attempts = attempt;
+                    return failed;
+                }
+                Err(AttemptError::Http(error)) => error,
+            };
+            let (transient, snippet, settled) = self.after_failure(dist, &error, attempt).await;
+            if let Some(mut settled) = settled {
+                settled.attempts = attempt;
+                return settled;
+            }
+            let status = error.status();
+            if transient && attempt < self.retry.attempts {
+                let delay = self.retry.backoff(attempt);
+                tracing::warn!(
+                    file = %dist.filename,
+                    error = %chain(&error),
+                    attempt,
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    "upload failed and the file is not on the index; retrying"
+                );
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            let hint = hint_for(status, snippet.as_deref(), &self.target.credential_source);
+            let exit_status = match windlass_output::Diagnostic::exit_status(&error) {
+                ExitStatus::Usage => ExitStatus::Usage,
+                _ => ExitStatus::Remote,
+            };
+            let mut failed = report.failed(FileError {
+                message: chain(&error),
+                server_message: snippet,
+                http_status: status.map(|s| s.as_u16()),
+                index_sha256: None,
+                hint,
+                exit_status,
+            });
+            failed.attempts = attempt;
+            return failed;
+        }
+    }
+
+    /// After a failed attempt: reads the server's words, and when the
+    /// failure may hide a success or a duplicate, looks the file up.
+    /// Returns whether the failure is transient, the snippet, and the final
+    /// report when the look-up settles the file.
+    async fn after_failure(
+        &self,
+        dist: &Distribution,
+        error: &HttpError,
+        attempt: u32,
+    ) -> (bool, Option<String>, Option<FileReport>) {
+        let report = self.report(dist);
+        let status = error.status();
+        let transient = match status {
+            None => error.is_remote_failure(),
+            Some(s) => {
+                s.is_server_error()
+                    || s == StatusCode::TOO_MANY_REQUESTS
+                    || s == StatusCode::REQUEST_TIMEOUT
+            }
+        };
+        let lookup_worthy = transient
+            || matches!(
+                status,
+                Some(StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN | StatusCode::CONFLICT)
+            );
+        // The server's words are read before anything else happens to
+        // the response, but never parsed: only hashes decide.
+        let snippet = error.body_snippet().await.map(|s| tidy_snippet(&s));
+        if lookup_worthy {
+            match self.lookup(dist).await {
+                Ok(Existing::Same) => {
+                    let (status_kind, reason) = if attempt > 1 || transient {
+                        (
+                            FileStatus::Uploaded,
+                            "the index has this file: an attempt whose answer was lost succeeded",
+                        )
+                    } else {
+                        (
+                            FileStatus::Skipped,
+                            "already on the index with the same sha256",
+                        )
+                    };
+                    return (
+                        transient,
+                        snippet,
+                        Some(report.with(status_kind, reason.to_owned())),
+                    );
+                }
+                Ok(Existing::Different { sha256 }) => {
+                    return (transient, snippet, Some(report.conflict(sha256)));
+                }
+                Ok(Existing::Unknown | Existing::Absent) | Err(_) => {}
+            }
+        }
+        (transient, snippet, None)
+    }
+
+    async fn attempt(&self, dist: &Distribution, progress: &Progress) -> Result<(), AttemptError> {
+        let auth = match &self.target.credentials {
+            Credentials::None => None,
+            Credentials::Basic(auth) => Some(auth.clone()),
+            Credentials::TrustedPublishing => {
+                let trusted = self
+                    .trusted
+                    .as_ref()
+                    .ok_or(AttemptError::Oidc(OidcError::NoIdentity))?;
+                let token = trusted
+                    .token(self.printer)
+                    .await
+                    .map_err(AttemptError::Oidc)?;
+                Some(Auth::token(token))
+            }
+        };
+        let fields = form_fields(dist);
+        let timeout = upload_timeout(dist.size);
+        let response = self
+            .client
+            .send_with(
+                Method::POST,
+                &self.target.upload_url,
+                Idempotency::NonIdempotent,
+                |request| {
+                    let mut form = Form::new();
+                    for (name, value) in &fields {
+                        form = form.text(*name, value.clone());
+                    }
+                    form = form.part("content", file_part(dist, progress));
+                    let request = request.multipart(form).timeout(timeout);
+                    match &auth {
+                        Some(auth) => auth.apply(request),
+                        None => request,
+                    }
+                },
+            )
+            .await
+            .map_err(AttemptError::Http)?;
+        // Drain the answer so the connection can be reused.
+        let _ = response.bytes().await;
+        Ok(())
+    }
+}
+
+fn file_part(dist: &Distribution, progress: &Progress) -> Part {
+    let make = || {
+        Part::stream_with_length(file_body(dist.path.clone(), progress.clone()), dist.size)
+            .file_name(dist.filename.clone())
+    };
+    make()
+        .mime_str("application/octet-stream")
+        .unwrap_or_else(|_| make())
+}
+
+/// The file as a body streamed from disk in chunks, counting progress.
+fn file_body(path: PathBuf, progress: Progress) -> Body {
+    let stream = futures_util::stream::try_unfold(
+        (path, None::<tokio::fs::File>, progress),
+        |(path, file, progress)| async move {
+            let mut file = match file {
+                Some(file) => file,
+                None => tokio::fs::File::open(&path).await?,
+            };
+            let mut buf = BytesMut::with_capacity(CHUNK);
+            let n = file.read_buf(&mut buf).await?;
+            if n == 0 {
+                return Ok::<_, io::Error>(None);
+            }
+            progress.inc(n as u64);
+            Ok(Some((buf.freeze(), (path, Some(file), progress))))
+        },
+    );
+    Body::wrap_stream(stream)
+}
+
+/// Two minutes plus the time to send the file at 256 KiB/s.
+fn upload_timeout(size: u64) -> Duration {
+    Duration::from_secs(120 + size / (256 * 1024))
+}
+
+/// An error with its causes, `: `-separated.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    windlass_redact::global().redact(&text).into_owned()
+}
+
+/// An index's error page made readable: HTML tags dropped, whitespace
+/// collapsed, at most 600 characters.
+fn tidy_snippet(text: &str) -> String {
+    let looks_html = text.trim_start().starts_with('<');
+    let mut plain = String::with_capacity(text.len());
+    if looks_html {
+        let mut in_tag = false;
+        let mut skip_until: Option<&str> = None;
+        let lower = text.to_ascii_lowercase();
+        let mut i = 0;
+        while i < text.len() {
+            if let Some(end) = skip_until {
+                match lower[i..].find(end) {
+                    Some(pos) => {
+                        i += pos + end.len();
+                        skip_until = None;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            if lower[i..].starts_with("<style") {
+                skip_until = Some("</style>");
+                continue;
+            }
+            let c = text[i..].chars().next().unwrap_or(' ');
+            match c {
+                '<' => in_tag = true,
+                '>' if in_tag => {
+                    in_tag = false;
+                    plain.push(' ');
+                }
+                _ if !in_tag => plain.push(c),
+                _ => {}
+            }
+            i += c.len_utf8();
+        }
+        plain = plain
+            .replace("&#039;", "'")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+    } else {
+        plain.push_str(text);
+    }
+    let collapsed = plain.split_whitespace().collect::<Vec<_>>().join(" ");
+    match collapsed.char_indices().nth(600) {
+        Some((cut, _)) => format!("{}…", &collapsed[..cut]),
+        None => collapsed,
+    }
+}
+
+/// Metadata fields an index may name when it refuses an upload.
+const FIELD_NAMES: &[&str] = &[
+    "classifiers",
+    "classifier",
+    "description_content_type",
+    "description",
+    "license_expression",
+    "license_file",
+    "license",
+    "requires_dist",
+    "requires_python",
+    "project_urls",
+    "project_url",
+    "provides_extra",
+    "dynamic",
+    "summary",
+    "keywords",
+    "author_email",
+    "maintainer_email",
+    "home_page",
+    "download_url",
+    "metadata_version",
+    "version",
+    "name",
+    "platform",
+];
+
+/// What the user can do about a refused upload.
+fn hint_for(status: Option<StatusCode>, snippet: Option<&str>, source: &str) -> Option<String> {
+    let status = status?;
+    Some(match status.as_u16() {
+        401 => format!(
+            "check the credentials (from {source}); an API token is sent with the username `__token__`"
+        ),
+        403 => format!(
+            "the index refused these credentials (from {source}) for this upload: check the password or token, the token's scope (a project-scoped token only uploads to its project), and that the project name is yours"
+        ),
+        400 | 422 => {
+            let lower = snippet.unwrap_or_default().to_ascii_lowercase().replace(['-', ' '], "_");
+            match FIELD_NAMES.iter().find(|field| lower.contains(*field)) {
+                Some(field) => format!(
+                    "the index refused the metadata field `{field}`; fix it in the project metadata and rebuild"
+                ),
+                None => "the index refused the upload; its message is shown above".to_owned(),
+            }
+        }
+        404 | 405 => "this url does not take uploads; check `--repository` (PyPI: https://upload.pypi.org/legacy/)".to_owned(),
+        413 => "the file is larger than the index allows".to_owned(),
+        _ if status.is_server_error() => "the index failed; run the same command again (files already uploaded are skipped)".to_owned(),
+        _ => return None,
+    })
+}

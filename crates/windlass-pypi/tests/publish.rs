@@ -1,0 +1,711 @@
+//! `publish` against the real pypiserver, devpi and OpenBao of
+//! `scripts/services.sh`, checked with pip; every run is scanned for the
+//! credentials it used.
+
+#![allow(clippy::unwrap_used, reason = "tests panic on unexpected failures")]
+#![allow(clippy::expect_used, reason = "tests panic on unexpected failures")]
+
+mod support;
+
+use support::index::{FakeIndex, IndexConfig};
+use support::{pip_install, publish, unique_name, unique_version, write_sdist, write_wheel};
+use windlass_testkit::{Services, TokenRequest, canary};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pypiserver_open_upload_install_skip_and_conflict() {
+    let services = Services::load();
+    let server = services.pypiserver();
+    let tools = services.tools();
+    let dir = tempfile::tempdir().unwrap();
+    let (name, module) = unique_name("open");
+    let version = unique_version();
+    let wheel = write_wheel(dir.path(), &name, &version, "from-wheel", 0);
+    let sdist = write_sdist(dir.path(), &name, &version, "from-sdist");
+    let upload = server.upload_url();
+    let files = [wheel.to_str().unwrap(), sdist.to_str().unwrap()];
+    // The open index ignores credentials: a canary token is sent (to the
+    // upload and the look-ups) and must show up nowhere.
+    let token = canary("pypi-token");
+    let env = [("PYPI_TOKEN", token.as_str())];
+    let args = |extra: &[&'static str], files: &[&str]| -> Vec<String> {
+        [
+            "--repository",
+            upload.as_str(),
+            "--token",
+            "env://PYPI_TOKEN",
+        ]
+        .iter()
+        .chain(extra)
+        .chain(files)
+        .map(|a| (*a).to_owned())
+        .collect()
+    };
+    let (home, env) = (dir.path(), &env);
+    let run_with = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        publish(home, home, &args, env).await
+    };
+
+    // Dry run: a plan, nothing sent.
+    let run = run_with(args(&["--dry-run", "--json"], &files)).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    run.assert_no_leak(&token);
+    let plan = run.json();
+    assert_eq!(plan["data"]["files"][0]["status"], "would-upload", "{plan}");
+    assert!(
+        plan["data"]["files"][0]["blake2_256"]
+            .as_str()
+            .unwrap()
+            .len()
+            == 64
+    );
+
+    // Upload both.
+    let run = run_with(args(&[], &files)).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    run.assert_no_leak(&token);
+    assert_eq!(run.stdout.matches("uploaded ").count(), 2, "{}", run.stdout);
+    assert!(run.summary.contains("| uploaded |"), "{}", run.summary);
+
+    // pip installs each from the index.
+    let index = server.simple_url();
+    let requirement = format!("{name}=={version}");
+    let from_wheel = pip_install(
+        &tools.python,
+        dir.path(),
+        &index,
+        &requirement,
+        &module,
+        &["--only-binary", ":all:"],
+    )
+    .await;
+    assert_eq!(from_wheel, "from-wheel");
+    let from_sdist = pip_install(
+        &tools.python,
+        dir.path(),
+        &index,
+        &requirement,
+        &module,
+        &["--no-binary", ":all:"],
+    )
+    .await;
+    assert_eq!(from_sdist, "from-sdist");
+
+    // The same files again: skipped, exit 0.
+    let run = run_with(args(&["--skip-existing", "--json"], &files)).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    run.assert_no_leak(&token);
+    let report = run.json();
+    assert_eq!(report["data"]["skipped"], 2, "{report}");
+
+    // A different file under the same name: a conflict showing both hashes.
+    let other = tempfile::tempdir().unwrap();
+    let changed = write_wheel(other.path(), &name, &version, "changed", 0);
+    let run = run_with(args(&[], &[changed.to_str().unwrap()])).await;
+    assert_eq!(run.code, 1, "{run:#?}");
+    run.assert_no_leak(&token);
+    let original_sha = windlass_pypi::Distribution::inspect(&wheel).unwrap().sha256;
+    let changed_sha = windlass_pypi::Distribution::inspect(&changed)
+        .unwrap()
+        .sha256;
+    assert!(
+        run.stdout.contains(&original_sha) && run.stdout.contains(&changed_sha),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("bad");
+    let version = unique_version();
+    let wheel = write_wheel(dir.path(), &name, &version, "x", 0);
+    let not_a_dist = dir.path().join("notes.txt");
+    std::fs::write(&not_a_dist, "hello").unwrap();
+    // A server that does not exist: any request would fail with 3, not 2.
+    let url = "http://127.0.0.1:9/";
+    let password = canary("twine-password");
+    let env = [
+        ("TWINE_USERNAME", "windlass"),
+        ("TWINE_PASSWORD", password.as_str()),
+    ];
+    for extra in [not_a_dist.to_str().unwrap(), "missing-1.0-py3-none-any.whl"] {
+        let run = publish(
+            dir.path(),
+            dir.path(),
+            &["--repository", url, wheel.to_str().unwrap(), extra],
+            &env,
+        )
+        .await;
+        assert_eq!(run.code, 2, "{run:#?}");
+        assert!(run.stderr.contains("error:"), "{}", run.stderr);
+        run.assert_no_leak(&password);
+    }
+    // A wheel whose metadata names another project.
+    let other = tempfile::tempdir().unwrap();
+    let lying = write_wheel(other.path(), "other-project", &version, "x", 0);
+    let renamed = dir.path().join(format!(
+        "{}-{version}-py3-none-any.whl",
+        name.replace('-', "_")
+    ));
+    std::fs::remove_file(&renamed).ok();
+    std::fs::rename(&lying, &renamed).unwrap();
+    let run = publish(
+        dir.path(),
+        dir.path(),
+        &["--repository", url, renamed.to_str().unwrap()],
+        &env,
+    )
+    .await;
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("does not match"), "{}", run.stderr);
+    run.assert_no_leak(&password);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pypiserver_htpasswd_from_pypirc() {
+    let services = Services::load();
+    let server = services.pypiserver_auth();
+    let (user, password) = server.auth.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("rc");
+    let version = unique_version();
+    let wheel = write_wheel(dir.path(), &name, &version, "rc", 0);
+    std::fs::write(
+        dir.path().join(".pypirc"),
+        format!(
+            "[distutils]\nindex-servers =\n    local\n\n[local]\nrepository = {}\nusername = {user}\npassword = {}\n",
+            server.upload_url(),
+            password.expose()
+        ),
+    )
+    .unwrap();
+    let run = publish(
+        dir.path(),
+        dir.path(),
+        &["-r", "local", wheel.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.contains("uploaded "), "{}", run.stdout);
+    run.assert_no_leak(password.expose());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_is_a_remote_failure_without_the_secret() {
+    let services = Services::load();
+    let server = services.pypiserver_auth();
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("wrong");
+    let version = unique_version();
+    let wheel = write_wheel(dir.path(), &name, &version, "x", 0);
+    let secret = canary("pypi-password");
+    let upload = server.upload_url();
+    let run = publish(
+        dir.path(),
+        dir.path(),
+        &["--repository", upload.as_str(), wheel.to_str().unwrap()],
+        &[("TWINE_USERNAME", "windlass"), ("TWINE_PASSWORD", &secret)],
+    )
+    .await;
+    assert_eq!(run.code, 3, "{run:#?}");
+    // pypiserver answers 403, others 401: either way the hint names the
+    // credentials' source.
+    assert!(
+        run.stdout.contains("TWINE_USERNAME/TWINE_PASSWORD")
+            && run.stdout.contains("index said  Error: 403"),
+        "{}",
+        run.stdout
+    );
+    run.assert_no_leak(&secret);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn devpi_with_twine_variables() {
+    let services = Services::load();
+    let devpi = services.devpi();
+    let tools = services.tools();
+    let dir = tempfile::tempdir().unwrap();
+    let (name, module) = unique_name("devpi");
+    let version = unique_version();
+    let wheel = write_wheel(dir.path(), &name, &version, "devpi-wheel", 0);
+    let sdist = write_sdist(dir.path(), &name, &version, "devpi-sdist");
+    let env = [
+        ("TWINE_USERNAME", devpi.user.as_str()),
+        ("TWINE_PASSWORD", devpi.password.expose().as_str()),
+        ("TWINE_REPOSITORY_URL", &devpi.upload_url()),
+    ];
+    let files = [wheel.to_str().unwrap(), sdist.to_str().unwrap()];
+    let run = publish(dir.path(), dir.path(), &files, &env).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.stdout.matches("uploaded ").count(), 2, "{}", run.stdout);
+    run.assert_no_leak(devpi.password.expose());
+    let got = pip_install(
+        &tools.python,
+        dir.path(),
+        &devpi.simple_url(),
+        &format!("{name}=={version}"),
+        &module,
+        &["--only-binary", ":all:"],
+    )
+    .await;
+    assert_eq!(got, "devpi-wheel");
+    // Again: both skipped by hash.
+    let mut args = vec!["--skip-existing"];
+    args.extend(files);
+    let run = publish(dir.path(), dir.path(), &args, &env).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.stdout.matches("skipped ").count(), 2, "{}", run.stdout);
+    run.assert_no_leak(devpi.password.expose());
+    // Another file under the same name: a conflict.
+    let other = tempfile::tempdir().unwrap();
+    let changed = write_wheel(other.path(), &name, &version, "changed", 0);
+    let run = publish(dir.path(), dir.path(), &[changed.to_str().unwrap()], &env).await;
+    assert_eq!(run.code, 1, "{run:#?}");
+    run.assert_no_leak(devpi.password.expose());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_from_openbao_via_vault_reference() {
+    let services = Services::load();
+    let bao = services.bao();
+    let server = services.pypiserver();
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("bao");
+    let version = unique_version();
+    let wheel = write_wheel(dir.path(), &name, &version, "x", 0);
+    std::fs::write(
+        dir.path().join("windlass.toml"),
+        format!(
+            "[wheel.repositories.local]\nurl = \"{}\"\ntoken = \"vault://{}/{}#{}\"\n",
+            server.upload_url(),
+            bao.kv2.mount,
+            bao.kv2.path,
+            bao.kv2.key
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let run = publish(
+        dir.path(),
+        dir.path(),
+        &["-r", "local", "--json", wheel.to_str().unwrap()],
+        &[
+            ("VAULT_ADDR", &bao.addr),
+            ("VAULT_TOKEN", bao.read_token.expose()),
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let report = run.json();
+    assert_eq!(
+        report["data"]["credentials"], "windlass.toml [wheel.repositories.local]",
+        "{report}"
+    );
+    run.assert_no_leak(bao.kv2.value.expose());
+    run.assert_no_leak(bao.read_token.expose());
+}
+
+/// The index is killed in the middle of a parallel upload and restarted:
+/// the run completes (retrying after looking each file up), and every file
+/// is on the index once, with the right hash.
+#[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, told in order")]
+async fn index_killed_and_restarted_mid_upload() {
+    let services = Services::load();
+    let bin = std::path::PathBuf::from(services.var("WINDLASS_TEST_STATE_DIR"))
+        .join("venv-services/bin/pypi-server");
+    assert!(
+        bin.exists(),
+        "{} is missing; run scripts/services.sh install",
+        bin.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let packages = dir.path().join("packages");
+    std::fs::create_dir(&packages).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let port_text = port.to_string();
+    let start = || {
+        windlass_process::Cmd::new(&bin, dir.path())
+            .args([
+                "run",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port_text,
+                "-a",
+                ".",
+                "-P",
+                ".",
+                packages.to_str().unwrap(),
+            ])
+            .capture_output()
+            .spawn()
+            .unwrap()
+    };
+    let wait_up = || async {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("pypiserver did not start on port {port}");
+    };
+    let server = start();
+    wait_up().await;
+
+    let dists = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for i in 0..12 {
+        let (name, _) = unique_name(&format!("kill{i}"));
+        let version = unique_version();
+        files.push(write_wheel(
+            dists.path(),
+            &name,
+            &version,
+            "k",
+            8 * 1024 * 1024,
+        ));
+    }
+    let upload = format!("http://127.0.0.1:{port}/");
+    let mut args = vec!["--repository", upload.as_str(), "-j", "4", "--json"];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+
+    let killer = async {
+        // Kill it as soon as the first file has landed: the others are in
+        // flight or queued.
+        while std::fs::read_dir(&packages).unwrap().next().is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        drop(server);
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let restarted = start();
+        wait_up().await;
+        restarted
+    };
+    let (run, restarted) = tokio::join!(publish(dir.path(), dir.path(), &args, &[]), killer);
+    // pypiserver writes uploads in place: a file it was writing when killed
+    // stays truncated on its disk. The client must then report a conflict
+    // with both hashes (exit 1), never a success; every file reported as
+    // uploaded or skipped must be byte-identical on the index.
+    assert!(run.code == 0 || run.code == 1, "{run:#?}");
+    let report = run.json();
+    assert_eq!(
+        report["data"]["failed"].as_u64().unwrap() > 0,
+        run.code == 1,
+        "{report}"
+    );
+    let entries = report["data"]["files"].as_array().unwrap().clone();
+    let retried = entries
+        .iter()
+        .filter(|f| f["attempts"].as_u64().unwrap_or(0) > 1 || f["status"] == "conflict")
+        .count();
+    assert!(retried > 0, "the kill interrupted nothing: {report}");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&packages)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut expected: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(on_disk, expected, "nothing duplicated, nothing missing");
+    for (file, entry) in files.iter().zip(&entries) {
+        let stored = std::fs::read(packages.join(file.file_name().unwrap())).unwrap();
+        let identical = stored == std::fs::read(file).unwrap();
+        match entry["status"].as_str().unwrap() {
+            "uploaded" | "skipped" => assert!(identical, "{entry}"),
+            "conflict" => {
+                assert!(!identical, "{entry}");
+                assert!(entry["error"]["index_sha256"].is_string(), "{entry}");
+            }
+            other => panic!("unexpected status {other}: {entry}"),
+        }
+    }
+    // A second run agrees with the first and uploads nothing twice.
+    let run2 = publish(dir.path(), dir.path(), &args, &[]).await;
+    assert_eq!(run2.code, run.code, "{run2:#?}");
+    assert_eq!(run2.json()["data"]["uploaded"], 0);
+    drop(restarted);
+}
+
+/// A trusted-publishing scenario: a fake warehouse front (audience, mint,
+/// upload) forwarding uploads to the real pypiserver, the local OIDC issuer
+/// as GitHub Actions' token service.
+struct Trusted {
+    services: Services,
+    index: FakeIndex,
+    dir: tempfile::TempDir,
+    files: Vec<std::path::PathBuf>,
+}
+
+impl Trusted {
+    async fn new(lifetime: u64, files: usize) -> Self {
+        let services = Services::load();
+        let oidc = services.oidc();
+        let server = services.pypiserver();
+        let index = FakeIndex::start(IndexConfig {
+            audience: "pypi".to_owned(),
+            repository: oidc.repository.clone(),
+            lifetime,
+            upstream: server.upload_url(),
+            fallback: None,
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let files = (0..files)
+            .map(|i| {
+                let (name, _) = unique_name(&format!("tp{i}"));
+                write_wheel(dir.path(), &name, &unique_version(), "tp", 0)
+            })
+            .collect();
+        Self {
+            services,
+            index,
+            dir,
+            files,
+        }
+    }
+
+    /// Publishes every file with the identity token that `request_url`
+    /// hands out (`None`: no `ACTIONS_ID_TOKEN_REQUEST_*` at all).
+    async fn publish(&self, request_url: Option<&str>, extra: &[&str]) -> support::Run {
+        let oidc = self.services.oidc();
+        let simple = self.services.pypiserver().simple_url();
+        let mut args = vec![
+            "--repository",
+            self.index.url.as_str(),
+            "--simple-url",
+            simple.as_str(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        args.extend(self.files.iter().map(|f| f.to_str().unwrap()));
+        let mut env = vec![];
+        if let Some(url) = request_url {
+            env.push(("ACTIONS_ID_TOKEN_REQUEST_URL", url));
+            env.push((
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                oidc.request_token.expose().as_str(),
+            ));
+        }
+        publish(self.dir.path(), self.dir.path(), &args, &env).await
+    }
+
+    /// Every credential of the scenario is absent from the run's output and
+    /// files: the request token, every identity token and upload token.
+    fn assert_no_leak(&self, run: &support::Run) {
+        let seen = self.index.seen();
+        run.assert_no_leak(self.services.oidc().request_token.expose());
+        for secret in seen.jwts.iter().chain(&seen.minted) {
+            run.assert_no_leak(secret);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_publishing_mints_masks_and_uploads() {
+    let trusted = Trusted::new(900, 3).await;
+    let oidc = trusted.services.oidc();
+    let run = trusted.publish(Some(&oidc.request_url), &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let report = run.json();
+    assert_eq!(report["data"]["uploaded"], 3, "{report}");
+    assert_eq!(
+        report["data"]["credentials"], "trusted publishing",
+        "{report}"
+    );
+    let seen = trusted.index.seen();
+    // One identity token, one upload token for the three files, each
+    // masked before use; every upload carried the minted token.
+    assert_eq!(seen.jwts.len(), 1, "{seen:?}");
+    assert_eq!(seen.minted.len(), 1, "{seen:?}");
+    assert!(run.masked(&seen.jwts[0]), "{}", run.commands);
+    assert!(run.masked(&seen.minted[0]), "{}", run.commands);
+    assert_eq!(
+        seen.uploads,
+        vec![format!("__token__:{}", seen.minted[0]); 3],
+        "{seen:?}"
+    );
+    trusted.assert_no_leak(&run);
+
+    // Everything is on the pypiserver: a second run mints nothing.
+    let again = trusted
+        .publish(Some(&oidc.request_url), &["--skip-existing"])
+        .await;
+    assert_eq!(again.code, 0, "{again:#?}");
+    assert_eq!(again.json()["data"]["skipped"], 3, "{}", again.stdout);
+    assert_eq!(trusted.index.seen().minted.len(), 1);
+    trusted.assert_no_leak(&again);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_publishing_mints_again_before_the_token_expires() {
+    // Tokens that live 60 s are inside the re-mint margin: each of the two
+    // sequential uploads gets a fresh one.
+    let trusted = Trusted::new(60, 2).await;
+    let oidc = trusted.services.oidc();
+    let run = trusted.publish(Some(&oidc.request_url), &["-j", "1"]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let seen = trusted.index.seen();
+    assert_eq!(seen.minted.len(), 2, "{seen:?}");
+    assert_ne!(seen.minted[0], seen.minted[1]);
+    let expected: Vec<String> = seen
+        .minted
+        .iter()
+        .map(|t| format!("__token__:{t}"))
+        .collect();
+    assert_eq!(seen.uploads, expected);
+    assert!(
+        seen.minted.iter().all(|t| run.masked(t)),
+        "{}",
+        run.commands
+    );
+    trusted.assert_no_leak(&run);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_publishing_without_a_publisher_is_a_remote_failure() {
+    let trusted = Trusted::new(900, 1).await;
+    let oidc = trusted.services.oidc();
+    // A job of another repository: a valid token that matches no publisher.
+    let request_url = oidc.token_url(&TokenRequest {
+        repository: Some("someone-else/fork".to_owned()),
+        ..TokenRequest::default()
+    });
+    let run = trusted.publish(Some(&request_url), &[]).await;
+    assert_eq!(run.code, 3, "{run:#?}");
+    let report = run.json();
+    let error = &report["data"]["files"][0]["error"];
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid-publisher"),
+        "{report}"
+    );
+    let hint = error["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("trusted publisher") && hint.contains("on the index"),
+        "{hint}"
+    );
+    let seen = trusted.index.seen();
+    assert!(
+        seen.minted.is_empty() && seen.uploads.is_empty(),
+        "{seen:?}"
+    );
+    assert_eq!(seen.jwts.len(), 1, "{seen:?}");
+    assert!(run.masked(&seen.jwts[0]), "{}", run.commands);
+    trusted.assert_no_leak(&run);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_publishing_with_an_expired_identity_token_fails() {
+    let trusted = Trusted::new(900, 1).await;
+    let oidc = trusted.services.oidc();
+    let request_url = oidc.token_url(&TokenRequest {
+        exp_offset: Some(-60),
+        ..TokenRequest::default()
+    });
+    let run = trusted.publish(Some(&request_url), &[]).await;
+    assert_eq!(run.code, 3, "{run:#?}");
+    let report = run.json();
+    let error = &report["data"]["files"][0]["error"];
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("invalid-token") && message.contains("expired"),
+        "{report}"
+    );
+    assert!(
+        error["hint"].as_str().unwrap().contains("expired"),
+        "{report}"
+    );
+    assert!(trusted.index.seen().uploads.is_empty());
+    trusted.assert_no_leak(&run);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_publishing_without_an_identity_token_is_a_usage_error() {
+    let trusted = Trusted::new(900, 1).await;
+    let run = trusted
+        .publish(None, &["--trusted-publishing", "always"])
+        .await;
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("permissions: id-token: write"),
+        "{}",
+        run.stderr
+    );
+    let seen = trusted.index.seen();
+    assert!(seen.jwts.is_empty() && seen.uploads.is_empty(), "{seen:?}");
+    trusted.assert_no_leak(&run);
+}
+
+/// An index that redirects the look-up of a project it lacks to another
+/// index (pypiserver's fallback to pypi.org) does not have the file, even
+/// when the other index has a different file of that name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lookup_redirected_to_another_index_means_absent() {
+    let services = Services::load();
+    let server = services.pypiserver();
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("fallback");
+    let version = unique_version();
+    // The other index holds a file of that name.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let theirs = write_wheel(elsewhere.path(), &name, &version, "theirs", 0);
+    let upload = server.upload_url();
+    let run = publish(
+        dir.path(),
+        dir.path(),
+        &["--repository", upload.as_str(), theirs.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    // This index lacks the project and sends look-ups there.
+    let index = FakeIndex::start(IndexConfig {
+        audience: "pypi".to_owned(),
+        repository: String::new(),
+        lifetime: 900,
+        upstream: upload.clone(),
+        fallback: Some(server.simple_url()),
+    })
+    .await;
+    let ours = write_wheel(dir.path(), &name, &version, "ours", 0);
+    let simple = format!("{}simple/", index.url);
+    let run = publish(
+        dir.path(),
+        dir.path(),
+        &[
+            "--repository",
+            index.url.as_str(),
+            "--simple-url",
+            simple.as_str(),
+            "--dry-run",
+            "--json",
+            ours.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let plan = run.json();
+    assert_eq!(plan["data"]["files"][0]["status"], "would-upload", "{plan}");
+    assert_eq!(
+        plan["data"]["files"][0]["reason"], "not on the index yet",
+        "{plan}"
+    );
+}

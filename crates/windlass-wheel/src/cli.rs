@@ -1,0 +1,102 @@
+//! The command line shared by `windlass-wheel` and `windlass wheel`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use windlass_config::{EffectiveConfig, LoadOptions};
+use windlass_http::HttpConfig;
+use windlass_output::{ExitStatus, OutputArgs, Printer, ResultExt as _};
+use windlass_secrets::{Environment, SecretsConfig};
+
+use crate::config::WheelSection;
+use crate::{WheelArgs, WheelCommand};
+
+/// Everything `windlass wheel` accepts: output flags, `--config` and a
+/// subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WheelCli {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Read this configuration file instead of searching for `windlass.toml`
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub wheel: WheelArgs,
+}
+
+/// The configuration a `wheel` command runs with.
+#[derive(Debug)]
+pub struct Context {
+    pub config: EffectiveConfig,
+    pub wheel: WheelSection,
+    pub env: Environment,
+    pub cwd: PathBuf,
+}
+
+impl Context {
+    /// Loads `windlass.toml` (searched from `start`) and its `[wheel]`
+    /// section.
+    pub fn load(config_file: Option<&Path>, start: &Path) -> anyhow::Result<Self> {
+        let cwd = std::env::current_dir()
+            .context("cannot read the current directory")
+            .with_exit_status(ExitStatus::Usage)?;
+        let mut options = LoadOptions::from_process()
+            .context("cannot read the environment")
+            .with_exit_status(ExitStatus::Usage)?;
+        options.cwd = cwd.join(start);
+        if let Some(path) = config_file {
+            options = options.with_config_file(cwd.join(path));
+        }
+        let config = options.load()?;
+        let wheel = config.section::<WheelSection>("wheel")?;
+        Ok(Self {
+            config,
+            wheel,
+            env: Environment::from_process(),
+            cwd,
+        })
+    }
+
+    /// What `publish` needs: repositories, `[secrets]`/`[vault]` for secret
+    /// references, `[http]`.
+    pub fn publish_context(&self) -> anyhow::Result<windlass_pypi::PublishContext> {
+        Ok(windlass_pypi::PublishContext {
+            env: self.env.clone(),
+            cwd: self.cwd.clone(),
+            project_dir: self
+                .config
+                .project_dir()
+                .map_or_else(|| self.cwd.clone(), Path::to_path_buf),
+            repositories: self.wheel.repositories.clone(),
+            secrets: SecretsConfig::from_effective(&self.config)?,
+            http: HttpConfig::from_settings(&self.config.settings.http),
+            retry: windlass_pypi::RetryPolicy::default(),
+        })
+    }
+}
+
+/// Runs `windlass wheel ...` to the end: output, logging, configuration,
+/// the async runtime and the exit code.
+pub fn main(cli: &WheelCli) -> ExitCode {
+    let printer = Printer::builder(&cli.output, cli.wheel.command.name())
+        .classifier(windlass_pypi::classifier().with::<windlass_config::LoadError>())
+        .build();
+    let result = windlass_output::init_tracing(&printer)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| {
+            // `build DIR` reads the project's configuration; the other
+            // commands read the one of the working directory.
+            let start = match &cli.wheel.command {
+                WheelCommand::Build(build) => build.dir.as_path(),
+                WheelCommand::Check(_) | WheelCommand::Publish(_) => Path::new("."),
+            };
+            let ctx = Context::load(cli.config.as_deref(), start)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(crate::run(&cli.wheel, &ctx, &printer))
+        });
+    windlass_output::finish(result, &printer)
+}

@@ -1,0 +1,32 @@
+//! `[wheel]` in `windlass.toml`.
+//!
+//! ```toml
+//! [wheel]
+//! backend = "auto"          # auto | native | pep517
+//! out = "dist"              # relative to this file's directory
+//!
+//! [wheel.repositories.internal]
+//! url = "https://pypi.internal.example/legacy/"
+//! token = "vault://secret/ci/pypi#token"
+//! ```
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use windlass_config::RelativePath;
+use windlass_pypi::RepositorySection;
+
+use crate::Backend;
+
+/// `[wheel]`: defaults for `build` and the repositories `publish` knows by
+/// name. Flags win over it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WheelSection {
+    /// The default of `build --backend`.
+    pub backend: Option<Backend>,
+    /// The default of `build --out`, relative to the file that set it.
+    pub out: Option<RelativePath>,
+    /// Upload targets for `publish --repository NAME`.
+    #[serde(default)]
+    pub repositories: IndexMap<String, RepositorySection>,
+}

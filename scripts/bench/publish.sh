@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Benchmark: `windlass-wheel publish` against `twine upload` and `uv publish`,
+# side by side in one hyperfine run, uploading 50 small wheels plus one
+# 20 MB wheel to a fresh pypiserver (no auth, no fallback) on a free port. Before every
+# timed run the index is emptied and a fresh set of wheels with a new unique
+# version is generated, so nothing is ever skipped and every tool starts
+# from the same index.
+#
+# Usage: scripts/bench/publish.sh [WORK_DIR]
+#   WINDLASS_WHEEL  the windlass-wheel binary (default: target/release/windlass-wheel;
+#                   build it with `cargo build --release -p windlass-wheel`)
+#   BENCH_PYTHON    a Python (default: the services' peers venv, else python3)
+#   BENCH_TWINE     twine (default: the services' peers venv, else twine on PATH)
+#   BENCH_UV        uv (default: the services' peers venv, else uv on PATH)
+#   PYPI_SERVER     pypi-server (default: the services' venv, else pypi-server on PATH)
+#   BENCH_RUNS      runs per tool (default: 5)
+#   BENCH_JOBS      windlass uploads at once (default: its own default)
+# The defaults come from the env file of `scripts/services.sh` when it
+# exists. Prints medians and ratios; the target is windlass <= 0.2 x twine's
+# and <= 0.5 x uv's wall time.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+work=${1:-$(mktemp -d -t windlass-publish-bench.XXXXXX)}
+
+state_dir=${WINDLASS_STATE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev}
+services_env=${WINDLASS_SERVICES_ENV:-$state_dir/run/services.env}
+# Reads one variable of the services env file (empty when absent).
+service_var() {
+  [[ -f $services_env ]] || return 0
+  sed -n "s/^$1=//p" "$services_env" | tail -n 1
+}
+# The first of the candidates that is an executable file.
+first_tool() {
+  local candidate
+  for candidate in "$@"; do
+    if [[ -n $candidate && -x $candidate ]]; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+target_dir=${CARGO_TARGET_DIR:-$repo_root/target}
+windlass=${WINDLASS_WHEEL:-$target_dir/release/windlass-wheel}
+python=${BENCH_PYTHON:-$(first_tool "$(service_var WINDLASS_TEST_PYTHON)" || command -v python3)}
+twine=${BENCH_TWINE:-$(first_tool "$(service_var WINDLASS_TEST_TWINE)" || command -v twine || echo twine)}
+uv=${BENCH_UV:-$(first_tool "$(service_var WINDLASS_TEST_UV)" || command -v uv || echo uv)}
+services_state=$(service_var WINDLASS_TEST_STATE_DIR)
+server=${PYPI_SERVER:-$(first_tool "${services_state:+$services_state/venv-services/bin/pypi-server}" || command -v pypi-server || echo pypi-server)}
+runs=${BENCH_RUNS:-5}
+jobs_flag=${BENCH_JOBS:+--jobs $BENCH_JOBS}
+
+for tool in hyperfine "$windlass" "$python" "$twine" "$uv" "$server"; do
+  command -v "$tool" >/dev/null || { echo "error: $tool not found" >&2; exit 2; }
+done
+
+mkdir -p "$work/packages" "$work/dists"
+port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port/"
+
+# No fallback: pypiserver would otherwise redirect the look-up of every
+# project it lacks to pypi.org, and windlass (the only tool here that looks
+# files up before uploading) would time the internet instead of the index.
+"$server" run -i 127.0.0.1 -p "$port" -a . -P . --disable-fallback "$work/packages" >"$work/server.log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  if "$python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then
+    break
+  fi
+  sleep 0.1
+done
+
+# Empties the index's package directory and $work/dists, then writes 50
+# small wheels and one 20 MB wheel with a fresh version into $work/dists.
+cat >"$work/generate.py" <<'PY'
+import os, sys, time, zipfile, base64, hashlib
+
+out, packages = sys.argv[1], sys.argv[2]
+for directory in (out, packages):
+    for name in os.listdir(directory):
+        os.remove(os.path.join(directory, name))
+version = "1.%d.%d" % (time.time(), time.perf_counter_ns() % 1000000)
+
+def wheel(project, size):
+    module = project.replace("-", "_")
+    di = "%s-%s.dist-info" % (module, version)
+    files = {
+        module + "/__init__.py": b"VALUE = 1\n",
+        module + "/data.bin": os.urandom(size),
+        di + "/METADATA": (
+            "Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: bench\n" % (project, version)
+        ).encode(),
+        di + "/WHEEL": b"Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    path = os.path.join(out, "%s-%s-py3-none-any.whl" % (module, version))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for member, data in files.items():
+            z.writestr(member, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append("%s,sha256=%s,%d" % (member, digest, len(data)))
+        record.append(di + "/RECORD,,")
+        z.writestr(di + "/RECORD", "\n".join(record) + "\n")
+
+for i in range(50):
+    wheel("bench-small-%02d" % i, 2048)
+wheel("bench-large", 20 * 1024 * 1024)
+PY
+
+prepare="$python $work/generate.py $work/dists $work/packages"
+dists="$work/dists/*.whl"
+# Every tool gets the same (ignored) credentials; none reads a config file.
+export HOME="$work/home"
+mkdir -p "$HOME"
+hyperfine --runs "$runs" --export-json "$work/results.json" \
+  --prepare "$prepare" \
+  -n windlass "$windlass publish --quiet --repository $url $jobs_flag $dists" \
+  -n twine "TWINE_USERNAME=bench TWINE_PASSWORD=bench $twine upload --non-interactive --disable-progress-bar --repository-url $url $dists" \
+  -n uv "$uv publish --quiet --publish-url $url --username bench --password bench $dists"
+
+"$python" - "$work/results.json" <<'PY'
+import json, sys
+
+results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+median = {name: r["median"] for name, r in results.items()}
+for name, value in median.items():
+    print("%-9s median %.3f s" % (name, value))
+w = median["windlass"]
+print("windlass / twine = %.2f (target <= 0.20)" % (w / median["twine"]))
+print("windlass / uv    = %.2f (target <= 0.50)" % (w / median["uv"]))
+PY
