@@ -58,24 +58,7 @@ impl Cmd {
             "running command",
         );
 
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "windlass-process is the one crate that spawns children"
-        )]
-        let mut command = tokio::process::Command::new(&self.program);
-        command.args(&self.args).current_dir(&self.cwd);
-        if self.env_clear {
-            command.env_clear();
-        }
-        for name in &self.removed {
-            command.env_remove(name);
-        }
-        for (name, value) in &self.vars {
-            match value {
-                EnvValue::Plain(value) => command.env(name, value),
-                EnvValue::Secret(value) => command.env(name, value.expose()),
-            };
-        }
+        let mut command = tokio::process::Command::from(self.std_command());
         let (stdout_stdio, stdout) = target(self.stdout, Stream::Stdout, &redactors);
         let (stderr_stdio, stderr) = target(self.stderr, Stream::Stderr, &redactors);
         command
@@ -464,6 +447,16 @@ impl Cmd {
             return err;
         }
         tracing::debug!(command = %self.command_line(&redactors), cwd = %self.cwd.display(), "exec");
+        let source = self.std_command().exec();
+        match source.kind() {
+            io::ErrorKind::NotFound => SpawnError::NotFound { program },
+            _ => SpawnError::Io { program, source },
+        }
+    }
+
+    /// The program, arguments, working directory and environment as a
+    /// standard command; streams and process group are the caller's.
+    fn std_command(&self) -> std::process::Command {
         #[allow(
             clippy::disallowed_methods,
             reason = "windlass-process is the one crate that spawns children"
@@ -482,10 +475,6 @@ impl Cmd {
                 EnvValue::Secret(value) => command.env(name, value.expose()),
             };
         }
-        let source = command.exec();
-        match source.kind() {
-            io::ErrorKind::NotFound => SpawnError::NotFound { program },
-            _ => SpawnError::Io { program, source },
-        }
+        command
     }
 }
