@@ -271,6 +271,7 @@ fn check(args: &CheckArgs, printer: &Printer) -> anyhow::Result<CheckReport> {
             anyhow::Error::from(c)
         });
         let problems = problems.with_context(|| format!("cannot check `{}`", path.display()))?;
+        annotate(printer, path, &problems);
         count += problems.len();
         files.push(FileReport {
             path: path.clone(),
@@ -282,4 +283,20 @@ fn check(args: &CheckArgs, printer: &Printer) -> anyhow::Result<CheckReport> {
         files,
         problem_count: count,
     })
+}
+
+/// Inside GitHub Actions, one `::error` annotation per problem, on the
+/// archive's path, titled with the problem's code.
+fn annotate(printer: &Printer, path: &Path, problems: &[Problem]) {
+    let Some(github) = printer.github() else {
+        return;
+    };
+    for problem in problems {
+        let annotation = windlass_output::github::Annotation::error(problem.to_string())
+            .file(path.display().to_string())
+            .title(format!("wheel check: {}", problem.code));
+        if let Err(err) = github.annotate(&annotation) {
+            tracing::warn!("cannot write a GitHub annotation: {err}");
+        }
+    }
 }

@@ -246,3 +246,44 @@ fn credentials_never_reach_a_backend_or_the_output() {
         windlass_testkit::assert_no_leak_in_dir(dir.path(), secret);
     }
 }
+
+/// Inside GitHub Actions every problem `check` finds is also an `::error`
+/// annotation on the archive.
+#[test]
+fn check_annotates_problems_in_github_actions() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        &[
+            ("pyproject.toml", GOOD),
+            ("README.md", "# hi\n"),
+            ("demo/__init__.py", ""),
+        ],
+    );
+    let built = run(&["build", "--wheel", "--backend", "native"], tmp.path());
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    // A file name that no longer matches the metadata inside.
+    std::fs::rename(
+        tmp.path().join("dist/demo-1.0-py3-none-any.whl"),
+        tmp.path().join("dist/demo-2.0-py3-none-any.whl"),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .args(["check", "dist/demo-2.0-py3-none-any.whl"])
+        .current_dir(tmp.path())
+        .env("NO_COLOR", "1")
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let annotations: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            l.starts_with("::error file=dist/demo-2.0-py3-none-any.whl,title=wheel check%3A ")
+        })
+        .collect();
+    assert!(!annotations.is_empty(), "{stderr}");
+    assert!(annotations.iter().any(|l| l.contains("2.0")), "{stderr}");
+}
