@@ -114,5 +114,5 @@ shellcheck scripts/*.sh .ci/run
 end
 
 begin "cargo test (against the real services)"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 end
