@@ -110,7 +110,7 @@ cargo deny check licenses bans sources
 end
 
 begin "shellcheck"
-shellcheck scripts/*.sh .ci/run
+shellcheck scripts/*.sh scripts/bench/*.sh .ci/run
 end
 
 begin "cargo test (against the real services)"
