@@ -68,6 +68,9 @@ PEERS_PIP=(
 APT_PACKAGES=(
   docker-registry skopeo umoci apache2-utils podman runc busybox-static
   jq curl openssl ca-certificates
+  # OS keyring tests: the kernel keyring (keyctl) and a headless Secret
+  # Service (gnome-keyring-daemon on a dbus-run-session bus, secret-tool).
+  keyutils dbus-daemon gnome-keyring libsecret-tools
 )
 
 SERVICES_VENV=$STATE_DIR/venv-services

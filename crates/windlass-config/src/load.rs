@@ -530,10 +530,10 @@ fn children(prefix: &str) -> Vec<&'static str> {
             key.strip_prefix(prefix)
                 .and_then(|rest| rest.strip_prefix('.'))
         };
-        if let Some(child) = rest.and_then(|rest| rest.split('.').next()) {
-            if !out.contains(&child) {
-                out.push(child);
-            }
+        if let Some(child) = rest.and_then(|rest| rest.split('.').next())
+            && !out.contains(&child)
+        {
+            out.push(child);
         }
     }
     out

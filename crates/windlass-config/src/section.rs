@@ -626,15 +626,14 @@ impl<'a> NodeDe<'a> {
         // identifier) raises its error here: point at that key.
         if let (DeErrorKind::UnknownField { field, .. }, Value::Table(table)) =
             (&err.kind, &self.node.value)
+            && let Some(keyed) = table.get(field)
         {
-            if let Some(keyed) = table.get(field) {
-                err.at = Some(At {
-                    file: keyed.node.file,
-                    span: keyed.key_span.clone(),
-                    path: join(&self.path, field),
-                });
-                return err;
-            }
+            err.at = Some(At {
+                file: keyed.node.file,
+                span: keyed.key_span.clone(),
+                path: join(&self.path, field),
+            });
+            return err;
         }
         err.at = Some(At {
             file: self.node.file,

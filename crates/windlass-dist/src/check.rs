@@ -224,10 +224,10 @@ fn check_metadata(
             }
         }
     }
-    if let Some(s) = m.get("Summary") {
-        if s.contains('\n') {
-            field(report, "Summary", "summary", "must be a single line".into());
-        }
+    if let Some(s) = m.get("Summary")
+        && s.contains('\n')
+    {
+        field(report, "Summary", "summary", "must be a single line".into());
     }
     for r in m.get_all("Requires-Dist") {
         if let Err(e) = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(r) {
@@ -239,15 +239,15 @@ fn check_metadata(
             );
         }
     }
-    if let Some(rp) = m.get("Requires-Python") {
-        if let Err(e) = pep440_rs::VersionSpecifiers::from_str(rp) {
-            field(
-                report,
-                "Requires-Python",
-                "requires-python",
-                format!("`{rp}` is not a valid version specifier: {e}"),
-            );
-        }
+    if let Some(rp) = m.get("Requires-Python")
+        && let Err(e) = pep440_rs::VersionSpecifiers::from_str(rp)
+    {
+        field(
+            report,
+            "Requires-Python",
+            "requires-python",
+            format!("`{rp}` is not a valid version specifier: {e}"),
+        );
     }
     for e in m.get_all("Provides-Extra") {
         if !name::is_valid_name(e) {
@@ -339,17 +339,17 @@ fn check_metadata(
     if !files.is_empty() && mv < (2, 4) && mv != (0, 0) {
         // Setuptools wrote License-File before 2.4 existed: a warning at most, not checked.
     }
-    if mv >= (2, 4) {
-        if let Some(present) = license_files {
-            for f in files {
-                if !present.contains(f) {
-                    field(
-                        report,
-                        "License-File",
-                        "license-file",
-                        format!("`{f}` is not in the archive"),
-                    );
-                }
+    if mv >= (2, 4)
+        && let Some(present) = license_files
+    {
+        for f in files {
+            if !present.contains(f) {
+                field(
+                    report,
+                    "License-File",
+                    "license-file",
+                    format!("`{f}` is not in the archive"),
+                );
             }
         }
     }
@@ -385,18 +385,18 @@ fn check_name_version(
     file_name: &str,
     file_version: &str,
 ) {
-    if let Some(n) = m.get("Name") {
-        if name::file_name_component(n) != file_name {
-            report.add(
-                "filename-mismatch",
-                Some(member),
-                Some("Name"),
-                format!(
-                    "the file name says `{file_name}`, the metadata says `{n}` (expected `{}`)",
-                    name::file_name_component(n)
-                ),
-            );
-        }
+    if let Some(n) = m.get("Name")
+        && name::file_name_component(n) != file_name
+    {
+        report.add(
+            "filename-mismatch",
+            Some(member),
+            Some("Name"),
+            format!(
+                "the file name says `{file_name}`, the metadata says `{n}` (expected `{}`)",
+                name::file_name_component(n)
+            ),
+        );
     }
     if let Some(v) = m.get("Version") {
         let same = match (

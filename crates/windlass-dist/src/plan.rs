@@ -121,10 +121,10 @@ pub fn plan(
             )],
         }));
     };
-    if let Some(bs) = &pyproject.build_system {
-        if !bs.backend_path.is_empty() {
-            reasons.push("`build-system.backend-path` loads an in-tree backend".into());
-        }
+    if let Some(bs) = &pyproject.build_system
+        && !bs.backend_path.is_empty()
+    {
+        reasons.push("`build-system.backend-path` loads an in-tree backend".into());
     }
     if !project.dynamic.is_empty() {
         reasons.push(format!(
@@ -355,10 +355,10 @@ fn unusual_config(root: &Path, pyproject: &PyProject, backend: KnownBackend) -> 
                     "platforms",
                 ],
             );
-            if let Some(dir) = table(&["package-dir"]) {
-                if dir.len() != 1 || dir.get("").and_then(toml::Value::as_str).is_none() {
-                    reasons.push("`tool.setuptools.package-dir` maps more than the root".into());
-                }
+            if let Some(dir) = table(&["package-dir"])
+                && (dir.len() != 1 || dir.get("").and_then(toml::Value::as_str).is_none())
+            {
+                reasons.push("`tool.setuptools.package-dir` maps more than the root".into());
             }
             for f in ["setup.py", "setup.cfg", "MANIFEST.in"] {
                 if root.join(f).exists() {
@@ -615,12 +615,11 @@ pub fn canonical_license(expr: &str) -> Result<String, String> {
         Ok(_) => Ok(expr.split_whitespace().collect::<Vec<_>>().join(" ")),
         Err(strict) => {
             // Accept what differs only in case (`mit`, `apache-2.0 or mit`).
-            if let Ok(Some(canonical)) = spdx::Expression::canonicalize(expr) {
-                if canonical.eq_ignore_ascii_case(expr.trim())
-                    && spdx::Expression::parse(&canonical).is_ok()
-                {
-                    return Ok(canonical);
-                }
+            if let Ok(Some(canonical)) = spdx::Expression::canonicalize(expr)
+                && canonical.eq_ignore_ascii_case(expr.trim())
+                && spdx::Expression::parse(&canonical).is_ok()
+            {
+                return Ok(canonical);
             }
             Err(format!(
                 "`{expr}` is not a valid SPDX license expression: {}",
@@ -813,12 +812,11 @@ impl Exclusions {
             {
                 return false;
             }
-            if let Some(only) = self.only_suffixes {
-                if !only.iter().any(|s| file_name.ends_with(s))
-                    && !self.only_names.contains(&file_name)
-                {
-                    return false;
-                }
+            if let Some(only) = self.only_suffixes
+                && !only.iter().any(|s| file_name.ends_with(s))
+                && !self.only_names.contains(&file_name)
+            {
+                return false;
             }
         }
         if self.root_paths.contains(&rel) {

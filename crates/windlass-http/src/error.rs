@@ -392,10 +392,9 @@ fn chain_has<T: StdError + 'static>(error: &(dyn StdError + 'static)) -> bool {
         if let Some(inner) = current
             .downcast_ref::<io::Error>()
             .and_then(io::Error::get_ref)
+            && (inner.is::<T>() || chain_has::<T>(inner))
         {
-            if inner.is::<T>() || chain_has::<T>(inner) {
-                return true;
-            }
+            return true;
         }
         next = current.source();
     }

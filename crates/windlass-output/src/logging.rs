@@ -25,16 +25,18 @@ pub struct LogConfig {
 }
 
 impl LogConfig {
-    /// The filter for the flags: errors only with `-q`, warnings by default,
-    /// then Windlass info, debug and trace with `-v`, `-vv`, `-vvv`, and
-    /// trace for everything with `-vvvv`.
+    /// The filter for the flags: Windlass's errors only with `-q`, its
+    /// warnings by default, then its info, debug and trace with `-v`, `-vv`,
+    /// `-vvv`, and trace for everything with `-vvvv`. Other crates' logs
+    /// (rustls, hyper) start at `-vv`: what they would say at the default
+    /// level reaches the user once, as the cause of our own error.
     pub fn directives(self) -> &'static str {
         if self.quiet > 0 {
-            return "error";
+            return "off,windlass=error";
         }
         match self.verbose {
-            0 => "warn",
-            1 => "warn,windlass=info",
+            0 => "off,windlass=warn",
+            1 => "off,windlass=info",
             2 => "info,windlass=debug",
             3 => "info,windlass=trace",
             _ => "trace",

@@ -80,10 +80,10 @@ async fn wait_dead(pid: u32) -> bool {
 async fn read_pid(path: &Path) -> u32 {
     let start = Instant::now();
     loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if let Ok(pid) = text.trim().parse() {
-                return pid;
-            }
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(pid) = text.trim().parse()
+        {
+            return pid;
         }
         assert!(
             start.elapsed() < Duration::from_secs(5),

@@ -101,11 +101,11 @@ impl Pypirc {
                 continue;
             }
             if line.starts_with([' ', '\t']) {
-                if let (Some(section), Some(key)) = (&current, &last_key) {
-                    if let Some(value) = sections.get_mut(section).and_then(|s| s.get_mut(key)) {
-                        value.push('\n');
-                        value.push_str(trimmed);
-                    }
+                if let (Some(section), Some(key)) = (&current, &last_key)
+                    && let Some(value) = sections.get_mut(section).and_then(|s| s.get_mut(key))
+                {
+                    value.push('\n');
+                    value.push_str(trimmed);
                 }
                 continue;
             }

@@ -233,19 +233,15 @@ impl TrustedPublisher {
         let response = match response {
             Ok(response) => response,
             Err(error) => {
-                if error.status().is_some_and(|s| s.is_client_error()) {
-                    if let Some(response) = error.take_response() {
-                        if let Some(text) =
-                            windlass_http::read_snippet(response, MAX_ERROR_BYTES).await
-                        {
-                            if let Ok(answer) = serde_json::from_str::<MintErrorAnswer>(&text) {
-                                return Err(OidcError::Refused {
-                                    message: answer.message,
-                                    errors: answer.errors,
-                                });
-                            }
-                        }
-                    }
+                if error.status().is_some_and(|s| s.is_client_error())
+                    && let Some(response) = error.take_response()
+                    && let Some(text) = windlass_http::read_snippet(response, MAX_ERROR_BYTES).await
+                    && let Ok(answer) = serde_json::from_str::<MintErrorAnswer>(&text)
+                {
+                    return Err(OidcError::Refused {
+                        message: answer.message,
+                        errors: answer.errors,
+                    });
                 }
                 return Err(OidcError::MintHttp(error));
             }

@@ -387,10 +387,10 @@ fn choose(
         "testpypi" => Some(TESTPYPI_UPLOAD_URL),
         _ => None,
     };
-    if let Some(rc) = pypirc.repository(spec) {
-        if let Some(url) = rc.repository.or_else(|| builtin.map(str::to_owned)) {
-            return Ok(Chosen::Pypirc(spec.to_owned(), url));
-        }
+    if let Some(rc) = pypirc.repository(spec)
+        && let Some(url) = rc.repository.or_else(|| builtin.map(str::to_owned))
+    {
+        return Ok(Chosen::Pypirc(spec.to_owned(), url));
     }
     if let Some(url) = builtin {
         return Ok(Chosen::Pypirc(spec.to_owned(), url.to_owned()));
@@ -476,30 +476,30 @@ async fn find_credentials(
             )));
         }
     }
-    if let Some(rc) = rc {
-        if let Some(password) = &rc.password {
-            let password = Secret::registered(password.clone());
-            let username = request
-                .username
-                .clone()
-                .or_else(|| rc.username.clone())
-                .unwrap_or_else(|| TOKEN_USERNAME.to_owned());
-            return Ok(Some((
-                Auth { username, password },
-                format!(".pypirc [{label}]"),
-            )));
-        }
+    if let Some(rc) = rc
+        && let Some(password) = &rc.password
+    {
+        let password = Secret::registered(password.clone());
+        let username = request
+            .username
+            .clone()
+            .or_else(|| rc.username.clone())
+            .unwrap_or_else(|| TOKEN_USERNAME.to_owned());
+        return Ok(Some((
+            Auth { username, password },
+            format!(".pypirc [{label}]"),
+        )));
     }
-    if let Some((username, password)) = url_auth {
-        if !password.is_empty() {
-            return Ok(Some((
-                Auth {
-                    username,
-                    password: Secret::registered(password),
-                },
-                "the repository url".to_owned(),
-            )));
-        }
+    if let Some((username, password)) = url_auth
+        && !password.is_empty()
+    {
+        return Ok(Some((
+            Auth {
+                username,
+                password: Secret::registered(password),
+            },
+            "the repository url".to_owned(),
+        )));
     }
     Ok(None)
 }

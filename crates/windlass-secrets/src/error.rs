@@ -7,7 +7,7 @@ use windlass_http::HttpError;
 use windlass_output::{Diagnostic, ExitStatus};
 use windlass_redact::RedactedUrl;
 
-use crate::reference::ParseError;
+use crate::reference::{KeyringStore, ParseError};
 
 /// A reference could not be resolved to a value.
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +19,23 @@ pub enum ResolveError {
     EnvMissing { name: String },
     #[error("environment variable `{name}` is not valid UTF-8")]
     EnvNotUnicode { name: String },
-    #[error("no keyring entry for service `{service}` and user `{user}`")]
-    KeyringMissing { service: String, user: String },
-    #[error("cannot read keyring entry for service `{service}` and user `{user}`: {reason}")]
+    #[error(
+        "no keyring entry for service `{service}` and user `{user}` in {}",
+        store.description()
+    )]
+    KeyringMissing {
+        service: String,
+        user: String,
+        store: KeyringStore,
+    },
+    #[error(
+        "cannot read keyring entry for service `{service}` and user `{user}` from {}: {reason}",
+        store.description()
+    )]
     KeyringUnavailable {
         service: String,
         user: String,
+        store: KeyringStore,
         reason: String,
     },
     #[error("secret file `{}` does not exist", path.display())]
@@ -149,13 +160,39 @@ impl Diagnostic for ResolveError {
             Self::EnvNotUnicode { .. } | Self::FileNotUnicode { .. } => {
                 Some("secrets must be UTF-8 text; base64-encode binary values".into())
             }
-            Self::KeyringMissing { service, user } => Some(format!(
-                "store it first, e.g. `keyctl add user 'keyring:{user}@{service}' VALUE @s` \
-                 (Linux kernel keyring) or with your desktop's password manager"
+            Self::KeyringMissing {
+                service,
+                user,
+                store: KeyringStore::Keyutils,
+            } => Some(format!(
+                "store it first; `keyctl padd user 'keyring:{user}@{service}' @s` reads the \
+                 value from stdin (a desktop keyring is read instead when a secret service \
+                 answers on DBUS_SESSION_BUS_ADDRESS, or with ?store=secret-service)"
             )),
-            Self::KeyringUnavailable { .. } => Some(
+            Self::KeyringMissing {
+                service,
+                user,
+                store: KeyringStore::SecretService,
+            } => Some(format!(
+                "store it first; `secret-tool store --label='{service}' service '{service}' \
+                 username '{user}'` reads the value from stdin (read the kernel keyring \
+                 instead with keyring://SERVICE/USER?store=keyutils)"
+            )),
+            Self::KeyringUnavailable {
+                store: KeyringStore::Keyutils,
+                ..
+            } => Some(
                 "on a headless Linux machine, run inside a kernel keyring session \
                  (`keyctl session`)"
+                    .into(),
+            ),
+            Self::KeyringUnavailable {
+                store: KeyringStore::SecretService,
+                ..
+            } => Some(
+                "start a secret service on the session bus (a desktop keyring, or headless: \
+                 `gnome-keyring-daemon --unlock --components=secrets` inside \
+                 `dbus-run-session`), or read the kernel keyring with ?store=keyutils"
                     .into(),
             ),
             Self::FileMissing { .. } => Some(
@@ -204,6 +241,11 @@ impl Diagnostic for VaultError {
             Self::NoAddress => "set VAULT_ADDR or `address` in the `[vault]` table".into(),
             Self::BadAddress { .. } => "write the address as https://HOST:PORT".into(),
             Self::Client(e) => return windlass_output_hint_build(e),
+            Self::Unreachable { source, .. } if source.kind() == windlass_http::ErrorKind::Tls => {
+                "vault's certificate is not trusted: if a private ca signed it, point \
+                 VAULT_CACERT (or `ca-file` in the `[vault]` table) at the ca's pem file"
+                    .into()
+            }
             Self::Unreachable { source, .. } => source.hint().unwrap_or_else(|| {
                 "check VAULT_ADDR (or `[vault] address`) and that the server is running".into()
             }),

@@ -9,13 +9,25 @@
 //! |---------------------------|----------------------------------------------------------------|
 //! | `vault://MOUNT/PATH#KEY`  | a key of a KV secret; v1 or v2 detected from the mount, or `?kv=1`/`?kv=2`; `?version=N` reads a KV v2 version |
 //! | `env://NAME`              | an environment variable (a CI secret)                          |
-//! | `keyring://SERVICE/USER`  | the OS keyring (the Linux kernel keyring: headless-safe)       |
+//! | `keyring://SERVICE/USER`  | the OS keyring: the Secret Service when a D-Bus session bus answers for it, else the Linux kernel keyring; `?store=secret-service` or `?store=keyutils` pins one |
 //! | `file://PATH`             | a file, one trailing newline removed; relative to the project, `~/` is home; a warning when others may read it |
 //!
 //! [`Resolver`] turns references into [`Secret`](windlass_redact::Secret)
 //! values, concurrently, and registers every secret value with the global
 //! redactor before returning it, so nothing Windlass prints afterwards can
 //! contain it (plain, base64, URL-encoded, JSON-escaped or hex).
+//!
+//! # Keyring stores
+//!
+//! A `keyring://` reference without `?store=` reads the Secret Service
+//! (GNOME Keyring, KeePassXC, KWallet) when `DBUS_SESSION_BUS_ADDRESS` is
+//! set and a Secret Service answers on that bus, and the Linux kernel
+//! keyring (keyutils, which needs no daemon: the headless CI case)
+//! otherwise. Both come from the `keyring-core` family of crates: the
+//! Secret Service through pure-Rust `zbus` (no libdbus, no OpenSSL).
+//! Entries are found by the `service` and `username` attributes (what
+//! `secret-tool store service S username U` writes) or, in the kernel
+//! keyring, by the description `keyring:USER@SERVICE`.
 //!
 //! # Why not `vaultrs`
 //!
@@ -53,7 +65,8 @@ pub use crate::config::{SecretEntry, SecretsConfig, SecretsSection, VaultSection
 pub use crate::error::{ResolveError, Status, VaultError};
 pub use crate::local::{Environment, store_in_keyring};
 pub use crate::reference::{
-    EnvRef, FileRef, KeyringRef, KvVersion, ParseError, ParseErrorKind, SecretRef, VaultRef,
+    EnvRef, FileRef, KeyringRef, KeyringStore, KvVersion, ParseError, ParseErrorKind, SecretRef,
+    VaultRef,
 };
 pub use crate::resolve::{EntryError, NamedRef, Resolved, Resolver};
 pub use crate::vault::{AuthSettings, VaultSettings};

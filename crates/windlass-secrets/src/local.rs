@@ -1,16 +1,16 @@
 //! Secrets that live on this machine: environment variables, files and the
-//! OS keyring.
+//! OS keyring (the Secret Service or the kernel keyring).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use windlass_redact::Secret;
 
 use crate::error::ResolveError;
-use crate::reference::{EnvRef, FileRef, KeyringRef};
+use crate::reference::{EnvRef, FileRef, KeyringRef, KeyringStore};
 
 /// A snapshot of the environment variables a resolution may read
 /// (`VAULT_*`, `ACTIONS_ID_TOKEN_*`, `env://` references) and the home
@@ -162,52 +162,148 @@ fn warn_if_shared(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_shared(_path: &Path) {}
 
-/// Reads an entry of the OS keyring: the Linux kernel keyring (keyutils),
-/// which works headless inside a `keyctl session`.
-pub(crate) fn read_keyring(r: &KeyringRef) -> Result<Secret<String>, ResolveError> {
-    let unavailable = |reason: String| ResolveError::KeyringUnavailable {
-        service: r.service.clone(),
-        user: r.user.clone(),
-        reason,
-    };
-    ensure_keyring_store().map_err(&unavailable)?;
+/// Reads an entry of the OS keyring, off the async runtime's threads (the
+/// Secret Service is a few blocking D-Bus round trips).
+pub(crate) async fn read_keyring(
+    env: &Environment,
+    r: &KeyringRef,
+) -> Result<Secret<String>, ResolveError> {
+    let bus = SessionBus::of(env);
+    let owned = r.clone();
+    match tokio::task::spawn_blocking(move || read_keyring_blocking(bus, &owned)).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only when the runtime shuts down under us.
+        Err(_) => Err(unavailable(
+            r,
+            r.store.unwrap_or(KeyringStore::Keyutils),
+            "the keyring read was cancelled".into(),
+        )),
+    }
+}
+
+/// Stores a value in the OS keyring, in the store a read of `r` would use
+/// (for tests and a future `secrets set`). Blocking.
+pub fn store_in_keyring(
+    env: &Environment,
+    r: &KeyringRef,
+    value: &Secret<String>,
+) -> Result<(), ResolveError> {
+    let (kind, entry) = open_entry(SessionBus::of(env), r)?;
+    entry
+        .set_password(value.expose())
+        .map_err(|e| unavailable(r, kind, describe(&e)))
+}
+
+/// Whether the environment names a D-Bus session bus. The connection
+/// itself is made by `zbus` from the process environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionBus {
+    Named,
+    Absent,
+}
+
+impl SessionBus {
+    fn of(env: &Environment) -> Self {
+        if env.get_str("DBUS_SESSION_BUS_ADDRESS").is_some() {
+            Self::Named
+        } else {
+            Self::Absent
+        }
+    }
+}
+
+fn read_keyring_blocking(bus: SessionBus, r: &KeyringRef) -> Result<Secret<String>, ResolveError> {
+    let (kind, entry) = open_entry(bus, r)?;
     // keyring-core's errors are mapped here, without their `Debug` (which
     // prints the raw bytes of an entry that is not UTF-8).
-    let entry =
-        keyring_core::Entry::new(&r.service, &r.user).map_err(|e| unavailable(describe(&e)))?;
     match entry.get_password() {
         Ok(value) => Ok(Secret::new(value)),
         Err(keyring_core::Error::NoEntry) => Err(ResolveError::KeyringMissing {
             service: r.service.clone(),
             user: r.user.clone(),
+            store: kind,
         }),
-        Err(e) => Err(unavailable(describe(&e))),
+        Err(e) => Err(unavailable(r, kind, describe(&e))),
     }
 }
 
-/// Stores a value in the OS keyring (for tests and a future `secrets set`).
-pub fn store_in_keyring(r: &KeyringRef, value: &Secret<String>) -> Result<(), ResolveError> {
-    let unavailable = |reason: String| ResolveError::KeyringUnavailable {
-        service: r.service.clone(),
-        user: r.user.clone(),
-        reason,
-    };
-    ensure_keyring_store().map_err(&unavailable)?;
-    let entry =
-        keyring_core::Entry::new(&r.service, &r.user).map_err(|e| unavailable(describe(&e)))?;
-    entry
-        .set_password(value.expose())
-        .map_err(|e| unavailable(describe(&e)))
+fn open_entry(
+    bus: SessionBus,
+    r: &KeyringRef,
+) -> Result<(KeyringStore, keyring_core::Entry), ResolveError> {
+    let (kind, store) =
+        choose_store(r.store, bus).map_err(|(kind, reason)| unavailable(r, kind, reason))?;
+    let entry = keyring_core::Entry::new_in_store(&store, &r.service, &r.user)
+        .map_err(|e| unavailable(r, kind, describe(&e)))?;
+    Ok((kind, entry))
 }
 
-fn ensure_keyring_store() -> Result<(), String> {
-    static STORE: OnceLock<Result<(), String>> = OnceLock::new();
+fn unavailable(r: &KeyringRef, store: KeyringStore, reason: String) -> ResolveError {
+    ResolveError::KeyringUnavailable {
+        service: r.service.clone(),
+        user: r.user.clone(),
+        store,
+        reason,
+    }
+}
+
+type Store = Arc<keyring_core::CredentialStore>;
+
+/// The store a reference pins, or the Secret Service when a session bus
+/// is named and a Secret Service answers on it, else the kernel keyring.
+fn choose_store(
+    pinned: Option<KeyringStore>,
+    bus: SessionBus,
+) -> Result<(KeyringStore, Store), (KeyringStore, String)> {
+    let open = |kind: KeyringStore| {
+        let store = match kind {
+            KeyringStore::SecretService => secret_service_store(),
+            KeyringStore::Keyutils => keyutils_store(),
+        };
+        store.map(|s| (kind, s)).map_err(|reason| (kind, reason))
+    };
+    if let Some(kind) = pinned {
+        return open(kind);
+    }
+    match bus {
+        SessionBus::Named => match secret_service_store() {
+            Ok(store) => {
+                tracing::debug!(
+                    "keyring: reading the secret service (a session bus answers for it)"
+                );
+                return Ok((KeyringStore::SecretService, store));
+            }
+            Err(reason) => tracing::debug!("keyring: reading the kernel keyring ({reason})"),
+        },
+        SessionBus::Absent => tracing::debug!(
+            "keyring: reading the kernel keyring (DBUS_SESSION_BUS_ADDRESS is not set)"
+        ),
+    }
+    open(KeyringStore::Keyutils)
+}
+
+/// The Secret Service, connected once per process.
+fn secret_service_store() -> Result<Store, String> {
+    static STORE: OnceLock<Result<Store, String>> = OnceLock::new();
     STORE
-        .get_or_init(|| {
-            let store = linux_keyutils_keyring_store::Store::new()
-                .map_err(|e| format!("cannot open the kernel keyring: {}", describe(&e)))?;
-            keyring_core::set_default_store(store);
-            Ok(())
+        .get_or_init(|| match zbus_secret_service_keyring_store::Store::new() {
+            Ok(store) => Ok(store as Store),
+            Err(e) => Err(format!(
+                "no secret service on the session bus: {}",
+                describe(&e)
+            )),
+        })
+        .clone()
+}
+
+/// The kernel keyring, opened once per process.
+fn keyutils_store() -> Result<Store, String> {
+    static STORE: OnceLock<Result<Store, String>> = OnceLock::new();
+    STORE
+        .get_or_init(|| match linux_keyutils_keyring_store::Store::new() {
+            Ok(store) => Ok(store as Store),
+            Err(e) => Err(format!("cannot open the kernel keyring: {}", describe(&e))),
         })
         .clone()
 }
@@ -223,6 +319,10 @@ fn describe(e: &keyring_core::Error) -> String {
         E::TooLong(attr, len) => format!("{attr} is longer than {len} characters"),
         E::NoDefaultStore => "no keyring store is available".into(),
         E::NotSupportedByStore(what) => format!("not supported by the keyring: {what}"),
+        E::Ambiguous(entries) => format!(
+            "{} entries match the service and user; delete all but one",
+            entries.len()
+        ),
         _ => "the keyring failed".into(),
     }
 }

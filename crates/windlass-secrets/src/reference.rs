@@ -14,7 +14,8 @@ pub enum SecretRef {
     Vault(VaultRef),
     /// `env://NAME`: an environment variable (a CI secret variable).
     Env(EnvRef),
-    /// `keyring://SERVICE/USER`: the OS keyring.
+    /// `keyring://SERVICE/USER`, optionally `?store=secret-service|keyutils`:
+    /// the OS keyring.
     Keyring(KeyringRef),
     /// `file://PATH`: the whole content of a file, one trailing newline
     /// removed.
@@ -53,6 +54,38 @@ pub struct EnvRef {
 pub struct KeyringRef {
     pub service: String,
     pub user: String,
+    /// The store, when the reference pins one (`?store=keyutils`);
+    /// otherwise chosen at run time: the Secret Service when a D-Bus
+    /// session bus answers for it, else the kernel keyring.
+    pub store: Option<KeyringStore>,
+}
+
+/// A keyring store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyringStore {
+    /// The freedesktop Secret Service over the D-Bus session bus (GNOME
+    /// Keyring, KeePassXC, KWallet): `?store=secret-service`.
+    SecretService,
+    /// The Linux kernel keyring (keyutils), headless-safe: `?store=keyutils`.
+    Keyutils,
+}
+
+impl KeyringStore {
+    /// The name used in `?store=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SecretService => "secret-service",
+            Self::Keyutils => "keyutils",
+        }
+    }
+
+    /// How messages name it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::SecretService => "the secret service",
+            Self::Keyutils => "the kernel keyring",
+        }
+    }
 }
 
 /// A file; relative paths are relative to the project directory, `~/`
@@ -94,6 +127,9 @@ pub enum ParseErrorKind {
     BadEnvName,
     MissingService,
     MissingUser,
+    /// An option of a `keyring://` reference other than `store`.
+    UnknownKeyringParameter(String),
+    BadKeyringStore,
     MissingFilePath,
     ControlCharacter,
     BadPercentEncoding,
@@ -124,8 +160,13 @@ impl ParseError {
                  options go before the key: vault://kv/app?kv=1&version=2#token"
             }
             K::BadEnvName => "write env://NAME with a variable name like PYPI_TOKEN",
-            K::MissingService | K::MissingUser | K::BadPercentEncoding => {
-                "write keyring://SERVICE/USER, e.g. keyring://pypi/__token__"
+            K::MissingService
+            | K::MissingUser
+            | K::BadPercentEncoding
+            | K::UnknownKeyringParameter(_)
+            | K::BadKeyringStore => {
+                "write keyring://SERVICE/USER, e.g. keyring://pypi/__token__; pin the store \
+                 with ?store=secret-service or ?store=keyutils"
             }
             K::MissingFilePath => {
                 "write file://PATH, e.g. file:///run/secrets/token or file://secrets/token"
@@ -154,6 +195,8 @@ impl ParseError {
             K::BadEnvName => "expected an environment variable name (letters, digits, `_`)".into(),
             K::MissingService => "expected a service name after `keyring://`".into(),
             K::MissingUser => "expected `/USER` after the service".into(),
+            K::UnknownKeyringParameter(p) => format!("unknown option `{p}` (expected `store`)"),
+            K::BadKeyringStore => "`store` must be `secret-service` or `keyutils`".into(),
             K::MissingFilePath => "expected a path after `file://`".into(),
             K::ControlCharacter => "control characters are not allowed".into(),
             K::BadPercentEncoding => "percent-encoding does not decode to UTF-8".into(),
@@ -351,15 +394,19 @@ impl Parser<'_> {
     }
 
     fn keyring(&self, start: usize, rest: &str) -> Result<KeyringRef, ParseError> {
-        let (service, user) = match rest.split_once('/') {
+        let (locator, query) = match rest.split_once('?') {
+            Some((l, q)) => (l, Some(q)),
+            None => (rest, None),
+        };
+        let (service, user) = match locator.split_once('/') {
             Some((s, u)) => (s, u),
-            None => (rest, ""),
+            None => (locator, ""),
         };
         if service.is_empty() {
             return Err(self.err(start, ParseErrorKind::MissingService));
         }
         if user.is_empty() {
-            return Err(self.err(start + rest.len(), ParseErrorKind::MissingUser));
+            return Err(self.err(start + locator.len(), ParseErrorKind::MissingUser));
         }
         let decode = |s: &str, at: usize| {
             percent_decode_str(s)
@@ -367,9 +414,33 @@ impl Parser<'_> {
                 .map(std::borrow::Cow::into_owned)
                 .map_err(|_| self.err(at, ParseErrorKind::BadPercentEncoding))
         };
+        let mut store = None;
+        if let Some(query) = query {
+            let mut offset = start + locator.len() + 1;
+            for pair in query.split('&') {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                if name != "store" {
+                    return Err(self.err(
+                        offset,
+                        ParseErrorKind::UnknownKeyringParameter(name.to_owned()),
+                    ));
+                }
+                store = Some(match value {
+                    "secret-service" => KeyringStore::SecretService,
+                    "keyutils" => KeyringStore::Keyutils,
+                    _ => {
+                        return Err(
+                            self.err(offset + name.len() + 1, ParseErrorKind::BadKeyringStore)
+                        );
+                    }
+                });
+                offset += pair.len() + 1;
+            }
+        }
         Ok(KeyringRef {
             service: decode(service, start)?,
             user: decode(user, start + service.len() + 1)?,
+            store,
         })
     }
 
@@ -403,7 +474,11 @@ impl fmt::Display for SecretRef {
                 let enc = |s: &str| {
                     percent_encoding::utf8_percent_encode(s, KEYRING_COMPONENT).to_string()
                 };
-                write!(f, "keyring://{}/{}", enc(&k.service), enc(&k.user))
+                write!(f, "keyring://{}/{}", enc(&k.service), enc(&k.user))?;
+                match k.store {
+                    Some(store) => write!(f, "?store={}", store.as_str()),
+                    None => Ok(()),
+                }
             }
             Self::File(p) => write!(f, "file://{}", p.path.display()),
         }
@@ -448,6 +523,8 @@ mod tests {
             "env://_x1",
             "keyring://pypi/__token__",
             "keyring://my%2Fservice/me@example.org",
+            "keyring://pypi/__token__?store=secret-service",
+            "keyring://pypi/a%3Fb?store=keyutils",
             "file:///run/secrets/token",
             "file://secrets/token",
             "file://~/.config/token",
@@ -477,6 +554,9 @@ mod tests {
             "keyring://",
             "keyring://pypi",
             "keyring://pypi/%ff",
+            "keyring://pypi/__token__?store=kwallet",
+            "keyring://pypi/__token__?backend=keyutils",
+            "keyring://pypi?store=keyutils",
             "file://",
             "vault://sécret/ci#k\u{7}",
         ];

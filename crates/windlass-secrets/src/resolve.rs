@@ -162,7 +162,7 @@ impl Resolver {
         match reference {
             SecretRef::Env(r) => local::read_env(&self.env, r),
             SecretRef::File(r) => local::read_file(&local::file_path(&self.env, &self.base_dir, r)),
-            SecretRef::Keyring(r) => local::read_keyring(r),
+            SecretRef::Keyring(r) => local::read_keyring(&self.env, r).await,
             SecretRef::Vault(r) => self.session().await?.read_key(r).await,
         }
     }

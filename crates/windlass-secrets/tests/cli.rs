@@ -522,11 +522,14 @@ async fn keyring_in_a_kernel_session() {
     // `keyctl padd` reads the value from stdin (never argv).
     let script = format!(
         "keyctl padd user keyring:release-bot@windlass-test @s < value >/dev/null && \
-         '{}' exec -e T=keyring://windlass-test/release-bot -- sh -c 'echo \"$T\"; test \"$T\" = \"$(cat value)\"'",
-        bin.display()
+         '{bin}' exec -e T=keyring://windlass-test/release-bot -- sh -c 'echo \"$T\"; test \"$T\" = \"$(cat value)\"' && \
+         test \"$('{bin}' get 'keyring://windlass-test/release-bot?store=keyutils')\" = \"$(cat value)\"",
+        bin = bin.display()
     );
+    // No session bus: the kernel keyring is the store chosen.
     let mut cmd = Command::new("keyctl");
     cmd.current_dir(p.dir.path())
+        .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     let output = cmd
         .args(["session", "-", "sh", "-c", &script])
@@ -535,4 +538,582 @@ async fn keyring_in_a_kernel_session() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "****\n");
     assert_no_leak(&output.stderr, &p.canary);
+}
+
+/// Fails the test, naming the install command, when a program is missing:
+/// a test that needs a tool never skips.
+fn require_programs(programs: &[&str]) {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|p| !std::env::split_paths(&path).any(|dir| dir.join(p).is_file()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} not found on PATH: run `scripts/services.sh install` (it installs the Debian \
+         packages dbus-daemon, gnome-keyring, libsecret-tools and keyutils)",
+        missing.join(", ")
+    );
+}
+
+/// The output files a script run under `dbus-run-session` leaves in `dir`:
+/// `NAME.out`, `NAME.err` and `NAME.rc`.
+struct Step {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    code: i32,
+}
+
+impl Step {
+    fn read(dir: &Path, name: &str) -> Self {
+        let read = |ext: &str| std::fs::read(dir.join(format!("{name}.{ext}"))).unwrap();
+        let code = text(&read("rc")).trim().parse().unwrap();
+        Self {
+            stdout: read("out"),
+            stderr: read("err"),
+            code,
+        }
+    }
+}
+
+/// The Secret Service for real: gnome-keyring-daemon on a private D-Bus
+/// session bus (`dbus-run-session`), unlocked with a throwaway password;
+/// the entry is stored by `secret-tool` (reading the value from stdin) and
+/// read back by `get` and `exec`, chosen automatically and pinned.
+#[tokio::test]
+async fn keyring_in_the_secret_service() {
+    require_programs(&["dbus-run-session", "gnome-keyring-daemon", "secret-tool"]);
+    let p = Project::new("secret-service").await;
+    // Outside the project: the value file, and gnome-keyring's home.
+    let fixture = tempfile::tempdir().unwrap();
+    std::fs::write(fixture.path().join("value"), &p.canary).unwrap();
+    let runtime_dir = fixture.path().join("run");
+    std::fs::create_dir(&runtime_dir).unwrap();
+    set_mode(&runtime_dir, 0o700);
+    let out = p.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("windlass-secrets");
+    let script = r#"
+set -u
+step() { name=$1; shift; "$@" >"$OUT/$name.out" 2>"$OUT/$name.err"; echo $? >"$OUT/$name.rc"; }
+printf %s windlass-test-unlock | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 90
+secret-tool store --label=windlass-test service windlass-test username release-bot <"$FIXTURE/value" || exit 91
+step get "$BIN" -vvvv get keyring://windlass-test/release-bot
+step exec "$BIN" exec -e 'T=keyring://windlass-test/release-bot?store=secret-service' -- \
+  sh -c 'echo "$T"; test "$T" = "$(cat "$FIXTURE/value")"'
+step absent "$BIN" get keyring://windlass-test/nobody
+"#;
+    let output = Command::new("dbus-run-session")
+        .current_dir(p.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", fixture.path())
+        .env("XDG_RUNTIME_DIR", &runtime_dir)
+        .env("XDG_DATA_HOME", fixture.path().join("data"))
+        .env("FIXTURE", fixture.path())
+        .env("OUT", &out)
+        .env("BIN", &bin)
+        .args(["--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "the secret service did not start (90: gnome-keyring-daemon, 91: secret-tool): {}",
+        text(&output.stderr)
+    );
+    assert_no_leak(&output.stdout, &p.canary);
+    assert_no_leak(&output.stderr, &p.canary);
+
+    // `get` chose the Secret Service because a session bus answered; at
+    // -vvvv (zbus traced too) its log holds no value.
+    let get = Step::read(&out, "get");
+    assert_eq!(get.code, 0, "{}", text(&get.stderr));
+    assert_eq!(text(&get.stdout), p.canary);
+    assert!(
+        text(&get.stderr).contains("keyring: reading the secret service"),
+        "{}",
+        text(&get.stderr)
+    );
+    assert_no_leak(&get.stderr, &p.canary);
+
+    // `exec` with the store pinned: the child sees the value, its output is
+    // redacted.
+    let exec = Step::read(&out, "exec");
+    assert_eq!(exec.code, 0, "{}", text(&exec.stderr));
+    assert_eq!(text(&exec.stdout), "****\n");
+    assert_no_leak(&exec.stderr, &p.canary);
+
+    let absent = Step::read(&out, "absent");
+    assert_eq!(absent.code, 2, "{}", text(&absent.stderr));
+    assert!(absent.stdout.is_empty());
+    insta::assert_snapshot!("secret_service_absent", text(&absent.stderr));
+
+    // Only `get`'s stdout holds the value, as asked.
+    std::fs::remove_file(out.join("get.out")).unwrap();
+    assert_no_leak_in_dir(p.dir.path(), &p.canary);
+}
+
+/// A session bus that does not answer: a pinned Secret Service fails with
+/// a hint, an unpinned reference falls back to the kernel keyring.
+#[tokio::test]
+async fn keyring_without_a_secret_service() {
+    let p = Project::new("no-secret-service").await;
+    let bus = format!("unix:path={}", p.dir.path().join("no-bus").display());
+    let output = p
+        .cmd()
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+        .args([
+            "get",
+            "keyring://windlass-test-absent/nobody?store=secret-service",
+        ])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("from the secret service: no secret service on the session bus"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: start a secret service"), "{stderr}");
+    let output = p
+        .cmd()
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+        .args(["-vv", "get", "keyring://windlass-test-absent/nobody"])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("in the kernel keyring"), "{stderr}");
+    assert!(
+        stderr.contains("keyring: reading the kernel keyring (no secret service"),
+        "{stderr}"
+    );
+    p.assert_clean(&output);
+}
+
+/// How an own OpenBao server listens and what it records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnMode {
+    /// `-dev-tls`: https with a CA of its own, written to `ca_file()`.
+    Tls,
+    /// Plain http, with every request and response written raw (tokens
+    /// included) to `audit_log()`.
+    AuditedHttp,
+}
+
+/// An OpenBao dev server of the test's own (the shared one stays as it
+/// is), killed when dropped.
+struct OwnBao {
+    addr: String,
+    root: String,
+    dir: tempfile::TempDir,
+    _server: windlass_process::Running,
+}
+
+impl OwnBao {
+    async fn start(mode: OwnMode) -> Self {
+        let bin = Services::load().bao().bin;
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let root = windlass_testkit::canary("own-root");
+        let mut args = vec![
+            "server".to_owned(),
+            "-dev".to_owned(),
+            "-dev-no-store-token".to_owned(),
+            format!("-dev-listen-address=127.0.0.1:{port}"),
+        ];
+        match mode {
+            OwnMode::Tls => {
+                args.push("-dev-tls".to_owned());
+                args.push(format!("-dev-tls-cert-dir={}", dir.path().display()));
+            }
+            OwnMode::AuditedHttp => {
+                // OpenBao enables audit devices from its configuration only.
+                let config = dir.path().join("audit.hcl");
+                std::fs::write(
+                    &config,
+                    format!(
+                        "audit \"file\" \"file\" {{\n  options {{\n    file_path = {:?}\n    log_raw = \"true\"\n  }}\n}}\n",
+                        dir.path().join("audit.log").display().to_string()
+                    ),
+                )
+                .unwrap();
+                args.push(format!("-config={}", config.display()));
+            }
+        }
+        let server = windlass_process::Cmd::new(&bin, dir.path())
+            .args(&args)
+            .env("BAO_DEV_ROOT_TOKEN_ID", &root)
+            .env("HOME", dir.path())
+            .stdout(windlass_process::Sink::Null)
+            .stderr(windlass_process::Sink::Null)
+            .spawn()
+            .unwrap();
+        let scheme = if mode == OwnMode::Tls {
+            "https"
+        } else {
+            "http"
+        };
+        let own = Self {
+            addr: format!("{scheme}://127.0.0.1:{port}"),
+            root,
+            dir,
+            _server: server,
+        };
+        for _ in 0..200 {
+            if (mode != OwnMode::Tls || own.ca_file().exists())
+                && own.call(Method::GET, "sys/health", None, None).await.0 == 200
+            {
+                return own;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the own openbao server at {} did not start", own.addr);
+    }
+
+    fn audit_log(&self) -> std::path::PathBuf {
+        self.dir.path().join("audit.log")
+    }
+
+    fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("vault-ca.pem")
+    }
+
+    /// An API call with the root token, or with `token`.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let client = HttpClient::new(&HttpConfig {
+            max_retries: 0,
+            extra_ca_file: self.addr.starts_with("https").then(|| self.ca_file()),
+            ..HttpConfig::default()
+        })
+        .unwrap();
+        call_with(
+            &client,
+            &format!("{}/v1/{path}", self.addr),
+            method,
+            body,
+            token.unwrap_or(&self.root),
+        )
+        .await
+    }
+
+    async fn root(&self, method: Method, path: &str, body: Value) -> Value {
+        let (status, answer) = self.call(method, path, Some(body), None).await;
+        assert!((200..300).contains(&status), "{path}: {status} {answer}");
+        answer
+    }
+}
+
+async fn call_with(
+    client: &HttpClient,
+    url: &str,
+    method: Method,
+    body: Option<Value>,
+    token: &str,
+) -> (u16, Value) {
+    let url = RedactedUrl::parse(url).unwrap();
+    let result = client
+        .send_with(
+            method,
+            &url,
+            windlass_http::Idempotency::NonIdempotent,
+            |mut r| {
+                r = r.header("X-Vault-Token", token);
+                if let Some(b) = &body {
+                    r = r.json(b);
+                }
+                r
+            },
+        )
+        .await;
+    match result {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        }
+        Err(e) => (e.status().map_or(0, |s| s.as_u16()), Value::Null),
+    }
+}
+
+/// Vault over TLS with a private CA: trusted through `VAULT_CACERT` and
+/// through `[vault] ca-file` (relative to windlass.toml, run from a
+/// subdirectory); without the CA a TLS error with a hint, exit 3.
+#[tokio::test]
+async fn vault_over_tls_with_a_private_ca() {
+    let p = Project::new("tls").await;
+    let bao = OwnBao::start(OwnMode::Tls).await;
+    bao.root(
+        Method::POST,
+        "secret/data/ci/tls",
+        json!({"data": {"token": p.canary}}),
+    )
+    .await;
+    let sub = p.dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let cmd = || {
+        let mut cmd = p.cmd();
+        cmd.current_dir(&sub)
+            .env("VAULT_ADDR", &bao.addr)
+            .env("VAULT_TOKEN", &bao.root);
+        cmd
+    };
+    let check = |output: &std::process::Output| {
+        p.assert_clean(output);
+        assert_no_leak(&output.stderr, &bao.root);
+        assert_no_leak(&output.stdout, &bao.root);
+    };
+    let reference = "vault://secret/ci/tls#token";
+
+    // VAULT_CACERT.
+    let output = cmd()
+        .env("VAULT_CACERT", bao.ca_file())
+        .args(["get", reference])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), p.canary);
+    assert_no_leak(&output.stderr, &p.canary);
+    assert_no_leak(&output.stderr, &bao.root);
+    assert_no_leak(&output.stdout, &bao.root);
+
+    // `[vault] ca-file`, relative to windlass.toml (not to the working
+    // directory).
+    std::fs::create_dir(p.dir.path().join("certs")).unwrap();
+    std::fs::copy(bao.ca_file(), p.dir.path().join("certs/vault-ca.pem")).unwrap();
+    p.write_config("[vault]\nca-file = \"certs/vault-ca.pem\"\n");
+    let output = cmd()
+        .args([
+            "exec",
+            "-e",
+            &format!("T={reference}"),
+            "--",
+            "sh",
+            "-c",
+            "echo \"$T\"",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "****\n");
+    check(&output);
+
+    // No CA: the handshake fails, exit 3, with the fix in the hint.
+    std::fs::remove_file(p.dir.path().join("windlass.toml")).unwrap();
+    let output = cmd().args(["get", reference]).output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    check(&output);
+    let port = bao.addr.rsplit(':').next().unwrap();
+    insta::assert_snapshot!(
+        "vault_tls_untrusted",
+        normalise(&text(&output.stderr), &p).replace(port, "PORT")
+    );
+}
+
+/// An AppRole role that issues batch tokens: `get` and `exec` work, and
+/// Windlass neither renews nor revokes the token (which cannot be either):
+/// no warning, a debug line saying why, no renew or revoke request in the
+/// server's audit log, and the token still reads the secret afterwards.
+#[tokio::test]
+async fn batch_tokens_are_neither_renewed_nor_revoked() {
+    let p = Project::new("batch").await;
+    let bao = OwnBao::start(OwnMode::AuditedHttp).await;
+    bao.root(Method::POST, "sys/auth/approle", json!({"type": "approle"}))
+        .await;
+    bao.root(
+        Method::PUT,
+        "sys/policies/acl/ci-read",
+        json!({"policy": "path \"secret/data/ci/*\" { capabilities = [\"read\"] }"}),
+    )
+    .await;
+    bao.root(
+        Method::POST,
+        "secret/data/ci/batch",
+        json!({"data": {"token": p.canary}}),
+    )
+    .await;
+    bao.root(
+        Method::POST,
+        "auth/approle/role/batch",
+        json!({"token_type": "batch", "token_policies": ["ci-read"], "token_ttl": "10m"}),
+    )
+    .await;
+    let role_id = bao
+        .call(Method::GET, "auth/approle/role/batch/role-id", None, None)
+        .await
+        .1["data"]["role_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret_id = bao
+        .root(Method::POST, "auth/approle/role/batch/secret-id", json!({}))
+        .await["data"]["secret_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.write_config(
+        "[vault]\nauth = \"approle\"\n[vault.approle]\nrole-id = \"env://ROLE_ID\"\nsecret-id = \"env://SECRET_ID\"\n",
+    );
+    let cmd = || {
+        let mut cmd = p.cmd();
+        cmd.env_remove("VAULT_TOKEN")
+            .env("VAULT_ADDR", &bao.addr)
+            .env("ROLE_ID", &role_id)
+            .env("SECRET_ID", &secret_id);
+        cmd
+    };
+    let reference = "vault://secret/ci/batch#token";
+    let get = cmd().args(["-vv", "get", reference]).output().unwrap();
+    let exec = cmd()
+        .args([
+            "-vv",
+            "exec",
+            "-e",
+            &format!("T={reference}"),
+            "--",
+            "sh",
+            "-c",
+            "echo \"$T\"",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(get.status.code(), Some(0), "{}", text(&get.stderr));
+    assert_eq!(text(&get.stdout), p.canary);
+    assert_eq!(exec.status.code(), Some(0), "{}", text(&exec.stderr));
+    assert_eq!(text(&exec.stdout), "****\n");
+    for output in [&get, &exec] {
+        let stderr = text(&output.stderr);
+        for said in [
+            "not renewing the vault token from approle login: it is a batch token",
+            "not revoking the vault token from approle login: it is a batch token",
+        ] {
+            assert!(stderr.contains(said), "missing `{said}`:\n{stderr}");
+        }
+        assert!(
+            !stderr.contains("WARN") && !stderr.contains("ERROR") && !stderr.contains("error"),
+            "{stderr}"
+        );
+        assert_no_leak(&output.stderr, &p.canary);
+        assert_no_leak(&output.stderr, &secret_id);
+        assert_no_leak(&output.stdout, &secret_id);
+    }
+    assert_no_leak(&exec.stdout, &p.canary);
+    assert_no_leak_in_dir(p.dir.path(), &p.canary);
+    assert_no_leak_in_dir(p.dir.path(), &secret_id);
+
+    // The audit log (raw) holds what was asked: one login per run, and no
+    // renewal or revocation.
+    let log = std::fs::read_to_string(bao.audit_log()).unwrap();
+    let entries: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    // From Windlass's first login on (the dev server's own set-up creates
+    // and revokes a token before).
+    let paths: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["type"] == "request")
+        .filter_map(|e| e["request"]["path"].as_str())
+        .skip_while(|p| *p != "auth/approle/login")
+        .collect();
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.starts_with("auth/token/renew") || p.starts_with("auth/token/revoke")),
+        "{paths:?}"
+    );
+    let tokens: Vec<String> = entries
+        .iter()
+        .filter(|e| e["type"] == "response" && e["request"]["path"] == "auth/approle/login")
+        .filter_map(|e| e["response"]["auth"]["client_token"].as_str())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(tokens.len(), 2, "{paths:?}");
+    for token in &tokens {
+        for output in [&get, &exec] {
+            assert_no_leak(&output.stdout, token);
+            assert_no_leak(&output.stderr, token);
+        }
+        assert_no_leak_in_dir(p.dir.path(), token);
+        // Still valid after the run: it reads the secret.
+        let (status, answer) = bao
+            .call(Method::GET, "secret/data/ci/batch", None, Some(token))
+            .await;
+        assert_eq!(status, 200, "the batch token no longer works");
+        assert_eq!(answer["data"]["data"]["token"], p.canary.as_str());
+        let (_, lookup) = bao
+            .call(Method::GET, "auth/token/lookup-self", None, Some(token))
+            .await;
+        assert_eq!(
+            lookup["data"]["type"], "batch",
+            "{}",
+            lookup["data"]["type"]
+        );
+    }
+}
+
+/// A token the user supplied (`VAULT_TOKEN`) is used, not revoked: it
+/// still works after `exec`.
+#[tokio::test]
+async fn user_token_survives_exec() {
+    let p = Project::new("user-token").await;
+    let client = HttpClient::new(&HttpConfig {
+        max_retries: 0,
+        ..HttpConfig::default()
+    })
+    .unwrap();
+    let (status, created) = call_with(
+        &client,
+        &format!("{}/v1/auth/token/create", p.bao.addr),
+        Method::POST,
+        Some(json!({"policies": [p.bao.read_policy], "ttl": "10m"})),
+        p.bao.root_token.expose(),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let token = created["auth"]["client_token"].as_str().unwrap().to_owned();
+    let output = p
+        .cmd()
+        .env("VAULT_TOKEN", &token)
+        .args([
+            "-vv",
+            "exec",
+            "-e",
+            &format!("T={}", p.reference()),
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr
+            .contains("not revoking the vault token from VAULT_TOKEN: it was supplied by the user"),
+        "{stderr}"
+    );
+    p.assert_clean(&output);
+    assert_no_leak(&output.stdout, &token);
+    assert_no_leak(&output.stderr, &token);
+    assert_no_leak_in_dir(p.dir.path(), &token);
+    let (status, _) = call_with(
+        &client,
+        &format!("{}/v1/auth/token/lookup-self", p.bao.addr),
+        Method::GET,
+        None,
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "VAULT_TOKEN was revoked by exec");
 }

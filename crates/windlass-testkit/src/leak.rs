@@ -128,17 +128,17 @@ pub fn find_leak(haystack: &[u8], secret: &str) -> Option<Leak> {
         if let Some(leak) = found(LeakForm::Base64 { alignment }, standard.as_bytes()) {
             return Some(leak);
         }
-        if url_safe != standard {
-            if let Some(leak) = found(LeakForm::Base64UrlSafe { alignment }, url_safe.as_bytes()) {
-                return Some(leak);
-            }
+        if url_safe != standard
+            && let Some(leak) = found(LeakForm::Base64UrlSafe { alignment }, url_safe.as_bytes())
+        {
+            return Some(leak);
         }
     }
     for (form, escaped) in json_forms(secret) {
-        if escaped != secret {
-            if let Some(leak) = found(form, escaped.as_bytes()) {
-                return Some(leak);
-            }
+        if escaped != secret
+            && let Some(leak) = found(form, escaped.as_bytes())
+        {
+            return Some(leak);
         }
     }
     let lower = hex::encode(secret_bytes);

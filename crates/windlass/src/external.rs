@@ -67,10 +67,10 @@ fn known_commands(path_var: &OsStr) -> BTreeSet<String> {
         };
         for entry in entries.flatten() {
             let file_name = entry.file_name();
-            if let Some(name) = file_name.to_str().and_then(|n| n.strip_prefix(PREFIX)) {
-                if is_executable(&entry.path()) {
-                    names.insert(name.to_owned());
-                }
+            if let Some(name) = file_name.to_str().and_then(|n| n.strip_prefix(PREFIX))
+                && is_executable(&entry.path())
+            {
+                names.insert(name.to_owned());
             }
         }
     }

@@ -98,12 +98,36 @@ impl VaultSettings {
     }
 }
 
+/// Whose a token is, which decides whether Windlass renews and revokes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Custody {
+    /// The user supplied it (`VAULT_TOKEN`, `~/.vault-token`): never renewed
+    /// nor revoked, it outlives the run.
+    User,
+    /// Windlass logged in for it: renewed while in use, revoked at the end.
+    Service,
+    /// Windlass logged in for it, but a batch token can be neither renewed
+    /// nor revoked: it expires with its TTL.
+    Batch,
+}
+
+impl Custody {
+    /// Why a token is left alone, for the log; `None` for a token Windlass
+    /// renews and revokes.
+    pub(crate) fn left_alone_because(self) -> Option<&'static str> {
+        match self {
+            Self::User => Some("it was supplied by the user"),
+            Self::Batch => Some("it is a batch token, which expires with its ttl"),
+            Self::Service => None,
+        }
+    }
+}
+
 /// A token and what we know about it.
 pub(crate) struct Login {
     pub(crate) token: Secret<String>,
-    /// Windlass obtained it (renew and revoke it), as opposed to a token
-    /// the user supplied (never touched).
-    pub(crate) owned: bool,
+    pub(crate) custody: Custody,
+    /// Vault says it can be renewed (never for user and batch tokens).
     pub(crate) renewable: bool,
     pub(crate) ttl: Duration,
     pub(crate) policies: Vec<String>,
@@ -146,7 +170,7 @@ fn user_token(env: &Environment) -> Result<Login, VaultError> {
     };
     Ok(Login {
         token: Secret::registered(token),
-        owned: false,
+        custody: Custody::User,
         renewable: false,
         ttl: Duration::ZERO,
         policies: Vec::new(),
@@ -161,8 +185,8 @@ async fn approle(
     env: &Environment,
     base: &Path,
 ) -> Result<Login, VaultError> {
-    let role_id = credential(&c.role_id, "role id", env, base)?;
-    let mut secret_id = credential(&c.secret_id, "secret id", env, base)?;
+    let role_id = credential(&c.role_id, "role id", env, base).await?;
+    let mut secret_id = credential(&c.secret_id, "secret id", env, base).await?;
     if c.wrapped {
         secret_id = unwrap_secret_id(api, &secret_id).await?;
     }
@@ -177,7 +201,7 @@ async fn approle(
 }
 
 /// Resolves an AppRole id from its reference (never `vault://`).
-fn credential(
+async fn credential(
     reference: &str,
     what: &'static str,
     env: &Environment,
@@ -191,7 +215,7 @@ fn credential(
     let value = match &parsed {
         SecretRef::Env(r) => local::read_env(env, r),
         SecretRef::File(r) => local::read_file(&local::file_path(env, base, r)),
-        SecretRef::Keyring(r) => local::read_keyring(r),
+        SecretRef::Keyring(r) => local::read_keyring(env, r).await,
         SecretRef::Vault(_) => return Err(VaultError::AppRoleVaultRef { what }),
     }
     .map_err(wrap)?;
@@ -378,7 +402,11 @@ fn parse_login(answer: &Value, path: &str, source: &str) -> Result<Login, VaultE
         .unwrap_or_default();
     Ok(Login {
         token: Secret::registered(token.to_owned()),
-        owned: !batch,
+        custody: if batch {
+            Custody::Batch
+        } else {
+            Custody::Service
+        },
         renewable: !batch
             && auth
                 .get("renewable")
@@ -390,9 +418,11 @@ fn parse_login(answer: &Value, path: &str, source: &str) -> Result<Login, VaultE
                 .unwrap_or(0),
         ),
         policies,
+        // Batch tokens have an empty accessor.
         accessor: auth
             .get("accessor")
             .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
             .map(str::to_owned),
         source: source.to_owned(),
     })

@@ -17,6 +17,7 @@ use windlass_http::Method;
 use windlass_redact::Secret;
 
 use self::api::Api;
+use self::auth::Custody;
 pub use self::auth::{AuthSettings, VaultSettings};
 use crate::error::{ResolveError, VaultError};
 use crate::local::Environment;
@@ -31,7 +32,7 @@ type ReadCache = Mutex<HashMap<(String, Option<u64>), Arc<OnceCell<Shared<Secret
 pub(crate) struct Session {
     api: Api,
     token: Secret<String>,
-    owned: bool,
+    custody: Custody,
     token_source: String,
     policies: Vec<String>,
     accessor: Option<String>,
@@ -46,7 +47,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("api", &self.api)
-            .field("owned", &self.owned)
+            .field("custody", &self.custody)
             .field("token_source", &self.token_source)
             .field("policies", &self.policies)
             .finish_non_exhaustive()
@@ -67,7 +68,10 @@ impl Session {
             http,
         )?;
         let login = auth::login(&api, &settings.auth, env, base).await?;
-        let renewer = (login.owned && login.renewable && !login.ttl.is_zero()).then(|| {
+        let renewer = (login.custody == Custody::Service
+            && login.renewable
+            && !login.ttl.is_zero())
+        .then(|| {
             tokio::spawn(auth::renew_loop(
                 api.clone(),
                 login.token.clone(),
@@ -75,15 +79,18 @@ impl Session {
             ))
         });
         tracing::debug!(
-            owned = login.owned,
+            custody = ?login.custody,
             ttl_secs = login.ttl.as_secs(),
             accessor = login.accessor.as_deref().unwrap_or("-"),
             "logged in to vault"
         );
+        if let Some(reason) = login.custody.left_alone_because() {
+            tracing::debug!("not renewing the vault token {}: {reason}", login.source);
+        }
         Ok(Self {
             api,
             token: login.token,
-            owned: login.owned,
+            custody: login.custody,
             token_source: login.source,
             policies: login.policies,
             accessor: login.accessor,
@@ -104,8 +111,12 @@ impl Session {
         if let Some(handle) = renewer {
             handle.abort();
         }
-        if self.owned {
-            auth::revoke(&self.api, &self.token).await;
+        match self.custody.left_alone_because() {
+            None => auth::revoke(&self.api, &self.token).await,
+            Some(reason) => tracing::debug!(
+                "not revoking the vault token {}: {reason}",
+                self.token_source
+            ),
         }
     }
 
@@ -280,7 +291,7 @@ impl Session {
                 {
                     Err(api::ApiFailure::Status { status: 403, .. }) => VaultError::TokenInvalid {
                         source_desc: self.token_source.clone(),
-                        user_supplied: !self.owned,
+                        user_supplied: self.custody == Custody::User,
                     },
                     Ok(answer) => VaultError::Denied {
                         path: api_path.to_owned(),
