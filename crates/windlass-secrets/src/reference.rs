@@ -115,6 +115,8 @@ pub enum ParseErrorKind {
     Empty,
     /// No `scheme://`: a plain value where a secret reference is expected.
     BareValue,
+    /// A known scheme followed by `:` but not `://` (`vault:/secret/...`).
+    MissingSlashes(String),
     UnknownScheme(String),
     MissingMount,
     MissingPath,
@@ -140,11 +142,28 @@ impl ParseError {
         &self.kind
     }
 
+    const VAULT_FORM: &'static str = "write vault://MOUNT/PATH#KEY, e.g. \
+        vault://secret/ci/pypi#token; options go before the key: \
+        vault://kv/app?kv=1&version=2#token";
+    const ENV_FORM: &'static str = "write env://NAME with a variable name like PYPI_TOKEN";
+    const KEYRING_FORM: &'static str = "write keyring://SERVICE/USER, e.g. \
+        keyring://pypi/__token__; pin the store with ?store=secret-service or ?store=keyutils";
+    const FILE_FORM: &'static str =
+        "write file://PATH, e.g. file:///run/secrets/token or file://secrets/token";
+
     /// The expected form for the scheme involved, to show as a hint.
     pub fn expected_form(&self) -> &'static str {
         use ParseErrorKind as K;
         match &self.kind {
-            K::Empty | K::BareValue | K::UnknownScheme(_) | K::ControlCharacter => {
+            K::MissingSlashes(scheme) if scheme == "vault" => Self::VAULT_FORM,
+            K::MissingSlashes(scheme) if scheme == "env" => Self::ENV_FORM,
+            K::MissingSlashes(scheme) if scheme == "keyring" => Self::KEYRING_FORM,
+            K::MissingSlashes(scheme) if scheme == "file" => Self::FILE_FORM,
+            K::Empty
+            | K::BareValue
+            | K::MissingSlashes(_)
+            | K::UnknownScheme(_)
+            | K::ControlCharacter => {
                 "a secret reference is one of vault://MOUNT/PATH#KEY, env://NAME, \
                  keyring://SERVICE/USER or file://PATH"
             }
@@ -155,22 +174,14 @@ impl ParseError {
             | K::QueryAfterKey
             | K::UnknownParameter(_)
             | K::BadKvVersion
-            | K::BadVersion => {
-                "write vault://MOUNT/PATH#KEY, e.g. vault://secret/ci/pypi#token; \
-                 options go before the key: vault://kv/app?kv=1&version=2#token"
-            }
-            K::BadEnvName => "write env://NAME with a variable name like PYPI_TOKEN",
+            | K::BadVersion => Self::VAULT_FORM,
+            K::BadEnvName => Self::ENV_FORM,
             K::MissingService
             | K::MissingUser
             | K::BadPercentEncoding
             | K::UnknownKeyringParameter(_)
-            | K::BadKeyringStore => {
-                "write keyring://SERVICE/USER, e.g. keyring://pypi/__token__; pin the store \
-                 with ?store=secret-service or ?store=keyutils"
-            }
-            K::MissingFilePath => {
-                "write file://PATH, e.g. file:///run/secrets/token or file://secrets/token"
-            }
+            | K::BadKeyringStore => Self::KEYRING_FORM,
+            K::MissingFilePath => Self::FILE_FORM,
         }
     }
 
@@ -181,6 +192,7 @@ impl ParseError {
             K::BareValue => "a plain value is not a secret reference (the value is not shown in \
                              case it is a secret)"
                 .into(),
+            K::MissingSlashes(s) => format!("expected `//` after `{s}:`"),
             K::UnknownScheme(s) => format!("unknown scheme `{s}`"),
             K::MissingMount => "expected a mount after `vault://`".into(),
             K::MissingPath => "expected a secret path after the mount".into(),
@@ -273,6 +285,17 @@ impl Parser<'_> {
             });
         }
         let Some((scheme, rest)) = input.split_once("://") else {
+            // A known scheme with its slashes mistyped is a reference with a
+            // typo, not a value: point at it.
+            if let Some(scheme) = SCHEMES
+                .iter()
+                .find(|s| input.strip_prefix(**s).is_some_and(|r| r.starts_with(':')))
+            {
+                return Err(self.err(
+                    scheme.len() + 1,
+                    ParseErrorKind::MissingSlashes((*scheme).to_owned()),
+                ));
+            }
             return Err(ParseError {
                 input: None,
                 column: 0,
@@ -539,6 +562,8 @@ mod tests {
             "",
             "pypi-AgEIcHlwaS5vcmcCJDEyMzQ",
             "https://user:hunter2@example.org/x",
+            "vault:/secret/ci/pypi#token",
+            "env:PYPI_TOKEN",
             "vault://",
             "vault://secret",
             "vault://secret/#k",
