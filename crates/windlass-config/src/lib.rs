@@ -40,11 +40,11 @@ pub use crate::effective::{EffectiveConfig, Entry, Source};
 pub use crate::error::{LoadError, Location};
 pub use crate::load::{FILE_NAME, LoadOptions, Override, find_project_file};
 pub use crate::registry::{
-    COLOR_CHOICES, ENV_VARS, EnvVar, Kind, TOOL_SECTIONS, ToolSection, config_keys_markdown,
-    env_var, env_vars_markdown, keys, setting, tool_section, tool_sections_markdown,
+    ENV_VARS, EnvVar, Kind, TOOL_SECTIONS, ToolSection, config_keys_markdown, env_var,
+    env_vars_markdown, keys, setting, tool_section, tool_sections_markdown,
 };
 pub use crate::section::RelativePath;
-pub use crate::settings::{ColorChoice, HttpSettings, OutputSettings, Settings};
+pub use crate::settings::{HttpSettings, Settings};
 
 #[cfg(test)]
 mod tests;

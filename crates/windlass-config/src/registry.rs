@@ -94,9 +94,6 @@ pub struct EnvVar {
     pub description: &'static str,
 }
 
-/// The accepted values of `output.color`.
-pub const COLOR_CHOICES: &[&str] = &["auto", "always", "never"];
-
 /// Every `WINDLASS_*` environment variable, and through the rows with a key,
 /// every config key. Adding a setting means adding a row here and a field to
 /// the matching struct in [`crate::Settings`]; a test checks they agree.
@@ -142,12 +139,6 @@ pub const ENV_VARS: &[EnvVar] = &[
         key: Some("http.insecure-hosts"),
         kind: Kind::StringList,
         description: "Host names that may be reached over plain `http://`.",
-    },
-    EnvVar {
-        name: "WINDLASS_OUTPUT_COLOR",
-        key: Some("output.color"),
-        kind: Kind::Choice(COLOR_CHOICES),
-        description: "When to use colour on the terminal.",
     },
 ];
 

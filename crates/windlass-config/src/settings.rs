@@ -18,8 +18,6 @@ use serde::{Deserialize, Serialize};
 pub struct Settings {
     /// `[http]`: how HTTP clients behave.
     pub http: HttpSettings,
-    /// `[output]`: how results are shown.
-    pub output: OutputSettings,
 }
 
 /// `[http]`: timeouts, retries and trust for every HTTP client.
@@ -53,26 +51,4 @@ impl Default for HttpSettings {
             insecure_hosts: Vec::new(),
         }
     }
-}
-
-/// `[output]`: terminal presentation.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
-#[non_exhaustive]
-pub struct OutputSettings {
-    /// When to use colour.
-    pub color: ColorChoice,
-}
-
-/// `output.color`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ColorChoice {
-    /// Colour when stderr is a terminal and `NO_COLOR` is unset.
-    #[default]
-    Auto,
-    /// Always colour.
-    Always,
-    /// Never colour.
-    Never,
 }

@@ -109,7 +109,7 @@ fn precedence_of_all_five_layers() {
 #[test]
 fn show_table_and_json() {
     let fixture = Fixture::new(&[
-        (USER, "[output]\ncolor = \"never\"\n"),
+        (USER, "[http]\nconnect-timeout = \"5s\"\n"),
         (
             PROJECT,
             "http.retries = 5\nhttp.ca-file = \"certs/ca.pem\"\n",
@@ -239,7 +239,7 @@ fn file_errors() {
         (
             "syntax_unclosed_string",
             PROJECT,
-            "[output]\ncolor = \"auto\n",
+            "[http]\nca-file = \"auto\n",
         ),
         (
             "syntax_duplicate_key",
@@ -260,11 +260,7 @@ fn file_errors() {
             "[htp]\ntimeout = 5\n",
         ),
         ("unknown_section_no_match", PROJECT, "[pypi]\nurl = \"x\"\n"),
-        (
-            "unknown_key_in_user_file",
-            USER,
-            "[output]\ncolour = \"never\"\n",
-        ),
+        ("unknown_key_in_user_file", USER, "[http]\nretrys = 2\n"),
         (
             "wrong_type_integer",
             PROJECT,
@@ -289,7 +285,6 @@ fn file_errors() {
         ),
         ("invalid_duration", PROJECT, "[http]\ntimeout = \"30x\"\n"),
         ("invalid_negative", PROJECT, "[http]\nretries = -1\n"),
-        ("invalid_choice", PROJECT, "[output]\ncolor = \"blue\"\n"),
         ("invalid_empty_path", PROJECT, "[http]\nca-file = \"\"\n"),
     ];
     for (name, path, text) in cases {
@@ -312,7 +307,6 @@ fn env_and_flag_errors() {
             Some(("WINDLASS_HTTP_TIMEOUT", "soon")),
             None,
         ),
-        ("env_choice", Some(("WINDLASS_OUTPUT_COLOR", "yes")), None),
         (
             "explicit_missing_env",
             Some(("WINDLASS_CONFIG", "nope.toml")),
@@ -778,7 +772,7 @@ fn absent_tool_section_is_empty() {
         config
             .entries
             .iter()
-            .all(|e| e.key.starts_with("http.") || e.key.starts_with("output."))
+            .all(|e| e.key.starts_with("http."))
     );
 }
 
