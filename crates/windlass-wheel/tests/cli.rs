@@ -240,9 +240,23 @@ fn credentials_never_reach_a_backend_or_the_output() {
         stderr.contains("VAULT_TOKEN absent"),
         "the backend ran and saw no token: {stderr}"
     );
+    // `check` in the same environment, on an archive that is not one.
+    std::fs::write(dir.path().join("leaky-1.0-py3-none-any.whl"), "not a zip").unwrap();
+    let checked = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .args(["check", "--json", "leaky-1.0-py3-none-any.whl"])
+        .current_dir(dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .env("VAULT_TOKEN", &vault)
+        .env("TWINE_PASSWORD", &twine)
+        .output()
+        .unwrap();
+    assert_eq!(checked.status.code(), Some(1), "a broken archive is a problem found");
     for secret in [&vault, &twine] {
-        windlass_testkit::assert_no_leak(&out.stdout, secret);
-        windlass_testkit::assert_no_leak(&out.stderr, secret);
+        for output in [&out, &checked] {
+            windlass_testkit::assert_no_leak(&output.stdout, secret);
+            windlass_testkit::assert_no_leak(&output.stderr, secret);
+        }
         windlass_testkit::assert_no_leak_in_dir(dir.path(), secret);
     }
 }
