@@ -153,7 +153,7 @@ install_kube_tools() {
 
 write_containers_conf() {
   mkdir -p "$STATE_DIR/containers"
-  # default_ulimits = [] and runc: what works in this kind of sandbox (crun
+  # default_ulimits = [] and runc: what works in an unprivileged container (crun
   # does not); storage under the state dir keeps test images off the host.
   cat >"$CONTAINERS_CONF" <<EOF
 [containers]
