@@ -768,12 +768,7 @@ fn absent_tool_section_is_empty() {
     assert!(secrets.is_empty());
     let vault: tool::Vault = config.section("vault").unwrap();
     assert!(vault.address.is_none());
-    assert!(
-        config
-            .entries
-            .iter()
-            .all(|e| e.key.starts_with("http."))
-    );
+    assert!(config.entries.iter().all(|e| e.key.starts_with("http.")));
 }
 
 /// A tool's serde errors, located like the crate's own:

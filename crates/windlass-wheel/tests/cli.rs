@@ -251,7 +251,11 @@ fn credentials_never_reach_a_backend_or_the_output() {
         .env("TWINE_PASSWORD", &twine)
         .output()
         .unwrap();
-    assert_eq!(checked.status.code(), Some(1), "a broken archive is a problem found");
+    assert_eq!(
+        checked.status.code(),
+        Some(1),
+        "a broken archive is a problem found"
+    );
     for secret in [&vault, &twine] {
         for output in [&out, &checked] {
             windlass_testkit::assert_no_leak(&output.stdout, secret);
