@@ -5,8 +5,9 @@
 #
 # Usage: scripts/bench/wheel-build.sh [WORK_DIR]
 #   WINDLASS_WHEEL  the windlass-wheel binary (default: target/release/windlass-wheel)
-#   BENCH_PYTHON    a Python with `build` and `hatchling` installed (default: python3)
-#   BENCH_UV        uv (default: uv on PATH)
+#   BENCH_PYTHON    a Python with `build` and `hatchling` installed (default:
+#                   the peers venv of scripts/services.sh, else python3)
+#   BENCH_UV        uv (default: the peers venv's, else uv on PATH)
 # Needs hyperfine and GNU time (/usr/bin/time). Prints medians, ratios and
 # peak memory; the target is native <= 0.5 x uv build's wall time.
 set -euo pipefail
@@ -14,8 +15,16 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/windlass-wheel-bench.XXXXXX")}
 wheel_bin=${WINDLASS_WHEEL:-$repo_root/target/release/windlass-wheel}
-python=${BENCH_PYTHON:-python3}
-uv=${BENCH_UV:-uv}
+# Defaults: the peers venv that scripts/services.sh installs, else PATH.
+state_dir=${WINDLASS_STATE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev}
+services_env=${WINDLASS_SERVICES_ENV:-$state_dir/run/services.env}
+service_var() {
+  [[ -f $services_env ]] && sed -n "s/^$1=//p" "$services_env" | head -n 1
+}
+python=${BENCH_PYTHON:-$(service_var WINDLASS_TEST_PYTHON || true)}
+python=${python:-python3}
+uv=${BENCH_UV:-$(service_var WINDLASS_TEST_UV || true)}
+uv=${uv:-uv}
 modules=2000
 
 for tool in hyperfine /usr/bin/time "$wheel_bin" "$python" "$uv"; do
