@@ -53,7 +53,7 @@ use std::time::Duration;
 use windlass_redact::{Redactor, Secret};
 
 pub use crate::error::{CheckedError, RunError, SpawnError};
-pub use crate::outcome::{ExitStatus, Outcome};
+pub use crate::outcome::{ExitStatus, Outcome, exit_like};
 pub use crate::run::Running;
 
 /// How long a child may take to exit after SIGTERM on timeout, unless

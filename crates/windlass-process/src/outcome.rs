@@ -35,6 +35,22 @@ impl ExitStatus {
     }
 }
 
+/// Ends the way `status` says, as a shell passes a child's end on: with the
+/// same exit code, or killed by the same signal, so that a calling shell sees
+/// a Ctrl-C as a Ctrl-C and stops its loop. Returns the exit code (128 + the
+/// signal) only when the signal did not end the process (it was one whose
+/// default action is not to terminate).
+///
+/// Call it last: nothing after a signal runs, so output must be flushed and
+/// tokens revoked before.
+pub fn exit_like(status: ExitStatus) -> std::process::ExitCode {
+    if let ExitStatus::Signal(signal) = status {
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        crate::sys::raise_default(signal);
+    }
+    std::process::ExitCode::from(u8::try_from(status.exit_code()).unwrap_or(1))
+}
+
 impl fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -77,6 +93,13 @@ impl Outcome {
     pub fn exit_code(&self) -> i32 {
         self.interrupted
             .map_or_else(|| self.status.exit_code(), |signal| 128 + signal)
+    }
+
+    /// How our own process should end to pass this outcome on: killed by
+    /// the signal we received and forwarded (whatever the child made of
+    /// it), else as the child ended. Hand it to [`exit_like`].
+    pub fn pass_on(&self) -> ExitStatus {
+        self.interrupted.map_or(self.status, ExitStatus::Signal)
     }
 
     /// Captured stdout, raw and unredacted (it is meant for parsing): never

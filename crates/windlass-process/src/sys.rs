@@ -59,3 +59,19 @@ pub(crate) fn kill_with_parent(cmd: &mut tokio::process::Command) {
     #[cfg(not(target_os = "linux"))]
     let _ = cmd;
 }
+
+/// Restores the default action of `signal` and raises it against ourselves:
+/// for a terminating signal the process ends here, killed by it.
+pub(crate) fn raise_default(signal: i32) {
+    // SAFETY: `signal` and `raise` take plain integers and touch no memory of
+    // ours. Replacing the handler (Tokio's, for SIGINT and SIGTERM) is what
+    // we want at the very end of the process.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut set);
+        libc::sigaddset(&raw mut set, signal);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &raw const set, std::ptr::null_mut());
+        libc::raise(signal);
+    }
+}

@@ -129,7 +129,7 @@ pub fn main(cli: &SecretsCli) -> ExitCode {
         .and_then(|()| run_process(cli, &printer));
     match result {
         Ok(Exit::Status(status)) => status.into(),
-        Ok(Exit::Code(code)) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Ok(Exit::Child(status)) => windlass_process::exit_like(status),
         Err(error) if windlass_output::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => printer.report_error(&error).into(),
     }
@@ -186,8 +186,9 @@ impl Context {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Status(ExitStatus),
-    /// `exec`: the child's exit code (128 + signal when it was killed).
-    Code(i32),
+    /// `exec`: end as the child ended (its exit code, or killed by the same
+    /// signal, also when the signal was ours and forwarded to it).
+    Child(windlass_process::ExitStatus),
 }
 
 /// The error types of this crate and of what it calls, for
@@ -386,7 +387,7 @@ async fn exec(args: &ExecArgs, ctx: &Context, resolver: &Resolver) -> anyhow::Re
         }
     }
     let outcome = cmd.run().await?;
-    Ok(Exit::Code(outcome.exit_code()))
+    Ok(Exit::Child(outcome.pass_on()))
 }
 
 async fn get(

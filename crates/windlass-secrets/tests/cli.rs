@@ -1117,3 +1117,67 @@ async fn user_token_survives_exec() {
     .await;
     assert_eq!(status, 200, "VAULT_TOKEN was revoked by exec");
 }
+
+/// `exec` ends as its child ended: with the child's code, or killed by the
+/// child's signal, and killed by a Ctrl-C it forwarded even when the child
+/// caught it, so a calling shell stops its loop.
+#[tokio::test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the test is the parent that signals the binary, as a shell would"
+)]
+async fn exec_passes_signals_on() {
+    use std::os::unix::process::ExitStatusExt as _;
+
+    let p = Project::new("signals").await;
+    let reference = p.reference();
+    let env = format!("TOKEN={reference}");
+
+    let killed = p
+        .cmd()
+        .args(["exec", "--env", &env, "--", "sh", "-c", "kill -TERM $$"])
+        .output()
+        .unwrap();
+    // 15: SIGTERM on Linux.
+    assert_eq!(killed.status.signal(), Some(15), "{killed:?}");
+    p.assert_clean(&killed);
+
+    // A child that traps SIGINT and exits 0: we were interrupted, so we
+    // still end by SIGINT.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("windlass-secrets"))
+        .current_dir(p.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", p.dir.path())
+        .env("VAULT_ADDR", &p.bao.addr)
+        .env("VAULT_TOKEN", p.bao.read_token.expose())
+        .args([
+            "exec",
+            "--env",
+            &env,
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 0' INT; echo ready; while :; do sleep 0.05; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready, "ready\n");
+    let pid = i32::try_from(child.id()).unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(2), "{status:?}");
+}
