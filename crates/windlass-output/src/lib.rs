@@ -4,9 +4,9 @@
 //!
 //! This is the only crate that knows about terminals. Every byte it writes
 //! passes through the process-wide redactor ([`windlass_redact::global`]),
-//! with one documented exception: [`GitHub::add_mask`] and
+//! with documented exceptions: [`GitHub::add_mask`] and
 //! [`GitHub::export_secret_env`] hand a [`Secret`](windlass_redact::Secret)
-//! to the runner on purpose. It never decides what a command does; it only
+//! to the runner, and [`reveal`] prints one value, on purpose. It never decides what a command does; it only
 //! renders what the command returns.
 //!
 //! A binary's `main`:
@@ -89,6 +89,24 @@ pub use crate::render::{Report, render_status, render_warning};
 /// Standard output, through the process-wide redactor.
 pub fn stdout() -> windlass_redact::RedactingWriter<std::io::Stdout> {
     windlass_redact::global().writer(std::io::stdout())
+}
+
+/// Whether standard output is a terminal (a person is reading it).
+pub fn stdout_is_terminal() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout())
+}
+
+/// Writes a secret's value to standard output as it is: the one place a
+/// value leaves Windlass on purpose (`secrets get` to a pipe, or with
+/// `--reveal`). It bypasses the redactor by design; the caller decides
+/// whether a person may see it. A newline follows when stdout is a terminal.
+pub fn reveal(secret: &windlass_redact::Secret<String>) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(secret.expose().as_bytes())?;
+    if stdout_is_terminal() {
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }
 
 /// Standard error, through the process-wide redactor.

@@ -2,7 +2,6 @@
 //! binary and `windlass-secrets`, and what each command does.
 
 use std::ffi::OsString;
-use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,7 +17,7 @@ use windlass_process::Cmd;
 use crate::config::SecretsConfig;
 use crate::error::Status;
 use crate::local::Environment;
-use crate::reference::{ParseError, SecretRef};
+use crate::reference::{ParseError, ParseErrorKind, SecretRef};
 use crate::resolve::{EntryError, NamedRef, Resolved, Resolver};
 use crate::{ResolveError, VaultError};
 
@@ -374,7 +373,7 @@ async fn exec(args: &ExecArgs, ctx: &Context, resolver: &Resolver) -> anyhow::Re
     }
     // The child writes into our redacting pipe, not the terminal: tell
     // tools that check isatty to keep their colours when we are on one.
-    let colour = std::io::stdout().is_terminal()
+    let colour = windlass_output::stdout_is_terminal()
         && ctx
             .env
             .get("NO_COLOR")
@@ -404,10 +403,21 @@ async fn get(
     } else if let Some(entry) = ctx.config.secrets.entries.get(&args.reference) {
         NamedRef::from_entry(&args.reference, entry)?.reference
     } else {
-        // Refused without echoing: it may be a pasted value.
-        SecretRef::parse(&args.reference).map_err(|_| UsageError::NotAReference)?
+        match SecretRef::parse(&args.reference) {
+            // Refused without echoing: it may be a pasted value.
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ParseErrorKind::BareValue | ParseErrorKind::Empty
+                ) =>
+            {
+                return Err(UsageError::NotAReference.into());
+            }
+            // A reference with a typo (`vault:/...`): say where.
+            parsed => parsed?,
+        }
     };
-    let terminal = std::io::stdout().is_terminal();
+    let terminal = windlass_output::stdout_is_terminal();
     if terminal && !args.reveal {
         return Err(UsageError::Terminal.into());
     }
@@ -417,12 +427,7 @@ async fn get(
         .with_context(|| format!("cannot resolve `{reference}`"))?;
     // The purpose of `get`: the raw value, bypassing the redactor, to a
     // pipe or file (or a terminal with --reveal).
-    let mut out = std::io::stdout().lock();
-    out.write_all(value.expose().as_bytes())?;
-    if terminal {
-        out.write_all(b"\n")?;
-    }
-    out.flush()?;
+    windlass_output::reveal(&value)?;
     Ok(Exit::Status(ExitStatus::Success))
 }
 

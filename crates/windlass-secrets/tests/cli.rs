@@ -300,6 +300,11 @@ async fn error_paths() {
             vec![],
         ),
         (
+            "mistyped_scheme",
+            vec!["get".into(), "vault:/secret/ci/pypi#token".into()],
+            vec![],
+        ),
+        (
             "bad_reference_in_exec",
             vec![
                 "exec".into(),
