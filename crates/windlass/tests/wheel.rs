@@ -140,12 +140,12 @@ fn build_check_publish_install_and_republish() {
     let root = dir.path();
     fs::create_dir_all(root.join("home")).unwrap();
     fs::create_dir(root.join(".git")).unwrap();
-    let suffix = windlass_testkit::canary("e2e").to_ascii_lowercase();
-    let suffix: String = suffix
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(12)
-        .collect();
+    // A project name no earlier run has used: the index keeps its files.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let suffix = format!("{:x}{:x}", nanos, std::process::id());
     let name = format!("windlass-e2e-{suffix}");
     let module = name.replace('-', "_");
     let secret_path = format!("e2e/{name}");
