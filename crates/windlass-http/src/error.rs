@@ -59,6 +59,11 @@ pub enum ErrorKind {
     Decode,
     /// Too many redirects.
     Redirect,
+    /// A redirect to another origin that the request may not follow: it
+    /// carries credentials, or its body would have to be resent.
+    CrossOriginRedirect,
+    /// The response body is larger than the caller's limit.
+    TooLarge,
     /// The URL is not an `http`/`https` URL with a host.
     InvalidUrl,
     /// Plain `http://` to a host that is neither loopback nor allowed.
@@ -79,6 +84,8 @@ impl ErrorKind {
             Self::Body => "body",
             Self::Decode => "decode",
             Self::Redirect => "redirect",
+            Self::CrossOriginRedirect => "cross-origin redirect",
+            Self::TooLarge => "too large",
             Self::InvalidUrl => "invalid url",
             Self::InsecureScheme => "insecure scheme",
             Self::InvalidRequest => "invalid request",
@@ -124,6 +131,10 @@ struct Inner {
     kind: ErrorKind,
     status: Option<StatusCode>,
     attempts: u32,
+    /// Where a refused redirect pointed.
+    redirect: Option<RedactedUrl>,
+    /// The size limit a [`ErrorKind::TooLarge`] body exceeded.
+    limit: Option<u64>,
     source: Option<reqwest::Error>,
     response: Mutex<Option<Response>>,
 }
@@ -137,6 +148,8 @@ impl HttpError {
                 kind,
                 status: None,
                 attempts: 1,
+                redirect: None,
+                limit: None,
                 source: None,
                 response: Mutex::new(None),
             }),
@@ -171,6 +184,22 @@ impl HttpError {
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.inner.attempts = attempts;
         self
+    }
+
+    pub(crate) fn with_redirect(mut self, target: &RedactedUrl) -> Self {
+        self.inner.redirect = Some(target.clone());
+        self
+    }
+
+    pub(crate) fn with_limit(mut self, limit: u64) -> Self {
+        self.inner.limit = Some(limit);
+        self
+    }
+
+    /// Where the server tried to redirect the request, for a refused
+    /// redirect.
+    pub fn redirect_target(&self) -> Option<&RedactedUrl> {
+        self.inner.redirect.as_ref()
     }
 
     pub fn method(&self) -> &Method {
@@ -216,7 +245,9 @@ impl HttpError {
             | ErrorKind::Interrupted
             | ErrorKind::Body
             | ErrorKind::Decode
-            | ErrorKind::Redirect => ErrorClass::Remote,
+            | ErrorKind::Redirect
+            | ErrorKind::CrossOriginRedirect
+            | ErrorKind::TooLarge => ErrorClass::Remote,
         }
     }
 
@@ -229,7 +260,8 @@ impl HttpError {
     pub fn hint(&self) -> Option<String> {
         match self.inner.kind {
             ErrorKind::InsecureScheme => {
-                let host = self.inner.url.expose().host_str().unwrap_or_default();
+                let target = self.inner.redirect.as_ref().unwrap_or(&self.inner.url);
+                let host = target.expose().host_str().unwrap_or_default();
                 Some(format!(
                     "use https, or allow plain http to this host with `{INSECURE_HOSTS_KEY} = [\"{host}\"]`"
                 ))
@@ -237,6 +269,10 @@ impl HttpError {
             ErrorKind::Tls => Some(format!(
                 "if the server's certificate comes from a private ca, name the ca's pem file in `{EXTRA_CA_FILE_KEY}`"
             )),
+            ErrorKind::CrossOriginRedirect => Some(
+                "credentials are only sent to the origin they were configured for; if the server has moved, configure its new address"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
@@ -277,8 +313,35 @@ impl HttpError {
             ErrorKind::Body => write!(f, "cannot read the response to {method} {url}")?,
             ErrorKind::Decode => write!(f, "cannot decode the response to {method} {url}")?,
             ErrorKind::Redirect => write!(f, "too many redirects for {method} {url}")?,
+            ErrorKind::CrossOriginRedirect => {
+                write!(f, "refusing to follow a redirect of {method} {url}")?;
+                if let Some(status) = self.inner.status {
+                    write!(f, " ({})", status.as_u16())?;
+                }
+                let from = url.expose().origin().ascii_serialization();
+                match &self.inner.redirect {
+                    Some(to) => {
+                        let to = to.to_display_url().origin().ascii_serialization();
+                        write!(f, " from {from} to another origin, {to}")?;
+                    }
+                    None => write!(f, " from {from} to another origin")?,
+                }
+            }
+            ErrorKind::TooLarge => {
+                write!(f, "the response to {method} {url} is larger than")?;
+                match self.inner.limit {
+                    Some(limit) => write!(f, " {}", human_bytes(limit))?,
+                    None => write!(f, " its limit")?,
+                }
+            }
             ErrorKind::InvalidUrl => write!(f, "{url} is not an http or https url with a host")?,
-            ErrorKind::InsecureScheme => write!(f, "refusing plain http for {method} {url}")?,
+            ErrorKind::InsecureScheme => match &self.inner.redirect {
+                Some(to) => write!(
+                    f,
+                    "refusing a redirect of {method} {url} to plain http ({to})"
+                )?,
+                None => write!(f, "refusing plain http for {method} {url}")?,
+            },
             ErrorKind::InvalidRequest => write!(f, "cannot build the request {method} {url}")?,
         }
         if self.inner.attempts > 1 {
@@ -317,50 +380,118 @@ impl fmt::Debug for HttpError {
     }
 }
 
-/// Reads at most `max_bytes` of a response body as lossy UTF-8, trimmed and
-/// passed through the global redactor; `…` marks a cut. `None` when the
-/// body is empty or cannot be read.
+/// How much more than a snippet's size [`read_snippet`] reads before
+/// redacting, so that a secret cut by the snippet's end is still recognised
+/// whole and masked before the cut.
+const SNIPPET_LOOKAHEAD: usize = 64 * 1024;
+
+/// Reads a response body as lossy UTF-8, passes it through the global
+/// redactor, trims it and cuts it to at most `max_bytes` (at a character
+/// boundary, `…` marking the cut). Redacting comes first: a secret that
+/// straddles the cut is masked, not half shown. `None` when the body is
+/// empty or cannot be read.
 pub async fn read_snippet(mut response: Response, max_bytes: usize) -> Option<String> {
+    let budget = max_bytes.saturating_add(SNIPPET_LOOKAHEAD);
     let mut bytes = Vec::new();
-    let mut cut = false;
+    let mut more = false;
     while let Ok(Some(chunk)) = response.chunk().await {
-        let room = max_bytes.saturating_sub(bytes.len());
+        let room = budget.saturating_sub(bytes.len());
         if chunk.len() > room {
             bytes.extend_from_slice(&chunk[..room]);
-            cut = true;
+            more = true;
             break;
         }
         bytes.extend_from_slice(&chunk);
     }
     let text = String::from_utf8_lossy(&bytes);
-    let text = text.trim();
+    let redacted = windlass_redact::global().redact(&text);
+    let text = redacted.trim();
     if text.is_empty() {
         return None;
     }
-    let mut snippet = windlass_redact::global().redact(text).into_owned();
-    if cut {
+    let mut end = text.len().min(max_bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut snippet = text[..end].trim_end().to_owned();
+    if more || end < text.len() {
         snippet.push('…');
     }
     Some(snippet)
 }
 
-/// A redirect to plain http that the configuration does not allow; carries
-/// no URL.
-#[derive(Debug, thiserror::Error)]
-#[error("refusing a redirect to plain http")]
-pub(crate) struct InsecureRedirect;
+/// Reads a whole response body, refusing one larger than `limit` bytes
+/// (by its `Content-Length` before reading, or as it arrives). For every
+/// body Windlass parses: a hostile or broken server cannot exhaust memory.
+pub async fn read_bytes(
+    method: &Method,
+    url: &RedactedUrl,
+    mut response: Response,
+    limit: u64,
+) -> Result<Vec<u8>, HttpError> {
+    let too_large = || HttpError::new(method.clone(), url, ErrorKind::TooLarge).with_limit(limit);
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| HttpError::from_reqwest(method.clone(), url, error))?
+    {
+        if (bytes.len() as u64).saturating_add(chunk.len() as u64) > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
 
-/// A redirect to a URL that is not http or https.
-#[derive(Debug, thiserror::Error)]
-#[error("refusing a redirect to a url that is not http or https")]
-pub(crate) struct InvalidRedirect;
+/// Reads a JSON response body of at most `limit` bytes; a body that is not
+/// the expected JSON is an [`ErrorKind::Decode`] error (its text is never
+/// shown: it may hold a secret).
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    method: &Method,
+    url: &RedactedUrl,
+    response: Response,
+    limit: u64,
+) -> Result<T, HttpError> {
+    let bytes = read_bytes(method, url, response, limit).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|_| HttpError::new(method.clone(), url, ErrorKind::Decode))
+}
+
+/// A byte count in binary units, as limits are set.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "shown with one decimal: the lost bits do not show"
+    )]
+    let mut value = bytes as f64;
+    let mut unit = "bytes";
+    for next in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    if value.fract() == 0.0 {
+        format!("{value:.0} {unit}")
+    } else {
+        format!("{value:.1} {unit}")
+    }
+}
 
 fn classify(error: &reqwest::Error) -> ErrorKind {
-    if chain_has::<InsecureRedirect>(error) {
-        ErrorKind::InsecureScheme
-    } else if chain_has::<InvalidRedirect>(error) {
-        ErrorKind::InvalidUrl
-    } else if chain_has::<rustls::Error>(error) {
+    if chain_has::<rustls::Error>(error) {
         ErrorKind::Tls
     } else if error.is_timeout() {
         ErrorKind::Timeout

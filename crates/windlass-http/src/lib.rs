@@ -4,7 +4,17 @@
 //! roots plus an optional extra CA file), proxies from the environment, a
 //! `windlass/<version>` user agent, timeouts, and retries with exponential
 //! backoff and full jitter that honour `Retry-After`. Plain `http://` is
-//! refused except to loopback hosts and hosts the configuration allows.
+//! refused except to loopback hosts and hosts the configuration allows, and
+//! never goes through a proxy; neither does a request to a loopback host.
+//!
+//! Credentials never cross an origin: redirects are followed here, hop by
+//! hop, and a request's [`Policy`] decides what a redirect to another origin
+//! gets: an error that names both origins ([`Redirects::SameOrigin`], the
+//! default, for everything that carries a credential) or a bare `GET` with
+//! none of the caller's headers or body ([`Redirects::WithoutCredentials`],
+//! for downloads from a CDN). Every body is read with a size cap
+//! ([`read_bytes`], [`read_json`]); `clippy.toml` bans reqwest's uncapped
+//! readers elsewhere.
 //! [`HttpError`] carries the method, the redacted URL, the status and the
 //! kind of failure, and classifies itself for exit codes.
 //!
@@ -20,10 +30,11 @@ mod error;
 mod retry;
 mod scheme;
 
-pub use crate::client::HttpClient;
+pub use crate::client::{HttpClient, Policy, Redirects};
 pub use crate::config::{EXTRA_CA_FILE_KEY, HttpConfig, INSECURE_HOSTS_KEY};
 pub use crate::error::{
-    BuildError, ErrorClass, ErrorKind, HttpError, SNIPPET_MAX_BYTES, read_snippet,
+    BuildError, ErrorClass, ErrorKind, HttpError, SNIPPET_MAX_BYTES, read_bytes, read_json,
+    read_snippet,
 };
 pub use crate::retry::Idempotency;
 pub use reqwest::{Body, Method, RequestBuilder, Response, StatusCode, header, multipart};

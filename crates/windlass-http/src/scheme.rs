@@ -17,7 +17,8 @@ pub(crate) fn check(url: &Url, insecure_hosts: &[String]) -> Result<(), ErrorKin
     }
 }
 
-fn is_loopback(host: &Host<&str>) -> bool {
+/// Whether `host` is a loopback address or `localhost`.
+pub(crate) fn is_loopback(host: &Host<&str>) -> bool {
     match host {
         Host::Ipv4(ip) => ip.is_loopback(),
         Host::Ipv6(ip) => ip.is_loopback(),

@@ -7,233 +7,19 @@
 // integration test; a failed setup should panic here.
 #![allow(clippy::unwrap_used, reason = "test helpers panic on failed setup")]
 
+mod support;
+
 use std::error::Error as _;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
 use windlass_http::{
-    BuildError, ErrorClass, ErrorKind, HttpClient, HttpConfig, HttpError, Idempotency, Method,
+    BuildError, ErrorClass, ErrorKind, HttpClient, HttpConfig, Idempotency, Method,
 };
 use windlass_redact::RedactedUrl;
 
-/// What the server does with the n-th request.
-#[derive(Clone, Debug)]
-enum Reply {
-    /// A full response with `Connection: close`.
-    Status {
-        code: u16,
-        headers: &'static [(&'static str, &'static str)],
-        body: &'static str,
-    },
-    /// Half a status line, then the socket is closed.
-    CloseMidResponse,
-    /// The socket is reset (`SO_LINGER` 0) without an answer.
-    Reset,
-    /// No answer for this long, then 200.
-    Stall(Duration),
-}
-
-const OK: Reply = Reply::Status {
-    code: 200,
-    headers: &[],
-    body: "ok",
-};
-
-fn status(code: u16) -> Reply {
-    Reply::Status {
-        code,
-        headers: &[],
-        body: "",
-    }
-}
-
-/// One received request.
-#[derive(Debug, Clone)]
-struct Seen {
-    at: Instant,
-    head: String,
-    body: Vec<u8>,
-}
-
-/// A server that answers each request with the next reply of its script
-/// (the last reply repeats) and records what it saw.
-struct FaultServer {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl FaultServer {
-    async fn start(script: Vec<Reply>) -> Self {
-        Self::start_with(script, None).await
-    }
-
-    async fn start_with(script: Vec<Reply>, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
-        tokio::spawn(async move {
-            // Bounded: no test needs more than a handful of connections.
-            for _ in 0..32 {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let n = log.lock().unwrap().len();
-                let reply = script[n.min(script.len() - 1)].clone();
-                let log = Arc::clone(&log);
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    if let Reply::Reset = reply {
-                        // Read the request first so it is counted.
-                        let mut stream = stream;
-                        if read_request(&mut stream, &log).await {
-                            stream.set_zero_linger().unwrap();
-                        }
-                        return;
-                    }
-                    match tls {
-                        Some(acceptor) => {
-                            // A client that rejects the certificate fails here.
-                            if let Ok(stream) = acceptor.accept(stream).await {
-                                serve(stream, reply, &log).await;
-                            }
-                        }
-                        None => serve(stream, reply, &log).await,
-                    }
-                });
-            }
-        });
-        Self { addr, seen }
-    }
-
-    fn url(&self, path: &str) -> RedactedUrl {
-        RedactedUrl::parse(&format!("http://{}{path}", self.addr)).unwrap()
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-/// Reads one request (head and `Content-Length` body) and records it;
-/// false when the client went away first.
-async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, log: &Mutex<Vec<Seen>>) -> bool {
-    let mut buf = Vec::new();
-    let mut chunk = [0_u8; 4096];
-    let head_end = loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-        if buf.len() > 64 * 1024 {
-            return false;
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let length = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < length {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
-    }
-    log.lock().unwrap().push(Seen {
-        at: Instant::now(),
-        head,
-        body,
-    });
-    true
-}
-
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    reply: Reply,
-    log: &Mutex<Vec<Seen>>,
-) {
-    if !read_request(&mut stream, log).await {
-        return;
-    }
-    let (code, headers, body) = match reply {
-        Reply::Status {
-            code,
-            headers,
-            body,
-        } => (code, headers, body),
-        Reply::CloseMidResponse => {
-            let _ = stream.write_all(b"HTTP/1.1 200 O").await;
-            let _ = stream.shutdown().await;
-            return;
-        }
-        Reply::Reset => unreachable!("handled before"),
-        Reply::Stall(pause) => {
-            tokio::time::sleep(pause).await;
-            (200, &[][..], "late")
-        }
-    };
-    let mut response = format!(
-        "HTTP/1.1 {code} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        write!(response, "{name}: {value}\r\n").unwrap();
-    }
-    response.push_str("\r\n");
-    response.push_str(body);
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
-}
-
-/// A quick config for tests: short backoff, a few retries.
-fn config() -> HttpConfig {
-    HttpConfig {
-        timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(2),
-        max_retries: 3,
-        backoff_base: Duration::from_millis(10),
-        backoff_max: Duration::from_millis(50),
-        retry_after_max: Duration::from_secs(5),
-        ..HttpConfig::default()
-    }
-}
-
-fn client(config: &HttpConfig) -> HttpClient {
-    HttpClient::new(config).unwrap()
-}
-
-/// The error's message with ports filtered.
-fn message(error: &HttpError) -> String {
-    let mut text = error.to_string();
-    if let Some(hint) = error.hint() {
-        write!(text, "\n\nhint: {hint}").unwrap();
-    }
-    filter(&text)
-}
-
-fn filter(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("127.0.0.1:") {
-        let (before, after) = rest.split_at(at + "127.0.0.1:".len());
-        out.push_str(before);
-        out.push_str("[PORT]");
-        rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    out.push_str(rest);
-    out
-}
+use crate::support::{FaultServer, OK, Reply, client, config, message, status};
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
@@ -251,7 +37,11 @@ async fn retry_after_is_honoured() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.unwrap(), "ok");
+    let url = RedactedUrl::new(response.url().clone());
+    let body = windlass_http::read_bytes(&Method::GET, &url, response, 64)
+        .await
+        .unwrap();
+    assert_eq!(body, b"ok");
     let seen = server.seen();
     assert_eq!(seen.len(), 2);
     let waited = seen[1].at - seen[0].at;
@@ -554,6 +344,95 @@ async fn snippets_are_capped() {
     assert!(snippet.ends_with('…'));
 }
 
+#[tokio::test]
+async fn a_secret_cut_by_the_snippet_end_is_masked_whole() {
+    let secret = "CANARY-snippet-edge-0123456789abcdef";
+    windlass_redact::global().register(secret);
+    // The secret starts 8 bytes before the cut.
+    let body = format!(
+        "{}{secret} and more",
+        "x".repeat(windlass_http::SNIPPET_MAX_BYTES - 8)
+    );
+    let server = FaultServer::start(vec![Reply::Status {
+        code: 400,
+        headers: &[],
+        body: body.leak(),
+    }])
+    .await;
+    let error = client(&config())
+        .send(Method::GET, &server.url("/"), |req| req)
+        .await
+        .unwrap_err();
+    let snippet = error.body_snippet().await.unwrap();
+    assert!(
+        !snippet.contains(&secret[..8]),
+        "{}",
+        &snippet[snippet.len() - 40..]
+    );
+    assert!(snippet.contains("****"));
+    assert!(snippet.len() <= windlass_http::SNIPPET_MAX_BYTES + '…'.len_utf8());
+}
+
+#[tokio::test]
+async fn bodies_are_read_within_a_limit() {
+    // Announced by Content-Length: refused before reading.
+    let server = FaultServer::start(vec![Reply::Status {
+        code: 200,
+        headers: &[],
+        body: "0123456789",
+    }])
+    .await;
+    let url = server.url("/v1/secret/data/big");
+    let response = client(&config())
+        .send(Method::GET, &url, |r| r)
+        .await
+        .unwrap();
+    let error = windlass_http::read_bytes(&Method::GET, &url, response, 9)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TooLarge);
+    assert_eq!(error.class(), ErrorClass::Remote);
+    let response = client(&config())
+        .send(Method::GET, &url, |r| r)
+        .await
+        .unwrap();
+    let body = windlass_http::read_bytes(&Method::GET, &url, response, 10)
+        .await
+        .unwrap();
+    assert_eq!(body, b"0123456789");
+
+    // Chunked without an end: stopped once past the limit.
+    let server = FaultServer::start(vec![Reply::Endless]).await;
+    let url = server.url("/simple/endless/");
+    let response = client(&config())
+        .send(Method::GET, &url, |r| r)
+        .await
+        .unwrap();
+    let error = windlass_http::read_bytes(&Method::GET, &url, response, 1024 * 1024)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TooLarge);
+    insta::assert_snapshot!(message(&error), @"the response to GET http://127.0.0.1:[PORT]/simple/endless/ is larger than 1 MiB");
+
+    // JSON that is not JSON: a decode error that shows nothing of the body.
+    let server = FaultServer::start(vec![Reply::Status {
+        code: 200,
+        headers: &[],
+        body: "{\"token\": CANARY-not-json",
+    }])
+    .await;
+    let url = server.url("/token");
+    let response = client(&config())
+        .send(Method::GET, &url, |r| r)
+        .await
+        .unwrap();
+    let error = windlass_http::read_json::<serde_json::Value>(&Method::GET, &url, response, 1024)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Decode);
+    assert!(!format!("{error} {error:?}").contains("CANARY"));
+}
+
 /// A CA, a leaf for 127.0.0.1 and localhost signed by it, and an unrelated
 /// second CA.
 struct Pki {
@@ -612,7 +491,11 @@ async fn extra_ca_file_is_trusted() {
         ..config()
     });
     let response = trusting.send(Method::GET, &url, |req| req).await.unwrap();
-    assert_eq!(response.text().await.unwrap(), "ok");
+    let url = RedactedUrl::new(response.url().clone());
+    let body = windlass_http::read_bytes(&Method::GET, &url, response, 64)
+        .await
+        .unwrap();
+    assert_eq!(body, b"ok");
 
     let plain = client(&config());
     let error = plain.send(Method::GET, &url, |req| req).await.unwrap_err();

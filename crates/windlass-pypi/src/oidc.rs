@@ -34,6 +34,9 @@ const REMINT_MARGIN: Duration = Duration::from_secs(120);
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// The largest error body we read from the mint endpoint.
 const MAX_ERROR_BYTES: usize = 16 * 1024;
+/// The largest answer read from the index or the CI token service: a token
+/// or an audience, a few KiB at most.
+const MAX_ANSWER_BYTES: u64 = 1024 * 1024;
 
 /// Whether a CI identity token can be had here.
 pub fn identity_available(env: &Environment) -> bool {
@@ -216,7 +219,9 @@ impl TrustedPublisher {
             .await
             .map_err(OidcError::Audience)?;
         let audience: AudienceAnswer =
-            response.json().await.map_err(|_| OidcError::AudienceBody)?;
+            windlass_http::read_json(&Method::GET, &audience_url, response, MAX_ANSWER_BYTES)
+                .await
+                .map_err(|_| OidcError::AudienceBody)?;
         let identity = self.identity_token(&audience.audience).await?;
         if let Some(github) = printer.github() {
             let _ = github.add_mask(&identity);
@@ -246,7 +251,10 @@ impl TrustedPublisher {
                 return Err(OidcError::MintHttp(error));
             }
         };
-        let answer: MintAnswer = response.json().await.map_err(|_| OidcError::MintBody)?;
+        let answer: MintAnswer =
+            windlass_http::read_json(&Method::POST, &mint_url, response, MAX_ANSWER_BYTES)
+                .await
+                .map_err(|_| OidcError::MintBody)?;
         let token = answer.token.ok_or(OidcError::MintBody)?;
         let token = Secret::registered(token);
         if let Some(github) = printer.github() {
@@ -292,7 +300,9 @@ impl TrustedPublisher {
                 .await
                 .map_err(OidcError::IdToken)?;
             let answer: IdTokenAnswer =
-                response.json().await.map_err(|_| OidcError::IdTokenBody)?;
+                windlass_http::read_json(&Method::GET, &url, response, MAX_ANSWER_BYTES)
+                    .await
+                    .map_err(|_| OidcError::IdTokenBody)?;
             return Ok(Secret::registered(answer.value));
         }
         if let Some(token) = self.env.get_str(GITLAB_ID_TOKEN_VAR) {

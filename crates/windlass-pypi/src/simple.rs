@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use url::Url;
-use windlass_http::{HttpClient, HttpError, Method, StatusCode, header};
+use windlass_http::{ErrorKind, HttpClient, HttpError, Method, StatusCode, header};
 use windlass_redact::RedactedUrl;
 
 use crate::repository::Auth;
@@ -16,7 +16,7 @@ use crate::repository::Auth;
 const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1";
 
 /// The largest simple page we read.
-const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+const MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The simple API root for an upload URL, for the layouts we know:
 /// warehouse (`https://upload.pypi.org/legacy/` → `https://pypi.org/simple/`,
@@ -231,25 +231,30 @@ pub async fn lookup(
         Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => {
             return Ok(ProjectFiles::default());
         }
+        // An index that redirects a look-up to another origin does not hold
+        // the project (pypiserver sends what it lacks to pypi.org): that
+        // origin's files, even under the same name, are not on this index.
+        // The redirect is not followed: the other origin never learns the
+        // name, nor gets the index's credentials.
+        Err(error) if error.kind() == ErrorKind::CrossOriginRedirect => {
+            tracing::debug!(
+                page = %page,
+                to = error.redirect_target().map(tracing::field::display),
+                "the index redirected the look-up to another origin; the project is not on this index"
+            );
+            return Ok(ProjectFiles::default());
+        }
         Err(error) => return Err(LookupError::Http(error)),
     };
-    // An index that redirects a look-up to another origin does not hold
-    // the project (pypiserver sends what it lacks to pypi.org): that
-    // origin's files, even under the same name, are not on this index.
-    if response.url().origin() != page.expose().origin() {
-        tracing::debug!(
-            page = %page,
-            "the index redirected the look-up to another origin; the project is not on this index"
-        );
-        return Ok(ProjectFiles::default());
-    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
     let base = response.url().clone();
-    let body = read_capped(response, page).await?;
+    let body = windlass_http::read_bytes(&Method::GET, page, response, MAX_PAGE_BYTES)
+        .await
+        .map_err(LookupError::Http)?;
     if is_json {
         parse_json(&body).map_err(|source| LookupError::Json {
             url: page.clone(),
@@ -258,32 +263,6 @@ pub async fn lookup(
     } else {
         Ok(parse_html(&String::from_utf8_lossy(&body), &base))
     }
-}
-
-async fn read_capped(
-    mut response: windlass_http::Response,
-    page: &RedactedUrl,
-) -> Result<Vec<u8>, LookupError> {
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                body.extend_from_slice(&chunk);
-                if body.len() > MAX_PAGE_BYTES {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(error) => {
-                return Err(LookupError::Http(HttpError::from_reqwest(
-                    Method::GET,
-                    page,
-                    error,
-                )));
-            }
-        }
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

@@ -359,8 +359,15 @@ impl Uploader<'_> {
             )
             .await
             .map_err(AttemptError::Http)?;
-        // Drain the answer so the connection can be reused.
-        let _ = response.bytes().await;
+        // Drain the answer (a page of text at most) so the connection can be
+        // reused.
+        let _ = windlass_http::read_bytes(
+            &Method::POST,
+            &self.target.upload_url,
+            response,
+            1024 * 1024,
+        )
+        .await;
         Ok(())
     }
 }

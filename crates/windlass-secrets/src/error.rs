@@ -75,6 +75,10 @@ pub enum VaultError {
         #[source]
         source: HttpError,
     },
+    /// Windlass refused the server's answer: a redirect to another origin
+    /// (which would carry the token there), an answer too large.
+    #[error(transparent)]
+    Refused(HttpError),
     #[error("vault at {address} is sealed")]
     Sealed { address: RedactedUrl },
     #[error("permission denied reading `{path}`")]
@@ -210,6 +214,7 @@ impl Diagnostic for VaultError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             Self::Unreachable { .. }
+            | Self::Refused(_)
             | Self::Sealed { .. }
             | Self::Denied { .. }
             | Self::TokenInvalid { .. }
@@ -246,6 +251,7 @@ impl Diagnostic for VaultError {
                  VAULT_CACERT (or `ca-file` in the `[vault]` table) at the ca's pem file"
                     .into()
             }
+            Self::Refused(source) => return source.hint(),
             Self::Unreachable { source, .. } => source.hint().unwrap_or_else(|| {
                 "check VAULT_ADDR (or `[vault] address`) and that the server is running".into()
             }),
@@ -395,6 +401,7 @@ impl VaultError {
             | Self::GitlabTokenMissing { .. }
             | Self::KubernetesTokenUnreadable { .. } => Status::Denied,
             Self::Unreachable { .. }
+            | Self::Refused(_)
             | Self::Sealed { .. }
             | Self::OidcFetch(_)
             | Self::OidcMalformed

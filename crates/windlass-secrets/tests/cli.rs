@@ -845,6 +845,10 @@ async fn call_with(
     match result {
         Ok(response) => {
             let status = response.status().as_u16();
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "a test reads a local server's answer whole"
+            )]
             let text = response.text().await.unwrap_or_default();
             (status, serde_json::from_str(&text).unwrap_or(Value::Null))
         }

@@ -78,6 +78,10 @@ async fn root_call(
     match result {
         Ok(response) => {
             let status = response.status().as_u16();
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "a test reads a local server's answer whole"
+            )]
             let text = response.text().await.unwrap();
             (status, serde_json::from_str(&text).unwrap_or(Value::Null))
         }
@@ -463,6 +467,10 @@ async fn gitlab_id_token_login() {
         })
         .await
         .unwrap();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a test reads a local server's answer whole"
+    )]
     let jwt = response.json::<Value>().await.unwrap()["value"]
         .as_str()
         .unwrap()

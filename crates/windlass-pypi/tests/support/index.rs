@@ -265,7 +265,15 @@ impl State {
             })
             .await;
         let (status, text) = match answer {
-            Ok(response) => (response.status().as_u16(), response.bytes().await.unwrap()),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "a test reads a local server's answer whole"
+                )]
+                let body = response.bytes().await.unwrap();
+                (status, body)
+            }
             Err(error) => (
                 error.status().map_or(502, |s| s.as_u16()),
                 Bytes::from(error.body_snippet().await.unwrap_or_default()),

@@ -9,6 +9,11 @@ use windlass_redact::{RedactedUrl, Secret};
 
 use crate::error::VaultError;
 
+/// The largest answer read from Vault: far above any real secret or token
+/// answer (Vault's own request limit is 32 MiB, KV values are mostly under
+/// a few KiB), far below what would hurt.
+const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+
 /// A Vault server: its address, namespace and the HTTP client.
 #[derive(Clone)]
 pub(crate) struct Api {
@@ -114,10 +119,9 @@ impl Api {
                 if response.status() == windlass_http::StatusCode::NO_CONTENT {
                     return Ok(Value::Null);
                 }
-                let bytes = response
-                    .bytes()
+                let bytes = windlass_http::read_bytes(&method, &url, response, MAX_ANSWER_BYTES)
                     .await
-                    .map_err(|e| ApiFailure::Transport(HttpError::from_reqwest(method, &url, e)))?;
+                    .map_err(ApiFailure::Transport)?;
                 if bytes.is_empty() {
                     return Ok(Value::Null);
                 }
@@ -143,6 +147,18 @@ impl Api {
         path: &str,
     ) -> Result<(u16, Vec<String>), VaultError> {
         match failure {
+            // A refusal of ours (a redirect to another origin, an answer
+            // too large) says more on its own than "unreachable".
+            ApiFailure::Transport(source)
+                if matches!(
+                    source.kind(),
+                    ErrorKind::CrossOriginRedirect
+                        | ErrorKind::TooLarge
+                        | ErrorKind::InsecureScheme
+                ) =>
+            {
+                Err(VaultError::Refused(source))
+            }
             ApiFailure::Transport(source) => Err(VaultError::Unreachable {
                 address: self.address(),
                 source,

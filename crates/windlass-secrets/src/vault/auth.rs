@@ -249,6 +249,9 @@ async fn unwrap_secret_id(
         })
 }
 
+/// The largest answer read from GitHub's token service (a JWT of a few KiB).
+const MAX_OIDC_ANSWER_BYTES: u64 = 1024 * 1024;
+
 /// Fetches the job's OIDC token from GitHub Actions.
 async fn github_oidc_token(
     api: &Api,
@@ -285,10 +288,15 @@ async fn github_oidc_token(
         })
         .await
         .map_err(VaultError::OidcFetch)?;
-    let answer: Value = response
-        .json()
-        .await
-        .map_err(|_| VaultError::OidcMalformed)?;
+    let answer: Value =
+        windlass_http::read_json(&Method::GET, &url, response, MAX_OIDC_ANSWER_BYTES)
+            .await
+            .map_err(|error| match error.kind() {
+                windlass_http::ErrorKind::TooLarge | windlass_http::ErrorKind::Body => {
+                    VaultError::OidcFetch(error)
+                }
+                _ => VaultError::OidcMalformed,
+            })?;
     answer
         .get("value")
         .and_then(Value::as_str)
