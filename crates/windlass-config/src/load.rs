@@ -350,7 +350,7 @@ impl Merged {
             .map(|key| match self.values.get(key) {
                 Some((leaf, source)) => Entry {
                     key: key.to_owned(),
-                    value: Some(leaf.to_toml().to_string()),
+                    value: Some(shown(&leaf.to_toml().to_string())),
                     source: source.clone(),
                 },
                 None => Entry {
@@ -676,4 +676,10 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// A value as `config show` prints it: the user info of any URL in it
+/// hidden (and its password registered with the redactor).
+pub(crate) fn shown(value: &str) -> String {
+    windlass_redact::mask_userinfo(value).into_owned()
 }

@@ -111,7 +111,7 @@ impl Sections {
                 Value::Table(inner) => self.collect(inner, &key, out),
                 _ => out.push(Entry {
                     key,
-                    value: Some(render(&keyed.node)),
+                    value: Some(crate::load::shown(&render(&keyed.node))),
                     source: self.source(keyed.node.file, keyed.key_span.clone()),
                 }),
             }

@@ -82,8 +82,9 @@ pub struct Target {
     pub name: Option<String>,
     /// The upload URL, without user info.
     pub upload_url: RedactedUrl,
-    /// The simple API root (explicit or derived), without user info.
-    pub simple_url: Url,
+    /// The simple API root (explicit or derived); user info given for it
+    /// stays (a reader's credentials) and is never shown.
+    pub simple_url: RedactedUrl,
     /// Where trusted-publishing tokens are minted (the index's base URL).
     pub trusted_publishing_url: Url,
     pub credentials: Credentials,
@@ -324,12 +325,12 @@ fn target_urls(
     spec_source: &str,
     url_text: &str,
     section: Option<&RepositorySection>,
-) -> Result<(Url, Option<(String, String)>, Url, Url), TargetError> {
+) -> Result<(Url, Option<(String, String)>, RedactedUrl, Url), TargetError> {
     let what_url = match name {
         Some(name) => format!("url of repository `{name}`"),
         None => format!("repository url from {spec_source}"),
     };
-    let mut upload = parse_http_url(url_text, &what_url)?;
+    let mut upload = parse_http_url(url_text, &what_url)?.into_exposed();
     // User info in the URL is a credential of last resort.
     let url_auth = (!upload.username().is_empty()).then(|| {
         let username = percent_encoding::percent_decode_str(upload.username())
@@ -357,14 +358,21 @@ fn target_urls(
             })
         }) {
         Some((text, what)) => parse_http_url(text, &what)?,
-        None => derive_simple_url(&upload),
+        None => RedactedUrl::new(derive_simple_url(&upload)),
     };
     let trusted_publishing_url = match request.trusted_publishing_url.as_deref().or_else(|| {
         section
             .as_ref()
             .and_then(|s| s.trusted_publishing_url.as_deref())
     }) {
-        Some(text) => parse_http_url(text, "trusted publishing url")?,
+        // Tokens are minted with the identity token alone: user info here
+        // has no use and is dropped.
+        Some(text) => {
+            let mut url = parse_http_url(text, "trusted publishing url")?.into_exposed();
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url
+        }
         None => derive_trusted_publishing_url(&upload),
     };
 
@@ -376,8 +384,8 @@ fn choose(
     repositories: &IndexMap<String, RepositorySection>,
     pypirc: &Pypirc,
 ) -> Result<Chosen, TargetError> {
-    if spec.starts_with("http://") || spec.starts_with("https://") {
-        return Ok(Chosen::Url(spec.to_owned()));
+    if looks_like_url(spec) {
+        return Ok(Chosen::Url(spec.trim().to_owned()));
     }
     if let Some(section) = repositories.get(spec) {
         return Ok(Chosen::Config(spec.to_owned(), section.clone()));
@@ -504,15 +512,28 @@ async fn find_credentials(
     Ok(None)
 }
 
-fn parse_http_url(text: &str, what: &str) -> Result<Url, TargetError> {
+/// Parses a URL that may hold user info: from here on it is a
+/// [`RedactedUrl`], and its password is registered with the redactor. The
+/// error never shows the text.
+fn parse_http_url(text: &str, what: &str) -> Result<RedactedUrl, TargetError> {
     let invalid = || TargetError::InvalidUrl {
         what: what.to_owned(),
     };
-    let url = Url::parse(text.trim()).map_err(|_| invalid())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+    // Even a URL that does not parse may hold a password: register what
+    // looks like one before anything can print it.
+    let _ = windlass_redact::mask_userinfo(text);
+    let url = RedactedUrl::parse(text.trim()).map_err(|_| invalid())?;
+    if !matches!(url.expose().scheme(), "http" | "https") || url.expose().host_str().is_none() {
         return Err(invalid());
     }
     Ok(url)
+}
+
+/// Whether a repository given by name is a URL: anything with a scheme
+/// separator or user info, in any case and with any surrounding spaces, is
+/// parsed as a URL and never echoed as a name.
+fn looks_like_url(spec: &str) -> bool {
+    spec.contains("://") || spec.contains('@')
 }
 
 /// The index base for trusted publishing: `https://upload.pypi.org/…` →

@@ -56,14 +56,16 @@ pub fn derive_simple_url(upload: &Url) -> Url {
 }
 
 /// The page of a project in the simple API.
-pub fn project_url(simple: &Url, normalized_name: &str) -> Url {
-    let mut base = simple.clone();
+pub fn project_url(simple: &RedactedUrl, normalized_name: &str) -> RedactedUrl {
+    let mut base = simple.expose().clone();
     if !base.path().ends_with('/') {
         let path = format!("{}/", base.path());
         base.set_path(&path);
     }
-    base.join(&format!("{normalized_name}/"))
-        .unwrap_or_else(|_| simple.clone())
+    let joined = base
+        .join(&format!("{normalized_name}/"))
+        .unwrap_or_else(|_| simple.expose().clone());
+    RedactedUrl::new(joined)
 }
 
 /// The files of one project on the index: file name → SHA-256 (lowercase

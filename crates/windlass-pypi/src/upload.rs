@@ -11,7 +11,6 @@ use tokio::io::AsyncReadExt as _;
 use windlass_http::multipart::{Form, Part};
 use windlass_http::{Body, HttpClient, HttpError, Idempotency, Method, StatusCode};
 use windlass_output::{ExitStatus, Printer, Progress};
-use windlass_redact::RedactedUrl;
 
 use crate::dist::Distribution;
 use crate::form::form_fields;
@@ -108,17 +107,14 @@ impl Uploader<'_> {
             return None;
         };
         let upload = self.target.upload_url.expose();
-        let simple = &self.target.simple_url;
+        let simple = self.target.simple_url.expose();
         (upload.host_str() == simple.host_str()
             && upload.port_or_known_default() == simple.port_or_known_default())
         .then_some(auth)
     }
 
     async fn lookup(&self, dist: &Distribution) -> Result<Existing, LookupError> {
-        let page = RedactedUrl::new(simple::project_url(
-            &self.target.simple_url,
-            &dist.normalized_name(),
-        ));
+        let page = simple::project_url(&self.target.simple_url, &dist.normalized_name());
         let files = simple::lookup(&self.client, &page, self.lookup_auth()).await?;
         Ok(files.compare(&dist.filename, &dist.sha256))
     }

@@ -709,3 +709,60 @@ async fn a_lookup_redirected_to_another_index_means_absent() {
         "{plan}"
     );
 }
+
+/// A look-up never leaves the index's origin: the fallback index is never
+/// contacted (it would learn the name of a private project), and a reader's
+/// password in `--simple-url` shows nowhere: not in the plan, the JSON, the
+/// step summary or a file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lookup_never_leaves_the_origin_and_simple_url_credentials_stay_hidden() {
+    let services = Services::load();
+    let server = services.pypiserver();
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("origin");
+    let version = unique_version();
+    // Where the index sends look-ups for what it lacks: it counts visitors.
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let index = FakeIndex::start(IndexConfig {
+        audience: "pypi".to_owned(),
+        repository: String::new(),
+        lifetime: 900,
+        upstream: server.upload_url(),
+        fallback: Some(format!(
+            "http://{}/simple/",
+            elsewhere.local_addr().unwrap()
+        )),
+    })
+    .await;
+    let password = canary("simple-url-password");
+    let mut simple = url::Url::parse(&format!("{}simple/", index.url)).unwrap();
+    simple.set_username("reader").unwrap();
+    simple.set_password(Some(&password)).unwrap();
+    let wheel = write_wheel(dir.path(), &name, &version, "ours", 0);
+    for json in [false, true] {
+        let mut args = vec![
+            "--repository",
+            index.url.as_str(),
+            "--simple-url",
+            simple.as_str(),
+            "--dry-run",
+        ];
+        if json {
+            args.push("--json");
+        }
+        args.push(wheel.to_str().unwrap());
+        let run = publish(dir.path(), dir.path(), &args, &[]).await;
+        assert_eq!(run.code, 0, "{run:#?}");
+        run.assert_no_leak(&password);
+        assert!(run.summary.contains("reader:****@"), "{}", run.summary);
+        if json {
+            let plan = run.json();
+            assert_eq!(plan["data"]["files"][0]["status"], "would-upload", "{plan}");
+        }
+    }
+    assert!(
+        elsewhere.accept().is_err(),
+        "the look-up followed the redirect to another origin"
+    );
+}

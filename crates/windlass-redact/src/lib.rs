@@ -15,7 +15,7 @@ mod url;
 pub use crate::ambient::AMBIENT_SECRET_VARS;
 pub use crate::redactor::{RedactingWriter, Redactor, global};
 pub use crate::secret::Secret;
-pub use crate::url::RedactedUrl;
+pub use crate::url::{RedactedUrl, mask_userinfo};
 
 /// What a secret is replaced with.
 pub const MASK: &str = "****";

@@ -33,23 +33,34 @@ const SENSITIVE_QUERY_KEYS: &[&str] = &[
 /// are safe to show.
 const PUBLIC_USERNAMES: &[&str] = &["__token__", "oauth2accesstoken", "x-access-token"];
 
+/// A lone username at least this long is taken for a token and registered
+/// with the redactor; a shorter one (`reader`, `ci`) would mask ordinary
+/// words everywhere. Either way `Display` hides it.
+const TOKEN_USERNAME_MIN_LEN: usize = 16;
+
 /// A URL that is safe to print.
 ///
 /// `Display` and `Debug` hide the password, a username that stands alone (it
 /// is often a token), and the values of query parameters that carry
 /// credentials or signatures. The full URL is available through
 /// [`RedactedUrl::expose`] for the request itself.
+///
+/// Making one registers its password (as written and percent-decoded) and a
+/// token-like lone username with the [global redactor](crate::global), so
+/// the credential stays hidden wherever else it shows up (a server echoing
+/// it, a child printing its URL).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RedactedUrl(Url);
 
 impl RedactedUrl {
     pub fn new(url: Url) -> Self {
+        register_userinfo(&url);
         Self(url)
     }
 
     /// Parses a URL; the error never contains the input.
     pub fn parse(input: &str) -> Result<Self, url::ParseError> {
-        Url::parse(input).map(Self)
+        Url::parse(input).map(Self::new)
     }
 
     /// The URL with its credentials, for sending a request only.
@@ -95,8 +106,94 @@ impl RedactedUrl {
 
 impl From<Url> for RedactedUrl {
     fn from(url: Url) -> Self {
-        Self(url)
+        Self::new(url)
     }
+}
+
+/// Registers the credentials in a URL's user info with the global redactor.
+fn register_userinfo(url: &Url) {
+    let redactor = crate::global();
+    let username = url.username();
+    match url.password() {
+        Some(password) => register_with_decoded(redactor, password),
+        None if username.len() >= TOKEN_USERNAME_MIN_LEN
+            && !PUBLIC_USERNAMES.contains(&username) =>
+        {
+            register_with_decoded(redactor, username);
+        }
+        None => {}
+    }
+}
+
+fn register_with_decoded(redactor: &crate::Redactor, value: &str) {
+    redactor.register(value);
+    let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+    if decoded != value {
+        redactor.register(&decoded);
+    }
+}
+
+/// Hides the user info of every URL written in `text` (a configuration
+/// value, a TOML array of URLs, a message), whether or not the whole text
+/// parses as one: `https://user:pass@host/` becomes `https://user:****@host/`,
+/// a lone `https://token@host/` becomes `https://****@host/`. The hidden
+/// passwords are registered with the global redactor. Text without `://`
+/// and `@` comes back borrowed.
+pub fn mask_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    if !(text.contains("://") && text.contains('@')) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        // The authority ends at the path, query, fragment, or anything that
+        // cannot be part of a URL in running text.
+        let end = after
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '`' | '<' | '>') || c.is_whitespace()
+            })
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rfind('@') {
+            Some(split) => {
+                let userinfo = &authority[..split];
+                match userinfo.split_once(':') {
+                    Some((user, password)) => {
+                        register_with_decoded(crate::global(), password);
+                        let user = if PUBLIC_USERNAMES.contains(&user)
+                            || user.len() < TOKEN_USERNAME_MIN_LEN
+                        {
+                            user
+                        } else {
+                            crate::MASK
+                        };
+                        out.push_str(user);
+                        out.push(':');
+                        out.push_str(crate::MASK);
+                    }
+                    None => {
+                        if userinfo.len() >= TOKEN_USERNAME_MIN_LEN
+                            && !PUBLIC_USERNAMES.contains(&userinfo)
+                        {
+                            register_with_decoded(crate::global(), userinfo);
+                        }
+                        out.push_str(if PUBLIC_USERNAMES.contains(&userinfo) {
+                            userinfo
+                        } else {
+                            crate::MASK
+                        });
+                    }
+                }
+                out.push_str(&authority[split..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 impl fmt::Display for RedactedUrl {
@@ -138,6 +235,40 @@ mod tests {
         ];
         let rendered: Vec<String> = cases.iter().map(|c| check(c)).collect();
         insta::assert_debug_snapshot!(rendered);
+    }
+
+    #[test]
+    fn user_info_in_text_is_masked() {
+        let cases = [
+            "https://pypi.example.org/simple/",
+            "\"http://reader:PASSWORD-in-config@127.0.0.1:8081/simple/\"",
+            "[\"https://a:pw1@one.example/\", \"https://two.example/\"]",
+            "{ url = \"HTTPS://ci:p%40ss@Index.Example/legacy/\" }",
+            "https://ghp_0123456789abcdefghij@git.example.org/repo.git",
+            "https://__token__:pypi-AgEIcHlwaS5vcmc@upload.example.org/legacy/",
+            "user@example.org is not a url",
+            "see https://host.example/a@b for the @ in a path",
+        ];
+        let rendered: Vec<String> = cases
+            .iter()
+            .map(|c| format!("{c}\n  -> {}", super::mask_userinfo(c)))
+            .collect();
+        insta::assert_snapshot!(rendered.join("\n"));
+        // The passwords are registered: anywhere else they show, they are
+        // masked too.
+        let redacted = crate::global().redact("echo PASSWORD-in-config p@ss pw1");
+        assert_eq!(redacted, "echo **** **** ****");
+    }
+
+    #[test]
+    fn making_one_registers_its_password() {
+        let url =
+            RedactedUrl::parse("https://ci:S3cret%2Fvalue-for-url@index.example/simple/").unwrap();
+        assert_eq!(url.to_string(), "https://ci:****@index.example/simple/");
+        assert_eq!(
+            crate::global().redact("raw S3cret%2Fvalue-for-url decoded S3cret/value-for-url"),
+            "raw **** decoded ****"
+        );
     }
 
     #[test]

@@ -254,6 +254,44 @@ fn config_show_never_prints_a_secret() {
     }
 }
 
+/// URLs that hold user info (a repository's, Vault's address) are shown with
+/// the password hidden, in the table and in the JSON, whatever their case.
+#[test]
+fn config_show_hides_user_info_in_urls() {
+    let secret = canary("url-userinfo");
+    let token = canary("url-lone-token");
+    let dir = project(&format!(
+        "[vault]\naddress = \"HTTPS://ops:{secret}@vault.example.org:8200\"\n\n\
+         [wheel.repositories.internal]\nurl = \"https://ci:{secret}@index.example.org/legacy/\"\n\
+         simple-url = \"https://{token}@index.example.org/simple/\"\n"
+    ));
+    for args in [&["config", "show"][..], &["config", "show", "--json"]] {
+        let output = windlass(dir.path()).args(args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_no_leak(&output.stdout, &secret);
+        assert_no_leak(&output.stdout, &token);
+        assert_no_leak(&output.stderr, &secret);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("https://ci:****@index.example.org/legacy/"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("HTTPS://ops:****@vault.example.org:8200"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("https://****@index.example.org/simple/"),
+            "{stdout}"
+        );
+    }
+}
+
 /// The focused binary, built on demand when `cargo test -p windlass` ran alone.
 fn focused_secrets_binary() -> std::path::PathBuf {
     // Next to the umbrella binary, in the same target directory.

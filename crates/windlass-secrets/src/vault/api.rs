@@ -40,11 +40,15 @@ impl Api {
         ca_file: Option<PathBuf>,
         http: &HttpConfig,
     ) -> Result<Self, VaultError> {
-        let mut base = Url::parse(address)
+        // User info in the address is a credential: hidden (and registered
+        // with the redactor) before anything can show the address.
+        let shown = windlass_redact::mask_userinfo(address);
+        let mut base = RedactedUrl::parse(address.trim())
             .ok()
+            .map(RedactedUrl::into_exposed)
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .ok_or_else(|| VaultError::BadAddress {
-                address: windlass_redact::global().redact(address).into_owned(),
+                address: windlass_redact::global().redact(&shown).into_owned(),
             })?;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
