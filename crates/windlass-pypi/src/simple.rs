@@ -290,7 +290,10 @@ mod tests {
             .iter()
             .map(|c| {
                 let simple = derive_simple_url(&Url::parse(c).unwrap());
-                format!("{c} -> {simple} -> {}", project_url(&simple, "demo-pkg"))
+                format!(
+                    "{c} -> {simple} -> {}",
+                    project_url(&simple.clone().into(), "demo-pkg")
+                )
             })
             .collect();
         insta::assert_snapshot!(out.join("\n"));

@@ -159,32 +159,24 @@ pub fn mask_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
         match authority.rfind('@') {
             Some(split) => {
                 let userinfo = &authority[..split];
-                match userinfo.split_once(':') {
-                    Some((user, password)) => {
-                        register_with_decoded(crate::global(), password);
-                        let user = if PUBLIC_USERNAMES.contains(&user)
-                            || user.len() < TOKEN_USERNAME_MIN_LEN
-                        {
-                            user
-                        } else {
-                            crate::MASK
-                        };
-                        out.push_str(user);
-                        out.push(':');
-                        out.push_str(crate::MASK);
+                if let Some((user, password)) = userinfo.split_once(':') {
+                    register_with_decoded(crate::global(), password);
+                    let user = if PUBLIC_USERNAMES.contains(&user)
+                        || user.len() < TOKEN_USERNAME_MIN_LEN
+                    {
+                        user
+                    } else {
+                        crate::MASK
+                    };
+                    out.push_str(user);
+                    out.push(':');
+                    out.push_str(crate::MASK);
+                } else {
+                    let public = PUBLIC_USERNAMES.contains(&userinfo);
+                    if !public && userinfo.len() >= TOKEN_USERNAME_MIN_LEN {
+                        register_with_decoded(crate::global(), userinfo);
                     }
-                    None => {
-                        if userinfo.len() >= TOKEN_USERNAME_MIN_LEN
-                            && !PUBLIC_USERNAMES.contains(&userinfo)
-                        {
-                            register_with_decoded(crate::global(), userinfo);
-                        }
-                        out.push_str(if PUBLIC_USERNAMES.contains(&userinfo) {
-                            userinfo
-                        } else {
-                            crate::MASK
-                        });
-                    }
+                    out.push_str(if public { userinfo } else { crate::MASK });
                 }
                 out.push_str(&authority[split..]);
             }
