@@ -3,26 +3,23 @@ use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
-use crate::MASK;
+use self::automaton::Automaton;
+use self::scan::{Scan, emit, joins_lines};
 
-/// Encoded forms shorter than this are not matched on their own: a two
-/// character base64 fragment would mask unrelated text everywhere. The plain
-/// value is always matched, however short.
-const MIN_ENCODED_LEN: usize = 4;
+mod automaton;
+mod forms;
+mod scan;
 
-/// RFC 3986 unreserved characters stay as they are in a URL component.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Everything Windlass must never print, with the automaton that finds it.
+/// Everything Windlass must never print, with the automata that find it.
+///
+/// Each registered secret is matched in its plain and encoded forms (see
+/// [`Redactor::register`]), also where a line break of wrapped base64 or hex
+/// output falls inside it. Where matches overlap (two secrets that share
+/// bytes, one inside another), the union of their bytes is masked: each run
+/// of masked bytes becomes one `****`, except that the line breaks of
+/// wrapped output are kept.
 ///
 /// A `Redactor` is cheap to clone: clones share the registered secrets.
 /// Use [`global`] for the process-wide instance that every output path
@@ -34,14 +31,22 @@ pub struct Redactor {
 
 #[derive(Default)]
 struct Inner {
-    /// Every pattern, plain and encoded (a set, so re-registering is free).
-    patterns: BTreeSet<Vec<u8>>,
+    /// Every pattern (a set, so re-registering is free).
+    plain: BTreeSet<Vec<u8>>,
+    /// The base64 and hex patterns, also matched across wrapped lines.
+    wrapped: BTreeSet<Vec<u8>>,
     compiled: Option<Arc<Compiled>>,
 }
 
 struct Compiled {
-    automaton: AhoCorasick,
-    max_len: usize,
+    /// Finds plain matches fast, so that text without any secret is
+    /// returned as it is after one quick pass. `None` if the crate refused
+    /// the patterns: every text then takes the full pass.
+    quick: Option<AhoCorasick>,
+    /// The plain view: every pattern.
+    plain: Automaton,
+    /// The wrapped view, if any base64 or hex pattern is registered.
+    wrapped: Option<Automaton>,
 }
 
 /// The process-wide redactor: every resolved secret is registered here, and
@@ -56,33 +61,32 @@ impl Redactor {
         Self::default()
     }
 
-    /// Registers a secret: its plain value, each line of a multi-line value,
-    /// and its encoded forms (base64 standard and URL-safe at all three
-    /// alignments, URL encoding, JSON escaping, hex).
+    /// Registers a secret: its plain value and its encoded forms: JSON
+    /// string escaping (raw non-ASCII or `\uXXXX` with surrogate pairs, Go's
+    /// HTML-safe escapes, escaped `/`), percent-encoding (the unreserved sets
+    /// of the common encoders, `+` for spaces, every byte encoded; upper- or
+    /// lower-case hex digits), hex, and base64 standard and URL-safe at all
+    /// three alignments. Base64 and hex forms are also found when wrapped
+    /// over several lines.
+    ///
+    /// A multi-line value is matched as a whole with LF, CRLF and CR line
+    /// endings, each line of four bytes or more on its own (tools print
+    /// values line by line, and GitHub masks that way), and a shorter line
+    /// only together with the line break and a neighbouring line. A line of
+    /// one to three bytes printed on its own stays visible: it holds next to
+    /// nothing of the secret, and masking every `}`, `ok` or `==` in the
+    /// output would make it unreadable.
     pub fn register(&self, secret: &str) {
         if secret.is_empty() {
             return;
         }
-        let mut added = Vec::new();
-        for form in encoded_forms(secret) {
-            if form.len() >= MIN_ENCODED_LEN || form == secret.as_bytes() {
-                added.push(form);
-            }
-        }
-        // Each line of a multi-line value on its own: GitHub masks that way,
-        // and it lets a streaming writer cut after a newline safely.
-        if secret.contains('\n') {
-            for line in secret.lines().map(|l| l.trim_end_matches('\r')) {
-                if line.len() >= MIN_ENCODED_LEN {
-                    added.extend(encoded_forms(line));
-                }
-            }
-        }
+        let forms = forms::of(secret);
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        let before = inner.patterns.len();
-        inner.patterns.extend(added);
-        if inner.patterns.len() != before {
-            inner.compiled = compile(&inner.patterns).map(Arc::new);
+        let before = (inner.plain.len(), inner.wrapped.len());
+        inner.plain.extend(forms.plain);
+        inner.wrapped.extend(forms.wrapped);
+        if (inner.plain.len(), inner.wrapped.len()) != before {
+            inner.compiled = Some(Arc::new(compile(&inner.plain, &inner.wrapped)));
         }
     }
 
@@ -95,9 +99,8 @@ impl Redactor {
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match self.redact_bytes(text.as_bytes()) {
             Cow::Borrowed(_) => Cow::Borrowed(text),
-            // Patterns are valid UTF-8 (or ASCII encodings of it), and the
-            // mask is ASCII, but a pattern may be a line of a value cut inside
-            // a multi-byte character in theory: stay lossless in practice.
+            // Patterns are valid UTF-8 or ASCII, and so start and end on
+            // character boundaries of valid UTF-8 text; the mask is ASCII.
             Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
         }
     }
@@ -108,16 +111,20 @@ impl Redactor {
         let Some(compiled) = self.snapshot() else {
             return Cow::Borrowed(input);
         };
-        if compiled.automaton.find(input).is_none() {
+        let plain_match = compiled
+            .quick
+            .as_ref()
+            .is_none_or(|quick| quick.find(input).is_some());
+        if !plain_match && (compiled.wrapped.is_none() || !joins_lines(input)) {
+            return Cow::Borrowed(input);
+        }
+        let mut masked = vec![false; input.len()];
+        Scan::new().feed(&compiled, input, 0, 0, &mut masked);
+        if !masked.contains(&true) {
             return Cow::Borrowed(input);
         }
         let mut out = Vec::with_capacity(input.len());
-        compiled
-            .automaton
-            .replace_all_with_bytes(input, &mut out, |_, _, dst| {
-                dst.extend_from_slice(MASK.as_bytes());
-                true
-            });
+        emit(input, &masked, &mut false, &mut out);
         Cow::Owned(out)
     }
 
@@ -128,6 +135,11 @@ impl Redactor {
             redactor: self.clone(),
             inner,
             pending: Vec::new(),
+            masked: Vec::new(),
+            base: 0,
+            scan: Scan::new(),
+            compiled: None,
+            in_mask: false,
         }
     }
 
@@ -146,7 +158,7 @@ impl std::fmt::Debug for Redactor {
             .inner
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .patterns
+            .plain
             .len();
         f.debug_struct("Redactor")
             .field("patterns", &count)
@@ -154,79 +166,49 @@ impl std::fmt::Debug for Redactor {
     }
 }
 
-fn compile(patterns: &BTreeSet<Vec<u8>>) -> Option<Compiled> {
-    if patterns.is_empty() {
-        return None;
+fn compile(plain: &BTreeSet<Vec<u8>>, wrapped: &BTreeSet<Vec<u8>>) -> Compiled {
+    Compiled {
+        // A contiguous NFA builds many times faster than the DFA the crate
+        // would pick for few patterns, and every registration rebuilds.
+        quick: AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(plain)
+            .ok(),
+        plain: Automaton::new(plain.iter().map(Vec::as_slice)),
+        wrapped: (!wrapped.is_empty()).then(|| Automaton::new(wrapped.iter().map(Vec::as_slice))),
     }
-    let max_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
-    // Patterns are plain bytes; building cannot fail for our sizes, and if it
-    // ever did, refusing to run is better than printing secrets.
-    let automaton = AhoCorasickBuilder::new()
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(patterns)
-        .unwrap_or_else(|err| panic!("cannot build the redaction automaton: {err}"));
-    Some(Compiled { automaton, max_len })
-}
-
-/// The plain value and every encoded form a secret can take in output.
-fn encoded_forms(secret: &str) -> Vec<Vec<u8>> {
-    let bytes = secret.as_bytes();
-    let mut forms = vec![bytes.to_vec()];
-
-    // JSON string escaping (without the quotes).
-    if let Ok(json) = serde_json::to_string(secret) {
-        forms.push(json.as_bytes()[1..json.len() - 1].to_vec());
-    }
-    // Percent-encoding as a URL component and as a form value, with upper
-    // and lower case hex digits.
-    // Encoders disagree on `-._~` (and JavaScript's on `!'()*`): cover both
-    // ends of the range.
-    let strict = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
-    forms.push(strict.to_ascii_lowercase().into_bytes());
-    forms.push(strict.into_bytes());
-    let component = utf8_percent_encode(secret, COMPONENT).to_string();
-    forms.push(component.to_ascii_lowercase().into_bytes());
-    forms.push(component.replace("%20", "+").into_bytes());
-    forms.push(component.into_bytes());
-    // Hex.
-    let hex = hex::encode(bytes);
-    forms.push(hex.to_ascii_uppercase().into_bytes());
-    forms.push(hex.into_bytes());
-    // Base64 at the three alignments a value can have inside a larger
-    // encoded blob (`user:token` in a Basic header, a token inside JSON):
-    // keep only the characters that depend on the secret alone.
-    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-        for offset in 0..3usize {
-            let mut input = vec![0u8; offset];
-            input.extend_from_slice(bytes);
-            let encoded = engine.encode(&input);
-            let start = (offset * 8).div_ceil(6);
-            let end = input.len() * 8 / 6;
-            if end > start {
-                forms.push(encoded.as_bytes()[start..end].to_vec());
-            }
-        }
-    }
-    forms.retain(|f| !f.is_empty());
-    forms
 }
 
 /// A writer that redacts everything passing through it.
 ///
-/// It holds back the shortest tail that could still be the start of a
-/// secret, so a value split across two writes is masked as a whole. Text up
-/// to the last newline is released at once (every line of a multi-line
-/// secret is a pattern of its own), so line-oriented output is not delayed.
-/// Call [`RedactingWriter::finish`] at the end to release the held tail.
+/// It holds back only the bytes that could still become part of a secret:
+/// the longest tail that some pattern continues and, after a line that ends
+/// in a long run of base64 or hex, the part of that run a wrapped secret may
+/// continue on the next line. Everything else (in line-oriented output,
+/// every complete line) is released at once, and the result is the same as
+/// [`Redactor::redact_bytes`] on the whole stream, however it is split into
+/// writes. Call [`RedactingWriter::finish`] at the end to release the held
+/// tail.
 pub struct RedactingWriter<W: Write> {
     redactor: Redactor,
     inner: W,
+    /// Bytes not yet released, with whether each is part of a secret.
     pending: Vec<u8>,
+    masked: Vec<bool>,
+    /// Stream offset of `pending[0]`.
+    base: u64,
+    scan: Scan,
+    /// The automata `scan` runs on (the redactor's may change when a secret
+    /// is registered while the writer is open).
+    compiled: Option<Arc<Compiled>>,
+    /// The last byte released was masked.
+    in_mask: bool,
 }
 
 impl<W: Write> RedactingWriter<W> {
     /// Releases what is held back (redacted) and flushes. Dropping the
-    /// writer does the same, ignoring errors.
+    /// writer does the same, ignoring errors. What is written afterwards
+    /// starts a new stream.
     pub fn finish(&mut self) -> io::Result<()> {
         self.drain(true)?;
         self.inner.flush()
@@ -240,47 +222,63 @@ impl<W: Write> RedactingWriter<W> {
         &mut self.inner
     }
 
-    /// Writes out everything that can no longer be the start of a secret;
+    /// Scans the bytes from `from` on (all of them when the automata
+    /// changed since the last scan).
+    fn scan(&mut self, from: usize) {
+        let current = self.redactor.snapshot();
+        let from = match (&current, &self.compiled) {
+            (Some(current), Some(previous)) if Arc::ptr_eq(current, previous) => from,
+            _ => {
+                // A secret was registered: scan what is held again with the
+                // new automata. What was released stays as it was.
+                self.scan = Scan::new();
+                self.compiled = current;
+                0
+            }
+        };
+        if let Some(compiled) = &self.compiled {
+            self.scan
+                .feed(compiled, &self.pending, self.base, from, &mut self.masked);
+        }
+    }
+
+    /// Writes out everything that can no longer become part of a secret;
     /// with `all`, everything.
     fn drain(&mut self, all: bool) -> io::Result<()> {
-        let Some(compiled) = self.redactor.snapshot() else {
-            self.inner.write_all(&self.pending)?;
-            self.pending.clear();
-            return Ok(());
+        let end = self.base + self.pending.len() as u64;
+        let open_from = match &self.compiled {
+            Some(compiled) if !all => self.scan.open_from(compiled, end),
+            _ => end,
         };
-        let len = self.pending.len();
-        let cut = if all {
-            len
-        } else {
-            let by_length = len.saturating_sub(compiled.max_len.saturating_sub(1));
-            let after_newline = self
-                .pending
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i + 1);
-            by_length.max(after_newline)
-        };
-        let mut pos = 0;
-        for m in compiled.automaton.find_iter(&self.pending) {
-            if m.start() >= cut {
-                break;
-            }
-            self.inner.write_all(&self.pending[pos..m.start()])?;
-            self.inner.write_all(MASK.as_bytes())?;
-            pos = m.end();
+        let release = usize::try_from(open_from.saturating_sub(self.base))
+            .map_or(self.pending.len(), |n| n.min(self.pending.len()));
+        if release > 0 {
+            let mut out = Vec::with_capacity(release);
+            emit(
+                &self.pending[..release],
+                &self.masked[..release],
+                &mut self.in_mask,
+                &mut out,
+            );
+            self.inner.write_all(&out)?;
+            self.pending.drain(..release);
+            self.masked.drain(..release);
+            self.base += release as u64;
         }
-        let release_to = cut.max(pos);
-        if release_to > pos {
-            self.inner.write_all(&self.pending[pos..release_to])?;
+        if all {
+            self.scan = Scan::new();
+            self.in_mask = false;
         }
-        self.pending.drain(..release_to);
         Ok(())
     }
 }
 
 impl<W: Write> Write for RedactingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let from = self.pending.len();
         self.pending.extend_from_slice(buf);
+        self.masked.resize(self.pending.len(), false);
+        self.scan(from);
         self.drain(false)?;
         Ok(buf.len())
     }
