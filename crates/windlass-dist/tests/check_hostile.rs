@@ -2,7 +2,7 @@
 //! names that would drive a terminal or a CI log, and archives that
 //! decompress to far more than they weigh.
 
-// Test helpers panic on purpose: a failing step is a failing test.
+// Tests panic on purpose: a failing step is a failing test.
 #![allow(clippy::unwrap_used, clippy::format_push_string)]
 
 use std::fmt::Write as _;

@@ -3,7 +3,7 @@
 //! found before anything is read or written; inputs it reads (pyproject,
 //! readme, .gitignore) are read bounded.
 
-// Test helpers panic on purpose: a failing step is a failing test.
+// Tests panic on purpose: a failing step is a failing test.
 #![allow(clippy::unwrap_used, clippy::format_push_string)]
 
 use std::fmt::Write as _;

@@ -4,7 +4,7 @@
 
 #![allow(
     clippy::unwrap_used,
-    reason = "test helpers: a failed fixture step should panic loudly"
+    reason = "tests: a failed fixture step should panic loudly"
 )]
 
 use std::fmt::Write as _;
