@@ -1,7 +1,6 @@
 //! Why loading the configuration failed.
 
 use std::fmt;
-use std::io;
 use std::path::PathBuf;
 
 /// A place in a config file, rendered as an arrow and the line with a caret.
@@ -76,14 +75,15 @@ impl fmt::Display for Location {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    /// A config file exists but could not be read.
+    /// A config file exists but could not be read: unreadable, not a
+    /// regular file, or larger than [`FILE_LIMIT`](crate::FILE_LIMIT).
     #[error("could not read config file {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
         #[source]
-        source: io::Error,
+        source: windlass_fs::ReadError,
     },
     /// `--config` or `WINDLASS_CONFIG` names a file that does not exist.
     #[error("config file {} given by {origin} does not exist", path.display())]
@@ -243,6 +243,19 @@ impl LoadError {
     /// What the user can do about it, shown after `hint: `.
     pub fn hint(&self) -> String {
         match self {
+            LoadError::Read {
+                source: windlass_fs::ReadError::NotRegular { .. },
+                ..
+            } => "windlass.toml must be a regular file (not a fifo, socket, device or \
+                  directory): replace it, or move it away"
+                .to_owned(),
+            LoadError::Read {
+                source: windlass_fs::ReadError::TooLarge { limit, .. },
+                ..
+            } => format!(
+                "a config file is at most {}: check that the path names windlass.toml",
+                windlass_fs::ByteSize(*limit)
+            ),
             LoadError::Read { .. } => "check the file's permissions, or move it away".to_owned(),
             LoadError::ExplicitFileMissing { origin, .. } => {
                 format!("fix the path given by {origin}, or drop it to search for windlass.toml")

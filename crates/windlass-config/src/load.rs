@@ -17,6 +17,10 @@ use crate::{Settings, duration};
 /// The name of the config file, in the project and in the user config dir.
 pub const FILE_NAME: &str = "windlass.toml";
 
+/// The largest config file read: 4 MiB, hundreds of times a real one. A
+/// fifo, socket, device or directory in its place is refused.
+pub const FILE_LIMIT: u64 = 4 * windlass_fs::MIB;
+
 /// One command-line flag that overrides a config key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Override {
@@ -152,7 +156,10 @@ impl LoadOptions {
                 message: err.to_string(),
             })?;
 
-        let user_file = self.user_config_path().filter(|path| path.is_file());
+        // Whatever exists under the name is read (and refused when it is not
+        // a regular file), so that a fifo or device is an error, not a
+        // silently skipped layer.
+        let user_file = self.user_config_path().filter(|path| path.exists());
         if let Some(path) = &user_file {
             let text = read(path)?;
             ConfigFile {
@@ -237,7 +244,7 @@ impl LoadOptions {
             return Ok(find_project_file(&self.cwd));
         };
         let path = normalize(&self.cwd.join(path));
-        if path.is_file() {
+        if path.exists() {
             Ok(Some(path))
         } else {
             Err(LoadError::ExplicitFileMissing {
@@ -259,11 +266,13 @@ impl LoadOptions {
 
 /// Finds `windlass.toml` in `start` or its ancestors. The search stops after
 /// the first directory that contains `.git` (the repository root), so a file
-/// above the checkout never applies, or at the filesystem root.
+/// above the checkout never applies, or at the filesystem root. Anything
+/// that exists under the name is found, even if it is not a regular file:
+/// reading it then fails instead of skipping it.
 pub fn find_project_file(start: &Path) -> Option<PathBuf> {
     for dir in start.ancestors() {
         let candidate = dir.join(FILE_NAME);
-        if candidate.is_file() {
+        if candidate.exists() {
             return Some(candidate);
         }
         if dir.join(".git").exists() {
@@ -274,7 +283,7 @@ pub fn find_project_file(start: &Path) -> Option<PathBuf> {
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    windlass_fs::read_to_string(path, FILE_LIMIT).map_err(|source| LoadError::Read {
         path: path.to_owned(),
         source,
     })

@@ -892,3 +892,50 @@ fn tool_section_name_is_registered() {
             .replaced_whole("vault.approle")
     );
 }
+
+#[test]
+fn special_and_huge_files_are_refused() {
+    use std::time::Duration;
+
+    let fixture = Fixture::new(&[]);
+    windlass_testkit::mkfifo(&fixture.path("fifo.toml"));
+    let _socket = windlass_testkit::bind_socket(&fixture.path("socket.toml"));
+    let huge = "# padding\n".repeat(usize::try_from(crate::FILE_LIMIT).unwrap() / 10 + 1);
+    std::fs::write(fixture.path("huge.toml"), huge).unwrap();
+    // (case, where windlass.toml is, or the `--config` path)
+    let cases: [(&str, &str, Option<&str>); 6] = [
+        ("project file is a fifo", PROJECT, None),
+        ("user file is a fifo", USER, None),
+        ("--config names a fifo", "", Some("fifo.toml")),
+        ("--config names a socket", "", Some("socket.toml")),
+        ("--config names /dev/zero", "", Some("/dev/zero")),
+        ("--config names a huge file", "", Some("huge.toml")),
+    ];
+    let mut out = String::new();
+    for (case, place, flag) in cases {
+        if !place.is_empty() {
+            std::fs::create_dir_all(fixture.path(place).parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(fixture.path("fifo.toml"), fixture.path(place)).unwrap();
+        }
+        let mut options = fixture.options();
+        if let Some(flag) = flag {
+            options = options.with_config_file(fixture.path(flag));
+        }
+        let result = windlass_testkit::within(Duration::from_secs(20), case, move || {
+            options.load().map(|_| ())
+        });
+        let err = result.expect_err(case);
+        assert!(err.is_usage_error(), "{case}");
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        let shown = format!(
+            "{err}\n  caused by: {}\n\nhint: {}",
+            cause.unwrap_or_default(),
+            err.hint()
+        );
+        writeln!(out, "=== {case}\n{}\n", fixture.scrub(&shown)).unwrap();
+        if !place.is_empty() {
+            std::fs::remove_file(fixture.path(place)).unwrap();
+        }
+    }
+    insta::assert_snapshot!(out);
+}

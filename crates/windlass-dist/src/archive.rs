@@ -259,7 +259,7 @@ impl ZipWriter {
         let header = self.local_header(&entry.path, 8, 0, 0, 0)?;
         self.out.write_all(&header)?;
         let data_start = self.offset + header.len() as u64;
-        let mut input = File::open(path)?;
+        let mut input = open(path)?;
         let mut hasher = Sha256::new();
         let mut crc = crc32fast::Hasher::new();
         let mut size = 0u64;
@@ -375,6 +375,12 @@ impl ZipWriter {
     }
 }
 
+/// Opens a file to archive: a regular file only, never a fifo that would
+/// block or a device that never ends.
+fn open(path: &Path) -> io::Result<windlass_fs::RegularFile> {
+    windlass_fs::open(path).map_err(io::Error::other)
+}
+
 fn flags(name: &str) -> u16 {
     if name.is_ascii() { 0 } else { 0x0800 }
 }
@@ -401,7 +407,11 @@ fn compress(entry: &Entry, level: Compression) -> io::Result<Compressed> {
             raw.extend_from_slice(b);
         }
         Source::Disk(path) => {
-            File::open(path)?.read_to_end(&mut raw)?;
+            // Only files up to the threshold are compressed in memory; one
+            // that grew since it was measured is an error, not a memory hog.
+            raw = open(path)?
+                .read_bytes(STREAM_THRESHOLD)
+                .map_err(io::Error::other)?;
             hasher.update(&raw);
             crc.update(&raw);
             encoder.write_all(&raw)?;
@@ -483,10 +493,12 @@ impl TarGzWriter {
                 self.builder.append(&header, b.as_slice())
             }
             Source::Disk(p) => {
-                let file = File::open(p)?;
-                header.set_size(file.metadata()?.len());
+                let file = open(p)?;
+                let len = file.len();
+                header.set_size(len);
                 header.set_cksum();
-                self.builder.append(&header, file)
+                // Exactly the size in the header, even if the file grew.
+                self.builder.append(&header, file.take(len))
             }
         }
     }

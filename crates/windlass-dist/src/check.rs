@@ -3,12 +3,23 @@
 //!
 //! A [`Problem`] names the archive, the member or metadata field, a stable
 //! code and a message; the list serialises for `--json`. [`CheckError`] is
-//! for input that cannot be checked at all (missing file, unknown kind).
+//! for input that cannot be checked at all (missing file, unknown kind, not
+//! a regular file).
+//!
+//! The archive is hostile until checked: what is decompressed is capped per
+//! member and in total ([`CheckLimits`]), so a zip bomb or a huge `METADATA`
+//! is a `too-large` problem, not exhausted memory; tar links are resolved
+//! the way an extractor would (hard links from the archive root, symbolic
+//! links from their directory, through other links) before deciding whether
+//! they escape; and a [`Problem`] displays names with control characters
+//! escaped, so that a member name can neither colour a terminal nor start a
+//! GitHub Actions workflow command.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::str::FromStr as _;
 
 use base64::Engine as _;
@@ -35,16 +46,44 @@ pub struct Problem {
     pub message: String,
 }
 
+/// One line; names and messages come from the archive, so control
+/// characters are escaped (`\u{1b}`, `\n`). The JSON form keeps them as
+/// they are (JSON escapes them itself).
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.file)?;
+        let safe = windlass_output::escape_controls;
+        write!(f, "{}", safe(&self.file))?;
         if let Some(m) = &self.member {
-            write!(f, ": {m}")?;
+            write!(f, ": {}", safe(m))?;
         }
         if let Some(field) = &self.field {
-            write!(f, ": `{field}`")?;
+            write!(f, ": `{}`", safe(field))?;
         }
-        write!(f, ": {} [{}]", self.message, self.code)
+        write!(f, ": {} [{}]", safe(&self.message), self.code)
+    }
+}
+
+/// How much `check` decompresses: past a limit the rest is not read and a
+/// `too-large` problem says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckLimits {
+    /// One member, decompressed: 4 GiB (the largest a zip without zip64
+    /// holds; native libraries in real wheels stay well below).
+    pub member: u64,
+    /// All members together, decompressed: 16 GiB.
+    pub total: u64,
+    /// A metadata member read into memory (`METADATA`, `WHEEL`, `RECORD`,
+    /// `PKG-INFO`): 16 MiB.
+    pub text: u64,
+}
+
+impl Default for CheckLimits {
+    fn default() -> Self {
+        Self {
+            member: 4 * windlass_fs::GIB,
+            total: 16 * windlass_fs::GIB,
+            text: 16 * windlass_fs::MIB,
+        }
     }
 }
 
@@ -55,7 +94,7 @@ pub enum CheckError {
     Io {
         path: PathBuf,
         #[source]
-        source: io::Error,
+        source: windlass_fs::ReadError,
     },
     #[error("`{}` is neither a wheel (`.whl`) nor an sdist (`.tar.gz`)", path.display())]
     UnknownKind { path: PathBuf },
@@ -64,14 +103,25 @@ pub enum CheckError {
 impl CheckError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
+            Self::Io {
+                source: windlass_fs::ReadError::NotRegular { .. },
+                ..
+            } => Some(
+                "pass a built distribution file: a fifo, socket, device or directory is never read",
+            ),
             Self::Io { .. } => Some("pass the path of a built distribution, e.g. `dist/*.whl`"),
             Self::UnknownKind { .. } => Some("check only `.whl` and `.tar.gz` files"),
         }
     }
 }
 
-/// Checks one wheel or sdist.
+/// Checks one wheel or sdist with the default [`CheckLimits`].
 pub fn check_file(path: &Path) -> Result<Vec<Problem>, CheckError> {
+    check_file_with(path, &CheckLimits::default())
+}
+
+/// Checks one wheel or sdist, decompressing no more than `limits` allow.
+pub fn check_file_with(path: &Path, limits: &CheckLimits) -> Result<Vec<Problem>, CheckError> {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -85,17 +135,19 @@ pub fn check_file(path: &Path) -> Result<Vec<Problem>, CheckError> {
             path: path.to_path_buf(),
         });
     };
-    let file = File::open(path).map_err(|source| CheckError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = windlass_fs::open(path)
+        .map_err(|source| CheckError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .into_file();
     let mut report = Report {
         file: file_name.clone(),
         problems: Vec::new(),
     };
     match kind {
-        Kind::Wheel => check_wheel(&mut report, BufReader::new(file)),
-        Kind::Sdist => check_sdist(&mut report, BufReader::new(file)),
+        Kind::Wheel => check_wheel(&mut report, BufReader::new(file), limits),
+        Kind::Sdist => check_sdist(&mut report, BufReader::new(file), limits),
     }
     Ok(report.problems)
 }
@@ -421,9 +473,11 @@ struct Member {
     name: String,
     size: u64,
     sha256: [u8; 32],
+    /// Read to the end (not stopped at a limit): size and hash are real.
+    complete: bool,
 }
 
-fn check_wheel(report: &mut Report, reader: BufReader<File>) {
+fn check_wheel(report: &mut Report, reader: BufReader<std::fs::File>, limits: &CheckLimits) {
     let filename = match WheelFilename::parse(&report.file) {
         Ok(f) => Some(f),
         Err(e) => {
@@ -445,7 +499,10 @@ fn check_wheel(report: &mut Report, reader: BufReader<File>) {
     };
     let mut members: Vec<Member> = Vec::new();
     let mut texts: HashMap<String, String> = HashMap::new();
+    // Metadata members too large to read: reported once, not as missing.
+    let mut oversized: BTreeSet<String> = BTreeSet::new();
     let mut seen = BTreeSet::new();
+    let mut total = 0u64;
     for i in 0..zip.len() {
         let mut entry = match zip.by_index(i) {
             Ok(e) => e,
@@ -477,21 +534,53 @@ fn check_wheel(report: &mut Report, reader: BufReader<File>) {
         }
         let mut hasher = Sha256::new();
         let mut size = 0u64;
-        let keep = name.ends_with(".dist-info/METADATA")
+        let mut keep = name.ends_with(".dist-info/METADATA")
             || name.ends_with(".dist-info/WHEEL")
             || name.ends_with(".dist-info/RECORD");
         let mut kept = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
+        let mut stop = None;
         let result: io::Result<()> = (|| {
             loop {
-                let n = entry.read(&mut buf)?;
+                // Never more than the member's or the archive's allowance
+                // (plus one byte, to tell "exactly" from "more").
+                let allowance = (limits.member - size.min(limits.member))
+                    .min(limits.total - total.min(limits.total))
+                    .saturating_add(1);
+                let want = usize::try_from(allowance)
+                    .unwrap_or(usize::MAX)
+                    .min(buf.len());
+                let n = entry.read(&mut buf[..want])?;
                 if n == 0 {
                     return Ok(());
                 }
                 hasher.update(&buf[..n]);
                 size += n as u64;
+                total += n as u64;
+                if keep && (kept.len() + n) as u64 > limits.text {
+                    keep = false;
+                    kept = Vec::new();
+                    oversized.insert(name.clone());
+                    report.add(
+                        "too-large",
+                        Some(&name),
+                        None,
+                        format!(
+                            "larger than {}: not read as metadata",
+                            windlass_fs::ByteSize(limits.text)
+                        ),
+                    );
+                }
                 if keep {
                     kept.extend_from_slice(&buf[..n]);
+                }
+                if total > limits.total {
+                    stop = Some(Stop::Total);
+                    return Ok(());
+                }
+                if size > limits.member {
+                    stop = Some(Stop::Member);
+                    return Ok(());
                 }
             }
         })();
@@ -504,6 +593,30 @@ fn check_wheel(report: &mut Report, reader: BufReader<File>) {
             );
             continue;
         }
+        match stop {
+            Some(Stop::Total) => {
+                report.add(
+                    "too-large",
+                    None,
+                    None,
+                    format!(
+                        "the archive decompresses to more than {}: checking stopped at `{name}`",
+                        windlass_fs::ByteSize(limits.total)
+                    ),
+                );
+                return;
+            }
+            Some(Stop::Member) => report.add(
+                "too-large",
+                Some(&name),
+                None,
+                format!(
+                    "decompresses to more than {}: not read further",
+                    windlass_fs::ByteSize(limits.member)
+                ),
+            ),
+            None => {}
+        }
         if keep {
             texts.insert(name.clone(), String::from_utf8_lossy(&kept).into_owned());
         }
@@ -511,6 +624,7 @@ fn check_wheel(report: &mut Report, reader: BufReader<File>) {
             name,
             size,
             sha256: hasher.finalize().into(),
+            complete: stop.is_none(),
         });
     }
 
@@ -557,6 +671,7 @@ fn check_wheel(report: &mut Report, reader: BufReader<File>) {
         })
         .collect();
     match texts.get(&metadata_path) {
+        None if oversized.contains(&metadata_path) => {}
         None => report.add("dist-info", Some(&metadata_path), None, "missing"),
         Some(text) => {
             let m = check_metadata(report, &metadata_path, text, Some(&licenses));
@@ -567,11 +682,13 @@ fn check_wheel(report: &mut Report, reader: BufReader<File>) {
     }
     let wheel_path = format!("{dist_info}/WHEEL");
     match texts.get(&wheel_path) {
+        None if oversized.contains(&wheel_path) => {}
         None => report.add("dist-info", Some(&wheel_path), None, "missing"),
         Some(text) => check_wheel_file(report, &wheel_path, text, filename.as_ref()),
     }
     let record_path = format!("{dist_info}/RECORD");
     match texts.get(&record_path) {
+        None if oversized.contains(&record_path) => {}
         None => report.add("dist-info", Some(&record_path), None, "missing"),
         Some(text) => check_record(report, &record_path, text, &members),
     }
@@ -699,7 +816,7 @@ fn check_record(report: &mut Report, record_path: &str, text: &str, members: &[M
             );
             continue;
         };
-        if is_self || is_signature {
+        if is_self || is_signature || !member.complete {
             continue;
         }
         let Some((algorithm, digest)) = hash.split_once('=') else {
@@ -782,7 +899,7 @@ fn check_contents(report: &mut Report, members: &[Member], dist_info: &str) {
             continue;
         }
         library += 1;
-        if m.size > 0 {
+        if m.size > 0 && m.complete {
             by_hash.entry(m.sha256).or_default().push(&m.name);
         }
         if m.name == "__init__.py" {
@@ -842,7 +959,7 @@ fn check_contents(report: &mut Report, members: &[Member], dist_info: &str) {
     }
 }
 
-fn check_sdist(report: &mut Report, reader: BufReader<File>) {
+fn check_sdist(report: &mut Report, reader: BufReader<std::fs::File>, limits: &CheckLimits) {
     let stem = report.file.trim_end_matches(".tar.gz").to_owned();
     let (file_name, file_version) = match stem.rsplit_once('-') {
         Some((n, v)) => (n.to_owned(), v.to_owned()),
@@ -867,7 +984,24 @@ fn check_sdist(report: &mut Report, reader: BufReader<File>) {
             ),
         );
     }
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
+    let exceeded = Rc::new(Cell::new(false));
+    let capped = Capped {
+        inner: flate2::read::GzDecoder::new(reader),
+        left: limits.total,
+        exceeded: Rc::clone(&exceeded),
+    };
+    let mut archive = tar::Archive::new(capped);
+    let too_large = |report: &mut Report| {
+        report.add(
+            "too-large",
+            None,
+            None,
+            format!(
+                "the archive decompresses to more than {}: checking stopped",
+                windlass_fs::ByteSize(limits.total)
+            ),
+        );
+    };
     let entries = match archive.entries() {
         Ok(e) => e,
         Err(e) => {
@@ -883,10 +1017,16 @@ fn check_sdist(report: &mut Report, reader: BufReader<File>) {
     let mut seen = BTreeSet::new();
     let mut tops = BTreeSet::new();
     let mut pkg_info = None;
+    let mut pkg_info_oversized = false;
     let mut has_pyproject = false;
+    let mut links = Links::default();
     for entry in entries {
         let mut entry = match entry {
             Ok(e) => e,
+            Err(_) if exceeded.get() => {
+                too_large(report);
+                return;
+            }
             Err(e) => {
                 report.add(
                     "archive",
@@ -930,16 +1070,7 @@ fn check_sdist(report: &mut Report, reader: BufReader<File>) {
                 .flatten()
                 .map(|t| t.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let depth = path.matches('/').count();
-            let ups = target.split('/').filter(|c| *c == "..").count();
-            if target.starts_with('/') || ups >= depth.max(1) {
-                report.add(
-                    "path-escape",
-                    Some(&path),
-                    None,
-                    format!("link to `{target}` points outside the archive"),
-                );
-            }
+            links.add(&path, kind.is_symlink(), target);
         } else if !(kind.is_file()
             || kind.is_dir()
             || kind.is_pax_global_extensions()
@@ -952,18 +1083,56 @@ fn check_sdist(report: &mut Report, reader: BufReader<File>) {
                 "device, fifo or other special file",
             );
         }
+        links.members.push(path.clone());
+        if entry.size() > limits.member {
+            report.add(
+                "too-large",
+                Some(&path),
+                None,
+                format!(
+                    "{} bytes: more than {}",
+                    entry.size(),
+                    windlass_fs::ByteSize(limits.member)
+                ),
+            );
+        }
         tops.insert(path.split('/').next().unwrap_or_default().to_owned());
         let rest = path.split_once('/').map(|(_, r)| r);
         if rest == Some("PKG-INFO") {
-            let mut text = String::new();
-            if entry.read_to_string(&mut text).is_err() {
-                report.add("pkg-info", Some(&path), None, "not UTF-8 text");
+            let mut bytes = Vec::new();
+            let read = (&mut entry)
+                .take(limits.text.saturating_add(1))
+                .read_to_end(&mut bytes);
+            if read.is_err() && exceeded.get() {
+                too_large(report);
+                return;
             }
+            if bytes.len() as u64 > limits.text {
+                report.add(
+                    "too-large",
+                    Some(&path),
+                    None,
+                    format!(
+                        "larger than {}: not read as metadata",
+                        windlass_fs::ByteSize(limits.text)
+                    ),
+                );
+                pkg_info_oversized = true;
+                continue;
+            }
+            let text = match (read, String::from_utf8(bytes)) {
+                (Ok(_), Ok(text)) => text,
+                _ => {
+                    report.add("pkg-info", Some(&path), None, "not UTF-8 text");
+                    String::new()
+                }
+            };
             pkg_info = Some((path.clone(), text));
         } else if rest == Some("pyproject.toml") {
             has_pyproject = true;
         }
     }
+    links.check(report);
     let expected_top = stem.clone();
     match tops.iter().collect::<Vec<_>>().as_slice() {
         [one] if **one == expected_top => {}
@@ -996,6 +1165,7 @@ fn check_sdist(report: &mut Report, reader: BufReader<File>) {
         );
     }
     match pkg_info {
+        None if pkg_info_oversized => {}
         None => report.add(
             "sdist-layout",
             Some(&format!("{expected_top}/PKG-INFO")),
@@ -1007,4 +1177,175 @@ fn check_sdist(report: &mut Report, reader: BufReader<File>) {
             check_name_version(report, &m, &path, &file_name, &file_version);
         }
     }
+}
+
+/// Why a member was not read to the end.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Member,
+    Total,
+}
+
+/// A reader that fails once `left` bytes have been read, and says so in
+/// `exceeded` (the tar reader reports only a generic error).
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    exceeded: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // One byte past the allowance tells "exactly" from "more".
+        let want = usize::try_from(self.left.saturating_add(1))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            self.exceeded.set(true);
+            return Err(io::Error::other("decompressed size limit reached"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The most links followed to resolve one path, as Linux does (`ELOOP`).
+const MAX_LINK_HOPS: u32 = 40;
+
+/// The links and members of a tar archive, to resolve as an extractor
+/// would once every member is known.
+#[derive(Default)]
+struct Links {
+    /// Symbolic links: path to target.
+    symlinks: HashMap<String, String>,
+    /// Every link in archive order: (path, symbolic?, target).
+    all: Vec<(String, bool, String)>,
+    /// Every member path, in archive order.
+    members: Vec<String>,
+}
+
+/// Where a path resolves inside the archive.
+#[derive(Debug, PartialEq, Eq)]
+enum Resolved {
+    Inside,
+    /// Above the archive root, or absolute.
+    Outside,
+    /// More than [`MAX_LINK_HOPS`] links.
+    Loop,
+}
+
+impl Links {
+    fn add(&mut self, path: &str, symbolic: bool, target: String) {
+        if symbolic {
+            self.symlinks.insert(normal(path), target.clone());
+        }
+        self.all.push((path.to_owned(), symbolic, target));
+    }
+
+    /// Reports every link that resolves outside the archive root (or does
+    /// not resolve), and every member extracted through a symbolic link
+    /// that leaves it.
+    fn check(&self, report: &mut Report) {
+        for (path, symbolic, target) in &self.all {
+            // A hard link names its target from the archive root; a
+            // symbolic link from its own directory.
+            let base: Vec<String> = if *symbolic {
+                let mut parts = components(path);
+                parts.pop();
+                parts
+            } else {
+                Vec::new()
+            };
+            let (code, message) = match self.resolve(base, target) {
+                Resolved::Inside => continue,
+                Resolved::Outside if *symbolic => (
+                    "path-escape",
+                    format!("symbolic link to `{target}` resolves outside the archive"),
+                ),
+                Resolved::Outside => (
+                    "path-escape",
+                    format!(
+                        "hard link to `{target}` resolves outside the archive (a hard link \
+                         names its target from the archive root)"
+                    ),
+                ),
+                Resolved::Loop => (
+                    "link-loop",
+                    format!("link to `{target}` does not resolve: too many levels of links"),
+                ),
+            };
+            report.add(code, Some(path), None, message);
+        }
+        if self.symlinks.is_empty() {
+            return;
+        }
+        for path in &self.members {
+            // The directories a member is written into, followed through
+            // links: `pkg/out -> /etc` then `pkg/out/passwd` writes /etc/passwd.
+            let mut parents = components(path);
+            parents.pop();
+            if parents.is_empty() {
+                continue;
+            }
+            if self.resolve(Vec::new(), &parents.join("/")) == Resolved::Outside {
+                report.add(
+                    "path-escape",
+                    Some(path),
+                    None,
+                    "extracted through a symbolic link that leaves the archive",
+                );
+            }
+        }
+    }
+
+    /// Resolves `target` from the directory `base` (components below the
+    /// archive root), following symbolic links of the archive.
+    fn resolve(&self, mut stack: Vec<String>, target: &str) -> Resolved {
+        if target.starts_with('/') {
+            return Resolved::Outside;
+        }
+        let mut hops = 0;
+        let mut rest: VecDeque<String> = components(target).into();
+        while let Some(part) = rest.pop_front() {
+            if part == ".." {
+                if stack.pop().is_none() {
+                    return Resolved::Outside;
+                }
+                continue;
+            }
+            stack.push(part);
+            let Some(link) = self.symlinks.get(&stack.join("/")) else {
+                continue;
+            };
+            hops += 1;
+            if hops > MAX_LINK_HOPS {
+                return Resolved::Loop;
+            }
+            if link.starts_with('/') {
+                return Resolved::Outside;
+            }
+            stack.pop();
+            for part in components(link).into_iter().rev() {
+                rest.push_front(part);
+            }
+        }
+        Resolved::Inside
+    }
+}
+
+/// The components of an archive path, without empty ones and `.`.
+fn components(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An archive path in the form [`Links::resolve`] looks links up by.
+fn normal(path: &str) -> String {
+    components(path).join("/")
 }

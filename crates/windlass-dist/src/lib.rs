@@ -34,4 +34,4 @@ pub mod pyproject;
 pub use crate::build::{
     Artifact, ArtifactKind, BackendChoice, BuildError, BuildRequest, Built, build,
 };
-pub use crate::check::{CheckError, Problem, check_file};
+pub use crate::check::{CheckError, CheckLimits, Problem, check_file, check_file_with};

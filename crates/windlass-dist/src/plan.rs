@@ -6,16 +6,27 @@
 //! reproduce (dynamic metadata, build hooks, an unknown backend, unusual
 //! backend options), [`plan`] answers [`Unsupported`] with the reasons so
 //! that `auto` can fall back to PEP 517.
+//!
+//! Every file a plan packages resolves inside the project and is a regular
+//! file: a symlink that leaves the project (to `~/.pypirc`, say) and a
+//! fifo, socket or device are errors naming them, never archive members. A
+//! symlink that stays inside the project is followed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
-use crate::archive::Entry;
+use crate::archive::{Entry, Source};
 use crate::metadata::CoreMetadata;
 use crate::name;
 use crate::pyproject::{Contact, KnownBackend, License, PyProject, Readme};
+
+/// The largest readme read into the metadata: 16 MiB.
+pub const README_LIMIT: u64 = 16 * windlass_fs::MIB;
+
+/// The largest `.gitignore` read to decide what hatchling ships: 4 MiB.
+pub const GITIGNORE_LIMIT: u64 = 4 * windlass_fs::MIB;
 
 /// Everything needed to write a wheel and an sdist without running Python.
 #[derive(Debug, Clone)]
@@ -66,7 +77,31 @@ pub enum PlanError {
         field: String,
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: windlass_fs::ReadError,
+    },
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: windlass_fs::ReadError,
+    },
+    /// A symlink in the project whose target is outside it.
+    #[error("`{}` is a symbolic link to `{}`, outside the project", link.display(), target.display())]
+    LinkOutside {
+        /// The link, relative to the project root.
+        link: PathBuf,
+        /// Where it resolves.
+        target: PathBuf,
+    },
+    /// A path (with `..`) that leaves the project.
+    #[error("`{}` resolves to `{}`, outside the project", path.display(), target.display())]
+    PathOutside { path: PathBuf, target: PathBuf },
+    /// A fifo, socket or device among the files to package.
+    #[error("`{}` is a {kind}: only regular files can be packaged", path.display())]
+    SpecialFile {
+        /// Relative to the project root.
+        path: PathBuf,
+        kind: windlass_fs::FileKind,
     },
     #[error("{backend} cannot find the files to put in the wheel: looked for {looked_for}")]
     NoPackage {
@@ -89,10 +124,28 @@ impl PlanError {
                 "use an SPDX expression such as `MIT` or `Apache-2.0 OR MIT` (https://spdx.org/licenses/)"
                     .to_owned(),
             ),
-            Self::Field { .. } | Self::Walk { .. } => None,
+            Self::MissingFile { source, .. } | Self::Read { source, .. }
+                if !source.is_not_found() =>
+            {
+                source.hint().map(str::to_owned)
+            }
+            Self::Field { .. } | Self::Walk { .. } | Self::Read { .. } => None,
             Self::MissingFile { field, .. } => {
                 Some(format!("create the file or fix the path in `{field}`"))
             }
+            Self::LinkOutside { .. } => Some(
+                "a wheel or sdist holds files of the project only: replace the link with a copy \
+                 of what it points to, or delete it"
+                    .to_owned(),
+            ),
+            Self::PathOutside { .. } => {
+                Some("move the file into the project directory".to_owned())
+            }
+            Self::SpecialFile { .. } => Some(
+                "delete it or move it out of the project: a fifo, socket or device is never \
+                 packaged"
+                    .to_owned(),
+            ),
             Self::NoPackage { backend, .. } => Some(format!(
                 "put the code in `src/<name>/__init__.py` or `<name>/__init__.py`, or configure discovery in `[tool.{}]`",
                 backend.tool_table()
@@ -218,7 +271,7 @@ pub fn plan(
         Vec::new()
     };
 
-    Ok(Ok(NativePlan {
+    let plan = NativePlan {
         backend,
         metadata,
         wheel_files: discovery.wheel_files,
@@ -228,7 +281,100 @@ pub fn plan(
         extra_dist_info,
         sdist_files,
         sdist_differs,
-    }))
+    };
+    confine_plan(root, &plan)?;
+    Ok(Ok(plan))
+}
+
+/// Checks every file the plan packages: it resolves inside the project and
+/// is a regular file. The one file taken from above the project (the
+/// `.gitignore` hatchling found in a parent directory) must resolve inside
+/// the directory it was found in.
+fn confine_plan(root: &Path, plan: &NativePlan) -> Result<(), PlanError> {
+    let real_root = real_path(root)?;
+    let files: BTreeSet<&Path> = [
+        &plan.wheel_files,
+        &plan.data_files,
+        &plan.license_files,
+        &plan.extra_dist_info,
+        &plan.sdist_files,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|e| match &e.source {
+        Source::Disk(path) => Some(path.as_path()),
+        Source::Bytes(_) => None,
+    })
+    .collect();
+    for path in files {
+        if path.starts_with(root) {
+            confine_file(root, &real_root, path)?;
+        } else {
+            // `project/../.gitignore` found from a relative root is `.gitignore`.
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            confine_file(dir, &real_path(dir)?, path)?;
+        }
+    }
+    Ok(())
+}
+
+/// `path` with every symlink resolved.
+fn real_path(path: &Path) -> Result<PathBuf, PlanError> {
+    std::fs::canonicalize(path).map_err(|source| PlanError::Walk {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Refuses `path` (under `base`, which resolves to `real_base`) unless it
+/// resolves inside `real_base`; returns where it resolves.
+fn confine(base: &Path, real_base: &Path, path: &Path) -> Result<PathBuf, PlanError> {
+    let resolved = real_path(path)?;
+    if resolved.starts_with(real_base) {
+        return Ok(resolved);
+    }
+    // Name the symlink that leaves: the first component that is a link
+    // resolving outside.
+    let rel = path.strip_prefix(base).unwrap_or(path);
+    let mut prefix = PathBuf::new();
+    for component in rel.components() {
+        prefix.push(component);
+        let candidate = base.join(&prefix);
+        let is_link =
+            std::fs::symlink_metadata(&candidate).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link
+            && let Ok(target) = std::fs::canonicalize(&candidate)
+            && !target.starts_with(real_base)
+        {
+            return Err(PlanError::LinkOutside {
+                link: prefix,
+                target,
+            });
+        }
+    }
+    Err(PlanError::PathOutside {
+        path: rel.to_path_buf(),
+        target: resolved,
+    })
+}
+
+/// [`confine`], and refuses anything but a regular file.
+fn confine_file(base: &Path, real_base: &Path, path: &Path) -> Result<(), PlanError> {
+    let real = confine(base, real_base, path)?;
+    let meta = std::fs::metadata(&real).map_err(|source| PlanError::Walk {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match windlass_fs::FileKind::of(meta.file_type()) {
+        None => Ok(()),
+        Some(kind) => Err(PlanError::SpecialFile {
+            path: path.strip_prefix(base).unwrap_or(path).to_path_buf(),
+            kind,
+        }),
+    }
 }
 
 /// hatchling's sdist: every file not ignored, plus what it always includes
@@ -238,7 +384,7 @@ fn hatchling_sdist(
     project: &crate::pyproject::Project,
     license_files: &[Entry],
 ) -> Result<Vec<Entry>, PlanError> {
-    let mut files: BTreeMap<String, Entry> = walk(root, "", &Exclusions::hatchling(root))?
+    let mut files: BTreeMap<String, Entry> = walk(root, "", &Exclusions::hatchling(root)?)?
         .into_iter()
         .map(|e| (e.path.clone(), e))
         .collect();
@@ -586,9 +732,14 @@ fn build_metadata(
     Ok(m)
 }
 
+/// Reads the readme named by `field`: it must resolve inside the project, be
+/// a regular file and hold at most [`README_LIMIT`] bytes of UTF-8.
 fn read_readme(root: &Path, file: &Path, field: &str, path: &str) -> Result<String, PlanError> {
     let full = root.join(path);
-    std::fs::read_to_string(&full).map_err(|source| PlanError::MissingFile {
+    if full.exists() {
+        confine(root, &real_path(root)?, &full)?;
+    }
+    windlass_fs::read_to_string(&full, README_LIMIT).map_err(|source| PlanError::MissingFile {
         file: file.to_path_buf(),
         field: field.to_owned(),
         path: PathBuf::from(path),
@@ -759,17 +910,17 @@ const HATCH_DIRS: &[&str] = &[
 ];
 
 impl Exclusions {
-    pub(crate) fn hatchling(root: &Path) -> Self {
-        Self {
+    pub(crate) fn hatchling(root: &Path) -> Result<Self, PlanError> {
+        Ok(Self {
             dirs: HATCH_DIRS,
             suffixes: &[".pyc", ".pyd", ".pyo"],
             files: &[".DS_Store", ".git"],
-            gitignore: gitignore(root),
+            gitignore: gitignore(root)?,
             root_paths: &["dist"],
             only_suffixes: None,
             only_names: &[],
             recurse: true,
-        }
+        })
     }
 
     fn flit() -> Self {
@@ -836,12 +987,29 @@ impl Exclusions {
 }
 
 /// The `.gitignore` hatchling reads: the first one found walking up from
-/// the project root, stopping at the repository root.
-fn gitignore(root: &Path) -> Option<ignore::gitignore::Gitignore> {
-    let (dir, file) = gitignore_file(root)?;
+/// the project root, stopping at the repository root. It is read bounded
+/// ([`GITIGNORE_LIMIT`]) and must be a regular UTF-8 file.
+fn gitignore(root: &Path) -> Result<Option<ignore::gitignore::Gitignore>, PlanError> {
+    let Some((dir, file)) = gitignore_file(root) else {
+        return Ok(None);
+    };
+    let text =
+        windlass_fs::read_to_string(&file, GITIGNORE_LIMIT).map_err(|source| PlanError::Read {
+            path: file.clone(),
+            source,
+        })?;
     let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
-    builder.add(&file);
-    builder.build().ok()
+    for (i, line) in text.lines().enumerate() {
+        // As git and `GitignoreBuilder::add` do: a leading BOM is not a pattern.
+        let line = if i == 0 {
+            line.trim_start_matches('\u{feff}')
+        } else {
+            line
+        };
+        // An invalid pattern is skipped, as `GitignoreBuilder::add` does.
+        let _ = builder.add_line(Some(file.clone()), line);
+    }
+    Ok(builder.build().ok())
 }
 
 /// The directory and path of the `.gitignore` hatchling uses, if any.
@@ -860,13 +1028,19 @@ fn gitignore_file(root: &Path) -> Option<(PathBuf, PathBuf)> {
     None
 }
 
-/// Files under `root/rel_dir` (or a single file), as root-relative entries, sorted.
+/// Files under `root/rel_dir` (or a single file), as root-relative entries,
+/// sorted. A symlinked directory is followed only when it resolves inside
+/// the project; files are checked by [`confine_plan`].
 pub(crate) fn walk(root: &Path, rel_dir: &str, ex: &Exclusions) -> Result<Vec<Entry>, PlanError> {
     let start = if rel_dir.is_empty() {
         root.to_path_buf()
     } else {
         root.join(rel_dir)
     };
+    let real_root = real_path(root)?;
+    if start.exists() {
+        confine(root, &real_root, &start)?;
+    }
     if start.is_file() {
         return Ok(vec![Entry::disk(rel_dir, &start)]);
     }
@@ -898,6 +1072,10 @@ pub(crate) fn walk(root: &Path, rel_dir: &str, ex: &Exclusions) -> Result<Vec<En
                 it.skip_current_dir();
             }
             continue;
+        }
+        if is_dir && item.path_is_symlink() {
+            // Before walking into it: never list a tree outside the project.
+            confine(root, &real_root, item.path())?;
         }
         if !is_dir {
             out.push(Entry::disk(rel, item.path()));
@@ -936,7 +1114,7 @@ fn discover(
     let raw = &metadata.name;
     match backend {
         KnownBackend::Hatchling => {
-            let ex = Exclusions::hatchling(root);
+            let ex = Exclusions::hatchling(root)?;
             if let Some(packages) = pyproject
                 .tool("hatch", &["build", "targets", "wheel", "packages"])
                 .and_then(toml::Value::as_array)
@@ -1351,7 +1529,7 @@ fn data_files(
                         out.push(Entry::disk(format!("data/{dest}"), &root.join(src)));
                         continue;
                     }
-                    for e in walk(root, src, &Exclusions::hatchling(root))? {
+                    for e in walk(root, src, &Exclusions::hatchling(root)?)? {
                         let rest = e
                             .path
                             .strip_prefix(src)

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// The largest `pyproject.toml` read: 4 MiB.
+pub const PYPROJECT_LIMIT: u64 = 4 * windlass_fs::MIB;
+
 /// A parsed `pyproject.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -107,7 +110,7 @@ pub enum ReadError {
     Io {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: windlass_fs::ReadError,
     },
     #[error("`{}` is not a valid pyproject.toml", path.display())]
     Toml {
@@ -125,7 +128,7 @@ impl ReadError {
                 "run the command in a Python project directory, or pass its path: `windlass-wheel build DIR`",
             ),
             Self::Toml { .. } => Some("fix the TOML syntax or the field named above"),
-            Self::Io { .. } => None,
+            Self::Io { source, .. } => source.hint(),
         }
     }
 }
@@ -180,12 +183,13 @@ impl std::fmt::Display for KnownBackend {
 }
 
 impl PyProject {
-    /// Reads `DIR/pyproject.toml`.
+    /// Reads `DIR/pyproject.toml`: a regular file of at most
+    /// [`PYPROJECT_LIMIT`] bytes.
     pub fn read(dir: &Path) -> Result<Self, ReadError> {
         let path = dir.join("pyproject.toml");
-        let text = match std::fs::read_to_string(&path) {
+        let text = match windlass_fs::read_to_string(&path, PYPROJECT_LIMIT) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(e) if e.is_not_found() => {
                 return Err(ReadError::Missing {
                     dir: dir.to_path_buf(),
                 });

@@ -705,3 +705,52 @@ fn leak_forms(canary: &str) -> Vec<(&'static str, String)> {
     forms.push(("base64 in basic auth", basic[8..basic.len() - 4].to_owned()));
     forms
 }
+
+#[test]
+fn control_characters_are_escaped() {
+    let cases = [
+        "plain/name.py",
+        "héllo wörld",
+        "red\u{1b}[31mtext\u{1b}[0m",
+        "line\n::error::injected",
+        "cr\rback",
+        "tab\there",
+        "c1\u{9b}31m",
+        "bidi\u{202e}txt.py",
+        "del\u{7f}",
+    ];
+    let mut table = String::new();
+    for case in cases {
+        let escaped = crate::escape_controls(case);
+        assert!(
+            !escaped.chars().any(char::is_control),
+            "{case:?} -> {escaped:?}"
+        );
+        writeln!(table, "{escaped}").unwrap();
+    }
+    insta::assert_snapshot!(table, @r"
+    plain/name.py
+    héllo wörld
+    red\u{1b}[31mtext\u{1b}[0m
+    line\n::error::injected
+    cr\rback
+    tab\there
+    c1\u{9b}31m
+    bidi\u{202e}txt.py
+    del\u{7f}
+    ");
+}
+
+/// A message or property with a line break stays one workflow command:
+/// the runner would read a second line starting with `::` as a command.
+#[test]
+fn workflow_commands_cannot_be_injected() {
+    let annotation = Annotation::error("bad name\n::error::injected%0A\r\n::warning::too")
+        .file("dist/x\n::error::.whl")
+        .title("t\r\n::notice::x");
+    let command = annotation.to_command();
+    assert_eq!(command.matches('\n').count(), 1, "{command:?}");
+    assert!(!command.contains('\r'), "{command:?}");
+    assert!(command.ends_with('\n'));
+    insta::assert_snapshot!(command, @"::error file=dist/x%0A%3A%3Aerror%3A%3A.whl,title=t%0D%0A%3A%3Anotice%3A%3Ax::bad name%0A::error::injected%250A%0D%0A::warning::too");
+}

@@ -223,7 +223,7 @@ async fn choose_target(args: &PublishArgs, ctx: &PublishContext) -> anyhow::Resu
         Some(path) => Pypirc::load(path).map_err(|e| {
             classified(
                 ExitStatus::Usage,
-                None,
+                e.hint().map(str::to_owned),
                 anyhow::Error::new(e).context(format!("cannot read `{}`", path.display())),
             )
         })?,

@@ -45,6 +45,9 @@ pub struct RepositorySection {
     pub trusted_publishing_url: Option<String>,
 }
 
+/// The largest `.pypirc` read: 4 MiB, like `windlass.toml`.
+pub const PYPIRC_LIMIT: u64 = 4 * windlass_fs::MIB;
+
 /// A parsed `.pypirc`: sections of `key = value` pairs.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Pypirc {
@@ -134,15 +137,16 @@ impl Pypirc {
         }
     }
 
-    /// Reads a file; a missing file is empty.
-    pub fn load(path: &Path) -> std::io::Result<Self> {
-        match std::fs::read_to_string(path) {
+    /// Reads a file; a missing file is empty. A fifo, socket, device or
+    /// directory in its place, or a file over [`PYPIRC_LIMIT`], is an error.
+    pub fn load(path: &Path) -> Result<Self, windlass_fs::ReadError> {
+        match windlass_fs::read_to_string(path, PYPIRC_LIMIT) {
             Ok(text) => {
                 let mut pypirc = Self::parse(&text);
                 pypirc.path = Some(path.to_owned());
                 Ok(pypirc)
             }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(error) if error.is_not_found() => Ok(Self::default()),
             Err(error) => Err(error),
         }
     }
@@ -198,6 +202,35 @@ repository: http://127.0.0.1:8081/\nusername=ci\npassword = p=ss:word\n";
             rc.repository("missing"),
             rc.repository("internal").unwrap().password.unwrap()
         ));
+    }
+
+    /// A missing `.pypirc` is empty; a fifo, a device or a huge file in its
+    /// place is an error at once.
+    #[test]
+    fn pypirc_files() {
+        use std::fmt::Write as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("good"), "[pypi]\nusername = __token__\n").unwrap();
+        windlass_testkit::mkfifo(&dir.join("fifo"));
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero")).unwrap();
+        let huge = "; padding\n".repeat(usize::try_from(super::PYPIRC_LIMIT).unwrap() / 10 + 1);
+        std::fs::write(dir.join("huge"), huge).unwrap();
+        let mut table = String::new();
+        for name in ["good", "missing", "fifo", "zero", "huge"] {
+            let path = dir.join(name);
+            let result =
+                windlass_testkit::within(std::time::Duration::from_secs(20), name, move || {
+                    Pypirc::load(&path)
+                });
+            let shown = match result {
+                Ok(rc) => format!("ok: {:?}", rc.names()),
+                Err(e) => format!("error: {e}; hint: {}", e.hint().unwrap_or_default()),
+            };
+            let shown = shown.replace(&dir.display().to_string(), "[TMP]");
+            writeln!(table, "{name}: {shown}").unwrap();
+        }
+        insta::assert_snapshot!(table);
     }
 
     #[test]

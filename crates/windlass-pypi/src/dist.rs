@@ -2,7 +2,7 @@
 //! metadata, validated so that nothing partial is ever uploaded.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
@@ -13,8 +13,9 @@ use sha2::{Digest as _, Sha256};
 use windlass_dist::metadata::ParsedMetadata;
 use windlass_dist::name::{WheelFilename, is_valid_name, normalize};
 
-/// The largest metadata file we read from an archive.
-const MAX_METADATA_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest metadata file (`METADATA`, `PKG-INFO`) read from an
+/// archive: 16 MiB, as the description (the readme) may be long.
+pub const METADATA_LIMIT: u64 = 16 * windlass_fs::MIB;
 
 /// The kind of a distribution file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,6 +69,17 @@ pub enum DistError {
         #[source]
         source: io::Error,
     },
+    #[error("`{}` is a {kind}, not a regular file", path.display())]
+    NotAFile {
+        path: PathBuf,
+        kind: windlass_fs::FileKind,
+    },
+    #[error("`{}` holds a core metadata file (`{member}`) larger than {}", path.display(), windlass_fs::ByteSize(*limit))]
+    MetadataTooLarge {
+        path: PathBuf,
+        member: String,
+        limit: u64,
+    },
     #[error("`{}` is not a distribution: expected a wheel (`.whl`) or an sdist (`.tar.gz`)", path.display())]
     NotADist { path: PathBuf },
     #[error("`{}` has an invalid file name: {reason}", path.display())]
@@ -92,6 +104,13 @@ impl DistError {
                     "build the distributions first, e.g. `windlass wheel build`"
                 }
                 Self::NotADist { .. } => "pass only `.whl` and `.tar.gz` files",
+                Self::NotAFile { .. } => {
+                    "pass the distribution files themselves: a fifo, socket, device or \
+                     directory is never read"
+                }
+                Self::MetadataTooLarge { .. } => {
+                    "rebuild the distribution: its metadata is not what a build writes"
+                }
                 Self::BadFilename { .. } | Self::Archive { .. } | Self::NoMetadata { .. } => {
                     "rebuild the distribution; `windlass wheel check` shows what is wrong"
                 }
@@ -125,23 +144,21 @@ impl Distribution {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let meta = std::fs::metadata(path).map_err(|source| {
-            if source.kind() == io::ErrorKind::NotFound {
-                DistError::Missing {
-                    path: path.to_owned(),
+        // Opened once: what is hashed is what the metadata is read from.
+        let mut file = windlass_fs::open(path)
+            .map_err(|error| match error {
+                windlass_fs::ReadError::NotRegular { path, kind } => {
+                    DistError::NotAFile { path, kind }
                 }
-            } else {
-                DistError::Read {
+                error if error.is_not_found() => DistError::Missing {
                     path: path.to_owned(),
-                    source,
-                }
-            }
-        })?;
-        if !meta.is_file() {
-            return Err(DistError::NotADist {
-                path: path.to_owned(),
-            });
-        }
+                },
+                error => DistError::Read {
+                    path: path.to_owned(),
+                    source: io::Error::other(error),
+                },
+            })?
+            .into_file();
         let bad_name = |reason: String| DistError::BadFilename {
             path: path.to_owned(),
             reason,
@@ -174,10 +191,11 @@ impl Distribution {
             path: path.to_owned(),
             source,
         };
-        let (sha256, blake2_256, size) = hash_file(path).map_err(read_err)?;
+        let (sha256, blake2_256, size) = hash_file(&mut file).map_err(read_err)?;
+        file.seek(SeekFrom::Start(0)).map_err(read_err)?;
         let text = match kind {
-            DistKind::Wheel => read_wheel_metadata(path)?,
-            DistKind::Sdist => read_sdist_metadata(path)?,
+            DistKind::Wheel => read_wheel_metadata(path, file)?,
+            DistKind::Sdist => read_sdist_metadata(path, file)?,
         };
         let metadata = ParsedMetadata::parse(&text);
         let (name, version) =
@@ -208,8 +226,7 @@ impl Distribution {
 }
 
 /// SHA-256 and BLAKE2b-256 of a file in one read, and its size.
-fn hash_file(path: &Path) -> io::Result<(String, String, u64)> {
-    let mut file = File::open(path)?;
+fn hash_file(file: &mut File) -> io::Result<(String, String, u64)> {
     let mut sha = Sha256::new();
     let mut blake = Blake2b::<U32>::new();
     let mut buf = vec![0_u8; 1 << 20];
@@ -230,16 +247,12 @@ fn hash_file(path: &Path) -> io::Result<(String, String, u64)> {
     ))
 }
 
-fn read_wheel_metadata(path: &Path) -> Result<String, DistError> {
+fn read_wheel_metadata(path: &Path, file: File) -> Result<String, DistError> {
     let archive_err = |reason: String| DistError::Archive {
         path: path.to_owned(),
         kind: "wheel",
         reason,
     };
-    let file = File::open(path).map_err(|source| DistError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
     let mut zip =
         zip::ZipArchive::new(BufReader::new(file)).map_err(|e| archive_err(e.to_string()))?;
     let candidates: Vec<String> = zip
@@ -267,19 +280,15 @@ fn read_wheel_metadata(path: &Path) -> Result<String, DistError> {
     let entry = zip
         .by_name(&member)
         .map_err(|e| archive_err(e.to_string()))?;
-    read_text(entry, path)
+    read_text(entry, path, &member)
 }
 
-fn read_sdist_metadata(path: &Path) -> Result<String, DistError> {
+fn read_sdist_metadata(path: &Path, file: File) -> Result<String, DistError> {
     let archive_err = |reason: String| DistError::Archive {
         path: path.to_owned(),
         kind: "sdist",
         reason,
     };
-    let file = File::open(path).map_err(|source| DistError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
     let entries = archive.entries().map_err(|e| archive_err(e.to_string()))?;
     for entry in entries {
@@ -287,7 +296,8 @@ fn read_sdist_metadata(path: &Path) -> Result<String, DistError> {
         let entry_path = entry.path().map_err(|e| archive_err(e.to_string()))?;
         let parts: Vec<_> = entry_path.components().collect();
         if parts.len() == 2 && parts[1].as_os_str() == "PKG-INFO" {
-            return read_text(entry, path);
+            let member = entry_path.to_string_lossy().into_owned();
+            return read_text(entry, path, &member);
         }
     }
     Err(DistError::NoMetadata {
@@ -296,15 +306,24 @@ fn read_sdist_metadata(path: &Path) -> Result<String, DistError> {
     })
 }
 
-fn read_text(reader: impl Read, path: &Path) -> Result<String, DistError> {
+/// Reads a metadata member, failing one byte past [`METADATA_LIMIT`]
+/// rather than cutting it short.
+fn read_text(reader: impl Read, path: &Path, member: &str) -> Result<String, DistError> {
     let mut bytes = Vec::new();
     reader
-        .take(MAX_METADATA_BYTES)
+        .take(METADATA_LIMIT + 1)
         .read_to_end(&mut bytes)
         .map_err(|source| DistError::Read {
             path: path.to_owned(),
             source,
         })?;
+    if bytes.len() as u64 > METADATA_LIMIT {
+        return Err(DistError::MetadataTooLarge {
+            path: path.to_owned(),
+            member: member.to_owned(),
+            limit: METADATA_LIMIT,
+        });
+    }
     String::from_utf8(bytes).map_err(|_| DistError::BadMetadata {
         path: path.to_owned(),
         problem: "the metadata file is not UTF-8".to_owned(),
@@ -355,8 +374,58 @@ fn validate(
 
 #[cfg(test)]
 mod tests {
-    use super::validate;
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::{Distribution, METADATA_LIMIT, validate};
     use windlass_dist::metadata::ParsedMetadata;
+
+    fn wheel(path: &Path, metadata: &[u8]) {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("demo/__init__.py", options).unwrap();
+        zip.start_file("demo-1.0.dist-info/METADATA", options)
+            .unwrap();
+        zip.write_all(metadata).unwrap();
+        zip.finish().unwrap();
+    }
+
+    /// Only a regular file is inspected; metadata past the limit is an
+    /// error, never cut short and accepted.
+    #[test]
+    fn inspect_refuses_special_files_and_huge_metadata() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let header = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\n";
+        wheel(&dir.join("demo-1.0-py3-none-any.whl"), header);
+        let mut huge = header.to_vec();
+        huge.resize(usize::try_from(METADATA_LIMIT).unwrap() + 1, b'x');
+        std::fs::create_dir(dir.join("huge")).unwrap();
+        wheel(&dir.join("huge/demo-1.0-py3-none-any.whl"), &huge);
+        std::fs::create_dir(dir.join("fifo")).unwrap();
+        windlass_testkit::mkfifo(&dir.join("fifo/demo-1.0-py3-none-any.whl"));
+        std::fs::create_dir(dir.join("zero")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero/demo-1.0-py3-none-any.whl"))
+            .unwrap();
+        std::fs::create_dir_all(dir.join("dir/demo-1.0-py3-none-any.whl")).unwrap();
+        let mut table = String::new();
+        for case in ["", "huge/", "fifo/", "zero/", "dir/"] {
+            let path = dir.join(format!("{case}demo-1.0-py3-none-any.whl"));
+            let result = windlass_testkit::within(Duration::from_secs(20), case, move || {
+                Distribution::inspect(&path)
+            });
+            let shown = match result {
+                Ok(d) => format!("ok: {} {} ({} bytes)", d.name, d.version, d.size),
+                Err(e) => format!("error: {e}; hint: {}", e.hint().unwrap_or_default()),
+            };
+            let shown = shown.replace(&dir.display().to_string(), "[TMP]");
+            writeln!(table, "{case:<6}{shown}").unwrap();
+        }
+        insta::assert_snapshot!(table);
+    }
 
     fn check(metadata: &str, project: &str, version: &str) -> String {
         match validate(&ParsedMetadata::parse(metadata), project, version) {

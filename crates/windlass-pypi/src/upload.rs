@@ -385,7 +385,7 @@ fn file_body(path: PathBuf, progress: Progress) -> Body {
         |(path, file, progress)| async move {
             let mut file = match file {
                 Some(file) => file,
-                None => tokio::fs::File::open(&path).await?,
+                None => open_dist(path.clone()).await?,
             };
             let mut buf = BytesMut::with_capacity(CHUNK);
             let n = file.read_buf(&mut buf).await?;
@@ -397,6 +397,17 @@ fn file_body(path: PathBuf, progress: Progress) -> Body {
         },
     );
     Body::wrap_stream(stream)
+}
+
+/// Opens a distribution to send it, refusing anything but a regular file
+/// (a fifo put in its place since it was inspected would block forever),
+/// off the async threads.
+async fn open_dist(path: PathBuf) -> io::Result<tokio::fs::File> {
+    let file = tokio::task::spawn_blocking(move || windlass_fs::open(&path))
+        .await
+        .map_err(io::Error::other)?
+        .map_err(io::Error::other)?;
+    Ok(tokio::fs::File::from_std(file.into_file()))
 }
 
 /// Two minutes plus the time to send the file at 256 KiB/s.

@@ -44,7 +44,7 @@ pub enum ResolveError {
     FileUnreadable {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: windlass_fs::ReadError,
     },
     #[error("secret file `{}` is not valid UTF-8", path.display())]
     FileNotUnicode { path: PathBuf },
@@ -116,7 +116,7 @@ pub enum VaultError {
     KubernetesTokenUnreadable {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: windlass_fs::ReadError,
     },
     #[error("cannot resolve the approle {what}")]
     AppRoleCredential {
@@ -204,7 +204,13 @@ impl Diagnostic for ResolveError {
                  otherwise"
                     .into(),
             ),
-            Self::FileUnreadable { .. } => Some("check the file's owner and mode".into()),
+            Self::FileUnreadable { source, .. } => match source {
+                windlass_fs::ReadError::TooLarge { limit, .. } => Some(format!(
+                    "a secret file holds one value of at most {}: check the path",
+                    windlass_fs::ByteSize(*limit)
+                )),
+                other => other.hint().map(str::to_owned),
+            },
             Self::Vault(v) => v.hint(),
         }
     }
@@ -305,6 +311,9 @@ impl Diagnostic for VaultError {
             Self::GitlabTokenMissing { name } => format!(
                 "declare it in the job: `id_tokens: {name}: {{ aud: https://vault.example.org }}`"
             ),
+            Self::KubernetesTokenUnreadable { source, .. } if !source.is_not_found() => {
+                return source.hint().map(str::to_owned);
+            }
             Self::KubernetesTokenUnreadable { .. } => {
                 "run inside a pod with a service account token mounted, or set `token-file`".into()
             }
@@ -380,7 +389,12 @@ impl ResolveError {
             Self::EnvMissing { .. } | Self::KeyringMissing { .. } | Self::FileMissing { .. } => {
                 Status::Missing
             }
-            Self::FileUnreadable { .. } => Status::Denied,
+            Self::FileUnreadable { source, .. } => match source {
+                windlass_fs::ReadError::Open { .. } | windlass_fs::ReadError::Read { .. } => {
+                    Status::Denied
+                }
+                _ => Status::Invalid,
+            },
             Self::KeyringUnavailable { .. } => Status::Unreachable,
             Self::Vault(v) => v.status(),
         }

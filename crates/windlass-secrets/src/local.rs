@@ -109,27 +109,37 @@ pub(crate) fn file_path(env: &Environment, base: &Path, r: &FileRef) -> PathBuf 
     base.join(&r.path)
 }
 
+/// The largest secret file read: 1 MiB. A token, a password or a private
+/// key fits many times over; a path to something else fails fast.
+pub(crate) const SECRET_FILE_LIMIT: u64 = windlass_fs::MIB;
+
+/// The largest token file read (`~/.vault-token`, a Kubernetes
+/// service-account token): 1 MiB.
+pub(crate) const TOKEN_FILE_LIMIT: u64 = windlass_fs::MIB;
+
 /// Reads a secret file; one trailing newline is removed. Warns when the
-/// file can be read by other users.
+/// file can be read by other users. Fifos, sockets, devices, directories
+/// and files over [`SECRET_FILE_LIMIT`] are refused.
 pub(crate) fn read_file(path: &Path) -> Result<Secret<String>, ResolveError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ResolveError::FileMissing {
+    let unreadable = |source: windlass_fs::ReadError| {
+        if source.is_not_found() {
+            ResolveError::FileMissing {
                 path: path.to_owned(),
-            });
-        }
-        Err(source) => {
-            return Err(ResolveError::FileUnreadable {
+            }
+        } else if matches!(source, windlass_fs::ReadError::NotUnicode { .. }) {
+            ResolveError::FileNotUnicode {
+                path: path.to_owned(),
+            }
+        } else {
+            ResolveError::FileUnreadable {
                 path: path.to_owned(),
                 source,
-            });
+            }
         }
     };
-    warn_if_shared(path);
-    let mut text = String::from_utf8(bytes).map_err(|_| ResolveError::FileNotUnicode {
-        path: path.to_owned(),
-    })?;
+    let file = windlass_fs::open(path).map_err(unreadable)?;
+    warn_if_shared(path, file.metadata());
+    let mut text = file.read_string(SECRET_FILE_LIMIT).map_err(unreadable)?;
     if text.ends_with('\n') {
         text.pop();
         if text.ends_with('\r') {
@@ -139,28 +149,33 @@ pub(crate) fn read_file(path: &Path) -> Result<Secret<String>, ResolveError> {
     Ok(Secret::new(text))
 }
 
+/// Reads a token file the Vault login uses (`~/.vault-token`, a Kubernetes
+/// service-account token), with the checks of [`read_file`] and a limit of
+/// [`TOKEN_FILE_LIMIT`].
+pub(crate) fn read_token(path: &Path) -> Result<String, windlass_fs::ReadError> {
+    windlass_fs::read_to_string(path, TOKEN_FILE_LIMIT)
+}
+
 #[cfg(unix)]
-fn warn_if_shared(path: &Path) {
+fn warn_if_shared(path: &Path, meta: &std::fs::Metadata) {
     use std::os::unix::fs::PermissionsExt as _;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode();
-        if mode & 0o044 != 0 {
-            tracing::warn!(
-                "secret file `{}` is readable by {} (mode {:o}); run `chmod 600` on it",
-                path.display(),
-                if mode & 0o004 != 0 {
-                    "every user"
-                } else {
-                    "its group"
-                },
-                mode & 0o777
-            );
-        }
+    let mode = meta.permissions().mode();
+    if mode & 0o044 != 0 {
+        tracing::warn!(
+            "secret file `{}` is readable by {} (mode {:o}); run `chmod 600` on it",
+            path.display(),
+            if mode & 0o004 != 0 {
+                "every user"
+            } else {
+                "its group"
+            },
+            mode & 0o777
+        );
     }
 }
 
 #[cfg(not(unix))]
-fn warn_if_shared(_path: &Path) {}
+fn warn_if_shared(_path: &Path, _meta: &std::fs::Metadata) {}
 
 /// Reads an entry of the OS keyring, off the async runtime's threads (the
 /// Secret Service is a few blocking D-Bus round trips).

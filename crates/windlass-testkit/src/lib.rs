@@ -7,13 +7,16 @@
 //! A test that needs a service gets it or panics with the command that starts
 //! it: this crate never skips a test silently. [`canary`] makes a unique,
 //! recognisable fake secret and [`assert_no_leak`] searches output for it in
-//! every encoding a careless program could use.
+//! every encoding a careless program could use. [`mkfifo`], [`bind_socket`]
+//! and [`within`] let a test prove that a read refuses what is not a regular
+//! file instead of hanging on it.
 //!
 //! This crate is for tests only: it never starts or stops services itself and
 //! never talks HTTP (reachability is a TCP connect).
 
 mod leak;
 mod services;
+mod special;
 
 pub use crate::leak::{
     Leak, LeakForm, assert_no_leak, assert_no_leak_in_dir, canary, canary_with_specials, find_leak,
@@ -22,3 +25,4 @@ pub use crate::services::{
     AppRole, Bao, Devpi, ENV_FILE_VAR, KvFixture, Oidc, PypiServer, Registries, START_HINT,
     Services, TokenRequest, Tools,
 };
+pub use crate::special::{bind_socket, mkfifo, within};

@@ -11,7 +11,9 @@
 //! Exit codes: 0 built, every distribution passed, or every file is on the
 //! index; 1 `check` found problems, or a different file already exists under
 //! the same name; 2 bad input (no pyproject, invalid TOML or metadata, a file
-//! that is not a distribution, build requirements that cannot be installed);
+//! that is not a distribution or not a regular file, a project file that
+//! links outside the project or is a fifo, socket or device, build
+//! requirements that cannot be installed);
 //! 3 the index or the network failed; 1 also for a failed write or a backend
 //! that crashed.
 
@@ -27,7 +29,7 @@ use windlass_dist::archive::Timestamp;
 use windlass_dist::build::{BackendChoice, BuildError, BuildRequest};
 use windlass_dist::pep517::{Pep517Error, Pep517Options};
 use windlass_dist::{Problem, check_file};
-use windlass_output::{Classified, ExitStatus, Outcome, Printer};
+use windlass_output::{Classified, ExitStatus, Outcome, Printer, escape_controls};
 
 /// `windlass wheel`: build, check and publish Python distributions.
 #[derive(Debug, Clone, clap::Args)]
@@ -152,7 +154,7 @@ impl Outcome for WheelOutcome {
                         out,
                         "{} {}",
                         if f.ok { "PASSED" } else { "FAILED" },
-                        f.path.display()
+                        escape_controls(&f.path.display().to_string())
                     )?;
                     for p in &f.problems {
                         writeln!(out, "  {p}")?;
@@ -231,11 +233,14 @@ async fn build(
     })
 }
 
+/// The file name, control characters escaped (it may come from a glob over
+/// files someone else named).
 fn display_name(path: &Path) -> String {
-    path.file_name().map_or_else(
+    let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
-    )
+    );
+    escape_controls(&name).into_owned()
 }
 
 /// Gives a build error its exit status and hint.
@@ -270,7 +275,12 @@ fn check(args: &CheckArgs, printer: &Printer) -> anyhow::Result<CheckReport> {
             }
             anyhow::Error::from(c)
         });
-        let problems = problems.with_context(|| format!("cannot check `{}`", path.display()))?;
+        let problems = problems.with_context(|| {
+            format!(
+                "cannot check `{}`",
+                escape_controls(&path.display().to_string())
+            )
+        })?;
         annotate(printer, path, &problems);
         count += problems.len();
         files.push(FileReport {
@@ -293,7 +303,7 @@ fn annotate(printer: &Printer, path: &Path, problems: &[Problem]) {
     };
     for problem in problems {
         let annotation = windlass_output::github::Annotation::error(problem.to_string())
-            .file(path.display().to_string())
+            .file(escape_controls(&path.display().to_string()))
             .title(format!("wheel check: {}", problem.code));
         if let Err(err) = github.annotate(&annotation) {
             tracing::warn!("cannot write a GitHub annotation: {err}");

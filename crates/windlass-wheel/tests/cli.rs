@@ -305,3 +305,164 @@ fn check_annotates_problems_in_github_actions() {
     assert!(!annotations.is_empty(), "{stderr}");
     assert!(annotations.iter().any(|l| l.contains("2.0")), "{stderr}");
 }
+
+/// A run with a deadline: a fifo must fail the command, not hang it.
+fn run_within(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
+    let out = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("WINDLASS_CACHE_DIR", cwd.join("cache"))
+        .env_remove("WINDLASS_LOG")
+        .env_remove("GITHUB_ACTIONS")
+        .envs(env.iter().copied())
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&cwd.display().to_string(), "[TMP]");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: clean(&out.stdout),
+        stderr: clean(&out.stderr),
+    }
+}
+
+/// Member names that hold terminal escapes and a line break followed by a
+/// workflow command reach neither the terminal nor the log raw.
+#[test]
+fn check_escapes_hostile_member_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        &[
+            ("pyproject.toml", GOOD),
+            ("README.md", "# hi\n"),
+            ("demo/__init__.py", ""),
+            ("demo/\u{1b}[31mred\u{1b}[0m.py", "X = 1\n"),
+            ("demo/x\n::error::injected.py", "X = 1\n"),
+        ],
+    );
+    let built = run_within(
+        &["build", "--wheel", "--backend", "native"],
+        tmp.path(),
+        &[],
+    );
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let checked = run_within(
+        &["check", "dist/demo-1.0-py3-none-any.whl"],
+        tmp.path(),
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(checked.code, 1, "{}\n{}", checked.stdout, checked.stderr);
+    for output in [&checked.stdout, &checked.stderr] {
+        assert!(!output.contains('\u{1b}'), "{output:?}");
+        for line in output.lines() {
+            assert!(
+                !line.starts_with("::") || line.starts_with("::error file=dist/demo-1.0"),
+                "a line the runner reads as a command: {line:?}"
+            );
+        }
+    }
+    assert!(
+        checked.stdout.contains(r"demo/x\n::error::injected.py"),
+        "{}",
+        checked.stdout
+    );
+    assert!(
+        checked.stdout.contains(r"demo/\u{1b}[31mred\u{1b}[0m.py"),
+        "{}",
+        checked.stdout
+    );
+}
+
+/// `check` refuses what is not a regular file, at once; `build` refuses a
+/// project that links outside itself or holds a fifo, with a hint, and
+/// leaves nothing behind.
+#[test]
+fn special_files_and_links_outside_are_input_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    windlass_testkit::mkfifo(&tmp.path().join("demo-1.0-py3-none-any.whl"));
+    let fifo = run_within(&["check", "demo-1.0-py3-none-any.whl"], tmp.path(), &[]);
+
+    let secret = tmp.path().join("home/.pypirc");
+    write(tmp.path(), &[("home/.pypirc", "[pypi]\npassword = x\n")]);
+    let linked = tmp.path().join("linked");
+    write(
+        &linked,
+        &[
+            ("pyproject.toml", GOOD),
+            ("README.md", "# hi\n"),
+            ("demo/__init__.py", ""),
+        ],
+    );
+    std::os::unix::fs::symlink(&secret, linked.join("demo/pypirc.py")).unwrap();
+    let link = run_within(&["build", "linked", "--out", "out"], tmp.path(), &[]);
+
+    let piped = tmp.path().join("piped");
+    write(
+        &piped,
+        &[
+            ("pyproject.toml", GOOD),
+            ("README.md", "# hi\n"),
+            ("demo/__init__.py", ""),
+        ],
+    );
+    windlass_testkit::mkfifo(&piped.join("demo/pipe.py"));
+    let pipe = run_within(&["build", "piped", "--out", "out"], tmp.path(), &[]);
+
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("out"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left {left:?} in the out dir");
+    let mut report = String::new();
+    for (label, r) in [
+        ("check a fifo", fifo),
+        ("build with a link outside", link),
+        ("build with a fifo", pipe),
+    ] {
+        report.push_str(&format!(
+            "## {label}\nexit {}\nstdout: {:?}\n{}\n",
+            r.code, r.stdout, r.stderr
+        ));
+    }
+    insta::assert_snapshot!(report);
+}
+
+/// hatchling ships the `.gitignore` it read, even from the repository root
+/// above the project: built from a relative path it is packaged, but when
+/// it links outside the repository the build refuses it.
+#[test]
+fn a_parent_gitignore_must_stay_in_the_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    write(
+        &repo,
+        &[
+            (".git/HEAD", "ref: refs/heads/main\n"),
+            (".gitignore", "*.log\n"),
+            ("pkg/pyproject.toml", GOOD),
+            ("pkg/README.md", "# hi\n"),
+            ("pkg/demo/__init__.py", ""),
+            ("pkg/debug.log", "ignored\n"),
+        ],
+    );
+    let built = run_within(&["build", "pkg", "--sdist", "--out", "out"], &repo, &[]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+
+    write(tmp.path(), &[("home/.pypirc", "[pypi]\npassword = x\n")]);
+    std::fs::remove_file(repo.join(".gitignore")).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("home/.pypirc"), repo.join(".gitignore")).unwrap();
+    let refused = run_within(&["build", "pkg", "--sdist", "--out", "out2"], &repo, &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("`.gitignore` is a symbolic link to `")
+            && refused
+                .stderr
+                .contains("/home/.pypirc`, outside the project"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -163,7 +163,7 @@ fn user_token(env: &Environment) -> Result<Login, VaultError> {
             .home()
             .map(|h| h.join(".vault-token"))
             .ok_or(VaultError::NoToken)?;
-        match std::fs::read_to_string(file) {
+        match local::read_token(&file) {
             Ok(t) if !t.trim().is_empty() => (t.trim().to_owned(), "from ~/.vault-token"),
             _ => return Err(VaultError::NoToken),
         }
@@ -317,11 +317,10 @@ async fn gitlab(api: &Api, c: &GitlabSection, env: &Environment) -> Result<Login
 
 async fn kubernetes(api: &Api, c: &KubernetesSection, base: &Path) -> Result<Login, VaultError> {
     let path = base.join(&c.token_file);
-    let jwt =
-        std::fs::read_to_string(&path).map_err(|source| VaultError::KubernetesTokenUnreadable {
-            path: path.clone(),
-            source,
-        })?;
+    let jwt = local::read_token(&path).map_err(|source| VaultError::KubernetesTokenUnreadable {
+        path: path.clone(),
+        source,
+    })?;
     let jwt = Secret::registered(jwt.trim().to_owned());
     jwt_login(api, "kubernetes", &c.mount, &c.role, &jwt).await
 }
