@@ -3,6 +3,9 @@
 //! names, wheel file name parsing, and PEP 508 requirements from
 //! `[project]` through the native plan into core metadata.
 
+#![allow(clippy::unwrap_used, reason = "test helpers panic on failed setup")]
+
+use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr as _;
 
@@ -117,20 +120,20 @@ fn version_text() -> impl Strategy<Value = String> {
             |(lead, epoch, release, pre, post, dev, local, trail, upper)| {
                 let mut text = lead.to_owned();
                 if let Some(epoch) = epoch {
-                    text.push_str(&format!("{epoch}!"));
+                    let _ = write!(text, "{epoch}!");
                 }
                 text.push_str(&release.join("."));
                 if let Some((a, word, b, n)) = pre {
-                    text.push_str(&format!("{a}{word}{b}{}", n.unwrap_or_default()));
+                    let _ = write!(text, "{a}{word}{b}{}", n.unwrap_or_default());
                 }
                 if let Some(post) = post {
                     text.push_str(&post);
                 }
                 if let Some((a, b, n)) = dev {
-                    text.push_str(&format!("{a}dev{b}{}", n.unwrap_or_default()));
+                    let _ = write!(text, "{a}dev{b}{}", n.unwrap_or_default());
                 }
                 if let Some(local) = local {
-                    text.push_str(&format!("+{local}"));
+                    let _ = write!(text, "+{local}");
                 }
                 text.push_str(trail);
                 if upper { text.to_uppercase() } else { text }
