@@ -12,7 +12,9 @@ pub struct Location {
     pub line: usize,
     /// 1-based column, in characters.
     pub column: usize,
-    /// The text of the line, without its line ending.
+    /// The text of the line, without its line ending, control characters
+    /// (other than tabs) shown as `\u{fffd}` so that printing it cannot
+    /// move the cursor.
     pub line_text: String,
     /// How many characters the caret underlines (at least 1).
     pub width: usize,
@@ -24,14 +26,32 @@ impl Location {
         let start = floor_char_boundary(text, span.start.min(text.len()));
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-        let line_text = text[line_start..line_end].trim_end_matches('\r').to_owned();
-        let line = text[..start].matches('\n').count() + 1;
+        // A `\r` is part of the line ending only before a `\n`.
+        let line = &text[line_start..line_end];
+        let line = match line.strip_suffix('\r') {
+            Some(stripped) if line_end < text.len() => stripped,
+            _ => line,
+        };
+        let line_text = line
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        // A place in the line ending is just past the line's text.
+        let content_end = line_start + line.len();
+        let number = text[..start].matches('\n').count() + 1;
+        let start = start.min(content_end);
         let column = text[line_start..start].chars().count() + 1;
-        let end = floor_char_boundary(text, span.end.clamp(start, line_end));
+        let end = floor_char_boundary(text, span.end.clamp(start, content_end));
         let width = text[start..end].chars().count().max(1);
         Self {
             path,
-            line,
+            line: number,
             column,
             line_text,
             width,

@@ -283,9 +283,18 @@ pub fn find_project_file(start: &Path) -> Option<PathBuf> {
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
-    windlass_fs::read_to_string(path, FILE_LIMIT).map_err(|source| LoadError::Read {
+    let bytes = windlass_fs::read(path, FILE_LIMIT).map_err(|source| LoadError::Read {
         path: path.to_owned(),
         source,
+    })?;
+    // Text that is not UTF-8 is a syntax error at its first bad byte.
+    String::from_utf8(bytes).map_err(|err| {
+        let at = err.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(err.as_bytes());
+        LoadError::Syntax {
+            message: "invalid UTF-8 (a TOML file is UTF-8)".to_owned(),
+            location: Box::new(Location::new(path.to_owned(), &text, at..at + 1)),
+        }
     })
 }
 

@@ -297,6 +297,43 @@ fn file_errors() {
     }
 }
 
+/// Bytes the property tests found misplaced or unlocated: the location of
+/// each error stays on the line it names, which shows no control
+/// characters.
+#[test]
+fn odd_bytes_errors() {
+    let cases: [&[u8]; 5] = [
+        // A lone `\r` at the end is not a line ending.
+        b"\r",
+        // An error in a `\r\n` ending is just past the line's text.
+        b"a = \r\n\"[http]\r\n",
+        // A lone `\r` inside a line.
+        b"a = 1\rb = 2\n",
+        // Not UTF-8: the first bad byte.
+        b"[http]\nretries = 3 # caf\xe9\n",
+        b"\x80",
+    ];
+    let mut out = String::new();
+    for text in cases {
+        let fixture = Fixture::new(&[]);
+        std::fs::write(fixture.path(PROJECT), text).unwrap();
+        let err = fixture.options().load().unwrap_err();
+        let location = err.location().expect("file errors have a location");
+        writeln!(
+            out,
+            "{:?}\n  {}:{} width {} {:?}\n{}\n",
+            String::from_utf8_lossy(text),
+            location.line,
+            location.column,
+            location.width,
+            location.line_text,
+            fixture.scrub(&render_error(&err))
+        )
+        .unwrap();
+    }
+    insta::assert_snapshot!(out);
+}
+
 /// Every environment and flag error: (snapshot name, env, overrides).
 #[test]
 fn env_and_flag_errors() {

@@ -17,8 +17,9 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// PEP 503 normalisation: lowercase, every run of `-`, `_` and `.` becomes
-/// one `-`.
+/// PEP 503 normalisation, `re.sub(r"[-_.]+", "-", name).lower()`: every
+/// run of `-`, `_` and `.` becomes one `-`, then the whole is lowercased
+/// (as a string, not char by char: a final `Σ` becomes `ς`, as in Python).
 pub fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_separator = false;
@@ -29,11 +30,11 @@ pub fn normalize(name: &str) -> String {
             }
             in_separator = true;
         } else {
-            out.extend(c.to_lowercase());
+            out.push(c);
             in_separator = false;
         }
     }
-    out
+    out.to_lowercase()
 }
 
 /// The name as it appears in wheel and sdist file names and in the
@@ -203,7 +204,16 @@ mod tests {
 
     #[test]
     fn table() {
-        let cases = ["Foo.Bar_baz--qux", "foo", "FOO", "a-b.c_d", "my-pkg"];
+        // `ÉΣ` lowercases as a word (final sigma), like Python's `str.lower`.
+        let cases = [
+            "Foo.Bar_baz--qux",
+            "foo",
+            "FOO",
+            "a-b.c_d",
+            "my-pkg",
+            "ÉΣ",
+            "ΑΣ.Σ",
+        ];
         let out: Vec<String> = cases
             .iter()
             .map(|c| {

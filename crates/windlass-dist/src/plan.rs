@@ -715,15 +715,20 @@ fn build_metadata(
                 dep,
             )?;
             let text = dep.trim();
-            let line = if req.marker.contents().is_none() {
-                format!("{text}; extra == \"{extra}\"")
-            } else {
-                let (base, marker) = text.split_once(';').unwrap_or((text, ""));
-                format!(
-                    "{}; ({}) and extra == \"{extra}\"",
+            // PEP 508 wants a space between a URL and the `;` after it.
+            let semicolon = match req.version_or_url {
+                Some(pep508_rs::VersionOrUrl::Url(_)) => " ;",
+                _ => ";",
+            };
+            // A marker that always holds (`python_version != '3.1.2'`) is
+            // still written: only the text tells whether there is one.
+            let line = match split_marker(text, &req) {
+                None => format!("{text}{semicolon} extra == \"{extra}\""),
+                Some((base, marker)) => format!(
+                    "{}{semicolon} ({}) and extra == \"{extra}\"",
                     base.trim(),
                     marker.trim()
-                )
+                ),
             };
             m.requires_dist.push(line);
         }
@@ -780,11 +785,50 @@ pub fn canonical_license(expr: &str) -> Result<String, String> {
     }
 }
 
+/// Splits the text of `req` at the `;` that starts its marker, when it has
+/// one: the `;` before which is the requirement without its marker and
+/// after which is its marker (a URL or a marker string may hold `;` too).
+fn split_marker<'a>(text: &'a str, req: &pep508_rs::Requirement) -> Option<(&'a str, &'a str)> {
+    let mut unmarked = req.clone();
+    unmarked.marker = pep508_rs::MarkerTree::TRUE;
+    text.match_indices(';')
+        .map(|(at, _)| (&text[..at], &text[at + 1..]))
+        .find(|(base, marker)| {
+            pep508_rs::MarkerTree::from_str(marker).is_ok_and(|m| m == req.marker)
+                && pep508_rs::Requirement::from_str(base).is_ok_and(|b| b == unmarked)
+        })
+}
+
 fn check_requirement(
     file: &Path,
     field: &str,
     dep: &str,
 ) -> Result<pep508_rs::Requirement, PlanError> {
+    // The text becomes one `Requires-Dist` header: a line break would split
+    // it, and Python's `packaging` separates the parts with spaces and
+    // tabs only (other whitespace is accepted by `pep508_rs`, not by pip).
+    let odd = |c: char| (c.is_control() || c.is_whitespace()) && c != ' ' && c != '\t';
+    if let Some(c) = dep.trim().chars().find(|&c| odd(c)) {
+        let shown: String = dep
+            .trim()
+            .chars()
+            .map(|c| {
+                if odd(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        return Err(field_err(
+            file,
+            field,
+            format!(
+                "`{shown}` must be one line with only spaces and tabs as whitespace (found `{}`)",
+                c.escape_default()
+            ),
+        ));
+    }
     pep508_rs::Requirement::from_str(dep).map_err(|e| {
         field_err(
             file,
@@ -1569,4 +1613,59 @@ fn data_files(
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::pyproject::PyProject;
+
+    /// The `Requires-Dist` lines a hatchling project with `dep` in
+    /// `dependencies` and in the extra `feat` gets, or the error.
+    fn requires_dist(root: &Path, dep: &str) -> String {
+        let text = format!(
+            "[build-system]\nbuild-backend = \"hatchling.build\"\n\
+             [project]\nname = \"demo\"\nversion = \"1.0\"\ndependencies = [{dep}]\n\
+             [project.optional-dependencies]\nfeat = [{dep}]\n",
+            dep = toml::Value::String(dep.to_owned()),
+        );
+        let pyproject = PyProject::parse(&text, &root.join("pyproject.toml")).unwrap();
+        match super::plan(root, &pyproject) {
+            Ok(Ok(plan)) => plan.metadata.requires_dist.join("\n  "),
+            Ok(Err(unsupported)) => format!("unsupported: {unsupported}"),
+            Err(super::PlanError::Field { field, message, .. }) => {
+                format!("error: {field}: {message}")
+            }
+            Err(error) => format!("error: {error}"),
+        }
+    }
+
+    #[test]
+    fn requirements() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("src/demo")).unwrap();
+        std::fs::write(root.path().join("src/demo/__init__.py"), "").unwrap();
+        let cases = [
+            "requests>=2",
+            "pytest ; python_version >= '3.9'",
+            // A line break would split the header.
+            "a ;platform_machine == '\n'",
+            "A ;\npython_version > '3'",
+            // Whitespace that `packaging` does not know.
+            "foo\u{a0}>=1",
+            // A URL needs a space before the `;` of the extra.
+            "0@ https://example.org/p/demo-1.0.tar.gz",
+            // The `;` in the URL does not start the marker.
+            "foo @ https://example.org/a;b/foo-1.0.tar.gz ; python_version > '3'",
+            "foo ; platform_machine == 'a;b'",
+            // A marker that always holds is still a marker.
+            "0 ;python_version != '3.12.1'",
+        ];
+        let out: Vec<String> = cases
+            .iter()
+            .map(|dep| format!("{dep:?}\n  {}", requires_dist(root.path(), dep)))
+            .collect();
+        insta::assert_snapshot!(out.join("\n"));
+    }
 }

@@ -132,33 +132,34 @@ struct JsonFile {
     hashes: BTreeMap<String, String>,
 }
 
-/// Parses a PEP 691 JSON project page.
+/// Parses a PEP 691 JSON project page. Hashes come out lowercase, as
+/// from an HTML page.
 pub fn parse_json(body: &[u8]) -> Result<ProjectFiles, serde_json::Error> {
     let page: JsonPage = serde_json::from_slice(body)?;
     Ok(ProjectFiles {
         files: page
             .files
             .into_iter()
-            .map(|f| (f.filename, f.hashes.get("sha256").cloned()))
+            .map(|f| {
+                let sha256 = f.hashes.get("sha256").map(|h| h.to_ascii_lowercase());
+                (f.filename, sha256)
+            })
             .collect(),
     })
 }
 
-/// Parses a PEP 503 HTML project page: every `<a href>`, the file name from
-/// the last path segment of the link, the SHA-256 from its `#sha256=`
-/// fragment.
+/// Parses a PEP 503 HTML project page: the `href` of every `<a>` start
+/// tag (character references decoded), the file name from the last path
+/// segment of the link, the SHA-256 from its `#sha256=` fragment.
+///
+/// The markup is read the way a browser tokenizes it, as far as links go:
+/// a `>` inside a quoted attribute value does not end the tag, comments
+/// and the text of `<script>`, `<style>`, `<title>` and `<textarea>` hold
+/// no links, `<abbr>` or `<area>` is not `<a>`, and the first of repeated
+/// attributes wins.
 pub fn parse_html(body: &str, base: &Url) -> ProjectFiles {
     let mut files = BTreeMap::new();
-    let lower = body.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(start) = lower[from..].find("<a").map(|i| i + from) {
-        let end = lower[start..].find('>').map_or(lower.len(), |i| i + start);
-        let tag = &body[start..end];
-        from = end;
-        let Some(href) = attribute(tag, "href") else {
-            continue;
-        };
-        let href = unescape_html(&href);
+    for href in anchor_hrefs(body) {
         let Ok(link) = base.join(&href) else {
             continue;
         };
@@ -180,37 +181,163 @@ pub fn parse_html(body: &str, base: &Url) -> ProjectFiles {
     ProjectFiles { files }
 }
 
-/// The value of an attribute in an HTML start tag (quoted or bare).
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let lower = tag.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(pos) = lower[from..].find(name).map(|i| i + from) {
-        from = pos + name.len();
-        let before_ok = pos > 0 && lower.as_bytes()[pos - 1].is_ascii_whitespace();
-        let rest = tag[from..].trim_start();
-        if !before_ok || !rest.starts_with('=') {
+/// The `href` values of the `<a>` start tags of `html`, in order.
+fn anchor_hrefs(html: &str) -> Vec<String> {
+    let mut hrefs = Vec::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        rest = &rest[open + 1..];
+        if let Some(comment) = rest.strip_prefix("!--") {
+            // `<!-->` and `<!--->` are empty comments.
+            rest = if let Some(after) = comment.strip_prefix('>') {
+                after
+            } else if let Some(after) = comment.strip_prefix("->") {
+                after
+            } else {
+                comment.find("-->").map_or("", |end| &comment[end + 3..])
+            };
             continue;
         }
-        let value = rest[1..].trim_start();
-        return Some(match value.chars().next() {
-            Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or_default().to_owned(),
-            _ => value
-                .split(|c: char| c.is_ascii_whitespace() || c == '>')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        });
+        let (name, href) = match rest.chars().next() {
+            // `<!DOCTYPE ...>`, `<?xml ...?>`: up to the next `>`.
+            Some('!' | '?') => {
+                rest = rest.find('>').map_or("", |end| &rest[end + 1..]);
+                continue;
+            }
+            Some('/') => {
+                let (_, after) = start_tag(&rest[1..], "");
+                rest = after;
+                continue;
+            }
+            Some(c) if c.is_ascii_alphabetic() => {
+                let end = rest
+                    .find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
+                    .unwrap_or(rest.len());
+                let name = rest[..end].to_ascii_lowercase();
+                let wanted = if name == "a" { "href" } else { "" };
+                let (href, after) = start_tag(&rest[name.len()..], wanted);
+                rest = after;
+                (name, href)
+            }
+            // A `<` that starts no tag is text.
+            _ => continue,
+        };
+        if let Some(href) = href {
+            hrefs.push(href);
+        } else if ["script", "style", "title", "textarea"].contains(&name.as_str()) {
+            // Raw text up to the matching end tag.
+            rest = rest
+                .match_indices("</")
+                .find(|(at, _)| {
+                    let bytes = rest.as_bytes();
+                    let end = at + 2 + name.len();
+                    bytes
+                        .get(at + 2..end)
+                        .is_some_and(|tag| tag.eq_ignore_ascii_case(name.as_bytes()))
+                        && bytes
+                            .get(end)
+                            .is_none_or(|&b| b.is_ascii_whitespace() || b == b'/' || b == b'>')
+                })
+                .map_or("", |(at, _)| &rest[at..]);
+        }
     }
-    None
+    hrefs
 }
 
-fn unescape_html(text: &str) -> String {
-    text.replace("&amp;", "&")
-        .replace("&#38;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
+/// Reads the attributes of a tag whose name has been read: the decoded
+/// value of the first attribute named `wanted` (lowercase), if any, and
+/// the text after the tag's `>`.
+fn start_tag<'a>(mut rest: &'a str, wanted: &str) -> (Option<String>, &'a str) {
+    let mut found = None;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '/');
+        if rest.is_empty() {
+            return (found, rest);
+        }
+        if let Some(after) = rest.strip_prefix('>') {
+            return (found, after);
+        }
+        // A name runs to whitespace, `/`, `>` or `=` (not at its start).
+        let end = rest
+            .char_indices()
+            .find(|&(i, c)| c.is_ascii_whitespace() || c == '/' || c == '>' || (c == '=' && i > 0))
+            .map_or(rest.len(), |(i, _)| i);
+        let name = &rest[..end];
+        rest = rest[end..].trim_start_matches(|c: char| c.is_ascii_whitespace());
+        let mut raw = "";
+        if let Some(after) = rest.strip_prefix('=') {
+            rest = after.trim_start_matches(|c: char| c.is_ascii_whitespace());
+            raw = if let Some(quote @ ('"' | '\'')) = rest.chars().next() {
+                let inner = &rest[1..];
+                let end = inner.find(quote).unwrap_or(inner.len());
+                rest = inner.get(end + 1..).unwrap_or("");
+                &inner[..end]
+            } else {
+                let end = rest
+                    .find(|c: char| c.is_ascii_whitespace() || c == '>')
+                    .unwrap_or(rest.len());
+                let unquoted = &rest[..end];
+                rest = &rest[end..];
+                unquoted
+            };
+        }
+        // Of repeated attributes, the first counts.
+        if found.is_none() && !wanted.is_empty() && name.eq_ignore_ascii_case(wanted) {
+            found = Some(decode_references(raw));
+        }
+    }
+}
+
+/// Decodes the character references of an attribute value: `&amp;`,
+/// `&lt;`, `&gt;`, `&quot;`, `&apos;` (and the upper-case forms HTML
+/// knows), `&#NNN;` and `&#xHH;`. Anything else stays as written.
+fn decode_references(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        // References are short: look for their `;` nearby only.
+        let semi = rest.bytes().take(16).position(|b| b == b';');
+        let decoded = semi.and_then(|semi| {
+            let name = &rest[1..semi];
+            let c = match name {
+                "amp" | "AMP" => Some('&'),
+                "lt" | "LT" => Some('<'),
+                "gt" | "GT" => Some('>'),
+                "quot" | "QUOT" => Some('"'),
+                "apos" => Some('\''),
+                _ => {
+                    let number = name.strip_prefix('#')?;
+                    let digits = |text: &str, radix: u32| {
+                        let ok = (1..=8).contains(&text.len())
+                            && text.chars().all(|c| c.is_digit(radix));
+                        ok.then(|| u32::from_str_radix(text, radix).ok()).flatten()
+                    };
+                    let code = match number.strip_prefix(['x', 'X']) {
+                        Some(hex) => digits(hex, 16),
+                        None => digits(number, 10),
+                    }?;
+                    // Invalid code points decode to the replacement character.
+                    Some(
+                        char::from_u32(code)
+                            .filter(|&c| c != '\0')
+                            .unwrap_or('\u{fffd}'),
+                    )
+                }
+            }?;
+            Some((c, semi + 1))
+        });
+        if let Some((c, len)) = decoded {
+            out.push(c);
+            rest = &rest[len..];
+        } else {
+            out.push('&');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Fetches a project's page; a `404` means the project has no files yet.
@@ -311,10 +438,37 @@ mod tests {
         insta::assert_debug_snapshot!(parse_html(page, &base).files);
     }
 
+    /// Markup the earlier scanner misread, one link per case (each found
+    /// by the property tests): the files each page lists.
+    #[test]
+    fn html_pages_tricky() {
+        let base = Url::parse("https://index.example.org/simple/demo/").unwrap();
+        let cases = [
+            // A raw `>` in a quoted value does not end the tag.
+            r#"<a data-requires-python=">=3.9" href="demo-1.0.tar.gz">x</a>"#,
+            r#"<a data-yanked='say "no" <a href="x">' href="demo-1.0.tar.gz">x</a>"#,
+            // `href=` inside another attribute's value is not the link.
+            r#"<a title='see href=elsewhere.whl' href="demo-1.0.tar.gz">x</a>"#,
+            // No links in comments, scripts, or tags that only start with `a`.
+            r#"<!-- <a href="old-0.1.tar.gz"> --><a href="demo-1.0.tar.gz">x</a>"#,
+            r#"<script>"<a href='s-1.0.tar.gz'>"</script><a href="demo-1.0.tar.gz">x</a>"#,
+            r#"<area href="map-1.0.tar.gz"><a href="demo-1.0.tar.gz">x</a>"#,
+            // Character references: numeric, hexadecimal, decoded once.
+            r#"<a href="demo-1.0&#43;local-py3-none-any.whl#sha256=AB&#x43;D">x</a>"#,
+            r#"<a href="a&amp;lt;b-1.0.tar.gz">x</a>"#,
+            "<a href=demo-1.0.tar.gz#sha256=ff>x</a>",
+        ];
+        let out: Vec<String> = cases
+            .iter()
+            .map(|page| format!("{page}\n  {:?}", parse_html(page, &base).files))
+            .collect();
+        insta::assert_snapshot!(out.join("\n"));
+    }
+
     #[test]
     fn json_pages() {
         let page = br#"{"meta":{"api-version":"1.1"},"name":"demo","files":[
-{"filename":"demo-1.0.tar.gz","url":"x","hashes":{"sha256":"abc","md5":"d"}},
+{"filename":"demo-1.0.tar.gz","url":"x","hashes":{"sha256":"ABC","md5":"d"}},
 {"filename":"demo-1.0-py3-none-any.whl","url":"y","hashes":{}}]}"#;
         insta::assert_debug_snapshot!(parse_json(page).unwrap().files);
     }
