@@ -1630,6 +1630,8 @@ mod tests {
              [project.optional-dependencies]\nfeat = [{dep}]\n",
             dep = toml::Value::String(dep.to_owned()),
         );
+        // The plan packages pyproject.toml, so it must exist as a file.
+        std::fs::write(root.join("pyproject.toml"), &text).unwrap();
         let pyproject = PyProject::parse(&text, &root.join("pyproject.toml")).unwrap();
         match super::plan(root, &pyproject) {
             Ok(Ok(plan)) => plan.metadata.requires_dist.join("\n  "),

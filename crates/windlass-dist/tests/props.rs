@@ -175,6 +175,8 @@ fn plan_with(
     doc.insert("project".into(), fields.into());
     let text = toml::to_string(&doc).unwrap();
     let path = root.join("pyproject.toml");
+    // The plan packages pyproject.toml, so it must exist as a regular file.
+    std::fs::write(&path, &text).unwrap();
     let pyproject = PyProject::parse(&text, &path).unwrap();
     plan::plan(root, &pyproject)
 }
