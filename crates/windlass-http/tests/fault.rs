@@ -574,11 +574,11 @@ fn bad_ca_files() {
                         ..HttpConfig::default()
                     });
                     let error: BuildError = result.unwrap_err();
-                    let mut text = error.to_string().replace(&shown_dir, "[DIR]");
+                    let mut text = error.to_string();
                     if let Some(source) = error.source() {
                         write!(text, " / caused by: {source}").unwrap();
                     }
-                    text
+                    text.replace(&shown_dir, "[DIR]")
                 })
                 .collect::<Vec<String>>()
         });
