@@ -54,6 +54,28 @@ pub fn open(path: &Path) -> Result<RegularFile, ReadError> {
     RegularFile::open(path)
 }
 
+/// Opens a file named from outside for appending (creating it if missing),
+/// as CI runners hand out `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`:
+/// non-blocking, so a fifo without a reader fails at once instead of
+/// blocking, and only a regular file is accepted.
+pub fn open_append(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC);
+    }
+    let file = options.open(path)?;
+    match FileKind::of(file.metadata()?.file_type()) {
+        None => Ok(file),
+        Some(kind) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is a {kind}, not a regular file"),
+        )),
+    }
+}
+
 /// The kind of a file that is not a regular file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -14,6 +14,10 @@ use crate::error::{BuildError, ErrorKind, HttpError};
 use crate::retry::{Idempotency, RetryPolicy};
 use crate::scheme;
 
+/// The largest CA bundle read: the system bundle of a large distribution is
+/// under 1 MiB.
+const CA_FILE_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// How many redirects a request follows.
 const MAX_REDIRECTS: usize = 10;
 
@@ -402,7 +406,7 @@ fn install_crypto_provider() {
 }
 
 fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, BuildError> {
-    let pem = std::fs::read(path).map_err(|source| BuildError::ReadCaFile {
+    let pem = windlass_fs::read(path, CA_FILE_LIMIT).map_err(|source| BuildError::ReadCaFile {
         path: path.to_owned(),
         source,
     })?;

@@ -20,7 +20,7 @@ pub enum BuildError {
     ReadCaFile {
         path: PathBuf,
         #[source]
-        source: io::Error,
+        source: windlass_fs::ReadError,
     },
     #[error("the extra ca file {} holds no pem certificate", path.display())]
     NoCertificate { path: PathBuf },

@@ -553,23 +553,34 @@ fn bad_ca_files() {
         "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
     )
     .unwrap();
-    let cases = [dir.path().join("missing.pem"), empty, broken];
-    let rendered: Vec<String> = cases
-        .iter()
-        .map(|path| {
-            let result = HttpClient::new(&HttpConfig {
-                extra_ca_file: Some(path.clone()),
-                ..HttpConfig::default()
-            });
-            let error: BuildError = result.unwrap_err();
-            let mut text = error
-                .to_string()
-                .replace(&*dir.path().to_string_lossy(), "[DIR]");
-            if let Some(source) = error.source() {
-                write!(text, " / caused by: {source}").unwrap();
-            }
-            text
-        })
-        .collect();
+    let fifo = dir.path().join("fifo.pem");
+    windlass_testkit::mkfifo(&fifo);
+    let cases = [
+        dir.path().join("missing.pem"),
+        empty,
+        broken,
+        fifo,
+        std::path::PathBuf::from("/dev/zero"),
+    ];
+    let shown_dir = dir.path().to_string_lossy().into_owned();
+    // A fifo must not block the client's construction: a hang fails here.
+    let rendered =
+        windlass_testkit::within(Duration::from_secs(60), "reading ca files", move || {
+            cases
+                .iter()
+                .map(|path| {
+                    let result = HttpClient::new(&HttpConfig {
+                        extra_ca_file: Some(path.clone()),
+                        ..HttpConfig::default()
+                    });
+                    let error: BuildError = result.unwrap_err();
+                    let mut text = error.to_string();
+                    if let Some(source) = error.source() {
+                        write!(text, " / caused by: {source}").unwrap();
+                    }
+                    text.replace(&shown_dir, "[DIR]")
+                })
+                .collect::<Vec<String>>()
+        });
     insta::assert_debug_snapshot!(rendered);
 }

@@ -8,7 +8,7 @@
 //! (after masking it).
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
+
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -421,11 +421,7 @@ fn append(
         path: path.to_owned(),
         source,
     };
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(error)?;
+    let file = windlass_fs::open_append(path).map_err(error)?;
     // One write per entry, so concurrent appends do not interleave.
     let bytes = match redaction {
         Redaction::On => global().redact(text).into_owned(),

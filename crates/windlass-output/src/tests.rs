@@ -754,3 +754,31 @@ fn workflow_commands_cannot_be_injected() {
     assert!(command.ends_with('\n'));
     insta::assert_snapshot!(command, @"::error file=dist/x%0A%3A%3Aerror%3A%3A.whl,title=t%0D%0A%3A%3Anotice%3A%3Ax::bad name%0A::error::injected%250A%0D%0A::warning::too");
 }
+
+/// A `$GITHUB_OUTPUT` or `$GITHUB_STEP_SUMMARY` that is a fifo (or a
+/// device) is refused at once, never blocked on or written to.
+#[test]
+fn github_files_that_are_not_regular_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    windlass_testkit::mkfifo(&dir.path().join("output"));
+    windlass_testkit::mkfifo(&dir.path().join("summary"));
+    let path = dir.path().to_owned();
+    let errors = windlass_testkit::within(
+        std::time::Duration::from_secs(30),
+        "appending to a fifo",
+        move || {
+            let (github, _) = github_in(&path);
+            let output = github.set_output("wheel", "x.whl").unwrap_err();
+            let summary = github.append_summary("## Published").unwrap_err();
+            [output, summary].map(|e| {
+                let cause = std::error::Error::source(&e).map(ToString::to_string);
+                format!("{e}: {}", cause.unwrap_or_default())
+                    .replace(&*path.to_string_lossy(), "[DIR]")
+            })
+        },
+    );
+    insta::assert_snapshot!(errors.join("\n"), @r"
+    cannot append to `[DIR]/output` (`GITHUB_OUTPUT`): No such device or address (os error 6)
+    cannot append to `[DIR]/summary` (`GITHUB_STEP_SUMMARY`): No such device or address (os error 6)
+    ");
+}
