@@ -667,6 +667,28 @@ mod tests {
                 ],
             ),
             ("bad url", repo("http://"), vec![]),
+            // A URL in another case or with spaces is a URL: its password
+            // is never echoed as an unknown repository's name.
+            (
+                "url in upper case",
+                repo(" HTTPS://ci:secret-upper-case-pw-1@Index.Example.org/legacy/ "),
+                vec![],
+            ),
+            (
+                "url without a scheme",
+                repo("ci:secret-no-scheme-pw-1@index.example.org/legacy/"),
+                vec![],
+            ),
+            (
+                "simple url with a reader",
+                TargetRequest {
+                    simple_url: Some(
+                        "https://reader:secret-reader-pw-1@index.example.org/simple/".into(),
+                    ),
+                    ..repo("https://index.example.org/legacy/")
+                },
+                vec![],
+            ),
         ];
         let out: Vec<String> = cases
             .iter()
@@ -675,6 +697,9 @@ mod tests {
                 format!("{label}: {}", check(request, env, toml, rc))
             })
             .collect();
+        for line in &out {
+            assert!(!line.contains("secret-"), "a secret shows: {line}");
+        }
         insta::assert_snapshot!(out.join("\n"));
     }
 }
