@@ -12,22 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use serde::Deserialize;
 use windlass_config::{EffectiveConfig, LoadError, LoadOptions, RelativePath, Source};
-
-/// 256 cases (`PROPTEST_CASES` asks for more), and nothing written into
-/// the source tree.
-fn config() -> Config {
-    Config {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|cases| cases.parse().ok())
-            .unwrap_or(256),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
+use windlass_testkit::proptest_config;
 
 /// A home directory and a project (a git checkout) in a temporary tree.
 struct Tree {
@@ -182,7 +169,7 @@ fn run_in_tree<S: Strategy>(
     test: impl Fn(&Tree, S::Value) -> Result<(), TestCaseError>,
 ) {
     let tree = Tree::new();
-    let mut runner = proptest::test_runner::TestRunner::new(config());
+    let mut runner = proptest::test_runner::TestRunner::new(proptest_config());
     if let Err(failure) = runner.run(&strategy, |value| test(&tree, value)) {
         panic!("{failure}");
     }

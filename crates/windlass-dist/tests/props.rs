@@ -10,24 +10,12 @@ use std::path::Path;
 use std::str::FromStr as _;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{TestCaseError, TestRunner};
 use windlass_dist::metadata::ParsedMetadata;
 use windlass_dist::name::{self, WheelFilename};
 use windlass_dist::plan::{self, PlanError};
 use windlass_dist::pyproject::PyProject;
-
-/// 256 cases (`PROPTEST_CASES` asks for more), and nothing written into
-/// the source tree.
-fn config() -> Config {
-    Config {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|cases| cases.parse().ok())
-            .unwrap_or(256),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
+use windlass_testkit::proptest_config;
 
 /// PEP 503 as written: `re.sub(r"[-_.]+", "-", name).lower()`.
 fn pep503(name: &str) -> String {
@@ -262,7 +250,7 @@ fn requirement_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(proptest_config())]
 
     /// `normalize` is PEP 503's formula and is idempotent; the file name
     /// component is normalised, idempotent and free of `-`.
@@ -357,7 +345,7 @@ proptest! {
 #[test]
 fn requirements_reach_metadata_unchanged() {
     let root = project_dir();
-    let mut runner = TestRunner::new(config());
+    let mut runner = TestRunner::new(proptest_config());
     let result = runner.run(&requirement_text(), |dep| {
         let mut optional = toml::Table::new();
         optional.insert("feat".into(), vec![dep.clone()].into());

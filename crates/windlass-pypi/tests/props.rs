@@ -10,22 +10,9 @@ use std::fmt::Write as _;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use url::Url;
 use windlass_pypi::simple::{parse_html, parse_json};
-
-/// 256 cases (`PROPTEST_CASES` asks for more), and nothing written into
-/// the source tree.
-fn config() -> Config {
-    Config {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|cases| cases.parse().ok())
-            .unwrap_or(256),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
+use windlass_testkit::proptest_config;
 
 const BASE: &str = "https://index.example.org/simple/demo/";
 
@@ -362,7 +349,7 @@ fn json_page() -> impl Strategy<Value = (Vec<File>, String)> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(proptest_config())]
 
     /// No text panics the HTML parser; every file it reports has a name.
     #[test]

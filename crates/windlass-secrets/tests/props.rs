@@ -4,21 +4,8 @@
 //! that is not a reference.
 
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use windlass_secrets::SecretRef;
-
-/// 256 cases (`PROPTEST_CASES` asks for more), and nothing written into
-/// the source tree.
-fn config() -> Config {
-    Config {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|cases| cases.parse().ok())
-            .unwrap_or(256),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
+use windlass_testkit::proptest_config;
 
 const SCHEMES: &[&str] = &["vault", "env", "keyring", "file"];
 
@@ -175,7 +162,7 @@ fn caret(rendered: &str) -> Option<(&str, usize)> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(proptest_config())]
 
     /// Parsing never panics; a rendered error is the reason alone or the
     /// reason, the reference on one line and a caret within it (at most one

@@ -9,18 +9,21 @@
 //! recognisable fake secret and [`assert_no_leak`] searches output for it in
 //! every encoding a careless program could use. [`mkfifo`], [`bind_socket`]
 //! and [`within`] let a test prove that a read refuses what is not a regular
-//! file instead of hanging on it.
+//! file instead of hanging on it. [`proptest_config`] is the one
+//! configuration of every property test.
 //!
 //! This crate is for tests only: it never starts or stops services itself and
 //! never talks HTTP (reachability is a TCP connect).
 
 mod leak;
+mod props;
 mod services;
 mod special;
 
 pub use crate::leak::{
     Leak, LeakForm, assert_no_leak, assert_no_leak_in_dir, canary, canary_with_specials, find_leak,
 };
+pub use crate::props::{DEFAULT_PROPTEST_CASES, proptest_config};
 pub use crate::services::{
     AppRole, Bao, Devpi, ENV_FILE_VAR, KvFixture, Oidc, PypiServer, Registries, START_HINT,
     Services, TokenRequest, Tools,
