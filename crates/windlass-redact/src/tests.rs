@@ -635,7 +635,7 @@ mod properties {
     const ENCODINGS: usize = 14;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
         /// In any encoding, with any text around it and cut into writes
         /// anywhere, a secret never shows, and the writer gives the same
