@@ -61,7 +61,9 @@ mod resolve;
 mod vault;
 
 pub use crate::cli::{SecretsArgs, SecretsCli, SecretsCommand};
-pub use crate::config::{SecretEntry, SecretsConfig, SecretsSection, VaultSection};
+pub use crate::config::{
+    SecretEntry, SecretsConfig, SecretsSection, VaultSection, declare_secret_vars, env_var_of,
+};
 pub use crate::error::{ResolveError, Status, VaultError};
 pub use crate::local::{Environment, store_in_keyring};
 pub use crate::reference::{
