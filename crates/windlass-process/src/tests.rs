@@ -526,12 +526,12 @@ async fn the_environment_is_inherited_or_cleared() {
 /// The credentials in our environment (CI identity tokens, variables the
 /// configuration declared secret) do not reach a child unless it inherits
 /// them on purpose; what the caller hands over explicitly does. This test
-/// runs itself as a helper process whose environment holds them.
+/// runs itself again as a process whose environment holds them.
 #[tokio::test]
 async fn credentials_are_withheld_unless_inherited() {
-    const HELPER: &str = "WINDLASS_PROCESS_TEST_CREDENTIALS_DIR";
+    const REENTRY: &str = "WINDLASS_PROCESS_TEST_CREDENTIALS_DIR";
     let script = r#"echo "pypi=${PYPI_ID_TOKEN-unset} circle=${CIRCLE_OIDC_TOKEN-unset} declared=${WL_DECLARED_DEPLOY_KEY-unset} plain=${WL_PLAIN-unset} vault=${VAULT_TOKEN-unset}""#;
-    if let Some(dir) = std::env::var_os(HELPER) {
+    if let Some(dir) = std::env::var_os(REENTRY) {
         windlass_redact::declare_secret_var("WL_DECLARED_DEPLOY_KEY", None);
         let cases = [
             (
@@ -558,7 +558,7 @@ async fn credentials_are_withheld_unless_inherited() {
             "tests::credentials_are_withheld_unless_inherited",
             "--test-threads=1",
         ])
-        .env(HELPER, dir.path())
+        .env(REENTRY, dir.path())
         .env("PYPI_ID_TOKEN", "pypi-id-token")
         .env("CIRCLE_OIDC_TOKEN", "circle-oidc-token")
         .env("WL_DECLARED_DEPLOY_KEY", "declared-deploy-key")
