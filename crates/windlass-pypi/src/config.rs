@@ -45,19 +45,6 @@ pub struct RepositorySection {
     pub trusted_publishing_url: Option<String>,
 }
 
-impl RepositorySection {
-    /// The environment variables its credentials are read from (its
-    /// `env://` references), for the redactor and for withholding them from
-    /// children that must not hold credentials.
-    pub fn secret_env_vars(&self) -> Vec<String> {
-        [&self.token, &self.password]
-            .into_iter()
-            .flatten()
-            .filter_map(|reference| windlass_secrets::env_var_of(reference))
-            .collect()
-    }
-}
-
 /// A parsed `.pypirc`: sections of `key = value` pairs.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Pypirc {

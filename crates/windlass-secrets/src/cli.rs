@@ -171,7 +171,10 @@ impl Context {
         let config = SecretsConfig::from_effective(&effective)?;
         // Before anything can print: the variables the configuration reads
         // secrets from are secrets themselves.
-        crate::config::declare_secret_vars(&config.secret_env_vars(), &env);
+        crate::config::declare_secret_vars(
+            &crate::config::config_secret_env_vars(&effective),
+            &env,
+        );
         let project_dir = effective
             .project_dir()
             .map_or_else(|| options.cwd.clone(), Path::to_path_buf);

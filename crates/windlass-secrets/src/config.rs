@@ -249,6 +249,37 @@ impl SecretsConfig {
     }
 }
 
+/// Every environment variable the configuration reads a secret from: those
+/// of [`SecretsConfig::secret_env_vars`], and the variable of every `env://`
+/// reference elsewhere in the tool-owned sections (a tool's credentials,
+/// such as a repository's `token`: outside `[secrets]` a reference always
+/// names a secret). A section with a mistake is skipped here and reported
+/// by the command that uses it.
+pub fn config_secret_env_vars(config: &EffectiveConfig) -> Vec<String> {
+    let typed = SecretsConfig {
+        secrets: config.section("secrets").unwrap_or_default(),
+        vault: config.section("vault").unwrap_or_default(),
+    };
+    let mut names = typed.secret_env_vars();
+    names.extend(
+        config
+            .entries
+            .iter()
+            .filter(|entry| !entry.key.starts_with("secrets."))
+            .filter_map(|entry| entry.value.as_deref())
+            .filter_map(|value| {
+                value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            })
+            .filter_map(env_var_of),
+    );
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// The variable an `env://` reference reads, if it is one that parses.
 pub fn env_var_of(reference: &str) -> Option<String> {
     match SecretRef::parse(reference) {
@@ -297,18 +328,39 @@ secret-id = "env://VAULT_SECRET_ID"
 [vault.gitlab]
 role = "release"
 token-env = "GITLAB_VAULT_JWT"
+
+[wheel.repositories.internal]
+url = "https://pypi.internal.example/legacy/"
+username = "ci"
+password = 'env://INDEX_PASSWORD'
+
+[wheel.repositories.other]
+url = "https://other.example/legacy/"
+token = "env://OTHER_INDEX_TOKEN"
 "#,
         )
         .unwrap();
-        let config = windlass_config::LoadOptions::new(dir.path())
+        let effective = windlass_config::LoadOptions::new(dir.path())
             .load()
-            .and_then(|config| SecretsConfig::from_effective(&config))
             .unwrap();
+        let config = SecretsConfig::from_effective(&effective).unwrap();
         insta::assert_debug_snapshot!(config.secret_env_vars(), @r#"
         [
             "CI_PYPI_TOKEN",
             "DEPLOY_KEY",
             "GITLAB_VAULT_JWT",
+            "VAULT_ROLE_ID",
+            "VAULT_SECRET_ID",
+        ]
+        "#);
+        // With the tools' credentials elsewhere in the file.
+        insta::assert_debug_snapshot!(super::config_secret_env_vars(&effective), @r#"
+        [
+            "CI_PYPI_TOKEN",
+            "DEPLOY_KEY",
+            "GITLAB_VAULT_JWT",
+            "INDEX_PASSWORD",
+            "OTHER_INDEX_TOKEN",
             "VAULT_ROLE_ID",
             "VAULT_SECRET_ID",
         ]

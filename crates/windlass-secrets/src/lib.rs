@@ -70,7 +70,8 @@ mod vault;
 
 pub use crate::cli::{SecretsArgs, SecretsCli, SecretsCommand};
 pub use crate::config::{
-    SecretEntry, SecretsConfig, SecretsSection, VaultSection, declare_secret_vars, env_var_of,
+    SecretEntry, SecretsConfig, SecretsSection, VaultSection, config_secret_env_vars,
+    declare_secret_vars, env_var_of,
 };
 pub use crate::error::{ResolveError, Status, VaultError};
 pub use crate::local::{Environment, store_in_keyring};

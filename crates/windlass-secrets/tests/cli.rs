@@ -531,7 +531,7 @@ fn unresolved_credentials_are_masked_from_the_start() {
     std::fs::write(
         dir.path().join("windlass.toml"),
         "[secrets]
-DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = false }\n\n[vault.approle]\nrole-id = \"env://WL_ROLE_ID\"\nsecret-id = \"env://WL_SECRET_ID\"\n",
+DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = false }\n\n[vault.approle]\nrole-id = \"env://WL_ROLE_ID\"\nsecret-id = \"env://WL_SECRET_ID\"\n\n[wheel.repositories.internal]\nurl = \"https://pypi.internal.example/legacy/\"\ntoken = \"env://WL_INDEX_TOKEN\"\n",
     )
     .unwrap();
     let values = [
@@ -540,6 +540,7 @@ DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = fal
         ("CIRCLE_OIDC_TOKEN_V2", canary("circle-oidc")),
         ("WL_DEPLOY_KEY", canary("deploy-key")),
         ("WL_SECRET_ID", canary("secret-id")),
+        ("WL_INDEX_TOKEN", canary("index-token")),
     ];
     let mut cmd = Command::cargo_bin("windlass-secrets").unwrap();
     cmd.current_dir(dir.path())
@@ -559,7 +560,7 @@ DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = fal
             "--",
             "sh",
             "-c",
-            "for v in PYPI_ID_TOKEN VAULT_ID_TOKEN CIRCLE_OIDC_TOKEN_V2 WL_DEPLOY_KEY WL_SECRET_ID WL_USER; do eval \"echo $v=\\$$v\"; done",
+            "for v in PYPI_ID_TOKEN VAULT_ID_TOKEN CIRCLE_OIDC_TOKEN_V2 WL_DEPLOY_KEY WL_SECRET_ID WL_INDEX_TOKEN WL_USER; do eval \"echo $v=\\$$v\"; done",
         ])
         .output()
         .unwrap();
@@ -574,6 +575,7 @@ DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = fal
     CIRCLE_OIDC_TOKEN_V2=****
     WL_DEPLOY_KEY=****
     WL_SECRET_ID=****
+    WL_INDEX_TOKEN=****
     WL_USER=release-bot
     ");
 }

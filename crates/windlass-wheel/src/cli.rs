@@ -52,16 +52,8 @@ impl Context {
         let wheel = config.section::<WheelSection>("wheel")?;
         let env = Environment::from_process();
         // Before anything can print, and before any child starts: the
-        // variables the configuration reads secrets from are secrets too. A
-        // section with a mistake is reported by the command that uses it.
-        let secrets = SecretsConfig {
-            secrets: config.section("secrets").unwrap_or_default(),
-            vault: config.section("vault").unwrap_or_default(),
-        };
-        let mut secret_vars = secrets.secret_env_vars();
-        for repository in wheel.repositories.values() {
-            secret_vars.extend(repository.secret_env_vars());
-        }
+        // variables the configuration reads secrets from are secrets too.
+        let secret_vars = windlass_secrets::config_secret_env_vars(&config);
         windlass_secrets::declare_secret_vars(&secret_vars, &env);
         Ok(Self {
             config,
