@@ -1,18 +1,24 @@
 //! A PEP 517 front end: isolated build environments and backend hooks run in
 //! a child Python process, every child through `windlass-process`.
 //!
-//! Environments live in a cache directory outside the project, keyed by a
-//! hash of the interpreter and the requirements, created with `uv` when it
-//! is on `PATH` and with `python -m venv` + pip otherwise. As `python -m
-//! build` does, the wheel is built from the unpacked sdist by default.
+//! Environments live in a cache directory outside the project, keyed by
+//! everything that shapes them (the interpreter and its version, the
+//! installer, the requirements, the backend and `backend-path`), created
+//! with `uv` when it is on `PATH` and with `python -m venv` + pip otherwise,
+//! and verified against a record of their tree before each reuse: one that
+//! changed since it was made is made again, never used (see `env`). As
+//! `python -m build` does, the wheel is built from the unpacked sdist by
+//! default.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use windlass_process::{Cmd, Sink};
 
+use self::env::Interpreter;
 use crate::pyproject::PyProject;
+
+mod env;
 
 /// The hook runner we embed and run with the environment's Python.
 const HOOK_SCRIPT: &str = include_str!("pep517/hook.py");
@@ -84,6 +90,14 @@ pub enum Pep517Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot ask the python interpreter `{python}` what it is")]
+    Interpreter {
+        python: String,
+        #[source]
+        source: windlass_process::CheckedError,
+    },
+    #[error("the python interpreter `{python}` did not say what it is: {detail}")]
+    InterpreterAnswer { python: String, detail: String },
     #[error(transparent)]
     Project(#[from] crate::pyproject::ReadError),
 }
@@ -96,6 +110,10 @@ impl Pep517Error {
                     .into(),
             ),
             Self::Hook { .. } => Some("the backend's own output above says what went wrong".into()),
+            Self::Interpreter { .. } | Self::InterpreterAnswer { .. } => Some(
+                "set WINDLASS_PYTHON to a Python 3 interpreter (`python3` on PATH by default)"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -179,7 +197,7 @@ async fn run_build(
         .map(|b| b.backend_path.clone())
         .unwrap_or_default();
     let mut requires = pyproject.build_requires();
-    let env = ensure_env(&requires, opts).await?;
+    let env = ensure_env(&requires, &backend, &backend_path, opts).await?;
     let get_requires = if kind == "wheel" {
         "get_requires_for_build_wheel"
     } else {
@@ -207,7 +225,7 @@ async fn run_build(
             extra.join(", ")
         );
         requires.extend(extra);
-        ensure_env(&requires, opts).await?
+        ensure_env(&requires, &backend, &backend_path, opts).await?
     };
     let hook = if kind == "wheel" {
         "build_wheel"
@@ -254,25 +272,66 @@ fn on_path(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-async fn ensure_env(requires: &[String], opts: &Pep517Options) -> Result<Env, Pep517Error> {
+/// Asks `python` what it really is (behind a shim or a symlink).
+async fn interpreter(python: &std::ffi::OsStr, cwd: &Path) -> Result<Interpreter, Pep517Error> {
+    let shown = python.to_string_lossy().into_owned();
+    let outcome = run_captured(Cmd::new(python, cwd).args(["-c", env::QUERY]))
+        .await
+        .map_err(|source| Pep517Error::Interpreter {
+            python: shown.clone(),
+            source,
+        })?;
+    let stdout = outcome.stdout().unwrap_or_default();
+    serde_json::from_slice(stdout).map_err(|e| Pep517Error::InterpreterAnswer {
+        python: shown,
+        detail: e.to_string(),
+    })
+}
+
+/// A cached environment for these requirements and this backend, verified
+/// before reuse; made (again) when missing or changed since it was made.
+async fn ensure_env(
+    requires: &[String],
+    backend: &str,
+    backend_path: &[String],
+    opts: &Pep517Options,
+) -> Result<Env, Pep517Error> {
     let mut sorted: Vec<&str> = requires.iter().map(|r| r.trim()).collect();
     sorted.sort_unstable();
     sorted.dedup();
-    let mut hasher = Sha256::new();
-    hasher.update(opts.python.to_string_lossy().as_bytes());
-    for r in &sorted {
-        hasher.update([0]);
-        hasher.update(r.as_bytes());
-    }
-    let key = hex::encode(&hasher.finalize()[..12]);
     let envs = opts.cache_dir.join("pep517-envs");
+    std::fs::create_dir_all(&envs).map_err(io("create", &envs))?;
+    let interpreter = interpreter(&opts.python, &envs).await?;
+    let uv = if opts.use_uv { on_path("uv") } else { None };
+    let shape = env::Shape {
+        interpreter: &interpreter,
+        installer: if uv.is_some() { "uv" } else { "pip" },
+        requires: &sorted,
+        backend,
+        backend_path,
+    };
+    let key = shape.key();
     let dir = envs.join(&key);
     let python = dir.join("bin").join("python");
-    if dir.join(".windlass-ready").is_file() && python.exists() {
-        tracing::debug!("reusing build environment {}", dir.display());
-        return Ok(Env { python });
+    if dir.exists() {
+        match verify(&dir)? {
+            Verified::Intact => {
+                tracing::debug!("reusing build environment {}", dir.display());
+                return Ok(Env { python });
+            }
+            Verified::Incomplete => {
+                tracing::debug!(
+                    "build environment {} is incomplete; making it again",
+                    dir.display()
+                );
+            }
+            Verified::Changed(what) => tracing::warn!(
+                "the cached build environment {} changed since it was made ({what}); making it again",
+                dir.display()
+            ),
+        }
+        discard(&envs, &dir)?;
     }
-    std::fs::create_dir_all(&envs).map_err(io("create", &envs))?;
     let tmp = tempfile::Builder::new()
         .prefix(&format!("{key}-"))
         .tempdir_in(&envs)
@@ -288,13 +347,14 @@ async fn ensure_env(requires: &[String], opts: &Pep517Options) -> Result<Env, Pe
         source,
     };
     tracing::info!("creating a build environment for {label}");
-    let uv = if opts.use_uv { on_path("uv") } else { None };
     let cwd = envs.clone();
+    // The interpreter we asked, not a shim that may pick another later.
+    let base = &interpreter.executable;
     match uv {
         Some(uv) => {
             run(Cmd::new(&uv, &cwd)
                 .args(["venv", "--quiet", "--python"])
-                .arg(&opts.python)
+                .arg(base)
                 .arg(&venv))
             .await
             .map_err(env_err)?;
@@ -308,9 +368,14 @@ async fn ensure_env(requires: &[String], opts: &Pep517Options) -> Result<Env, Pe
             }
         }
         None => {
-            run(Cmd::new(&opts.python, &cwd).args(["-m", "venv"]).arg(&venv))
-                .await
-                .map_err(env_err)?;
+            // Without requirements there is nothing for pip to install.
+            let without_pip = sorted.is_empty().then_some("--without-pip");
+            run(Cmd::new(base, &cwd)
+                .args(["-m", "venv"])
+                .args(without_pip)
+                .arg(&venv))
+            .await
+            .map_err(env_err)?;
             if !sorted.is_empty() {
                 run(Cmd::new(venv.join("bin/python"), &cwd)
                     .args([
@@ -326,31 +391,91 @@ async fn ensure_env(requires: &[String], opts: &Pep517Options) -> Result<Env, Pe
             }
         }
     }
-    std::fs::write(venv.join(".windlass-ready"), label.as_bytes()).map_err(io("write", &venv))?;
-    // Another build may have won the race; theirs is as good as ours.
-    if std::fs::rename(&venv, &dir).is_err() && !dir.join(".windlass-ready").is_file() {
+    let listing = list(&venv)?;
+    let record = venv.join(env::RECORD);
+    std::fs::write(&record, listing).map_err(io("write", &record))?;
+    // Another build may have won the race; theirs is as good as ours once
+    // it checks out.
+    if std::fs::rename(&venv, &dir).is_err() && verify(&dir)? != Verified::Intact {
         return Err(Pep517Error::Io {
             action: "move into place",
             path: dir,
-            source: std::io::Error::other("rename failed"),
+            source: std::io::Error::other("another build left a different environment there"),
         });
     }
     Ok(Env { python })
 }
 
-/// Backend and tool output goes to our stderr (stdout carries data only), redacted.
+/// What a cached environment's tree says against its record.
+#[derive(Debug, PartialEq, Eq)]
+enum Verified {
+    Intact,
+    /// No record: half made, or made by an older Windlass.
+    Incomplete,
+    /// Something was added, removed or changed: a few of them, for people.
+    Changed(String),
+}
+
+fn verify(dir: &Path) -> Result<Verified, Pep517Error> {
+    let record = dir.join(env::RECORD);
+    let recorded = match std::fs::read_to_string(&record) {
+        Ok(recorded) => recorded,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Verified::Incomplete),
+        Err(err) => return Err(io("read", &record)(err)),
+    };
+    let current = list(dir)?;
+    Ok(if current == recorded {
+        Verified::Intact
+    } else {
+        Verified::Changed(env::differences(&recorded, &current, 3))
+    })
+}
+
+/// The listing of a tree (a fraction of a second for a typical
+/// environment, against the seconds a build takes).
+fn list(dir: &Path) -> Result<String, Pep517Error> {
+    env::listing(dir).map_err(io("list", dir))
+}
+
+/// Moves a cached environment out of the way (atomically, so nothing uses
+/// it meanwhile) and deletes it.
+fn discard(envs: &Path, dir: &Path) -> Result<(), Pep517Error> {
+    let trash = tempfile::Builder::new()
+        .prefix(".discarded-")
+        .tempdir_in(envs)
+        .map_err(io("create a directory in", envs))?;
+    match std::fs::rename(dir, trash.path().join("env")) {
+        Ok(()) => {}
+        // Another build discarded it first.
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(io("move aside", dir)(err)),
+    }
+    trash.close().map_err(io("delete", envs))
+}
+
 /// Runs a child of the build: installers and backends are third-party code,
-/// so they get no CI or secret-store credentials, and what they print goes
-/// to our stderr (stdout carries data only), redacted.
+/// so they get no CI or secret-store credentials (`windlass-process`
+/// withholds them), write no bytecode into the cached environments (which
+/// must stay as they were recorded), and what they print goes to our stderr
+/// (stdout carries data only), redacted.
 async fn run(cmd: Cmd) -> Result<windlass_process::Outcome, windlass_process::CheckedError> {
-    windlass_redact::AMBIENT_SECRET_VARS
-        .iter()
-        .fold(cmd, |cmd, name| cmd.env_remove(*name))
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .env("PYTHONNOUSERSITE", "1")
+    build_child(cmd)
         .stdout(Sink::writer(windlass_output::stderr()))
         .run_checked()
         .await
+}
+
+/// [`run`], with stdout captured for parsing.
+async fn run_captured(
+    cmd: Cmd,
+) -> Result<windlass_process::Outcome, windlass_process::CheckedError> {
+    build_child(cmd).capture_stdout().run_checked().await
+}
+
+fn build_child(cmd: Cmd) -> Cmd {
+    cmd.env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PYTHONNOUSERSITE", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
 }
 
 async fn call_hook(

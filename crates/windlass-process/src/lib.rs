@@ -8,6 +8,12 @@
 //! - **Secrets never reach argv.** Arguments are plain strings; secret values
 //!   go through [`Cmd::env_secret`] or [`Cmd::stdin_secret`]. An argument
 //!   that contains a registered secret is refused before anything starts.
+//! - **Credentials are not inherited.** The variables that hold credentials
+//!   in this run ([`windlass_redact::secret_vars`]: CI identity and job
+//!   tokens, `VAULT_TOKEN`, the variables the configuration reads secrets
+//!   from) are removed from every child's environment unless the command
+//!   says [`Cmd::inherit_credentials`]; what the caller sets explicitly
+//!   with [`Cmd::env_secret`] is passed all the same.
 //! - **Everything relayed is redacted.** Child output streamed to our
 //!   terminal or to a caller's writer passes through the process-wide
 //!   redactor (and the one given to [`Cmd::redactor`], if any), including a
@@ -31,7 +37,8 @@
 //! so the caller stops and exits with 128 + the signal even when the child
 //! handled it. Note that Tokio keeps its signal handlers once installed:
 //! after the first child, the binary must handle SIGINT/SIGTERM itself when
-//! no child runs. The child's stdin is never the terminal (it is `/dev/null`
+//! no child runs, which [`until_interrupted`] does (and lets the caller
+//! clean up, revoke its tokens, before it ends like the signal). The child's stdin is never the terminal (it is `/dev/null`
 //! or the bytes we give), so a child in a background group cannot stop on
 //! terminal input.
 //!
@@ -40,6 +47,7 @@
 //! output reach the terminal unredacted. It is Unix-only.
 
 mod error;
+mod interrupt;
 mod outcome;
 mod run;
 mod sys;
@@ -53,6 +61,7 @@ use std::time::Duration;
 use windlass_redact::{Redactor, Secret};
 
 pub use crate::error::{CheckedError, RunError, SpawnError};
+pub use crate::interrupt::{Interrupted, until_interrupted};
 pub use crate::outcome::{ExitStatus, Outcome, exit_like};
 pub use crate::run::Running;
 
@@ -67,6 +76,7 @@ pub struct Cmd {
     args: Vec<OsString>,
     cwd: PathBuf,
     env_clear: bool,
+    inherit_credentials: bool,
     vars: Vec<(String, EnvValue)>,
     removed: Vec<String>,
     stdin: Option<Input>,
@@ -137,6 +147,7 @@ impl Cmd {
             args: Vec::new(),
             cwd: cwd.into(),
             env_clear: false,
+            inherit_credentials: false,
             vars: Vec::new(),
             removed: Vec::new(),
             stdin: None,
@@ -173,6 +184,18 @@ impl Cmd {
     #[must_use]
     pub fn env_clear(mut self) -> Self {
         self.env_clear = true;
+        self
+    }
+
+    /// Lets the child inherit the credentials in our environment
+    /// ([`windlass_redact::secret_vars`]: CI identity tokens, `VAULT_TOKEN`,
+    /// the variables the configuration reads secrets from), which every
+    /// child is denied by default. For a child that acts for the user with
+    /// the user's environment (`secrets exec`, a `windlass-NAME` plugin);
+    /// never for third-party code that only builds or installs.
+    #[must_use]
+    pub fn inherit_credentials(mut self) -> Self {
+        self.inherit_credentials = true;
         self
     }
 
@@ -321,6 +344,7 @@ impl fmt::Debug for Cmd {
             .field("args", &self.args)
             .field("cwd", &self.cwd)
             .field("env_clear", &self.env_clear)
+            .field("inherit_credentials", &self.inherit_credentials)
             .field("env", &self.env_names())
             .field("env_removed", &self.removed)
             .field("stdin", &self.stdin.as_ref().map(Input::kind))

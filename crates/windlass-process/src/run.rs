@@ -9,6 +9,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 use windlass_redact::{RedactingWriter, Redactor};
 
+use crate::interrupt::Foreground;
 use crate::outcome::ExitStatus;
 use crate::{Cmd, EnvValue, Input, Outcome, RunError, Sink, SpawnError, sys};
 
@@ -53,6 +54,7 @@ impl Cmd {
             env = ?self.env_names(),
             env_removed = ?self.removed,
             env_clear = self.env_clear,
+            credentials = if self.inherit_credentials { "inherited" } else { "withheld" },
             stdin = self.stdin.as_ref().map_or("null", Input::kind),
             timeout = ?self.timeout,
             "running command",
@@ -163,6 +165,8 @@ impl Running {
             mut signals,
         } = self;
         let pgid = guard.pgid;
+        // The signals we receive from now on are the child's.
+        let _foreground = Foreground::enter();
         let exchange = async {
             let (fed, out, err) = tokio::join!(
                 feed(child.stdin.take(), stdin),
@@ -465,6 +469,10 @@ impl Cmd {
         command.args(&self.args).current_dir(&self.cwd);
         if self.env_clear {
             command.env_clear();
+        } else if !self.inherit_credentials {
+            for name in windlass_redact::secret_vars() {
+                command.env_remove(name);
+            }
         }
         for name in &self.removed {
             command.env_remove(name);

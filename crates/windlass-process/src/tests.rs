@@ -279,7 +279,7 @@ fn the_log_line_names_env_vars_but_not_values() {
     assert!(!log.contains(CANARY));
     assert!(!log.contains("plain-value-1"));
     insta::assert_snapshot!(log, @r#"
-    DEBUG running command command=sh -c 'test -n "$WL_SECRET"' 'it'\''s' cwd=/ env=["WL_SECRET", "WL_PLAIN"] env_removed=["HOME"] env_clear=false stdin="secret" timeout=Some(10s)
+    DEBUG running command command=sh -c 'test -n "$WL_SECRET"' 'it'\''s' cwd=/ env=["WL_SECRET", "WL_PLAIN"] env_removed=["HOME"] env_clear=false credentials="withheld" stdin="secret" timeout=Some(10s)
     DEBUG command finished program="sh" status=exit code 0
     "#);
 }
@@ -520,6 +520,60 @@ async fn the_environment_is_inherited_or_cleared() {
     insta::assert_snapshot!(rendered.join("\n"), @r"
     cleared: WL_A=1
     inherited: path=set home=unset a=1
+    ");
+}
+
+/// The credentials in our environment (CI identity tokens, variables the
+/// configuration declared secret) do not reach a child unless it inherits
+/// them on purpose; what the caller hands over explicitly does. This test
+/// runs itself again as a process whose environment holds them.
+#[tokio::test]
+async fn credentials_are_withheld_unless_inherited() {
+    const REENTRY: &str = "WINDLASS_PROCESS_TEST_CREDENTIALS_DIR";
+    let script = r#"echo "pypi=${PYPI_ID_TOKEN-unset} circle=${CIRCLE_OIDC_TOKEN-unset} declared=${WL_DECLARED_DEPLOY_KEY-unset} plain=${WL_PLAIN-unset} vault=${VAULT_TOKEN-unset}""#;
+    if let Some(dir) = std::env::var_os(REENTRY) {
+        windlass_redact::declare_secret_var("WL_DECLARED_DEPLOY_KEY", None);
+        let cases = [
+            (
+                "withheld",
+                sh(script).env_secret("VAULT_TOKEN", Secret::new("handed-over".to_owned())),
+            ),
+            ("inherited", sh(script).inherit_credentials()),
+            ("cleared", sh(script).env_clear()),
+        ];
+        let mut rendered = String::new();
+        for (name, cmd) in cases {
+            let stdout = cmd.capture_stdout().run_checked().await.unwrap();
+            let stdout = String::from_utf8(stdout.into_stdout().unwrap()).unwrap();
+            let _ = write!(rendered, "{name}: {stdout}");
+        }
+        std::fs::write(Path::new(&dir).join("out"), rendered).unwrap();
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    Cmd::new(&exe, "/")
+        .args([
+            "--exact",
+            "tests::credentials_are_withheld_unless_inherited",
+            "--test-threads=1",
+        ])
+        .env(REENTRY, dir.path())
+        .env("PYPI_ID_TOKEN", "pypi-id-token")
+        .env("CIRCLE_OIDC_TOKEN", "circle-oidc-token")
+        .env("WL_DECLARED_DEPLOY_KEY", "declared-deploy-key")
+        .env("WL_PLAIN", "plain")
+        .env_remove("VAULT_TOKEN")
+        .stdout(Sink::Null)
+        .stderr(Sink::Null)
+        .run_checked()
+        .await
+        .unwrap();
+    let out = std::fs::read_to_string(dir.path().join("out")).unwrap();
+    insta::assert_snapshot!(out, @r"
+    withheld: pypi=unset circle=unset declared=unset plain=plain vault=handed-over
+    inherited: pypi=pypi-id-token circle=circle-oidc-token declared=declared-deploy-key plain=plain vault=unset
+    cleared: pypi=unset circle=unset declared=unset plain=unset vault=unset
     ");
 }
 

@@ -7,7 +7,7 @@ use futures_util::StreamExt as _;
 use indexmap::IndexMap;
 use windlass_http::{HttpClient, HttpConfig, Method};
 use windlass_output::{Classified, Classifier, Diagnostic, ExitStatus, Printer};
-use windlass_secrets::{Environment, SecretsConfig};
+use windlass_secrets::{Environment, Resolver, SecretsConfig};
 
 use crate::config::{Pypirc, RepositorySection};
 use crate::dist::{DistError, Distribution};
@@ -126,9 +126,34 @@ pub fn classifier() -> Classifier {
 /// others returns `Ok` with the failures in the report; its
 /// [`Outcome::exit_status`](windlass_output::Outcome::exit_status) is 3 when
 /// the index or network failed and 1 on a name conflict.
+///
+/// A SIGINT or SIGTERM stops it at any point (a Vault token obtained for
+/// the credentials is revoked first, as it is on every other way out) and
+/// comes back as a [`windlass_process::Interrupted`] error: the caller ends
+/// like the signal. Credentials are resolved with one resolver, closed once
+/// they are found, before anything is uploaded.
 pub async fn publish(
     args: &PublishArgs,
     ctx: &PublishContext,
+    printer: &Printer,
+) -> anyhow::Result<PublishReport> {
+    let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.secrets.vault.clone())
+        .with_http(ctx.http.clone());
+    let result =
+        windlass_process::until_interrupted(publish_with(args, ctx, &resolver, printer)).await;
+    if windlass_process::until_interrupted(resolver.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("interrupted again: the vault token expires with its ttl instead");
+    }
+    result.map_err(anyhow::Error::new)?
+}
+
+async fn publish_with(
+    args: &PublishArgs,
+    ctx: &PublishContext,
+    resolver: &Resolver,
     printer: &Printer,
 ) -> anyhow::Result<PublishReport> {
     // 1. Every file read and validated before anything is sent.
@@ -136,7 +161,7 @@ pub async fn publish(
     let dists = inspect_all(&paths).await?;
 
     // 2. Where to and with what.
-    let target = choose_target(args, ctx).await?;
+    let target = choose_target(args, ctx, resolver).await?;
     let client = HttpClient::new(&ctx.http).map_err(diagnosed)?;
     client
         .check_url(&Method::POST, &target.upload_url)
@@ -213,7 +238,11 @@ pub async fn publish(
 }
 
 /// Reads `.pypirc` and resolves the target.
-async fn choose_target(args: &PublishArgs, ctx: &PublishContext) -> anyhow::Result<Target> {
+async fn choose_target(
+    args: &PublishArgs,
+    ctx: &PublishContext,
+    resolver: &Resolver,
+) -> anyhow::Result<Target> {
     let pypirc_path = args
         .pypirc
         .as_ref()
@@ -240,11 +269,9 @@ async fn choose_target(args: &PublishArgs, ctx: &PublishContext) -> anyhow::Resu
     };
     let sources = TargetSources {
         env: &ctx.env,
-        project_dir: &ctx.project_dir,
         repositories: &ctx.repositories,
         pypirc: &pypirc,
-        vault: &ctx.secrets.vault,
-        http: &ctx.http,
+        resolver,
     };
     resolve_target(&request, &sources).await.map_err(diagnosed)
 }

@@ -12,13 +12,11 @@
 //! running in GitHub Actions or GitLab CI with an ID token. Every value is a
 //! [`Secret`] registered with the redactor.
 
-use std::path::Path;
-
 use indexmap::IndexMap;
 use url::Url;
-use windlass_http::{HttpConfig, RequestBuilder};
+use windlass_http::RequestBuilder;
 use windlass_redact::{RedactedUrl, Secret};
-use windlass_secrets::{Environment, ParseError, ResolveError, Resolver, SecretRef, VaultSection};
+use windlass_secrets::{Environment, ParseError, ResolveError, Resolver, SecretRef};
 
 use crate::config::{Pypirc, RepositorySection};
 use crate::simple::derive_simple_url;
@@ -108,17 +106,17 @@ pub struct TargetRequest {
 /// references come from.
 #[derive(Debug, Clone, Copy)]
 pub struct TargetSources<'a> {
-    /// `TWINE_*`, `ACTIONS_ID_TOKEN_*`, `VAULT_*`, and `env://` references.
+    /// `TWINE_*` and `ACTIONS_ID_TOKEN_*` (the resolver has its own, for
+    /// `VAULT_*` and `env://` references).
     pub env: &'a Environment,
-    /// Relative `file://` references resolve against it.
-    pub project_dir: &'a Path,
     /// `[wheel.repositories]` of windlass.toml.
     pub repositories: &'a IndexMap<String, RepositorySection>,
     pub pypirc: &'a Pypirc,
-    /// `[vault]` of windlass.toml, for `vault://` references.
-    pub vault: &'a VaultSection,
-    /// `[http]` of windlass.toml, for talking to Vault.
-    pub http: &'a HttpConfig,
+    /// Resolves the secret references (`[vault]` and `[http]` of
+    /// windlass.toml for `vault://` ones). [`resolve_target`] closes it
+    /// once the credentials are found, revoking a Vault token it obtained;
+    /// its owner closes it again on every other way out.
+    pub resolver: &'a Resolver,
 }
 
 /// The target could not be determined.
@@ -179,43 +177,23 @@ impl windlass_output::Diagnostic for TargetError {
 
 /// Secret references resolved on demand with one resolver (one Vault login).
 struct Secrets<'a> {
-    sources: &'a TargetSources<'a>,
-    resolver: Option<Resolver>,
+    resolver: &'a Resolver,
 }
 
 impl Secrets<'_> {
-    async fn resolve(
-        &mut self,
-        what: &str,
-        reference: &str,
-    ) -> Result<Secret<String>, TargetError> {
+    async fn resolve(&self, what: &str, reference: &str) -> Result<Secret<String>, TargetError> {
         let parsed =
             SecretRef::parse(reference).map_err(|source| TargetError::InvalidReference {
                 what: what.to_owned(),
                 source,
             })?;
-        let sources = self.sources;
-        let resolver = self.resolver.get_or_insert_with(|| {
-            Resolver::new(
-                sources.env.clone(),
-                sources.project_dir,
-                sources.vault.clone(),
-            )
-            .with_http(sources.http.clone())
-        });
-        resolver
+        self.resolver
             .resolve(&parsed)
             .await
             .map_err(|source| TargetError::Resolve {
                 what: what.to_owned(),
                 source,
             })
-    }
-
-    async fn close(&self) {
-        if let Some(resolver) = &self.resolver {
-            resolver.close().await;
-        }
     }
 }
 
@@ -265,9 +243,8 @@ pub async fn resolve_target(
         &url_text,
         section.as_ref(),
     )?;
-    let mut secrets = Secrets {
-        sources,
-        resolver: None,
+    let secrets = Secrets {
+        resolver: sources.resolver,
     };
     let found = find_credentials(
         request,
@@ -276,10 +253,11 @@ pub async fn resolve_target(
         section.as_ref(),
         rc.as_ref(),
         url_auth,
-        &mut secrets,
+        &secrets,
     )
     .await;
-    secrets.close().await;
+    // The uploads need no Vault token: revoke it before they start.
+    sources.resolver.close().await;
     let (credentials, credential_source) = match found? {
         Some((auth, source)) if request.trusted_publishing != TrustedPublishingMode::Always => {
             (Credentials::Basic(auth), source)
@@ -426,7 +404,7 @@ async fn find_credentials(
     section: Option<&RepositorySection>,
     rc: Option<&crate::config::PypircRepository>,
     url_auth: Option<(String, String)>,
-    secrets: &mut Secrets<'_>,
+    secrets: &Secrets<'_>,
 ) -> Result<Option<(Auth, String)>, TargetError> {
     if let Some(reference) = &request.token {
         let token = secrets.resolve("token from --token", reference).await?;
@@ -558,7 +536,6 @@ mod tests {
     use windlass_secrets::Environment;
 
     use indexmap::IndexMap;
-    use windlass_http::HttpConfig;
 
     use super::{Credentials, TargetRequest, TargetSources, resolve_target};
     use crate::config::{Pypirc, RepositorySection};
@@ -567,13 +544,16 @@ mod tests {
         let env = Environment::from_vars(env.iter().map(|(k, v)| (*k, *v)));
         let repositories: IndexMap<String, RepositorySection> = toml::from_str(toml).unwrap();
         let pypirc = Pypirc::parse(rc);
+        let resolver = windlass_secrets::Resolver::new(
+            env.clone(),
+            Path::new("."),
+            windlass_secrets::VaultSection::default(),
+        );
         let sources = TargetSources {
             env: &env,
-            project_dir: Path::new("."),
             repositories: &repositories,
             pypirc: &pypirc,
-            vault: &windlass_secrets::VaultSection::default(),
-            http: &HttpConfig::default(),
+            resolver: &resolver,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -12,7 +12,7 @@ mod redactor;
 mod secret;
 mod url;
 
-pub use crate::ambient::AMBIENT_SECRET_VARS;
+pub use crate::ambient::{AMBIENT_SECRET_VARS, declare_secret_var, secret_vars};
 pub use crate::redactor::{RedactingWriter, Redactor, global};
 pub use crate::secret::Secret;
 pub use crate::url::{RedactedUrl, mask_userinfo};

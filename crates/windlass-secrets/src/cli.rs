@@ -31,8 +31,8 @@ pub struct SecretsArgs {
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum SecretsCommand {
-    /// Run a command with secrets in its environment; its output is
-    /// redacted, its exit code passed on
+    /// Run a command with secrets in its environment (on top of ours, which
+    /// it inherits); its output is redacted, its exit code passed on
     Exec(ExecArgs),
     /// Print one secret (only to a pipe or file, or with --reveal)
     Get(GetArgs),
@@ -169,6 +169,12 @@ impl Context {
     pub fn load(options: &LoadOptions, env: Environment) -> Result<Self, LoadError> {
         let effective = options.load()?;
         let config = SecretsConfig::from_effective(&effective)?;
+        // Before anything can print: the variables the configuration reads
+        // secrets from are secrets themselves.
+        crate::config::declare_secret_vars(
+            &crate::config::config_secret_env_vars(&effective),
+            &env,
+        );
         let project_dir = effective
             .project_dir()
             .map_or_else(|| options.cwd.clone(), Path::to_path_buf);
@@ -186,7 +192,8 @@ impl Context {
 pub enum Exit {
     Status(ExitStatus),
     /// `exec`: end as the child ended (its exit code, or killed by the same
-    /// signal, also when the signal was ours and forwarded to it).
+    /// signal, also when the signal was ours and forwarded to it); any
+    /// command interrupted by SIGINT or SIGTERM: killed by that signal.
     Child(windlass_process::ExitStatus),
 }
 
@@ -206,17 +213,36 @@ pub fn classifier() -> Classifier {
 
 /// Runs a `secrets` command. Results and errors are left to the caller to
 /// print except for `exec`, `get` and `mask`, whose output is their purpose.
+///
+/// The Vault token the command obtains is revoked on every way out: when it
+/// succeeds, when it fails, and when a SIGINT or SIGTERM stops it (during
+/// the login, the resolution or the output; a signal that arrives while
+/// `exec`'s child runs is the child's, and the command ends as it does).
+/// An interrupted command ends killed by the same signal
+/// ([`Exit::Child`]), once the token is revoked.
 pub async fn run(args: &SecretsArgs, ctx: &Context, printer: &Printer) -> anyhow::Result<Exit> {
     let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.config.vault.clone())
         .with_http(ctx.http.clone());
-    let result = match &args.command {
-        SecretsCommand::Exec(a) => exec(a, ctx, &resolver).await,
-        SecretsCommand::Get(a) => get(a, ctx, &resolver, printer).await,
-        SecretsCommand::Check(_) => check(ctx, &resolver, printer).await,
-        SecretsCommand::Mask(a) => mask(a, ctx, &resolver, printer).await,
-    };
-    resolver.close().await;
-    result
+    let result = windlass_process::until_interrupted(async {
+        match &args.command {
+            SecretsCommand::Exec(a) => exec(a, ctx, &resolver).await,
+            SecretsCommand::Get(a) => get(a, ctx, &resolver, printer).await,
+            SecretsCommand::Check(_) => check(ctx, &resolver, printer).await,
+            SecretsCommand::Mask(a) => mask(a, ctx, &resolver, printer).await,
+        }
+    })
+    .await;
+    // A second signal gives up waiting (for a login still in flight, say).
+    if windlass_process::until_interrupted(resolver.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("interrupted again: the vault token expires with its ttl instead");
+    }
+    match result {
+        Ok(result) => result,
+        Err(interrupted) => Ok(Exit::Child(interrupted.exit_status())),
+    }
 }
 
 /// A mistake in how a command was called.
@@ -363,7 +389,12 @@ async fn exec(args: &ExecArgs, ctx: &Context, resolver: &Resolver) -> anyhow::Re
         .split_first()
         .ok_or(UsageError::NothingSelected)?;
     let cwd = std::env::current_dir().context("cannot find the current directory")?;
-    let mut cmd = Cmd::new(program, cwd).args(rest);
+    // The child acts for the user, in the user's environment: it keeps the
+    // variables we were started with, credentials included (CI tokens, the
+    // variables `env://` references read), as `env` would; the secrets it
+    // asked for come on top. What it prints is redacted all the same. Our
+    // own Vault token it never gets: it is revoked above.
+    let mut cmd = Cmd::new(program, cwd).args(rest).inherit_credentials();
     for r in values {
         cmd = if r.secret {
             cmd.env_secret(r.name, r.value)

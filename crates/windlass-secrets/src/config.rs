@@ -28,6 +28,9 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use windlass_config::{EffectiveConfig, LoadError, RelativePath};
 
+use crate::local::Environment;
+use crate::reference::SecretRef;
+
 /// `[secrets]`: names (usually the environment variable a child sees) mapped
 /// to references.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -211,6 +214,30 @@ pub struct SecretsConfig {
 }
 
 impl SecretsConfig {
+    /// The environment variables this configuration reads secrets from:
+    /// the `env://` references of secret `[secrets]` entries and of the
+    /// `[vault.approle]` ids, and the ID token variable of `[vault.gitlab]`.
+    /// References that do not parse are left to the error that reports them.
+    pub fn secret_env_vars(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .secrets
+            .entries
+            .values()
+            .filter(|entry| entry.secret)
+            .filter_map(|entry| env_var_of(&entry.reference))
+            .collect();
+        if let Some(approle) = &self.vault.approle {
+            names.extend(env_var_of(&approle.role_id));
+            names.extend(env_var_of(&approle.secret_id));
+        }
+        if let Some(gitlab) = &self.vault.gitlab {
+            names.push(gitlab.token_env.clone());
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Types the `[secrets]` and `[vault]` sections of the merged
     /// configuration (user file < project file); their mistakes come back
     /// with file, line and a did-you-mean.
@@ -222,9 +249,123 @@ impl SecretsConfig {
     }
 }
 
+/// Every environment variable the configuration reads a secret from: those
+/// of [`SecretsConfig::secret_env_vars`], and the variable of every `env://`
+/// reference elsewhere in the tool-owned sections (a tool's credentials,
+/// such as a repository's `token`: outside `[secrets]` a reference always
+/// names a secret). A section with a mistake is skipped here and reported
+/// by the command that uses it.
+pub fn config_secret_env_vars(config: &EffectiveConfig) -> Vec<String> {
+    let typed = SecretsConfig {
+        secrets: config.section("secrets").unwrap_or_default(),
+        vault: config.section("vault").unwrap_or_default(),
+    };
+    let mut names = typed.secret_env_vars();
+    names.extend(
+        config
+            .entries
+            .iter()
+            .filter(|entry| !entry.key.starts_with("secrets."))
+            .filter_map(|entry| entry.value.as_deref())
+            .filter_map(|value| {
+                value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            })
+            .filter_map(env_var_of),
+    );
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The variable an `env://` reference reads, if it is one that parses.
+pub fn env_var_of(reference: &str) -> Option<String> {
+    match SecretRef::parse(reference) {
+        Ok(SecretRef::Env(r)) => Some(r.name),
+        _ => None,
+    }
+}
+
+/// Declares each variable as holding a secret in this run, its value (from
+/// `env`) registered with the redactor at once and its name withheld from
+/// children that must not hold credentials
+/// ([`windlass_redact::declare_secret_var`]). Call it as soon as the
+/// configuration is loaded, before anything can print.
+pub fn declare_secret_vars<S: AsRef<str>>(names: &[S], env: &Environment) {
+    for name in names {
+        let name = name.as_ref();
+        windlass_redact::declare_secret_var(name, env.get_str(name));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::SecretsConfig;
+
+    /// The variables a configuration reads secrets from; not the one of an
+    /// entry marked `secret = false`, nor file or vault references.
+    #[test]
+    fn secret_env_vars() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(
+            dir.path().join("windlass.toml"),
+            r#"
+[secrets]
+PYPI_TOKEN = "env://CI_PYPI_TOKEN"
+DEPLOY_KEY = "env://DEPLOY_KEY"
+USER = { ref = "env://CI_USER", secret = false }
+FROM_VAULT = "vault://secret/ci/pypi#token"
+FROM_FILE = "file:///run/secrets/x"
+BROKEN = "env://"
+
+[vault.approle]
+role-id = "env://VAULT_ROLE_ID"
+secret-id = "env://VAULT_SECRET_ID"
+
+[vault.gitlab]
+role = "release"
+token-env = "GITLAB_VAULT_JWT"
+
+[wheel.repositories.internal]
+url = "https://pypi.internal.example/legacy/"
+username = "ci"
+password = 'env://INDEX_PASSWORD'
+
+[wheel.repositories.other]
+url = "https://other.example/legacy/"
+token = "env://OTHER_INDEX_TOKEN"
+"#,
+        )
+        .unwrap();
+        let effective = windlass_config::LoadOptions::new(dir.path())
+            .load()
+            .unwrap();
+        let config = SecretsConfig::from_effective(&effective).unwrap();
+        insta::assert_debug_snapshot!(config.secret_env_vars(), @r#"
+        [
+            "CI_PYPI_TOKEN",
+            "DEPLOY_KEY",
+            "GITLAB_VAULT_JWT",
+            "VAULT_ROLE_ID",
+            "VAULT_SECRET_ID",
+        ]
+        "#);
+        // With the tools' credentials elsewhere in the file.
+        insta::assert_debug_snapshot!(super::config_secret_env_vars(&effective), @r#"
+        [
+            "CI_PYPI_TOKEN",
+            "DEPLOY_KEY",
+            "GITLAB_VAULT_JWT",
+            "INDEX_PASSWORD",
+            "OTHER_INDEX_TOKEN",
+            "VAULT_ROLE_ID",
+            "VAULT_SECRET_ID",
+        ]
+        "#);
+    }
 
     /// Loads `text` as the project's windlass.toml, as the binary does.
     fn check(text: &str) -> String {

@@ -145,6 +145,10 @@ pub enum VaultError {
     },
     #[error("vault sent an unexpected answer for `{path}`")]
     Malformed { path: String },
+    /// The resolver was closed (its token revoked) before this read, or
+    /// the login was cut short because the process is ending.
+    #[error("the vault session is closed")]
+    Closed,
 }
 
 impl Diagnostic for ResolveError {
@@ -231,6 +235,7 @@ impl Diagnostic for VaultError {
             | Self::Unexpected { .. }
             | Self::Malformed { .. } => ExitStatus::Remote,
             Self::AppRoleCredential { source, .. } => source.exit_status(),
+            Self::Closed => ExitStatus::Bug,
             Self::NoAddress
             | Self::BadAddress { .. }
             | Self::Client(_)
@@ -336,7 +341,7 @@ impl Diagnostic for VaultError {
             Self::LoginRejected { role, mount, .. } => {
                 format!("check the role `{role}` at `auth/{mount}` (bound audiences, claims, ttl)")
             }
-            Self::Unexpected { .. } | Self::Malformed { .. } => return None,
+            Self::Unexpected { .. } | Self::Malformed { .. } | Self::Closed => return None,
         })
     }
 }
@@ -421,7 +426,8 @@ impl VaultError {
             | Self::OidcMalformed
             | Self::Unexpected { .. }
             | Self::Malformed { .. }
-            | Self::Client(_) => Status::Unreachable,
+            | Self::Client(_)
+            | Self::Closed => Status::Unreachable,
             Self::AppRoleCredential { source, .. } => source.status(),
             Self::NoAddress
             | Self::BadAddress { .. }

@@ -42,10 +42,18 @@
 //! # Tokens
 //!
 //! A token Windlass obtained (AppRole, JWT/OIDC, Kubernetes) is renewed at
-//! about two thirds of its TTL while the [`Resolver`] lives and revoked by
-//! [`Resolver::close`]. A batch token (which can be neither) and a token the
-//! user supplied (`VAULT_TOKEN`, `~/.vault-token`) are never renewed nor
-//! revoked.
+//! about two thirds of its TTL (clamped to 32 days, whatever Vault says)
+//! while the [`Resolver`] lives and revoked by [`Resolver::close`], once,
+//! also when the login was still in flight. The commands close the resolver
+//! on every way out, SIGINT and SIGTERM included. A batch token (which can
+//! be neither) and a token the user supplied (`VAULT_TOKEN`,
+//! `~/.vault-token`) are never renewed nor revoked.
+//!
+//! The variables that `env://` secret references of the configuration read
+//! are declared secret as soon as it is loaded
+//! ([`declare_secret_vars`]): masked, and withheld from children that must
+//! not hold credentials. `exec`'s command is not one of those: it keeps our
+//! environment.
 //!
 //! This crate never prints a secret value except where a command's purpose
 //! is to hand it over (`get` to a pipe or with `--reveal`; `mask` to the
@@ -61,7 +69,10 @@ mod resolve;
 mod vault;
 
 pub use crate::cli::{SecretsArgs, SecretsCli, SecretsCommand};
-pub use crate::config::{SecretEntry, SecretsConfig, SecretsSection, VaultSection};
+pub use crate::config::{
+    SecretEntry, SecretsConfig, SecretsSection, VaultSection, config_secret_env_vars,
+    declare_secret_vars, env_var_of,
+};
 pub use crate::error::{ResolveError, Status, VaultError};
 pub use crate::local::{Environment, store_in_keyring};
 pub use crate::reference::{

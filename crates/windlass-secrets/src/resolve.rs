@@ -2,9 +2,10 @@
 //! value with the redactor before anyone sees it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::OnceCell;
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
 use windlass_http::HttpConfig;
 use windlass_redact::Secret;
 
@@ -75,15 +76,40 @@ pub struct Resolved {
 }
 
 /// Resolves references. Logs in to Vault at most once, on the first
-/// `vault://` reference; call [`Resolver::close`] at the end to revoke the
-/// token it obtained.
+/// `vault://` reference; call [`Resolver::close`] on every way out (success,
+/// error, interruption) to revoke the token it obtained.
+///
+/// The login runs in a task of its own: a caller that stops waiting for it
+/// (Ctrl-C) does not lose a token Vault issued meanwhile, because `close`
+/// waits for the login to end and revokes what it obtained.
 #[derive(Debug)]
 pub struct Resolver {
     env: Environment,
     base_dir: PathBuf,
     vault: VaultSection,
     http: HttpConfig,
-    session: OnceCell<Result<Arc<Session>, Arc<VaultError>>>,
+    login: Mutex<Login>,
+}
+
+/// The result of the one login, shared by every `vault://` reference.
+type SharedLogin = Shared<BoxFuture<'static, Result<Arc<Session>, Arc<VaultError>>>>;
+
+/// Where the Vault login stands.
+enum Login {
+    NotStarted,
+    Started(SharedLogin),
+    /// [`Resolver::close`] ran: no login may start any more.
+    Closed,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NotStarted => "NotStarted",
+            Self::Started(_) => "Started",
+            Self::Closed => "Closed",
+        })
+    }
 }
 
 impl Resolver {
@@ -95,7 +121,7 @@ impl Resolver {
             base_dir: base_dir.into(),
             vault,
             http: HttpConfig::default(),
-            session: OnceCell::new(),
+            login: Mutex::new(Login::NotStarted),
         }
     }
 
@@ -118,6 +144,7 @@ impl Resolver {
     /// Resolves a secret and registers it with the global redactor.
     pub async fn resolve(&self, reference: &SecretRef) -> Result<Secret<String>, ResolveError> {
         let value = self.fetch(reference).await?;
+        declare_source(reference, &value);
         Ok(Secret::registered(value.into_exposed()))
     }
 
@@ -127,6 +154,7 @@ impl Resolver {
         let futures = refs.iter().map(|r| async move {
             let value = self.fetch(&r.reference).await?;
             let value = if r.secret {
+                declare_source(&r.reference, &value);
                 Secret::registered(value.into_exposed())
             } else {
                 value
@@ -141,19 +169,31 @@ impl Resolver {
     }
 
     /// Revokes the Vault token this resolver obtained, if any, and stops
-    /// renewing it.
+    /// renewing it; waits for a login still in flight to end first, so that
+    /// the token it brings is revoked too. Closing again does nothing, and
+    /// no login starts after the first close.
     pub async fn close(&self) {
-        if let Some(Ok(session)) = self.session.get() {
+        let login = {
+            let mut login = self.login.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::replace(&mut *login, Login::Closed)
+        };
+        if let Login::Started(login) = login
+            && let Ok(session) = login.await
+        {
             session.close().await;
         }
     }
 
     /// The accessor of the Vault token in use, once logged in (for
     /// audits and tests: an accessor cannot read secrets).
-    pub fn vault_token_accessor(&self) -> Option<&str> {
-        match self.session.get() {
-            Some(Ok(session)) => session.accessor(),
-            _ => None,
+    pub fn vault_token_accessor(&self) -> Option<String> {
+        let login = self.login.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*login {
+            Login::Started(login) => match login.peek() {
+                Some(Ok(session)) => session.accessor().map(str::to_owned),
+                _ => None,
+            },
+            Login::NotStarted | Login::Closed => None,
         }
     }
 
@@ -168,13 +208,58 @@ impl Resolver {
     }
 
     async fn session(&self) -> Result<Arc<Session>, ResolveError> {
-        let session = self.session.get_or_init(|| self.open_session()).await;
-        session.clone().map_err(ResolveError::Vault)
+        let login = {
+            let mut login = self.login.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*login {
+                Login::Started(started) => started.clone(),
+                Login::Closed => return Err(VaultError::Closed.into()),
+                Login::NotStarted => {
+                    let started = self.start_login();
+                    *login = Login::Started(started.clone());
+                    started
+                }
+            }
+        };
+        login.await.map_err(ResolveError::Vault)
     }
 
-    async fn open_session(&self) -> Result<Arc<Session>, Arc<VaultError>> {
-        let settings = VaultSettings::from_config(&self.vault, &self.env, &self.base_dir)?;
-        let session = Session::open(&settings, &self.http, &self.env, &self.base_dir).await?;
-        Ok(Arc::new(session))
+    /// Starts the login in a task of its own, which runs to its end whoever
+    /// waits for it.
+    fn start_login(&self) -> SharedLogin {
+        let settings = match VaultSettings::from_config(&self.vault, &self.env, &self.base_dir) {
+            Ok(settings) => settings,
+            Err(error) => {
+                return futures_util::future::ready(Err(Arc::new(error)))
+                    .boxed()
+                    .shared();
+            }
+        };
+        let http = self.http.clone();
+        let env = self.env.clone();
+        let base = self.base_dir.clone();
+        let task = tokio::spawn(async move {
+            Session::open(&settings, &http, &env, &base)
+                .await
+                .map(Arc::new)
+                .map_err(Arc::new)
+        });
+        async move {
+            match task.await {
+                Ok(result) => result,
+                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                // The runtime is shutting down.
+                Err(_) => Err(Arc::new(VaultError::Closed)),
+            }
+        }
+        .boxed()
+        .shared()
+    }
+}
+
+/// A secret read from an environment variable makes that variable a secret
+/// one: children that must not hold credentials do not inherit it.
+fn declare_source(reference: &SecretRef, value: &Secret<String>) {
+    if let SecretRef::Env(r) = reference {
+        windlass_redact::declare_secret_var(&r.name, Some(value.expose()));
     }
 }

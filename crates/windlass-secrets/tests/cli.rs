@@ -518,6 +518,68 @@ async fn env_references() {
     assert_eq!(text(&output.stdout), "****\n");
 }
 
+/// Credentials the run did not resolve are masked from the start: CI
+/// identity tokens (registered at start-up) and every variable a secret
+/// reference of windlass.toml reads (registered when the configuration is
+/// loaded), even when the command does not resolve it. `exec`'s child keeps
+/// them in its environment (it acts for the user), so it can print them,
+/// and what it prints is redacted.
+#[test]
+fn unresolved_credentials_are_masked_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::write(
+        dir.path().join("windlass.toml"),
+        "[secrets]
+DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = false }\n\n[vault.approle]\nrole-id = \"env://WL_ROLE_ID\"\nsecret-id = \"env://WL_SECRET_ID\"\n\n[wheel.repositories.internal]\nurl = \"https://pypi.internal.example/legacy/\"\ntoken = \"env://WL_INDEX_TOKEN\"\n",
+    )
+    .unwrap();
+    let values = [
+        ("PYPI_ID_TOKEN", canary("pypi-id-token")),
+        ("VAULT_ID_TOKEN", canary("vault-id-token")),
+        ("CIRCLE_OIDC_TOKEN_V2", canary("circle-oidc")),
+        ("WL_DEPLOY_KEY", canary("deploy-key")),
+        ("WL_SECRET_ID", canary("secret-id")),
+        ("WL_INDEX_TOKEN", canary("index-token")),
+    ];
+    let mut cmd = Command::cargo_bin("windlass-secrets").unwrap();
+    cmd.current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("WL_USER", "release-bot")
+        .env("WL_OTHER", "other");
+    for (name, value) in &values {
+        cmd.env(name, value);
+    }
+    let output = cmd
+        .args([
+            "exec",
+            "-e",
+            "OTHER=env://WL_OTHER",
+            "--",
+            "sh",
+            "-c",
+            "for v in PYPI_ID_TOKEN VAULT_ID_TOKEN CIRCLE_OIDC_TOKEN_V2 WL_DEPLOY_KEY WL_SECRET_ID WL_INDEX_TOKEN WL_USER; do eval \"echo $v=\\$$v\"; done",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    for (_, value) in &values {
+        assert_no_leak(&output.stdout, value);
+        assert_no_leak(&output.stderr, value);
+    }
+    insta::assert_snapshot!(text(&output.stdout), @r"
+    PYPI_ID_TOKEN=****
+    VAULT_ID_TOKEN=****
+    CIRCLE_OIDC_TOKEN_V2=****
+    WL_DEPLOY_KEY=****
+    WL_SECRET_ID=****
+    WL_INDEX_TOKEN=****
+    WL_USER=release-bot
+    ");
+}
+
 /// The real kernel keyring, in a session keyring of its own.
 #[tokio::test]
 async fn keyring_in_a_kernel_session() {

@@ -240,7 +240,7 @@ async fn approle_login_is_revoked_on_close() {
         .await
         .unwrap();
     assert_eq!(v.expose(), bao.kv2.value.expose());
-    let accessor = r.vault_token_accessor().unwrap().to_owned();
+    let accessor = r.vault_token_accessor().unwrap();
     assert!(accessor_valid(&bao, &accessor).await);
     r.close().await;
     assert!(
@@ -349,7 +349,7 @@ async fn token_is_renewed_during_long_runs() {
     r.resolve(&vault_ref("vault://secret/ci/pypi#token"))
         .await
         .unwrap();
-    let accessor = r.vault_token_accessor().unwrap().to_owned();
+    let accessor = r.vault_token_accessor().unwrap();
     tokio::time::sleep(Duration::from_millis(5500)).await;
     assert!(
         accessor_valid(&bao, &accessor).await,
@@ -392,7 +392,7 @@ async fn github_actions_oidc_login() {
         .await
         .unwrap();
     assert_eq!(v.expose(), bao.kv2.value.expose());
-    let accessor = r.vault_token_accessor().unwrap().to_owned();
+    let accessor = r.vault_token_accessor().unwrap();
     r.close().await;
     assert!(!accessor_valid(&bao, &accessor).await);
 }

@@ -50,10 +50,15 @@ impl Context {
         }
         let config = options.load()?;
         let wheel = config.section::<WheelSection>("wheel")?;
+        let env = Environment::from_process();
+        // Before anything can print, and before any child starts: the
+        // variables the configuration reads secrets from are secrets too.
+        let secret_vars = windlass_secrets::config_secret_env_vars(&config);
+        windlass_secrets::declare_secret_vars(&secret_vars, &env);
         Ok(Self {
             config,
             wheel,
-            env: Environment::from_process(),
+            env,
             cwd,
         })
     }
@@ -98,5 +103,11 @@ pub fn main(cli: &WheelCli) -> ExitCode {
                 .context("cannot start the async runtime")?;
             runtime.block_on(crate::run(&cli.wheel, &ctx, &printer))
         });
+    // Interrupted (`publish` revoked its token first): end like the signal.
+    if let Err(error) = &result
+        && let Some(interrupted) = windlass_process::Interrupted::find(error.as_ref())
+    {
+        return windlass_process::exit_like(interrupted.exit_status());
+    }
     windlass_output::finish(result, &printer)
 }

@@ -190,16 +190,42 @@ fn check_exit_codes() {
 }
 
 /// A build whose backend tries to print CI and secret-store credentials:
-/// the backend never receives them, and nothing Windlass prints or writes
-/// contains them in any encoding.
+/// the backend never receives them (the well-known ones, CI identity
+/// tokens, and the variables windlass.toml reads secrets from), and nothing
+/// Windlass prints or writes contains them in any encoding.
 #[test]
 fn credentials_never_reach_a_backend_or_the_output() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
     let project = dir.path().join("leaky");
     let vault = windlass_testkit::canary("vault-token");
     let twine = windlass_testkit::canary("twine-password");
+    let credentials = [
+        ("VAULT_TOKEN", vault.clone()),
+        ("TWINE_PASSWORD", twine.clone()),
+        ("PYPI_ID_TOKEN", windlass_testkit::canary("pypi-id-token")),
+        ("CIRCLE_OIDC_TOKEN", windlass_testkit::canary("circle-oidc")),
+        ("WL_DEPLOY_KEY", windlass_testkit::canary("deploy-key")),
+        ("WL_INDEX_TOKEN", windlass_testkit::canary("index-token")),
+    ];
+    let names: Vec<String> = credentials
+        .iter()
+        .map(|(name, _)| format!("'{name}'"))
+        .collect();
     // An in-tree backend: it echoes every credential it can see, plain and
     // base64, to stdout and stderr, then builds nothing.
+    let backend = format!(
+        "import base64, os, sys\n\
+         def _leak():\n\
+         \x20   for k in ({}, 'WL_PLAIN'):\n\
+         \x20       v = os.environ.get(k, 'absent')\n\
+         \x20       print(k, v, base64.b64encode(v.encode()).decode())\n\
+         \x20       print(k, v, file=sys.stderr)\n\
+         def build_sdist(d, config_settings=None):\n\
+         \x20   _leak()\n\
+         \x20   raise RuntimeError('no sdist today')\n",
+        names.join(", ")
+    );
     write(
         &project,
         &[
@@ -207,22 +233,16 @@ fn credentials_never_reach_a_backend_or_the_output() {
                 "pyproject.toml",
                 "[build-system]\nrequires = []\nbuild-backend = \"leaky_backend\"\nbackend-path = [\"_build\"]\n\n[project]\nname = \"leaky\"\nversion = \"1.0\"\n",
             ),
+            ("_build/leaky_backend.py", &backend),
+            // The configuration names two more variables as secret sources.
             (
-                "_build/leaky_backend.py",
-                "import base64, os, sys\n\
-                 def _leak():\n\
-                 \x20   for k in ('VAULT_TOKEN', 'TWINE_PASSWORD'):\n\
-                 \x20       v = os.environ.get(k, 'absent')\n\
-                 \x20       print(k, v, base64.b64encode(v.encode()).decode())\n\
-                 \x20       print(k, v, file=sys.stderr)\n\
-                 def build_sdist(d, config_settings=None):\n\
-                 \x20   _leak()\n\
-                 \x20   raise RuntimeError('no sdist today')\n",
+                "windlass.toml",
+                "[secrets]\nDEPLOY = \"env://WL_DEPLOY_KEY\"\n\n[wheel.repositories.internal]\nurl = \"https://pypi.internal.example/legacy/\"\ntoken = \"env://WL_INDEX_TOKEN\"\n",
             ),
         ],
     );
-    let out = Command::cargo_bin("windlass-wheel")
-        .unwrap()
+    let mut build = Command::cargo_bin("windlass-wheel").unwrap();
+    build
         .args(["build", "--backend", "pep517", "--out"])
         .arg(dir.path().join("dist"))
         .arg(&project)
@@ -230,16 +250,20 @@ fn credentials_never_reach_a_backend_or_the_output() {
         .env("NO_COLOR", "1")
         .env("RUST_BACKTRACE", "1")
         .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
-        .env("VAULT_TOKEN", &vault)
-        .env("TWINE_PASSWORD", &twine)
-        .output()
-        .unwrap();
+        .env("WL_PLAIN", "plain-value");
+    for (name, value) in &credentials {
+        build.env(name, value);
+    }
+    let out = build.output().unwrap();
     assert_ne!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("VAULT_TOKEN absent"),
-        "the backend ran and saw no token: {stderr}"
-    );
+    for (name, _) in &credentials {
+        assert!(
+            stderr.contains(&format!("{name} absent")),
+            "the backend saw {name}: {stderr}"
+        );
+    }
+    assert!(stderr.contains("WL_PLAIN plain-value"), "{stderr}");
     // `check` in the same environment, on an archive that is not one.
     std::fs::write(dir.path().join("leaky-1.0-py3-none-any.whl"), "not a zip").unwrap();
     let checked = Command::cargo_bin("windlass-wheel")
@@ -256,7 +280,7 @@ fn credentials_never_reach_a_backend_or_the_output() {
         Some(1),
         "a broken archive is a problem found"
     );
-    for secret in [&vault, &twine] {
+    for (_, secret) in &credentials {
         for output in [&out, &checked] {
             windlass_testkit::assert_no_leak(&output.stdout, secret);
             windlass_testkit::assert_no_leak(&output.stderr, secret);

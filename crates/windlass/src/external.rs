@@ -38,7 +38,12 @@ fn dispatch(args: &[OsString]) -> anyhow::Result<()> {
     let cwd = std::env::current_dir()
         .map_err(|err| anyhow!("cannot read the current directory: {err}"))
         .with_exit_status(ExitStatus::Usage)?;
-    let err = windlass_process::Cmd::new(&program, cwd).args(rest).exec();
+    // A plugin is a Windlass tool acting for the user: it gets the
+    // environment we were given, credentials included.
+    let err = windlass_process::Cmd::new(&program, cwd)
+        .args(rest)
+        .inherit_credentials()
+        .exec();
     Err(anyhow::Error::new(err)).with_exit_status(ExitStatus::Usage)
 }
 

@@ -419,11 +419,7 @@ fn parse_login(answer: &Value, path: &str, source: &str) -> Result<Login, VaultE
                 .get("renewable")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
-        ttl: Duration::from_secs(
-            auth.get("lease_duration")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
-        ),
+        ttl: ttl_from(auth.get("lease_duration")),
         policies,
         // Batch tokens have an empty accessor.
         accessor: auth
@@ -435,26 +431,56 @@ fn parse_login(answer: &Value, path: &str, source: &str) -> Result<Login, VaultE
     })
 }
 
+/// The longest TTL taken from Vault: its default system maximum (32 days).
+/// A longer `lease_duration` is clamped to it, so that no schedule built on
+/// it overflows.
+pub(crate) const MAX_TTL: Duration = Duration::from_secs(32 * 24 * 60 * 60);
+
+/// The shortest wait before a renewal, however short the TTL.
+const MIN_RENEW_WAIT: Duration = Duration::from_secs(1);
+
+/// A TTL as Vault sends it (`lease_duration`, `ttl`): whole seconds,
+/// clamped to [`MAX_TTL`]. Anything that is not a non-negative number
+/// (a negative, a string, `null`, a missing field) is zero: no TTL, nothing
+/// to renew. A fraction is cut off.
+pub(crate) fn ttl_from(value: Option<&Value>) -> Duration {
+    let Some(Value::Number(number)) = value else {
+        return Duration::ZERO;
+    };
+    let ttl = match number.as_u64() {
+        Some(secs) => Duration::from_secs(secs.min(MAX_TTL.as_secs())),
+        None => number
+            .as_f64()
+            .filter(|secs| secs.is_finite() && *secs >= 0.0)
+            .and_then(|secs| Duration::try_from_secs_f64(secs.min(MAX_TTL.as_secs_f64())).ok())
+            .map_or(Duration::ZERO, |ttl| Duration::from_secs(ttl.as_secs())),
+    };
+    ttl.min(MAX_TTL)
+}
+
+/// How long to wait before renewing a token that has `ttl` left: about two
+/// thirds of it, at least [`MIN_RENEW_WAIT`], at most two thirds of
+/// [`MAX_TTL`].
+pub(crate) fn renew_after(ttl: Duration) -> Duration {
+    (ttl.min(MAX_TTL) * 2 / 3).max(MIN_RENEW_WAIT)
+}
+
 /// Renews an owned token at about two thirds of its TTL until aborted or
 /// until Vault stops extending it.
 pub(crate) async fn renew_loop(api: Api, token: Secret<String>, mut ttl: Duration) {
     loop {
-        let wait = (ttl * 2 / 3).max(Duration::from_secs(1));
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(renew_after(ttl)).await;
         match api
             .call(Method::POST, "auth/token/renew-self", Some(&token), None)
             .await
         {
             Ok(answer) => {
-                let next = answer
-                    .pointer("/auth/lease_duration")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
-                tracing::debug!(ttl_secs = next, "renewed the vault token");
-                if next == 0 {
+                let next = ttl_from(answer.pointer("/auth/lease_duration"));
+                tracing::debug!(ttl_secs = next.as_secs(), "renewed the vault token");
+                if next.is_zero() {
                     return;
                 }
-                ttl = Duration::from_secs(next);
+                ttl = next;
             }
             Err(failure) => {
                 let reason = match failure {
@@ -490,6 +516,66 @@ pub(crate) async fn revoke(api: &Api, token: &Secret<String>) {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
+    use serde_json::json;
+
+    /// Whatever Vault sends as a lease duration, the TTL and the renewal
+    /// schedule stay sane: no panic, no overflow, nothing beyond 32 days.
+    #[test]
+    fn hostile_lease_durations_are_clamped() {
+        let cases = [
+            json!(3600),
+            json!(0),
+            json!(1),
+            json!(-5),
+            json!(i64::MIN),
+            json!(3600.9),
+            json!(-0.5),
+            json!(1e300),
+            json!(f64::MAX),
+            json!(u64::MAX),
+            json!("3600"),
+            json!(null),
+            json!(true),
+        ];
+        let mut out = String::new();
+        for case in &cases {
+            let ttl = super::ttl_from(Some(case));
+            let wait = super::renew_after(ttl);
+            let _ = writeln!(
+                out,
+                "{case} -> ttl {}s, renew after {}s",
+                ttl.as_secs(),
+                wait.as_secs()
+            );
+            // The sleep's deadline fits.
+            assert!(tokio::time::Instant::now().checked_add(wait).is_some());
+        }
+        let login =
+            json!({"auth": {"client_token": "s.x", "lease_duration": u64::MAX, "renewable": true}});
+        let parsed =
+            super::parse_login(&login, "auth/approle/login", "from approle login").unwrap();
+        let _ = writeln!(out, "login with u64::MAX -> ttl {}s", parsed.ttl.as_secs());
+        assert_eq!(super::ttl_from(None), std::time::Duration::ZERO);
+        insta::assert_snapshot!(out, @r#"
+        3600 -> ttl 3600s, renew after 2400s
+        0 -> ttl 0s, renew after 1s
+        1 -> ttl 1s, renew after 1s
+        -5 -> ttl 0s, renew after 1s
+        -9223372036854775808 -> ttl 0s, renew after 1s
+        3600.9 -> ttl 3600s, renew after 2400s
+        -0.5 -> ttl 0s, renew after 1s
+        1e+300 -> ttl 2764800s, renew after 1843200s
+        1.7976931348623157e+308 -> ttl 2764800s, renew after 1843200s
+        18446744073709551615 -> ttl 2764800s, renew after 1843200s
+        "3600" -> ttl 0s, renew after 1s
+        null -> ttl 0s, renew after 1s
+        true -> ttl 0s, renew after 1s
+        login with u64::MAX -> ttl 2764800s
+        "#);
+    }
+
     #[test]
     fn claims() {
         let cases = [

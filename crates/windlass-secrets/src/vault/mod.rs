@@ -9,6 +9,7 @@ mod auth;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Map, Value};
@@ -37,6 +38,8 @@ pub(crate) struct Session {
     policies: Vec<String>,
     accessor: Option<String>,
     renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Set by the first [`Session::close`]: the token is revoked once.
+    closed: AtomicBool,
     /// Mount paths (`secret/`) with their KV version.
     mounts: tokio::sync::Mutex<Vec<(String, KvVersion)>>,
     /// One read per secret path and version.
@@ -95,14 +98,19 @@ impl Session {
             policies: login.policies,
             accessor: login.accessor,
             renewer: Mutex::new(renewer),
+            closed: AtomicBool::new(false),
             mounts: tokio::sync::Mutex::new(Vec::new()),
             reads: Mutex::new(HashMap::new()),
         })
     }
 
     /// Stops renewing and revokes a token Windlass obtained (never one the
-    /// user supplied, never a batch token).
+    /// user supplied, never a batch token). Only the first call does
+    /// anything: a revoked token is not revoked again.
     pub(crate) async fn close(&self) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let renewer = self
             .renewer
             .lock()

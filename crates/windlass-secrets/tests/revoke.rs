@@ -1,0 +1,281 @@
+//! A token Windlass obtained is revoked however the run ends: success,
+//! error, or SIGINT/SIGTERM during the login, during the resolution or
+//! while `exec`'s child runs; revoked once, without a warning.
+//!
+//! The real `windlass-secrets` binary logs in with AppRole to the real
+//! OpenBao through a proxy of the test's that holds or delays the requests
+//! a case picks, and records the accessor of each token a login returned;
+//! the root token then looks the accessor up.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::too_many_lines,
+    clippy::disallowed_methods,
+    reason = "test code: the test is the parent that signals the binary, as a shell would"
+)]
+
+#[path = "support/proxy.rs"]
+mod proxy;
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use windlass_http::{HttpClient, HttpConfig, Method};
+use windlass_redact::RedactedUrl;
+use windlass_testkit::{Bao, Services};
+
+use crate::proxy::{Action, Proxy};
+
+/// When the test signals the binary.
+#[derive(Debug, Clone, Copy)]
+enum Trigger {
+    /// Never: the run ends by itself.
+    None,
+    /// Once the proxy holds or delays a request.
+    Slowed,
+    /// Once `exec`'s child has written `ready` in the project directory.
+    ChildReady,
+}
+
+struct Case {
+    name: &'static str,
+    rules: Vec<(&'static str, Action)>,
+    args: Vec<String>,
+    trigger: Trigger,
+    signal: &'static str,
+}
+
+/// Whether Vault still knows the token behind `accessor`.
+async fn accessor_valid(bao: &Bao, accessor: &str) -> bool {
+    let client = HttpClient::new(&HttpConfig {
+        max_retries: 0,
+        ..HttpConfig::default()
+    })
+    .unwrap();
+    let url = RedactedUrl::parse(&format!("{}/v1/auth/token/lookup-accessor", bao.addr)).unwrap();
+    let result = client
+        .send(Method::POST, &url, |r| {
+            r.header("X-Vault-Token", bao.root_token.expose().as_str())
+                .json(&json!({ "accessor": accessor }))
+        })
+        .await;
+    match result {
+        Ok(response) => response.status().as_u16() == 200,
+        Err(e) => e.status().is_some_and(|s| s.as_u16() == 200),
+    }
+}
+
+/// Runs the binary in `dir` against `vault`, signals it when `trigger`
+/// says, and returns what it left.
+fn run(dir: &Path, bao: &Bao, proxy: &Proxy, case: &Case) -> Output {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("windlass-secrets"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("VAULT_ADDR", proxy.url())
+        .env("ROLE_ID", &bao.approle.role_id)
+        .env("WINDLASS_HTTP_RETRIES", "0")
+        .args(&case.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    // Drain the pipes while the binary runs.
+    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let (stdout, stderr) = (read(Box::new(stdout)), read(Box::new(stderr)));
+    let ready = match case.trigger {
+        Trigger::None => false,
+        Trigger::Slowed => proxy.wait_slowed(Duration::from_secs(20)),
+        Trigger::ChildReady => {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !dir.join("ready").exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            dir.join("ready").exists()
+        }
+    };
+    if ready {
+        let sent = Command::new("kill")
+            .args([case.signal, &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "{}: cannot signal the binary", case.name);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{}: the binary did not end after the signal", case.name);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn obtained_tokens_are_revoked_however_the_run_ends() {
+    let bao = Services::load().bao();
+    let reference = format!("vault://{}/{}#{}", bao.kv2.mount, bao.kv2.path, bao.kv2.key);
+    let missing_key = format!("vault://{}/{}#no-such-key", bao.kv2.mount, bao.kv2.path);
+    let exec = |script: &str| -> Vec<String> {
+        [
+            "exec",
+            "-e",
+            &format!("T={reference}"),
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    let hang_reads = vec![
+        ("/v1/secret/", Action::Hold),
+        ("/v1/sys/internal/ui/mounts/", Action::Hold),
+    ];
+    let cases = [
+        Case {
+            name: "get, done",
+            rules: vec![],
+            args: vec!["get".into(), reference.clone()],
+            trigger: Trigger::None,
+            signal: "",
+        },
+        Case {
+            name: "get, a key that is not there",
+            rules: vec![],
+            args: vec!["get".into(), missing_key.clone()],
+            trigger: Trigger::None,
+            signal: "",
+        },
+        Case {
+            name: "exec, the child fails",
+            rules: vec![],
+            args: exec("exit 7"),
+            trigger: Trigger::None,
+            signal: "",
+        },
+        Case {
+            name: "exec, SIGTERM while the child runs",
+            rules: vec![],
+            args: exec("touch ready; sleep 30"),
+            trigger: Trigger::ChildReady,
+            signal: "-TERM",
+        },
+        Case {
+            name: "get, SIGINT while the secret read hangs",
+            rules: hang_reads.clone(),
+            args: vec!["get".into(), reference.clone()],
+            trigger: Trigger::Slowed,
+            signal: "-INT",
+        },
+        Case {
+            name: "check, SIGTERM while the secret reads hang",
+            rules: hang_reads.clone(),
+            args: vec!["check".into()],
+            trigger: Trigger::Slowed,
+            signal: "-TERM",
+        },
+        Case {
+            name: "exec, SIGTERM during the login",
+            rules: vec![(
+                "/v1/auth/approle/login",
+                Action::Delay(Duration::from_secs(2)),
+            )],
+            args: exec("exit 0"),
+            trigger: Trigger::Slowed,
+            signal: "-TERM",
+        },
+        Case {
+            name: "get, SIGINT during the login",
+            rules: vec![(
+                "/v1/auth/approle/login",
+                Action::Delay(Duration::from_secs(2)),
+            )],
+            args: vec!["get".into(), reference.clone()],
+            trigger: Trigger::Slowed,
+            signal: "-INT",
+        },
+    ];
+    let mut report = Vec::new();
+    for case in &cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(
+            dir.path().join("windlass.toml"),
+            format!(
+                "[secrets]\nT = \"{reference}\"\n\n[vault]\nauth = \"approle\"\n\n[vault.approle]\nmount = \"{}\"\nrole-id = \"env://ROLE_ID\"\nsecret-id = \"file://{}\"\n",
+                bao.approle.mount,
+                bao.approle.secret_id_file.display()
+            ),
+        )
+        .unwrap();
+        let proxy = Proxy::start(&bao.addr, &case.rules);
+        let output = run(dir.path(), &bao, &proxy, case);
+        // A login the binary stopped waiting for still brings a token.
+        assert!(proxy.wait_idle(Duration::from_secs(30)), "{}", case.name);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let accessors = proxy.accessors();
+        assert_eq!(
+            accessors.len(),
+            1,
+            "{}: {:?}\n{stderr}",
+            case.name,
+            proxy.paths()
+        );
+        let mut revoked = Vec::new();
+        for accessor in &accessors {
+            revoked.push(!accessor_valid(&bao, accessor).await);
+        }
+        let revocations = proxy
+            .paths()
+            .iter()
+            .filter(|p| p.starts_with("/v1/auth/token/revoke"))
+            .count();
+        let ended = match (output.status.code(), output.status.signal()) {
+            (Some(code), _) => format!("exit {code}"),
+            (None, Some(signal)) => format!("signal {signal}"),
+            (None, None) => "?".to_owned(),
+        };
+        let warned = stderr.contains("WARN") || stderr.contains("cannot revoke");
+        report.push(format!(
+            "{}: {ended}; revoked {revoked:?}; revoke requests {revocations}; warnings {warned}",
+            case.name
+        ));
+        if warned {
+            report.push(format!("  stderr: {stderr}"));
+        }
+    }
+    insta::assert_snapshot!(report.join("\n"), @r"
+    get, done: exit 0; revoked [true]; revoke requests 1; warnings false
+    get, a key that is not there: exit 2; revoked [true]; revoke requests 1; warnings false
+    exec, the child fails: exit 7; revoked [true]; revoke requests 1; warnings false
+    exec, SIGTERM while the child runs: signal 15; revoked [true]; revoke requests 1; warnings false
+    get, SIGINT while the secret read hangs: signal 2; revoked [true]; revoke requests 1; warnings false
+    check, SIGTERM while the secret reads hang: signal 15; revoked [true]; revoke requests 1; warnings false
+    exec, SIGTERM during the login: signal 15; revoked [true]; revoke requests 1; warnings false
+    get, SIGINT during the login: signal 2; revoked [true]; revoke requests 1; warnings false
+    ");
+}
