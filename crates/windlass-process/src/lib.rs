@@ -38,9 +38,9 @@
 //! handled it. Note that Tokio keeps its signal handlers once installed:
 //! after the first child, the binary must handle SIGINT/SIGTERM itself when
 //! no child runs, which [`until_interrupted`] does (and lets the caller
-//! clean up, revoke its tokens, before it ends like the signal). The child's stdin is never the terminal (it is `/dev/null`
-//! or the bytes we give), so a child in a background group cannot stop on
-//! terminal input.
+//! clean up, revoke its tokens, before it ends like the signal). The
+//! child's stdin is never the terminal (it is `/dev/null` or the bytes we
+//! give), so a child in a background group cannot stop on terminal input.
 //!
 //! This crate never puts a secret in argv, an error message or a log line,
 //! never uses the working directory of our own process, and never lets child
