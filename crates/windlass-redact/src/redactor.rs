@@ -35,7 +35,11 @@ struct Inner {
     plain: BTreeSet<Vec<u8>>,
     /// The base64 and hex patterns, also matched across wrapped lines.
     wrapped: BTreeSet<Vec<u8>>,
+    /// The automata of the patterns, built when first needed after a
+    /// change: registering many secrets in a row builds them once.
     compiled: Option<Arc<Compiled>>,
+    /// Whether patterns were added since `compiled` was built.
+    stale: bool,
 }
 
 struct Compiled {
@@ -86,7 +90,7 @@ impl Redactor {
         inner.plain.extend(forms.plain);
         inner.wrapped.extend(forms.wrapped);
         if (inner.plain.len(), inner.wrapped.len()) != before {
-            inner.compiled = Some(Arc::new(compile(&inner.plain, &inner.wrapped)));
+            inner.stale = true;
         }
     }
 
@@ -143,12 +147,21 @@ impl Redactor {
         }
     }
 
+    /// The automata of every pattern registered so far, built now if a
+    /// secret was registered since they were last built.
     fn snapshot(&self) -> Option<Arc<Compiled>> {
-        self.inner
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .compiled
-            .clone()
+        {
+            let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+            if !inner.stale {
+                return inner.compiled.clone();
+            }
+        }
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if inner.stale {
+            inner.compiled = Some(Arc::new(compile(&inner.plain, &inner.wrapped)));
+            inner.stale = false;
+        }
+        inner.compiled.clone()
     }
 }
 
