@@ -119,6 +119,13 @@ impl Pep517Error {
     }
 }
 
+/// The largest answer file a PEP 517 hook may write.
+const HOOK_ANSWER_LIMIT: u64 = 16 * windlass_fs::MIB;
+
+/// The largest record of a cached environment's tree (a few hundred bytes
+/// a file; big environments have tens of thousands of files).
+const RECORD_LIMIT: u64 = 256 * windlass_fs::MIB;
+
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Pep517Error + 'a {
     move |source| Pep517Error::Io {
         action,
@@ -418,10 +425,15 @@ enum Verified {
 
 fn verify(dir: &Path) -> Result<Verified, Pep517Error> {
     let record = dir.join(env::RECORD);
-    let recorded = match std::fs::read_to_string(&record) {
+    let recorded = match windlass_fs::read_to_string(&record, RECORD_LIMIT) {
         Ok(recorded) => recorded,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Verified::Incomplete),
-        Err(err) => return Err(io("read", &record)(err)),
+        Err(windlass_fs::ReadError::Open { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Ok(Verified::Incomplete);
+        }
+        // Unreadable, too large or not a file: not an environment we made.
+        Err(_) => return Ok(Verified::Changed("its record cannot be read".to_owned())),
     };
     let current = list(dir)?;
     Ok(if current == recorded {
@@ -507,7 +519,10 @@ async fn call_hook(
         hook,
         source,
     })?;
-    let text = std::fs::read_to_string(&result).map_err(io("read", &result))?;
+    // A hook answers with a file name or a short list: a larger answer is a
+    // broken or hostile backend, not something to hold in memory.
+    let text = windlass_fs::read_to_string(&result, HOOK_ANSWER_LIMIT)
+        .map_err(|e| io("read", &result)(std::io::Error::other(e)))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Pep517Error::BadAnswer {
             backend: backend.to_owned(),

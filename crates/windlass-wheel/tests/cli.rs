@@ -490,3 +490,37 @@ fn a_parent_gitignore_must_stay_in_the_repository() {
         refused.stderr
     );
 }
+
+/// A backend whose hook answers with more than a file name (here 20 MB) is
+/// refused with an error naming the limit, not read into memory whole.
+#[test]
+fn a_huge_hook_answer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let project = dir.path().join("chatty");
+    let backend = "def build_sdist(d, config_settings=None):\n\
+                   \x20   return 'x' * (20 * 1024 * 1024)\n";
+    write(
+        &project,
+        &[
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = []\nbuild-backend = \"chatty_backend\"\nbackend-path = [\"_build\"]\n\n[project]\nname = \"chatty\"\nversion = \"1.0\"\n",
+            ),
+            ("_build/chatty_backend.py", backend),
+        ],
+    );
+    let out = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .args(["build", "--backend", "pep517", "--sdist", "--out"])
+        .arg(dir.path().join("dist"))
+        .arg(&project)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is larger than 16 MiB"), "{stderr}");
+}
