@@ -112,6 +112,12 @@ pub enum VaultError {
     OidcMalformed,
     #[error("the gitlab id token variable `{name}` is not set")]
     GitlabTokenMissing { name: String },
+    #[error("cannot read the vault token file `{}`", path.display())]
+    TokenFileUnreadable {
+        path: PathBuf,
+        #[source]
+        source: windlass_fs::ReadError,
+    },
     #[error("cannot read the kubernetes service-account token `{}`", path.display())]
     KubernetesTokenUnreadable {
         path: PathBuf,
@@ -248,6 +254,7 @@ impl Diagnostic for VaultError {
             | Self::OidcUnavailable { .. }
             | Self::GitlabTokenMissing { .. }
             | Self::KubernetesTokenUnreadable { .. }
+            | Self::TokenFileUnreadable { .. }
             | Self::AppRoleVaultRef { .. } => ExitStatus::Usage,
         }
     }
@@ -321,6 +328,11 @@ impl Diagnostic for VaultError {
             }
             Self::KubernetesTokenUnreadable { .. } => {
                 "run inside a pod with a service account token mounted, or set `token-file`".into()
+            }
+            Self::TokenFileUnreadable { .. } => {
+                "`~/.vault-token` must be a regular file holding the token: replace it \
+                 (`bao login` writes one), or set VAULT_TOKEN"
+                    .into()
             }
             Self::AppRoleCredential { source, .. } => return source.hint(),
             Self::AppRoleVaultRef { .. } => {
@@ -418,7 +430,8 @@ impl VaultError {
             | Self::NoToken
             | Self::OidcUnavailable { .. }
             | Self::GitlabTokenMissing { .. }
-            | Self::KubernetesTokenUnreadable { .. } => Status::Denied,
+            | Self::KubernetesTokenUnreadable { .. }
+            | Self::TokenFileUnreadable { .. } => Status::Denied,
             Self::Unreachable { .. }
             | Self::Refused(_)
             | Self::Sealed { .. }

@@ -159,7 +159,8 @@ fn vault_token_files_are_read_bounded() {
     let mut table = String::new();
     for name in ["fifo", "socket", "huge.txt"] {
         let token_file: PathBuf = files.path().join(name);
-        // `~/.vault-token` that is not a readable token means no token.
+        // `~/.vault-token` that is not a regular file of a sane size is an
+        // error that names it, never "no token".
         let home = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(&token_file, home.path().join(".vault-token")).unwrap();
         let resolver = Resolver::new(
@@ -169,11 +170,12 @@ fn vault_token_files_are_read_bounded() {
         );
         let result = resolve_within(resolver, reference.clone());
         assert!(
-            matches!(&result, Err(ResolveError::Vault(v)) if matches!(**v, VaultError::NoToken)),
+            matches!(&result, Err(ResolveError::Vault(v)) if matches!(**v, VaultError::TokenFileUnreadable { .. })),
             "{}",
             describe(&result)
         );
-        let _ = writeln!(table, "~/.vault-token -> {name}: {}", describe(&result));
+        let shown = describe(&result).replace(&*home.path().to_string_lossy(), "[HOME]");
+        let _ = writeln!(table, "~/.vault-token -> {name}: {}", files.clean(&shown));
 
         let resolver = Resolver::new(
             Environment::from_vars([("HOME", files.path())]),

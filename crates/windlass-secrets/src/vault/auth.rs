@@ -165,7 +165,14 @@ fn user_token(env: &Environment) -> Result<Login, VaultError> {
             .ok_or(VaultError::NoToken)?;
         match local::read_token(&file) {
             Ok(t) if !t.trim().is_empty() => (t.trim().to_owned(), "from ~/.vault-token"),
-            _ => return Err(VaultError::NoToken),
+            Ok(_) => return Err(VaultError::NoToken),
+            Err(windlass_fs::ReadError::Open { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Err(VaultError::NoToken);
+            }
+            // A fifo, a device, a huge file: say so, never "no token".
+            Err(source) => return Err(VaultError::TokenFileUnreadable { path: file, source }),
         }
     };
     Ok(Login {
