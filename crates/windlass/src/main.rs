@@ -17,7 +17,7 @@ mod man;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use windlass_output::OutputArgs;
 
 /// Take a project from commit to production without leaking a secret.
@@ -55,6 +55,16 @@ enum Command {
 fn main() -> ExitCode {
     windlass_output::startup();
     let cli = Cli::parse();
+    // clap checks conflicts per command level; the global flags may be
+    // spread over several (`windlass -q wheel check -v`).
+    if cli.output.quiet > 0 && cli.output.verbose > 0 {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "the argument '--quiet' cannot be used with '--verbose'",
+            )
+            .exit();
+    }
     match cli.command {
         Command::Config(args) => config_cmd::main(&args),
         Command::Secrets(cli) => windlass_secrets::cli::main(&cli),

@@ -408,6 +408,13 @@ fn output_flags_before_or_after_the_tool_name() {
         show(&["config", "show", "-q"]).to_string()
     );
 
+    let conflict = show(&["-q", "config", "show", "-v"]);
+    assert_eq!(conflict.code, 2, "{conflict}");
+    assert!(
+        conflict.stderr.contains("cannot be used with"),
+        "{conflict}"
+    );
+
     let check = |args: &[&str]| run(windlass(dir.path()).args(args), dir.path());
     let wheel_before = check(&["--json", "-q", "wheel", "check", "notes.txt"]);
     assert_eq!(wheel_before.code, 2, "{wheel_before}");
