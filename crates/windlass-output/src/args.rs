@@ -42,6 +42,38 @@ pub struct OutputArgs {
     pub color: ColorChoice,
 }
 
+impl OutputArgs {
+    /// The command-line flags that give these settings, for handing them on
+    /// to another Windlass binary (defaults are left out).
+    ///
+    /// ```
+    /// use clap::Parser;
+    ///
+    /// #[derive(Parser)]
+    /// struct Cli {
+    ///     #[command(flatten)]
+    ///     output: windlass_output::OutputArgs,
+    /// }
+    ///
+    /// let cli = Cli::parse_from(["windlass", "-vv", "--json", "--color", "never"]);
+    /// assert_eq!(cli.output.to_args(), ["--json", "-v", "-v", "--color=never"]);
+    /// ```
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut args = Vec::new();
+        if self.json {
+            args.push("--json".into());
+        }
+        args.extend((0..self.quiet).map(|_| OsString::from("-q")));
+        args.extend((0..self.verbose).map(|_| OsString::from("-v")));
+        match self.color {
+            ColorChoice::Auto => {}
+            ColorChoice::Always => args.push("--color=always".into()),
+            ColorChoice::Never => args.push("--color=never".into()),
+        }
+        args
+    }
+}
+
 /// The `--color` flag.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {

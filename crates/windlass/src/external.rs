@@ -1,6 +1,7 @@
 //! `windlass NAME ARGS...` for a NAME that is not built in: run
 //! `windlass-NAME` from `PATH`, replacing this process, as cargo does for
-//! `cargo-NAME`.
+//! `cargo-NAME`. Output flags given before NAME are passed on in front of
+//! the tool's own arguments.
 
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
@@ -13,13 +14,13 @@ use windlass_output::{ExitStatus, OutputArgs, Printer, ResultExt as _};
 
 const PREFIX: &str = "windlass-";
 
-pub(crate) fn main(args: &[OsString]) -> ExitCode {
-    let printer = Printer::new(&OutputArgs::default(), "windlass");
-    let result = dispatch(args);
+pub(crate) fn main(args: &[OsString], output: &OutputArgs) -> ExitCode {
+    let printer = Printer::new(output, "windlass");
+    let result = dispatch(args, output);
     windlass_output::finish(result, &printer)
 }
 
-fn dispatch(args: &[OsString]) -> anyhow::Result<()> {
+fn dispatch(args: &[OsString], output: &OutputArgs) -> anyhow::Result<()> {
     let Some((name, rest)) = args.split_first() else {
         return Err(anyhow!("no command given")).with_exit_status(ExitStatus::Usage);
     };
@@ -41,6 +42,7 @@ fn dispatch(args: &[OsString]) -> anyhow::Result<()> {
     // A plugin is a Windlass tool acting for the user: it gets the
     // environment we were given, credentials included.
     let err = windlass_process::Cmd::new(&program, cwd)
+        .args(output.to_args())
         .args(rest)
         .inherit_credentials()
         .exec();

@@ -3,16 +3,22 @@
 //! Each tool's clap definition lives in its own crate and is flattened here,
 //! so `windlass <tool> ...` and `windlass-<tool> ...` accept exactly the same
 //! arguments. A subcommand that is not built in runs `windlass-<name>` from
-//! `PATH`, as cargo does for `cargo-<name>`. This binary parses, dispatches
-//! and renders; it holds no tool logic.
+//! `PATH`, as cargo does for `cargo-<name>`. The output flags are global:
+//! they may come before or after the tool name, and are handed on to an
+//! external tool. `completions` and `man` are generated from the same clap
+//! definition. This binary parses, dispatches and renders; it holds no tool
+//! logic.
 
+mod completions;
 mod config_cmd;
 mod external;
+mod man;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
+use windlass_output::OutputArgs;
 
 /// Take a project from commit to production without leaking a secret.
 #[derive(Debug, Parser)]
@@ -26,6 +32,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +44,10 @@ enum Command {
     Secrets(windlass_secrets::cli::SecretsCli),
     /// Build, check and publish Python wheels and sdists
     Wheel(windlass_wheel::cli::WheelCli),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, or write one page per command into DIR
+    Man(man::ManArgs),
     #[command(external_subcommand)]
     External(Vec<OsString>),
 }
@@ -43,10 +55,22 @@ enum Command {
 fn main() -> ExitCode {
     windlass_output::startup();
     let cli = Cli::parse();
+    // clap checks conflicts per command level; the global flags may be
+    // spread over several (`windlass -q wheel check -v`).
+    if cli.output.quiet > 0 && cli.output.verbose > 0 {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "the argument '--quiet' cannot be used with '--verbose'",
+            )
+            .exit();
+    }
     match cli.command {
         Command::Config(args) => config_cmd::main(&args),
         Command::Secrets(cli) => windlass_secrets::cli::main(&cli),
         Command::Wheel(cli) => windlass_wheel::cli::main(&cli),
-        Command::External(args) => external::main(&args),
+        Command::Completions(args) => completions::main(&args, &cli.output),
+        Command::Man(args) => man::main(&args, &cli.output),
+        Command::External(args) => external::main(&args, &cli.output),
     }
 }

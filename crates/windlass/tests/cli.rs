@@ -5,6 +5,7 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -152,6 +153,19 @@ fn external_subcommands_run_from_path() {
     );
     assert_eq!(ran.code, 7, "{ran}");
     assert_eq!(ran.stdout, "hello from plugin: a b --flag\n");
+
+    // Output flags before the name reach the plugin, ahead of its own.
+    let flagged = run(
+        windlass(dir.path())
+            .env("PATH", &path)
+            .args(["--json", "-qq", "--color", "never", "hello", "-v", "x"]),
+        dir.path(),
+    );
+    assert_eq!(flagged.code, 7, "{flagged}");
+    assert_eq!(
+        flagged.stdout,
+        "hello from plugin: --json -q -q --color=never -v x\n"
+    );
 
     let typo = run(
         windlass(dir.path()).env("PATH", &path).arg("helo"),
@@ -361,5 +375,132 @@ fn secrets_subcommand_matches_focused_binary() {
         let (umbrella, focused) = (&outputs[outputs.len() - 2], &outputs[outputs.len() - 1]);
         assert_eq!(umbrella, focused, "{args:?}");
     }
+    // The output flags may also come before the tool name.
+    let before = run(
+        windlass(dir.path())
+            .args(["--json", "secrets", "check"])
+            .env("VAULT_ADDR", &bao.addr)
+            .env("VAULT_TOKEN", bao.read_token.expose())
+            .env("PYPI_USER", "release-bot"),
+        dir.path(),
+    );
+    assert_eq!(before.to_string(), outputs[2]);
     insta::assert_snapshot!("secrets_check", outputs[0]);
+}
+
+/// The output flags are global: before the tool name, after it, or after the
+/// subcommand, the result is the same.
+#[test]
+fn output_flags_before_or_after_the_tool_name() {
+    let dir = project("[http]\nretries = 5\n");
+    let show = |args: &[&str]| run(windlass(dir.path()).args(args), dir.path());
+    let before = show(&["--json", "config", "show"]);
+    assert_eq!(before.code, 0, "{before}");
+    for args in [
+        &["config", "show", "--json"][..],
+        &["config", "--json", "show"],
+    ] {
+        assert_eq!(show(args).to_string(), before.to_string(), "{args:?}");
+    }
+    let quiet_before = show(&["-q", "config", "show"]);
+    assert_eq!(
+        quiet_before.to_string(),
+        show(&["config", "show", "-q"]).to_string()
+    );
+
+    let conflict = show(&["-q", "config", "show", "-v"]);
+    assert_eq!(conflict.code, 2, "{conflict}");
+    assert!(
+        conflict.stderr.contains("cannot be used with"),
+        "{conflict}"
+    );
+
+    let check = |args: &[&str]| run(windlass(dir.path()).args(args), dir.path());
+    let wheel_before = check(&["--json", "-q", "wheel", "check", "notes.txt"]);
+    assert_eq!(wheel_before.code, 2, "{wheel_before}");
+    for args in [
+        &["wheel", "--json", "-q", "check", "notes.txt"][..],
+        &["wheel", "check", "notes.txt", "--json", "-q"],
+        &["-q", "wheel", "check", "--json", "notes.txt"],
+    ] {
+        assert_eq!(
+            check(args).to_string(),
+            wheel_before.to_string(),
+            "{args:?}"
+        );
+    }
+    insta::assert_snapshot!("output_flags_anywhere", format!("{before}\n{wheel_before}"));
+}
+
+/// `windlass completions SHELL` prints a script for every shell clap knows.
+#[test]
+fn completions_for_every_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut summary = String::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(
+            windlass(dir.path()).args(["completions", shell]),
+            dir.path(),
+        );
+        assert_eq!(out.code, 0, "{out}");
+        assert!(out.stderr.is_empty(), "{out}");
+        for word in [
+            "config",
+            "secrets",
+            "wheel",
+            "publish",
+            "completions",
+            "json",
+        ] {
+            assert!(out.stdout.contains(word), "{shell} lacks {word}");
+        }
+        let first = out.stdout.lines().find(|l| !l.trim().is_empty()).unwrap();
+        writeln!(summary, "{shell}: {first}").unwrap();
+    }
+    insta::assert_snapshot!("completions_first_lines", summary);
+
+    // bash itself accepts the script.
+    let script = run(
+        windlass(dir.path()).args(["completions", "bash"]),
+        dir.path(),
+    );
+    let file = dir.path().join("windlass.bash");
+    fs::write(&file, &script.stdout).unwrap();
+    let syntax = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+
+    let unknown = run(
+        windlass(dir.path()).args(["completions", "tcsh"]),
+        dir.path(),
+    );
+    assert_eq!(unknown.code, 2, "{unknown}");
+}
+
+/// `windlass man` prints roff; `windlass man DIR` writes one page per command.
+#[test]
+fn man_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = run(windlass(dir.path()).arg("man"), dir.path());
+    assert_eq!(page.code, 0, "{page}");
+    // clap_mangen puts two string definitions (for the apostrophe) before
+    // the title; nothing else comes first.
+    let first = page
+        .stdout
+        .lines()
+        .find(|l| !l.starts_with(".ie ") && !l.starts_with(".el "))
+        .unwrap();
+    assert!(first.starts_with(".TH windlass 1"), "{first}");
+    assert!(page.stdout.contains("\\-\\-json"), "{}", page.stdout);
+
+    let written = run(windlass(dir.path()).args(["man", "pages/man1"]), dir.path());
+    assert_eq!(written.code, 0, "{written}");
+    for line in written.stdout.lines() {
+        let text = fs::read_to_string(dir.path().join(line)).unwrap();
+        assert!(text.contains(".TH "), "{line}");
+    }
+    insta::assert_snapshot!("man_pages_written", written);
 }
