@@ -117,7 +117,7 @@ export HOME="$work/home"
 mkdir -p "$HOME"
 hyperfine --runs "$runs" --export-json "$work/results.json" \
   --prepare "$prepare" \
-  -n windlass "$windlass publish --quiet --repository $url $jobs_flag $dists" \
+  -n windlass "TWINE_USERNAME=bench TWINE_PASSWORD=bench $windlass publish --quiet --repository $url $jobs_flag $dists" \
   -n twine "TWINE_USERNAME=bench TWINE_PASSWORD=bench $twine upload --non-interactive --disable-progress-bar --repository-url $url $dists" \
   -n uv "$uv publish --quiet --publish-url $url --username bench --password bench $dists"
 

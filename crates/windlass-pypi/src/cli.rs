@@ -1,12 +1,15 @@
 //! `windlass wheel publish`: the clap arguments and the command.
 
 use std::collections::BTreeSet;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use indexmap::IndexMap;
 use windlass_http::{HttpClient, HttpConfig, Method};
 use windlass_output::{Classified, Classifier, Diagnostic, ExitStatus, Printer};
+use windlass_redact::Secret;
 use windlass_secrets::{Environment, Resolver, SecretsConfig};
 
 use crate::config::{Pypirc, RepositorySection};
@@ -14,7 +17,8 @@ use crate::dist::{DistError, Distribution};
 use crate::oidc::TrustedPublisher;
 use crate::report::PublishReport;
 use crate::repository::{
-    Credentials, Target, TargetRequest, TargetSources, TrustedPublishingMode, resolve_target,
+    Auth, Credentials, Target, TargetError, TargetRequest, TargetSources, TrustedPublishingMode,
+    resolve_target,
 };
 use crate::upload::{RetryPolicy, Uploader};
 
@@ -79,6 +83,77 @@ pub struct PublishArgs {
     /// The `.pypirc` file to read [default: ~/.pypirc]
     #[arg(long, value_name = "FILE")]
     pub pypirc: Option<PathBuf>,
+
+    /// Upload without credentials, to an index that takes uploads from
+    /// anyone (an open pypiserver). Without it, a run that finds no
+    /// credentials asks for a token in a terminal and otherwise stops
+    /// before sending anything
+    #[arg(long, conflicts_with_all = ["token", "username", "password", "trusted_publishing"])]
+    pub no_credentials: bool,
+}
+
+/// Asks a question and returns the answer.
+type Ask = dyn Fn(&str) -> std::io::Result<String> + Send + Sync;
+
+/// Asks the person at the terminal for an API token, with hidden input.
+#[derive(Clone)]
+pub struct TokenPrompt {
+    ask: Arc<Ask>,
+}
+
+impl std::fmt::Debug for TokenPrompt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenPrompt")
+    }
+}
+
+impl TokenPrompt {
+    /// A prompt that calls `ask` with the question and returns the answer.
+    pub fn new(ask: impl Fn(&str) -> std::io::Result<String> + Send + Sync + 'static) -> Self {
+        Self { ask: Arc::new(ask) }
+    }
+
+    /// The terminal's prompt (input not echoed), when both stdin and stderr
+    /// are terminals; `None` otherwise (CI, pipes, redirected output).
+    pub fn terminal() -> Option<Self> {
+        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        interactive.then(|| Self::new(|question: &str| rpassword::prompt_password(question)))
+    }
+
+    /// Asks; the answer is a registered [`Secret`] from the first moment.
+    fn ask(&self, question: &str) -> Result<Secret<String>, TargetError> {
+        let answer = (self.ask)(question).map_err(TargetError::Prompt)?;
+        let token = Secret::registered(answer.trim().to_owned());
+        drop(answer);
+        if token.expose().is_empty() {
+            return Err(TargetError::EmptyToken);
+        }
+        Ok(token)
+    }
+}
+
+/// What to do when no credentials were found and `--no-credentials` was
+/// not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WithoutCredentials {
+    /// Ask for a token.
+    Ask,
+    /// A dry run in a terminal: plan; the real run will ask.
+    PlanOnly,
+    /// Stop before sending anything.
+    Refuse,
+}
+
+/// Nothing is ever uploaded without credentials unless the user said so:
+/// in a terminal the token is asked for (as twine does), elsewhere the run
+/// stops. A dry run never asks (it uploads nothing) but stops too where the
+/// real run would.
+fn without_credentials(dry_run: bool, can_ask: bool) -> WithoutCredentials {
+    match (can_ask, dry_run) {
+        (true, false) => WithoutCredentials::Ask,
+        (true, true) => WithoutCredentials::PlanOnly,
+        (false, _) => WithoutCredentials::Refuse,
+    }
 }
 
 /// What `publish` needs from its surroundings. The wheel CLI builds it
@@ -105,6 +180,9 @@ pub struct PublishContext {
     pub http: HttpConfig,
     /// How failed uploads are retried.
     pub retry: RetryPolicy,
+    /// How to ask for a token when none is configured: `None` where
+    /// nobody can answer (the run then stops before sending anything).
+    pub prompt: Option<TokenPrompt>,
 }
 
 /// The error types of this crate, for a binary's [`Classifier`] (errors
@@ -161,7 +239,7 @@ async fn publish_with(
     let dists = inspect_all(&paths).await?;
 
     // 2. Where to and with what.
-    let target = choose_target(args, ctx, resolver).await?;
+    let target = choose_target(args, ctx, resolver, printer).await?;
     let client = HttpClient::new(&ctx.http).map_err(diagnosed)?;
     client
         .check_url(&Method::POST, &target.upload_url)
@@ -180,6 +258,7 @@ async fn publish_with(
         printer,
         retry: ctx.retry,
         skip_existing: args.skip_existing,
+        refused: std::sync::Mutex::new(None),
     };
     // 3. Upload (or plan), a bounded number at once, results in input order.
     printer.status(
@@ -192,19 +271,34 @@ async fn publish_with(
     );
     let jobs = usize::from(args.jobs.max(1));
     let uploader = &uploader;
-    let mut files: Vec<(usize, crate::report::FileReport)> =
-        futures_util::stream::iter(dists.iter().enumerate())
-            .map(|(index, dist)| async move {
-                let report = if args.dry_run {
-                    uploader.plan(dist).await
-                } else {
-                    uploader.publish(dist).await
-                };
-                (index, report)
-            })
-            .buffer_unordered(jobs)
-            .collect()
-            .await;
+    let mut files: Vec<(usize, crate::report::FileReport)> = Vec::with_capacity(dists.len());
+    let mut rest = dists.iter().enumerate();
+    if !args.dry_run {
+        // One file at a time until one is sent: credentials the index
+        // refuses then cost one attempt, and the other files are never
+        // started.
+        for (index, dist) in rest.by_ref() {
+            let report = uploader.publish(dist).await;
+            let sent = report.attempts > 0;
+            files.push((index, report));
+            if sent {
+                break;
+            }
+        }
+    }
+    let others: Vec<(usize, crate::report::FileReport)> = futures_util::stream::iter(rest)
+        .map(|(index, dist)| async move {
+            let report = if args.dry_run {
+                uploader.plan(dist).await
+            } else {
+                uploader.publish(dist).await
+            };
+            (index, report)
+        })
+        .buffer_unordered(jobs)
+        .collect()
+        .await;
+    files.extend(others);
     files.sort_by_key(|(index, _)| *index);
     let mut report = PublishReport {
         repository: target
@@ -218,6 +312,7 @@ async fn publish_with(
         uploaded: 0,
         skipped: 0,
         failed: 0,
+        not_started: 0,
         files: files.into_iter().map(|(_, f)| f).collect(),
     };
     report.count();
@@ -242,6 +337,7 @@ async fn choose_target(
     args: &PublishArgs,
     ctx: &PublishContext,
     resolver: &Resolver,
+    printer: &Printer,
 ) -> anyhow::Result<Target> {
     let pypirc_path = args
         .pypirc
@@ -266,6 +362,7 @@ async fn choose_target(
         password: args.password.clone(),
         trusted_publishing: args.trusted_publishing,
         trusted_publishing_url: args.trusted_publishing_url.clone(),
+        anonymous: args.no_credentials,
     };
     let sources = TargetSources {
         env: &ctx.env,
@@ -273,7 +370,37 @@ async fn choose_target(
         pypirc: &pypirc,
         resolver,
     };
-    resolve_target(&request, &sources).await.map_err(diagnosed)
+    let mut target = resolve_target(&request, &sources)
+        .await
+        .map_err(diagnosed)?;
+    if !matches!(target.credentials, Credentials::None) || args.no_credentials {
+        return Ok(target);
+    }
+    match without_credentials(args.dry_run, ctx.prompt.is_some()) {
+        WithoutCredentials::Refuse => Err(diagnosed(target.no_credentials(&request))),
+        WithoutCredentials::PlanOnly => {
+            printer.warn(&format!(
+                "no credentials for {}: the real run will ask for a token",
+                target.upload_url
+            ));
+            Ok(target)
+        }
+        WithoutCredentials::Ask => {
+            let prompt = ctx
+                .prompt
+                .as_ref()
+                .ok_or_else(|| diagnosed(target.no_credentials(&request)))?;
+            printer.status(
+                "Credentials",
+                &format!("none configured for {}", target.upload_url),
+            );
+            let question = format!("API token for {} (input hidden): ", target.upload_url);
+            let token = prompt.ask(&question).map_err(diagnosed)?;
+            target.credentials = Credentials::Basic(Auth::token(token));
+            "the prompt".clone_into(&mut target.credential_source);
+            Ok(target)
+        }
+    }
 }
 
 /// The files to upload: the arguments, or `dist/*.whl` and
@@ -379,4 +506,35 @@ fn classified(status: ExitStatus, hint: Option<String>, error: anyhow::Error) ->
         classified = classified.with_hint(hint);
     }
     classified.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WithoutCredentials, without_credentials};
+
+    /// Without credentials nothing is uploaded unless someone at a terminal
+    /// types a token; a dry run never asks, and stops where the real run
+    /// would.
+    #[test]
+    fn what_happens_without_credentials() {
+        let table: Vec<String> = [(false, false), (true, false), (false, true), (true, true)]
+            .into_iter()
+            .map(|(dry_run, can_ask)| {
+                format!(
+                    "dry_run={dry_run} can_ask={can_ask}: {:?}",
+                    without_credentials(dry_run, can_ask)
+                )
+            })
+            .collect();
+        assert_eq!(
+            table,
+            [
+                "dry_run=false can_ask=false: Refuse",
+                "dry_run=true can_ask=false: Refuse",
+                "dry_run=false can_ask=true: Ask",
+                "dry_run=true can_ask=true: PlanOnly",
+            ]
+        );
+        assert_eq!(without_credentials(false, true), WithoutCredentials::Ask);
+    }
 }

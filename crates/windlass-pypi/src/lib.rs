@@ -18,6 +18,10 @@
 //! with the redactor: secret references (`vault://`, `env://`, ...) in flags
 //! and `[wheel.repositories]`, twine's `TWINE_*` variables and
 //! `~/.pypirc`, or a short-lived token from trusted publishing ([`oidc`]).
+//! With none of them, a token is asked for at a terminal
+//! ([`cli::TokenPrompt`]); elsewhere the run stops before sending anything,
+//! unless `--no-credentials` says the index needs none. Once the index
+//! refuses the credentials (401 or 403), no further file is started.
 //!
 //! This crate never prints except through `windlass-output`, never builds an
 //! HTTP client except through `windlass-http`, never reads windlass.toml

@@ -28,6 +28,8 @@ pub enum FileStatus {
     WouldUpload,
     /// Dry run: would be skipped.
     WouldSkip,
+    /// Never sent: the index had refused the credentials for another file.
+    NotStarted,
 }
 
 impl FileStatus {
@@ -39,6 +41,7 @@ impl FileStatus {
             Self::Failed => "failed",
             Self::WouldUpload => "would upload",
             Self::WouldSkip => "would skip",
+            Self::NotStarted => "not started",
         }
     }
 }
@@ -139,7 +142,7 @@ impl FileReport {
     fn exit_status(&self) -> ExitStatus {
         match (&self.status, &self.error) {
             (FileStatus::Failed | FileStatus::Conflict, Some(e)) => e.exit_status,
-            (FileStatus::Failed, None) => ExitStatus::Remote,
+            (FileStatus::Failed, None) | (FileStatus::NotStarted, _) => ExitStatus::Remote,
             (FileStatus::Conflict, None) => ExitStatus::Failure,
             _ => ExitStatus::Success,
         }
@@ -159,6 +162,8 @@ pub struct PublishReport {
     pub uploaded: usize,
     pub skipped: usize,
     pub failed: usize,
+    /// Files never sent because the index refused the credentials.
+    pub not_started: usize,
     pub files: Vec<FileReport>,
 }
 
@@ -174,7 +179,20 @@ impl PublishReport {
             .iter()
             .filter(|f| matches!(f.status, FileStatus::Skipped | FileStatus::WouldSkip))
             .count();
-        self.failed = self.files.len() - self.uploaded - self.skipped;
+        self.not_started = self
+            .files
+            .iter()
+            .filter(|f| f.status == FileStatus::NotStarted)
+            .count();
+        self.failed = self.files.len() - self.uploaded - self.skipped - self.not_started;
+    }
+
+    fn not_started_text(&self) -> String {
+        if self.not_started == 0 {
+            String::new()
+        } else {
+            format!(", {} not started", self.not_started)
+        }
     }
 
     /// The job summary table.
@@ -207,10 +225,13 @@ impl PublishReport {
                 f.url
             );
         }
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "\n{} uploaded, {} skipped, {} failed\n",
-            self.uploaded, self.skipped, self.failed
+            "\n{} uploaded, {} skipped, {} failed{}",
+            self.uploaded,
+            self.skipped,
+            self.failed,
+            self.not_started_text()
         );
         out
     }
@@ -273,6 +294,21 @@ impl Outcome for PublishReport {
                 }
             }
         }
+        let unplanned = self
+            .files
+            .iter()
+            .filter(|f| f.status == FileStatus::Failed)
+            .count();
+        if self.dry_run && unplanned > 0 {
+            // Nothing is known about a file the index could not be asked
+            // about: no count of what "would" happen.
+            return writeln!(
+                out,
+                "no plan: {unplanned} of {} file(s) could not be looked up ({})",
+                self.files.len(),
+                self.upload_url
+            );
+        }
         let verb = if self.dry_run {
             "would upload"
         } else {
@@ -280,8 +316,12 @@ impl Outcome for PublishReport {
         };
         writeln!(
             out,
-            "{} {verb}, {} skipped, {} failed ({})",
-            self.uploaded, self.skipped, self.failed, self.upload_url
+            "{} {verb}, {} skipped, {} failed{} ({})",
+            self.uploaded,
+            self.skipped,
+            self.failed,
+            self.not_started_text(),
+            self.upload_url
         )
     }
 

@@ -28,6 +28,9 @@ pub const TESTPYPI_UPLOAD_URL: &str = "https://test.pypi.org/legacy/";
 /// The user name that says "the password is an API token".
 pub const TOKEN_USERNAME: &str = "__token__";
 
+/// The credential source of a target for which none was found.
+pub const NO_CREDENTIALS: &str = "none";
+
 /// HTTP basic credentials.
 #[derive(Debug, Clone)]
 pub struct Auth {
@@ -100,6 +103,8 @@ pub struct TargetRequest {
     pub password: Option<String>,
     pub trusted_publishing: TrustedPublishingMode,
     pub trusted_publishing_url: Option<String>,
+    /// `--no-credentials`: send no credentials, look none up.
+    pub anonymous: bool,
 }
 
 /// Where repositories, credentials and the means to resolve secret
@@ -117,6 +122,34 @@ pub struct TargetSources<'a> {
     /// once the credentials are found, revoking a Vault token it obtained;
     /// its owner closes it again on every other way out.
     pub resolver: &'a Resolver,
+}
+
+impl Target {
+    /// The error for a target without credentials, naming every source
+    /// that was tried.
+    pub fn no_credentials(&self, request: &TargetRequest) -> TargetError {
+        let mut tried = vec![
+            "--token".to_owned(),
+            "--username/--password".to_owned(),
+            "TWINE_USERNAME/TWINE_PASSWORD".to_owned(),
+        ];
+        if let Some(name) = &self.name {
+            tried.push(format!("windlass.toml [wheel.repositories.{name}]"));
+            tried.push(format!(".pypirc [{name}]"));
+        }
+        tried.push("user info in the url".to_owned());
+        tried.push(match request.trusted_publishing {
+            TrustedPublishingMode::Never => "trusted publishing (turned off)".to_owned(),
+            _ => "trusted publishing (no CI identity token)".to_owned(),
+        });
+        TargetError::NoCredentials {
+            repository: match &self.name {
+                Some(name) => format!("repository `{name}` ({})", self.upload_url),
+                None => self.upload_url.to_string(),
+            },
+            tried: tried.join(", "),
+        }
+    }
 }
 
 /// The target could not be determined.
@@ -142,6 +175,17 @@ pub enum TargetError {
     PasswordWithoutUsername { what: String },
     #[error("trusted publishing needs a CI identity token, and none is available")]
     NoIdentityToken,
+    #[error("no credentials for {repository}, so nothing was sent; tried {tried}")]
+    NoCredentials {
+        /// The repository, for people: its name or its upload URL.
+        repository: String,
+        /// Every source looked at, in order.
+        tried: String,
+    },
+    #[error("no token was entered")]
+    EmptyToken,
+    #[error("cannot read the token from the terminal")]
+    Prompt(#[source] std::io::Error),
 }
 
 impl windlass_output::Diagnostic for TargetError {
@@ -170,6 +214,14 @@ impl windlass_output::Diagnostic for TargetError {
                 "in GitHub Actions grant `permissions: id-token: write`; in GitLab CI declare `id_tokens: PYPI_ID_TOKEN: aud: ...`"
                     .to_owned(),
             ),
+            Self::NoCredentials { .. } => Some(
+                "pass a token, e.g. `--token env://PYPI_TOKEN`, or set `token = \"env://PYPI_TOKEN\"` under `[wheel.repositories.NAME]` in windlass.toml; run in a terminal to be asked for it; for an index that takes uploads from anyone, pass `--no-credentials`"
+                    .to_owned(),
+            ),
+            Self::EmptyToken => Some(
+                "paste the API token at the prompt, or pass `--token env://PYPI_TOKEN`".to_owned(),
+            ),
+            Self::Prompt(_) => Some("pass `--token env://PYPI_TOKEN` instead".to_owned()),
             Self::InvalidUrl { .. } => None,
         }
     }
@@ -243,6 +295,17 @@ pub async fn resolve_target(
         &url_text,
         section.as_ref(),
     )?;
+    if request.anonymous {
+        sources.resolver.close().await;
+        return Ok(Target {
+            name,
+            upload_url: RedactedUrl::new(upload),
+            simple_url,
+            trusted_publishing_url,
+            credentials: Credentials::None,
+            credential_source: "none (--no-credentials)".to_owned(),
+        });
+    }
     let secrets = Secrets {
         resolver: sources.resolver,
     };
@@ -279,7 +342,7 @@ pub async fn resolve_target(
                 "trusted publishing".to_owned(),
             )
         }
-        _ => (Credentials::None, "none".to_owned()),
+        _ => (Credentials::None, NO_CREDENTIALS.to_owned()),
     };
     Ok(Target {
         name,

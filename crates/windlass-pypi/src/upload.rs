@@ -4,6 +4,7 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -64,6 +65,9 @@ pub struct Uploader<'a> {
     pub printer: &'a Printer,
     pub retry: RetryPolicy,
     pub skip_existing: bool,
+    /// Set once the index refused the credentials (401 or 403): no
+    /// further file is started.
+    pub refused: Mutex<Option<String>>,
 }
 
 enum AttemptError {
@@ -142,15 +146,68 @@ impl Uploader<'_> {
                     .to_owned(),
             ),
             Ok(Existing::Different { sha256 }) => report.conflict(sha256),
-            Err(error) => report.with(
-                FileStatus::WouldUpload,
-                format!("cannot look it up: {}", chain(&error)),
-            ),
+            // Without the index's answer there is no plan: never claim
+            // one.
+            Err(error) => {
+                let unreachable = matches!(&error, LookupError::Http(e) if e.status().is_none());
+                let (message, hint) = if unreachable {
+                    (
+                        format!("cannot reach the index to plan this file: {}", chain(&error)),
+                        "check the repository url, the network and the proxy settings; nothing is known about this file until the index answers",
+                    )
+                } else {
+                    (
+                        format!("cannot look this file up to plan it: {}", chain(&error)),
+                        "check the simple url (`--simple-url`) and the credentials for reading it",
+                    )
+                };
+                report.failed(FileError {
+                    message,
+                    server_message: None,
+                    http_status: match &error {
+                        LookupError::Http(e) => e.status().map(|s| s.as_u16()),
+                        LookupError::Json { .. } => None,
+                    },
+                    index_sha256: None,
+                    hint: Some(hint.to_owned()),
+                    exit_status: ExitStatus::Remote,
+                })
+            }
         }
+    }
+
+    /// After a 401 or 403, no other file is started.
+    fn note_refusal(&self, status: Option<StatusCode>, dist: &Distribution) {
+        if !matches!(
+            status,
+            Some(StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+        ) {
+            return;
+        }
+        let reason = format!(
+            "the index refused the credentials (from {}) for `{}`",
+            self.target.credential_source, dist.filename
+        );
+        let mut refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        refused.get_or_insert(reason);
+    }
+
+    /// Why the index refused the credentials, once it did.
+    fn refusal(&self) -> Option<String> {
+        self.refused
+            .lock()
+            .map_or_else(|poisoned| poisoned.into_inner().clone(), |r| r.clone())
     }
 
     /// Uploads one file unless the index already has it.
     pub async fn publish(&self, dist: &Distribution) -> FileReport {
+        if let Some(refusal) = self.refusal() {
+            self.printer.status("Not started", &dist.filename);
+            return self.report(dist).with(FileStatus::NotStarted, refusal);
+        }
         let progress = self.printer.progress(dist.size, &dist.filename);
         let report = self.publish_inner(dist, &progress).await;
         progress.finish();
@@ -241,6 +298,7 @@ impl Uploader<'_> {
                 tokio::time::sleep(delay).await;
                 continue;
             }
+            self.note_refusal(status, dist);
             let hint = hint_for(status, snippet.as_deref(), &self.target.credential_source);
             let exit_status = match windlass_output::Diagnostic::exit_status(&error) {
                 ExitStatus::Usage => ExitStatus::Usage,

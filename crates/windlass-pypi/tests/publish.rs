@@ -378,7 +378,14 @@ async fn index_killed_and_restarted_mid_upload() {
         ));
     }
     let upload = format!("http://127.0.0.1:{port}/");
-    let mut args = vec!["--repository", upload.as_str(), "-j", "4", "--json"];
+    let mut args = vec![
+        "--repository",
+        upload.as_str(),
+        "--no-credentials",
+        "-j",
+        "4",
+        "--json",
+    ];
     args.extend(files.iter().map(|f| f.to_str().unwrap()));
 
     let killer = async {
@@ -670,7 +677,12 @@ async fn a_lookup_redirected_to_another_index_means_absent() {
     let run = publish(
         dir.path(),
         dir.path(),
-        &["--repository", upload.as_str(), theirs.to_str().unwrap()],
+        &[
+            "--repository",
+            upload.as_str(),
+            "--no-credentials",
+            theirs.to_str().unwrap(),
+        ],
         &[],
     )
     .await;
@@ -695,6 +707,7 @@ async fn a_lookup_redirected_to_another_index_means_absent() {
             "--simple-url",
             simple.as_str(),
             "--dry-run",
+            "--no-credentials",
             "--json",
             ours.to_str().unwrap(),
         ],
@@ -747,6 +760,7 @@ async fn a_lookup_never_leaves_the_origin_and_simple_url_credentials_stay_hidden
             "--simple-url",
             simple.as_str(),
             "--dry-run",
+            "--no-credentials",
         ];
         if json {
             args.push("--json");
@@ -765,4 +779,153 @@ async fn a_lookup_never_leaves_the_origin_and_simple_url_credentials_stay_hidden
         elsewhere.accept().is_err(),
         "the look-up followed the redirect to another origin"
     );
+}
+
+/// After the index refuses the credentials (403), no other file is
+/// started: one upload attempt in all, the rest reported as not started,
+/// one error naming where the credentials came from.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_credentials_stop_the_other_files() {
+    let services = Services::load();
+    let server = services.pypiserver();
+    // Refuses every token it did not mint with 403, and counts uploads.
+    let index = FakeIndex::start(IndexConfig {
+        audience: "pypi".to_owned(),
+        repository: String::new(),
+        lifetime: 900,
+        upstream: server.upload_url(),
+        fallback: None,
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let version = unique_version();
+    let files: Vec<_> = (0..3)
+        .map(|i| {
+            let (name, _) = unique_name("refused");
+            write_wheel(dir.path(), &format!("{name}{i}"), &version, "x", 0)
+        })
+        .collect();
+    let simple = server.simple_url();
+    let mut args = vec![
+        "--repository",
+        index.url.as_str(),
+        "--simple-url",
+        simple.as_str(),
+        "-j",
+        "4",
+    ];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let password = canary("twine-password");
+    let run = publish(
+        dir.path(),
+        dir.path(),
+        &args,
+        &[
+            ("TWINE_USERNAME", "windlass"),
+            ("TWINE_PASSWORD", &password),
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 3, "{run:#?}");
+    run.assert_no_leak(&password);
+    assert_eq!(index.seen().uploads.len(), 1, "{run:#?}");
+    insta::with_settings!({filters => vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\b[0-9a-f]{64}\b", "[HASH]"),
+        (r"\(\d+(\.\d+)? (B|KiB)\)", "([SIZE])"),
+        (r"wl[-_]refused[-_]\d+", "[NAME]"),
+        (r"1\.\d+\.\d+", "[VERSION]"),
+    ]}, {
+        insta::assert_snapshot!(run.stdout.replace(&dir.path().display().to_string(), "[TMP]"));
+    });
+}
+
+/// A dry run that cannot reach the index has no plan: exit 3, each file
+/// says why, and nothing claims it "would upload".
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_against_a_dead_port_has_no_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("dead");
+    let version = unique_version();
+    let wheel = write_wheel(dir.path(), &name, &version, "x", 0);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let token = canary("pypi-token");
+    for json in [false, true] {
+        let mut args = vec![
+            "--repository",
+            url.as_str(),
+            "--token",
+            "env://PYPI_TOKEN",
+            "--dry-run",
+        ];
+        if json {
+            args.push("--json");
+        }
+        args.push(wheel.to_str().unwrap());
+        let run = publish(dir.path(), dir.path(), &args, &[("PYPI_TOKEN", &token)]).await;
+        assert_eq!(run.code, 3, "{run:#?}");
+        run.assert_no_leak(&token);
+        assert!(!run.stdout.contains("would upload"), "{}", run.stdout);
+        assert!(!run.stdout.contains("would-upload"), "{}", run.stdout);
+        if json {
+            let plan = run.json();
+            assert_eq!(plan["data"]["files"][0]["status"], "failed", "{plan}");
+        } else {
+            insta::with_settings!({filters => vec![
+                (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+                (r"\b[0-9a-f]{64}\b", "[HASH]"),
+                (r"\(\d+(\.\d+)? (B|KiB)\)", "([SIZE])"),
+                (r"wl[-_]dead[-_]\d+", "[NAME]"),
+                (r"1\.\d+\.\d+", "[VERSION]"),
+            ]}, {
+                insta::assert_snapshot!(run.stdout.replace(&dir.path().display().to_string(), "[TMP]"));
+            });
+        }
+    }
+}
+
+/// With nothing configured and a terminal to ask on, the token is asked
+/// for (hidden input), sent as `__token__`, and shown nowhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_typed_at_the_prompt_is_used_and_never_shown() {
+    let services = Services::load();
+    let server = services.pypiserver();
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("prompt");
+    let version = unique_version();
+    let wheel = write_wheel(dir.path(), &name, &version, "x", 0);
+    let token = canary("typed-token");
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (answer, questions) = (token.clone(), asked.clone());
+    let prompt = windlass_pypi::cli::TokenPrompt::new(move |question| {
+        questions.lock().unwrap().push(question.to_owned());
+        Ok(format!("{answer}\n"))
+    });
+    let upload = server.upload_url();
+    let run = support::publish_with_prompt(
+        dir.path(),
+        dir.path(),
+        &[
+            "--repository",
+            upload.as_str(),
+            "--json",
+            wheel.to_str().unwrap(),
+        ],
+        &[],
+        Some(prompt),
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    run.assert_no_leak(&token);
+    let report = run.json();
+    assert_eq!(report["data"]["credentials"], "the prompt", "{report}");
+    assert_eq!(report["data"]["files"][0]["status"], "uploaded", "{report}");
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].contains(upload.as_str()), "{asked:?}");
 }

@@ -77,6 +77,7 @@ impl Context {
             secrets: SecretsConfig::from_effective(&self.config)?,
             http: HttpConfig::from_settings(&self.config.settings.http),
             retry: windlass_pypi::RetryPolicy::default(),
+            prompt: windlass_pypi::cli::TokenPrompt::terminal(),
         })
     }
 }

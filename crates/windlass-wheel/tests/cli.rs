@@ -523,4 +523,76 @@ fn a_huge_hook_answer_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is larger than 16 MiB"), "{stderr}");
+
+/// `publish` with no credentials anywhere and no terminal to ask on stops
+/// before sending anything, exit 2, naming every source it tried; a dry
+/// run stops the same way. An index at a local port proves that nothing
+/// reached it, not even a look-up.
+#[test]
+fn publish_without_credentials_sends_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let built = run(
+        &[
+            "build",
+            fixture("flat-hatch").to_str().unwrap(),
+            "--out",
+            "dist",
+            "--backend",
+            "native",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let index = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    index.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/", index.local_addr().unwrap());
+    let mut outputs = String::new();
+    // The default repository (PyPI, by name) is refused the same way,
+    // before any connection.
+    let runs: [&[&str]; 3] = [
+        &["--repository", url.as_str()],
+        &["--repository", url.as_str(), "--dry-run"],
+        &[],
+    ];
+    for extra in runs {
+        let mut args = vec!["publish"];
+        args.extend_from_slice(extra);
+        let out = Command::cargo_bin("windlass-wheel")
+            .unwrap()
+            .args(&args)
+            .current_dir(tmp.path())
+            .env("NO_COLOR", "1")
+            .env("HOME", tmp.path())
+            .env("WINDLASS_CACHE_DIR", tmp.path().join("cache"))
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("WINDLASS_LOG")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("TWINE_USERNAME")
+            .env_remove("TWINE_PASSWORD")
+            .env_remove("TWINE_REPOSITORY")
+            .env_remove("TWINE_REPOSITORY_URL")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+            .env_remove("PYPI_ID_TOKEN")
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        outputs.push_str(&format!(
+            "$ windlass-wheel {}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let accepted = index.accept();
+    assert!(
+        accepted
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "something reached the index: {accepted:?}"
+    );
+    insta::with_settings!({filters => vec![(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]")]}, {
+        insta::assert_snapshot!(outputs);
+    });
 }

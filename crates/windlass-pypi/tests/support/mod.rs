@@ -264,6 +264,7 @@ pub fn context(cwd: &Path, home: &Path, vars: &[(String, String)]) -> PublishCon
         repositories: wheel.repositories,
         secrets: SecretsConfig::from_effective(&effective).unwrap(),
         http: windlass_http::HttpConfig::from_settings(&effective.settings.http),
+        prompt: None,
         retry: windlass_pypi::RetryPolicy {
             attempts: 8,
             backoff_base: std::time::Duration::from_millis(500),
@@ -275,6 +276,17 @@ pub fn context(cwd: &Path, home: &Path, vars: &[(String, String)]) -> PublishCon
 /// Runs `windlass wheel publish ARGS` in-process with `env` (plus `HOME`
 /// set to `home`), inside a simulated GitHub Actions step.
 pub async fn publish(cwd: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    publish_with_prompt(cwd, home, args, env, None).await
+}
+
+/// [`publish`] where a terminal answers the token prompt.
+pub async fn publish_with_prompt(
+    cwd: &Path,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    prompt: Option<windlass_pypi::cli::TokenPrompt>,
+) -> Run {
     let mut command_line = vec!["publish".to_owned()];
     command_line.extend(args.iter().map(|a| (*a).to_owned()));
     let cli = Cli::try_parse_from(&command_line).unwrap();
@@ -308,7 +320,8 @@ pub async fn publish(cwd: &Path, home: &Path, args: &[&str], env: &[(&str, &str)
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     vars.push(("HOME".to_owned(), home.display().to_string()));
-    let ctx = context(cwd, home, &vars);
+    let mut ctx = context(cwd, home, &vars);
+    ctx.prompt = prompt;
     let before = [cwd, home].map(snapshot);
     let status = match windlass_pypi::publish(&cli.publish, &ctx, &printer).await {
         Ok(report) => printer.report(&report).unwrap(),
