@@ -523,6 +523,7 @@ fn a_huge_hook_answer_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is larger than 16 MiB"), "{stderr}");
+}
 
 /// `publish` with no credentials anywhere and no terminal to ask on stops
 /// before sending anything, exit 2, naming every source it tried; a dry
