@@ -231,15 +231,19 @@ fn key_matches(pattern: &str, key: &str) -> bool {
             .all(|(want, part)| *want == "*" || want == part)
 }
 
-/// The prefixes a secret reference starts with.
-pub const REFERENCE_SCHEMES: &[&str] = &["env://", "vault://", "keyring://", "file://"];
+/// The schemes of a secret reference: `env://NAME`, `vault://MOUNT/PATH#KEY`,
+/// `keyring://SERVICE/USER`, `file://PATH`.
+pub const REFERENCE_SCHEMES: &[&str] = &["env", "vault", "keyring", "file"];
 
-/// Whether `value` is written as a secret reference (its scheme only: the
-/// rest is checked by the tool that resolves it).
+/// Whether `value` is written as a secret reference: one of
+/// [`REFERENCE_SCHEMES`] and a colon. The rest is checked by the tool that
+/// resolves it, which points at a typo such as `vault:secret/x`.
 pub fn is_reference(value: &str) -> bool {
-    REFERENCE_SCHEMES
-        .iter()
-        .any(|scheme| value.starts_with(scheme))
+    REFERENCE_SCHEMES.iter().any(|scheme| {
+        value
+            .strip_prefix(scheme)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })
 }
 
 /// Every tool-owned top-level section.

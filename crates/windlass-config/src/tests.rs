@@ -941,6 +941,11 @@ fn credential_fields_take_references_only() {
         ),
         ("secret entry", PROJECT, "[secrets]\nX = \"hunter2\"\n"),
         (
+            "a url is not a reference",
+            PROJECT,
+            "[secrets]\nX = \"https://ci:hunter2@x.example/\"\n",
+        ),
+        (
             "secret entry table",
             PROJECT,
             "[secrets]\nX = { ref = \"hunter2\", secret = false }\n",
@@ -973,7 +978,9 @@ fn credential_fields_take_references_only() {
     // References of every scheme are accepted and shown as written.
     let fixture = Fixture::new(&[(
         PROJECT,
-        "[secrets]\nA = \"keyring://svc/user\"\nB = { ref = \"env://B\", secret = false }\n\n\
+        "[secrets]\nA = \"keyring://svc/user\"\nB = { ref = \"env://B\", secret = false }\n\
+         # a mistyped reference is left to the tool, which points at the typo\n\
+         C = \"vault:secret/x#y\"\n\n\
          [vault.approle]\nrole-id = \"env://R\"\nsecret-id = \"file:///run/secret-id\"\n\n\
          [wheel.repositories.x]\nurl = \"https://x.example/\"\ntoken = \"vault://secret/ci/pypi#token\"\n",
     )]);
