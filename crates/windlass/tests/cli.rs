@@ -5,6 +5,7 @@
     reason = "a test fails loudly on the first surprise"
 )]
 
+use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -277,7 +278,7 @@ fn config_show_refuses_plain_credentials() {
         } else {
             stdout.replace(&dir.path().display().to_string(), "[PROJECT]")
         };
-        report.push_str(&format!("$ windlass {}\n{shown}\n", args.join(" ")));
+        writeln!(report, "$ windlass {}\n{shown}", args.join(" ")).unwrap();
     }
 
     // The same in the user file, with a project file that has none.
@@ -296,10 +297,12 @@ fn config_show_refuses_plain_credentials() {
     assert_no_leak(&output.stdout, &secret);
     assert_no_leak(&output.stderr, &secret);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    report.push_str(&format!(
+    write!(
+        report,
         "$ windlass config show (user file)\n{}",
         stderr.replace(&dir.path().display().to_string(), "[PROJECT]")
-    ));
+    )
+    .unwrap();
     insta::assert_snapshot!(report);
 }
 
