@@ -159,7 +159,8 @@ pub const ENV_VARS: &[EnvVar] = &[
 /// `windlass.toml`), define its serde types in the tool's crate with
 /// `#[serde(rename_all = "kebab-case", deny_unknown_fields)]`, read it with
 /// `EffectiveConfig::section::<T>("name")`, use [`crate::RelativePath`] for
-/// paths, and describe it in `docs/configuration.md`.
+/// paths, list every field that holds a credential in `credentials`, and
+/// describe it in `docs/configuration.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ToolSection {
     /// The top-level table name, `secrets`.
