@@ -66,6 +66,26 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     index
 }
 
+impl Location {
+    /// Like [`Location::new`], with the characters of `span` on the shown
+    /// line replaced by `****` (underlined): for a value that must not be
+    /// printed, such as a password written where a reference belongs.
+    pub(crate) fn masked(path: PathBuf, text: &str, span: std::ops::Range<usize>) -> Self {
+        let mut location = Self::new(path, text, span);
+        let start = location.column - 1;
+        let chars: Vec<char> = location.line_text.chars().collect();
+        let end = (start + location.width).min(chars.len());
+        if start < chars.len() {
+            let mut line: String = chars[..start].iter().collect();
+            line.push_str("****");
+            line.extend(&chars[end..]);
+            location.line_text = line;
+            location.width = 4;
+        }
+        location
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let number = self.line.to_string();
@@ -183,6 +203,19 @@ pub enum LoadError {
         /// Where, when known.
         location: Option<Box<Location>>,
     },
+    /// A credential field holds something other than a secret reference.
+    /// The value is never repeated: the location shows `****` in its place.
+    #[error("{key}: expected a secret reference, found {found}{}", at(location.as_deref()))]
+    PlainCredential {
+        /// The dotted key, `wheel.repositories.internal.password`.
+        key: String,
+        /// `a plain value`, `a table`.
+        found: String,
+        /// A reference for this field, as TOML: `"env://PYPI_PASSWORD"`.
+        example: String,
+        /// Where.
+        location: Option<Box<Location>>,
+    },
     /// A `WINDLASS_*` variable whose value does not parse.
     #[error("{name}={value}: expected {expected}")]
     InvalidEnv {
@@ -253,9 +286,9 @@ impl LoadError {
             | LoadError::UnknownKey { location, .. }
             | LoadError::WrongType { location, .. }
             | LoadError::InvalidValue { location, .. } => Some(&**location),
-            LoadError::MissingKey { location, .. } | LoadError::InvalidSection { location, .. } => {
-                location.as_deref()
-            }
+            LoadError::MissingKey { location, .. }
+            | LoadError::InvalidSection { location, .. }
+            | LoadError::PlainCredential { location, .. } => location.as_deref(),
             _ => None,
         }
     }
@@ -321,6 +354,14 @@ impl LoadError {
             LoadError::MissingKey { key, section, .. } => {
                 let leaf = key.rsplit('.').next().unwrap_or(key);
                 format!("add `{leaf} = ...` to `[{section}]`")
+            }
+            LoadError::PlainCredential { key, example, .. } => {
+                let leaf = key.rsplit('.').next().unwrap_or(key);
+                format!(
+                    "a credential is never written in the file: reference it, like \
+                     `{leaf} = {example}` (or `vault://MOUNT/PATH#KEY`, \
+                     `keyring://SERVICE/USER`, `file://PATH`)"
+                )
             }
             LoadError::InvalidSection { .. } => "fix the value at the marked position".to_owned(),
             LoadError::InvalidEnv { name, example, .. } => {

@@ -467,7 +467,7 @@ impl ConfigFile<'_> {
             } else if let (Some(section), Some(file), true) =
                 (registry::tool_section(name), file, prefix.is_empty())
             {
-                merged.sections.merge(file, section, key_span, item);
+                merged.sections.merge(file, section, key_span, item)?;
             } else if known.contains(&name) {
                 let Some(inner) = item.as_table_like() else {
                     return Err(LoadError::WrongType {

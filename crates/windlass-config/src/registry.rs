@@ -159,7 +159,8 @@ pub const ENV_VARS: &[EnvVar] = &[
 /// `windlass.toml`), define its serde types in the tool's crate with
 /// `#[serde(rename_all = "kebab-case", deny_unknown_fields)]`, read it with
 /// `EffectiveConfig::section::<T>("name")`, use [`crate::RelativePath`] for
-/// paths, and describe it in `docs/configuration.md`.
+/// paths, list every field that holds a credential in `credentials`, and
+/// describe it in `docs/configuration.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ToolSection {
     /// The top-level table name, `secrets`.
@@ -169,6 +170,12 @@ pub struct ToolSection {
     /// Dotted key patterns (`*` is one key) whose values are replaced as a
     /// whole, tables included: `secrets.*` makes each secret one entry.
     pub replaced_whole: &'static [&'static str],
+    /// Dotted key patterns (`*` is one key) of the credential fields, each
+    /// with an example reference for the hint: their values must be secret
+    /// references (`env://`, `vault://`, `keyring://`, `file://`). A plain
+    /// value there is refused when the file is loaded, and `config show`
+    /// prints `****` for anything but a reference.
+    pub credentials: &'static [(&'static str, &'static str)],
     /// One sentence for the docs.
     pub description: &'static str,
 }
@@ -177,16 +184,67 @@ impl ToolSection {
     /// Whether the value at the dotted `key` (which starts with this
     /// section's name) is replaced whole rather than merged key by key.
     pub fn replaced_whole(&self, key: &str) -> bool {
-        let parts: Vec<&str> = key.split('.').collect();
-        self.replaced_whole.iter().any(|pattern| {
-            let pattern: Vec<&str> = pattern.split('.').collect();
-            pattern.len() == parts.len()
-                && pattern
-                    .iter()
-                    .zip(&parts)
-                    .all(|(want, part)| *want == "*" || want == part)
+        self.replaced_whole
+            .iter()
+            .any(|pattern| key_matches(pattern, key))
+    }
+
+    /// The example reference of the credential field at the dotted `key`,
+    /// when it is one.
+    pub fn credential(&self, key: &str) -> Option<&'static str> {
+        self.credentials
+            .iter()
+            .find(|(pattern, _)| key_matches(pattern, key))
+            .map(|(_, example)| *example)
+    }
+
+    /// Whether a credential field at `key` may be a table whose own keys
+    /// are credential fields (`secrets.NAME = { ref = "..." }`).
+    pub fn credential_table(&self, key: &str) -> bool {
+        let depth = key.split('.').count();
+        self.credentials.iter().any(|(pattern, _)| {
+            let parts: Vec<&str> = pattern.split('.').collect();
+            parts.len() > depth && key_matches(&parts[..depth].join("."), key)
         })
     }
+
+    /// Whether the leaf at `key` is a credential field or lies inside one
+    /// (`password = { x = "..." }` puts `password.x` inside `password`).
+    pub fn holds_credential(&self, key: &str) -> bool {
+        let parts: Vec<&str> = key.split('.').collect();
+        (1..=parts.len()).any(|len| {
+            let prefix = parts[..len].join(".");
+            self.credential(&prefix).is_some()
+                && (len == parts.len() || !self.credential_table(&prefix))
+        })
+    }
+}
+
+/// Whether the dotted `key` matches `pattern`, where `*` is any one key.
+/// Keys are split on dots, so a quoted key holding a dot never matches.
+fn key_matches(pattern: &str, key: &str) -> bool {
+    let parts: Vec<&str> = key.split('.').collect();
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    pattern.len() == parts.len()
+        && pattern
+            .iter()
+            .zip(&parts)
+            .all(|(want, part)| *want == "*" || want == part)
+}
+
+/// The schemes of a secret reference: `env://NAME`, `vault://MOUNT/PATH#KEY`,
+/// `keyring://SERVICE/USER`, `file://PATH`.
+pub const REFERENCE_SCHEMES: &[&str] = &["env", "vault", "keyring", "file"];
+
+/// Whether `value` is written as a secret reference: one of
+/// [`REFERENCE_SCHEMES`] and a colon. The rest is checked by the tool that
+/// resolves it, which points at a typo such as `vault:secret/x`.
+pub fn is_reference(value: &str) -> bool {
+    REFERENCE_SCHEMES.iter().any(|scheme| {
+        value
+            .strip_prefix(scheme)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })
 }
 
 /// Every tool-owned top-level section.
@@ -195,18 +253,30 @@ pub const TOOL_SECTIONS: &[ToolSection] = &[
         name: "secrets",
         owner: "windlass-secrets",
         replaced_whole: &["secrets.*"],
+        credentials: &[
+            ("secrets.*", "\"env://PYPI_TOKEN\""),
+            ("secrets.*.ref", "\"env://PYPI_TOKEN\""),
+        ],
         description: "Named secret references: `NAME = \"vault://secret/ci/pypi#token\"` or `NAME = { ref = \"...\", secret = false }`.",
     },
     ToolSection {
         name: "vault",
         owner: "windlass-secrets",
         replaced_whole: &[],
+        credentials: &[
+            ("vault.approle.role-id", "\"env://VAULT_ROLE_ID\""),
+            ("vault.approle.secret-id", "\"env://VAULT_SECRET_ID\""),
+        ],
         description: "Where Vault/OpenBao is and how to log in (`address`, `namespace`, `ca-file`, `auth` and one table per login method).",
     },
     ToolSection {
         name: "wheel",
         owner: "windlass-wheel",
         replaced_whole: &["wheel.repositories.*"],
+        credentials: &[
+            ("wheel.repositories.*.token", "\"env://PYPI_TOKEN\""),
+            ("wheel.repositories.*.password", "\"env://PYPI_PASSWORD\""),
+        ],
         description: "Wheel building and the package repositories to publish to (`[wheel.repositories.NAME]`).",
     },
 ];

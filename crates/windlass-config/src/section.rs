@@ -22,7 +22,7 @@ use toml_edit::{Item, TableLike};
 use crate::effective::{Entry, Source};
 use crate::error::{LoadError, Location};
 use crate::load::{normalize, suggest};
-use crate::registry::{ToolSection, quoted_list};
+use crate::registry::{TOOL_SECTIONS, ToolSection, is_reference, quoted_list};
 
 /// A file that contributed to a tool-owned section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,14 +78,16 @@ impl Sections {
         self.files.len() - 1
     }
 
-    /// Merges a top-level `item` of `file` into the section `section.name`.
+    /// Merges a top-level `item` of `file` into the section `section.name`,
+    /// after checking that its credential fields hold references only.
     pub(crate) fn merge(
         &mut self,
         file: usize,
         section: &ToolSection,
         key_span: Option<Range<usize>>,
         item: &Item,
-    ) {
+    ) -> Result<(), LoadError> {
+        self.check_credentials(file, section, section.name, key_span.clone(), item)?;
         merge_item(
             &mut self.root,
             section.name,
@@ -95,6 +97,53 @@ impl Sections {
             file,
             section,
         );
+        Ok(())
+    }
+
+    /// Refuses a credential field of `item` (at the dotted `key`) that is
+    /// not a secret reference. The error shows where, never the value.
+    fn check_credentials(
+        &self,
+        file: usize,
+        section: &ToolSection,
+        key: &str,
+        key_span: Option<Range<usize>>,
+        item: &Item,
+    ) -> Result<(), LoadError> {
+        let table = item
+            .as_table_like()
+            .filter(|_| section.credential_table(key));
+        if let (Some(example), None) = (section.credential(key), table) {
+            if item.as_str().is_some_and(is_reference) {
+                return Ok(());
+            }
+            if let Some(value) = item.as_str() {
+                // Masked wherever else it might be printed.
+                windlass_redact::global().register(value);
+            }
+            // A value is masked; a `[table]` under the key is pointed at by
+            // its key (its values are on other lines).
+            let location = self.files.get(file).map(|source| {
+                let path = source.path.clone();
+                Box::new(match item.span() {
+                    Some(span) if !item.is_table() => Location::masked(path, &source.text, span),
+                    _ => Location::new(path, &source.text, key_span.unwrap_or(0..0)),
+                })
+            });
+            return Err(LoadError::PlainCredential {
+                key: key.to_owned(),
+                found: item_kind(item),
+                example: example.to_owned(),
+                location,
+            });
+        }
+        if let Some(table) = item.as_table_like() {
+            for (name, child) in table.iter() {
+                let span = table.get_key_value(name).and_then(|(k, _)| k.span());
+                self.check_credentials(file, section, &join(key, name), span, child)?;
+            }
+        }
+        Ok(())
     }
 
     /// Every leaf in file order (an array is one leaf), for `config show`.
@@ -110,8 +159,8 @@ impl Sections {
             match &keyed.node.value {
                 Value::Table(inner) => self.collect(inner, &key, out),
                 _ => out.push(Entry {
+                    value: Some(shown_value(&key, &keyed.node)),
                     key,
-                    value: Some(crate::load::shown(&render(&keyed.node))),
                     source: self.source(keyed.node.file, keyed.key_span.clone()),
                 }),
             }
@@ -225,6 +274,34 @@ impl Sections {
             },
         }
     }
+}
+
+/// A leaf as `config show` prints it: a credential field (or anything
+/// under one) as `****` unless it is a reference.
+fn shown_value(key: &str, node: &Node) -> String {
+    let credential = TOOL_SECTIONS
+        .iter()
+        .any(|section| section.holds_credential(key));
+    match &node.value {
+        Value::String(s) if credential && !is_reference(s) => "****".to_owned(),
+        Value::String(_) => crate::load::shown(&render(node)),
+        _ if credential => "****".to_owned(),
+        _ => crate::load::shown(&render(node)),
+    }
+}
+
+/// What a refused credential value is, in TOML words.
+fn item_kind(item: &Item) -> String {
+    match item {
+        Item::Value(toml_edit::Value::String(_)) => "a plain value",
+        Item::Value(toml_edit::Value::Integer(_) | toml_edit::Value::Float(_)) => "a number",
+        Item::Value(toml_edit::Value::Boolean(_)) => "a boolean",
+        Item::Value(toml_edit::Value::Datetime(_)) => "a date",
+        Item::Value(toml_edit::Value::Array(_)) | Item::ArrayOfTables(_) => "an array",
+        Item::Value(toml_edit::Value::InlineTable(_)) | Item::Table(_) => "a table",
+        Item::None => "nothing",
+    }
+    .to_owned()
 }
 
 fn join(prefix: &str, name: &str) -> String {
@@ -795,5 +872,64 @@ impl<'de> SeqAccess<'de> for SeqDe<'_> {
         seed.deserialize(de)
             .map(Some)
             .map_err(|err| locator.locate(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Node, Value, shown_value};
+
+    /// `config show` never prints a credential field's value: a reference
+    /// is shown as written, anything else (which loading refuses, should it
+    /// ever get this far) as `****`.
+    #[test]
+    fn credential_values_are_never_shown() {
+        let string = |s: &str| Node {
+            file: 0,
+            span: None,
+            value: Value::String(s.to_owned()),
+        };
+        let cases = [
+            ("wheel.repositories.x.password", string("env://PW")),
+            ("wheel.repositories.x.password", string("hunter2")),
+            ("wheel.repositories.x.token", string("keyring://s/u")),
+            ("wheel.repositories.x.token.inner", string("hunter2")),
+            (
+                "vault.approle.secret-id",
+                Node {
+                    file: 0,
+                    span: None,
+                    value: Value::Integer(12345),
+                },
+            ),
+            ("secrets.X", string("hunter2")),
+            ("secrets.X.ref", string("vault://secret/x#y")),
+            (
+                "secrets.X.secret",
+                Node {
+                    file: 0,
+                    span: None,
+                    value: Value::Bool(false),
+                },
+            ),
+            ("wheel.repositories.x.username", string("ci")),
+            ("vault.address", string("https://user:pw@vault.example/")),
+        ];
+        let shown: Vec<String> = cases
+            .iter()
+            .map(|(key, node)| format!("{key} = {}", shown_value(key, node)))
+            .collect();
+        insta::assert_snapshot!(shown.join("\n"), @r#"
+        wheel.repositories.x.password = "env://PW"
+        wheel.repositories.x.password = ****
+        wheel.repositories.x.token = "keyring://s/u"
+        wheel.repositories.x.token.inner = ****
+        vault.approle.secret-id = ****
+        secrets.X = ****
+        secrets.X.ref = "vault://secret/x#y"
+        secrets.X.secret = false
+        wheel.repositories.x.username = "ci"
+        vault.address = "https://user:****@vault.example/"
+        "#);
     }
 }

@@ -858,7 +858,7 @@ fn tool_section_errors() {
         (
             "tool_wrong_type_untagged",
             PROJECT,
-            "[secrets]\nX = 3\n",
+            "[secrets]\nX = { ref = \"env://X\", secret = \"no\" }\n",
             "secrets",
         ),
         (
@@ -911,6 +911,87 @@ fn tool_section_errors() {
         assert!(location.path.ends_with(path), "{name}");
         insta::assert_snapshot!(name, fixture.scrub(&render_error(&err)));
     }
+}
+
+/// A credential field holds a secret reference; anything else is refused
+/// when the file is loaded, in either file, and the error never repeats
+/// the value.
+#[test]
+fn credential_fields_take_references_only() {
+    let cases = [
+        (
+            "repository password",
+            PROJECT,
+            "[wheel.repositories.internal]\nurl = \"https://x.example/\"\nusername = \"ci\"\npassword = \"hunter2\"\n",
+        ),
+        (
+            "repository token, inline, user file",
+            USER,
+            "[wheel]\nrepositories.pypi = { url = \"https://x.example/\", token = \"pypi-hunter2\" }\n",
+        ),
+        (
+            "approle secret id",
+            PROJECT,
+            "[vault.approle]\nrole-id = \"env://R\"\nsecret-id = 'hunter2'\n",
+        ),
+        (
+            "approle role id, dotted",
+            PROJECT,
+            "vault.approle.role-id = \"hunter2\"\n",
+        ),
+        ("secret entry", PROJECT, "[secrets]\nX = \"hunter2\"\n"),
+        (
+            "a url is not a reference",
+            PROJECT,
+            "[secrets]\nX = \"https://ci:hunter2@x.example/\"\n",
+        ),
+        (
+            "secret entry table",
+            PROJECT,
+            "[secrets]\nX = { ref = \"hunter2\", secret = false }\n",
+        ),
+        (
+            "a table under a credential",
+            PROJECT,
+            "[wheel.repositories.x.password]\nvalue = \"hunter2\"\n",
+        ),
+        ("a number", PROJECT, "[vault.approle]\nsecret-id = 12345\n"),
+        (
+            "a multi-line string",
+            PROJECT,
+            "[vault.approle]\nsecret-id = \"\"\"hunter2\nhunter3\"\"\"\n",
+        ),
+    ];
+    let mut out = String::new();
+    for (case, path, text) in cases {
+        let fixture = Fixture::new(&[(path, text)]);
+        let err = fixture.options().load().expect_err(case);
+        assert!(err.is_usage_error(), "{case}");
+        let location = err.location().expect("file errors have a location");
+        assert!(location.path.ends_with(path), "{case}");
+        let shown = fixture.scrub(&render_error(&err));
+        assert!(!shown.contains("hunter"), "{case}: {shown}");
+        writeln!(out, "=== {case}\n{shown}\n").unwrap();
+    }
+    insta::assert_snapshot!(out);
+
+    // References of every scheme are accepted and shown as written.
+    let fixture = Fixture::new(&[(
+        PROJECT,
+        "[secrets]\nA = \"keyring://svc/user\"\nB = { ref = \"env://B\", secret = false }\n\
+         # a mistyped reference is left to the tool, which points at the typo\n\
+         C = \"vault:secret/x#y\"\n\n\
+         [vault.approle]\nrole-id = \"env://R\"\nsecret-id = \"file:///run/secret-id\"\n\n\
+         [wheel.repositories.x]\nurl = \"https://x.example/\"\ntoken = \"vault://secret/ci/pypi#token\"\n",
+    )]);
+    let config = load(&fixture, &fixture.options());
+    let shown: Vec<String> = config
+        .entries
+        .iter()
+        .filter_map(|e| Some(format!("{} = {}", e.key, e.value.as_deref()?)))
+        .filter(|line| !line.starts_with("http."))
+        .collect();
+    insta::assert_snapshot!("credential_references_shown", shown.join("\n"));
 }
 
 #[test]

@@ -119,6 +119,7 @@ pub async fn build(req: &BuildRequest) -> Result<Built, BuildError> {
     })?;
 
     if req.backend == BackendChoice::Pep517 {
+        plan::check_version(&req.project_dir, &pyproject)?;
         return pep517_all(req, wheel, sdist, Vec::new()).await;
     }
     let plan = plan::plan(&req.project_dir, &pyproject)?;

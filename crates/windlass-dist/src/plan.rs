@@ -129,6 +129,15 @@ impl PlanError {
             {
                 source.hint().map(str::to_owned)
             }
+            Self::Field { field, message, .. }
+                if field == "project.version" && message.starts_with("missing") =>
+            {
+                Some(
+                    "add `version = \"0.1.0\"` to `[project]`, or `dynamic = [\"version\"]` \
+                     when the build backend sets it"
+                        .to_owned(),
+                )
+            }
             Self::Field { .. } | Self::Walk { .. } | Self::Read { .. } => None,
             Self::MissingFile { field, .. } => {
                 Some(format!("create the file or fix the path in `{field}`"))
@@ -161,6 +170,7 @@ pub fn plan(
 ) -> Result<Result<NativePlan, Unsupported>, PlanError> {
     let file = root.join("pyproject.toml");
     let mut reasons = Vec::new();
+    check_version(root, pyproject)?;
     let Some(project) = &pyproject.project else {
         return Ok(Err(Unsupported {
             reasons: vec!["`pyproject.toml` has no `[project]` table (metadata lives in setup.py or setup.cfg)".into()],
@@ -542,6 +552,24 @@ fn unusual_config(root: &Path, pyproject: &PyProject, backend: KnownBackend) -> 
         }
     }
     reasons
+}
+
+/// A `[project]` table must give `version` or list it in `dynamic`
+/// (PEP 621): refused before any builder runs, so that no backend can make
+/// an `UNKNOWN-0.0.0` wheel of it.
+pub fn check_version(root: &Path, pyproject: &PyProject) -> Result<(), PlanError> {
+    match &pyproject.project {
+        Some(project)
+            if project.version.is_none() && !project.dynamic.iter().any(|d| d == "version") =>
+        {
+            Err(field_err(
+                &root.join("pyproject.toml"),
+                "project.version",
+                "missing (and not listed in `project.dynamic`)",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn field_err(file: &Path, field: &str, message: impl Into<String>) -> PlanError {

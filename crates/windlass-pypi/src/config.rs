@@ -16,7 +16,9 @@
 //! ```
 //!
 //! Credentials in `windlass.toml` are always secret references, never
-//! values. `.pypirc` holds plain values (twine's format); they are
+//! values: `token` and `password` are credential fields of the `[wheel]`
+//! section's registry row, so windlass-config refuses a value there when
+//! the file is loaded and `config show` never prints one. `.pypirc` holds plain values (twine's format); they are
 //! registered with the redactor the moment they are read.
 
 use std::collections::BTreeMap;

@@ -80,6 +80,24 @@ fn bad_projects_fail_with_a_hint_and_leave_the_out_dir_empty() {
             &["--backend", "native"],
         ),
         (
+            "no version",
+            vec![("pyproject.toml", GOOD.replace("version = \"1.0\"\n", "")), ("README.md", "# hi\n".into()), ("demo/__init__.py", String::new())],
+            &[],
+        ),
+        (
+            "no version with --backend pep517",
+            vec![("pyproject.toml", GOOD.replace("version = \"1.0\"\n", "")), ("README.md", "# hi\n".into()), ("demo/__init__.py", String::new())],
+            &["--backend", "pep517"],
+        ),
+        (
+            "no version with a backend only pep517 runs",
+            vec![(
+                "pyproject.toml",
+                "[build-system]\nrequires = [\"windlass-no-such-backend-0f3c9a==0.0.1\"]\nbuild-backend = \"windlass_no_such_backend.api\"\n\n[project]\nname = \"demo\"\n".into(),
+            )],
+            &[],
+        ),
+        (
             "unknown backend that fails to install",
             vec![(
                 "pyproject.toml",

@@ -268,6 +268,57 @@ fn config_show_never_prints_a_secret() {
     }
 }
 
+/// A credential written as a value instead of a reference, in the project
+/// or the user file, is refused when the configuration is loaded (exit 2,
+/// located, with the reference forms), and its value is never printed.
+#[test]
+fn config_show_refuses_plain_credentials() {
+    let secret = canary("plain-password");
+    let dir = project(&format!(
+        "[wheel.repositories.internal]\nurl = \"https://index.example.org/legacy/\"\n\
+         username = \"ci\"\npassword = \"{secret}\"\n"
+    ));
+    let mut report = String::new();
+    for args in [&["config", "show"][..], &["config", "show", "--json"]] {
+        let output = windlass(dir.path()).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_no_leak(&output.stdout, &secret);
+        assert_no_leak(&output.stderr, &secret);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let shown = if stdout.trim().is_empty() {
+            stderr.replace(&dir.path().display().to_string(), "[PROJECT]")
+        } else {
+            stdout.replace(&dir.path().display().to_string(), "[PROJECT]")
+        };
+        writeln!(report, "$ windlass {}\n{shown}", args.join(" ")).unwrap();
+    }
+
+    // The same in the user file, with a project file that has none.
+    let dir = project("[http]\nretries = 1\n");
+    fs::create_dir(dir.path().join("user-config")).unwrap();
+    fs::write(
+        dir.path().join("user-config/windlass.toml"),
+        format!("[vault.approle]\nrole-id = \"env://VAULT_ROLE_ID\"\nsecret-id = '{secret}'\n"),
+    )
+    .unwrap();
+    let output = windlass(dir.path())
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_no_leak(&output.stdout, &secret);
+    assert_no_leak(&output.stderr, &secret);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    write!(
+        report,
+        "$ windlass config show (user file)\n{}",
+        stderr.replace(&dir.path().display().to_string(), "[PROJECT]")
+    )
+    .unwrap();
+    insta::assert_snapshot!(report);
+}
+
 /// URLs that hold user info (a repository's, Vault's address) are shown with
 /// the password hidden, in the table and in the JSON, whatever their case.
 #[test]
