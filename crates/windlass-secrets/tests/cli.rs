@@ -196,7 +196,6 @@ USER = {{ ref = "vault://secret/{path}#user", secret = false }}
 MISSING_KEY = "vault://secret/{path}#nope"
 MISSING_ENV = "env://NOT_SET_ANYWHERE"
 DENIED = "vault://secret/other/thing#value"
-BARE = "pypi-AgEIbare-value"
 FILE = "file://no/such/file"
 "#,
         good = p.reference(),
@@ -224,6 +223,18 @@ FILE = "file://no/such/file"
         })
         .collect();
     insta::assert_debug_snapshot!("check_json_statuses", statuses);
+
+    // A value written in the file instead of a reference is refused when
+    // the configuration is read (exit 2), and never shown.
+    p.write_config("[secrets]\nBARE = \"pypi-AgEIbare-value\"\n");
+    for args in [&["check"][..], &["check", "--json"]] {
+        let output = p.cmd().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+        p.assert_clean(&output);
+        let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(!all.contains("bare-value"), "{all}");
+        assert!(all.contains("secrets.BARE"), "{all}");
+    }
 }
 
 #[tokio::test]
