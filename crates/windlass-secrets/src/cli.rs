@@ -14,7 +14,7 @@ use windlass_output::{
 };
 use windlass_process::Cmd;
 
-use crate::config::SecretsConfig;
+use crate::config::{ConfigRef, SecretsConfig};
 use crate::error::Status;
 use crate::local::Environment;
 use crate::reference::{ParseError, ParseErrorKind, SecretRef};
@@ -36,8 +36,9 @@ pub enum SecretsCommand {
     Exec(ExecArgs),
     /// Print one secret (only to a pipe or file, or with --reveal)
     Get(GetArgs),
-    /// Resolve every configured secret and report which work, without
-    /// values; exits 1 if any fails
+    /// Resolve every secret reference of the configuration (`[secrets]`,
+    /// tools' credentials, Vault login inputs) and report which work and
+    /// where each is used, without values; exits 1 if any fails
     Check(CheckArgs),
     /// Inside GitHub Actions: mask every configured secret in the log
     /// (`::add-mask::`), optionally export them to later steps
@@ -158,6 +159,9 @@ pub struct Context {
     /// project `windlass.toml`, else the working directory).
     pub project_dir: PathBuf,
     pub config: SecretsConfig,
+    /// Every secret reference of the configuration and where it is used,
+    /// for `check`.
+    pub references: Vec<ConfigRef>,
     /// `[http]` of windlass.toml, for the Vault client.
     pub http: HttpConfig,
 }
@@ -169,6 +173,7 @@ impl Context {
     pub fn load(options: &LoadOptions, env: Environment) -> Result<Self, LoadError> {
         let effective = options.load()?;
         let config = SecretsConfig::from_effective(&effective)?;
+        let references = crate::config::config_references(&effective, &config);
         // Before anything can print: the variables the configuration reads
         // secrets from are secrets themselves.
         crate::config::declare_secret_vars(
@@ -182,6 +187,7 @@ impl Context {
             env,
             project_dir,
             config,
+            references,
             http: HttpConfig::from_settings(&effective.settings.http),
         })
     }
@@ -468,9 +474,12 @@ pub struct CheckReport {
     pub secrets: Vec<CheckItem>,
 }
 
-/// One configured secret: never its value.
+/// One secret reference of the configuration, resolved once however many
+/// places use it: never its value.
 #[derive(Debug, Serialize)]
 pub struct CheckItem {
+    /// The entry name for `[secrets]`, else the dotted key (of the first
+    /// place that uses it).
     pub name: String,
     /// The reference as written (absent when it does not parse).
     pub reference: Option<String>,
@@ -478,27 +487,63 @@ pub struct CheckItem {
     /// Why it failed.
     pub message: Option<String>,
     pub hint: Option<String>,
+    /// Every place that uses it: `[secrets] PYPI_TOKEN`,
+    /// `wheel.repositories.internal.password`, `vault.approle.secret-id`.
+    pub used_in: Vec<String>,
+    /// An input to the Vault login, resolved before logging in.
+    pub vault_login: bool,
 }
 
-impl Outcome for CheckReport {
-    fn render_human(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        if self.secrets.is_empty() {
-            return writeln!(out, "no secrets configured in `[secrets]`");
-        }
-        let width = self.secrets.iter().map(|s| s.name.len()).max().unwrap_or(0);
-        for item in &self.secrets {
+impl CheckReport {
+    fn render_items(
+        items: &[&CheckItem],
+        width: usize,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        for item in items {
             let reference = item.reference.as_deref().unwrap_or("-");
+            let mut places = item.used_in.iter();
+            let first = places.next().map_or(item.name.as_str(), String::as_str);
             writeln!(
                 out,
-                "{:<11} {:<width$}  {reference}",
-                item.status.as_str(),
-                item.name
+                "{:<11} {first:<width$}  {reference}",
+                item.status.as_str()
             )?;
+            for place in places {
+                writeln!(out, "{:<11} {place}", "")?;
+            }
             if let Some(message) = &item.message {
                 writeln!(out, "{:<11} {:<width$}  {message}", "", "")?;
             }
             if let Some(hint) = &item.hint {
                 writeln!(out, "{:<11} {:<width$}  hint: {hint}", "", "")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Outcome for CheckReport {
+    fn render_human(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        if self.secrets.is_empty() {
+            return writeln!(out, "no secret references in the configuration");
+        }
+        let width = self
+            .secrets
+            .iter()
+            .map(|s| s.used_in.first().map_or(s.name.len(), String::len))
+            .max()
+            .unwrap_or(0);
+        let (login, rest): (Vec<&CheckItem>, Vec<&CheckItem>) =
+            self.secrets.iter().partition(|s| s.vault_login);
+        if login.is_empty() {
+            Self::render_items(&rest, width, out)?;
+        } else {
+            writeln!(out, "vault login inputs (resolved before logging in):")?;
+            Self::render_items(&login, width, out)?;
+            if !rest.is_empty() {
+                writeln!(out, "\nsecrets:")?;
+                Self::render_items(&rest, width, out)?;
             }
         }
         let failed = self
@@ -521,45 +566,117 @@ impl Outcome for CheckReport {
     }
 }
 
+/// One reference to check, with every place that uses it.
+struct CheckRow {
+    name: String,
+    used_in: Vec<String>,
+    reference: Result<SecretRef, ParseError>,
+    secret: bool,
+    vault_login: bool,
+}
+
+impl CheckRow {
+    fn named(&self) -> Option<NamedRef> {
+        self.reference.as_ref().ok().map(|reference| NamedRef {
+            name: self.name.clone(),
+            reference: reference.clone(),
+            secret: self.secret,
+        })
+    }
+}
+
+/// The references of the configuration, one row per distinct reference
+/// (references that do not parse each get their own): Vault login inputs
+/// first, then in the order of first use.
+fn check_rows(references: &[ConfigRef]) -> Vec<CheckRow> {
+    let mut rows: Vec<CheckRow> = Vec::new();
+    for r in references {
+        let parsed = SecretRef::parse(&r.reference);
+        let same = parsed.as_ref().ok().and_then(|parsed| {
+            rows.iter_mut()
+                .find(|row| row.reference.as_ref().is_ok_and(|other| other == parsed))
+        });
+        if let Some(row) = same {
+            row.used_in.push(r.used_in.clone());
+            row.secret |= r.secret;
+            row.vault_login |= r.vault_login;
+        } else {
+            rows.push(CheckRow {
+                name: r.name.clone(),
+                used_in: vec![r.used_in.clone()],
+                reference: parsed,
+                secret: r.secret,
+                vault_login: r.vault_login,
+            });
+        }
+    }
+    // Stable: file order within each group.
+    rows.sort_by_key(|row| !row.vault_login);
+    rows
+}
+
 async fn check(ctx: &Context, resolver: &Resolver, printer: &Printer) -> anyhow::Result<Exit> {
-    let entries = ctx.config.secrets.named_refs();
-    let valid: Vec<NamedRef> = entries
-        .iter()
-        .filter_map(|e| e.as_ref().ok().cloned())
-        .collect();
-    let mut results = resolver.resolve_all(&valid).await.into_iter();
-    let mut items = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let item = match entry {
-            Err(e) => CheckItem {
-                name: e.name.clone(),
-                reference: None,
-                status: Status::Invalid,
-                message: Some(e.source.to_string()),
-                hint: Some(e.source.expected_form().to_owned()),
-            },
-            Ok(named) => {
-                let result = results.next().context("one result per secret")?;
-                let reference = Some(named.reference.to_string());
-                match result {
-                    Ok(_) => CheckItem {
-                        name: named.name,
-                        reference,
-                        status: Status::Ok,
-                        message: None,
-                        hint: None,
-                    },
-                    Err(e) => CheckItem {
-                        name: named.name,
-                        reference,
-                        status: e.status(),
-                        message: Some(error_chain(&e)),
-                        hint: e.hint(),
-                    },
-                }
+    let rows = check_rows(&ctx.references);
+    // The login inputs first: the login reads them, and they never come
+    // from Vault itself.
+    let mut results: Vec<Option<Result<(), ResolveError>>> = Vec::new();
+    results.resize_with(rows.len(), || None);
+    for login in [true, false] {
+        let group: Vec<(usize, NamedRef)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| row.vault_login == login)
+            .filter_map(|(i, row)| row.named().map(|named| (i, named)))
+            .filter(|(_, named)| !(login && matches!(named.reference, SecretRef::Vault(_))))
+            .collect();
+        let named: Vec<NamedRef> = group.iter().map(|(_, n)| n.clone()).collect();
+        for ((i, _), result) in group.iter().zip(resolver.resolve_all(&named).await) {
+            if let Some(slot) = results.get_mut(*i) {
+                *slot = Some(result.map(|_| ()));
+            }
+        }
+    }
+    let mut items = Vec::with_capacity(rows.len());
+    for (row, result) in rows.into_iter().zip(results) {
+        let (reference, status, message, hint) = match (&row.reference, result) {
+            (Err(e), _) => (
+                None,
+                Status::Invalid,
+                Some(e.to_string()),
+                Some(e.expected_form().to_owned()),
+            ),
+            (Ok(reference), Some(Ok(()))) => (Some(reference.to_string()), Status::Ok, None, None),
+            (Ok(reference), Some(Err(e))) => (
+                Some(reference.to_string()),
+                e.status(),
+                Some(error_chain(&e)),
+                e.hint(),
+            ),
+            // A login input written as a `vault://` reference.
+            (Ok(reference), None) => {
+                let what = if row.name.ends_with("role-id") {
+                    "role id"
+                } else {
+                    "secret id"
+                };
+                let e = ResolveError::from(VaultError::AppRoleVaultRef { what });
+                (
+                    Some(reference.to_string()),
+                    e.status(),
+                    Some(error_chain(&e)),
+                    e.hint(),
+                )
             }
         };
-        items.push(item);
+        items.push(CheckItem {
+            name: row.name,
+            reference,
+            status,
+            message,
+            hint,
+            used_in: row.used_in,
+            vault_login: row.vault_login,
+        });
     }
     let status = printer.report(&CheckReport { secrets: items })?;
     Ok(Exit::Status(status))

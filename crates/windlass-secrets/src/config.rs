@@ -280,6 +280,81 @@ pub fn config_secret_env_vars(config: &EffectiveConfig) -> Vec<String> {
     names
 }
 
+/// One place in the configuration that holds a secret reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigRef {
+    /// The name it goes by: the entry name for `[secrets]`, else the
+    /// dotted key.
+    pub name: String,
+    /// Where it is used: `[secrets] PYPI_TOKEN`,
+    /// `wheel.repositories.internal.password`, `vault.approle.secret-id`.
+    pub used_in: String,
+    /// The reference as written.
+    pub reference: String,
+    /// `false` for `[secrets]` entries marked `secret = false`.
+    pub secret: bool,
+    /// An input to the Vault login (`[vault.approle]` ids): resolved
+    /// before logging in, never from Vault itself.
+    pub vault_login: bool,
+}
+
+/// Every secret reference of the effective configuration, where it is used:
+/// the entries of `[secrets]` (in file order), then the credential fields
+/// each tool section declares in [`windlass_config::TOOL_SECTIONS`] (the
+/// `[vault]` login inputs among them), then any other reference in a
+/// section another tool owns (a repository `username` written as one).
+/// Values that are not references are refused when the file is loaded.
+pub fn config_references(config: &EffectiveConfig, typed: &SecretsConfig) -> Vec<ConfigRef> {
+    let mut refs: Vec<ConfigRef> = typed
+        .secrets
+        .entries
+        .iter()
+        .map(|(name, entry)| ConfigRef {
+            name: name.clone(),
+            used_in: format!("[secrets] {name}"),
+            reference: entry.reference.clone(),
+            secret: entry.secret,
+            vault_login: false,
+        })
+        .collect();
+    for entry in &config.entries {
+        let Some(section_name) = entry.key.split('.').next() else {
+            continue;
+        };
+        let Some(section) = windlass_config::tool_section(section_name) else {
+            continue;
+        };
+        if section.name == "secrets" {
+            continue;
+        }
+        let Some(value) = entry.value.as_deref().and_then(toml_string) else {
+            continue;
+        };
+        let declared = section.holds_credential(&entry.key);
+        let ours = section.owner == env!("CARGO_PKG_NAME");
+        if declared || (!ours && windlass_config::is_reference(&value)) {
+            refs.push(ConfigRef {
+                name: entry.key.clone(),
+                used_in: entry.key.clone(),
+                reference: value,
+                secret: true,
+                vault_login: section.name == "vault",
+            });
+        }
+    }
+    refs
+}
+
+/// The string a value of the effective configuration (written as TOML)
+/// holds, when it is one.
+fn toml_string(text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(&format!("v = {text}")).ok()?;
+    match table.get("v")? {
+        toml::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 /// The variable an `env://` reference reads, if it is one that parses.
 pub fn env_var_of(reference: &str) -> Option<String> {
     match SecretRef::parse(reference) {

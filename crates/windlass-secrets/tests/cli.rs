@@ -237,6 +237,88 @@ FILE = "file://no/such/file"
     }
 }
 
+/// `check` covers every reference of the configuration, not only
+/// `[secrets]`: a repository's credentials and the Vault login inputs
+/// (resolved before the login), each resolved once and named by every place
+/// that uses it.
+#[tokio::test]
+async fn check_covers_every_reference_in_the_configuration() {
+    let p = Project::new("check-all").await;
+    // A relative `file://` reference: the secret id sits in the project.
+    let secret_id = std::fs::read_to_string(&p.bao.approle.secret_id_file).unwrap();
+    std::fs::write(p.dir.path().join("secret-id"), secret_id.trim()).unwrap();
+    set_mode(&p.dir.path().join("secret-id"), 0o600);
+    p.write_config(&format!(
+        r#"[secrets]
+GOOD = "{good}"
+INDEX_PASSWORD = "env://WL_INDEX_PASSWORD"
+
+[vault]
+auth = "approle"
+
+[vault.approle]
+role-id = "env://WL_ROLE_ID"
+secret-id = "file://secret-id"
+
+[wheel.repositories.internal]
+url = "https://pypi.internal.example/legacy/"
+username = "env://WL_INDEX_USER"
+password = "env://WL_INDEX_PASSWORD"
+
+[wheel.repositories.other]
+url = "https://other.example/legacy/"
+token = "{good}"
+"#,
+        good = p.reference(),
+    ));
+    let cmd = || {
+        let mut cmd = p.cmd();
+        cmd.env_remove("VAULT_TOKEN")
+            .env("WL_ROLE_ID", &p.bao.approle.role_id)
+            .env("WL_INDEX_PASSWORD", &p.canary);
+        cmd
+    };
+    let output = cmd().args(["check"]).output().unwrap();
+    // `WL_INDEX_USER` is not set.
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    p.assert_clean(&output);
+    insta::assert_snapshot!("check_all_human", normalise(&text(&output.stdout), &p));
+
+    let output = cmd().args(["check", "--json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    p.assert_clean(&output);
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows: Vec<Value> = doc["data"]["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s["name"],
+                "reference": s["reference"],
+                "status": s["status"],
+                "used_in": s["used_in"],
+                "vault_login": s["vault_login"],
+            })
+        })
+        .collect();
+    let rows = normalise(&serde_json::to_string_pretty(&rows).unwrap(), &p);
+    insta::assert_snapshot!("check_all_json", rows);
+
+    // A login input cannot come from Vault: reported, not looked up.
+    p.write_config(&format!(
+        "[vault]\nauth = \"approle\"\n[vault.approle]\nrole-id = \"env://WL_ROLE_ID\"\nsecret-id = \"{}\"\n",
+        p.reference()
+    ));
+    let output = cmd().args(["check"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    p.assert_clean(&output);
+    insta::assert_snapshot!(
+        "check_login_input_from_vault",
+        normalise(&text(&output.stdout), &p)
+    );
+}
+
 #[tokio::test]
 async fn mask_and_export_in_github_actions() {
     let p = Project::new("mask").await;
