@@ -26,14 +26,15 @@ use crate::upload::{RetryPolicy, Uploader};
 /// index.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PublishArgs {
-    /// Wheels (`.whl`) and sdists (`.tar.gz`) to upload [default: dist/*.whl
-    /// and dist/*.tar.gz]
+    /// Wheels (`.whl`) and sdists (`.tar.gz`) to upload [default: the ones
+    /// in `[wheel] out`, else in dist/ of the project]
     #[arg(value_name = "DIST")]
     pub dists: Vec<PathBuf>,
 
     /// A repository name (`[wheel.repositories.NAME]` in windlass.toml, a
     /// `.pypirc` section, `pypi`, `testpypi`) or an upload URL [default:
-    /// `TWINE_REPOSITORY_URL`, `TWINE_REPOSITORY`, else pypi]
+    /// `TWINE_REPOSITORY_URL`, `TWINE_REPOSITORY`, `[wheel] repository`,
+    /// else pypi]
     #[arg(long, short = 'r', value_name = "NAME|URL")]
     pub repository: Option<String>,
 
@@ -172,6 +173,9 @@ pub struct PublishContext {
     pub project_dir: PathBuf,
     /// `[wheel.repositories]` of windlass.toml.
     pub repositories: IndexMap<String, RepositorySection>,
+    /// `[wheel] repository` of windlass.toml: the target when neither
+    /// `--repository` nor `TWINE_REPOSITORY*` names one.
+    pub default_repository: Option<String>,
     /// `[secrets]` and `[vault]` of windlass.toml; `[vault]` resolves
     /// `vault://` references.
     pub secrets: SecretsConfig,
@@ -235,7 +239,7 @@ async fn publish_with(
     printer: &Printer,
 ) -> anyhow::Result<PublishReport> {
     // 1. Every file read and validated before anything is sent.
-    let paths = dist_paths(args, &ctx.cwd)?;
+    let paths = dist_paths(&args.dists, &ctx.cwd, &ctx.cwd.join("dist"))?;
     let dists = inspect_all(&paths).await?;
 
     // 2. Where to and with what.
@@ -363,6 +367,7 @@ async fn choose_target(
         trusted_publishing: args.trusted_publishing,
         trusted_publishing_url: args.trusted_publishing_url.clone(),
         anonymous: args.no_credentials,
+        default_repository: ctx.default_repository.clone(),
     };
     let sources = TargetSources {
         env: &ctx.env,
@@ -403,16 +408,20 @@ async fn choose_target(
     }
 }
 
-/// The files to upload: the arguments, or `dist/*.whl` and
-/// `dist/*.tar.gz`; duplicates dropped.
-fn dist_paths(args: &PublishArgs, cwd: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut paths: Vec<PathBuf> = if args.dists.is_empty() {
-        let dir = cwd.join("dist");
-        let entries = std::fs::read_dir(&dir).map_err(|e| {
+/// The distributions to work on: `dists` (relative to `cwd`), or else the
+/// `*.whl` and `*.tar.gz` files in `default_dir`, sorted; duplicates
+/// dropped. None at all is an input error (exit 2) with a hint.
+pub fn dist_paths(
+    dists: &[PathBuf],
+    cwd: &Path,
+    default_dir: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = if dists.is_empty() {
+        let entries = std::fs::read_dir(default_dir).map_err(|e| {
             classified(
                 ExitStatus::Usage,
-                Some("pass the files to upload, or build them into `dist/` first".to_owned()),
-                anyhow::Error::new(e).context(format!("cannot list `{}`", dir.display())),
+                Some("build them first with `windlass wheel build`, or pass the files".to_owned()),
+                anyhow::Error::new(e).context(format!("cannot list `{}`", default_dir.display())),
             )
         })?;
         let mut found: Vec<PathBuf> = entries
@@ -427,15 +436,15 @@ fn dist_paths(args: &PublishArgs, cwd: &Path) -> anyhow::Result<Vec<PathBuf>> {
         found.sort();
         found
     } else {
-        args.dists.iter().map(|p| cwd.join(p)).collect()
+        dists.iter().map(|p| cwd.join(p)).collect()
     };
     let mut seen = BTreeSet::new();
     paths.retain(|p| seen.insert(p.clone()));
     if paths.is_empty() {
         return Err(classified(
             ExitStatus::Usage,
-            Some("build them first, e.g. `windlass wheel build`".to_owned()),
-            anyhow::anyhow!("no wheels or sdists to upload in `dist/`"),
+            Some("build them first with `windlass wheel build`, or pass the files".to_owned()),
+            anyhow::anyhow!("no wheels or sdists in `{}`", default_dir.display()),
         ));
     }
     Ok(paths)

@@ -1,7 +1,8 @@
 //! Choosing the upload target and its credentials.
 //!
 //! The repository: `--repository NAME|URL`, else `TWINE_REPOSITORY_URL`,
-//! else `TWINE_REPOSITORY`, else `pypi`. A name is looked up in
+//! else `TWINE_REPOSITORY`, else `[wheel] repository` of windlass.toml,
+//! else `pypi`. A name is looked up in
 //! `[wheel.repositories]` of `windlass.toml`, then in `~/.pypirc`, then
 //! among the built-in `pypi` and `testpypi`.
 //!
@@ -105,6 +106,9 @@ pub struct TargetRequest {
     pub trusted_publishing_url: Option<String>,
     /// `--no-credentials`: send no credentials, look none up.
     pub anonymous: bool,
+    /// The configured default (`[wheel] repository`): used when neither
+    /// `--repository` nor a `TWINE_REPOSITORY*` variable names one.
+    pub default_repository: Option<String>,
 }
 
 /// Where repositories, credentials and the means to resolve secret
@@ -274,6 +278,12 @@ pub async fn resolve_target(
         .or_else(|| {
             env.get_str("TWINE_REPOSITORY")
                 .map(|n| (n.to_owned(), "TWINE_REPOSITORY"))
+        })
+        .or_else(|| {
+            request
+                .default_repository
+                .clone()
+                .map(|r| (r, "[wheel] repository"))
         })
         .unwrap_or_else(|| ("pypi".to_owned(), "the default repository"));
     let chosen = choose(&spec.0, sources.repositories, pypirc)?;

@@ -32,6 +32,10 @@ pub struct Context {
     pub wheel: WheelSection,
     pub env: Environment,
     pub cwd: PathBuf,
+    /// The project root: the first directory from where the command looks
+    /// (upwards, inside the repository) that holds `windlass.toml` or
+    /// `pyproject.toml`; else that directory itself.
+    pub project_root: PathBuf,
 }
 
 impl Context {
@@ -45,6 +49,7 @@ impl Context {
             .context("cannot read the environment")
             .with_exit_status(ExitStatus::Usage)?;
         options.cwd = cwd.join(start);
+        let project_root = find_project_root(&options.cwd);
         if let Some(path) = config_file {
             options = options.with_config_file(cwd.join(path));
         }
@@ -60,7 +65,17 @@ impl Context {
             wheel,
             env,
             cwd,
+            project_root,
         })
+    }
+
+    /// Where `build` writes by default, so where `check` and `publish` look
+    /// when given no files: `[wheel] out`, else `dist/` of the project root.
+    pub fn out_dir(&self) -> PathBuf {
+        self.wheel.out.as_ref().map_or_else(
+            || self.project_root.join("dist"),
+            |out| out.resolve(&self.project_root),
+        )
     }
 
     /// What `publish` needs: repositories, `[secrets]`/`[vault]` for secret
@@ -74,12 +89,29 @@ impl Context {
                 .project_dir()
                 .map_or_else(|| self.cwd.clone(), Path::to_path_buf),
             repositories: self.wheel.repositories.clone(),
+            default_repository: self.wheel.repository.clone(),
             secrets: SecretsConfig::from_effective(&self.config)?,
             http: HttpConfig::from_settings(&self.config.settings.http),
             retry: windlass_pypi::RetryPolicy::default(),
             prompt: windlass_pypi::cli::TokenPrompt::terminal(),
         })
     }
+}
+
+/// The first of `start` and its ancestors holding `windlass.toml` or
+/// `pyproject.toml`; the search stops at the repository root (a directory
+/// with `.git`), as the search for `windlass.toml` does. `start` when none
+/// does.
+fn find_project_root(start: &Path) -> PathBuf {
+    for dir in start.ancestors() {
+        if dir.join("windlass.toml").exists() || dir.join("pyproject.toml").exists() {
+            return dir.to_path_buf();
+        }
+        if dir.join(".git").exists() {
+            break;
+        }
+    }
+    start.to_path_buf()
 }
 
 /// Runs `windlass wheel ...` to the end: output, logging, configuration,

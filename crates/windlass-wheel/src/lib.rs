@@ -9,9 +9,11 @@
 //! or opens a connection except through those crates.
 //!
 //! Exit codes: 0 built, every distribution passed, or every file is on the
-//! index; 1 `check` found problems, or a different file already exists under
-//! the same name; 2 bad input (no pyproject, invalid TOML or metadata, a file
-//! that is not a distribution or not a regular file, a project file that
+//! index; 1 `check` found problems, `publish` found one before sending
+//! anything (it runs the checks of `check` first unless `--no-check`), or a
+//! different file already exists under the same name; 2 bad input (no
+//! pyproject, invalid TOML or metadata, no file given or found in the
+//! output directory, a file that is not a distribution or not a regular file, a project file that
 //! links outside the project or is a fifo, socket or device, build
 //! requirements that cannot be installed);
 //! 3 the index or the network failed; 1 also for a failed write or a backend
@@ -46,9 +48,9 @@ pub enum WheelCommand {
     /// Check wheels and sdists the way twine, check-wheel-contents and
     /// installers do (exit 1 when a problem is found)
     Check(CheckArgs),
-    /// Upload wheels and sdists to PyPI or another index; files already
-    /// there with the same hash are skipped, so a re-run is safe
-    Publish(windlass_pypi::PublishArgs),
+    /// Check, then upload wheels and sdists to PyPI or another index; files
+    /// already there with the same hash are skipped, so a re-run is safe
+    Publish(PublishCommand),
 }
 
 impl WheelCommand {
@@ -102,9 +104,22 @@ pub enum Backend {
 /// `windlass wheel check`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckArgs {
-    /// Wheels (`.whl`) and sdists (`.tar.gz`) to check
-    #[arg(required = true, value_name = "DIST")]
+    /// Wheels (`.whl`) and sdists (`.tar.gz`) to check [default: the ones in
+    /// `[wheel] out`, else in dist/ of the project]
+    #[arg(value_name = "DIST")]
     pub dists: Vec<PathBuf>,
+}
+
+/// `windlass wheel publish`: the upload arguments and the check before it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublishCommand {
+    #[command(flatten)]
+    pub publish: windlass_pypi::PublishArgs,
+    /// Upload without running the checks of `wheel check` first (by
+    /// default a file with a problem stops the run, exit 1, before
+    /// anything is sent)
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 /// What a `windlass wheel` command returns (the JSON `data`).
@@ -183,11 +198,64 @@ pub async fn run(
 ) -> anyhow::Result<WheelOutcome> {
     match &args.command {
         WheelCommand::Build(b) => build(b, &ctx.wheel, printer).await.map(WheelOutcome::Built),
-        WheelCommand::Check(c) => check(c, printer).map(WheelOutcome::Checked),
-        WheelCommand::Publish(p) => windlass_pypi::publish(p, &ctx.publish_context()?, printer)
-            .await
-            .map(WheelOutcome::Published),
+        WheelCommand::Check(c) => {
+            let paths = given_or_built(&c.dists, ctx)?;
+            check(&paths, printer).map(WheelOutcome::Checked)
+        }
+        WheelCommand::Publish(p) => publish(p, ctx, printer).await.map(WheelOutcome::Published),
     }
+}
+
+/// The files given (as written), else the wheels and sdists `build` wrote
+/// into the output directory of the project.
+fn given_or_built(given: &[PathBuf], ctx: &cli::Context) -> anyhow::Result<Vec<PathBuf>> {
+    if given.is_empty() {
+        windlass_pypi::cli::dist_paths(given, &ctx.cwd, &ctx.out_dir())
+    } else {
+        Ok(given.to_vec())
+    }
+}
+
+/// `publish`: the files (given, or what `build` wrote), checked unless
+/// `--no-check`, then uploaded. A file with a problem stops the run with
+/// exit 1, as `check` would, before anything is sent.
+async fn publish(
+    cmd: &PublishCommand,
+    ctx: &cli::Context,
+    printer: &Printer,
+) -> anyhow::Result<windlass_pypi::PublishReport> {
+    let paths = given_or_built(&cmd.publish.dists, ctx)?;
+    if !cmd.no_check {
+        let report = check(&paths, printer)?;
+        if report.problem_count > 0 {
+            return Err(refuse_unchecked(&report, printer));
+        }
+    }
+    // Exactly the files checked: a file written meanwhile is not picked up.
+    let mut args = cmd.publish.clone();
+    args.dists = paths;
+    windlass_pypi::publish(&args, &ctx.publish_context()?, printer).await
+}
+
+/// The error for files `check` found problems in, each problem (which
+/// names its file) first given as a warning.
+fn refuse_unchecked(report: &CheckReport, printer: &Printer) -> anyhow::Error {
+    let failed: Vec<&FileReport> = report.files.iter().filter(|f| !f.ok).collect();
+    for problem in failed.iter().flat_map(|f| &f.problems) {
+        printer.warn(&problem.to_string());
+    }
+    let names: Vec<String> = failed
+        .iter()
+        .map(|f| format!("`{}`", display_name(&f.path)))
+        .collect();
+    Classified::new(anyhow::anyhow!(
+        "{} problem(s) found in {}, so nothing was published",
+        report.problem_count,
+        names.join(", ")
+    ))
+    .with_status(ExitStatus::Failure)
+    .with_hint("fix the project and build again (`windlass wheel check` shows the problems), or pass `--no-check` to publish anyway")
+    .into()
 }
 
 async fn build(
@@ -262,10 +330,10 @@ fn classify_build(error: BuildError) -> anyhow::Error {
     classified.into()
 }
 
-fn check(args: &CheckArgs, printer: &Printer) -> anyhow::Result<CheckReport> {
+fn check(paths: &[PathBuf], printer: &Printer) -> anyhow::Result<CheckReport> {
     let mut files = Vec::new();
     let mut count = 0;
-    for path in &args.dists {
+    for path in paths {
         printer.status("Checking", &display_name(path));
         let problems = check_file(path).map_err(|e| {
             let hint = e.hint();

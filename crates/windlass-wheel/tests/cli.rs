@@ -26,6 +26,11 @@ struct Run {
 }
 
 fn run(args: &[&str], cwd: &Path) -> Run {
+    run_at(args, cwd, cwd)
+}
+
+/// `run` in `cwd`, with `root` in the output read as `[TMP]`.
+fn run_at(args: &[&str], cwd: &Path, root: &Path) -> Run {
     let out = Command::cargo_bin("windlass-wheel")
         .unwrap()
         .args(args)
@@ -36,7 +41,7 @@ fn run(args: &[&str], cwd: &Path) -> Run {
         .env_remove("GITHUB_ACTIONS")
         .output()
         .unwrap();
-    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&cwd.display().to_string(), "[TMP]");
+    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&root.display().to_string(), "[TMP]");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: clean(&out.stdout),
@@ -614,4 +619,234 @@ fn publish_without_credentials_sends_nothing() {
     insta::with_settings!({filters => vec![(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]")]}, {
         insta::assert_snapshot!(outputs);
     });
+}
+
+/// A `publish` run against the test pypiserver, with no credentials or
+/// repository coming from the environment or a `.pypirc`; the index's
+/// address in the output reads `[INDEX]`.
+fn publish_run(args: &[&str], cwd: &Path, home: &Path, index: &str) -> Run {
+    let out = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .arg("publish")
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("HOME", home)
+        .env("WINDLASS_CACHE_DIR", home.join("cache"))
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("WINDLASS_LOG")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("TWINE_USERNAME")
+        .env_remove("TWINE_PASSWORD")
+        .env_remove("TWINE_REPOSITORY")
+        .env_remove("TWINE_REPOSITORY_URL")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        .env_remove("PYPI_ID_TOKEN")
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let clean = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .replace(&home.display().to_string(), "[TMP]")
+            .replace(index.trim_end_matches('/'), "[INDEX]")
+    };
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: clean(&out.stdout),
+        stderr: clean(&out.stderr),
+    }
+}
+
+/// A project that no other test publishes, so a dry run always plans an
+/// upload.
+fn publishable_project(dir: &Path, name: &str, extra: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir.join(".git")).unwrap();
+    let pyproject = GOOD.replace("name = \"demo\"", &format!("name = \"{name}\""));
+    let module = format!("{}/__init__.py", name.replace('-', "_"));
+    let mut files = vec![
+        ("project/pyproject.toml", pyproject.as_str()),
+        ("project/README.md", "# hi\n"),
+        (module.as_str(), ""),
+    ];
+    let module_path = format!("project/{module}");
+    files[2].0 = module_path.as_str();
+    files.extend_from_slice(extra);
+    write(dir, &files);
+}
+
+/// The runs one after the other, hashes read as `[HASH]` (what is found
+/// and planned matters here, not the bytes the builder wrote).
+fn report(runs: &[(&str, &Run)]) -> String {
+    let hash = |text: &str| {
+        text.split('\n')
+            .map(|line| {
+                line.split(' ')
+                    .map(|word| {
+                        if word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            "[HASH]"
+                        } else {
+                            word
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    runs.iter()
+        .map(|(label, r)| {
+            format!(
+                "$ {label}\nexit {}\nstdout:\n{}stderr:\n{}",
+                r.code,
+                hash(&r.stdout),
+                r.stderr
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `check` and `publish` given no files take what `build` wrote (`[wheel]
+/// out` of the project, else its `dist/`), wherever in the project they
+/// run.
+#[test]
+fn bare_publish_from_a_subdirectory_finds_what_build_wrote() {
+    let index = windlass_testkit::Services::load().pypiserver().upload_url();
+    let tmp = tempfile::tempdir().unwrap();
+    publishable_project(
+        tmp.path(),
+        "wl-subdir-demo",
+        &[("project/windlass.toml", "[wheel]\nout = \"build/wheels\"\n")],
+    );
+    let project = tmp.path().join("project");
+    let built = run_at(&["build", "--backend", "native"], &project, tmp.path());
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let sub = project.join("wl_subdir_demo");
+    let checked = run_at(&["check"], &sub, tmp.path());
+    let published = publish_run(
+        &["--repository", &index, "--no-credentials", "--dry-run"],
+        &sub,
+        tmp.path(),
+        &index,
+    );
+    insta::assert_snapshot!(report(&[
+        ("windlass-wheel build (in project)", &built),
+        ("windlass-wheel check (in project/wl_subdir_demo)", &checked),
+        (
+            "windlass-wheel publish --repository [INDEX] --no-credentials --dry-run (in project/wl_subdir_demo)",
+            &published
+        ),
+    ]));
+}
+
+/// `[wheel] repository` is where a bare `publish` goes; `--repository`
+/// still wins.
+#[test]
+fn wheel_repository_is_the_default_target_and_a_flag_wins() {
+    let index = windlass_testkit::Services::load().pypiserver().upload_url();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[wheel]\nrepository = \"local\"\n\n[wheel.repositories.local]\nurl = \"{index}\"\n"
+    );
+    publishable_project(
+        tmp.path(),
+        "wl-default-repo",
+        &[("project/windlass.toml", config.as_str())],
+    );
+    let project = tmp.path().join("project");
+    let built = run(&["build", "--backend", "native"], &project);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let configured = publish_run(
+        &["--no-credentials", "--dry-run"],
+        &project,
+        tmp.path(),
+        &index,
+    );
+    // Named by the flag: PyPI, where nothing is configured, so the run
+    // stops before sending anything.
+    let flagged = publish_run(
+        &["--repository", "pypi", "--dry-run"],
+        &project,
+        tmp.path(),
+        &index,
+    );
+    insta::assert_snapshot!(report(&[
+        (
+            "windlass-wheel publish --no-credentials --dry-run",
+            &configured
+        ),
+        (
+            "windlass-wheel publish --repository pypi --dry-run",
+            &flagged
+        ),
+    ]));
+}
+
+/// Rewrites a wheel with one RECORD hash that no longer matches its file.
+fn break_record(wheel: &Path) {
+    use std::io::{Read as _, Write as _};
+    let bytes = std::fs::read(wheel).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(wheel).unwrap());
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().to_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if name.ends_with(".dist-info/RECORD") {
+            let text = String::from_utf8(data).unwrap();
+            let broken: Vec<String> = text
+                .lines()
+                .map(|l| match l.split_once(",sha256=") {
+                    Some((path, rest)) if path.ends_with("__init__.py") => {
+                        let size = rest.split_once(',').unwrap().1;
+                        format!("{path},sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,{size}")
+                    }
+                    _ => l.to_owned(),
+                })
+                .collect();
+            data = (broken.join("\n") + "\n").into_bytes();
+        }
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(&data).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+/// `publish` runs the checks of `check` first: a wheel whose RECORD is
+/// broken is refused (exit 1) before anything is sent, and published with
+/// `--no-check` (here planned: a dry run).
+#[test]
+fn publish_refuses_a_file_check_fails_unless_no_check() {
+    let index = windlass_testkit::Services::load().pypiserver().upload_url();
+    let tmp = tempfile::tempdir().unwrap();
+    publishable_project(tmp.path(), "wl-broken-record", &[]);
+    let project = tmp.path().join("project");
+    let built = run(&["build", "--wheel", "--backend", "native"], &project);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    break_record(&project.join("dist/wl_broken_record-1.0-py3-none-any.whl"));
+    let args = [
+        "--repository",
+        index.as_str(),
+        "--no-credentials",
+        "--dry-run",
+    ];
+    let refused = publish_run(&args, &project, tmp.path(), &index);
+    let mut unchecked_args = args.to_vec();
+    unchecked_args.push("--no-check");
+    let unchecked = publish_run(&unchecked_args, &project, tmp.path(), &index);
+    insta::assert_snapshot!(report(&[
+        (
+            "windlass-wheel publish --repository [INDEX] --no-credentials --dry-run",
+            &refused
+        ),
+        (
+            "windlass-wheel publish --repository [INDEX] --no-credentials --dry-run --no-check",
+            &unchecked
+        ),
+    ]));
 }

@@ -262,6 +262,7 @@ pub fn context(cwd: &Path, home: &Path, vars: &[(String, String)]) -> PublishCon
             .project_dir()
             .map_or_else(|| cwd.to_owned(), Path::to_path_buf),
         repositories: wheel.repositories,
+        default_repository: None,
         secrets: SecretsConfig::from_effective(&effective).unwrap(),
         http: windlass_http::HttpConfig::from_settings(&effective.settings.http),
         prompt: None,
