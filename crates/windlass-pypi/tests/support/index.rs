@@ -235,6 +235,11 @@ impl State {
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
         self.seen.lock().unwrap().uploads.push(credentials.clone());
+        let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
+        // Read the whole upload before answering, as real indexes do: an
+        // answer sent while the client still streams the file breaks its
+        // connection, and the client then retries the same file.
+        let body = request.into_body().collect().await.unwrap().to_bytes();
         let authorised = credentials.strip_prefix("__token__:").is_some_and(|token| {
             self.valid
                 .lock()
@@ -250,12 +255,7 @@ impl State {
                 )))
                 .unwrap();
         }
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .cloned()
-            .unwrap();
-        let body = request.into_body().collect().await.unwrap().to_bytes();
+        let content_type = content_type.unwrap();
         let upstream = RedactedUrl::parse(&self.config.upstream).unwrap();
         let answer = self
             .client
