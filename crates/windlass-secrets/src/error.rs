@@ -276,19 +276,8 @@ impl Diagnostic for VaultError {
             Self::NoAddress => "set VAULT_ADDR or `address` in the `[vault]` table".into(),
             Self::BadAddress { .. } => "write the address as https://HOST:PORT".into(),
             Self::Client(e) => return windlass_output_hint_build(e),
-            Self::Unreachable { address, source } if answers_plain_http(source) => format!(
-                "the server at {address} answers plain http: use http:// (loopback only) or \
-                 enable TLS on it"
-            ),
-            Self::Unreachable { source, .. } if source.kind() == windlass_http::ErrorKind::Tls => {
-                "vault's certificate is not trusted: if a private ca signed it, point \
-                 VAULT_CACERT (or `ca-file` in the `[vault]` table) at the ca's pem file"
-                    .into()
-            }
+            Self::Unreachable { address, source } => unreachable_hint(address, source),
             Self::Refused(source) => return source.hint(),
-            Self::Unreachable { source, .. } => source.hint().unwrap_or_else(|| {
-                "check VAULT_ADDR (or `[vault] address`) and that the server is running".into()
-            }),
             Self::Sealed { .. } => {
                 "an operator must unseal it (`bao operator unseal` / `vault operator unseal`)"
                     .into()
@@ -373,14 +362,35 @@ impl Diagnostic for VaultError {
                 role_id_from,
                 secret_id_from,
                 ..
-            } => format!(
-                "check `[vault.approle] role-id` (read from {role_id_from}) and `secret-id` \
-                 (read from {secret_id_from}): the role id must be the role's, and the secret \
-                 id one issued for that role that has not expired or been used up"
-            ),
+            } => approle_rejected_hint(role_id_from, secret_id_from),
             Self::Unexpected { .. } | Self::Malformed { .. } | Self::Closed => return None,
         })
     }
+}
+
+fn unreachable_hint(address: &RedactedUrl, source: &HttpError) -> String {
+    if answers_plain_http(source) {
+        format!(
+            "the server at {address} answers plain http: use http:// (loopback only) or enable \
+             TLS on it"
+        )
+    } else if source.kind() == windlass_http::ErrorKind::Tls {
+        "vault's certificate is not trusted: if a private ca signed it, point VAULT_CACERT (or \
+         `ca-file` in the `[vault]` table) at the ca's pem file"
+            .into()
+    } else {
+        source.hint().unwrap_or_else(|| {
+            "check VAULT_ADDR (or `[vault] address`) and that the server is running".into()
+        })
+    }
+}
+
+fn approle_rejected_hint(role_id_from: &str, secret_id_from: &str) -> String {
+    format!(
+        "check `[vault.approle] role-id` (read from {role_id_from}) and `secret-id` (read from \
+         {secret_id_from}): the role id must be the role's, and the secret id one issued for \
+         that role that has not expired or been used up"
+    )
 }
 
 /// Whether a failed TLS handshake met a server that speaks plain HTTP: the
