@@ -125,7 +125,7 @@ impl ReadError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             Self::Missing { .. } => Some(
-                "run the command in a Python project directory, or pass its path: `windlass-wheel build DIR`",
+                "run the command in a Python project directory, or pass its path: `windlass wheel build DIR`",
             ),
             Self::Toml { .. } => Some("fix the TOML syntax or the field named above"),
             Self::Io { source, .. } => source.hint(),

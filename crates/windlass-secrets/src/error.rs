@@ -143,6 +143,17 @@ pub enum VaultError {
         claim: Option<String>,
         message: String,
     },
+    /// The AppRole login was refused: a wrong role id or secret id, or a
+    /// secret id that expired or was used up.
+    #[error("vault refused the approle login at `auth/{mount}`: {message}")]
+    AppRoleRejected {
+        mount: String,
+        /// Where the role id came from: its reference, never the value.
+        role_id_from: String,
+        /// Where the secret id came from: its reference, never the value.
+        secret_id_from: String,
+        message: String,
+    },
     #[error("vault answered {status} for `{path}`: {message}")]
     Unexpected {
         path: String,
@@ -238,6 +249,7 @@ impl Diagnostic for VaultError {
             | Self::OidcMalformed
             | Self::Unwrap { .. }
             | Self::LoginRejected { .. }
+            | Self::AppRoleRejected { .. }
             | Self::Unexpected { .. }
             | Self::Malformed { .. } => ExitStatus::Remote,
             Self::AppRoleCredential { source, .. } => source.exit_status(),
@@ -264,15 +276,8 @@ impl Diagnostic for VaultError {
             Self::NoAddress => "set VAULT_ADDR or `address` in the `[vault]` table".into(),
             Self::BadAddress { .. } => "write the address as https://HOST:PORT".into(),
             Self::Client(e) => return windlass_output_hint_build(e),
-            Self::Unreachable { source, .. } if source.kind() == windlass_http::ErrorKind::Tls => {
-                "vault's certificate is not trusted: if a private ca signed it, point \
-                 VAULT_CACERT (or `ca-file` in the `[vault]` table) at the ca's pem file"
-                    .into()
-            }
+            Self::Unreachable { address, source } => unreachable_hint(address, source),
             Self::Refused(source) => return source.hint(),
-            Self::Unreachable { source, .. } => source.hint().unwrap_or_else(|| {
-                "check VAULT_ADDR (or `[vault] address`) and that the server is running".into()
-            }),
             Self::Sealed { .. } => {
                 "an operator must unseal it (`bao operator unseal` / `vault operator unseal`)"
                     .into()
@@ -353,9 +358,60 @@ impl Diagnostic for VaultError {
             Self::LoginRejected { role, mount, .. } => {
                 format!("check the role `{role}` at `auth/{mount}` (bound audiences, claims, ttl)")
             }
+            Self::AppRoleRejected {
+                role_id_from,
+                secret_id_from,
+                ..
+            } => approle_rejected_hint(role_id_from, secret_id_from),
             Self::Unexpected { .. } | Self::Malformed { .. } | Self::Closed => return None,
         })
     }
+}
+
+fn unreachable_hint(address: &RedactedUrl, source: &HttpError) -> String {
+    if answers_plain_http(source) {
+        format!(
+            "the server at {address} answers plain http: use http:// (loopback only) or enable \
+             TLS on it"
+        )
+    } else if source.kind() == windlass_http::ErrorKind::Tls {
+        "vault's certificate is not trusted: if a private ca signed it, point VAULT_CACERT (or \
+         `ca-file` in the `[vault]` table) at the ca's pem file"
+            .into()
+    } else {
+        source.hint().unwrap_or_else(|| {
+            "check VAULT_ADDR (or `[vault] address`) and that the server is running".into()
+        })
+    }
+}
+
+fn approle_rejected_hint(role_id_from: &str, secret_id_from: &str) -> String {
+    format!(
+        "check `[vault.approle] role-id` (read from {role_id_from}) and `secret-id` (read from \
+         {secret_id_from}): the role id must be the role's, and the secret id one issued for \
+         that role that has not expired or been used up"
+    )
+}
+
+/// Whether a failed TLS handshake met a server that speaks plain HTTP: the
+/// answer to our hello was not a TLS record (rustls: an invalid content
+/// type; OpenSSL: a wrong version number).
+fn answers_plain_http(source: &HttpError) -> bool {
+    if source.kind() != windlass_http::ErrorKind::Tls {
+        return false;
+    }
+    let mut cause: Option<&dyn std::error::Error> = Some(source);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if ["InvalidContentType", "wrong version number", "http request"]
+            .iter()
+            .any(|needle| text.contains(needle))
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 fn windlass_output_hint_build(e: &windlass_http::BuildError) -> Option<String> {
@@ -426,6 +482,7 @@ impl VaultError {
             Self::Denied { .. }
             | Self::TokenInvalid { .. }
             | Self::LoginRejected { .. }
+            | Self::AppRoleRejected { .. }
             | Self::Unwrap { .. }
             | Self::NoToken
             | Self::OidcUnavailable { .. }

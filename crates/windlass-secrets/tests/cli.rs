@@ -1345,3 +1345,91 @@ async fn exec_passes_signals_on() {
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(2), "{status:?}");
 }
+
+/// Vault failures say what went wrong and exit 3 in every command: a
+/// plain-http server reached over https, an unreachable server, a refused
+/// AppRole login (wrong role id, wrong secret id), an invalid token.
+#[tokio::test]
+async fn vault_failures_are_remote_with_true_hints() {
+    let p = Project::new("vault-failures").await;
+    let approle = format!(
+        "[vault]\nauth = \"approle\"\n[vault.approle]\nmount = \"{}\"\nrole-id = \"env://ROLE_ID\"\nsecret-id = \"env://SECRET_ID\"\n",
+        p.bao.approle.mount
+    );
+    std::fs::write(p.dir.path().join("approle.toml"), approle).unwrap();
+    let https = p.bao.addr.replacen("http://", "https://", 1);
+    assert_ne!(https, p.bao.addr, "the test OpenBao listens on plain http");
+    let secret_id = p.bao.approle.secret_id();
+    let exec = |reference: String| -> Vec<String> {
+        vec![
+            "exec".into(),
+            "-e".into(),
+            format!("T={reference}"),
+            "--".into(),
+            "true".into(),
+        ]
+    };
+    let cases: Vec<(&str, Vec<String>, Vec<(&str, String)>)> = vec![
+        (
+            "plain_http_over_https",
+            vec!["get".into(), p.reference()],
+            vec![("VAULT_ADDR", https.clone())],
+        ),
+        (
+            "unreachable_get",
+            vec!["get".into(), p.reference()],
+            vec![("VAULT_ADDR", "http://127.0.0.1:9".into())],
+        ),
+        (
+            "unreachable_exec",
+            exec(p.reference()),
+            vec![("VAULT_ADDR", "http://127.0.0.1:9".into())],
+        ),
+        (
+            "token_invalid",
+            exec(p.reference()),
+            vec![("VAULT_TOKEN", "s.invalid0000000000000000".into())],
+        ),
+        (
+            "approle_wrong_role_id",
+            exec(p.reference()),
+            vec![
+                ("WINDLASS_CONFIG", "approle.toml".into()),
+                ("ROLE_ID", "00000000-0000-0000-0000-000000000000".into()),
+                ("SECRET_ID", secret_id.expose().clone()),
+            ],
+        ),
+        (
+            "approle_wrong_secret_id",
+            exec(p.reference()),
+            vec![
+                ("WINDLASS_CONFIG", "approle.toml".into()),
+                ("ROLE_ID", p.bao.approle.role_id.clone()),
+                ("SECRET_ID", "00000000-0000-0000-0000-000000000000".into()),
+            ],
+        ),
+    ];
+    let mut report = String::new();
+    for (name, args, env) in cases {
+        let mut cmd = p.cmd();
+        cmd.env("WINDLASS_HTTP_RETRIES", "0");
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let output = cmd.args(&args).output().unwrap();
+        p.assert_clean(&output);
+        assert_no_leak(&output.stderr, secret_id.expose());
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{name}: {}",
+            text(&output.stderr)
+        );
+        report.push_str(&format!(
+            "=== {name} (exit {})\n{}\n",
+            output.status.code().unwrap_or(-1),
+            normalise(&text(&output.stderr), &p).replace(&https, "https://BAO")
+        ));
+    }
+    insta::assert_snapshot!(report);
+}

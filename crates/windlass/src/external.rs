@@ -2,8 +2,12 @@
 //! `windlass-NAME` from `PATH`, replacing this process, as cargo does for
 //! `cargo-NAME`. Output flags given before NAME are passed on in front of
 //! the tool's own arguments.
+//!
+//! As in a shell, a command that is not found exits with 127 and a
+//! `windlass-NAME` that is found but cannot be run exits with 126.
 
 use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,34 +15,78 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use clap::CommandFactory as _;
 use windlass_output::{ExitStatus, OutputArgs, Printer, ResultExt as _};
+use windlass_process::SpawnError;
 
 const PREFIX: &str = "windlass-";
 
-pub(crate) fn main(args: &[OsString], output: &OutputArgs) -> ExitCode {
-    let printer = Printer::new(output, "windlass");
-    let result = dispatch(args, output);
-    windlass_output::finish(result, &printer)
+/// The shell's exit code for a command that is not found.
+const NOT_FOUND: u8 = 127;
+/// The shell's exit code for a command that is found but cannot be run.
+const NOT_EXECUTABLE: u8 = 126;
+
+/// Why the tool did not run, and the exit code that says so.
+struct Failure {
+    error: anyhow::Error,
+    /// A shell's code (127, 126) instead of the error's own status.
+    shell_code: Option<u8>,
 }
 
-fn dispatch(args: &[OsString], output: &OutputArgs) -> anyhow::Result<()> {
+impl Failure {
+    fn new(result: anyhow::Result<Infallible>, shell_code: Option<u8>) -> Self {
+        let Err(error) = result;
+        Self { error, shell_code }
+    }
+}
+
+pub(crate) fn main(args: &[OsString], output: &OutputArgs) -> ExitCode {
+    let printer = Printer::new(output, "windlass");
+    let failure = dispatch(args, output);
+    let status = printer.report_error(&failure.error);
+    failure
+        .shell_code
+        .map_or_else(|| status.into(), ExitCode::from)
+}
+
+/// Replaces this process with the tool; returns only when that failed.
+fn dispatch(args: &[OsString], output: &OutputArgs) -> Failure {
     let Some((name, rest)) = args.split_first() else {
-        return Err(anyhow!("no command given")).with_exit_status(ExitStatus::Usage);
+        let result = Err(anyhow!("no command given")).with_exit_status(ExitStatus::Usage);
+        return Failure::new(result, None);
     };
     let name = name.to_string_lossy();
+    let file_name = format!("{PREFIX}{name}");
     let path_var = std::env::var_os("PATH").unwrap_or_default();
-    let Some(program) = find_executable(&format!("{PREFIX}{name}"), &path_var) else {
+    let Some(program) = find_executable(&file_name, &path_var) else {
+        if let Some(found) = find_file(&file_name, &path_var) {
+            let result = Err(anyhow!(
+                "cannot run `{file_name}`: {} is not executable",
+                found.display()
+            ))
+            .with_exit_status(ExitStatus::Usage)
+            .with_hint(format!(
+                "make it executable: `chmod +x {}`",
+                found.display()
+            ));
+            return Failure::new(result, Some(NOT_EXECUTABLE));
+        }
         let known = known_commands(&path_var);
         let hint = match did_you_mean(&name, &known) {
             Some(close) => format!("a command with a similar name exists: `windlass {close}`"),
             None => "`windlass --help` lists the built-in tools; other tools are `windlass-NAME` executables on PATH".to_owned(),
         };
-        return Err(anyhow!("no such command: `{name}`"))
+        let result = Err(anyhow!("no such command: `{name}`"))
             .with_exit_status(ExitStatus::Usage)
             .with_hint(hint);
+        return Failure::new(result, Some(NOT_FOUND));
     };
-    let cwd = std::env::current_dir()
-        .map_err(|err| anyhow!("cannot read the current directory: {err}"))
-        .with_exit_status(ExitStatus::Usage)?;
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(err) => {
+            let result = Err(anyhow!("cannot read the current directory: {err}"))
+                .with_exit_status(ExitStatus::Usage);
+            return Failure::new(result, None);
+        }
+    };
     // A plugin is a Windlass tool acting for the user: it gets the
     // environment we were given, credentials included.
     let err = windlass_process::Cmd::new(&program, cwd)
@@ -46,7 +94,13 @@ fn dispatch(args: &[OsString], output: &OutputArgs) -> anyhow::Result<()> {
         .args(rest)
         .inherit_credentials()
         .exec();
-    Err(anyhow::Error::new(err)).with_exit_status(ExitStatus::Usage)
+    let shell_code = match &err {
+        SpawnError::NotFound { .. } => Some(NOT_FOUND),
+        SpawnError::Io { .. } => Some(NOT_EXECUTABLE),
+        _ => None,
+    };
+    let result = Err(anyhow::Error::new(err)).with_exit_status(ExitStatus::Usage);
+    Failure::new(result, shell_code)
 }
 
 /// The first executable file called `name` in the `PATH` list.
@@ -54,6 +108,13 @@ fn find_executable(name: &str, path_var: &OsStr) -> Option<PathBuf> {
     std::env::split_paths(path_var)
         .map(|dir| dir.join(name))
         .find(|candidate| is_executable(candidate))
+}
+
+/// The first file called `name` in the `PATH` list, executable or not.
+fn find_file(name: &str, path_var: &OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path_var)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 fn is_executable(path: &Path) -> bool {

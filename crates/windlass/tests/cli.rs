@@ -171,13 +171,35 @@ fn external_subcommands_run_from_path() {
         windlass(dir.path()).env("PATH", &path).arg("helo"),
         dir.path(),
     );
-    assert_eq!(typo.code, 2);
+    assert_eq!(typo.code, 127);
     let unknown = run(
         windlass(dir.path()).env("PATH", &path).arg("frobnicate"),
         dir.path(),
     );
-    assert_eq!(unknown.code, 2);
+    assert_eq!(unknown.code, 127);
     insta::assert_snapshot!("external_errors", format!("{typo}\n{unknown}"));
+
+    // Found but not executable: 126, as a shell says.
+    let stale = bin.join("windlass-stale");
+    fs::write(&stale, "#!/bin/sh\necho never\n").unwrap();
+    fs::set_permissions(&stale, fs::Permissions::from_mode(0o644)).unwrap();
+    let not_executable = run(
+        windlass(dir.path()).env("PATH", &path).arg("stale"),
+        dir.path(),
+    );
+    assert_eq!(not_executable.code, 126, "{not_executable}");
+    insta::assert_snapshot!("external_not_executable", not_executable);
+}
+
+/// A hint names the command as it is installed: `windlass wheel ...`, not
+/// the focused binary, which the install does not put on PATH.
+#[test]
+fn hints_name_the_umbrella_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = run(windlass(dir.path()).args(["wheel", "build"]), dir.path());
+    assert_eq!(build.code, 2, "{build}");
+    assert!(!build.stderr.contains("windlass-wheel"), "{build}");
+    insta::assert_snapshot!("hint_names_umbrella_command", build);
 }
 
 /// A project (a `.git` root, so no file above it applies) holding `text` as
@@ -554,4 +576,35 @@ fn man_pages() {
         assert!(text.contains(".TH "), "{line}");
     }
     insta::assert_snapshot!("man_pages_written", written);
+}
+
+/// A `vault://` credential whose Vault cannot be reached fails the publish
+/// as a remote failure (exit 3), like every `secrets` command.
+#[test]
+fn publish_with_unreachable_vault_is_remote() {
+    let dir = project("[http]\nretries = 0\n");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-project");
+    let built = run(
+        windlass(dir.path())
+            .args(["wheel", "build", "--out", "dist"])
+            .arg(&example),
+        dir.path(),
+    );
+    assert_eq!(built.code, 0, "{built}");
+    let published = run(
+        windlass(dir.path())
+            .args([
+                "wheel",
+                "publish",
+                "--repository",
+                "https://upload.example.org/legacy/",
+                "--token",
+                "vault://secret/ci/pypi#token",
+            ])
+            .env("VAULT_ADDR", "http://127.0.0.1:9")
+            .env("VAULT_TOKEN", "s.unused0000000000000000"),
+        dir.path(),
+    );
+    assert_eq!(published.code, 3, "{published}");
+    insta::assert_snapshot!("publish_vault_unreachable", published);
 }

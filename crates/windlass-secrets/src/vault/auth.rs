@@ -203,7 +203,19 @@ async fn approle(
     }));
     let path = format!("auth/{}/login", c.mount);
     let answer = api.call(Method::POST, &path, None, Some(&body)).await;
-    let answer = answer.map_err(|f| login_failure(api, f, "approle", &c.mount, ""))?;
+    let answer = answer.map_err(|f| match login_failure(api, f, "approle", &c.mount, "") {
+        VaultError::LoginRejected { message, .. } => VaultError::AppRoleRejected {
+            mount: c.mount.clone(),
+            role_id_from: c.role_id.clone(),
+            secret_id_from: if c.wrapped {
+                format!("{} (wrapped)", c.secret_id)
+            } else {
+                c.secret_id.clone()
+            },
+            message,
+        },
+        other => other,
+    })?;
     parse_login(&answer, &path, "from approle login")
 }
 
