@@ -557,9 +557,14 @@ impl Outcome for CheckReport {
         Ok(())
     }
 
+    /// 0 when every secret resolved; 3 when a store could not be reached
+    /// (the check could not run: CI may retry, as for every other command
+    /// that cannot reach Vault); else 1.
     fn exit_status(&self) -> ExitStatus {
         if self.secrets.iter().all(|s| s.status == Status::Ok) {
             ExitStatus::Success
+        } else if self.secrets.iter().any(|s| s.status == Status::Unreachable) {
+            ExitStatus::Remote
         } else {
             ExitStatus::Failure
         }

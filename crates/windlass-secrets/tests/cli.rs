@@ -1433,3 +1433,25 @@ async fn vault_failures_are_remote_with_true_hints() {
     }
     insta::assert_snapshot!(report);
 }
+
+/// `secrets check` with Vault out of reach could not check anything: exit
+/// 3 (CI may retry), as every other command that cannot reach Vault, in
+/// human and JSON output; a secret that is merely missing stays exit 1.
+#[tokio::test]
+async fn check_with_vault_unreachable_is_a_remote_failure() {
+    let p = Project::new("check-unreachable").await;
+    p.write_config(&format!("[secrets]\nGOOD = \"{}\"\n", p.reference()));
+    for args in [&["check"][..], &["check", "--json"]] {
+        let output = p
+            .cmd()
+            .env("VAULT_ADDR", "http://127.0.0.1:9")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(3), "{}", text(&output.stdout));
+        p.assert_clean(&output);
+    }
+    p.write_config("[secrets]\nMISSING = \"env://NOT_SET_ANYWHERE_EITHER\"\n");
+    let output = p.cmd().args(["check"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+}
