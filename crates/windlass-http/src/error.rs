@@ -256,8 +256,33 @@ impl HttpError {
         self.class() == ErrorClass::Remote
     }
 
+    /// Whether a failed TLS handshake met a server that speaks plain HTTP:
+    /// its answer to our hello was not a TLS record.
+    pub fn answers_plain_http(&self) -> bool {
+        self.inner.kind == ErrorKind::Tls
+            && self.inner.source.as_ref().is_some_and(|source| {
+                chain_find::<rustls::Error>(source).is_some_and(|error| {
+                    matches!(
+                        error,
+                        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+                    )
+                })
+            })
+    }
+
     /// What the user can do about it, where we know.
     pub fn hint(&self) -> Option<String> {
+        if self.answers_plain_http() {
+            let origin = self
+                .inner
+                .url
+                .to_display_url()
+                .origin()
+                .ascii_serialization();
+            return Some(format!(
+                "the server at {origin} answers plain http: use http:// (loopback only) or enable TLS on it"
+            ));
+        }
         match self.inner.kind {
             ErrorKind::InsecureScheme => {
                 let target = self.inner.redirect.as_ref().unwrap_or(&self.inner.url);
@@ -512,24 +537,29 @@ fn classify(error: &reqwest::Error) -> ErrorKind {
     }
 }
 
-/// Whether `T` is somewhere in the source chain, also inside `io::Error`s
-/// (whose `source` skips the error they wrap).
+/// Whether `T` is somewhere in the source chain.
 fn chain_has<T: StdError + 'static>(error: &(dyn StdError + 'static)) -> bool {
+    chain_find::<T>(error).is_some()
+}
+
+/// The first `T` in the source chain, also inside `io::Error`s (whose
+/// `source` skips the error they wrap).
+fn chain_find<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a T> {
     let mut next = Some(error);
     while let Some(current) = next {
-        if current.is::<T>() {
-            return true;
+        if let Some(found) = current.downcast_ref::<T>() {
+            return Some(found);
         }
         if let Some(inner) = current
             .downcast_ref::<io::Error>()
             .and_then(io::Error::get_ref)
-            && (inner.is::<T>() || chain_has::<T>(inner))
+            && let Some(found) = chain_find::<T>(inner)
         {
-            return true;
+            return Some(found);
         }
         next = current.source();
     }
-    false
+    None
 }
 
 impl windlass_output::Diagnostic for HttpError {

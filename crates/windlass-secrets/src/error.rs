@@ -369,7 +369,7 @@ impl Diagnostic for VaultError {
 }
 
 fn unreachable_hint(address: &RedactedUrl, source: &HttpError) -> String {
-    if answers_plain_http(source) {
+    if source.answers_plain_http() {
         format!(
             "the server at {address} answers plain http: use http:// (loopback only) or enable \
              TLS on it"
@@ -391,27 +391,6 @@ fn approle_rejected_hint(role_id_from: &str, secret_id_from: &str) -> String {
          {secret_id_from}): the role id must be the role's, and the secret id one issued for \
          that role that has not expired or been used up"
     )
-}
-
-/// Whether a failed TLS handshake met a server that speaks plain HTTP: the
-/// answer to our hello was not a TLS record (rustls: an invalid content
-/// type; OpenSSL: a wrong version number).
-fn answers_plain_http(source: &HttpError) -> bool {
-    if source.kind() != windlass_http::ErrorKind::Tls {
-        return false;
-    }
-    let mut cause: Option<&dyn std::error::Error> = Some(source);
-    while let Some(e) = cause {
-        let text = e.to_string();
-        if ["InvalidContentType", "wrong version number", "http request"]
-            .iter()
-            .any(|needle| text.contains(needle))
-        {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
 }
 
 fn windlass_output_hint_build(e: &windlass_http::BuildError) -> Option<String> {
