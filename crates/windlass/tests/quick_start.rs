@@ -1,0 +1,181 @@
+//! The README's quick start, run as written: the commands of its second
+//! block, in order, through `bash -e`, against a stock pypiserver started
+//! with the flags of its first block.
+//!
+//! Three things differ from a new user's terminal, and only these: `cargo
+//! install` is not run (the test uses the binary cargo just built, put first
+//! on `PATH`), `HOME` is a temporary directory (so `~/sentiment-lab` and
+//! `~/try` land there), and the index listens on a free port instead of 8080.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use std::{env, fs};
+
+use windlass_testkit::{Services, assert_no_leak, assert_no_leak_in_dir};
+
+const INDEX_FLAGS: &str = "pypi-server run -p 8080 -a . -P .";
+const INSTALL: &str = "cargo install --path crates/windlass --locked";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The fenced `sh` blocks of the README's `## Quick start` section.
+fn quick_start_blocks(readme: &str) -> Vec<Vec<String>> {
+    let section = readme
+        .split("\n## ")
+        .find(|section| section.starts_with("Quick start\n"))
+        .expect("the README has a `## Quick start` section");
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    for line in section.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```sh") => current = Some(Vec::new()),
+            (Some(_), "```") => blocks.push(current.take().unwrap()),
+            (Some(block), text) => block.push(text.to_owned()),
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+/// A pypiserver in its stock configuration (fallback to the public index
+/// on), as the README's first block starts it, on a free port.
+struct Index {
+    child: Child,
+    port: u16,
+}
+
+impl Index {
+    fn start(services: &Services, packages: &Path) -> Self {
+        let state = PathBuf::from(services.var("WINDLASS_TEST_STATE_DIR"));
+        let server = state.join("venv-services/bin/pypi-server");
+        assert!(
+            server.is_file(),
+            "pypi-server is missing at {}: run scripts/services.sh install",
+            server.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        fs::create_dir_all(packages).unwrap();
+        let child = Command::new(server)
+            .args(["run", "-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-a", ".", "-P", "."])
+            .arg(packages)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let index = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "pypiserver did not listen on port {port} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        index
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn readme_quick_start_works_as_written() {
+    let root = workspace_root();
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let blocks = quick_start_blocks(&readme);
+    assert_eq!(blocks.len(), 2, "the quick start has two sh blocks: {blocks:?}");
+    assert!(
+        blocks[0].iter().any(|line| line.contains(INDEX_FLAGS)),
+        "the first block starts the index with `{INDEX_FLAGS}`: {:?}",
+        blocks[0]
+    );
+    let steps = &blocks[1];
+    assert_eq!(steps.first().map(String::as_str), Some(INSTALL));
+
+    let services = Services::load();
+    let home = tempfile::tempdir().unwrap();
+    let index = Index::start(&services, &home.path().join("packages"));
+    let port_of_readme = "localhost:8080";
+    let script: String = steps[1..]
+        .iter()
+        .map(|line| line.replace(port_of_readme, &format!("127.0.0.1:{}", index.port)))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let token = steps
+        .iter()
+        .find_map(|line| line.strip_prefix("export REGISTRY_TOKEN="))
+        .expect("the quick start exports REGISTRY_TOKEN")
+        .to_owned();
+
+    let binary = assert_cmd::cargo::cargo_bin("windlass");
+    let mut path = vec![binary.parent().unwrap().to_path_buf()];
+    path.extend(env::split_paths(&env::var_os("PATH").unwrap()));
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&root)
+        .env_clear()
+        .env("PATH", env::join_paths(path).unwrap())
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the quick start failed ({}):\n--- script\n{script}--- stdout\n{stdout}--- stderr\n{stderr}",
+        output.status
+    );
+
+    // What the README promises the reader will see.
+    assert!(stdout.contains("the job got ****\n"), "{stdout}");
+    assert!(stdout.contains("usage: sentiment-train"), "{stdout}");
+    let project = home.path().join("sentiment-lab");
+    let dist: Vec<String> = fs::read_dir(project.join("dist"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dist.len(), 2, "{dist:?}");
+    let published: Vec<String> = fs::read_dir(home.path().join("packages"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for file in &dist {
+        assert!(published.contains(file), "{file} not on the index: {published:?}");
+    }
+    // The second publish skipped both files: they were there with the same hash.
+    assert_eq!(
+        stderr.matches("already on the index").count()
+            + stdout.matches("already on the index").count(),
+        2,
+        "--- stdout\n{stdout}--- stderr\n{stderr}"
+    );
+
+    assert_no_leak(&output.stdout, &token);
+    assert_no_leak(&output.stderr, &token);
+    assert_no_leak_in_dir(&project, &token);
+}
