@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
-use windlass_config::{EffectiveConfig, LoadError, RelativePath};
+use windlass_config::{EffectiveConfig, Entry, LoadError, RelativePath, Source};
 
 use crate::local::Environment;
 use crate::reference::SecretRef;
@@ -278,6 +278,37 @@ pub fn config_secret_env_vars(config: &EffectiveConfig) -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// The environment variables that override `[vault]` keys, with the key
+/// each one sets. `VAULT_TOKEN` has no key in the file: it shows as
+/// `vault.token`, always masked.
+pub const VAULT_ENV_VARS: &[(&str, &str)] = &[
+    ("VAULT_ADDR", "vault.address"),
+    ("VAULT_NAMESPACE", "vault.namespace"),
+    ("VAULT_CACERT", "vault.ca-file"),
+];
+
+/// What `config show` lists beside the file for this crate: each
+/// [`VAULT_ENV_VARS`] variable that is set, as the `[vault]` key it
+/// overrides, and `VAULT_TOKEN` as `vault.token` = `****` (never the
+/// value nor its length). Feed them to
+/// [`EffectiveConfig::add_tool_entries`].
+pub fn tool_entries(env: &Environment) -> Vec<Entry> {
+    let source = |name: &str| Source::ToolEnv {
+        name: name.to_owned(),
+    };
+    let mut entries: Vec<Entry> = VAULT_ENV_VARS
+        .iter()
+        .filter_map(|(name, key)| {
+            env.get_str(name)
+                .map(|value| Entry::string(*key, value, source(name)))
+        })
+        .collect();
+    if env.get_str("VAULT_TOKEN").is_some() {
+        entries.push(Entry::masked("vault.token", source("VAULT_TOKEN")));
+    }
+    entries
 }
 
 /// One place in the configuration that holds a secret reference.
