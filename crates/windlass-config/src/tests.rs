@@ -609,6 +609,32 @@ fn docs_are_generated() {
         "<!-- BEGIN GENERATED SECTIONS: do not edit, see windlass-config -->\n",
         &crate::tool_sections_markdown(),
     );
+    check_generated_block(
+        &docs.join("configuration.md"),
+        "<!-- BEGIN GENERATED TOOL KEYS: do not edit, see windlass-config -->\n",
+        &crate::tool_keys_markdown(),
+    );
+}
+
+/// Every tool key belongs to a tool-owned section, and every credential
+/// pattern of a section names a documented key.
+#[test]
+fn tool_keys_match_their_sections() {
+    for key in crate::TOOL_KEYS {
+        let section = key.key.split('.').next().unwrap();
+        assert!(crate::tool_section(section).is_some(), "{}", key.key);
+    }
+    for section in crate::TOOL_SECTIONS {
+        for (pattern, _) in section.credentials {
+            let documented = crate::TOOL_KEYS
+                .iter()
+                .any(|key| key.key.replace("NAME", "*") == *pattern && key.credential());
+            assert!(
+                documented || pattern.ends_with(".ref"),
+                "{pattern} is not documented as a credential"
+            );
+        }
+    }
 }
 
 fn check_generated(path: &Path, generated: &str) {

@@ -530,4 +530,49 @@ role = "gha-release"
         let out: Vec<String> = cases.iter().map(|c| check(c)).collect();
         insta::assert_snapshot!(out.join("\n---\n"));
     }
+
+    /// Every field of `[secrets]` and `[vault]` has a row in the registry
+    /// the reference docs are generated from, and every row is a field.
+    #[test]
+    fn every_field_is_documented() {
+        use windlass_testkit::serde_fields;
+
+        use super::{
+            AppRoleSection, GithubActionsSection, GitlabSection, KubernetesSection, VaultSection,
+        };
+        let tables: [(&str, &[&str]); 6] = [
+            ("vault", serde_fields::<VaultSection>()),
+            ("vault.approle", serde_fields::<AppRoleSection>()),
+            (
+                "vault.github-actions",
+                serde_fields::<GithubActionsSection>(),
+            ),
+            ("vault.gitlab", serde_fields::<GitlabSection>()),
+            ("vault.kubernetes", serde_fields::<KubernetesSection>()),
+            // `SecretEntry` deserializes by hand: its table form.
+            ("secrets.NAME", &["ref", "secret"]),
+        ];
+        let mut fields: Vec<String> = tables
+            .iter()
+            .flat_map(|(prefix, fields)| fields.iter().map(move |f| format!("{prefix}.{f}")))
+            .chain(["secrets.NAME".to_owned()])
+            .collect();
+        fields.sort();
+        let mut documented: Vec<String> = windlass_config::TOOL_KEYS
+            .iter()
+            .map(|key| key.key.to_owned())
+            .filter(|key| key.starts_with("secrets.") || key.starts_with("vault."))
+            .collect();
+        documented.sort();
+        assert_eq!(fields, documented);
+        for (name, key) in super::VAULT_ENV_VARS {
+            let row = windlass_config::TOOL_KEYS
+                .iter()
+                .find(|row| row.key == *key);
+            assert!(
+                row.is_some_and(|row| row.env.contains(name)),
+                "{name} {key}"
+            );
+        }
+    }
 }

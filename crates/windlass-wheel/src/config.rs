@@ -109,3 +109,41 @@ pub fn tool_entries(config: &EffectiveConfig, env: &Environment, pypirc: &Pypirc
     }
     entries
 }
+
+#[cfg(test)]
+mod tests {
+    use windlass_testkit::serde_fields;
+
+    /// Every field of `[wheel]` and `[wheel.repositories.NAME]` has a row
+    /// in the registry the reference docs are generated from, and every
+    /// row is a field.
+    #[test]
+    fn every_field_is_documented() {
+        let tables: [(&str, &[&str]); 2] = [
+            ("wheel", serde_fields::<super::WheelSection>()),
+            (
+                "wheel.repositories.NAME",
+                serde_fields::<super::RepositorySection>(),
+            ),
+        ];
+        let mut fields: Vec<String> = tables
+            .iter()
+            .flat_map(|(prefix, fields)| fields.iter().map(move |f| format!("{prefix}.{f}")))
+            .collect();
+        fields.sort();
+        let mut documented: Vec<String> = windlass_config::TOOL_KEYS
+            .iter()
+            .map(|key| key.key.to_owned())
+            .filter(|key| key.starts_with("wheel."))
+            .collect();
+        documented.sort();
+        assert_eq!(fields, documented);
+        // The variables `config show` lists are those the docs name.
+        for (name, key) in super::TWINE_ENV_VARS {
+            let documented = windlass_config::TOOL_KEYS
+                .iter()
+                .any(|row| row.env.contains(name));
+            assert!(documented, "{name} ({key}) is not in the reference");
+        }
+    }
+}
