@@ -119,6 +119,10 @@ impl Entry {
 const MASK: &str = "****";
 
 /// Serializes the TOML text of an entry as the typed value it writes.
+#[expect(
+    clippy::ref_option,
+    reason = "serde's `serialize_with` hands over a reference to the field"
+)]
 fn typed_value<S: serde::Serializer>(
     value: &Option<String>,
     serializer: S,

@@ -59,7 +59,8 @@ pub struct Pypirc {
     lines: BTreeMap<(String, String), usize>,
 }
 
-/// Names sections and keys only: values may be passwords.
+/// Names sections and keys only (and how many lines were read): values
+/// may be passwords.
 impl std::fmt::Debug for Pypirc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let keys: BTreeMap<&String, Vec<&String>> = self
@@ -70,6 +71,7 @@ impl std::fmt::Debug for Pypirc {
         f.debug_struct("Pypirc")
             .field("path", &self.path)
             .field("sections", &keys)
+            .field("lines", &self.lines.len())
             .finish()
     }
 }
