@@ -353,6 +353,18 @@ fn config_show_lists_what_the_tools_read() {
     assert_eq!(masked, 3, "{entries:?}");
 }
 
+/// A `.pypirc` that cannot be read (here a directory) is a configuration
+/// error naming the file, not an empty list.
+#[test]
+fn config_show_refuses_an_unreadable_pypirc() {
+    let dir = project("[http]\nretries = 1\n");
+    fs::create_dir(dir.path().join(".pypirc")).unwrap();
+    let out = run(windlass(dir.path()).args(["config", "show"]), dir.path());
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("[TEMP]/.pypirc"), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+}
+
 /// A credential written as a value instead of a reference, in the project
 /// or the user file, is refused when the configuration is loaded (exit 2,
 /// located, with the reference forms), and its value is never printed.
