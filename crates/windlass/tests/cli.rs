@@ -353,6 +353,33 @@ fn config_show_lists_what_the_tools_read() {
     assert_eq!(masked, 3, "{entries:?}");
 }
 
+/// A password in the user info of `TWINE_REPOSITORY_URL` or `VAULT_ADDR`
+/// is masked like any URL `config show` prints.
+#[test]
+fn config_show_masks_user_info_of_tool_urls() {
+    let secret = canary("tool-url-password");
+    let dir = project("[http]\nretries = 1\n");
+    for json in [false, true] {
+        let mut cmd = windlass(dir.path());
+        cmd.args(["config", "show"])
+            .env(
+                "TWINE_REPOSITORY_URL",
+                format!("https://__token__:{secret}@pypi.example/legacy/"),
+            )
+            .env("VAULT_ADDR", format!("https://ci:{secret}@vault.example"));
+        if json {
+            cmd.arg("--json");
+        }
+        let output = cmd.output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "json: {json}");
+        assert_no_leak(&output.stdout, &secret);
+        assert_no_leak(&output.stderr, &secret);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("pypi.example/legacy/"), "{stdout}");
+        assert!(stdout.contains("TWINE_REPOSITORY_URL"), "{stdout}");
+    }
+}
+
 /// A `.pypirc` that cannot be read (here a directory) is a configuration
 /// error naming the file, not an empty list.
 #[test]
