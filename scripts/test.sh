@@ -27,7 +27,7 @@ for arg in "$@"; do
   esac
 done
 
-TEST_APT_PACKAGES=(shellcheck jq curl openssl)
+TEST_APT_PACKAGES=(shellcheck jq curl openssl groff-base man-db)
 
 timings=()
 current_phase=

@@ -40,16 +40,32 @@ pub enum Source {
         /// The flag as the user typed it, `--timeout`.
         flag: String,
     },
+    /// An environment variable a tool reads itself, such as `VAULT_ADDR`
+    /// or `TWINE_PASSWORD` (added by the tool, see
+    /// [`EffectiveConfig::add_tool_entries`]).
+    ToolEnv {
+        /// Its name.
+        name: String,
+    },
+    /// A line of twine's `.pypirc`.
+    Pypirc {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the key.
+        line: usize,
+    },
 }
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Default => f.write_str("default"),
-            Source::UserFile { path, line } | Source::ProjectFile { path, line } => {
+            Source::UserFile { path, line }
+            | Source::ProjectFile { path, line }
+            | Source::Pypirc { path, line } => {
                 write!(f, "{}:{line}", path.display())
             }
-            Source::Env { name } => write!(f, "env {name}"),
+            Source::Env { name } | Source::ToolEnv { name } => write!(f, "env {name}"),
             Source::Flag { flag } => f.write_str(flag),
         }
     }
@@ -64,10 +80,77 @@ pub struct Entry {
     /// The value written as TOML (`"30s"`, `3`, `["a", "b"]`), or `None`
     /// when the key is unset. Secret settings hold references such as
     /// `vault://secret/ci/pypi#token`, never secret values (`[secrets]`
-    /// entries are shown as the references they are, never resolved).
+    /// entries are shown as the references they are, never resolved); a
+    /// credential that is not a reference is `****`.
+    ///
+    /// In JSON it is the typed value: a string, integer, boolean or array
+    /// (`null` when unset); a duration is its string form (`"1m30s"`), a
+    /// masked value the string `"****"`.
+    #[serde(serialize_with = "typed_value")]
     pub value: Option<String>,
     /// Where the value came from; `Default` for unset keys.
     pub source: Source,
+}
+
+impl Entry {
+    /// An entry holding the string `value` (user info in a URL masked).
+    pub fn string(key: impl Into<String>, value: &str, source: Source) -> Self {
+        Self {
+            key: key.into(),
+            value: Some(crate::load::shown(
+                &toml::Value::String(value.to_owned()).to_string(),
+            )),
+            source,
+        }
+    }
+
+    /// An entry whose value is a credential: shown as `****`, never the
+    /// value nor its length.
+    pub fn masked(key: impl Into<String>, source: Source) -> Self {
+        Self {
+            key: key.into(),
+            value: Some(MASK.to_owned()),
+            source,
+        }
+    }
+}
+
+/// What a credential value is shown as.
+const MASK: &str = "****";
+
+/// Serializes the TOML text of an entry as the typed value it writes.
+#[expect(
+    clippy::ref_option,
+    reason = "serde's `serialize_with` hands over a reference to the field"
+)]
+fn typed_value<S: serde::Serializer>(
+    value: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let Some(text) = value else {
+        return serializer.serialize_none();
+    };
+    match toml::from_str::<toml::Table>(&format!("v = {text}")) {
+        Ok(mut table) => match table.remove("v") {
+            Some(value) => plain(value).serialize(serializer),
+            None => serializer.serialize_str(text),
+        },
+        // `****` and anything else that is not TOML is shown as written.
+        Err(_) => serializer.serialize_str(text),
+    }
+}
+
+/// A TOML value with its dates turned into their strings, so that it
+/// serializes as plain JSON.
+fn plain(value: toml::Value) -> toml::Value {
+    match value {
+        toml::Value::Datetime(date) => toml::Value::String(date.to_string()),
+        toml::Value::Array(items) => toml::Value::Array(items.into_iter().map(plain).collect()),
+        toml::Value::Table(table) => {
+            toml::Value::Table(table.into_iter().map(|(k, v)| (k, plain(v))).collect())
+        }
+        other => other,
+    }
 }
 
 /// The typed settings plus the provenance of every key.
@@ -115,6 +198,20 @@ impl EffectiveConfig {
     /// The entry of a dotted key.
     pub fn entry(&self, key: &str) -> Option<&Entry> {
         self.entries.iter().find(|entry| entry.key == key)
+    }
+
+    /// Adds the values a tool takes from its own environment variables and
+    /// files (`VAULT_ADDR`, `TWINE_PASSWORD`, `.pypirc`): an entry with the
+    /// key of an existing one replaces it where it stands (the tool's
+    /// variable wins over the file), any other is appended in the given
+    /// order.
+    pub fn add_tool_entries(&mut self, entries: impl IntoIterator<Item = Entry>) {
+        for entry in entries {
+            match self.entries.iter_mut().find(|old| old.key == entry.key) {
+                Some(old) => *old = entry,
+                None => self.entries.push(entry),
+            }
+        }
     }
 
     /// Where a dotted key's value came from.

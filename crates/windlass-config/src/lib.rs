@@ -40,8 +40,9 @@ pub use crate::effective::{EffectiveConfig, Entry, Source};
 pub use crate::error::{LoadError, Location};
 pub use crate::load::{FILE_LIMIT, FILE_NAME, LoadOptions, Override, find_project_file};
 pub use crate::registry::{
-    ENV_VARS, EnvVar, Kind, REFERENCE_SCHEMES, TOOL_SECTIONS, ToolSection, config_keys_markdown,
-    env_var, env_vars_markdown, is_reference, keys, setting, tool_section, tool_sections_markdown,
+    ENV_VARS, EnvVar, Kind, REFERENCE_SCHEMES, TOOL_KEYS, TOOL_SECTIONS, ToolKey, ToolSection,
+    config_keys_markdown, env_var, env_vars_markdown, is_reference, keys, setting,
+    tool_keys_markdown, tool_section, tool_sections_markdown,
 };
 pub use crate::section::RelativePath;
 pub use crate::settings::{HttpSettings, Settings};

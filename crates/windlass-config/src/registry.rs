@@ -311,6 +311,314 @@ pub fn tool_sections_markdown() -> String {
     out
 }
 
+/// One key of a tool-owned section, for the reference docs. `NAME` in a
+/// key stands for any name (`wheel.repositories.NAME.url`). A key whose
+/// value is a table of further keys is listed when the table itself has a
+/// meaning (`vault.approle`); its keys follow it.
+///
+/// Each tool has a test that every field of its section types has a row
+/// here and every row here is a field, so the docs follow the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolKey {
+    /// The dotted key, `vault.approle.role-id`.
+    pub key: &'static str,
+    /// The type column of the docs.
+    pub kind: &'static str,
+    /// The default, as TOML, when the key has one.
+    pub default: Option<&'static str>,
+    /// The environment variables the tool reads instead, winning over the
+    /// file, in the order they win.
+    pub env: &'static [&'static str],
+    /// One sentence for the docs.
+    pub description: &'static str,
+}
+
+impl ToolKey {
+    /// Whether the key is a credential field of its section: its value
+    /// must be a secret reference (see [`ToolSection::credentials`]).
+    pub fn credential(&self) -> bool {
+        let section = self.key.split('.').next().unwrap_or_default();
+        let key = self.key.replace("NAME", "*");
+        tool_section(section).is_some_and(|s| s.credential(&key).is_some())
+    }
+}
+
+/// The type of a secret reference in the docs.
+const REFERENCE: &str = "secret reference (`env://`, `vault://`, `keyring://`, `file://`)";
+
+/// Every key of the tool-owned sections ([`TOOL_SECTIONS`]), in the
+/// order of the docs.
+pub const TOOL_KEYS: &[ToolKey] = &[
+    ToolKey {
+        key: "secrets.NAME",
+        kind: "secret reference, or a table `{ ref, secret }`",
+        default: None,
+        env: &[],
+        description: "A named secret, usually the environment variable a child sees: where it lives, never its value.",
+    },
+    ToolKey {
+        key: "secrets.NAME.ref",
+        kind: REFERENCE,
+        default: None,
+        env: &[],
+        description: "The reference, in the table form.",
+    },
+    ToolKey {
+        key: "secrets.NAME.secret",
+        kind: "boolean",
+        default: Some("true"),
+        env: &[],
+        description: "`false` for a value that is not secret (a user name): it is neither registered with the redactor nor masked.",
+    },
+    ToolKey {
+        key: "vault.address",
+        kind: "URL",
+        default: None,
+        env: &["VAULT_ADDR"],
+        description: "The Vault or OpenBao server.",
+    },
+    ToolKey {
+        key: "vault.namespace",
+        kind: "string",
+        default: None,
+        env: &["VAULT_NAMESPACE"],
+        description: "The namespace every request is made in.",
+    },
+    ToolKey {
+        key: "vault.ca-file",
+        kind: "path",
+        default: None,
+        env: &["VAULT_CACERT"],
+        description: "PEM file of the certificate authority that signed the server certificate; relative to the file that sets it.",
+    },
+    ToolKey {
+        key: "vault.auth",
+        kind: "`token` \\| `approle` \\| `github-actions` \\| `gitlab` \\| `kubernetes`",
+        default: Some("\"token\""),
+        env: &[],
+        description: "How to log in; every method but `token` takes its parameters from the table of the same name. `token` reads `VAULT_TOKEN`, else `~/.vault-token`.",
+    },
+    ToolKey {
+        key: "vault.approle",
+        kind: "table",
+        default: None,
+        env: &[],
+        description: "AppRole login (`auth = \"approle\"`).",
+    },
+    ToolKey {
+        key: "vault.approle.mount",
+        kind: "string",
+        default: Some("\"approle\""),
+        env: &[],
+        description: "The auth mount.",
+    },
+    ToolKey {
+        key: "vault.approle.role-id",
+        kind: REFERENCE,
+        default: None,
+        env: &[],
+        description: "Where the role id is.",
+    },
+    ToolKey {
+        key: "vault.approle.secret-id",
+        kind: REFERENCE,
+        default: None,
+        env: &[],
+        description: "Where the secret id is.",
+    },
+    ToolKey {
+        key: "vault.approle.wrapped",
+        kind: "boolean",
+        default: Some("false"),
+        env: &[],
+        description: "The secret id is a response-wrapping token, unwrapped first.",
+    },
+    ToolKey {
+        key: "vault.github-actions",
+        kind: "table",
+        default: None,
+        env: &[],
+        description: "Login with the GitHub Actions OIDC token at a JWT auth mount (`auth = \"github-actions\"`).",
+    },
+    ToolKey {
+        key: "vault.github-actions.mount",
+        kind: "string",
+        default: Some("\"jwt\""),
+        env: &[],
+        description: "The JWT auth mount.",
+    },
+    ToolKey {
+        key: "vault.github-actions.role",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The role to log in as.",
+    },
+    ToolKey {
+        key: "vault.github-actions.audience",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The `aud` to request; GitHub's default audience when unset.",
+    },
+    ToolKey {
+        key: "vault.gitlab",
+        kind: "table",
+        default: None,
+        env: &[],
+        description: "Login with a GitLab CI ID token at a JWT auth mount (`auth = \"gitlab\"`).",
+    },
+    ToolKey {
+        key: "vault.gitlab.mount",
+        kind: "string",
+        default: Some("\"jwt\""),
+        env: &[],
+        description: "The JWT auth mount.",
+    },
+    ToolKey {
+        key: "vault.gitlab.role",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The role to log in as.",
+    },
+    ToolKey {
+        key: "vault.gitlab.token-env",
+        kind: "string",
+        default: Some("\"VAULT_ID_TOKEN\""),
+        env: &[],
+        description: "The variable named in the job's `id_tokens:`.",
+    },
+    ToolKey {
+        key: "vault.kubernetes",
+        kind: "table",
+        default: None,
+        env: &[],
+        description: "Login with the pod's service-account token (`auth = \"kubernetes\"`).",
+    },
+    ToolKey {
+        key: "vault.kubernetes.mount",
+        kind: "string",
+        default: Some("\"kubernetes\""),
+        env: &[],
+        description: "The auth mount.",
+    },
+    ToolKey {
+        key: "vault.kubernetes.role",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The role to log in as.",
+    },
+    ToolKey {
+        key: "vault.kubernetes.token-file",
+        kind: "path",
+        default: Some("\"/var/run/secrets/kubernetes.io/serviceaccount/token\""),
+        env: &[],
+        description: "The service-account token.",
+    },
+    ToolKey {
+        key: "wheel.backend",
+        kind: "`auto` \\| `native` \\| `pep517`",
+        default: Some("\"auto\""),
+        env: &[],
+        description: "The default of `wheel build --backend`.",
+    },
+    ToolKey {
+        key: "wheel.out",
+        kind: "path",
+        default: None,
+        env: &[],
+        description: "The default of `wheel build --out` (else `dist/` of the project), and where `check` and `publish` find files when given none; relative to the file that sets it.",
+    },
+    ToolKey {
+        key: "wheel.repository",
+        kind: "string",
+        default: Some("\"pypi\""),
+        env: &["TWINE_REPOSITORY_URL", "TWINE_REPOSITORY"],
+        description: "The default of `wheel publish --repository`: a name from `[wheel.repositories]` or `.pypirc`, or an upload URL.",
+    },
+    ToolKey {
+        key: "wheel.repositories",
+        kind: "table",
+        default: None,
+        env: &[],
+        description: "Upload targets by name, each replaced whole by a later file; a name here wins over the same name in `.pypirc`.",
+    },
+    ToolKey {
+        key: "wheel.repositories.NAME.url",
+        kind: "URL",
+        default: None,
+        env: &[],
+        description: "The upload URL (legacy upload API).",
+    },
+    ToolKey {
+        key: "wheel.repositories.NAME.simple-url",
+        kind: "URL",
+        default: None,
+        env: &[],
+        description: "The simple API root; derived from `url` for PyPI, devpi and pypiserver layouts when unset.",
+    },
+    ToolKey {
+        key: "wheel.repositories.NAME.token",
+        kind: REFERENCE,
+        default: None,
+        env: &[],
+        description: "An API token, sent with the user name `__token__`.",
+    },
+    ToolKey {
+        key: "wheel.repositories.NAME.username",
+        kind: "string",
+        default: None,
+        env: &["TWINE_USERNAME"],
+        description: "The user name for `password` (not secret).",
+    },
+    ToolKey {
+        key: "wheel.repositories.NAME.password",
+        kind: REFERENCE,
+        default: None,
+        env: &["TWINE_PASSWORD"],
+        description: "The password.",
+    },
+    ToolKey {
+        key: "wheel.repositories.NAME.trusted-publishing-url",
+        kind: "URL",
+        default: None,
+        env: &[],
+        description: "Where to exchange a CI identity token for an upload token; derived from `url` when unset.",
+    },
+];
+
+/// Renders every key of the tool-owned sections as the Markdown table in
+/// `docs/configuration.md`.
+pub fn tool_keys_markdown() -> String {
+    let mut out =
+        String::from("| Key | Type | Default | Environment | Credential | Description |\n");
+    out.push_str("| --- | --- | --- | --- | --- | --- |\n");
+    for key in TOOL_KEYS {
+        let env = if key.env.is_empty() {
+            "—".to_owned()
+        } else {
+            key.env
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {env} | {} | {} |",
+            key.key,
+            key.kind,
+            key.default
+                .map_or_else(|| "unset".to_owned(), |d| format!("`{d}`")),
+            if key.credential() { "yes" } else { "no" },
+            key.description
+        );
+    }
+    out
+}
+
 /// The registry row of a config key, `http.timeout`.
 pub fn setting(key: &str) -> Option<&'static EnvVar> {
     ENV_VARS.iter().find(|var| var.key == Some(key))

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use crate::{EffectiveConfig, LoadError, LoadOptions, Override, Settings, Source};
+use crate::{EffectiveConfig, Entry, LoadError, LoadOptions, Override, Settings, Source};
 
 /// A temporary tree with `home/` and `project/` (holding `.git`), plus files.
 struct Fixture {
@@ -609,6 +609,29 @@ fn docs_are_generated() {
         "<!-- BEGIN GENERATED SECTIONS: do not edit, see windlass-config -->\n",
         &crate::tool_sections_markdown(),
     );
+    check_generated_block(
+        &docs.join("configuration.md"),
+        "<!-- BEGIN GENERATED TOOL KEYS: do not edit, see windlass-config -->\n",
+        &crate::tool_keys_markdown(),
+    );
+}
+
+/// Every tool key belongs to a tool-owned section, and every credential
+/// pattern of a section names a documented key.
+#[test]
+fn tool_keys_match_their_sections() {
+    for key in crate::TOOL_KEYS {
+        let section = key.key.split('.').next().unwrap();
+        assert!(crate::tool_section(section).is_some(), "{}", key.key);
+    }
+    for section in crate::TOOL_SECTIONS {
+        for (pattern, _) in section.credentials {
+            let documented = crate::TOOL_KEYS
+                .iter()
+                .any(|key| key.key.replace("NAME", "*") == *pattern && key.credential());
+            assert!(documented, "{pattern} is not documented as a credential");
+        }
+    }
 }
 
 fn check_generated(path: &Path, generated: &str) {
@@ -1056,4 +1079,67 @@ fn special_and_huge_files_are_refused() {
         }
     }
     insta::assert_snapshot!(out);
+}
+
+/// Tool entries replace the entry of their key where it stands, or are
+/// appended; JSON values are typed and a masked value stays `****`.
+#[test]
+fn tool_entries_and_typed_values() {
+    let fixture = Fixture::new(&[(
+        PROJECT,
+        "[vault]\naddress = \"https://file.example\"\n[wheel]\nrepository = \"internal\"\n",
+    )]);
+    let mut config = load(&fixture, &fixture.options());
+    let before: Vec<String> = config.entries.iter().map(|e| e.key.clone()).collect();
+    config.add_tool_entries([
+        Entry::string(
+            "vault.address",
+            "https://env.example",
+            Source::ToolEnv {
+                name: "VAULT_ADDR".to_owned(),
+            },
+        ),
+        Entry::masked(
+            "vault.token",
+            Source::ToolEnv {
+                name: "VAULT_TOKEN".to_owned(),
+            },
+        ),
+        Entry::string(
+            "wheel.repositories.local.url",
+            "https://user:pw@pypi.example/",
+            Source::Pypirc {
+                path: "/home/u/.pypirc".into(),
+                line: 3,
+            },
+        ),
+    ]);
+    let keys: Vec<String> = config.entries.iter().map(|e| e.key.clone()).collect();
+    assert_eq!(&keys[..before.len()], &before[..]);
+    assert_eq!(
+        &keys[before.len()..],
+        ["vault.token", "wheel.repositories.local.url"]
+    );
+    let address = config.entry("vault.address").unwrap();
+    assert_eq!(address.source.to_string(), "env VAULT_ADDR");
+    let json = serde_json::to_value(&config).unwrap();
+    let value = |key: &str| {
+        json["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["key"] == key)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(value("vault.address")["value"], "https://env.example");
+    assert_eq!(value("vault.address")["source"]["kind"], "tool-env");
+    assert_eq!(value("vault.token")["value"], "****");
+    assert_eq!(value("http.retries")["value"], 3);
+    let url = value("wheel.repositories.local.url");
+    assert_eq!(url["source"]["kind"], "pypirc");
+    assert_eq!(url["source"]["line"], 3);
+    assert!(!url.to_string().contains("pw@"), "{url}");
+    let table = config.render_table();
+    assert!(table.contains("/home/u/.pypirc:3"), "{table}");
 }

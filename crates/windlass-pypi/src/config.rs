@@ -55,9 +55,12 @@ pub const PYPIRC_LIMIT: u64 = 4 * windlass_fs::MIB;
 pub struct Pypirc {
     pub path: Option<PathBuf>,
     sections: BTreeMap<String, BTreeMap<String, String>>,
+    /// The 1-based line of each `(section, key)`.
+    lines: BTreeMap<(String, String), usize>,
 }
 
-/// Names sections and keys only: values may be passwords.
+/// Names sections and keys only (and how many lines were read): values
+/// may be passwords.
 impl std::fmt::Debug for Pypirc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let keys: BTreeMap<&String, Vec<&String>> = self
@@ -68,6 +71,7 @@ impl std::fmt::Debug for Pypirc {
         f.debug_struct("Pypirc")
             .field("path", &self.path)
             .field("sections", &keys)
+            .field("lines", &self.lines.len())
             .finish()
     }
 }
@@ -99,7 +103,8 @@ impl Pypirc {
         let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut current: Option<String> = None;
         let mut last_key: Option<String> = None;
-        for raw in text.lines() {
+        let mut lines = BTreeMap::new();
+        for (index, raw) in text.lines().enumerate() {
             let line = raw.trim_end();
             let trimmed = line.trim_start();
             if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
@@ -130,13 +135,20 @@ impl Pypirc {
                     .entry(section.clone())
                     .or_default()
                     .insert(key.clone(), value.trim().to_owned());
+                lines.insert((section.clone(), key.clone()), index + 1);
                 last_key = Some(key);
             }
         }
         Self {
             path: None,
             sections,
+            lines,
         }
+    }
+
+    /// The 1-based line where `key` of the section `name` is set.
+    pub fn line(&self, name: &str, key: &str) -> Option<usize> {
+        self.lines.get(&(name.to_owned(), key.to_owned())).copied()
     }
 
     /// Reads a file; a missing file is empty. A fifo, socket, device or
@@ -204,6 +216,10 @@ repository: http://127.0.0.1:8081/\nusername=ci\npassword = p=ss:word\n";
             rc.repository("missing"),
             rc.repository("internal").unwrap().password.unwrap()
         ));
+        assert_eq!(rc.line("internal", "repository"), Some(12));
+        assert_eq!(rc.line("internal", "password"), Some(14));
+        assert_eq!(rc.line("distutils", "index-servers"), Some(2));
+        assert_eq!(rc.line("internal", "missing"), None);
     }
 
     /// A missing `.pypirc` is empty; a fifo, a device or a huge file in its

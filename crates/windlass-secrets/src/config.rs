@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
-use windlass_config::{EffectiveConfig, LoadError, RelativePath};
+use windlass_config::{EffectiveConfig, Entry, LoadError, RelativePath, Source};
 
 use crate::local::Environment;
 use crate::reference::SecretRef;
@@ -280,6 +280,37 @@ pub fn config_secret_env_vars(config: &EffectiveConfig) -> Vec<String> {
     names
 }
 
+/// The environment variables that override `[vault]` keys, with the key
+/// each one sets. `VAULT_TOKEN` has no key in the file: it shows as
+/// `vault.token`, always masked.
+pub const VAULT_ENV_VARS: &[(&str, &str)] = &[
+    ("VAULT_ADDR", "vault.address"),
+    ("VAULT_NAMESPACE", "vault.namespace"),
+    ("VAULT_CACERT", "vault.ca-file"),
+];
+
+/// What `config show` lists beside the file for this crate: each
+/// [`VAULT_ENV_VARS`] variable that is set, as the `[vault]` key it
+/// overrides, and `VAULT_TOKEN` as `vault.token` = `****` (never the
+/// value nor its length). Feed them to
+/// [`EffectiveConfig::add_tool_entries`].
+pub fn tool_entries(env: &Environment) -> Vec<Entry> {
+    let source = |name: &str| Source::ToolEnv {
+        name: name.to_owned(),
+    };
+    let mut entries: Vec<Entry> = VAULT_ENV_VARS
+        .iter()
+        .filter_map(|(name, key)| {
+            env.get_str(name)
+                .map(|value| Entry::string(*key, value, source(name)))
+        })
+        .collect();
+    if env.get_str("VAULT_TOKEN").is_some() {
+        entries.push(Entry::masked("vault.token", source("VAULT_TOKEN")));
+    }
+    entries
+}
+
 /// One place in the configuration that holds a secret reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigRef {
@@ -498,5 +529,50 @@ role = "gha-release"
         ];
         let out: Vec<String> = cases.iter().map(|c| check(c)).collect();
         insta::assert_snapshot!(out.join("\n---\n"));
+    }
+
+    /// Every field of `[secrets]` and `[vault]` has a row in the registry
+    /// the reference docs are generated from, and every row is a field.
+    #[test]
+    fn every_field_is_documented() {
+        use windlass_testkit::serde_fields;
+
+        use super::{
+            AppRoleSection, GithubActionsSection, GitlabSection, KubernetesSection, VaultSection,
+        };
+        let tables: [(&str, &[&str]); 6] = [
+            ("vault", serde_fields::<VaultSection>()),
+            ("vault.approle", serde_fields::<AppRoleSection>()),
+            (
+                "vault.github-actions",
+                serde_fields::<GithubActionsSection>(),
+            ),
+            ("vault.gitlab", serde_fields::<GitlabSection>()),
+            ("vault.kubernetes", serde_fields::<KubernetesSection>()),
+            // `SecretEntry` deserializes by hand: its table form.
+            ("secrets.NAME", &["ref", "secret"]),
+        ];
+        let mut fields: Vec<String> = tables
+            .iter()
+            .flat_map(|(prefix, fields)| fields.iter().map(move |f| format!("{prefix}.{f}")))
+            .chain(["secrets.NAME".to_owned()])
+            .collect();
+        fields.sort();
+        let mut documented: Vec<String> = windlass_config::TOOL_KEYS
+            .iter()
+            .map(|key| key.key.to_owned())
+            .filter(|key| key.starts_with("secrets.") || key.starts_with("vault."))
+            .collect();
+        documented.sort();
+        assert_eq!(fields, documented);
+        for (name, key) in super::VAULT_ENV_VARS {
+            let row = windlass_config::TOOL_KEYS
+                .iter()
+                .find(|row| row.key == *key);
+            assert!(
+                row.is_some_and(|row| row.env.contains(name)),
+                "{name} {key}"
+            );
+        }
     }
 }

@@ -70,8 +70,8 @@ mod vault;
 
 pub use crate::cli::{SecretsArgs, SecretsCli, SecretsCommand};
 pub use crate::config::{
-    SecretEntry, SecretsConfig, SecretsSection, VaultSection, config_secret_env_vars,
-    declare_secret_vars, env_var_of,
+    SecretEntry, SecretsConfig, SecretsSection, VAULT_ENV_VARS, VaultSection,
+    config_secret_env_vars, declare_secret_vars, env_var_of, tool_entries,
 };
 pub use crate::error::{ResolveError, Status, VaultError};
 pub use crate::local::{Environment, store_in_keyring};

@@ -10,16 +10,19 @@
 //! every encoding a careless program could use. [`mkfifo`], [`bind_socket`]
 //! and [`within`] let a test prove that a read refuses what is not a regular
 //! file instead of hanging on it. [`proptest_config`] is the one
-//! configuration of every property test.
+//! configuration of every property test. [`serde_fields`] lists a serde
+//! struct's fields, so a test can check that the docs name them all.
 //!
 //! This crate is for tests only: it never starts or stops services itself and
 //! never talks HTTP (reachability is a TCP connect).
 
+mod fields;
 mod leak;
 mod props;
 mod services;
 mod special;
 
+pub use crate::fields::serde_fields;
 pub use crate::leak::{
     Leak, LeakForm, assert_no_leak, assert_no_leak_in_dir, canary, canary_with_specials, find_leak,
 };

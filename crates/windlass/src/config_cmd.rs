@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use windlass_config::{EffectiveConfig, LoadOptions};
-use windlass_output::{Classifier, ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _};
+use windlass_output::{
+    Classified, Classifier, ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _,
+};
 
 #[derive(Debug, Args)]
 pub(crate) struct ConfigArgs {
@@ -23,7 +25,9 @@ pub(crate) struct ConfigArgs {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Print every setting, its value and where it came from (default,
-    /// user file, project file, environment variable or flag)
+    /// user file, project file, environment variable or flag), with what
+    /// the tools read themselves (`VAULT_*`, `TWINE_*`, `~/.pypirc`);
+    /// credentials show as `****`
     Show,
 }
 
@@ -64,7 +68,10 @@ fn show(args: &ConfigArgs) -> anyhow::Result<Shown> {
         Ok(config)
     });
     match loaded {
-        Ok(config) => Ok(Shown(config)),
+        Ok(mut config) => {
+            add_tool_entries(&mut config)?;
+            Ok(Shown(config))
+        }
         Err(err) => {
             let status = if err.is_usage_error() {
                 ExitStatus::Usage
@@ -77,4 +84,26 @@ fn show(args: &ConfigArgs) -> anyhow::Result<Shown> {
                 .with_hint(hint)
         }
     }
+}
+
+/// What the tools take from their own environment variables and files,
+/// beside windlass's layers: `VAULT_*`, `TWINE_*` and `~/.pypirc`.
+fn add_tool_entries(config: &mut EffectiveConfig) -> anyhow::Result<()> {
+    let env = windlass_secrets::Environment::from_process();
+    let pypirc = match env.home().map(|home| home.join(".pypirc")) {
+        Some(path) => windlass_pypi::Pypirc::load(&path).map_err(|err| {
+            let hint = err.hint().map(str::to_owned);
+            let err = anyhow::Error::new(err).context(format!("cannot read `{}`", path.display()));
+            let classified = Classified::new(err).with_status(ExitStatus::Usage);
+            match hint {
+                Some(hint) => classified.with_hint(hint),
+                None => classified,
+            }
+        })?,
+        None => windlass_pypi::Pypirc::default(),
+    };
+    let secrets = windlass_secrets::tool_entries(&env);
+    let wheel = windlass_wheel::config::tool_entries(config, &env, &pypirc);
+    config.add_tool_entries(secrets.into_iter().chain(wheel));
+    Ok(())
 }

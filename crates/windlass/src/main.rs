@@ -5,14 +5,15 @@
 //! arguments. A subcommand that is not built in runs `windlass-<name>` from
 //! `PATH`, as cargo does for `cargo-<name>`. The output flags are global:
 //! they may come before or after the tool name, and are handed on to an
-//! external tool. `completions` and `man` are generated from the same clap
-//! definition. This binary parses, dispatches and renders; it holds no tool
+//! external tool. `completions`, `man` and the Markdown command reference
+//! (`man --markdown`) are generated from the same clap definition. This binary parses, dispatches and renders; it holds no tool
 //! logic.
 
 mod completions;
 mod config_cmd;
 mod external;
 mod man;
+mod reference;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
 //! `windlass man [DIR]`: manual pages (roff) generated from the same clap
-//! definition the binary parses with.
+//! definition the binary parses with; `windlass man --markdown`: the same
+//! as one Markdown reference (`docs/reference/commands.md`).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,10 @@ pub(crate) struct ManArgs {
     /// missing, instead of printing the top-level page
     #[arg(value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Print the reference of every command as Markdown instead (the text
+    /// of `docs/reference/commands.md`)
+    #[arg(long, conflicts_with = "dir")]
+    markdown: bool,
 }
 
 /// What `man` produced: the page itself, or the files it wrote.
@@ -24,12 +29,15 @@ pub(crate) struct ManArgs {
 enum Pages {
     Page { page: String },
     Written { written: Vec<PathBuf> },
+    Markdown { markdown: String },
 }
 
 impl windlass_output::Outcome for Pages {
     fn render_human(&self, out: &mut dyn Write) -> io::Result<()> {
         match self {
-            Self::Page { page } => out.write_all(page.as_bytes()),
+            Self::Page { page: text } | Self::Markdown { markdown: text } => {
+                out.write_all(text.as_bytes())
+            }
             Self::Written { written } => written
                 .iter()
                 .try_for_each(|path| writeln!(out, "{}", path.display())),
@@ -40,6 +48,9 @@ impl windlass_output::Outcome for Pages {
 pub(crate) fn main(args: &ManArgs, output: &OutputArgs) -> ExitCode {
     let printer = Printer::new(output, "man");
     let result = match &args.dir {
+        _ if args.markdown => Ok(Pages::Markdown {
+            markdown: crate::reference::commands_markdown(&command()),
+        }),
         None => page(),
         Some(dir) => write_all(dir),
     };

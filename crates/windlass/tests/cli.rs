@@ -290,6 +290,108 @@ fn config_show_never_prints_a_secret() {
     }
 }
 
+/// What the tools read themselves appears with its real source: `VAULT_*`
+/// and `TWINE_*` as `env NAME`, `.pypirc` repositories with file and line;
+/// the Vault token, the twine password and the `.pypirc` password are
+/// `****` in every output, never their values in any encoding.
+#[test]
+fn config_show_lists_what_the_tools_read() {
+    let vault_token = canary("vault-token");
+    let twine_password = canary("twine-password");
+    let pypirc_password = canary("pypirc-password");
+    let dir = project("[vault]\naddress = \"https://vault.file.example\"\n");
+    fs::write(
+        dir.path().join(".pypirc"),
+        format!(
+            "[distutils]\nindex-servers =\n    local\n\n[local]\n\
+             repository = http://127.0.0.1:8081/\nusername = ci\npassword = {pypirc_password}\n"
+        ),
+    )
+    .unwrap();
+    let show = |json: bool| {
+        let mut cmd = windlass(dir.path());
+        cmd.args(["config", "show"])
+            .env("VAULT_ADDR", "https://vault.env.example")
+            .env("VAULT_TOKEN", &vault_token)
+            .env("TWINE_REPOSITORY", "local")
+            .env("TWINE_USERNAME", "twine-user")
+            .env("TWINE_PASSWORD", &twine_password);
+        if json {
+            cmd.arg("--json");
+        }
+        let output = cmd.output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "json: {json}");
+        for secret in [&vault_token, &twine_password, &pypirc_password] {
+            assert_no_leak(&output.stdout, secret);
+            assert_no_leak(&output.stderr, secret);
+        }
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .replace(&dir.path().display().to_string(), "[TEMP]")
+    };
+    let collapsed: String = show(false)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join("  ") + "\n")
+        .collect();
+    insta::assert_snapshot!("config_show_tool_reads", collapsed);
+
+    let doc: serde_json::Value = serde_json::from_str(show(true).trim()).unwrap();
+    let entries = doc["data"]["entries"].as_array().unwrap();
+    let tool: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| !matches!(e["source"]["kind"].as_str(), Some("default")))
+        .collect();
+    insta::assert_json_snapshot!("config_show_tool_reads_json", tool);
+    let entry = |key: &str| entries.iter().find(|e| e["key"] == key).unwrap();
+    assert_eq!(entry("vault.address")["value"], "https://vault.env.example");
+    assert_eq!(entry("vault.address")["source"]["name"], "VAULT_ADDR");
+    assert_eq!(entry("vault.token")["value"], "****");
+    assert_eq!(entry("wheel.password")["value"], "****");
+    assert_eq!(entry("wheel.repositories.local.password")["value"], "****");
+    assert_eq!(entry("wheel.repositories.local.url")["source"]["line"], 6);
+    let masked = entries.iter().filter(|e| e["value"] == "****").count();
+    assert_eq!(masked, 3, "{entries:?}");
+}
+
+/// A password in the user info of `TWINE_REPOSITORY_URL` or `VAULT_ADDR`
+/// is masked like any URL `config show` prints.
+#[test]
+fn config_show_masks_user_info_of_tool_urls() {
+    let secret = canary("tool-url-password");
+    let dir = project("[http]\nretries = 1\n");
+    for json in [false, true] {
+        let mut cmd = windlass(dir.path());
+        cmd.args(["config", "show"])
+            .env(
+                "TWINE_REPOSITORY_URL",
+                format!("https://__token__:{secret}@pypi.example/legacy/"),
+            )
+            .env("VAULT_ADDR", format!("https://ci:{secret}@vault.example"));
+        if json {
+            cmd.arg("--json");
+        }
+        let output = cmd.output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "json: {json}");
+        assert_no_leak(&output.stdout, &secret);
+        assert_no_leak(&output.stderr, &secret);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("pypi.example/legacy/"), "{stdout}");
+        assert!(stdout.contains("TWINE_REPOSITORY_URL"), "{stdout}");
+    }
+}
+
+/// A `.pypirc` that cannot be read (here a directory) is a configuration
+/// error naming the file, not an empty list.
+#[test]
+fn config_show_refuses_an_unreadable_pypirc() {
+    let dir = project("[http]\nretries = 1\n");
+    fs::create_dir(dir.path().join(".pypirc")).unwrap();
+    let out = run(windlass(dir.path()).args(["config", "show"]), dir.path());
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("[TEMP]/.pypirc"), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+}
+
 /// A credential written as a value instead of a reference, in the project
 /// or the user file, is refused when the configuration is loaded (exit 2,
 /// located, with the reference forms), and its value is never printed.
