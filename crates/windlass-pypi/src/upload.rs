@@ -274,7 +274,11 @@ impl Uploader<'_> {
                 error
             };
             self.note_refusal(status, dist);
-            let hint = hint_for(status, snippet.as_deref(), &self.target.credential_source);
+            let hint = match error.retry_budget_ended() {
+                // Names `http.retry-budget`.
+                Some(_) => error.hint(),
+                None => hint_for(status, snippet.as_deref(), &self.target.credential_source),
+            };
             let exit_status = match windlass_output::Diagnostic::exit_status(&error) {
                 ExitStatus::Usage => ExitStatus::Usage,
                 _ => ExitStatus::Remote,

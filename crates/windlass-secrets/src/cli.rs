@@ -233,8 +233,8 @@ pub async fn run(args: &SecretsArgs, ctx: &Context, printer: &Printer) -> anyhow
         .http
         .clone()
         .with_retry_observer(RetryObserver::status_line(printer));
-    let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.config.vault.clone())
-        .with_http(http);
+    let resolver =
+        Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.config.vault.clone()).with_http(http);
     let result = windlass_process::until_interrupted(async {
         match &args.command {
             SecretsCommand::Exec(a) => exec(a, ctx, &resolver, printer).await,
