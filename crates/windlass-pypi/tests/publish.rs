@@ -443,7 +443,7 @@ fn check_index(
     entries: &[serde_json::Value],
     complete: bool,
 ) {
-    let mut on_disk: Vec<String> = std::fs::read_dir(&packages)
+    let mut on_disk: Vec<String> = std::fs::read_dir(packages)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
