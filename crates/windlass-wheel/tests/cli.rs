@@ -967,6 +967,36 @@ fn retries_against_a_down_index_are_status_lines_not_logs() {
         assert_eq!((posts, gets), (2 * files, 4 * files), "{requests:?}");
         outputs.push_str(&format!("$ windlass-wheel {}\n{stderr}", args.join(" ")));
     }
+    // With a token: the retry lines and the errors never show it.
+    let token = windlass_testkit::canary("retry-token");
+    let out = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .args([
+            "publish",
+            "--repository",
+            url.as_str(),
+            "--token",
+            "env://PYPI_TOKEN",
+            "-v",
+        ])
+        .current_dir(tmp.path())
+        .env("NO_COLOR", "1")
+        .env("HOME", tmp.path())
+        .env("WINDLASS_CACHE_DIR", tmp.path().join("cache"))
+        .env("WINDLASS_HTTP_RETRIES", "1")
+        .env("WINDLASS_HTTP_RETRY_BUDGET", "60s")
+        .env("PYPI_TOKEN", &token)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("WINDLASS_LOG")
+        .env_remove("GITHUB_ACTIONS")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Retrying POST"), "{stderr}");
+    windlass_testkit::assert_no_leak(&out.stderr, &token);
+    windlass_testkit::assert_no_leak(&out.stdout, &token);
     insta::with_settings!({filters => vec![
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
         (r"in \d+(\.\d+)? s\b", "in [TIME]"),
