@@ -216,6 +216,12 @@ impl HttpError {
         self.inner.retry_after
     }
 
+    #[cfg(test)]
+    pub(crate) fn with_never_sent(mut self) -> Self {
+        self.inner.never_sent = true;
+        self
+    }
+
     pub(crate) fn never_sent(&self) -> bool {
         self.inner.never_sent
     }

@@ -522,4 +522,79 @@ mod tests {
             .collect();
         insta::assert_debug_snapshot!(rendered);
     }
+
+    /// Which failures the policy retries, by idempotency: a request that
+    /// may have reached the server is repeated only when idempotent, one
+    /// that never left always; `Retries::ByCaller` never retries.
+    #[test]
+    fn what_is_retried() {
+        use reqwest::Method;
+        use windlass_redact::RedactedUrl;
+
+        use super::{Idempotency, Retrier, Retries};
+        use crate::{ErrorKind, HttpClient, HttpError};
+
+        let client = HttpClient::new(&HttpConfig {
+            backoff_base: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(1),
+            ..HttpConfig::default()
+        })
+        .unwrap();
+        let url = RedactedUrl::parse("https://index.example/upload").unwrap();
+        let failures = [
+            (
+                "503",
+                HttpError::new(Method::POST, &url, ErrorKind::Status)
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE),
+            ),
+            (
+                "500",
+                HttpError::new(Method::POST, &url, ErrorKind::Status)
+                    .with_status(StatusCode::INTERNAL_SERVER_ERROR),
+            ),
+            (
+                "404",
+                HttpError::new(Method::POST, &url, ErrorKind::Status)
+                    .with_status(StatusCode::NOT_FOUND),
+            ),
+            (
+                "connect, never sent",
+                HttpError::new(Method::POST, &url, ErrorKind::Connect).with_never_sent(),
+            ),
+            (
+                "timeout, maybe sent",
+                HttpError::new(Method::POST, &url, ErrorKind::Timeout),
+            ),
+            (
+                "interrupted",
+                HttpError::new(Method::POST, &url, ErrorKind::Interrupted),
+            ),
+            ("tls", HttpError::new(Method::POST, &url, ErrorKind::Tls)),
+        ];
+        let mut rendered = Vec::new();
+        for (name, error) in &failures {
+            let decisions: Vec<String> = [
+                ("idempotent", Idempotency::Idempotent, Retries::Here),
+                ("non-idempotent", Idempotency::NonIdempotent, Retries::Here),
+                ("by caller", Idempotency::Idempotent, Retries::ByCaller),
+            ]
+            .into_iter()
+            .map(|(label, idempotency, retries)| {
+                let mut retrier = Retrier::new(client.clone(), idempotency, retries);
+                let again = retrier.schedule(error).is_some();
+                format!("{label}: {}", if again { "retry" } else { "final" })
+            })
+            .collect();
+            rendered.push(format!("{name:<20} {}", decisions.join(", ")));
+        }
+        insta::assert_snapshot!(rendered.join("\n"), @r"
+        503                  idempotent: retry, non-idempotent: final, by caller: final
+        500                  idempotent: final, non-idempotent: final, by caller: final
+        404                  idempotent: final, non-idempotent: final, by caller: final
+        connect, never sent  idempotent: retry, non-idempotent: retry, by caller: final
+        timeout, maybe sent  idempotent: retry, non-idempotent: final, by caller: final
+        interrupted          idempotent: retry, non-idempotent: final, by caller: final
+        tls                  idempotent: final, non-idempotent: final, by caller: final
+        ");
+    }
 }
