@@ -126,7 +126,13 @@ pub const ENV_VARS: &[EnvVar] = &[
         name: "WINDLASS_HTTP_RETRIES",
         key: Some("http.retries"),
         kind: Kind::Integer,
-        description: "How many times a failed request (connection error, 429, 5xx) is retried.",
+        description: "How many times a failed request (connection error, 429, 5xx) is retried, at most.",
+    },
+    EnvVar {
+        name: "WINDLASS_HTTP_RETRY_BUDGET",
+        key: Some("http.retry-budget"),
+        kind: Kind::Duration,
+        description: "How long a server may keep failing before retries to it stop: the clock starts at its first failure since its last success, and a retry whose wait would end later is not made.",
     },
     EnvVar {
         name: "WINDLASS_HTTP_CA_FILE",

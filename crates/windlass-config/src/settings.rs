@@ -33,6 +33,9 @@ pub struct HttpSettings {
     pub connect_timeout: Duration,
     /// How many times a failed request is retried.
     pub retries: u32,
+    /// How long a server may keep failing before retries to it stop.
+    #[serde(with = "crate::duration::serde")]
+    pub retry_budget: Duration,
     /// Extra certificate authorities (PEM), already resolved to an absolute
     /// path against the file that set it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,6 +50,7 @@ impl Default for HttpSettings {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             retries: 3,
+            retry_budget: Duration::from_secs(20),
             ca_file: None,
             insecure_hosts: Vec::new(),
         }

@@ -1,6 +1,5 @@
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::header::{
     CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, TRANSFER_ENCODING,
@@ -11,7 +10,7 @@ use windlass_redact::RedactedUrl;
 
 use crate::config::HttpConfig;
 use crate::error::{BuildError, ErrorKind, HttpError};
-use crate::retry::{Idempotency, RetryPolicy};
+use crate::retry::{Budgets, Idempotency, Retrier, Retries, RetryObserver, RetryPolicy};
 use crate::scheme;
 
 /// The largest CA bundle read: the system bundle of a large distribution is
@@ -37,23 +36,38 @@ pub struct HttpClient {
     /// Never uses a proxy.
     direct: reqwest::Client,
     retry: Arc<RetryPolicy>,
+    /// The retry time budget of each origin, shared by the clones.
+    budgets: Arc<Budgets>,
+    retry_observer: Option<RetryObserver>,
     insecure_hosts: Arc<[String]>,
 }
 
-/// How a request is sent: whether it may be repeated and where it may be
-/// redirected.
+/// How a request is sent: whether it may be repeated, by whom, and where it
+/// may be redirected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Policy {
     pub idempotency: Idempotency,
     pub redirects: Redirects,
+    pub retries: Retries,
 }
 
 impl Policy {
+    /// This policy with one attempt: the caller's loop retries (see
+    /// [`Retries::ByCaller`]).
+    #[must_use]
+    pub const fn retried_by_caller(self) -> Self {
+        Self {
+            retries: Retries::ByCaller,
+            ..self
+        }
+    }
+
     /// A request that must not be sent twice once it may have reached the
     /// server (an upload, a login).
     pub const NON_IDEMPOTENT: Self = Self {
         idempotency: Idempotency::NonIdempotent,
         redirects: Redirects::SameOrigin,
+        retries: Retries::Here,
     };
 
     /// An idempotent download that may be redirected to another origin (a
@@ -61,6 +75,7 @@ impl Policy {
     pub const DOWNLOAD: Self = Self {
         idempotency: Idempotency::Idempotent,
         redirects: Redirects::WithoutCredentials,
+        retries: Retries::Here,
     };
 }
 
@@ -68,7 +83,7 @@ impl From<Idempotency> for Policy {
     fn from(idempotency: Idempotency) -> Self {
         Self {
             idempotency,
-            redirects: Redirects::SameOrigin,
+            ..Self::default()
         }
     }
 }
@@ -108,8 +123,38 @@ impl HttpClient {
             proxied,
             direct,
             retry: Arc::new(RetryPolicy::new(config)),
+            budgets: Arc::new(Budgets::default()),
+            retry_observer: config.retry_observer.clone(),
             insecure_hosts,
         })
+    }
+
+    /// The same client (sharing connections and retry budgets) reporting
+    /// every retry to `observer` before its wait.
+    #[must_use]
+    pub fn with_retry_observer(mut self, observer: RetryObserver) -> Self {
+        self.retry_observer = Some(observer);
+        self
+    }
+
+    /// The retry decisions for a caller's loop around requests sent with
+    /// [`Retries::ByCaller`] whose repetition the caller made safe (as by
+    /// looking an upload up after a failure): the client's one policy, as
+    /// for an idempotent request.
+    pub fn retrier(&self) -> Retrier {
+        Retrier::new(self.clone(), Idempotency::Idempotent, Retries::Here)
+    }
+
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    pub(crate) fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
+    pub(crate) fn retry_observer(&self) -> Option<&RetryObserver> {
+        self.retry_observer.as_ref()
     }
 
     /// Checks that `url` may be requested at all: `http` or `https` with a
@@ -140,10 +185,12 @@ impl HttpClient {
     ///
     /// Retries, with exponential backoff and full jitter, on connection
     /// errors, timeouts, broken connections and the statuses 429, 502, 503,
-    /// 504 (and 500 if configured), honouring `Retry-After` on 429 and 503;
-    /// a [`Idempotency::NonIdempotent`] request is retried only when no
-    /// connection was made. Every retry is logged at `warn` level.
-    /// Redirects follow `policy.redirects`.
+    /// 504 (and 500 if configured), honouring `Retry-After` on 429 and 503,
+    /// within the origin's time budget; a [`Idempotency::NonIdempotent`]
+    /// request is retried only when no connection was made, a connection
+    /// refused by a loopback host never, and a [`Retries::ByCaller`] request
+    /// never (see [`Retrier`]). Every retry is reported to the observer and
+    /// logged at `debug` level. Redirects follow `policy.redirects`.
     ///
     /// Returns the response when its status is below 400; an error status
     /// becomes an [`ErrorKind::Status`] error that keeps the response for
@@ -160,43 +207,38 @@ impl HttpClient {
     {
         let policy = policy.into();
         self.check_url(&method, url)?;
-        let max_attempts = self.retry.max_retries.saturating_add(1);
-        let mut attempt: u32 = 1;
+        let mut retrier = Retrier::new(self.clone(), policy.idempotency, policy.retries);
         loop {
-            let (error, delay) = match self.follow(&method, url, policy, &mut build).await {
-                Ok(response) if !is_error_status(&response) => return Ok(response),
-                Ok(response) => {
-                    let status = response.status();
-                    let retryable = policy.idempotency == Idempotency::Idempotent
-                        && self.retry.is_retryable_status(status);
-                    if !retryable || attempt >= max_attempts {
-                        return Err(
-                            HttpError::from_response(method, url, response).with_attempts(attempt)
-                        );
-                    }
-                    let delay = self
-                        .retry
-                        .delay_after_status(attempt, status, response.headers());
-                    // The response is dropped here, before the wait.
-                    let error =
-                        HttpError::new(method.clone(), url, ErrorKind::Status).with_status(status);
-                    (error, delay)
+            let error = match self.follow(&method, url, policy, &mut build).await {
+                Ok(response) if !is_error_status(&response) => {
+                    self.budgets.success(url);
+                    return Ok(response);
                 }
-                Err(Failure::Final(error)) => return Err(error.with_attempts(attempt)),
-                Err(Failure::Transport { error, never_sent }) => {
-                    let retryable = match policy.idempotency {
-                        Idempotency::Idempotent => is_transient(error.kind()),
-                        Idempotency::NonIdempotent => never_sent && is_transient(error.kind()),
-                    };
-                    if !retryable || attempt >= max_attempts {
-                        return Err(error.with_attempts(attempt));
+                Ok(response) => {
+                    if self.retry.is_retryable_status(response.status()) {
+                        self.budgets.failure(url);
+                    } else {
+                        // The origin answers: it is not down.
+                        self.budgets.success(url);
                     }
-                    (error, self.retry.backoff(attempt))
+                    HttpError::from_response(method.clone(), url, response)
+                }
+                Err(Failure::Final(error)) => {
+                    return Err(error.with_attempts(retrier.attempts() + 1));
+                }
+                Err(Failure::Transport(error)) => {
+                    self.budgets.failure(url);
+                    error
                 }
             };
-            log_retry(&error, attempt, max_attempts, delay);
-            tokio::time::sleep(delay).await;
-            attempt += 1;
+            match retrier.schedule(&error) {
+                Some(wait) => {
+                    // The response is dropped here, before the wait.
+                    drop(error);
+                    tokio::time::sleep(wait).await;
+                }
+                None => return Err(retrier.give_up(error)),
+            }
         }
     }
 
@@ -236,11 +278,7 @@ impl HttpClient {
             };
             let has_body = request.body().is_some();
             let response = client.execute(request).await.map_err(|error| {
-                let never_sent = error.is_connect();
-                Failure::Transport {
-                    error: HttpError::from_reqwest(method.clone(), url, error),
-                    never_sent,
-                }
+                Failure::Transport(HttpError::from_reqwest(method.clone(), url, error))
             })?;
             let Some(next) = redirect_target(&response, target.expose()) else {
                 return Ok(response);
@@ -309,7 +347,7 @@ impl HttpClient {
 enum Failure {
     /// Nothing reached a server or the connection broke: retried as the
     /// policy allows.
-    Transport { error: HttpError, never_sent: bool },
+    Transport(HttpError),
     /// A refusal of ours (a redirect that is not allowed, a request that
     /// cannot be built): never retried.
     Final(HttpError),
@@ -425,26 +463,4 @@ fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, BuildError> {
 
 fn is_error_status(response: &Response) -> bool {
     response.status().is_client_error() || response.status().is_server_error()
-}
-
-/// Whether an error without a response may go away by trying again.
-fn is_transient(kind: ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Interrupted | ErrorKind::Body
-    )
-}
-
-fn log_retry(error: &HttpError, attempt: u32, max_attempts: u32, delay: Duration) {
-    let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-    tracing::warn!(
-        method = %error.method(),
-        url = %error.url(),
-        reason = %error.kind(),
-        status = error.status().map(|status| status.as_u16()),
-        attempt,
-        max_attempts,
-        delay_ms,
-        "retrying http request"
-    );
 }

@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::retry::RetryObserver;
+
 /// The configuration key that lists hosts allowed over plain `http://`,
 /// named in the hint of an [`ErrorKind::InsecureScheme`](crate::ErrorKind)
 /// error.
@@ -9,6 +11,13 @@ pub const INSECURE_HOSTS_KEY: &str = "http.insecure-hosts";
 /// The configuration key that names an extra CA file, named in the hint of
 /// an [`ErrorKind::Tls`](crate::ErrorKind) error.
 pub const EXTRA_CA_FILE_KEY: &str = "http.ca-file";
+
+/// The configuration key of the retry time budget, named in the hint of an
+/// error whose retries the budget ended.
+pub const RETRY_BUDGET_KEY: &str = "http.retry-budget";
+
+/// The environment variable of [`RETRY_BUDGET_KEY`].
+pub const RETRY_BUDGET_ENV: &str = "WINDLASS_HTTP_RETRY_BUDGET";
 
 /// How Windlass talks HTTP: plain data, filled from `windlass.toml`, the
 /// environment and flags by the caller.
@@ -26,6 +35,11 @@ pub struct HttpConfig {
     pub connect_timeout: Duration,
     /// Retries after the first attempt; `0` disables retrying.
     pub max_retries: u32,
+    /// How long an origin may keep failing before no more retries are
+    /// scheduled for it: the clock starts at its first failure since its
+    /// last success, and a retry whose wait would end later is not made.
+    /// Shared by every request of a client and its clones.
+    pub retry_budget: Duration,
     /// The backoff before the first retry; it doubles with every retry.
     pub backoff_base: Duration,
     /// The largest backoff between two attempts.
@@ -43,6 +57,9 @@ pub struct HttpConfig {
     pub insecure_hosts: Vec<String>,
     /// Appended to the `windlass/<version>` user agent, after a space.
     pub user_agent_suffix: Option<String>,
+    /// Told about every retry before its wait (see
+    /// [`RetryObserver::status_line`]).
+    pub retry_observer: Option<RetryObserver>,
 }
 
 impl Default for HttpConfig {
@@ -51,6 +68,7 @@ impl Default for HttpConfig {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_retries: 3,
+            retry_budget: Duration::from_secs(20),
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(20),
             retry_after_max: Duration::from_secs(60),
@@ -58,6 +76,7 @@ impl Default for HttpConfig {
             extra_ca_file: None,
             insecure_hosts: Vec::new(),
             user_agent_suffix: None,
+            retry_observer: None,
         }
     }
 }
@@ -74,6 +93,13 @@ impl HttpConfig {
 }
 
 impl HttpConfig {
+    /// The same settings, with every retry reported to `observer`.
+    #[must_use]
+    pub fn with_retry_observer(mut self, observer: RetryObserver) -> Self {
+        self.retry_observer = Some(observer);
+        self
+    }
+
     /// The client settings that `[http]` in `windlass.toml` (and its
     /// `WINDLASS_HTTP_*` variables) chose; everything else at its default.
     pub fn from_settings(settings: &windlass_config::HttpSettings) -> Self {
@@ -81,6 +107,7 @@ impl HttpConfig {
             timeout: settings.timeout,
             connect_timeout: settings.connect_timeout,
             max_retries: settings.retries,
+            retry_budget: settings.retry_budget,
             extra_ca_file: settings.ca_file.clone(),
             insecure_hosts: settings.insecure_hosts.clone(),
             ..Self::default()

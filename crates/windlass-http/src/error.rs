@@ -3,11 +3,13 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use reqwest::{Method, Response, StatusCode};
 use windlass_redact::RedactedUrl;
 
-use crate::config::{EXTRA_CA_FILE_KEY, INSECURE_HOSTS_KEY};
+use crate::config::{EXTRA_CA_FILE_KEY, INSECURE_HOSTS_KEY, RETRY_BUDGET_ENV, RETRY_BUDGET_KEY};
+use crate::retry::seconds;
 
 /// How many bytes of an error response [`HttpError::body_snippet`] reads.
 pub const SNIPPET_MAX_BYTES: usize = 2048;
@@ -131,6 +133,14 @@ struct Inner {
     kind: ErrorKind,
     status: Option<StatusCode>,
     attempts: u32,
+    /// How long the attempts took, once retrying ended.
+    elapsed: Option<Duration>,
+    /// The time budget that ended the retries, if it did.
+    budget: Option<Duration>,
+    /// The wait a 429 or 503 answer asked for.
+    retry_after: Option<Duration>,
+    /// Whether no connection was made: the server never saw the request.
+    never_sent: bool,
     /// Where a refused redirect pointed.
     redirect: Option<RedactedUrl>,
     /// The size limit a [`ErrorKind::TooLarge`] body exceeded.
@@ -148,6 +158,10 @@ impl HttpError {
                 kind,
                 status: None,
                 attempts: 1,
+                elapsed: None,
+                budget: None,
+                retry_after: None,
+                never_sent: false,
                 redirect: None,
                 limit: None,
                 source: None,
@@ -161,6 +175,7 @@ impl HttpError {
     pub fn from_response(method: Method, url: &RedactedUrl, response: Response) -> Self {
         let mut error = Self::new(method, url, ErrorKind::Status);
         error.inner.status = Some(response.status());
+        error.inner.retry_after = crate::retry::retry_after(response.status(), response.headers());
         error.inner.response = Mutex::new(Some(response));
         error
     }
@@ -171,6 +186,7 @@ impl HttpError {
     pub fn from_reqwest(method: Method, url: &RedactedUrl, error: reqwest::Error) -> Self {
         let kind = classify(&error);
         let mut mapped = Self::new(method, url, kind);
+        mapped.inner.never_sent = error.is_connect();
         mapped.inner.status = error.status();
         mapped.inner.source = Some(error.without_url());
         mapped
@@ -184,6 +200,53 @@ impl HttpError {
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.inner.attempts = attempts;
         self
+    }
+
+    pub(crate) fn with_retry_summary(
+        mut self,
+        elapsed: Duration,
+        budget: Option<Duration>,
+    ) -> Self {
+        self.inner.elapsed = Some(elapsed);
+        self.inner.budget = budget;
+        self
+    }
+
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after
+    }
+
+    #[cfg(test)]
+    pub(crate) fn with_never_sent(mut self) -> Self {
+        self.inner.never_sent = true;
+        self
+    }
+
+    pub(crate) fn never_sent(&self) -> bool {
+        self.inner.never_sent
+    }
+
+    /// Whether the time budget (`http.retry-budget`) ended the retries.
+    pub fn retry_budget_ended(&self) -> Option<Duration> {
+        self.inner.budget
+    }
+
+    /// Whether a loopback host refused the connection: nothing listens
+    /// there, and trying again will not change that. Read from the error's
+    /// source chain (`ECONNREFUSED`), never from its text.
+    pub fn is_loopback_refusal(&self) -> bool {
+        let loopback = self
+            .inner
+            .url
+            .expose()
+            .host()
+            .as_ref()
+            .is_some_and(crate::scheme::is_loopback);
+        loopback
+            && self.inner.kind == ErrorKind::Connect
+            && self.inner.source.as_ref().is_some_and(|source| {
+                io_errors(source).any(|e| e.kind() == io::ErrorKind::ConnectionRefused)
+            })
     }
 
     pub(crate) fn with_redirect(mut self, target: &RedactedUrl) -> Self {
@@ -272,6 +335,12 @@ impl HttpError {
 
     /// What the user can do about it, where we know.
     pub fn hint(&self) -> Option<String> {
+        if let Some(budget) = self.inner.budget {
+            return Some(format!(
+                "the server kept failing for the whole {} retry budget; to wait longer, raise `{RETRY_BUDGET_KEY}` (or {RETRY_BUDGET_ENV})",
+                seconds(budget)
+            ));
+        }
         if self.answers_plain_http() {
             let origin = self
                 .inner
@@ -369,8 +438,24 @@ impl HttpError {
             },
             ErrorKind::InvalidRequest => write!(f, "cannot build the request {method} {url}")?,
         }
-        if self.inner.attempts > 1 {
-            write!(f, " (after {} attempts)", self.inner.attempts)?;
+        let attempts = self.inner.attempts;
+        let tried = match self.inner.elapsed {
+            Some(elapsed) => format!("after {attempts} attempts in {}", seconds(elapsed)),
+            None => format!("after {attempts} attempts"),
+        };
+        match self.inner.budget {
+            Some(budget) if attempts > 1 => write!(
+                f,
+                " ({tried}, gave up after the {} retry budget)",
+                seconds(budget)
+            )?,
+            Some(budget) => write!(
+                f,
+                " (not retried: the {} retry budget for this server is spent)",
+                seconds(budget)
+            )?,
+            None if attempts > 1 => write!(f, " ({tried})")?,
+            None => {}
         }
         Ok(())
     }
@@ -535,6 +620,23 @@ fn classify(error: &reqwest::Error) -> ErrorKind {
     } else {
         ErrorKind::Interrupted
     }
+}
+
+/// Every `io::Error` in the source chain, also those wrapped in another
+/// `io::Error`.
+fn io_errors<'a>(error: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a io::Error> {
+    let mut found = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if let Some(io) = current.downcast_ref::<io::Error>() {
+            found.push(io);
+            if let Some(inner) = io.get_ref() {
+                found.extend(io_errors(inner));
+            }
+        }
+        next = current.source();
+    }
+    found.into_iter()
 }
 
 /// Whether `T` is somewhere in the source chain.

@@ -3,7 +3,18 @@
 //! [`HttpClient`] wraps `reqwest` with rustls (the `ring` provider, system
 //! roots plus an optional extra CA file), proxies from the environment, a
 //! `windlass/<version>` user agent, timeouts, and retries with exponential
-//! backoff and full jitter that honour `Retry-After`. Plain `http://` is
+//! backoff and full jitter that honour `Retry-After`.
+//!
+//! Retries have one policy, here: `http.retries` caps the attempts, and a
+//! time budget per origin (`http.retry-budget`, shared by a client's clones)
+//! stops them once an origin has kept failing that long, so that a server
+//! that is down costs about one budget in all. A connection refused by a
+//! loopback host is final at once. A caller that must retry a whole
+//! operation (an upload that is looked up after each failure) sends its
+//! requests with [`Retries::ByCaller`] and decides with a [`Retrier`], so
+//! that exactly one layer retries. Retries are reported to a
+//! [`RetryObserver`] (a transient status line in the CLIs) and logged at
+//! `debug` level only. Plain `http://` is
 //! refused except to loopback hosts and hosts the configuration allows, and
 //! never goes through a proxy; neither does a request to a loopback host.
 //!
@@ -31,10 +42,12 @@ mod retry;
 mod scheme;
 
 pub use crate::client::{HttpClient, Policy, Redirects};
-pub use crate::config::{EXTRA_CA_FILE_KEY, HttpConfig, INSECURE_HOSTS_KEY};
+pub use crate::config::{
+    EXTRA_CA_FILE_KEY, HttpConfig, INSECURE_HOSTS_KEY, RETRY_BUDGET_ENV, RETRY_BUDGET_KEY,
+};
 pub use crate::error::{
     BuildError, ErrorClass, ErrorKind, HttpError, SNIPPET_MAX_BYTES, read_bytes, read_json,
     read_snippet,
 };
-pub use crate::retry::Idempotency;
+pub use crate::retry::{Idempotency, Retrier, Retries, RetryNotice, RetryObserver, RetryReason};
 pub use reqwest::{Body, Method, RequestBuilder, Response, StatusCode, header, multipart};

@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use windlass_http::{
-    BuildError, ErrorClass, ErrorKind, HttpClient, HttpConfig, Idempotency, Method,
+    BuildError, ErrorClass, ErrorKind, HttpClient, HttpConfig, Idempotency, Method, Policy,
+    RetryNotice, RetryObserver, RetryReason, StatusCode,
 };
 use windlass_redact::RedactedUrl;
 
@@ -124,24 +125,230 @@ async fn non_idempotent_requests_are_not_resent() {
     }
 }
 
+/// A port on 127.0.0.1 with nothing listening.
+fn refused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 #[tokio::test]
-async fn non_idempotent_requests_are_retried_when_never_sent() {
-    // A port with nothing listening: every attempt is refused.
-    let addr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
-    let url = RedactedUrl::parse(&format!("http://{addr}/upload")).unwrap();
-    let config = HttpConfig {
-        max_retries: 2,
+async fn a_refused_loopback_connection_is_final_at_once() {
+    let port = refused_port();
+    let seen = Arc::new(Mutex::new(0_u32));
+    let count = Arc::clone(&seen);
+    let http = client(&config()).with_retry_observer(RetryObserver::new(move |_| {
+        *count.lock().unwrap() += 1;
+    }));
+    for (host, idempotency) in [
+        ("127.0.0.1", Idempotency::Idempotent),
+        ("127.0.0.1", Idempotency::NonIdempotent),
+        ("localhost", Idempotency::Idempotent),
+    ] {
+        let url = RedactedUrl::parse(&format!("http://{host}:{port}/upload")).unwrap();
+        let error = http
+            .send_with(Method::POST, &url, idempotency, |req| req)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Connect, "{host}");
+        assert!(error.is_loopback_refusal(), "{host}: {error:?}");
+        assert_eq!(error.attempts(), 1, "{host}");
+        assert!(error.is_remote_failure());
+    }
+    assert_eq!(*seen.lock().unwrap(), 0, "no retry was announced");
+}
+
+#[tokio::test]
+async fn the_budget_ends_retries() {
+    // The second answer asks for a wait that would end past the budget.
+    let server = FaultServer::start(vec![
+        status(503),
+        Reply::Status {
+            code: 503,
+            headers: &[("retry-after", "2")],
+            body: "",
+        },
+        OK,
+    ])
+    .await;
+    let http = client(&HttpConfig {
+        max_retries: 10,
+        retry_budget: Duration::from_millis(500),
         ..config()
-    };
-    let error = client(&config)
-        .send_with(Method::POST, &url, Idempotency::NonIdempotent, |req| req)
+    });
+    let error = http
+        .send(Method::GET, &server.url("/simple/"), |req| req)
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::Connect);
-    assert_eq!(error.attempts(), 3);
+    assert_eq!(server.seen().len(), 2);
+    assert_eq!(error.attempts(), 2);
+    assert_eq!(error.retry_budget_ended(), Some(Duration::from_millis(500)));
+    insta::assert_snapshot!(message(&error), @r"
+    GET http://127.0.0.1:[PORT]/simple/ returned 503 service unavailable (after 2 attempts in [TIME], gave up after the 0.5 s retry budget)
+
+    hint: the server kept failing for the whole 0.5 s retry budget; to wait longer, raise `http.retry-budget` (or WINDLASS_HTTP_RETRY_BUDGET)
+    ");
+}
+
+#[tokio::test]
+async fn a_dead_origin_fails_at_once_once_its_budget_is_spent() {
+    let server = FaultServer::start(vec![status(503)]).await;
+    let http = client(&HttpConfig {
+        max_retries: 2,
+        retry_budget: Duration::from_millis(300),
+        ..config()
+    });
+    let first = http
+        .send(Method::GET, &server.url("/a"), |req| req)
+        .await
+        .unwrap_err();
+    assert_eq!(first.attempts(), 3, "{first}");
+    assert_eq!(first.retry_budget_ended(), None);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // A clone shares the budget; another path of the origin too.
+    let later = http
+        .clone()
+        .send(Method::GET, &server.url("/b"), |req| req)
+        .await
+        .unwrap_err();
+    assert_eq!(later.attempts(), 1);
+    assert_eq!(server.seen().len(), 4);
+    insta::assert_snapshot!(message(&later), @r"
+    GET http://127.0.0.1:[PORT]/b returned 503 service unavailable (not retried: the 0.3 s retry budget for this server is spent)
+
+    hint: the server kept failing for the whole 0.3 s retry budget; to wait longer, raise `http.retry-budget` (or WINDLASS_HTTP_RETRY_BUDGET)
+    ");
+}
+
+#[tokio::test]
+async fn a_success_resets_the_budget() {
+    let server = FaultServer::start(vec![status(503), OK, status(503), OK]).await;
+    let http = client(&HttpConfig {
+        retry_budget: Duration::from_millis(300),
+        ..config()
+    });
+    http.send(Method::GET, &server.url("/a"), |req| req)
+        .await
+        .unwrap();
+    // Longer than the budget since the first failure: only the success
+    // in between lets the next failure be retried.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    http.send(Method::GET, &server.url("/b"), |req| req)
+        .await
+        .unwrap();
+    assert_eq!(server.seen().len(), 4);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_within_the_budget() {
+    let server = FaultServer::start(vec![
+        Reply::Status {
+            code: 503,
+            headers: &[("retry-after", "1")],
+            body: "",
+        },
+        OK,
+    ])
+    .await;
+    let http = client(&HttpConfig {
+        retry_budget: Duration::from_secs(2),
+        ..config()
+    });
+    http.send(Method::GET, &server.url("/"), |req| req)
+        .await
+        .unwrap();
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    let waited = seen[1].at - seen[0].at;
+    assert!(
+        waited >= Duration::from_millis(950),
+        "waited only {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_observer_hears_each_retry() {
+    let server = FaultServer::start(vec![
+        status(503),
+        Reply::Status {
+            code: 429,
+            headers: &[("retry-after", "0")],
+            body: "",
+        },
+        Reply::CloseMidResponse,
+        OK,
+    ])
+    .await;
+    let notices = Arc::new(Mutex::new(Vec::<RetryNotice>::new()));
+    let heard = Arc::clone(&notices);
+    let http = client(
+        &config().with_retry_observer(RetryObserver::new(move |notice| {
+            heard.lock().unwrap().push(notice.clone());
+        })),
+    );
+    let url = RedactedUrl::parse(&format!(
+        "http://release:CANARY-observer@{}/simple/?token=CANARY-observer",
+        server.addr
+    ))
+    .unwrap();
+    http.send(Method::GET, &url, |req| req).await.unwrap();
+    let notices = notices.lock().unwrap();
+    assert_eq!(notices.len(), 3);
+    let reasons: Vec<RetryReason> = notices.iter().map(|n| n.reason).collect();
+    assert_eq!(
+        reasons,
+        [
+            RetryReason::Status(StatusCode::SERVICE_UNAVAILABLE),
+            RetryReason::Status(StatusCode::TOO_MANY_REQUESTS),
+            RetryReason::Error(ErrorKind::Interrupted),
+        ]
+    );
+    assert_eq!(notices[1].wait, Duration::ZERO, "retry-after: 0");
+    let lines: Vec<String> = notices
+        .iter()
+        .map(|notice| {
+            assert_eq!(notice.method, Method::GET);
+            assert_eq!(notice.max_attempts, 4);
+            let line = notice.to_string();
+            assert!(!line.contains("CANARY"), "{line}");
+            let line = support::filter(&line);
+            line[..line.find("next in").unwrap()].to_owned()
+        })
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"), @r"
+    GET http://release:****@127.0.0.1:[PORT]/simple/?token=**** (503 Service Unavailable, attempt 2 of 4, 
+    GET http://release:****@127.0.0.1:[PORT]/simple/?token=**** (429 Too Many Requests, attempt 3 of 4, 
+    GET http://release:****@127.0.0.1:[PORT]/simple/?token=**** (interrupted error, attempt 4 of 4, 
+    ");
+}
+
+#[tokio::test]
+async fn requests_retried_by_the_caller_are_sent_once() {
+    let server = FaultServer::start(vec![status(503), status(502), OK]).await;
+    let http = client(&HttpConfig {
+        max_retries: 1,
+        ..config()
+    });
+    let url = server.url("/upload");
+    let send = || {
+        http.send_with(
+            Method::POST,
+            &url,
+            Policy::NON_IDEMPOTENT.retried_by_caller(),
+            |req| req.body("wheel"),
+        )
+    };
+    let mut retrier = http.retrier();
+    let first = send().await.unwrap_err();
+    assert_eq!(first.attempts(), 1);
+    assert_eq!(server.seen().len(), 1, "no retry inside");
+    assert!(retrier.schedule(&first).is_some(), "the caller may retry");
+    let second = send().await.unwrap_err();
+    assert_eq!(server.seen().len(), 2);
+    // `http.retries = 1`: two attempts in all.
+    assert_eq!(retrier.schedule(&second), None);
+    let error = retrier.give_up(second);
+    assert_eq!(error.attempts(), 2);
+    insta::assert_snapshot!(message(&error), @"POST http://127.0.0.1:[PORT]/upload returned 502 bad gateway (after 2 attempts in [TIME])");
 }
 
 #[tokio::test]
@@ -255,6 +462,7 @@ async fn errors_never_show_credentials() {
     // The retry logs are searched for the canaries too.
     let logs = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
         .with_writer(logs.clone())
         .with_ansi(false)
         .finish();

@@ -147,6 +147,7 @@ async fn download_policy_follows_without_any_credential() {
             let policy = Policy {
                 idempotency: Idempotency::NonIdempotent,
                 redirects: Redirects::WithoutCredentials,
+                ..Policy::default()
             };
             let result = client(&config())
                 .send_with(

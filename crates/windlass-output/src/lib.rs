@@ -72,6 +72,7 @@ mod logging;
 mod printer;
 mod progress;
 mod render;
+mod status_line;
 mod text;
 
 use std::io::Write as _;
@@ -86,6 +87,7 @@ pub use crate::logging::{
 pub use crate::printer::{Format, Outcome, Printer, PrinterBuilder, finish, is_broken_pipe};
 pub use crate::progress::Progress;
 pub use crate::render::{Report, render_status, render_warning};
+pub use crate::status_line::StatusLine;
 pub use crate::text::escape_controls;
 
 /// Standard output, through the process-wide redactor.

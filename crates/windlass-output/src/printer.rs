@@ -3,18 +3,19 @@
 
 use std::io::{self, IsTerminal as _, Write};
 use std::process::ExitCode;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use indicatif::{MultiProgress, ProgressDrawTarget};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use serde::Serialize;
 use windlass_redact::global;
 
 use crate::github::{Annotation, GitHub, Group};
 use crate::json::{ErrorBody, EventDocument, ResultDocument, SCHEMA};
 use crate::render::{Report, render_status, render_warning};
+use crate::status_line::{StatusLine, clear_slot};
 use crate::{Classifier, ExitStatus, LogConfig, OutputArgs, Progress};
 
-type Sink = Mutex<Box<dyn Write + Send>>;
+pub(crate) type Sink = Mutex<Box<dyn Write + Send>>;
 
 /// Human text or JSON Lines (see [`crate::json`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +83,11 @@ pub struct Printer {
     verbose: u8,
     color: bool,
     stdout: Sink,
-    stderr: Sink,
+    stderr: Arc<Sink>,
     progress: MultiProgress,
     show_progress: bool,
+    /// The transient status line, while one is drawn.
+    transient: Arc<Mutex<Option<ProgressBar>>>,
     warnings: Mutex<Vec<String>>,
     classifier: Classifier,
     github: Option<GitHub>,
@@ -170,9 +173,12 @@ impl PrinterBuilder {
             verbose: self.args.verbose,
             color,
             stdout: Mutex::new(self.stdout.unwrap_or_else(|| Box::new(io::stdout()))),
-            stderr: Mutex::new(self.stderr.unwrap_or_else(|| Box::new(io::stderr()))),
+            stderr: Arc::new(Mutex::new(
+                self.stderr.unwrap_or_else(|| Box::new(io::stderr())),
+            )),
             progress: MultiProgress::with_draw_target(target),
             show_progress,
+            transient: Arc::new(Mutex::new(None)),
             warnings: Mutex::new(Vec::new()),
             classifier: self.classifier,
             github: match self.github {
@@ -236,6 +242,7 @@ impl Printer {
     /// A status line on stderr (`   Uploading foo.whl`); hidden by `-q` and
     /// `--json`.
     pub fn status(&self, verb: &str, message: &str) {
+        clear_slot(&self.transient);
         if self.quiet == 0 && self.format == Format::Human {
             self.write_stderr(&render_status(verb, message, self.color));
         }
@@ -295,6 +302,28 @@ impl Printer {
     /// [`Printer::progress`]).
     pub fn spinner(&self, message: &str) -> Progress {
         self.new_progress(None, message)
+    }
+
+    /// The transient status line (see [`StatusLine`]): in a terminal, one
+    /// line that each message replaces and the next [`Printer::status`],
+    /// result or error removes; when stderr is not a terminal, one plain
+    /// status line per message at `-v` and nothing by default. Hidden by
+    /// `-q` and `--json`. Handles are `'static`: they can be moved into
+    /// callbacks.
+    pub fn status_line(&self) -> StatusLine {
+        if self.quiet > 0 || self.format != Format::Human {
+            StatusLine::hidden()
+        } else if self.show_progress {
+            StatusLine::terminal(
+                Arc::clone(&self.transient),
+                self.progress.clone(),
+                self.color,
+            )
+        } else if self.verbose > 0 {
+            StatusLine::plain(Arc::clone(&self.stderr), self.progress.clone(), self.color)
+        } else {
+            StatusLine::hidden()
+        }
     }
 
     /// A collapsible log group in GitHub Actions, ended by dropping the
@@ -387,6 +416,7 @@ impl Printer {
     }
 
     fn clear_progress(&self) {
+        clear_slot(&self.transient);
         if self.show_progress {
             let _ = self.progress.clear();
         }

@@ -782,3 +782,72 @@ fn github_files_that_are_not_regular_files_are_refused() {
     cannot append to `[DIR]/summary` (`GITHUB_STEP_SUMMARY`): No such device or address (os error 6)
     ");
 }
+
+/// A transient status line is never a log line: hidden by default, `-q` and
+/// `--json` when stderr is not a terminal, one plain line per message at
+/// `-v`; never on stdout.
+#[test]
+fn status_lines_off_a_terminal() {
+    let cases: &[(&str, OutputArgs)] = &[
+        ("default", OutputArgs::default()),
+        (
+            "verbose",
+            OutputArgs {
+                verbose: 1,
+                ..OutputArgs::default()
+            },
+        ),
+        (
+            "verbose quiet",
+            OutputArgs {
+                verbose: 1,
+                quiet: 1,
+                ..OutputArgs::default()
+            },
+        ),
+        (
+            "verbose json",
+            OutputArgs {
+                verbose: 1,
+                json: true,
+                ..OutputArgs::default()
+            },
+        ),
+    ];
+    let mut out = String::new();
+    for (name, args) in cases {
+        let (stdout, stderr) = (Capture::new(), Capture::new());
+        let printer = Printer::builder(args, "wheel publish")
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .color(false)
+            .github(None)
+            .build();
+        let line = printer.status_line();
+        let moved = line.clone();
+        std::thread::spawn(move || moved.set("Retrying", "GET http://127.0.0.1/ (attempt 2 of 4)"))
+            .join()
+            .unwrap();
+        line.set("Retrying", "GET http://127.0.0.1/ (attempt 3 of 4)");
+        line.clear();
+        assert_eq!(stdout.contents(), "", "{name}");
+        writeln!(
+            out,
+            "=== {name}: hidden={}\n{}",
+            line.is_hidden(),
+            stderr.contents()
+        )
+        .unwrap();
+    }
+    insta::assert_snapshot!(out, @r"
+    === default: hidden=true
+
+    === verbose: hidden=false
+        Retrying GET http://127.0.0.1/ (attempt 2 of 4)
+        Retrying GET http://127.0.0.1/ (attempt 3 of 4)
+
+    === verbose quiet: hidden=true
+
+    === verbose json: hidden=true
+    ");
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use indexmap::IndexMap;
-use windlass_http::{HttpClient, HttpConfig, Method};
+use windlass_http::{HttpClient, HttpConfig, Method, RetryObserver};
 use windlass_output::{Classified, Classifier, Diagnostic, ExitStatus, Printer};
 use windlass_redact::Secret;
 use windlass_secrets::{Environment, Resolver, SecretsConfig};
@@ -20,7 +20,7 @@ use crate::repository::{
     Auth, Credentials, Target, TargetError, TargetRequest, TargetSources, TrustedPublishingMode,
     resolve_target,
 };
-use crate::upload::{RetryPolicy, Uploader};
+use crate::upload::Uploader;
 
 /// `windlass wheel publish`: upload wheels and sdists to a PyPI-compatible
 /// index.
@@ -180,10 +180,9 @@ pub struct PublishContext {
     /// `vault://` references.
     pub secrets: SecretsConfig,
     /// `[http]` of windlass.toml: for the index, the mint endpoint and
-    /// Vault.
+    /// Vault; its retry policy (`http.retries`, `http.retry-budget`) is the
+    /// uploads' too.
     pub http: HttpConfig,
-    /// How failed uploads are retried.
-    pub retry: RetryPolicy,
     /// How to ask for a token when none is configured: `None` where
     /// nobody can answer (the run then stops before sending anything).
     pub prompt: Option<TokenPrompt>,
@@ -219,6 +218,15 @@ pub async fn publish(
     ctx: &PublishContext,
     printer: &Printer,
 ) -> anyhow::Result<PublishReport> {
+    // Retries (of uploads, look-ups and Vault calls) show on one transient
+    // status line, never as log lines.
+    let ctx = &PublishContext {
+        http: ctx
+            .http
+            .clone()
+            .with_retry_observer(RetryObserver::status_line(printer)),
+        ..ctx.clone()
+    };
     let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.secrets.vault.clone())
         .with_http(ctx.http.clone());
     let result =
@@ -260,7 +268,6 @@ async fn publish_with(
         target: &target,
         trusted,
         printer,
-        retry: ctx.retry,
         skip_existing: args.skip_existing,
         refused: std::sync::Mutex::new(None),
     };

@@ -45,4 +45,3 @@ pub use crate::report::{FileReport, FileStatus, PublishReport};
 pub use crate::repository::{
     Credentials, Target, TargetError, TargetSources, TrustedPublishingMode,
 };
-pub use crate::upload::RetryPolicy;

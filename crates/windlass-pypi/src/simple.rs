@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use url::Url;
-use windlass_http::{ErrorKind, HttpClient, HttpError, Method, StatusCode, header};
+use windlass_http::{
+    ErrorKind, HttpClient, HttpError, Method, Policy, Retries, StatusCode, header,
+};
 use windlass_redact::RedactedUrl;
 
 use crate::repository::Auth;
@@ -341,13 +343,20 @@ fn decode_references(text: &str) -> String {
 }
 
 /// Fetches a project's page; a `404` means the project has no files yet.
+/// With [`Retries::ByCaller`] it makes one attempt (the caller's loop
+/// retries).
 pub async fn lookup(
     client: &HttpClient,
     page: &RedactedUrl,
     auth: Option<&Auth>,
+    retries: Retries,
 ) -> Result<ProjectFiles, LookupError> {
+    let policy = Policy {
+        retries,
+        ..Policy::default()
+    };
     let response = client
-        .send(Method::GET, page, |request| {
+        .send_with(Method::GET, page, policy, |request| {
             let request = request.header(header::ACCEPT, ACCEPT);
             match auth {
                 Some(auth) => auth.apply(request),

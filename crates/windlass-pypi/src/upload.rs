@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt as _;
 use windlass_http::multipart::{Form, Part};
-use windlass_http::{Body, HttpClient, HttpError, Idempotency, Method, StatusCode};
+use windlass_http::{Body, HttpClient, HttpError, Method, Policy, Retries, StatusCode};
 use windlass_output::{ExitStatus, Printer, Progress};
 
 use crate::dist::Distribution;
@@ -23,39 +23,6 @@ use crate::simple::{self, Existing, LookupError};
 /// Bytes read from disk per chunk of the streamed body.
 const CHUNK: usize = 256 * 1024;
 
-/// How failed uploads are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Upload attempts per file, the first included.
-    pub attempts: u32,
-    /// The wait before the first retry; doubles each time.
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 6,
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(20),
-        }
-    }
-}
-
-impl RetryPolicy {
-    fn backoff(&self, retry: u32) -> Duration {
-        let factor = 2_u32.saturating_pow(retry.saturating_sub(1));
-        let ceiling = self
-            .backoff_base
-            .saturating_mul(factor)
-            .min(self.backoff_max);
-        // Half fixed, half jitter: spreads parallel retries without waiting
-        // for nothing.
-        ceiling / 2 + ceiling.mul_f64(fastrand::f64() / 2.0)
-    }
-}
-
 /// Uploads to one target.
 #[derive(Debug)]
 pub struct Uploader<'a> {
@@ -63,7 +30,6 @@ pub struct Uploader<'a> {
     pub target: &'a Target,
     pub trusted: Option<TrustedPublisher>,
     pub printer: &'a Printer,
-    pub retry: RetryPolicy,
     pub skip_existing: bool,
     /// Set once the index refused the credentials (401 or 403): no
     /// further file is started.
@@ -117,16 +83,18 @@ impl Uploader<'_> {
         .then_some(auth)
     }
 
-    async fn lookup(&self, dist: &Distribution) -> Result<Existing, LookupError> {
+    /// Looks the file up; `retries` says whether the look-up retries on its
+    /// own or runs inside the upload's retry loop.
+    async fn lookup(&self, dist: &Distribution, retries: Retries) -> Result<Existing, LookupError> {
         let page = simple::project_url(&self.target.simple_url, &dist.normalized_name());
-        let files = simple::lookup(&self.client, &page, self.lookup_auth()).await?;
+        let files = simple::lookup(&self.client, &page, self.lookup_auth(), retries).await?;
         Ok(files.compare(&dist.filename, &dist.sha256))
     }
 
     /// The dry-run plan for a file: only looks it up.
     pub async fn plan(&self, dist: &Distribution) -> FileReport {
         let report = self.report(dist);
-        match self.lookup(dist).await {
+        match self.lookup(dist, Retries::Here).await {
             Ok(Existing::Absent) => report.with(
                 FileStatus::WouldUpload,
                 "not on the index yet".to_owned(),
@@ -228,7 +196,7 @@ impl Uploader<'_> {
 
     async fn publish_inner(&self, dist: &Distribution, progress: &Progress) -> FileReport {
         let report = self.report(dist);
-        match self.lookup(dist).await {
+        match self.lookup(dist, Retries::Here).await {
             Ok(Existing::Same) => {
                 if !self.skip_existing {
                     self.printer.warn(&format!(
@@ -250,12 +218,18 @@ impl Uploader<'_> {
                 );
             }
             Ok(Existing::Unknown | Existing::Absent) => {}
-            Err(error) => tracing::warn!(
+            // The upload that follows fails the same way if the index is
+            // down, and says so once.
+            Err(error) => tracing::debug!(
                 file = %dist.filename,
                 error = %chain(&error),
                 "cannot look the file up before uploading; uploading anyway"
             ),
         }
+        // One retry layer: windlass-http's policy (attempts, backoff,
+        // Retry-After, the index's time budget) decides; the upload and the
+        // look-ups inside this loop make one attempt each.
+        let mut retrier = self.client.retrier();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -286,20 +260,25 @@ impl Uploader<'_> {
                 return settled;
             }
             let status = error.status();
-            if transient && attempt < self.retry.attempts {
-                let delay = self.retry.backoff(attempt);
-                tracing::warn!(
-                    file = %dist.filename,
-                    error = %chain(&error),
-                    attempt,
-                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    "upload failed and the file is not on the index; retrying"
-                );
-                tokio::time::sleep(delay).await;
-                continue;
-            }
+            // The look-up made a retry safe: the file is not on the index.
+            let error = if transient {
+                match retrier.schedule(&error) {
+                    Some(wait) => {
+                        drop(error);
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    None => retrier.give_up(error),
+                }
+            } else {
+                error
+            };
             self.note_refusal(status, dist);
-            let hint = hint_for(status, snippet.as_deref(), &self.target.credential_source);
+            let hint = match error.retry_budget_ended() {
+                // Names `http.retry-budget`.
+                Some(_) => error.hint(),
+                None => hint_for(status, snippet.as_deref(), &self.target.credential_source),
+            };
             let exit_status = match windlass_output::Diagnostic::exit_status(&error) {
                 ExitStatus::Usage => ExitStatus::Usage,
                 _ => ExitStatus::Remote,
@@ -346,7 +325,7 @@ impl Uploader<'_> {
         // the response, but never parsed: only hashes decide.
         let snippet = error.body_snippet().await.map(|s| tidy_snippet(&s));
         if lookup_worthy {
-            match self.lookup(dist).await {
+            match self.lookup(dist, Retries::ByCaller).await {
                 Ok(Existing::Same) => {
                     let (status_kind, reason) = if attempt > 1 || transient {
                         (
@@ -397,7 +376,7 @@ impl Uploader<'_> {
             .send_with(
                 Method::POST,
                 &self.target.upload_url,
-                Idempotency::NonIdempotent,
+                Policy::NON_IDEMPOTENT.retried_by_caller(),
                 |request| {
                     let mut form = Form::new();
                     for (name, value) in &fields {

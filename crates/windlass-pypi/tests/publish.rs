@@ -308,9 +308,12 @@ async fn token_from_openbao_via_vault_reference() {
     run.assert_no_leak(bao.read_token.expose());
 }
 
-/// The index is killed in the middle of a parallel upload and restarted:
-/// the run completes (retrying after looking each file up), and every file
-/// is on the index once, with the right hash.
+/// The index is killed in the middle of a parallel upload and restarted.
+/// Uploads whose connection broke are looked up and retried; a connection
+/// refused while it is down is final at once (nothing listens on that
+/// loopback port), so such files fail, exit 3. Nothing is on the index
+/// twice or under a wrong hash, and the next run, with the index back,
+/// completes and uploads nothing twice.
 #[tokio::test(flavor = "multi_thread")]
 #[allow(clippy::too_many_lines, reason = "one scenario, told in order")]
 async fn index_killed_and_restarted_mid_upload() {
@@ -403,22 +406,44 @@ async fn index_killed_and_restarted_mid_upload() {
     let (run, restarted) = tokio::join!(publish(dir.path(), dir.path(), &args, &[]), killer);
     // pypiserver writes uploads in place: a file it was writing when killed
     // stays truncated on its disk. The client must then report a conflict
-    // with both hashes (exit 1), never a success; every file reported as
-    // uploaded or skipped must be byte-identical on the index.
-    assert!(run.code == 0 || run.code == 1, "{run:#?}");
+    // with both hashes, never a success; every file reported as uploaded
+    // or skipped must be byte-identical on the index.
+    assert!([0, 1, 3].contains(&run.code), "{run:#?}");
     let report = run.json();
     assert_eq!(
         report["data"]["failed"].as_u64().unwrap() > 0,
-        run.code == 1,
+        run.code != 0,
         "{report}"
     );
     let entries = report["data"]["files"].as_array().unwrap().clone();
-    let retried = entries
+    let interrupted = entries
         .iter()
-        .filter(|f| f["attempts"].as_u64().unwrap_or(0) > 1 || f["status"] == "conflict")
+        .filter(|f| f["attempts"].as_u64().unwrap_or(0) > 1 || f["status"] != "uploaded")
         .count();
-    assert!(retried > 0, "the kill interrupted nothing: {report}");
-    let mut on_disk: Vec<String> = std::fs::read_dir(&packages)
+    assert!(interrupted > 0, "the kill interrupted nothing: {report}");
+    check_index(&files, &packages, &entries, false);
+    // With the index back, the next run completes: what failed is
+    // uploaded now, the rest is skipped, truncated files are conflicts.
+    let run2 = publish(dir.path(), dir.path(), &args, &[]).await;
+    assert!(run2.code == 0 || run2.code == 1, "{run2:#?}");
+    let entries2 = run2.json()["data"]["files"].as_array().unwrap().clone();
+    check_index(&files, &packages, &entries2, true);
+    // A third run agrees with the second and uploads nothing twice.
+    let run3 = publish(dir.path(), dir.path(), &args, &[]).await;
+    assert_eq!(run3.code, run2.code, "{run3:#?}");
+    assert_eq!(run3.json()["data"]["uploaded"], 0);
+    drop(restarted);
+}
+
+/// Every file is on the index at most once (and all of them when
+/// `complete`), and what each report entry claims holds on disk.
+fn check_index(
+    files: &[std::path::PathBuf],
+    packages: &std::path::Path,
+    entries: &[serde_json::Value],
+    complete: bool,
+) {
+    let mut on_disk: Vec<String> = std::fs::read_dir(packages)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -428,24 +453,27 @@ async fn index_killed_and_restarted_mid_upload() {
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     expected.sort();
-    assert_eq!(on_disk, expected, "nothing duplicated, nothing missing");
-    for (file, entry) in files.iter().zip(&entries) {
-        let stored = std::fs::read(packages.join(file.file_name().unwrap())).unwrap();
-        let identical = stored == std::fs::read(file).unwrap();
+    if complete {
+        assert_eq!(on_disk, expected, "nothing duplicated, nothing missing");
+    } else {
+        assert!(on_disk.iter().all(|f| expected.contains(f)), "{on_disk:?}");
+    }
+    for (file, entry) in files.iter().zip(entries) {
+        let stored = std::fs::read(packages.join(file.file_name().unwrap())).ok();
+        let identical = stored.as_deref() == Some(std::fs::read(file).unwrap().as_slice());
         match entry["status"].as_str().unwrap() {
             "uploaded" | "skipped" => assert!(identical, "{entry}"),
             "conflict" => {
                 assert!(!identical, "{entry}");
                 assert!(entry["error"]["index_sha256"].is_string(), "{entry}");
             }
+            "failed" if !complete => {
+                let message = entry["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.contains("cannot connect"), "{entry}");
+            }
             other => panic!("unexpected status {other}: {entry}"),
         }
     }
-    // A second run agrees with the first and uploads nothing twice.
-    let run2 = publish(dir.path(), dir.path(), &args, &[]).await;
-    assert_eq!(run2.code, run.code, "{run2:#?}");
-    assert_eq!(run2.json()["data"]["uploaded"], 0);
-    drop(restarted);
 }
 
 /// A trusted-publishing scenario: a fake warehouse front (audience, mint,
@@ -928,4 +956,146 @@ async fn a_token_typed_at_the_prompt_is_used_and_never_shown() {
     let asked = asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert!(asked[0].contains(upload.as_str()), "{asked:?}");
+}
+
+/// The requests of each kind an index saw.
+fn count(requests: &[String], prefix: &str) -> usize {
+    requests.iter().filter(|r| r.starts_with(prefix)).count()
+}
+
+/// An index that answers 503 to everything: retries stop at the time
+/// budget, whatever the number of files. With a budget of zero nothing is
+/// retried: each file costs exactly one look-up, one upload and the
+/// look-up after it. With a budget, each file's attempts stay within
+/// `http.retries`, and the error says what ended them.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unavailable_index_costs_one_retry_budget() {
+    let services = Services::load();
+    let server = services.pypiserver();
+    let index = FakeIndex::start(IndexConfig {
+        audience: "pypi".to_owned(),
+        repository: String::new(),
+        lifetime: 900,
+        upstream: server.upload_url(),
+        fallback: None,
+    })
+    .await;
+    index.set_unavailable(true);
+    let dir = tempfile::tempdir().unwrap();
+    let version = unique_version();
+    let files: Vec<_> = (0..5)
+        .map(|i| {
+            let (name, _) = unique_name("down");
+            write_wheel(dir.path(), &format!("{name}{i}"), &version, "x", 0)
+        })
+        .collect();
+    let mut args = vec![
+        "--repository",
+        index.url.as_str(),
+        "--no-credentials",
+        "-j",
+        "4",
+    ];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+
+    let run = publish(
+        dir.path(),
+        dir.path(),
+        &args,
+        &[("WINDLASS_HTTP_RETRY_BUDGET", "0")],
+    )
+    .await;
+    assert_eq!(run.code, 3, "{run:#?}");
+    let requests = index.seen().requests;
+    assert_eq!(count(&requests, "POST /"), 5, "{requests:#?}");
+    assert_eq!(count(&requests, "GET /simple/"), 10, "{requests:#?}");
+    assert_eq!(requests.len(), 15, "{requests:#?}");
+    assert!(!run.stderr.contains("Retrying"), "{}", run.stderr);
+    let failures = run
+        .stdout
+        .lines()
+        .skip_while(|line| !line.contains("wl"))
+        .take_while(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::with_settings!({filters => vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\b[0-9a-f]{64}\b", "[HASH]"),
+        (r"\(\d+(\.\d+)? (B|KiB)\)", "([SIZE])"),
+        (r"wl[-_]down[-_]\d+", "[NAME]"),
+        (r"1\.\d+\.\d+", "[VERSION]"),
+        (r"in \d+(\.\d+)? s\b", "in [TIME]"),
+    ]}, {
+        insta::assert_snapshot!(failures.replace(&dir.path().display().to_string(), "[TMP]"));
+    });
+
+    // `http.retries = 2`, a budget long enough for every retry.
+    let seen_before = index.seen().requests.len();
+    let mut json_args = args.clone();
+    json_args.push("--json");
+    let run = publish(
+        dir.path(),
+        dir.path(),
+        &json_args,
+        &[
+            ("WINDLASS_HTTP_RETRY_BUDGET", "60s"),
+            ("WINDLASS_HTTP_RETRIES", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 3, "{run:#?}");
+    let report = run.json();
+    let requests = index.seen().requests[seen_before..].to_vec();
+    // Per file: at most 3 uploads, each followed by one look-up, and at
+    // most 3 attempts of the look-up before them.
+    assert!(count(&requests, "POST /") <= 15, "{requests:#?}");
+    assert!(count(&requests, "GET /simple/") <= 30, "{requests:#?}");
+    for file in report["data"]["files"].as_array().unwrap() {
+        assert_eq!(file["status"], "failed", "{file}");
+        let attempts = file["attempts"].as_u64().unwrap();
+        assert!((1..=3).contains(&attempts), "{file}");
+        let message = file["error"]["message"].as_str().unwrap();
+        assert!(message.contains("503"), "{message}");
+    }
+}
+
+/// Nothing listening on a loopback port: the upload fails at once (one
+/// connection attempt per request, no retry), exit 3 with one error per
+/// file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_loopback_port_fails_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("deadport");
+    let version = unique_version();
+    let wheel = write_wheel(dir.path(), &name, &version, "x", 0);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let run = publish(
+        dir.path(),
+        dir.path(),
+        &[
+            "--repository",
+            url.as_str(),
+            "--no-credentials",
+            "--json",
+            wheel.to_str().unwrap(),
+        ],
+        // A budget that would allow minutes of retrying.
+        &[("WINDLASS_HTTP_RETRY_BUDGET", "10m")],
+    )
+    .await;
+    assert_eq!(run.code, 3, "{run:#?}");
+    let report = run.json();
+    let files = report["data"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["status"], "failed", "{report}");
+    assert_eq!(files[0]["attempts"], 1, "{report}");
+    let message = files[0]["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("cannot connect for POST"), "{message}");
+    assert!(!message.contains("attempts"), "{message}");
+    assert!(!run.stderr.contains("Retrying"), "{}", run.stderr);
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde::Serialize;
 use windlass_config::{LoadError, LoadOptions};
-use windlass_http::HttpConfig;
+use windlass_http::{HttpConfig, RetryObserver};
 use windlass_output::{
     Classifier, Diagnostic, ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _,
 };
@@ -227,11 +227,17 @@ pub fn classifier() -> Classifier {
 /// An interrupted command ends killed by the same signal
 /// ([`Exit::Child`]), once the token is revoked.
 pub async fn run(args: &SecretsArgs, ctx: &Context, printer: &Printer) -> anyhow::Result<Exit> {
-    let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.config.vault.clone())
-        .with_http(ctx.http.clone());
+    // Retries of Vault calls show on one transient status line, never as
+    // log lines.
+    let http = ctx
+        .http
+        .clone()
+        .with_retry_observer(RetryObserver::status_line(printer));
+    let resolver =
+        Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.config.vault.clone()).with_http(http);
     let result = windlass_process::until_interrupted(async {
         match &args.command {
-            SecretsCommand::Exec(a) => exec(a, ctx, &resolver).await,
+            SecretsCommand::Exec(a) => exec(a, ctx, &resolver, printer).await,
             SecretsCommand::Get(a) => get(a, ctx, &resolver, printer).await,
             SecretsCommand::Check(_) => check(ctx, &resolver, printer).await,
             SecretsCommand::Mask(a) => mask(a, ctx, &resolver, printer).await,
@@ -384,11 +390,18 @@ async fn resolve_all(resolver: &Resolver, refs: &[NamedRef]) -> anyhow::Result<V
     }
 }
 
-async fn exec(args: &ExecArgs, ctx: &Context, resolver: &Resolver) -> anyhow::Result<Exit> {
+async fn exec(
+    args: &ExecArgs,
+    ctx: &Context,
+    resolver: &Resolver,
+    printer: &Printer,
+) -> anyhow::Result<Exit> {
     let refs = select(&args.selection, &ctx.config, false)?;
     let values = resolve_all(resolver, &refs).await?;
     // The child never needs our Vault token: give it up before it starts.
     resolver.close().await;
+    // The child's output is its own: no status line stays below it.
+    printer.status_line().clear();
 
     let (program, rest) = args
         .command
@@ -462,6 +475,7 @@ async fn get(
         .resolve(&reference)
         .await
         .with_context(|| format!("cannot resolve `{reference}`"))?;
+    printer.status_line().clear();
     // The purpose of `get`: the raw value, bypassing the redactor, to a
     // pipe or file (or a terminal with --reveal).
     windlass_output::reveal(&value)?;

@@ -92,7 +92,6 @@ impl Context {
             default_repository: self.wheel.repository.clone(),
             secrets: SecretsConfig::from_effective(&self.config)?,
             http: HttpConfig::from_settings(&self.config.settings.http),
-            retry: windlass_pypi::RetryPolicy::default(),
             prompt: windlass_pypi::cli::TokenPrompt::terminal(),
         })
     }

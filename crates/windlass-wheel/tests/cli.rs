@@ -850,3 +850,158 @@ fn publish_refuses_a_file_check_fails_unless_no_check() {
         ),
     ]));
 }
+
+/// A local index that answers every request with `503 Service
+/// Unavailable` (after reading it whole) and records `METHOD /path` of
+/// each; it serves until the test process ends.
+fn unavailable_index() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut length = 0_usize;
+            let mut chunked = false;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(value) = lower.strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
+            }
+            if chunked {
+                let mut rest = Vec::new();
+                while !rest.ends_with(b"0\r\n\r\n") {
+                    let mut byte = [0_u8];
+                    if reader.read(&mut byte).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    rest.push(byte[0]);
+                }
+            } else {
+                let _ = std::io::copy(&mut (&mut reader).take(length as u64), &mut std::io::sink());
+            }
+            let mut words = request_line.split(' ');
+            let method = words.next().unwrap_or_default();
+            let path = words.next().unwrap_or_default();
+            log.lock().unwrap().push(format!("{method} {path}"));
+            let _ = stream.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 19\r\nconnection: close\r\n\r\nService Unavailable",
+            );
+        }
+    });
+    (url, seen)
+}
+
+/// An index that is down: the retries are never log lines. Off a terminal
+/// nothing shows them by default or with `-q`; with `-v` each retry is one
+/// plain status line. The error says how many attempts were made in how
+/// long.
+#[test]
+fn retries_against_a_down_index_are_status_lines_not_logs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let built = run(
+        &[
+            "build",
+            fixture("flat-hatch").to_str().unwrap(),
+            "--out",
+            "dist",
+            "--backend",
+            "native",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let files = std::fs::read_dir(tmp.path().join("dist")).unwrap().count();
+    assert!(files > 0);
+    let (url, seen) = unavailable_index();
+    let mut outputs = String::new();
+    for flags in [&[][..], &["-q"], &["-v"]] {
+        let before = seen.lock().unwrap().len();
+        let mut args = vec!["publish", "--repository", url.as_str(), "--no-credentials"];
+        args.extend_from_slice(flags);
+        let out = Command::cargo_bin("windlass-wheel")
+            .unwrap()
+            .args(&args)
+            .current_dir(tmp.path())
+            .env("NO_COLOR", "1")
+            .env("HOME", tmp.path())
+            .env("WINDLASS_CACHE_DIR", tmp.path().join("cache"))
+            .env("WINDLASS_HTTP_RETRIES", "1")
+            .env("WINDLASS_HTTP_RETRY_BUDGET", "60s")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("WINDLASS_LOG")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("TWINE_USERNAME")
+            .env_remove("TWINE_PASSWORD")
+            .env_remove("TWINE_REPOSITORY")
+            .env_remove("TWINE_REPOSITORY_URL")
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(!stderr.contains("WARN"), "{stderr}");
+        let retry_lines = stderr.lines().filter(|l| l.contains("Retrying")).count();
+        // Per file, the look-up before the upload and the upload are each
+        // retried once (`http.retries = 1`); the look-up after a failed
+        // upload is part of the upload's retry, never retried on its own.
+        let expected = if flags == ["-v"] { 2 * files } else { 0 };
+        assert_eq!(retry_lines, expected, "{stderr}");
+        let requests = seen.lock().unwrap()[before..].to_vec();
+        let posts = requests.iter().filter(|r| r.starts_with("POST")).count();
+        let gets = requests.iter().filter(|r| r.starts_with("GET")).count();
+        assert_eq!((posts, gets), (2 * files, 4 * files), "{requests:?}");
+        outputs.push_str(&format!("$ windlass-wheel {}\n{stderr}", args.join(" ")));
+    }
+    // With a token: the retry lines and the errors never show it.
+    let token = windlass_testkit::canary("retry-token");
+    let out = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .args([
+            "publish",
+            "--repository",
+            url.as_str(),
+            "--token",
+            "env://PYPI_TOKEN",
+            "-v",
+        ])
+        .current_dir(tmp.path())
+        .env("NO_COLOR", "1")
+        .env("HOME", tmp.path())
+        .env("WINDLASS_CACHE_DIR", tmp.path().join("cache"))
+        .env("WINDLASS_HTTP_RETRIES", "1")
+        .env("WINDLASS_HTTP_RETRY_BUDGET", "60s")
+        .env("PYPI_TOKEN", &token)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("WINDLASS_LOG")
+        .env_remove("GITHUB_ACTIONS")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Retrying POST"), "{stderr}");
+    windlass_testkit::assert_no_leak(&out.stderr, &token);
+    windlass_testkit::assert_no_leak(&out.stdout, &token);
+    insta::with_settings!({filters => vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"in \d+(\.\d+)? s\b", "in [TIME]"),
+        (r"\(\d+(\.\d+)? (B|KiB)\)", "([SIZE])"),
+    ]}, {
+        insta::assert_snapshot!(outputs);
+    });
+}

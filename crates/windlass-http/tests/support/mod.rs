@@ -258,5 +258,27 @@ pub(crate) fn filter(text: &str) -> String {
         rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
     }
     out.push_str(rest);
+    filter_seconds(&out)
+}
+
+/// `in 1.2 s` and `in 19 s` (durations measured, not configured) as
+/// `in [TIME]`.
+fn filter_seconds(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(" in ") {
+        let (before, after) = rest.split_at(at + " in ".len());
+        out.push_str(before);
+        let number = after
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(after.len());
+        if number > 0 && after[number..].starts_with(" s") {
+            out.push_str("[TIME]");
+            rest = &after[number + " s".len()..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
     out
 }

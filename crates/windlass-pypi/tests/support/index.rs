@@ -11,9 +11,12 @@
 //! with 403 as warehouse does, and forwards the multipart body unchanged to
 //! the pypiserver, answering with its status. Look-ups go to the
 //! pypiserver's simple API directly, or, to play pypiserver's fallback, to
-//! the fake index which redirects them elsewhere.
+//! the fake index which redirects them elsewhere. Made unavailable, it
+//! answers every request with `503 Service Unavailable`, as an index that is
+//! down behind its proxy does.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -55,6 +58,8 @@ pub struct Seen {
     pub minted: Vec<String>,
     /// The decoded `user:password` of every upload.
     pub uploads: Vec<String>,
+    /// `METHOD /path` of every request, in order.
+    pub requests: Vec<String>,
 }
 
 /// A running fake index; stops when dropped.
@@ -72,6 +77,8 @@ struct State {
     config: IndexConfig,
     client: HttpClient,
     seen: Mutex<Seen>,
+    /// Every request is answered with 503.
+    unavailable: AtomicBool,
     /// Minted tokens and their expiry (unix seconds).
     valid: Mutex<Vec<(String, u64)>>,
 }
@@ -86,6 +93,7 @@ impl FakeIndex {
             config,
             client: HttpClient::new(&HttpConfig::default()).unwrap(),
             seen: Mutex::new(Seen::default()),
+            unavailable: AtomicBool::new(false),
             valid: Mutex::new(Vec::new()),
         });
         let serving = state.clone();
@@ -107,6 +115,12 @@ impl FakeIndex {
             }
         });
         Self { url, state, task }
+    }
+
+    /// Answers every request with `503 Service Unavailable` from now on
+    /// (or no longer).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.state.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
     /// What the index saw so far.
@@ -150,6 +164,20 @@ fn refused(code: &str, description: &str) -> Response<Full<Bytes>> {
 impl State {
     async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = request.uri().path().to_owned();
+        self.seen
+            .lock()
+            .unwrap()
+            .requests
+            .push(format!("{} {path}", request.method()));
+        if self.unavailable.load(Ordering::SeqCst) {
+            // Read first: an answer sent while the client still streams the
+            // body breaks its connection.
+            let _ = request.into_body().collect().await;
+            return Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .body(Full::new(Bytes::from_static(b"Service Unavailable")))
+                .unwrap();
+        }
         match (request.method().as_str(), path.as_str()) {
             ("GET", "/_/oidc/audience") => json(
                 StatusCode::OK,

@@ -266,11 +266,6 @@ pub fn context(cwd: &Path, home: &Path, vars: &[(String, String)]) -> PublishCon
         secrets: SecretsConfig::from_effective(&effective).unwrap(),
         http: windlass_http::HttpConfig::from_settings(&effective.settings.http),
         prompt: None,
-        retry: windlass_pypi::RetryPolicy {
-            attempts: 8,
-            backoff_base: std::time::Duration::from_millis(500),
-            backoff_max: std::time::Duration::from_secs(4),
-        },
     }
 }
 
