@@ -77,7 +77,9 @@ mod text;
 use std::io::Write as _;
 
 pub use crate::args::{ColorChoice, OutputArgs};
-pub use crate::diagnostic::{Classification, Classified, Classifier, Diagnostic, ResultExt};
+pub use crate::diagnostic::{
+    Classification, Classified, Classifier, Diagnostic, Interrupted, ResultExt,
+};
 pub use crate::exit::ExitStatus;
 pub use crate::github::GitHub;
 pub use crate::logging::{
@@ -86,7 +88,7 @@ pub use crate::logging::{
 pub use crate::printer::{Format, Outcome, Printer, PrinterBuilder, finish, is_broken_pipe};
 pub use crate::progress::Progress;
 pub use crate::render::{Report, render_status, render_warning};
-pub use crate::text::escape_controls;
+pub use crate::text::{clean_path, display_path, escape_controls, human_size, plural};
 
 /// Standard output, through the process-wide redactor.
 pub fn stdout() -> windlass_redact::RedactingWriter<std::io::Stdout> {
