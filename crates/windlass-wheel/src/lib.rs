@@ -31,7 +31,7 @@ use windlass_dist::archive::Timestamp;
 use windlass_dist::build::{BackendChoice, BuildError, BuildRequest};
 use windlass_dist::pep517::{Pep517Error, Pep517Options};
 use windlass_dist::{Problem, check_file};
-use windlass_output::{Classified, ExitStatus, Outcome, Printer, escape_controls};
+use windlass_output::{Classified, ExitStatus, Outcome, Printer, display_path, escape_controls};
 
 /// `windlass wheel`: build, check and publish Python distributions.
 #[derive(Debug, Clone, clap::Args)]
@@ -156,10 +156,16 @@ pub struct FileReport {
 
 impl Outcome for WheelOutcome {
     fn render_human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        self.render_human_at(out, 0)
+    }
+
+    /// One line per file (the built archive with its size, `PASSED` or
+    /// `FAILED` and the file); `publish` keeps its details for `-v`.
+    fn render_human_at(&self, out: &mut dyn Write, verbose: u8) -> std::io::Result<()> {
         match self {
             Self::Built(b) => {
                 for a in &b.artifacts {
-                    writeln!(out, "{}", a.path.display())?;
+                    writeln!(out, "{}", display_path(&a.path))?;
                 }
                 Ok(())
             }
@@ -169,7 +175,7 @@ impl Outcome for WheelOutcome {
                         out,
                         "{} {}",
                         if f.ok { "PASSED" } else { "FAILED" },
-                        escape_controls(&f.path.display().to_string())
+                        display_path(&f.path)
                     )?;
                     for p in &f.problems {
                         writeln!(out, "  {p}")?;
@@ -177,7 +183,7 @@ impl Outcome for WheelOutcome {
                 }
                 Ok(())
             }
-            Self::Published(p) => p.render_human(out),
+            Self::Published(p) => p.render_human_at(out, verbose),
         }
     }
 
@@ -249,8 +255,8 @@ fn refuse_unchecked(report: &CheckReport, printer: &Printer) -> anyhow::Error {
         .map(|f| format!("`{}`", display_name(&f.path)))
         .collect();
     Classified::new(anyhow::anyhow!(
-        "{} problem(s) found in {}, so nothing was published",
-        report.problem_count,
+        "{} found in {}, so nothing was published",
+        windlass_output::plural(report.problem_count, "problem", "problems"),
         names.join(", ")
     ))
     .with_status(ExitStatus::Failure)
@@ -285,14 +291,18 @@ async fn build(
             ..Pep517Options::default()
         },
     };
-    printer.status("Building", &args.dir.display().to_string());
+    printer.status("Building", &display_path(&args.dir));
     let built = windlass_dist::build(&request)
         .await
         .map_err(classify_build)?;
     for a in &built.artifacts {
+        let size = std::fs::metadata(&a.path).map_or_else(
+            |_| String::new(),
+            |m| format!(", {}", windlass_output::human_size(m.len())),
+        );
         printer.status(
             "Built",
-            &format!("{} ({})", display_name(&a.path), a.builder),
+            &format!("{} ({}{size})", display_name(&a.path), a.builder),
         );
     }
     Ok(BuildReport {
@@ -343,12 +353,8 @@ fn check(paths: &[PathBuf], printer: &Printer) -> anyhow::Result<CheckReport> {
             }
             anyhow::Error::from(c)
         });
-        let problems = problems.with_context(|| {
-            format!(
-                "cannot check `{}`",
-                escape_controls(&path.display().to_string())
-            )
-        })?;
+        let problems =
+            problems.with_context(|| format!("cannot check `{}`", display_path(path)))?;
         annotate(printer, path, &problems);
         count += problems.len();
         files.push(FileReport {
@@ -371,7 +377,7 @@ fn annotate(printer: &Printer, path: &Path, problems: &[Problem]) {
     };
     for problem in problems {
         let annotation = windlass_output::github::Annotation::error(problem.to_string())
-            .file(escape_controls(&path.display().to_string()))
+            .file(display_path(path))
             .title(format!("wheel check: {}", problem.code));
         if let Err(err) = github.annotate(&annotation) {
             tracing::warn!("cannot write a GitHub annotation: {err}");
