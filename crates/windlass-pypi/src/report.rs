@@ -179,9 +179,10 @@ pub struct PublishReport {
     pub files: Vec<FileReport>,
 }
 
-/// Why a file in flight when the run was interrupted has no clear status.
+/// Why a file in flight when the run was interrupted has no clear status
+/// (shown after its status, `interrupted`).
 pub(crate) const IN_FLIGHT_REASON: &str =
-    "interrupted: may or may not be on the index; run publish again (it skips files already there)";
+    "may or may not be on the index; run publish again (it skips files already there)";
 
 /// Why a file was not started when the run was interrupted.
 pub(crate) const NOT_STARTED_REASON: &str = "interrupted before it started";
