@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::fmt::Write as _;
+
 use support::index::{FakeIndex, IndexConfig};
 use support::{pip_install, publish, unique_name, unique_version, write_sdist, write_wheel};
 use windlass_testkit::{Services, TokenRequest, canary};
@@ -1010,10 +1012,12 @@ async fn human_output_at_default_and_verbose() {
         assert_eq!(run.code, 0, "{case}: {run:#?}");
         run.assert_no_leak(&token);
         assert!(!run.all_output().contains("/./"), "{case}: {run:#?}");
-        report.push_str(&format!(
+        write!(
+            report,
             "=== {case}\n--- stdout\n{}--- stderr\n{}",
             run.stdout, run.stderr
-        ));
+        )
+        .unwrap();
     }
     insta::with_settings!({filters => vec![
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),

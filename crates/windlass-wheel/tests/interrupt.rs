@@ -185,6 +185,37 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Runs `command` until `index` holds a request, then sends it SIGINT and
+/// returns what it printed.
+fn interrupt_when_held(command: &mut Command, index: &Proxy) -> std::process::Output {
+    let home = command.get_current_dir().unwrap().to_owned();
+    let child = command
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env("WINDLASS_HTTP_RETRIES", "0")
+        .env("WINDLASS_HTTP_INSECURE_HOSTS", "127.0.0.1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        index.wait_slowed(Duration::from_secs(60)),
+        "no upload reached the index"
+    );
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut child = child;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "still running after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// Ctrl-C while an upload is in flight: no further file starts, the
 /// upload is dropped, one `interrupted` line, a summary of what was done
 /// (skipped, not started, in flight) and exit 130; with `--json`, a result
@@ -231,36 +262,14 @@ fn publish_interrupted_mid_upload_reports_what_was_done() {
         if json {
             command.arg("--json");
         }
-        let mut child = command
+        command
             .args(["-j", "1", "--token", "env://PYPI_TOKEN", "--repository"])
             .arg(format!("{}/", index.url()))
             .args(["--simple-url", &server.simple_url()])
             .args([&sdist, &wheel, &later])
             .current_dir(dir.path())
-            .env("HOME", dir.path())
-            .env("NO_COLOR", "1")
-            .env("PYPI_TOKEN", &token)
-            .env("WINDLASS_HTTP_RETRIES", "0")
-            .env("WINDLASS_HTTP_INSECURE_HOSTS", "127.0.0.1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        assert!(
-            index.wait_slowed(Duration::from_secs(60)),
-            "no upload reached the index"
-        );
-        let sent = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "still running after SIGINT");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
+            .env("PYPI_TOKEN", &token);
+        let out = interrupt_when_held(&mut command, &index);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let all = format!("{stdout}\n{stderr}");
