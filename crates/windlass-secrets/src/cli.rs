@@ -552,7 +552,11 @@ impl Outcome for CheckReport {
             .filter(|s| s.status != Status::Ok)
             .count();
         if failed > 0 {
-            writeln!(out, "\n{failed} of {} secrets failed", self.secrets.len())?;
+            writeln!(
+                out,
+                "\n{failed} of {} failed",
+                windlass_output::plural(self.secrets.len(), "secret", "secrets")
+            )?;
         }
         Ok(())
     }
@@ -738,7 +742,10 @@ async fn mask(
             report.exported.push(r.name.clone());
         }
     }
-    printer.status("Masked", &format!("{} secrets", report.masked.len()));
+    printer.status(
+        "Masked",
+        &windlass_output::plural(report.masked.len(), "secret", "secrets"),
+    );
     let status = printer.report(&report)?;
     Ok(Exit::Status(status))
 }
