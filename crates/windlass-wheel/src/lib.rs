@@ -218,7 +218,10 @@ fn given_or_built(given: &[PathBuf], ctx: &cli::Context) -> anyhow::Result<Vec<P
     if given.is_empty() {
         windlass_pypi::cli::dist_paths(given, &ctx.cwd, &ctx.out_dir())
     } else {
-        Ok(given.to_vec())
+        Ok(given
+            .iter()
+            .map(|p| windlass_output::clean_path(p))
+            .collect())
     }
 }
 

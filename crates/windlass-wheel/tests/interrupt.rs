@@ -315,3 +315,62 @@ fn publish_interrupted_mid_upload_reports_what_was_done() {
         insta::assert_snapshot!(report);
     });
 }
+
+/// Ctrl-C while a PEP 517 backend builds: the backend gets the signal, and
+/// `build` ends with one `interrupted` line and exit 130.
+#[test]
+fn build_interrupted_in_the_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let project = dir.path().join("slow");
+    std::fs::create_dir_all(project.join("_build")).unwrap();
+    let started = dir.path().join("started");
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[build-system]\nrequires = []\nbuild-backend = \"slow_backend\"\nbackend-path = [\"_build\"]\n\n[project]\nname = \"slow\"\nversion = \"1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("_build/slow_backend.py"),
+        format!(
+            "import time\n\ndef build_sdist(d, config_settings=None):\n    open({:?}, 'w').close()\n    time.sleep(120)\n",
+            started.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"))
+        .args(["build", "--backend", "pep517", "--sdist", "--out"])
+        .arg(dir.path().join("dist"))
+        .arg(&project)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !started.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before the hook ran"
+        );
+        assert!(Instant::now() < deadline, "the hook never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(stderr.lines().last(), Some("interrupted"), "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| *l == "interrupted").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error:"), "{stderr}");
+}
