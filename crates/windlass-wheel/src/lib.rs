@@ -17,7 +17,9 @@
 //! links outside the project or is a fifo, socket or device, build
 //! requirements that cannot be installed);
 //! 3 the index or the network failed; 1 also for a failed write or a backend
-//! that crashed.
+//! that crashed; 130 stopped by SIGINT or SIGTERM (one `interrupted` line;
+//! `publish` also says what it uploaded, skipped, did not start and cut
+//! short).
 
 pub mod cli;
 pub mod config;
