@@ -410,3 +410,133 @@ fn render_file_details(out: &mut dyn Write, f: &FileReport, dry_run: bool) -> io
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use windlass_output::Outcome as _;
+
+    use super::{FileReport, FileStatus, PublishReport};
+    use crate::dist::DistKind;
+
+    fn file(name: &str, status: FileStatus, reason: Option<&str>) -> FileReport {
+        FileReport {
+            file: name.to_owned(),
+            path: format!("dist/{name}").into(),
+            kind: DistKind::Wheel,
+            name: "foo".to_owned(),
+            version: "1.0".to_owned(),
+            size: 12_595,
+            sha256: "ab".repeat(32),
+            blake2_256: "cd".repeat(32),
+            status,
+            reason: reason.map(str::to_owned),
+            target: "https://upload.example/".to_owned(),
+            url: "https://index.example/simple/foo/".to_owned(),
+            attempts: u32::from(status == FileStatus::Uploaded),
+            error: None,
+        }
+    }
+
+    fn report(dry_run: bool, interrupted: bool, files: Vec<FileReport>) -> PublishReport {
+        let mut report = PublishReport {
+            repository: "example".to_owned(),
+            upload_url: "https://upload.example/".to_owned(),
+            simple_url: "https://index.example/simple/".to_owned(),
+            credentials: "--token".to_owned(),
+            dry_run,
+            uploaded: 0,
+            skipped: 0,
+            failed: 0,
+            not_started: 0,
+            interrupted,
+            in_flight: 0,
+            files,
+        };
+        report.count();
+        report
+    }
+
+    /// The summary and per-file lines in the right number, for each way a
+    /// run ends, with the exit code.
+    #[test]
+    fn summaries() {
+        let up = |n| file(&format!("foo-{n}.whl"), FileStatus::Uploaded, None);
+        let skip = || {
+            file(
+                "foo.tar.gz",
+                FileStatus::Skipped,
+                Some("already on the index with the same sha256"),
+            )
+        };
+        let cases = [
+            ("one uploaded", report(false, false, vec![up(1)])),
+            (
+                "two, one skipped",
+                report(false, false, vec![up(1), skip()]),
+            ),
+            (
+                "dry run",
+                report(
+                    true,
+                    false,
+                    vec![file(
+                        "foo.whl",
+                        FileStatus::WouldUpload,
+                        Some("not on the index yet"),
+                    )],
+                ),
+            ),
+            (
+                "interrupted",
+                report(
+                    false,
+                    true,
+                    vec![
+                        up(1),
+                        skip(),
+                        file(
+                            "foo-2.whl",
+                            FileStatus::Interrupted,
+                            Some(super::IN_FLIGHT_REASON),
+                        ),
+                        file(
+                            "foo-3.whl",
+                            FileStatus::NotStarted,
+                            Some(super::NOT_STARTED_REASON),
+                        ),
+                    ],
+                ),
+            ),
+        ];
+        let mut out = String::new();
+        for (name, report) in cases {
+            let mut text = Vec::new();
+            report.render_human_at(&mut text, 0).unwrap();
+            writeln!(
+                out,
+                "--- {name}: exit {}\n{}",
+                report.exit_status().code(),
+                String::from_utf8(text).unwrap()
+            )
+            .unwrap();
+        }
+        insta::assert_snapshot!(out, @r"
+        --- one uploaded: exit 0
+        Published 1 file to https://upload.example/ (1 uploaded)
+
+        --- two, one skipped: exit 0
+        Published 2 files to https://upload.example/ (1 uploaded, 1 skipped)
+
+        --- dry run: exit 0
+        would upload foo.whl (12.3 KiB): not on the index yet
+        Planned 1 file for https://upload.example/ (1 would upload)
+
+        --- interrupted: exit 130
+         interrupted foo-2.whl (12.3 KiB): may or may not be on the index; run publish again (it skips files already there)
+         not started foo-3.whl (12.3 KiB): interrupted before it started
+        Interrupted after publishing 2 of 4 files to https://upload.example/ (1 uploaded, 1 skipped, 1 not started, 1 interrupted (in flight))
+        ");
+    }
+}
