@@ -310,8 +310,17 @@ async fn build(
             &format!("{} ({}{size})", display_name(&a.path), a.builder),
         );
     }
+    // Paths as the user would write them: `--out ./dist` gives `dist/...`.
+    let artifacts = built
+        .artifacts
+        .into_iter()
+        .map(|mut a| {
+            a.path = windlass_output::clean_path(&a.path);
+            a
+        })
+        .collect();
     Ok(BuildReport {
-        artifacts: built.artifacts,
+        artifacts,
         fallback_reasons: built.fallback_reasons,
     })
 }
