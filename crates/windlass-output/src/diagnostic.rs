@@ -74,11 +74,12 @@ pub struct Classifier {
 impl Classifier {
     /// A classifier that knows this crate's errors
     /// ([`GitHubError`](crate::github::GitHubError),
-    /// [`LogError`](crate::LogError)).
+    /// [`LogError`](crate::LogError), [`Interrupted`]).
     pub fn new() -> Self {
         Self { probes: Vec::new() }
             .with::<crate::github::GitHubError>()
             .with::<crate::logging::LogError>()
+            .with::<Interrupted>()
     }
 
     /// Adds an error type that implements [`Diagnostic`].
@@ -239,5 +240,37 @@ impl<T, E: Into<anyhow::Error>> ResultExt<T> for Result<T, E> {
 
     fn with_hint(self, hint: impl Into<String>) -> anyhow::Result<T> {
         self.map_err(|e| Classified::new(e).with_hint(hint).into())
+    }
+}
+
+/// A command stopped by SIGINT or SIGTERM: exit 130
+/// ([`ExitStatus::Interrupted`]), rendered as the one line `interrupted`
+/// (no `error:` prefix, no hint).
+///
+/// Return it (or any error classified [`ExitStatus::Interrupted`]) when
+/// there is nothing to report; a command that can tell what it did before
+/// it stopped returns its partial [`Outcome`](crate::Outcome) instead, with
+/// [`ExitStatus::Interrupted`] as its exit status.
+///
+/// ```
+/// use windlass_output::{Classifier, ExitStatus, Interrupted};
+///
+/// let error = anyhow::Error::new(Interrupted);
+/// assert_eq!(Classifier::new().classify(&error).status, ExitStatus::Interrupted);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(crate::render::INTERRUPTED)
+    }
+}
+
+impl Error for Interrupted {}
+
+impl Diagnostic for Interrupted {
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Interrupted
     }
 }

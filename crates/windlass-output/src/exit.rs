@@ -11,6 +11,14 @@ use std::process::ExitCode;
 /// | 2    | [`Usage`]             | bad arguments, configuration or input; retrying will not help   |
 /// | 3    | [`Remote`]            | network, authentication or registry failure; CI may retry       |
 /// | 101  | [`Bug`]               | an internal error (a bug in Windlass), like a Rust panic        |
+/// | 126  | [`CannotExecute`]     | `windlass NAME`: `windlass-NAME` exists but cannot be run        |
+/// | 127  | [`CommandNotFound`]   | `windlass NAME`: no built-in tool and no `windlass-NAME` on PATH |
+/// | 130  | [`Interrupted`]       | stopped by SIGINT (Ctrl-C) or SIGTERM; what was done is reported |
+///
+/// 126 and 127 are the shell's codes for the same failures. A command
+/// that was interrupted prints one `interrupted` line on stderr and its
+/// summary of what was done (with `--json`, the result document has
+/// `exit_code: 130` and the partial data).
 ///
 /// A broken pipe on stdout (`windlass ... | head`) is not an error: the
 /// process exits with [`Success`] without printing anything more.
@@ -20,6 +28,9 @@ use std::process::ExitCode;
 /// [`Usage`]: ExitStatus::Usage
 /// [`Remote`]: ExitStatus::Remote
 /// [`Bug`]: ExitStatus::Bug
+/// [`CannotExecute`]: ExitStatus::CannotExecute
+/// [`CommandNotFound`]: ExitStatus::CommandNotFound
+/// [`Interrupted`]: ExitStatus::Interrupted
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExitStatus {
     /// `0`: everything asked for was done.
@@ -33,16 +44,25 @@ pub enum ExitStatus {
     Remote,
     /// `101`: an internal error, the same code as a Rust panic.
     Bug,
+    /// `126`: an external `windlass-NAME` was found but cannot be run.
+    CannotExecute,
+    /// `127`: no such command, built in or `windlass-NAME` on `PATH`.
+    CommandNotFound,
+    /// `130`: stopped by SIGINT or SIGTERM before the work was done.
+    Interrupted,
 }
 
 impl ExitStatus {
     /// Every status, in code order (for documentation and tests).
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::Success,
         Self::Failure,
         Self::Usage,
         Self::Remote,
         Self::Bug,
+        Self::CannotExecute,
+        Self::CommandNotFound,
+        Self::Interrupted,
     ];
 
     /// The process exit code.
@@ -53,6 +73,9 @@ impl ExitStatus {
             Self::Usage => 2,
             Self::Remote => 3,
             Self::Bug => 101,
+            Self::CannotExecute => 126,
+            Self::CommandNotFound => 127,
+            Self::Interrupted => 130,
         }
     }
 
@@ -62,7 +85,7 @@ impl ExitStatus {
     }
 
     /// A short lowercase name (`success`, `failure`, `usage`, `remote`,
-    /// `bug`).
+    /// `bug`, `cannot-execute`, `not-found`, `interrupted`).
     pub const fn name(self) -> &'static str {
         match self {
             Self::Success => "success",
@@ -70,6 +93,9 @@ impl ExitStatus {
             Self::Usage => "usage",
             Self::Remote => "remote",
             Self::Bug => "bug",
+            Self::CannotExecute => "cannot-execute",
+            Self::CommandNotFound => "not-found",
+            Self::Interrupted => "interrupted",
         }
     }
 }

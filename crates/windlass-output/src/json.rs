@@ -31,6 +31,10 @@
 //! - `error` is `null` or an object with `message` (string), `causes`
 //!   (array of strings, outermost first) and `hint` (string or `null`).
 //! - `warnings` is an array of strings, the warnings the command issued.
+//! - A command stopped by SIGINT or SIGTERM has `ok: false`,
+//!   `exit_code: 130`, `error: {"message":"interrupted","causes":[],"hint":null}`
+//!   and, when it can tell what it did before it stopped, that partial
+//!   report in `data` (else `null`).
 //!
 //! A reader that wants one document reads the last line. Keys may be added
 //! within `windlass/1`; readers must ignore keys they do not know. Every
@@ -50,6 +54,17 @@ pub struct ErrorBody {
     pub message: String,
     pub causes: Vec<String>,
     pub hint: Option<String>,
+}
+
+impl ErrorBody {
+    /// The error of a command stopped by SIGINT or SIGTERM.
+    pub fn interrupted() -> Self {
+        Self {
+            message: crate::render::INTERRUPTED.to_owned(),
+            causes: Vec::new(),
+            hint: None,
+        }
+    }
 }
 
 impl From<&crate::Report> for ErrorBody {

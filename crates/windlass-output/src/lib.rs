@@ -78,7 +78,9 @@ mod text;
 use std::io::Write as _;
 
 pub use crate::args::{ColorChoice, OutputArgs};
-pub use crate::diagnostic::{Classification, Classified, Classifier, Diagnostic, ResultExt};
+pub use crate::diagnostic::{
+    Classification, Classified, Classifier, Diagnostic, Interrupted, ResultExt,
+};
 pub use crate::exit::ExitStatus;
 pub use crate::github::GitHub;
 pub use crate::logging::{
@@ -88,7 +90,7 @@ pub use crate::printer::{Format, Outcome, Printer, PrinterBuilder, finish, is_br
 pub use crate::progress::Progress;
 pub use crate::render::{Report, render_status, render_warning};
 pub use crate::status_line::StatusLine;
-pub use crate::text::escape_controls;
+pub use crate::text::{clean_path, display_path, escape_controls, human_size, plural};
 
 /// Standard output, through the process-wide redactor.
 pub fn stdout() -> windlass_redact::RedactingWriter<std::io::Stdout> {

@@ -11,7 +11,8 @@ use windlass_redact::global;
 
 use crate::github::{Annotation, GitHub, Group};
 use crate::json::{ErrorBody, EventDocument, ResultDocument, SCHEMA};
-use crate::render::{Report, render_status, render_warning};
+use crate::progress::Unit;
+use crate::render::{Report, render_interrupted, render_status, render_warning};
 use crate::status_line::{StatusLine, clear_slot};
 use crate::{Classifier, ExitStatus, LogConfig, OutputArgs, Progress};
 
@@ -48,8 +49,20 @@ pub trait Outcome: Serialize {
         Ok(())
     }
 
+    /// Writes the data for people at a verbosity (the number of `-v`):
+    /// by default the same as [`Outcome::render_human`]. A command whose
+    /// details are for `-v` only implements this one.
+    fn render_human_at(&self, out: &mut dyn Write, verbose: u8) -> io::Result<()> {
+        let _ = verbose;
+        self.render_human(out)
+    }
+
     /// How the process exits: a check that ran and found problems returns
-    /// [`ExitStatus::Failure`] with its report as data.
+    /// [`ExitStatus::Failure`] with its report as data. A command stopped
+    /// by a signal returns [`ExitStatus::Interrupted`] with what it did so
+    /// far: [`Printer::report`] then prints one `interrupted` line on stderr
+    /// before the data, and the JSON result has the error `interrupted`
+    /// next to the partial data.
     fn exit_status(&self) -> ExitStatus {
         ExitStatus::Success
     }
@@ -295,13 +308,20 @@ impl Printer {
     /// A progress bar of `len` steps (hidden unless stderr is a terminal and
     /// neither `-q` nor `--json` is given).
     pub fn progress(&self, len: u64, message: &str) -> Progress {
-        self.new_progress(Some(len), message)
+        self.new_progress(Some(len), message, Unit::Steps)
+    }
+
+    /// A progress bar of `len` bytes, showing the bytes sent, the rate and
+    /// the time left (`1.2 MiB/4.0 MiB 512 KiB/s 6s`); hidden like
+    /// [`Printer::progress`].
+    pub fn bytes_progress(&self, len: u64, message: &str) -> Progress {
+        self.new_progress(Some(len), message, Unit::Bytes)
     }
 
     /// A spinner, for work of unknown length (hidden like
     /// [`Printer::progress`]).
     pub fn spinner(&self, message: &str) -> Progress {
-        self.new_progress(None, message)
+        self.new_progress(None, message, Unit::Steps)
     }
 
     /// The transient status line (see [`StatusLine`]): in a terminal, one
@@ -339,15 +359,20 @@ impl Printer {
     /// result document. Returns the exit status to use.
     pub fn report<T: Outcome + ?Sized>(&self, outcome: &T) -> io::Result<ExitStatus> {
         let status = outcome.exit_status();
+        let interrupted = status == ExitStatus::Interrupted;
         self.clear_progress();
+        if interrupted {
+            self.write_stderr(&render_interrupted(self.color));
+        }
         match self.format {
             Format::Human => {
                 let mut buffer = Vec::new();
-                outcome.render_human(&mut buffer)?;
+                outcome.render_human_at(&mut buffer, self.verbose)?;
                 self.write_stdout(&buffer)?;
             }
             Format::Json => {
                 let warnings = self.warnings();
+                let error = interrupted.then(ErrorBody::interrupted);
                 self.write_json(&ResultDocument {
                     schema: SCHEMA,
                     kind: "result",
@@ -355,7 +380,7 @@ impl Printer {
                     ok: status.is_success(),
                     exit_code: status.code(),
                     data: Some(outcome),
-                    error: None,
+                    error: error.as_ref(),
                     warnings: &warnings,
                 })?;
             }
@@ -366,8 +391,15 @@ impl Printer {
     /// Prints an error: redacted and classified, on stderr (plus an `::error`
     /// annotation in GitHub Actions) and, with `--json`, as the result
     /// document. Returns the exit status to use.
+    ///
+    /// An error classified [`ExitStatus::Interrupted`] (such as
+    /// [`Interrupted`](crate::Interrupted)) prints only the line
+    /// `interrupted`, and its JSON error is `{"message":"interrupted"}`.
     pub fn report_error(&self, error: &anyhow::Error) -> ExitStatus {
-        let report = Report::new(error, &self.classifier);
+        let mut report = Report::new(error, &self.classifier);
+        if report.status == ExitStatus::Interrupted {
+            report = Report::interrupted();
+        }
         self.clear_progress();
         self.write_stderr(&report.render(self.color));
         if let Some(github) = &self.github {
@@ -408,11 +440,11 @@ impl Printer {
             .clone()
     }
 
-    fn new_progress(&self, len: Option<u64>, message: &str) -> Progress {
+    fn new_progress(&self, len: Option<u64>, message: &str, unit: Unit) -> Progress {
         if !self.show_progress {
             return Progress::hidden();
         }
-        Progress::from_bar(self.progress.add(Progress::bar(len, message)))
+        Progress::from_bar(self.progress.add(Progress::bar(len, message, unit)))
     }
 
     fn clear_progress(&self) {

@@ -6,6 +6,14 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use windlass_redact::global;
 
+/// What a bar counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unit {
+    Steps,
+    /// Bytes: shown in binary units with the rate and the time left.
+    Bytes,
+}
+
 /// A progress bar or spinner from [`Printer::progress`](crate::Printer::progress)
 /// or [`Printer::spinner`](crate::Printer::spinner).
 ///
@@ -25,13 +33,17 @@ impl Progress {
         }
     }
 
-    pub(crate) fn bar(len: Option<u64>, message: &str) -> ProgressBar {
-        let (bar, template) = match len {
-            Some(len) => (
+    pub(crate) fn bar(len: Option<u64>, message: &str, unit: Unit) -> ProgressBar {
+        let (bar, template) = match (len, unit) {
+            (Some(len), Unit::Steps) => (
                 ProgressBar::new(len),
                 "{spinner:.green} {msg} [{bar:30.cyan/blue}] {pos}/{len} ({eta})",
             ),
-            None => (
+            (Some(len), Unit::Bytes) => (
+                ProgressBar::new(len),
+                "{spinner:.green} {msg} [{bar:30.cyan/blue}] {bytes}/{total_bytes} {binary_bytes_per_sec} {eta}",
+            ),
+            (None, _) => (
                 ProgressBar::new_spinner(),
                 "{spinner:.green} {msg} {elapsed}",
             ),

@@ -56,7 +56,19 @@ impl Report {
         }
     }
 
-    /// The error as the lines printed on stderr:
+    /// The report of a command stopped by SIGINT or SIGTERM: the message
+    /// `interrupted`, no cause, no hint.
+    pub fn interrupted() -> Self {
+        Self {
+            message: INTERRUPTED.to_owned(),
+            causes: Vec::new(),
+            hint: None,
+            status: ExitStatus::Interrupted,
+        }
+    }
+
+    /// The error as the lines printed on stderr (an interrupted command's
+    /// report is the one line `interrupted`):
     ///
     /// ```text
     /// error: <message>
@@ -66,6 +78,9 @@ impl Report {
     /// hint: <hint>
     /// ```
     pub fn render(&self, color: bool) -> String {
+        if self.status == ExitStatus::Interrupted {
+            return render_interrupted(color);
+        }
         let mut out = String::new();
         labelled(&mut out, "", "error", ERROR, &self.message, color);
         for cause in &self.causes {
@@ -89,6 +104,18 @@ impl Report {
             let _ = write!(text, "\n\nhint: {hint}");
         }
         text
+    }
+}
+
+/// The message of a command stopped by SIGINT or SIGTERM.
+pub(crate) const INTERRUPTED: &str = "interrupted";
+
+/// The one line a command stopped by SIGINT or SIGTERM prints on stderr.
+pub(crate) fn render_interrupted(color: bool) -> String {
+    if color {
+        format!("{ERROR}{INTERRUPTED}{ERROR:#}\n")
+    } else {
+        format!("{INTERRUPTED}\n")
     }
 }
 

@@ -102,7 +102,7 @@ fn exit_codes() {
         assert_eq!(code, ExitCode::from(status.code()));
         writeln!(
             table,
-            "{:>3} {:<8} success={}",
+            "{:>3} {:<14} success={}",
             status.code(),
             status.name(),
             status.is_success()
@@ -231,6 +231,37 @@ impl Outcome for Checked {
     }
 }
 
+/// A command stopped by a signal, with what it did before.
+#[derive(serde::Serialize)]
+struct Partial {
+    uploaded: Vec<String>,
+    not_started: Vec<String>,
+}
+
+impl Outcome for Partial {
+    fn render_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.render_human_at(out, 0)
+    }
+
+    fn render_human_at(&self, out: &mut dyn Write, verbose: u8) -> io::Result<()> {
+        if verbose > 0 {
+            for file in &self.uploaded {
+                writeln!(out, "uploaded {file}")?;
+            }
+        }
+        writeln!(
+            out,
+            "{} uploaded, {} not started",
+            self.uploaded.len(),
+            self.not_started.len()
+        )
+    }
+
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Interrupted
+    }
+}
+
 type Run = fn(&Printer) -> anyhow::Result<Box<dyn ErasedOutcome>>;
 
 /// `Outcome` is not object safe (`Serialize`); tests box a small adapter.
@@ -267,6 +298,17 @@ fn run_cases() -> Vec<(&'static str, Run)> {
         ("error", |printer| {
             printer.status("Publishing", "foo.whl");
             Err(anyhow::Error::new(FetchError::Unavailable).context("cannot upload `foo.whl`"))
+        }),
+        ("interrupted with a partial report", |printer| {
+            printer.status("Uploaded", "foo.whl");
+            Ok(Box::new(Partial {
+                uploaded: vec!["foo.whl".into()],
+                not_started: vec!["foo.tar.gz".into()],
+            }))
+        }),
+        ("interrupted with nothing to report", |printer| {
+            printer.status("Resolving", "credentials");
+            Err(anyhow::Error::new(crate::Interrupted).context("cannot resolve the token"))
         }),
     ]
 }
@@ -314,6 +356,13 @@ fn printer_output() {
             "json",
             OutputArgs {
                 json: true,
+                ..OutputArgs::default()
+            },
+        ),
+        (
+            "verbose",
+            OutputArgs {
+                verbose: 1,
                 ..OutputArgs::default()
             },
         ),
@@ -850,4 +899,88 @@ fn status_lines_off_a_terminal() {
 
     === verbose json: hidden=true
     ");
+/// Counts, sizes and paths as people read them.
+#[test]
+fn counts_sizes_and_paths() {
+    let mut table = String::new();
+    for n in [0, 1, 2] {
+        writeln!(
+            table,
+            "{} | {}",
+            crate::plural(n, "file", "files"),
+            crate::plural(n, "secret", "secrets")
+        )
+        .unwrap();
+    }
+    for bytes in [
+        0,
+        1023,
+        1024,
+        12_595,
+        1024 * 1024 - 1,
+        5 * 1024 * 1024,
+        3 * 1024 * 1024 * 1024 / 2,
+        u64::MAX,
+    ] {
+        writeln!(table, "{bytes} -> {}", crate::human_size(bytes)).unwrap();
+    }
+    for path in [
+        "dist/./foo.whl",
+        "./dist/foo.whl",
+        "././x",
+        ".",
+        "./",
+        "/tmp/./a/../b",
+        "a/b/",
+        "dist/\u{1b}[31m.whl",
+    ] {
+        writeln!(
+            table,
+            "{path:?} -> {}",
+            crate::display_path(std::path::Path::new(path))
+        )
+        .unwrap();
+    }
+    insta::assert_snapshot!(table, @r#"
+    0 files | 0 secrets
+    1 file | 1 secret
+    2 files | 2 secrets
+    0 -> 0 B
+    1023 -> 1023 B
+    1024 -> 1.0 KiB
+    12595 -> 12.3 KiB
+    1048575 -> 1.0 MiB
+    5242880 -> 5.0 MiB
+    1610612736 -> 1.5 GiB
+    18446744073709551615 -> 16777216.0 TiB
+    "dist/./foo.whl" -> dist/foo.whl
+    "./dist/foo.whl" -> dist/foo.whl
+    "././x" -> x
+    "." -> .
+    "./" -> .
+    "/tmp/./a/../b" -> /tmp/a/../b
+    "a/b/" -> a/b
+    "dist/\u{1b}[31m.whl" -> dist/\u{1b}[31m.whl
+    "#);
+}
+
+/// The exit code of an interrupted run agrees with its JSON document.
+#[test]
+fn interrupted_json_agrees_with_the_exit_code() {
+    let args = OutputArgs {
+        json: true,
+        ..OutputArgs::default()
+    };
+    for (name, case) in run_cases()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("interrupted"))
+    {
+        let (code, stdout, stderr) = run(&args, case);
+        let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(code, 130, "{name}");
+        assert_eq!(last["exit_code"], 130, "{name}");
+        assert_eq!(last["ok"], false, "{name}");
+        assert_eq!(last["error"]["message"], "interrupted", "{name}");
+        assert_eq!(stderr, "interrupted\n", "{name}");
+    }
 }

@@ -15,7 +15,7 @@ use windlass_secrets::{Environment, Resolver, SecretsConfig};
 use crate::config::{Pypirc, RepositorySection};
 use crate::dist::{DistError, Distribution};
 use crate::oidc::TrustedPublisher;
-use crate::report::PublishReport;
+use crate::report::{FileReport, FileStatus, PublishReport};
 use crate::repository::{
     Auth, Credentials, Target, TargetError, TargetRequest, TargetSources, TrustedPublishingMode,
     resolve_target,
@@ -208,11 +208,15 @@ pub fn classifier() -> Classifier {
 /// [`Outcome::exit_status`](windlass_output::Outcome::exit_status) is 3 when
 /// the index or network failed and 1 on a name conflict.
 ///
-/// A SIGINT or SIGTERM stops it at any point (a Vault token obtained for
-/// the credentials is revoked first, as it is on every other way out) and
-/// comes back as a [`windlass_process::Interrupted`] error: the caller ends
-/// like the signal. Credentials are resolved with one resolver, closed once
-/// they are found, before anything is uploaded.
+/// A SIGINT or SIGTERM stops it at any point: no further file is started,
+/// uploads in flight are dropped, and a Vault token obtained for the
+/// credentials is revoked (as it is on every other way out). Once uploads
+/// had begun, the report of what was done comes back with `interrupted`
+/// set (exit status 130): files uploaded or skipped, files not started,
+/// and files in flight, which may or may not be on the index. Before that,
+/// the error is [`windlass_output::Interrupted`]. Credentials are resolved
+/// with one resolver, closed once they are found, before anything is
+/// uploaded.
 pub async fn publish(
     args: &PublishArgs,
     ctx: &PublishContext,
@@ -229,15 +233,122 @@ pub async fn publish(
     };
     let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.secrets.vault.clone())
         .with_http(ctx.http.clone());
+    let ledger = Ledger::default();
     let result =
-        windlass_process::until_interrupted(publish_with(args, ctx, &resolver, printer)).await;
+        windlass_process::until_interrupted(publish_with(args, ctx, &resolver, printer, &ledger))
+            .await;
     if windlass_process::until_interrupted(resolver.close())
         .await
         .is_err()
     {
         tracing::warn!("interrupted again: the vault token expires with its ttl instead");
     }
-    result.map_err(anyhow::Error::new)?
+    match result {
+        Ok(result) => result,
+        Err(interrupted) => {
+            tracing::debug!(signal = interrupted.signal(), "publish interrupted");
+            match ledger.interrupted() {
+                Some(report) => Ok(finish_report(report, printer)),
+                None => Err(anyhow::Error::new(windlass_output::Interrupted)),
+            }
+        }
+    }
+}
+
+/// Each file's state during the uploads, kept outside the work so that an
+/// interrupted run (whose work is dropped) can still say what was done.
+#[derive(Debug, Default)]
+struct Ledger(std::sync::Mutex<Option<(PublishReport, Vec<Slot>)>>);
+
+#[derive(Debug)]
+struct Slot {
+    /// The file's report: its final one once `state` is `Done`.
+    report: FileReport,
+    state: SlotState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotState {
+    Waiting,
+    InFlight,
+    Done,
+}
+
+impl Ledger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(PublishReport, Vec<Slot>)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Uploads begin: every file waits.
+    fn open(&self, header: PublishReport, files: Vec<FileReport>) {
+        let slots = files
+            .into_iter()
+            .map(|report| Slot {
+                report,
+                state: SlotState::Waiting,
+            })
+            .collect();
+        *self.lock() = Some((header, slots));
+    }
+
+    fn start(&self, index: usize) {
+        if let Some((_, slots)) = self.lock().as_mut()
+            && let Some(slot) = slots.get_mut(index)
+        {
+            slot.state = SlotState::InFlight;
+        }
+    }
+
+    fn done(&self, index: usize, report: &FileReport) {
+        if let Some((_, slots)) = self.lock().as_mut()
+            && let Some(slot) = slots.get_mut(index)
+        {
+            slot.report = report.clone();
+            slot.state = SlotState::Done;
+        }
+    }
+
+    /// The report of a run interrupted now, if uploads had begun.
+    fn interrupted(&self) -> Option<PublishReport> {
+        let (mut report, slots) = self.lock().take()?;
+        report.interrupted = true;
+        report.files = slots
+            .into_iter()
+            .map(|slot| match slot.state {
+                SlotState::Done => slot.report,
+                SlotState::Waiting => slot.report.with(
+                    FileStatus::NotStarted,
+                    crate::report::NOT_STARTED_REASON.to_owned(),
+                ),
+                SlotState::InFlight => slot.report.with(
+                    FileStatus::Interrupted,
+                    crate::report::IN_FLIGHT_REASON.to_owned(),
+                ),
+            })
+            .collect();
+        report.count();
+        Some(report)
+    }
+}
+
+/// Uploads (or plans) one file, noting it in the ledger.
+async fn one(
+    index: usize,
+    dist: &Distribution,
+    uploader: &Uploader<'_>,
+    ledger: &Ledger,
+    dry_run: bool,
+) -> (usize, FileReport) {
+    ledger.start(index);
+    let report = if dry_run {
+        uploader.plan(dist).await
+    } else {
+        uploader.publish(dist).await
+    };
+    ledger.done(index, &report);
+    (index, report)
 }
 
 async fn publish_with(
@@ -245,6 +356,7 @@ async fn publish_with(
     ctx: &PublishContext,
     resolver: &Resolver,
     printer: &Printer,
+    ledger: &Ledger,
 ) -> anyhow::Result<PublishReport> {
     // 1. Every file read and validated before anything is sent.
     let paths = dist_paths(&args.dists, &ctx.cwd, &ctx.cwd.join("dist"))?;
@@ -278,40 +390,13 @@ async fn publish_with(
         } else {
             "Publishing"
         },
-        &format!("{} file(s) to {}", dists.len(), target.upload_url),
+        &format!(
+            "{} to {}",
+            windlass_output::plural(dists.len(), "file", "files"),
+            target.upload_url
+        ),
     );
-    let jobs = usize::from(args.jobs.max(1));
-    let uploader = &uploader;
-    let mut files: Vec<(usize, crate::report::FileReport)> = Vec::with_capacity(dists.len());
-    let mut rest = dists.iter().enumerate();
-    if !args.dry_run {
-        // One file at a time until one is sent: credentials the index
-        // refuses then cost one attempt, and the other files are never
-        // started.
-        for (index, dist) in rest.by_ref() {
-            let report = uploader.publish(dist).await;
-            let sent = report.attempts > 0;
-            files.push((index, report));
-            if sent {
-                break;
-            }
-        }
-    }
-    let others: Vec<(usize, crate::report::FileReport)> = futures_util::stream::iter(rest)
-        .map(|(index, dist)| async move {
-            let report = if args.dry_run {
-                uploader.plan(dist).await
-            } else {
-                uploader.publish(dist).await
-            };
-            (index, report)
-        })
-        .buffer_unordered(jobs)
-        .collect()
-        .await;
-    files.extend(others);
-    files.sort_by_key(|(index, _)| *index);
-    let mut report = PublishReport {
+    let header = PublishReport {
         repository: target
             .name
             .clone()
@@ -324,9 +409,46 @@ async fn publish_with(
         skipped: 0,
         failed: 0,
         not_started: 0,
-        files: files.into_iter().map(|(_, f)| f).collect(),
+        interrupted: false,
+        in_flight: 0,
+        files: Vec::new(),
     };
+    ledger.open(
+        header.clone(),
+        dists.iter().map(|d| uploader.report(d)).collect(),
+    );
+    let jobs = usize::from(args.jobs.max(1));
+    let uploader = &uploader;
+    let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(dists.len());
+    let mut rest = dists.iter().enumerate();
+    if !args.dry_run {
+        // One file at a time until one is sent: credentials the index
+        // refuses then cost one attempt, and the other files are never
+        // started.
+        for (index, dist) in rest.by_ref() {
+            let (index, report) = one(index, dist, uploader, ledger, args.dry_run).await;
+            let sent = report.attempts > 0;
+            files.push((index, report));
+            if sent {
+                break;
+            }
+        }
+    }
+    let others: Vec<(usize, FileReport)> = futures_util::stream::iter(rest)
+        .map(|(index, dist)| one(index, dist, uploader, ledger, args.dry_run))
+        .buffer_unordered(jobs)
+        .collect()
+        .await;
+    files.extend(others);
+    files.sort_by_key(|(index, _)| *index);
+    let mut report = header;
+    report.files = files.into_iter().map(|(_, f)| f).collect();
     report.count();
+    Ok(finish_report(report, printer))
+}
+
+/// In GitHub Actions, the step summary and one annotation per failed file.
+fn finish_report(report: PublishReport, printer: &Printer) -> PublishReport {
     if let Some(github) = printer.github() {
         if let Err(error) = github.append_summary(&report.markdown()) {
             printer.warn(&format!("cannot write the step summary: {error}"));
@@ -340,7 +462,7 @@ async fn publish_with(
             }
         }
     }
-    Ok(report)
+    report
 }
 
 /// Reads `.pypirc` and resolves the target.
@@ -443,7 +565,10 @@ pub fn dist_paths(
         found.sort();
         found
     } else {
-        dists.iter().map(|p| cwd.join(p)).collect()
+        dists
+            .iter()
+            .map(|p| windlass_output::clean_path(&cwd.join(p)))
+            .collect()
     };
     let mut seen = BTreeSet::new();
     paths.retain(|p| seen.insert(p.clone()));

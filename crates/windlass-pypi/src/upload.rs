@@ -62,7 +62,7 @@ impl Uploader<'_> {
         }
     }
 
-    fn report(&self, dist: &Distribution) -> FileReport {
+    pub(crate) fn report(&self, dist: &Distribution) -> FileReport {
         FileReport::new(
             dist,
             &self.target.upload_url.to_string(),
@@ -176,21 +176,11 @@ impl Uploader<'_> {
             self.printer.status("Not started", &dist.filename);
             return self.report(dist).with(FileStatus::NotStarted, refusal);
         }
-        let progress = self.printer.progress(dist.size, &dist.filename);
+        let progress = self.printer.bytes_progress(dist.size, &dist.filename);
         let report = self.publish_inner(dist, &progress).await;
         progress.finish();
-        match report.status {
-            FileStatus::Uploaded => self.printer.status("Uploaded", &dist.filename),
-            FileStatus::Skipped => self.printer.status("Skipped", &dist.filename),
-            _ => self.printer.status(
-                "Failed",
-                &format!(
-                    "{}: {}",
-                    dist.filename,
-                    report.error.as_ref().map_or("", |e| e.message.as_str())
-                ),
-            ),
-        }
+        self.printer
+            .status(status_verb(report.status), &status_line(&report));
         report
     }
 
@@ -450,6 +440,39 @@ async fn open_dist(path: PathBuf) -> io::Result<tokio::fs::File> {
 /// Two minutes plus the time to send the file at 256 KiB/s.
 fn upload_timeout(size: u64) -> Duration {
     Duration::from_secs(120 + size / (256 * 1024))
+}
+
+/// The verb of a file's status line.
+fn status_verb(status: FileStatus) -> &'static str {
+    match status {
+        FileStatus::Uploaded => "Uploaded",
+        FileStatus::Skipped => "Skipped",
+        FileStatus::Conflict => "Conflict",
+        FileStatus::NotStarted => "Not started",
+        _ => "Failed",
+    }
+}
+
+/// A file's status line: `foo-1.0-py3-none-any.whl (12.3 KiB)`, with the
+/// reason for a skip and the error for a failure.
+fn status_line(report: &FileReport) -> String {
+    let why = match report.status {
+        FileStatus::Uploaded => None,
+        FileStatus::Skipped => report.reason.as_deref(),
+        _ => report
+            .error
+            .as_ref()
+            .map(|e| e.message.as_str())
+            .or(report.reason.as_deref()),
+    };
+    match why {
+        Some(why) => format!("{} ({why})", report.file),
+        None => format!(
+            "{} ({})",
+            report.file,
+            windlass_output::human_size(report.size)
+        ),
+    }
 }
 
 /// An error with its causes, `: `-separated.

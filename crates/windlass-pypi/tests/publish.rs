@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::fmt::Write as _;
+
 use support::index::{FakeIndex, IndexConfig};
 use support::{pip_install, publish, unique_name, unique_version, write_sdist, write_wheel};
 use windlass_testkit::{Services, TokenRequest, canary};
@@ -64,7 +66,18 @@ async fn pypiserver_open_upload_install_skip_and_conflict() {
     let run = run_with(args(&[], &files)).await;
     assert_eq!(run.code, 0, "{run:#?}");
     run.assert_no_leak(&token);
-    assert_eq!(run.stdout.matches("uploaded ").count(), 2, "{}", run.stdout);
+    // One status line per file, a summary with the count on stdout.
+    assert_eq!(
+        run.stderr.matches("    Uploaded ").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("Published 2 files to"),
+        "{}",
+        run.stdout
+    );
     assert!(run.summary.contains("| uploaded |"), "{}", run.summary);
 
     // pip installs each from the index.
@@ -189,7 +202,8 @@ async fn pypiserver_htpasswd_from_pypirc() {
     )
     .await;
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(run.stdout.contains("uploaded "), "{}", run.stdout);
+    assert!(run.stderr.contains("    Uploaded "), "{}", run.stderr);
+    assert!(run.stdout.contains("Published 1 file to"), "{}", run.stdout);
     run.assert_no_leak(password.expose());
 }
 
@@ -206,13 +220,18 @@ async fn wrong_password_is_a_remote_failure_without_the_secret() {
     let run = publish(
         dir.path(),
         dir.path(),
-        &["--repository", upload.as_str(), wheel.to_str().unwrap()],
+        &[
+            "-v",
+            "--repository",
+            upload.as_str(),
+            wheel.to_str().unwrap(),
+        ],
         &[("TWINE_USERNAME", "windlass"), ("TWINE_PASSWORD", &secret)],
     )
     .await;
     assert_eq!(run.code, 3, "{run:#?}");
     // pypiserver answers 403, others 401: either way the hint names the
-    // credentials' source.
+    // credentials' source. The index's own words are shown at `-v`.
     assert!(
         run.stdout.contains("TWINE_USERNAME/TWINE_PASSWORD")
             && run.stdout.contains("index said  Error: 403"),
@@ -240,7 +259,12 @@ async fn devpi_with_twine_variables() {
     let files = [wheel.to_str().unwrap(), sdist.to_str().unwrap()];
     let run = publish(dir.path(), dir.path(), &files, &env).await;
     assert_eq!(run.code, 0, "{run:#?}");
-    assert_eq!(run.stdout.matches("uploaded ").count(), 2, "{}", run.stdout);
+    assert_eq!(
+        run.stderr.matches("    Uploaded ").count(),
+        2,
+        "{}",
+        run.stderr
+    );
     run.assert_no_leak(devpi.password.expose());
     let got = pip_install(
         &tools.python,
@@ -257,7 +281,17 @@ async fn devpi_with_twine_variables() {
     args.extend(files);
     let run = publish(dir.path(), dir.path(), &args, &env).await;
     assert_eq!(run.code, 0, "{run:#?}");
-    assert_eq!(run.stdout.matches("skipped ").count(), 2, "{}", run.stdout);
+    assert_eq!(
+        run.stderr.matches("     Skipped ").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("(0 uploaded, 2 skipped)"),
+        "{}",
+        run.stdout
+    );
     run.assert_no_leak(devpi.password.expose());
     // Another file under the same name: a conflict.
     let other = tempfile::tempdir().unwrap();
@@ -1098,4 +1132,68 @@ async fn a_dead_loopback_port_fails_fast() {
     assert!(message.starts_with("cannot connect for POST"), "{message}");
     assert!(!message.contains("attempts"), "{message}");
     assert!(!run.stderr.contains("Retrying"), "{}", run.stderr);
+/// People read one line per file (a status line on stderr as each file is
+/// done) and a summary with counts in the right number; `-v` adds every
+/// detail. A path given as `dist/./x.whl` is shown without the `/./`.
+#[tokio::test(flavor = "multi_thread")]
+async fn human_output_at_default_and_verbose() {
+    let services = Services::load();
+    let server = services.pypiserver();
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    std::fs::create_dir(&dist).unwrap();
+    let (name, _) = unique_name("human");
+    let version = unique_version();
+    let wheel = write_wheel(&dist, &name, &version, "x", 0);
+    let sdist = write_sdist(&dist, &name, &version, "x");
+    let wheel_name = wheel.file_name().unwrap().to_str().unwrap().to_owned();
+    let dotted = format!("dist/./{wheel_name}");
+    let upload = server.upload_url();
+    let token = canary("pypi-token");
+    let env = [("PYPI_TOKEN", token.as_str())];
+    let base = [
+        "--repository",
+        upload.as_str(),
+        "--token",
+        "env://PYPI_TOKEN",
+    ];
+    let mut report = String::new();
+    let cases: [(&str, Vec<&str>); 3] = [
+        ("one file", vec![dotted.as_str()]),
+        (
+            "two files, one skipped",
+            vec![dotted.as_str(), sdist.to_str().unwrap()],
+        ),
+        (
+            "-v, both skipped",
+            vec![
+                "-v",
+                "--skip-existing",
+                dotted.as_str(),
+                sdist.to_str().unwrap(),
+            ],
+        ),
+    ];
+    for (case, extra) in cases {
+        let args: Vec<&str> = base.iter().copied().chain(extra).collect();
+        let run = publish(dir.path(), dir.path(), &args, &env).await;
+        assert_eq!(run.code, 0, "{case}: {run:#?}");
+        run.assert_no_leak(&token);
+        assert!(!run.all_output().contains("/./"), "{case}: {run:#?}");
+        write!(
+            report,
+            "=== {case}\n--- stdout\n{}--- stderr\n{}",
+            run.stdout, run.stderr
+        )
+        .unwrap();
+    }
+    insta::with_settings!({filters => vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\b[0-9a-f]{64}\b", "[HASH]"),
+        (r"\d+(\.\d+)? (B|KiB)\b", "[SIZE]"),
+        (r"wl[-_]human[-_]\d+", "[NAME]"),
+        (r"1\.\d+\.\d+", "[VERSION]"),
+    ]}, {
+        insta::assert_snapshot!(report.replace(&dir.path().display().to_string(), "[TMP]"));
+    });
 }

@@ -198,8 +198,7 @@ impl Context {
 pub enum Exit {
     Status(ExitStatus),
     /// `exec`: end as the child ended (its exit code, or killed by the same
-    /// signal, also when the signal was ours and forwarded to it); any
-    /// command interrupted by SIGINT or SIGTERM: killed by that signal.
+    /// signal, also when the signal was ours and forwarded to it).
     Child(windlass_process::ExitStatus),
 }
 
@@ -224,8 +223,9 @@ pub fn classifier() -> Classifier {
 /// succeeds, when it fails, and when a SIGINT or SIGTERM stops it (during
 /// the login, the resolution or the output; a signal that arrives while
 /// `exec`'s child runs is the child's, and the command ends as it does).
-/// An interrupted command ends killed by the same signal
-/// ([`Exit::Child`]), once the token is revoked.
+/// A command interrupted while no child runs returns
+/// [`windlass_output::Interrupted`] once the token is revoked: one
+/// `interrupted` line and exit 130.
 pub async fn run(args: &SecretsArgs, ctx: &Context, printer: &Printer) -> anyhow::Result<Exit> {
     // Retries of Vault calls show on one transient status line, never as
     // log lines.
@@ -253,7 +253,10 @@ pub async fn run(args: &SecretsArgs, ctx: &Context, printer: &Printer) -> anyhow
     }
     match result {
         Ok(result) => result,
-        Err(interrupted) => Ok(Exit::Child(interrupted.exit_status())),
+        Err(interrupted) => {
+            tracing::debug!(signal = interrupted.signal(), "interrupted");
+            Err(anyhow::Error::new(windlass_output::Interrupted))
+        }
     }
 }
 
@@ -566,7 +569,11 @@ impl Outcome for CheckReport {
             .filter(|s| s.status != Status::Ok)
             .count();
         if failed > 0 {
-            writeln!(out, "\n{failed} of {} secrets failed", self.secrets.len())?;
+            writeln!(
+                out,
+                "\n{failed} of {} failed",
+                windlass_output::plural(self.secrets.len(), "secret", "secrets")
+            )?;
         }
         Ok(())
     }
@@ -752,7 +759,10 @@ async fn mask(
             report.exported.push(r.name.clone());
         }
     }
-    printer.status("Masked", &format!("{} secrets", report.masked.len()));
+    printer.status(
+        "Masked",
+        &windlass_output::plural(report.masked.len(), "secret", "secrets"),
+    );
     let status = printer.report(&report)?;
     Ok(Exit::Status(status))
 }

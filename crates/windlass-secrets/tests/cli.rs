@@ -365,6 +365,57 @@ async fn mask_and_export_in_github_actions() {
     );
 }
 
+/// Counts are printed in the right number: `1 secret`, `2 secrets`.
+#[tokio::test]
+async fn counts_of_one_and_two_secrets() {
+    let p = Project::new("plural").await;
+    let mut lines = Vec::new();
+    let one = format!("[secrets]\nPYPI_TOKEN = \"{}\"\n", p.reference());
+    let two = format!("{one}RELEASE_USER = \"vault://secret/{}#user\"\n", p.path);
+    for config in [&one, &two] {
+        p.write_config(config);
+        let output = p
+            .cmd()
+            .env("GITHUB_ACTIONS", "true")
+            .args(["mask"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let stderr = text(&output.stderr);
+        lines.extend(
+            stderr
+                .lines()
+                .filter(|l| l.contains("Masked"))
+                .map(str::to_owned),
+        );
+        assert_no_leak(&output.stdout, &p.canary);
+    }
+    let missing = |n: usize| {
+        (0..n).fold(String::from("[secrets]\n"), |mut text, i| {
+            text.push_str(&format!("MISSING_{i} = \"env://NOT_SET_{i}\"\n"));
+            text
+        })
+    };
+    for n in [1, 2] {
+        p.write_config(&missing(n));
+        let output = p.cmd().args(["check"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        p.assert_clean(&output);
+        lines.extend(
+            text(&output.stdout)
+                .lines()
+                .filter(|l| l.contains("failed"))
+                .map(str::to_owned),
+        );
+    }
+    insta::assert_snapshot!(lines.join("\n"), @r"
+          Masked 1 secret
+          Masked 2 secrets
+    1 of 1 secret failed
+    2 of 2 secrets failed
+    ");
+}
+
 #[tokio::test]
 async fn mask_outside_github_actions_refuses() {
     let p = Project::new("mask-outside").await;

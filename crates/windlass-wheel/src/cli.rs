@@ -135,11 +135,28 @@ pub fn main(cli: &WheelCli) -> ExitCode {
                 .context("cannot start the async runtime")?;
             runtime.block_on(crate::run(&cli.wheel, &ctx, &printer))
         });
-    // Interrupted (`publish` revoked its token first): end like the signal.
-    if let Err(error) = &result
-        && let Some(interrupted) = windlass_process::Interrupted::find(error.as_ref())
-    {
-        return windlass_process::exit_like(interrupted.exit_status());
-    }
+    // Interrupted with nothing to report (`publish` revoked its token
+    // first; a build backend got the signal too): one `interrupted` line
+    // and 130. A publish interrupted during its uploads reports what it
+    // did instead, through its outcome.
+    let result = result.map_err(|error| {
+        if interrupted(&error) {
+            anyhow::Error::new(windlass_output::Interrupted)
+        } else {
+            error
+        }
+    });
     windlass_output::finish(result, &printer)
+}
+
+/// Whether SIGINT or SIGTERM stopped the command: we stopped the work, or
+/// a child we ran in the foreground (a build backend) got the signal.
+fn interrupted(error: &anyhow::Error) -> bool {
+    windlass_process::Interrupted::find(error.as_ref()).is_some()
+        || error.chain().any(|e| {
+            matches!(
+                e.downcast_ref::<windlass_process::CheckedError>(),
+                Some(windlass_process::CheckedError::Interrupted { .. })
+            )
+        })
 }

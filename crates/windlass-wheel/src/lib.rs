@@ -17,7 +17,9 @@
 //! links outside the project or is a fifo, socket or device, build
 //! requirements that cannot be installed);
 //! 3 the index or the network failed; 1 also for a failed write or a backend
-//! that crashed.
+//! that crashed; 130 stopped by SIGINT or SIGTERM (one `interrupted` line;
+//! `publish` also says what it uploaded, skipped, did not start and cut
+//! short).
 
 pub mod cli;
 pub mod config;
@@ -31,7 +33,7 @@ use windlass_dist::archive::Timestamp;
 use windlass_dist::build::{BackendChoice, BuildError, BuildRequest};
 use windlass_dist::pep517::{Pep517Error, Pep517Options};
 use windlass_dist::{Problem, check_file};
-use windlass_output::{Classified, ExitStatus, Outcome, Printer, escape_controls};
+use windlass_output::{Classified, ExitStatus, Outcome, Printer, display_path, escape_controls};
 
 /// `windlass wheel`: build, check and publish Python distributions.
 #[derive(Debug, Clone, clap::Args)]
@@ -156,10 +158,16 @@ pub struct FileReport {
 
 impl Outcome for WheelOutcome {
     fn render_human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        self.render_human_at(out, 0)
+    }
+
+    /// One line per file (the built archive with its size, `PASSED` or
+    /// `FAILED` and the file); `publish` keeps its details for `-v`.
+    fn render_human_at(&self, out: &mut dyn Write, verbose: u8) -> std::io::Result<()> {
         match self {
             Self::Built(b) => {
                 for a in &b.artifacts {
-                    writeln!(out, "{}", a.path.display())?;
+                    writeln!(out, "{}", display_path(&a.path))?;
                 }
                 Ok(())
             }
@@ -169,7 +177,7 @@ impl Outcome for WheelOutcome {
                         out,
                         "{} {}",
                         if f.ok { "PASSED" } else { "FAILED" },
-                        escape_controls(&f.path.display().to_string())
+                        display_path(&f.path)
                     )?;
                     for p in &f.problems {
                         writeln!(out, "  {p}")?;
@@ -177,7 +185,7 @@ impl Outcome for WheelOutcome {
                 }
                 Ok(())
             }
-            Self::Published(p) => p.render_human(out),
+            Self::Published(p) => p.render_human_at(out, verbose),
         }
     }
 
@@ -212,7 +220,10 @@ fn given_or_built(given: &[PathBuf], ctx: &cli::Context) -> anyhow::Result<Vec<P
     if given.is_empty() {
         windlass_pypi::cli::dist_paths(given, &ctx.cwd, &ctx.out_dir())
     } else {
-        Ok(given.to_vec())
+        Ok(given
+            .iter()
+            .map(|p| windlass_output::clean_path(p))
+            .collect())
     }
 }
 
@@ -249,8 +260,8 @@ fn refuse_unchecked(report: &CheckReport, printer: &Printer) -> anyhow::Error {
         .map(|f| format!("`{}`", display_name(&f.path)))
         .collect();
     Classified::new(anyhow::anyhow!(
-        "{} problem(s) found in {}, so nothing was published",
-        report.problem_count,
+        "{} found in {}, so nothing was published",
+        windlass_output::plural(report.problem_count, "problem", "problems"),
         names.join(", ")
     ))
     .with_status(ExitStatus::Failure)
@@ -285,18 +296,31 @@ async fn build(
             ..Pep517Options::default()
         },
     };
-    printer.status("Building", &args.dir.display().to_string());
+    printer.status("Building", &display_path(&args.dir));
     let built = windlass_dist::build(&request)
         .await
         .map_err(classify_build)?;
     for a in &built.artifacts {
+        let size = std::fs::metadata(&a.path).map_or_else(
+            |_| String::new(),
+            |m| format!(", {}", windlass_output::human_size(m.len())),
+        );
         printer.status(
             "Built",
-            &format!("{} ({})", display_name(&a.path), a.builder),
+            &format!("{} ({}{size})", display_name(&a.path), a.builder),
         );
     }
+    // Paths as the user would write them: `--out ./dist` gives `dist/...`.
+    let artifacts = built
+        .artifacts
+        .into_iter()
+        .map(|mut a| {
+            a.path = windlass_output::clean_path(&a.path);
+            a
+        })
+        .collect();
     Ok(BuildReport {
-        artifacts: built.artifacts,
+        artifacts,
         fallback_reasons: built.fallback_reasons,
     })
 }
@@ -343,12 +367,8 @@ fn check(paths: &[PathBuf], printer: &Printer) -> anyhow::Result<CheckReport> {
             }
             anyhow::Error::from(c)
         });
-        let problems = problems.with_context(|| {
-            format!(
-                "cannot check `{}`",
-                escape_controls(&path.display().to_string())
-            )
-        })?;
+        let problems =
+            problems.with_context(|| format!("cannot check `{}`", display_path(path)))?;
         annotate(printer, path, &problems);
         count += problems.len();
         files.push(FileReport {
@@ -371,7 +391,7 @@ fn annotate(printer: &Printer, path: &Path, problems: &[Problem]) {
     };
     for problem in problems {
         let annotation = windlass_output::github::Annotation::error(problem.to_string())
-            .file(escape_controls(&path.display().to_string()))
+            .file(display_path(path))
             .title(format!("wheel check: {}", problem.code));
         if let Err(err) = github.annotate(&annotation) {
             tracing::warn!("cannot write a GitHub annotation: {err}");

@@ -182,6 +182,52 @@ fn build_then_check_passes_and_json_is_documented() {
     insta::assert_snapshot!(r.stdout, @r#"{"schema":"windlass/1","type":"result","command":"wheel check","ok":true,"exit_code":0,"data":{"files":[{"path":"dist/flat_hatch-1.2.0rc1-py3-none-any.whl","ok":true,"problems":[]},{"path":"dist/flat_hatch-1.2.0rc1.tar.gz","ok":true,"problems":[]}],"problem_count":0},"error":null,"warnings":[]}"#);
 }
 
+/// Paths written with `.` components are shown without them, as data and
+/// in JSON: `./out/./dist` is `out/dist`.
+#[test]
+fn paths_are_shown_without_dot_components() {
+    let tmp = tempfile::tempdir().unwrap();
+    let build = run(
+        &[
+            "build",
+            fixture("flat-hatch").to_str().unwrap(),
+            "--out",
+            "./out/./dist",
+            "--backend",
+            "native",
+            "--wheel",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    let built_json = run(
+        &[
+            "build",
+            fixture("flat-hatch").to_str().unwrap(),
+            "--out",
+            "./out/./dist",
+            "--backend",
+            "native",
+            "--wheel",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    let check = run(
+        &["check", "./out/./dist/flat_hatch-1.2.0rc1-py3-none-any.whl"],
+        tmp.path(),
+    );
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    for r in [&build, &built_json, &check] {
+        assert!(!r.stdout.contains("/./"), "{}", r.stdout);
+        assert!(!r.stderr.contains("/./"), "{}", r.stderr);
+    }
+    insta::assert_snapshot!(format!("{}{}", build.stdout, check.stdout), @r"
+    out/dist/flat_hatch-1.2.0rc1-py3-none-any.whl
+    PASSED out/dist/flat_hatch-1.2.0rc1-py3-none-any.whl
+    ");
+}
+
 #[test]
 fn check_exit_codes() {
     let tmp = tempfile::tempdir().unwrap();

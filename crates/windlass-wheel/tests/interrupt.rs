@@ -1,7 +1,8 @@
 //! `windlass-wheel publish` interrupted: a SIGINT or SIGTERM during the
 //! resolution of its credentials, or while the index does not answer, ends
-//! the process like the signal, and the Vault token it obtained for the
-//! credentials is revoked, once.
+//! the process with exit 130 after one `interrupted` line (and what was
+//! done), and the Vault token it obtained for the credentials is revoked,
+//! once.
 //!
 //! The real binary logs in with AppRole to the real OpenBao through a proxy
 //! of the test's (the one the secrets tests use) that holds the secret
@@ -16,6 +17,7 @@
 #[path = "../../windlass-secrets/tests/support/proxy.rs"]
 mod proxy;
 
+use std::fmt::Write as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -136,14 +138,239 @@ fn publish_revokes_its_token_when_interrupted() {
             .filter(|p| p.starts_with("/v1/auth/token/revoke"))
             .count();
         report.push(format!(
-            "{name}: signal {:?}; revoked {}; revoke requests {revocations}; warnings {}",
+            "{name}: signal {:?}; exit {:?}; revoked {}; revoke requests {revocations}; warnings {}",
             status.signal(),
+            status.code(),
             !accessor_valid(&bao, &accessors[0]),
             stderr.contains("WARN"),
         ));
     }
     insta::assert_snapshot!(report.join("\n"), @r"
-    SIGINT while the credentials are read: signal Some(2); revoked true; revoke requests 1; warnings false
-    SIGTERM while the index does not answer: signal Some(15); revoked true; revoke requests 1; warnings false
+    SIGINT while the credentials are read: signal None; exit Some(130); revoked true; revoke requests 1; warnings false
+    SIGTERM while the index does not answer: signal None; exit Some(130); revoked true; revoke requests 1; warnings false
     ");
+}
+
+/// A copy of the `flat-hatch` fixture at `version`, built natively into
+/// `out` (a wheel and an sdist).
+fn build_version(root: &Path, version: &str, out: &Path) {
+    let project = root.join(format!("project-{version}"));
+    copy_tree(&fixture("flat-hatch"), &project);
+    let pyproject = project.join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap().replace(
+        "version = \"1.2.0-rc1\"",
+        &format!("version = \"{version}\""),
+    );
+    std::fs::write(&pyproject, text).unwrap();
+    let built = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"))
+        .args(["build", "--backend", "native", "--out"])
+        .arg(out)
+        .arg(&project)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Runs `command` until `index` holds a request, then sends it SIGINT and
+/// returns what it printed.
+fn interrupt_when_held(command: &mut Command, index: &Proxy) -> std::process::Output {
+    let home = command.get_current_dir().unwrap().to_owned();
+    let child = command
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env("WINDLASS_HTTP_RETRIES", "0")
+        .env("WINDLASS_HTTP_INSECURE_HOSTS", "127.0.0.1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        index.wait_slowed(Duration::from_secs(60)),
+        "no upload reached the index"
+    );
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut child = child;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "still running after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Ctrl-C while an upload is in flight: no further file starts, the
+/// upload is dropped, one `interrupted` line, a summary of what was done
+/// (skipped, not started, in flight) and exit 130; with `--json`, a result
+/// document with exit code 130 and each file's status. The index (behind
+/// a proxy of the test's) holds every upload unanswered until the signal;
+/// the token, given by an `env://` reference, is never printed.
+#[test]
+fn publish_interrupted_mid_upload_reports_what_was_done() {
+    let services = Services::load();
+    let server = services.pypiserver();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let dist = dir.path().join("dist");
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let (v1, v2) = (
+        format!("1.{}.{}", stamp.as_secs(), stamp.subsec_nanos()),
+        format!("1.{}.{}", stamp.as_secs(), stamp.subsec_nanos() + 1),
+    );
+    build_version(dir.path(), &v1, &dist);
+    build_version(dir.path(), &v2, &dist);
+    let sdist = format!("dist/./flat_hatch-{v1}.tar.gz");
+    let wheel = format!("dist/flat_hatch-{v1}-py3-none-any.whl");
+    let later = format!("dist/flat_hatch-{v2}-py3-none-any.whl");
+    // The sdist is on the index already: skipped.
+    let first = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"))
+        .args(["publish", "--no-credentials", "--repository"])
+        .arg(server.upload_url())
+        .arg(&sdist)
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("WINDLASS_HTTP_INSECURE_HOSTS", "127.0.0.1")
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{first:?}");
+
+    let token = windlass_testkit::canary("pypi-token");
+    let mut report = String::new();
+    for json in [false, true] {
+        let index = Proxy::start(&server.url, &[("/", Action::Hold)]);
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"));
+        command.arg("publish");
+        if json {
+            command.arg("--json");
+        }
+        command
+            .args(["-j", "1", "--token", "env://PYPI_TOKEN", "--repository"])
+            .arg(format!("{}/", index.url()))
+            .args(["--simple-url", &server.simple_url()])
+            .args([&sdist, &wheel, &later])
+            .current_dir(dir.path())
+            .env("PYPI_TOKEN", &token);
+        let out = interrupt_when_held(&mut command, &index);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let all = format!("{stdout}\n{stderr}");
+        windlass_testkit::assert_no_leak(all.as_bytes(), &token);
+        assert_eq!(out.status.code(), Some(130), "{all}");
+        assert_eq!(
+            stderr.lines().filter(|l| *l == "interrupted").count(),
+            1,
+            "{stderr}"
+        );
+        assert!(!all.contains("/./"), "{all}");
+        // The one held upload is all the index saw: the third file never
+        // started.
+        assert_eq!(index.paths().len(), 1, "{:?}", index.paths());
+        if json {
+            let last: serde_json::Value =
+                serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+            assert_eq!(last["exit_code"], 130, "{last}");
+            assert_eq!(last["ok"], false, "{last}");
+            assert_eq!(last["error"]["message"], "interrupted", "{last}");
+            let statuses: Vec<&str> = last["data"]["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["status"].as_str().unwrap())
+                .collect();
+            let counts = ["uploaded", "skipped", "not_started", "in_flight"]
+                .map(|k| format!("{k}={}", last["data"][k]));
+            writeln!(report, "=== --json: {statuses:?} {counts:?}").unwrap();
+        } else {
+            write!(
+                report,
+                "=== human\n--- stdout\n{stdout}--- stderr\n{stderr}"
+            )
+            .unwrap();
+        }
+    }
+    insta::with_settings!({filters => vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"1\.\d+\.\d+", "[VERSION]"),
+        (r"\d+(\.\d+)? (B|KiB)\b", "[SIZE]"),
+    ]}, {
+        insta::assert_snapshot!(report);
+    });
+}
+
+/// Ctrl-C while a PEP 517 backend builds: the backend gets the signal, and
+/// `build` ends with one `interrupted` line and exit 130.
+#[test]
+fn build_interrupted_in_the_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let project = dir.path().join("slow");
+    std::fs::create_dir_all(project.join("_build")).unwrap();
+    let started = dir.path().join("started");
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[build-system]\nrequires = []\nbuild-backend = \"slow_backend\"\nbackend-path = [\"_build\"]\n\n[project]\nname = \"slow\"\nversion = \"1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("_build/slow_backend.py"),
+        format!(
+            "import time\n\ndef build_sdist(d, config_settings=None):\n    open({:?}, 'w').close()\n    time.sleep(120)\n",
+            started.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"))
+        .args(["build", "--backend", "pep517", "--sdist", "--out"])
+        .arg(dir.path().join("dist"))
+        .arg(&project)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !started.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before the hook ran"
+        );
+        assert!(Instant::now() < deadline, "the hook never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(stderr.lines().last(), Some("interrupted"), "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| *l == "interrupted").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error:"), "{stderr}");
 }

@@ -19,39 +19,31 @@ use windlass_process::SpawnError;
 
 const PREFIX: &str = "windlass-";
 
-/// The shell's exit code for a command that is not found.
-const NOT_FOUND: u8 = 127;
-/// The shell's exit code for a command that is found but cannot be run.
-const NOT_EXECUTABLE: u8 = 126;
-
-/// Why the tool did not run, and the exit code that says so.
+/// Why the tool did not run, classified with the exit status that says so
+/// (the shell's 127 and 126 for a tool not found or not runnable): the
+/// `--json` result document and the process agree on it.
 struct Failure {
     error: anyhow::Error,
-    /// A shell's code (127, 126) instead of the error's own status.
-    shell_code: Option<u8>,
 }
 
 impl Failure {
-    fn new(result: anyhow::Result<Infallible>, shell_code: Option<u8>) -> Self {
+    fn new(result: anyhow::Result<Infallible>) -> Self {
         let Err(error) = result;
-        Self { error, shell_code }
+        Self { error }
     }
 }
 
 pub(crate) fn main(args: &[OsString], output: &OutputArgs) -> ExitCode {
     let printer = Printer::new(output, "windlass");
     let failure = dispatch(args, output);
-    let status = printer.report_error(&failure.error);
-    failure
-        .shell_code
-        .map_or_else(|| status.into(), ExitCode::from)
+    printer.report_error(&failure.error).into()
 }
 
 /// Replaces this process with the tool; returns only when that failed.
 fn dispatch(args: &[OsString], output: &OutputArgs) -> Failure {
     let Some((name, rest)) = args.split_first() else {
         let result = Err(anyhow!("no command given")).with_exit_status(ExitStatus::Usage);
-        return Failure::new(result, None);
+        return Failure::new(result);
     };
     let name = name.to_string_lossy();
     let file_name = format!("{PREFIX}{name}");
@@ -62,12 +54,12 @@ fn dispatch(args: &[OsString], output: &OutputArgs) -> Failure {
                 "cannot run `{file_name}`: {} is not executable",
                 found.display()
             ))
-            .with_exit_status(ExitStatus::Usage)
+            .with_exit_status(ExitStatus::CannotExecute)
             .with_hint(format!(
                 "make it executable: `chmod +x {}`",
                 found.display()
             ));
-            return Failure::new(result, Some(NOT_EXECUTABLE));
+            return Failure::new(result);
         }
         let known = known_commands(&path_var);
         let hint = match did_you_mean(&name, &known) {
@@ -75,16 +67,16 @@ fn dispatch(args: &[OsString], output: &OutputArgs) -> Failure {
             None => "`windlass --help` lists the built-in tools; other tools are `windlass-NAME` executables on PATH".to_owned(),
         };
         let result = Err(anyhow!("no such command: `{name}`"))
-            .with_exit_status(ExitStatus::Usage)
+            .with_exit_status(ExitStatus::CommandNotFound)
             .with_hint(hint);
-        return Failure::new(result, Some(NOT_FOUND));
+        return Failure::new(result);
     };
     let cwd = match std::env::current_dir() {
         Ok(cwd) => cwd,
         Err(err) => {
             let result = Err(anyhow!("cannot read the current directory: {err}"))
                 .with_exit_status(ExitStatus::Usage);
-            return Failure::new(result, None);
+            return Failure::new(result);
         }
     };
     // A plugin is a Windlass tool acting for the user: it gets the
@@ -94,13 +86,13 @@ fn dispatch(args: &[OsString], output: &OutputArgs) -> Failure {
         .args(rest)
         .inherit_credentials()
         .exec();
-    let shell_code = match &err {
-        SpawnError::NotFound { .. } => Some(NOT_FOUND),
-        SpawnError::Io { .. } => Some(NOT_EXECUTABLE),
-        _ => None,
+    let status = match &err {
+        SpawnError::NotFound { .. } => ExitStatus::CommandNotFound,
+        SpawnError::Io { .. } => ExitStatus::CannotExecute,
+        _ => ExitStatus::Usage,
     };
-    let result = Err(anyhow::Error::new(err)).with_exit_status(ExitStatus::Usage);
-    Failure::new(result, shell_code)
+    let result = Err(anyhow::Error::new(err)).with_exit_status(status);
+    Failure::new(result)
 }
 
 /// The first executable file called `name` in the `PATH` list.

@@ -28,7 +28,7 @@ use windlass_output::OutputArgs;
     version,
     propagate_version = true,
     arg_required_else_help = true,
-    after_help = "Any other COMMAND runs `windlass-COMMAND` from PATH.\n\nExit codes: 0 ok, 1 a check or gate failed, 2 usage or configuration error, 3 remote failure, 101 bug; 126 or 127 an external COMMAND that cannot run or does not exist."
+    after_help = "Any other COMMAND runs `windlass-COMMAND` from PATH.\n\nExit codes: 0 ok, 1 a check or gate failed, 2 usage or configuration error, 3 remote failure, 101 bug; 126 or 127 an external COMMAND that cannot run or does not exist; 130 interrupted (SIGINT or SIGTERM)."
 )]
 struct Cli {
     #[command(subcommand)]

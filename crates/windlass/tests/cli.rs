@@ -189,6 +189,23 @@ fn external_subcommands_run_from_path() {
     );
     assert_eq!(not_executable.code, 126, "{not_executable}");
     insta::assert_snapshot!("external_not_executable", not_executable);
+
+    // With --json the result document says the code the process exits with.
+    for (name, code) in [("frobnicate", 127), ("stale", 126)] {
+        let json = run(
+            windlass(dir.path())
+                .env("PATH", &path)
+                .args(["--json", name]),
+            dir.path(),
+        );
+        assert_eq!(json.code, code, "{json}");
+        let last: serde_json::Value =
+            serde_json::from_str(json.stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(last["exit_code"], code, "{json}");
+        assert_eq!(last["ok"], false, "{json}");
+        assert_eq!(last["type"], "result", "{json}");
+        insta::assert_snapshot!(format!("external_json_{code}"), json);
+    }
 }
 
 /// A hint names the command as it is installed: `windlass wheel ...`, not
