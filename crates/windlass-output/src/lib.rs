@@ -73,11 +73,14 @@ mod printer;
 mod progress;
 mod render;
 mod text;
+mod usage;
 
 use std::io::Write as _;
 
 pub use crate::args::{ColorChoice, OutputArgs};
-pub use crate::diagnostic::{Classification, Classified, Classifier, Diagnostic, ResultExt};
+pub use crate::diagnostic::{
+    Classification, Classified, Classifier, Diagnostic, ResultExt, SourceLocation,
+};
 pub use crate::exit::ExitStatus;
 pub use crate::github::GitHub;
 pub use crate::logging::{
@@ -87,6 +90,7 @@ pub use crate::printer::{Format, Outcome, Printer, PrinterBuilder, finish, is_br
 pub use crate::progress::Progress;
 pub use crate::render::{Report, render_status, render_warning};
 pub use crate::text::escape_controls;
+pub use crate::usage::{exit_usage, parse_from_or_exit, parse_or_exit};
 
 /// Standard output, through the process-wide redactor.
 pub fn stdout() -> windlass_redact::RedactingWriter<std::io::Stdout> {
