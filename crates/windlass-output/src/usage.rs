@@ -58,14 +58,11 @@ pub(crate) fn usage_document(
     args: &[OsString],
 ) -> String {
     let text = error.render().to_string();
-    let message = match error.kind() {
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => "a command is required".to_owned(),
-        _ => text
-            .lines()
-            .find(|line| !line.trim().is_empty())
-            .map(|line| line.strip_prefix("error: ").unwrap_or(line).to_owned())
-            .unwrap_or_default(),
-    };
+    let message = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .map(|line| line.strip_prefix("error: ").unwrap_or(line).to_owned())
+        .unwrap_or_default();
     let usage = text
         .lines()
         .find_map(|line| line.trim().strip_prefix("Usage: "))
