@@ -47,6 +47,12 @@
 //! `"windlass"`); clap's own text stays on stderr (see [`parse_or_exit`](crate::parse_or_exit)).
 //! `--help` and `--version` print plain text.
 //!
+//! `secrets exec --json` sends its child's stdout to stderr and prints its
+//! result document after the child ended ([`Printer::report_with_code`](crate::Printer::report_with_code)):
+//! the child's exit code, or the signal that killed it.
+//!
+//! The user documentation of this contract is `docs/json.md`.
+//!
 //! # The schema
 //!
 //! The published JSON Schema (2020-12) of every line is built by

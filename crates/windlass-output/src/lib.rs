@@ -49,7 +49,7 @@
 //!
 //! fn main() -> ExitCode {
 //!     windlass_output::install_panic_hook();
-//!     let cli = Cli::parse();
+//!     let cli: Cli = windlass_output::parse_or_exit();
 //!     let printer = Printer::builder(&cli.output, "wheel publish")
 //!         .classifier(Classifier::new().with::<windlass_pypi::PublishError>())
 //!         .build();

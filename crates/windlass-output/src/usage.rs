@@ -108,18 +108,35 @@ fn wants_json(args: &[OsString]) -> bool {
 /// `windlass wheel bild` gives `wheel`, `windlass-wheel publish --x` gives
 /// `wheel publish`, `windlass --x` gives `windlass`.
 fn command_name(command: &clap::Command, args: &[OsString]) -> String {
-    let root = command.get_name();
+    let mut command = command.clone();
+    // Built, each subcommand also knows the global arguments.
+    command.build();
+    let root = command.get_name().to_owned();
     let mut words: Vec<String> = root
         .strip_prefix("windlass-")
         .map(|tool| vec![tool.to_owned()])
         .unwrap_or_default();
-    let mut current = command;
+    let mut current = &command;
+    let mut skip_value = false;
     for arg in args.iter().skip(1) {
         let Some(arg) = arg.to_str() else { break };
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
         if arg == "--" {
             break;
         }
-        if arg.starts_with('-') {
+        if let Some(long) = arg.strip_prefix("--") {
+            skip_value =
+                !long.contains('=') && takes_value(current, |a| a.get_long() == Some(long));
+            continue;
+        }
+        if let Some(shorts) = arg.strip_prefix('-') {
+            let mut chars = shorts.chars();
+            skip_value = match (chars.next(), chars.next()) {
+                (Some(short), None) => takes_value(current, |a| a.get_short() == Some(short)),
+                _ => false,
+            };
             continue;
         }
         match current.find_subcommand(arg) {
@@ -131,8 +148,16 @@ fn command_name(command: &clap::Command, args: &[OsString]) -> String {
         }
     }
     if words.is_empty() {
-        root.to_owned()
+        root
     } else {
         words.join(" ")
     }
+}
+
+/// Whether the option `matches` finds in `command` is followed by a value.
+fn takes_value(command: &clap::Command, matches: impl Fn(&clap::Arg) -> bool) -> bool {
+    command
+        .get_arguments()
+        .find(|arg| matches(arg))
+        .is_some_and(|arg| arg.get_action().takes_values())
 }
