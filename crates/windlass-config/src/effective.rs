@@ -10,7 +10,7 @@ use crate::section::Sections;
 use crate::{LoadError, Settings};
 
 /// Where a value came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Source {
@@ -72,7 +72,7 @@ impl fmt::Display for Source {
 }
 
 /// One leaf of the effective configuration, for `windlass config show`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Entry {
     /// The dotted key, `http.timeout`, or a leaf of a tool-owned section,
     /// `secrets.PYPI_TOKEN`, `vault.approle.role-id`.
@@ -154,7 +154,7 @@ fn plain(value: toml::Value) -> toml::Value {
 }
 
 /// The typed settings plus the provenance of every key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct EffectiveConfig {
     /// The typed settings.

@@ -399,4 +399,12 @@ impl windlass_output::Diagnostic for LoadError {
     fn hint(&self) -> Option<String> {
         Some(LoadError::hint(self))
     }
+
+    fn location(&self) -> Option<windlass_output::SourceLocation> {
+        LoadError::location(self).map(|l| windlass_output::SourceLocation {
+            file: l.path.clone(),
+            line: l.line,
+            column: l.column,
+        })
+    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// Every setting Windlass reads, after all layers are merged.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct Settings {
@@ -21,15 +21,17 @@ pub struct Settings {
 }
 
 /// `[http]`: timeouts, retries and trust for every HTTP client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct HttpSettings {
     /// Total time allowed for one request.
     #[serde(with = "crate::duration::serde")]
+    #[schemars(with = "String")]
     pub timeout: Duration,
     /// Time allowed to establish a connection.
     #[serde(with = "crate::duration::serde")]
+    #[schemars(with = "String")]
     pub connect_timeout: Duration,
     /// How many times a failed request is retried.
     pub retries: u32,

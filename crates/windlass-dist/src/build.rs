@@ -36,7 +36,7 @@ pub struct BuildRequest {
 }
 
 /// The kind of an archive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ArtifactKind {
     Wheel,
@@ -44,7 +44,7 @@ pub enum ArtifactKind {
 }
 
 /// One archive written.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Artifact {
     pub kind: ArtifactKind,
     pub path: PathBuf,

@@ -31,7 +31,7 @@ use crate::metadata::ParsedMetadata;
 use crate::name::{self, WheelFilename};
 
 /// One thing wrong with a distribution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Problem {
     /// The archive's file name.
     pub file: String,

@@ -9,10 +9,12 @@
 //!
 //! Walking the chain from the outermost error inwards, the first layer that
 //! states an exit status decides it, and the first that offers a hint gives
-//! it. An error nobody classified exits with [`ExitStatus::Failure`].
+//! it, and the first that knows a [`SourceLocation`] gives it. An error
+//! nobody classified exits with [`ExitStatus::Failure`].
 
 use std::error::Error;
 use std::fmt;
+use std::path::PathBuf;
 
 use crate::ExitStatus;
 
@@ -51,13 +53,31 @@ pub trait Diagnostic {
     fn hint(&self) -> Option<String> {
         None
     }
+
+    /// Where in a file the problem is (a configuration error's file, line
+    /// and column), for the `file`, `line` and `column` of the JSON `error`
+    /// object. The human rendering shows it in the message already.
+    fn location(&self) -> Option<SourceLocation> {
+        None
+    }
 }
 
-/// The exit status and hint found for an error.
+/// A place in a file that an error points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLocation {
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+/// The exit status, hint and location found for an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classification {
     pub status: ExitStatus,
     pub hint: Option<String>,
+    pub location: Option<SourceLocation>,
 }
 
 type Probe = for<'a> fn(&'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic>;
@@ -97,6 +117,7 @@ impl Classifier {
         Classification {
             status: found.status.unwrap_or(ExitStatus::Failure),
             hint: found.hint,
+            location: found.location,
         }
     }
 
@@ -112,6 +133,9 @@ impl Classifier {
             }
             if let Some(diagnostic) = self.probes.iter().find_map(|probe| probe(layer)) {
                 found.offer(Some(diagnostic.exit_status()), diagnostic.hint());
+                if found.location.is_none() {
+                    found.location = diagnostic.location();
+                }
             }
             current = layer.source();
         }
@@ -142,6 +166,7 @@ fn probe<'a, E: Error + Diagnostic + 'static>(
 struct Found {
     status: Option<ExitStatus>,
     hint: Option<String>,
+    location: Option<SourceLocation>,
 }
 
 impl Found {

@@ -49,7 +49,7 @@
 //!
 //! fn main() -> ExitCode {
 //!     windlass_output::install_panic_hook();
-//!     let cli = Cli::parse();
+//!     let cli: Cli = windlass_output::parse_or_exit();
 //!     let printer = Printer::builder(&cli.output, "wheel publish")
 //!         .classifier(Classifier::new().with::<windlass_pypi::PublishError>())
 //!         .build();
@@ -74,12 +74,13 @@ mod progress;
 mod render;
 mod status_line;
 mod text;
+mod usage;
 
 use std::io::Write as _;
 
 pub use crate::args::{ColorChoice, OutputArgs};
 pub use crate::diagnostic::{
-    Classification, Classified, Classifier, Diagnostic, Interrupted, ResultExt,
+    Classification, Classified, Classifier, Diagnostic, Interrupted, ResultExt, SourceLocation,
 };
 pub use crate::exit::ExitStatus;
 pub use crate::github::GitHub;
@@ -91,6 +92,7 @@ pub use crate::progress::Progress;
 pub use crate::render::{Report, render_status, render_warning};
 pub use crate::status_line::StatusLine;
 pub use crate::text::{clean_path, display_path, escape_controls, human_size, plural};
+pub use crate::usage::{exit_usage, parse_from_or_exit, parse_or_exit};
 
 /// Standard output, through the process-wide redactor.
 pub fn stdout() -> windlass_redact::RedactingWriter<std::io::Stdout> {

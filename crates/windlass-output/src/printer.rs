@@ -388,6 +388,37 @@ impl Printer {
         Ok(status)
     }
 
+    /// Prints a command's result with an exit code that is not the
+    /// outcome's own: a child's, which the command passes on (`secrets
+    /// exec`). Human mode renders the outcome as [`Printer::report`] does.
+    pub fn report_with_code<T: Outcome + ?Sized>(
+        &self,
+        outcome: &T,
+        exit_code: u8,
+    ) -> io::Result<()> {
+        self.clear_progress();
+        match self.format {
+            Format::Human => {
+                let mut buffer = Vec::new();
+                outcome.render_human(&mut buffer)?;
+                self.write_stdout(&buffer)
+            }
+            Format::Json => {
+                let warnings = self.warnings();
+                self.write_json(&ResultDocument {
+                    schema: SCHEMA,
+                    kind: "result",
+                    command: &self.command,
+                    ok: exit_code == 0,
+                    exit_code,
+                    data: Some(outcome),
+                    error: None,
+                    warnings: &warnings,
+                })
+            }
+        }
+    }
+
     /// Prints an error: redacted and classified, on stderr (plus an `::error`
     /// annotation in GitHub Actions) and, with `--json`, as the result
     /// document. Returns the exit status to use.

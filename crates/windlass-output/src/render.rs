@@ -6,7 +6,7 @@ use anstyle::{AnsiColor, Style};
 use windlass_redact::global;
 
 use crate::ExitStatus;
-use crate::diagnostic::Classifier;
+use crate::diagnostic::{Classifier, SourceLocation};
 
 const ERROR: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
@@ -30,6 +30,9 @@ pub struct Report {
     pub causes: Vec<String>,
     pub hint: Option<String>,
     pub status: ExitStatus,
+    /// Where in a file the problem is, when an error of the chain knows
+    /// ([`Diagnostic::location`](crate::Diagnostic::location)).
+    pub location: Option<SourceLocation>,
 }
 
 impl Report {
@@ -53,6 +56,7 @@ impl Report {
                 .hint
                 .map(|h| global().redact(&h).into_owned()),
             status: classification.status,
+            location: classification.location,
         }
     }
 

@@ -967,6 +967,33 @@ fn counts_sizes_and_paths() {
 /// The exit code of an interrupted run agrees with its JSON document.
 #[test]
 fn interrupted_json_agrees_with_the_exit_code() {
+/// An error that points into a file, wrapped in context as a binary would.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown key `retires`")]
+struct LocatedError;
+
+impl Diagnostic for LocatedError {
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Usage
+    }
+
+    fn location(&self) -> Option<crate::SourceLocation> {
+        Some(crate::SourceLocation {
+            file: "project/windlass.toml".into(),
+            line: 2,
+            column: 1,
+        })
+    }
+}
+
+#[test]
+fn error_locations_reach_the_json_error() {
+    let classifier = Classifier::new().with::<LocatedError>();
+    let wrapped = Err::<(), _>(LocatedError)
+        .with_exit_status(ExitStatus::Usage)
+        .map_err(|e| e.context("cannot load the configuration"))
+        .unwrap_err();
+    let out = Capture::new();
     let args = OutputArgs {
         json: true,
         ..OutputArgs::default()
@@ -983,4 +1010,134 @@ fn interrupted_json_agrees_with_the_exit_code() {
         assert_eq!(last["error"]["message"], "interrupted", "{name}");
         assert_eq!(stderr, "interrupted\n", "{name}");
     }
+}
+    let printer = Printer::builder(&args, "config show")
+        .stdout(out.clone())
+        .stderr(Capture::new())
+        .classifier(classifier)
+        .github(None)
+        .build();
+    assert_eq!(printer.report_error(&wrapped), ExitStatus::Usage);
+    let doc: serde_json::Value = serde_json::from_str(out.contents().trim()).unwrap();
+    assert_eq!(doc["error"]["file"], "project/windlass.toml");
+    assert_eq!(doc["error"]["line"], 2);
+    assert_eq!(doc["error"]["column"], 1);
+
+    // Nobody knows a place: no location keys at all.
+    let out = Capture::new();
+    let printer = Printer::builder(&args, "config show")
+        .stdout(out.clone())
+        .stderr(Capture::new())
+        .github(None)
+        .build();
+    printer.report_error(&anyhow::anyhow!("no place"));
+    let doc: serde_json::Value = serde_json::from_str(out.contents().trim()).unwrap();
+    let error = doc["error"].as_object().unwrap();
+    assert!(
+        !error.contains_key("file") && !error.contains_key("line"),
+        "{doc}"
+    );
+}
+
+#[derive(Debug, clap::Parser)]
+#[command(name = "windlass-wheel")]
+struct UsageCli {
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(subcommand)]
+    command: UsageCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum UsageCommand {
+    Publish {
+        #[arg(long)]
+        repository: Option<String>,
+    },
+}
+
+#[test]
+fn usage_error_documents() {
+    use clap::CommandFactory as _;
+    let cases: [(&[&str], &str, &str); 4] = [
+        (
+            &["windlass-wheel", "--json", "publish", "--bogus"],
+            "wheel publish",
+            "unexpected argument '--bogus' found",
+        ),
+        (
+            &[
+                "windlass-wheel",
+                "--json",
+                "--color",
+                "never",
+                "publish",
+                "--repository",
+                "publish",
+                "x",
+            ],
+            "wheel publish",
+            "unexpected argument 'x' found",
+        ),
+        (
+            &["windlass-wheel", "--json", "pub"],
+            "wheel",
+            "unrecognized subcommand 'pub'",
+        ),
+        (
+            &["windlass-wheel", "publish", "--json", "--repository"],
+            "wheel publish",
+            "a value is required for '--repository <REPOSITORY>' but none was supplied",
+        ),
+    ];
+    for (args, command, message) in cases {
+        let os: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        let error = <UsageCli as clap::Parser>::try_parse_from(&os).unwrap_err();
+        let line = crate::usage::usage_document(&error, &UsageCli::command(), &os);
+        assert!(
+            line.ends_with('\n') && line.matches('\n').count() == 1,
+            "{line}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(doc["command"], command, "{args:?}");
+        assert_eq!(doc["exit_code"], 2);
+        assert_eq!(doc["ok"], false);
+        assert_eq!(doc["data"], serde_json::Value::Null);
+        assert_eq!(doc["error"]["message"], message, "{args:?}");
+        let hint = doc["error"]["hint"].as_str().unwrap();
+        assert!(hint.starts_with("usage: windlass-wheel"), "{hint}");
+    }
+}
+
+#[test]
+fn document_schema_lists_each_command() {
+    #[derive(serde::Serialize, schemars::JsonSchema)]
+    struct Built {
+        wheel: String,
+    }
+    let commands = [
+        crate::json::CommandSchema::new::<Built>("wheel build").event::<Built>("written"),
+        crate::json::CommandSchema::new::<()>("secrets get"),
+    ];
+    let schema = crate::json::document_schema(&commands);
+    let defs = schema["$defs"].as_object().unwrap();
+    for name in [
+        "WheelBuildResult",
+        "WheelBuildWrittenEvent",
+        "SecretsGetResult",
+        "OtherResult",
+        "ResultDocument",
+        "EventDocument",
+        "ErrorBody",
+        "Built",
+    ] {
+        assert!(defs.contains_key(name), "{name} missing");
+    }
+    assert_eq!(schema["oneOf"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        defs["OtherResult"]["properties"]["command"]["not"]["enum"],
+        serde_json::json!(["wheel build", "secrets get"])
+    );
+    // Same input, same bytes.
+    assert_eq!(schema, crate::json::document_schema(&commands));
 }

@@ -18,7 +18,7 @@ use windlass_dist::name::{WheelFilename, is_valid_name, normalize};
 pub const METADATA_LIMIT: u64 = 16 * windlass_fs::MIB;
 
 /// The kind of a distribution file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DistKind {
     Wheel,

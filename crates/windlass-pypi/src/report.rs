@@ -12,7 +12,8 @@ use windlass_output::{ExitStatus, Outcome};
 use crate::dist::{DistKind, Distribution};
 
 /// What happened to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "PublishFileStatus")]
 #[serde(rename_all = "kebab-case")]
 pub enum FileStatus {
     /// Sent and accepted (or found on the index after an attempt whose
@@ -52,7 +53,8 @@ impl FileStatus {
 }
 
 /// Why a file failed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "PublishFileError")]
 pub struct FileError {
     pub message: String,
     /// The index's answer (redacted, size-capped), when it gave one.
@@ -70,7 +72,8 @@ pub struct FileError {
 }
 
 /// One file's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "PublishFileReport")]
 pub struct FileReport {
     pub file: String,
     pub path: PathBuf,
@@ -156,7 +159,7 @@ impl FileReport {
 }
 
 /// The result of `publish` (the JSON `data`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PublishReport {
     /// The repository name, or its URL when given as one.
     pub repository: String,

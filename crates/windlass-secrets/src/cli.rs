@@ -393,6 +393,33 @@ async fn resolve_all(resolver: &Resolver, refs: &[NamedRef]) -> anyhow::Result<V
     }
 }
 
+/// How `exec`'s child ended (`data` of its `--json` result, printed after
+/// the child ended; with `--json` the child's stdout goes to stderr, so
+/// that stdout carries only JSON).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ExecReport {
+    /// The code Windlass exits with: the child's exit code, or 128 + the
+    /// signal that killed it.
+    pub exit_code: i32,
+    /// The signal that killed the child, if one did.
+    pub signal: Option<i32>,
+}
+
+impl Outcome for ExecReport {}
+
+/// What each `secrets` command prints with `--json`: the type of its result
+/// `data` (no command streams events). `get` refuses `--json` (a value
+/// never goes into a document): its result is always an error.
+pub fn json_schemas() -> Vec<windlass_output::json::CommandSchema> {
+    use windlass_output::json::CommandSchema;
+    vec![
+        CommandSchema::new::<ExecReport>("secrets exec"),
+        CommandSchema::new::<()>("secrets get"),
+        CommandSchema::new::<CheckReport>("secrets check"),
+        CommandSchema::new::<MaskReport>("secrets mask"),
+    ]
+}
+
 async fn exec(
     args: &ExecArgs,
     ctx: &Context,
@@ -438,8 +465,23 @@ async fn exec(
             }
         }
     }
+    if printer.is_json() {
+        cmd = cmd.stdout(windlass_process::Sink::writer(std::io::stderr()));
+    }
     let outcome = cmd.run().await?;
-    Ok(Exit::Child(outcome.pass_on()))
+    let status = outcome.pass_on();
+    if printer.is_json() {
+        let report = ExecReport {
+            exit_code: status.exit_code(),
+            signal: match status {
+                windlass_process::ExitStatus::Signal(signal) => Some(signal),
+                windlass_process::ExitStatus::Code(_) => None,
+            },
+        };
+        let code = u8::try_from(report.exit_code).unwrap_or(1);
+        printer.report_with_code(&report, code)?;
+    }
+    Ok(Exit::Child(status))
 }
 
 async fn get(
@@ -486,14 +528,16 @@ async fn get(
 }
 
 /// The report of `check` (`data` of its `--json` result).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SecretsCheckReport")]
 pub struct CheckReport {
     pub secrets: Vec<CheckItem>,
 }
 
 /// One secret reference of the configuration, resolved once however many
 /// places use it: never its value.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SecretsCheckItem")]
 pub struct CheckItem {
     /// The entry name for `[secrets]`, else the dotted key (of the first
     /// place that uses it).
@@ -723,7 +767,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The report of `mask` (names only).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct MaskReport {
     pub masked: Vec<String>,
     pub exported: Vec<String>,

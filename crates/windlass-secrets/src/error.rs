@@ -405,7 +405,8 @@ fn windlass_output_hint_build(e: &windlass_http::BuildError) -> Option<String> {
 }
 
 /// How a failed secret is reported by `check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SecretStatus")]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Ok,

@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// Fetch secrets from Vault, CI variables, the keyring or files; inject and mask them
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = "windlass-secrets", version)]
 struct Cli {
     #[command(flatten)]
@@ -14,5 +12,5 @@ struct Cli {
 
 fn main() -> ExitCode {
     windlass_output::startup();
-    windlass_secrets::cli::main(&Cli::parse().inner)
+    windlass_secrets::cli::main(&windlass_output::parse_or_exit::<Cli>().inner)
 }

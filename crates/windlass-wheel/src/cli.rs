@@ -113,6 +113,17 @@ fn find_project_root(start: &Path) -> PathBuf {
     start.to_path_buf()
 }
 
+/// What each `wheel` command prints with `--json`: the type of its result
+/// `data` (no command streams events yet).
+pub fn json_schemas() -> Vec<windlass_output::json::CommandSchema> {
+    use windlass_output::json::CommandSchema;
+    vec![
+        CommandSchema::new::<crate::BuildReport>("wheel build"),
+        CommandSchema::new::<crate::CheckReport>("wheel check"),
+        CommandSchema::new::<windlass_pypi::PublishReport>("wheel publish"),
+    ]
+}
+
 /// Runs `windlass wheel ...` to the end: output, logging, configuration,
 /// the async runtime and the exit code.
 pub fn main(cli: &WheelCli) -> ExitCode {

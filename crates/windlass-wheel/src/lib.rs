@@ -134,7 +134,7 @@ pub enum WheelOutcome {
 }
 
 /// `build`'s result.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BuildReport {
     pub artifacts: Vec<windlass_dist::Artifact>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -142,14 +142,16 @@ pub struct BuildReport {
 }
 
 /// `check`'s result: every file with its problems.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "WheelCheckReport")]
 pub struct CheckReport {
     pub files: Vec<FileReport>,
     pub problem_count: usize,
 }
 
 /// The problems of one file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "WheelCheckFile")]
 pub struct FileReport {
     pub path: PathBuf,
     pub ok: bool,

@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use windlass_wheel::cli::WheelCli;
 
 /// Build, check and publish Python wheels and sdists.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = "windlass-wheel", version)]
 struct Cli {
     #[command(flatten)]
@@ -15,5 +14,5 @@ struct Cli {
 
 fn main() -> ExitCode {
     windlass_output::startup();
-    windlass_wheel::cli::main(&Cli::parse().wheel)
+    windlass_wheel::cli::main(&windlass_output::parse_or_exit::<Cli>().wheel)
 }

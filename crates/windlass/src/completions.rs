@@ -16,8 +16,8 @@ pub(crate) struct CompletionsArgs {
 }
 
 /// A completion script; `--json` wraps it in the result document.
-#[derive(serde::Serialize)]
-struct Script {
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Script {
     shell: String,
     script: String,
 }

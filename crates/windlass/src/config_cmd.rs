@@ -32,8 +32,9 @@ enum ConfigCommand {
 }
 
 /// The effective configuration as `config show` reports it.
-#[derive(serde::Serialize)]
-struct Shown(EffectiveConfig);
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ConfigShowReport")]
+pub(crate) struct Shown(EffectiveConfig);
 
 impl Outcome for Shown {
     fn render_human(&self, out: &mut dyn Write) -> io::Result<()> {

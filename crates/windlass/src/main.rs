@@ -14,11 +14,14 @@ mod config_cmd;
 mod external;
 mod man;
 mod reference;
+#[cfg(test)]
+mod schema;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
+
 use windlass_output::OutputArgs;
 
 /// Take a project from commit to production without leaking a secret.
@@ -55,16 +58,16 @@ enum Command {
 
 fn main() -> ExitCode {
     windlass_output::startup();
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli: Cli = windlass_output::parse_from_or_exit(&args);
     // clap checks conflicts per command level; the global flags may be
     // spread over several (`windlass -q wheel check -v`).
     if cli.output.quiet > 0 && cli.output.verbose > 0 {
-        Cli::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "the argument '--quiet' cannot be used with '--verbose'",
-            )
-            .exit();
+        let error = Cli::command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "the argument '--quiet' cannot be used with '--verbose'",
+        );
+        windlass_output::exit_usage(&error, &Cli::command(), &args);
     }
     match cli.command {
         Command::Config(args) => config_cmd::main(&args),

@@ -24,9 +24,9 @@ pub(crate) struct ManArgs {
 }
 
 /// What `man` produced: the page itself, or the files it wrote.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
-enum Pages {
+pub(crate) enum Pages {
     Page { page: String },
     Written { written: Vec<PathBuf> },
     Markdown { markdown: String },

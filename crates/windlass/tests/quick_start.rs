@@ -9,9 +9,15 @@
 
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "a test fails loudly on the first surprise"
 )]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test runs the quick start as a user's shell would, and the index it needs"
+)]
 
+use std::fmt::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -118,11 +124,11 @@ fn readme_quick_start_works_as_written() {
     let home = tempfile::tempdir().unwrap();
     let index = Index::start(&services, &home.path().join("packages"));
     let port_of_readme = "localhost:8080";
-    let script: String = steps[1..]
-        .iter()
-        .map(|line| line.replace(port_of_readme, &format!("127.0.0.1:{}", index.port)))
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let mut script = String::new();
+    for line in &steps[1..] {
+        let line = line.replace(port_of_readme, &format!("127.0.0.1:{}", index.port));
+        writeln!(script, "{line}").unwrap();
+    }
     let token = steps
         .iter()
         .find_map(|line| line.strip_prefix("export REGISTRY_TOKEN="))

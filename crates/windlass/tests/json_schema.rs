@@ -1,0 +1,667 @@
+//! Every command with `--json`, through the real binaries, success and
+//! failure: every line of stdout validates against the published schema,
+//! `docs/schema/windlass-1.json` (which a unit test keeps equal to what the
+//! code generates), and no secret reaches any output.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    reason = "a test fails loudly on the first surprise and drives the binaries directly"
+)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use windlass_testkit::{Services, assert_no_leak, canary};
+
+/// One run of a binary: how it ended, and what it printed.
+struct Run {
+    code: Option<i32>,
+    signal: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?} signal {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.signal, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Run {
+    /// Every line of stdout, each validated against the schema; the last is
+    /// the result document.
+    fn documents(&self) -> Vec<Value> {
+        assert!(!self.stdout.is_empty(), "no JSON on stdout\n{self}");
+        assert!(self.stdout.ends_with('\n'), "unterminated line\n{self}");
+        self.stdout
+            .lines()
+            .map(|line| {
+                let doc: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line}\n{self}"));
+                let errors: Vec<String> = validator()
+                    .iter_errors(&doc)
+                    .map(|e| format!("{e} at {}", e.instance_path()))
+                    .collect();
+                assert!(
+                    errors.is_empty(),
+                    "does not validate: {errors:#?}\n{line}\n{self}"
+                );
+                doc
+            })
+            .collect()
+    }
+
+    /// The result document (the last line), after validating every line.
+    fn result(&self) -> Value {
+        let doc = self.documents().pop().unwrap();
+        assert_eq!(doc["type"], "result", "{self}");
+        assert_eq!(doc["schema"], "windlass/1", "{self}");
+        doc
+    }
+
+    fn assert_no_leak(&self, secret: &str) {
+        assert_no_leak(self.stdout.as_bytes(), secret);
+        assert_no_leak(self.stderr.as_bytes(), secret);
+    }
+}
+
+fn schema_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema/windlass-1.json")
+}
+
+fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(&fs::read_to_string(schema_path()).unwrap()).unwrap();
+        jsonschema::draft202012::new(&schema).unwrap()
+    })
+}
+
+/// A focused binary, next to the umbrella one. Cargo builds only the
+/// umbrella binary for its tests: build the focused ones once per run (a
+/// no-op when they are up to date), never trusting a stale one.
+fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let profile_dir = Path::new(env!("CARGO_BIN_EXE_windlass")).parent().unwrap();
+    BUILT.get_or_init(|| {
+        let target_dir = profile_dir.parent().unwrap();
+        let output = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "windlass-wheel",
+                "--bin",
+                "windlass-wheel",
+                "-p",
+                "windlass-secrets",
+                "--bin",
+                "windlass-secrets",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "cannot build the focused binaries:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+    profile_dir.join(name)
+}
+
+/// Runs `bin` in `dir` with a hermetic environment plus `env`.
+fn run_bin(bin: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", dir.join("home"))
+        .env("WINDLASS_CONFIG_HOME", dir.join("user-config"))
+        .env("WINDLASS_CACHE_DIR", dir.join("cache"))
+        .env("NO_COLOR", "1");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code(),
+        signal: out.status.signal(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn windlass(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    run_bin(Path::new(env!("CARGO_BIN_EXE_windlass")), dir, args, env)
+}
+
+/// A temporary project: a `.git` (so that the search for `windlass.toml`
+/// stops there) and the given `windlass.toml`.
+fn project(windlass_toml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join(".git")).unwrap();
+    fs::create_dir(dir.path().join("home")).unwrap();
+    fs::write(dir.path().join("windlass.toml"), windlass_toml).unwrap();
+    dir
+}
+
+/// The schema itself is a valid JSON Schema 2020-12 document.
+#[test]
+fn schema_is_valid_json_schema() {
+    let schema: Value = serde_json::from_str(&fs::read_to_string(schema_path()).unwrap()).unwrap();
+    jsonschema::meta::validate(&schema).unwrap();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+}
+
+/// The schema refuses what it should: a check that it is not vacuous.
+#[test]
+fn schema_rejects_wrong_documents() {
+    let ok = serde_json::json!({
+        "schema": "windlass/1", "type": "result", "command": "secrets mask", "ok": true,
+        "exit_code": 0, "data": {"masked": ["A"], "exported": []}, "error": null, "warnings": [],
+    });
+    assert!(validator().is_valid(&ok));
+    let mut cases = Vec::new();
+    let mut wrong_data = ok.clone();
+    wrong_data["data"] = serde_json::json!({"masked": "A"});
+    cases.push(("data of the wrong type", wrong_data));
+    let mut ok_but_failed = ok.clone();
+    ok_but_failed["exit_code"] = 3.into();
+    cases.push(("ok with a non-zero exit code", ok_but_failed));
+    let mut no_warnings = ok.clone();
+    no_warnings.as_object_mut().unwrap().remove("warnings");
+    cases.push(("no warnings", no_warnings));
+    let mut other_schema = ok.clone();
+    other_schema["schema"] = "windlass/2".into();
+    cases.push(("another schema version", other_schema));
+    let mut unknown_with_data = ok.clone();
+    unknown_with_data["command"] = "wheel".into();
+    cases.push(("data for a command not listed", unknown_with_data));
+    let event = serde_json::json!({
+        "schema": "windlass/1", "type": "event", "command": "wheel publish", "event": "nope", "data": {},
+    });
+    cases.push(("an event nobody declared", event));
+    for (what, doc) in cases {
+        assert!(!validator().is_valid(&doc), "{what} validates: {doc}");
+    }
+    // Keys may be added within windlass/1.
+    let mut added = ok;
+    added["elapsed_ms"] = 12.into();
+    added["data"]["new_key"] = true.into();
+    assert!(validator().is_valid(&added));
+}
+
+#[test]
+fn config_show_and_config_errors() {
+    let dir = project("[http]\ntimeout = \"45s\"\n");
+    let shown = windlass(dir.path(), &["config", "show", "--json"], &[]);
+    assert_eq!(shown.code, Some(0), "{shown}");
+    let doc = shown.result();
+    assert_eq!(doc["command"], "config show");
+    assert_eq!(doc["data"]["settings"]["http"]["timeout"], "45s", "{shown}");
+
+    // A configuration error points at its file, line and column.
+    let dir = project("[http]\nretries = \"many\"\n");
+    let wrong = windlass(dir.path(), &["--json", "config", "show"], &[]);
+    assert_eq!(wrong.code, Some(2), "{wrong}");
+    let doc = wrong.result();
+    let error = &doc["error"];
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["exit_code"], 2);
+    assert!(
+        error["file"].as_str().unwrap().ends_with("/windlass.toml"),
+        "{wrong}"
+    );
+    assert_eq!(error["line"], 2, "{wrong}");
+    assert_eq!(error["column"], 11, "{wrong}");
+    // The human error on stderr is unchanged: it shows the place itself.
+    assert!(wrong.stderr.contains("windlass.toml:2:11"), "{wrong}");
+
+    // An unknown key: a did-you-mean, and the place.
+    let dir = project("[http]\nretires = 3\n");
+    let unknown = windlass(dir.path(), &["config", "show", "--json"], &[]);
+    assert_eq!(unknown.code, Some(2), "{unknown}");
+    let doc = unknown.result();
+    assert_eq!(doc["error"]["line"], 2, "{unknown}");
+    assert_eq!(doc["error"]["column"], 1, "{unknown}");
+
+    // An error with no place in a file has no location keys.
+    let missing = windlass(
+        dir.path(),
+        &["config", "show", "--json", "--config", "nope.toml"],
+        &[],
+    );
+    assert_eq!(missing.code, Some(2), "{missing}");
+    let doc = missing.result();
+    assert!(doc["error"].get("line").is_none(), "{missing}");
+}
+
+#[test]
+fn usage_errors_are_result_documents() {
+    let dir = project("");
+    let windlass_bin = PathBuf::from(env!("CARGO_BIN_EXE_windlass"));
+    let wheel_bin = binary("windlass-wheel");
+    let secrets_bin = binary("windlass-secrets");
+    let cases: [(&Path, &[&str], &str, &str); 7] = [
+        (
+            &windlass_bin,
+            &["wheel", "build", "--bogus", "--json"],
+            "wheel build",
+            "unexpected argument '--bogus' found",
+        ),
+        (
+            &windlass_bin,
+            &["--json", "wheel", "bild"],
+            "wheel",
+            "unrecognized subcommand 'bild'",
+        ),
+        (
+            &windlass_bin,
+            &["--json", "secrets", "exec"],
+            "secrets exec",
+            "the following required arguments were not provided:",
+        ),
+        (
+            &windlass_bin,
+            &["--json", "-q", "config", "show", "-v"],
+            "config show",
+            "the argument '--quiet' cannot be used with '--verbose'",
+        ),
+        (
+            &windlass_bin,
+            &["--json"],
+            "windlass",
+            "'windlass' requires a subcommand but one was not provided",
+        ),
+        (
+            &wheel_bin,
+            &["--json", "publish", "--bogus"],
+            "wheel publish",
+            "unexpected argument '--bogus' found",
+        ),
+        (
+            &secrets_bin,
+            &["check", "--json", "extra"],
+            "secrets check",
+            "unexpected argument 'extra' found",
+        ),
+    ];
+    for (bin, args, command, message) in cases {
+        let run = run_bin(bin, dir.path(), args, &[]);
+        assert_eq!(run.code, Some(2), "{args:?}: {run}");
+        let doc = run.result();
+        assert_eq!(doc["command"], command, "{args:?}: {run}");
+        assert_eq!(doc["ok"], false);
+        assert_eq!(doc["exit_code"], 2);
+        assert_eq!(doc["data"], Value::Null);
+        assert_eq!(doc["error"]["message"], message, "{args:?}: {run}");
+        assert!(
+            doc["error"]["hint"]
+                .as_str()
+                .is_some_and(|h| h.starts_with("usage: ")),
+            "{args:?}: {run}"
+        );
+        // Clap's own text stays on stderr.
+        assert!(run.stderr.contains(message), "{args:?}: {run}");
+    }
+
+    // Without --json: clap's text only, as before.
+    let plain = windlass(dir.path(), &["wheel", "build", "--bogus"], &[]);
+    assert_eq!(plain.code, Some(2), "{plain}");
+    assert_eq!(plain.stdout, "", "{plain}");
+    // After `--`, `--json` is the child's argument, not ours.
+    let child_flag = windlass(
+        dir.path(),
+        &["secrets", "exec", "--bogus", "--", "x", "--json"],
+        &[],
+    );
+    assert_eq!(child_flag.code, Some(2), "{child_flag}");
+    assert_eq!(child_flag.stdout, "", "{child_flag}");
+    // --help and --version stay plain text.
+    for flag in ["--help", "--version"] {
+        let run = windlass(dir.path(), &["--json", "wheel", flag], &[]);
+        assert_eq!(run.code, Some(0), "{run}");
+        assert!(!run.stdout.starts_with('{'), "{run}");
+    }
+}
+
+#[test]
+fn completions_and_man() {
+    let dir = project("");
+    let completions = windlass(dir.path(), &["completions", "bash", "--json"], &[]);
+    assert_eq!(completions.code, Some(0), "{completions}");
+    let doc = completions.result();
+    assert_eq!(doc["command"], "completions");
+    assert_eq!(doc["data"]["shell"], "bash");
+
+    let page = windlass(dir.path(), &["--json", "man"], &[]);
+    assert_eq!(page.code, Some(0), "{page}");
+    assert!(
+        page.result()["data"]["page"]
+            .as_str()
+            .unwrap()
+            .contains(".TH")
+    );
+
+    let pages = dir.path().join("pages");
+    let written = windlass(dir.path(), &["--json", "man", pages.to_str().unwrap()], &[]);
+    assert_eq!(written.code, Some(0), "{written}");
+    assert!(
+        !written.result()["data"]["written"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // A file where the directory should be: an error document.
+    fs::write(dir.path().join("taken"), "").unwrap();
+    let failed = windlass(dir.path(), &["--json", "man", "taken"], &[]);
+    assert_eq!(failed.code, Some(2), "{failed}");
+    assert_eq!(failed.result()["command"], "man");
+}
+
+#[test]
+fn secrets_commands() {
+    let token = canary("json-schema");
+    let dir = project(
+        "[secrets]\nTOKEN = \"env://CANARY_TOKEN\"\nMISSING = \"env://NOT_SET_ANYWHERE\"\n",
+    );
+    let env = [("CANARY_TOKEN", token.as_str())];
+    let mut runs = Vec::new();
+
+    // check: one resolves, one is missing; the check ran and failed.
+    let check = windlass(dir.path(), &["secrets", "check", "--json"], &env);
+    assert_eq!(check.code, Some(1), "{check}");
+    let doc = check.result();
+    assert_eq!(doc["command"], "secrets check");
+    assert_eq!(
+        doc["data"]["secrets"].as_array().unwrap().len(),
+        2,
+        "{check}"
+    );
+    runs.push(check);
+
+    // get: a value never goes into a document.
+    let get = windlass(dir.path(), &["secrets", "get", "TOKEN", "--json"], &env);
+    assert_eq!(get.code, Some(2), "{get}");
+    assert_eq!(get.result()["command"], "secrets get");
+    runs.push(get);
+
+    // mask: outside GitHub Actions, a usage error; inside, the names.
+    let outside = windlass(
+        dir.path(),
+        &["secrets", "mask", "-e", "TOKEN", "--json"],
+        &env,
+    );
+    assert_eq!(outside.code, Some(2), "{outside}");
+    outside.result();
+    runs.push(outside);
+    let github_env = dir.path().join("github-env");
+    fs::write(&github_env, "").unwrap();
+    let mask_env = [
+        ("CANARY_TOKEN", token.as_str()),
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_ENV", github_env.to_str().unwrap()),
+    ];
+    let masked = windlass(
+        dir.path(),
+        &["secrets", "mask", "-e", "TOKEN", "--json"],
+        &mask_env,
+    );
+    assert_eq!(masked.code, Some(0), "{masked}");
+    assert_eq!(masked.result()["data"]["masked"][0], "TOKEN", "{masked}");
+    // The workflow commands go to stderr; stdout holds only JSON.
+    assert!(masked.stderr.contains("::add-mask::"), "{masked}");
+    runs.push(masked);
+
+    for run in &runs {
+        // `::add-mask::VALUE` on stderr is how the runner learns the value.
+        let stderr: String = run
+            .stderr
+            .lines()
+            .filter(|line| !line.starts_with("::add-mask::"))
+            .collect();
+        assert_no_leak(run.stdout.as_bytes(), &token);
+        assert_no_leak(stderr.as_bytes(), &token);
+    }
+}
+
+/// `secrets exec --json`: the child's stdout goes to stderr (redacted), and
+/// the result document, printed after the child ended, tells how it ended;
+/// Windlass exits as the child did.
+#[test]
+fn secrets_exec() {
+    let token = canary("json-exec");
+    let dir = project("[secrets]\nTOKEN = \"env://CANARY_TOKEN\"\n");
+    let env = [("CANARY_TOKEN", token.as_str())];
+
+    let exited = windlass(
+        dir.path(),
+        &[
+            "--json",
+            "secrets",
+            "exec",
+            "-e",
+            "TOKEN",
+            "--",
+            "sh",
+            "-c",
+            "echo \"child says $TOKEN\"; printf 'no newline'; exit 3",
+        ],
+        &env,
+    );
+    assert_eq!(exited.code, Some(3), "{exited}");
+    let docs = exited.documents();
+    assert_eq!(docs.len(), 1, "{exited}");
+    let doc = &docs[0];
+    assert_eq!(doc["command"], "secrets exec");
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["exit_code"], 3);
+    assert_eq!(doc["data"]["exit_code"], 3);
+    assert_eq!(doc["data"]["signal"], Value::Null);
+    assert!(exited.stderr.contains("child says "), "{exited}");
+    assert!(exited.stderr.contains("no newline"), "{exited}");
+    exited.assert_no_leak(&token);
+
+    let ok = windlass(
+        dir.path(),
+        &["--json", "secrets", "exec", "-e", "TOKEN", "--", "true"],
+        &env,
+    );
+    assert_eq!(ok.code, Some(0), "{ok}");
+    let doc = ok.result();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["data"]["exit_code"], 0);
+
+    // Interrupted: the child is killed by SIGINT; the document says so,
+    // then Windlass ends killed by the same signal, as a shell would.
+    let interrupted = windlass(
+        dir.path(),
+        &[
+            "--json",
+            "secrets",
+            "exec",
+            "-e",
+            "TOKEN",
+            "--",
+            "sh",
+            "-c",
+            "kill -INT $$",
+        ],
+        &env,
+    );
+    assert_eq!(interrupted.signal, Some(2), "{interrupted}");
+    let doc = interrupted.result();
+    assert_eq!(doc["exit_code"], 130, "{interrupted}");
+    assert_eq!(doc["data"]["signal"], 2, "{interrupted}");
+
+    // A child that cannot start: an error document.
+    let missing = windlass(
+        dir.path(),
+        &[
+            "--json",
+            "secrets",
+            "exec",
+            "-e",
+            "TOKEN",
+            "--",
+            "no-such-program-here",
+        ],
+        &env,
+    );
+    assert_ne!(missing.code, Some(0), "{missing}");
+    let doc = missing.result();
+    assert_eq!(doc["ok"], false);
+    assert!(doc["error"]["message"].is_string(), "{missing}");
+    for run in [&ok, &interrupted, &missing] {
+        run.assert_no_leak(&token);
+    }
+}
+
+/// A project that the native builder builds without a network.
+fn write_python_project(root: &Path, name: &str) {
+    let module = name.replace('-', "_");
+    fs::write(
+        root.join("pyproject.toml"),
+        format!(
+            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n\
+             [project]\nname = \"{name}\"\nversion = \"1.0.0\"\ndescription = \"schema\"\n\
+             readme = \"README.md\"\nlicense = \"MIT\"\nrequires-python = \">=3.9\"\n"
+        ),
+    )
+    .unwrap();
+    fs::write(root.join("README.md"), "# schema\n").unwrap();
+    fs::create_dir_all(root.join("src").join(&module)).unwrap();
+    fs::write(root.join("src").join(&module).join("__init__.py"), "").unwrap();
+}
+
+#[test]
+fn wheel_build_check_publish() {
+    let services = Services::load();
+    let index = services.pypiserver();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("windlass-schema-{nanos:x}{:x}", std::process::id());
+    let module = name.replace('-', "_");
+    let dir = project(&format!(
+        "[http]\nretries = 0\n\n[wheel]\nout = \"dist\"\n\n[wheel.repositories.local]\nurl = \"{}\"\n\n\
+         [wheel.repositories.down]\nurl = \"http://127.0.0.1:9/\"\n",
+        index.upload_url()
+    ));
+    let root = dir.path();
+    write_python_project(root, &name);
+
+    let built = windlass(root, &["wheel", "build", "--json"], &[]);
+    assert_eq!(built.code, Some(0), "{built}");
+    let doc = built.result();
+    assert_eq!(doc["command"], "wheel build");
+    assert_eq!(
+        doc["data"]["artifacts"].as_array().unwrap().len(),
+        2,
+        "{built}"
+    );
+
+    let wheel = format!("dist/{module}-1.0.0-py3-none-any.whl");
+    let sdist = format!("dist/{module}-1.0.0.tar.gz");
+    let checked = windlass(root, &["wheel", "check", "--json", &wheel, &sdist], &[]);
+    assert_eq!(checked.code, Some(0), "{checked}");
+    assert_eq!(checked.result()["data"]["problem_count"], 0, "{checked}");
+    // A directory is not a distribution: an error document.
+    let bad_check = windlass(root, &["wheel", "check", "--json", "dist/"], &[]);
+    assert_eq!(bad_check.code, Some(2), "{bad_check}");
+    assert_eq!(bad_check.result()["command"], "wheel check");
+    // A broken wheel: the check ran and failed, its report in `data`.
+    let broken = root
+        .join("dist")
+        .join(format!("{module}-2.0.0-py3-none-any.whl"));
+    fs::write(&broken, "not a zip").unwrap();
+    let failed_check = windlass(
+        root,
+        &["wheel", "check", "--json", broken.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(failed_check.code, Some(1), "{failed_check}");
+    assert!(
+        failed_check.result()["data"]["problem_count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    fs::remove_file(&broken).unwrap();
+
+    let published = windlass(
+        root,
+        &[
+            "wheel",
+            "publish",
+            "--repository",
+            "local",
+            "--no-credentials",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(published.code, Some(0), "{published}");
+    let doc = published.result();
+    assert_eq!(doc["command"], "wheel publish");
+    let statuses: Vec<&str> = doc["data"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["uploaded", "uploaded"], "{published}");
+
+    // A registry that is not there: a remote failure, with the report.
+    let down = windlass(
+        root,
+        &[
+            "wheel",
+            "publish",
+            "--repository",
+            "down",
+            "--no-credentials",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(down.code, Some(3), "{down}");
+    let doc = down.result();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["exit_code"], 3);
+}
+
+/// `windlass NAME` for a `windlass-NAME` that is not on PATH: 127, with an
+/// error document.
+#[test]
+fn external_dispatch_not_found() {
+    let dir = project("");
+    let run = windlass(dir.path(), &["--json", "frobnicate"], &[]);
+    assert_eq!(run.code, Some(127), "{run}");
+    let doc = run.result();
+    assert_eq!(doc["ok"], false);
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("frobnicate"),
+        "{run}"
+    );
+}
