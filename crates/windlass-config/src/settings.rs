@@ -37,6 +37,7 @@ pub struct HttpSettings {
     pub retries: u32,
     /// How long a server may keep failing before retries to it stop.
     #[serde(with = "crate::duration::serde")]
+    #[schemars(with = "String")]
     pub retry_budget: Duration,
     /// Extra certificate authorities (PEM), already resolved to an absolute
     /// path against the file that set it.

@@ -104,6 +104,9 @@ impl ErrorBody {
             message: crate::render::INTERRUPTED.to_owned(),
             causes: Vec::new(),
             hint: None,
+            file: None,
+            line: None,
+            column: None,
         }
     }
 }

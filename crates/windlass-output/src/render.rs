@@ -68,6 +68,7 @@ impl Report {
             causes: Vec::new(),
             hint: None,
             status: ExitStatus::Interrupted,
+            location: None,
         }
     }
 

@@ -832,73 +832,6 @@ fn github_files_that_are_not_regular_files_are_refused() {
     ");
 }
 
-/// A transient status line is never a log line: hidden by default, `-q` and
-/// `--json` when stderr is not a terminal, one plain line per message at
-/// `-v`; never on stdout.
-#[test]
-fn status_lines_off_a_terminal() {
-    let cases: &[(&str, OutputArgs)] = &[
-        ("default", OutputArgs::default()),
-        (
-            "verbose",
-            OutputArgs {
-                verbose: 1,
-                ..OutputArgs::default()
-            },
-        ),
-        (
-            "verbose quiet",
-            OutputArgs {
-                verbose: 1,
-                quiet: 1,
-                ..OutputArgs::default()
-            },
-        ),
-        (
-            "verbose json",
-            OutputArgs {
-                verbose: 1,
-                json: true,
-                ..OutputArgs::default()
-            },
-        ),
-    ];
-    let mut out = String::new();
-    for (name, args) in cases {
-        let (stdout, stderr) = (Capture::new(), Capture::new());
-        let printer = Printer::builder(args, "wheel publish")
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .color(false)
-            .github(None)
-            .build();
-        let line = printer.status_line();
-        let moved = line.clone();
-        std::thread::spawn(move || moved.set("Retrying", "GET http://127.0.0.1/ (attempt 2 of 4)"))
-            .join()
-            .unwrap();
-        line.set("Retrying", "GET http://127.0.0.1/ (attempt 3 of 4)");
-        line.clear();
-        assert_eq!(stdout.contents(), "", "{name}");
-        writeln!(
-            out,
-            "=== {name}: hidden={}\n{}",
-            line.is_hidden(),
-            stderr.contents()
-        )
-        .unwrap();
-    }
-    insta::assert_snapshot!(out, @r"
-    === default: hidden=true
-
-    === verbose: hidden=false
-        Retrying GET http://127.0.0.1/ (attempt 2 of 4)
-        Retrying GET http://127.0.0.1/ (attempt 3 of 4)
-
-    === verbose quiet: hidden=true
-
-    === verbose json: hidden=true
-    ");
 /// Counts, sizes and paths as people read them.
 #[test]
 fn counts_sizes_and_paths() {
@@ -967,6 +900,93 @@ fn counts_sizes_and_paths() {
 /// The exit code of an interrupted run agrees with its JSON document.
 #[test]
 fn interrupted_json_agrees_with_the_exit_code() {
+    let args = OutputArgs {
+        json: true,
+        ..OutputArgs::default()
+    };
+    for (name, case) in run_cases()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("interrupted"))
+    {
+        let (code, stdout, stderr) = run(&args, case);
+        let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(code, 130, "{name}");
+        assert_eq!(last["exit_code"], 130, "{name}");
+        assert_eq!(last["ok"], false, "{name}");
+        assert_eq!(last["error"]["message"], "interrupted", "{name}");
+        assert_eq!(stderr, "interrupted\n", "{name}");
+    }
+}
+
+/// A transient status line is never a log line: hidden by default, `-q` and
+/// `--json` when stderr is not a terminal, one plain line per message at
+/// `-v`; never on stdout.
+#[test]
+fn status_lines_off_a_terminal() {
+    let cases: &[(&str, OutputArgs)] = &[
+        ("default", OutputArgs::default()),
+        (
+            "verbose",
+            OutputArgs {
+                verbose: 1,
+                ..OutputArgs::default()
+            },
+        ),
+        (
+            "verbose quiet",
+            OutputArgs {
+                verbose: 1,
+                quiet: 1,
+                ..OutputArgs::default()
+            },
+        ),
+        (
+            "verbose json",
+            OutputArgs {
+                verbose: 1,
+                json: true,
+                ..OutputArgs::default()
+            },
+        ),
+    ];
+    let mut out = String::new();
+    for (name, args) in cases {
+        let (stdout, stderr) = (Capture::new(), Capture::new());
+        let printer = Printer::builder(args, "wheel publish")
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .color(false)
+            .github(None)
+            .build();
+        let line = printer.status_line();
+        let moved = line.clone();
+        std::thread::spawn(move || moved.set("Retrying", "GET http://127.0.0.1/ (attempt 2 of 4)"))
+            .join()
+            .unwrap();
+        line.set("Retrying", "GET http://127.0.0.1/ (attempt 3 of 4)");
+        line.clear();
+        assert_eq!(stdout.contents(), "", "{name}");
+        writeln!(
+            out,
+            "=== {name}: hidden={}\n{}",
+            line.is_hidden(),
+            stderr.contents()
+        )
+        .unwrap();
+    }
+    insta::assert_snapshot!(out, @r"
+    === default: hidden=true
+
+    === verbose: hidden=false
+        Retrying GET http://127.0.0.1/ (attempt 2 of 4)
+        Retrying GET http://127.0.0.1/ (attempt 3 of 4)
+
+    === verbose quiet: hidden=true
+
+    === verbose json: hidden=true
+    ");
+}
+
 /// An error that points into a file, wrapped in context as a binary would.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown key `retires`")]
@@ -998,19 +1018,6 @@ fn error_locations_reach_the_json_error() {
         json: true,
         ..OutputArgs::default()
     };
-    for (name, case) in run_cases()
-        .into_iter()
-        .filter(|(n, _)| n.starts_with("interrupted"))
-    {
-        let (code, stdout, stderr) = run(&args, case);
-        let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-        assert_eq!(code, 130, "{name}");
-        assert_eq!(last["exit_code"], 130, "{name}");
-        assert_eq!(last["ok"], false, "{name}");
-        assert_eq!(last["error"]["message"], "interrupted", "{name}");
-        assert_eq!(stderr, "interrupted\n", "{name}");
-    }
-}
     let printer = Printer::builder(&args, "config show")
         .stdout(out.clone())
         .stderr(Capture::new())

@@ -1132,6 +1132,8 @@ async fn a_dead_loopback_port_fails_fast() {
     assert!(message.starts_with("cannot connect for POST"), "{message}");
     assert!(!message.contains("attempts"), "{message}");
     assert!(!run.stderr.contains("Retrying"), "{}", run.stderr);
+}
+
 /// People read one line per file (a status line on stderr as each file is
 /// done) and a summary with counts in the right number; `-v` adds every
 /// detail. A path given as `dist/./x.whl` is shown without the `/./`.

@@ -111,7 +111,11 @@ fn readme_quick_start_works_as_written() {
     let root = workspace_root();
     let readme = fs::read_to_string(root.join("README.md")).unwrap();
     let blocks = quick_start_blocks(&readme);
-    assert_eq!(blocks.len(), 2, "the quick start has two sh blocks: {blocks:?}");
+    assert_eq!(
+        blocks.len(),
+        2,
+        "the quick start has two sh blocks: {blocks:?}"
+    );
     assert!(
         blocks[0].iter().any(|line| line.contains(INDEX_FLAGS)),
         "the first block starts the index with `{INDEX_FLAGS}`: {:?}",
@@ -171,7 +175,10 @@ fn readme_quick_start_works_as_written() {
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     for file in &dist {
-        assert!(published.contains(file), "{file} not on the index: {published:?}");
+        assert!(
+            published.contains(file),
+            "{file} not on the index: {published:?}"
+        );
     }
     // The second publish skipped both files: they were there with the same hash.
     assert_eq!(
