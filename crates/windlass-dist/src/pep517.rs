@@ -504,7 +504,7 @@ async fn pip_version(python: &Path, cwd: &Path) -> Option<(u32, u32)> {
         .await
         .ok()?;
     let text = String::from_utf8_lossy(outcome.stdout()?).trim().to_owned();
-    let mut parts = text.split('.').map(|p| p.parse::<u32>());
+    let mut parts = text.split('.').map(str::parse::<u32>);
     Some((parts.next()?.ok()?, parts.next()?.ok()?))
 }
 

@@ -335,9 +335,10 @@ fn read_project(table: &toml::Table) -> Result<Project, String> {
         ));
     }
     Project::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+        let detail: Vec<String> = e.to_string().lines().map(|l| l.trim().to_owned()).collect();
         format!(
             "`[project]` has a form the native reader does not know: {}",
-            e.to_string().trim_end()
+            detail.join(" ")
         )
     })
 }

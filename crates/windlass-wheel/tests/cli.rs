@@ -850,3 +850,62 @@ fn publish_refuses_a_file_check_fails_unless_no_check() {
         ),
     ]));
 }
+
+/// `-v` names the real reason a project goes to its backend: with `auto`
+/// (the build then runs the backend) and with `--backend native` (which
+/// refuses with that reason). `--backend pep517` gives no reason: it never
+/// looks at `[project]`.
+#[test]
+fn verbose_names_why_a_project_goes_to_its_backend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let poetry = tmp.path().join("poetry");
+    write(
+        &poetry,
+        &[(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"poetry-core\"]\nbuild-backend = \"poetry.core.masonry.api\"\n\n[tool.poetry]\nname = \"demo\"\nversion = \"1.0\"\n",
+        )],
+    );
+    let legacy = tmp.path().join("legacy");
+    write(
+        &legacy,
+        &[("setup.py", "from setuptools import setup\nsetup()\n")],
+    );
+    let unknown = fixture("unknown-project-key");
+    let unknown = unknown.to_str().unwrap();
+    let cases: [(&str, &str, &str); 5] = [
+        ("unknown key, auto", unknown, "auto"),
+        ("unknown key, pep517", unknown, "pep517"),
+        ("unknown key, native", unknown, "native"),
+        ("poetry-core, native", "poetry", "native"),
+        ("setup.py only, native", "legacy", "native"),
+    ];
+    let mut report = String::new();
+    for (label, project, backend) in cases {
+        let r = run(
+            &[
+                "-v",
+                "build",
+                project,
+                "--wheel",
+                "--out",
+                "out",
+                "--backend",
+                backend,
+            ],
+            tmp.path(),
+        );
+        let said: Vec<&str> = r
+            .stderr
+            .lines()
+            .filter(|l| l.contains("declared backend") || l.starts_with("error:"))
+            .map(str::trim)
+            .collect();
+        report.push_str(&format!(
+            "## {label}\nexit {}\n{}\n\n",
+            r.code,
+            said.join("\n")
+        ));
+    }
+    insta::assert_snapshot!(report);
+}
