@@ -131,9 +131,9 @@ bench_sdists() {
   local clean="rm -rf '$out'; find '$src' -mindepth 2 -maxdepth 2 \\( -name build -o -name '*.egg-info' -o -name dist \\) -exec rm -rf {} +"
   WINDLASS_CACHE_DIR=$cache hyperfine --runs "${BENCH_RUNS:-3}" \
     --export-json "$work/sdists.json" \
-    -n windlass-cold --prepare "$clean; rm -rf '$cache'" "bash -c \"$windlass\"" \
-    -n windlass-warm --prepare "$clean" "bash -c \"$windlass\"" \
-    -n build --prepare "$clean" "bash -c \"$build\""
+    -n windlass-cold --prepare "$clean; rm -rf '$cache'" "$windlass" \
+    -n windlass-warm --prepare "$clean" "$windlass" \
+    -n build --prepare "$clean" "$build"
   "$python" - "$work/sdists.json" <<'PY'
 import json, sys
 results = {r["command"]: r["median"] for r in json.load(open(sys.argv[1]))["results"]}

@@ -909,3 +909,46 @@ fn verbose_names_why_a_project_goes_to_its_backend() {
     }
     insta::assert_snapshot!(report);
 }
+
+/// A `setup.py`-only tree goes to setuptools' legacy backend in an
+/// environment filled by an installer: neither the installer nor
+/// `setup.py` sees credentials, and nothing printed or written holds them.
+#[test]
+fn a_setup_py_only_build_never_sees_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let project = dir.path().join("legacy");
+    let vault = windlass_testkit::canary("vault-token");
+    let twine = windlass_testkit::canary("twine-password");
+    write(
+        &project,
+        &[(
+            "setup.py",
+            "import os, sys\n\
+             for k in ('VAULT_TOKEN', 'TWINE_PASSWORD'):\n\
+             \x20   print(k, os.environ.get(k, 'absent'), file=sys.stderr)\n\
+             raise SystemExit('no build today')\n",
+        )],
+    );
+    let out = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .args(["build", "--out"])
+        .arg(dir.path().join("dist"))
+        .arg(&project)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
+        .env("VAULT_TOKEN", &vault)
+        .env("TWINE_PASSWORD", &twine)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("VAULT_TOKEN absent"), "{stderr}");
+    assert!(stderr.contains("TWINE_PASSWORD absent"), "{stderr}");
+    for secret in [&vault, &twine] {
+        windlass_testkit::assert_no_leak(&out.stdout, secret);
+        windlass_testkit::assert_no_leak(&out.stderr, secret);
+        windlass_testkit::assert_no_leak_in_dir(dir.path(), secret);
+    }
+}
