@@ -162,7 +162,7 @@ pub async fn build(
         .map_err(io("create a directory in", out_dir))?;
     let stage = staging.path().to_path_buf();
     let mut built = Vec::new();
-    let mut session = Session::new(opts);
+    let mut envs = BuildEnvs::new(opts);
 
     let pyproject = PyProject::read(&project_dir)?;
     let need_sdist = targets.sdist || (targets.wheel && opts.wheel_from_sdist);
@@ -172,7 +172,7 @@ pub async fn build(
         .tempdir()
         .map_err(io("create", &std::env::temp_dir()))?;
     if need_sdist {
-        let sdist = run_build(&project_dir, &pyproject, "sdist", &stage, &mut session).await?;
+        let sdist = run_build(&project_dir, &pyproject, "sdist", &stage, &mut envs).await?;
         if targets.wheel && opts.wheel_from_sdist {
             wheel_source = unpack_sdist(&stage.join(&sdist), unpacked.path())?;
         }
@@ -186,7 +186,7 @@ pub async fn build(
         } else {
             PyProject::read(&wheel_source)?
         };
-        built.push(run_build(&wheel_source, &pyproject, "wheel", &stage, &mut session).await?);
+        built.push(run_build(&wheel_source, &pyproject, "wheel", &stage, &mut envs).await?);
     }
     let mut out = Vec::new();
     for name in built {
@@ -202,7 +202,7 @@ async fn run_build(
     pyproject: &PyProject,
     kind: &'static str,
     stage: &Path,
-    session: &mut Session<'_>,
+    envs: &mut BuildEnvs<'_>,
 ) -> Result<String, Pep517Error> {
     let backend = pyproject.backend().to_owned();
     let backend_path = pyproject
@@ -211,7 +211,7 @@ async fn run_build(
         .map(|b| b.backend_path.clone())
         .unwrap_or_default();
     let mut requires = pyproject.build_requires();
-    let env = session.env(&requires, &backend, &backend_path).await?;
+    let env = envs.env(&requires, &backend, &backend_path).await?;
     let get_requires = if kind == "wheel" {
         "get_requires_for_build_wheel"
     } else {
@@ -231,7 +231,7 @@ async fn run_build(
         hook: get_requires,
         detail: e.to_string(),
     })?;
-    let env = if extra.is_empty() || session.satisfied(&env, &extra).await {
+    let env = if extra.is_empty() || envs.satisfied(&env, &extra).await {
         env
     } else {
         tracing::info!(
@@ -239,7 +239,7 @@ async fn run_build(
             extra.join(", ")
         );
         requires.extend(extra);
-        session.env(&requires, &backend, &backend_path).await?
+        envs.env(&requires, &backend, &backend_path).await?
     };
     let hook = if kind == "wheel" {
         "build_wheel"
@@ -367,13 +367,13 @@ print("yes" if all(ok(r) for r in sys.argv[1:]) else "no")
 /// The environments of one build: the interpreter and installer are asked
 /// for once, and an environment made or verified once is used again
 /// without a second look.
-struct Session<'a> {
+struct BuildEnvs<'a> {
     opts: &'a Pep517Options,
     tools: Option<(Interpreter, Installer)>,
     ready: Vec<(String, Env)>,
 }
 
-impl<'a> Session<'a> {
+impl<'a> BuildEnvs<'a> {
     fn new(opts: &'a Pep517Options) -> Self {
         Self {
             opts,
