@@ -197,7 +197,7 @@ ensure_dists() {
       version=${version%%-py*}
       version=${version%.tar.gz}
       only=(--only-binary :all:)
-      [[ $file == *.tar.gz ]] && only=(--no-binary :all: --no-build-isolation)
+      [[ $file == *.tar.gz ]] && only=(--no-binary :all:)
       rm -f "$dir/$file"
       "$PEERS_VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps \
         "${only[@]}" -d "$dir" "$name==$version"
