@@ -173,11 +173,45 @@ runroot = "$RUN_DIR/containers"
 EOF
 }
 
+# Published sdists and wheels of real projects that the PEP 517 builds are
+# compared with: FILE SHA256, fetched once with pip into $FIXTURES/dists.
+DISTS=(
+  "six-1.17.0.tar.gz ff70335d468e7eb6ec65b95b99d3a2836546063f63acc5171de367e834932a81"
+  "six-1.17.0-py2.py3-none-any.whl 4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274"
+  "certifi-2026.10.18.tar.gz b9995d97b64d0431a5af837d8ca8cd6238104d1f319f04bd93ea43124d6c861e"
+  "certifi-2026.10.18-py3-none-any.whl 73191c47aaa79da394e8fee2dbc2ec827432cab56311122c9e47abf79e390f62"
+  "flake8-7.5.0.tar.gz 0dab7566341aca0d80aa29b5812bdadf256caa6a63e6068e49ac2649918236a4"
+  "flake8-7.5.0-py2.py3-none-any.whl 637ea1a443a78ed6ee461725cdf71ca93bc5cde0abf25436dbebdc3880b4e078"
+  "annotated_types-0.8.0.tar.gz 13b2beaad985e05e2d6407ee4c4f35590b11f8d693a258a561055cac8f64cab7"
+  "annotated_types-0.8.0-py3-none-any.whl f072f4d804ea359e4eaf198b1af7a8b0943881a87f31bb764f8bf219bb9419e0"
+)
+
+ensure_dists() {
+  local dir=$FIXTURES/dists entry file sum name version only
+  mkdir -p "$dir"
+  for entry in "${DISTS[@]}"; do
+    read -r file sum <<<"$entry"
+    if [[ ! -f $dir/$file ]] || ! echo "$sum  $dir/$file" | sha256sum -c --status; then
+      name=${file%%-*}
+      version=${file#"$name"-}
+      version=${version%%-py*}
+      version=${version%.tar.gz}
+      only=(--only-binary :all:)
+      [[ $file == *.tar.gz ]] && only=(--no-binary :all:)
+      rm -f "$dir/$file"
+      "$PEERS_VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps \
+        "${only[@]}" -d "$dir" "$name==$version"
+      echo "$sum  $dir/$file" | sha256sum -c --status || die "$file: sha256 is not $sum"
+    fi
+  done
+}
+
 cmd_install() {
   apt_install "${APT_PACKAGES[@]}"
   mkdir -p "$STATE_DIR" "$TOOLS_DIR"
   venv_install "$SERVICES_VENV" "${SERVICES_PIP[@]}"
   venv_install "$PEERS_VENV" "${PEERS_PIP[@]}"
+  ensure_dists
   install_kube_tools
   write_containers_conf
   log "installed into $STATE_DIR"
@@ -666,6 +700,7 @@ cmd_env() {
   # clients
   kv WINDLASS_TEST_PYTHON "$PEERS_VENV/bin/python"
   kv WINDLASS_TEST_PEERS_VENV "$PEERS_VENV"
+  kv WINDLASS_TEST_DISTS_DIR "$FIXTURES/dists"
   kv WINDLASS_TEST_TWINE "$PEERS_VENV/bin/twine"
   kv WINDLASS_TEST_UV "$PEERS_VENV/bin/uv"
   kv WINDLASS_TEST_SKOPEO "$(command -v skopeo || echo skopeo)"

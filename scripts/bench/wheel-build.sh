@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# Benchmark: windlass-wheel's native builder against `uv build` and
-# `python -m build --no-isolation` (hatchling) on a generated pure-Python
-# project of 2,000 modules (~20 MB), outside the repository.
+# Benchmark, in two parts, outside the repository:
+#
+# native: windlass-wheel's native builder against `uv build` and
+#   `python -m build --no-isolation` (hatchling) on a generated pure-Python
+#   project of 2,000 modules (~20 MB). Prints medians, ratios and peak
+#   memory; the target is native <= 0.5 x uv build's wall time.
+# sdists: real projects built from their published sdists as a new user
+#   would (sdist, then the wheel from it, in isolated environments):
+#   six, certifi, flake8 and annotated-types, with `windlass-wheel build`
+#   (auto: they all go to their PEP 517 backend) against `python -m build`.
+#   Cold is an empty Windlass environment cache; warm reuses it (the pip
+#   and uv download caches stay as they are for both). Prints the total of
+#   the four per run (median) and the ratios; the targets are cold <= 1.0
+#   and warm <= 0.5 x `python -m build`.
 #
 # Usage: scripts/bench/wheel-build.sh [WORK_DIR]
+#   BENCH_PARTS     `native sdists` (default), or one of them
 #   WINDLASS_WHEEL  the windlass-wheel binary (default: target/release/windlass-wheel)
 #   BENCH_PYTHON    a Python with `build` and `hatchling` installed (default:
 #                   the peers venv of scripts/services.sh, else python3)
 #   BENCH_UV        uv (default: the peers venv's, else uv on PATH)
-# Needs hyperfine and GNU time (/usr/bin/time). Prints medians, ratios and
-# peak memory; the target is native <= 0.5 x uv build's wall time.
+#   BENCH_DISTS     the published sdists (default: WINDLASS_TEST_DISTS_DIR of
+#                   the services env, fetched by `scripts/services.sh install`)
+# Needs hyperfine and GNU time (/usr/bin/time).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -26,11 +39,14 @@ python=${python:-python3}
 uv=${BENCH_UV:-$(service_var WINDLASS_TEST_UV || true)}
 uv=${uv:-uv}
 modules=2000
+parts=${BENCH_PARTS:-native sdists}
+dists=${BENCH_DISTS:-$(service_var WINDLASS_TEST_DISTS_DIR || true)}
 
 for tool in hyperfine /usr/bin/time "$wheel_bin" "$python" "$uv"; do
   command -v "$tool" >/dev/null || { echo "error: $tool not found" >&2; exit 2; }
 done
 
+bench_native() {
 project=$work/project
 if [[ ! -f $project/pyproject.toml ]]; then
   echo "generating $modules modules in $project" >&2
@@ -97,3 +113,44 @@ for name in ["native", "uv", "build"]:
 ratio = native / results["uv"]["median"]
 print(f"native / uv = {ratio:.2f} (target <= 0.50): {'met' if ratio <= 0.5 else 'NOT met'}")
 PY
+}
+
+bench_sdists() {
+  local sdists=(six-1.17.0 certifi-2026.10.18 flake8-7.5.0 annotated_types-0.8.0)
+  local src=$work/sdists name
+  [[ -n $dists ]] || { echo "error: no BENCH_DISTS: run scripts/services.sh install" >&2; exit 2; }
+  rm -rf "$src"
+  mkdir -p "$src"
+  for name in "${sdists[@]}"; do
+    tar -xzf "$dists/$name.tar.gz" -C "$src"
+  done
+  local out=$work/sdists-out cache=$work/windlass-cache
+  local windlass="for p in '$src'/*/; do '$wheel_bin' -q build \"\$p\" --out '$out' || exit 1; done"
+  local build="for p in '$src'/*/; do '$python' -m build -q --outdir '$out' \"\$p\" >/dev/null || exit 1; done"
+  # The built trees keep what the backends leave behind (build/, *.egg-info).
+  local clean="rm -rf '$out'; find '$src' -mindepth 2 -maxdepth 2 \\( -name build -o -name '*.egg-info' -o -name dist \\) -exec rm -rf {} +"
+  WINDLASS_CACHE_DIR=$cache hyperfine --runs "${BENCH_RUNS:-3}" \
+    --export-json "$work/sdists.json" \
+    -n windlass-cold --prepare "$clean; rm -rf '$cache'" "$windlass" \
+    -n windlass-warm --prepare "$clean" "$windlass" \
+    -n build --prepare "$clean" "$build"
+  "$python" - "$work/sdists.json" <<'PY'
+import json, sys
+results = {r["command"]: r["median"] for r in json.load(open(sys.argv[1]))["results"]}
+build = results["build"]
+print(f"{'command':<14} {'median s':>9} {'x build':>8}")
+for name in ["windlass-cold", "windlass-warm", "build"]:
+    print(f"{name:<14} {results[name]:>9.2f} {results[name] / build:>8.2f}")
+cold, warm = results["windlass-cold"] / build, results["windlass-warm"] / build
+print(f"cold / build = {cold:.2f} (target <= 1.00): {'met' if cold <= 1 else 'NOT met'}")
+print(f"warm / build = {warm:.2f} (target <= 0.50): {'met' if warm <= 0.5 else 'NOT met'}")
+PY
+}
+
+for part in $parts; do
+  case $part in
+    native) bench_native ;;
+    sdists) bench_sdists ;;
+    *) echo "error: unknown part $part (native, sdists)" >&2; exit 2 ;;
+  esac
+done

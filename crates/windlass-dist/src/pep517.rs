@@ -4,7 +4,9 @@
 //! Environments live in a cache directory outside the project, keyed by
 //! everything that shapes them (the interpreter and its version, the
 //! installer, the requirements, the backend and `backend-path`), created
-//! with `uv` when it is on `PATH` and with `python -m venv` + pip otherwise,
+//! empty (nothing seeded) with `uv` when it is on `PATH` and with
+//! `python -m venv --without-pip` + an outside pip (`pip --python ENV`)
+//! otherwise, one environment for the whole build,
 //! and verified against a record of their tree before each reuse: one that
 //! changed since it was made is made again, never used (see `env`). As
 //! `python -m build` does, the wheel is built from the unpacked sdist by
@@ -143,6 +145,10 @@ pub struct Targets {
 
 /// Builds with the project's declared backend; returns the archives,
 /// written into `out_dir` (each staged in a temporary directory there first).
+///
+/// One environment serves the whole build: the sdist, the wheel built from
+/// it, and the `get_requires_for_build_*` answers when what they ask for is
+/// already installed.
 pub async fn build(
     project_dir: &Path,
     out_dir: &Path,
@@ -156,6 +162,7 @@ pub async fn build(
         .map_err(io("create a directory in", out_dir))?;
     let stage = staging.path().to_path_buf();
     let mut built = Vec::new();
+    let mut envs = BuildEnvs::new(opts);
 
     let pyproject = PyProject::read(&project_dir)?;
     let need_sdist = targets.sdist || (targets.wheel && opts.wheel_from_sdist);
@@ -165,7 +172,7 @@ pub async fn build(
         .tempdir()
         .map_err(io("create", &std::env::temp_dir()))?;
     if need_sdist {
-        let sdist = run_build(&project_dir, &pyproject, "sdist", &stage, opts).await?;
+        let sdist = run_build(&project_dir, &pyproject, "sdist", &stage, &mut envs).await?;
         if targets.wheel && opts.wheel_from_sdist {
             wheel_source = unpack_sdist(&stage.join(&sdist), unpacked.path())?;
         }
@@ -179,7 +186,7 @@ pub async fn build(
         } else {
             PyProject::read(&wheel_source)?
         };
-        built.push(run_build(&wheel_source, &pyproject, "wheel", &stage, opts).await?);
+        built.push(run_build(&wheel_source, &pyproject, "wheel", &stage, &mut envs).await?);
     }
     let mut out = Vec::new();
     for name in built {
@@ -195,7 +202,7 @@ async fn run_build(
     pyproject: &PyProject,
     kind: &'static str,
     stage: &Path,
-    opts: &Pep517Options,
+    envs: &mut BuildEnvs<'_>,
 ) -> Result<String, Pep517Error> {
     let backend = pyproject.backend().to_owned();
     let backend_path = pyproject
@@ -204,7 +211,7 @@ async fn run_build(
         .map(|b| b.backend_path.clone())
         .unwrap_or_default();
     let mut requires = pyproject.build_requires();
-    let env = ensure_env(&requires, &backend, &backend_path, opts).await?;
+    let env = envs.env(&requires, &backend, &backend_path).await?;
     let get_requires = if kind == "wheel" {
         "get_requires_for_build_wheel"
     } else {
@@ -224,7 +231,7 @@ async fn run_build(
         hook: get_requires,
         detail: e.to_string(),
     })?;
-    let env = if extra.is_empty() {
+    let env = if extra.is_empty() || envs.satisfied(&env, &extra).await {
         env
     } else {
         tracing::info!(
@@ -232,7 +239,7 @@ async fn run_build(
             extra.join(", ")
         );
         requires.extend(extra);
-        ensure_env(&requires, &backend, &backend_path, opts).await?
+        envs.env(&requires, &backend, &backend_path).await?
     };
     let hook = if kind == "wheel" {
         "build_wheel"
@@ -268,6 +275,7 @@ async fn run_build(
 }
 
 /// A ready environment: its Python.
+#[derive(Debug, Clone)]
 struct Env {
     python: PathBuf,
 }
@@ -295,30 +303,221 @@ async fn interpreter(python: &std::ffi::OsStr, cwd: &Path) -> Result<Interpreter
     })
 }
 
-/// A cached environment for these requirements and this backend, verified
-/// before reuse; made (again) when missing or changed since it was made.
-async fn ensure_env(
-    requires: &[String],
-    backend: &str,
-    backend_path: &[String],
-    opts: &Pep517Options,
-) -> Result<Env, Pep517Error> {
-    let mut sorted: Vec<&str> = requires.iter().map(|r| r.trim()).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let envs = opts.cache_dir.join("pep517-envs");
-    std::fs::create_dir_all(&envs).map_err(io("create", &envs))?;
-    let interpreter = interpreter(&opts.python, &envs).await?;
-    let uv = if opts.use_uv { on_path("uv") } else { None };
-    let shape = env::Shape {
-        interpreter: &interpreter,
-        installer: if uv.is_some() { "uv" } else { "pip" },
-        requires: &sorted,
-        backend,
-        backend_path,
+/// What installs requirements into a new environment. Environments are
+/// made empty (no pip or setuptools seeded by `venv`), so they hold exactly
+/// what the build requires at the versions the installer picks.
+#[derive(Debug, Clone)]
+enum Installer {
+    /// `uv venv` + `uv pip install --python ENV`.
+    Uv(PathBuf),
+    /// `python -m venv --without-pip` + `PYTHON -m pip --python ENV install`,
+    /// with a pip of at least 22.3 from outside the environment.
+    Pip(PathBuf),
+}
+
+impl Installer {
+    /// The name in the environment key: environments made another way
+    /// (by an older Windlass that seeded pip) never match.
+    fn key(&self) -> &'static str {
+        match self {
+            Self::Uv(_) => "uv",
+            Self::Pip(_) => "pip --python, unseeded",
+        }
+    }
+}
+
+/// The oldest pip with `--python`.
+const PIP_WITH_PYTHON_OPTION: (u32, u32) = (22, 3);
+
+/// The Python that prints pip's version (`22.3.1`), or fails without pip.
+const PIP_VERSION_QUERY: &str = "import pip; print(pip.__version__)";
+
+/// Whether every requirement given as an argument is installed in this
+/// Python: prints `yes` or `no`. Backends that ask for more (setuptools'
+/// `wheel`, say) often ask for what the environment already holds.
+const SATISFIED_QUERY: &str = r#"
+import sys
+from importlib import metadata
+Requirement = None
+for where in ("packaging", "setuptools._vendor.packaging", "pip._vendor.packaging"):
+    try:
+        Requirement = __import__(where + ".requirements", fromlist=["Requirement"]).Requirement
+        break
+    except ImportError:
+        pass
+def ok(text):
+    if Requirement is None:
+        return False
+    try:
+        req = Requirement(text)
+    except Exception:
+        return False
+    if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        return True
+    if req.url or req.extras:
+        return False
+    try:
+        version = metadata.version(req.name)
+    except metadata.PackageNotFoundError:
+        return False
+    return req.specifier.contains(version, prereleases=True)
+print("yes" if all(ok(r) for r in sys.argv[1:]) else "no")
+"#;
+
+/// The environments of one build: the interpreter and installer are asked
+/// for once, and an environment made or verified once is used again
+/// without a second look.
+struct BuildEnvs<'a> {
+    opts: &'a Pep517Options,
+    tools: Option<(Interpreter, Installer)>,
+    ready: Vec<(String, Env)>,
+}
+
+impl<'a> BuildEnvs<'a> {
+    fn new(opts: &'a Pep517Options) -> Self {
+        Self {
+            opts,
+            tools: None,
+            ready: Vec::new(),
+        }
+    }
+
+    async fn tools(&mut self, envs: &Path) -> Result<(Interpreter, Installer), Pep517Error> {
+        if let Some(tools) = &self.tools {
+            return Ok(tools.clone());
+        }
+        let interpreter = interpreter(&self.opts.python, envs).await?;
+        let uv = if self.opts.use_uv {
+            on_path("uv")
+        } else {
+            None
+        };
+        let installer = match uv {
+            Some(uv) => Installer::Uv(uv),
+            None => Installer::Pip(pip_outside(&interpreter, &self.opts.cache_dir).await?),
+        };
+        self.tools = Some((interpreter.clone(), installer.clone()));
+        Ok((interpreter, installer))
+    }
+
+    /// A cached environment for these requirements and this backend,
+    /// verified before reuse; made (again) when missing or changed since it
+    /// was made.
+    async fn env(
+        &mut self,
+        requires: &[String],
+        backend: &str,
+        backend_path: &[String],
+    ) -> Result<Env, Pep517Error> {
+        let mut sorted: Vec<&str> = requires.iter().map(|r| r.trim()).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let envs = self.opts.cache_dir.join("pep517-envs");
+        std::fs::create_dir_all(&envs).map_err(io("create", &envs))?;
+        let (interpreter, installer) = self.tools(&envs).await?;
+        let shape = env::Shape {
+            interpreter: &interpreter,
+            installer: installer.key(),
+            requires: &sorted,
+            backend,
+            backend_path,
+        };
+        let key = shape.key();
+        if let Some((_, env)) = self.ready.iter().find(|(k, _)| *k == key) {
+            return Ok(env.clone());
+        }
+        let env = ensure_env(&envs, &key, &sorted, &interpreter, &installer).await?;
+        self.ready.push((key, env.clone()));
+        Ok(env)
+    }
+
+    /// Whether `extra` is already installed in `env`; `false` when that
+    /// cannot be told.
+    async fn satisfied(&self, env: &Env, extra: &[String]) -> bool {
+        let cwd = self.opts.cache_dir.join("pep517-envs");
+        let answer = run_captured(
+            Cmd::new(&env.python, &cwd)
+                .args(["-I", "-c", SATISFIED_QUERY])
+                .args(extra),
+        )
+        .await;
+        let yes =
+            answer.is_ok_and(|outcome| outcome.stdout().unwrap_or_default().trim_ascii() == b"yes");
+        if yes {
+            tracing::debug!("the build environment already holds {}", extra.join(", "));
+        }
+        yes
+    }
+}
+
+/// A Python whose pip has `--python`: the interpreter's own when it is
+/// recent enough, else a cached installer environment seeded with the pip
+/// that the interpreter bundles.
+async fn pip_outside(interpreter: &Interpreter, cache_dir: &Path) -> Result<PathBuf, Pep517Error> {
+    let base = &interpreter.executable;
+    if pip_version(base, cache_dir).await >= Some(PIP_WITH_PYTHON_OPTION) {
+        return Ok(base.clone());
+    }
+    let installers = cache_dir.join("pep517-installers");
+    std::fs::create_dir_all(&installers).map_err(io("create", &installers))?;
+    let key = env::Shape {
+        interpreter,
+        installer: "ensurepip",
+        requires: &[],
+        backend: "",
+        backend_path: &[],
+    }
+    .key();
+    let dir = installers.join(&key);
+    let python = dir.join("bin").join("python");
+    if pip_version(&python, &installers).await >= Some(PIP_WITH_PYTHON_OPTION) {
+        return Ok(python);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("{key}-"))
+        .tempdir_in(&installers)
+        .map_err(io("create a directory in", &installers))?;
+    let venv = tmp.path().join("env");
+    tracing::info!(
+        "creating an installer environment with the pip that {} bundles",
+        base.display()
+    );
+    let env_err = |source| Pep517Error::Environment {
+        requires: "pip".to_owned(),
+        source,
     };
-    let key = shape.key();
-    let dir = envs.join(&key);
+    run(Cmd::new(base, &installers).args(["-m", "venv"]).arg(&venv))
+        .await
+        .map_err(env_err)?;
+    // Another build may have placed one meanwhile: either is as good.
+    let _ = std::fs::rename(&venv, &dir);
+    Ok(python)
+}
+
+/// pip's `(major, minor)` in this Python, if it has pip.
+async fn pip_version(python: &Path, cwd: &Path) -> Option<(u32, u32)> {
+    if !python.exists() {
+        return None;
+    }
+    let outcome = run_captured(Cmd::new(python, cwd).args(["-I", "-c", PIP_VERSION_QUERY]))
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(outcome.stdout()?).trim().to_owned();
+    let mut parts = text.split('.').map(str::parse::<u32>);
+    Some((parts.next()?.ok()?, parts.next()?.ok()?))
+}
+
+/// The cached environment `key`, verified before reuse; made (again) when
+/// missing or changed since it was made.
+async fn ensure_env(
+    envs: &Path,
+    key: &str,
+    sorted: &[&str],
+    interpreter: &Interpreter,
+    installer: &Installer,
+) -> Result<Env, Pep517Error> {
+    let dir = envs.join(key);
     let python = dir.join("bin").join("python");
     if dir.exists() {
         match verify(&dir)? {
@@ -337,12 +536,12 @@ async fn ensure_env(
                 dir.display()
             ),
         }
-        discard(&envs, &dir)?;
+        discard(envs, &dir)?;
     }
     let tmp = tempfile::Builder::new()
         .prefix(&format!("{key}-"))
-        .tempdir_in(&envs)
-        .map_err(io("create a directory in", &envs))?;
+        .tempdir_in(envs)
+        .map_err(io("create a directory in", envs))?;
     let venv = tmp.path().join("env");
     let label = if sorted.is_empty() {
         "no requirements".to_owned()
@@ -354,45 +553,39 @@ async fn ensure_env(
         source,
     };
     tracing::info!("creating a build environment for {label}");
-    let cwd = envs.clone();
+    let cwd = envs.to_path_buf();
     // The interpreter we asked, not a shim that may pick another later.
     let base = &interpreter.executable;
-    match uv {
-        Some(uv) => {
-            run(Cmd::new(&uv, &cwd)
+    let venv_python = venv.join("bin/python");
+    match installer {
+        Installer::Uv(uv) => {
+            run(Cmd::new(uv, &cwd)
                 .args(["venv", "--quiet", "--python"])
                 .arg(base)
                 .arg(&venv))
             .await
             .map_err(env_err)?;
             if !sorted.is_empty() {
-                run(Cmd::new(&uv, &cwd)
+                run(Cmd::new(uv, &cwd)
                     .args(["pip", "install", "--quiet", "--python"])
-                    .arg(venv.join("bin/python"))
-                    .args(&sorted))
+                    .arg(&venv_python)
+                    .args(sorted))
                 .await
                 .map_err(env_err)?;
             }
         }
-        None => {
-            // Without requirements there is nothing for pip to install.
-            let without_pip = sorted.is_empty().then_some("--without-pip");
+        Installer::Pip(pip_python) => {
             run(Cmd::new(base, &cwd)
-                .args(["-m", "venv"])
-                .args(without_pip)
+                .args(["-m", "venv", "--without-pip"])
                 .arg(&venv))
             .await
             .map_err(env_err)?;
             if !sorted.is_empty() {
-                run(Cmd::new(venv.join("bin/python"), &cwd)
-                    .args([
-                        "-m",
-                        "pip",
-                        "install",
-                        "--quiet",
-                        "--disable-pip-version-check",
-                    ])
-                    .args(&sorted))
+                run(Cmd::new(pip_python, &cwd)
+                    .args(["-m", "pip", "--python"])
+                    .arg(&venv_python)
+                    .args(["install", "--quiet", "--disable-pip-version-check"])
+                    .args(sorted))
                 .await
                 .map_err(env_err)?;
             }

@@ -171,17 +171,30 @@ pub fn plan(
     let file = root.join("pyproject.toml");
     let mut reasons = Vec::new();
     check_version(root, pyproject)?;
-    let Some(project) = &pyproject.project else {
+    if let Some(reason) = backend_reason(pyproject) {
         return Ok(Err(Unsupported {
-            reasons: vec!["`pyproject.toml` has no `[project]` table (metadata lives in setup.py or setup.cfg)".into()],
+            reasons: vec![reason],
         }));
-    };
+    }
     let backend_name = pyproject.backend();
     let Some(backend) = KnownBackend::from_backend(backend_name) else {
         return Ok(Err(Unsupported {
             reasons: vec![format!(
-                "`build-system.build-backend = \"{backend_name}\"` is not a backend the native builder reproduces"
+                "build-backend is {backend_name}, which Windlass does not reproduce"
             )],
+        }));
+    };
+    if let Some(why) = &pyproject.project_unread {
+        return Ok(Err(Unsupported {
+            reasons: vec![why.clone()],
+        }));
+    }
+    let Some(project) = &pyproject.project else {
+        return Ok(Err(Unsupported {
+            reasons: vec![
+                "`pyproject.toml` has no `[project]` table: the backend computes the metadata"
+                    .into(),
+            ],
         }));
     };
     if let Some(bs) = &pyproject.build_system
@@ -558,18 +571,30 @@ fn unusual_config(root: &Path, pyproject: &PyProject, backend: KnownBackend) -> 
 /// (PEP 621): refused before any builder runs, so that no backend can make
 /// an `UNKNOWN-0.0.0` wheel of it.
 pub fn check_version(root: &Path, pyproject: &PyProject) -> Result<(), PlanError> {
-    match &pyproject.project {
-        Some(project)
-            if project.version.is_none() && !project.dynamic.iter().any(|d| d == "version") =>
-        {
-            Err(field_err(
-                &root.join("pyproject.toml"),
-                "project.version",
-                "missing (and not listed in `project.dynamic`)",
-            ))
-        }
+    match pyproject.declares_version() {
+        Some(false) => Err(field_err(
+            &root.join("pyproject.toml"),
+            "project.version",
+            "missing (and not listed in `project.dynamic`)",
+        )),
         _ => Ok(()),
     }
+}
+
+/// Why a project goes to the setuptools legacy backend, when it does: no
+/// `pyproject.toml`, or one without `[build-system]`.
+fn backend_reason(pyproject: &PyProject) -> Option<String> {
+    if pyproject.legacy {
+        return Some("no pyproject.toml: setuptools' legacy backend".to_owned());
+    }
+    let declared = pyproject
+        .build_system
+        .as_ref()
+        .and_then(|b| b.build_backend.as_deref());
+    declared.is_none().then(|| {
+        "`pyproject.toml` declares no `build-system.build-backend`: setuptools' legacy backend"
+            .to_owned()
+    })
 }
 
 fn field_err(file: &Path, field: &str, message: impl Into<String>) -> PlanError {

@@ -9,15 +9,58 @@ use serde::Deserialize;
 /// The largest `pyproject.toml` read: 4 MiB.
 pub const PYPROJECT_LIMIT: u64 = 4 * windlass_fs::MIB;
 
-/// A parsed `pyproject.toml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// A parsed `pyproject.toml`, or the stand-in for a tree that has only
+/// `setup.py` or `setup.cfg` (PEP 517's setuptools legacy defaults).
+#[derive(Debug, Clone, Default)]
 pub struct PyProject {
+    /// `[project]` as the native reader understands it; `None` when the
+    /// table is absent or holds a key or form the reader does not know
+    /// (then [`PyProject::project_unread`] says which).
     pub project: Option<Project>,
+    /// `[project]` as written, whatever the native reader makes of it.
+    pub project_table: Option<toml::Table>,
+    /// Why the native reader could not read `[project]`: a reason to build
+    /// with the project's backend, which alone decides what is valid.
+    pub project_unread: Option<String>,
     pub build_system: Option<BuildSystem>,
-    #[serde(default)]
     pub tool: toml::Table,
+    /// No `pyproject.toml`: the tree has `setup.py` or `setup.cfg` only.
+    pub legacy: bool,
 }
+
+/// The file as TOML, before `[project]` is read.
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RawPyProject {
+    project: Option<toml::Table>,
+    build_system: Option<BuildSystem>,
+    #[serde(default)]
+    tool: toml::Table,
+}
+
+/// The keys of `[project]` the native reader knows.
+const PROJECT_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "description",
+    "readme",
+    "requires-python",
+    "license",
+    "license-files",
+    "authors",
+    "maintainers",
+    "keywords",
+    "classifiers",
+    "urls",
+    "scripts",
+    "gui-scripts",
+    "entry-points",
+    "dependencies",
+    "optional-dependencies",
+    "dynamic",
+    "import-names",
+    "import-namespaces",
+];
 
 /// `[build-system]` (PEP 518/517).
 #[derive(Debug, Clone, Deserialize)]
@@ -185,11 +228,24 @@ impl std::fmt::Display for KnownBackend {
 impl PyProject {
     /// Reads `DIR/pyproject.toml`: a regular file of at most
     /// [`PYPROJECT_LIMIT`] bytes.
+    ///
+    /// A tree without one that has `setup.py` or `setup.cfg` is a legacy
+    /// setuptools project: PEP 517 and 518 give it
+    /// `setuptools.build_meta:__legacy__` and `setuptools>=40.8.0`.
     pub fn read(dir: &Path) -> Result<Self, ReadError> {
         let path = dir.join("pyproject.toml");
         let text = match windlass_fs::read_to_string(&path, PYPROJECT_LIMIT) {
             Ok(text) => text,
             Err(e) if e.is_not_found() => {
+                if ["setup.py", "setup.cfg"]
+                    .iter()
+                    .any(|legacy| dir.join(legacy).is_file())
+                {
+                    return Ok(Self {
+                        legacy: true,
+                        ..Self::default()
+                    });
+                }
                 return Err(ReadError::Missing {
                     dir: dir.to_path_buf(),
                 });
@@ -200,10 +256,30 @@ impl PyProject {
     }
 
     /// Parses pyproject text; `path` is used in messages only.
+    ///
+    /// Only what every backend refuses is an error here (TOML syntax, a
+    /// `[build-system]` of the wrong form); a `[project]` key or form the
+    /// native reader does not know is recorded in
+    /// [`PyProject::project_unread`].
     pub fn parse(text: &str, path: &Path) -> Result<Self, ReadError> {
-        toml::from_str(text).map_err(|e| ReadError::Toml {
+        let raw: RawPyProject = toml::from_str(text).map_err(|e| ReadError::Toml {
             path: path.to_path_buf(),
             source: TomlDetail(e.to_string().trim_end().to_owned()),
+        })?;
+        let (project, project_unread) = match &raw.project {
+            None => (None, None),
+            Some(table) => match read_project(table) {
+                Ok(project) => (Some(project), None),
+                Err(why) => (None, Some(why)),
+            },
+        };
+        Ok(Self {
+            project,
+            project_table: raw.project,
+            project_unread,
+            build_system: raw.build_system,
+            tool: raw.tool,
+            legacy: false,
         })
     }
 
@@ -224,6 +300,17 @@ impl PyProject {
         }
     }
 
+    /// The project's declared `project.version`, whether or not the native
+    /// reader understands the rest of `[project]`.
+    pub fn declares_version(&self) -> Option<bool> {
+        let table = self.project_table.as_ref()?;
+        let dynamic = table
+            .get("dynamic")
+            .and_then(toml::Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v.as_str() == Some("version")));
+        Some(table.contains_key("version") || dynamic)
+    }
+
     /// `[tool.NAME]` followed along a dotted path, e.g. `tool("hatch", &["build", "targets"])`.
     pub fn tool(&self, name: &str, path: &[&str]) -> Option<&toml::Value> {
         let mut value = self.tool.get(name)?;
@@ -231,5 +318,81 @@ impl PyProject {
             value = value.as_table()?.get(*key)?;
         }
         Some(value)
+    }
+}
+
+/// `[project]` through the native reader, or why it cannot read it.
+fn read_project(table: &toml::Table) -> Result<Project, String> {
+    let unknown: Vec<String> = table
+        .keys()
+        .filter(|key| !PROJECT_KEYS.contains(&key.as_str()))
+        .map(|key| format!("`{key}`"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "`[project]` has {}, which the native reader does not know",
+            unknown.join(", ")
+        ));
+    }
+    Project::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+        let detail: Vec<String> = e.to_string().lines().map(|l| l.trim().to_owned()).collect();
+        format!(
+            "`[project]` has a form the native reader does not know: {}",
+            detail.join(" ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::PyProject;
+
+    /// What the native reader makes of a `[project]` table: read, or why not.
+    fn read(project: &str) -> String {
+        let text = format!("[project]\n{project}\n");
+        let pyproject = PyProject::parse(&text, Path::new("pyproject.toml")).unwrap();
+        match (pyproject.project, pyproject.project_unread) {
+            (Some(project), None) => format!("read: {}", project.name),
+            (None, Some(why)) => why,
+            other => panic!("neither read nor a reason: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn project_tables_the_native_reader_does_not_know() {
+        let cases = [
+            "name = \"a\"\nversion = \"1\"",
+            "name = \"a\"\nrepository = \"https://example.org/a\"",
+            "name = \"a\"\nrepository = \"x\"\nhomepage = \"y\"",
+            "name = \"a\"\nlicense-files = { paths = [\"LICENSE\"] }",
+            "name = \"a\"\nauthors = [{ name = \"x\", url = \"y\" }]",
+            "version = \"1\"",
+        ];
+        let out: Vec<String> = cases
+            .iter()
+            .map(|case| format!("{case:?}\n  {}", read(case)))
+            .collect();
+        insta::assert_snapshot!(out.join("\n"));
+    }
+
+    /// A tree with only `setup.py` or `setup.cfg` gets PEP 517's legacy
+    /// defaults; a tree with neither is still refused.
+    #[test]
+    fn legacy_trees_get_the_setuptools_legacy_backend() {
+        for file in ["setup.py", "setup.cfg"] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join(file), "").unwrap();
+            let pyproject = PyProject::read(dir.path()).unwrap();
+            assert!(pyproject.legacy, "{file}");
+            assert_eq!(pyproject.backend(), "setuptools.build_meta:__legacy__");
+            assert_eq!(pyproject.build_requires(), ["setuptools>=40.8.0"]);
+        }
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            PyProject::read(empty.path()),
+            Err(super::ReadError::Missing { .. })
+        ));
     }
 }

@@ -185,3 +185,121 @@ async fn tampered_environments_are_made_again() {
     build_wheel(&other, &out, &opts).await;
     assert_eq!(envs(&opts.cache_dir).len(), 2);
 }
+
+/// An in-tree backend that asks `get_requires_for_build_*` for `ASKED`.
+fn asking_project(root: &Path, name: &str, asked: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(dir.join("_build")).unwrap();
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools>=40.8.0\"]\nbuild-backend = \"asking_backend\"\nbackend-path = [\"_build\"]\n\n[project]\nname = \"tiny\"\nversion = \"1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("_build/asking_backend.py"),
+        format!(
+            "{BACKEND}\ndef get_requires_for_build_wheel(config_settings=None):\n    return [{asked:?}]\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// Names in an environment's site-packages, lowercased.
+fn installed(env: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(site_packages(env))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_lowercase())
+        .collect();
+    names.sort();
+    names
+}
+
+/// An environment holds what the build requires and nothing seeded (no
+/// pip, no setuptools of the interpreter's own); what
+/// `get_requires_for_build_wheel` asks for is installed only when the
+/// environment lacks it. Installs from the package index.
+#[tokio::test]
+async fn one_unseeded_environment_serves_requirements_already_met() {
+    // The pip path: uv is taken from PATH only, where a developer may not
+    // have it.
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = Pep517Options {
+            cache_dir: tmp.path().join("cache"),
+            wheel_from_sdist: false,
+            use_uv: false,
+            ..Pep517Options::default()
+        };
+        let out = tmp.path().join("out");
+        // Asks for what `setuptools>=40.8.0` already installed.
+        let met = asking_project(tmp.path(), "met", "setuptools>=40");
+        build_wheel(&met, &out, &opts).await;
+        let [env] = envs(&opts.cache_dir).try_into().unwrap();
+        let names = installed(&env);
+        assert!(
+            names.iter().any(|n| n.starts_with("setuptools-")),
+            "{names:?}"
+        );
+        assert!(
+            !names.iter().any(|n| n == "pip" || n.starts_with("pip-")),
+            "pip was seeded: {names:?}"
+        );
+        // A version the interpreter bundles would be older than the one
+        // the installer picks today: at least 70 (2024).
+        let version = names
+            .iter()
+            .find_map(|n| n.strip_prefix("setuptools-"))
+            .and_then(|v| v.split('.').next())
+            .and_then(|major| major.parse::<u32>().ok())
+            .unwrap();
+        assert!(version >= 70, "setuptools {version}");
+
+        // Asks for what is not there: one more environment, with it.
+        let unmet = asking_project(tmp.path(), "unmet", "six");
+        build_wheel(&unmet, &out, &opts).await;
+        let all = envs(&opts.cache_dir);
+        assert_eq!(all.len(), 2, "{all:?}");
+        let with_six = all.iter().find(|e| **e != env).unwrap();
+        assert!(installed(with_six).iter().any(|n| n == "six.py"));
+    }
+}
+
+/// An interpreter without pip (or with one older than 22.3) fills
+/// environments with the pip it bundles, from an installer environment
+/// made once and cached. Installs from the package index.
+#[tokio::test]
+async fn an_interpreter_without_pip_uses_a_cached_installer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = tmp.path().join("bare");
+    let python = std::env::var_os("WINDLASS_PYTHON").unwrap_or_else(|| "python3".into());
+    windlass_process::Cmd::new(&python, tmp.path())
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&bare)
+        .run_checked()
+        .await
+        .unwrap();
+    let opts = Pep517Options {
+        python: bare.join("bin/python").into_os_string(),
+        cache_dir: tmp.path().join("cache"),
+        wheel_from_sdist: false,
+        use_uv: false,
+    };
+    let out = tmp.path().join("out");
+    let project = asking_project(tmp.path(), "met", "setuptools>=40");
+    build_wheel(&project, &out, &opts).await;
+    build_wheel(&project, &out, &opts).await;
+    let installers: Vec<PathBuf> = std::fs::read_dir(opts.cache_dir.join("pep517-installers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("bin/python").exists())
+        .collect();
+    assert_eq!(installers.len(), 1, "{installers:?}");
+    let [env] = envs(&opts.cache_dir).try_into().unwrap();
+    let names = installed(&env);
+    assert!(
+        !names.iter().any(|n| n == "pip"),
+        "pip was seeded: {names:?}"
+    );
+    assert!(names.iter().any(|n| n.starts_with("setuptools-")));
+}

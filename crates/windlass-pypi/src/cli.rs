@@ -444,6 +444,12 @@ async fn publish_with(
     let mut report = header;
     report.files = files.into_iter().map(|(_, f)| f).collect();
     report.count();
+    if !args.skip_existing && report.skipped > 0 {
+        let files = windlass_output::plural(report.skipped, "file was", "files were");
+        printer.warn(&format!(
+            "{files} already on the index with the same sha256 and skipped (pass --skip-existing to expect this)"
+        ));
+    }
     Ok(finish_report(report, printer))
 }
 

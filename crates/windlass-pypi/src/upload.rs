@@ -188,12 +188,8 @@ impl Uploader<'_> {
         let report = self.report(dist);
         match self.lookup(dist, Retries::Here).await {
             Ok(Existing::Same) => {
-                if !self.skip_existing {
-                    self.printer.warn(&format!(
-                        "`{}` is already on the index with the same sha256; skipping it (pass --skip-existing to expect this)",
-                        dist.filename
-                    ));
-                }
+                // Without --skip-existing, the run ends with one warning
+                // for all such files (see `cli::publish_with`).
                 return report.with(
                     FileStatus::Skipped,
                     "already on the index with the same sha256".to_owned(),

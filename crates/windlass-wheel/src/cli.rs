@@ -33,8 +33,9 @@ pub struct Context {
     pub env: Environment,
     pub cwd: PathBuf,
     /// The project root: the first directory from where the command looks
-    /// (upwards, inside the repository) that holds `windlass.toml` or
-    /// `pyproject.toml`; else that directory itself.
+    /// (upwards, inside the repository) that holds `windlass.toml`,
+    /// `pyproject.toml`, `setup.py` or `setup.cfg`; else that directory
+    /// itself.
     pub project_root: PathBuf,
 }
 
@@ -97,13 +98,16 @@ impl Context {
     }
 }
 
-/// The first of `start` and its ancestors holding `windlass.toml` or
-/// `pyproject.toml`; the search stops at the repository root (a directory
+/// The first of `start` and its ancestors holding `windlass.toml`,
+/// `pyproject.toml`, `setup.py` or `setup.cfg`; the search stops at the repository root (a directory
 /// with `.git`), as the search for `windlass.toml` does. `start` when none
 /// does.
 fn find_project_root(start: &Path) -> PathBuf {
     for dir in start.ancestors() {
-        if dir.join("windlass.toml").exists() || dir.join("pyproject.toml").exists() {
+        if ["windlass.toml", "pyproject.toml", "setup.py", "setup.cfg"]
+            .iter()
+            .any(|file| dir.join(file).exists())
+        {
             return dir.to_path_buf();
         }
         if dir.join(".git").exists() {

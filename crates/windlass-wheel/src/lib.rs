@@ -69,7 +69,8 @@ impl WheelCommand {
 /// `windlass wheel build`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BuildArgs {
-    /// The project directory (holding pyproject.toml)
+    /// The project directory (holding pyproject.toml, or setup.py or
+    /// setup.cfg only: setuptools' legacy backend)
     #[arg(default_value = ".")]
     pub dir: PathBuf,
     /// Where to write the archives [default: `[wheel] out`, else DIR/dist]
@@ -83,8 +84,8 @@ pub struct BuildArgs {
     pub sdist: bool,
     /// Which builder: `native` reproduces hatchling, flit_core, setuptools
     /// and uv_build for static metadata; `pep517` runs the declared backend;
-    /// `auto` picks native when it is sure to match [default: `[wheel]
-    /// backend`, else auto]
+    /// `auto` picks native when it is sure to match (`-v` says why it did
+    /// not) [default: `[wheel] backend`, else auto]
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
     /// Build the wheel from the source tree instead of the unpacked sdist

@@ -1051,3 +1051,105 @@ fn retries_against_a_down_index_are_status_lines_not_logs() {
         insta::assert_snapshot!(outputs);
     });
 }
+
+/// `-v` names the real reason a project goes to its backend: with `auto`
+/// (the build then runs the backend) and with `--backend native` (which
+/// refuses with that reason). `--backend pep517` gives no reason: it never
+/// looks at `[project]`.
+#[test]
+fn verbose_names_why_a_project_goes_to_its_backend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let poetry = tmp.path().join("poetry");
+    write(
+        &poetry,
+        &[(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"poetry-core\"]\nbuild-backend = \"poetry.core.masonry.api\"\n\n[tool.poetry]\nname = \"demo\"\nversion = \"1.0\"\n",
+        )],
+    );
+    let legacy = tmp.path().join("legacy");
+    write(
+        &legacy,
+        &[("setup.py", "from setuptools import setup\nsetup()\n")],
+    );
+    let unknown = fixture("unknown-project-key");
+    let unknown = unknown.to_str().unwrap();
+    let cases: [(&str, &str, &str); 5] = [
+        ("unknown key, auto", unknown, "auto"),
+        ("unknown key, pep517", unknown, "pep517"),
+        ("unknown key, native", unknown, "native"),
+        ("poetry-core, native", "poetry", "native"),
+        ("setup.py only, native", "legacy", "native"),
+    ];
+    let mut report = String::new();
+    for (label, project, backend) in cases {
+        let r = run(
+            &[
+                "-v",
+                "build",
+                project,
+                "--wheel",
+                "--out",
+                "out",
+                "--backend",
+                backend,
+            ],
+            tmp.path(),
+        );
+        let said: Vec<&str> = r
+            .stderr
+            .lines()
+            .filter(|l| l.contains("declared backend") || l.starts_with("error:"))
+            .map(str::trim)
+            .collect();
+        report.push_str(&format!(
+            "## {label}\nexit {}\n{}\n\n",
+            r.code,
+            said.join("\n")
+        ));
+    }
+    insta::assert_snapshot!(report);
+}
+
+/// A `setup.py`-only tree goes to setuptools' legacy backend in an
+/// environment filled by an installer: neither the installer nor
+/// `setup.py` sees credentials, and nothing printed or written holds them.
+#[test]
+fn a_setup_py_only_build_never_sees_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let project = dir.path().join("legacy");
+    let vault = windlass_testkit::canary("vault-token");
+    let twine = windlass_testkit::canary("twine-password");
+    write(
+        &project,
+        &[(
+            "setup.py",
+            "import os, sys\n\
+             for k in ('VAULT_TOKEN', 'TWINE_PASSWORD'):\n\
+             \x20   print(k, os.environ.get(k, 'absent'), file=sys.stderr)\n\
+             raise SystemExit('no build today')\n",
+        )],
+    );
+    let out = Command::cargo_bin("windlass-wheel")
+        .unwrap()
+        .args(["build", "--out"])
+        .arg(dir.path().join("dist"))
+        .arg(&project)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
+        .env("VAULT_TOKEN", &vault)
+        .env("TWINE_PASSWORD", &twine)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("VAULT_TOKEN absent"), "{stderr}");
+    assert!(stderr.contains("TWINE_PASSWORD absent"), "{stderr}");
+    for secret in [&vault, &twine] {
+        windlass_testkit::assert_no_leak(&out.stdout, secret);
+        windlass_testkit::assert_no_leak(&out.stderr, secret);
+        windlass_testkit::assert_no_leak_in_dir(dir.path(), secret);
+    }
+}
