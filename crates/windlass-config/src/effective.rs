@@ -71,6 +71,13 @@ impl fmt::Display for Source {
     }
 }
 
+/// The schema of [`Entry::value`] in JSON: what a TOML value becomes.
+fn typed_value_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": ["string", "integer", "number", "boolean", "array", "object", "null"]
+    })
+}
+
 /// One leaf of the effective configuration, for `windlass config show`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Entry {
@@ -87,6 +94,7 @@ pub struct Entry {
     /// (`null` when unset); a duration is its string form (`"1m30s"`), a
     /// masked value the string `"****"`.
     #[serde(serialize_with = "typed_value")]
+    #[schemars(schema_with = "typed_value_schema")]
     pub value: Option<String>,
     /// Where the value came from; `Default` for unset keys.
     pub source: Source,

@@ -432,7 +432,7 @@ impl Printer {
             report = Report::interrupted();
         }
         self.clear_progress();
-        self.write_stderr(&report.render(self.color));
+        self.write_stderr(&report.render(self.color, self.verbose > 0));
         if let Some(github) = &self.github {
             let _ = github.annotate(
                 &Annotation::error(report.plain()).title(format!("windlass {}", self.command)),

@@ -73,29 +73,53 @@ impl Report {
     }
 
     /// The error as the lines printed on stderr (an interrupted command's
-    /// report is the one line `interrupted`):
+    /// report is the one line `interrupted`). With `chain` (at `-v`) every
+    /// cause gets its line; without, the error is [`Report::sentence`]:
     ///
     /// ```text
-    /// error: <message>
-    ///   caused by: <cause>
-    ///   caused by: <cause>
+    /// error: <message>: <first>: <last cause>  error: <message>
+    ///                                            caused by: <cause>
+    /// hint: <hint>                               caused by: <cause>
     ///
-    /// hint: <hint>
+    ///                                          hint: <hint>
     /// ```
-    pub fn render(&self, color: bool) -> String {
+    pub fn render(&self, color: bool, chain: bool) -> String {
         if self.status == ExitStatus::Interrupted {
             return render_interrupted(color);
         }
         let mut out = String::new();
-        labelled(&mut out, "", "error", ERROR, &self.message, color);
-        for cause in &self.causes {
-            labelled(&mut out, "  ", "caused by", Style::new(), cause, color);
+        if chain {
+            labelled(&mut out, "", "error", ERROR, &self.message, color);
+            for cause in &self.causes {
+                labelled(&mut out, "  ", "caused by", Style::new(), cause, color);
+            }
+        } else {
+            labelled(&mut out, "", "error", ERROR, &self.sentence(), color);
         }
         if let Some(hint) = &self.hint {
             out.push('\n');
             labelled(&mut out, "", "hint", HINT, hint, color);
         }
         out
+    }
+
+    /// The error as one sentence: the message (what could not be done), the
+    /// first cause (what went wrong) and the last (the root: the operating
+    /// system's or the server's words): `cannot resolve X: cannot reach
+    /// vault at URL: Connection refused (os error 111)`. The causes between
+    /// (the transport's layers) are for `-v`.
+    pub fn sentence(&self) -> String {
+        let mut sentence = self.message.clone();
+        let (Some(first), Some(last)) = (self.causes.first(), self.causes.last()) else {
+            return sentence;
+        };
+        for part in [first, last] {
+            if !sentence.ends_with(part.as_str()) {
+                sentence.push_str(": ");
+                sentence.push_str(part);
+            }
+        }
+        sentence
     }
 
     /// The whole report as plain text on one logical message (for a GitHub

@@ -146,7 +146,7 @@ fn error_rendering() {
     for (name, error) in error_cases() {
         let report = Report::new(&error, &classifier());
         writeln!(out, "--- {name} (exit {})", report.status.code()).unwrap();
-        out.push_str(&report.render(false));
+        out.push_str(&report.render(false, true));
     }
     insta::assert_snapshot!("error_rendering", out);
 }
@@ -154,7 +154,7 @@ fn error_rendering() {
 #[test]
 fn error_rendering_in_colour() {
     let error = anyhow::Error::new(FetchError::Unavailable).context("cannot publish");
-    let rendered = Report::new(&error, &classifier()).render(true);
+    let rendered = Report::new(&error, &classifier()).render(true, true);
     insta::assert_snapshot!(
         "error_rendering_in_colour",
         rendered.escape_debug().to_string()
@@ -593,7 +593,7 @@ fn missing_files_are_usage_errors() {
     let error = anyhow::Error::new(github.set_output("a", "b").unwrap_err());
     insta::assert_snapshot!(
         "missing_files",
-        Report::new(&error, &Classifier::new()).render(false)
+        Report::new(&error, &Classifier::new()).render(false, true)
     );
 }
 
@@ -612,7 +612,7 @@ fn log_filters() {
         .err()
         .unwrap();
     let error = anyhow::Error::new(error);
-    table.push_str(&Report::new(&error, &Classifier::new()).render(false));
+    table.push_str(&Report::new(&error, &Classifier::new()).render(false, true));
     insta::assert_snapshot!("log_filters", table);
 }
 
@@ -1147,4 +1147,42 @@ fn document_schema_lists_each_command() {
     );
     // Same input, same bytes.
     assert_eq!(schema, crate::json::document_schema(&commands));
+}
+
+/// By default an error is one sentence (the message and its first cause)
+/// and the hint; `-v` shows every cause on its own line.
+#[test]
+fn errors_are_one_sentence_and_the_chain_is_for_verbose() {
+    let error = anyhow::anyhow!("Connection refused (os error 111)")
+        .context("cannot connect for GET http://127.0.0.1:9/v1/sys/health")
+        .context("cannot reach vault at http://127.0.0.1:9/")
+        .context("cannot resolve `vault://secret/ci/pypi#token`");
+    let mut out = String::new();
+    for verbose in [0, 1] {
+        let stderr = Capture::new();
+        let printer = Printer::builder(
+            &OutputArgs {
+                verbose,
+                ..OutputArgs::default()
+            },
+            "secrets get",
+        )
+        .stdout(Capture::new())
+        .stderr(stderr.clone())
+        .color(false)
+        .github(None)
+        .build();
+        printer.report_error(&error);
+        writeln!(out, "=== -v x{verbose}\n{}", stderr.contents()).unwrap();
+    }
+    insta::assert_snapshot!(out, @r"
+    === -v x0
+    error: cannot resolve `vault://secret/ci/pypi#token`: cannot reach vault at http://127.0.0.1:9/: Connection refused (os error 111)
+
+    === -v x1
+    error: cannot resolve `vault://secret/ci/pypi#token`
+      caused by: cannot reach vault at http://127.0.0.1:9/
+      caused by: cannot connect for GET http://127.0.0.1:9/v1/sys/health
+      caused by: Connection refused (os error 111)
+    ");
 }

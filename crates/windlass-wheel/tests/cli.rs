@@ -134,9 +134,10 @@ fn bad_projects_fail_with_a_hint_and_leave_the_out_dir_empty() {
         let stderr = ours
             .lines()
             // uv when it is on PATH, else python -m venv + pip.
-            .map(|l| match (l.find("caused by: `"), l.find("` failed")) {
+            .map(|l| match (l.find(": `"), l.find("` failed")) {
                 (Some(a), Some(b)) if a < b => {
-                    format!("{}caused by: `[INSTALLER]{}", &l[..a], &l[b..])
+                    let a = l[..b].rfind(": `").unwrap_or(a);
+                    format!("{}: `[INSTALLER]{}", &l[..a], &l[b..])
                 }
                 _ => l.to_owned(),
             })

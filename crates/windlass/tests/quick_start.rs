@@ -183,7 +183,11 @@ fn readme_quick_start_works_as_written() {
     // The second publish skipped both files: they were there with the same
     // hash; one line each, and one warning for both.
     assert!(stdout.contains("(0 uploaded, 2 skipped)\n"), "{stdout}");
-    assert_eq!(stderr.matches("Skipped sentiment_lab-0.4.0").count(), 2, "{stderr}");
+    assert_eq!(
+        stderr.matches("Skipped sentiment_lab-0.4.0").count(),
+        2,
+        "{stderr}"
+    );
     assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
 
     assert_no_leak(&output.stdout, &token);
