@@ -665,3 +665,114 @@ fn external_dispatch_not_found() {
         "{run}"
     );
 }
+
+/// A server that accepts connections and never answers: a command talking
+/// to it waits until it is interrupted. Returns its address and a receiver
+/// told of each accepted connection.
+fn silent_server() -> (String, std::sync::mpsc::Receiver<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            let _ = tx.send(());
+        }
+    });
+    (address, rx)
+}
+
+/// Runs `windlass ARGS` until `server` has seen a connection, then sends
+/// SIGINT, as Ctrl-C in a terminal would.
+fn interrupted(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    seen: &std::sync::mpsc::Receiver<()>,
+) -> Run {
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_windlass"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", dir.join("home"))
+        .env("WINDLASS_CONFIG_HOME", dir.join("user-config"))
+        .env("WINDLASS_CACHE_DIR", dir.join("cache"))
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let child = cmd.spawn().unwrap();
+    seen.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the command never connected to the server");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -INT failed");
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code(),
+        signal: out.status.signal(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Ctrl-C while a command waits for a server: exit 130, one `interrupted`
+/// line on stderr, and a result document that validates, with the partial
+/// report where the command has one.
+#[test]
+fn interrupted_runs_are_result_documents() {
+    let token = canary("interrupted-vault-token");
+    let (vault, seen) = silent_server();
+    let dir = project("[secrets]\nX = \"vault://secret/ci/x#k\"\n");
+    let vault_addr = format!("http://{vault}/");
+    let run = interrupted(
+        dir.path(),
+        &["--json", "secrets", "check"],
+        &[("VAULT_ADDR", &vault_addr), ("VAULT_TOKEN", &token)],
+        &seen,
+    );
+    assert_eq!(run.code, Some(130), "{run}");
+    let doc = run.result();
+    assert_eq!(doc["command"], "secrets check", "{run}");
+    assert_eq!(doc["exit_code"], 130, "{run}");
+    assert_eq!(doc["error"]["message"], "interrupted", "{run}");
+    assert_eq!(run.stderr.trim_end(), "interrupted", "{run}");
+    run.assert_no_leak(&token);
+
+    let (index, seen) = silent_server();
+    let dir = project("[wheel]\nout = \"dist\"\n");
+    let root = dir.path();
+    write_python_project(root, "windlass-interrupted");
+    let built = windlass(root, &["wheel", "build", "--json"], &[]);
+    assert_eq!(built.code, Some(0), "{built}");
+    let url = format!("http://{index}/");
+    let run = interrupted(
+        root,
+        &[
+            "wheel",
+            "publish",
+            "--json",
+            "--repository",
+            &url,
+            "--no-credentials",
+        ],
+        &[],
+        &seen,
+    );
+    assert_eq!(run.code, Some(130), "{run}");
+    let doc = run.result();
+    assert_eq!(doc["command"], "wheel publish", "{run}");
+    assert_eq!(doc["exit_code"], 130, "{run}");
+    assert_eq!(doc["ok"], false, "{run}");
+    assert!(
+        run.stderr.lines().any(|line| line == "interrupted"),
+        "{run}"
+    );
+}
