@@ -707,8 +707,12 @@ fn interrupted(
         cmd.env(key, value);
     }
     let child = cmd.spawn().unwrap();
-    seen.recv_timeout(std::time::Duration::from_secs(60))
-        .expect("the command never connected to the server");
+    if seen
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .is_err()
+    {
+        panic!("the command never connected to the server");
+    }
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
