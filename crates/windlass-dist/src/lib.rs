@@ -34,4 +34,6 @@ pub mod pyproject;
 pub use crate::build::{
     Artifact, ArtifactKind, BackendChoice, BuildError, BuildRequest, Built, build,
 };
-pub use crate::check::{CheckError, CheckLimits, Problem, check_file, check_file_with};
+pub use crate::check::{
+    CheckError, CheckLimits, Problem, ProblemCode, check_file, check_file_with,
+};
