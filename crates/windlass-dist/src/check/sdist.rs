@@ -10,7 +10,9 @@ use std::rc::Rc;
 use super::links::Links;
 use super::metadata::{check_metadata, check_name_version};
 use super::{CheckLimits, ProblemCode, Report, check_path};
+use crate::build::ArtifactKind;
 use crate::name;
+use crate::read::{TextError, is_metadata_member, read_text};
 
 pub(super) fn check(report: &mut Report, reader: BufReader<std::fs::File>, limits: &CheckLimits) {
     let stem = report.file.trim_end_matches(".tar.gz").to_owned();
@@ -70,7 +72,8 @@ pub(super) fn check(report: &mut Report, reader: BufReader<std::fs::File>, limit
     let mut seen = BTreeSet::new();
     let mut tops = BTreeSet::new();
     let mut pkg_info = None;
-    let mut pkg_info_oversized = false;
+    // A PKG-INFO already reported as unreadable is not also missing.
+    let mut pkg_info_unread = false;
     let mut has_pyproject = false;
     let mut links = Links::default();
     for entry in entries {
@@ -151,33 +154,40 @@ pub(super) fn check(report: &mut Report, reader: BufReader<std::fs::File>, limit
         }
         tops.insert(path.split('/').next().unwrap_or_default().to_owned());
         let rest = path.split_once('/').map(|(_, r)| r);
-        if rest == Some("PKG-INFO") {
-            let mut bytes = Vec::new();
-            let read = (&mut entry)
-                .take(limits.text.saturating_add(1))
-                .read_to_end(&mut bytes);
-            if read.is_err() && exceeded.get() {
-                too_large(report);
-                return;
-            }
-            if bytes.len() as u64 > limits.text {
-                report.add(
-                    ProblemCode::TooLarge,
-                    Some(&path),
-                    None,
-                    format!(
-                        "larger than {}: not read as metadata",
-                        windlass_fs::ByteSize(limits.text)
-                    ),
-                );
-                pkg_info_oversized = true;
-                continue;
-            }
-            let text = match (read, String::from_utf8(bytes)) {
-                (Ok(_), Ok(text)) => text,
-                _ => {
+        if is_metadata_member(ArtifactKind::Sdist, &path) {
+            let text = match read_text(&mut entry, limits.text) {
+                Ok(text) => text,
+                Err(TextError::Io(_)) if exceeded.get() => {
+                    too_large(report);
+                    return;
+                }
+                Err(TextError::TooLarge) => {
+                    report.add(
+                        ProblemCode::TooLarge,
+                        Some(&path),
+                        None,
+                        format!(
+                            "larger than {}: not read as metadata",
+                            windlass_fs::ByteSize(limits.text)
+                        ),
+                    );
+                    pkg_info_unread = true;
+                    continue;
+                }
+                Err(TextError::NotUtf8) => {
                     report.add(ProblemCode::PkgInfo, Some(&path), None, "not UTF-8 text");
-                    String::new()
+                    pkg_info_unread = true;
+                    continue;
+                }
+                Err(TextError::Io(e)) => {
+                    report.add(
+                        ProblemCode::PkgInfo,
+                        Some(&path),
+                        None,
+                        format!("cannot be read: {e}"),
+                    );
+                    pkg_info_unread = true;
+                    continue;
                 }
             };
             pkg_info = Some((path.clone(), text));
@@ -218,7 +228,7 @@ pub(super) fn check(report: &mut Report, reader: BufReader<std::fs::File>, limit
         );
     }
     match pkg_info {
-        None if pkg_info_oversized => {}
+        None if pkg_info_unread => {}
         None => report.add(
             ProblemCode::SdistLayout,
             Some(&format!("{expected_top}/PKG-INFO")),

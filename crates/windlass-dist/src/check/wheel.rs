@@ -11,8 +11,10 @@ use sha2::{Digest, Sha256};
 
 use super::metadata::{check_metadata, check_name_version};
 use super::{CheckLimits, ProblemCode, Report, check_path};
+use crate::build::ArtifactKind;
 use crate::metadata::ParsedMetadata;
 use crate::name::WheelFilename;
+use crate::read::is_metadata_member;
 
 struct Member {
     name: String,
@@ -79,7 +81,7 @@ pub(super) fn check(report: &mut Report, reader: BufReader<std::fs::File>, limit
         }
         let mut hasher = Sha256::new();
         let mut size = 0u64;
-        let mut keep = name.ends_with(".dist-info/METADATA")
+        let mut keep = is_metadata_member(ArtifactKind::Wheel, &name)
             || name.ends_with(".dist-info/WHEEL")
             || name.ends_with(".dist-info/RECORD");
         let mut kept = Vec::new();
