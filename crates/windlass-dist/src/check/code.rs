@@ -26,12 +26,12 @@ pub enum ProblemCode {
     /// names it cannot parse. Peers: PyPI upload, pip.
     Filename,
     /// The archive holds the same path more than once: which copy an
-    /// extractor keeps is up to it. Peers: check-wheel-contents W002 (for
-    /// equal content), PyPI upload (zip).
+    /// extractor keeps is up to it. Peers: PyPI upload.
     Duplicate,
     /// A member, a metadata file or the whole archive decompresses to more
     /// than the check allows: a zip bomb or a broken build. The rest is not
-    /// read. Peers: none check this; installers would fill the disk.
+    /// read. Peers: none (PyPI caps the upload size, not what it
+    /// decompresses to).
     TooLarge,
     /// A member path is absolute (`/…` or `C:…`): extracting it writes
     /// outside the target directory. Peers: pip, uv, `tarfile` data filter.
@@ -118,8 +118,8 @@ pub enum ProblemCode {
     /// A `RECORD` line is malformed or lists a path twice. Peers: pip, uv,
     /// check-wheel-contents W002/W101.
     Record,
-    /// `RECORD` lists a file the wheel does not hold. Peers: check-wheel-
-    /// contents W102, uv.
+    /// `RECORD` lists a file the wheel does not hold. Peers:
+    /// check-wheel-contents W102, uv.
     RecordMissingFile,
     /// A file's hash in `RECORD` is missing, weak (not sha256 or stronger)
     /// or does not match: the wheel was changed after it was built. Peers:

@@ -39,7 +39,8 @@ pub struct Problem {
     /// The metadata field concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// A stable identifier, e.g. `record-hash`: see [`ProblemCode`].
+    /// A stable identifier, e.g. `record-hash`; every code is listed, with
+    /// what it means, in `docs/wheel-check.md`.
     pub code: ProblemCode,
     pub message: String,
 }
