@@ -2,9 +2,15 @@
 //! `check-wheel-contents` and an installer's RECORD validation look at.
 //!
 //! A [`Problem`] names the archive, the member or metadata field, a stable
-//! code and a message; the list serialises for `--json`. [`CheckError`] is
-//! for input that cannot be checked at all (missing file, unknown kind, not
-//! a regular file).
+//! [`ProblemCode`] and a message; the list serialises for `--json`.
+//! [`CheckError`] is for input that cannot be checked at all (missing file,
+//! unknown kind, not a regular file).
+//!
+//! This file holds the entry points, the limits and the report; `wheel.rs`
+//! and `sdist.rs` check one archive kind each, `metadata.rs` the core
+//! metadata both carry, `links.rs` resolves an sdist's links and `code.rs`
+//! documents every code. Which member holds the core metadata, and how much
+//! of it is read, is [`crate::read`]'s rule, shared with `publish`.
 //!
 //! The archive is hostile until checked: what is decompressed is capped per
 //! member and in total ([`CheckLimits`]), so a zip bomb or a huge `METADATA`
@@ -27,6 +33,8 @@ mod sdist;
 mod wheel;
 
 pub use self::code::ProblemCode;
+use crate::build::ArtifactKind;
+use crate::read::kind_of;
 
 /// One thing wrong with a distribution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -81,7 +89,7 @@ impl Default for CheckLimits {
         Self {
             member: 4 * windlass_fs::GIB,
             total: 16 * windlass_fs::GIB,
-            text: 16 * windlass_fs::MIB,
+            text: crate::read::METADATA_LIMIT,
         }
     }
 }
@@ -125,15 +133,9 @@ pub fn check_file_with(path: &Path, limits: &CheckLimits) -> Result<Vec<Problem>
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let kind = if file_name.ends_with(".whl") {
-        Kind::Wheel
-    } else if file_name.ends_with(".tar.gz") {
-        Kind::Sdist
-    } else {
-        return Err(CheckError::UnknownKind {
-            path: path.to_path_buf(),
-        });
-    };
+    let kind = kind_of(&file_name).ok_or_else(|| CheckError::UnknownKind {
+        path: path.to_path_buf(),
+    })?;
     let file = windlass_fs::open(path)
         .map_err(|source| CheckError::Io {
             path: path.to_path_buf(),
@@ -145,15 +147,10 @@ pub fn check_file_with(path: &Path, limits: &CheckLimits) -> Result<Vec<Problem>
         problems: Vec::new(),
     };
     match kind {
-        Kind::Wheel => wheel::check(&mut report, BufReader::new(file), limits),
-        Kind::Sdist => sdist::check(&mut report, BufReader::new(file), limits),
+        ArtifactKind::Wheel => wheel::check(&mut report, BufReader::new(file), limits),
+        ArtifactKind::Sdist => sdist::check(&mut report, BufReader::new(file), limits),
     }
     Ok(report.problems)
-}
-
-enum Kind {
-    Wheel,
-    Sdist,
 }
 
 /// The problems found so far in one archive.
