@@ -145,6 +145,13 @@ fn rows() -> Vec<Row> {
             sdist_with(d, &[Tar::Fifo("demo-1.0/pipe")])
         }),
         // Core metadata.
+        row(C::MetadataEncoding, "a `METADATA` that is not UTF-8", |d| {
+            let path = d.join(WHEEL_NAME);
+            let metadata = METADATA.replace("# demo", "# d\u{e9}mo");
+            let latin1: Vec<u8> = metadata.chars().map(|c| c as u8).collect();
+            wheel(&path, &wheel_members(&latin1, &[]));
+            path
+        }),
         row(C::MetadataMissing, "no `Name`", |d| {
             wheel_with_metadata(
                 d,

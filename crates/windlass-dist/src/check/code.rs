@@ -51,6 +51,10 @@ pub enum ProblemCode {
     SpecialFile,
 
     // Core metadata (`METADATA`, `PKG-INFO`).
+    /// A wheel's `METADATA` is not UTF-8 text: `publish` refuses it, as
+    /// PyPI would (for an sdist's `PKG-INFO`, see `pkg-info`). Peers: `twine
+    /// check`, PyPI upload.
+    MetadataEncoding,
     /// A required core-metadata field (`Metadata-Version`, `Name`,
     /// `Version`) is missing: no index accepts the upload. Peers: `twine
     /// check`, PyPI upload.
@@ -157,7 +161,8 @@ pub enum ProblemCode {
     /// `PKG-INFO` and `pyproject.toml` (PEP 517, the sdist specification):
     /// front ends cannot build it. Peers: `build`, pip, PyPI upload.
     SdistLayout,
-    /// `PKG-INFO` is not UTF-8 text. Peers: `twine check`, PyPI upload.
+    /// `PKG-INFO` is not UTF-8 text (for a wheel's `METADATA`, see
+    /// `metadata-encoding`). Peers: `twine check`, PyPI upload.
     PkgInfo,
 }
 
@@ -173,6 +178,7 @@ impl ProblemCode {
         Self::PathEscape,
         Self::LinkLoop,
         Self::SpecialFile,
+        Self::MetadataEncoding,
         Self::MetadataMissing,
         Self::MetadataVersion,
         Self::Name,
@@ -217,6 +223,7 @@ impl ProblemCode {
             Self::PathEscape => "path-escape",
             Self::LinkLoop => "link-loop",
             Self::SpecialFile => "special-file",
+            Self::MetadataEncoding => "metadata-encoding",
             Self::MetadataMissing => "metadata-missing",
             Self::MetadataVersion => "metadata-version",
             Self::Name => "name",

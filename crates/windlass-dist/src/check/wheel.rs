@@ -46,8 +46,9 @@ pub(super) fn check(report: &mut Report, reader: BufReader<std::fs::File>, limit
     };
     let mut members: Vec<Member> = Vec::new();
     let mut texts: HashMap<String, String> = HashMap::new();
-    // Metadata members too large to read: reported once, not as missing.
-    let mut oversized: BTreeSet<String> = BTreeSet::new();
+    // Metadata members too large to read, or not text: reported once, not
+    // as missing.
+    let mut unread: BTreeSet<String> = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut total = 0u64;
     for i in 0..zip.len() {
@@ -107,7 +108,7 @@ pub(super) fn check(report: &mut Report, reader: BufReader<std::fs::File>, limit
                 if keep && (kept.len() + n) as u64 > limits.text {
                     keep = false;
                     kept = Vec::new();
-                    oversized.insert(name.clone());
+                    unread.insert(name.clone());
                     report.add(
                         ProblemCode::TooLarge,
                         Some(&name),
@@ -165,7 +166,27 @@ pub(super) fn check(report: &mut Report, reader: BufReader<std::fs::File>, limit
             None => {}
         }
         if keep {
-            texts.insert(name.clone(), String::from_utf8_lossy(&kept).into_owned());
+            match String::from_utf8(kept) {
+                Ok(text) => {
+                    texts.insert(name.clone(), text);
+                }
+                // `publish` refuses core metadata that is not UTF-8.
+                Err(_) if is_metadata_member(ArtifactKind::Wheel, &name) => {
+                    unread.insert(name.clone());
+                    report.add(
+                        ProblemCode::MetadataEncoding,
+                        Some(&name),
+                        None,
+                        "not UTF-8 text",
+                    );
+                }
+                Err(e) => {
+                    texts.insert(
+                        name.clone(),
+                        String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                    );
+                }
+            }
         }
         members.push(Member {
             name,
@@ -223,7 +244,7 @@ pub(super) fn check(report: &mut Report, reader: BufReader<std::fs::File>, limit
         })
         .collect();
     match texts.get(&metadata_path) {
-        None if oversized.contains(&metadata_path) => {}
+        None if unread.contains(&metadata_path) => {}
         None => report.add(ProblemCode::DistInfo, Some(&metadata_path), None, "missing"),
         Some(text) => {
             let m = check_metadata(report, &metadata_path, text, Some(&licenses));
@@ -234,13 +255,13 @@ pub(super) fn check(report: &mut Report, reader: BufReader<std::fs::File>, limit
     }
     let wheel_path = format!("{dist_info}/WHEEL");
     match texts.get(&wheel_path) {
-        None if oversized.contains(&wheel_path) => {}
+        None if unread.contains(&wheel_path) => {}
         None => report.add(ProblemCode::DistInfo, Some(&wheel_path), None, "missing"),
         Some(text) => check_wheel_file(report, &wheel_path, text, filename.as_ref()),
     }
     let record_path = format!("{dist_info}/RECORD");
     match texts.get(&record_path) {
-        None if oversized.contains(&record_path) => {}
+        None if unread.contains(&record_path) => {}
         None => report.add(ProblemCode::DistInfo, Some(&record_path), None, "missing"),
         Some(text) => check_record(report, &record_path, text, &members),
     }
