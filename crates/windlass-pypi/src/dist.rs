@@ -118,9 +118,7 @@ impl DistError {
             .to_owned(),
         )
     }
-}
 
-impl DistError {
     /// The reader's errors, worded as `publish` has always worded them.
     fn from_metadata(error: MetadataError) -> Self {
         match error {
