@@ -30,8 +30,12 @@ pub mod native;
 pub mod pep517;
 pub mod plan;
 pub mod pyproject;
+pub mod read;
 
 pub use crate::build::{
     Artifact, ArtifactKind, BackendChoice, BuildError, BuildRequest, Built, build,
 };
-pub use crate::check::{CheckError, CheckLimits, Problem, check_file, check_file_with};
+pub use crate::check::{
+    CheckError, CheckLimits, Problem, ProblemCode, check_file, check_file_with,
+};
+pub use crate::read::{DistMetadata, MetadataError, read_metadata};

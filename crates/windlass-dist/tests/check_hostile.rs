@@ -6,109 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::format_push_string)]
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine as _;
-use sha2::Digest as _;
 use windlass_dist::{CheckLimits, check_file, check_file_with};
 
-const METADATA: &str = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\
-Description-Content-Type: text/markdown\n\n# demo\n";
-const WHEEL: &str =
-    "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
-const PKG_INFO: &str = METADATA;
-
-/// Writes a wheel with these members (and a correct RECORD).
-fn wheel(path: &Path, members: &[(&str, &[u8])]) {
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    let mut record = String::new();
-    for (name, bytes) in members {
-        zip.start_file(*name, options).unwrap();
-        zip.write_all(bytes).unwrap();
-        if name.contains('\n') {
-            // RECORD is one row per line: such a name cannot be listed.
-            continue;
-        }
-        let digest =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(bytes));
-        let _ = writeln!(record, "{name},sha256={digest},{}", bytes.len());
-    }
-    record.push_str("demo-1.0.dist-info/RECORD,,\n");
-    zip.start_file("demo-1.0.dist-info/RECORD", options)
-        .unwrap();
-    zip.write_all(record.as_bytes()).unwrap();
-    zip.finish().unwrap();
-}
-
-/// The members of a sane wheel, with `METADATA` replaced when given.
-fn wheel_members<'a>(
-    metadata: &'a [u8],
-    extra: &[(&'a str, &'a [u8])],
-) -> Vec<(&'a str, &'a [u8])> {
-    let mut members = vec![
-        ("demo/__init__.py", b"X = 1\n".as_slice()),
-        ("demo-1.0.dist-info/METADATA", metadata),
-        ("demo-1.0.dist-info/WHEEL", WHEEL.as_bytes()),
-    ];
-    members.extend_from_slice(extra);
-    members
-}
-
-/// One tar member: a file with contents, a symbolic or a hard link.
-enum Tar<'a> {
-    File(&'a str, &'a [u8]),
-    Symlink(&'a str, &'a str),
-    Hardlink(&'a str, &'a str),
-}
-
-/// Writes an sdist `demo-1.0.tar.gz` holding PKG-INFO, pyproject.toml and
-/// these members. Names are written raw, so they may hold any byte.
-fn sdist(path: &Path, pkg_info: &[u8], members: &[Tar<'_>]) {
-    let gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(path).unwrap(),
-        flate2::Compression::fast(),
-    );
-    let mut tar = tar::Builder::new(gz);
-    let mut all = vec![
-        Tar::File("demo-1.0/PKG-INFO", pkg_info),
-        Tar::File("demo-1.0/pyproject.toml", b"[project]\nname = \"demo\"\n"),
-    ];
-    all.extend(members.iter().map(|m| match m {
-        Tar::File(n, b) => Tar::File(n, b),
-        Tar::Symlink(n, t) => Tar::Symlink(n, t),
-        Tar::Hardlink(n, t) => Tar::Hardlink(n, t),
-    }));
-    for member in &all {
-        let mut header = tar::Header::new_gnu();
-        let (name, data): (&str, &[u8]) = match member {
-            Tar::File(name, bytes) => {
-                header.set_entry_type(tar::EntryType::Regular);
-                (name, bytes)
-            }
-            Tar::Symlink(name, target) => {
-                header.set_entry_type(tar::EntryType::Symlink);
-                header.set_link_name(target).unwrap();
-                (name, b"")
-            }
-            Tar::Hardlink(name, target) => {
-                header.set_entry_type(tar::EntryType::Link);
-                header.set_link_name(target).unwrap();
-                (name, b"")
-            }
-        };
-        let slot = &mut header.as_old_mut().name;
-        slot[..name.len()].copy_from_slice(name.as_bytes());
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append(&header, data).unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap();
-}
+mod support;
+use support::{METADATA, PKG_INFO, Tar, sdist, wheel, wheel_members};
 
 /// Every problem, one per line as `check` prints them.
 fn problems(path: &Path, limits: &CheckLimits) -> String {

@@ -2,7 +2,7 @@
 //! metadata, validated so that nothing partial is ever uploaded.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek as _, SeekFrom};
+use std::io::{self, Read, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 
@@ -10,12 +10,10 @@ use blake2::Blake2b;
 use blake2::digest::consts::U32;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
+use windlass_dist::build::ArtifactKind;
 use windlass_dist::metadata::ParsedMetadata;
 use windlass_dist::name::{WheelFilename, is_valid_name, normalize};
-
-/// The largest metadata file (`METADATA`, `PKG-INFO`) read from an
-/// archive: 16 MiB, as the description (the readme) may be long.
-pub const METADATA_LIMIT: u64 = 16 * windlass_fs::MIB;
+use windlass_dist::read::MetadataError;
 
 /// The kind of a distribution file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -120,6 +118,45 @@ impl DistError {
             .to_owned(),
         )
     }
+
+    /// The reader's errors, worded as `publish` has always worded them.
+    fn from_metadata(error: MetadataError) -> Self {
+        match error {
+            MetadataError::Open { path, source } => Self::Read {
+                path,
+                source: io::Error::other(source),
+            },
+            MetadataError::UnknownKind { path } => Self::NotADist { path },
+            MetadataError::Read { path, source } => Self::Read { path, source },
+            MetadataError::Archive { path, kind, reason } => Self::Archive {
+                path,
+                kind: match kind {
+                    ArtifactKind::Wheel => "wheel",
+                    ArtifactKind::Sdist => "sdist",
+                },
+                reason,
+            },
+            MetadataError::SeveralDistInfo { path } => Self::Archive {
+                path,
+                kind: "wheel",
+                reason: "more than one `.dist-info` directory".to_owned(),
+            },
+            MetadataError::NoMetadata { path, member } => Self::NoMetadata { path, member },
+            MetadataError::TooLarge {
+                path,
+                member,
+                limit,
+            } => Self::MetadataTooLarge {
+                path,
+                member,
+                limit,
+            },
+            MetadataError::NotUtf8 { path, .. } => Self::BadMetadata {
+                path,
+                problem: "the metadata file is not UTF-8".to_owned(),
+            },
+        }
+    }
 }
 
 impl windlass_output::Diagnostic for DistError {
@@ -193,11 +230,13 @@ impl Distribution {
         };
         let (sha256, blake2_256, size) = hash_file(&mut file).map_err(read_err)?;
         file.seek(SeekFrom::Start(0)).map_err(read_err)?;
-        let text = match kind {
-            DistKind::Wheel => read_wheel_metadata(path, file)?,
-            DistKind::Sdist => read_sdist_metadata(path, file)?,
+        let archive = match kind {
+            DistKind::Wheel => ArtifactKind::Wheel,
+            DistKind::Sdist => ArtifactKind::Sdist,
         };
-        let metadata = ParsedMetadata::parse(&text);
+        let metadata = windlass_dist::read::read_metadata_from(path, archive, file)
+            .map_err(DistError::from_metadata)?
+            .metadata;
         let (name, version) =
             validate(&metadata, &file_project, &file_version).map_err(|problem| {
                 DistError::BadMetadata {
@@ -245,89 +284,6 @@ fn hash_file(file: &mut File) -> io::Result<(String, String, u64)> {
         hex::encode(blake.finalize()),
         size,
     ))
-}
-
-fn read_wheel_metadata(path: &Path, file: File) -> Result<String, DistError> {
-    let archive_err = |reason: String| DistError::Archive {
-        path: path.to_owned(),
-        kind: "wheel",
-        reason,
-    };
-    let mut zip =
-        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| archive_err(e.to_string()))?;
-    let candidates: Vec<String> = zip
-        .file_names()
-        .filter(|n| {
-            n.strip_suffix("/METADATA")
-                .is_some_and(|dir| dir.ends_with(".dist-info") && !dir.contains('/'))
-        })
-        .map(str::to_owned)
-        .collect();
-    let member = match candidates.as_slice() {
-        [one] => one.clone(),
-        [] => {
-            return Err(DistError::NoMetadata {
-                path: path.to_owned(),
-                member: "*.dist-info/METADATA",
-            });
-        }
-        _ => {
-            return Err(archive_err(
-                "more than one `.dist-info` directory".to_owned(),
-            ));
-        }
-    };
-    let entry = zip
-        .by_name(&member)
-        .map_err(|e| archive_err(e.to_string()))?;
-    read_text(entry, path, &member)
-}
-
-fn read_sdist_metadata(path: &Path, file: File) -> Result<String, DistError> {
-    let archive_err = |reason: String| DistError::Archive {
-        path: path.to_owned(),
-        kind: "sdist",
-        reason,
-    };
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
-    let entries = archive.entries().map_err(|e| archive_err(e.to_string()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| archive_err(e.to_string()))?;
-        let entry_path = entry.path().map_err(|e| archive_err(e.to_string()))?;
-        let parts: Vec<_> = entry_path.components().collect();
-        if parts.len() == 2 && parts[1].as_os_str() == "PKG-INFO" {
-            let member = entry_path.to_string_lossy().into_owned();
-            return read_text(entry, path, &member);
-        }
-    }
-    Err(DistError::NoMetadata {
-        path: path.to_owned(),
-        member: "{name}-{version}/PKG-INFO",
-    })
-}
-
-/// Reads a metadata member, failing one byte past [`METADATA_LIMIT`]
-/// rather than cutting it short.
-fn read_text(reader: impl Read, path: &Path, member: &str) -> Result<String, DistError> {
-    let mut bytes = Vec::new();
-    reader
-        .take(METADATA_LIMIT + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|source| DistError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-    if bytes.len() as u64 > METADATA_LIMIT {
-        return Err(DistError::MetadataTooLarge {
-            path: path.to_owned(),
-            member: member.to_owned(),
-            limit: METADATA_LIMIT,
-        });
-    }
-    String::from_utf8(bytes).map_err(|_| DistError::BadMetadata {
-        path: path.to_owned(),
-        problem: "the metadata file is not UTF-8".to_owned(),
-    })
 }
 
 /// Checks what an index checks first; returns `(name, version)`.
@@ -379,8 +335,9 @@ mod tests {
     use std::path::Path;
     use std::time::Duration;
 
-    use super::{Distribution, METADATA_LIMIT, validate};
+    use super::{Distribution, validate};
     use windlass_dist::metadata::ParsedMetadata;
+    use windlass_dist::read::METADATA_LIMIT;
 
     fn wheel(path: &Path, metadata: &[u8]) {
         let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
