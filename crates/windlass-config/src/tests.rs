@@ -648,17 +648,10 @@ fn check_generated_block(path: &Path, begin: &str, generated: &str) {
     let start = text.find(begin).expect("begin marker") + begin.len();
     let end = start + text[start..].find(END).expect("end marker");
     let expected = format!("{}{generated}{}", &text[..start], &text[end..]);
-    if text == expected {
-        return;
-    }
-    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
-        std::fs::write(path, expected).unwrap();
-        return;
-    }
-    panic!(
-        "{} is out of date with the registry in windlass-config;\n\
-         regenerate it with: UPDATE_DOCS=1 cargo test -p windlass-config docs_are_generated",
-        path.display()
+    windlass_testkit::assert_generated(
+        path,
+        &expected,
+        "cargo test -p windlass-config docs_are_generated",
     );
 }
 

@@ -61,18 +61,10 @@ fn markdown() -> String {
 fn codes_table_is_generated() {
     let generated = markdown();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/wheel-check.md");
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current == generated {
-        return;
-    }
-    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, generated).unwrap();
-        return;
-    }
-    panic!(
-        "{} is out of date with `ProblemCode`;\n\
-         regenerate it with: UPDATE_DOCS=1 cargo test -p windlass-dist --test check_docs",
-        path.display()
+    windlass_testkit::assert_generated(
+        &path,
+        &generated,
+        "cargo test -p windlass-dist --test check_docs",
     );
 }
 

@@ -11,18 +11,21 @@
 //! and [`within`] let a test prove that a read refuses what is not a regular
 //! file instead of hanging on it. [`proptest_config`] is the one
 //! configuration of every property test. [`serde_fields`] lists a serde
-//! struct's fields, so a test can check that the docs name them all.
+//! struct's fields, so a test can check that the docs name them all;
+//! [`assert_generated`] keeps a checked-in generated file current.
 //!
 //! This crate is for tests only: it never starts or stops services itself and
 //! never talks HTTP (reachability is a TCP connect).
 
 mod fields;
+mod generated;
 mod leak;
 mod props;
 mod services;
 mod special;
 
 pub use crate::fields::serde_fields;
+pub use crate::generated::{UPDATE_VAR, assert_generated};
 pub use crate::leak::{
     Leak, LeakForm, assert_no_leak, assert_no_leak_in_dir, canary, canary_with_specials, find_leak,
 };

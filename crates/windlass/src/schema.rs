@@ -60,19 +60,10 @@ mod tests {
     fn schema_file_is_generated() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema/windlass-1.json");
         let generated = super::schema_text();
-        let current = std::fs::read_to_string(&path).unwrap_or_default();
-        if current == generated {
-            return;
-        }
-        if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, generated).unwrap();
-            return;
-        }
-        panic!(
-            "{} is out of date with the types it is generated from;\n\
-             regenerate it with: UPDATE_DOCS=1 cargo test -p windlass schema_file_is_generated",
-            path.display()
+        windlass_testkit::assert_generated(
+            &path,
+            &generated,
+            "cargo test -p windlass schema_file_is_generated",
         );
     }
 

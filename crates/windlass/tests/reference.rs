@@ -56,18 +56,9 @@ fn commands_reference_is_generated() {
     assert!(generated.contains("one of `auto`, `native`, `pep517`"));
 
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/reference/commands.md");
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current == generated {
-        return;
-    }
-    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, generated).unwrap();
-        return;
-    }
-    panic!(
-        "{} is out of date with the command definitions;\n\
-         regenerate it with: UPDATE_DOCS=1 cargo test -p windlass --test reference",
-        path.display()
+    windlass_testkit::assert_generated(
+        &path,
+        &generated,
+        "cargo test -p windlass --test reference",
     );
 }
