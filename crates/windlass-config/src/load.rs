@@ -611,6 +611,7 @@ fn convert_toml(kind: Kind, value: &Value, base: &Path) -> Result<Leaf, Problem>
             .ok_or_else(invalid),
         (Kind::Path, Value::String(s)) => resolve(s.value(), base).ok_or_else(invalid),
         (Kind::Bool, Value::Boolean(b)) => Ok(Leaf::Bool(*b.value())),
+        (Kind::Text, Value::String(s)) => Ok(Leaf::String(s.value().clone())),
         (Kind::Choice(choices), Value::String(s)) => {
             if choices.contains(&s.value().as_str()) {
                 Ok(Leaf::String(s.value().clone()))
@@ -656,6 +657,7 @@ fn convert_text(kind: Kind, text: &str, base: &Path) -> Option<Leaf> {
         Kind::Choice(choices) => choices
             .contains(&text.trim())
             .then(|| Leaf::String(text.trim().to_owned())),
+        Kind::Text => Some(Leaf::String(text.to_owned())),
         Kind::StringList => Some(Leaf::List(
             text.split(',')
                 .map(str::trim)

@@ -21,6 +21,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A list of strings; comma-separated in the environment.
     StringList,
+    /// Free text, taken as written.
+    Text,
 }
 
 impl Kind {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Bool => "a boolean".to_owned(),
             Kind::Choice(choices) => format!("one of {}", quoted_list(choices)),
             Kind::StringList => "a list of strings".to_owned(),
+            Kind::Text => "a string".to_owned(),
         }
     }
 
@@ -45,6 +48,7 @@ impl Kind {
             Kind::Bool => "true".to_owned(),
             Kind::Choice(choices) => format!("\"{}\"", choices.first().copied().unwrap_or("")),
             Kind::StringList => "[\"registry.internal\"]".to_owned(),
+            Kind::Text => "\"text\"".to_owned(),
         }
     }
 
@@ -57,6 +61,7 @@ impl Kind {
             Kind::Bool => "true".to_owned(),
             Kind::Choice(choices) => choices.first().copied().unwrap_or("").to_owned(),
             Kind::StringList => "registry.internal,mirror.internal".to_owned(),
+            Kind::Text => "text".to_owned(),
         }
     }
 
@@ -73,6 +78,7 @@ impl Kind {
                 .collect::<Vec<_>>()
                 .join(" \\| "),
             Kind::StringList => "list of strings (comma-separated in the environment)".to_owned(),
+            Kind::Text => "string".to_owned(),
         }
     }
 }
@@ -109,6 +115,24 @@ pub const ENV_VARS: &[EnvVar] = &[
         key: None,
         kind: Kind::Path,
         description: "Directory holding the user config `windlass.toml`, instead of `$XDG_CONFIG_HOME/windlass` or `~/.config/windlass`.",
+    },
+    EnvVar {
+        name: "WINDLASS_CACHE_DIR",
+        key: None,
+        kind: Kind::Path,
+        description: "Directory of Windlass's caches (isolated build environments), instead of `$XDG_CACHE_HOME/windlass` or `~/.cache/windlass`.",
+    },
+    EnvVar {
+        name: "WINDLASS_PYTHON",
+        key: None,
+        kind: Kind::Path,
+        description: "The Python interpreter that PEP 517 builds run with (a name looked up on `PATH`, or a path); `python3` by default.",
+    },
+    EnvVar {
+        name: "WINDLASS_LOG",
+        key: None,
+        kind: Kind::Text,
+        description: "A tracing filter for log lines on stderr, overriding `-v`/`-q` (`windlass_pypi=trace,info`); logs pass through the redactor like everything else.",
     },
     EnvVar {
         name: "WINDLASS_HTTP_TIMEOUT",

@@ -1136,3 +1136,50 @@ fn tool_entries_and_typed_values() {
     let table = config.render_table();
     assert!(table.contains("/home/u/.pypirc:3"), "{table}");
 }
+
+/// Every `WINDLASS_*` variable the code of any crate reads (a string literal
+/// in its sources, outside tests and the test kit) has a row in the
+/// registry, so `docs/environment.md` lists them all.
+#[test]
+fn every_variable_the_code_reads_is_registered() {
+    fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|ext| ext == "rs") && name != "tests.rs" {
+                out.push(path);
+            }
+        }
+    }
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&crates).unwrap() {
+        let krate = entry.unwrap().path();
+        if krate.ends_with("windlass-testkit") || !krate.join("src").is_dir() {
+            continue;
+        }
+        sources(&krate.join("src"), &mut files);
+    }
+    assert!(files.len() > 50, "found only {} source files", files.len());
+    let mut unregistered = std::collections::BTreeSet::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (start, _) in text.match_indices("\"WINDLASS_") {
+            let name: String = text[start + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            // Prefixes (`WINDLASS_HTTP_`) build names, they are not read.
+            if name.ends_with('_') || crate::registry::env_var(&name).is_some() {
+                continue;
+            }
+            unregistered.insert(format!("{name} ({})", file.display()));
+        }
+    }
+    assert!(
+        unregistered.is_empty(),
+        "read by the code but not in ENV_VARS: {unregistered:#?}"
+    );
+}
