@@ -657,6 +657,7 @@ fn external_dispatch_not_found() {
     assert_eq!(run.code, Some(127), "{run}");
     let doc = run.result();
     assert_eq!(doc["ok"], false);
+    assert_eq!(doc["exit_code"], 127, "{run}");
     assert!(
         doc["error"]["message"]
             .as_str()
