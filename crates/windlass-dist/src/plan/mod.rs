@@ -11,11 +11,10 @@
 //! file: a symlink that leaves the project (to `~/.pypirc`, say) and a
 //! fifo, socket or device are errors naming them, never archive members. A
 //! symlink that stays inside the project is followed.
-
 //!
 //! Each backend the native builder reproduces is one module implementing
-//! [`Backend`] (its allowed `[tool.*]` keys, discovery, sdist rules and
-//! metadata quirks), registered in [`backend`]; this module holds what they
+//! `Backend` (its allowed `[tool.*]` keys, discovery, sdist rules and
+//! metadata quirks), registered in `backend_for`; this module holds what they
 //! share: the plan type, the checks of `[project]` every backend makes, and
 //! the license-file search.
 
@@ -176,7 +175,8 @@ impl PlanError {
 }
 
 /// What the native builder knows of one build backend. Adding a backend is
-/// one module implementing this trait and one line in [`backend`].
+/// a variant of [`KnownBackend`], one module implementing this trait and
+/// one line in [`backend_for`].
 trait Backend {
     /// Why the project's configuration of this backend (its `[tool.*]`
     /// keys, extra build files, plugins in `build-system.requires`) is more
@@ -228,7 +228,7 @@ trait Backend {
 }
 
 /// The registry: the module that reproduces `kind`.
-fn backend(kind: KnownBackend) -> &'static dyn Backend {
+fn backend_for(kind: KnownBackend) -> &'static dyn Backend {
     match kind {
         KnownBackend::Hatchling => &hatchling::Hatchling,
         KnownBackend::FlitCore => &flit::Flit,
@@ -275,7 +275,7 @@ pub fn plan(
             )],
         }));
     };
-    let backend = backend(kind);
+    let backend = backend_for(kind);
     if let Some(why) = &pyproject.project_unread {
         return Ok(Err(Unsupported {
             reasons: vec![why.clone()],
