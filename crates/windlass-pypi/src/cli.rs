@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt as _;
 use indexmap::IndexMap;
@@ -20,7 +21,7 @@ use crate::repository::{
     Auth, Credentials, Target, TargetError, TargetRequest, TargetSources, TrustedPublishingMode,
     resolve_target,
 };
-use crate::upload::Uploader;
+use crate::upload::{Projects, Uploader};
 
 /// `windlass wheel publish`: upload wheels and sdists to a PyPI-compatible
 /// index.
@@ -333,22 +334,100 @@ impl Ledger {
     }
 }
 
+/// No second upload starts before the first one's answer: credentials the
+/// index refuses then cost one upload, and the other files are never sent.
+/// Look-ups and the other files' preparation go ahead meanwhile.
+#[derive(Debug)]
+struct FirstUpload {
+    claimed: AtomicBool,
+    answered: tokio::sync::watch::Sender<bool>,
+}
+
+impl FirstUpload {
+    fn new() -> Self {
+        Self {
+            claimed: AtomicBool::new(false),
+            answered: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    /// Whether the caller is the first to upload (it then must call
+    /// [`FirstUpload::answer`] once it has the index's answer).
+    fn claim(&self) -> bool {
+        !self.claimed.swap(true, Ordering::SeqCst)
+    }
+
+    fn answer(&self) {
+        self.answered.send_replace(true);
+    }
+
+    /// Returns once the first upload has its answer.
+    async fn wait(&self) {
+        let mut answered = self.answered.subscribe();
+        let _ = answered.wait_for(|answered| *answered).await;
+    }
+}
+
 /// Uploads (or plans) one file, noting it in the ledger.
 async fn one(
     index: usize,
     dist: &Distribution,
     uploader: &Uploader<'_>,
     ledger: &Ledger,
-    dry_run: bool,
+    first: Option<&FirstUpload>,
 ) -> (usize, FileReport) {
-    ledger.start(index);
-    let report = if dry_run {
-        uploader.plan(dist).await
-    } else {
-        uploader.publish(dist).await
+    let report = match first {
+        None => {
+            ledger.start(index);
+            uploader.plan(dist).await
+        }
+        Some(first) => upload_one(index, dist, uploader, ledger, first).await,
     };
     ledger.done(index, &report);
     (index, report)
+}
+
+/// Looks the file up and, unless that settles it, uploads it once the
+/// first upload has its answer.
+async fn upload_one(
+    index: usize,
+    dist: &Distribution,
+    uploader: &Uploader<'_>,
+    ledger: &Ledger,
+    first: &FirstUpload,
+) -> FileReport {
+    if let Some(report) = uploader.not_started(dist) {
+        return report;
+    }
+    if let Some(report) = uploader.check(dist).await {
+        return report;
+    }
+    let is_first = first.claim();
+    if !is_first {
+        first.wait().await;
+        if let Some(report) = uploader.not_started(dist) {
+            return report;
+        }
+    }
+    ledger.start(index);
+    let report = uploader.upload(dist).await;
+    if is_first {
+        first.answer();
+    }
+    report
+}
+
+/// The order files are started in: the smallest first (the one most
+/// likely to be the first upload, whose answer the others wait for), then
+/// the largest first, so that the longest upload does not end the run
+/// alone.
+fn schedule(dists: &[Distribution]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..dists.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(dists[i].size));
+    if let Some(smallest) = order.pop() {
+        order.insert(0, smallest);
+    }
+    order
 }
 
 async fn publish_with(
@@ -382,6 +461,7 @@ async fn publish_with(
         printer,
         skip_existing: args.skip_existing,
         refused: std::sync::Mutex::new(None),
+        projects: Projects::default(),
     };
     // 3. Upload (or plan), a bounded number at once, results in input order.
     printer.status(
@@ -419,27 +499,25 @@ async fn publish_with(
     );
     let jobs = usize::from(args.jobs.max(1));
     let uploader = &uploader;
-    let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(dists.len());
-    let mut rest = dists.iter().enumerate();
-    if !args.dry_run {
-        // One file at a time until one is sent: credentials the index
-        // refuses then cost one attempt, and the other files are never
-        // started.
-        for (index, dist) in rest.by_ref() {
-            let (index, report) = one(index, dist, uploader, ledger, args.dry_run).await;
-            let sent = report.attempts > 0;
-            files.push((index, report));
-            if sent {
-                break;
-            }
-        }
-    }
-    let others: Vec<(usize, FileReport)> = futures_util::stream::iter(rest)
-        .map(|(index, dist)| one(index, dist, uploader, ledger, args.dry_run))
+    let first = FirstUpload::new();
+    let first = (!args.dry_run).then_some(&first);
+    let order = schedule(&dists);
+    // Each project is looked up once, ahead of its files and at most
+    // `jobs` at once, while the files are uploaded: an upload rarely waits
+    // for its look-up.
+    let mut names = BTreeSet::new();
+    let projects: Vec<String> = order
+        .iter()
+        .map(|&i| dists[i].normalized_name())
+        .filter(|name| names.insert(name.clone()))
+        .collect();
+    let prefetch = futures_util::stream::iter(&projects)
+        .for_each_concurrent(jobs, |name| uploader.prefetch(name));
+    let work = futures_util::stream::iter(order)
+        .map(|index| one(index, &dists[index], uploader, ledger, first))
         .buffer_unordered(jobs)
-        .collect()
-        .await;
-    files.extend(others);
+        .collect::<Vec<(usize, FileReport)>>();
+    let ((), mut files) = futures_util::future::join(prefetch, work).await;
     files.sort_by_key(|(index, _)| *index);
     let mut report = header;
     report.files = files.into_iter().map(|(_, f)| f).collect();
