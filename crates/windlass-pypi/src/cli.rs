@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt as _;
 use indexmap::IndexMap;
@@ -334,67 +333,31 @@ impl Ledger {
     }
 }
 
-/// No second upload starts before the first one's answer: credentials the
-/// index refuses then cost one upload, and the other files are never sent.
-/// Look-ups and the other files' preparation go ahead meanwhile.
-#[derive(Debug)]
-struct FirstUpload {
-    claimed: AtomicBool,
-    answered: tokio::sync::watch::Sender<bool>,
-}
-
-impl FirstUpload {
-    fn new() -> Self {
-        Self {
-            claimed: AtomicBool::new(false),
-            answered: tokio::sync::watch::Sender::new(false),
-        }
-    }
-
-    /// Whether the caller is the first to upload (it then must call
-    /// [`FirstUpload::answer`] once it has the index's answer).
-    fn claim(&self) -> bool {
-        !self.claimed.swap(true, Ordering::SeqCst)
-    }
-
-    fn answer(&self) {
-        self.answered.send_replace(true);
-    }
-
-    /// Returns once the first upload has its answer.
-    async fn wait(&self) {
-        let mut answered = self.answered.subscribe();
-        let _ = answered.wait_for(|answered| *answered).await;
-    }
-}
-
 /// Uploads (or plans) one file, noting it in the ledger.
 async fn one(
     index: usize,
     dist: &Distribution,
     uploader: &Uploader<'_>,
     ledger: &Ledger,
-    first: Option<&FirstUpload>,
+    dry_run: bool,
 ) -> (usize, FileReport) {
-    let report = match first {
-        None => {
-            ledger.start(index);
-            uploader.plan(dist).await
-        }
-        Some(first) => upload_one(index, dist, uploader, ledger, first).await,
+    let report = if dry_run {
+        ledger.start(index);
+        uploader.plan(dist).await
+    } else {
+        upload_one(index, dist, uploader, ledger).await
     };
     ledger.done(index, &report);
     (index, report)
 }
 
-/// Looks the file up and, unless that settles it, uploads it once the
-/// first upload has its answer.
+/// Looks the file up (its project's shared look-up) and uploads it unless
+/// that settles it.
 async fn upload_one(
     index: usize,
     dist: &Distribution,
     uploader: &Uploader<'_>,
     ledger: &Ledger,
-    first: &FirstUpload,
 ) -> FileReport {
     if let Some(report) = uploader.not_started(dist) {
         return report;
@@ -402,19 +365,8 @@ async fn upload_one(
     if let Some(report) = uploader.check(dist).await {
         return report;
     }
-    let is_first = first.claim();
-    if !is_first {
-        first.wait().await;
-        if let Some(report) = uploader.not_started(dist) {
-            return report;
-        }
-    }
     ledger.start(index);
-    let report = uploader.upload(dist).await;
-    if is_first {
-        first.answer();
-    }
-    report
+    uploader.upload(dist).await
 }
 
 /// The order files are started in: the smallest first (the one most
@@ -423,8 +375,11 @@ async fn upload_one(
 /// alone.
 fn schedule(dists: &[Distribution]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..dists.len()).collect();
+    // Stable: files of one size keep the order they were given in.
     order.sort_by_key(|&i| std::cmp::Reverse(dists[i].size));
-    if let Some(smallest) = order.pop() {
+    let smallest = (0..dists.len()).min_by_key(|&i| dists[i].size);
+    if let Some(smallest) = smallest {
+        order.retain(|&i| i != smallest);
         order.insert(0, smallest);
     }
     order
@@ -499,12 +454,11 @@ async fn publish_with(
     );
     let jobs = usize::from(args.jobs.max(1));
     let uploader = &uploader;
-    let first = FirstUpload::new();
-    let first = (!args.dry_run).then_some(&first);
     let order = schedule(&dists);
     // Each project is looked up once, ahead of its files and at most
-    // `jobs` at once, while the files are uploaded: an upload rarely waits
-    // for its look-up.
+    // `jobs` at once, while files are uploaded: an upload rarely waits for
+    // its look-up, and the look-ups go ahead while the first upload waits
+    // alone for its answer.
     let mut names = BTreeSet::new();
     let projects: Vec<String> = order
         .iter()
@@ -513,10 +467,30 @@ async fn publish_with(
         .collect();
     let prefetch = futures_util::stream::iter(&projects)
         .for_each_concurrent(jobs, |name| uploader.prefetch(name));
-    let work = futures_util::stream::iter(order)
-        .map(|index| one(index, &dists[index], uploader, ledger, first))
-        .buffer_unordered(jobs)
-        .collect::<Vec<(usize, FileReport)>>();
+    let work = async {
+        let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(dists.len());
+        let mut rest = order.into_iter();
+        if !args.dry_run {
+            // One upload at a time until one is sent: credentials the index
+            // refuses then cost one attempt, and the other files are never
+            // started.
+            for index in rest.by_ref() {
+                let (index, report) = one(index, &dists[index], uploader, ledger, false).await;
+                let sent = report.attempts > 0;
+                files.push((index, report));
+                if sent {
+                    break;
+                }
+            }
+        }
+        let others: Vec<(usize, FileReport)> = futures_util::stream::iter(rest)
+            .map(|index| one(index, &dists[index], uploader, ledger, args.dry_run))
+            .buffer_unordered(jobs)
+            .collect()
+            .await;
+        files.extend(others);
+        files
+    };
     let ((), mut files) = futures_util::future::join(prefetch, work).await;
     files.sort_by_key(|(index, _)| *index);
     let mut report = header;
