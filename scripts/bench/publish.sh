@@ -120,7 +120,9 @@ def wheel(project, size):
         module + "/__init__.py": b"VALUE = 1\n",
         module + "/data.bin": os.urandom(size),
         di + "/METADATA": (
-            "Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: bench\n" % (project, version)
+            "Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: bench\n"
+            "Description-Content-Type: text/markdown\n\n# %s\n\nA benchmark package.\n"
+            % (project, version, project)
         ).encode(),
         di + "/WHEEL": b"Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }

@@ -21,6 +21,11 @@ use tokio::time::Instant;
 /// Bytes read per chunk.
 const CHUNK: usize = 64 * 1024;
 
+/// How far the cap may send ahead of the clock: a token bucket this many
+/// milliseconds of the rate deep. Timers wake up to a millisecond late;
+/// without this slack every late wake-up would be lost link time.
+const BURST: Duration = Duration::from_millis(5);
+
 /// How the proxy shapes traffic; the same each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct NetemConfig {
@@ -206,7 +211,8 @@ impl Direction {
                 .busy_until
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let start = (*busy).max(Instant::now());
+            let now = Instant::now();
+            let start = (*busy).max(now.checked_sub(BURST).unwrap_or(now));
             *busy = start + took;
             *busy
         };
