@@ -369,10 +369,9 @@ async fn upload_one(
     uploader.upload(dist).await
 }
 
-/// The order files are started in: the smallest first (the one most
-/// likely to be the first upload, whose answer the others wait for), then
-/// the largest first, so that the longest upload does not end the run
-/// alone.
+/// The order files are started in: the smallest first (the first upload
+/// goes alone until the index answers, so it should be quick), then the
+/// largest first, so that the longest upload does not end the run alone.
 fn schedule(dists: &[Distribution]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..dists.len()).collect();
     // Stable: files of one size keep the order they were given in.
