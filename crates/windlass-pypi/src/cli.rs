@@ -372,11 +372,14 @@ async fn upload_one(
 /// The order files are started in: the smallest first (the first upload
 /// goes alone until the index answers, so it should be quick), then the
 /// largest first, so that the longest upload does not end the run alone.
+/// Sizes count by their power of two: files of about one size keep the
+/// order they were given in.
 fn schedule(dists: &[Distribution]) -> Vec<usize> {
+    let class = |i: usize| 64 - dists[i].size.leading_zeros();
     let mut order: Vec<usize> = (0..dists.len()).collect();
-    // Stable: files of one size keep the order they were given in.
-    order.sort_by_key(|&i| std::cmp::Reverse(dists[i].size));
-    let smallest = (0..dists.len()).min_by_key(|&i| dists[i].size);
+    // Stable: the given order within a size class.
+    order.sort_by_key(|&i| std::cmp::Reverse(class(i)));
+    let smallest = (0..dists.len()).min_by_key(|&i| class(i));
     if let Some(smallest) = smallest {
         order.retain(|&i| i != smallest);
         order.insert(0, smallest);
