@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Benchmark: resolve 20 secrets from OpenBao and run `true` with
 # `windlass-secrets exec`, side by side with 20 sequential `bao kv get`
-# calls, in one hyperfine run. Prints both medians and their ratio
-# (target: <= 0.1).
+# calls, in one hyperfine run, twice: direct (loopback) and through
+# `windlass-netem` at 25 ms each way and 200 Mbit/s, because loopback hides
+# what round trips cost. Prints the medians and the ratios (target: <= 0.1).
 #
 # usage: scripts/bench/secrets.sh [RUNS]
 #
 # Needs the services of `scripts/services.sh start` (OpenBao) and hyperfine.
-# WINDLASS_SECRETS_BIN overrides the binary (default: a release build).
+# WINDLASS_SECRETS_BIN and WINDLASS_NETEM override the binaries (default:
+# release builds). BENCH_DELAY and BENCH_RATE shape the proxy (default:
+# 25ms, 200mbit).
 set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -38,9 +41,34 @@ else
   BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/windlass-secrets
 fi
 [[ -x $BIN ]] || die "no binary at $BIN"
+if [[ -n ${WINDLASS_NETEM:-} ]]; then
+  NETEM=$WINDLASS_NETEM
+else
+  (cd "$ROOT" && cargo build --quiet --release -p windlass-testkit --bin windlass-netem)
+  NETEM=${CARGO_TARGET_DIR:-$ROOT/target}/release/windlass-netem
+fi
+[[ -x $NETEM ]] || die "no binary at $NETEM"
 
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+NETEM_PID=
+cleanup() {
+  if [[ -n $NETEM_PID ]]; then kill "$NETEM_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# OpenBao behind a network: delay each way, a bandwidth cap.
+UPSTREAM=${VAULT_ADDR#*://}
+UPSTREAM=${UPSTREAM%%/*}
+"$NETEM" --upstream "$UPSTREAM" --delay "${BENCH_DELAY:-25ms}" --rate "${BENCH_RATE:-200mbit}" \
+  >"$WORK/netem.port" 2>"$WORK/netem.log" &
+NETEM_PID=$!
+for _ in $(seq 100); do
+  [[ -s $WORK/netem.port ]] && break
+  sleep 0.05
+done
+[[ -s $WORK/netem.port ]] || die "windlass-netem did not start: $(cat "$WORK/netem.log")"
+PROXY_ADDR="${VAULT_ADDR%%://*}://127.0.0.1:$(head -n 1 "$WORK/netem.port")"
 
 # Seed 20 secrets (the root token goes by environment, never argv) and a
 # windlass.toml naming them.
@@ -61,14 +89,21 @@ SCRIPT
 chmod +x "$WORK/bao-20.sh"
 
 export VAULT_TOKEN=$READ_TOKEN BAO_TOKEN=$READ_TOKEN BAO WINDLASS_CONFIG=$WORK/windlass.toml
-hyperfine --warmup 2 --runs "$RUNS" --shell=none --export-json "$WORK/result.json" \
-  --command-name windlass "$BIN exec --all -- true" \
-  --command-name bao-kv-get "$WORK/bao-20.sh"
-
-jq -r '
-  (.results[] | select(.command == "windlass") | .median) as $w
-  | (.results[] | select(.command == "bao-kv-get") | .median) as $b
-  | "median windlass secrets exec (20 secrets): \($w * 1000 | floor) ms",
-    "median 20 x bao kv get:                     \($b * 1000 | floor) ms",
-    "ratio: \(($w / $b) * 1000 | round / 1000) (target <= 0.1)"
-' "$WORK/result.json"
+# Runs both tools against $1 (an OpenBao address) and prints the result
+# under the name $2.
+bench() {
+  VAULT_ADDR=$1 BAO_ADDR=$1 hyperfine --warmup 2 --runs "$RUNS" --shell=none \
+    --export-json "$WORK/$2.json" \
+    --command-name windlass "$BIN exec --all -- true" \
+    --command-name bao-kv-get "$WORK/bao-20.sh" >&2
+  jq -r --arg network "$2" '
+    (.results[] | select(.command == "windlass") | .median) as $w
+    | (.results[] | select(.command == "bao-kv-get") | .median) as $b
+    | "\($network):",
+      "  median windlass secrets exec (20 secrets): \($w * 1000 | floor) ms",
+      "  median 20 x bao kv get:                     \($b * 1000 | floor) ms",
+      "  ratio: \(($w / $b) * 1000 | round / 1000) (target <= 0.1)"
+  ' "$WORK/$2.json"
+}
+bench "$VAULT_ADDR" direct
+bench "$PROXY_ADDR" "through the proxy (${BENCH_DELAY:-25ms} each way, ${BENCH_RATE:-200mbit})"

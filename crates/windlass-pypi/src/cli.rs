@@ -20,7 +20,7 @@ use crate::repository::{
     Auth, Credentials, Target, TargetError, TargetRequest, TargetSources, TrustedPublishingMode,
     resolve_target,
 };
-use crate::upload::Uploader;
+use crate::upload::{Projects, Uploader};
 
 /// `windlass wheel publish`: upload wheels and sdists to a PyPI-compatible
 /// index.
@@ -341,14 +341,50 @@ async fn one(
     ledger: &Ledger,
     dry_run: bool,
 ) -> (usize, FileReport) {
-    ledger.start(index);
     let report = if dry_run {
+        ledger.start(index);
         uploader.plan(dist).await
     } else {
-        uploader.publish(dist).await
+        upload_one(index, dist, uploader, ledger).await
     };
     ledger.done(index, &report);
     (index, report)
+}
+
+/// Looks the file up (its project's shared look-up) and uploads it unless
+/// that settles it.
+async fn upload_one(
+    index: usize,
+    dist: &Distribution,
+    uploader: &Uploader<'_>,
+    ledger: &Ledger,
+) -> FileReport {
+    if let Some(report) = uploader.not_started(dist) {
+        return report;
+    }
+    if let Some(report) = uploader.check(dist).await {
+        return report;
+    }
+    ledger.start(index);
+    uploader.upload(dist).await
+}
+
+/// The order files are started in: the smallest first (the first upload
+/// goes alone until the index answers, so it should be quick), then the
+/// largest first, so that the longest upload does not end the run alone.
+/// Sizes count by their power of two: files of about one size keep the
+/// order they were given in.
+fn schedule(dists: &[Distribution]) -> Vec<usize> {
+    let class = |i: usize| 64 - dists[i].size.leading_zeros();
+    let mut order: Vec<usize> = (0..dists.len()).collect();
+    // Stable: the given order within a size class.
+    order.sort_by_key(|&i| std::cmp::Reverse(class(i)));
+    let smallest = (0..dists.len()).min_by_key(|&i| class(i));
+    if let Some(smallest) = smallest {
+        order.retain(|&i| i != smallest);
+        order.insert(0, smallest);
+    }
+    order
 }
 
 async fn publish_with(
@@ -382,6 +418,7 @@ async fn publish_with(
         printer,
         skip_existing: args.skip_existing,
         refused: std::sync::Mutex::new(None),
+        projects: Projects::default(),
     };
     // 3. Upload (or plan), a bounded number at once, results in input order.
     printer.status(
@@ -419,27 +456,44 @@ async fn publish_with(
     );
     let jobs = usize::from(args.jobs.max(1));
     let uploader = &uploader;
-    let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(dists.len());
-    let mut rest = dists.iter().enumerate();
-    if !args.dry_run {
-        // One file at a time until one is sent: credentials the index
-        // refuses then cost one attempt, and the other files are never
-        // started.
-        for (index, dist) in rest.by_ref() {
-            let (index, report) = one(index, dist, uploader, ledger, args.dry_run).await;
-            let sent = report.attempts > 0;
-            files.push((index, report));
-            if sent {
-                break;
+    let order = schedule(&dists);
+    // Each project is looked up once, ahead of its files and at most
+    // `jobs` at once, while files are uploaded: an upload rarely waits for
+    // its look-up, and the look-ups go ahead while the first upload waits
+    // alone for its answer.
+    let mut names = BTreeSet::new();
+    let projects: Vec<String> = order
+        .iter()
+        .map(|&i| dists[i].normalized_name())
+        .filter(|name| names.insert(name.clone()))
+        .collect();
+    let prefetch = futures_util::stream::iter(&projects)
+        .for_each_concurrent(jobs, |name| uploader.prefetch(name));
+    let work = async {
+        let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(dists.len());
+        let mut rest = order.into_iter();
+        if !args.dry_run {
+            // One upload at a time until one is sent: credentials the index
+            // refuses then cost one attempt, and the other files are never
+            // started.
+            for index in rest.by_ref() {
+                let (index, report) = one(index, &dists[index], uploader, ledger, false).await;
+                let sent = report.attempts > 0;
+                files.push((index, report));
+                if sent {
+                    break;
+                }
             }
         }
-    }
-    let others: Vec<(usize, FileReport)> = futures_util::stream::iter(rest)
-        .map(|(index, dist)| one(index, dist, uploader, ledger, args.dry_run))
-        .buffer_unordered(jobs)
-        .collect()
-        .await;
-    files.extend(others);
+        let others: Vec<(usize, FileReport)> = futures_util::stream::iter(rest)
+            .map(|index| one(index, &dists[index], uploader, ledger, args.dry_run))
+            .buffer_unordered(jobs)
+            .collect()
+            .await;
+        files.extend(others);
+        files
+    };
+    let ((), mut files) = futures_util::future::join(prefetch, work).await;
     files.sort_by_key(|(index, _)| *index);
     let mut report = header;
     report.files = files.into_iter().map(|(_, f)| f).collect();

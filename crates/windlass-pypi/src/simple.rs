@@ -75,6 +75,9 @@ pub fn project_url(simple: &RedactedUrl, normalized_name: &str) -> RedactedUrl {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectFiles {
     pub files: BTreeMap<String, Option<String>>,
+    /// Where the index redirected the look-up, to another origin: the
+    /// project is not on this index (the redirect was not followed).
+    pub elsewhere: Option<RedactedUrl>,
 }
 
 /// What the index has under a file name.
@@ -147,6 +150,7 @@ pub fn parse_json(body: &[u8]) -> Result<ProjectFiles, serde_json::Error> {
                 (f.filename, sha256)
             })
             .collect(),
+        elsewhere: None,
     })
 }
 
@@ -180,7 +184,10 @@ pub fn parse_html(body: &str, base: &Url) -> ProjectFiles {
         });
         files.insert(name, sha256);
     }
-    ProjectFiles { files }
+    ProjectFiles {
+        files,
+        elsewhere: None,
+    }
 }
 
 /// The `href` values of the `<a>` start tags of `html`, in order.
@@ -380,7 +387,15 @@ pub async fn lookup(
                 to = error.redirect_target().map(tracing::field::display),
                 "the index redirected the look-up to another origin; the project is not on this index"
             );
-            return Ok(ProjectFiles::default());
+            return Ok(ProjectFiles {
+                files: BTreeMap::new(),
+                elsewhere: Some(
+                    error
+                        .redirect_target()
+                        .cloned()
+                        .unwrap_or_else(|| page.clone()),
+                ),
+            });
         }
         Err(error) => return Err(LookupError::Http(error)),
     };

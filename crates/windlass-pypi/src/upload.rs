@@ -2,13 +2,15 @@
 //! any failure look again before retrying, so that a retry never uploads
 //! twice and never fails on its own earlier success.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt as _;
+use tokio::sync::OnceCell;
 use windlass_http::multipart::{Form, Part};
 use windlass_http::{Body, HttpClient, HttpError, Method, Policy, Retries, StatusCode};
 use windlass_output::{ExitStatus, Printer, Progress};
@@ -18,7 +20,7 @@ use crate::form::form_fields;
 use crate::oidc::{OidcError, TrustedPublisher};
 use crate::report::{FileError, FileReport, FileStatus};
 use crate::repository::{Auth, Credentials, Target};
-use crate::simple::{self, Existing, LookupError};
+use crate::simple::{self, Existing, LookupError, ProjectFiles};
 
 /// Bytes read from disk per chunk of the streamed body.
 const CHUNK: usize = 256 * 1024;
@@ -34,6 +36,25 @@ pub struct Uploader<'a> {
     /// Set once the index refused the credentials (401 or 403): no
     /// further file is started.
     pub refused: Mutex<Option<String>>,
+    /// What the index has of each project, looked up once per run.
+    pub projects: Projects,
+}
+
+/// A project's look-up, shared by all its files.
+type Listing = Result<Arc<ProjectFiles>, Arc<LookupError>>;
+
+/// The look-ups of one run, one per project: the first file of a project
+/// (or [`Uploader::prefetch`]) asks the index, the others await that one
+/// answer. Only the look-ups before an upload are shared: the one after a
+/// failed attempt always asks again.
+#[derive(Debug, Default)]
+pub struct Projects(Mutex<HashMap<String, Arc<OnceCell<Listing>>>>);
+
+impl Projects {
+    fn cell(&self, normalized_name: &str) -> Arc<OnceCell<Listing>> {
+        let mut cells = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(cells.entry(normalized_name.to_owned()).or_default())
+    }
 }
 
 enum AttemptError {
@@ -83,18 +104,59 @@ impl Uploader<'_> {
         .then_some(auth)
     }
 
-    /// Looks the file up; `retries` says whether the look-up retries on its
-    /// own or runs inside the upload's retry loop.
-    async fn lookup(&self, dist: &Distribution, retries: Retries) -> Result<Existing, LookupError> {
+    /// What the index has of a project: asked once per run (with its own
+    /// retries), whatever the number of its files.
+    async fn listing(&self, normalized_name: &str) -> Listing {
+        let cell = self.projects.cell(normalized_name);
+        cell.get_or_init(|| async {
+            let page = simple::project_url(&self.target.simple_url, normalized_name);
+            let files = simple::lookup(&self.client, &page, self.lookup_auth(), Retries::Here)
+                .await
+                .map_err(Arc::new)?;
+            if let Some(elsewhere) = &files.elsewhere {
+                // Said once per project, at `-v`.
+                self.printer.status_line().set(
+                    "Looked up",
+                    &format!(
+                        "`{normalized_name}`: not on this index (it redirects the look-up to {elsewhere}, another origin, which is not asked)"
+                    ),
+                );
+            }
+            Ok(Arc::new(files))
+        })
+        .await
+        .clone()
+    }
+
+    /// Looks a project up ahead of its files, so that its uploads need not
+    /// wait for the index's answer. Does nothing once the credentials were
+    /// refused.
+    pub async fn prefetch(&self, normalized_name: &str) {
+        if self.refusal().is_none() {
+            let _ = self.listing(normalized_name).await;
+        }
+    }
+
+    /// What the index has under the file's name, from its project's shared
+    /// look-up.
+    async fn existing(&self, dist: &Distribution) -> Result<Existing, Arc<LookupError>> {
+        let files = self.listing(&dist.normalized_name()).await?;
+        Ok(files.compare(&dist.filename, &dist.sha256))
+    }
+
+    /// Looks the file up afresh, in one attempt: inside the upload's retry
+    /// loop, after a failed attempt.
+    async fn lookup_again(&self, dist: &Distribution) -> Result<Existing, LookupError> {
         let page = simple::project_url(&self.target.simple_url, &dist.normalized_name());
-        let files = simple::lookup(&self.client, &page, self.lookup_auth(), retries).await?;
+        let files =
+            simple::lookup(&self.client, &page, self.lookup_auth(), Retries::ByCaller).await?;
         Ok(files.compare(&dist.filename, &dist.sha256))
     }
 
     /// The dry-run plan for a file: only looks it up.
     pub async fn plan(&self, dist: &Distribution) -> FileReport {
         let report = self.report(dist);
-        match self.lookup(dist, Retries::Here).await {
+        match self.existing(dist).await {
             Ok(Existing::Absent) => report.with(
                 FileStatus::WouldUpload,
                 "not on the index yet".to_owned(),
@@ -117,22 +179,23 @@ impl Uploader<'_> {
             // Without the index's answer there is no plan: never claim
             // one.
             Err(error) => {
-                let unreachable = matches!(&error, LookupError::Http(e) if e.status().is_none());
+                let error = &*error;
+                let unreachable = matches!(error, LookupError::Http(e) if e.status().is_none());
                 let (message, hint) = if unreachable {
                     (
-                        format!("cannot reach the index to plan this file: {}", chain(&error)),
+                        format!("cannot reach the index to plan this file: {}", chain(error)),
                         "check the repository url, the network and the proxy settings; nothing is known about this file until the index answers",
                     )
                 } else {
                     (
-                        format!("cannot look this file up to plan it: {}", chain(&error)),
+                        format!("cannot look this file up to plan it: {}", chain(error)),
                         "check the simple url (`--simple-url`) and the credentials for reading it",
                     )
                 };
                 report.failed(FileError {
                     message,
                     server_message: None,
-                    http_status: match &error {
+                    http_status: match error {
                         LookupError::Http(e) => e.status().map(|s| s.as_u16()),
                         LookupError::Json { .. } => None,
                     },
@@ -170,48 +233,69 @@ impl Uploader<'_> {
             .map_or_else(|poisoned| poisoned.into_inner().clone(), |r| r.clone())
     }
 
-    /// Uploads one file unless the index already has it.
-    pub async fn publish(&self, dist: &Distribution) -> FileReport {
-        if let Some(refusal) = self.refusal() {
-            self.printer.status("Not started", &dist.filename);
-            return self.report(dist).with(FileStatus::NotStarted, refusal);
-        }
+    /// The file's report as not started, once the index refused the
+    /// credentials.
+    pub fn not_started(&self, dist: &Distribution) -> Option<FileReport> {
+        let refusal = self.refusal()?;
+        self.printer.status("Not started", &dist.filename);
+        Some(self.report(dist).with(FileStatus::NotStarted, refusal))
+    }
+
+    /// Decides from the project's look-up whether the file is to be
+    /// uploaded: `None` when it is, else its final report (skipped,
+    /// conflict), its status line printed.
+    pub async fn check(&self, dist: &Distribution) -> Option<FileReport> {
+        let report = self.settled_by_lookup(dist).await?;
+        self.printer
+            .status(status_verb(report.status), &status_line(&report));
+        Some(report)
+    }
+
+    /// Uploads one file that [`Uploader::check`] said to upload.
+    pub async fn upload(&self, dist: &Distribution) -> FileReport {
         let progress = self.printer.bytes_progress(dist.size, &dist.filename);
-        let report = self.publish_inner(dist, &progress).await;
+        let report = self.upload_inner(dist, &progress).await;
         progress.finish();
         self.printer
             .status(status_verb(report.status), &status_line(&report));
         report
     }
 
-    async fn publish_inner(&self, dist: &Distribution, progress: &Progress) -> FileReport {
+    async fn settled_by_lookup(&self, dist: &Distribution) -> Option<FileReport> {
         let report = self.report(dist);
-        match self.lookup(dist, Retries::Here).await {
+        match self.existing(dist).await {
             Ok(Existing::Same) => {
                 // Without --skip-existing, the run ends with one warning
                 // for all such files (see `cli::publish_with`).
-                return report.with(
+                Some(report.with(
                     FileStatus::Skipped,
                     "already on the index with the same sha256".to_owned(),
-                );
+                ))
             }
-            Ok(Existing::Different { sha256 }) => return report.conflict(sha256),
-            Ok(Existing::Unknown) if self.skip_existing => {
-                return report.with(
+            Ok(Existing::Different { sha256 }) => Some(report.conflict(sha256)),
+            Ok(Existing::Unknown) if self.skip_existing => Some(
+                report.with(
                     FileStatus::Skipped,
                     "a file of this name is on the index (which publishes no hash to compare)"
                         .to_owned(),
-                );
-            }
-            Ok(Existing::Unknown | Existing::Absent) => {}
+                ),
+            ),
+            Ok(Existing::Unknown | Existing::Absent) => None,
             // The upload that follows fails the same way if the index is
             // down, and says so once.
-            Err(error) => tracing::debug!(
-                file = %dist.filename,
-                error = %chain(&error),
-                "cannot look the file up before uploading; uploading anyway"
-            ),
+            Err(error) => {
+                tracing::debug!(
+                    file = %dist.filename,
+                    error = %chain(&*error),
+                    "cannot look the file up before uploading; uploading anyway"
+                );
+                None
+            }
         }
+    }
+
+    async fn upload_inner(&self, dist: &Distribution, progress: &Progress) -> FileReport {
+        let report = self.report(dist);
         // One retry layer: windlass-http's policy (attempts, backoff,
         // Retry-After, the index's time budget) decides; the upload and the
         // look-ups inside this loop make one attempt each.
@@ -311,7 +395,7 @@ impl Uploader<'_> {
         // the response, but never parsed: only hashes decide.
         let snippet = error.body_snippet().await.map(|s| tidy_snippet(&s));
         if lookup_worthy {
-            match self.lookup(dist, Retries::ByCaller).await {
+            match self.lookup_again(dist).await {
                 Ok(Existing::Same) => {
                     let (status_kind, reason) = if attempt > 1 || transient {
                         (

@@ -531,6 +531,7 @@ impl Trusted {
             lifetime,
             upstream: server.upload_url(),
             fallback: None,
+            anyone_uploads: false,
         })
         .await;
         let dir = tempfile::tempdir().unwrap();
@@ -756,6 +757,7 @@ async fn a_lookup_redirected_to_another_index_means_absent() {
         lifetime: 900,
         upstream: upload.clone(),
         fallback: Some(server.simple_url()),
+        anyone_uploads: false,
     })
     .await;
     let ours = write_wheel(dir.path(), &name, &version, "ours", 0);
@@ -808,6 +810,7 @@ async fn a_lookup_never_leaves_the_origin_and_simple_url_credentials_stay_hidden
             "http://{}/simple/",
             elsewhere.local_addr().unwrap()
         )),
+        anyone_uploads: false,
     })
     .await;
     let password = canary("simple-url-password");
@@ -857,6 +860,7 @@ async fn refused_credentials_stop_the_other_files() {
         lifetime: 900,
         upstream: server.upload_url(),
         fallback: None,
+        anyone_uploads: false,
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -1012,6 +1016,7 @@ async fn an_unavailable_index_costs_one_retry_budget() {
         lifetime: 900,
         upstream: server.upload_url(),
         fallback: None,
+        anyone_uploads: false,
     })
     .await;
     index.set_unavailable(true);
@@ -1198,4 +1203,231 @@ async fn human_output_at_default_and_verbose() {
     ]}, {
         insta::assert_snapshot!(report.replace(&dir.path().display().to_string(), "[TMP]"));
     });
+}
+
+/// An index in front of the open pypiserver that takes anyone's uploads,
+/// counts requests and connections, and answers look-ups with 404 (or
+/// redirects them to `fallback`).
+async fn counting_index(fallback: Option<String>) -> FakeIndex {
+    let services = Services::load();
+    FakeIndex::start(IndexConfig {
+        audience: "pypi".to_owned(),
+        repository: String::new(),
+        lifetime: 900,
+        upstream: services.pypiserver().upload_url(),
+        fallback,
+        anyone_uploads: true,
+    })
+    .await
+}
+
+/// Look-ups are per project, not per file, and the files of a run share
+/// a few connections: `jobs` for uploads and as many for look-ups at most.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_lookup_per_project_and_connections_per_job() {
+    let index = counting_index(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (one, _) = unique_name("once");
+    let (other, _) = unique_name("twice");
+    // Ten files of one project: five versions, a wheel and an sdist each.
+    let mut files = Vec::new();
+    for _ in 0..5 {
+        let version = unique_version();
+        files.push(write_wheel(dir.path(), &one, &version, "x", 0));
+        files.push(write_sdist(dir.path(), &one, &version, "x"));
+    }
+    let mut args = vec![
+        "--repository",
+        index.url.as_str(),
+        "--no-credentials",
+        "-j",
+        "2",
+    ];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let run = publish(dir.path(), dir.path(), &args, &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let seen = index.seen();
+    let normalized = one.replace('_', "-");
+    assert_eq!(count(&seen.requests, "POST /"), 10, "{seen:#?}");
+    assert_eq!(
+        count(&seen.requests, &format!("GET /simple/{normalized}/")),
+        1,
+        "{seen:#?}"
+    );
+    assert_eq!(count(&seen.requests, "GET "), 1, "{seen:#?}");
+    // Eleven requests; at most two uploads and two look-ups at once.
+    assert!(
+        seen.connections <= 4,
+        "{} connections: {seen:#?}",
+        seen.connections
+    );
+
+    // Two projects: two look-ups, each once.
+    let before = index.seen().requests.len();
+    let version = unique_version();
+    let files = [
+        write_wheel(dir.path(), &one, &version, "x", 0),
+        write_sdist(dir.path(), &one, &version, "x"),
+        write_wheel(dir.path(), &other, &version, "x", 0),
+        write_sdist(dir.path(), &other, &version, "x"),
+    ];
+    let mut args = vec!["--repository", index.url.as_str(), "--no-credentials"];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let run = publish(dir.path(), dir.path(), &args, &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let requests = index.seen().requests[before..].to_vec();
+    assert_eq!(count(&requests, "POST /"), 4, "{requests:#?}");
+    assert_eq!(count(&requests, "GET "), 2, "{requests:#?}");
+    for name in [&one, &other] {
+        let page = format!("GET /simple/{}/", name.replace('_', "-"));
+        assert_eq!(count(&requests, &page), 1, "{requests:#?}");
+    }
+}
+
+/// A look-up that the index redirects to another origin (pypiserver's
+/// fallback) means "not on this index": the other origin is never
+/// contacted, every file is uploaded, and `-v` says so once per project.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cross_origin_redirect_costs_nothing_and_publishing_proceeds() {
+    // Where the index sends look-ups for what it lacks: it counts visitors.
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let index = counting_index(Some(format!(
+        "http://{}/simple/",
+        elsewhere.local_addr().unwrap()
+    )))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("redirected");
+    let version = unique_version();
+    let files = [
+        write_wheel(dir.path(), &name, &version, "x", 0),
+        write_sdist(dir.path(), &name, &version, "x"),
+    ];
+    let token = canary("redirected-token");
+    let mut args = vec![
+        "--repository",
+        index.url.as_str(),
+        "--token",
+        "env://PYPI_TOKEN",
+        "-v",
+    ];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let run = publish(dir.path(), dir.path(), &args, &[("PYPI_TOKEN", &token)]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    run.assert_no_leak(&token);
+    let seen = index.seen();
+    assert_eq!(count(&seen.requests, "POST /"), 2, "{seen:#?}");
+    assert_eq!(count(&seen.requests, "GET /simple/"), 1, "{seen:#?}");
+    assert_eq!(
+        run.stderr.matches("not on this index").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        elsewhere.accept().is_err(),
+        "the look-up followed the redirect to another origin"
+    );
+}
+
+/// A pypiserver in its stock configuration: fallback on (to a local
+/// listener standing in for the public index), open for uploads.
+struct StockPypiserver {
+    child: std::process::Child,
+    url: String,
+}
+
+impl StockPypiserver {
+    fn start(services: &Services, packages: &std::path::Path, fallback: &str) -> Self {
+        let state = std::path::PathBuf::from(services.var("WINDLASS_TEST_STATE_DIR"));
+        let server = state.join("venv-services/bin/pypi-server");
+        assert!(
+            server.is_file(),
+            "pypi-server is missing at {}: run scripts/services.sh install",
+            server.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a test starts its own server and kills it on drop"
+        )]
+        let child = std::process::Command::new(server)
+            .args(["run", "-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-a", ".", "-P", ".", "--fallback-url", fallback])
+            .arg(packages)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pypiserver did not listen on port {port} within 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}/"),
+        }
+    }
+}
+
+impl Drop for StockPypiserver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Against a real pypiserver with its fallback on, publishing works (a
+/// second run skips what the first uploaded) and the fallback target is
+/// never contacted.
+#[tokio::test(flavor = "multi_thread")]
+async fn stock_pypiserver_with_fallback_on() {
+    let services = Services::load();
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let packages = tempfile::tempdir().unwrap();
+    let server = StockPypiserver::start(
+        &services,
+        packages.path(),
+        &format!("http://{}/simple/", elsewhere.local_addr().unwrap()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("stock");
+    let version = unique_version();
+    let files = [
+        write_wheel(dir.path(), &name, &version, "x", 0),
+        write_sdist(dir.path(), &name, &version, "x"),
+    ];
+    let mut args = vec![
+        "--repository",
+        server.url.as_str(),
+        "--no-credentials",
+        "--json",
+    ];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let run = publish(dir.path(), dir.path(), &args, &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let report = run.json();
+    for file in report["data"]["files"].as_array().unwrap() {
+        assert_eq!(file["status"], "uploaded", "{file}");
+    }
+    let run = publish(dir.path(), dir.path(), &args, &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let report = run.json();
+    for file in report["data"]["files"].as_array().unwrap() {
+        assert_eq!(file["status"], "skipped", "{file}");
+    }
+    assert!(
+        elsewhere.accept().is_err(),
+        "a look-up followed pypiserver's fallback redirect"
+    );
 }

@@ -13,13 +13,17 @@
 //! configuration of every property test. [`serde_fields`] lists a serde
 //! struct's fields, so a test can check that the docs name them all;
 //! [`assert_generated`] keeps a checked-in generated file current.
+//! [`netem`] is a TCP proxy that adds delay and caps bandwidth, so that
+//! tests and benchmarks see a network instead of loopback (the
+//! `windlass-netem` binary runs it for the benchmark scripts).
 //!
 //! This crate is for tests only: it never starts or stops services itself and
-//! never talks HTTP (reachability is a TCP connect).
+//! never talks HTTP (reachability is a TCP connect; the proxy moves bytes).
 
 mod fields;
 mod generated;
 mod leak;
+pub mod netem;
 mod props;
 mod services;
 mod special;

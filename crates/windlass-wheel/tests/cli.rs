@@ -1003,15 +1003,21 @@ fn retries_against_a_down_index_are_status_lines_not_logs() {
         assert_eq!(out.status.code(), Some(3), "{stderr}");
         assert!(!stderr.contains("WARN"), "{stderr}");
         let retry_lines = stderr.lines().filter(|l| l.contains("Retrying")).count();
-        // Per file, the look-up before the upload and the upload are each
-        // retried once (`http.retries = 1`); the look-up after a failed
-        // upload is part of the upload's retry, never retried on its own.
-        let expected = if flags == ["-v"] { 2 * files } else { 0 };
+        // The project's one look-up (its files share it) and each file's
+        // upload are retried once (`http.retries = 1`); the look-up after a
+        // failed upload is part of the upload's retry, never retried on its
+        // own.
+        let projects = 1;
+        let expected = if flags == ["-v"] { files + projects } else { 0 };
         assert_eq!(retry_lines, expected, "{stderr}");
         let requests = seen.lock().unwrap()[before..].to_vec();
         let posts = requests.iter().filter(|r| r.starts_with("POST")).count();
         let gets = requests.iter().filter(|r| r.starts_with("GET")).count();
-        assert_eq!((posts, gets), (2 * files, 4 * files), "{requests:?}");
+        assert_eq!(
+            (posts, gets),
+            (2 * files, 2 * projects + 2 * files),
+            "{requests:?}"
+        );
         outputs.push_str(&format!("$ windlass-wheel {}\n{stderr}", args.join(" ")));
     }
     // With a token: the retry lines and the errors never show it.

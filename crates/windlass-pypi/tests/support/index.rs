@@ -47,6 +47,9 @@ pub struct IndexConfig {
     /// When set, `GET /simple/NAME/` answers `303 See Other` to
     /// `{fallback}NAME/`, as pypiserver does for projects it lacks.
     pub fallback: Option<String>,
+    /// Uploads are forwarded whatever their credentials, as an open
+    /// pypiserver takes them.
+    pub anyone_uploads: bool,
 }
 
 /// What the index saw.
@@ -60,6 +63,8 @@ pub struct Seen {
     pub uploads: Vec<String>,
     /// `METHOD /path` of every request, in order.
     pub requests: Vec<String>,
+    /// Connections accepted.
+    pub connections: usize,
 }
 
 /// A running fake index; stops when dropped.
@@ -102,6 +107,7 @@ impl FakeIndex {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                serving.seen.lock().unwrap().connections += 1;
                 let state = serving.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
@@ -275,7 +281,7 @@ impl State {
                 .iter()
                 .any(|(valid, expires)| valid == token && *expires > now())
         });
-        if !authorised {
+        if !authorised && !self.config.anyone_uploads {
             return Response::builder()
                 .status(StatusCode::FORBIDDEN)
                 .body(Full::new(Bytes::from_static(
