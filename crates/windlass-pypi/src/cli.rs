@@ -498,13 +498,22 @@ async fn publish_with(
     let mut report = header;
     report.files = files.into_iter().map(|(_, f)| f).collect();
     report.count();
-    if !args.skip_existing && report.skipped > 0 {
+    if !args.skip_existing {
+        warn_skipped(&report, printer);
+    }
+    Ok(finish_report(report, printer))
+}
+
+/// One warning for every file skipped as already on the index, when the
+/// run did not say to expect them (`--skip-existing`): the per-file lines
+/// say which.
+fn warn_skipped(report: &PublishReport, printer: &Printer) {
+    if report.skipped > 0 {
         let files = windlass_output::plural(report.skipped, "file was", "files were");
         printer.warn(&format!(
             "{files} already on the index with the same sha256 and skipped (pass --skip-existing to expect this)"
         ));
     }
-    Ok(finish_report(report, printer))
 }
 
 /// In GitHub Actions, the step summary and one annotation per failed file.
