@@ -423,7 +423,9 @@ mod tests {
             Ok(_) => assert!(back.is_empty(), "{back:?}"),
             Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset),
         }
-        assert_eq!(netem.stats().connections, 1);
+        // At least ours: another test on this machine that probes a port
+        // it believes dead may have picked the proxy's.
+        assert!(netem.stats().connections >= 1);
         assert_eq!(netem.stats().bytes_up, 0);
     }
 
