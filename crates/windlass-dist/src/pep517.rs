@@ -664,10 +664,7 @@ fn discard(envs: &Path, dir: &Path) -> Result<(), Pep517Error> {
 /// must stay as they were recorded), and what they print goes to our stderr
 /// (stdout carries data only), redacted.
 async fn run(cmd: Cmd) -> Result<windlass_process::Outcome, windlass_process::CheckedError> {
-    build_child(cmd)
-        .stdout(Sink::writer(windlass_output::stderr()))
-        .run_checked()
-        .await
+    build_child(cmd).stdout(Sink::Stderr).run_checked().await
 }
 
 /// [`run`], with stdout captured for parsing.

@@ -64,8 +64,6 @@
 //! [`json`], error classification in [`Diagnostic`] and [`Classifier`].
 
 mod args;
-mod diagnostic;
-mod exit;
 pub mod github;
 pub mod json;
 mod logging;
@@ -79,10 +77,6 @@ mod usage;
 use std::io::Write as _;
 
 pub use crate::args::{ColorChoice, OutputArgs};
-pub use crate::diagnostic::{
-    Classification, Classified, Classifier, Diagnostic, Interrupted, ResultExt, SourceLocation,
-};
-pub use crate::exit::ExitStatus;
 pub use crate::github::GitHub;
 pub use crate::logging::{
     LOG_ENV, LogConfig, LogError, RedactingMakeWriter, init_tracing, subscriber,
@@ -91,8 +85,13 @@ pub use crate::printer::{Format, Outcome, Printer, PrinterBuilder, finish, is_br
 pub use crate::progress::Progress;
 pub use crate::render::{Report, render_status, render_warning};
 pub use crate::status_line::StatusLine;
-pub use crate::text::{clean_path, display_path, escape_controls, human_size, plural};
+pub use crate::text::{clean_path, display_path, human_size, plural};
 pub use crate::usage::{exit_usage, parse_from_or_exit, parse_or_exit};
+pub use windlass_diagnostic::{
+    Classification, Classified, Classifier, Diagnostic, ExitStatus, Interrupted, ResultExt,
+    SourceLocation,
+};
+pub use windlass_redact::escape_controls;
 
 /// Standard output, through the process-wide redactor.
 pub fn stdout() -> windlass_redact::RedactingWriter<std::io::Stdout> {

@@ -147,7 +147,8 @@ impl PrinterBuilder {
         self
     }
 
-    /// The error types to classify (see [`Classifier`]).
+    /// The error types to classify (see [`Classifier`]); this crate's own
+    /// errors are always known.
     #[must_use]
     pub fn classifier(mut self, classifier: Classifier) -> Self {
         self.classifier = classifier;
@@ -193,13 +194,21 @@ impl PrinterBuilder {
             show_progress,
             transient: Arc::new(Mutex::new(None)),
             warnings: Mutex::new(Vec::new()),
-            classifier: self.classifier,
+            classifier: own_errors(self.classifier),
             github: match self.github {
                 GitHubSource::Detect => GitHub::detect(),
                 GitHubSource::Given(github) => github,
             },
         }
     }
+}
+
+/// Adds this crate's errors ([`GitHubError`](crate::github::GitHubError),
+/// [`LogError`](crate::LogError)) to a binary's classifier.
+fn own_errors(classifier: Classifier) -> Classifier {
+    classifier
+        .with::<crate::github::GitHubError>()
+        .with::<crate::logging::LogError>()
 }
 
 impl Printer {

@@ -6,7 +6,7 @@ use anstyle::{AnsiColor, Style};
 use windlass_redact::global;
 
 use crate::ExitStatus;
-use crate::diagnostic::{Classifier, SourceLocation};
+use windlass_diagnostic::{Classifier, INTERRUPTED, SourceLocation};
 
 const ERROR: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
@@ -135,9 +135,6 @@ impl Report {
         text
     }
 }
-
-/// The message of a command stopped by SIGINT or SIGTERM.
-pub(crate) const INTERRUPTED: &str = "interrupted";
 
 /// The one line a command stopped by SIGINT or SIGTERM prints on stderr.
 pub(crate) fn render_interrupted(color: bool) -> String {

@@ -90,9 +90,12 @@ pub struct Cmd {
 /// Where one of the child's output streams goes.
 #[derive(Default)]
 pub enum Sink {
-    /// Our own stdout (or stderr), through `windlass-output`, redacted.
+    /// Our own stdout (or stderr: the same stream as the child's), redacted.
     #[default]
     Terminal,
+    /// Our own stderr, redacted, whichever of the child's streams it is
+    /// (a child whose stdout is chatter, not our data).
+    Stderr,
     /// A writer of the caller's, redacted.
     Writer(Box<dyn Write + Send>),
     /// Collected into the [`Outcome`]: stdout raw, stderr redacted.
@@ -112,6 +115,7 @@ impl fmt::Debug for Sink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Terminal => "Terminal",
+            Self::Stderr => "Stderr",
             Self::Writer(_) => "Writer",
             Self::Capture => "Capture",
             Self::Null => "Null",

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
-use windlass_output::Diagnostic as _;
+use windlass_diagnostic::Diagnostic as _;
 use windlass_redact::{MASK, Redactor, Secret};
 
 use crate::{CheckedError, Cmd, ExitStatus, RunError, Sink};

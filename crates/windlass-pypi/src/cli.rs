@@ -228,7 +228,7 @@ pub async fn publish(
         http: ctx
             .http
             .clone()
-            .with_retry_observer(RetryObserver::status_line(printer)),
+            .with_retry_observer(RetryObserver::new(printer.status_line().shows("Retrying"))),
         ..ctx.clone()
     };
     let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.secrets.vault.clone())
