@@ -109,11 +109,14 @@ pub fn stdout_is_terminal() -> bool {
 /// whether a person may see it. A newline follows when stdout is a terminal.
 pub fn reveal(secret: &windlass_redact::Secret<String>) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(secret.expose().as_bytes())?;
-    if stdout_is_terminal() {
-        out.write_all(b"\n")?;
-    }
-    out.flush()
+    out.write_all(secret.expose().as_bytes())
+        .and_then(|()| {
+            if stdout_is_terminal() {
+                out.write_all(b"\n")?;
+            }
+            out.flush()
+        })
+        .map_err(printer::mark_stdout_closed)
 }
 
 /// Standard error, through the process-wide redactor.

@@ -148,7 +148,7 @@ impl PrinterBuilder {
     }
 
     /// The error types to classify (see [`Classifier`]); this crate's own
-    /// errors are always known.
+    /// errors are always known (see [`Report::new`](crate::Report::new)).
     #[must_use]
     pub fn classifier(mut self, classifier: Classifier) -> Self {
         self.classifier = classifier;
@@ -194,21 +194,13 @@ impl PrinterBuilder {
             show_progress,
             transient: Arc::new(Mutex::new(None)),
             warnings: Mutex::new(Vec::new()),
-            classifier: own_errors(self.classifier),
+            classifier: self.classifier,
             github: match self.github {
                 GitHubSource::Detect => GitHub::detect(),
                 GitHubSource::Given(github) => github,
             },
         }
     }
-}
-
-/// Adds this crate's errors ([`GitHubError`](crate::github::GitHubError),
-/// [`LogError`](crate::LogError)) to a binary's classifier.
-fn own_errors(classifier: Classifier) -> Classifier {
-    classifier
-        .with::<crate::github::GitHubError>()
-        .with::<crate::logging::LogError>()
 }
 
 impl Printer {
@@ -503,8 +495,10 @@ impl Printer {
     fn write_stdout(&self, bytes: &[u8]) -> io::Result<()> {
         let mut sink = self.stdout.lock().unwrap_or_else(PoisonError::into_inner);
         let mut writer = global().writer(&mut *sink);
-        writer.write_all(bytes)?;
-        writer.finish()
+        writer
+            .write_all(bytes)
+            .and_then(|()| writer.finish())
+            .map_err(mark_stdout_closed)
     }
 
     /// Writes to stderr above the progress bars; errors are ignored (there
@@ -548,7 +542,7 @@ pub fn finish<T: Outcome>(result: anyhow::Result<T>, printer: &Printer) -> ExitC
     let status = match result {
         Ok(outcome) => match printer.report(&outcome) {
             Ok(status) => status,
-            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitStatus::Success,
+            Err(error) if is_stdout_closed(&error) => ExitStatus::Success,
             Err(error) => {
                 printer.report_error(&anyhow::Error::new(error).context("cannot write the output"))
             }
@@ -559,10 +553,41 @@ pub fn finish<T: Outcome>(result: anyhow::Result<T>, printer: &Printer) -> ExitC
     status.into()
 }
 
-/// Whether the error comes from writing to a closed pipe.
+/// Whether the error comes from writing to our own stdout after its reader
+/// went away (`windlass ... | head`): a write of the [`Printer`] or of
+/// [`reveal`](crate::reveal). Any other broken pipe in the chain (a
+/// child's stdin, an HTTP connection) is a failure to report.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error
         .chain()
         .filter_map(|e| e.downcast_ref::<io::Error>())
-        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+        .any(is_stdout_closed)
 }
+
+fn is_stdout_closed(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<StdoutClosed>())
+}
+
+/// Marks a broken pipe from a write to our stdout, so that [`finish`] can
+/// tell it from one met elsewhere; other errors pass unchanged.
+pub(crate) fn mark_stdout_closed(error: io::Error) -> io::Error {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        error
+    }
+}
+
+/// The reader of our stdout went away.
+#[derive(Debug)]
+struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the reader of standard output went away")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}

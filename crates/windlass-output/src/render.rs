@@ -36,7 +36,10 @@ pub struct Report {
 }
 
 impl Report {
-    /// Redacts every message of the chain and classifies the error.
+    /// Redacts every message of the chain and classifies the error with
+    /// `classifier` and this crate's own errors
+    /// ([`GitHubError`](crate::github::GitHubError),
+    /// [`LogError`](crate::LogError)).
     pub fn new(error: &anyhow::Error, classifier: &Classifier) -> Self {
         let mut messages = error
             .chain()
@@ -48,7 +51,11 @@ impl Report {
                 causes.push(cause);
             }
         }
-        let classification = classifier.classify(error);
+        let classification = classifier
+            .clone()
+            .with::<crate::github::GitHubError>()
+            .with::<crate::logging::LogError>()
+            .classify(error);
         Self {
             message,
             causes,
