@@ -651,7 +651,7 @@ fn check_generated_block(path: &Path, begin: &str, generated: &str) {
     if text == expected {
         return;
     }
-    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
+    if windlass_testkit::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
         std::fs::write(path, expected).unwrap();
         return;
     }

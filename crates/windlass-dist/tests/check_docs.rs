@@ -65,7 +65,7 @@ fn codes_table_is_generated() {
     if current == generated {
         return;
     }
-    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
+    if windlass_testkit::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
         std::fs::write(&path, generated).unwrap();
         return;
     }

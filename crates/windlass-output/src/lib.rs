@@ -67,6 +67,7 @@ mod args;
 pub mod github;
 pub mod json;
 mod logging;
+mod owned;
 mod printer;
 mod progress;
 mod render;
@@ -95,12 +96,17 @@ pub use windlass_redact::escape_controls;
 
 /// Standard output, through the process-wide redactor.
 pub fn stdout() -> windlass_redact::RedactingWriter<std::io::Stdout> {
-    windlass_redact::global().writer(std::io::stdout())
+    windlass_redact::global().writer(owned::stdout())
 }
 
 /// Whether standard output is a terminal (a person is reading it).
 pub fn stdout_is_terminal() -> bool {
-    std::io::IsTerminal::is_terminal(&std::io::stdout())
+    std::io::IsTerminal::is_terminal(&owned::stdout())
+}
+
+/// Whether standard error is a terminal (a person may be asked a question).
+pub fn stderr_is_terminal() -> bool {
+    std::io::IsTerminal::is_terminal(&owned::stderr())
 }
 
 /// Writes a secret's value to standard output as it is: the one place a
@@ -108,7 +114,7 @@ pub fn stdout_is_terminal() -> bool {
 /// `--reveal`). It bypasses the redactor by design; the caller decides
 /// whether a person may see it. A newline follows when stdout is a terminal.
 pub fn reveal(secret: &windlass_redact::Secret<String>) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = owned::stdout().lock();
     out.write_all(secret.expose().as_bytes())
         .and_then(|()| {
             if stdout_is_terminal() {
@@ -121,15 +127,14 @@ pub fn reveal(secret: &windlass_redact::Secret<String>) -> std::io::Result<()> {
 
 /// Standard error, through the process-wide redactor.
 pub fn stderr() -> windlass_redact::RedactingWriter<std::io::Stderr> {
-    windlass_redact::global().writer(std::io::stderr())
+    windlass_redact::global().writer(owned::stderr())
 }
 
 /// What every Windlass binary does first: registers the credentials found in
 /// well-known environment variables ([`windlass_redact::AMBIENT_SECRET_VARS`])
 /// with the redactor, and installs the panic hook.
 pub fn startup() {
-    windlass_redact::global()
-        .register_ambient(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    windlass_redact::global().register_ambient(|name| owned::var(name).filter(|v| !v.is_empty()));
     install_panic_hook();
 }
 

@@ -163,11 +163,11 @@ impl PrinterBuilder {
     }
 
     pub fn build(self) -> Printer {
-        let stderr_is_terminal = self.stderr.is_none() && io::stderr().is_terminal();
+        let stderr_is_terminal = self.stderr.is_none() && crate::owned::stderr().is_terminal();
         let color = self.color.unwrap_or_else(|| {
             self.args
                 .color
-                .resolve(|name| std::env::var_os(name), stderr_is_terminal)
+                .resolve(crate::owned::var_os, stderr_is_terminal)
         });
         let format = if self.args.json {
             Format::Json
@@ -186,9 +186,13 @@ impl PrinterBuilder {
             quiet: self.args.quiet,
             verbose: self.args.verbose,
             color,
-            stdout: Mutex::new(self.stdout.unwrap_or_else(|| Box::new(io::stdout()))),
+            stdout: Mutex::new(
+                self.stdout
+                    .unwrap_or_else(|| Box::new(crate::owned::stdout())),
+            ),
             stderr: Arc::new(Mutex::new(
-                self.stderr.unwrap_or_else(|| Box::new(io::stderr())),
+                self.stderr
+                    .unwrap_or_else(|| Box::new(crate::owned::stderr())),
             )),
             progress: MultiProgress::with_draw_target(target),
             show_progress,
@@ -567,7 +571,7 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
 fn is_stdout_closed(error: &io::Error) -> bool {
     error
         .get_ref()
-        .is_some_and(|inner| inner.is::<StdoutClosed>())
+        .is_some_and(<dyn std::error::Error + Send + Sync>::is::<StdoutClosed>)
 }
 
 /// Marks a broken pipe from a write to our stdout, so that [`finish`] can

@@ -104,6 +104,16 @@ pub enum Sink {
     Null,
 }
 
+/// Our `PATH` (empty when unset): where a program named without a
+/// directory is looked for, by us and by the children we run.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "windlass-process owns how programs are found"
+)]
+pub fn search_path() -> std::ffi::OsString {
+    std::env::var_os("PATH").unwrap_or_default()
+}
+
 impl Sink {
     /// A writer of the caller's; everything written to it is redacted.
     pub fn writer(writer: impl Write + Send + 'static) -> Self {

@@ -117,7 +117,7 @@ impl TokenPrompt {
     /// The terminal's prompt (input not echoed), when both stdin and stderr
     /// are terminals; `None` otherwise (CI, pipes, redirected output).
     pub fn terminal() -> Option<Self> {
-        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        let interactive = std::io::stdin().is_terminal() && windlass_output::stderr_is_terminal();
         interactive.then(|| Self::new(|question: &str| rpassword::prompt_password(question)))
     }
 

@@ -467,7 +467,7 @@ async fn exec(
         }
     }
     if printer.is_json() {
-        cmd = cmd.stdout(windlass_process::Sink::writer(std::io::stderr()));
+        cmd = cmd.stdout(windlass_process::Sink::Stderr);
     }
     let outcome = cmd.run().await?;
     let status = outcome.pass_on();

@@ -208,7 +208,9 @@ pub async fn run(
     printer: &Printer,
 ) -> anyhow::Result<WheelOutcome> {
     match &args.command {
-        WheelCommand::Build(b) => build(b, &ctx.wheel, printer).await.map(WheelOutcome::Built),
+        WheelCommand::Build(b) => build(b, &ctx.wheel, &ctx.env, printer)
+            .await
+            .map(WheelOutcome::Built),
         WheelCommand::Check(c) => {
             let paths = given_or_built(&c.dists, ctx)?;
             check(&paths, printer).map(WheelOutcome::Checked)
@@ -275,6 +277,7 @@ fn refuse_unchecked(report: &CheckReport, printer: &Printer) -> anyhow::Error {
 async fn build(
     args: &BuildArgs,
     section: &config::WheelSection,
+    env: &windlass_secrets::Environment,
     printer: &Printer,
 ) -> anyhow::Result<BuildReport> {
     let out_dir = args
@@ -293,10 +296,10 @@ async fn build(
             Backend::Native => BackendChoice::Native,
             Backend::Pep517 => BackendChoice::Pep517,
         },
-        timestamp: Timestamp::from_env(),
+        timestamp: Timestamp::from_source_date_epoch(env.get_str("SOURCE_DATE_EPOCH")),
         pep517: Pep517Options {
             wheel_from_sdist: !args.no_wheel_from_sdist,
-            ..Pep517Options::default()
+            ..Pep517Options::from_env(|name| env.get(name).map(ToOwned::to_owned))
         },
     };
     printer.status("Building", &display_path(&args.dir));

@@ -2,6 +2,11 @@
 //! reaches `windlass-output`, clap, indicatif or tracing-subscriber through
 //! its normal dependencies (only binaries and tools render).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -74,11 +79,10 @@ fn normal_graph(metadata: &Value) -> BTreeMap<String, (String, Vec<String>)> {
 
 /// The names of every crate `name` reaches through normal dependencies.
 fn closure(graph: &BTreeMap<String, (String, Vec<String>)>, name: &str) -> BTreeSet<String> {
-    let start = graph
-        .iter()
-        .find(|(_, (n, _))| n == name)
-        .map(|(id, _)| id.clone())
-        .unwrap_or_else(|| panic!("`{name}` is not in the workspace"));
+    let Some((start, _)) = graph.iter().find(|(_, (n, _))| n == name) else {
+        panic!("`{name}` is not in the workspace");
+    };
+    let start = start.clone();
     let mut seen = BTreeSet::new();
     let mut todo = vec![start];
     while let Some(id) = todo.pop() {

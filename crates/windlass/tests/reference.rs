@@ -60,7 +60,7 @@ fn commands_reference_is_generated() {
     if current == generated {
         return;
     }
-    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
+    if windlass_testkit::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, generated).unwrap();
         return;
