@@ -112,3 +112,74 @@ pub fn classifier(classifier: windlass_diagnostic::Classifier) -> windlass_diagn
         .with::<MetadataError>()
         .with::<WheelFilenameError>()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::{Path, PathBuf};
+
+    use windlass_diagnostic::{Classifier, Diagnostic, ExitStatus};
+
+    use crate::build::BuildError;
+    use crate::native::WriteError;
+
+    fn denied() -> io::Error {
+        io::Error::from(io::ErrorKind::PermissionDenied)
+    }
+
+    /// I/O on the user's own files (the project, the output directory, the
+    /// archives named on the command line) is the user's to fix: exit 2.
+    #[test]
+    fn io_on_the_users_files_is_a_usage_error() {
+        let out = PathBuf::from("dist");
+        let cases: Vec<(&str, Box<dyn Diagnostic>)> = vec![
+            (
+                "output directory",
+                Box::new(BuildError::OutDir {
+                    path: out.clone(),
+                    source: denied(),
+                }),
+            ),
+            (
+                "archive written",
+                Box::new(BuildError::Write(WriteError::Io {
+                    path: out.join("a-1.0-py3-none-any.whl"),
+                    source: denied(),
+                })),
+            ),
+            (
+                "archive checked",
+                Box::new(
+                    crate::check_file(Path::new("no/such/a-1.0-py3-none-any.whl")).unwrap_err(),
+                ),
+            ),
+            (
+                "archive read",
+                Box::new(crate::read_metadata(Path::new("no/such/a-1.0.tar.gz")).unwrap_err()),
+            ),
+            (
+                "pyproject.toml",
+                Box::new(BuildError::Read(
+                    crate::pyproject::PyProject::read(Path::new("no/such/project")).unwrap_err(),
+                )),
+            ),
+        ];
+        for (name, error) in cases {
+            assert_eq!(error.exit_status(), ExitStatus::Usage, "{name}");
+        }
+    }
+
+    /// The binary finds them under its own context, through the classifier.
+    #[test]
+    fn the_classifier_finds_them_in_a_chain() {
+        let error = anyhow::Error::new(BuildError::OutDir {
+            path: PathBuf::from("dist"),
+            source: denied(),
+        })
+        .context("cannot build `.`");
+        let classification = super::classifier(Classifier::new()).classify(&error);
+        assert_eq!(classification.status, ExitStatus::Usage);
+        // Without the crate's types, nobody classifies it: a bug.
+        assert_eq!(Classifier::new().classify(&error).status, ExitStatus::Bug);
+    }
+}
