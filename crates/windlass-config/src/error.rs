@@ -387,12 +387,12 @@ fn did_you_mean(suggestion: Option<&str>, known: &[&str], section: &str) -> Stri
     }
 }
 
-impl windlass_output::Diagnostic for LoadError {
-    fn exit_status(&self) -> windlass_output::ExitStatus {
+impl windlass_diagnostic::Diagnostic for LoadError {
+    fn exit_status(&self) -> windlass_diagnostic::ExitStatus {
         if self.is_usage_error() {
-            windlass_output::ExitStatus::Usage
+            windlass_diagnostic::ExitStatus::Usage
         } else {
-            windlass_output::ExitStatus::Bug
+            windlass_diagnostic::ExitStatus::Bug
         }
     }
 
@@ -400,8 +400,8 @@ impl windlass_output::Diagnostic for LoadError {
         Some(LoadError::hint(self))
     }
 
-    fn location(&self) -> Option<windlass_output::SourceLocation> {
-        LoadError::location(self).map(|l| windlass_output::SourceLocation {
+    fn location(&self) -> Option<windlass_diagnostic::SourceLocation> {
+        LoadError::location(self).map(|l| windlass_diagnostic::SourceLocation {
             file: l.path.clone(),
             line: l.line,
             column: l.column,

@@ -25,10 +25,10 @@ impl Timestamp {
     /// 1980-01-01T00:00:00Z.
     pub const DEFAULT: Self = Self(315_532_800);
 
-    /// `SOURCE_DATE_EPOCH` if it is set to an integer, else [`Self::DEFAULT`].
-    pub fn from_env() -> Self {
-        std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
+    /// The value of `SOURCE_DATE_EPOCH` (from the caller's environment) if
+    /// it is an integer, else [`Self::DEFAULT`].
+    pub fn from_source_date_epoch(value: Option<&str>) -> Self {
+        value
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map_or(Self::DEFAULT, Self)
     }

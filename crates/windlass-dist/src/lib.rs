@@ -24,6 +24,7 @@
 pub mod archive;
 pub mod build;
 pub mod check;
+mod diagnostic;
 pub mod metadata;
 pub mod name;
 pub mod native;
@@ -38,4 +39,5 @@ pub use crate::build::{
 pub use crate::check::{
     CheckError, CheckLimits, Problem, ProblemCode, check_file, check_file_with,
 };
+pub use crate::diagnostic::classifier;
 pub use crate::read::{DistMetadata, MetadataError, read_metadata};

@@ -38,26 +38,31 @@ pub struct Pep517Options {
     pub use_uv: bool,
 }
 
-impl Default for Pep517Options {
-    fn default() -> Self {
+impl Pep517Options {
+    /// The defaults, with what the environment says: `WINDLASS_PYTHON`
+    /// (else `python3`) and the cache directory ([`default_cache_dir`]).
+    /// `var` looks a variable up in the caller's environment (this crate
+    /// reads none itself).
+    pub fn from_env(var: impl Fn(&str) -> Option<OsString>) -> Self {
         Self {
-            python: std::env::var_os("WINDLASS_PYTHON").unwrap_or_else(|| "python3".into()),
-            cache_dir: default_cache_dir(),
+            python: var("WINDLASS_PYTHON").unwrap_or_else(|| "python3".into()),
+            cache_dir: default_cache_dir(var),
             wheel_from_sdist: true,
             use_uv: true,
         }
     }
 }
 
-/// `$WINDLASS_CACHE_DIR`, else `$XDG_CACHE_HOME/windlass`, else `~/.cache/windlass`.
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("WINDLASS_CACHE_DIR") {
+/// `$WINDLASS_CACHE_DIR`, else `$XDG_CACHE_HOME/windlass`, else
+/// `~/.cache/windlass`, each looked up with `var`.
+pub fn default_cache_dir(var: impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    if let Some(d) = var("WINDLASS_CACHE_DIR") {
         return PathBuf::from(d);
     }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+    if let Some(d) = var("XDG_CACHE_HOME") {
         return PathBuf::from(d).join("windlass");
     }
-    std::env::var_os("HOME")
+    var("HOME")
         .map_or_else(std::env::temp_dir, PathBuf::from)
         .join(".cache")
         .join("windlass")
@@ -281,8 +286,7 @@ struct Env {
 }
 
 fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(&windlass_process::search_path())
         .map(|d| d.join(program))
         .find(|p| p.is_file())
 }
@@ -664,10 +668,7 @@ fn discard(envs: &Path, dir: &Path) -> Result<(), Pep517Error> {
 /// must stay as they were recorded), and what they print goes to our stderr
 /// (stdout carries data only), redacted.
 async fn run(cmd: Cmd) -> Result<windlass_process::Outcome, windlass_process::CheckedError> {
-    build_child(cmd)
-        .stdout(Sink::writer(windlass_output::stderr()))
-        .run_checked()
-        .await
+    build_child(cmd).stdout(Sink::Stderr).run_checked().await
 }
 
 /// [`run`], with stdout captured for parsing.

@@ -214,7 +214,7 @@ fn a_build_with_a_fifo_fails_and_writes_nothing() {
         sdist: true,
         backend: BackendChoice::Native,
         timestamp: windlass_dist::archive::Timestamp::DEFAULT,
-        pep517: windlass_dist::pep517::Pep517Options::default(),
+        pep517: windlass_dist::pep517::Pep517Options::from_env(windlass_testkit::var_os),
     };
     let result = windlass_testkit::within(Duration::from_secs(30), "building", move || {
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -104,7 +104,7 @@ async fn tampered_environments_are_made_again() {
         cache_dir: tmp.path().join("cache"),
         wheel_from_sdist: false,
         use_uv: false,
-        ..Pep517Options::default()
+        ..Pep517Options::from_env(windlass_testkit::var_os)
     };
     let project = project(tmp.path(), "_build");
     let out = tmp.path().join("out");
@@ -229,7 +229,7 @@ async fn one_unseeded_environment_serves_requirements_already_met() {
             cache_dir: tmp.path().join("cache"),
             wheel_from_sdist: false,
             use_uv: false,
-            ..Pep517Options::default()
+            ..Pep517Options::from_env(windlass_testkit::var_os)
         };
         let out = tmp.path().join("out");
         // Asks for what `setuptools>=40.8.0` already installed.
@@ -272,7 +272,7 @@ async fn one_unseeded_environment_serves_requirements_already_met() {
 async fn an_interpreter_without_pip_uses_a_cached_installer() {
     let tmp = tempfile::tempdir().unwrap();
     let bare = tmp.path().join("bare");
-    let python = std::env::var_os("WINDLASS_PYTHON").unwrap_or_else(|| "python3".into());
+    let python = windlass_testkit::var_os("WINDLASS_PYTHON").unwrap_or_else(|| "python3".into());
     windlass_process::Cmd::new(&python, tmp.path())
         .args(["-m", "venv", "--without-pip"])
         .arg(&bare)

@@ -79,7 +79,7 @@ fn published(name: &str, sha256: &str) -> PathBuf {
 fn pep517_options() -> Pep517Options {
     Pep517Options {
         cache_dir: Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-builds-cache"),
-        ..Pep517Options::default()
+        ..Pep517Options::from_env(windlass_testkit::var_os)
     }
 }
 

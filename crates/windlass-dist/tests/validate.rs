@@ -58,7 +58,7 @@ fn label(name: &str) -> &str {
 
 /// The venv holding twine, check-wheel-contents, uv and build.
 fn tools_venv() -> PathBuf {
-    if let Some(dir) = std::env::var_os("WINDLASS_TEST_PYTHON_VENV") {
+    if let Some(dir) = windlass_testkit::var_os("WINDLASS_TEST_PYTHON_VENV") {
         let dir = PathBuf::from(dir);
         assert!(
             dir.join("bin/python").exists(),
@@ -92,7 +92,10 @@ async fn run(cmd: Cmd) -> String {
     let path = format!(
         "{}:{}",
         venv_bin.display(),
-        std::env::var("PATH").unwrap_or_default()
+        windlass_testkit::var_os("PATH")
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
     );
     let program = cmd.program().to_string_lossy().into_owned();
     let outcome = cmd
@@ -118,7 +121,7 @@ async fn native_build(project: &Path, out: &Path, wheel: bool, sdist: bool) -> V
         sdist,
         backend: BackendChoice::Native,
         timestamp: Timestamp::DEFAULT,
-        pep517: Pep517Options::default(),
+        pep517: Pep517Options::from_env(windlass_testkit::var_os),
     };
     build(&req)
         .await
@@ -355,7 +358,7 @@ async fn dynamic_version_falls_back_to_pep517_and_installs() {
         pep517: Pep517Options {
             python: venv_bin.join("python").into_os_string(),
             cache_dir: tmp.path().join("cache"),
-            ..Pep517Options::default()
+            ..Pep517Options::from_env(windlass_testkit::var_os)
         },
     };
     let built = build(&req).await.unwrap();

@@ -226,6 +226,18 @@ impl ReadError {
     }
 }
 
+/// A file named by the user or the environment that cannot be read is the
+/// user's to fix: exit 2.
+impl windlass_diagnostic::Diagnostic for ReadError {
+    fn exit_status(&self) -> windlass_diagnostic::ExitStatus {
+        windlass_diagnostic::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        ReadError::hint(self).map(str::to_owned)
+    }
+}
+
 /// An open regular file, checked on its handle. Reads through [`Read`] are
 /// not limited: use it to stream, [`RegularFile::read_bytes`] to load.
 pub struct RegularFile {

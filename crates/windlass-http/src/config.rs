@@ -58,7 +58,7 @@ pub struct HttpConfig {
     /// Appended to the `windlass/<version>` user agent, after a space.
     pub user_agent_suffix: Option<String>,
     /// Told about every retry before its wait (see
-    /// [`RetryObserver::status_line`]).
+    /// [`RetryObserver::new`]).
     pub retry_observer: Option<RetryObserver>,
 }
 

@@ -664,14 +664,14 @@ fn chain_find<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) ->
     None
 }
 
-impl windlass_output::Diagnostic for HttpError {
+impl windlass_diagnostic::Diagnostic for HttpError {
     /// A refused URL is the user's to fix (2); anything the server or the
     /// network said, including 4xx answers such as a rejected token, is a
     /// remote failure (3).
-    fn exit_status(&self) -> windlass_output::ExitStatus {
+    fn exit_status(&self) -> windlass_diagnostic::ExitStatus {
         match self.class() {
-            ErrorClass::Usage => windlass_output::ExitStatus::Usage,
-            ErrorClass::Remote | ErrorClass::Client => windlass_output::ExitStatus::Remote,
+            ErrorClass::Usage => windlass_diagnostic::ExitStatus::Usage,
+            ErrorClass::Remote | ErrorClass::Client => windlass_diagnostic::ExitStatus::Remote,
         }
     }
 
@@ -680,8 +680,8 @@ impl windlass_output::Diagnostic for HttpError {
     }
 }
 
-impl windlass_output::Diagnostic for BuildError {
-    fn exit_status(&self) -> windlass_output::ExitStatus {
-        windlass_output::ExitStatus::Usage
+impl windlass_diagnostic::Diagnostic for BuildError {
+    fn exit_status(&self) -> windlass_diagnostic::ExitStatus {
+        windlass_diagnostic::ExitStatus::Usage
     }
 }

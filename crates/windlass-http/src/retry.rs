@@ -233,17 +233,13 @@ impl fmt::Display for RetryNotice {
 pub struct RetryObserver(Arc<dyn Fn(&RetryNotice) + Send + Sync>);
 
 impl RetryObserver {
+    /// Calls `observe` before each wait. The CLIs show each retry on the
+    /// printer's transient status line (`Retrying POST http://host/ (503
+    /// Service Unavailable, attempt 2 of 4, next in 1.2 s)`) with
+    /// `RetryObserver::new(printer.status_line().shows("Retrying"))`; this
+    /// crate knows nothing of terminals.
     pub fn new(observe: impl Fn(&RetryNotice) + Send + Sync + 'static) -> Self {
         Self(Arc::new(observe))
-    }
-
-    /// Shows each retry on the printer's transient status line
-    /// (`Retrying POST http://host/ (503 Service Unavailable, attempt 2 of
-    /// 4, next in 1.2 s)`): replaced in a terminal, one line per retry in
-    /// CI logs at `-v`, nothing with `-q` or `--json`.
-    pub fn status_line(printer: &windlass_output::Printer) -> Self {
-        let line = printer.status_line();
-        Self::new(move |notice| line.set("Retrying", &notice.to_string()))
     }
 
     fn notify(&self, notice: &RetryNotice) {

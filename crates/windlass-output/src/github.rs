@@ -241,7 +241,7 @@ impl GitHub {
     /// The current step, if this process runs in GitHub Actions
     /// (`GITHUB_ACTIONS=true`), with commands on stderr.
     pub fn detect() -> Option<Self> {
-        Self::from_env(|name| std::env::var_os(name), io::stderr())
+        Self::from_env(crate::owned::var_os, crate::owned::stderr())
     }
 
     /// As [`GitHub::detect`], reading variables through `env` and writing

@@ -101,7 +101,7 @@ impl ErrorBody {
     /// The error of a command stopped by SIGINT or SIGTERM.
     pub fn interrupted() -> Self {
         Self {
-            message: crate::render::INTERRUPTED.to_owned(),
+            message: windlass_diagnostic::INTERRUPTED.to_owned(),
             causes: Vec::new(),
             hint: None,
             file: None,

@@ -64,11 +64,10 @@
 //! [`json`], error classification in [`Diagnostic`] and [`Classifier`].
 
 mod args;
-mod diagnostic;
-mod exit;
 pub mod github;
 pub mod json;
 mod logging;
+mod owned;
 mod printer;
 mod progress;
 mod render;
@@ -79,10 +78,6 @@ mod usage;
 use std::io::Write as _;
 
 pub use crate::args::{ColorChoice, OutputArgs};
-pub use crate::diagnostic::{
-    Classification, Classified, Classifier, Diagnostic, Interrupted, ResultExt, SourceLocation,
-};
-pub use crate::exit::ExitStatus;
 pub use crate::github::GitHub;
 pub use crate::logging::{
     LOG_ENV, LogConfig, LogError, RedactingMakeWriter, init_tracing, subscriber,
@@ -91,17 +86,27 @@ pub use crate::printer::{Format, Outcome, Printer, PrinterBuilder, finish, is_br
 pub use crate::progress::Progress;
 pub use crate::render::{Report, render_status, render_warning};
 pub use crate::status_line::StatusLine;
-pub use crate::text::{clean_path, display_path, escape_controls, human_size, plural};
+pub use crate::text::{clean_path, display_path, human_size, plural};
 pub use crate::usage::{exit_usage, parse_from_or_exit, parse_or_exit};
+pub use windlass_diagnostic::{
+    Classification, Classified, Classifier, Diagnostic, ExitStatus, Interrupted, ResultExt,
+    SourceLocation,
+};
+pub use windlass_redact::escape_controls;
 
 /// Standard output, through the process-wide redactor.
 pub fn stdout() -> windlass_redact::RedactingWriter<std::io::Stdout> {
-    windlass_redact::global().writer(std::io::stdout())
+    windlass_redact::global().writer(owned::stdout())
 }
 
 /// Whether standard output is a terminal (a person is reading it).
 pub fn stdout_is_terminal() -> bool {
-    std::io::IsTerminal::is_terminal(&std::io::stdout())
+    std::io::IsTerminal::is_terminal(&owned::stdout())
+}
+
+/// Whether standard error is a terminal (a person may be asked a question).
+pub fn stderr_is_terminal() -> bool {
+    std::io::IsTerminal::is_terminal(&owned::stderr())
 }
 
 /// Writes a secret's value to standard output as it is: the one place a
@@ -109,25 +114,27 @@ pub fn stdout_is_terminal() -> bool {
 /// `--reveal`). It bypasses the redactor by design; the caller decides
 /// whether a person may see it. A newline follows when stdout is a terminal.
 pub fn reveal(secret: &windlass_redact::Secret<String>) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(secret.expose().as_bytes())?;
-    if stdout_is_terminal() {
-        out.write_all(b"\n")?;
-    }
-    out.flush()
+    let mut out = owned::stdout().lock();
+    out.write_all(secret.expose().as_bytes())
+        .and_then(|()| {
+            if stdout_is_terminal() {
+                out.write_all(b"\n")?;
+            }
+            out.flush()
+        })
+        .map_err(printer::mark_stdout_closed)
 }
 
 /// Standard error, through the process-wide redactor.
 pub fn stderr() -> windlass_redact::RedactingWriter<std::io::Stderr> {
-    windlass_redact::global().writer(std::io::stderr())
+    windlass_redact::global().writer(owned::stderr())
 }
 
 /// What every Windlass binary does first: registers the credentials found in
 /// well-known environment variables ([`windlass_redact::AMBIENT_SECRET_VARS`])
 /// with the redactor, and installs the panic hook.
 pub fn startup() {
-    windlass_redact::global()
-        .register_ambient(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    windlass_redact::global().register_ambient(|name| owned::var(name).filter(|v| !v.is_empty()));
     install_panic_hook();
 }
 

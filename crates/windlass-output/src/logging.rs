@@ -79,7 +79,7 @@ impl Diagnostic for LogError {
 /// coloured only when the printer colours, filtered by `WINDLASS_LOG` if set
 /// and by the flags otherwise. Log lines do not tear progress bars.
 pub fn init_tracing(printer: &crate::Printer) -> Result<(), LogError> {
-    let env = std::env::var(LOG_ENV).ok();
+    let env = crate::owned::var(LOG_ENV);
     let writer = RedactingMakeWriter::new(StderrAbove {
         progress: printer.multi_progress(),
     });
@@ -179,7 +179,7 @@ impl Drop for LineAbove {
         if !self.buffer.is_empty() {
             let buffer = std::mem::take(&mut self.buffer);
             self.progress.suspend(|| {
-                let _ = io::stderr().write_all(&buffer);
+                let _ = crate::owned::stderr().write_all(&buffer);
             });
         }
     }

@@ -147,7 +147,8 @@ impl PrinterBuilder {
         self
     }
 
-    /// The error types to classify (see [`Classifier`]).
+    /// The error types to classify (see [`Classifier`]); this crate's own
+    /// errors are always known (see [`Report::new`](crate::Report::new)).
     #[must_use]
     pub fn classifier(mut self, classifier: Classifier) -> Self {
         self.classifier = classifier;
@@ -162,11 +163,11 @@ impl PrinterBuilder {
     }
 
     pub fn build(self) -> Printer {
-        let stderr_is_terminal = self.stderr.is_none() && io::stderr().is_terminal();
+        let stderr_is_terminal = self.stderr.is_none() && crate::owned::stderr().is_terminal();
         let color = self.color.unwrap_or_else(|| {
             self.args
                 .color
-                .resolve(|name| std::env::var_os(name), stderr_is_terminal)
+                .resolve(crate::owned::var_os, stderr_is_terminal)
         });
         let format = if self.args.json {
             Format::Json
@@ -185,9 +186,13 @@ impl PrinterBuilder {
             quiet: self.args.quiet,
             verbose: self.args.verbose,
             color,
-            stdout: Mutex::new(self.stdout.unwrap_or_else(|| Box::new(io::stdout()))),
+            stdout: Mutex::new(
+                self.stdout
+                    .unwrap_or_else(|| Box::new(crate::owned::stdout())),
+            ),
             stderr: Arc::new(Mutex::new(
-                self.stderr.unwrap_or_else(|| Box::new(io::stderr())),
+                self.stderr
+                    .unwrap_or_else(|| Box::new(crate::owned::stderr())),
             )),
             progress: MultiProgress::with_draw_target(target),
             show_progress,
@@ -494,8 +499,10 @@ impl Printer {
     fn write_stdout(&self, bytes: &[u8]) -> io::Result<()> {
         let mut sink = self.stdout.lock().unwrap_or_else(PoisonError::into_inner);
         let mut writer = global().writer(&mut *sink);
-        writer.write_all(bytes)?;
-        writer.finish()
+        writer
+            .write_all(bytes)
+            .and_then(|()| writer.finish())
+            .map_err(mark_stdout_closed)
     }
 
     /// Writes to stderr above the progress bars; errors are ignored (there
@@ -539,7 +546,7 @@ pub fn finish<T: Outcome>(result: anyhow::Result<T>, printer: &Printer) -> ExitC
     let status = match result {
         Ok(outcome) => match printer.report(&outcome) {
             Ok(status) => status,
-            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitStatus::Success,
+            Err(error) if is_stdout_closed(&error) => ExitStatus::Success,
             Err(error) => {
                 printer.report_error(&anyhow::Error::new(error).context("cannot write the output"))
             }
@@ -550,10 +557,41 @@ pub fn finish<T: Outcome>(result: anyhow::Result<T>, printer: &Printer) -> ExitC
     status.into()
 }
 
-/// Whether the error comes from writing to a closed pipe.
+/// Whether the error comes from writing to our own stdout after its reader
+/// went away (`windlass ... | head`): a write of the [`Printer`] or of
+/// [`reveal`](crate::reveal). Any other broken pipe in the chain (a
+/// child's stdin, an HTTP connection) is a failure to report.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error
         .chain()
         .filter_map(|e| e.downcast_ref::<io::Error>())
-        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+        .any(is_stdout_closed)
 }
+
+fn is_stdout_closed(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(<dyn std::error::Error + Send + Sync>::is::<StdoutClosed>)
+}
+
+/// Marks a broken pipe from a write to our stdout, so that [`finish`] can
+/// tell it from one met elsewhere; other errors pass unchanged.
+pub(crate) fn mark_stdout_closed(error: io::Error) -> io::Error {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        error
+    }
+}
+
+/// The reader of our stdout went away.
+#[derive(Debug)]
+struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the reader of standard output went away")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}

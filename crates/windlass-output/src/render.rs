@@ -6,7 +6,7 @@ use anstyle::{AnsiColor, Style};
 use windlass_redact::global;
 
 use crate::ExitStatus;
-use crate::diagnostic::{Classifier, SourceLocation};
+use windlass_diagnostic::{Classifier, INTERRUPTED, SourceLocation};
 
 const ERROR: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
@@ -36,7 +36,10 @@ pub struct Report {
 }
 
 impl Report {
-    /// Redacts every message of the chain and classifies the error.
+    /// Redacts every message of the chain and classifies the error with
+    /// `classifier` and this crate's own errors
+    /// ([`GitHubError`](crate::github::GitHubError),
+    /// [`LogError`](crate::LogError)).
     pub fn new(error: &anyhow::Error, classifier: &Classifier) -> Self {
         let mut messages = error
             .chain()
@@ -48,7 +51,11 @@ impl Report {
                 causes.push(cause);
             }
         }
-        let classification = classifier.classify(error);
+        let classification = classifier
+            .clone()
+            .with::<crate::github::GitHubError>()
+            .with::<crate::logging::LogError>()
+            .classify(error);
         Self {
             message,
             causes,
@@ -135,9 +142,6 @@ impl Report {
         text
     }
 }
-
-/// The message of a command stopped by SIGINT or SIGTERM.
-pub(crate) const INTERRUPTED: &str = "interrupted";
 
 /// The one line a command stopped by SIGINT or SIGTERM prints on stderr.
 pub(crate) fn render_interrupted(color: bool) -> String {

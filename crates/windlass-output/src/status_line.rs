@@ -115,6 +115,16 @@ impl StatusLine {
         }
     }
 
+    /// A callback showing each value it is given as `verb value` on this
+    /// line, e.g. the retries of an HTTP client:
+    /// `RetryObserver::new(printer.status_line().shows("Retrying"))`.
+    pub fn shows<T: std::fmt::Display + ?Sized>(
+        self,
+        verb: &'static str,
+    ) -> impl Fn(&T) + Send + Sync + 'static {
+        move |value| self.set(verb, &value.to_string())
+    }
+
     /// Removes the line (a terminal line only; plain lines stay written).
     pub fn clear(&self) {
         if let Mode::Terminal { slot, .. } = &self.mode {

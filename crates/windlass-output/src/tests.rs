@@ -442,6 +442,60 @@ fn broken_pipe_exits_quietly() {
     }
 }
 
+/// A writer that fails with a broken pipe, like a child's stdin whose
+/// process has exited: not our stdout.
+#[test]
+fn a_broken_pipe_elsewhere_in_the_chain_is_reported() {
+    for json in [false, true] {
+        let stdout = Capture::new();
+        let stderr = Capture::new();
+        let printer = Printer::builder(
+            &OutputArgs {
+                json,
+                ..OutputArgs::default()
+            },
+            "exec",
+        )
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .github(None)
+        .build();
+        let mut child_stdin = ClosedPipe;
+        let result: anyhow::Result<String> = child_stdin
+            .write_all(b"input")
+            .map(|()| String::new())
+            .map_err(|e| anyhow::Error::new(e).context("cannot feed the child's stdin"));
+        let error = result.as_ref().unwrap_err();
+        assert!(!crate::is_broken_pipe(error));
+        let code = finish(result, &printer);
+        // Nothing classified it: a bug, exit 101, and said out loud.
+        assert_eq!(code, ExitCode::from(101));
+        assert!(
+            stderr.contents().contains("cannot feed the child's stdin"),
+            "{}",
+            stderr.contents()
+        );
+        if json {
+            assert!(
+                stdout.contents().contains("\"exit_code\":101"),
+                "{}",
+                stdout.contents()
+            );
+        }
+    }
+}
+
+#[test]
+fn unclassified_errors_are_bugs() {
+    let error = anyhow::anyhow!("something nobody classified").context("cannot publish");
+    let classification = Classifier::new().classify(&error);
+    assert_eq!(classification.status, ExitStatus::Bug);
+    assert_eq!(classification.status.code(), 101);
+    // A classified layer anywhere in the chain still decides.
+    let error = anyhow::Error::new(FetchError::Unavailable).context("cannot publish");
+    assert_eq!(classifier().classify(&error).status, ExitStatus::Remote);
+}
+
 #[test]
 fn workflow_commands() {
     let annotations = [
@@ -681,7 +735,8 @@ fn canary_never_leaks() {
             percent_encoding::utf8_percent_encode(canary, percent_encoding::NON_ALPHANUMERIC)
         ));
     let code = finish::<()>(Err(error), &printer);
-    assert_eq!(code, ExitCode::from(1));
+    // Nothing classified it: a bug.
+    assert_eq!(code, ExitCode::from(101));
 
     let log = Capture::new();
     let sink = log.clone();

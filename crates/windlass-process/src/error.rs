@@ -2,7 +2,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use windlass_output::{Diagnostic, ExitStatus as Exit};
+use windlass_diagnostic::{Diagnostic, ExitStatus as Exit};
 
 use crate::{ExitStatus, Outcome};
 

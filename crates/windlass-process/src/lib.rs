@@ -90,15 +90,28 @@ pub struct Cmd {
 /// Where one of the child's output streams goes.
 #[derive(Default)]
 pub enum Sink {
-    /// Our own stdout (or stderr), through `windlass-output`, redacted.
+    /// Our own stdout (or stderr: the same stream as the child's), redacted.
     #[default]
     Terminal,
+    /// Our own stderr, redacted, whichever of the child's streams it is
+    /// (a child whose stdout is chatter, not our data).
+    Stderr,
     /// A writer of the caller's, redacted.
     Writer(Box<dyn Write + Send>),
     /// Collected into the [`Outcome`]: stdout raw, stderr redacted.
     Capture,
     /// Discarded (the child writes to `/dev/null`).
     Null,
+}
+
+/// Our `PATH` (empty when unset): where a program named without a
+/// directory is looked for, by us and by the children we run.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "windlass-process owns how programs are found"
+)]
+pub fn search_path() -> std::ffi::OsString {
+    std::env::var_os("PATH").unwrap_or_default()
 }
 
 impl Sink {
@@ -112,6 +125,7 @@ impl fmt::Debug for Sink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Terminal => "Terminal",
+            Self::Stderr => "Stderr",
             Self::Writer(_) => "Writer",
             Self::Capture => "Capture",
             Self::Null => "Null",

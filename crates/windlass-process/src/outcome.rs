@@ -45,6 +45,10 @@ impl ExitStatus {
 /// tokens revoked before.
 pub fn exit_like(status: ExitStatus) -> std::process::ExitCode {
     if let ExitStatus::Signal(signal) = status {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the last flush of our stdout before the process ends by a signal"
+        )]
         let _ = std::io::Write::flush(&mut std::io::stdout());
         crate::sys::raise_default(signal);
     }

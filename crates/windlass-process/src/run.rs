@@ -332,6 +332,24 @@ enum Stream {
 }
 
 /// Where the bytes read from one pipe go.
+/// Our stdout, for relaying a child's: this crate owns that relay.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "relaying a child's stdout to ours is this crate's job"
+)]
+fn our_stdout() -> std::io::Stdout {
+    std::io::stdout()
+}
+
+/// Our stderr, for relaying a child's: this crate owns that relay.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "relaying a child's output to our stderr is this crate's job"
+)]
+fn our_stderr() -> std::io::Stderr {
+    std::io::stderr()
+}
+
 enum Target {
     Relay(Box<dyn Relay>),
     Raw(Vec<u8>),
@@ -342,12 +360,12 @@ enum Target {
 fn target(sink: Sink, stream: Stream, redactors: &Redactors) -> (Stdio, Option<Target>) {
     let target = match (sink, stream) {
         (Sink::Null, _) => return (Stdio::null(), None),
-        // `windlass-output` redacts with the process-wide redactor.
+        // Through the process-wide redactor, as `windlass-output` writes.
         (Sink::Terminal, Stream::Stdout) => {
-            Target::Relay(redactors.wrap(windlass_output::stdout()))
+            Target::Relay(redactors.wrap(windlass_redact::global().writer(our_stdout())))
         }
-        (Sink::Terminal, Stream::Stderr) => {
-            Target::Relay(redactors.wrap(windlass_output::stderr()))
+        (Sink::Terminal | Sink::Stderr, _) => {
+            Target::Relay(redactors.wrap(windlass_redact::global().writer(our_stderr())))
         }
         (Sink::Writer(writer), _) => {
             Target::Relay(redactors.wrap(windlass_redact::global().writer(writer)))

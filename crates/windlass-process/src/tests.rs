@@ -5,10 +5,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
-use windlass_output::Diagnostic as _;
+use windlass_diagnostic::Diagnostic as _;
 use windlass_redact::{MASK, Redactor, Secret};
 
 use crate::{CheckedError, Cmd, ExitStatus, RunError, Sink};
+
+/// A variable of this test process's environment (set when a test runs
+/// itself again as a helper).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a test reads the variable it set for its own re-run"
+)]
+fn test_var(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name)
+}
 
 const CANARY: &str = "wl-canary-7f3a9c21";
 
@@ -531,7 +541,7 @@ async fn the_environment_is_inherited_or_cleared() {
 async fn credentials_are_withheld_unless_inherited() {
     const REENTRY: &str = "WINDLASS_PROCESS_TEST_CREDENTIALS_DIR";
     let script = r#"echo "pypi=${PYPI_ID_TOKEN-unset} circle=${CIRCLE_OIDC_TOKEN-unset} declared=${WL_DECLARED_DEPLOY_KEY-unset} plain=${WL_PLAIN-unset} vault=${VAULT_TOKEN-unset}""#;
-    if let Some(dir) = std::env::var_os(REENTRY) {
+    if let Some(dir) = test_var(REENTRY) {
         windlass_redact::declare_secret_var("WL_DECLARED_DEPLOY_KEY", None);
         let cases = [
             (
@@ -597,7 +607,7 @@ async fn dropping_the_future_kills_the_process_group() {
 #[tokio::test]
 async fn the_child_dies_with_its_parent() {
     const HELPER: &str = "WINDLASS_PROCESS_TEST_HELPER_DIR";
-    if let Some(dir) = std::env::var_os(HELPER) {
+    if let Some(dir) = test_var(HELPER) {
         // Helper mode: start a child that records its pid, then wait.
         let _ = Cmd::new("sh", Path::new(&dir))
             .args(["-c", "echo $$ > pid; exec sleep 30"])

@@ -117,7 +117,7 @@ impl TokenPrompt {
     /// The terminal's prompt (input not echoed), when both stdin and stderr
     /// are terminals; `None` otherwise (CI, pipes, redirected output).
     pub fn terminal() -> Option<Self> {
-        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        let interactive = std::io::stdin().is_terminal() && windlass_output::stderr_is_terminal();
         interactive.then(|| Self::new(|question: &str| rpassword::prompt_password(question)))
     }
 
@@ -228,7 +228,7 @@ pub async fn publish(
         http: ctx
             .http
             .clone()
-            .with_retry_observer(RetryObserver::status_line(printer)),
+            .with_retry_observer(RetryObserver::new(printer.status_line().shows("Retrying"))),
         ..ctx.clone()
     };
     let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.secrets.vault.clone())

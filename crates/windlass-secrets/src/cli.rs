@@ -212,6 +212,7 @@ pub fn classifier() -> Classifier {
         .with::<ParseError>()
         .with::<UsageError>()
         .with::<LoadError>()
+        .with::<windlass_fs::ReadError>()
         .with::<windlass_process::SpawnError>()
         .with::<windlass_process::RunError>()
 }
@@ -232,7 +233,7 @@ pub async fn run(args: &SecretsArgs, ctx: &Context, printer: &Printer) -> anyhow
     let http = ctx
         .http
         .clone()
-        .with_retry_observer(RetryObserver::status_line(printer));
+        .with_retry_observer(RetryObserver::new(printer.status_line().shows("Retrying")));
     let resolver =
         Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.config.vault.clone()).with_http(http);
     let result = windlass_process::until_interrupted(async {
@@ -466,7 +467,7 @@ async fn exec(
         }
     }
     if printer.is_json() {
-        cmd = cmd.stdout(windlass_process::Sink::writer(std::io::stderr()));
+        cmd = cmd.stdout(windlass_process::Sink::Stderr);
     }
     let outcome = cmd.run().await?;
     let status = outcome.pass_on();

@@ -67,7 +67,7 @@ impl Project {
         let mut cmd = Command::cargo_bin("windlass-secrets").unwrap();
         cmd.current_dir(self.dir.path())
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("RUST_BACKTRACE", "1")
             .env("VAULT_ADDR", &self.bao.addr)
@@ -689,7 +689,7 @@ DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = fal
     let mut cmd = Command::cargo_bin("windlass-secrets").unwrap();
     cmd.current_dir(dir.path())
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
         .env("HOME", dir.path())
         .env("WL_USER", "release-bot")
         .env("WL_OTHER", "other");
@@ -741,7 +741,7 @@ async fn keyring_in_a_kernel_session() {
     let mut cmd = Command::new("keyctl");
     cmd.current_dir(p.dir.path())
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default());
     let output = cmd
         .args(["session", "-", "sh", "-c", &script])
         .output()
@@ -754,7 +754,7 @@ async fn keyring_in_a_kernel_session() {
 /// Fails the test, naming the install command, when a program is missing:
 /// a test that needs a tool never skips.
 fn require_programs(programs: &[&str]) {
-    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = windlass_testkit::var_os("PATH").unwrap_or_default();
     let missing: Vec<&str> = programs
         .iter()
         .copied()
@@ -818,7 +818,7 @@ step absent "$BIN" get keyring://windlass-test/nobody
     let output = Command::new("dbus-run-session")
         .current_dir(p.dir.path())
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
         .env("HOME", fixture.path())
         .env("XDG_RUNTIME_DIR", &runtime_dir)
         .env("XDG_DATA_HOME", fixture.path().join("data"))
@@ -1362,7 +1362,7 @@ async fn exec_passes_signals_on() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("windlass-secrets"))
         .current_dir(p.dir.path())
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
         .env("HOME", p.dir.path())
         .env("VAULT_ADDR", &p.bao.addr)
         .env("VAULT_TOKEN", p.bao.read_token.expose())

@@ -118,7 +118,7 @@ fn secrets_get_refuses_special_and_huge_files() {
             .args(["get", reference])
             .current_dir(files.path())
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
             .env("HOME", files.path())
             .env("NO_COLOR", "1")
             .timeout(DEADLINE)

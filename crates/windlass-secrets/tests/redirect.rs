@@ -66,7 +66,7 @@ fn binary(dir: &std::path::Path, vault: SocketAddr) -> Command {
     let mut cmd = Command::cargo_bin("windlass-secrets").unwrap();
     cmd.current_dir(dir)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
         .env("HOME", dir)
         .env("VAULT_ADDR", format!("http://{vault}"));
     cmd

@@ -20,6 +20,17 @@
 //! This crate is for tests only: it never starts or stops services itself and
 //! never talks HTTP (reachability is a TCP connect; the proxy moves bytes).
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "test support: reads the test environment and runs service tools"
+)]
+
+/// A variable of the test process's environment, for library calls that
+/// take an environment lookup (`Pep517Options::from_env`).
+pub fn var_os(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name)
+}
+
 mod fields;
 mod generated;
 mod leak;

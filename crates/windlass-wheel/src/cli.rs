@@ -132,7 +132,14 @@ pub fn json_schemas() -> Vec<windlass_output::json::CommandSchema> {
 /// the async runtime and the exit code.
 pub fn main(cli: &WheelCli) -> ExitCode {
     let printer = Printer::builder(&cli.output, cli.wheel.command.name())
-        .classifier(windlass_pypi::classifier().with::<windlass_config::LoadError>())
+        .classifier(
+            windlass_dist::classifier(windlass_pypi::classifier())
+                .with::<windlass_config::LoadError>()
+                .with::<windlass_fs::ReadError>()
+                .with::<windlass_process::SpawnError>()
+                .with::<windlass_process::RunError>()
+                .with::<windlass_process::CheckedError>(),
+        )
         .build();
     let result = windlass_output::init_tracing(&printer)
         .map_err(anyhow::Error::from)

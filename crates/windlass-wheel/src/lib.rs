@@ -30,8 +30,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Serialize;
 use windlass_dist::archive::Timestamp;
-use windlass_dist::build::{BackendChoice, BuildError, BuildRequest};
-use windlass_dist::pep517::{Pep517Error, Pep517Options};
+use windlass_dist::build::{BackendChoice, BuildRequest};
+use windlass_dist::pep517::Pep517Options;
 use windlass_dist::{Problem, check_file};
 use windlass_output::{Classified, ExitStatus, Outcome, Printer, display_path, escape_controls};
 
@@ -208,7 +208,9 @@ pub async fn run(
     printer: &Printer,
 ) -> anyhow::Result<WheelOutcome> {
     match &args.command {
-        WheelCommand::Build(b) => build(b, &ctx.wheel, printer).await.map(WheelOutcome::Built),
+        WheelCommand::Build(b) => build(b, &ctx.wheel, &ctx.env, printer)
+            .await
+            .map(WheelOutcome::Built),
         WheelCommand::Check(c) => {
             let paths = given_or_built(&c.dists, ctx)?;
             check(&paths, printer).map(WheelOutcome::Checked)
@@ -275,6 +277,7 @@ fn refuse_unchecked(report: &CheckReport, printer: &Printer) -> anyhow::Error {
 async fn build(
     args: &BuildArgs,
     section: &config::WheelSection,
+    env: &windlass_secrets::Environment,
     printer: &Printer,
 ) -> anyhow::Result<BuildReport> {
     let out_dir = args
@@ -293,16 +296,14 @@ async fn build(
             Backend::Native => BackendChoice::Native,
             Backend::Pep517 => BackendChoice::Pep517,
         },
-        timestamp: Timestamp::from_env(),
+        timestamp: Timestamp::from_source_date_epoch(env.get_str("SOURCE_DATE_EPOCH")),
         pep517: Pep517Options {
             wheel_from_sdist: !args.no_wheel_from_sdist,
-            ..Pep517Options::default()
+            ..Pep517Options::from_env(|name| env.get(name).map(ToOwned::to_owned))
         },
     };
     printer.status("Building", &display_path(&args.dir));
-    let built = windlass_dist::build(&request)
-        .await
-        .map_err(classify_build)?;
+    let built = windlass_dist::build(&request).await?;
     for a in &built.artifacts {
         let size = std::fs::metadata(&a.path).map_or_else(
             |_| String::new(),
@@ -338,40 +339,13 @@ fn display_name(path: &Path) -> String {
     escape_controls(&name).into_owned()
 }
 
-/// Gives a build error its exit status and hint.
-fn classify_build(error: BuildError) -> anyhow::Error {
-    let status = match &error {
-        // A build requirement that cannot be installed is almost always
-        // misspelt or unpublished; a failing hook is the project's code.
-        e if e.is_usage() => ExitStatus::Usage,
-        BuildError::Pep517(
-            Pep517Error::Environment { .. } | Pep517Error::Project(_) | Pep517Error::Hook { .. },
-        ) => ExitStatus::Usage,
-        _ => ExitStatus::Failure,
-    };
-    let hint = error.hint();
-    let mut classified = Classified::new(error).with_status(status);
-    if let Some(h) = hint {
-        classified = classified.with_hint(h);
-    }
-    classified.into()
-}
-
 fn check(paths: &[PathBuf], printer: &Printer) -> anyhow::Result<CheckReport> {
     let mut files = Vec::new();
     let mut count = 0;
     for path in paths {
         printer.status("Checking", &display_name(path));
-        let problems = check_file(path).map_err(|e| {
-            let hint = e.hint();
-            let mut c = Classified::new(e).with_status(ExitStatus::Usage);
-            if let Some(h) = hint {
-                c = c.with_hint(h);
-            }
-            anyhow::Error::from(c)
-        });
         let problems =
-            problems.with_context(|| format!("cannot check `{}`", display_path(path)))?;
+            check_file(path).with_context(|| format!("cannot check `{}`", display_path(path)))?;
         annotate(printer, path, &problems);
         count += problems.len();
         files.push(FileReport {

@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use windlass_config::{EffectiveConfig, LoadOptions};
-use windlass_output::{
-    Classified, Classifier, ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _,
-};
+use windlass_output::{Classifier, ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _};
 
 #[derive(Debug, Args)]
 pub(crate) struct ConfigArgs {
@@ -44,7 +42,11 @@ impl Outcome for Shown {
 
 pub(crate) fn main(args: &ConfigArgs) -> ExitCode {
     let printer = Printer::builder(&args.output, "config show")
-        .classifier(Classifier::new().with::<windlass_config::LoadError>())
+        .classifier(
+            Classifier::new()
+                .with::<windlass_config::LoadError>()
+                .with::<windlass_fs::ReadError>(),
+        )
         .build();
     let result = windlass_output::init_tracing(&printer)
         .map_err(anyhow::Error::from)
@@ -68,23 +70,9 @@ fn show(args: &ConfigArgs) -> anyhow::Result<Shown> {
         config.section::<windlass_wheel::config::WheelSection>("wheel")?;
         Ok(config)
     });
-    match loaded {
-        Ok(mut config) => {
-            add_tool_entries(&mut config)?;
-            Ok(Shown(config))
-        }
-        Err(err) => {
-            let status = if err.is_usage_error() {
-                ExitStatus::Usage
-            } else {
-                ExitStatus::Bug
-            };
-            let hint = err.hint();
-            Err(anyhow::Error::new(err))
-                .with_exit_status(status)
-                .with_hint(hint)
-        }
-    }
+    let mut config = loaded?;
+    add_tool_entries(&mut config)?;
+    Ok(Shown(config))
 }
 
 /// What the tools take from their own environment variables and files,
@@ -92,15 +80,8 @@ fn show(args: &ConfigArgs) -> anyhow::Result<Shown> {
 fn add_tool_entries(config: &mut EffectiveConfig) -> anyhow::Result<()> {
     let env = windlass_secrets::Environment::from_process();
     let pypirc = match env.home().map(|home| home.join(".pypirc")) {
-        Some(path) => windlass_pypi::Pypirc::load(&path).map_err(|err| {
-            let hint = err.hint().map(str::to_owned);
-            let err = anyhow::Error::new(err).context(format!("cannot read `{}`", path.display()));
-            let classified = Classified::new(err).with_status(ExitStatus::Usage);
-            match hint {
-                Some(hint) => classified.with_hint(hint),
-                None => classified,
-            }
-        })?,
+        Some(path) => windlass_pypi::Pypirc::load(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?,
         None => windlass_pypi::Pypirc::default(),
     };
     let secrets = windlass_secrets::tool_entries(&env);

@@ -47,7 +47,7 @@ fn dispatch(args: &[OsString], output: &OutputArgs) -> Failure {
     };
     let name = name.to_string_lossy();
     let file_name = format!("{PREFIX}{name}");
-    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let path_var = windlass_process::search_path();
     let Some(program) = find_executable(&file_name, &path_var) else {
         if let Some(found) = find_file(&file_name, &path_var) {
             let result = Err(anyhow!(

@@ -18,7 +18,7 @@ fn windlass(cwd: &Path) -> Command {
     let mut cmd = Command::cargo_bin("windlass").unwrap();
     cmd.current_dir(cwd)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("PATH", windlass_testkit::var_os("PATH").unwrap())
         .env("HOME", cwd)
         .env("WINDLASS_CONFIG_HOME", cwd.join("user-config"))
         .env("NO_COLOR", "1");
@@ -139,10 +139,9 @@ fn external_subcommands_run_from_path() {
     )
     .unwrap();
     fs::set_permissions(&plugin, fs::Permissions::from_mode(0o755)).unwrap();
-    let path = std::env::join_paths(
-        std::iter::once(bin.clone())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &windlass_testkit::var_os("PATH").unwrap(),
+    )))
     .unwrap();
 
     let ran = run(
@@ -548,7 +547,7 @@ fn secrets_subcommand_matches_focused_binary() {
                 focused_cmd
                     .current_dir(dir.path())
                     .env_clear()
-                    .env("PATH", std::env::var_os("PATH").unwrap())
+                    .env("PATH", windlass_testkit::var_os("PATH").unwrap())
                     .env("HOME", dir.path())
                     .env("WINDLASS_CONFIG_HOME", dir.path().join("user-config"))
                     .env("NO_COLOR", "1");

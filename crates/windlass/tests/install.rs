@@ -30,7 +30,7 @@ fn readme_install_block() -> String {
 /// A tool the check needs, by absolute path; panics with the package that
 /// provides it when it is missing.
 fn tool(name: &str, package: &str) -> PathBuf {
-    std::env::var_os("PATH")
+    windlass_testkit::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
         .map(|dir| dir.join(name))

@@ -58,7 +58,7 @@ pub struct Problem {
 /// they are (JSON escapes them itself).
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let safe = windlass_output::escape_controls;
+        let safe = windlass_redact::escape_controls;
         write!(f, "{}", safe(&self.file))?;
         if let Some(m) = &self.member {
             write!(f, ": {}", safe(m))?;

@@ -10,7 +10,9 @@
 //! Walking the chain from the outermost error inwards, the first layer that
 //! states an exit status decides it, and the first that offers a hint gives
 //! it, and the first that knows a [`SourceLocation`] gives it. An error
-//! nobody classified exits with [`ExitStatus::Failure`].
+//! nobody classified is a bug: it exits with [`ExitStatus::Bug`] (101), as a
+//! panic does, so that every failure a user can meet gets its type a
+//! [`Diagnostic`] implementation.
 
 use std::error::Error;
 use std::fmt;
@@ -22,7 +24,7 @@ use crate::ExitStatus;
 /// know the fix, a hint.
 ///
 /// ```
-/// use windlass_output::{Diagnostic, ExitStatus};
+/// use windlass_diagnostic::{Diagnostic, ExitStatus};
 ///
 /// #[derive(Debug, thiserror::Error)]
 /// enum PublishError {
@@ -85,21 +87,16 @@ type Probe = for<'a> fn(&'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic>
 /// The error types the binary knows to implement [`Diagnostic`], found by
 /// downcasting each layer of an `anyhow` chain.
 ///
-/// [`Classifier::new`] already knows this crate's own errors.
+/// [`Classifier::new`] already knows [`Interrupted`].
 #[derive(Clone)]
 pub struct Classifier {
     probes: Vec<Probe>,
 }
 
 impl Classifier {
-    /// A classifier that knows this crate's errors
-    /// ([`GitHubError`](crate::github::GitHubError),
-    /// [`LogError`](crate::LogError), [`Interrupted`]).
+    /// A classifier that knows [`Interrupted`].
     pub fn new() -> Self {
-        Self { probes: Vec::new() }
-            .with::<crate::github::GitHubError>()
-            .with::<crate::logging::LogError>()
-            .with::<Interrupted>()
+        Self { probes: Vec::new() }.with::<Interrupted>()
     }
 
     /// Adds an error type that implements [`Diagnostic`].
@@ -115,7 +112,7 @@ impl Classifier {
         let mut found = Found::default();
         self.walk(error.as_ref(), &mut found);
         Classification {
-            status: found.status.unwrap_or(ExitStatus::Failure),
+            status: found.status.unwrap_or(ExitStatus::Bug),
             hint: found.hint,
             location: found.location,
         }
@@ -241,7 +238,7 @@ impl Error for Classified {
 /// Attaching an exit status or hint to any error on its way up.
 ///
 /// ```
-/// use windlass_output::{Classifier, ExitStatus, ResultExt};
+/// use windlass_diagnostic::{Classifier, ExitStatus, ResultExt};
 ///
 /// let result: anyhow::Result<()> = Err(anyhow::anyhow!("`--repository` and `--index` conflict"))
 ///     .with_exit_status(ExitStatus::Usage)
@@ -268,17 +265,20 @@ impl<T, E: Into<anyhow::Error>> ResultExt<T> for Result<T, E> {
     }
 }
 
+/// The one line an interrupted command prints, and its JSON error message.
+pub const INTERRUPTED: &str = "interrupted";
+
 /// A command stopped by SIGINT or SIGTERM: exit 130
 /// ([`ExitStatus::Interrupted`]), rendered as the one line `interrupted`
 /// (no `error:` prefix, no hint).
 ///
 /// Return it (or any error classified [`ExitStatus::Interrupted`]) when
 /// there is nothing to report; a command that can tell what it did before
-/// it stopped returns its partial [`Outcome`](crate::Outcome) instead, with
-/// [`ExitStatus::Interrupted`] as its exit status.
+/// it stopped returns its partial outcome instead (`windlass_output::Outcome`),
+/// with [`ExitStatus::Interrupted`] as its exit status.
 ///
 /// ```
-/// use windlass_output::{Classifier, ExitStatus, Interrupted};
+/// use windlass_diagnostic::{Classifier, ExitStatus, Interrupted};
 ///
 /// let error = anyhow::Error::new(Interrupted);
 /// assert_eq!(Classifier::new().classify(&error).status, ExitStatus::Interrupted);
@@ -288,7 +288,7 @@ pub struct Interrupted;
 
 impl fmt::Display for Interrupted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(crate::render::INTERRUPTED)
+        f.write_str(INTERRUPTED)
     }
 }
 

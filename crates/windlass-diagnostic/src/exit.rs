@@ -7,7 +7,7 @@ use std::process::ExitCode;
 /// | code | variant               | meaning                                                         |
 /// |------|-----------------------|-----------------------------------------------------------------|
 /// | 0    | [`Success`]           | everything asked for was done                                   |
-/// | 1    | [`Failure`]           | a check or gate ran and failed (also: an unclassified error)    |
+/// | 1    | [`Failure`]           | a check or gate ran and failed                                  |
 /// | 2    | [`Usage`]             | bad arguments, configuration or input; retrying will not help   |
 /// | 3    | [`Remote`]            | network, authentication or registry failure; CI may retry       |
 /// | 101  | [`Bug`]               | an internal error (a bug in Windlass), like a Rust panic        |
@@ -15,13 +15,19 @@ use std::process::ExitCode;
 /// | 127  | [`CommandNotFound`]   | `windlass NAME`: no built-in tool and no `windlass-NAME` on PATH |
 /// | 130  | [`Interrupted`]       | stopped by SIGINT (Ctrl-C) or SIGTERM; what was done is reported |
 ///
+/// An error that no [`Diagnostic`](crate::Diagnostic) in its cause chain
+/// classifies is treated as a bug (101): a failure a user can meet has a
+/// type that says what it is.
+///
 /// 126 and 127 are the shell's codes for the same failures. A command
 /// that was interrupted prints one `interrupted` line on stderr and its
 /// summary of what was done (with `--json`, the result document has
 /// `exit_code: 130` and the partial data).
 ///
-/// A broken pipe on stdout (`windlass ... | head`) is not an error: the
-/// process exits with [`Success`] without printing anything more.
+/// A broken pipe on our own stdout (`windlass ... | head`) is not an error:
+/// the process exits with [`Success`] without printing anything more. Any
+/// other broken pipe (a child's stdin, a connection) is reported like any
+/// other error.
 ///
 /// [`Success`]: ExitStatus::Success
 /// [`Failure`]: ExitStatus::Failure
@@ -42,7 +48,8 @@ pub enum ExitStatus {
     /// `3`: a remote failure (network, authentication, registry); CI may
     /// retry.
     Remote,
-    /// `101`: an internal error, the same code as a Rust panic.
+    /// `101`: an internal error, the same code as a Rust panic; also an
+    /// error nothing classified.
     Bug,
     /// `126`: an external `windlass-NAME` was found but cannot be run.
     CannotExecute,
