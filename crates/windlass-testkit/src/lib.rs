@@ -13,6 +13,9 @@
 //! configuration of every property test. [`serde_fields`] lists a serde
 //! struct's fields, so a test can check that the docs name them all;
 //! [`assert_generated`] keeps a checked-in generated file current.
+//! [`cli`] is the one harness of the CLI tests (run a binary hermetically,
+//! the snapshot format, the insta filters); [`Bao`] has the Vault fixture
+//! steps (`kv_put`, `create_token`, `accessor_valid`).
 //! [`netem`] is a TCP proxy that adds delay and caps bandwidth, so that
 //! tests and benchmarks see a network instead of loopback (the
 //! `windlass-netem` binary runs it for the benchmark scripts).
@@ -31,6 +34,7 @@ pub fn var_os(name: &str) -> Option<std::ffi::OsString> {
     std::env::var_os(name)
 }
 
+pub mod cli;
 mod fields;
 mod generated;
 mod leak;
@@ -38,6 +42,7 @@ pub mod netem;
 mod props;
 mod services;
 mod special;
+mod vault;
 
 pub use crate::fields::serde_fields;
 pub use crate::generated::{UPDATE_VAR, assert_generated};

@@ -321,6 +321,56 @@ fn openbao_kv_fixtures_read_with_curl_and_bao() {
 }
 
 #[test]
+fn openbao_fixture_steps_write_secrets_and_make_tokens() {
+    let services = Services::load();
+    let bao = services.bao();
+    let dir = tempfile::tempdir().unwrap();
+    let root = [("X-Vault-Token", bao.root_token.expose().as_str())];
+    let path = format!("testkit/{}", unique());
+
+    bao.kv_put(&bao.kv2.mount, &path, "password", "v2-value");
+    let url = format!("{}/v1/{}/data/{path}", bao.addr, bao.kv2.mount);
+    let (code, body) = http(dir.path(), "GET", &url, &root, None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["data"]["data"]["password"], "v2-value");
+
+    bao.kv_put(&bao.kv1.mount, &path, "password", "v1-value");
+    let url = format!("{}/v1/{}/{path}", bao.addr, bao.kv1.mount);
+    let (code, body) = http(dir.path(), "GET", &url, &root, None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["data"]["password"], "v1-value");
+
+    let (token, accessor) = bao.create_token(&[&bao.read_policy], "5m");
+    let url = format!("{}/v1/auth/token/lookup-self", bao.addr);
+    let (code, body) = http(
+        dir.path(),
+        "GET",
+        &url,
+        &[("X-Vault-Token", token.expose())],
+        None,
+    );
+    assert_eq!(code, 200);
+    let policies = body["data"]["policies"].as_array().unwrap();
+    assert!(
+        policies.iter().any(|p| p == bao.read_policy.as_str()),
+        "{policies:?}"
+    );
+    assert!(bao.accessor_valid(&accessor));
+    let url = format!("{}/v1/auth/token/revoke-accessor", bao.addr);
+    let body = json!({ "accessor": accessor });
+    let (code, _) = http(dir.path(), "POST", &url, &root, Some(&body));
+    assert_eq!(code, 204);
+    assert!(!bao.accessor_valid(&accessor));
+
+    let secret_id = bao.new_secret_id(&bao.approle);
+    assert_ne!(secret_id.expose(), bao.approle.secret_id().expose());
+    let login = format!("{}/v1/auth/{}/login", bao.addr, bao.approle.mount);
+    let body = json!({ "role_id": bao.approle.role_id, "secret_id": secret_id.expose() });
+    let (code, answer) = http(dir.path(), "POST", &login, &[], Some(&body));
+    assert_eq!(code, 200, "{answer}");
+}
+
+#[test]
 fn openbao_approle_login_reads_the_fixture() {
     let services = Services::load();
     let bao = services.bao();

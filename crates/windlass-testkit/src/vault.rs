@@ -1,0 +1,114 @@
+//! Fixture steps against the test OpenBao, run with its own `bao` CLI and
+//! the root token: write a KV secret, make a token with a policy, check a
+//! token by its accessor. Tokens and values go by environment and stdin,
+//! never argv.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use windlass_redact::Secret;
+
+use crate::services::{AppRole, Bao};
+
+impl Bao {
+    /// The `bao` CLI with the address and the root token.
+    fn cli(&self) -> Command {
+        let mut command = Command::new(&self.bin);
+        command
+            .env("BAO_ADDR", &self.addr)
+            .env("BAO_TOKEN", self.root_token.expose())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Writes `key = value` at `mount/path` (KV v2 or v1, whichever the
+    /// mount is), replacing what was there.
+    pub fn kv_put(&self, mount: &str, path: &str, key: &str, value: &str) {
+        let mut child = self
+            .cli()
+            .args([
+                "kv",
+                "put",
+                &format!("-mount={mount}"),
+                path,
+                &format!("{key}=-"),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("windlass-testkit: cannot run bao: {err}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(value.as_bytes())
+                .unwrap_or_else(|err| panic!("windlass-testkit: cannot write to bao: {err}"));
+        }
+        let output = child
+            .wait_with_output()
+            .unwrap_or_else(|err| panic!("windlass-testkit: cannot wait for bao: {err}"));
+        assert!(
+            output.status.success(),
+            "windlass-testkit: bao kv put {mount}/{path} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// A new token with `policies` (besides `default`) that lives `ttl`
+    /// (`5m`), with its accessor.
+    pub fn create_token(&self, policies: &[&str], ttl: &str) -> (Secret<String>, String) {
+        let mut command = self.cli();
+        command.args(["token", "create", "-format=json", &format!("-ttl={ttl}")]);
+        for policy in policies {
+            command.arg(format!("-policy={policy}"));
+        }
+        let output = command
+            .output()
+            .unwrap_or_else(|err| panic!("windlass-testkit: cannot run bao: {err}"));
+        assert!(
+            output.status.success(),
+            "windlass-testkit: bao token create failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|err| panic!("windlass-testkit: bao token create: not JSON: {err}"));
+        let field = |name: &str| {
+            doc["auth"][name]
+                .as_str()
+                .unwrap_or_else(|| panic!("windlass-testkit: bao token create: no auth.{name}"))
+                .to_owned()
+        };
+        (Secret::new(field("client_token")), field("accessor"))
+    }
+
+    /// Whether OpenBao still knows the token behind `accessor`.
+    pub fn accessor_valid(&self, accessor: &str) -> bool {
+        self.cli()
+            .args(["token", "lookup", "-accessor", accessor])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap_or_else(|err| panic!("windlass-testkit: cannot run bao: {err}"))
+            .success()
+    }
+
+    /// A new secret ID for the AppRole fixture (the seeded one is in
+    /// [`AppRole::secret_id_file`]).
+    pub fn new_secret_id(&self, approle: &AppRole) -> Secret<String> {
+        let output = self
+            .cli()
+            .args([
+                "write",
+                "-f",
+                "-field=secret_id",
+                &format!("auth/{}/role/{}/secret-id", approle.mount, approle.role),
+            ])
+            .output()
+            .unwrap_or_else(|err| panic!("windlass-testkit: cannot run bao: {err}"));
+        assert!(
+            output.status.success(),
+            "windlass-testkit: bao write secret-id failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Secret::new(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+}
