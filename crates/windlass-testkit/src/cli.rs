@@ -30,14 +30,11 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// `program` run in `dir`, with `HOME` at `dir/home` (created),
+    /// `program` run in `dir`, with `HOME` at `dir/home`,
     /// `WINDLASS_CONFIG_HOME` at `dir/user-config` and `WINDLASS_CACHE_DIR`
-    /// at `dir/cache`.
+    /// at `dir/cache` (none of them created).
     pub fn new(program: impl AsRef<OsStr>, dir: &Path) -> Self {
         let home = dir.join("home");
-        std::fs::create_dir_all(&home).unwrap_or_else(|err| {
-            panic!("windlass-testkit: cannot create {}: {err}", home.display())
-        });
         let mut command = Command::new(program);
         command
             .current_dir(dir)
@@ -106,6 +103,13 @@ impl Cli {
             .wait_with_output()
             .unwrap_or_else(|err| panic!("windlass-testkit: cannot wait for the binary: {err}"));
         Run::from(output)
+    }
+
+    /// Runs the binary to its end and returns its raw output.
+    pub fn output(self) -> Output {
+        self.spawn()
+            .wait_with_output()
+            .unwrap_or_else(|err| panic!("windlass-testkit: cannot wait for the binary: {err}"))
     }
 
     /// Starts the binary with its stdout and stderr piped (and its stdin

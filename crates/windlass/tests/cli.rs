@@ -11,44 +11,24 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use assert_cmd::Command;
+use windlass_testkit::cli::{Cli, Run};
 use windlass_testkit::{Services, assert_no_leak, canary};
 
-/// The binary with a hermetic environment: no user config, no CI variables.
-fn windlass(cwd: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("windlass").unwrap();
-    cmd.current_dir(cwd)
-        .env_clear()
-        .env("PATH", windlass_testkit::var_os("PATH").unwrap())
+/// The binary with a hermetic environment: no user config, no CI
+/// variables, `HOME` in `cwd` and the default cache.
+fn windlass(cwd: &Path) -> Cli {
+    hermetic(env!("CARGO_BIN_EXE_windlass"), cwd)
+}
+
+fn hermetic(bin: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Cli {
+    Cli::new(bin, cwd)
         .env("HOME", cwd)
-        .env("WINDLASS_CONFIG_HOME", cwd.join("user-config"))
-        .env("NO_COLOR", "1");
-    cmd
+        .env_remove("WINDLASS_CACHE_DIR")
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command, dir: &Path) -> Run {
-    let out = cmd.output().unwrap();
-    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&dir.display().to_string(), "[TEMP]");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: clean(&out.stdout),
-        stderr: clean(&out.stderr),
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit: {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
+/// Runs `cli`, with `dir` in its output read as `[TEMP]`.
+fn run(cli: Cli, dir: &Path) -> Run {
+    cli.run().replace(dir, "[TEMP]")
 }
 
 #[test]
@@ -62,7 +42,7 @@ fn help_and_version() {
         version.stdout,
         format!("windlass {}\n", env!("CARGO_PKG_VERSION"))
     );
-    let none = run(&mut windlass(dir.path()), dir.path());
+    let none = run(windlass(dir.path()), dir.path());
     assert_eq!(none.code, 2, "{none}");
 }
 
@@ -296,8 +276,7 @@ fn config_show_never_prints_a_secret() {
             .env("VAULT_TOKEN", &secret)
             .env("CANARY_TOKEN", &secret)
             .env("VAULT_ADDR", "http://127.0.0.1:9")
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(output.status.code(), Some(0), "{args:?}");
         assert_no_leak(&output.stdout, &secret);
         assert_no_leak(&output.stderr, &secret);
@@ -325,17 +304,17 @@ fn config_show_lists_what_the_tools_read() {
     )
     .unwrap();
     let show = |json: bool| {
-        let mut cmd = windlass(dir.path());
-        cmd.args(["config", "show"])
+        let mut cmd = windlass(dir.path())
+            .args(["config", "show"])
             .env("VAULT_ADDR", "https://vault.env.example")
             .env("VAULT_TOKEN", &vault_token)
             .env("TWINE_REPOSITORY", "local")
             .env("TWINE_USERNAME", "twine-user")
             .env("TWINE_PASSWORD", &twine_password);
         if json {
-            cmd.arg("--json");
+            cmd = cmd.arg("--json");
         }
-        let output = cmd.output().unwrap();
+        let output = cmd.output();
         assert_eq!(output.status.code(), Some(0), "json: {json}");
         for secret in [&vault_token, &twine_password, &pypirc_password] {
             assert_no_leak(&output.stdout, secret);
@@ -376,17 +355,17 @@ fn config_show_masks_user_info_of_tool_urls() {
     let secret = canary("tool-url-password");
     let dir = project("[http]\nretries = 1\n");
     for json in [false, true] {
-        let mut cmd = windlass(dir.path());
-        cmd.args(["config", "show"])
+        let mut cmd = windlass(dir.path())
+            .args(["config", "show"])
             .env(
                 "TWINE_REPOSITORY_URL",
                 format!("https://__token__:{secret}@pypi.example/legacy/"),
             )
             .env("VAULT_ADDR", format!("https://ci:{secret}@vault.example"));
         if json {
-            cmd.arg("--json");
+            cmd = cmd.arg("--json");
         }
-        let output = cmd.output().unwrap();
+        let output = cmd.output();
         assert_eq!(output.status.code(), Some(0), "json: {json}");
         assert_no_leak(&output.stdout, &secret);
         assert_no_leak(&output.stderr, &secret);
@@ -420,7 +399,7 @@ fn config_show_refuses_plain_credentials() {
     ));
     let mut report = String::new();
     for args in [&["config", "show"][..], &["config", "show", "--json"]] {
-        let output = windlass(dir.path()).args(args).output().unwrap();
+        let output = windlass(dir.path()).args(args).output();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert_no_leak(&output.stdout, &secret);
         assert_no_leak(&output.stderr, &secret);
@@ -442,10 +421,7 @@ fn config_show_refuses_plain_credentials() {
         format!("[vault.approle]\nrole-id = \"env://VAULT_ROLE_ID\"\nsecret-id = '{secret}'\n"),
     )
     .unwrap();
-    let output = windlass(dir.path())
-        .args(["config", "show"])
-        .output()
-        .unwrap();
+    let output = windlass(dir.path()).args(["config", "show"]).output();
     assert_eq!(output.status.code(), Some(2));
     assert_no_leak(&output.stdout, &secret);
     assert_no_leak(&output.stderr, &secret);
@@ -471,7 +447,7 @@ fn config_show_hides_user_info_in_urls() {
          simple-url = \"https://{token}@index.example.org/simple/\"\n"
     ));
     for args in [&["config", "show"][..], &["config", "show", "--json"]] {
-        let output = windlass(dir.path()).args(args).output().unwrap();
+        let output = windlass(dir.path()).args(args).output();
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -538,26 +514,17 @@ fn secrets_subcommand_matches_focused_binary() {
     let mut outputs = Vec::new();
     for args in [&["check"][..], &["check", "--json"]] {
         for umbrella in [true, false] {
-            let mut cmd = if umbrella {
-                let mut cmd = windlass(dir.path());
-                cmd.arg("secrets");
-                cmd
+            let cmd = if umbrella {
+                windlass(dir.path()).arg("secrets")
             } else {
-                let mut focused_cmd = Command::new(&focused);
-                focused_cmd
-                    .current_dir(dir.path())
-                    .env_clear()
-                    .env("PATH", windlass_testkit::var_os("PATH").unwrap())
-                    .env("HOME", dir.path())
-                    .env("WINDLASS_CONFIG_HOME", dir.path().join("user-config"))
-                    .env("NO_COLOR", "1");
-                focused_cmd
+                hermetic(&focused, dir.path())
             };
-            cmd.args(args)
+            let cmd = cmd
+                .args(args)
                 .env("VAULT_ADDR", &bao.addr)
                 .env("VAULT_TOKEN", bao.read_token.expose())
                 .env("PYPI_USER", "release-bot");
-            let out = run(&mut cmd, dir.path());
+            let out = run(cmd, dir.path());
             assert_eq!(out.code, 1, "{out}");
             assert_no_leak(out.stdout.as_bytes(), &value);
             assert_no_leak(out.stderr.as_bytes(), &value);
