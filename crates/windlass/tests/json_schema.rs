@@ -15,29 +15,19 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
+use windlass_testkit::cli::{Cli, Run, interrupt};
 use windlass_testkit::{Services, assert_no_leak, canary};
 
-/// One run of a binary: how it ended, and what it printed.
-struct Run {
-    code: Option<i32>,
-    signal: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?} signal {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.signal, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Run {
+/// The JSON documents of a run's stdout.
+trait Documents {
     /// Every line of stdout, each validated against the schema; the last is
     /// the result document.
+    fn documents(&self) -> Vec<Value>;
+    /// The result document (the last line), after validating every line.
+    fn result(&self) -> Value;
+}
+
+impl Documents for Run {
     fn documents(&self) -> Vec<Value> {
         assert!(!self.stdout.is_empty(), "no JSON on stdout\n{self}");
         assert!(self.stdout.ends_with('\n'), "unterminated line\n{self}");
@@ -59,17 +49,11 @@ impl Run {
             .collect()
     }
 
-    /// The result document (the last line), after validating every line.
     fn result(&self) -> Value {
         let doc = self.documents().pop().unwrap();
         assert_eq!(doc["type"], "result", "{self}");
         assert_eq!(doc["schema"], "windlass/1", "{self}");
         doc
-    }
-
-    fn assert_no_leak(&self, secret: &str) {
-        assert_no_leak(self.stdout.as_bytes(), secret);
-        assert_no_leak(self.stderr.as_bytes(), secret);
     }
 }
 
@@ -121,26 +105,10 @@ fn binary(name: &str) -> PathBuf {
 
 /// Runs `bin` in `dir` with a hermetic environment plus `env`.
 fn run_bin(bin: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    use std::os::unix::process::ExitStatusExt as _;
-    let mut cmd = Command::new(bin);
-    cmd.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .env("HOME", dir.join("home"))
-        .env("WINDLASS_CONFIG_HOME", dir.join("user-config"))
-        .env("WINDLASS_CACHE_DIR", dir.join("cache"))
-        .env("NO_COLOR", "1");
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code(),
-        signal: out.status.signal(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Cli::new(bin, dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .run()
 }
 
 fn windlass(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -210,7 +178,7 @@ fn schema_rejects_wrong_documents() {
 fn config_show_and_config_errors() {
     let dir = project("[http]\ntimeout = \"45s\"\n");
     let shown = windlass(dir.path(), &["config", "show", "--json"], &[]);
-    assert_eq!(shown.code, Some(0), "{shown}");
+    assert_eq!(shown.code, 0, "{shown}");
     let doc = shown.result();
     assert_eq!(doc["command"], "config show");
     assert_eq!(doc["data"]["settings"]["http"]["timeout"], "45s", "{shown}");
@@ -218,7 +186,7 @@ fn config_show_and_config_errors() {
     // A configuration error points at its file, line and column.
     let dir = project("[http]\nretries = \"many\"\n");
     let wrong = windlass(dir.path(), &["--json", "config", "show"], &[]);
-    assert_eq!(wrong.code, Some(2), "{wrong}");
+    assert_eq!(wrong.code, 2, "{wrong}");
     let doc = wrong.result();
     let error = &doc["error"];
     assert_eq!(doc["ok"], false);
@@ -235,7 +203,7 @@ fn config_show_and_config_errors() {
     // An unknown key: a did-you-mean, and the place.
     let dir = project("[http]\nretires = 3\n");
     let unknown = windlass(dir.path(), &["config", "show", "--json"], &[]);
-    assert_eq!(unknown.code, Some(2), "{unknown}");
+    assert_eq!(unknown.code, 2, "{unknown}");
     let doc = unknown.result();
     assert_eq!(doc["error"]["line"], 2, "{unknown}");
     assert_eq!(doc["error"]["column"], 1, "{unknown}");
@@ -246,7 +214,7 @@ fn config_show_and_config_errors() {
         &["config", "show", "--json", "--config", "nope.toml"],
         &[],
     );
-    assert_eq!(missing.code, Some(2), "{missing}");
+    assert_eq!(missing.code, 2, "{missing}");
     let doc = missing.result();
     assert!(doc["error"].get("line").is_none(), "{missing}");
 }
@@ -303,7 +271,7 @@ fn usage_errors_are_result_documents() {
     ];
     for (bin, args, command, message) in cases {
         let run = run_bin(bin, dir.path(), args, &[]);
-        assert_eq!(run.code, Some(2), "{args:?}: {run}");
+        assert_eq!(run.code, 2, "{args:?}: {run}");
         let doc = run.result();
         assert_eq!(doc["command"], command, "{args:?}: {run}");
         assert_eq!(doc["ok"], false);
@@ -322,7 +290,7 @@ fn usage_errors_are_result_documents() {
 
     // Without --json: clap's text only, as before.
     let plain = windlass(dir.path(), &["wheel", "build", "--bogus"], &[]);
-    assert_eq!(plain.code, Some(2), "{plain}");
+    assert_eq!(plain.code, 2, "{plain}");
     assert_eq!(plain.stdout, "", "{plain}");
     // After `--`, `--json` is the child's argument, not ours.
     let child_flag = windlass(
@@ -330,12 +298,12 @@ fn usage_errors_are_result_documents() {
         &["secrets", "exec", "--bogus", "--", "x", "--json"],
         &[],
     );
-    assert_eq!(child_flag.code, Some(2), "{child_flag}");
+    assert_eq!(child_flag.code, 2, "{child_flag}");
     assert_eq!(child_flag.stdout, "", "{child_flag}");
     // --help and --version stay plain text.
     for flag in ["--help", "--version"] {
         let run = windlass(dir.path(), &["--json", "wheel", flag], &[]);
-        assert_eq!(run.code, Some(0), "{run}");
+        assert_eq!(run.code, 0, "{run}");
         assert!(!run.stdout.starts_with('{'), "{run}");
     }
 }
@@ -344,13 +312,13 @@ fn usage_errors_are_result_documents() {
 fn completions_and_man() {
     let dir = project("");
     let completions = windlass(dir.path(), &["completions", "bash", "--json"], &[]);
-    assert_eq!(completions.code, Some(0), "{completions}");
+    assert_eq!(completions.code, 0, "{completions}");
     let doc = completions.result();
     assert_eq!(doc["command"], "completions");
     assert_eq!(doc["data"]["shell"], "bash");
 
     let page = windlass(dir.path(), &["--json", "man"], &[]);
-    assert_eq!(page.code, Some(0), "{page}");
+    assert_eq!(page.code, 0, "{page}");
     assert!(
         page.result()["data"]["page"]
             .as_str()
@@ -360,7 +328,7 @@ fn completions_and_man() {
 
     let pages = dir.path().join("pages");
     let written = windlass(dir.path(), &["--json", "man", pages.to_str().unwrap()], &[]);
-    assert_eq!(written.code, Some(0), "{written}");
+    assert_eq!(written.code, 0, "{written}");
     assert!(
         !written.result()["data"]["written"]
             .as_array()
@@ -371,7 +339,7 @@ fn completions_and_man() {
     // A file where the directory should be: an error document.
     fs::write(dir.path().join("taken"), "").unwrap();
     let failed = windlass(dir.path(), &["--json", "man", "taken"], &[]);
-    assert_eq!(failed.code, Some(2), "{failed}");
+    assert_eq!(failed.code, 2, "{failed}");
     assert_eq!(failed.result()["command"], "man");
 }
 
@@ -386,7 +354,7 @@ fn secrets_commands() {
 
     // check: one resolves, one is missing; the check ran and failed.
     let check = windlass(dir.path(), &["secrets", "check", "--json"], &env);
-    assert_eq!(check.code, Some(1), "{check}");
+    assert_eq!(check.code, 1, "{check}");
     let doc = check.result();
     assert_eq!(doc["command"], "secrets check");
     assert_eq!(
@@ -398,7 +366,7 @@ fn secrets_commands() {
 
     // get: a value never goes into a document.
     let get = windlass(dir.path(), &["secrets", "get", "TOKEN", "--json"], &env);
-    assert_eq!(get.code, Some(2), "{get}");
+    assert_eq!(get.code, 2, "{get}");
     assert_eq!(get.result()["command"], "secrets get");
     runs.push(get);
 
@@ -408,7 +376,7 @@ fn secrets_commands() {
         &["secrets", "mask", "-e", "TOKEN", "--json"],
         &env,
     );
-    assert_eq!(outside.code, Some(2), "{outside}");
+    assert_eq!(outside.code, 2, "{outside}");
     outside.result();
     runs.push(outside);
     let github_env = dir.path().join("github-env");
@@ -423,7 +391,7 @@ fn secrets_commands() {
         &["secrets", "mask", "-e", "TOKEN", "--json"],
         &mask_env,
     );
-    assert_eq!(masked.code, Some(0), "{masked}");
+    assert_eq!(masked.code, 0, "{masked}");
     assert_eq!(masked.result()["data"]["masked"][0], "TOKEN", "{masked}");
     // The workflow commands go to stderr; stdout holds only JSON.
     assert!(masked.stderr.contains("::add-mask::"), "{masked}");
@@ -465,7 +433,7 @@ fn secrets_exec() {
         ],
         &env,
     );
-    assert_eq!(exited.code, Some(3), "{exited}");
+    assert_eq!(exited.code, 3, "{exited}");
     let docs = exited.documents();
     assert_eq!(docs.len(), 1, "{exited}");
     let doc = &docs[0];
@@ -483,7 +451,7 @@ fn secrets_exec() {
         &["--json", "secrets", "exec", "-e", "TOKEN", "--", "true"],
         &env,
     );
-    assert_eq!(ok.code, Some(0), "{ok}");
+    assert_eq!(ok.code, 0, "{ok}");
     let doc = ok.result();
     assert_eq!(doc["ok"], true);
     assert_eq!(doc["data"]["exit_code"], 0);
@@ -524,7 +492,7 @@ fn secrets_exec() {
         ],
         &env,
     );
-    assert_ne!(missing.code, Some(0), "{missing}");
+    assert_ne!(missing.code, 0, "{missing}");
     let doc = missing.result();
     assert_eq!(doc["ok"], false);
     assert!(doc["error"]["message"].is_string(), "{missing}");
@@ -569,7 +537,7 @@ fn wheel_build_check_publish() {
     write_python_project(root, &name);
 
     let built = windlass(root, &["wheel", "build", "--json"], &[]);
-    assert_eq!(built.code, Some(0), "{built}");
+    assert_eq!(built.code, 0, "{built}");
     let doc = built.result();
     assert_eq!(doc["command"], "wheel build");
     assert_eq!(
@@ -581,11 +549,11 @@ fn wheel_build_check_publish() {
     let wheel = format!("dist/{module}-1.0.0-py3-none-any.whl");
     let sdist = format!("dist/{module}-1.0.0.tar.gz");
     let checked = windlass(root, &["wheel", "check", "--json", &wheel, &sdist], &[]);
-    assert_eq!(checked.code, Some(0), "{checked}");
+    assert_eq!(checked.code, 0, "{checked}");
     assert_eq!(checked.result()["data"]["problem_count"], 0, "{checked}");
     // A directory is not a distribution: an error document.
     let bad_check = windlass(root, &["wheel", "check", "--json", "dist/"], &[]);
-    assert_eq!(bad_check.code, Some(2), "{bad_check}");
+    assert_eq!(bad_check.code, 2, "{bad_check}");
     assert_eq!(bad_check.result()["command"], "wheel check");
     // A broken wheel: the check ran and failed, its report in `data`.
     let broken = root
@@ -597,7 +565,7 @@ fn wheel_build_check_publish() {
         &["wheel", "check", "--json", broken.to_str().unwrap()],
         &[],
     );
-    assert_eq!(failed_check.code, Some(1), "{failed_check}");
+    assert_eq!(failed_check.code, 1, "{failed_check}");
     assert!(
         failed_check.result()["data"]["problem_count"]
             .as_u64()
@@ -618,7 +586,7 @@ fn wheel_build_check_publish() {
         ],
         &[],
     );
-    assert_eq!(published.code, Some(0), "{published}");
+    assert_eq!(published.code, 0, "{published}");
     let doc = published.result();
     assert_eq!(doc["command"], "wheel publish");
     let statuses: Vec<&str> = doc["data"]["files"]
@@ -642,7 +610,7 @@ fn wheel_build_check_publish() {
         ],
         &[],
     );
-    assert_eq!(down.code, Some(3), "{down}");
+    assert_eq!(down.code, 3, "{down}");
     let doc = down.result();
     assert_eq!(doc["ok"], false);
     assert_eq!(doc["exit_code"], 3);
@@ -654,7 +622,7 @@ fn wheel_build_check_publish() {
 fn external_dispatch_not_found() {
     let dir = project("");
     let run = windlass(dir.path(), &["--json", "frobnicate"], &[]);
-    assert_eq!(run.code, Some(127), "{run}");
+    assert_eq!(run.code, 127, "{run}");
     let doc = run.result();
     assert_eq!(doc["ok"], false);
     assert_eq!(doc["exit_code"], 127, "{run}");
@@ -692,40 +660,18 @@ fn interrupted(
     env: &[(&str, &str)],
     seen: &std::sync::mpsc::Receiver<()>,
 ) -> Run {
-    use std::os::unix::process::ExitStatusExt as _;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_windlass"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .env("HOME", dir.join("home"))
-        .env("WINDLASS_CONFIG_HOME", dir.join("user-config"))
-        .env("WINDLASS_CACHE_DIR", dir.join("cache"))
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    let child = cmd.spawn().unwrap();
+    let child = Cli::new(env!("CARGO_BIN_EXE_windlass"), dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .spawn();
     if seen
         .recv_timeout(std::time::Duration::from_secs(60))
         .is_err()
     {
         panic!("the command never connected to the server");
     }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success(), "kill -INT failed");
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code(),
-        signal: out.status.signal(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    interrupt(&child);
+    Run::from(child.wait_with_output().unwrap())
 }
 
 /// Ctrl-C while a command waits for a server: exit 130, one `interrupted`
@@ -743,7 +689,7 @@ fn interrupted_runs_are_result_documents() {
         &[("VAULT_ADDR", &vault_addr), ("VAULT_TOKEN", &token)],
         &seen,
     );
-    assert_eq!(run.code, Some(130), "{run}");
+    assert_eq!(run.code, 130, "{run}");
     let doc = run.result();
     assert_eq!(doc["command"], "secrets check", "{run}");
     assert_eq!(doc["exit_code"], 130, "{run}");
@@ -756,7 +702,7 @@ fn interrupted_runs_are_result_documents() {
     let root = dir.path();
     write_python_project(root, "windlass-interrupted");
     let built = windlass(root, &["wheel", "build", "--json"], &[]);
-    assert_eq!(built.code, Some(0), "{built}");
+    assert_eq!(built.code, 0, "{built}");
     let url = format!("http://{index}/");
     let run = interrupted(
         root,
@@ -771,7 +717,7 @@ fn interrupted_runs_are_result_documents() {
         &[],
         &seen,
     );
-    assert_eq!(run.code, Some(130), "{run}");
+    assert_eq!(run.code, 130, "{run}");
     let doc = run.result();
     assert_eq!(doc["command"], "wheel publish", "{run}");
     assert_eq!(doc["exit_code"], 130, "{run}");

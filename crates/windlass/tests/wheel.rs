@@ -9,68 +9,18 @@
 )]
 
 use std::fs;
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use windlass_testkit::cli::{Cli, Run};
 use windlass_testkit::{Services, assert_no_leak, assert_no_leak_in_dir};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn windlass(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_windlass"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .env("HOME", dir.join("home"))
-        .env("NO_COLOR", "1")
+    Cli::new(env!("CARGO_BIN_EXE_windlass"), dir)
         .env("RUST_BACKTRACE", "1")
-        .env("WINDLASS_CACHE_DIR", dir.join("cache"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Stores `value` in OpenBao's KV v2 at `secret/<path>` with the `bao` CLI:
-/// the token goes by environment and the value by stdin, never argv.
-fn vault_put(services: &Services, path: &str, key: &str, value: &str) {
-    let bao = services.bao();
-    let mut child = Command::new(&bao.bin)
-        .args(["kv", "put", "-mount=secret", path, &format!("{key}=-")])
-        .env("BAO_ADDR", &bao.addr)
-        .env("BAO_TOKEN", bao.root_token.expose())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(value.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "bao kv put failed");
+        .args(args)
+        .envs(env.iter().copied())
+        .run()
 }
 
 /// A small hatchling project with a console script printing `e2e ok`.
@@ -149,7 +99,9 @@ fn build_check_publish_install_and_republish() {
     let name = format!("windlass-e2e-{suffix}");
     let module = name.replace('-', "_");
     let secret_path = format!("e2e/{name}");
-    vault_put(&services, &secret_path, "password", password.expose());
+    services
+        .bao()
+        .kv_put("secret", &secret_path, "password", password.expose());
 
     write_project(root, &name);
     fs::write(
