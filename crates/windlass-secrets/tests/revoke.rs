@@ -22,9 +22,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use windlass_http::{HttpClient, HttpConfig, Method};
-use windlass_redact::RedactedUrl;
 use windlass_testkit::{Bao, Services};
 
 use crate::proxy::{Action, Proxy};
@@ -46,26 +43,6 @@ struct Case {
     args: Vec<String>,
     trigger: Trigger,
     signal: &'static str,
-}
-
-/// Whether Vault still knows the token behind `accessor`.
-async fn accessor_valid(bao: &Bao, accessor: &str) -> bool {
-    let client = HttpClient::new(&HttpConfig {
-        max_retries: 0,
-        ..HttpConfig::default()
-    })
-    .unwrap();
-    let url = RedactedUrl::parse(&format!("{}/v1/auth/token/lookup-accessor", bao.addr)).unwrap();
-    let result = client
-        .send(Method::POST, &url, |r| {
-            r.header("X-Vault-Token", bao.root_token.expose().as_str())
-                .json(&json!({ "accessor": accessor }))
-        })
-        .await;
-    match result {
-        Ok(response) => response.status().as_u16() == 200,
-        Err(e) => e.status().is_some_and(|s| s.as_u16() == 200),
-    }
 }
 
 /// Runs the binary in `dir` against `vault`, signals it when `trigger`
@@ -247,7 +224,7 @@ async fn obtained_tokens_are_revoked_however_the_run_ends() {
         );
         let mut revoked = Vec::new();
         for accessor in &accessors {
-            revoked.push(!accessor_valid(&bao, accessor).await);
+            revoked.push(!bao.accessor_valid(accessor));
         }
         let revocations = proxy
             .paths()

@@ -89,18 +89,6 @@ async fn root_call(
     }
 }
 
-async fn accessor_valid(bao: &Bao, accessor: &str) -> bool {
-    let (status, _) = root_call(
-        bao,
-        Method::POST,
-        "auth/token/lookup-accessor",
-        Some(json!({ "accessor": accessor })),
-        &[],
-    )
-    .await;
-    status == 200
-}
-
 fn expect_vault_err(result: Result<Secret<String>, ResolveError>) -> ResolveError {
     match result {
         Ok(_) => panic!("expected an error"),
@@ -241,10 +229,10 @@ async fn approle_login_is_revoked_on_close() {
         .unwrap();
     assert_eq!(v.expose(), bao.kv2.value.expose());
     let accessor = r.vault_token_accessor().unwrap();
-    assert!(accessor_valid(&bao, &accessor).await);
+    assert!(bao.accessor_valid(&accessor));
     r.close().await;
     assert!(
-        !accessor_valid(&bao, &accessor).await,
+        !bao.accessor_valid(&accessor),
         "the approle token must be revoked"
     );
 }
@@ -304,33 +292,16 @@ async fn approle_wrapped_secret_id_is_unwrapped_once() {
 async fn token_is_renewed_during_long_runs() {
     let bao = bao();
     let role = "windlass-short-ttl";
-    let (status, _) = root_call(
-        &bao,
-        Method::POST,
+    bao.write(
         &format!("auth/{}/role/{role}", bao.approle.mount),
-        Some(json!({"token_policies": ["ci-read"], "token_ttl": "3s", "token_max_ttl": "120s", "secret_id_num_uses": 0})),
-        &[],
-    )
-    .await;
-    assert!(status == 204 || status == 200, "{status}");
-    let (_, role_id) = root_call(
-        &bao,
-        Method::GET,
-        &format!("auth/{}/role/{role}/role-id", bao.approle.mount),
-        None,
-        &[],
-    )
-    .await;
-    let (_, secret_id) = root_call(
-        &bao,
-        Method::POST,
-        &format!("auth/{}/role/{role}/secret-id", bao.approle.mount),
-        Some(json!({})),
-        &[],
-    )
-    .await;
-    let role_id = role_id["data"]["role_id"].as_str().unwrap().to_owned();
-    let secret_id = secret_id["data"]["secret_id"].as_str().unwrap().to_owned();
+        &[
+            ("token_policies", "ci-read"),
+            ("token_ttl", "3s"),
+            ("token_max_ttl", "120s"),
+            ("secret_id_num_uses", "0"),
+        ],
+    );
+    let (role_id, secret_id) = bao.approle_ids(&bao.approle.mount, role);
     let section = VaultSection {
         auth: Some(AuthMethod::Approle),
         approle: Some(AppRoleSection {
@@ -343,7 +314,7 @@ async fn token_is_renewed_during_long_runs() {
     };
     let r = resolver(
         &bao,
-        &[("ROLE_ID", &role_id), ("SECRET_ID", &secret_id)],
+        &[("ROLE_ID", &role_id), ("SECRET_ID", secret_id.expose())],
         section,
     );
     r.resolve(&vault_ref("vault://secret/ci/pypi#token"))
@@ -352,11 +323,11 @@ async fn token_is_renewed_during_long_runs() {
     let accessor = r.vault_token_accessor().unwrap();
     tokio::time::sleep(Duration::from_millis(5500)).await;
     assert!(
-        accessor_valid(&bao, &accessor).await,
+        bao.accessor_valid(&accessor),
         "a 3 s token must still live after 5.5 s: renewed"
     );
     r.close().await;
-    assert!(!accessor_valid(&bao, &accessor).await);
+    assert!(!bao.accessor_valid(&accessor));
 }
 
 fn github_section(bao: &Bao, audience: Option<String>) -> VaultSection {
@@ -394,7 +365,7 @@ async fn github_actions_oidc_login() {
     assert_eq!(v.expose(), bao.kv2.value.expose());
     let accessor = r.vault_token_accessor().unwrap();
     r.close().await;
-    assert!(!accessor_valid(&bao, &accessor).await);
+    assert!(!bao.accessor_valid(&accessor));
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Fixture steps against the test OpenBao, run with its own `bao` CLI and
 //! the root token: write a KV secret, make a token with a policy, check a
-//! token by its accessor. Tokens and values go by environment and stdin,
+//! token by its accessor, set up an AppRole. Tokens and values go by environment and stdin,
 //! never argv.
 
 use std::io::Write as _;
@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use windlass_redact::Secret;
 
-use crate::services::{AppRole, Bao};
+use crate::services::Bao;
 
 impl Bao {
     /// The `bao` CLI with the address and the root token.
@@ -91,24 +91,50 @@ impl Bao {
             .success()
     }
 
-    /// A new secret ID for the AppRole fixture (the seeded one is in
-    /// [`AppRole::secret_id_file`]).
-    pub fn new_secret_id(&self, approle: &AppRole) -> Secret<String> {
+    /// Writes `fields` at `path` (`auth/approle/role/NAME` ...): for
+    /// settings, never for secret values, which would be in argv.
+    pub fn write(&self, path: &str, fields: &[(&str, &str)]) {
         let output = self
             .cli()
-            .args([
-                "write",
-                "-f",
-                "-field=secret_id",
-                &format!("auth/{}/role/{}/secret-id", approle.mount, approle.role),
-            ])
+            .args(["write", "-f", path])
+            .args(fields.iter().map(|(key, value)| format!("{key}={value}")))
             .output()
             .unwrap_or_else(|err| panic!("windlass-testkit: cannot run bao: {err}"));
         assert!(
             output.status.success(),
-            "windlass-testkit: bao write secret-id failed: {}",
+            "windlass-testkit: bao write {path} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        Secret::new(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    /// The role ID of the AppRole `role` at `mount` and a new secret ID for
+    /// it.
+    pub fn approle_ids(&self, mount: &str, role: &str) -> (String, Secret<String>) {
+        let field = |args: &[&str]| {
+            let output = self
+                .cli()
+                .args(args)
+                .output()
+                .unwrap_or_else(|err| panic!("windlass-testkit: cannot run bao: {err}"));
+            assert!(
+                output.status.success(),
+                "windlass-testkit: bao {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        };
+        let role_id = field(&[
+            "read",
+            "-field=role_id",
+            &format!("auth/{mount}/role/{role}/role-id"),
+        ]);
+        let secret_id = field(&[
+            "write",
+            "-f",
+            "-field=secret_id",
+            &format!("auth/{mount}/role/{role}/secret-id"),
+        ]);
+        (role_id, Secret::new(secret_id))
     }
 }

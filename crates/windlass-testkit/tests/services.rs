@@ -362,12 +362,20 @@ fn openbao_fixture_steps_write_secrets_and_make_tokens() {
     assert_eq!(code, 204);
     assert!(!bao.accessor_valid(&accessor));
 
-    let secret_id = bao.new_secret_id(&bao.approle);
-    assert_ne!(secret_id.expose(), bao.approle.secret_id().expose());
+    let role = format!("testkit-{}", unique());
+    let role_path = format!("auth/{}/role/{role}", bao.approle.mount);
+    bao.write(
+        &role_path,
+        &[("token_policies", &bao.read_policy), ("token_ttl", "1m")],
+    );
+    let (role_id, secret_id) = bao.approle_ids(&bao.approle.mount, &role);
+    assert_ne!(role_id, bao.approle.role_id);
     let login = format!("{}/v1/auth/{}/login", bao.addr, bao.approle.mount);
-    let body = json!({ "role_id": bao.approle.role_id, "secret_id": secret_id.expose() });
+    let body = json!({ "role_id": role_id, "secret_id": secret_id.expose() });
     let (code, answer) = http(dir.path(), "POST", &login, &[], Some(&body));
     assert_eq!(code, 200, "{answer}");
+    let ttl = answer["auth"]["lease_duration"].as_u64().unwrap();
+    assert_eq!(ttl, 60, "{answer}");
 }
 
 #[test]

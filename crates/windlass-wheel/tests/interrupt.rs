@@ -23,7 +23,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use windlass_testkit::{Bao, Services};
+use windlass_testkit::Services;
 
 use crate::proxy::{Action, Proxy};
 
@@ -31,20 +31,6 @@ fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../windlass-dist/tests/fixtures")
         .join(name)
-}
-
-/// Whether Vault still knows the token behind `accessor` (the `bao` CLI
-/// with the root token).
-fn accessor_valid(bao: &Bao, accessor: &str) -> bool {
-    Command::new(&bao.bin)
-        .args(["token", "lookup", "-accessor", accessor])
-        .env("BAO_ADDR", &bao.addr)
-        .env("BAO_TOKEN", bao.root_token.expose())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-        .success()
 }
 
 #[test]
@@ -141,7 +127,7 @@ fn publish_revokes_its_token_when_interrupted() {
             "{name}: signal {:?}; exit {:?}; revoked {}; revoke requests {revocations}; warnings {}",
             status.signal(),
             status.code(),
-            !accessor_valid(&bao, &accessors[0]),
+            !bao.accessor_valid(&accessors[0]),
             stderr.contains("WARN"),
         ));
     }
