@@ -27,20 +27,15 @@ struct Project {
 }
 
 impl Project {
-    async fn new(name: &str) -> Self {
+    fn new(name: &str) -> Self {
         let bao = Services::load().bao();
         let canary = canary(name);
         let path = format!("ci/{name}-{}", std::process::id());
-        let client = HttpClient::new(&HttpConfig::default()).unwrap();
-        let url = RedactedUrl::parse(&format!("{}/v1/secret/data/{path}", bao.addr)).unwrap();
-        let body = json!({"data": {"token": canary, "user": "release-bot"}});
-        client
-            .send(Method::POST, &url, |r| {
-                r.header("X-Vault-Token", bao.root_token.expose().as_str())
-                    .json(&body)
-            })
-            .await
-            .unwrap();
+        bao.kv_put(
+            "secret",
+            &path,
+            &[("token", &canary), ("user", "release-bot")],
+        );
         let dir = tempfile::tempdir().unwrap();
         // The repository root: windlass.toml discovery stops here, so no
         // file above the temporary directory applies.
@@ -107,7 +102,7 @@ fn normalise(s: &str, p: &Project) -> String {
 
 #[tokio::test]
 async fn exec_injects_redacts_and_passes_exit_code() {
-    let p = Project::new("exec").await;
+    let p = Project::new("exec");
     // The child prints the value plainly and encoded, and records its argv.
     let script = r#"printf 'plain=%s\n' "$TOKEN"; printf '%s' "$TOKEN" | base64; printf '%s' "$TOKEN" | od -An -tx1 | tr -d ' \n'; echo; printf 'json={"t":"%s"}\n' "$TOKEN"; echo "user=$USER_NAME"; cat /proc/self/cmdline > argv.bin; exit 7"#;
     let output = p
@@ -126,7 +121,7 @@ async fn exec_injects_redacts_and_passes_exit_code() {
 
 #[tokio::test]
 async fn exec_revokes_the_token_it_created() {
-    let p = Project::new("revoke").await;
+    let p = Project::new("revoke");
     p.write_config(&format!(
         "[vault]\nauth = \"approle\"\n[vault.approle]\nrole-id = \"env://ROLE_ID\"\nsecret-id = \"file://{}\"\n",
         p.bao.approle.secret_id_file.display()
@@ -177,7 +172,7 @@ async fn exec_revokes_the_token_it_created() {
 
 #[tokio::test]
 async fn get_prints_only_to_a_pipe() {
-    let p = Project::new("get").await;
+    let p = Project::new("get");
     let output = p.cmd().args(["get", &p.reference()]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     // The purpose of `get`: the value on stdout, exactly.
@@ -188,7 +183,7 @@ async fn get_prints_only_to_a_pipe() {
 
 #[tokio::test]
 async fn check_reports_without_values() {
-    let p = Project::new("check").await;
+    let p = Project::new("check");
     p.write_config(&format!(
         r#"[secrets]
 GOOD = "{good}"
@@ -243,7 +238,7 @@ FILE = "file://no/such/file"
 /// that uses it.
 #[tokio::test]
 async fn check_covers_every_reference_in_the_configuration() {
-    let p = Project::new("check-all").await;
+    let p = Project::new("check-all");
     // A relative `file://` reference: the secret id sits in the project.
     let secret_id = std::fs::read_to_string(&p.bao.approle.secret_id_file).unwrap();
     std::fs::write(p.dir.path().join("secret-id"), secret_id.trim()).unwrap();
@@ -321,7 +316,7 @@ token = "{good}"
 
 #[tokio::test]
 async fn mask_and_export_in_github_actions() {
-    let p = Project::new("mask").await;
+    let p = Project::new("mask");
     p.write_config(&format!("[secrets]\nPYPI_TOKEN = \"{}\"\n", p.reference()));
     let github_env = p.dir.path().join("github_env");
     let outputs = p.dir.path().join("github_output");
@@ -368,7 +363,7 @@ async fn mask_and_export_in_github_actions() {
 /// Counts are printed in the right number: `1 secret`, `2 secrets`.
 #[tokio::test]
 async fn counts_of_one_and_two_secrets() {
-    let p = Project::new("plural").await;
+    let p = Project::new("plural");
     let mut lines = Vec::new();
     let one = format!("[secrets]\nPYPI_TOKEN = \"{}\"\n", p.reference());
     let two = format!("{one}RELEASE_USER = \"vault://secret/{}#user\"\n", p.path);
@@ -418,7 +413,7 @@ async fn counts_of_one_and_two_secrets() {
 
 #[tokio::test]
 async fn mask_outside_github_actions_refuses() {
-    let p = Project::new("mask-outside").await;
+    let p = Project::new("mask-outside");
     p.write_config(&format!("[secrets]\nPYPI_TOKEN = \"{}\"\n", p.reference()));
     let output = p.cmd().args(["mask"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -430,7 +425,7 @@ async fn mask_outside_github_actions_refuses() {
 /// resolved first (so a leak would show) wherever the path allows.
 #[tokio::test]
 async fn error_paths() {
-    let p = Project::new("errors").await;
+    let p = Project::new("errors");
     let good = format!("GOOD={}", p.reference());
     let cases: Vec<(&str, Vec<String>, Vec<(&str, String)>)> = vec![
         (
@@ -598,7 +593,7 @@ async fn error_paths() {
 
 #[tokio::test]
 async fn file_references_warn_when_shared() {
-    let p = Project::new("file").await;
+    let p = Project::new("file");
     let file = p.dir.path().join("token.txt");
     std::fs::write(&file, format!("{}\n", p.canary)).unwrap();
     set_mode(&file, 0o644);
@@ -643,7 +638,7 @@ fn set_mode(path: &Path, mode: u32) {
 
 #[tokio::test]
 async fn env_references() {
-    let p = Project::new("env").await;
+    let p = Project::new("env");
     let output = p
         .cmd()
         .env("CI_SECRET", &p.canary)
@@ -727,7 +722,7 @@ DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = fal
 /// The real kernel keyring, in a session keyring of its own.
 #[tokio::test]
 async fn keyring_in_a_kernel_session() {
-    let p = Project::new("keyring").await;
+    let p = Project::new("keyring");
     std::fs::write(p.dir.path().join("value"), &p.canary).unwrap();
     let bin = assert_cmd::cargo::cargo_bin("windlass-secrets");
     // `keyctl padd` reads the value from stdin (never argv).
@@ -795,7 +790,7 @@ impl Step {
 #[tokio::test]
 async fn keyring_in_the_secret_service() {
     require_programs(&["dbus-run-session", "gnome-keyring-daemon", "secret-tool"]);
-    let p = Project::new("secret-service").await;
+    let p = Project::new("secret-service");
     // Outside the project: the value file, and gnome-keyring's home.
     let fixture = tempfile::tempdir().unwrap();
     std::fs::write(fixture.path().join("value"), &p.canary).unwrap();
@@ -870,7 +865,7 @@ step absent "$BIN" get keyring://windlass-test/nobody
 /// a hint, an unpinned reference falls back to the kernel keyring.
 #[tokio::test]
 async fn keyring_without_a_secret_service() {
-    let p = Project::new("no-secret-service").await;
+    let p = Project::new("no-secret-service");
     let bus = format!("unix:path={}", p.dir.path().join("no-bus").display());
     let output = p
         .cmd()
@@ -1067,7 +1062,7 @@ async fn call_with(
 /// subdirectory); without the CA a TLS error with a hint, exit 3.
 #[tokio::test]
 async fn vault_over_tls_with_a_private_ca() {
-    let p = Project::new("tls").await;
+    let p = Project::new("tls");
     let bao = OwnBao::start(OwnMode::Tls).await;
     bao.root(
         Method::POST,
@@ -1142,7 +1137,7 @@ async fn vault_over_tls_with_a_private_ca() {
 /// server's audit log, and the token still reads the secret afterwards.
 #[tokio::test]
 async fn batch_tokens_are_neither_renewed_nor_revoked() {
-    let p = Project::new("batch").await;
+    let p = Project::new("batch");
     let bao = OwnBao::start(OwnMode::AuditedHttp).await;
     bao.root(Method::POST, "sys/auth/approle", json!({"type": "approle"}))
         .await;
@@ -1282,7 +1277,7 @@ async fn batch_tokens_are_neither_renewed_nor_revoked() {
 /// still works after `exec`.
 #[tokio::test]
 async fn user_token_survives_exec() {
-    let p = Project::new("user-token").await;
+    let p = Project::new("user-token");
     let client = HttpClient::new(&HttpConfig {
         max_retries: 0,
         ..HttpConfig::default()
@@ -1344,7 +1339,7 @@ async fn user_token_survives_exec() {
 async fn exec_passes_signals_on() {
     use std::os::unix::process::ExitStatusExt as _;
 
-    let p = Project::new("signals").await;
+    let p = Project::new("signals");
     let reference = p.reference();
     let env = format!("TOKEN={reference}");
 
@@ -1402,7 +1397,7 @@ async fn exec_passes_signals_on() {
 /// AppRole login (wrong role id, wrong secret id), an invalid token.
 #[tokio::test]
 async fn vault_failures_are_remote_with_true_hints() {
-    let p = Project::new("vault-failures").await;
+    let p = Project::new("vault-failures");
     let approle = format!(
         "[vault]\nauth = \"approle\"\n[vault.approle]\nmount = \"{}\"\nrole-id = \"env://ROLE_ID\"\nsecret-id = \"env://SECRET_ID\"\n",
         p.bao.approle.mount
@@ -1490,7 +1485,7 @@ async fn vault_failures_are_remote_with_true_hints() {
 /// human and JSON output; a secret that is merely missing stays exit 1.
 #[tokio::test]
 async fn check_with_vault_unreachable_is_a_remote_failure() {
-    let p = Project::new("check-unreachable").await;
+    let p = Project::new("check-unreachable");
     p.write_config(&format!("[secrets]\nGOOD = \"{}\"\n", p.reference()));
     for args in [&["check"][..], &["check", "--json"]] {
         let output = p

@@ -21,18 +21,17 @@ impl Bao {
         command
     }
 
-    /// Writes `key = value` at `mount/path` (KV v2 or v1, whichever the
-    /// mount is), replacing what was there.
-    pub fn kv_put(&self, mount: &str, path: &str, key: &str, value: &str) {
+    /// Writes `data` (key, value pairs) at `mount/path` (KV v2 or v1,
+    /// whichever the mount is), replacing what was there. The values go as
+    /// JSON on stdin.
+    pub fn kv_put(&self, mount: &str, path: &str, data: &[(&str, &str)]) {
+        let data: serde_json::Map<String, serde_json::Value> = data
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).into()))
+            .collect();
         let mut child = self
             .cli()
-            .args([
-                "kv",
-                "put",
-                &format!("-mount={mount}"),
-                path,
-                &format!("{key}=-"),
-            ])
+            .args(["kv", "put", &format!("-mount={mount}"), path, "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -40,7 +39,7 @@ impl Bao {
             .unwrap_or_else(|err| panic!("windlass-testkit: cannot run bao: {err}"));
         if let Some(mut stdin) = child.stdin.take() {
             stdin
-                .write_all(value.as_bytes())
+                .write_all(serde_json::Value::Object(data).to_string().as_bytes())
                 .unwrap_or_else(|err| panic!("windlass-testkit: cannot write to bao: {err}"));
         }
         let output = child

@@ -328,13 +328,20 @@ fn openbao_fixture_steps_write_secrets_and_make_tokens() {
     let root = [("X-Vault-Token", bao.root_token.expose().as_str())];
     let path = format!("testkit/{}", unique());
 
-    bao.kv_put(&bao.kv2.mount, &path, "password", "v2-value");
+    bao.kv_put(
+        &bao.kv2.mount,
+        &path,
+        &[("password", "v2-value"), ("user", "ci")],
+    );
     let url = format!("{}/v1/{}/data/{path}", bao.addr, bao.kv2.mount);
     let (code, body) = http(dir.path(), "GET", &url, &root, None);
     assert_eq!(code, 200, "{body}");
-    assert_eq!(body["data"]["data"]["password"], "v2-value");
+    assert_eq!(
+        body["data"]["data"],
+        json!({"password": "v2-value", "user": "ci"})
+    );
 
-    bao.kv_put(&bao.kv1.mount, &path, "password", "v1-value");
+    bao.kv_put(&bao.kv1.mount, &path, &[("password", "v1-value")]);
     let url = format!("{}/v1/{}/{path}", bao.addr, bao.kv1.mount);
     let (code, body) = http(dir.path(), "GET", &url, &root, None);
     assert_eq!(code, 200, "{body}");

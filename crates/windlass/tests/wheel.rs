@@ -101,7 +101,7 @@ fn build_check_publish_install_and_republish() {
     let secret_path = format!("e2e/{name}");
     services
         .bao()
-        .kv_put("secret", &secret_path, "password", password.expose());
+        .kv_put("secret", &secret_path, &[("password", password.expose())]);
 
     write_project(root, &name);
     fs::write(
