@@ -12,17 +12,12 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use windlass_testkit::cli::Run;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../windlass-dist/tests/fixtures")
         .join(name)
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 fn run(args: &[&str], cwd: &Path) -> Run {
@@ -41,12 +36,7 @@ fn run_at(args: &[&str], cwd: &Path, root: &Path) -> Run {
         .env_remove("GITHUB_ACTIONS")
         .output()
         .unwrap();
-    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&root.display().to_string(), "[TMP]");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: clean(&out.stdout),
-        stderr: clean(&out.stderr),
-    }
+    Run::from(out).replace(root, "[TMP]")
 }
 
 fn write(dir: &Path, files: &[(&str, &str)]) {
@@ -414,12 +404,7 @@ fn run_within(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
         .timeout(std::time::Duration::from_secs(60))
         .output()
         .unwrap();
-    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&cwd.display().to_string(), "[TMP]");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: clean(&out.stdout),
-        stderr: clean(&out.stderr),
-    }
+    Run::from(out).replace(cwd, "[TMP]")
 }
 
 /// Member names that hold terminal escapes and a line break followed by a
@@ -693,16 +678,11 @@ fn publish_run(args: &[&str], cwd: &Path, home: &Path, index: &str) -> Run {
         .timeout(std::time::Duration::from_secs(120))
         .output()
         .unwrap();
-    let clean = |b: &[u8]| {
-        String::from_utf8_lossy(b)
-            .replace(&home.display().to_string(), "[TMP]")
-            .replace(index.trim_end_matches('/'), "[INDEX]")
-    };
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: clean(&out.stdout),
-        stderr: clean(&out.stderr),
+    let mut run = Run::from(out).replace(home, "[TMP]");
+    for text in [&mut run.stdout, &mut run.stderr] {
+        *text = text.replace(index.trim_end_matches('/'), "[INDEX]");
     }
+    run
 }
 
 /// A project that no other test publishes, so a dry run always plans an
@@ -1050,11 +1030,7 @@ fn retries_against_a_down_index_are_status_lines_not_logs() {
     assert!(stderr.contains("Retrying POST"), "{stderr}");
     windlass_testkit::assert_no_leak(&out.stderr, &token);
     windlass_testkit::assert_no_leak(&out.stdout, &token);
-    insta::with_settings!({filters => vec![
-        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
-        (r"in \d+(\.\d+)? s\b", "in [TIME]"),
-        (r"\(\d+(\.\d+)? (B|KiB)\)", "([SIZE])"),
-    ]}, {
+    insta::with_settings!({filters => windlass_testkit::cli::filters()}, {
         insta::assert_snapshot!(outputs);
     });
 }
