@@ -1380,14 +1380,7 @@ async fn exec_passes_signals_on() {
     )
     .unwrap();
     assert_eq!(ready, "ready\n");
-    let pid = i32::try_from(child.id()).unwrap();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    windlass_testkit::cli::interrupt(&child);
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(2), "{status:?}");
 }

@@ -188,11 +188,7 @@ fn interrupt_when_held(command: &mut Command, index: &Proxy) -> std::process::Ou
         index.wait_slowed(Duration::from_secs(60)),
         "no upload reached the index"
     );
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    windlass_testkit::cli::interrupt(&child);
     let mut child = child;
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().unwrap().is_none() {
@@ -344,11 +340,7 @@ fn build_interrupted_in_the_backend() {
         assert!(Instant::now() < deadline, "the hook never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    windlass_testkit::cli::interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
