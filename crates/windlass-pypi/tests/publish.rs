@@ -895,13 +895,11 @@ async fn refused_credentials_stop_the_other_files() {
     assert_eq!(run.code, 3, "{run:#?}");
     run.assert_no_leak(&password);
     assert_eq!(index.seen().uploads.len(), 1, "{run:#?}");
-    insta::with_settings!({filters => vec![
-        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+    insta::with_settings!({filters => [windlass_testkit::cli::filters(), vec![
         (r"\b[0-9a-f]{64}\b", "[HASH]"),
-        (r"\(\d+(\.\d+)? (B|KiB)\)", "([SIZE])"),
         (r"wl[-_]refused[-_]\d+", "[NAME]"),
         (r"1\.\d+\.\d+", "[VERSION]"),
-    ]}, {
+    ]].concat()}, {
         insta::assert_snapshot!(run.stdout.replace(&dir.path().display().to_string(), "[TMP]"));
     });
 }
@@ -942,13 +940,11 @@ async fn dry_run_against_a_dead_port_has_no_plan() {
             let plan = run.json();
             assert_eq!(plan["data"]["files"][0]["status"], "failed", "{plan}");
         } else {
-            insta::with_settings!({filters => vec![
-                (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+            insta::with_settings!({filters => [windlass_testkit::cli::filters(), vec![
                 (r"\b[0-9a-f]{64}\b", "[HASH]"),
-                (r"\(\d+(\.\d+)? (B|KiB)\)", "([SIZE])"),
                 (r"wl[-_]dead[-_]\d+", "[NAME]"),
                 (r"1\.\d+\.\d+", "[VERSION]"),
-            ]}, {
+            ]].concat()}, {
                 insta::assert_snapshot!(run.stdout.replace(&dir.path().display().to_string(), "[TMP]"));
             });
         }
@@ -1057,14 +1053,11 @@ async fn an_unavailable_index_costs_one_retry_budget() {
         .take_while(|line| !line.is_empty())
         .collect::<Vec<_>>()
         .join("\n");
-    insta::with_settings!({filters => vec![
-        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+    insta::with_settings!({filters => [windlass_testkit::cli::filters(), vec![
         (r"\b[0-9a-f]{64}\b", "[HASH]"),
-        (r"\(\d+(\.\d+)? (B|KiB)\)", "([SIZE])"),
         (r"wl[-_]down[-_]\d+", "[NAME]"),
         (r"1\.\d+\.\d+", "[VERSION]"),
-        (r"in \d+(\.\d+)? s\b", "in [TIME]"),
-    ]}, {
+    ]].concat()}, {
         insta::assert_snapshot!(failures.replace(&dir.path().display().to_string(), "[TMP]"));
     });
 
@@ -1194,13 +1187,11 @@ async fn human_output_at_default_and_verbose() {
         )
         .unwrap();
     }
-    insta::with_settings!({filters => vec![
-        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+    insta::with_settings!({filters => [windlass_testkit::cli::filters(), vec![
         (r"\b[0-9a-f]{64}\b", "[HASH]"),
-        (r"\d+(\.\d+)? (B|KiB)\b", "[SIZE]"),
         (r"wl[-_]human[-_]\d+", "[NAME]"),
         (r"1\.\d+\.\d+", "[VERSION]"),
-    ]}, {
+    ]].concat()}, {
         insta::assert_snapshot!(report.replace(&dir.path().display().to_string(), "[TMP]"));
     });
 }
