@@ -648,7 +648,7 @@ fn publish_without_credentials_sends_nothing() {
             .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
         "something reached the index: {accepted:?}"
     );
-    insta::with_settings!({filters => vec![(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]")]}, {
+    insta::with_settings!({filters => windlass_testkit::cli::filters()}, {
         insta::assert_snapshot!(outputs);
     });
 }

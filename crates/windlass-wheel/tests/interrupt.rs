@@ -289,11 +289,10 @@ fn publish_interrupted_mid_upload_reports_what_was_done() {
             .unwrap();
         }
     }
-    insta::with_settings!({filters => vec![
-        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
-        (r"1\.\d+\.\d+", "[VERSION]"),
-        (r"\d+(\.\d+)? (B|KiB)\b", "[SIZE]"),
-    ]}, {
+    insta::with_settings!({filters => [
+        windlass_testkit::cli::filters(),
+        vec![(r"1\.\d+\.\d+", "[VERSION]")],
+    ].concat()}, {
         insta::assert_snapshot!(report);
     });
 }
