@@ -11,9 +11,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use windlass_secrets::config::{AuthMethod, KubernetesSection};
 use windlass_secrets::{Environment, ResolveError, Resolver, SecretRef, VaultError, VaultSection};
+use windlass_testkit::cli::Cli;
 use windlass_testkit::{bind_socket, mkfifo, within};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -113,17 +113,13 @@ fn secrets_get_refuses_special_and_huge_files() {
     let files = Files::new();
     let mut table = String::new();
     for reference in REFERENCES {
-        let output = Command::cargo_bin("windlass-secrets")
-            .unwrap()
+        let output = Cli::new(env!("CARGO_BIN_EXE_windlass-secrets"), files.path())
             .args(["get", reference])
-            .current_dir(files.path())
-            .env_clear()
-            .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
             .env("HOME", files.path())
-            .env("NO_COLOR", "1")
+            .env_remove("WINDLASS_CACHE_DIR")
+            .env_remove("WINDLASS_CONFIG_HOME")
             .timeout(DEADLINE)
-            .output()
-            .unwrap();
+            .output();
         let code = output
             .status
             .code()

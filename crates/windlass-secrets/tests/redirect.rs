@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use assert_cmd::Command;
+use windlass_testkit::cli::Cli;
 use windlass_testkit::{assert_no_leak, canary};
 
 /// Answers every request with `307` to `target`, recording what it saw.
@@ -62,14 +62,10 @@ fn project(config: &str) -> tempfile::TempDir {
     dir
 }
 
-fn binary(dir: &std::path::Path, vault: SocketAddr) -> Command {
-    let mut cmd = Command::cargo_bin("windlass-secrets").unwrap();
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
+fn binary(dir: &std::path::Path, vault: SocketAddr) -> Cli {
+    Cli::new(env!("CARGO_BIN_EXE_windlass-secrets"), dir)
         .env("HOME", dir)
-        .env("VAULT_ADDR", format!("http://{vault}"));
-    cmd
+        .env("VAULT_ADDR", format!("http://{vault}"))
 }
 
 #[test]
@@ -81,8 +77,7 @@ fn a_token_never_follows_a_redirect_to_another_origin() {
     let output = binary(dir.path(), vault)
         .env("VAULT_TOKEN", &token)
         .args(["get", "--reveal", "vault://secret/ci/app#token"])
-        .output()
-        .unwrap();
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert_eq!(
@@ -113,8 +108,7 @@ fn a_login_body_never_follows_a_redirect_to_another_origin() {
         .env("ROLE_ID", "release-role")
         .env("SECRET_ID", &secret_id)
         .args(["get", "--reveal", "vault://secret/ci/app#token"])
-        .output()
-        .unwrap();
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert_eq!(

@@ -13,11 +13,12 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::Write as _;
+use std::io::{Read, Write as _};
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// A binary to run with a clean environment: only `PATH`, `NO_COLOR`, and
 /// `HOME`, `WINDLASS_CONFIG_HOME` and `WINDLASS_CACHE_DIR` under the test's
@@ -27,6 +28,7 @@ use std::sync::OnceLock;
 pub struct Cli {
     command: Command,
     stdin: Option<Vec<u8>>,
+    timeout: Option<Duration>,
 }
 
 impl Cli {
@@ -47,6 +49,7 @@ impl Cli {
         Self {
             command,
             stdin: None,
+            timeout: None,
         }
     }
 
@@ -96,20 +99,70 @@ impl Cli {
         self
     }
 
+    /// Kills the binary (SIGKILL) when it runs longer than `timeout`: a
+    /// hang then fails the test with the signal instead of stalling it.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     /// Runs the binary to its end.
     pub fn run(self) -> Run {
-        let child = self.spawn();
-        let output = child
-            .wait_with_output()
-            .unwrap_or_else(|err| panic!("windlass-testkit: cannot wait for the binary: {err}"));
-        Run::from(output)
+        Run::from(self.output())
     }
 
     /// Runs the binary to its end and returns its raw output.
     pub fn output(self) -> Output {
-        self.spawn()
-            .wait_with_output()
-            .unwrap_or_else(|err| panic!("windlass-testkit: cannot wait for the binary: {err}"))
+        let timeout = self.timeout;
+        let mut child = self.spawn();
+        let Some(timeout) = timeout else {
+            return child.wait_with_output().unwrap_or_else(|err| {
+                panic!("windlass-testkit: cannot wait for the binary: {err}")
+            });
+        };
+        // Drain the pipes while waiting, so that a full pipe cannot block it.
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = drain(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stderr = drain(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            let waited = child.try_wait().unwrap_or_else(|err| {
+                panic!("windlass-testkit: cannot wait for the binary: {err}")
+            });
+            if let Some(status) = waited {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                break child.wait().unwrap_or_else(|err| {
+                    panic!("windlass-testkit: cannot wait for the binary: {err}")
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Output {
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        }
     }
 
     /// Starts the binary with its stdout and stderr piped (and its stdin
@@ -319,6 +372,22 @@ mod tests {
         let run = Run::from(child.wait_with_output().unwrap());
         assert_eq!(run.signal, Some(libc::SIGINT), "{run}");
         assert_eq!(run.code, -1);
+    }
+
+    #[test]
+    fn timeout_kills_a_hung_binary_and_keeps_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = Cli::new(true_bin(), dir.path())
+            .args(["-c", "echo started; exec sleep 60"])
+            .timeout(Duration::from_millis(300))
+            .run();
+        assert_eq!(run.signal, Some(libc::SIGKILL), "{run}");
+        assert_eq!(run.stdout, "started\n");
+        let quick = Cli::new(true_bin(), dir.path())
+            .args(["-c", "exit 4"])
+            .timeout(Duration::from_secs(60))
+            .run();
+        assert_eq!(quick.code, 4, "{quick}");
     }
 
     #[test]
