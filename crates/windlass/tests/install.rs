@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use windlass_testkit::cli::Cli;
 
 /// The shell block that follows "Shell completions and manual pages" in
 /// the README.
@@ -51,16 +51,14 @@ fn run(program: &Path, home: &Path, args: &[&str]) -> std::process::Output {
         PathBuf::from("/bin"),
     ])
     .unwrap();
-    Command::new(program)
-        .env_clear()
+    Cli::new(program, home)
         .env("HOME", home)
         .env("PATH", path)
         .env("MANWIDTH", "80")
-        .env("NO_COLOR", "1")
-        .current_dir(home)
+        .env_remove("WINDLASS_CONFIG_HOME")
+        .env_remove("WINDLASS_CACHE_DIR")
         .args(args)
         .output()
-        .unwrap()
 }
 
 #[test]
