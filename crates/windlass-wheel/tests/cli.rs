@@ -10,9 +10,10 @@
 )]
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use assert_cmd::Command;
-use windlass_testkit::cli::Run;
+use windlass_testkit::cli::{Cli, Run};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -613,26 +614,10 @@ fn publish_without_credentials_sends_nothing() {
     for extra in runs {
         let mut args = vec!["publish"];
         args.extend_from_slice(extra);
-        let out = Command::cargo_bin("windlass-wheel")
-            .unwrap()
+        let out = publisher(tmp.path(), tmp.path())
             .args(&args)
-            .current_dir(tmp.path())
-            .env("NO_COLOR", "1")
-            .env("HOME", tmp.path())
-            .env("WINDLASS_CACHE_DIR", tmp.path().join("cache"))
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("WINDLASS_LOG")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("TWINE_USERNAME")
-            .env_remove("TWINE_PASSWORD")
-            .env_remove("TWINE_REPOSITORY")
-            .env_remove("TWINE_REPOSITORY_URL")
-            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-            .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-            .env_remove("PYPI_ID_TOKEN")
-            .timeout(std::time::Duration::from_secs(60))
-            .output()
-            .unwrap();
+            .timeout(Duration::from_secs(60))
+            .output();
         assert_eq!(out.status.code(), Some(2), "{out:?}");
         assert!(out.stdout.is_empty(), "{out:?}");
         outputs.push_str(&format!(
@@ -653,31 +638,23 @@ fn publish_without_credentials_sends_nothing() {
     });
 }
 
+/// The binary for `publish` in `cwd`, with a clean environment (no
+/// credentials, no CI) and `HOME` and the cache in `home`.
+fn publisher(cwd: &Path, home: &Path) -> Cli {
+    Cli::new(env!("CARGO_BIN_EXE_windlass-wheel"), cwd)
+        .env("HOME", home)
+        .env("WINDLASS_CACHE_DIR", home.join("cache"))
+}
+
 /// A `publish` run against the test pypiserver, with no credentials or
 /// repository coming from the environment or a `.pypirc`; the index's
 /// address in the output reads `[INDEX]`.
 fn publish_run(args: &[&str], cwd: &Path, home: &Path, index: &str) -> Run {
-    let out = Command::cargo_bin("windlass-wheel")
-        .unwrap()
+    let out = publisher(cwd, home)
         .arg("publish")
         .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env("HOME", home)
-        .env("WINDLASS_CACHE_DIR", home.join("cache"))
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("WINDLASS_LOG")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("TWINE_USERNAME")
-        .env_remove("TWINE_PASSWORD")
-        .env_remove("TWINE_REPOSITORY")
-        .env_remove("TWINE_REPOSITORY_URL")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-        .env_remove("PYPI_ID_TOKEN")
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
+        .timeout(Duration::from_secs(120))
+        .output();
     let mut run = Run::from(out).replace(home, "[TMP]");
     for text in [&mut run.stdout, &mut run.stderr] {
         *text = text.replace(index.trim_end_matches('/'), "[INDEX]");
@@ -960,25 +937,12 @@ fn retries_against_a_down_index_are_status_lines_not_logs() {
         let before = seen.lock().unwrap().len();
         let mut args = vec!["publish", "--repository", url.as_str(), "--no-credentials"];
         args.extend_from_slice(flags);
-        let out = Command::cargo_bin("windlass-wheel")
-            .unwrap()
+        let out = publisher(tmp.path(), tmp.path())
             .args(&args)
-            .current_dir(tmp.path())
-            .env("NO_COLOR", "1")
-            .env("HOME", tmp.path())
-            .env("WINDLASS_CACHE_DIR", tmp.path().join("cache"))
             .env("WINDLASS_HTTP_RETRIES", "1")
             .env("WINDLASS_HTTP_RETRY_BUDGET", "60s")
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("WINDLASS_LOG")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("TWINE_USERNAME")
-            .env_remove("TWINE_PASSWORD")
-            .env_remove("TWINE_REPOSITORY")
-            .env_remove("TWINE_REPOSITORY_URL")
-            .timeout(std::time::Duration::from_secs(60))
-            .output()
-            .unwrap();
+            .timeout(Duration::from_secs(60))
+            .output();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(3), "{stderr}");
         assert!(!stderr.contains("WARN"), "{stderr}");
