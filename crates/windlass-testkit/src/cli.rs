@@ -11,13 +11,14 @@
 //! insta::with_settings!({filters => filters()}, { insta::assert_snapshot!(run) });
 //! ```
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fmt;
 use std::io::{Read, Write as _};
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A binary to run with a clean environment: only `PATH`, `NO_COLOR`, and
@@ -185,6 +186,35 @@ impl Cli {
         drop(stdin);
         child
     }
+}
+
+/// The binary `name` of the package `name`, built (once per test process,
+/// so never stale) into the target directory of `beside`, the path of a
+/// binary Cargo built for the test (`env!("CARGO_BIN_EXE_windlass")`).
+/// Cargo builds only a package's own binaries for its tests: this is how a
+/// test reaches another tool's focused binary.
+pub fn sibling_binary(beside: &Path, name: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let profile_dir = beside
+        .parent()
+        .unwrap_or_else(|| panic!("windlass-testkit: {} has no parent", beside.display()));
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    if !built.contains(name) {
+        let target_dir = profile_dir.parent().unwrap_or(profile_dir);
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let output = Command::new(cargo)
+            .args(["build", "-p", name, "--bin", name, "--target-dir"])
+            .arg(target_dir)
+            .output()
+            .unwrap_or_else(|err| panic!("windlass-testkit: cannot run cargo: {err}"));
+        assert!(
+            output.status.success(),
+            "windlass-testkit: cannot build {name}:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        built.insert(name.to_owned());
+    }
+    profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Sends SIGINT to `child`, as Ctrl-C in a terminal would.

@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use assert_cmd::Command;
-use windlass_testkit::cli::{Cli, Run};
+use windlass_testkit::cli::{Cli, Run, sibling_binary};
 use windlass_testkit::{Services, assert_no_leak, canary};
 
 /// The binary with a hermetic environment: no user config, no CI
@@ -473,32 +473,13 @@ fn config_show_hides_user_info_in_urls() {
     }
 }
 
-/// The focused binary, built on demand when `cargo test -p windlass` ran alone.
+/// The focused binary, built for this run (`cargo test -p windlass` builds
+/// only the umbrella one).
 fn focused_secrets_binary() -> std::path::PathBuf {
-    // Next to the umbrella binary, in the same target directory.
-    let profile_dir = Path::new(env!("CARGO_BIN_EXE_windlass")).parent().unwrap();
-    let bin = profile_dir.join(format!("windlass-secrets{}", std::env::consts::EXE_SUFFIX));
-    if !bin.is_file() {
-        let target_dir = profile_dir.parent().unwrap();
-        let output = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "windlass-secrets",
-                "--bin",
-                "windlass-secrets",
-            ])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "cannot build windlass-secrets:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    bin
+    sibling_binary(
+        Path::new(env!("CARGO_BIN_EXE_windlass")),
+        "windlass-secrets",
+    )
 }
 
 /// `windlass secrets check` and `windlass-secrets check` are one program.

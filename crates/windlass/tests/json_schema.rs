@@ -11,11 +11,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use windlass_testkit::cli::{Cli, Run, interrupt};
+use windlass_testkit::cli::{Cli, Run, interrupt, sibling_binary};
 use windlass_testkit::{Services, assert_no_leak, canary};
 
 /// The JSON documents of a run's stdout.
@@ -70,37 +69,9 @@ fn validator() -> &'static jsonschema::Validator {
     })
 }
 
-/// A focused binary, next to the umbrella one. Cargo builds only the
-/// umbrella binary for its tests: build the focused ones once per run (a
-/// no-op when they are up to date), never trusting a stale one.
+/// A focused binary, next to the umbrella one, built for this run.
 fn binary(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let profile_dir = Path::new(env!("CARGO_BIN_EXE_windlass")).parent().unwrap();
-    BUILT.get_or_init(|| {
-        let target_dir = profile_dir.parent().unwrap();
-        let output = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "windlass-wheel",
-                "--bin",
-                "windlass-wheel",
-                "-p",
-                "windlass-secrets",
-                "--bin",
-                "windlass-secrets",
-            ])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "cannot build the focused binaries:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    });
-    profile_dir.join(name)
+    sibling_binary(Path::new(env!("CARGO_BIN_EXE_windlass")), name)
 }
 
 /// Runs `bin` in `dir` with a hermetic environment plus `env`.
