@@ -22,6 +22,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use windlass_testkit::cli::{interrupt, terminate};
 use windlass_testkit::{Bao, Services};
 
 use crate::proxy::{Action, Proxy};
@@ -42,7 +43,8 @@ struct Case {
     rules: Vec<(&'static str, Action)>,
     args: Vec<String>,
     trigger: Trigger,
-    signal: &'static str,
+    /// What the test sends when `trigger` says (unused with `Trigger::None`).
+    signal: fn(&std::process::Child),
 }
 
 /// Runs the binary in `dir` against `vault`, signals it when `trigger`
@@ -62,7 +64,6 @@ fn run(dir: &Path, bao: &Bao, proxy: &Proxy, case: &Case) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id().to_string();
     // Drain the pipes while the binary runs.
     let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
     let read = |mut pipe: Box<dyn std::io::Read + Send>| {
@@ -85,11 +86,7 @@ fn run(dir: &Path, bao: &Bao, proxy: &Proxy, case: &Case) -> Output {
         }
     };
     if ready {
-        let sent = Command::new("kill")
-            .args([case.signal, &pid])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "{}: cannot signal the binary", case.name);
+        (case.signal)(&child);
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
@@ -138,42 +135,42 @@ async fn obtained_tokens_are_revoked_however_the_run_ends() {
             rules: vec![],
             args: vec!["get".into(), reference.clone()],
             trigger: Trigger::None,
-            signal: "",
+            signal: interrupt,
         },
         Case {
             name: "get, a key that is not there",
             rules: vec![],
             args: vec!["get".into(), missing_key.clone()],
             trigger: Trigger::None,
-            signal: "",
+            signal: interrupt,
         },
         Case {
             name: "exec, the child fails",
             rules: vec![],
             args: exec("exit 7"),
             trigger: Trigger::None,
-            signal: "",
+            signal: interrupt,
         },
         Case {
             name: "exec, SIGTERM while the child runs",
             rules: vec![],
             args: exec("touch ready; sleep 30"),
             trigger: Trigger::ChildReady,
-            signal: "-TERM",
+            signal: terminate,
         },
         Case {
             name: "get, SIGINT while the secret read hangs",
             rules: hang_reads.clone(),
             args: vec!["get".into(), reference.clone()],
             trigger: Trigger::Slowed,
-            signal: "-INT",
+            signal: interrupt,
         },
         Case {
             name: "check, SIGTERM while the secret reads hang",
             rules: hang_reads.clone(),
             args: vec!["check".into()],
             trigger: Trigger::Slowed,
-            signal: "-TERM",
+            signal: terminate,
         },
         Case {
             name: "exec, SIGTERM during the login",
@@ -183,7 +180,7 @@ async fn obtained_tokens_are_revoked_however_the_run_ends() {
             )],
             args: exec("exit 0"),
             trigger: Trigger::Slowed,
-            signal: "-TERM",
+            signal: terminate,
         },
         Case {
             name: "get, SIGINT during the login",
@@ -193,7 +190,7 @@ async fn obtained_tokens_are_revoked_however_the_run_ends() {
             )],
             args: vec!["get".into(), reference.clone()],
             trigger: Trigger::Slowed,
-            signal: "-INT",
+            signal: interrupt,
         },
     ];
     let mut report = Vec::new();

@@ -222,7 +222,12 @@ pub fn interrupt(child: &Child) {
     signal(child, libc::SIGINT);
 }
 
-/// Sends `signal` (`libc::SIGTERM` ...) to `child`.
+/// Sends SIGTERM to `child`, as a CI runner cancelling a job would.
+pub fn terminate(child: &Child) {
+    signal(child, libc::SIGTERM);
+}
+
+/// Sends `signal` (`libc::SIGHUP` ...) to `child`.
 pub fn signal(child: &Child, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(child.id())
         .unwrap_or_else(|_| panic!("windlass-testkit: pid {} does not fit pid_t", child.id()));
@@ -393,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn interrupt_ends_a_child_with_sigint() {
+    fn interrupt_and_terminate_end_a_child() {
         let dir = tempfile::tempdir().unwrap();
         let child = Cli::new(true_bin(), dir.path())
             .args(["-c", "exec sleep 60"])
@@ -402,6 +407,12 @@ mod tests {
         let run = Run::from(child.wait_with_output().unwrap());
         assert_eq!(run.signal, Some(libc::SIGINT), "{run}");
         assert_eq!(run.code, -1);
+        let child = Cli::new(true_bin(), dir.path())
+            .args(["-c", "exec sleep 60"])
+            .spawn();
+        terminate(&child);
+        let run = Run::from(child.wait_with_output().unwrap());
+        assert_eq!(run.signal, Some(libc::SIGTERM), "{run}");
     }
 
     #[test]

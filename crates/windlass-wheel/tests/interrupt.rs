@@ -24,6 +24,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use windlass_testkit::Services;
+use windlass_testkit::cli::{interrupt, terminate};
 
 use crate::proxy::{Action, Proxy};
 
@@ -66,17 +67,17 @@ fn publish_revokes_its_token_when_interrupted() {
                 ("/v1/sys/internal/ui/mounts/", Action::Hold),
             ],
             vec![],
-            "-INT",
+            interrupt as fn(&std::process::Child),
         ),
         (
             "SIGTERM while the index does not answer",
             vec![],
             vec![("/", Action::Hold)],
-            "-TERM",
+            terminate,
         ),
     ];
     let mut report = Vec::new();
-    for (name, vault_rules, index_rules, signal) in cases {
+    for (name, vault_rules, index_rules, send) in cases {
         let vault = Proxy::start(&bao.addr, &vault_rules);
         let index = Proxy::start(&index.url, &index_rules);
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"))
@@ -100,11 +101,7 @@ fn publish_revokes_its_token_when_interrupted() {
         {
             assert!(Instant::now() < deadline, "{name}: nothing was held");
         }
-        let sent = Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        send(&child);
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -188,7 +185,7 @@ fn interrupt_when_held(command: &mut Command, index: &Proxy) -> std::process::Ou
         index.wait_slowed(Duration::from_secs(60)),
         "no upload reached the index"
     );
-    windlass_testkit::cli::interrupt(&child);
+    interrupt(&child);
     let mut child = child;
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().unwrap().is_none() {
@@ -339,7 +336,7 @@ fn build_interrupted_in_the_backend() {
         assert!(Instant::now() < deadline, "the hook never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    windlass_testkit::cli::interrupt(&child);
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
