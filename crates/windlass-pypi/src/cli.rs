@@ -237,12 +237,7 @@ pub async fn publish(
     let result =
         windlass_process::until_interrupted(publish_with(args, ctx, &resolver, printer, &ledger))
             .await;
-    if windlass_process::until_interrupted(resolver.close())
-        .await
-        .is_err()
-    {
-        tracing::warn!("interrupted again: the vault token expires with its ttl instead");
-    }
+    resolver.close_unless_interrupted().await;
     match result {
         Ok(result) => result,
         Err(interrupted) => {

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use support::index::{FakeIndex, IndexConfig};
 use support::{pip_install, publish, unique_name, unique_version, write_sdist, write_wheel};
-use windlass_testkit::{Services, TokenRequest, canary};
+use windlass_testkit::{Services, StockPypiserver, TokenRequest, canary};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pypiserver_open_upload_install_skip_and_conflict() {
@@ -1322,61 +1322,6 @@ async fn a_cross_origin_redirect_costs_nothing_and_publishing_proceeds() {
     );
 }
 
-/// A pypiserver in its stock configuration: fallback on (to a local
-/// listener standing in for the public index), open for uploads.
-struct StockPypiserver {
-    child: std::process::Child,
-    url: String,
-}
-
-impl StockPypiserver {
-    fn start(services: &Services, packages: &std::path::Path, fallback: &str) -> Self {
-        let state = std::path::PathBuf::from(services.var("WINDLASS_TEST_STATE_DIR"));
-        let server = state.join("venv-services/bin/pypi-server");
-        assert!(
-            server.is_file(),
-            "pypi-server is missing at {}: run scripts/services.sh install",
-            server.display()
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "a test starts its own server and kills it on drop"
-        )]
-        let child = std::process::Command::new(server)
-            .args(["run", "-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-a", ".", "-P", ".", "--fallback-url", fallback])
-            .arg(packages)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "pypiserver did not listen on port {port} within 60 s"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}/"),
-        }
-    }
-}
-
-impl Drop for StockPypiserver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Against a real pypiserver with its fallback on, publishing works (a
 /// second run skips what the first uploaded) and the fallback target is
 /// never contacted.
@@ -1386,11 +1331,9 @@ async fn stock_pypiserver_with_fallback_on() {
     let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     elsewhere.set_nonblocking(true).unwrap();
     let packages = tempfile::tempdir().unwrap();
-    let server = StockPypiserver::start(
-        &services,
-        packages.path(),
-        &format!("http://{}/simple/", elsewhere.local_addr().unwrap()),
-    );
+    let fallback = format!("http://{}/simple/", elsewhere.local_addr().unwrap());
+    let server = StockPypiserver::start(&services, packages.path(), Some(&fallback));
+    let url = server.url();
     let dir = tempfile::tempdir().unwrap();
     let (name, _) = unique_name("stock");
     let version = unique_version();
@@ -1398,12 +1341,7 @@ async fn stock_pypiserver_with_fallback_on() {
         write_wheel(dir.path(), &name, &version, "x", 0),
         write_sdist(dir.path(), &name, &version, "x"),
     ];
-    let mut args = vec![
-        "--repository",
-        server.url.as_str(),
-        "--no-credentials",
-        "--json",
-    ];
+    let mut args = vec!["--repository", url.as_str(), "--no-credentials", "--json"];
     args.extend(files.iter().map(|f| f.to_str().unwrap()));
     let run = publish(dir.path(), dir.path(), &args, &[]).await;
     assert_eq!(run.code, 0, "{run:#?}");

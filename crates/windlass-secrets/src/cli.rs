@@ -245,13 +245,7 @@ pub async fn run(args: &SecretsArgs, ctx: &Context, printer: &Printer) -> anyhow
         }
     })
     .await;
-    // A second signal gives up waiting (for a login still in flight, say).
-    if windlass_process::until_interrupted(resolver.close())
-        .await
-        .is_err()
-    {
-        tracing::warn!("interrupted again: the vault token expires with its ttl instead");
-    }
+    resolver.close_unless_interrupted().await;
     match result {
         Ok(result) => result,
         Err(interrupted) => {

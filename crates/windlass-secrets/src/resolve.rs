@@ -184,6 +184,18 @@ impl Resolver {
         }
     }
 
+    /// [`Resolver::close`] after a command ended, also one ended by a
+    /// signal: a second SIGINT or SIGTERM stops waiting (for a login still
+    /// in flight, say), and the token then expires with its TTL.
+    pub async fn close_unless_interrupted(&self) {
+        if windlass_process::until_interrupted(self.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("interrupted again: the vault token expires with its ttl instead");
+        }
+    }
+
     /// The accessor of the Vault token in use, once logged in (for
     /// audits and tests: an accessor cannot read secrets).
     pub fn vault_token_accessor(&self) -> Option<String> {

@@ -20,7 +20,8 @@
 //! tests and benchmarks see a network instead of loopback (the
 //! `windlass-netem` binary runs it for the benchmark scripts).
 //!
-//! This crate is for tests only: it never starts or stops services itself and
+//! This crate is for tests only: it never starts or stops the shared services
+//! (a test may start a [`StockPypiserver`] of its own) and
 //! never talks HTTP (reachability is a TCP connect; the proxy moves bytes).
 
 #![allow(
@@ -42,6 +43,7 @@ pub mod netem;
 mod props;
 mod services;
 mod special;
+mod stock;
 mod vault;
 
 pub use crate::fields::serde_fields;
@@ -55,3 +57,4 @@ pub use crate::services::{
     Services, TokenRequest, Tools,
 };
 pub use crate::special::{bind_socket, mkfifo, within};
+pub use crate::stock::StockPypiserver;

@@ -18,13 +18,11 @@
 )]
 
 use std::fmt::Write as _;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 use std::{env, fs};
 
-use windlass_testkit::{Services, assert_no_leak, assert_no_leak_in_dir};
+use windlass_testkit::{Services, StockPypiserver, assert_no_leak, assert_no_leak_in_dir};
 
 const INDEX_FLAGS: &str = "pypi-server run -p 8080 -a . -P .";
 const INSTALL: &str = "cargo install --path crates/windlass --locked";
@@ -56,56 +54,6 @@ fn quick_start_blocks(readme: &str) -> Vec<Vec<String>> {
     blocks
 }
 
-/// A pypiserver in its stock configuration (fallback to the public index
-/// on), as the README's first block starts it, on a free port.
-struct Index {
-    child: Child,
-    port: u16,
-}
-
-impl Index {
-    fn start(services: &Services, packages: &Path) -> Self {
-        let state = PathBuf::from(services.var("WINDLASS_TEST_STATE_DIR"));
-        let server = state.join("venv-services/bin/pypi-server");
-        assert!(
-            server.is_file(),
-            "pypi-server is missing at {}: run scripts/services.sh install",
-            server.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        fs::create_dir_all(packages).unwrap();
-        let child = Command::new(server)
-            .args(["run", "-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-a", ".", "-P", "."])
-            .arg(packages)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let index = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "pypiserver did not listen on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        index
-    }
-}
-
-impl Drop for Index {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn readme_quick_start_works_as_written() {
     let root = workspace_root();
@@ -126,7 +74,8 @@ fn readme_quick_start_works_as_written() {
 
     let services = Services::load();
     let home = tempfile::tempdir().unwrap();
-    let index = Index::start(&services, &home.path().join("packages"));
+    // Stock: the fallback to the public index on, as the README starts it.
+    let index = StockPypiserver::start(&services, &home.path().join("packages"), None);
     let port_of_readme = "localhost:8080";
     let mut script = String::new();
     for line in &steps[1..] {
