@@ -22,7 +22,6 @@ impl Backend for Flit {
                 .and_then(toml::Value::as_table),
             &["name"],
         );
-        reasons.extend(super::plugin_reasons(pyproject));
         reasons
     }
 

@@ -60,7 +60,6 @@ impl Backend for Hatchling {
             table(&["metadata"]),
             &["allow-direct-references"],
         );
-        reasons.extend(super::plugin_reasons(pyproject));
         reasons
     }
 

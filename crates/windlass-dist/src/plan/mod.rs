@@ -183,6 +183,13 @@ trait Backend {
     /// than the native builder reproduces; empty when it is standard.
     fn unsupported(&self, root: &Path, pyproject: &PyProject) -> Vec<String>;
 
+    /// Whether a build requirement that is not a known backend is a reason
+    /// to decline (a plugin may hook into the build). Setuptools projects
+    /// commonly list `wheel` and the like, so there it is not.
+    fn plugins_are_reasons(&self) -> bool {
+        true
+    }
+
     /// The packages and modules of the wheel, for the project named `raw`.
     fn discover(
         &self,
@@ -312,6 +319,9 @@ pub fn plan(
         reasons.push("`project.import-names` needs metadata 2.5".into());
     }
     reasons.extend(backend.unsupported(root, pyproject));
+    if backend.plugins_are_reasons() {
+        reasons.extend(plugin_reasons(pyproject));
+    }
     if !reasons.is_empty() {
         return Ok(Err(Unsupported { reasons }));
     }

@@ -56,9 +56,11 @@ impl Backend for Setuptools {
                     .into(),
             );
         }
-        // Other build requirements are not plugins here: setuptools
-        // projects commonly list `wheel` and the like.
         reasons
+    }
+
+    fn plugins_are_reasons(&self) -> bool {
+        false
     }
 
     fn discover(

@@ -22,7 +22,6 @@ impl Backend for UvBuild {
                 .and_then(toml::Value::as_table),
             &["module-root", "module-name", "namespace", "data"],
         );
-        reasons.extend(super::plugin_reasons(pyproject));
         reasons
     }
 
