@@ -9,12 +9,16 @@
     reason = "test helpers: a failed fixture step should panic loudly"
 )]
 
+mod support;
+
 use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
-use windlass_http::{HttpClient, HttpConfig, Method};
-use windlass_redact::RedactedUrl;
+use windlass_http::Method;
+use windlass_testkit::cli::Cli;
+
+use crate::support::{OwnBao, OwnMode};
 use windlass_testkit::{Bao, Services, assert_no_leak, assert_no_leak_in_dir, canary};
 
 /// A scratch project with a canary secret stored in OpenBao at
@@ -151,22 +155,9 @@ async fn exec_revokes_the_token_it_created() {
         .unwrap_or_else(|| panic!("no accessor logged: {stderr}"))
         .trim_matches('"')
         .to_owned();
-    let client = HttpClient::new(&HttpConfig {
-        max_retries: 0,
-        ..HttpConfig::default()
-    })
-    .unwrap();
-    let url = RedactedUrl::parse(&format!("{}/v1/auth/token/lookup-accessor", p.bao.addr)).unwrap();
-    let result = client
-        .send(Method::POST, &url, |r| {
-            r.header("X-Vault-Token", p.bao.root_token.expose().as_str())
-                .json(&json!({"accessor": accessor}))
-        })
-        .await;
-    let status = result.err().and_then(|e| e.status()).map(|s| s.as_u16());
     assert!(
-        matches!(status, Some(400 | 403)),
-        "token still valid after exec: {status:?}"
+        !p.bao.accessor_valid(&accessor),
+        "token still valid after exec"
     );
 }
 
@@ -899,164 +890,6 @@ async fn keyring_without_a_secret_service() {
     p.assert_clean(&output);
 }
 
-/// How an own OpenBao server listens and what it records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OwnMode {
-    /// `-dev-tls`: https with a CA of its own, written to `ca_file()`.
-    Tls,
-    /// Plain http, with every request and response written raw (tokens
-    /// included) to `audit_log()`.
-    AuditedHttp,
-}
-
-/// An OpenBao dev server of the test's own (the shared one stays as it
-/// is), killed when dropped.
-struct OwnBao {
-    addr: String,
-    root: String,
-    dir: tempfile::TempDir,
-    _server: windlass_process::Running,
-}
-
-impl OwnBao {
-    async fn start(mode: OwnMode) -> Self {
-        let bin = Services::load().bao().bin;
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let root = windlass_testkit::canary("own-root");
-        let mut args = vec![
-            "server".to_owned(),
-            "-dev".to_owned(),
-            "-dev-no-store-token".to_owned(),
-            format!("-dev-listen-address=127.0.0.1:{port}"),
-        ];
-        match mode {
-            OwnMode::Tls => {
-                args.push("-dev-tls".to_owned());
-                args.push(format!("-dev-tls-cert-dir={}", dir.path().display()));
-            }
-            OwnMode::AuditedHttp => {
-                // OpenBao enables audit devices from its configuration only.
-                let config = dir.path().join("audit.hcl");
-                std::fs::write(
-                    &config,
-                    format!(
-                        "audit \"file\" \"file\" {{\n  options {{\n    file_path = {:?}\n    log_raw = \"true\"\n  }}\n}}\n",
-                        dir.path().join("audit.log").display().to_string()
-                    ),
-                )
-                .unwrap();
-                args.push(format!("-config={}", config.display()));
-            }
-        }
-        let server = windlass_process::Cmd::new(&bin, dir.path())
-            .args(&args)
-            .env("BAO_DEV_ROOT_TOKEN_ID", &root)
-            .env("HOME", dir.path())
-            .stdout(windlass_process::Sink::Null)
-            .stderr(windlass_process::Sink::Null)
-            .spawn()
-            .unwrap();
-        let scheme = if mode == OwnMode::Tls {
-            "https"
-        } else {
-            "http"
-        };
-        let own = Self {
-            addr: format!("{scheme}://127.0.0.1:{port}"),
-            root,
-            dir,
-            _server: server,
-        };
-        for _ in 0..200 {
-            if (mode != OwnMode::Tls || own.ca_file().exists())
-                && own.call(Method::GET, "sys/health", None, None).await.0 == 200
-            {
-                return own;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the own openbao server at {} did not start", own.addr);
-    }
-
-    fn audit_log(&self) -> std::path::PathBuf {
-        self.dir.path().join("audit.log")
-    }
-
-    fn ca_file(&self) -> std::path::PathBuf {
-        self.dir.path().join("vault-ca.pem")
-    }
-
-    /// An API call with the root token, or with `token`.
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-    ) -> (u16, Value) {
-        let client = HttpClient::new(&HttpConfig {
-            max_retries: 0,
-            extra_ca_file: self.addr.starts_with("https").then(|| self.ca_file()),
-            ..HttpConfig::default()
-        })
-        .unwrap();
-        call_with(
-            &client,
-            &format!("{}/v1/{path}", self.addr),
-            method,
-            body,
-            token.unwrap_or(&self.root),
-        )
-        .await
-    }
-
-    async fn root(&self, method: Method, path: &str, body: Value) -> Value {
-        let (status, answer) = self.call(method, path, Some(body), None).await;
-        assert!((200..300).contains(&status), "{path}: {status} {answer}");
-        answer
-    }
-}
-
-async fn call_with(
-    client: &HttpClient,
-    url: &str,
-    method: Method,
-    body: Option<Value>,
-    token: &str,
-) -> (u16, Value) {
-    let url = RedactedUrl::parse(url).unwrap();
-    let result = client
-        .send_with(
-            method,
-            &url,
-            windlass_http::Idempotency::NonIdempotent,
-            |mut r| {
-                r = r.header("X-Vault-Token", token);
-                if let Some(b) = &body {
-                    r = r.json(b);
-                }
-                r
-            },
-        )
-        .await;
-    match result {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            #[allow(
-                clippy::disallowed_methods,
-                reason = "a test reads a local server's answer whole"
-            )]
-            let text = response.text().await.unwrap_or_default();
-            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-        }
-        Err(e) => (e.status().map_or(0, |s| s.as_u16()), Value::Null),
-    }
-}
-
 /// Vault over TLS with a private CA: trusted through `VAULT_CACERT` and
 /// through `[vault] ca-file` (relative to windlass.toml, run from a
 /// subdirectory); without the CA a TLS error with a hint, exit 3.
@@ -1278,21 +1111,8 @@ async fn batch_tokens_are_neither_renewed_nor_revoked() {
 #[tokio::test]
 async fn user_token_survives_exec() {
     let p = Project::new("user-token");
-    let client = HttpClient::new(&HttpConfig {
-        max_retries: 0,
-        ..HttpConfig::default()
-    })
-    .unwrap();
-    let (status, created) = call_with(
-        &client,
-        &format!("{}/v1/auth/token/create", p.bao.addr),
-        Method::POST,
-        Some(json!({"policies": [p.bao.read_policy], "ttl": "10m"})),
-        p.bao.root_token.expose(),
-    )
-    .await;
-    assert_eq!(status, 200, "{created}");
-    let token = created["auth"]["client_token"].as_str().unwrap().to_owned();
+    let (token, accessor) = p.bao.create_token(&[&p.bao.read_policy], "10m");
+    let token = token.expose().clone();
     let output = p
         .cmd()
         .env("VAULT_TOKEN", &token)
@@ -1317,25 +1137,16 @@ async fn user_token_survives_exec() {
     assert_no_leak(&output.stdout, &token);
     assert_no_leak(&output.stderr, &token);
     assert_no_leak_in_dir(p.dir.path(), &token);
-    let (status, _) = call_with(
-        &client,
-        &format!("{}/v1/auth/token/lookup-self", p.bao.addr),
-        Method::GET,
-        None,
-        &token,
-    )
-    .await;
-    assert_eq!(status, 200, "VAULT_TOKEN was revoked by exec");
+    assert!(
+        p.bao.accessor_valid(&accessor),
+        "VAULT_TOKEN was revoked by exec"
+    );
 }
 
 /// `exec` ends as its child ended: with the child's code, or killed by the
 /// child's signal, and killed by a Ctrl-C it forwarded even when the child
 /// caught it, so a calling shell stops its loop.
 #[tokio::test]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "the test is the parent that signals the binary, as a shell would"
-)]
 async fn exec_passes_signals_on() {
     use std::os::unix::process::ExitStatusExt as _;
 
@@ -1354,10 +1165,7 @@ async fn exec_passes_signals_on() {
 
     // A child that traps SIGINT and exits 0: we were interrupted, so we
     // still end by SIGINT.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("windlass-secrets"))
-        .current_dir(p.dir.path())
-        .env_clear()
-        .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
+    let running = Cli::new(env!("CARGO_BIN_EXE_windlass-secrets"), p.dir.path())
         .env("HOME", p.dir.path())
         .env("VAULT_ADDR", &p.bao.addr)
         .env("VAULT_TOKEN", p.bao.read_token.expose())
@@ -1370,19 +1178,12 @@ async fn exec_passes_signals_on() {
             "-c",
             "trap 'exit 0' INT; echo ready; while :; do sleep 0.05; done",
         ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut ready,
-    )
-    .unwrap();
-    assert_eq!(ready, "ready\n");
-    windlass_testkit::cli::interrupt(&child);
-    let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(2), "{status:?}");
+        .timeout(std::time::Duration::from_secs(120))
+        .spawn();
+    assert!(running.wait_for_stdout_line("ready", std::time::Duration::from_secs(60)));
+    running.interrupt();
+    let run = running.wait();
+    assert_eq!(run.signal, Some(2), "{run}");
 }
 
 /// Vault failures say what went wrong and exit 3 in every command: a

@@ -10,22 +10,14 @@
 #![allow(
     clippy::unwrap_used,
     clippy::too_many_lines,
-    clippy::disallowed_methods,
-    reason = "test code: the test is the parent that signals the binary, as a shell would"
+    reason = "test code: a failing step is a failing test"
 )]
 
-#[path = "support/proxy.rs"]
-mod proxy;
-
-use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use windlass_testkit::cli::{interrupt, terminate};
-use windlass_testkit::{Bao, Services};
-
-use crate::proxy::{Action, Proxy};
+use windlass_testkit::cli::{Cli, Run, Running};
+use windlass_testkit::{Bao, Services, Slow, SlowProxy};
 
 /// When the test signals the binary.
 #[derive(Debug, Clone, Copy)]
@@ -40,40 +32,25 @@ enum Trigger {
 
 struct Case {
     name: &'static str,
-    rules: Vec<(&'static str, Action)>,
+    rules: Vec<(&'static str, Slow)>,
     args: Vec<String>,
     trigger: Trigger,
     /// What the test sends when `trigger` says (unused with `Trigger::None`).
-    signal: fn(&std::process::Child),
+    signal: fn(&Running),
 }
 
 /// Runs the binary in `dir` against `vault`, signals it when `trigger`
-/// says, and returns what it left.
-fn run(dir: &Path, bao: &Bao, proxy: &Proxy, case: &Case) -> Output {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("windlass-secrets"))
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+/// says, and returns how it ended.
+fn run(dir: &Path, bao: &Bao, proxy: &SlowProxy, case: &Case) -> Run {
+    let running = Cli::new(env!("CARGO_BIN_EXE_windlass-secrets"), dir)
         .env("HOME", dir)
         .env("VAULT_ADDR", proxy.url())
         .env("ROLE_ID", &bao.approle.role_id)
         .env("WINDLASS_HTTP_RETRIES", "0")
         .args(&case.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Drain the pipes while the binary runs.
-    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let (stdout, stderr) = (read(Box::new(stdout)), read(Box::new(stderr)));
+        // Killed (and so reported) when it does not end after the signal.
+        .timeout(Duration::from_secs(60))
+        .spawn();
     let ready = match case.trigger {
         Trigger::None => false,
         Trigger::Slowed => proxy.wait_slowed(Duration::from_secs(20)),
@@ -86,24 +63,9 @@ fn run(dir: &Path, bao: &Bao, proxy: &Proxy, case: &Case) -> Output {
         }
     };
     if ready {
-        (case.signal)(&child);
+        (case.signal)(&running);
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{}: the binary did not end after the signal", case.name);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
+    running.wait()
 }
 
 #[tokio::test]
@@ -126,8 +88,8 @@ async fn obtained_tokens_are_revoked_however_the_run_ends() {
         .collect()
     };
     let hang_reads = vec![
-        ("/v1/secret/", Action::Hold),
-        ("/v1/sys/internal/ui/mounts/", Action::Hold),
+        ("/v1/secret/", Slow::Hold),
+        ("/v1/sys/internal/ui/mounts/", Slow::Hold),
     ];
     let cases = [
         Case {
@@ -135,62 +97,62 @@ async fn obtained_tokens_are_revoked_however_the_run_ends() {
             rules: vec![],
             args: vec!["get".into(), reference.clone()],
             trigger: Trigger::None,
-            signal: interrupt,
+            signal: Running::interrupt,
         },
         Case {
             name: "get, a key that is not there",
             rules: vec![],
             args: vec!["get".into(), missing_key.clone()],
             trigger: Trigger::None,
-            signal: interrupt,
+            signal: Running::interrupt,
         },
         Case {
             name: "exec, the child fails",
             rules: vec![],
             args: exec("exit 7"),
             trigger: Trigger::None,
-            signal: interrupt,
+            signal: Running::interrupt,
         },
         Case {
             name: "exec, SIGTERM while the child runs",
             rules: vec![],
             args: exec("touch ready; sleep 30"),
             trigger: Trigger::ChildReady,
-            signal: terminate,
+            signal: Running::terminate,
         },
         Case {
             name: "get, SIGINT while the secret read hangs",
             rules: hang_reads.clone(),
             args: vec!["get".into(), reference.clone()],
             trigger: Trigger::Slowed,
-            signal: interrupt,
+            signal: Running::interrupt,
         },
         Case {
             name: "check, SIGTERM while the secret reads hang",
             rules: hang_reads.clone(),
             args: vec!["check".into()],
             trigger: Trigger::Slowed,
-            signal: terminate,
+            signal: Running::terminate,
         },
         Case {
             name: "exec, SIGTERM during the login",
             rules: vec![(
                 "/v1/auth/approle/login",
-                Action::Delay(Duration::from_secs(2)),
+                Slow::Delay(Duration::from_secs(2)),
             )],
             args: exec("exit 0"),
             trigger: Trigger::Slowed,
-            signal: terminate,
+            signal: Running::terminate,
         },
         Case {
             name: "get, SIGINT during the login",
             rules: vec![(
                 "/v1/auth/approle/login",
-                Action::Delay(Duration::from_secs(2)),
+                Slow::Delay(Duration::from_secs(2)),
             )],
             args: vec!["get".into(), reference.clone()],
             trigger: Trigger::Slowed,
-            signal: interrupt,
+            signal: Running::interrupt,
         },
     ];
     let mut report = Vec::new();
@@ -206,11 +168,11 @@ async fn obtained_tokens_are_revoked_however_the_run_ends() {
             ),
         )
         .unwrap();
-        let proxy = Proxy::start(&bao.addr, &case.rules);
+        let proxy = SlowProxy::start(&bao.addr, &case.rules);
         let output = run(dir.path(), &bao, &proxy, case);
         // A login the binary stopped waiting for still brings a token.
         assert!(proxy.wait_idle(Duration::from_secs(30)), "{}", case.name);
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = &output.stderr;
         let accessors = proxy.accessors();
         assert_eq!(
             accessors.len(),
@@ -228,10 +190,9 @@ async fn obtained_tokens_are_revoked_however_the_run_ends() {
             .iter()
             .filter(|p| p.starts_with("/v1/auth/token/revoke"))
             .count();
-        let ended = match (output.status.code(), output.status.signal()) {
-            (Some(code), _) => format!("exit {code}"),
-            (None, Some(signal)) => format!("signal {signal}"),
-            (None, None) => "?".to_owned(),
+        let ended = match output.signal {
+            None => format!("exit {}", output.code),
+            Some(signal) => format!("signal {signal}"),
         };
         if ended == "exit 130" {
             // One line, no `error:` noise.

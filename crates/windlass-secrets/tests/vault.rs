@@ -9,7 +9,8 @@
     reason = "test helpers: a failed fixture step should panic loudly"
 )]
 
-use std::path::Path;
+mod support;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -19,6 +20,8 @@ use windlass_redact::{RedactedUrl, Secret};
 use windlass_secrets::config::{AppRoleSection, AuthMethod, GithubActionsSection, GitlabSection};
 use windlass_secrets::{Environment, ResolveError, Resolver, SecretRef, VaultError, VaultSection};
 use windlass_testkit::{Bao, Services, TokenRequest};
+
+use crate::support::{OwnBao, OwnMode, call_with};
 
 fn bao() -> Bao {
     Services::load().bao()
@@ -57,36 +60,15 @@ async fn root_call(
         ..HttpConfig::default()
     })
     .unwrap();
-    let url = RedactedUrl::parse(&format!("{}/v1/{path}", bao.addr)).unwrap();
-    let result = client
-        .send_with(
-            method,
-            &url,
-            windlass_http::Idempotency::NonIdempotent,
-            |mut r| {
-                r = r.header("X-Vault-Token", bao.root_token.expose().as_str());
-                for (k, v) in headers {
-                    r = r.header(*k, *v);
-                }
-                if let Some(b) = &body {
-                    r = r.json(b);
-                }
-                r
-            },
-        )
-        .await;
-    match result {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            #[allow(
-                clippy::disallowed_methods,
-                reason = "a test reads a local server's answer whole"
-            )]
-            let text = response.text().await.unwrap();
-            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-        }
-        Err(e) => (e.status().map_or(0, |s| s.as_u16()), Value::Null),
-    }
+    call_with(
+        &client,
+        &format!("{}/v1/{path}", bao.addr),
+        method,
+        body,
+        bao.root_token.expose(),
+        headers,
+    )
+    .await
 }
 
 fn expect_vault_err(result: Result<Secret<String>, ResolveError>) -> ResolveError {
@@ -529,56 +511,17 @@ async fn unreachable_vault() {
 
 #[tokio::test]
 async fn sealed_vault() {
-    let bao = bao();
     // A server of our own, sealed on purpose (the shared one stays up).
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let server = sealed_server(&bao.bin, port, dir.path());
-    let own = Bao {
-        addr: format!("http://127.0.0.1:{port}"),
-        root_token: Secret::new("sealed-test-root".into()),
-        ..bao.clone()
-    };
-    for _ in 0..100 {
-        if root_call(&own, Method::GET, "sys/health", None, &[])
-            .await
-            .0
-            == 200
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (status, _) = root_call(&own, Method::PUT, "sys/seal", None, &[]).await;
+    let own = OwnBao::start(OwnMode::Http).await;
+    let (status, _) = own.call(Method::PUT, "sys/seal", None, None).await;
     assert_eq!(status, 204);
     let r = Resolver::new(
-        env(&[
-            ("VAULT_ADDR", &own.addr),
-            ("VAULT_TOKEN", "sealed-test-root"),
-        ]),
-        dir.path(),
+        env(&[("VAULT_ADDR", &own.addr), ("VAULT_TOKEN", &own.root)]),
+        std::env::temp_dir(),
         VaultSection::default(),
     );
     let e = expect_vault_err(r.resolve(&vault_ref("vault://secret/ci/pypi#token")).await);
-    drop(server);
-    insta::assert_snapshot!(summary(&e).replace(&port.to_string(), "PORT"));
-}
-
-fn sealed_server(bin: &Path, port: u16, home: &Path) -> windlass_process::Running {
-    windlass_process::Cmd::new(bin, home)
-        .args([
-            "server",
-            "-dev",
-            "-dev-no-store-token",
-            &format!("-dev-listen-address=127.0.0.1:{port}"),
-        ])
-        .env("BAO_DEV_ROOT_TOKEN_ID", "sealed-test-root")
-        .env("HOME", home)
-        .stdout(windlass_process::Sink::Null)
-        .stderr(windlass_process::Sink::Null)
-        .spawn()
-        .unwrap()
+    let port = own.addr.rsplit(':').next().unwrap().to_owned();
+    drop(own);
+    insta::assert_snapshot!(summary(&e).replace(&port, "PORT"));
 }

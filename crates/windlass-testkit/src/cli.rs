@@ -1,7 +1,7 @@
-//! One harness for the CLI tests of every crate: run a binary hermetically,
-//! read how it ended, print it in the one snapshot format, and filter what
-//! changes from run to run (temporary paths, ports, the version, durations,
-//! sizes).
+//! One harness for the CLI tests of every crate: run a binary hermetically
+//! (or start it, wait for a line it prints and signal it), read how it
+//! ended, print it in the one snapshot format, and filter what changes from
+//! run to run (temporary paths, ports, the version, durations, sizes).
 //!
 //! ```no_run
 //! # let dir = std::path::Path::new(".");
@@ -18,12 +18,13 @@ use std::io::{Read, Write as _};
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A binary to run with a clean environment: only `PATH`, `NO_COLOR`, and
 /// `HOME`, `WINDLASS_CONFIG_HOME` and `WINDLASS_CACHE_DIR` under the test's
-/// directory, plus what the test adds.
+/// directory, plus what the test adds or passes through from its own
+/// environment ([`Cli::pass_env`]).
 #[derive(Debug)]
 #[must_use]
 pub struct Cli {
@@ -84,6 +85,36 @@ impl Cli {
         self
     }
 
+    /// Copies the named variables from the test process's environment
+    /// (over the defaults, `HOME` included); a name it does not have keeps
+    /// its default or stays unset. For a binary that runs tools needing the
+    /// machine's set-up, as an installer needs its configuration in the real
+    /// `HOME` and the proxy and certificate variables.
+    pub fn pass_env<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for name in names {
+            let name = name.as_ref();
+            if let Some(value) = crate::var_os(name) {
+                self.command.env(name, value);
+            }
+        }
+        self
+    }
+
+    /// Copies every variable of the test process whose name starts with
+    /// `prefix` (`PIP_`).
+    pub fn pass_env_prefix(mut self, prefix: &str) -> Self {
+        for (name, value) in std::env::vars_os() {
+            if name.to_str().is_some_and(|n| n.starts_with(prefix)) {
+                self.command.env(name, value);
+            }
+        }
+        self
+    }
+
     pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
         self.command.env_remove(key);
         self
@@ -114,62 +145,26 @@ impl Cli {
 
     /// Runs the binary to its end and returns its raw output.
     pub fn output(self) -> Output {
+        self.spawn().finish()
+    }
+
+    /// Starts the binary with its stdin written and closed and its stdout
+    /// and stderr read as it runs, for a test that waits for a moment of
+    /// the run and signals it (the timeout, if any, counts from here).
+    pub fn spawn(self) -> Running {
         let timeout = self.timeout;
-        let mut child = self.spawn();
-        let Some(timeout) = timeout else {
-            return child.wait_with_output().unwrap_or_else(|err| {
-                panic!("windlass-testkit: cannot wait for the binary: {err}")
-            });
-        };
-        // Drain the pipes while waiting, so that a full pipe cannot block it.
-        let drain = |pipe: Option<Box<dyn Read + Send>>| {
-            std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                if let Some(mut pipe) = pipe {
-                    let _ = pipe.read_to_end(&mut bytes);
-                }
-                bytes
-            })
-        };
-        let stdout = drain(
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        );
-        let stderr = drain(
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        );
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            let waited = child.try_wait().unwrap_or_else(|err| {
-                panic!("windlass-testkit: cannot wait for the binary: {err}")
-            });
-            if let Some(status) = waited {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                break child.wait().unwrap_or_else(|err| {
-                    panic!("windlass-testkit: cannot wait for the binary: {err}")
-                });
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        Output {
-            status,
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
+        let mut child = self.start();
+        let stdout = Stream::drain(child.stdout.take());
+        let stderr = Stream::drain(child.stderr.take());
+        Running {
+            child,
+            stdout,
+            stderr,
+            deadline: timeout.map(|t| Instant::now() + t),
         }
     }
 
-    /// Starts the binary with its stdout and stderr piped (and its stdin
-    /// written and closed), for a test that signals it: see [`interrupt`]
-    /// and [`Run::from`].
-    pub fn spawn(mut self) -> Child {
+    fn start(mut self) -> Child {
         self.command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -185,6 +180,165 @@ impl Cli {
         }
         drop(stdin);
         child
+    }
+}
+
+/// A binary started by [`Cli::spawn`]: its output is read as it comes, so
+/// a full pipe never blocks it.
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    stdout: Stream,
+    stderr: Stream,
+    deadline: Option<Instant>,
+}
+
+impl Running {
+    /// Sends SIGINT, as Ctrl-C in a terminal would.
+    pub fn interrupt(&self) {
+        self.signal(libc::SIGINT);
+    }
+
+    /// Sends SIGTERM, as a CI runner cancelling a job would.
+    pub fn terminate(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// Sends `signal` (`libc::SIGHUP` ...).
+    pub fn signal(&self, signal: libc::c_int) {
+        let id = self.child.id();
+        let pid = libc::pid_t::try_from(id)
+            .unwrap_or_else(|_| panic!("windlass-testkit: pid {id} does not fit pid_t"));
+        // SAFETY: kill(2) with a pid of our own child and a valid signal number.
+        #[allow(unsafe_code, reason = "kill(2) has no safe wrapper in std")]
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(
+            sent,
+            0,
+            "windlass-testkit: cannot send signal {signal} to {pid}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// Whether the binary has ended (it is not reaped twice: [`wait`]
+    /// still reads how).
+    ///
+    /// [`wait`]: Running::wait
+    pub fn has_ended(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .unwrap_or_else(|err| panic!("windlass-testkit: cannot wait for the binary: {err}"))
+            .is_some()
+    }
+
+    /// Waits up to `timeout` for a whole line of stdout equal to `line`;
+    /// false when the binary closed its stdout or the time ran out first.
+    pub fn wait_for_stdout_line(&self, line: &str, timeout: Duration) -> bool {
+        self.stdout.wait_for_line(line, timeout)
+    }
+
+    /// [`wait_for_stdout_line`](Running::wait_for_stdout_line) on stderr.
+    pub fn wait_for_stderr_line(&self, line: &str, timeout: Duration) -> bool {
+        self.stderr.wait_for_line(line, timeout)
+    }
+
+    /// Waits for the end of the binary (killing it with SIGKILL once the
+    /// [`Cli::timeout`] has passed) and returns all it printed.
+    pub fn wait(self) -> Run {
+        Run::from(self.finish())
+    }
+
+    fn finish(mut self) -> Output {
+        let status = loop {
+            let waited = self.child.try_wait().unwrap_or_else(|err| {
+                panic!("windlass-testkit: cannot wait for the binary: {err}")
+            });
+            if let Some(status) = waited {
+                break status;
+            }
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                let _ = self.child.kill();
+                break self.child.wait().unwrap_or_else(|err| {
+                    panic!("windlass-testkit: cannot wait for the binary: {err}")
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Output {
+            status,
+            stdout: self.stdout.finish(),
+            stderr: self.stderr.finish(),
+        }
+    }
+}
+
+/// One output stream of a [`Running`] binary, read by a thread of its own
+/// into a buffer that waiters watch.
+#[derive(Debug)]
+struct Stream {
+    shared: Arc<(Mutex<Drained>, Condvar)>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Debug, Default)]
+struct Drained {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+impl Stream {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> Self {
+        let shared = Arc::new((Mutex::new(Drained::default()), Condvar::new()));
+        let state = Arc::clone(&shared);
+        let reader = std::thread::spawn(move || {
+            let (lock, changed) = &*state;
+            let mut chunk = [0_u8; 8192];
+            if let Some(mut pipe) = pipe {
+                while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                    let mut drained = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                    drained.bytes.extend_from_slice(&chunk[..n]);
+                    changed.notify_all();
+                }
+            }
+            lock.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
+            changed.notify_all();
+        });
+        Self {
+            shared,
+            reader: Some(reader),
+        }
+    }
+
+    fn wait_for_line(&self, line: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (lock, changed) = &*self.shared;
+        let mut drained = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let text = String::from_utf8_lossy(&drained.bytes);
+            // Only whole lines: the last piece may still grow.
+            let mut lines: Vec<&str> = text.split('\n').collect();
+            lines.pop();
+            if lines.contains(&line) {
+                return true;
+            }
+            let now = Instant::now();
+            if drained.closed || now >= deadline {
+                return false;
+            }
+            drained = changed
+                .wait_timeout(drained, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// All the stream held, once the binary closed it.
+    fn finish(mut self) -> Vec<u8> {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        let (lock, _) = &*self.shared;
+        std::mem::take(&mut lock.lock().unwrap_or_else(PoisonError::into_inner).bytes)
     }
 }
 
@@ -215,31 +369,6 @@ pub fn sibling_binary(beside: &Path, name: &str) -> PathBuf {
         built.insert(name.to_owned());
     }
     profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-}
-
-/// Sends SIGINT to `child`, as Ctrl-C in a terminal would.
-pub fn interrupt(child: &Child) {
-    signal(child, libc::SIGINT);
-}
-
-/// Sends SIGTERM to `child`, as a CI runner cancelling a job would.
-pub fn terminate(child: &Child) {
-    signal(child, libc::SIGTERM);
-}
-
-/// Sends `signal` (`libc::SIGHUP` ...) to `child`.
-pub fn signal(child: &Child, signal: libc::c_int) {
-    let pid = libc::pid_t::try_from(child.id())
-        .unwrap_or_else(|_| panic!("windlass-testkit: pid {} does not fit pid_t", child.id()));
-    // SAFETY: kill(2) with a pid of our own child and a valid signal number.
-    #[allow(unsafe_code, reason = "kill(2) has no safe wrapper in std")]
-    let sent = unsafe { libc::kill(pid, signal) };
-    assert_eq!(
-        sent,
-        0,
-        "windlass-testkit: cannot send signal {signal} to {pid}: {}",
-        std::io::Error::last_os_error()
-    );
 }
 
 /// How a binary ended and what it printed.
@@ -398,21 +527,88 @@ mod tests {
     }
 
     #[test]
-    fn interrupt_and_terminate_end_a_child() {
+    fn interrupt_and_terminate_end_a_spawned_binary() {
         let dir = tempfile::tempdir().unwrap();
-        let child = Cli::new(true_bin(), dir.path())
+        let running = Cli::new(true_bin(), dir.path())
             .args(["-c", "exec sleep 60"])
             .spawn();
-        interrupt(&child);
-        let run = Run::from(child.wait_with_output().unwrap());
+        running.interrupt();
+        let run = running.wait();
         assert_eq!(run.signal, Some(libc::SIGINT), "{run}");
         assert_eq!(run.code, -1);
-        let child = Cli::new(true_bin(), dir.path())
+        let running = Cli::new(true_bin(), dir.path())
             .args(["-c", "exec sleep 60"])
             .spawn();
-        terminate(&child);
-        let run = Run::from(child.wait_with_output().unwrap());
+        running.terminate();
+        let run = running.wait();
         assert_eq!(run.signal, Some(libc::SIGTERM), "{run}");
+    }
+
+    #[test]
+    fn a_spawned_binary_is_waited_for_line_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut running = Cli::new(true_bin(), dir.path())
+            .args([
+                "-c",
+                "trap 'echo bye; exit 5' TERM; echo y >&2; echo ready; printf part; \
+                 while :; do sleep 0.05; done",
+            ])
+            .timeout(Duration::from_secs(60))
+            .spawn();
+        assert!(running.wait_for_stdout_line("ready", Duration::from_secs(60)));
+        assert!(running.wait_for_stderr_line("y", Duration::from_secs(60)));
+        assert!(!running.has_ended());
+        // A part of a line is no line.
+        assert!(!running.wait_for_stdout_line("part", Duration::from_millis(50)));
+        running.terminate();
+        let run = running.wait();
+        assert_eq!(run.code, 5, "{run}");
+        assert_eq!(run.stdout, "ready\npartbye\n");
+        assert_eq!(run.stderr, "y\n");
+    }
+
+    #[test]
+    fn waiting_for_a_line_ends_when_the_binary_closes_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut running = Cli::new(true_bin(), dir.path())
+            .args(["-c", "echo other"])
+            .spawn();
+        assert!(!running.wait_for_stdout_line("ready", Duration::from_secs(600)));
+        let run = running.wait();
+        assert_eq!(run.stdout, "other\n");
+        running = Cli::new(true_bin(), dir.path())
+            .args(["-c", "exit 0"])
+            .spawn();
+        while !running.has_ended() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(running.wait().code, 0);
+    }
+
+    #[test]
+    fn pass_env_copies_only_what_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // The test process's own variables: PATH is always there.
+        let path = crate::var_os("PATH").unwrap();
+        let run = Cli::new(true_bin(), dir.path())
+            .env("PATH", "/nowhere")
+            .pass_env(["PATH", "WINDLASS_TESTKIT_NO_SUCH_VAR"])
+            .env("CARGO_X", "set")
+            .pass_env_prefix("WINDLASS_TESTKIT_NO_SUCH_")
+            .args([
+                "-c",
+                "echo \"$PATH|${WINDLASS_TESTKIT_NO_SUCH_VAR-unset}|$CARGO_X|${CARGO_PKG_NAME-unset}\"",
+            ])
+            .run();
+        assert_eq!(
+            run.stdout,
+            format!("{}|unset|set|unset\n", path.to_string_lossy())
+        );
+        let run = Cli::new(true_bin(), dir.path())
+            .pass_env_prefix("CARGO_PKG_")
+            .args(["-c", "echo \"$CARGO_PKG_NAME|${CARGO_MANIFEST_DIR-unset}\""])
+            .run();
+        assert_eq!(run.stdout, "windlass-testkit|unset\n");
     }
 
     #[test]

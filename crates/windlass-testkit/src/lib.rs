@@ -14,15 +14,22 @@
 //! struct's fields, so a test can check that the docs name them all;
 //! [`assert_generated`] keeps a checked-in generated file current.
 //! [`cli`] is the one harness of the CLI tests (run a binary hermetically,
-//! the snapshot format, the insta filters); [`Bao`] has the Vault fixture
-//! steps (`kv_put`, `create_token`, `accessor_valid`).
+//! or start it and signal it, the snapshot format, the insta filters);
+//! [`Bao`] has the Vault fixture steps (`kv_put`, `create_token`,
+//! `accessor_valid`, `write`, `approle_ids`).
+//! [`SlowProxy`] holds or delays the requests a test picks on their way
+//! to a real server (and records the Vault logins' token accessors).
 //! [`netem`] is a TCP proxy that adds delay and caps bandwidth, so that
 //! tests and benchmarks see a network instead of loopback (the
 //! `windlass-netem` binary runs it for the benchmark scripts).
 //!
+//! It holds what the tests of several crates use; a fixture of one crate's
+//! tests lives in that crate's `tests/support/`.
+//!
 //! This crate is for tests only: it never starts or stops the shared services
 //! (a test may start a [`StockPypiserver`] of its own) and
-//! never talks HTTP (reachability is a TCP connect; the proxy moves bytes).
+//! never talks HTTP as a client (reachability is a TCP connect; the proxies
+//! move bytes).
 
 #![allow(
     clippy::disallowed_methods,
@@ -42,6 +49,7 @@ mod leak;
 pub mod netem;
 mod props;
 mod services;
+mod slow_proxy;
 mod special;
 mod stock;
 mod vault;
@@ -56,5 +64,6 @@ pub use crate::services::{
     AppRole, Bao, Devpi, ENV_FILE_VAR, KvFixture, Oidc, PypiServer, Registries, START_HINT,
     Services, TokenRequest, Tools,
 };
+pub use crate::slow_proxy::{Slow, SlowProxy};
 pub use crate::special::{bind_socket, mkfifo, within};
 pub use crate::stock::StockPypiserver;

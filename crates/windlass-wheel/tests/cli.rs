@@ -9,17 +9,14 @@
     clippy::type_complexity
 )]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::time::Duration;
 
-use assert_cmd::Command;
 use windlass_testkit::cli::{Cli, Run};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../windlass-dist/tests/fixtures")
-        .join(name)
-}
+use crate::support::{fixture, wheel};
 
 fn run(args: &[&str], cwd: &Path) -> Run {
     run_at(args, cwd, cwd)
@@ -27,17 +24,7 @@ fn run(args: &[&str], cwd: &Path) -> Run {
 
 /// `run` in `cwd`, with `root` in the output read as `[TMP]`.
 fn run_at(args: &[&str], cwd: &Path, root: &Path) -> Run {
-    let out = Command::cargo_bin("windlass-wheel")
-        .unwrap()
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env("WINDLASS_CACHE_DIR", cwd.join("cache"))
-        .env_remove("WINDLASS_LOG")
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .unwrap();
-    Run::from(out).replace(root, "[TMP]")
+    wheel(cwd).args(args).run().replace(root, "[TMP]")
 }
 
 fn write(dir: &Path, files: &[(&str, &str)]) {
@@ -302,20 +289,14 @@ fn credentials_never_reach_a_backend_or_the_output() {
             ),
         ],
     );
-    let mut build = Command::cargo_bin("windlass-wheel").unwrap();
-    build
+    let out = wheel(dir.path())
         .args(["build", "--backend", "pep517", "--out"])
         .arg(dir.path().join("dist"))
         .arg(&project)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
         .env("RUST_BACKTRACE", "1")
-        .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
-        .env("WL_PLAIN", "plain-value");
-    for (name, value) in &credentials {
-        build.env(name, value);
-    }
-    let out = build.output().unwrap();
+        .env("WL_PLAIN", "plain-value")
+        .envs(credentials.iter().map(|(name, value)| (name, value)))
+        .output();
     assert_ne!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     for (name, _) in &credentials {
@@ -327,15 +308,12 @@ fn credentials_never_reach_a_backend_or_the_output() {
     assert!(stderr.contains("WL_PLAIN plain-value"), "{stderr}");
     // `check` in the same environment, on an archive that is not one.
     std::fs::write(dir.path().join("leaky-1.0-py3-none-any.whl"), "not a zip").unwrap();
-    let checked = Command::cargo_bin("windlass-wheel")
-        .unwrap()
+    let checked = wheel(dir.path())
         .args(["check", "--json", "leaky-1.0-py3-none-any.whl"])
-        .current_dir(dir.path())
         .env("RUST_BACKTRACE", "1")
         .env("VAULT_TOKEN", &vault)
         .env("TWINE_PASSWORD", &twine)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         checked.status.code(),
         Some(1),
@@ -371,14 +349,10 @@ fn check_annotates_problems_in_github_actions() {
         tmp.path().join("dist/demo-2.0-py3-none-any.whl"),
     )
     .unwrap();
-    let out = Command::cargo_bin("windlass-wheel")
-        .unwrap()
+    let out = wheel(tmp.path())
         .args(["check", "dist/demo-2.0-py3-none-any.whl"])
-        .current_dir(tmp.path())
-        .env("NO_COLOR", "1")
         .env("GITHUB_ACTIONS", "true")
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let annotations: Vec<&str> = stderr
@@ -393,19 +367,12 @@ fn check_annotates_problems_in_github_actions() {
 
 /// A run with a deadline: a fifo must fail the command, not hang it.
 fn run_within(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
-    let out = Command::cargo_bin("windlass-wheel")
-        .unwrap()
+    wheel(cwd)
         .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env("WINDLASS_CACHE_DIR", cwd.join("cache"))
-        .env_remove("WINDLASS_LOG")
-        .env_remove("GITHUB_ACTIONS")
         .envs(env.iter().copied())
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
-    Run::from(out).replace(cwd, "[TMP]")
+        .timeout(Duration::from_secs(60))
+        .run()
+        .replace(cwd, "[TMP]")
 }
 
 /// Member names that hold terminal escapes and a line break followed by a
@@ -566,16 +533,11 @@ fn a_huge_hook_answer_is_refused() {
             ("_build/chatty_backend.py", backend),
         ],
     );
-    let out = Command::cargo_bin("windlass-wheel")
-        .unwrap()
+    let out = wheel(dir.path())
         .args(["build", "--backend", "pep517", "--sdist", "--out"])
         .arg(dir.path().join("dist"))
         .arg(&project)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
-        .output()
-        .unwrap();
+        .output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is larger than 16 MiB"), "{stderr}");
@@ -966,8 +928,7 @@ fn retries_against_a_down_index_are_status_lines_not_logs() {
     }
     // With a token: the retry lines and the errors never show it.
     let token = windlass_testkit::canary("retry-token");
-    let out = Command::cargo_bin("windlass-wheel")
-        .unwrap()
+    let out = publisher(tmp.path(), tmp.path())
         .args([
             "publish",
             "--repository",
@@ -976,19 +937,11 @@ fn retries_against_a_down_index_are_status_lines_not_logs() {
             "env://PYPI_TOKEN",
             "-v",
         ])
-        .current_dir(tmp.path())
-        .env("NO_COLOR", "1")
-        .env("HOME", tmp.path())
-        .env("WINDLASS_CACHE_DIR", tmp.path().join("cache"))
         .env("WINDLASS_HTTP_RETRIES", "1")
         .env("WINDLASS_HTTP_RETRY_BUDGET", "60s")
         .env("PYPI_TOKEN", &token)
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("WINDLASS_LOG")
-        .env_remove("GITHUB_ACTIONS")
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
+        .timeout(Duration::from_secs(60))
+        .output();
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Retrying POST"), "{stderr}");
@@ -1078,18 +1031,13 @@ fn a_setup_py_only_build_never_sees_credentials() {
              raise SystemExit('no build today')\n",
         )],
     );
-    let out = Command::cargo_bin("windlass-wheel")
-        .unwrap()
+    let out = wheel(dir.path())
         .args(["build", "--out"])
         .arg(dir.path().join("dist"))
         .arg(&project)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
         .env("VAULT_TOKEN", &vault)
         .env("TWINE_PASSWORD", &twine)
-        .output()
-        .unwrap();
+        .output();
     assert_ne!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("VAULT_TOKEN absent"), "{stderr}");

@@ -10,29 +10,19 @@
 
 #![allow(
     clippy::unwrap_used,
-    clippy::disallowed_methods,
-    reason = "test code: the test is the parent that signals the binary, as a shell would"
+    reason = "test code: a failing step is a failing test"
 )]
 
-#[path = "../../windlass-secrets/tests/support/proxy.rs"]
-mod proxy;
+mod support;
 
 use std::fmt::Write as _;
-use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use windlass_testkit::Services;
-use windlass_testkit::cli::{interrupt, terminate};
+use windlass_testkit::cli::{Cli, Run, Running};
+use windlass_testkit::{Services, Slow, SlowProxy};
 
-use crate::proxy::{Action, Proxy};
-
-fn fixture(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../windlass-dist/tests/fixtures")
-        .join(name)
-}
+use crate::support::{fixture, wheel};
 
 #[test]
 fn publish_revokes_its_token_when_interrupted() {
@@ -41,14 +31,12 @@ fn publish_revokes_its_token_when_interrupted() {
     let index = services.pypiserver();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
-    let built = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"))
+    let built = wheel(dir.path())
         .args(["build", "--wheel", "--backend", "native", "--out"])
         .arg(dir.path().join("dist"))
         .arg(fixture("flat-hatch"))
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "{built:?}");
+        .run();
+    assert_eq!(built.code, 0, "{built}");
     std::fs::write(
         dir.path().join("windlass.toml"),
         format!(
@@ -63,56 +51,44 @@ fn publish_revokes_its_token_when_interrupted() {
         (
             "SIGINT while the credentials are read",
             vec![
-                ("/v1/secret/", Action::Hold),
-                ("/v1/sys/internal/ui/mounts/", Action::Hold),
+                ("/v1/secret/", Slow::Hold),
+                ("/v1/sys/internal/ui/mounts/", Slow::Hold),
             ],
             vec![],
-            interrupt as fn(&std::process::Child),
+            Running::interrupt as fn(&Running),
         ),
         (
             "SIGTERM while the index does not answer",
             vec![],
-            vec![("/", Action::Hold)],
-            terminate,
+            vec![("/", Slow::Hold)],
+            Running::terminate,
         ),
     ];
     let mut report = Vec::new();
     for (name, vault_rules, index_rules, send) in cases {
-        let vault = Proxy::start(&bao.addr, &vault_rules);
-        let index = Proxy::start(&index.url, &index_rules);
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"))
+        let vault = SlowProxy::start(&bao.addr, &vault_rules);
+        let index = SlowProxy::start(&index.url, &index_rules);
+        let running = Cli::new(env!("CARGO_BIN_EXE_windlass-wheel"), dir.path())
             .args(["publish", "--repository"])
             .arg(format!("{}/", index.url()))
             .args(["--token", &token])
-            .current_dir(dir.path())
-            .env("NO_COLOR", "1")
             .env("VAULT_ADDR", vault.url())
-            .env_remove("VAULT_TOKEN")
             .env("ROLE_ID", &bao.approle.role_id)
             .env("WINDLASS_HTTP_RETRIES", "0")
             .env("WINDLASS_HTTP_INSECURE_HOSTS", "127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            // Killed (and so reported) when it does not end after the signal.
+            .timeout(Duration::from_secs(60))
+            .spawn();
         let deadline = Instant::now() + Duration::from_secs(30);
         while !vault.wait_slowed(Duration::from_millis(20))
             && !index.wait_slowed(Duration::from_millis(20))
         {
             assert!(Instant::now() < deadline, "{name}: nothing was held");
         }
-        send(&child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "{name}: still running");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        send(&running);
+        let run = running.wait();
         assert!(vault.wait_idle(Duration::from_secs(30)));
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        let stderr = &run.stderr;
         let accessors = vault.accessors();
         assert_eq!(accessors.len(), 1, "{name}: {stderr}");
         let revocations = vault
@@ -122,8 +98,8 @@ fn publish_revokes_its_token_when_interrupted() {
             .count();
         report.push(format!(
             "{name}: signal {:?}; exit {:?}; revoked {}; revoke requests {revocations}; warnings {}",
-            status.signal(),
-            status.code(),
+            run.signal,
+            Some(run.code).filter(|_| run.signal.is_none()),
             !bao.accessor_valid(&accessors[0]),
             stderr.contains("WARN"),
         ));
@@ -145,14 +121,12 @@ fn build_version(root: &Path, version: &str, out: &Path) {
         &format!("version = \"{version}\""),
     );
     std::fs::write(&pyproject, text).unwrap();
-    let built = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"))
+    let built = wheel(root)
         .args(["build", "--backend", "native", "--out"])
         .arg(out)
         .arg(&project)
-        .current_dir(root)
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "{built:?}");
+        .run();
+    assert_eq!(built.code, 0, "{built}");
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -168,31 +142,20 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Runs `command` until `index` holds a request, then sends it SIGINT and
-/// returns what it printed.
-fn interrupt_when_held(command: &mut Command, index: &Proxy) -> std::process::Output {
-    let home = command.get_current_dir().unwrap().to_owned();
-    let child = command
-        .env("HOME", home)
-        .env("NO_COLOR", "1")
+/// Runs `cli` until `index` holds a request, then sends it SIGINT and
+/// returns how it ended.
+fn interrupt_when_held(cli: Cli, index: &SlowProxy) -> Run {
+    let running = cli
         .env("WINDLASS_HTTP_RETRIES", "0")
         .env("WINDLASS_HTTP_INSECURE_HOSTS", "127.0.0.1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .timeout(Duration::from_secs(120))
+        .spawn();
     assert!(
         index.wait_slowed(Duration::from_secs(60)),
         "no upload reached the index"
     );
-    interrupt(&child);
-    let mut child = child;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "still running after SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    running.interrupt();
+    running.wait()
 }
 
 /// Ctrl-C while an upload is in flight: no further file starts, the
@@ -218,42 +181,36 @@ fn publish_interrupted_mid_upload_reports_what_was_done() {
     build_version(dir.path(), &v1, &dist);
     build_version(dir.path(), &v2, &dist);
     let sdist = format!("dist/./flat_hatch-{v1}.tar.gz");
-    let wheel = format!("dist/flat_hatch-{v1}-py3-none-any.whl");
+    let wheel_file = format!("dist/flat_hatch-{v1}-py3-none-any.whl");
     let later = format!("dist/flat_hatch-{v2}-py3-none-any.whl");
     // The sdist is on the index already: skipped.
-    let first = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"))
+    let publisher =
+        || Cli::new(env!("CARGO_BIN_EXE_windlass-wheel"), dir.path()).env("HOME", dir.path());
+    let first = publisher()
         .args(["publish", "--no-credentials", "--repository"])
         .arg(server.upload_url())
         .arg(&sdist)
-        .current_dir(dir.path())
-        .env("HOME", dir.path())
         .env("WINDLASS_HTTP_INSECURE_HOSTS", "127.0.0.1")
-        .output()
-        .unwrap();
-    assert!(first.status.success(), "{first:?}");
+        .run();
+    assert_eq!(first.code, 0, "{first}");
 
     let token = windlass_testkit::canary("pypi-token");
     let mut report = String::new();
     for json in [false, true] {
-        let index = Proxy::start(&server.url, &[("/", Action::Hold)]);
-        let mut command = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"));
-        command.arg("publish");
-        if json {
-            command.arg("--json");
-        }
-        command
+        let index = SlowProxy::start(&server.url, &[("/", Slow::Hold)]);
+        let publish = publisher()
+            .arg("publish")
+            .args(json.then_some("--json"))
             .args(["-j", "1", "--token", "env://PYPI_TOKEN", "--repository"])
             .arg(format!("{}/", index.url()))
             .args(["--simple-url", &server.simple_url()])
-            .args([&sdist, &wheel, &later])
-            .current_dir(dir.path())
+            .args([&sdist, &wheel_file, &later])
             .env("PYPI_TOKEN", &token);
-        let out = interrupt_when_held(&mut command, &index);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let out = interrupt_when_held(publish, &index);
+        let (stdout, stderr) = (&out.stdout, &out.stderr);
         let all = format!("{stdout}\n{stderr}");
-        windlass_testkit::assert_no_leak(all.as_bytes(), &token);
-        assert_eq!(out.status.code(), Some(130), "{all}");
+        out.assert_no_leak(&token);
+        assert_eq!(out.code, 130, "{all}");
         assert_eq!(
             stderr.lines().filter(|l| *l == "interrupted").count(),
             1,
@@ -316,30 +273,22 @@ fn build_interrupted_in_the_backend() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("windlass-wheel"))
+    let mut running = wheel(dir.path())
         .args(["build", "--backend", "pep517", "--sdist", "--out"])
         .arg(dir.path().join("dist"))
         .arg(&project)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("WINDLASS_CACHE_DIR", dir.path().join("cache"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .timeout(Duration::from_secs(300))
+        .spawn();
     let deadline = Instant::now() + Duration::from_secs(120);
     while !started.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "ended before the hook ran"
-        );
+        assert!(!running.has_ended(), "ended before the hook ran");
         assert!(Instant::now() < deadline, "the hook never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    interrupt(&child);
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    running.interrupt();
+    let out = running.wait();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 130, "{stderr}");
     assert_eq!(stderr.lines().last(), Some("interrupted"), "{stderr}");
     assert_eq!(
         stderr.lines().filter(|l| *l == "interrupted").count(),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use windlass_testkit::cli::{Cli, Run, interrupt, sibling_binary};
+use windlass_testkit::cli::{Cli, Run, sibling_binary};
 use windlass_testkit::{Services, assert_no_leak, canary};
 
 /// The JSON documents of a run's stdout.
@@ -631,7 +631,7 @@ fn interrupted(
     env: &[(&str, &str)],
     seen: &std::sync::mpsc::Receiver<()>,
 ) -> Run {
-    let child = Cli::new(env!("CARGO_BIN_EXE_windlass"), dir)
+    let running = Cli::new(env!("CARGO_BIN_EXE_windlass"), dir)
         .args(args)
         .envs(env.iter().copied())
         .spawn();
@@ -641,8 +641,8 @@ fn interrupted(
     {
         panic!("the command never connected to the server");
     }
-    interrupt(&child);
-    Run::from(child.wait_with_output().unwrap())
+    running.interrupt();
+    running.wait()
 }
 
 /// Ctrl-C while a command waits for a server: exit 130, one `interrupted`

@@ -1,17 +1,17 @@
-//! A proxy in front of the real OpenBao that holds or delays the requests a
-//! test picks and records the token accessors of the logins that pass: how
-//! a test makes a login or a secret read slow on demand, which the real
-//! server cannot do.
+//! A proxy in front of a real server (OpenBao, an index) that holds or
+//! delays the requests a test picks and records the token accessors of the
+//! Vault logins that pass: how a test makes a login, a secret read or an
+//! upload slow on demand, which the real server cannot do.
 //!
 //! One request per connection (it asks the server to close after each
 //! answer); plain HTTP/1.1 with a `Content-Length` body, which is what the
-//! Vault client sends.
+//! Vault client sends. It moves bytes: it reads a request's first line and
+//! length, never speaks HTTP as a client.
 
 #![allow(
-    dead_code,
     clippy::unwrap_used,
     clippy::expect_used,
-    reason = "shared by several test binaries, each using a part; a broken fixture should panic"
+    reason = "test support: a broken fixture should panic"
 )]
 
 use std::io::{Read, Write};
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 /// What the proxy does with requests whose path starts with a prefix.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Action {
+pub enum Slow {
     /// Never answer (the connection stays open until the client gives up).
     Hold,
     /// Forward after this long.
@@ -42,22 +42,22 @@ struct State {
 
 /// The running proxy; its threads end with the test process.
 #[derive(Debug)]
-pub(crate) struct Proxy {
+pub struct SlowProxy {
     url: String,
     state: Arc<(Mutex<State>, Condvar)>,
 }
 
-impl Proxy {
+impl SlowProxy {
     /// Listens on a free local port and forwards to `upstream`
     /// (`http://127.0.0.1:PORT`), applying the first rule whose prefix the
     /// request path (`/v1/...`) starts with.
-    pub(crate) fn start(upstream: &str, rules: &[(&str, Action)]) -> Self {
+    pub fn start(upstream: &str, rules: &[(&str, Slow)]) -> Self {
         let upstream = upstream
             .strip_prefix("http://")
             .expect("the proxy speaks plain http")
             .trim_end_matches('/')
             .to_owned();
-        let rules: Vec<(String, Action)> = rules
+        let rules: Vec<(String, Slow)> = rules
             .iter()
             .map(|(prefix, action)| ((*prefix).to_owned(), *action))
             .collect();
@@ -83,18 +83,18 @@ impl Proxy {
     }
 
     /// Where to point `VAULT_ADDR`.
-    pub(crate) fn url(&self) -> &str {
+    pub fn url(&self) -> &str {
         &self.url
     }
 
     /// Waits until a request was held or delayed; `false` on timeout.
-    pub(crate) fn wait_slowed(&self, timeout: Duration) -> bool {
+    pub fn wait_slowed(&self, timeout: Duration) -> bool {
         self.wait_until(timeout, |state| state.slowed > 0)
     }
 
     /// Waits until every connection was served (a delayed login forwarded
     /// after its client left, say); `false` on timeout.
-    pub(crate) fn wait_idle(&self, timeout: Duration) -> bool {
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
         self.wait_until(timeout, |state| state.in_flight == 0)
     }
 
@@ -113,12 +113,12 @@ impl Proxy {
     }
 
     /// The accessors of the tokens logins were answered with.
-    pub(crate) fn accessors(&self) -> Vec<String> {
+    pub fn accessors(&self) -> Vec<String> {
         self.state.0.lock().unwrap().accessors.clone()
     }
 
     /// Every request path seen, in order.
-    pub(crate) fn paths(&self) -> Vec<String> {
+    pub fn paths(&self) -> Vec<String> {
         self.state.0.lock().unwrap().paths.clone()
     }
 }
@@ -126,7 +126,7 @@ impl Proxy {
 fn serve(
     mut client: TcpStream,
     upstream: &str,
-    rules: &[(String, Action)],
+    rules: &[(String, Slow)],
     state: &(Mutex<State>, Condvar),
 ) -> std::io::Result<()> {
     let (head, body) = read_request(&mut client)?;
@@ -152,13 +152,13 @@ fn serve(
         changed.notify_all();
     }
     match action {
-        Some(Action::Hold) => {
+        Some(Slow::Hold) => {
             // Keep the connection open, unanswered, until the client leaves.
             let mut sink = [0_u8; 1024];
             while client.read(&mut sink).is_ok_and(|n| n > 0) {}
             return Ok(());
         }
-        Some(Action::Delay(delay)) => std::thread::sleep(delay),
+        Some(Slow::Delay(delay)) => std::thread::sleep(delay),
         None => {}
     }
     let mut server = TcpStream::connect(upstream)?;
