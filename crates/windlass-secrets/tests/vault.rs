@@ -21,7 +21,7 @@ use windlass_secrets::config::{AppRoleSection, AuthMethod, GithubActionsSection,
 use windlass_secrets::{Environment, ResolveError, Resolver, SecretRef, VaultError, VaultSection};
 use windlass_testkit::{Bao, Services, TokenRequest};
 
-use crate::support::{OwnBao, OwnMode, call_with};
+use crate::support::{Api, OwnBao, OwnMode};
 
 fn bao() -> Bao {
     Services::load().bao()
@@ -55,19 +55,12 @@ async fn root_call(
     body: Option<Value>,
     headers: &[(&str, &str)],
 ) -> (u16, Value) {
-    let client = HttpClient::new(&HttpConfig {
-        max_retries: 0,
-        ..HttpConfig::default()
-    })
-    .unwrap();
-    call_with(
-        &client,
-        &format!("{}/v1/{path}", bao.addr),
-        method,
-        body,
-        bao.root_token.expose(),
-        headers,
-    )
+    Api {
+        addr: &bao.addr,
+        ca_file: None,
+        token: bao.root_token.expose(),
+    }
+    .call(method, path, body, headers)
     .await
 }
 

@@ -116,20 +116,12 @@ impl OwnBao {
         body: Option<Value>,
         token: Option<&str>,
     ) -> (u16, Value) {
-        let client = HttpClient::new(&HttpConfig {
-            max_retries: 0,
-            extra_ca_file: self.addr.starts_with("https").then(|| self.ca_file()),
-            ..HttpConfig::default()
-        })
-        .unwrap();
-        call_with(
-            &client,
-            &format!("{}/v1/{path}", self.addr),
-            method,
-            body,
-            token.unwrap_or(&self.root),
-            &[],
-        )
+        Api {
+            addr: &self.addr,
+            ca_file: self.addr.starts_with("https").then(|| self.ca_file()),
+            token: token.unwrap_or(&self.root),
+        }
+        .call(method, path, body, &[])
         .await
     }
 
@@ -140,44 +132,62 @@ impl OwnBao {
     }
 }
 
-/// A Vault API call at `url` with `token`, `headers` and a JSON `body`: the status
-/// (0 when no answer came) and the JSON answer (`Null` when it is none).
-pub(crate) async fn call_with(
-    client: &HttpClient,
-    url: &str,
-    method: Method,
-    body: Option<Value>,
-    token: &str,
-    headers: &[(&str, &str)],
-) -> (u16, Value) {
-    let url = RedactedUrl::parse(url).unwrap();
-    let result = client
-        .send_with(
-            method,
-            &url,
-            windlass_http::Idempotency::NonIdempotent,
-            |mut r| {
-                r = r.header("X-Vault-Token", token);
-                for (name, value) in headers {
-                    r = r.header(*name, *value);
-                }
-                if let Some(b) = &body {
-                    r = r.json(b);
-                }
-                r
-            },
-        )
-        .await;
-    match result {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            #[allow(
-                clippy::disallowed_methods,
-                reason = "a test reads a local server's answer whole"
-            )]
-            let text = response.text().await.unwrap_or_default();
-            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+/// Where a raw Vault API call goes and with what token.
+pub(crate) struct Api<'a> {
+    /// `http(s)://127.0.0.1:PORT`.
+    pub(crate) addr: &'a str,
+    /// The CA of a server on TLS.
+    pub(crate) ca_file: Option<std::path::PathBuf>,
+    pub(crate) token: &'a str,
+}
+
+impl Api<'_> {
+    /// `method` on `/v1/{path}` with `headers` and a JSON `body`, sent once:
+    /// the status (0 when no answer came) and the JSON answer (`Null` when
+    /// it is none).
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let client = HttpClient::new(&HttpConfig {
+            max_retries: 0,
+            extra_ca_file: self.ca_file.clone(),
+            ..HttpConfig::default()
+        })
+        .unwrap();
+        let url = RedactedUrl::parse(&format!("{}/v1/{path}", self.addr)).unwrap();
+        let token = self.token;
+        let result = client
+            .send_with(
+                method,
+                &url,
+                windlass_http::Idempotency::NonIdempotent,
+                |mut r| {
+                    r = r.header("X-Vault-Token", token);
+                    for (name, value) in headers {
+                        r = r.header(*name, *value);
+                    }
+                    if let Some(b) = &body {
+                        r = r.json(b);
+                    }
+                    r
+                },
+            )
+            .await;
+        match result {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "a test reads a local server's answer whole"
+                )]
+                let text = response.text().await.unwrap_or_default();
+                (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+            }
+            Err(e) => (e.status().map_or(0, |s| s.as_u16()), Value::Null),
         }
-        Err(e) => (e.status().map_or(0, |s| s.as_u16()), Value::Null),
     }
 }
