@@ -10,7 +10,9 @@ mod support;
 use std::fmt::Write as _;
 
 use support::index::{FakeIndex, IndexConfig};
-use support::{pip_install, publish, unique_name, unique_version, write_sdist, write_wheel};
+use support::{
+    pip_install, publish, unique_name, unique_version, unique_wheels, write_sdist, write_wheel,
+};
 use windlass_testkit::{Services, StockPypiserver, TokenRequest, canary};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -526,12 +528,9 @@ impl Trusted {
         let oidc = services.oidc();
         let server = services.pypiserver();
         let index = FakeIndex::start(IndexConfig {
-            audience: "pypi".to_owned(),
             repository: oidc.repository.clone(),
             lifetime,
-            upstream: server.upload_url(),
-            fallback: None,
-            anyone_uploads: false,
+            ..IndexConfig::forwarding_to(server.upload_url())
         })
         .await;
         let dir = tempfile::tempdir().unwrap();
@@ -752,12 +751,8 @@ async fn a_lookup_redirected_to_another_index_means_absent() {
     assert_eq!(run.code, 0, "{run:#?}");
     // This index lacks the project and sends look-ups there.
     let index = FakeIndex::start(IndexConfig {
-        audience: "pypi".to_owned(),
-        repository: String::new(),
-        lifetime: 900,
-        upstream: upload.clone(),
         fallback: Some(server.simple_url()),
-        anyone_uploads: false,
+        ..IndexConfig::forwarding_to(upload.clone())
     })
     .await;
     let ours = write_wheel(dir.path(), &name, &version, "ours", 0);
@@ -802,15 +797,11 @@ async fn a_lookup_never_leaves_the_origin_and_simple_url_credentials_stay_hidden
     let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     elsewhere.set_nonblocking(true).unwrap();
     let index = FakeIndex::start(IndexConfig {
-        audience: "pypi".to_owned(),
-        repository: String::new(),
-        lifetime: 900,
-        upstream: server.upload_url(),
         fallback: Some(format!(
             "http://{}/simple/",
             elsewhere.local_addr().unwrap()
         )),
-        anyone_uploads: false,
+        ..IndexConfig::forwarding_to(server.upload_url())
     })
     .await;
     let password = canary("simple-url-password");
@@ -854,23 +845,9 @@ async fn refused_credentials_stop_the_other_files() {
     let services = Services::load();
     let server = services.pypiserver();
     // Refuses every token it did not mint with 403, and counts uploads.
-    let index = FakeIndex::start(IndexConfig {
-        audience: "pypi".to_owned(),
-        repository: String::new(),
-        lifetime: 900,
-        upstream: server.upload_url(),
-        fallback: None,
-        anyone_uploads: false,
-    })
-    .await;
+    let index = FakeIndex::start(IndexConfig::forwarding_to(server.upload_url())).await;
     let dir = tempfile::tempdir().unwrap();
-    let version = unique_version();
-    let files: Vec<_> = (0..3)
-        .map(|i| {
-            let (name, _) = unique_name("refused");
-            write_wheel(dir.path(), &format!("{name}{i}"), &version, "x", 0)
-        })
-        .collect();
+    let files = unique_wheels(dir.path(), "refused", 3);
     let simple = server.simple_url();
     let mut args = vec![
         "--repository",
@@ -1006,24 +983,10 @@ fn count(requests: &[String], prefix: &str) -> usize {
 async fn an_unavailable_index_costs_one_retry_budget() {
     let services = Services::load();
     let server = services.pypiserver();
-    let index = FakeIndex::start(IndexConfig {
-        audience: "pypi".to_owned(),
-        repository: String::new(),
-        lifetime: 900,
-        upstream: server.upload_url(),
-        fallback: None,
-        anyone_uploads: false,
-    })
-    .await;
+    let index = FakeIndex::start(IndexConfig::forwarding_to(server.upload_url())).await;
     index.set_unavailable(true);
     let dir = tempfile::tempdir().unwrap();
-    let version = unique_version();
-    let files: Vec<_> = (0..5)
-        .map(|i| {
-            let (name, _) = unique_name("down");
-            write_wheel(dir.path(), &format!("{name}{i}"), &version, "x", 0)
-        })
-        .collect();
+    let files = unique_wheels(dir.path(), "down", 5);
     let mut args = vec![
         "--repository",
         index.url.as_str(),
@@ -1202,12 +1165,9 @@ async fn human_output_at_default_and_verbose() {
 async fn counting_index(fallback: Option<String>) -> FakeIndex {
     let services = Services::load();
     FakeIndex::start(IndexConfig {
-        audience: "pypi".to_owned(),
-        repository: String::new(),
-        lifetime: 900,
-        upstream: services.pypiserver().upload_url(),
         fallback,
         anyone_uploads: true,
+        ..IndexConfig::forwarding_to(services.pypiserver().upload_url())
     })
     .await
 }

@@ -71,7 +71,7 @@ fn run(dir: &Path, bao: &Bao, proxy: &SlowProxy, case: &Case) -> Run {
 #[tokio::test]
 async fn obtained_tokens_are_revoked_however_the_run_ends() {
     let bao = Services::load().bao();
-    let reference = format!("vault://{}/{}#{}", bao.kv2.mount, bao.kv2.path, bao.kv2.key);
+    let reference = bao.kv2.reference();
     let missing_key = format!("vault://{}/{}#no-such-key", bao.kv2.mount, bao.kv2.path);
     let exec = |script: &str| -> Vec<String> {
         [
@@ -162,9 +162,8 @@ async fn obtained_tokens_are_revoked_however_the_run_ends() {
         std::fs::write(
             dir.path().join("windlass.toml"),
             format!(
-                "[secrets]\nT = \"{reference}\"\n\n[vault]\nauth = \"approle\"\n\n[vault.approle]\nmount = \"{}\"\nrole-id = \"env://ROLE_ID\"\nsecret-id = \"file://{}\"\n",
-                bao.approle.mount,
-                bao.approle.secret_id_file.display()
+                "[secrets]\nT = \"{reference}\"\n\n{}",
+                bao.approle.vault_toml()
             ),
         )
         .unwrap();

@@ -45,6 +45,13 @@ pub struct KvFixture {
     pub value: Secret<String>,
 }
 
+impl KvFixture {
+    /// The secret reference that reads it: `vault://MOUNT/PATH#KEY`.
+    pub fn reference(&self) -> String {
+        format!("vault://{}/{}#{}", self.mount, self.path, self.key)
+    }
+}
+
 /// The AppRole auth method and its `release` role.
 #[derive(Debug, Clone)]
 pub struct AppRole {
@@ -56,6 +63,16 @@ pub struct AppRole {
 }
 
 impl AppRole {
+    /// The `[vault]` section of a `windlass.toml` that logs in with this
+    /// role: the role ID from `$ROLE_ID`, the secret ID from its file.
+    pub fn vault_toml(&self) -> String {
+        format!(
+            "[vault]\nauth = \"approle\"\n\n[vault.approle]\nmount = \"{}\"\nrole-id = \"env://ROLE_ID\"\nsecret-id = \"file://{}\"\n",
+            self.mount,
+            self.secret_id_file.display()
+        )
+    }
+
     /// The secret ID read from [`AppRole::secret_id_file`].
     pub fn secret_id(&self) -> Secret<String> {
         let text = fs::read_to_string(&self.secret_id_file).unwrap_or_else(|err| {

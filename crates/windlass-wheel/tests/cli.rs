@@ -543,13 +543,8 @@ fn a_huge_hook_answer_is_refused() {
     assert!(stderr.contains("is larger than 16 MiB"), "{stderr}");
 }
 
-/// `publish` with no credentials anywhere and no terminal to ask on stops
-/// before sending anything, exit 2, naming every source it tried; a dry
-/// run stops the same way. An index at a local port proves that nothing
-/// reached it, not even a look-up.
-#[test]
-fn publish_without_credentials_sends_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
+/// The `flat-hatch` fixture built natively into `dir/dist`.
+fn build_flat_hatch(dir: &Path) {
     let built = run(
         &[
             "build",
@@ -559,9 +554,19 @@ fn publish_without_credentials_sends_nothing() {
             "--backend",
             "native",
         ],
-        tmp.path(),
+        dir,
     );
     assert_eq!(built.code, 0, "{}", built.stderr);
+}
+
+/// `publish` with no credentials anywhere and no terminal to ask on stops
+/// before sending anything, exit 2, naming every source it tried; a dry
+/// run stops the same way. An index at a local port proves that nothing
+/// reached it, not even a look-up.
+#[test]
+fn publish_without_credentials_sends_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    build_flat_hatch(tmp.path());
     let index = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     index.set_nonblocking(true).unwrap();
     let url = format!("http://{}/", index.local_addr().unwrap());
@@ -879,18 +884,7 @@ fn unavailable_index() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>
 #[test]
 fn retries_against_a_down_index_are_status_lines_not_logs() {
     let tmp = tempfile::tempdir().unwrap();
-    let built = run(
-        &[
-            "build",
-            fixture("flat-hatch").to_str().unwrap(),
-            "--out",
-            "dist",
-            "--backend",
-            "native",
-        ],
-        tmp.path(),
-    );
-    assert_eq!(built.code, 0, "{}", built.stderr);
+    build_flat_hatch(tmp.path());
     let files = std::fs::read_dir(tmp.path().join("dist")).unwrap().count();
     assert!(files > 0);
     let (url, seen) = unavailable_index();

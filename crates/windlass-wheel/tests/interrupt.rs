@@ -37,16 +37,8 @@ fn publish_revokes_its_token_when_interrupted() {
         .arg(fixture("flat-hatch"))
         .run();
     assert_eq!(built.code, 0, "{built}");
-    std::fs::write(
-        dir.path().join("windlass.toml"),
-        format!(
-            "[vault]\nauth = \"approle\"\n\n[vault.approle]\nmount = \"{}\"\nrole-id = \"env://ROLE_ID\"\nsecret-id = \"file://{}\"\n",
-            bao.approle.mount,
-            bao.approle.secret_id_file.display()
-        ),
-    )
-    .unwrap();
-    let token = format!("vault://{}/{}#{}", bao.kv2.mount, bao.kv2.path, bao.kv2.key);
+    std::fs::write(dir.path().join("windlass.toml"), bao.approle.vault_toml()).unwrap();
+    let token = bao.kv2.reference();
     let cases = [
         (
             "SIGINT while the credentials are read",

@@ -486,7 +486,7 @@ fn focused_secrets_binary() -> std::path::PathBuf {
 #[test]
 fn secrets_subcommand_matches_focused_binary() {
     let bao = Services::load().bao();
-    let reference = format!("vault://{}/{}#{}", bao.kv2.mount, bao.kv2.path, bao.kv2.key);
+    let reference = bao.kv2.reference();
     let dir = project(&format!(
         "[secrets]\nPYPI_TOKEN = \"{reference}\"\nMISSING = \"env://NOT_SET_ANYWHERE\"\nPYPI_USER = {{ ref = \"env://PYPI_USER\", secret = false }}\n"
     ));

@@ -52,6 +52,22 @@ pub struct IndexConfig {
     pub anyone_uploads: bool,
 }
 
+impl IndexConfig {
+    /// An index for audience `pypi` with no trusted publisher, tokens
+    /// living 900 s, no fallback, forwarding to `upstream` the uploads
+    /// whose credentials it minted.
+    pub fn forwarding_to(upstream: String) -> Self {
+        Self {
+            audience: "pypi".to_owned(),
+            repository: String::new(),
+            lifetime: 900,
+            upstream,
+            fallback: None,
+            anyone_uploads: false,
+        }
+    }
+}
+
 /// What the index saw.
 #[derive(Debug, Default, Clone)]
 pub struct Seen {

@@ -48,6 +48,16 @@ pub fn unique_name(prefix: &str) -> (String, String) {
     (name, module)
 }
 
+/// `count` small wheels in `dir` of projects no other run published
+/// (`wl-{prefix}-...0`, `...1` ...), at one new version.
+pub fn unique_wheels(dir: &Path, prefix: &str, count: usize) -> Vec<PathBuf> {
+    let version = unique_version();
+    let (name, _) = unique_name(prefix);
+    (0..count)
+        .map(|i| write_wheel(dir, &format!("{name}{i}"), &version, "x", 0))
+        .collect()
+}
+
 fn metadata(name: &str, version: &str) -> String {
     format!(
         "Metadata-Version: 2.4\nName: {name}\nVersion: {version}\nSummary: A tiny test package\n\
