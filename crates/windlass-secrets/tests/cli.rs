@@ -62,16 +62,12 @@ impl Project {
 
     /// The binary in the project directory, reading the canary with the
     /// `ci-read` token, with backtraces on and no GitHub Actions.
-    fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("windlass-secrets").unwrap();
-        cmd.current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
+    fn cmd(&self) -> Cli {
+        Cli::new(env!("CARGO_BIN_EXE_windlass-secrets"), self.dir.path())
             .env("HOME", self.dir.path())
             .env("RUST_BACKTRACE", "1")
             .env("VAULT_ADDR", &self.bao.addr)
-            .env("VAULT_TOKEN", self.bao.read_token.expose());
-        cmd
+            .env("VAULT_TOKEN", self.bao.read_token.expose())
     }
 
     /// Checks stdout, stderr and every file in the project for the canary.
@@ -114,8 +110,7 @@ async fn exec_injects_redacts_and_passes_exit_code() {
         .args(["exec", "-e", &format!("TOKEN={}", p.reference())])
         .args(["-e", &format!("USER_NAME=vault://secret/{}#user", p.path)])
         .args(["--", "sh", "-c", script])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(7), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(stdout.contains("plain=****"), "{stdout}");
@@ -143,8 +138,7 @@ async fn exec_revokes_the_token_it_created() {
             "--",
             "true",
         ])
-        .output()
-        .unwrap();
+        .output();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     p.assert_clean(&output);
@@ -164,7 +158,7 @@ async fn exec_revokes_the_token_it_created() {
 #[tokio::test]
 async fn get_prints_only_to_a_pipe() {
     let p = Project::new("get");
-    let output = p.cmd().args(["get", &p.reference()]).output().unwrap();
+    let output = p.cmd().args(["get", &p.reference()]).output();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     // The purpose of `get`: the value on stdout, exactly.
     assert_eq!(text(&output.stdout), p.canary);
@@ -187,13 +181,13 @@ FILE = "file://no/such/file"
         good = p.reference(),
         path = p.path
     ));
-    let output = p.cmd().args(["check"]).output().unwrap();
+    let output = p.cmd().args(["check"]).output();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     p.assert_clean(&output);
     assert!(!text(&output.stdout).contains("bare-value"));
     insta::assert_snapshot!("check_human", normalise(&text(&output.stdout), &p));
 
-    let output = p.cmd().args(["check", "--json"]).output().unwrap();
+    let output = p.cmd().args(["check", "--json"]).output();
     assert_eq!(output.status.code(), Some(1));
     p.assert_clean(&output);
     let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -214,7 +208,7 @@ FILE = "file://no/such/file"
     // the configuration is read (exit 2), and never shown.
     p.write_config("[secrets]\nBARE = \"pypi-AgEIbare-value\"\n");
     for args in [&["check"][..], &["check", "--json"]] {
-        let output = p.cmd().args(args).output().unwrap();
+        let output = p.cmd().args(args).output();
         assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
         p.assert_clean(&output);
         let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
@@ -258,19 +252,18 @@ token = "{good}"
         good = p.reference(),
     ));
     let cmd = || {
-        let mut cmd = p.cmd();
-        cmd.env_remove("VAULT_TOKEN")
+        p.cmd()
+            .env_remove("VAULT_TOKEN")
             .env("WL_ROLE_ID", &p.bao.approle.role_id)
-            .env("WL_INDEX_PASSWORD", &p.canary);
-        cmd
+            .env("WL_INDEX_PASSWORD", &p.canary)
     };
-    let output = cmd().args(["check"]).output().unwrap();
+    let output = cmd().args(["check"]).output();
     // `WL_INDEX_USER` is not set.
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     p.assert_clean(&output);
     insta::assert_snapshot!("check_all_human", normalise(&text(&output.stdout), &p));
 
-    let output = cmd().args(["check", "--json"]).output().unwrap();
+    let output = cmd().args(["check", "--json"]).output();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     p.assert_clean(&output);
     let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -296,7 +289,7 @@ token = "{good}"
         "[vault]\nauth = \"approle\"\n[vault.approle]\nrole-id = \"env://WL_ROLE_ID\"\nsecret-id = \"{}\"\n",
         p.reference()
     ));
-    let output = cmd().args(["check"]).output().unwrap();
+    let output = cmd().args(["check"]).output();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     p.assert_clean(&output);
     insta::assert_snapshot!(
@@ -322,8 +315,7 @@ async fn mask_and_export_in_github_actions() {
         .env("GITHUB_OUTPUT", &outputs)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .args(["mask", "--export"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     // The value appears only inside `::add-mask::` (read by the runner) and
     // in $GITHUB_ENV, which it was asked to write after masking.
@@ -364,8 +356,7 @@ async fn counts_of_one_and_two_secrets() {
             .cmd()
             .env("GITHUB_ACTIONS", "true")
             .args(["mask"])
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
         let stderr = text(&output.stderr);
         lines.extend(
@@ -384,7 +375,7 @@ async fn counts_of_one_and_two_secrets() {
     };
     for n in [1, 2] {
         p.write_config(&missing(n));
-        let output = p.cmd().args(["check"]).output().unwrap();
+        let output = p.cmd().args(["check"]).output();
         assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
         p.assert_clean(&output);
         lines.extend(
@@ -406,7 +397,7 @@ async fn counts_of_one_and_two_secrets() {
 async fn mask_outside_github_actions_refuses() {
     let p = Project::new("mask-outside");
     p.write_config(&format!("[secrets]\nPYPI_TOKEN = \"{}\"\n", p.reference()));
-    let output = p.cmd().args(["mask"]).output().unwrap();
+    let output = p.cmd().args(["mask"]).output();
     assert_eq!(output.status.code(), Some(2));
     p.assert_clean(&output);
     insta::assert_snapshot!(normalise(&text(&output.stderr), &p));
@@ -562,11 +553,11 @@ async fn error_paths() {
     .unwrap();
     let mut report = String::new();
     for (name, args, env) in cases {
-        let mut cmd = p.cmd();
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-        let output = cmd.args(&args).output().unwrap();
+        let output = p
+            .cmd()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .args(&args)
+            .output();
         p.assert_clean(&output);
         assert!(
             !text(&output.stderr).contains("panicked"),
@@ -599,8 +590,7 @@ async fn file_references_warn_when_shared() {
             "-c",
             "test \"$T\" = \"$(cat token.txt)\"",
         ])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(
         text(&output.stderr).contains("readable by every user"),
@@ -613,8 +603,7 @@ async fn file_references_warn_when_shared() {
     let output = p
         .cmd()
         .args(["exec", "-e", "T=file://token.txt", "--", "true"])
-        .output()
-        .unwrap();
+        .output();
     assert!(
         !text(&output.stderr).contains("readable"),
         "{}",
@@ -642,8 +631,7 @@ async fn env_references() {
             "-c",
             "echo \"$T\"; test \"$T\" = \"$CI_SECRET\"",
         ])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "****\n");
 }
@@ -672,17 +660,11 @@ DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = fal
         ("WL_SECRET_ID", canary("secret-id")),
         ("WL_INDEX_TOKEN", canary("index-token")),
     ];
-    let mut cmd = Command::cargo_bin("windlass-secrets").unwrap();
-    cmd.current_dir(dir.path())
-        .env_clear()
-        .env("PATH", windlass_testkit::var_os("PATH").unwrap_or_default())
+    let output = Cli::new(env!("CARGO_BIN_EXE_windlass-secrets"), dir.path())
         .env("HOME", dir.path())
         .env("WL_USER", "release-bot")
-        .env("WL_OTHER", "other");
-    for (name, value) in &values {
-        cmd.env(name, value);
-    }
-    let output = cmd
+        .env("WL_OTHER", "other")
+        .envs(values.iter().map(|(name, value)| (name, value)))
         .args([
             "exec",
             "-e",
@@ -692,8 +674,7 @@ DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = fal
             "-c",
             "for v in PYPI_ID_TOKEN VAULT_ID_TOKEN CIRCLE_OIDC_TOKEN_V2 WL_DEPLOY_KEY WL_SECRET_ID WL_INDEX_TOKEN WL_USER; do eval \"echo $v=\\$$v\"; done",
         ])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     for (_, value) in &values {
         assert_no_leak(&output.stdout, value);
@@ -715,13 +696,12 @@ DEPLOY = \"env://WL_DEPLOY_KEY\"\nUSER = { ref = \"env://WL_USER\", secret = fal
 async fn keyring_in_a_kernel_session() {
     let p = Project::new("keyring");
     std::fs::write(p.dir.path().join("value"), &p.canary).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("windlass-secrets");
+    let bin = env!("CARGO_BIN_EXE_windlass-secrets");
     // `keyctl padd` reads the value from stdin (never argv).
     let script = format!(
         "keyctl padd user keyring:release-bot@windlass-test @s < value >/dev/null && \
          '{bin}' exec -e T=keyring://windlass-test/release-bot -- sh -c 'echo \"$T\"; test \"$T\" = \"$(cat value)\"' && \
-         test \"$('{bin}' get 'keyring://windlass-test/release-bot?store=keyutils')\" = \"$(cat value)\"",
-        bin = bin.display()
+         test \"$('{bin}' get 'keyring://windlass-test/release-bot?store=keyutils')\" = \"$(cat value)\""
     );
     // No session bus: the kernel keyring is the store chosen.
     let mut cmd = Command::new("keyctl");
@@ -790,7 +770,7 @@ async fn keyring_in_the_secret_service() {
     set_mode(&runtime_dir, 0o700);
     let out = p.dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("windlass-secrets");
+    let bin = env!("CARGO_BIN_EXE_windlass-secrets");
     let script = r#"
 set -u
 step() { name=$1; shift; "$@" >"$OUT/$name.out" 2>"$OUT/$name.err"; echo $? >"$OUT/$name.rc"; }
@@ -810,7 +790,7 @@ step absent "$BIN" get keyring://windlass-test/nobody
         .env("XDG_DATA_HOME", fixture.path().join("data"))
         .env("FIXTURE", fixture.path())
         .env("OUT", &out)
-        .env("BIN", &bin)
+        .env("BIN", bin)
         .args(["--", "sh", "-c", script])
         .output()
         .unwrap();
@@ -865,8 +845,7 @@ async fn keyring_without_a_secret_service() {
             "get",
             "keyring://windlass-test-absent/nobody?store=secret-service",
         ])
-        .output()
-        .unwrap();
+        .output();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -878,8 +857,7 @@ async fn keyring_without_a_secret_service() {
         .cmd()
         .env("DBUS_SESSION_BUS_ADDRESS", &bus)
         .args(["-vv", "get", "keyring://windlass-test-absent/nobody"])
-        .output()
-        .unwrap();
+        .output();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("in the kernel keyring"), "{stderr}");
@@ -906,11 +884,10 @@ async fn vault_over_tls_with_a_private_ca() {
     let sub = p.dir.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
     let cmd = || {
-        let mut cmd = p.cmd();
-        cmd.current_dir(&sub)
+        p.cmd()
+            .current_dir(&sub)
             .env("VAULT_ADDR", &bao.addr)
-            .env("VAULT_TOKEN", &bao.root);
-        cmd
+            .env("VAULT_TOKEN", &bao.root)
     };
     let check = |output: &std::process::Output| {
         p.assert_clean(output);
@@ -923,8 +900,7 @@ async fn vault_over_tls_with_a_private_ca() {
     let output = cmd()
         .env("VAULT_CACERT", bao.ca_file())
         .args(["get", reference])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), p.canary);
     assert_no_leak(&output.stderr, &p.canary);
@@ -946,15 +922,14 @@ async fn vault_over_tls_with_a_private_ca() {
             "-c",
             "echo \"$T\"",
         ])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "****\n");
     check(&output);
 
     // No CA: the handshake fails, exit 3, with the fix in the hint.
     std::fs::remove_file(p.dir.path().join("windlass.toml")).unwrap();
-    let output = cmd().args(["get", reference]).output().unwrap();
+    let output = cmd().args(["get", reference]).output();
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
     check(&output);
     let port = bao.addr.rsplit(':').next().unwrap();
@@ -1009,15 +984,14 @@ async fn batch_tokens_are_neither_renewed_nor_revoked() {
         "[vault]\nauth = \"approle\"\n[vault.approle]\nrole-id = \"env://ROLE_ID\"\nsecret-id = \"env://SECRET_ID\"\n",
     );
     let cmd = || {
-        let mut cmd = p.cmd();
-        cmd.env_remove("VAULT_TOKEN")
+        p.cmd()
+            .env_remove("VAULT_TOKEN")
             .env("VAULT_ADDR", &bao.addr)
             .env("ROLE_ID", &role_id)
-            .env("SECRET_ID", &secret_id);
-        cmd
+            .env("SECRET_ID", &secret_id)
     };
     let reference = "vault://secret/ci/batch#token";
-    let get = cmd().args(["-vv", "get", reference]).output().unwrap();
+    let get = cmd().args(["-vv", "get", reference]).output();
     let exec = cmd()
         .args([
             "-vv",
@@ -1029,8 +1003,7 @@ async fn batch_tokens_are_neither_renewed_nor_revoked() {
             "-c",
             "echo \"$T\"",
         ])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(get.status.code(), Some(0), "{}", text(&get.stderr));
     assert_eq!(text(&get.stdout), p.canary);
     assert_eq!(exec.status.code(), Some(0), "{}", text(&exec.stderr));
@@ -1124,8 +1097,7 @@ async fn user_token_survives_exec() {
             "--",
             "true",
         ])
-        .output()
-        .unwrap();
+        .output();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(
@@ -1157,8 +1129,7 @@ async fn exec_passes_signals_on() {
     let killed = p
         .cmd()
         .args(["exec", "--env", &env, "--", "sh", "-c", "kill -TERM $$"])
-        .output()
-        .unwrap();
+        .output();
     // 15: SIGTERM on Linux.
     assert_eq!(killed.status.signal(), Some(15), "{killed:?}");
     p.assert_clean(&killed);
@@ -1251,12 +1222,12 @@ async fn vault_failures_are_remote_with_true_hints() {
     ];
     let mut report = String::new();
     for (name, args, env) in cases {
-        let mut cmd = p.cmd();
-        cmd.env("WINDLASS_HTTP_RETRIES", "0");
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-        let output = cmd.args(&args).output().unwrap();
+        let output = p
+            .cmd()
+            .env("WINDLASS_HTTP_RETRIES", "0")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .args(&args)
+            .output();
         p.assert_clean(&output);
         assert_no_leak(&output.stderr, secret_id.expose());
         assert_eq!(
@@ -1286,12 +1257,11 @@ async fn check_with_vault_unreachable_is_a_remote_failure() {
             .cmd()
             .env("VAULT_ADDR", "http://127.0.0.1:9")
             .args(args)
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(output.status.code(), Some(3), "{}", text(&output.stdout));
         p.assert_clean(&output);
     }
     p.write_config("[secrets]\nMISSING = \"env://NOT_SET_ANYWHERE_EITHER\"\n");
-    let output = p.cmd().args(["check"]).output().unwrap();
+    let output = p.cmd().args(["check"]).output();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
 }

@@ -9,20 +9,15 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
+use windlass_testkit::cli::Cli;
 
 #[test]
 fn commands_reference_is_generated() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::cargo_bin("windlass")
-        .unwrap()
-        .current_dir(dir.path())
-        .env_clear()
+    let output = Cli::new(env!("CARGO_BIN_EXE_windlass"), dir.path())
         .env("HOME", dir.path())
-        .env("NO_COLOR", "1")
         .args(["man", "--markdown"])
-        .output()
-        .unwrap();
+        .output();
     assert!(output.status.success(), "{output:?}");
     assert!(output.stderr.is_empty(), "{output:?}");
     let generated = String::from_utf8(output.stdout).unwrap();
