@@ -88,21 +88,9 @@ async fn kv2_and_kv1_are_detected_and_registered() {
         &[("VAULT_TOKEN", bao.read_token.expose())],
         vault_section(&bao),
     );
-    let v2 = r
-        .resolve(&vault_ref(&format!(
-            "vault://{}/{}#{}",
-            bao.kv2.mount, bao.kv2.path, bao.kv2.key
-        )))
-        .await
-        .unwrap();
+    let v2 = r.resolve(&vault_ref(&bao.kv2.reference())).await.unwrap();
     assert_eq!(v2.expose(), bao.kv2.value.expose());
-    let v1 = r
-        .resolve(&vault_ref(&format!(
-            "vault://{}/{}#{}",
-            bao.kv1.mount, bao.kv1.path, bao.kv1.key
-        )))
-        .await
-        .unwrap();
+    let v1 = r.resolve(&vault_ref(&bao.kv1.reference())).await.unwrap();
     assert_eq!(v1.expose(), bao.kv1.value.expose());
     let pinned = r
         .resolve(&vault_ref(&format!(
@@ -123,10 +111,7 @@ async fn kv2_and_kv1_are_detected_and_registered() {
         vault_section(&bao),
     );
     again
-        .resolve(&vault_ref(&format!(
-            "vault://{}/{}#{}",
-            bao.kv2.mount, bao.kv2.path, bao.kv2.key
-        )))
+        .resolve(&vault_ref(&bao.kv2.reference()))
         .await
         .unwrap();
 }
