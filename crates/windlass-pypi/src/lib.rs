@@ -1,9 +1,10 @@
 //! Publishing wheels and sdists to PyPI-compatible indexes (PyPI, TestPyPI,
 //! devpi, pypiserver, and any index speaking the legacy upload API).
 //!
-//! [`publish`] is `windlass wheel publish` (the wheel CLI parses
-//! [`PublishArgs`] and builds the [`PublishContext`] from windlass.toml):
-//! it reads and validates every distribution first (nothing partial is
+//! [`publish`] is `windlass wheel publish`: it takes a [`PublishRequest`]
+//! (what to publish, where, and how) and a [`PublishContext`] (the
+//! environment, windlass.toml's repositories, secrets and HTTP settings),
+//! both built by the wheel tool from its flags and configuration; it reads and validates every distribution first (nothing partial is
 //! ever sent), chooses the
 //! repository and its credentials ([`repository`]), looks every file up in
 //! the index's simple API, and uploads the missing ones in parallel as
@@ -19,29 +20,32 @@
 //! and `[wheel.repositories]`, twine's `TWINE_*` variables and
 //! `~/.pypirc`, or a short-lived token from trusted publishing ([`oidc`]).
 //! With none of them, a token is asked for at a terminal
-//! ([`cli::TokenPrompt`]); elsewhere the run stops before sending anything,
+//! ([`TokenPrompt`]); elsewhere the run stops before sending anything,
 //! unless `--no-credentials` says the index needs none. Once the index
 //! refuses the credentials (401 or 403), no further file is started.
 //!
 //! This crate never prints except through `windlass-output`, never builds an
 //! HTTP client except through `windlass-http`, never reads windlass.toml
 //! itself (its caller does, through `windlass-config`), and never holds a
-//! whole distribution in memory.
+//! whole distribution in memory. It knows no command line: the wheel tool
+//! owns the flags and turns them into a [`PublishRequest`].
 
-pub mod cli;
 pub mod config;
 pub mod dist;
 pub mod form;
 pub mod oidc;
+pub mod publish;
 pub mod report;
 pub mod repository;
 pub mod simple;
 pub mod upload;
 
-pub use crate::cli::{PublishArgs, PublishContext, classifier, publish};
 pub use crate::config::{Pypirc, RepositorySection};
 pub use crate::dist::{DistError, DistKind, Distribution};
+pub use crate::publish::{
+    PublishContext, PublishRequest, TokenPrompt, classifier, dist_paths, publish,
+};
 pub use crate::report::{FileReport, FileStatus, PublishReport};
 pub use crate::repository::{
-    Credentials, Target, TargetError, TargetSources, TrustedPublishingMode,
+    Credentials, Target, TargetError, TargetRequest, TargetSources, TrustedPublishingMode,
 };

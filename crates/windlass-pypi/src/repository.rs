@@ -64,8 +64,9 @@ pub enum Credentials {
     TrustedPublishing,
 }
 
-/// `--trusted-publishing`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+/// When to exchange a CI identity token for an upload token (trusted
+/// publishing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TrustedPublishingMode {
     /// When no credentials are configured and a CI identity token is
     /// available.
@@ -94,7 +95,7 @@ pub struct Target {
     pub credential_source: String,
 }
 
-/// What chooses the target, gathered from flags.
+/// What chooses the target, gathered from flags and windlass.toml.
 #[derive(Debug, Clone, Default)]
 pub struct TargetRequest {
     pub repository: Option<String>,

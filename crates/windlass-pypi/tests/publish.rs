@@ -964,7 +964,7 @@ async fn a_token_typed_at_the_prompt_is_used_and_never_shown() {
     let token = canary("typed-token");
     let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (answer, questions) = (token.clone(), asked.clone());
-    let prompt = windlass_pypi::cli::TokenPrompt::new(move |question| {
+    let prompt = windlass_pypi::TokenPrompt::new(move |question| {
         questions.lock().unwrap().push(question.to_owned());
         Ok(format!("{answer}\n"))
     });

@@ -23,6 +23,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod publish;
+
+pub use crate::publish::{PublishArgs, TrustedPublishing};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -117,7 +120,7 @@ pub struct CheckArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PublishCommand {
     #[command(flatten)]
-    pub publish: windlass_pypi::PublishArgs,
+    pub publish: PublishArgs,
     /// Upload without running the checks of `wheel check` first (by
     /// default a file with a problem stops the run, exit 1, before
     /// anything is sent)
@@ -223,7 +226,7 @@ pub async fn run(
 /// into the output directory of the project.
 fn given_or_built(given: &[PathBuf], ctx: &cli::Context) -> anyhow::Result<Vec<PathBuf>> {
     if given.is_empty() {
-        windlass_pypi::cli::dist_paths(given, &ctx.cwd, &ctx.out_dir())
+        windlass_pypi::dist_paths(given, &ctx.cwd, &ctx.out_dir())
     } else {
         Ok(given
             .iter()
@@ -248,9 +251,8 @@ async fn publish(
         }
     }
     // Exactly the files checked: a file written meanwhile is not picked up.
-    let mut args = cmd.publish.clone();
-    args.dists = paths;
-    windlass_pypi::publish(&args, &ctx.publish_context()?, printer).await
+    let request = cmd.publish.request(paths, ctx.wheel.repository.clone());
+    windlass_pypi::publish(&request, &ctx.publish_context()?, printer).await
 }
 
 /// The error for files `check` found problems in, each problem (which

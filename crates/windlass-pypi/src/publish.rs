@@ -1,7 +1,9 @@
-//! `windlass wheel publish`: the clap arguments and the command.
+//! The publish run: its request, its context and the schedule of the
+//! look-ups and uploads.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal as _;
+use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,80 +19,29 @@ use crate::dist::{DistError, Distribution};
 use crate::oidc::TrustedPublisher;
 use crate::report::{FileReport, FileStatus, PublishReport};
 use crate::repository::{
-    Auth, Credentials, Target, TargetError, TargetRequest, TargetSources, TrustedPublishingMode,
-    resolve_target,
+    Auth, Credentials, Target, TargetError, TargetRequest, TargetSources, resolve_target,
 };
 use crate::upload::{Projects, Uploader};
 
-/// `windlass wheel publish`: upload wheels and sdists to a PyPI-compatible
-/// index.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PublishArgs {
-    /// Wheels (`.whl`) and sdists (`.tar.gz`) to upload [default: the ones
-    /// in `[wheel] out`, else in dist/ of the project]
-    #[arg(value_name = "DIST")]
+/// What to publish and where: the inputs of one `publish` run, gathered
+/// by its caller from flags and windlass.toml.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    /// Wheels and sdists to upload (relative to the context's working
+    /// directory); empty means the ones in `dist/` of it.
     pub dists: Vec<PathBuf>,
-
-    /// A repository name (`[wheel.repositories.NAME]` in windlass.toml, a
-    /// `.pypirc` section, `pypi`, `testpypi`) or an upload URL [default:
-    /// `TWINE_REPOSITORY_URL`, `TWINE_REPOSITORY`, `[wheel] repository`,
-    /// else pypi]
-    #[arg(long, short = 'r', value_name = "NAME|URL")]
-    pub repository: Option<String>,
-
-    /// The index's simple API root, for looking files up [default: derived
-    /// from the upload URL]
-    #[arg(long, value_name = "URL")]
-    pub simple_url: Option<String>,
-
-    /// A secret reference to an API token, sent as user `__token__`
-    /// (`vault://MOUNT/PATH#KEY`, `env://NAME`, `keyring://SERVICE/USER`,
-    /// `file://PATH`)
-    #[arg(long, value_name = "REF")]
-    pub token: Option<String>,
-
-    /// The username for `--password` (or for `TWINE_PASSWORD`)
-    #[arg(long, short = 'u', value_name = "NAME")]
-    pub username: Option<String>,
-
-    /// A secret reference to the password
-    #[arg(long, value_name = "REF", requires = "username")]
-    pub password: Option<String>,
-
-    /// Exchange the CI identity token (GitHub Actions, GitLab CI) for a
-    /// short-lived upload token
-    #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
-    pub trusted_publishing: TrustedPublishingMode,
-
-    /// Where trusted-publishing tokens are minted [default: the index's
-    /// origin; `https://pypi.org/` for PyPI]
-    #[arg(long, value_name = "URL")]
-    pub trusted_publishing_url: Option<String>,
-
-    /// Expect files that are already on the index (same name and sha256)
-    /// and skip them without a warning
-    #[arg(long)]
+    /// The repository, its simple API root and the credentials to use.
+    pub target: TargetRequest,
+    /// Files already on the index (same name and sha256) are expected:
+    /// skip them without a warning.
     pub skip_existing: bool,
-
-    /// Show the plan (files, sizes, hashes, target, upload or skip and why)
-    /// and send nothing but look-ups
-    #[arg(long)]
+    /// Plan and send nothing but look-ups.
     pub dry_run: bool,
-
-    /// How many files to upload at once
-    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub jobs: u16,
-
-    /// The `.pypirc` file to read [default: ~/.pypirc]
-    #[arg(long, value_name = "FILE")]
+    /// How many files to upload (and projects to look up) at once.
+    pub jobs: NonZeroU16,
+    /// The `.pypirc` file to read (relative to the working directory)
+    /// instead of `~/.pypirc`.
     pub pypirc: Option<PathBuf>,
-
-    /// Upload without credentials, to an index that takes uploads from
-    /// anyone (an open pypiserver). Without it, a run that finds no
-    /// credentials asks for a token in a terminal and otherwise stops
-    /// before sending anything
-    #[arg(long, conflicts_with_all = ["token", "username", "password", "trusted_publishing"])]
-    pub no_credentials: bool,
 }
 
 /// Asks a question and returns the answer.
@@ -173,9 +124,6 @@ pub struct PublishContext {
     pub project_dir: PathBuf,
     /// `[wheel.repositories]` of windlass.toml.
     pub repositories: IndexMap<String, RepositorySection>,
-    /// `[wheel] repository` of windlass.toml: the target when neither
-    /// `--repository` nor `TWINE_REPOSITORY*` names one.
-    pub default_repository: Option<String>,
     /// `[secrets]` and `[vault]` of windlass.toml; `[vault]` resolves
     /// `vault://` references.
     pub secrets: SecretsConfig,
@@ -218,7 +166,7 @@ pub fn classifier() -> Classifier {
 /// with one resolver, closed once they are found, before anything is
 /// uploaded.
 pub async fn publish(
-    args: &PublishArgs,
+    request: &PublishRequest,
     ctx: &PublishContext,
     printer: &Printer,
 ) -> anyhow::Result<PublishReport> {
@@ -234,9 +182,10 @@ pub async fn publish(
     let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.secrets.vault.clone())
         .with_http(ctx.http.clone());
     let ledger = Ledger::default();
-    let result =
-        windlass_process::until_interrupted(publish_with(args, ctx, &resolver, printer, &ledger))
-            .await;
+    let result = windlass_process::until_interrupted(publish_with(
+        request, ctx, &resolver, printer, &ledger,
+    ))
+    .await;
     resolver.close_unless_interrupted().await;
     match result {
         Ok(result) => result,
@@ -383,18 +332,18 @@ fn schedule(dists: &[Distribution]) -> Vec<usize> {
 }
 
 async fn publish_with(
-    args: &PublishArgs,
+    request: &PublishRequest,
     ctx: &PublishContext,
     resolver: &Resolver,
     printer: &Printer,
     ledger: &Ledger,
 ) -> anyhow::Result<PublishReport> {
     // 1. Every file read and validated before anything is sent.
-    let paths = dist_paths(&args.dists, &ctx.cwd, &ctx.cwd.join("dist"))?;
+    let paths = dist_paths(&request.dists, &ctx.cwd, &ctx.cwd.join("dist"))?;
     let dists = inspect_all(&paths).await?;
 
     // 2. Where to and with what.
-    let target = choose_target(args, ctx, resolver, printer).await?;
+    let target = choose_target(request, ctx, resolver, printer).await?;
     let client = HttpClient::new(&ctx.http).map_err(diagnosed)?;
     client
         .check_url(&Method::POST, &target.upload_url)
@@ -411,13 +360,13 @@ async fn publish_with(
         target: &target,
         trusted,
         printer,
-        skip_existing: args.skip_existing,
+        skip_existing: request.skip_existing,
         refused: std::sync::Mutex::new(None),
         projects: Projects::default(),
     };
     // 3. Upload (or plan), a bounded number at once, results in input order.
     printer.status(
-        if args.dry_run {
+        if request.dry_run {
             "Planning"
         } else {
             "Publishing"
@@ -436,7 +385,7 @@ async fn publish_with(
         upload_url: target.upload_url.to_string(),
         simple_url: target.simple_url.to_string(),
         credentials: target.credential_source.clone(),
-        dry_run: args.dry_run,
+        dry_run: request.dry_run,
         uploaded: 0,
         skipped: 0,
         failed: 0,
@@ -449,7 +398,7 @@ async fn publish_with(
         header.clone(),
         dists.iter().map(|d| uploader.report(d)).collect(),
     );
-    let jobs = usize::from(args.jobs.max(1));
+    let jobs = usize::from(request.jobs.get());
     let uploader = &uploader;
     let order = schedule(&dists);
     // Each project is looked up once, ahead of its files and at most
@@ -467,7 +416,7 @@ async fn publish_with(
     let work = async {
         let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(dists.len());
         let mut rest = order.into_iter();
-        if !args.dry_run {
+        if !request.dry_run {
             // One upload at a time until one is sent: credentials the index
             // refuses then cost one attempt, and the other files are never
             // started.
@@ -481,7 +430,7 @@ async fn publish_with(
             }
         }
         let others: Vec<(usize, FileReport)> = futures_util::stream::iter(rest)
-            .map(|index| one(index, &dists[index], uploader, ledger, args.dry_run))
+            .map(|index| one(index, &dists[index], uploader, ledger, request.dry_run))
             .buffer_unordered(jobs)
             .collect()
             .await;
@@ -493,7 +442,7 @@ async fn publish_with(
     let mut report = header;
     report.files = files.into_iter().map(|(_, f)| f).collect();
     report.count();
-    if !args.skip_existing {
+    if !request.skip_existing {
         warn_skipped(&report, printer);
     }
     Ok(finish_report(report, printer))
@@ -531,12 +480,12 @@ fn finish_report(report: PublishReport, printer: &Printer) -> PublishReport {
 
 /// Reads `.pypirc` and resolves the target.
 async fn choose_target(
-    args: &PublishArgs,
+    publish: &PublishRequest,
     ctx: &PublishContext,
     resolver: &Resolver,
     printer: &Printer,
 ) -> anyhow::Result<Target> {
-    let pypirc_path = args
+    let pypirc_path = publish
         .pypirc
         .as_ref()
         .map(|p| ctx.cwd.join(p))
@@ -551,31 +500,19 @@ async fn choose_target(
         })?,
         None => Pypirc::default(),
     };
-    let request = TargetRequest {
-        repository: args.repository.clone(),
-        simple_url: args.simple_url.clone(),
-        token: args.token.clone(),
-        username: args.username.clone(),
-        password: args.password.clone(),
-        trusted_publishing: args.trusted_publishing,
-        trusted_publishing_url: args.trusted_publishing_url.clone(),
-        anonymous: args.no_credentials,
-        default_repository: ctx.default_repository.clone(),
-    };
+    let request = &publish.target;
     let sources = TargetSources {
         env: &ctx.env,
         repositories: &ctx.repositories,
         pypirc: &pypirc,
         resolver,
     };
-    let mut target = resolve_target(&request, &sources)
-        .await
-        .map_err(diagnosed)?;
-    if !matches!(target.credentials, Credentials::None) || args.no_credentials {
+    let mut target = resolve_target(request, &sources).await.map_err(diagnosed)?;
+    if !matches!(target.credentials, Credentials::None) || request.anonymous {
         return Ok(target);
     }
-    match without_credentials(args.dry_run, ctx.prompt.is_some()) {
-        WithoutCredentials::Refuse => Err(diagnosed(target.no_credentials(&request))),
+    match without_credentials(publish.dry_run, ctx.prompt.is_some()) {
+        WithoutCredentials::Refuse => Err(diagnosed(target.no_credentials(request))),
         WithoutCredentials::PlanOnly => {
             printer.warn(&format!(
                 "no credentials for {}: the real run will ask for a token",
@@ -587,7 +524,7 @@ async fn choose_target(
             let prompt = ctx
                 .prompt
                 .as_ref()
-                .ok_or_else(|| diagnosed(target.no_credentials(&request)))?;
+                .ok_or_else(|| diagnosed(target.no_credentials(request)))?;
             printer.status(
                 "Credentials",
                 &format!("none configured for {}", target.upload_url),
