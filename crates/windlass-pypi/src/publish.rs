@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use indexmap::IndexMap;
+use windlass_config::Environment;
 use windlass_http::{HttpClient, HttpConfig, Method, RetryObserver};
 use windlass_output::{Classified, Classifier, Diagnostic, ExitStatus, Printer};
 use windlass_redact::Secret;
-use windlass_secrets::{Environment, Resolver, SecretsConfig};
+use windlass_secrets::{Resolver, SecretsConfig};
 
 use crate::config::{Pypirc, RepositorySection};
 use crate::dist::{DistError, Distribution};

@@ -15,9 +15,10 @@
 
 use indexmap::IndexMap;
 use url::Url;
+use windlass_config::Environment;
 use windlass_http::RequestBuilder;
 use windlass_redact::{RedactedUrl, Secret};
-use windlass_secrets::{Environment, ParseError, ResolveError, Resolver, SecretRef};
+use windlass_secrets::{ParseError, ResolveError, Resolver, SecretRef};
 
 use crate::config::{Pypirc, RepositorySection};
 use crate::simple::derive_simple_url;
@@ -607,7 +608,7 @@ pub fn derive_trusted_publishing_url(upload: &Url) -> Url {
 mod tests {
     use std::path::Path;
 
-    use windlass_secrets::Environment;
+    use windlass_config::Environment;
 
     use indexmap::IndexMap;
 

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use windlass_config::Environment;
 use windlass_config::{EffectiveConfig, LoadOptions};
 use windlass_http::HttpConfig;
 use windlass_output::{ExitStatus, OutputArgs, Printer, ResultExt as _};
-use windlass_secrets::{Environment, SecretsConfig};
+use windlass_secrets::SecretsConfig;
 
 use crate::config::WheelSection;
 use crate::{WheelArgs, WheelCommand};

@@ -279,7 +279,7 @@ fn refuse_unchecked(report: &CheckReport, printer: &Printer) -> anyhow::Error {
 async fn build(
     args: &BuildArgs,
     section: &config::WheelSection,
-    env: &windlass_secrets::Environment,
+    env: &windlass_config::Environment,
     printer: &Printer,
 ) -> anyhow::Result<BuildReport> {
     let out_dir = args

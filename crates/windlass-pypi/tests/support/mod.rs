@@ -23,12 +23,13 @@ use clap::Parser;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
+use windlass_config::Environment;
 use windlass_output::testing::Capture;
 use windlass_output::{GitHub, OutputArgs, Printer};
 use windlass_pypi::{
     PublishContext, PublishRequest, RepositorySection, TargetRequest, TrustedPublishingMode,
 };
-use windlass_secrets::{Environment, SecretsConfig};
+use windlass_secrets::SecretsConfig;
 
 /// A PEP 440 version no other run used.
 pub fn unique_version() -> String {
