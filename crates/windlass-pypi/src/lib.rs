@@ -4,10 +4,12 @@
 //! [`publish`] is `windlass wheel publish`: it takes a [`PublishRequest`]
 //! (what to publish, where, and how) and a [`PublishContext`] (the
 //! environment, windlass.toml's repositories, secrets and HTTP settings),
-//! both built by the wheel tool from its flags and configuration; it reads and validates every distribution first (nothing partial is
-//! ever sent), chooses the
-//! repository and its credentials ([`repository`]), looks every file up in
-//! the index's simple API, and uploads the missing ones in parallel as
+//! both built by the wheel tool from its flags and configuration. It reads
+//! and validates every distribution (and runs the caller's own check,
+//! [`publish_checked`]) while it chooses the repository and its
+//! credentials ([`repository`]) and looks each project up in the index's
+//! simple API; only once every file has passed (nothing partial is ever
+//! uploaded) does it upload the missing files in parallel as
 //! multipart streamed from disk. An identical file already on the index is
 //! skipped; a different file under the same name stops with both hashes.
 //! After a failed or timed-out upload the file is looked up again before
@@ -43,7 +45,7 @@ pub mod upload;
 pub use crate::config::{Pypirc, RepositorySection};
 pub use crate::dist::{DistError, DistKind, Distribution};
 pub use crate::publish::{
-    PublishContext, PublishRequest, TokenPrompt, classifier, dist_paths, publish,
+    PublishContext, PublishRequest, TokenPrompt, classifier, dist_paths, publish, publish_checked,
 };
 pub use crate::report::{FileReport, FileStatus, PublishReport};
 pub use crate::repository::{

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
+use futures_util::future::Either;
 use indexmap::IndexMap;
 use windlass_config::Environment;
 use windlass_http::{HttpClient, HttpConfig, Method, RetryObserver};
@@ -171,6 +172,21 @@ pub async fn publish(
     ctx: &PublishContext,
     printer: &Printer,
 ) -> anyhow::Result<PublishReport> {
+    publish_checked(request, ctx, printer, std::future::ready(Ok(()))).await
+}
+
+/// [`publish`] with the caller's own check of the files (the wheel tool
+/// runs the checks of `wheel check`): `check` runs while every file is read
+/// and hashed, the target is chosen and the projects are looked up, and no
+/// file is uploaded unless it succeeds. Its error (first), a file that
+/// cannot be published, or a target that cannot be used ends the run
+/// before any upload; look-ups, which send no file, may have been made.
+pub async fn publish_checked(
+    request: &PublishRequest,
+    ctx: &PublishContext,
+    printer: &Printer,
+    check: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<PublishReport> {
     // Retries (of uploads, look-ups and Vault calls) show on one transient
     // status line, never as log lines.
     let ctx = &PublishContext {
@@ -183,9 +199,10 @@ pub async fn publish(
     let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.secrets.vault.clone())
         .with_http(ctx.http.clone());
     let ledger = Ledger::default();
-    let result = windlass_process::until_interrupted(publish_with(
-        request, ctx, &resolver, printer, &ledger,
-    ))
+    // Boxed: the run's state (every file's work, the look-ups) is large.
+    let result = windlass_process::until_interrupted(Box::pin(publish_with(
+        request, ctx, &resolver, printer, &ledger, check,
+    )))
     .await;
     resolver.close_unless_interrupted().await;
     match result {
@@ -319,12 +336,12 @@ async fn upload_one(
 /// largest first, so that the longest upload does not end the run alone.
 /// Sizes count by their power of two: files of about one size keep the
 /// order they were given in.
-fn schedule(dists: &[Distribution]) -> Vec<usize> {
-    let class = |i: usize| 64 - dists[i].size.leading_zeros();
-    let mut order: Vec<usize> = (0..dists.len()).collect();
+fn schedule(sizes: &[u64]) -> Vec<usize> {
+    let class = |i: usize| 64 - sizes[i].leading_zeros();
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
     // Stable: the given order within a size class.
     order.sort_by_key(|&i| std::cmp::Reverse(class(i)));
-    let smallest = (0..dists.len()).min_by_key(|&i| class(i));
+    let smallest = (0..sizes.len()).min_by_key(|&i| class(i));
     if let Some(smallest) = smallest {
         order.retain(|&i| i != smallest);
         order.insert(0, smallest);
@@ -338,13 +355,46 @@ async fn publish_with(
     resolver: &Resolver,
     printer: &Printer,
     ledger: &Ledger,
+    check: impl Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<PublishReport> {
-    // 1. Every file read and validated before anything is sent.
+    // 1. Every file checked, read and hashed before anything is uploaded;
+    // meanwhile the target is chosen and, once it is, the projects the
+    // file names give are looked up (look-ups send no file).
     let paths = dist_paths(&request.dists, &ctx.cwd, &ctx.cwd.join("dist"))?;
-    let dists = inspect_all(&paths).await?;
-
-    // 2. Where to and with what.
-    let target = choose_target(request, ctx, resolver, printer).await?;
+    let inspecting = inspect_all(&paths);
+    let checked = async {
+        let (checked, inspected) = futures_util::future::join(check, inspecting).await;
+        checked?;
+        inspected
+    };
+    let mut checked = std::pin::pin!(checked);
+    let choosing = std::pin::pin!(choose_target(request, ctx, resolver));
+    let (target, mut dists) = match futures_util::future::select(choosing, checked.as_mut()).await {
+        Either::Left((target, _)) => (target, None),
+        // A file that cannot be published stops the run at once.
+        Either::Right((dists, choosing)) => {
+            let dists = dists?;
+            (choosing.await, Some(dists))
+        }
+    };
+    let mut target = match target {
+        Ok(target) => target,
+        // The files' error first, as when checks ran before anything else.
+        Err(error) => {
+            if dists.is_none() {
+                checked.as_mut().await?;
+            }
+            return Err(error);
+        }
+    };
+    // 2. With no credentials found, wait for the files before asking for a
+    // token (or refusing): nothing, not even a look-up, is sent first.
+    if matches!(target.credentials, Credentials::None) && !request.target.anonymous {
+        if dists.is_none() {
+            dists = Some(checked.as_mut().await?);
+        }
+        complete_credentials(&mut target, request, ctx, printer)?;
+    }
     let client = HttpClient::new(&ctx.http).map_err(diagnosed)?;
     client
         .check_url(&Method::POST, &target.upload_url)
@@ -365,7 +415,59 @@ async fn publish_with(
         refused: std::sync::Mutex::new(None),
         projects: Projects::default(),
     };
-    // 3. Upload (or plan), a bounded number at once, results in input order.
+    let uploader = &uploader;
+    let jobs = usize::from(request.jobs.get());
+    // Each project is looked up once, ahead of its files and at most
+    // `jobs` at once, while the files are checked and then uploaded: an
+    // upload rarely waits for its look-up, and the look-ups go ahead while
+    // the first upload waits alone for its answer. The projects come from
+    // the file names, in the order the files will start (sizes from the
+    // file system; a file that cannot be read stops the run anyway).
+    let sizes: Vec<u64> = paths
+        .iter()
+        .map(|path| std::fs::metadata(path).map_or(0, |m| m.len()))
+        .collect();
+    let mut names = BTreeSet::new();
+    let projects: Vec<String> = schedule(&sizes)
+        .into_iter()
+        .filter_map(|i| {
+            let filename = paths[i].file_name()?.to_str()?;
+            crate::dist::project_of_filename(filename)
+        })
+        .filter(|name| names.insert(name.clone()))
+        .collect();
+    let prefetch = futures_util::stream::iter(&projects)
+        .for_each_concurrent(jobs, |name| uploader.prefetch(name));
+    let work = async {
+        let dists = match dists {
+            Some(dists) => dists,
+            None => checked.await?,
+        };
+        Ok::<_, anyhow::Error>(upload_all(request, &dists, uploader, printer, ledger).await)
+    };
+    // The work ends the run: the look-ups go on while it needs them, and
+    // stop when it ends (a file that cannot be published, or all done).
+    let report =
+        match futures_util::future::select(std::pin::pin!(work), std::pin::pin!(prefetch)).await {
+            Either::Left((report, _)) => report?,
+            Either::Right(((), work)) => work.await?,
+        };
+    if !request.skip_existing {
+        warn_skipped(&report, printer);
+    }
+    Ok(finish_report(report, printer))
+}
+
+/// Uploads (or plans) every file, a bounded number at once, results in
+/// input order.
+async fn upload_all(
+    request: &PublishRequest,
+    dists: &[Distribution],
+    uploader: &Uploader<'_>,
+    printer: &Printer,
+    ledger: &Ledger,
+) -> PublishReport {
+    let target = uploader.target;
     printer.status(
         if request.dry_run {
             "Planning"
@@ -400,53 +502,33 @@ async fn publish_with(
         dists.iter().map(|d| uploader.report(d)).collect(),
     );
     let jobs = usize::from(request.jobs.get());
-    let uploader = &uploader;
-    let order = schedule(&dists);
-    // Each project is looked up once, ahead of its files and at most
-    // `jobs` at once, while files are uploaded: an upload rarely waits for
-    // its look-up, and the look-ups go ahead while the first upload waits
-    // alone for its answer.
-    let mut names = BTreeSet::new();
-    let projects: Vec<String> = order
-        .iter()
-        .map(|&i| dists[i].normalized_name())
-        .filter(|name| names.insert(name.clone()))
-        .collect();
-    let prefetch = futures_util::stream::iter(&projects)
-        .for_each_concurrent(jobs, |name| uploader.prefetch(name));
-    let work = async {
-        let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(dists.len());
-        let mut rest = order.into_iter();
-        if !request.dry_run {
-            // One upload at a time until one is sent: credentials the index
-            // refuses then cost one attempt, and the other files are never
-            // started.
-            for index in rest.by_ref() {
-                let (index, report) = one(index, &dists[index], uploader, ledger, false).await;
-                let sent = report.attempts > 0;
-                files.push((index, report));
-                if sent {
-                    break;
-                }
+    let sizes: Vec<u64> = dists.iter().map(|d| d.size).collect();
+    let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(dists.len());
+    let mut rest = schedule(&sizes).into_iter();
+    if !request.dry_run {
+        // One upload at a time until one is sent: credentials the index
+        // refuses then cost one attempt, and the other files are never
+        // started.
+        for index in rest.by_ref() {
+            let (index, report) = one(index, &dists[index], uploader, ledger, false).await;
+            let sent = report.attempts > 0;
+            files.push((index, report));
+            if sent {
+                break;
             }
         }
-        let others: Vec<(usize, FileReport)> = futures_util::stream::iter(rest)
-            .map(|index| one(index, &dists[index], uploader, ledger, request.dry_run))
-            .buffer_unordered(jobs)
-            .collect()
-            .await;
-        files.extend(others);
-        files
-    };
-    let ((), mut files) = futures_util::future::join(prefetch, work).await;
+    }
+    let others: Vec<(usize, FileReport)> = futures_util::stream::iter(rest)
+        .map(|index| one(index, &dists[index], uploader, ledger, request.dry_run))
+        .buffer_unordered(jobs)
+        .collect()
+        .await;
+    files.extend(others);
     files.sort_by_key(|(index, _)| *index);
     let mut report = header;
     report.files = files.into_iter().map(|(_, f)| f).collect();
     report.count();
-    if !request.skip_existing {
-        warn_skipped(&report, printer);
-    }
-    Ok(finish_report(report, printer))
+    report
 }
 
 /// One warning for every file skipped as already on the index, when the
@@ -479,12 +561,12 @@ fn finish_report(report: PublishReport, printer: &Printer) -> PublishReport {
     report
 }
 
-/// Reads `.pypirc` and resolves the target.
+/// Reads `.pypirc` and resolves the target and its credentials, if any
+/// are configured.
 async fn choose_target(
     publish: &PublishRequest,
     ctx: &PublishContext,
     resolver: &Resolver,
-    printer: &Printer,
 ) -> anyhow::Result<Target> {
     let pypirc_path = publish
         .pypirc
@@ -508,10 +590,18 @@ async fn choose_target(
         pypirc: &pypirc,
         resolver,
     };
-    let mut target = resolve_target(request, &sources).await.map_err(diagnosed)?;
-    if !matches!(target.credentials, Credentials::None) || request.anonymous {
-        return Ok(target);
-    }
+    resolve_target(request, &sources).await.map_err(diagnosed)
+}
+
+/// For a target with no credentials (and no `--no-credentials`): asks for
+/// a token, or says the real run will, or stops.
+fn complete_credentials(
+    target: &mut Target,
+    publish: &PublishRequest,
+    ctx: &PublishContext,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let request = &publish.target;
     match without_credentials(publish.dry_run, ctx.prompt.is_some()) {
         WithoutCredentials::Refuse => Err(diagnosed(target.no_credentials(request))),
         WithoutCredentials::PlanOnly => {
@@ -519,7 +609,7 @@ async fn choose_target(
                 "no credentials for {}: the real run will ask for a token",
                 target.upload_url
             ));
-            Ok(target)
+            Ok(())
         }
         WithoutCredentials::Ask => {
             let prompt = ctx
@@ -534,7 +624,7 @@ async fn choose_target(
             let token = prompt.ask(&question).map_err(diagnosed)?;
             target.credentials = Credentials::Basic(Auth::token(token));
             "the prompt".clone_into(&mut target.credential_source);
-            Ok(target)
+            Ok(())
         }
     }
 }

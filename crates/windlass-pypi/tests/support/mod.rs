@@ -339,6 +339,18 @@ pub async fn publish_with_prompt(
     env: &[(&str, &str)],
     prompt: Option<windlass_pypi::TokenPrompt>,
 ) -> Run {
+    publish_checked(cwd, home, args, env, prompt, std::future::ready(Ok(()))).await
+}
+
+/// [`publish`] with the caller's check of the files (`publish_checked`).
+pub async fn publish_checked(
+    cwd: &Path,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    prompt: Option<windlass_pypi::TokenPrompt>,
+    check: impl Future<Output = anyhow::Result<()>>,
+) -> Run {
     let mut command_line = vec!["publish".to_owned()];
     command_line.extend(args.iter().map(|a| (*a).to_owned()));
     let cli = Cli::try_parse_from(&command_line).unwrap();
@@ -375,7 +387,7 @@ pub async fn publish_with_prompt(
     let mut ctx = context(cwd, home, &vars);
     ctx.prompt = prompt;
     let before = [cwd, home].map(snapshot);
-    let status = match windlass_pypi::publish(&cli.request(), &ctx, &printer).await {
+    let status = match windlass_pypi::publish_checked(&cli.request(), &ctx, &printer, check).await {
         Ok(report) => printer.report(&report).unwrap(),
         Err(error) => printer.report_error(&error),
     };
