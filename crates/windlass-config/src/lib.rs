@@ -23,6 +23,10 @@
 //! file:line, caret and did-you-mean as its own. Those sections are set in
 //! files only: no `WINDLASS_*` variable or flag reaches them.
 //!
+//! The process's variables beyond `WINDLASS_*` (`TWINE_*`, `VAULT_*`, CI
+//! identity, `HOME`) are read from one snapshot, [`Environment`], taken
+//! once by the binary and handed to every tool.
+//!
 //! This crate reads files and the environment it is handed, and nothing
 //! else: it never touches the network, never writes to the terminal and
 //! never holds a secret value (secret settings are references such as
@@ -30,6 +34,7 @@
 
 mod duration;
 mod effective;
+mod environment;
 mod error;
 mod load;
 mod registry;
@@ -37,6 +42,7 @@ mod section;
 mod settings;
 
 pub use crate::effective::{EffectiveConfig, Entry, Source};
+pub use crate::environment::Environment;
 pub use crate::error::{LoadError, Location};
 pub use crate::load::{FILE_LIMIT, FILE_NAME, LoadOptions, Override, find_project_file};
 pub use crate::registry::{

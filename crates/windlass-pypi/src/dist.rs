@@ -264,6 +264,24 @@ impl Distribution {
     }
 }
 
+/// The PEP 503 normalised project name that a wheel's or an sdist's file
+/// name gives, known without opening the file; `None` for any other name.
+/// [`Distribution::inspect`] refuses a file whose metadata names another
+/// project, so for every file that is published this is its project.
+#[allow(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "distribution file names are lowercase by specification"
+)]
+pub fn project_of_filename(filename: &str) -> Option<String> {
+    let project = if filename.ends_with(".whl") {
+        WheelFilename::parse(filename).ok()?.name
+    } else {
+        let (name, _) = filename.strip_suffix(".tar.gz")?.rsplit_once('-')?;
+        name.to_owned()
+    };
+    is_valid_name(&project).then(|| normalize(&project))
+}
+
 /// SHA-256 and BLAKE2b-256 of a file in one read, and its size.
 fn hash_file(file: &mut File) -> io::Result<(String, String, u64)> {
     let mut sha = Sha256::new();
@@ -335,9 +353,40 @@ mod tests {
     use std::path::Path;
     use std::time::Duration;
 
-    use super::{Distribution, validate};
+    use super::{Distribution, project_of_filename, validate};
     use windlass_dist::metadata::ParsedMetadata;
     use windlass_dist::read::METADATA_LIMIT;
+
+    /// The project a file name gives, before the file is read: what the
+    /// look-ups ahead of the checks ask for.
+    #[test]
+    fn projects_of_file_names() {
+        let table: Vec<String> = [
+            "Demo_Pkg-1.0-py3-none-any.whl",
+            "demo.pkg-1.0-1-cp312-cp312-manylinux_2_17_x86_64.whl",
+            "demo_pkg-1.0.tar.gz",
+            "zope.interface-6.0.tar.gz",
+            "demo-pkg-1.0.tar.gz",
+            "demo-1.0.zip",
+            "notes.txt",
+            "-1.0.tar.gz",
+            "demo-1.0-py3.whl",
+        ]
+        .into_iter()
+        .map(|name| format!("{name}: {:?}", project_of_filename(name)))
+        .collect();
+        insta::assert_snapshot!(table.join("\n"), @r#"
+        Demo_Pkg-1.0-py3-none-any.whl: Some("demo-pkg")
+        demo.pkg-1.0-1-cp312-cp312-manylinux_2_17_x86_64.whl: Some("demo-pkg")
+        demo_pkg-1.0.tar.gz: Some("demo-pkg")
+        zope.interface-6.0.tar.gz: Some("zope-interface")
+        demo-pkg-1.0.tar.gz: Some("demo-pkg")
+        demo-1.0.zip: None
+        notes.txt: None
+        -1.0.tar.gz: None
+        demo-1.0-py3.whl: None
+        "#);
+    }
 
     fn wheel(path: &Path, metadata: &[u8]) {
         let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());

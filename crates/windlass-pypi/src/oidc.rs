@@ -20,10 +20,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use url::Url;
+use windlass_config::Environment;
 use windlass_http::{HttpClient, HttpError, Method, header};
 use windlass_output::Printer;
 use windlass_redact::{RedactedUrl, Secret};
-use windlass_secrets::Environment;
 
 /// The GitLab CI variable holding the ID token (declared under `id_tokens:`).
 pub const GITLAB_ID_TOKEN_VAR: &str = "PYPI_ID_TOKEN";

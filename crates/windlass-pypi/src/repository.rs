@@ -15,9 +15,10 @@
 
 use indexmap::IndexMap;
 use url::Url;
+use windlass_config::Environment;
 use windlass_http::RequestBuilder;
 use windlass_redact::{RedactedUrl, Secret};
-use windlass_secrets::{Environment, ParseError, ResolveError, Resolver, SecretRef};
+use windlass_secrets::{ParseError, ResolveError, Resolver, SecretRef};
 
 use crate::config::{Pypirc, RepositorySection};
 use crate::simple::derive_simple_url;
@@ -64,8 +65,9 @@ pub enum Credentials {
     TrustedPublishing,
 }
 
-/// `--trusted-publishing`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+/// When to exchange a CI identity token for an upload token (trusted
+/// publishing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TrustedPublishingMode {
     /// When no credentials are configured and a CI identity token is
     /// available.
@@ -94,7 +96,7 @@ pub struct Target {
     pub credential_source: String,
 }
 
-/// What chooses the target, gathered from flags.
+/// What chooses the target, gathered from flags and windlass.toml.
 #[derive(Debug, Clone, Default)]
 pub struct TargetRequest {
     pub repository: Option<String>,
@@ -606,7 +608,7 @@ pub fn derive_trusted_publishing_url(upload: &Url) -> Url {
 mod tests {
     use std::path::Path;
 
-    use windlass_secrets::Environment;
+    use windlass_config::Environment;
 
     use indexmap::IndexMap;
 

@@ -266,7 +266,7 @@ impl Uploader<'_> {
         match self.existing(dist).await {
             Ok(Existing::Same) => {
                 // Without --skip-existing, the run ends with one warning
-                // for all such files (see `cli::publish_with`).
+                // for all such files (see `publish::publish_with`).
                 Some(report.with(
                     FileStatus::Skipped,
                     "already on the index with the same sha256".to_owned(),

@@ -941,7 +941,7 @@ async fn a_token_typed_at_the_prompt_is_used_and_never_shown() {
     let token = canary("typed-token");
     let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (answer, questions) = (token.clone(), asked.clone());
-    let prompt = windlass_pypi::cli::TokenPrompt::new(move |question| {
+    let prompt = windlass_pypi::TokenPrompt::new(move |question| {
         questions.lock().unwrap().push(question.to_owned());
         Ok(format!("{answer}\n"))
     });
@@ -1233,6 +1233,70 @@ async fn one_lookup_per_project_and_connections_per_job() {
         let page = format!("GET /simple/{}/", name.replace('_', "-"));
         assert_eq!(count(&requests, &page), 1, "{requests:#?}");
     }
+}
+
+/// Look-ups overlap the checks, uploads never do: a file that cannot be
+/// published, found after the projects were looked up, stops the run
+/// before any upload, whether the caller's check finds it (here a check
+/// that fails once the index has answered a look-up, exit 1) or reading
+/// the file does (the last file's metadata names another project, exit 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_file_found_after_the_lookups_stops_before_any_upload() {
+    let index = counting_index(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("late");
+    let mut files = Vec::new();
+    for _ in 0..4 {
+        files.push(write_wheel(dir.path(), &name, &unique_version(), "x", 0));
+    }
+    let mut args = vec!["--repository", index.url.as_str(), "--no-credentials"];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let page = format!("GET /simple/{}/", name.replace('_', "-"));
+
+    // The caller's check fails only once the look-up was answered.
+    let check = async {
+        for _ in 0..3000 {
+            if count(&index.seen().requests, &page) > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Err(windlass_output::Classified::new(anyhow::anyhow!(
+            "1 problem found in `late.whl`, so nothing was published"
+        ))
+        .with_status(windlass_output::ExitStatus::Failure)
+        .into())
+    };
+    let run = support::publish_checked(dir.path(), dir.path(), &args, &[], None, check).await;
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("so nothing was published"),
+        "{}",
+        run.stderr
+    );
+    let seen = index.seen();
+    assert_eq!(count(&seen.requests, &page), 1, "{seen:#?}");
+    assert_eq!(count(&seen.requests, "POST "), 0, "{seen:#?}");
+
+    // The last file given says it is another project than its name.
+    let other = tempfile::tempdir().unwrap();
+    let version = unique_version();
+    let lying = write_wheel(other.path(), "other-project", &version, "x", 0);
+    let renamed = dir.path().join(format!(
+        "{}-{version}-py3-none-any.whl",
+        name.replace('-', "_")
+    ));
+    std::fs::rename(&lying, &renamed).unwrap();
+    args.push(renamed.to_str().unwrap());
+    let run = publish(dir.path(), dir.path(), &args, &[]).await;
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("does not match"), "{}", run.stderr);
+    assert_eq!(
+        count(&index.seen().requests, "POST "),
+        0,
+        "{:#?}",
+        index.seen()
+    );
 }
 
 /// A look-up that the index redirects to another origin (pypiserver's

@@ -16,10 +16,10 @@ use windlass_process::Cmd;
 
 use crate::config::{ConfigRef, SecretsConfig};
 use crate::error::Status;
-use crate::local::Environment;
 use crate::reference::{ParseError, ParseErrorKind, SecretRef};
 use crate::resolve::{EntryError, NamedRef, Resolved, Resolver};
 use crate::{ResolveError, VaultError};
+use windlass_config::Environment;
 
 /// Fetch secrets from Vault, CI variables, the keyring and files; inject
 /// them into a command; mask them in GitHub Actions.

@@ -28,8 +28,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use windlass_config::{EffectiveConfig, Entry, LoadError, RelativePath, Source};
 
-use crate::local::Environment;
 use crate::reference::SecretRef;
+use windlass_config::Environment;
 
 /// `[secrets]`: names (usually the environment variable a child sees) mapped
 /// to references.

@@ -74,7 +74,7 @@ pub use crate::config::{
     config_secret_env_vars, declare_secret_vars, env_var_of, tool_entries,
 };
 pub use crate::error::{ResolveError, Status, VaultError};
-pub use crate::local::{Environment, store_in_keyring};
+pub use crate::local::store_in_keyring;
 pub use crate::reference::{
     EnvRef, FileRef, KeyringRef, KeyringStore, KvVersion, ParseError, ParseErrorKind, SecretRef,
     VaultRef,

@@ -1,90 +1,14 @@
 //! Secrets that live on this machine: environment variables, files and the
 //! OS keyring (the Secret Service or the kernel keyring).
 
-use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use windlass_config::Environment;
 use windlass_redact::Secret;
 
 use crate::error::ResolveError;
 use crate::reference::{EnvRef, FileRef, KeyringRef, KeyringStore};
-
-/// A snapshot of the environment variables a resolution may read
-/// (`VAULT_*`, `ACTIONS_ID_TOKEN_*`, `env://` references) and the home
-/// directory. Taken once by the binary; tests build their own instead of
-/// changing the process environment.
-///
-/// `Debug` prints the variable names only: their values may be secrets.
-#[derive(Clone, Default)]
-pub struct Environment {
-    vars: BTreeMap<String, OsString>,
-    home: Option<PathBuf>,
-}
-
-impl Environment {
-    /// The environment of this process.
-    pub fn from_process() -> Self {
-        let vars: BTreeMap<String, OsString> = std::env::vars_os()
-            .filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v)))
-            .collect();
-        let home = vars
-            .get("HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from);
-        Self { vars, home }
-    }
-
-    /// An environment made of these variables; `HOME` sets the home
-    /// directory.
-    pub fn from_vars<I, K, V>(vars: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<OsString>,
-    {
-        let vars: BTreeMap<String, OsString> = vars
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        let home = vars
-            .get("HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from);
-        Self { vars, home }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&OsStr> {
-        self.vars.get(name).map(OsString::as_os_str)
-    }
-
-    /// A variable that is set, non-empty and UTF-8.
-    pub fn get_str(&self, name: &str) -> Option<&str> {
-        self.get(name)
-            .and_then(OsStr::to_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    pub fn home(&self) -> Option<&Path> {
-        self.home.as_deref()
-    }
-
-    /// Whether this runs inside GitHub Actions.
-    pub fn is_github_actions(&self) -> bool {
-        self.get_str("GITHUB_ACTIONS") == Some("true")
-    }
-}
-
-impl fmt::Debug for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Environment")
-            .field("vars", &self.vars.keys().collect::<Vec<_>>())
-            .field("home", &self.home)
-            .finish()
-    }
-}
 
 pub(crate) fn read_env(env: &Environment, r: &EnvRef) -> Result<Secret<String>, ResolveError> {
     match env.get(&r.name) {
@@ -345,14 +269,6 @@ fn describe(e: &keyring_core::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn environment_debug_shows_names_only() {
-        let env = Environment::from_vars([("TOKEN", "hunter2-canary"), ("HOME", "/home/u")]);
-        let shown = format!("{env:?}");
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("TOKEN"));
-    }
 
     #[test]
     fn file_paths() {

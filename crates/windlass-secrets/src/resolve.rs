@@ -11,7 +11,9 @@ use windlass_redact::Secret;
 
 use crate::config::{SecretEntry, SecretsSection, VaultSection};
 use crate::error::{ResolveError, VaultError};
-use crate::local::{self, Environment};
+use windlass_config::Environment;
+
+use crate::local;
 use crate::reference::{ParseError, SecretRef};
 use crate::vault::{Session, VaultSettings};
 

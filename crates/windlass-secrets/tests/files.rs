@@ -11,8 +11,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use windlass_config::Environment;
 use windlass_secrets::config::{AuthMethod, KubernetesSection};
-use windlass_secrets::{Environment, ResolveError, Resolver, SecretRef, VaultError, VaultSection};
+use windlass_secrets::{ResolveError, Resolver, SecretRef, VaultError, VaultSection};
 use windlass_testkit::cli::Cli;
 use windlass_testkit::{bind_socket, mkfifo, within};
 

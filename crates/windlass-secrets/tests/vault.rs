@@ -14,11 +14,12 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use windlass_config::Environment;
 use windlass_http::{HttpClient, HttpConfig, Method};
 use windlass_output::Diagnostic;
 use windlass_redact::{RedactedUrl, Secret};
 use windlass_secrets::config::{AppRoleSection, AuthMethod, GithubActionsSection, GitlabSection};
-use windlass_secrets::{Environment, ResolveError, Resolver, SecretRef, VaultError, VaultSection};
+use windlass_secrets::{ResolveError, Resolver, SecretRef, VaultError, VaultSection};
 use windlass_testkit::{Bao, Services, TokenRequest};
 
 use crate::support::{Api, OwnBao, OwnMode};

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use windlass_config::Environment;
 use windlass_config::{EffectiveConfig, LoadOptions};
 use windlass_http::HttpConfig;
 use windlass_output::{ExitStatus, OutputArgs, Printer, ResultExt as _};
-use windlass_secrets::{Environment, SecretsConfig};
+use windlass_secrets::SecretsConfig;
 
 use crate::config::WheelSection;
 use crate::{WheelArgs, WheelCommand};
@@ -79,8 +80,8 @@ impl Context {
         )
     }
 
-    /// What `publish` needs: repositories, `[secrets]`/`[vault]` for secret
-    /// references, `[http]`.
+    /// What `publish` runs with: the environment, repositories,
+    /// `[secrets]`/`[vault]` for secret references, `[http]`.
     pub fn publish_context(&self) -> anyhow::Result<windlass_pypi::PublishContext> {
         Ok(windlass_pypi::PublishContext {
             env: self.env.clone(),
@@ -90,10 +91,9 @@ impl Context {
                 .project_dir()
                 .map_or_else(|| self.cwd.clone(), Path::to_path_buf),
             repositories: self.wheel.repositories.clone(),
-            default_repository: self.wheel.repository.clone(),
             secrets: SecretsConfig::from_effective(&self.config)?,
             http: HttpConfig::from_settings(&self.config.settings.http),
-            prompt: windlass_pypi::cli::TokenPrompt::terminal(),
+            prompt: windlass_pypi::TokenPrompt::terminal(),
         })
     }
 }

@@ -13,9 +13,9 @@
 
 use indexmap::IndexMap;
 use serde::Deserialize;
+use windlass_config::Environment;
 use windlass_config::{EffectiveConfig, Entry, RelativePath, Source};
 use windlass_pypi::{Pypirc, RepositorySection};
-use windlass_secrets::Environment;
 
 use crate::Backend;
 

@@ -23,6 +23,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod publish;
+
+pub use crate::publish::{PublishArgs, TrustedPublishing};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -117,7 +120,7 @@ pub struct CheckArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PublishCommand {
     #[command(flatten)]
-    pub publish: windlass_pypi::PublishArgs,
+    pub publish: PublishArgs,
     /// Upload without running the checks of `wheel check` first (by
     /// default a file with a problem stops the run, exit 1, before
     /// anything is sent)
@@ -213,7 +216,7 @@ pub async fn run(
             .map(WheelOutcome::Built),
         WheelCommand::Check(c) => {
             let paths = given_or_built(&c.dists, ctx)?;
-            check(&paths, printer).map(WheelOutcome::Checked)
+            check(&paths, printer).await.map(WheelOutcome::Checked)
         }
         WheelCommand::Publish(p) => publish(p, ctx, printer).await.map(WheelOutcome::Published),
     }
@@ -223,7 +226,7 @@ pub async fn run(
 /// into the output directory of the project.
 fn given_or_built(given: &[PathBuf], ctx: &cli::Context) -> anyhow::Result<Vec<PathBuf>> {
     if given.is_empty() {
-        windlass_pypi::cli::dist_paths(given, &ctx.cwd, &ctx.out_dir())
+        windlass_pypi::dist_paths(given, &ctx.cwd, &ctx.out_dir())
     } else {
         Ok(given
             .iter()
@@ -234,23 +237,36 @@ fn given_or_built(given: &[PathBuf], ctx: &cli::Context) -> anyhow::Result<Vec<P
 
 /// `publish`: the files (given, or what `build` wrote), checked unless
 /// `--no-check`, then uploaded. A file with a problem stops the run with
-/// exit 1, as `check` would, before anything is sent.
+/// exit 1, as `check` would, before anything is uploaded: the checks run
+/// while `windlass-pypi` reads the files and looks their projects up.
 async fn publish(
     cmd: &PublishCommand,
     ctx: &cli::Context,
     printer: &Printer,
 ) -> anyhow::Result<windlass_pypi::PublishReport> {
     let paths = given_or_built(&cmd.publish.dists, ctx)?;
-    if !cmd.no_check {
-        let report = check(&paths, printer)?;
-        if report.problem_count > 0 {
-            return Err(refuse_unchecked(&report, printer));
+    let checked = async {
+        if !cmd.no_check {
+            let report = check(&paths, printer).await?;
+            if report.problem_count > 0 {
+                return Err(refuse_unchecked(&report, printer));
+            }
         }
-    }
+        Ok(())
+    };
+    let context = match ctx.publish_context() {
+        Ok(context) => context,
+        // The files' problems first, as when nothing else ran.
+        Err(error) => {
+            checked.await?;
+            return Err(error);
+        }
+    };
     // Exactly the files checked: a file written meanwhile is not picked up.
-    let mut args = cmd.publish.clone();
-    args.dists = paths;
-    windlass_pypi::publish(&args, &ctx.publish_context()?, printer).await
+    let request = cmd
+        .publish
+        .request(paths.clone(), ctx.wheel.repository.clone());
+    windlass_pypi::publish_checked(&request, &context, printer, checked).await
 }
 
 /// The error for files `check` found problems in, each problem (which
@@ -277,7 +293,7 @@ fn refuse_unchecked(report: &CheckReport, printer: &Printer) -> anyhow::Error {
 async fn build(
     args: &BuildArgs,
     section: &config::WheelSection,
-    env: &windlass_secrets::Environment,
+    env: &windlass_config::Environment,
     printer: &Printer,
 ) -> anyhow::Result<BuildReport> {
     let out_dir = args
@@ -339,13 +355,28 @@ fn display_name(path: &Path) -> String {
     escape_controls(&name).into_owned()
 }
 
-fn check(paths: &[PathBuf], printer: &Printer) -> anyhow::Result<CheckReport> {
+/// Checks every file, each on a blocking thread of its own (they run in
+/// parallel); the report, statuses and annotations come in the order of
+/// `paths`.
+async fn check(paths: &[PathBuf], printer: &Printer) -> anyhow::Result<CheckReport> {
+    let tasks: Vec<_> = paths
+        .iter()
+        .cloned()
+        .map(|path| tokio::task::spawn_blocking(move || check_file(&path)))
+        .collect();
     let mut files = Vec::new();
     let mut count = 0;
-    for path in paths {
+    for (path, task) in paths.iter().zip(tasks) {
         printer.status("Checking", &display_name(path));
-        let problems =
-            check_file(path).with_context(|| format!("cannot check `{}`", display_path(path)))?;
+        let problems = task
+            .await
+            .map_err(|join| {
+                Classified::new(
+                    anyhow::Error::new(join).context("checking a distribution panicked"),
+                )
+                .with_status(ExitStatus::Bug)
+            })?
+            .with_context(|| format!("cannot check `{}`", display_path(path)))?;
         annotate(printer, path, &problems);
         count += problems.len();
         files.push(FileReport {

@@ -822,6 +822,41 @@ fn publish_refuses_a_file_check_fails_unless_no_check() {
     ]));
 }
 
+/// The checks run while the index is asked for the project's files, but no
+/// upload starts before every file has passed them: a broken wheel given
+/// after a good sdist stops the run (exit 1) with nothing uploaded.
+#[test]
+fn publish_uploads_nothing_when_a_later_file_fails_its_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    publishable_project(tmp.path(), "wl-late-broken", &[]);
+    let project = tmp.path().join("project");
+    let built = run(&["build", "--backend", "native"], &project);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    break_record(&project.join("dist/wl_late_broken-1.0-py3-none-any.whl"));
+    let (url, seen) = unavailable_index();
+    let out = publisher(&project, tmp.path())
+        .args([
+            "publish",
+            "--repository",
+            url.as_str(),
+            "--no-credentials",
+            "dist/wl_late_broken-1.0.tar.gz",
+            "dist/wl_late_broken-1.0-py3-none-any.whl",
+        ])
+        .env("WINDLASS_HTTP_RETRIES", "1")
+        .timeout(Duration::from_secs(60))
+        .output();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("so nothing was published"), "{stderr}");
+    // Look-ups may have been made (or cut short when the run ended).
+    let requests = seen.lock().unwrap().clone();
+    assert!(
+        !requests.iter().any(|r| r.starts_with("POST")),
+        "{requests:?}"
+    );
+}
+
 /// A local index that answers every request with `503 Service
 /// Unavailable` (after reading it whole) and records `METHOD /path` of
 /// each; it serves until the test process ends.
@@ -918,7 +953,17 @@ fn retries_against_a_down_index_are_status_lines_not_logs() {
             (2 * files, 2 * projects + 2 * files),
             "{requests:?}"
         );
-        outputs.push_str(&format!("$ windlass-wheel {}\n{stderr}", args.join(" ")));
+        // The look-up runs while the files are checked: its retry line may
+        // come before, among or after the `Checking` lines, so the
+        // transcript shows it last.
+        let (lookups, others): (Vec<&str>, Vec<&str>) =
+            stderr.lines().partition(|l| l.contains("Retrying GET"));
+        assert_eq!(lookups.len(), expected.min(projects), "{stderr}");
+        outputs.push_str(&format!("$ windlass-wheel {}\n", args.join(" ")));
+        for line in others.iter().chain(&lookups) {
+            outputs.push_str(line);
+            outputs.push('\n');
+        }
     }
     // With a token: the retry lines and the errors never show it.
     let token = windlass_testkit::canary("retry-token");

@@ -78,7 +78,7 @@ fn show(args: &ConfigArgs) -> anyhow::Result<Shown> {
 /// What the tools take from their own environment variables and files,
 /// beside windlass's layers: `VAULT_*`, `TWINE_*` and `~/.pypirc`.
 fn add_tool_entries(config: &mut EffectiveConfig) -> anyhow::Result<()> {
-    let env = windlass_secrets::Environment::from_process();
+    let env = windlass_config::Environment::from_process();
     let pypirc = match env.home().map(|home| home.join(".pypirc")) {
         Some(path) => windlass_pypi::Pypirc::load(&path)
             .with_context(|| format!("cannot read `{}`", path.display()))?,

@@ -23,10 +23,13 @@ use clap::Parser;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
+use windlass_config::Environment;
 use windlass_output::testing::Capture;
 use windlass_output::{GitHub, OutputArgs, Printer};
-use windlass_pypi::{PublishArgs, PublishContext, RepositorySection};
-use windlass_secrets::{Environment, SecretsConfig};
+use windlass_pypi::{
+    PublishContext, PublishRequest, RepositorySection, TargetRequest, TrustedPublishingMode,
+};
+use windlass_secrets::SecretsConfig;
 
 /// A PEP 440 version no other run used.
 pub fn unique_version() -> String {
@@ -179,12 +182,66 @@ pub fn write_sdist(dir: &Path, name: &str, version: &str, value: &str) -> PathBu
     path
 }
 
+/// The command line of the tests: the output flags and the publish flags
+/// they use, spelt as `wheel publish` spells them (the wheel tool owns and
+/// tests the real definition), made into the library's request.
 #[derive(Debug, Parser)]
 struct Cli {
     #[command(flatten)]
     output: OutputArgs,
-    #[command(flatten)]
-    publish: PublishArgs,
+    dists: Vec<PathBuf>,
+    #[arg(long, short = 'r')]
+    repository: Option<String>,
+    #[arg(long)]
+    simple_url: Option<String>,
+    #[arg(long)]
+    token: Option<String>,
+    #[arg(long, short = 'u')]
+    username: Option<String>,
+    #[arg(long)]
+    password: Option<String>,
+    #[arg(long, default_value = "auto")]
+    trusted_publishing: String,
+    #[arg(long)]
+    trusted_publishing_url: Option<String>,
+    #[arg(long)]
+    skip_existing: bool,
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long, short = 'j', default_value_t = std::num::NonZeroU16::new(4).unwrap())]
+    jobs: std::num::NonZeroU16,
+    #[arg(long)]
+    pypirc: Option<PathBuf>,
+    #[arg(long)]
+    no_credentials: bool,
+}
+
+impl Cli {
+    fn request(&self) -> PublishRequest {
+        PublishRequest {
+            dists: self.dists.clone(),
+            target: TargetRequest {
+                repository: self.repository.clone(),
+                simple_url: self.simple_url.clone(),
+                token: self.token.clone(),
+                username: self.username.clone(),
+                password: self.password.clone(),
+                trusted_publishing: match self.trusted_publishing.as_str() {
+                    "auto" => TrustedPublishingMode::Auto,
+                    "always" => TrustedPublishingMode::Always,
+                    "never" => TrustedPublishingMode::Never,
+                    other => panic!("--trusted-publishing {other}"),
+                },
+                trusted_publishing_url: self.trusted_publishing_url.clone(),
+                anonymous: self.no_credentials,
+                default_repository: None,
+            },
+            skip_existing: self.skip_existing,
+            dry_run: self.dry_run,
+            jobs: self.jobs,
+            pypirc: self.pypirc.clone(),
+        }
+    }
 }
 
 /// What one in-process run left behind.
@@ -272,7 +329,6 @@ pub fn context(cwd: &Path, home: &Path, vars: &[(String, String)]) -> PublishCon
             .project_dir()
             .map_or_else(|| cwd.to_owned(), Path::to_path_buf),
         repositories: wheel.repositories,
-        default_repository: None,
         secrets: SecretsConfig::from_effective(&effective).unwrap(),
         http: windlass_http::HttpConfig::from_settings(&effective.settings.http),
         prompt: None,
@@ -291,7 +347,19 @@ pub async fn publish_with_prompt(
     home: &Path,
     args: &[&str],
     env: &[(&str, &str)],
-    prompt: Option<windlass_pypi::cli::TokenPrompt>,
+    prompt: Option<windlass_pypi::TokenPrompt>,
+) -> Run {
+    publish_checked(cwd, home, args, env, prompt, std::future::ready(Ok(()))).await
+}
+
+/// [`publish`] with the caller's check of the files (`publish_checked`).
+pub async fn publish_checked(
+    cwd: &Path,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    prompt: Option<windlass_pypi::TokenPrompt>,
+    check: impl Future<Output = anyhow::Result<()>>,
 ) -> Run {
     let mut command_line = vec!["publish".to_owned()];
     command_line.extend(args.iter().map(|a| (*a).to_owned()));
@@ -329,7 +397,7 @@ pub async fn publish_with_prompt(
     let mut ctx = context(cwd, home, &vars);
     ctx.prompt = prompt;
     let before = [cwd, home].map(snapshot);
-    let status = match windlass_pypi::publish(&cli.publish, &ctx, &printer).await {
+    let status = match windlass_pypi::publish_checked(&cli.request(), &ctx, &printer, check).await {
         Ok(report) => printer.report(&report).unwrap(),
         Err(error) => printer.report_error(&error),
     };

@@ -14,7 +14,9 @@ use crate::config::{
     VaultSection,
 };
 use crate::error::{ResolveError, VaultError};
-use crate::local::{self, Environment};
+use windlass_config::Environment;
+
+use crate::local;
 use crate::reference::SecretRef;
 
 /// Where Vault is and how to log in, after `windlass.toml` and the

@@ -21,8 +21,8 @@ use self::api::Api;
 use self::auth::Custody;
 pub use self::auth::{AuthSettings, VaultSettings};
 use crate::error::{ResolveError, VaultError};
-use crate::local::Environment;
 use crate::reference::{KvVersion, VaultRef};
+use windlass_config::Environment;
 
 type Shared<T> = Result<T, Arc<VaultError>>;
 /// A secret's key/value map, read once and shared by every key asked of it.

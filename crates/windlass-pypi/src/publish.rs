@@ -1,96 +1,49 @@
-//! `windlass wheel publish`: the clap arguments and the command.
+//! The publish run: its request, its context and the schedule of the
+//! look-ups and uploads.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal as _;
+use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
+use futures_util::future::Either;
 use indexmap::IndexMap;
+use windlass_config::Environment;
 use windlass_http::{HttpClient, HttpConfig, Method, RetryObserver};
 use windlass_output::{Classified, Classifier, Diagnostic, ExitStatus, Printer};
 use windlass_redact::Secret;
-use windlass_secrets::{Environment, Resolver, SecretsConfig};
+use windlass_secrets::{Resolver, SecretsConfig};
 
 use crate::config::{Pypirc, RepositorySection};
 use crate::dist::{DistError, Distribution};
 use crate::oidc::TrustedPublisher;
 use crate::report::{FileReport, FileStatus, PublishReport};
 use crate::repository::{
-    Auth, Credentials, Target, TargetError, TargetRequest, TargetSources, TrustedPublishingMode,
-    resolve_target,
+    Auth, Credentials, Target, TargetError, TargetRequest, TargetSources, resolve_target,
 };
 use crate::upload::{Projects, Uploader};
 
-/// `windlass wheel publish`: upload wheels and sdists to a PyPI-compatible
-/// index.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PublishArgs {
-    /// Wheels (`.whl`) and sdists (`.tar.gz`) to upload [default: the ones
-    /// in `[wheel] out`, else in dist/ of the project]
-    #[arg(value_name = "DIST")]
+/// What to publish and where: the inputs of one `publish` run, gathered
+/// by its caller from flags and windlass.toml.
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    /// Wheels and sdists to upload (relative to the context's working
+    /// directory); empty means the ones in `dist/` of it.
     pub dists: Vec<PathBuf>,
-
-    /// A repository name (`[wheel.repositories.NAME]` in windlass.toml, a
-    /// `.pypirc` section, `pypi`, `testpypi`) or an upload URL [default:
-    /// `TWINE_REPOSITORY_URL`, `TWINE_REPOSITORY`, `[wheel] repository`,
-    /// else pypi]
-    #[arg(long, short = 'r', value_name = "NAME|URL")]
-    pub repository: Option<String>,
-
-    /// The index's simple API root, for looking files up [default: derived
-    /// from the upload URL]
-    #[arg(long, value_name = "URL")]
-    pub simple_url: Option<String>,
-
-    /// A secret reference to an API token, sent as user `__token__`
-    /// (`vault://MOUNT/PATH#KEY`, `env://NAME`, `keyring://SERVICE/USER`,
-    /// `file://PATH`)
-    #[arg(long, value_name = "REF")]
-    pub token: Option<String>,
-
-    /// The username for `--password` (or for `TWINE_PASSWORD`)
-    #[arg(long, short = 'u', value_name = "NAME")]
-    pub username: Option<String>,
-
-    /// A secret reference to the password
-    #[arg(long, value_name = "REF", requires = "username")]
-    pub password: Option<String>,
-
-    /// Exchange the CI identity token (GitHub Actions, GitLab CI) for a
-    /// short-lived upload token
-    #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
-    pub trusted_publishing: TrustedPublishingMode,
-
-    /// Where trusted-publishing tokens are minted [default: the index's
-    /// origin; `https://pypi.org/` for PyPI]
-    #[arg(long, value_name = "URL")]
-    pub trusted_publishing_url: Option<String>,
-
-    /// Expect files that are already on the index (same name and sha256)
-    /// and skip them without a warning
-    #[arg(long)]
+    /// The repository, its simple API root and the credentials to use.
+    pub target: TargetRequest,
+    /// Files already on the index (same name and sha256) are expected:
+    /// skip them without a warning.
     pub skip_existing: bool,
-
-    /// Show the plan (files, sizes, hashes, target, upload or skip and why)
-    /// and send nothing but look-ups
-    #[arg(long)]
+    /// Plan and send nothing but look-ups.
     pub dry_run: bool,
-
-    /// How many files to upload at once
-    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub jobs: u16,
-
-    /// The `.pypirc` file to read [default: ~/.pypirc]
-    #[arg(long, value_name = "FILE")]
+    /// How many files to upload (and projects to look up) at once.
+    pub jobs: NonZeroU16,
+    /// The `.pypirc` file to read (relative to the working directory)
+    /// instead of `~/.pypirc`.
     pub pypirc: Option<PathBuf>,
-
-    /// Upload without credentials, to an index that takes uploads from
-    /// anyone (an open pypiserver). Without it, a run that finds no
-    /// credentials asks for a token in a terminal and otherwise stops
-    /// before sending anything
-    #[arg(long, conflicts_with_all = ["token", "username", "password", "trusted_publishing"])]
-    pub no_credentials: bool,
 }
 
 /// Asks a question and returns the answer.
@@ -173,9 +126,6 @@ pub struct PublishContext {
     pub project_dir: PathBuf,
     /// `[wheel.repositories]` of windlass.toml.
     pub repositories: IndexMap<String, RepositorySection>,
-    /// `[wheel] repository` of windlass.toml: the target when neither
-    /// `--repository` nor `TWINE_REPOSITORY*` names one.
-    pub default_repository: Option<String>,
     /// `[secrets]` and `[vault]` of windlass.toml; `[vault]` resolves
     /// `vault://` references.
     pub secrets: SecretsConfig,
@@ -218,9 +168,24 @@ pub fn classifier() -> Classifier {
 /// with one resolver, closed once they are found, before anything is
 /// uploaded.
 pub async fn publish(
-    args: &PublishArgs,
+    request: &PublishRequest,
     ctx: &PublishContext,
     printer: &Printer,
+) -> anyhow::Result<PublishReport> {
+    publish_checked(request, ctx, printer, std::future::ready(Ok(()))).await
+}
+
+/// [`publish`] with the caller's own check of the files (the wheel tool
+/// runs the checks of `wheel check`): `check` runs while every file is read
+/// and hashed, the target is chosen and the projects are looked up, and no
+/// file is uploaded unless it succeeds. Its error (first), a file that
+/// cannot be published, or a target that cannot be used ends the run
+/// before any upload; look-ups, which send no file, may have been made.
+pub async fn publish_checked(
+    request: &PublishRequest,
+    ctx: &PublishContext,
+    printer: &Printer,
+    check: impl Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<PublishReport> {
     // Retries (of uploads, look-ups and Vault calls) show on one transient
     // status line, never as log lines.
@@ -234,9 +199,11 @@ pub async fn publish(
     let resolver = Resolver::new(ctx.env.clone(), &ctx.project_dir, ctx.secrets.vault.clone())
         .with_http(ctx.http.clone());
     let ledger = Ledger::default();
-    let result =
-        windlass_process::until_interrupted(publish_with(args, ctx, &resolver, printer, &ledger))
-            .await;
+    // Boxed: the run's state (every file's work, the look-ups) is large.
+    let result = windlass_process::until_interrupted(Box::pin(publish_with(
+        request, ctx, &resolver, printer, &ledger, check,
+    )))
+    .await;
     resolver.close_unless_interrupted().await;
     match result {
         Ok(result) => result,
@@ -369,12 +336,12 @@ async fn upload_one(
 /// largest first, so that the longest upload does not end the run alone.
 /// Sizes count by their power of two: files of about one size keep the
 /// order they were given in.
-fn schedule(dists: &[Distribution]) -> Vec<usize> {
-    let class = |i: usize| 64 - dists[i].size.leading_zeros();
-    let mut order: Vec<usize> = (0..dists.len()).collect();
+fn schedule(sizes: &[u64]) -> Vec<usize> {
+    let class = |i: usize| 64 - sizes[i].leading_zeros();
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
     // Stable: the given order within a size class.
     order.sort_by_key(|&i| std::cmp::Reverse(class(i)));
-    let smallest = (0..dists.len()).min_by_key(|&i| class(i));
+    let smallest = (0..sizes.len()).min_by_key(|&i| class(i));
     if let Some(smallest) = smallest {
         order.retain(|&i| i != smallest);
         order.insert(0, smallest);
@@ -383,18 +350,51 @@ fn schedule(dists: &[Distribution]) -> Vec<usize> {
 }
 
 async fn publish_with(
-    args: &PublishArgs,
+    request: &PublishRequest,
     ctx: &PublishContext,
     resolver: &Resolver,
     printer: &Printer,
     ledger: &Ledger,
+    check: impl Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<PublishReport> {
-    // 1. Every file read and validated before anything is sent.
-    let paths = dist_paths(&args.dists, &ctx.cwd, &ctx.cwd.join("dist"))?;
-    let dists = inspect_all(&paths).await?;
-
-    // 2. Where to and with what.
-    let target = choose_target(args, ctx, resolver, printer).await?;
+    // 1. Every file checked, read and hashed before anything is uploaded;
+    // meanwhile the target is chosen and, once it is, the projects the
+    // file names give are looked up (look-ups send no file).
+    let paths = dist_paths(&request.dists, &ctx.cwd, &ctx.cwd.join("dist"))?;
+    let inspecting = inspect_all(&paths);
+    let checked = async {
+        let (checked, inspected) = futures_util::future::join(check, inspecting).await;
+        checked?;
+        inspected
+    };
+    let mut checked = std::pin::pin!(checked);
+    let choosing = std::pin::pin!(choose_target(request, ctx, resolver));
+    let (target, mut dists) = match futures_util::future::select(choosing, checked.as_mut()).await {
+        Either::Left((target, _)) => (target, None),
+        // A file that cannot be published stops the run at once.
+        Either::Right((dists, choosing)) => {
+            let dists = dists?;
+            (choosing.await, Some(dists))
+        }
+    };
+    let mut target = match target {
+        Ok(target) => target,
+        // The files' error first, as when checks ran before anything else.
+        Err(error) => {
+            if dists.is_none() {
+                checked.as_mut().await?;
+            }
+            return Err(error);
+        }
+    };
+    // 2. With no credentials found, wait for the files before asking for a
+    // token (or refusing): nothing, not even a look-up, is sent first.
+    if matches!(target.credentials, Credentials::None) && !request.target.anonymous {
+        if dists.is_none() {
+            dists = Some(checked.as_mut().await?);
+        }
+        complete_credentials(&mut target, request, ctx, printer)?;
+    }
     let client = HttpClient::new(&ctx.http).map_err(diagnosed)?;
     client
         .check_url(&Method::POST, &target.upload_url)
@@ -411,13 +411,65 @@ async fn publish_with(
         target: &target,
         trusted,
         printer,
-        skip_existing: args.skip_existing,
+        skip_existing: request.skip_existing,
         refused: std::sync::Mutex::new(None),
         projects: Projects::default(),
     };
-    // 3. Upload (or plan), a bounded number at once, results in input order.
+    let uploader = &uploader;
+    let jobs = usize::from(request.jobs.get());
+    // Each project is looked up once, ahead of its files and at most
+    // `jobs` at once, while the files are checked and then uploaded: an
+    // upload rarely waits for its look-up, and the look-ups go ahead while
+    // the first upload waits alone for its answer. The projects come from
+    // the file names, in the order the files will start (sizes from the
+    // file system; a file that cannot be read stops the run anyway).
+    let sizes: Vec<u64> = paths
+        .iter()
+        .map(|path| std::fs::metadata(path).map_or(0, |m| m.len()))
+        .collect();
+    let mut names = BTreeSet::new();
+    let projects: Vec<String> = schedule(&sizes)
+        .into_iter()
+        .filter_map(|i| {
+            let filename = paths[i].file_name()?.to_str()?;
+            crate::dist::project_of_filename(filename)
+        })
+        .filter(|name| names.insert(name.clone()))
+        .collect();
+    let prefetch = futures_util::stream::iter(&projects)
+        .for_each_concurrent(jobs, |name| uploader.prefetch(name));
+    let work = async {
+        let dists = match dists {
+            Some(dists) => dists,
+            None => checked.await?,
+        };
+        Ok::<_, anyhow::Error>(upload_all(request, &dists, uploader, printer, ledger).await)
+    };
+    // The work ends the run: the look-ups go on while it needs them, and
+    // stop when it ends (a file that cannot be published, or all done).
+    let report =
+        match futures_util::future::select(std::pin::pin!(work), std::pin::pin!(prefetch)).await {
+            Either::Left((report, _)) => report?,
+            Either::Right(((), work)) => work.await?,
+        };
+    if !request.skip_existing {
+        warn_skipped(&report, printer);
+    }
+    Ok(finish_report(report, printer))
+}
+
+/// Uploads (or plans) every file, a bounded number at once, results in
+/// input order.
+async fn upload_all(
+    request: &PublishRequest,
+    dists: &[Distribution],
+    uploader: &Uploader<'_>,
+    printer: &Printer,
+    ledger: &Ledger,
+) -> PublishReport {
+    let target = uploader.target;
     printer.status(
-        if args.dry_run {
+        if request.dry_run {
             "Planning"
         } else {
             "Publishing"
@@ -436,7 +488,7 @@ async fn publish_with(
         upload_url: target.upload_url.to_string(),
         simple_url: target.simple_url.to_string(),
         credentials: target.credential_source.clone(),
-        dry_run: args.dry_run,
+        dry_run: request.dry_run,
         uploaded: 0,
         skipped: 0,
         failed: 0,
@@ -449,54 +501,34 @@ async fn publish_with(
         header.clone(),
         dists.iter().map(|d| uploader.report(d)).collect(),
     );
-    let jobs = usize::from(args.jobs.max(1));
-    let uploader = &uploader;
-    let order = schedule(&dists);
-    // Each project is looked up once, ahead of its files and at most
-    // `jobs` at once, while files are uploaded: an upload rarely waits for
-    // its look-up, and the look-ups go ahead while the first upload waits
-    // alone for its answer.
-    let mut names = BTreeSet::new();
-    let projects: Vec<String> = order
-        .iter()
-        .map(|&i| dists[i].normalized_name())
-        .filter(|name| names.insert(name.clone()))
-        .collect();
-    let prefetch = futures_util::stream::iter(&projects)
-        .for_each_concurrent(jobs, |name| uploader.prefetch(name));
-    let work = async {
-        let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(dists.len());
-        let mut rest = order.into_iter();
-        if !args.dry_run {
-            // One upload at a time until one is sent: credentials the index
-            // refuses then cost one attempt, and the other files are never
-            // started.
-            for index in rest.by_ref() {
-                let (index, report) = one(index, &dists[index], uploader, ledger, false).await;
-                let sent = report.attempts > 0;
-                files.push((index, report));
-                if sent {
-                    break;
-                }
+    let jobs = usize::from(request.jobs.get());
+    let sizes: Vec<u64> = dists.iter().map(|d| d.size).collect();
+    let mut files: Vec<(usize, FileReport)> = Vec::with_capacity(dists.len());
+    let mut rest = schedule(&sizes).into_iter();
+    if !request.dry_run {
+        // One upload at a time until one is sent: credentials the index
+        // refuses then cost one attempt, and the other files are never
+        // started.
+        for index in rest.by_ref() {
+            let (index, report) = one(index, &dists[index], uploader, ledger, false).await;
+            let sent = report.attempts > 0;
+            files.push((index, report));
+            if sent {
+                break;
             }
         }
-        let others: Vec<(usize, FileReport)> = futures_util::stream::iter(rest)
-            .map(|index| one(index, &dists[index], uploader, ledger, args.dry_run))
-            .buffer_unordered(jobs)
-            .collect()
-            .await;
-        files.extend(others);
-        files
-    };
-    let ((), mut files) = futures_util::future::join(prefetch, work).await;
+    }
+    let others: Vec<(usize, FileReport)> = futures_util::stream::iter(rest)
+        .map(|index| one(index, &dists[index], uploader, ledger, request.dry_run))
+        .buffer_unordered(jobs)
+        .collect()
+        .await;
+    files.extend(others);
     files.sort_by_key(|(index, _)| *index);
     let mut report = header;
     report.files = files.into_iter().map(|(_, f)| f).collect();
     report.count();
-    if !args.skip_existing {
-        warn_skipped(&report, printer);
-    }
-    Ok(finish_report(report, printer))
+    report
 }
 
 /// One warning for every file skipped as already on the index, when the
@@ -529,14 +561,14 @@ fn finish_report(report: PublishReport, printer: &Printer) -> PublishReport {
     report
 }
 
-/// Reads `.pypirc` and resolves the target.
+/// Reads `.pypirc` and resolves the target and its credentials, if any
+/// are configured.
 async fn choose_target(
-    args: &PublishArgs,
+    publish: &PublishRequest,
     ctx: &PublishContext,
     resolver: &Resolver,
-    printer: &Printer,
 ) -> anyhow::Result<Target> {
-    let pypirc_path = args
+    let pypirc_path = publish
         .pypirc
         .as_ref()
         .map(|p| ctx.cwd.join(p))
@@ -551,43 +583,39 @@ async fn choose_target(
         })?,
         None => Pypirc::default(),
     };
-    let request = TargetRequest {
-        repository: args.repository.clone(),
-        simple_url: args.simple_url.clone(),
-        token: args.token.clone(),
-        username: args.username.clone(),
-        password: args.password.clone(),
-        trusted_publishing: args.trusted_publishing,
-        trusted_publishing_url: args.trusted_publishing_url.clone(),
-        anonymous: args.no_credentials,
-        default_repository: ctx.default_repository.clone(),
-    };
+    let request = &publish.target;
     let sources = TargetSources {
         env: &ctx.env,
         repositories: &ctx.repositories,
         pypirc: &pypirc,
         resolver,
     };
-    let mut target = resolve_target(&request, &sources)
-        .await
-        .map_err(diagnosed)?;
-    if !matches!(target.credentials, Credentials::None) || args.no_credentials {
-        return Ok(target);
-    }
-    match without_credentials(args.dry_run, ctx.prompt.is_some()) {
-        WithoutCredentials::Refuse => Err(diagnosed(target.no_credentials(&request))),
+    resolve_target(request, &sources).await.map_err(diagnosed)
+}
+
+/// For a target with no credentials (and no `--no-credentials`): asks for
+/// a token, or says the real run will, or stops.
+fn complete_credentials(
+    target: &mut Target,
+    publish: &PublishRequest,
+    ctx: &PublishContext,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let request = &publish.target;
+    match without_credentials(publish.dry_run, ctx.prompt.is_some()) {
+        WithoutCredentials::Refuse => Err(diagnosed(target.no_credentials(request))),
         WithoutCredentials::PlanOnly => {
             printer.warn(&format!(
                 "no credentials for {}: the real run will ask for a token",
                 target.upload_url
             ));
-            Ok(target)
+            Ok(())
         }
         WithoutCredentials::Ask => {
             let prompt = ctx
                 .prompt
                 .as_ref()
-                .ok_or_else(|| diagnosed(target.no_credentials(&request)))?;
+                .ok_or_else(|| diagnosed(target.no_credentials(request)))?;
             printer.status(
                 "Credentials",
                 &format!("none configured for {}", target.upload_url),
@@ -596,7 +624,7 @@ async fn choose_target(
             let token = prompt.ask(&question).map_err(diagnosed)?;
             target.credentials = Credentials::Basic(Auth::token(token));
             "the prompt".clone_into(&mut target.credential_source);
-            Ok(target)
+            Ok(())
         }
     }
 }
