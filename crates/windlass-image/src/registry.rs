@@ -1,0 +1,1 @@
+//! The OCI distribution protocol on `windlass-http`.
