@@ -309,6 +309,16 @@ pub const TOOL_SECTIONS: &[ToolSection] = &[
         ],
         description: "Wheel building and the package repositories to publish to (`[wheel.repositories.NAME]`).",
     },
+    ToolSection {
+        name: "image",
+        owner: "windlass-image",
+        replaced_whole: &["image.registries.*"],
+        credentials: &[(
+            "image.registries.*.password",
+            "\"env://REGISTRY_PASSWORD\"",
+        )],
+        description: "Image building and the container registries images go to (`[image.registries.\"HOST\"]`).",
+    },
 ];
 
 /// The tool-owned section called `name`.
@@ -616,6 +626,48 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         default: None,
         env: &[],
         description: "Where to exchange a CI identity token for an upload token; derived from `url` when unset.",
+    },
+    ToolKey {
+        key: "image.base",
+        kind: "image reference",
+        default: None,
+        env: &[],
+        description: "The base image of `image build`.",
+    },
+    ToolKey {
+        key: "image.registries.NAME.username",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The user name at the registry `NAME` (`host[:port]`); wins over Docker's and podman's credential files.",
+    },
+    ToolKey {
+        key: "image.registries.NAME.password",
+        kind: REFERENCE,
+        default: None,
+        env: &[],
+        description: "The password or token for `username`.",
+    },
+    ToolKey {
+        key: "image.registries.NAME.ca-file",
+        kind: "path",
+        default: None,
+        env: &[],
+        description: "A PEM file of CA certificates trusted for this registry, in addition to the system roots.",
+    },
+    ToolKey {
+        key: "image.registries.NAME.plain-http",
+        kind: "boolean",
+        default: Some("false"),
+        env: &[],
+        description: "Talk plain `http://` to this registry (loopback registries that answer plain HTTP are detected without it).",
+    },
+    ToolKey {
+        key: "image.registries.NAME.chunk-size",
+        kind: "integer (bytes)",
+        default: None,
+        env: &[],
+        description: "Upload blobs larger than this in chunks of this size; without it, each blob is sent in one request.",
     },
 ];
 
