@@ -251,16 +251,29 @@ ensure_fixtures() {
   fi
   if [[ ! -s $FIXTURES/registry-ca/ca.crt ]]; then
     mkdir -p "$FIXTURES/registry-tls" "$FIXTURES/registry-ca"
-    # Self-signed, trusted as its own CA. The CA dir holds only ca.crt:
-    # skopeo --cert-dir takes any *.key there for a client key.
+    # A CA and a server certificate it signs: rustls refuses a CA
+    # certificate used as the server's own (CaUsedAsEndEntity). The CA dir
+    # holds only ca.crt: skopeo --cert-dir takes any *.key there for a
+    # client key, so the CA key stays beside the server's.
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 \
-      -subj "/CN=windlass test registry" \
-      -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+      -subj "/CN=windlass test registry CA" \
       -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$FIXTURES/registry-tls/ca.key" \
+      -out "$FIXTURES/registry-tls/ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -sha256 \
+      -subj "/CN=windlass test registry" \
       -keyout "$FIXTURES/registry-tls/registry.key" \
+      -out "$FIXTURES/registry-tls/registry.csr" 2>/dev/null
+    openssl x509 -req -days 3650 -sha256 \
+      -in "$FIXTURES/registry-tls/registry.csr" \
+      -CA "$FIXTURES/registry-tls/ca.crt" -CAkey "$FIXTURES/registry-tls/ca.key" \
+      -CAcreateserial \
+      -extfile <(printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        "basicConstraints=critical,CA:FALSE" "extendedKeyUsage=serverAuth") \
       -out "$FIXTURES/registry-tls/registry.crt" 2>/dev/null
-    chmod 600 "$FIXTURES/registry-tls/registry.key"
-    cp "$FIXTURES/registry-tls/registry.crt" "$FIXTURES/registry-ca/ca.crt"
+    chmod 600 "$FIXTURES/registry-tls/registry.key" "$FIXTURES/registry-tls/ca.key"
+    cp "$FIXTURES/registry-tls/ca.crt" "$FIXTURES/registry-ca/ca.crt"
   fi
 }
 

@@ -313,10 +313,7 @@ pub const TOOL_SECTIONS: &[ToolSection] = &[
         name: "image",
         owner: "windlass-image",
         replaced_whole: &["image.registries.*"],
-        credentials: &[(
-            "image.registries.*.password",
-            "\"env://REGISTRY_PASSWORD\"",
-        )],
+        credentials: &[("image.registries.*.password", "\"env://REGISTRY_PASSWORD\"")],
         description: "Image building and the container registries images go to (`[image.registries.\"HOST\"]`).",
     },
 ];

@@ -93,6 +93,10 @@ impl Context {
 /// What an `image` command returns.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per run, moved once to the printer"
+)]
 pub enum ImageOutcome {
     Built(crate::build::BuildReport),
     Pushed(crate::push::PushReport),
@@ -145,7 +149,12 @@ pub fn main(cli: &ImageCli) -> ExitCode {
                 .with::<windlass_fs::ReadError>()
                 .with::<windlass_process::SpawnError>()
                 .with::<windlass_process::RunError>()
-                .with::<windlass_process::CheckedError>(),
+                .with::<windlass_process::CheckedError>()
+                .with::<crate::registry::RegistryError>()
+                .with::<crate::registry::credentials::CredentialError>()
+                .with::<crate::registry::config::RegistryConfigError>()
+                .with::<windlass_http::HttpError>()
+                .with::<windlass_secrets::ResolveError>(),
         )
         .build();
     let result = windlass_output::init_tracing(&printer)

@@ -3,9 +3,17 @@
 //! ```toml
 //! [image]
 //! base = "python:3.12-slim"
+//!
+//! [image.registries."ghcr.io"]
+//! username = "ci-bot"
+//! password = "env://GHCR_TOKEN"
 //! ```
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
+
+pub use crate::registry::config::RegistrySection;
 
 /// `[image]`: what `image build` builds and where images go. Flags win
 /// over it.
@@ -14,4 +22,7 @@ use serde::Deserialize;
 pub struct ImageSection {
     /// The base image reference (`image build --base`).
     pub base: Option<String>,
+    /// `[image.registries."HOST"]`: credentials and transport per registry.
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistrySection>,
 }

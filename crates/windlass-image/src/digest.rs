@@ -93,6 +93,20 @@ impl<'de> serde::Deserialize<'de> for Digest {
     }
 }
 
+impl schemars::JsonSchema for Digest {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Digest".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^sha256:[0-9a-f]{64}$",
+            "description": "A sha256 content digest."
+        })
+    }
+}
+
 impl From<&Digest> for oci_spec::image::Digest {
     fn from(digest: &Digest) -> Self {
         // A validated sha256 digest is always a valid OCI digest.

@@ -1,1 +1,0 @@
-//! The OCI distribution protocol on `windlass-http`.
