@@ -177,8 +177,18 @@ pub fn main(cli: &ImageCli) -> ExitCode {
     windlass_output::finish(result, &printer)
 }
 
-/// Runs one `image` command.
+/// Runs one `image` command. A SIGINT or SIGTERM stops it where it is
+/// (uploads in flight are dropped; a tag is only written after everything
+/// it points at) and comes back as [`windlass_process::Interrupted`].
 pub async fn run(
+    command: &ImageCommand,
+    ctx: &Context,
+    printer: &Printer,
+) -> anyhow::Result<ImageOutcome> {
+    windlass_process::until_interrupted(run_command(command, ctx, printer)).await?
+}
+
+async fn run_command(
     command: &ImageCommand,
     ctx: &Context,
     printer: &Printer,
