@@ -186,6 +186,9 @@ struct Host {
     challenge: Option<Challenge>,
     credential: Option<(Credential, Origin)>,
     tokens: Mutex<HashMap<Scope, Secret<String>>>,
+    /// Held while a token is fetched, so that parallel requests needing
+    /// the same scope wait for one token instead of each fetching one.
+    token_fetch: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Host {
@@ -314,6 +317,7 @@ impl Client {
             challenge,
             credential,
             tokens: Mutex::new(HashMap::new()),
+            token_fetch: tokio::sync::Mutex::new(()),
         })
     }
 }
@@ -355,14 +359,20 @@ impl Host {
                 Ok(Some(basic_header(credential)))
             }
             Some(Challenge::Bearer { realm, service, .. }) => {
-                if !refresh
-                    && let Some(token) = self
-                        .tokens
+                let cached = || {
+                    self.tokens
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .get(scope)
-                {
-                    return Ok(Some(bearer_header(token)));
+                        .map(bearer_header)
+                };
+                if !refresh && let Some(header) = cached() {
+                    return Ok(Some(header));
+                }
+                let _fetching = self.token_fetch.lock().await;
+                // Another request may have fetched it while we waited.
+                if !refresh && let Some(header) = cached() {
+                    return Ok(Some(header));
                 }
                 let token = self.fetch_token(realm, service.as_deref(), scope).await?;
                 let header = bearer_header(&token);
