@@ -26,6 +26,7 @@ pub struct ImageCli {
 
 /// The subcommands of `windlass image`.
 #[derive(Debug, Clone, clap::Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum ImageCommand {
     /// Build an OCI image from a base image and layers (or a Containerfile),
     /// without a daemon
