@@ -599,6 +599,7 @@ impl Write for Encoder {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
     use std::io::Read as _;
     use std::os::unix::fs::{PermissionsExt as _, symlink};
 
@@ -642,12 +643,12 @@ mod tests {
                 header.entry_type()
             );
             if let Some(target) = entry.link_name().unwrap() {
-                line.push_str(&format!(" -> {}", target.display()));
+                let _ = write!(line, " -> {}", target.display());
             }
             let mut content = String::new();
             entry.read_to_string(&mut content).unwrap();
             if !content.is_empty() {
-                line.push_str(&format!(" = {content}"));
+                let _ = write!(line, " = {content}");
             }
             out.push(line);
         }
