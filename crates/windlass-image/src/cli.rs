@@ -143,6 +143,7 @@ pub fn main(cli: &ImageCli) -> ExitCode {
         .classifier(
             windlass_output::Classifier::default()
                 .with::<windlass_config::LoadError>()
+                .with::<crate::build::BuildError>()
                 .with::<windlass_fs::ReadError>()
                 .with::<windlass_process::SpawnError>()
                 .with::<windlass_process::RunError>()
