@@ -2,6 +2,8 @@
 //! real binary, then read by tools Windlass did not write (umoci, skopeo,
 //! podman).
 
+#![allow(clippy::unwrap_used, reason = "tests panic on unexpected failures")]
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::{PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
@@ -160,6 +162,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "one scenario, told in order")]
 fn builds_from_flags_and_others_read_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
