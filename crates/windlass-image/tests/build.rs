@@ -624,3 +624,60 @@ fn a_canary_in_the_environment_never_reaches_the_image() {
         }
     }
 }
+
+#[test]
+fn git_gives_source_revision_and_version_without_credentials() {
+    let canary = windlass_testkit::canary("git-remote");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let base = busybox_base(dir, &[("linux", "amd64")]);
+    let project = project(dir);
+    let git = |args: &[&str]| {
+        let run = Cli::new("git", dir)
+            .current_dir(&project)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.org")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.org")
+            .args(args)
+            .run();
+        assert_eq!(run.code, 0, "{run}");
+        run.stdout.trim().to_owned()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "job"]);
+    git(&["tag", "v1.2.3"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        &format!("https://x-access-token:{canary}@git.example.org/acme/job.git"),
+    ]);
+    let head = git(&["rev-parse", "HEAD"]);
+    let out = dir.join("out");
+    let run = image_build(
+        dir,
+        &project,
+        &[
+            "--base",
+            &format!("oci:{}:busybox", base.display()),
+            "--copy",
+            "app/run.sh:/run.sh",
+            "-o",
+            &format!("oci:{}:git", out.display()),
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    run.assert_no_leak(&canary);
+    windlass_testkit::assert_no_leak_in_dir(&out, &canary);
+    let manifest = read_json(&out, run.json()["data"]["digest"].as_str().unwrap());
+    let annotations = &manifest["annotations"];
+    assert_eq!(
+        annotations["org.opencontainers.image.source"],
+        "https://git.example.org/acme/job.git"
+    );
+    assert_eq!(annotations["org.opencontainers.image.revision"], head.as_str());
+    assert_eq!(annotations["org.opencontainers.image.version"], "1.2.3");
+}
