@@ -678,6 +678,91 @@ fn git_gives_source_revision_and_version_without_credentials() {
         annotations["org.opencontainers.image.source"],
         "https://git.example.org/acme/job.git"
     );
-    assert_eq!(annotations["org.opencontainers.image.revision"], head.as_str());
+    assert_eq!(
+        annotations["org.opencontainers.image.revision"],
+        head.as_str()
+    );
     assert_eq!(annotations["org.opencontainers.image.version"], "1.2.3");
+}
+
+/// The lecture's Containerfile, unchanged: every step maps to a native one
+/// (the `pip install` to the Python installer, with the file it copied).
+#[test]
+fn the_lecture_containerfile_plans_natively() {
+    use windlass_image::build::BuildArgs;
+    use windlass_image::build::image::StepKind;
+    use windlass_image::build::plan;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let base = busybox_base(dir, &[("linux", "amd64")]);
+    let project = dir.join("lecture");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("requirements.txt"), "numpy==2.1.0\n").unwrap();
+    std::fs::write(project.join("train.py"), "print('training')\n").unwrap();
+    std::fs::write(
+        project.join("Containerfile"),
+        "\
+FROM python:3.11-slim
+RUN mkdir /job/
+COPY requirements.txt /job/requirements.txt
+RUN pip install --no-cache-dir -r /job/requirements.txt
+COPY train.py /job/train.py
+WORKDIR /job
+ENTRYPOINT [\"python\", \"train.py\"]
+",
+    )
+    .unwrap();
+    let args = BuildArgs {
+        containerfile: Some("Containerfile".into()),
+        base: Some(format!("oci:{}:busybox", base.display())),
+        ..BuildArgs::default()
+    };
+    let request = plan::Request::from_args(&args, &Default::default(), &project, &project).unwrap();
+    let prepared = plan::prepare(&request, 0).unwrap();
+    let steps: Vec<String> = prepared
+        .steps
+        .iter()
+        .map(|s| match &s.kind {
+            StepKind::Files(_) => format!("files: {}", s.created_by),
+            StepKind::Python(r) => format!(
+                "python: {} <- {:?}",
+                s.created_by,
+                r.requirements
+                    .iter()
+                    .map(|p| p.strip_prefix(&project).unwrap().display().to_string())
+                    .collect::<Vec<_>>()
+            ),
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "files: RUN mkdir /job/",
+            "files: COPY requirements.txt /job/requirements.txt",
+            "python: RUN pip install --no-cache-dir -r /job/requirements.txt <- [\"requirements.txt\"]",
+            "files: COPY train.py /job/train.py",
+        ]
+    );
+    assert_eq!(prepared.edits.workdir.as_deref(), Some("/job"));
+    assert_eq!(
+        prepared.edits.entrypoint,
+        Some(vec!["python".to_owned(), "train.py".to_owned()])
+    );
+    // Until the installer is merged the build stops there, exit 2.
+    let run = image_build(
+        dir,
+        &project,
+        &[
+            "-f",
+            "Containerfile",
+            "--base",
+            &format!("oci:{}:busybox", base.display()),
+        ],
+    );
+    assert_eq!(run.code, 2, "{run}");
+    assert!(
+        run.stderr.contains("needs the native Python installer"),
+        "{run}"
+    );
 }
