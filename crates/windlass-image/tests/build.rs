@@ -718,7 +718,13 @@ ENTRYPOINT [\"python\", \"train.py\"]
         base: Some(format!("oci:{}:busybox", base.display())),
         ..BuildArgs::default()
     };
-    let request = plan::Request::from_args(&args, &Default::default(), &project, &project).unwrap();
+    let request = plan::Request::from_args(
+        &args,
+        &windlass_image::config::ImageSection::default(),
+        &project,
+        &project,
+    )
+    .unwrap();
     let prepared = plan::prepare(&request, 0).unwrap();
     let steps: Vec<String> = prepared
         .steps
