@@ -772,3 +772,99 @@ ENTRYPOINT [\"python\", \"train.py\"]
         "{run}"
     );
 }
+
+/// The paths of the tar entries of the last `count` layers of `digest`.
+fn new_entries(layout: &Path, digest: &str, count: usize) -> Vec<Vec<String>> {
+    use std::io::Read as _;
+    let manifest = read_json(layout, digest);
+    let layers = manifest["layers"].as_array().unwrap();
+    layers[layers.len() - count..]
+        .iter()
+        .map(|layer| {
+            let hex = layer["digest"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("sha256:")
+                .unwrap();
+            let file = std::fs::File::open(layout.join("blobs/sha256").join(hex)).unwrap();
+            let mut tar = Vec::new();
+            flate2::read::GzDecoder::new(file)
+                .read_to_end(&mut tar)
+                .unwrap();
+            tar::Archive::new(&tar[..])
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap().path().unwrap().display().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn copy_follows_dockers_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let base = busybox_base(dir, &[("linux", "amd64")]);
+    let project = dir.join("ctx");
+    std::fs::create_dir_all(project.join("src/pkg/__pycache__")).unwrap();
+    for file in [
+        "a.py",
+        "b.py",
+        "c.txt",
+        "src/pkg/m.py",
+        "src/pkg/__pycache__/m.pyc",
+        "src/keep.log",
+        "src/drop.log",
+    ] {
+        std::fs::write(project.join(file), file).unwrap();
+    }
+    // `.dockerignore` when there is no `.containerignore`; `!` re-includes.
+    std::fs::write(
+        project.join(".dockerignore"),
+        "# caches\n**/__pycache__\n*.log\n!src/keep.log\nsrc/*.log\n!src/keep.log\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("Containerfile"),
+        "\
+FROM busybox
+RUN mkdir /job
+COPY *.py /job
+COPY c.txt /job/renamed.txt
+COPY src /job/src
+COPY [\"c.txt\", \"/opt/\"]
+",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let run = image_build(
+        dir,
+        &project,
+        &[
+            "-f",
+            "Containerfile",
+            "--base",
+            &format!("oci:{}:busybox", base.display()),
+            "-o",
+            &format!("oci:{}:rules", out.display()),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let layers = new_entries(&out, run.stdout.trim(), 5);
+    assert_eq!(
+        layers,
+        [
+            vec!["job/"],
+            vec!["job/", "job/a.py", "job/b.py"],
+            vec!["job/", "job/renamed.txt"],
+            vec![
+                "job/",
+                "job/src/",
+                "job/src/keep.log",
+                "job/src/pkg/",
+                "job/src/pkg/m.py"
+            ],
+            vec!["opt/", "opt/c.txt"],
+        ]
+    );
+}
