@@ -331,6 +331,9 @@ pub fn prepare(request: &Request, epoch: u64) -> Result<Prepared, BuildError> {
         copied_dirs: Vec::new(),
         dirs: BTreeSet::new(),
     };
+    if lowering.workdir != "/" {
+        lowering.dirs.insert(image_path(&lowering.workdir)?);
+    }
     if let Some(file) = &file {
         lowering.containerfile(file)?;
     }
@@ -412,6 +415,9 @@ impl Lowering<'_> {
                 }
                 Op::Workdir(dir) => {
                     let dir = self.image_abs(dir).map_err(at)?;
+                    // The runtime makes it: `COPY x /job` after `WORKDIR
+                    // /job` copies into it.
+                    self.dirs.insert(image_path(&dir).map_err(|e| at(e.into()))?);
                     self.workdir.clone_from(&dir);
                     self.edits.workdir = Some(dir);
                 }
