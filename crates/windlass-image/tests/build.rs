@@ -126,6 +126,10 @@ fn project(dir: &Path) -> PathBuf {
     )
     .unwrap();
     std::fs::write(project.join("app/notes.pyc"), "ignored").unwrap();
+    // Longer than a tar header holds: a long-name extension.
+    let long = project.join("app/data").join("n".repeat(150));
+    std::fs::create_dir_all(&long).unwrap();
+    std::fs::write(long.join("deep.txt"), "deep").unwrap();
     std::fs::write(project.join(".containerignore"), "**/*.pyc\n").unwrap();
     project
 }
@@ -272,6 +276,16 @@ fn builds_from_flags_and_others_read_it() {
     assert_eq!(mode(&rootfs.join("srv/app/data/input.csv")), 0o644);
     assert_eq!(mode(&rootfs.join("srv/app/data")), 0o755);
     assert!(!rootfs.join("srv/app/notes.pyc").exists());
+    assert_eq!(
+        std::fs::read_to_string(
+            rootfs
+                .join("srv/app/data")
+                .join("n".repeat(150))
+                .join("deep.txt")
+        )
+        .unwrap(),
+        "deep"
+    );
     assert!(rootfs.join("bin/busybox").is_file());
     assert_eq!(
         std::fs::read_link(rootfs.join("bin/sh")).unwrap(),

@@ -215,8 +215,9 @@ fn logical_lines(text: &str) -> Vec<Logical> {
                 None => directives = false,
             }
         }
-        if trimmed.starts_with('#') {
-            // Comments end nothing, also between continuation lines.
+        if trimmed.starts_with('#') || (trimmed.is_empty() && current.is_some()) {
+            // Comments and blank lines end nothing, also between
+            // continuation lines.
             continue;
         }
         let (body, continues) = match raw.trim_end().strip_suffix(escape) {

@@ -417,7 +417,8 @@ impl Lowering<'_> {
                     let dir = self.image_abs(dir).map_err(at)?;
                     // The runtime makes it: `COPY x /job` after `WORKDIR
                     // /job` copies into it.
-                    self.dirs.insert(image_path(&dir).map_err(|e| at(e.into()))?);
+                    self.dirs
+                        .insert(image_path(&dir).map_err(|e| at(e.into()))?);
                     self.workdir.clone_from(&dir);
                     self.edits.workdir = Some(dir);
                 }

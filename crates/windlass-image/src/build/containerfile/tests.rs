@@ -66,6 +66,11 @@ fn instructions() {
             "FROM a\nenv A=1 \\\n# a comment\n    B=\"two words\"\nLABEL x=y",
             "FROM a\n2 Env([(\"A\", \"1\"), (\"B\", \"two words\")])\n5 Label([(\"x\", \"y\")])",
         ),
+        // A blank line inside a continuation is skipped, as BuildKit does.
+        (
+            "FROM a\nRUN mkdir /a \\\n\n  /b\nUSER 1",
+            "FROM a\n2 Run([Mkdir { paths: [\"/a\", \"/b\"], mode: None }])\n5 User(\"1\")",
+        ),
         // The legacy `ENV KEY value` form.
         (
             "FROM a\nENV PATH /x:/y",
