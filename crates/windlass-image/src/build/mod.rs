@@ -261,6 +261,14 @@ pub fn build(
     printer: &Printer,
 ) -> Result<BuildReport, BuildError> {
     let prepared = plan::prepare(request, epoch)?;
+    if !python::AVAILABLE
+        && let Some(request) = prepared.steps.iter().find_map(|s| match &s.kind {
+            image::StepKind::Python(r) => Some(r),
+            image::StepKind::Files(_) => None,
+        })
+    {
+        return Err(python::unavailable(request));
+    }
     let Location::Layout { dir, tag } = &request.output else {
         return Err(BuildError::NeedsRegistry);
     };

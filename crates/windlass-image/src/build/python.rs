@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use super::BuildError;
 use super::base::{BaseImage, BaseManifest};
 
+/// Whether the native installer is part of this build of Windlass; a
+/// build that needs it and finds it missing stops before writing anything.
+pub const AVAILABLE: bool = false;
+
 /// What to install into one layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PythonRequest {
@@ -36,9 +40,14 @@ pub fn install(
     staging: &Path,
 ) -> Result<(), BuildError> {
     let _ = (base, image, staging);
-    Err(BuildError::NeedsPythonInstaller {
+    Err(unavailable(request))
+}
+
+/// The error of a build that needs the installer while it is missing.
+pub fn unavailable(request: &PythonRequest) -> BuildError {
+    BuildError::NeedsPythonInstaller {
         what: describe(request),
-    })
+    }
 }
 
 fn describe(request: &PythonRequest) -> String {
