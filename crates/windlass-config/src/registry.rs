@@ -664,7 +664,7 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         kind: "array of paths",
         default: Some("[]"),
         env: &[],
-        description: "Wheels installed natively, such as the project's.",
+        description: "Wheels installed natively, such as the project's; a pattern in the file name (`dist/*.whl`) takes every match.",
     },
     ToolKey {
         key: "image.entrypoint",

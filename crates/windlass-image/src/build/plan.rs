@@ -181,12 +181,15 @@ impl Request {
             .map(|p| p.as_path().to_owned())
             .chain(args.requirements.iter().map(|p| normalize(&cwd.join(p))))
             .collect();
-        let wheels = section
+        let mut wheels = Vec::new();
+        for pattern in section
             .wheels
             .iter()
             .map(|p| p.as_path().to_owned())
             .chain(args.wheels.iter().map(|p| normalize(&cwd.join(p))))
-            .collect();
+        {
+            wheels.extend(expand_wheels(&pattern)?);
+        }
         let edits = edits_from(args, section)?;
         let platform_specs: &[String] = if args.platform.is_empty() {
             &section.platforms
@@ -265,6 +268,43 @@ fn edits_from(args: &BuildArgs, section: &ImageSection) -> Result<ConfigEdits, B
         edits.labels.insert(k, v);
     }
     Ok(edits)
+}
+
+/// A wheel path, or a pattern in its file name (`dist/*.whl`, so that
+/// `[image] wheels` follows the version `windlass wheel build` writes):
+/// the matching files, sorted; none is an error.
+fn expand_wheels(pattern: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    let name = pattern
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !name.contains(['*', '?', '[']) {
+        return Ok(vec![pattern.to_owned()]);
+    }
+    let dir = pattern.parent().unwrap_or(Path::new("."));
+    let matcher = globset::Glob::new(&name)
+        .map_err(|e| {
+            input(
+                format!("wheel pattern `{}`", pattern.display()),
+                e.to_string(),
+            )
+        })?
+        .compile_matcher();
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| matcher.is_match(e.file_name()))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(input(
+            format!("wheel pattern `{}`", pattern.display()),
+            "no file matches it (build the wheel first: `windlass wheel build`)",
+        ));
+    }
+    Ok(found)
 }
 
 fn parse_output(value: &str) -> Result<Location, BuildError> {
@@ -823,5 +863,161 @@ impl Ignore {
         self.matcher.as_ref().is_some_and(|m| {
             !path.as_os_str().is_empty() && m.matched_path_or_any_parents(path, is_dir).is_ignore()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FileEntry;
+    use windlass_config::RelativePath;
+
+    #[test]
+    fn flags_win_over_the_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("project");
+        let cwd = project.join("sub");
+        std::fs::create_dir_all(project.join("dist")).unwrap();
+        std::fs::create_dir_all(&cwd).unwrap();
+        for wheel in [
+            "job-1.0-py3-none-any.whl",
+            "job-1.1-py3-none-any.whl",
+            "notes.txt",
+        ] {
+            std::fs::write(project.join("dist").join(wheel), "").unwrap();
+        }
+        let section = ImageSection {
+            base: Some("oci:images/py:3.11".into()),
+            files: vec![FileEntry {
+                src: RelativePath::new(project.join("train.py")),
+                dest: "/job/".into(),
+            }],
+            wheels: vec![RelativePath::new(project.join("dist/*.whl"))],
+            entrypoint: Some(vec!["python".into()]),
+            env: [("A".to_owned(), "config".to_owned())].into(),
+            expose: vec!["8080".into()],
+            output: Some("oci:out/image:cfg".into()),
+            ..ImageSection::default()
+        };
+        let args = BuildArgs {
+            env: vec!["A=flag".into(), "B=2".into()],
+            cmd: Some(r#"["train.py", "--epochs", "3"]"#.into()),
+            expose: vec!["53/UDP".into()],
+            copy: vec!["data:/job/data/".into()],
+            platform: vec![
+                "linux/amd64".into(),
+                "linux/arm64".into(),
+                "linux/amd64".into(),
+            ],
+            ..BuildArgs::default()
+        };
+        let request = Request::from_args(&args, &section, &cwd, &project).unwrap();
+        assert_eq!(
+            request.base,
+            Some(BaseChoice::Image(Location::Layout {
+                dir: project.join("images/py"),
+                tag: Some("3.11".into())
+            }))
+        );
+        assert_eq!(request.context, project);
+        assert_eq!(
+            request.files,
+            [
+                (project.join("train.py"), "/job/".to_owned()),
+                (project.join("data"), "/job/data/".to_owned()),
+            ]
+        );
+        assert_eq!(
+            request.wheels,
+            [
+                project.join("dist/job-1.0-py3-none-any.whl"),
+                project.join("dist/job-1.1-py3-none-any.whl"),
+            ]
+        );
+        assert_eq!(
+            request.edits.env,
+            [
+                ("A".to_owned(), "flag".to_owned()),
+                ("B".to_owned(), "2".to_owned())
+            ]
+        );
+        assert_eq!(request.edits.entrypoint, Some(vec!["python".to_owned()]));
+        assert_eq!(
+            request.edits.cmd,
+            Some(vec![
+                "train.py".to_owned(),
+                "--epochs".to_owned(),
+                "3".to_owned()
+            ])
+        );
+        assert_eq!(request.edits.expose, ["8080/tcp", "53/udp"]);
+        assert_eq!(request.platforms.len(), 2);
+        assert_eq!(
+            request.output.to_string(),
+            format!("oci:{}:cfg", project.join("out/image").display())
+        );
+
+        // The output flag is relative to the working directory.
+        let args = BuildArgs {
+            output: Some("oci:here".into()),
+            base: Some("scratch".into()),
+            ..BuildArgs::default()
+        };
+        let request = Request::from_args(&args, &ImageSection::default(), &cwd, &project).unwrap();
+        assert_eq!(
+            request.output.to_string(),
+            format!("oci:{}", cwd.join("here").display())
+        );
+        assert_eq!(request.base, Some(BaseChoice::Scratch));
+
+        for (args, want) in [
+            (
+                BuildArgs {
+                    env: vec!["NOVALUE".into()],
+                    ..BuildArgs::default()
+                },
+                "`--env NOVALUE`: give `NAME=VALUE`",
+            ),
+            (
+                BuildArgs {
+                    expose: vec!["http".into()],
+                    ..BuildArgs::default()
+                },
+                "port `http`",
+            ),
+            (
+                BuildArgs {
+                    owner: Some("app".into()),
+                    ..BuildArgs::default()
+                },
+                "owner `app`: give numbers: `UID:GID`",
+            ),
+            (
+                BuildArgs {
+                    output: Some("127.0.0.1:5000/x".into()),
+                    ..BuildArgs::default()
+                },
+                "write the image to a layout",
+            ),
+            (
+                BuildArgs {
+                    platform: vec!["amd64".into()],
+                    ..BuildArgs::default()
+                },
+                "is not a platform",
+            ),
+            (
+                BuildArgs {
+                    wheels: vec!["none/*.whl".into()],
+                    ..BuildArgs::default()
+                },
+                "no file matches it",
+            ),
+        ] {
+            let err = Request::from_args(&args, &ImageSection::default(), &cwd, &project)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{err}");
+        }
     }
 }
