@@ -26,6 +26,7 @@ pub struct ImageCli {
 
 /// The subcommands of `windlass image`.
 #[derive(Debug, Clone, clap::Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum ImageCommand {
     /// Build an OCI image from a base image and layers (or a Containerfile),
     /// without a daemon
@@ -146,6 +147,7 @@ pub fn main(cli: &ImageCli) -> ExitCode {
         .classifier(
             windlass_output::Classifier::default()
                 .with::<windlass_config::LoadError>()
+                .with::<crate::build::BuildError>()
                 .with::<windlass_fs::ReadError>()
                 .with::<windlass_process::SpawnError>()
                 .with::<windlass_process::RunError>()

@@ -2,7 +2,15 @@
 //!
 //! ```toml
 //! [image]
-//! base = "python:3.12-slim"
+//! base = "oci:images/python:3.11"   # or a registry reference
+//! containerfile = "Containerfile"   # optional; flags and keys below add to it
+//! files = [{ src = "train.py", dest = "/job/" }]
+//! requirements = ["requirements.txt"]
+//! wheels = ["dist/sentiment_lab-0.1.0-py3-none-any.whl"]
+//! entrypoint = ["python", "/job/train.py"]
+//! env = { PYTHONUNBUFFERED = "1" }
+//! workdir = "/job"
+//! output = "oci:dist/image:latest"
 //!
 //! [image.registries."ghcr.io"]
 //! username = "ci-bot"
@@ -12,6 +20,9 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use windlass_config::RelativePath;
+
+use crate::build::layer::Compression;
 
 pub use crate::registry::config::RegistrySection;
 
@@ -22,7 +33,80 @@ pub use crate::registry::config::RegistrySection;
 pub struct ImageSection {
     /// The base image reference (`image build --base`).
     pub base: Option<String>,
+    /// A Containerfile to build (`image build -f`).
+    pub containerfile: Option<RelativePath>,
+    /// The build context (`COPY` sources and `files` are relative to it).
+    pub context: Option<RelativePath>,
+    /// Files and directories to copy in (`--copy SRC:DEST`).
+    #[serde(default)]
+    pub files: Vec<FileEntry>,
+    /// Requirement files installed natively (`-r`).
+    #[serde(default)]
+    pub requirements: Vec<RelativePath>,
+    /// Wheels installed natively (`--wheel`), such as the project's.
+    #[serde(default)]
+    pub wheels: Vec<RelativePath>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    /// Ports (`8080`, `8080/tcp`, `53/udp`).
+    #[serde(default)]
+    pub expose: Vec<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `os/arch[/variant]` to build for.
+    #[serde(default)]
+    pub platforms: Vec<String>,
+    pub compression: Option<Compression>,
+    /// `UID:GID` owning the copied files.
+    pub owner: Option<String>,
+    /// Where the image goes: `oci:DIR[:TAG]` (relative to this file).
+    pub output: Option<String>,
     /// `[image.registries."HOST"]`: credentials and transport per registry.
     #[serde(default)]
     pub registries: BTreeMap<String, RegistrySection>,
+}
+
+/// One `files` entry: a file or directory and where it goes in the image.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileEntry {
+    pub src: RelativePath,
+    /// An image path; ending in `/` means "into this directory".
+    pub dest: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use windlass_testkit::serde_fields;
+
+    /// Every field of `[image]` has a row in the registry the reference
+    /// docs are generated from, and every row is a field.
+    #[test]
+    fn every_build_field_is_documented() {
+        let mut fields: Vec<String> = serde_fields::<super::ImageSection>()
+            .iter()
+            .map(|f| format!("image.{f}"))
+            .collect();
+        fields.sort();
+        let mut documented: Vec<String> = windlass_config::TOOL_KEYS
+            .iter()
+            .map(|key| key.key.to_owned())
+            .filter(|key| key.starts_with("image."))
+            .map(|key| {
+                // One row per registry setting; the section has one field.
+                if key.starts_with("image.registries.") {
+                    "image.registries".to_owned()
+                } else {
+                    key
+                }
+            })
+            .collect();
+        documented.sort();
+        documented.dedup();
+        assert_eq!(fields, documented);
+    }
 }

@@ -1,0 +1,318 @@
+//! `image build`: an OCI image from a base image and new layers, without a
+//! daemon or a container runtime.
+//!
+//! - [`layer`]: reproducible layer tarballs (sorted, owner `0:0`, one
+//!   mtime, normalised modes), gzip or zstd, streamed into a layout blob.
+//! - [`containerfile`]: the common Containerfile subset, with line numbers.
+//! - [`plan`]: flags, `[image]` and a Containerfile turned into layers and
+//!   config changes, in cache-friendly order (dependencies, the project's
+//!   wheels, then files).
+//! - [`base`]: the base image per platform (the one place bases are
+//!   loaded).
+//! - [`image`]: configs, manifests and the index, written with sorted keys
+//!   so the same inputs give the same digest.
+//! - [`git`]: the `org.opencontainers.image.{source,revision,version}`
+//!   annotations.
+//! - [`python`]: the one call into the native Python installer.
+
+pub mod base;
+pub mod containerfile;
+pub mod git;
+pub mod image;
+pub mod layer;
+pub mod plan;
+pub mod python;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use windlass_output::{Outcome, Printer};
+
+use crate::cli::Context;
+use crate::digest::Digest;
+use crate::layout::{Layout, LayoutError};
+use crate::reference::Location;
+
+pub use self::base::Platform;
+pub use self::layer::Compression;
+
+/// The layout an image goes to when neither `--output` nor
+/// `[image] output` says: `dist/image` in the project, tagged `latest`.
+pub const DEFAULT_OUTPUT: &str = "oci:dist/image:latest";
+/// The time of every entry and of `created` without `SOURCE_DATE_EPOCH`:
+/// 1980-01-01T00:00:00Z, as the wheels Windlass builds.
+pub const DEFAULT_EPOCH: u64 = 315_532_800;
+
+/// `windlass image build`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BuildArgs {
+    /// The build context: `COPY` sources and `--copy` sources are relative
+    /// to it [default: the project directory]
+    #[arg(value_name = "CONTEXT")]
+    pub context: Option<PathBuf>,
+    /// Build this Containerfile (the common subset; see docs/image.md)
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub containerfile: Option<PathBuf>,
+    /// A value for an `ARG` of the Containerfile
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    pub build_args: Vec<String>,
+    /// The base image: `oci:DIR[:TAG]` or a registry reference; replaces
+    /// the Containerfile's `FROM`; `scratch` for none
+    #[arg(long, value_name = "IMAGE")]
+    pub base: Option<String>,
+    /// Copy a file or directory into the image (repeatable; a DEST ending
+    /// in `/` is a directory)
+    #[arg(long = "copy", value_name = "SRC:DEST")]
+    pub copy: Vec<String>,
+    /// Install the packages of a requirements file natively (repeatable)
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirements: Vec<PathBuf>,
+    /// Install a wheel natively, such as the project's (repeatable)
+    #[arg(long = "wheel", value_name = "FILE")]
+    pub wheels: Vec<PathBuf>,
+    /// The entrypoint: a JSON array, or words split at spaces
+    #[arg(long, value_name = "COMMAND")]
+    pub entrypoint: Option<String>,
+    /// The default arguments: a JSON array, or words split at spaces
+    #[arg(long, value_name = "ARGS")]
+    pub cmd: Option<String>,
+    /// Set an environment variable in the image (repeatable)
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// The working directory of the container
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// The user the container runs as
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// A port the container listens on (repeatable): `8080`, `53/udp`
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+    /// Set a label (repeatable)
+    #[arg(long = "label", value_name = "NAME=VALUE")]
+    pub labels: Vec<String>,
+    /// Build for these platforms (comma-separated `os/arch[/variant]`), one
+    /// image each under an index; each must be offered by the base
+    #[arg(long, value_name = "PLATFORMS", value_delimiter = ',')]
+    pub platform: Vec<String>,
+    /// How new layers are compressed [default: gzip]
+    #[arg(long, value_enum, value_name = "ALGORITHM")]
+    pub compression: Option<Compression>,
+    /// The owner of copied files, `UID:GID` [default: 0:0]
+    #[arg(long, value_name = "UID:GID")]
+    pub owner: Option<String>,
+    /// Where the image goes: `oci:DIR[:TAG]` [default: oci:dist/image:latest]
+    #[arg(short = 'o', long, value_name = "LOCATION")]
+    pub output: Option<String>,
+    /// Also push the image to this registry reference
+    #[arg(long, value_name = "REFERENCE")]
+    pub push: Option<String>,
+}
+
+/// What `image build` did.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct BuildReport {
+    /// The manifest (one platform) or index (several) built.
+    #[schemars(with = "String")]
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    /// Where it was written: `oci:DIR:TAG`.
+    pub output: String,
+    /// The base image and the digest it was pinned to.
+    pub base: Option<String>,
+    pub manifests: Vec<image::BuiltManifest>,
+    /// The new layers, in order.
+    pub layers: Vec<image::BuiltLayer>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Outcome for BuildReport {
+    fn render_human_at(&self, out: &mut dyn std::io::Write, verbose: u8) -> std::io::Result<()> {
+        if verbose > 0 {
+            for layer in &self.layers {
+                writeln!(
+                    out,
+                    "layer {} {} {}",
+                    layer.digest,
+                    windlass_output::human_size(layer.size),
+                    layer.created_by
+                )?;
+            }
+            for m in &self.manifests {
+                writeln!(out, "{} {}", m.platform, m.digest)?;
+            }
+        }
+        writeln!(out, "{}", self.digest)
+    }
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Layer(layer::LayerError),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error(transparent)]
+    Base(#[from] base::BaseError),
+    #[error(transparent)]
+    Containerfile(#[from] containerfile::ContainerfileError),
+    #[error("{}:{line}: `{instruction}` failed", file.display())]
+    Step {
+        file: PathBuf,
+        line: usize,
+        instruction: String,
+        #[source]
+        source: Box<BuildError>,
+    },
+    #[error("{what}: {why}")]
+    Input { what: String, why: String },
+    #[error("`{}` is outside the build context `{}`", path.display(), context.display())]
+    OutsideContext { path: PathBuf, context: PathBuf },
+    #[error("`{}` is excluded by `{}`", path.display(), ignore_file)]
+    Ignored { path: PathBuf, ignore_file: String },
+    #[error("no file matches `{pattern}` in the build context")]
+    NoMatch { pattern: String },
+    #[error("`{}` is not a file this build copied into the image", path)]
+    NotCopied { path: String },
+    #[error("installing Python packages ({what}) needs the native Python installer")]
+    NeedsPythonInstaller { what: String },
+    #[error("`--push` needs the registry client")]
+    NeedsRegistry,
+    #[error("cannot make a scratch directory in `{}`", .0.display())]
+    Scratch(PathBuf, #[source] std::io::Error),
+}
+
+impl windlass_output::Diagnostic for BuildError {
+    fn exit_status(&self) -> windlass_output::ExitStatus {
+        windlass_output::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Layer(e) => e.hint(),
+            Self::Base(e) => e.hint(),
+            Self::Containerfile(e) => e.hint.clone(),
+            Self::Step { source, .. } => source.hint(),
+            Self::OutsideContext { .. } => {
+                Some("a build takes only files inside its context: move the file in".into())
+            }
+            Self::Ignored { .. } => Some("remove its pattern from the ignore file".into()),
+            Self::NotCopied { .. } => Some(
+                "`COPY` the file into the image before the `RUN pip install` that reads it".into(),
+            ),
+            Self::NeedsPythonInstaller { .. } => Some(
+                "build without `-r`/`--wheel`/`RUN pip install` for now, or with `podman build`"
+                    .into(),
+            ),
+            Self::NeedsRegistry => Some(
+                "write the image to a layout and copy it: `skopeo copy oci:DIR:TAG docker://REF`"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn location(&self) -> Option<windlass_output::SourceLocation> {
+        match self {
+            Self::Containerfile(e) => e.location(),
+            Self::Step { file, line, .. } => Some(windlass_output::SourceLocation {
+                file: file.clone(),
+                line: *line,
+                column: 1,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `image build`.
+pub async fn run(
+    args: &BuildArgs,
+    ctx: &Context,
+    printer: &Printer,
+) -> anyhow::Result<BuildReport> {
+    let project_dir = ctx
+        .config
+        .project_dir()
+        .map_or_else(|| ctx.cwd.clone(), Path::to_path_buf);
+    let request = plan::Request::from_args(args, &ctx.image, &ctx.cwd, &project_dir)?;
+    if request.push.is_some() {
+        // Checked first: nothing is built for a push that cannot happen.
+        return Err(BuildError::NeedsRegistry.into());
+    }
+    let epoch = ctx
+        .env
+        .get_str("SOURCE_DATE_EPOCH")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(DEFAULT_EPOCH);
+    let annotations = git::annotations(&request.context).await;
+    let report = build(&request, epoch, annotations, printer)?;
+    Ok(report)
+}
+
+/// Builds `request` (synchronous: the work is files and hashing).
+pub fn build(
+    request: &plan::Request,
+    epoch: u64,
+    git_annotations: BTreeMap<String, String>,
+    printer: &Printer,
+) -> Result<BuildReport, BuildError> {
+    let prepared = plan::prepare(request, epoch)?;
+    if !python::AVAILABLE
+        && let Some(request) = prepared.steps.iter().find_map(|s| match &s.kind {
+            image::StepKind::Python(r) => Some(r),
+            image::StepKind::Files(_) => None,
+        })
+    {
+        return Err(python::unavailable(request));
+    }
+    let Location::Layout { dir, tag } = &request.output else {
+        return Err(BuildError::NeedsRegistry);
+    };
+    std::fs::create_dir_all(dir).map_err(|e| LayoutError::Write {
+        path: dir.clone(),
+        source: e,
+    })?;
+    let out = Layout::open_or_create(dir)?;
+    let mut annotations = git_annotations;
+    annotations.insert(image::CREATED.into(), image::rfc3339(epoch));
+    let assembly = image::Assembly {
+        steps: prepared.steps,
+        edits: prepared.edits,
+        annotations: annotations.clone(),
+        created: image::rfc3339(epoch),
+        options: prepared.options,
+    };
+    printer.status(
+        "Building",
+        &format!(
+            "{} on {}",
+            windlass_output::plural(assembly.steps.len(), "layer", "layers"),
+            prepared.base_name.as_deref().unwrap_or("scratch")
+        ),
+    );
+    let built = image::assemble(&prepared.base, &assembly, &out, out.root())?;
+    let descriptor = oci_spec::image::DescriptorBuilder::default()
+        .media_type(oci_spec::image::MediaType::from(built.media_type))
+        .digest(oci_spec::image::Digest::from(&built.digest))
+        .size(built.size)
+        .build()
+        .map_err(|e| LayoutError::Write {
+            path: dir.clone(),
+            source: std::io::Error::other(e),
+        })?;
+    out.set_tag(descriptor, tag.as_deref())?;
+    Ok(BuildReport {
+        digest: built.digest,
+        media_type: built.media_type.to_owned(),
+        size: built.size,
+        output: request.output.to_string(),
+        base: prepared.base_name,
+        manifests: built.manifests,
+        layers: built.layers,
+        annotations,
+    })
+}
