@@ -133,7 +133,16 @@ pub async fn fetch(
         target.platforms.first().map_or("any", String::as_str)
     );
     if !outcome.success() {
-        if let Some(requirement) = no_match(&stderr) {
+        if stderr.contains("DO NOT MATCH THE HASHES") {
+            return Err(PythonError::PipHashMismatch {
+                output: tail(&windlass_redact::global().redact(&stderr), 20),
+            });
+        }
+        // pip says "no matching distribution" also when the index could
+        // not be reached: that is a remote failure, not a missing wheel.
+        let unreachable =
+            stderr.contains("Could not fetch URL") || stderr.contains("Retrying (Retry(");
+        if let Some(requirement) = no_match(&stderr).filter(|_| !unreachable) {
             return Err(PythonError::NoWheel {
                 requirement,
                 target: target_text,

@@ -539,24 +539,19 @@ fn split_csv(line: &str) -> Vec<String> {
     fields
 }
 
-/// `#!python` (or `#!pythonw`) on the first line becomes the interpreter.
+/// A first line starting with `#!python` becomes `#!INTERPRETER` (the
+/// whole line, as pip does).
 fn rewrite_shebang(bytes: Vec<u8>, interpreter: &str) -> Vec<u8> {
-    for prefix in [&b"#!pythonw"[..], b"#!python"] {
-        if let Some(rest) = bytes.strip_prefix(prefix) {
-            let rest_of_line_end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
-            let tail = &rest[..rest_of_line_end];
-            // `#!python3.11` keeps nothing of its own: the interpreter is ours.
-            let args = tail
-                .iter()
-                .position(|b| *b == b' ' || *b == b'\t')
-                .map_or(&b""[..], |at| &tail[at..]);
-            let mut out = format!("#!{interpreter}").into_bytes();
-            out.extend_from_slice(args.strip_suffix(b"\r").unwrap_or(args));
-            out.extend_from_slice(&rest[rest_of_line_end..]);
-            return out;
-        }
+    if !bytes.starts_with(b"#!python") {
+        return bytes;
     }
-    bytes
+    let rest = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(&b""[..], |at| &bytes[at + 1..]);
+    let mut out = format!("#!{interpreter}\n").into_bytes();
+    out.extend_from_slice(rest);
+    out
 }
 
 /// `(script, module, attribute path)` for every console and GUI script.
@@ -590,7 +585,8 @@ fn scripts_of(text: &str) -> Vec<(String, String, String)> {
     out
 }
 
-/// The wrapper script pip writes for an entry point.
+/// The wrapper script pip writes for an entry point (distlib's template,
+/// byte for byte, so that the file hashes match pip's).
 fn wrapper(interpreter: &str, module: &str, attr: &str) -> String {
     let (import, call) = if attr.is_empty() {
         (format!("import {module}"), module.to_owned())
@@ -600,7 +596,7 @@ fn wrapper(interpreter: &str, module: &str, attr: &str) -> String {
     };
     format!(
         "#!{interpreter}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\n{import}\n\
-         if __name__ == \"__main__\":\n    sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    \
+         if __name__ == '__main__':\n    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n    \
          sys.exit({call}())\n"
     )
 }
@@ -641,7 +637,7 @@ mod tests {
         );
         assert_eq!(
             rewrite_shebang(b"#!python3 -u\r\nx".to_vec(), "/usr/bin/python3"),
-            b"#!/usr/bin/python3 -u\nx"
+            b"#!/usr/bin/python3\nx"
         );
         assert_eq!(
             rewrite_shebang(b"#!/bin/sh\n".to_vec(), "/p"),
@@ -662,8 +658,8 @@ mod tests {
         import re
         import sys
         from sentiment_lab.train import main
-        if __name__ == "__main__":
-            sys.argv[0] = re.sub(r"(-script\.pyw|\.exe)?$", "", sys.argv[0])
+        if __name__ == '__main__':
+            sys.argv[0] = re.sub(r'(-script\.pyw|\.exe)?$', '', sys.argv[0])
             sys.exit(main())
         "#);
     }

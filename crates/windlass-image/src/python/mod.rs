@@ -115,6 +115,8 @@ pub enum PythonError {
         requirements: PathBuf,
         actual: String,
     },
+    #[error("pip found files that do not match the pinned hashes:\n{output}")]
+    PipHashMismatch { output: String },
     #[error("`{name}` has no `--hash` pin in {} while other requirements do", requirements.display())]
     HashMissing { name: String, requirements: PathBuf },
     #[error("the wheel {wheel} is for another Python or platform than {target}")]
@@ -185,7 +187,7 @@ impl Diagnostic for PythonError {
             Self::NoWheel { .. } => {
                 "build a wheel of it (`windlass wheel build` for a project of yours) and give its path, pick a version that ships wheels, or build the image with podman/buildah".into()
             }
-            Self::HashMismatch { .. } => {
+            Self::HashMismatch { .. } | Self::PipHashMismatch { .. } => {
                 "the index serves another file than the one pinned: regenerate the hashes (`pip-compile --generate-hashes`) only if you trust the new file".into()
             }
             Self::HashMissing { .. } => {
