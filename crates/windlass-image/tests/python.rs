@@ -582,3 +582,57 @@ async fn a_canary_index_password_stays_in_the_childs_environment() {
     assert_eq!(err.exit_status(), ExitStatus::Remote, "{shown}");
     assert_no_leak_in_dir(tmp.path(), &password);
 }
+
+#[tokio::test]
+async fn the_example_job_runs_in_the_base_image_with_its_requirements() {
+    let services = Services::load();
+    let target = base_target(&services);
+    let tmp = tempfile::tempdir().unwrap();
+    // The example project's wheel, published to an index of the test's own.
+    let wheel = sentiment_wheel(&tmp.path().join("dist")).await;
+    let server = index_with(&services, &tmp.path().join("packages"), &[wheel]);
+    let job = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-job");
+    let fetched = fetch(
+        &request(
+            &tmp.path().join("cache"),
+            Index {
+                url: format!("{}simple/", server.url()),
+                credentials: None,
+            },
+            Requirements {
+                files: vec![job.join("requirements.txt")],
+                ..Requirements::default()
+            },
+        ),
+        &target,
+    )
+    .await
+    .unwrap();
+    assert_eq!(fetched.len(), 1);
+    assert!(fetched[0].requested);
+    let staging = tmp.path().join("staging");
+    install(
+        &InstallRequest {
+            wheels: vec![WheelToInstall {
+                path: fetched[0].path.clone(),
+                requested: true,
+            }],
+        },
+        &target,
+        &staging,
+    )
+    .unwrap();
+    let site = staging.join("usr/local/lib/python3.11/dist-packages");
+    let train = job.join("train.py").canonicalize().unwrap();
+    // The Containerfile's ENTRYPOINT, `python train.py`, in /job.
+    let out = podman_run(
+        &services,
+        &[
+            (&site, "/usr/local/lib/python3.11/dist-packages"),
+            (&train, "/job/train.py"),
+        ],
+        &["python", "/job/train.py"],
+    );
+    assert!(out.contains("trained on 6 reviews, accuracy 1.00"), "{out}");
+    assert!(out.contains("'a great story' is pos"), "{out}");
+}

@@ -411,6 +411,7 @@ fn handed_over(stdout: &str, wheels_dir: &Path) -> Vec<PathBuf> {
         })
         .map(|shown| {
             let shown = Path::new(shown.trim());
+            let shown = shown.strip_prefix("./").unwrap_or(shown);
             if shown.is_absolute() {
                 shown.to_owned()
             } else {
@@ -505,7 +506,7 @@ mod tests {
         assert_eq!(
             handed_over(out, dir),
             vec![
-                PathBuf::from("/w/./six-1.17.0-py2.py3-none-any.whl"),
+                PathBuf::from("/w/six-1.17.0-py2.py3-none-any.whl"),
                 PathBuf::from("/w/certifi-1-py3-none-any.whl")
             ]
         );
