@@ -219,18 +219,15 @@ async fn installs_the_same_files_and_record_as_pip() {
         dist(&services, FLAKE8),
     ];
 
-    // pip's install, into PIP/p.
+    // pip's install, into PIP/p. `--ignore-installed`: else pip skips, or
+    // uninstalls from the shared peers venv, what that venv holds of these
+    // projects.
     let pip_root = tmp.path().join("pip");
     let prefix = "/p";
-    let output = Command::new(services.tools().python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-compile",
-            "--no-index",
-        ])
+    let python = services.tools().python;
+    let output = Command::new(&python)
+        .args(["-m", "pip", "install", "--ignore-installed", "--no-deps"])
+        .args(["--no-compile", "--no-index"])
         .args(["--disable-pip-version-check", "--prefix"])
         .arg(pip_root.join("p"))
         .args(&wheels)
@@ -279,6 +276,11 @@ async fn installs_the_same_files_and_record_as_pip() {
             assert!(bytes == pip_bytes, "{path}: content differs from pip's");
         }
     }
+    let intact = Command::new(&python)
+        .args(["-c", "import certifi"])
+        .output()
+        .unwrap();
+    assert!(intact.status.success(), "the peers venv lost certifi");
     assert!(ours.contains_key("p/bin/sentiment-train"));
     assert!(ours.contains_key("p/bin/flake8"));
 
@@ -534,20 +536,7 @@ async fn a_canary_index_password_stays_in_the_childs_environment() {
     let names: Vec<&str> = fetched.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(names, ["sentiment-lab", "six"]);
     let staging = tmp.path().join("staging");
-    let report = install(
-        &InstallRequest {
-            wheels: fetched
-                .iter()
-                .map(|w| WheelToInstall {
-                    path: w.path.clone(),
-                    requested: w.requested,
-                })
-                .collect(),
-        },
-        &target,
-        &staging,
-    )
-    .unwrap();
+    let report = install(&InstallRequest::from_fetched(&fetched), &target, &staging).unwrap();
     let sbom =
         windlass_image::python::sbom(&report, &windlass_image::python::SbomOptions::default());
     assert_no_leak(&sbom, &password);

@@ -37,6 +37,21 @@ pub struct InstallRequest {
     pub wheels: Vec<WheelToInstall>,
 }
 
+impl InstallRequest {
+    /// Every wheel [`fetch`](super::fetch) handed over.
+    pub fn from_fetched(fetched: &[super::FetchedWheel]) -> Self {
+        Self {
+            wheels: fetched
+                .iter()
+                .map(|w| WheelToInstall {
+                    path: w.path.clone(),
+                    requested: w.requested,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One wheel file and whether the user asked for it by name (`REQUESTED`).
 #[derive(Debug, Clone)]
 pub struct WheelToInstall {
