@@ -66,7 +66,7 @@ PEERS_PIP=(
   "validate-pyproject==0.27"
 )
 APT_PACKAGES=(
-  docker-registry skopeo umoci apache2-utils podman runc busybox-static
+  docker-registry skopeo umoci apache2-utils podman runc busybox-static mmdebstrap
   jq curl openssl ca-certificates
   # OS keyring tests: the kernel keyring (keyctl) and a headless Secret
   # Service (gnome-keyring-daemon on a dbus-run-session bus, secret-tool).
@@ -81,6 +81,17 @@ BAO=$SERVICES_VENV/bin/bao
 HELM=$KUBE_DIR/layer/helm/helm
 KUBECTL=$KUBE_DIR/layer/kubectl/kubectl
 CONTAINERS_CONF=$STATE_DIR/containers/containers.conf
+# The Python base image of the image tests: Debian's python3 as a
+# root file system (mmdebstrap), imported with umoci into an OCI layout.
+# Bump PYTHON_BASE_VERSION whenever the recipe below changes: it keys the
+# cache, so a new value rebuilds.
+PYTHON_BASE_VERSION=bookworm-python3.11-1
+PYTHON_BASE_SUITE=bookworm
+PYTHON_BASE_PACKAGES=python3,python3-pip,python-is-python3
+PYTHON_BASE_TAG=3.11-bookworm
+PYTHON_BASE_REPO=python
+PYTHON_BASE_DIR=$STATE_DIR/images/python-base-$PYTHON_BASE_VERSION
+PYTHON_BASE_LAYOUT=$PYTHON_BASE_DIR/layout
 CONTAINERS_STORAGE_CONF=$STATE_DIR/containers/storage.conf
 
 BAO_ADDR_URL=http://127.0.0.1:$BAO_PORT
@@ -206,6 +217,44 @@ ensure_dists() {
   done
 }
 
+# ensure_python_base: the Python base image as an OCI layout, built once per
+# PYTHON_BASE_VERSION. Each step writes next to its result and renames, so an
+# interrupted build is redone rather than half used.
+ensure_python_base() {
+  local dir=$PYTHON_BASE_DIR tar=$PYTHON_BASE_DIR/rootfs.tar layout=$PYTHON_BASE_LAYOUT
+  [[ -f $layout/index.json && -f $dir/.done ]] && return 0
+  mkdir -p "$dir"
+  if [[ ! -s $tar ]]; then
+    log "python base: mmdebstrap $PYTHON_BASE_SUITE with $PYTHON_BASE_PACKAGES"
+    # The hook removes EXTERNALLY-MANAGED (PEP 668) so pip behaves as in the
+    # official python images; the apt lists of the host are the mirror.
+    rm -f "$dir/rootfs.partial.tar"
+    # shellcheck disable=SC2016 # the hooks expand $1 inside mmdebstrap
+    mmdebstrap --quiet --variant=essential --mode=root --format=tar \
+      --include="$PYTHON_BASE_PACKAGES" \
+      --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED' \
+      --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
+      "$PYTHON_BASE_SUITE" "$dir/rootfs.partial.tar" - </etc/apt/sources.list.d/debian.sources >&2 \
+      || die "mmdebstrap failed to build the python base"
+    mv -f "$dir/rootfs.partial.tar" "$tar"
+  fi
+  log "python base: umoci import into $layout"
+  rm -rf "$layout.partial"
+  umoci init --layout "$layout.partial"
+  umoci new --image "$layout.partial:$PYTHON_BASE_TAG"
+  umoci raw add-layer --image "$layout.partial:$PYTHON_BASE_TAG" \
+    --history.created_by="mmdebstrap --variant=essential --include=$PYTHON_BASE_PACKAGES $PYTHON_BASE_SUITE" \
+    --history.created=1970-01-01T00:00:00Z "$tar"
+  umoci config --no-history --image "$layout.partial:$PYTHON_BASE_TAG" \
+    --os linux --architecture amd64 --config.cmd python3 \
+    --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --config.env LANG=C.UTF-8
+  umoci gc --layout "$layout.partial"
+  rm -rf "$layout"
+  mv "$layout.partial" "$layout"
+  touch "$dir/.done"
+}
+
 cmd_install() {
   apt_install "${APT_PACKAGES[@]}"
   mkdir -p "$STATE_DIR" "$TOOLS_DIR"
@@ -214,6 +263,7 @@ cmd_install() {
   ensure_dists
   install_kube_tools
   write_containers_conf
+  ensure_python_base
   log "installed into $STATE_DIR"
 }
 
@@ -594,6 +644,23 @@ start_registries() {
   done
 }
 
+# push_python_base: the cached base in the open registry as
+# python:3.11-bookworm, copied only when the registry lacks that manifest.
+push_python_base() {
+  [[ -f $PYTHON_BASE_LAYOUT/index.json ]] || {
+    log "python base not built (run scripts/services.sh install); not pushed"
+    return 0
+  }
+  local want have ref=127.0.0.1:$REG_PORT/$PYTHON_BASE_REPO:$PYTHON_BASE_TAG
+  want=$(jq -r '.manifests[0].digest' "$PYTHON_BASE_LAYOUT/index.json")
+  have=$( (skopeo inspect --tls-verify=false --raw "docker://$ref" 2>/dev/null || true) \
+    | sha256sum | cut -d' ' -f1)
+  [[ sha256:$have == "$want" ]] && return 0
+  skopeo copy -q --preserve-digests --dest-tls-verify=false \
+    "oci:$PYTHON_BASE_LAYOUT:$PYTHON_BASE_TAG" "docker://$ref" >&2
+  log "python base pushed to $ref ($want)"
+}
+
 cmd_start() {
   local tool
   for tool in jq curl openssl htpasswd setsid; do
@@ -607,6 +674,7 @@ cmd_start() {
   start_pypiserver
   start_devpi
   start_registries
+  push_python_base
   cmd_env
 }
 
@@ -723,6 +791,11 @@ cmd_env() {
   kv WINDLASS_TEST_CONTAINERS_CONF "$CONTAINERS_CONF"
   kv WINDLASS_TEST_CONTAINERS_STORAGE_CONF "$CONTAINERS_STORAGE_CONF"
   kv WINDLASS_TEST_HELM "$HELM"
+  # Python base image: an OCI layout (oci:DIR:TAG) and its copy in the open
+  # registry.
+  kv WINDLASS_TEST_PYTHON_BASE_LAYOUT "$PYTHON_BASE_LAYOUT"
+  kv WINDLASS_TEST_PYTHON_BASE_TAG "$PYTHON_BASE_TAG"
+  kv WINDLASS_TEST_PYTHON_BASE_REF "127.0.0.1:$REG_PORT/$PYTHON_BASE_REPO:$PYTHON_BASE_TAG"
   kv WINDLASS_TEST_KUBECTL "$KUBECTL"
   mv -f "$tmp" "$ENV_FILE"
   printf '%s\n' "$ENV_FILE"

@@ -13,6 +13,9 @@
 //! - [`config`]: `[image]` in `windlass.toml`.
 //! - [`build`]: `image build` (layers, config, manifest; Containerfile
 //!   subset; Python installed natively).
+//! - [`python`]: the base image's Python read from its layers, wheels
+//!   fetched for it with pip and installed natively into a staging tree,
+//!   and the CycloneDX SBOM of what was installed.
 //! - [`push`], [`copy`], [`tag`], [`inspect`]: the commands that talk to
 //!   registries, over [`registry`] (the distribution protocol on
 //!   `windlass-http`).
@@ -29,6 +32,7 @@ pub mod digest;
 pub mod inspect;
 pub mod layout;
 pub mod push;
+pub mod python;
 pub mod reference;
 pub mod registry;
 pub mod tag;
