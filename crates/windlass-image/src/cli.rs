@@ -196,7 +196,7 @@ async fn run_command(
     printer: &Printer,
 ) -> anyhow::Result<ImageOutcome> {
     match command {
-        ImageCommand::Build(args) => crate::build::run(args, ctx, printer)
+        ImageCommand::Build(args) => Box::pin(crate::build::run(args, ctx, printer))
             .await
             .map(ImageOutcome::Built),
         ImageCommand::Push(args) => crate::push::run(args, ctx, printer)

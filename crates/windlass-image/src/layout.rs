@@ -200,8 +200,8 @@ impl Layout {
                 .and_then(|a| a.get(REF_NAME))
                 .cloned()
         };
-        match tag {
-            Some(tag) => manifests
+        if let Some(tag) = tag {
+            return manifests
                 .iter()
                 .find(|d| name(d).as_deref() == Some(tag))
                 .cloned()
@@ -216,14 +216,19 @@ impl Layout {
                             tags.join(", ")
                         }
                     },
-                }),
-            None => match manifests.as_slice() {
-                [one] => Ok(one.clone()),
-                _ => Err(LayoutError::Ambiguous {
-                    path: self.root.clone(),
-                    count: manifests.len(),
-                }),
-            },
+                });
+        }
+        // Referrers (an SBOM attached to the image) are not images.
+        let images: Vec<&Descriptor> = manifests
+            .iter()
+            .filter(|d| d.artifact_type().is_none())
+            .collect();
+        match images.as_slice() {
+            [one] => Ok((*one).clone()),
+            _ => Err(LayoutError::Ambiguous {
+                path: self.root.clone(),
+                count: images.len(),
+            }),
         }
     }
 

@@ -220,8 +220,8 @@ impl windlass_output::Diagnostic for BaseError {
 
 /// Loads the base at `location` for `platforms` (empty: the base's only
 /// platform, or this machine's from an index). This is the one place that
-/// knows where bases come from: a registry base is pulled into a layout
-/// here once the registry client is in.
+/// knows where bases come from: a registry base has been pulled into a
+/// layout first ([`load_pulled`]); here it is refused.
 pub fn load(location: Option<&Location>, platforms: &[Platform]) -> Result<BaseImage, BaseError> {
     match location {
         None => Ok(scratch(platforms)),
@@ -232,20 +232,41 @@ pub fn load(location: Option<&Location>, platforms: &[Platform]) -> Result<BaseI
             let layout = Layout::open(dir)?;
             let descriptor = layout.resolve(tag.as_deref())?;
             let name = location.map(ToString::to_string).unwrap_or_default();
-            let digest = Digest::try_from(descriptor.digest()).map_err(|e| BaseError::Invalid {
-                layout: dir.clone(),
-                what: "index.json".into(),
-                why: e.to_string(),
-            })?;
-            let media_type = descriptor.media_type().to_string();
-            let images = select(&layout, &name, &digest, &media_type, platforms)?;
-            Ok(BaseImage {
-                layout: Some(layout),
-                name: None,
-                images,
-            })
+            from_layout(layout, &descriptor, &name, None, platforms)
         }
     }
+}
+
+/// Loads a registry base that was pulled into `layout` (`descriptor` is
+/// what `name` pointed at): the output is annotated with `name`.
+pub fn load_pulled(
+    layout: Layout,
+    descriptor: &oci_spec::image::Descriptor,
+    name: &str,
+    platforms: &[Platform],
+) -> Result<BaseImage, BaseError> {
+    from_layout(layout, descriptor, name, Some(name.to_owned()), platforms)
+}
+
+fn from_layout(
+    layout: Layout,
+    descriptor: &oci_spec::image::Descriptor,
+    name: &str,
+    annotated_name: Option<String>,
+    platforms: &[Platform],
+) -> Result<BaseImage, BaseError> {
+    let digest = Digest::try_from(descriptor.digest()).map_err(|e| BaseError::Invalid {
+        layout: layout.root().to_owned(),
+        what: "index.json".into(),
+        why: e.to_string(),
+    })?;
+    let media_type = descriptor.media_type().to_string();
+    let images = select(&layout, name, &digest, &media_type, platforms)?;
+    Ok(BaseImage {
+        layout: Some(layout),
+        name: annotated_name,
+        images,
+    })
 }
 
 fn scratch(platforms: &[Platform]) -> BaseImage {

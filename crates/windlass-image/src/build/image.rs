@@ -15,6 +15,7 @@ use super::layer::{Attrs, Compression, LayerBlob, LayerBuilder, LayerError, Laye
 use super::python::{self, PythonRequest};
 use crate::digest::Digest;
 use crate::layout::{Layout, LayoutError};
+use crate::python::SbomOptions;
 
 /// `org.opencontainers.image.created`.
 pub const CREATED: &str = "org.opencontainers.image.created";
@@ -79,6 +80,8 @@ pub struct Assembly {
     /// `SOURCE_DATE_EPOCH` or the fixed epoch, as RFC 3339.
     pub created: String,
     pub options: LayerOptions,
+    /// The wheels of the Python steps, fetched for each platform.
+    pub python: python::Fetched,
 }
 
 /// One layer the build made, for the report.
@@ -106,6 +109,11 @@ pub struct BuiltManifest {
     /// The base manifest it builds on (`None` for `scratch`).
     #[schemars(with = "Option<String>")]
     pub base_digest: Option<Digest>,
+    /// The CycloneDX SBOM of its Python packages, attached as a referrer
+    /// (when packages were installed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub sbom: Option<Digest>,
 }
 
 /// What was written.
@@ -196,15 +204,16 @@ fn platform_image(
         copy_base_layers(layout, out, image)?;
     }
     let mut layers = Vec::new();
+    let mut installed = Vec::new();
     for (i, step) in assembly.steps.iter().enumerate() {
         let blob = match &step.kind {
             StepKind::Files(_) => shared[&i].clone(),
-            StepKind::Python(request) => {
+            StepKind::Python(_) => {
                 let staging = tempfile::Builder::new()
                     .prefix(".python-")
                     .tempdir_in(scratch_dir)
                     .map_err(|e| BuildError::Scratch(scratch_dir.to_owned(), e))?;
-                python::install(request, base, image, staging.path())?;
+                installed.push(python::install(i, &assembly.python, image, staging.path())?);
                 let mut builder = LayerBuilder::new(assembly.options);
                 builder.add_tree(staging.path(), "/", Attrs::default(), &|_, _| true)?;
                 let blob = builder.write(out)?;
@@ -247,11 +256,28 @@ fn platform_image(
         "annotations": annotations,
     });
     let (digest, size) = out.write_blob(&to_json(&manifest))?;
+    let sbom = if installed.is_empty() {
+        None
+    } else {
+        let options = SbomOptions {
+            // The image the packages are in, by its manifest digest.
+            subject: Some(digest.to_string()),
+            timestamp: Some(assembly.created.clone()),
+        };
+        Some(python::attach_sbom(
+            out,
+            (&digest, size),
+            &python::merge(installed),
+            &options,
+            &assembly.created,
+        )?)
+    };
     Ok(BuiltManifest {
         platform: image.platform.clone(),
         digest,
         size,
         base_digest: image.digest.clone(),
+        sbom,
     })
 }
 
@@ -467,7 +493,7 @@ fn edit_runtime(runtime: &mut Map<String, Value>, edits: &ConfigEdits) {
     }
 }
 
-fn to_json(value: &Value) -> Vec<u8> {
+pub(super) fn to_json(value: &Value) -> Vec<u8> {
     // A `Value` always serialises; its maps are sorted.
     serde_json::to_vec(value).unwrap_or_else(|_| unreachable!("a JSON value"))
 }

@@ -32,7 +32,8 @@ use windlass_output::{Outcome, Printer};
 use crate::cli::Context;
 use crate::digest::Digest;
 use crate::layout::{Layout, LayoutError};
-use crate::reference::Location;
+use crate::reference::{Location, Reference};
+use crate::registry::{Client, TransferArgs, open_client};
 
 pub use self::base::Platform;
 pub use self::layer::Compression;
@@ -126,6 +127,9 @@ pub struct BuildReport {
     /// The new layers, in order.
     pub layers: Vec<image::BuiltLayer>,
     pub annotations: BTreeMap<String, String>,
+    /// What `--push` did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<crate::push::PushReport>,
 }
 
 impl Outcome for BuildReport {
@@ -144,7 +148,11 @@ impl Outcome for BuildReport {
                 writeln!(out, "{} {}", m.platform, m.digest)?;
             }
         }
-        writeln!(out, "{}", self.digest)
+        writeln!(out, "{}", self.digest)?;
+        if let Some(pushed) = &self.pushed {
+            writeln!(out, "{}", pushed.destination)?;
+        }
+        Ok(())
     }
 }
 
@@ -177,8 +185,10 @@ pub enum BuildError {
     NoMatch { pattern: String },
     #[error("`{}` is not a file this build copied into the image", path)]
     NotCopied { path: String },
-    #[error("installing Python packages ({what}) needs the native Python installer")]
+    #[error("installing Python packages ({what}) needs their wheels fetched first")]
     NeedsPythonInstaller { what: String },
+    #[error(transparent)]
+    Python(#[from] crate::python::PythonError),
     #[error("`--push` needs the registry client")]
     NeedsRegistry,
     #[error("cannot make a scratch directory in `{}`", .0.display())]
@@ -187,11 +197,16 @@ pub enum BuildError {
 
 impl windlass_output::Diagnostic for BuildError {
     fn exit_status(&self) -> windlass_output::ExitStatus {
-        windlass_output::ExitStatus::Usage
+        match self {
+            Self::Python(e) => e.exit_status(),
+            Self::Step { source, .. } => source.exit_status(),
+            _ => windlass_output::ExitStatus::Usage,
+        }
     }
 
     fn hint(&self) -> Option<String> {
         match self {
+            Self::Python(e) => e.hint(),
             Self::Layer(e) => e.hint(),
             Self::Base(e) => e.hint(),
             Self::Containerfile(e) => e.hint.clone(),
@@ -203,10 +218,9 @@ impl windlass_output::Diagnostic for BuildError {
             Self::NotCopied { .. } => Some(
                 "`COPY` the file into the image before the `RUN pip install` that reads it".into(),
             ),
-            Self::NeedsPythonInstaller { .. } => Some(
-                "build without `-r`/`--wheel`/`RUN pip install` for now, or with `podman build`"
-                    .into(),
-            ),
+            Self::NeedsPythonInstaller { .. } => {
+                Some("run the build through `windlass image build`, which fetches them".into())
+            }
             Self::NeedsRegistry => Some(
                 "write the image to a layout and copy it: `skopeo copy oci:DIR:TAG docker://REF`"
                     .into(),
@@ -228,7 +242,9 @@ impl windlass_output::Diagnostic for BuildError {
     }
 }
 
-/// Runs `image build`.
+/// Runs `image build`: a registry base is pulled into the cache's layout
+/// first, Python wheels are fetched for the base's interpreter, the image
+/// is written to the output layout, then pushed with `--push`.
 pub async fn run(
     args: &BuildArgs,
     ctx: &Context,
@@ -238,22 +254,101 @@ pub async fn run(
         .config
         .project_dir()
         .map_or_else(|| ctx.cwd.clone(), Path::to_path_buf);
-    let request = plan::Request::from_args(args, &ctx.image, &ctx.cwd, &project_dir)?;
-    if request.push.is_some() {
-        // Checked first: nothing is built for a push that cannot happen.
-        return Err(BuildError::NeedsRegistry.into());
-    }
+    let mut request = plan::Request::from_args(args, &ctx.image, &ctx.cwd, &project_dir)?;
     let epoch = ctx
         .env
         .get_str("SOURCE_DATE_EPOCH")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(DEFAULT_EPOCH);
+    let cache_dir = windlass_dist::pep517::default_cache_dir(|name| {
+        ctx.env.get(name).map(std::ffi::OsStr::to_os_string)
+    });
+    let mut client = None;
+    let file = plan::read_containerfile(&request)?;
+    if let plan::BaseChoice::Image(Location::Registry(reference)) =
+        plan::base_choice(&request, file.as_ref())?
+    {
+        let platforms = plan::platforms(&request, file.as_ref())?;
+        let client = match &mut client {
+            Some(c) => c,
+            None => client.insert(open_client(ctx, &TransferArgs { jobs: 4 }, printer).await?),
+        };
+        let pulled = pull_base(client, &reference, &platforms, &cache_dir, printer).await?;
+        request.base = Some(plan::BaseChoice::Pulled(Box::new(pulled)));
+    }
     let annotations = git::annotations(&request.context).await;
-    let report = build(&request, epoch, annotations, printer)?;
+    let prepared = plan::prepare(&request, epoch)?;
+    let settings = python::FetchSettings {
+        python: ctx
+            .env
+            .get("WINDLASS_PYTHON")
+            .map_or_else(|| "python3".into(), std::ffi::OsStr::to_os_string),
+        cache_dir,
+    };
+    let fetched = python::fetch(&prepared.steps, &prepared.base, &settings, printer).await?;
+    let mut report = tokio::task::block_in_place(|| {
+        write(&request, prepared, fetched, epoch, annotations, printer)
+    })?;
+    if let Some(destination) = &request.push {
+        let client = match &mut client {
+            Some(c) => c,
+            None => client.insert(open_client(ctx, &TransferArgs { jobs: 4 }, printer).await?),
+        };
+        let Location::Layout { dir, tag } = &request.output else {
+            return Err(BuildError::NeedsRegistry.into());
+        };
+        let layout = Layout::open(dir)?;
+        let root = layout.resolve(tag.as_deref())?;
+        report.pushed = Some(
+            crate::push::push_from_layout(client, &layout, &root, destination, printer).await?,
+        );
+    }
     Ok(report)
 }
 
-/// Builds `request` (synchronous: the work is files and hashing).
+/// Pulls the registry base `reference` (the platforms asked for, else
+/// this machine's) into the layout `CACHE/image-bases`.
+async fn pull_base(
+    client: &Client,
+    reference: &Reference,
+    platforms: &[Platform],
+    cache_dir: &Path,
+    printer: &Printer,
+) -> anyhow::Result<plan::PulledBase> {
+    let dir = cache_dir.join("image-bases");
+    std::fs::create_dir_all(&dir).map_err(|e| LayoutError::Write {
+        path: dir.clone(),
+        source: e,
+    })?;
+    let layout = Layout::open_or_create(&dir)?;
+    let wanted: Vec<Platform> = if platforms.is_empty() {
+        vec![Platform::host()]
+    } else {
+        platforms.to_vec()
+    };
+    let wanted = wanted
+        .iter()
+        .map(|p| {
+            serde_json::from_value::<oci_spec::image::Platform>(p.to_json()).map_err(|e| {
+                BuildError::Input {
+                    what: format!("platform `{p}`"),
+                    why: e.to_string(),
+                }
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    printer.status("Pulling", &reference.to_string());
+    let descriptor = crate::registry::pull_into_layout(client, reference, &wanted, &layout).await?;
+    Ok(plan::PulledBase {
+        name: reference.to_string(),
+        layout,
+        descriptor,
+    })
+}
+
+/// Builds `request` (synchronous: the work is files and hashing). A build
+/// with Python steps needs their wheels fetched first, which only [`run`]
+/// does; here it stops before writing anything.
 pub fn build(
     request: &plan::Request,
     epoch: u64,
@@ -261,14 +356,31 @@ pub fn build(
     printer: &Printer,
 ) -> Result<BuildReport, BuildError> {
     let prepared = plan::prepare(request, epoch)?;
-    if !python::AVAILABLE
-        && let Some(request) = prepared.steps.iter().find_map(|s| match &s.kind {
-            image::StepKind::Python(r) => Some(r),
-            image::StepKind::Files(_) => None,
-        })
-    {
+    if let Some(request) = prepared.steps.iter().find_map(|s| match &s.kind {
+        image::StepKind::Python(r) => Some(r),
+        image::StepKind::Files(_) => None,
+    }) {
         return Err(python::unavailable(request));
     }
+    write(
+        request,
+        prepared,
+        python::Fetched::default(),
+        epoch,
+        git_annotations,
+        printer,
+    )
+}
+
+/// Writes the image `prepared` describes to the output layout.
+fn write(
+    request: &plan::Request,
+    prepared: plan::Prepared,
+    fetched: python::Fetched,
+    epoch: u64,
+    git_annotations: BTreeMap<String, String>,
+    printer: &Printer,
+) -> Result<BuildReport, BuildError> {
     let Location::Layout { dir, tag } = &request.output else {
         return Err(BuildError::NeedsRegistry);
     };
@@ -285,6 +397,7 @@ pub fn build(
         annotations: annotations.clone(),
         created: image::rfc3339(epoch),
         options: prepared.options,
+        python: fetched,
     };
     printer.status(
         "Building",
@@ -314,5 +427,6 @@ pub fn build(
         manifests: built.manifests,
         layers: built.layers,
         annotations,
+        pushed: None,
     })
 }

@@ -40,11 +40,38 @@ pub struct Request {
     pub push: Option<Reference>,
 }
 
-/// A base image chosen by a flag or `[image]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A base image chosen by a flag, `[image]` or the Containerfile.
+#[derive(Debug, Clone)]
 pub enum BaseChoice {
     Scratch,
     Image(Location),
+    /// A registry base already pulled into a local layout.
+    Pulled(Box<PulledBase>),
+}
+
+impl PartialEq for BaseChoice {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Scratch, Self::Scratch) => true,
+            (Self::Image(a), Self::Image(b)) => a == b,
+            (Self::Pulled(a), Self::Pulled(b)) => {
+                a.name == b.name && a.descriptor.digest() == b.descriptor.digest()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for BaseChoice {}
+
+/// A registry base in a local layout (the cache's), and what its
+/// reference pointed at when it was pulled.
+#[derive(Debug, Clone)]
+pub struct PulledBase {
+    /// The reference as the build named it, for the annotations.
+    pub name: String,
+    pub layout: crate::layout::Layout,
+    pub descriptor: oci_spec::image::Descriptor,
 }
 
 /// What the build makes, base loaded.
@@ -318,40 +345,75 @@ fn parse_output(value: &str) -> Result<Location, BuildError> {
     }
 }
 
-/// Loads the base and turns the request into layers.
-pub fn prepare(request: &Request, epoch: u64) -> Result<Prepared, BuildError> {
-    let options = LayerOptions {
-        mtime: epoch,
-        compression: request.compression,
-    };
-    let file = match &request.containerfile {
-        Some(path) => Some(containerfile::read(path, &request.build_args).map_err(
-            |e| match e {
+/// The Containerfile of `request`, read and parsed.
+pub fn read_containerfile(request: &Request) -> Result<Option<Containerfile>, BuildError> {
+    match &request.containerfile {
+        Some(path) => Ok(Some(
+            containerfile::read(path, &request.build_args).map_err(|e| match e {
                 containerfile::ReadFileError::Read(e) => BuildError::Layer(e.into()),
                 containerfile::ReadFileError::Syntax(e) => BuildError::Containerfile(e),
-            },
-        )?),
-        None => None,
-    };
-    let choice = match (&request.base, &file) {
-        (Some(choice), _) => choice.clone(),
-        (None, Some(file)) => parse_base(&file.from, &request.context)?,
-        (None, None) => BaseChoice::Scratch,
-    };
+            })?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The base: the flag's or `[image]`'s, else the Containerfile's `FROM`,
+/// else `scratch`.
+pub fn base_choice(
+    request: &Request,
+    file: Option<&Containerfile>,
+) -> Result<BaseChoice, BuildError> {
+    match (&request.base, file) {
+        (Some(choice), _) => Ok(choice.clone()),
+        (None, Some(file)) => parse_base(&file.from, &request.context),
+        (None, None) => Ok(BaseChoice::Scratch),
+    }
+}
+
+/// The platforms to build: the flag's or `[image]`'s, else the
+/// Containerfile's `FROM --platform`, else none (the base decides).
+pub fn platforms(
+    request: &Request,
+    file: Option<&Containerfile>,
+) -> Result<Vec<Platform>, BuildError> {
     let mut platforms = request.platforms.clone();
     if platforms.is_empty()
-        && let Some(p) = file.as_ref().and_then(|f| f.from_platform.as_deref())
+        && let Some(p) = file.and_then(|f| f.from_platform.as_deref())
     {
         platforms.push(
             p.parse()
                 .map_err(|e: base::PlatformError| input("`FROM --platform`", e.to_string()))?,
         );
     }
-    let (location, base_name) = match &choice {
-        BaseChoice::Scratch => (None, None),
-        BaseChoice::Image(location) => (Some(location), Some(location.to_string())),
+    Ok(platforms)
+}
+
+/// Loads the base and turns the request into layers.
+pub fn prepare(request: &Request, epoch: u64) -> Result<Prepared, BuildError> {
+    let options = LayerOptions {
+        mtime: epoch,
+        compression: request.compression,
     };
-    let base = base::load(location, &platforms)?;
+    let file = read_containerfile(request)?;
+    let choice = base_choice(request, file.as_ref())?;
+    let platforms = platforms(request, file.as_ref())?;
+    let (base, base_name) = match &choice {
+        BaseChoice::Scratch => (base::load(None, &platforms)?, None),
+        BaseChoice::Image(location) => (
+            base::load(Some(location), &platforms)?,
+            Some(location.to_string()),
+        ),
+        BaseChoice::Pulled(pulled) => (
+            base::load_pulled(
+                pulled.layout.clone(),
+                &pulled.descriptor,
+                &pulled.name,
+                &platforms,
+            )?,
+            Some(pulled.name.clone()),
+        ),
+    };
     let ignore = Ignore::load(&request.context)?;
     let mut lowering = Lowering {
         request,
