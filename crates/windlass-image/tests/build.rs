@@ -802,7 +802,7 @@ fn new_entries(layout: &Path, digest: &str, count: usize) -> Vec<Vec<String>> {
                 .unwrap();
             let file = std::fs::File::open(layout.join("blobs/sha256").join(hex)).unwrap();
             let mut tar = Vec::new();
-            flate2::read::GzDecoder::new(file)
+            flate2::read::MultiGzDecoder::new(file)
                 .read_to_end(&mut tar)
                 .unwrap();
             tar::Archive::new(&tar[..])

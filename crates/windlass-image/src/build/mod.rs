@@ -3,6 +3,7 @@
 //!
 //! - [`layer`]: reproducible layer tarballs (sorted, owner `0:0`, one
 //!   mtime, normalised modes), gzip or zstd, streamed into a layout blob.
+//! - [`gzip`]: gzip in fixed-size members compressed in parallel.
 //! - [`containerfile`]: the common Containerfile subset, with line numbers.
 //! - [`plan`]: flags, `[image]` and a Containerfile turned into layers and
 //!   config changes, in cache-friendly order (dependencies, the project's
@@ -18,6 +19,7 @@
 pub mod base;
 pub mod containerfile;
 pub mod git;
+pub mod gzip;
 pub mod image;
 pub mod layer;
 pub mod plan;
