@@ -126,6 +126,11 @@ fn project(dir: &Path) -> PathBuf {
     )
     .unwrap();
     std::fs::write(project.join("app/notes.pyc"), "ignored").unwrap();
+    // Larger than one gzip member.
+    let big: Vec<u8> = (0..6_000_000u32)
+        .map(|i| u8::try_from((i * 31 + i / 4099) % 253).unwrap())
+        .collect();
+    std::fs::write(project.join("app/data/big.bin"), big).unwrap();
     // Longer than a tar header holds: a long-name extension.
     let long = project.join("app/data").join("n".repeat(150));
     std::fs::create_dir_all(&long).unwrap();
@@ -276,6 +281,10 @@ fn builds_from_flags_and_others_read_it() {
     assert_eq!(mode(&rootfs.join("srv/app/data/input.csv")), 0o644);
     assert_eq!(mode(&rootfs.join("srv/app/data")), 0o755);
     assert!(!rootfs.join("srv/app/notes.pyc").exists());
+    assert_eq!(
+        std::fs::read(rootfs.join("srv/app/data/big.bin")).unwrap(),
+        std::fs::read(project.join("app/data/big.bin")).unwrap()
+    );
     assert_eq!(
         std::fs::read_to_string(
             rootfs
