@@ -891,3 +891,20 @@ COPY [\"c.txt\", \"/opt/\"]
         ]
     );
 }
+
+#[test]
+fn an_unsupported_run_reads_like_this() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let project = dir.join("ctx");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("Containerfile"),
+        "FROM scratch\n# set up\nRUN mkdir -p /job && \\\n    apt-get install -y curl\n",
+    )
+    .unwrap();
+    let run = image_build(dir, &project, &["-f", "Containerfile"]).replace(dir, "[DIR]");
+    insta::with_settings!({filters => windlass_testkit::cli::filters()}, {
+        insta::assert_snapshot!(run);
+    });
+}

@@ -25,6 +25,9 @@ use crate::reference::{Location, Reference};
 pub struct Request {
     pub context: PathBuf,
     pub containerfile: Option<PathBuf>,
+    /// How messages name the Containerfile: relative to the working
+    /// directory when it is below it.
+    pub containerfile_shown: Option<PathBuf>,
     pub build_args: BTreeMap<String, String>,
     /// `None`: the Containerfile's `FROM` (or `scratch` without one).
     pub base: Option<BaseChoice>,
@@ -152,6 +155,10 @@ impl Request {
                     .as_ref()
                     .map(|p| p.as_path().to_owned())
             });
+        let containerfile_shown = containerfile.as_ref().map(|path| {
+            path.strip_prefix(cwd)
+                .map_or_else(|_| path.clone(), Path::to_path_buf)
+        });
         let build_args = args
             .build_args
             .iter()
@@ -221,6 +228,7 @@ impl Request {
         Ok(Self {
             context,
             containerfile,
+            containerfile_shown,
             build_args,
             base,
             files,
@@ -325,12 +333,17 @@ pub fn prepare(request: &Request, epoch: u64) -> Result<Prepared, BuildError> {
         compression: request.compression,
     };
     let file = match &request.containerfile {
-        Some(path) => Some(containerfile::read(path, &request.build_args).map_err(
-            |e| match e {
+        Some(path) => Some(
+            containerfile::read(
+                path,
+                request.containerfile_shown.as_deref().unwrap_or(path),
+                &request.build_args,
+            )
+            .map_err(|e| match e {
                 containerfile::ReadFileError::Read(e) => BuildError::Layer(e.into()),
                 containerfile::ReadFileError::Syntax(e) => BuildError::Containerfile(e),
-            },
-        )?),
+            })?,
+        ),
         None => None,
     };
     let choice = match (&request.base, &file) {
