@@ -198,20 +198,11 @@ impl Request {
             wheels.extend(expand_wheels(&pattern)?);
         }
         let edits = edits_from(args, section)?;
-        let platform_specs: &[String] = if args.platform.is_empty() {
+        let platforms = platforms(if args.platform.is_empty() {
             &section.platforms
         } else {
             &args.platform
-        };
-        let mut platforms = Vec::new();
-        for p in platform_specs {
-            let p: Platform = p
-                .parse()
-                .map_err(|e: base::PlatformError| input("`--platform`", e.to_string()))?;
-            if !platforms.contains(&p) {
-                platforms.push(p);
-            }
-        }
+        })?;
         let output = match (&args.output, &section.output) {
             (Some(o), _) => anchored(parse_output(o)?, cwd),
             (None, Some(o)) => anchored(parse_output(o)?, project_dir),
@@ -245,6 +236,20 @@ impl Request {
             push,
         })
     }
+}
+
+/// `os/arch[/variant]` specifications, each once.
+fn platforms(specs: &[String]) -> Result<Vec<Platform>, BuildError> {
+    let mut platforms = Vec::new();
+    for spec in specs {
+        let platform: Platform = spec
+            .parse()
+            .map_err(|e: base::PlatformError| input("`--platform`", e.to_string()))?;
+        if !platforms.contains(&platform) {
+            platforms.push(platform);
+        }
+    }
+    Ok(platforms)
 }
 
 /// The runtime config from flags over `[image]`.
