@@ -341,6 +341,27 @@ ENTRYPOINT [\"job\"]
         ],
     );
     assert_eq!(run.code, 0, "{run}");
+    // Config-only instructions are history entries without a layer.
+    let manifest = read_json(&out, run.stdout.trim());
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 3);
+    let config = read_json(&out, manifest["config"]["digest"].as_str().unwrap());
+    let history: Vec<String> = config["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| format!("{} {}", h["created_by"].as_str().unwrap(), h["empty_layer"]))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "busybox null",
+            "ENV GREETING=${GREETING} true",
+            "RUN mkdir -p /job/out && ln -s /job/run.sh /bin/job null",
+            "COPY --chmod=0755 app/run.sh /job/ null",
+            "WORKDIR /job true",
+            "ENTRYPOINT [\"job\"] true",
+        ]
+    );
     let tools = Services::load().tools();
     // Into podman's storage under a name (a layout path may not be one).
     let name = format!("localhost/windlass-build-test:{}", std::process::id());
@@ -754,6 +775,7 @@ ENTRYPOINT [\"python\", \"train.py\"]
         .iter()
         .map(|s| match &s.kind {
             StepKind::Files(_) => format!("files: {}", s.created_by),
+            StepKind::Config => format!("config: {}", s.created_by),
             StepKind::Python(r) => format!(
                 "python: {} <- {:?}",
                 s.created_by,
@@ -771,6 +793,8 @@ ENTRYPOINT [\"python\", \"train.py\"]
             "files: COPY requirements.txt /job/requirements.txt",
             "python: RUN pip install --no-cache-dir -r /job/requirements.txt <- [\"requirements.txt\"]",
             "files: COPY train.py /job/train.py",
+            "config: WORKDIR /job",
+            "config: ENTRYPOINT [\"python\", \"train.py\"]",
         ]
     );
     assert_eq!(prepared.edits.workdir.as_deref(), Some("/job"));

@@ -266,7 +266,7 @@ pub fn build(
     if !python::AVAILABLE
         && let Some(request) = prepared.steps.iter().find_map(|s| match &s.kind {
             image::StepKind::Python(r) => Some(r),
-            image::StepKind::Files(_) => None,
+            image::StepKind::Files(_) | image::StepKind::Config => None,
         })
     {
         return Err(python::unavailable(request));
@@ -292,7 +292,15 @@ pub fn build(
         "Building",
         &format!(
             "{} on {}",
-            windlass_output::plural(assembly.steps.len(), "layer", "layers"),
+            windlass_output::plural(
+                assembly
+                    .steps
+                    .iter()
+                    .filter(|s| !matches!(s.kind, image::StepKind::Config))
+                    .count(),
+                "layer",
+                "layers"
+            ),
             prepared.base_name.as_deref().unwrap_or("scratch")
         ),
     );

@@ -460,6 +460,12 @@ impl Lowering<'_> {
                 instruction: instruction.text.clone(),
                 source: Box::new(source),
             };
+            if !matches!(instruction.op, Op::Copy(_) | Op::Run(_)) {
+                self.steps.push(Step {
+                    created_by: instruction.text.clone(),
+                    kind: StepKind::Config,
+                });
+            }
             match &instruction.op {
                 Op::Env(pairs) => {
                     for (k, v) in pairs {
