@@ -26,11 +26,10 @@ pub struct ImageCli {
 
 /// The subcommands of `windlass image`.
 #[derive(Debug, Clone, clap::Subcommand)]
-#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum ImageCommand {
     /// Build an OCI image from a base image and layers (or a Containerfile),
     /// without a daemon
-    Build(crate::build::BuildArgs),
+    Build(Box<crate::build::BuildArgs>),
     /// Push an image from an OCI layout directory to a registry
     Push(crate::push::PushArgs),
     /// Copy an image between registries or layouts, digests unchanged

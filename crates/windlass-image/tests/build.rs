@@ -126,6 +126,11 @@ fn project(dir: &Path) -> PathBuf {
     )
     .unwrap();
     std::fs::write(project.join("app/notes.pyc"), "ignored").unwrap();
+    // Larger than one gzip member.
+    let big: Vec<u8> = (0..6_000_000u32)
+        .map(|i| u8::try_from((i * 31 + i / 4099) % 253).unwrap())
+        .collect();
+    std::fs::write(project.join("app/data/big.bin"), big).unwrap();
     // Longer than a tar header holds: a long-name extension.
     let long = project.join("app/data").join("n".repeat(150));
     std::fs::create_dir_all(&long).unwrap();
@@ -277,6 +282,10 @@ fn builds_from_flags_and_others_read_it() {
     assert_eq!(mode(&rootfs.join("srv/app/data")), 0o755);
     assert!(!rootfs.join("srv/app/notes.pyc").exists());
     assert_eq!(
+        std::fs::read(rootfs.join("srv/app/data/big.bin")).unwrap(),
+        std::fs::read(project.join("app/data/big.bin")).unwrap()
+    );
+    assert_eq!(
         std::fs::read_to_string(
             rootfs
                 .join("srv/app/data")
@@ -332,6 +341,27 @@ ENTRYPOINT [\"job\"]
         ],
     );
     assert_eq!(run.code, 0, "{run}");
+    // Config-only instructions are history entries without a layer.
+    let manifest = read_json(&out, run.stdout.trim());
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 3);
+    let config = read_json(&out, manifest["config"]["digest"].as_str().unwrap());
+    let history: Vec<String> = config["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| format!("{} {}", h["created_by"].as_str().unwrap(), h["empty_layer"]))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "busybox null",
+            "ENV GREETING=${GREETING} true",
+            "RUN mkdir -p /job/out && ln -s /job/run.sh /bin/job null",
+            "COPY --chmod=0755 app/run.sh /job/ null",
+            "WORKDIR /job true",
+            "ENTRYPOINT [\"job\"] true",
+        ]
+    );
     let tools = Services::load().tools();
     // Into podman's storage under a name (a layout path may not be one).
     let name = format!("localhost/windlass-build-test:{}", std::process::id());
@@ -746,6 +776,7 @@ ENTRYPOINT [\"python\", \"train.py\"]
         .iter()
         .map(|s| match &s.kind {
             StepKind::Files(_) => format!("files: {}", s.created_by),
+            StepKind::Config => format!("config: {}", s.created_by),
             StepKind::Python(r) => format!(
                 "python: {} <- {:?}",
                 s.created_by,
@@ -763,6 +794,8 @@ ENTRYPOINT [\"python\", \"train.py\"]
             "files: COPY requirements.txt /job/requirements.txt",
             "python: RUN pip install --no-cache-dir -r /job/requirements.txt <- [\"requirements.txt\"]",
             "files: COPY train.py /job/train.py",
+            "config: WORKDIR /job",
+            "config: ENTRYPOINT [\"python\", \"train.py\"]",
         ]
     );
     assert_eq!(prepared.edits.workdir.as_deref(), Some("/job"));
@@ -806,7 +839,7 @@ fn new_entries(layout: &Path, digest: &str, count: usize) -> Vec<Vec<String>> {
                 .unwrap();
             let file = std::fs::File::open(layout.join("blobs/sha256").join(hex)).unwrap();
             let mut tar = Vec::new();
-            flate2::read::GzDecoder::new(file)
+            flate2::read::MultiGzDecoder::new(file)
                 .read_to_end(&mut tar)
                 .unwrap();
             tar::Archive::new(&tar[..])
@@ -885,4 +918,21 @@ COPY [\"c.txt\", \"/opt/\"]
             vec!["opt/", "opt/c.txt"],
         ]
     );
+}
+
+#[test]
+fn an_unsupported_run_reads_like_this() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let project = dir.join("ctx");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("Containerfile"),
+        "FROM scratch\n# set up\nRUN mkdir -p /job && \\\n    apt-get install -y curl\n",
+    )
+    .unwrap();
+    let run = image_build(dir, &project, &["-f", "Containerfile"]).replace(dir, "[DIR]");
+    insta::with_settings!({filters => windlass_testkit::cli::filters()}, {
+        insta::assert_snapshot!(run);
+    });
 }

@@ -41,7 +41,6 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 enum Command {
     /// Show the effective configuration and where each value came from
     Config(config_cmd::ConfigArgs),

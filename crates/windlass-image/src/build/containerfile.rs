@@ -127,14 +127,15 @@ impl windlass_output::Diagnostic for ContainerfileError {
 pub const RUNTIME_HINT: &str = "`windlass image build` runs no container: build this file with \
      `podman build` or `buildah`, or do the step in the build context and `COPY` the result";
 
-/// Reads and checks the Containerfile at `path`; `build_args` override the
-/// `ARG` defaults.
+/// Reads and checks the Containerfile at `path`, named `shown` in errors;
+/// `build_args` override the `ARG` defaults.
 pub fn read(
     path: &Path,
+    shown: &Path,
     build_args: &BTreeMap<String, String>,
 ) -> Result<Containerfile, ReadFileError> {
     let text = windlass_fs::read_to_string(path, LIMIT).map_err(ReadFileError::Read)?;
-    parse(path, &text, build_args).map_err(ReadFileError::Syntax)
+    parse(shown, &text, build_args).map_err(ReadFileError::Syntax)
 }
 
 /// A Containerfile that cannot be read or understood.

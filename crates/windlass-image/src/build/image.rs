@@ -38,6 +38,9 @@ pub enum StepKind {
     Files(LayerBuilder),
     /// Python packages installed for each platform's interpreter.
     Python(PythonRequest),
+    /// A config change only (`ENV`, `WORKDIR`, ...): a history entry
+    /// marked `empty_layer`, as Docker and buildah record it.
+    Config,
 }
 
 /// Changes to the base's runtime config, applied after the layers.
@@ -203,11 +206,13 @@ fn platform_image(
     if let Some(layout) = &base.layout {
         copy_base_layers(layout, out, image)?;
     }
-    let mut layers = Vec::new();
+    // Each step in order, with its layer unless it only changes the config.
+    let mut layers: Vec<(String, Option<LayerBlob>)> = Vec::new();
     let mut installed = Vec::new();
     for (i, step) in assembly.steps.iter().enumerate() {
         let blob = match &step.kind {
-            StepKind::Files(_) => shared[&i].clone(),
+            StepKind::Config => None,
+            StepKind::Files(_) => Some(shared[&i].clone()),
             StepKind::Python(_) => {
                 let staging = tempfile::Builder::new()
                     .prefix(".python-")
@@ -222,7 +227,7 @@ fn platform_image(
                     &blob,
                     (base.images.len() > 1).then(|| image.platform.to_string()),
                 ));
-                blob
+                Some(blob)
             }
         };
         layers.push((step.created_by.clone(), blob));
@@ -237,13 +242,18 @@ fn platform_image(
         }
     }
     let mut layer_descs: Vec<Value> = image.layers().into_iter().map(oci_layer).collect();
-    layer_descs.extend(layers.iter().map(|(_, blob)| {
-        json!({
-            "mediaType": blob.media_type,
-            "digest": blob.digest.to_string(),
-            "size": blob.size,
-        })
-    }));
+    layer_descs.extend(
+        layers
+            .iter()
+            .filter_map(|(_, blob)| blob.as_ref())
+            .map(|blob| {
+                json!({
+                    "mediaType": blob.media_type,
+                    "digest": blob.digest.to_string(),
+                    "size": blob.size,
+                })
+            }),
+    );
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -377,7 +387,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 /// The base config with the edits, the new layers' diff ids and history.
-fn edit_config(base: &Value, assembly: &Assembly, layers: &[(String, LayerBlob)]) -> Value {
+fn edit_config(base: &Value, assembly: &Assembly, layers: &[(String, Option<LayerBlob>)]) -> Value {
     let mut config = match base {
         Value::Object(map) => map.clone(),
         _ => Map::new(),
@@ -395,28 +405,29 @@ fn edit_config(base: &Value, assembly: &Assembly, layers: &[(String, LayerBlob)]
     let rootfs = config
         .entry("rootfs")
         .or_insert_with(|| json!({"type": "layers", "diff_ids": []}));
+    let new_ids = layers
+        .iter()
+        .filter_map(|(_, b)| b.as_ref())
+        .map(|b| Value::from(b.diff_id.to_string()));
     if let Some(diff_ids) = rootfs.get_mut("diff_ids").and_then(Value::as_array_mut) {
-        diff_ids.extend(
-            layers
-                .iter()
-                .map(|(_, b)| Value::from(b.diff_id.to_string())),
-        );
+        diff_ids.extend(new_ids);
     } else {
-        rootfs["diff_ids"] = layers
-            .iter()
-            .map(|(_, b)| Value::from(b.diff_id.to_string()))
-            .collect();
+        rootfs["diff_ids"] = new_ids.collect();
     }
     let history = config
         .entry("history")
         .or_insert_with(|| Value::Array(Vec::new()));
     if let Value::Array(history) = history {
-        for (created_by, _) in layers {
-            history.push(json!({
+        for (created_by, blob) in layers {
+            let mut entry = json!({
                 "created": assembly.created,
                 "created_by": created_by,
                 "comment": "windlass image build",
-            }));
+            });
+            if blob.is_none() {
+                entry["empty_layer"] = true.into();
+            }
+            history.push(entry);
         }
     }
     Value::Object(config)

@@ -9,7 +9,7 @@
 //! it, else `0644`; directories `0755`) so the umask of the checkout never
 //! changes a digest. The tar stream is hashed (the `diff_id`) while it is
 //! compressed (gzip or zstd) into a blob of the layout, which names it by
-//! its compressed digest.
+//! its compressed digest. gzip runs on every core ([`super::gzip`]).
 //!
 //! A tree walk takes only regular files, directories and symlinks that
 //! resolve inside the tree; a symlink leaving it, a dangling one, a fifo, a
@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read as _, Write};
 use std::path::{Path, PathBuf};
 
+use super::gzip::ParallelGzip;
 use crate::digest::{Digest, HashingWriter};
 use crate::layout::{BlobWriter, Layout, LayoutError};
 
@@ -551,20 +552,16 @@ fn is_executable(_: &std::fs::Metadata) -> bool {
 
 /// The compressor between the tar stream and the blob.
 enum Encoder {
-    Gzip(flate2::write::GzEncoder<BlobWriter>),
+    Gzip(ParallelGzip<BlobWriter>),
     Zstd(zstd::Encoder<'static, BlobWriter>),
 }
 
 impl Encoder {
     fn new(compression: Compression, blob: BlobWriter) -> io::Result<Self> {
         Ok(match compression {
-            // No name, mtime 0, OS "unknown": the same bytes on every host.
-            Compression::Gzip => Self::Gzip(
-                flate2::GzBuilder::new()
-                    .mtime(0)
-                    .operating_system(255)
-                    .write(blob, flate2::Compression::default()),
-            ),
+            // Members of fixed size on every core; the same bytes on every
+            // host.
+            Compression::Gzip => Self::Gzip(ParallelGzip::new(blob)),
             Compression::Zstd => {
                 let mut encoder = zstd::Encoder::new(blob, 3)?;
                 encoder.include_checksum(true)?;
@@ -619,7 +616,7 @@ mod tests {
         let mut tar_bytes = Vec::new();
         match blob.media_type {
             MEDIA_TYPE_GZIP => {
-                flate2::read::GzDecoder::new(&bytes[..])
+                flate2::read::MultiGzDecoder::new(&bytes[..])
                     .read_to_end(&mut tar_bytes)
                     .unwrap();
             }

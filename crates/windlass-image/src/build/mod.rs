@@ -3,6 +3,7 @@
 //!
 //! - [`layer`]: reproducible layer tarballs (sorted, owner `0:0`, one
 //!   mtime, normalised modes), gzip or zstd, streamed into a layout blob.
+//! - [`gzip`]: gzip in fixed-size members compressed in parallel.
 //! - [`containerfile`]: the common Containerfile subset, with line numbers.
 //! - [`plan`]: flags, `[image]` and a Containerfile turned into layers and
 //!   config changes, in cache-friendly order (dependencies, the project's
@@ -18,6 +19,7 @@
 pub mod base;
 pub mod containerfile;
 pub mod git;
+pub mod gzip;
 pub mod image;
 pub mod layer;
 pub mod plan;
@@ -268,7 +270,7 @@ pub async fn run(
     if let plan::BaseChoice::Image(Location::Registry(reference)) =
         plan::base_choice(&request, file.as_ref())?
     {
-        let platforms = plan::platforms(&request, file.as_ref())?;
+        let platforms = plan::build_platforms(&request, file.as_ref())?;
         let client = match &mut client {
             Some(c) => c,
             None => client.insert(open_client(ctx, &TransferArgs { jobs: 4 }, printer).await?),
@@ -358,7 +360,7 @@ pub fn build(
     let prepared = plan::prepare(request, epoch)?;
     if let Some(request) = prepared.steps.iter().find_map(|s| match &s.kind {
         image::StepKind::Python(r) => Some(r),
-        image::StepKind::Files(_) => None,
+        image::StepKind::Files(_) | image::StepKind::Config => None,
     }) {
         return Err(python::unavailable(request));
     }
@@ -403,7 +405,15 @@ fn write(
         "Building",
         &format!(
             "{} on {}",
-            windlass_output::plural(assembly.steps.len(), "layer", "layers"),
+            windlass_output::plural(
+                assembly
+                    .steps
+                    .iter()
+                    .filter(|s| !matches!(s.kind, image::StepKind::Config))
+                    .count(),
+                "layer",
+                "layers"
+            ),
             prepared.base_name.as_deref().unwrap_or("scratch")
         ),
     );

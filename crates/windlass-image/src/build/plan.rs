@@ -25,6 +25,9 @@ use crate::reference::{Location, Reference};
 pub struct Request {
     pub context: PathBuf,
     pub containerfile: Option<PathBuf>,
+    /// How messages name the Containerfile: relative to the working
+    /// directory when it is below it.
+    pub containerfile_shown: Option<PathBuf>,
     pub build_args: BTreeMap<String, String>,
     /// `None`: the Containerfile's `FROM` (or `scratch` without one).
     pub base: Option<BaseChoice>,
@@ -179,6 +182,10 @@ impl Request {
                     .as_ref()
                     .map(|p| p.as_path().to_owned())
             });
+        let containerfile_shown = containerfile.as_ref().map(|path| {
+            path.strip_prefix(cwd)
+                .map_or_else(|_| path.clone(), Path::to_path_buf)
+        });
         let build_args = args
             .build_args
             .iter()
@@ -218,20 +225,11 @@ impl Request {
             wheels.extend(expand_wheels(&pattern)?);
         }
         let edits = edits_from(args, section)?;
-        let platform_specs: &[String] = if args.platform.is_empty() {
+        let platforms = platforms(if args.platform.is_empty() {
             &section.platforms
         } else {
             &args.platform
-        };
-        let mut platforms = Vec::new();
-        for p in platform_specs {
-            let p: Platform = p
-                .parse()
-                .map_err(|e: base::PlatformError| input("`--platform`", e.to_string()))?;
-            if !platforms.contains(&p) {
-                platforms.push(p);
-            }
-        }
+        })?;
         let output = match (&args.output, &section.output) {
             (Some(o), _) => anchored(parse_output(o)?, cwd),
             (None, Some(o)) => anchored(parse_output(o)?, project_dir),
@@ -248,6 +246,7 @@ impl Request {
         Ok(Self {
             context,
             containerfile,
+            containerfile_shown,
             build_args,
             base,
             files,
@@ -264,6 +263,20 @@ impl Request {
             push,
         })
     }
+}
+
+/// `os/arch[/variant]` specifications, each once.
+fn platforms(specs: &[String]) -> Result<Vec<Platform>, BuildError> {
+    let mut platforms = Vec::new();
+    for spec in specs {
+        let platform: Platform = spec
+            .parse()
+            .map_err(|e: base::PlatformError| input("`--platform`", e.to_string()))?;
+        if !platforms.contains(&platform) {
+            platforms.push(platform);
+        }
+    }
+    Ok(platforms)
 }
 
 /// The runtime config from flags over `[image]`.
@@ -349,7 +362,12 @@ fn parse_output(value: &str) -> Result<Location, BuildError> {
 pub fn read_containerfile(request: &Request) -> Result<Option<Containerfile>, BuildError> {
     match &request.containerfile {
         Some(path) => Ok(Some(
-            containerfile::read(path, &request.build_args).map_err(|e| match e {
+            containerfile::read(
+                path,
+                request.containerfile_shown.as_deref().unwrap_or(path),
+                &request.build_args,
+            )
+            .map_err(|e| match e {
                 containerfile::ReadFileError::Read(e) => BuildError::Layer(e.into()),
                 containerfile::ReadFileError::Syntax(e) => BuildError::Containerfile(e),
             })?,
@@ -373,7 +391,7 @@ pub fn base_choice(
 
 /// The platforms to build: the flag's or `[image]`'s, else the
 /// Containerfile's `FROM --platform`, else none (the base decides).
-pub fn platforms(
+pub fn build_platforms(
     request: &Request,
     file: Option<&Containerfile>,
 ) -> Result<Vec<Platform>, BuildError> {
@@ -397,7 +415,7 @@ pub fn prepare(request: &Request, epoch: u64) -> Result<Prepared, BuildError> {
     };
     let file = read_containerfile(request)?;
     let choice = base_choice(request, file.as_ref())?;
-    let platforms = platforms(request, file.as_ref())?;
+    let platforms = build_platforms(request, file.as_ref())?;
     let (base, base_name) = match &choice {
         BaseChoice::Scratch => (base::load(None, &platforms)?, None),
         BaseChoice::Image(location) => (
@@ -504,6 +522,12 @@ impl Lowering<'_> {
                 instruction: instruction.text.clone(),
                 source: Box::new(source),
             };
+            if !matches!(instruction.op, Op::Copy(_) | Op::Run(_)) {
+                self.steps.push(Step {
+                    created_by: instruction.text.clone(),
+                    kind: StepKind::Config,
+                });
+            }
             match &instruction.op {
                 Op::Env(pairs) => {
                     for (k, v) in pairs {

@@ -78,7 +78,7 @@ pub async fn fetch(
         .enumerate()
         .filter_map(|(i, s)| match &s.kind {
             StepKind::Python(r) => Some((i, r)),
-            StepKind::Files(_) => None,
+            StepKind::Files(_) | StepKind::Config => None,
         })
         .collect();
     if python_steps.is_empty() {
