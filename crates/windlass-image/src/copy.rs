@@ -42,7 +42,14 @@ impl Outcome for CopyReport {
 pub async fn run(args: &CopyArgs, ctx: &Context, printer: &Printer) -> anyhow::Result<CopyReport> {
     let source_location = parse_location(&args.source, "source")?;
     let destination = parse_location(&args.destination, "destination")?;
-    let client = open_client(ctx, &args.transfer, printer).await?;
+    let registries: Vec<&str> = [&source_location, &destination]
+        .into_iter()
+        .filter_map(|l| match l {
+            Location::Registry(r) => Some(r.registry.as_str()),
+            Location::Layout { .. } => None,
+        })
+        .collect();
+    let client = open_client(ctx, &args.transfer, printer, &registries).await?;
     let (source, root_target, root_hint) = match &source_location {
         Location::Registry(reference) => (
             Source::Registry(client.repo(reference).await?),

@@ -332,6 +332,12 @@ fn credentials_from_config_json_secret_reference_and_helper() {
     assert_eq!(run.code, 3, "{run}");
     assert!(run.stderr.contains("refused our credentials"), "{run}");
     run.assert_no_leak(&secret);
+    let run = cli(tmp.path())
+        .env("DOCKER_CONFIG", &config_dir)
+        .args(["--json", "-vv", "inspect", &image])
+        .run();
+    assert_eq!(run.code, 3, "{run}");
+    run.assert_no_leak(&secret);
 
     // A secret reference in windlass.toml (wins over the file).
     let project = tmp.path().join("project");
