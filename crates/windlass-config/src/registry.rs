@@ -632,6 +632,13 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         description: "The base image of `image build`.",
     },
     ToolKey {
+        key: "image.registries",
+        kind: "table of tables, keyed by `host[:port]`",
+        default: None,
+        env: &[],
+        description: "How to reach and log in to each registry, as image references name it.",
+    },
+    ToolKey {
         key: "image.registries.NAME.username",
         kind: "string",
         default: None,
