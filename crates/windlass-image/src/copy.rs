@@ -108,6 +108,10 @@ pub async fn run(args: &CopyArgs, ctx: &Context, printer: &Printer) -> anyhow::R
         &format!("{} to {}", manifest.digest, args.destination),
     );
     transfer.copy(&manifest, tag.as_deref()).await?;
+    if let Location::Layout { dir, tag: None } = &destination {
+        // Untagged in a layout: listed in its index all the same.
+        Layout::open(&ctx.cwd.join(dir))?.set_tag(manifest.descriptor(), None)?;
+    }
     let destination_shown = match &destination {
         Location::Registry(_) => shown.with_digest(manifest.digest.clone()).to_string(),
         Location::Layout { dir, .. } => format!("oci:{}@{}", dir.display(), manifest.digest),

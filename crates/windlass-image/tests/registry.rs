@@ -246,6 +246,17 @@ fn copy_within_a_registry_mounts_and_across_registries_sends() {
     for blob in &blobs {
         pulled.read_blob(blob, 1 << 20).unwrap();
     }
+    // Untagged into a layout: the image is listed in its index.
+    json_ok(
+        &cli(tmp.path())
+            .args(["--json", "copy", &second, "oci:untagged"])
+            .run(),
+    );
+    let untagged = Layout::open(&tmp.path().join("untagged")).unwrap();
+    assert_eq!(
+        untagged.resolve(None).unwrap().digest().to_string(),
+        digest.to_string()
+    );
 }
 
 #[test]
