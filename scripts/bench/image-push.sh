@@ -158,8 +158,9 @@ if kill -TERM "$netem_pid" 2>/dev/null; then
 fi
 netem_pid=
 
-python3 - "$work/results.json" "$delay" "$rate" <<'PY'
-import json, sys
+image_bytes=$(du -cb "$work"/layout/blobs/sha256/* | tail -n 1 | cut -f 1)
+python3 - "$work/results.json" "$delay" "$rate" "$image_bytes" <<'PY'
+import json, re, sys
 
 results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 for name, r in results.items():
@@ -174,6 +175,13 @@ ratio("  cold, direct", "windlass cold direct", "skopeo cold direct", 0.8)
 ratio("  cold, proxy (%s, %s)" % (sys.argv[2], sys.argv[3]), "windlass cold proxy", "skopeo cold proxy", 0.6)
 ratio("  warm, direct", "windlass warm direct", "skopeo warm direct", 1.0)
 ratio("  warm, proxy", "windlass warm proxy", "skopeo warm proxy", 1.0)
+# What the link alone costs: the image's bytes at the proxy's rate.
+match = re.fullmatch(r"(\d+)(k|m|g)?bit", sys.argv[3].lower())
+if match:
+    bits = int(match.group(1)) * {None: 1, "k": 1e3, "m": 1e6, "g": 1e9}[match.group(2)]
+    floor = int(sys.argv[4]) * 8 / bits
+    print("  the link alone: %.2f s for %d bytes, %.2f of skopeo's cold time through the proxy"
+          % (floor, int(sys.argv[4]), floor / results["skopeo cold proxy"]["median"]))
 print("client cpu (user + system), windlass / skopeo:")
 ratio("  cold, direct", "windlass cold direct", "skopeo cold direct", 0.5, "cpu")
 ratio("  cold, proxy", "windlass cold proxy", "skopeo cold proxy", 0.5, "cpu")

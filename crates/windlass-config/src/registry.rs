@@ -744,6 +744,13 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         description: "Where the image is written; relative to the file that sets it.",
     },
     ToolKey {
+        key: "image.registries",
+        kind: "table of tables, keyed by `host[:port]`",
+        default: None,
+        env: &[],
+        description: "How to reach and log in to each registry, as image references name it.",
+    },
+    ToolKey {
         key: "image.registries.NAME.username",
         kind: "string",
         default: None,

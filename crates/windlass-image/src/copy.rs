@@ -42,7 +42,14 @@ impl Outcome for CopyReport {
 pub async fn run(args: &CopyArgs, ctx: &Context, printer: &Printer) -> anyhow::Result<CopyReport> {
     let source_location = parse_location(&args.source, "source")?;
     let destination = parse_location(&args.destination, "destination")?;
-    let client = open_client(ctx, &args.transfer, printer).await?;
+    let registries: Vec<&str> = [&source_location, &destination]
+        .into_iter()
+        .filter_map(|l| match l {
+            Location::Registry(r) => Some(r.registry.as_str()),
+            Location::Layout { .. } => None,
+        })
+        .collect();
+    let client = open_client(ctx, &args.transfer, printer, &registries).await?;
     let (source, root_target, root_hint) = match &source_location {
         Location::Registry(reference) => (
             Source::Registry(client.repo(reference).await?),
@@ -101,6 +108,10 @@ pub async fn run(args: &CopyArgs, ctx: &Context, printer: &Printer) -> anyhow::R
         &format!("{} to {}", manifest.digest, args.destination),
     );
     transfer.copy(&manifest, tag.as_deref()).await?;
+    if let Location::Layout { dir, tag: None } = &destination {
+        // Untagged in a layout: listed in its index all the same.
+        Layout::open(&ctx.cwd.join(dir))?.set_tag(manifest.descriptor(), None)?;
+    }
     let destination_shown = match &destination {
         Location::Registry(_) => shown.with_digest(manifest.digest.clone()).to_string(),
         Location::Layout { dir, .. } => format!("oci:{}@{}", dir.display(), manifest.digest),

@@ -151,7 +151,7 @@ pub async fn run(
     let location = parse_location(&args.image, "image")?;
     let (source, target, hint) = match &location {
         Location::Registry(reference) => {
-            let client = open_client(ctx, &args.transfer, printer).await?;
+            let client = open_client(ctx, &args.transfer, printer, &[&reference.registry]).await?;
             let repo = client.repo(reference).await?;
             (Source::Registry(repo), reference.target(), None)
         }

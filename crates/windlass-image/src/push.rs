@@ -89,7 +89,7 @@ pub async fn run(args: &PushArgs, ctx: &Context, printer: &Printer) -> anyhow::R
             .with_exit_status(ExitStatus::Usage);
         }
     };
-    let client = open_client(ctx, &args.transfer, printer).await?;
+    let client = open_client(ctx, &args.transfer, printer, &[&destination.registry]).await?;
     let report = push_from_layout(&client, &layout, &root, &destination, printer).await?;
     Ok(report)
 }

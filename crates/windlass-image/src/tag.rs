@@ -56,7 +56,7 @@ pub async fn run(args: &TagArgs, ctx: &Context, printer: &Printer) -> anyhow::Re
     let mut tagged = Vec::new();
     let digest = match &location {
         Location::Registry(reference) => {
-            let client = open_client(ctx, &args.transfer, printer).await?;
+            let client = open_client(ctx, &args.transfer, printer, &[&reference.registry]).await?;
             let repo = client.repo(reference).await?;
             let manifest = repo.get_manifest(&reference.target()).await?;
             for tag in &args.tags {

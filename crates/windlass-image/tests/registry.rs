@@ -246,6 +246,17 @@ fn copy_within_a_registry_mounts_and_across_registries_sends() {
     for blob in &blobs {
         pulled.read_blob(blob, 1 << 20).unwrap();
     }
+    // Untagged into a layout: the image is listed in its index.
+    json_ok(
+        &cli(tmp.path())
+            .args(["--json", "copy", &second, "oci:untagged"])
+            .run(),
+    );
+    let untagged = Layout::open(&tmp.path().join("untagged")).unwrap();
+    assert_eq!(
+        untagged.resolve(None).unwrap().digest().to_string(),
+        digest.to_string()
+    );
 }
 
 #[test]
@@ -331,6 +342,12 @@ fn credentials_from_config_json_secret_reference_and_helper() {
         .run();
     assert_eq!(run.code, 3, "{run}");
     assert!(run.stderr.contains("refused our credentials"), "{run}");
+    run.assert_no_leak(&secret);
+    let run = cli(tmp.path())
+        .env("DOCKER_CONFIG", &config_dir)
+        .args(["--json", "-vv", "inspect", &image])
+        .run();
+    assert_eq!(run.code, 3, "{run}");
     run.assert_no_leak(&secret);
 
     // A secret reference in windlass.toml (wins over the file).
@@ -640,7 +657,7 @@ async fn an_interrupted_push_never_leaves_a_tag_on_missing_content() {
         .await
         .unwrap()
         .unwrap();
-    assert!(!output.status.success(), "the push was interrupted");
+    assert_eq!(output.status.code(), Some(130), "the push ends like SIGINT");
     let tools = Services::load().tools();
     let inspect = Command::new(&tools.skopeo)
         .args(["inspect", "--raw", "--tls-verify=false"])
@@ -649,15 +666,15 @@ async fn an_interrupted_push_never_leaves_a_tag_on_missing_content() {
         .unwrap();
     if inspect.status.success() {
         let manifest: Value = serde_json::from_slice(&inspect.stdout).unwrap();
-        let client = reqwest_free_head(&registries.open, &repo);
+        let client = blob_exists(&registries.open, &repo);
         for layer in manifest["layers"].as_array().unwrap() {
             assert!(client(layer["digest"].as_str().unwrap()), "missing {layer}");
         }
     }
 }
 
-/// Whether a blob exists, asked with skopeo's independent client.
-fn reqwest_free_head(registry: &str, repo: &str) -> impl Fn(&str) -> bool {
+/// Whether a blob exists, asked with curl (an independent client).
+fn blob_exists(registry: &str, repo: &str) -> impl Fn(&str) -> bool {
     let registry = registry.to_owned();
     let repo = repo.to_owned();
     move |digest: &str| {
@@ -736,4 +753,97 @@ async fn referrers_are_attached_inspected_and_copied() {
             digest.referrers_tag()
         ),
     );
+}
+
+/// Writes an index over two images (amd64 and arm64) into `dir`, tagged
+/// `tag`; returns the index digest and each platform's layer digest.
+fn make_index(dir: &Path, tag: &str) -> (Digest, Vec<(String, Digest)>) {
+    let (amd64, amd64_blobs) = make_layout(&dir.join("amd64"), "x", &[30_000], 20);
+    let (arm64, arm64_blobs) = make_layout(&dir.join("arm64"), "x", &[30_000], 21);
+    let layout = Layout::open_or_create(&dir.join("index")).unwrap();
+    let mut manifests = Vec::new();
+    for (arch, sub, digest) in [("amd64", "amd64", &amd64), ("arm64", "arm64", &arm64)] {
+        let from = Layout::open(&dir.join(sub)).unwrap();
+        for entry in std::fs::read_dir(dir.join(sub).join("blobs/sha256")).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            layout.write_blob(&bytes).unwrap();
+        }
+        let size = from.read_blob(digest, 1 << 20).unwrap().len();
+        manifests.push(json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest.to_string(),
+            "size": size,
+            "platform": {"os": "linux", "architecture": arch},
+        }));
+    }
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    }))
+    .unwrap();
+    let (digest, size) = layout.write_blob(&index).unwrap();
+    layout
+        .set_tag(
+            oci_spec::image::Descriptor::new(
+                oci_spec::image::MediaType::ImageIndex,
+                size,
+                oci_spec::image::Digest::from(&digest),
+            ),
+            Some(tag),
+        )
+        .unwrap();
+    (
+        digest,
+        vec![
+            ("amd64".to_owned(), amd64_blobs[0].clone()),
+            ("arm64".to_owned(), arm64_blobs[0].clone()),
+        ],
+    )
+}
+
+/// An index goes up with every platform, digests unchanged; a pull for
+/// one platform (the build's base image) fetches only that platform's
+/// blobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_is_pushed_whole_and_pulled_per_platform() {
+    let registries = Services::load().registries();
+    let tmp = tempfile::tempdir().unwrap();
+    let (digest, layers) = make_index(tmp.path(), "multi");
+    let image = format!("{}/{}:multi", registries.open, unique("index"));
+    let source = format!("oci:{}:multi", tmp.path().join("index").display());
+    let data =
+        json_ok(&run_blocking(cli(tmp.path()).args(["--json", "push", &source, &image])).await);
+    assert_eq!(data["digest"], digest.to_string());
+    assert_eq!(data["manifests"], 3);
+    assert_eq!(skopeo_digest(&["--tls-verify=false"], &image), digest);
+    let data = json_ok(&run_blocking(cli(tmp.path()).args(["--json", "inspect", &image])).await);
+    let platforms: Vec<&str> = data["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+
+    let client = windlass_image::registry::Client::new(windlass_image::registry::ClientConfig {
+        http: windlass_http::HttpConfig::default(),
+        hosts: std::collections::BTreeMap::default(),
+        files: windlass_image::registry::credentials::CredentialFiles::new(Vec::new(), tmp.path()),
+        jobs: 2,
+    });
+    let pulled = Layout::open_or_create(&tmp.path().join("pulled")).unwrap();
+    let platform = oci_spec::image::PlatformBuilder::default()
+        .os(oci_spec::image::Os::Linux)
+        .architecture(oci_spec::image::Arch::Amd64)
+        .build()
+        .unwrap();
+    let reference: windlass_image::Reference = image.parse().unwrap();
+    let root =
+        windlass_image::registry::pull_into_layout(&client, &reference, &[platform], &pulled)
+            .await
+            .unwrap();
+    assert_eq!(root.digest().to_string(), digest.to_string());
+    assert!(pulled.has_blob(&layers[0].1), "the amd64 layer is there");
+    assert!(!pulled.has_blob(&layers[1].1), "the arm64 layer is not");
 }

@@ -265,17 +265,26 @@ pub async fn run(
     let cache_dir = windlass_dist::pep517::default_cache_dir(|name| {
         ctx.env.get(name).map(std::ffi::OsStr::to_os_string)
     });
-    let mut client = None;
     let file = plan::read_containerfile(&request)?;
-    if let plan::BaseChoice::Image(Location::Registry(reference)) =
-        plan::base_choice(&request, file.as_ref())?
-    {
+    let registry_base = match plan::base_choice(&request, file.as_ref())? {
+        plan::BaseChoice::Image(Location::Registry(reference)) => Some(reference),
+        _ => None,
+    };
+    // One client for the registries this build talks to (only their
+    // passwords are resolved).
+    let registries: Vec<&str> = registry_base
+        .iter()
+        .chain(request.push.iter())
+        .map(|r| r.registry.as_str())
+        .collect();
+    let client = if registries.is_empty() {
+        None
+    } else {
+        Some(open_client(ctx, &TransferArgs { jobs: 4 }, printer, &registries).await?)
+    };
+    if let (Some(reference), Some(client)) = (&registry_base, &client) {
         let platforms = plan::build_platforms(&request, file.as_ref())?;
-        let client = match &mut client {
-            Some(c) => c,
-            None => client.insert(open_client(ctx, &TransferArgs { jobs: 4 }, printer).await?),
-        };
-        let pulled = pull_base(client, &reference, &platforms, &cache_dir, printer).await?;
+        let pulled = pull_base(client, reference, &platforms, &cache_dir, printer).await?;
         request.base = Some(plan::BaseChoice::Pulled(Box::new(pulled)));
     }
     let annotations = git::annotations(&request.context).await;
@@ -291,11 +300,7 @@ pub async fn run(
     let mut report = tokio::task::block_in_place(|| {
         write(&request, prepared, fetched, epoch, annotations, printer)
     })?;
-    if let Some(destination) = &request.push {
-        let client = match &mut client {
-            Some(c) => c,
-            None => client.insert(open_client(ctx, &TransferArgs { jobs: 4 }, printer).await?),
-        };
+    if let (Some(destination), Some(client)) = (&request.push, &client) {
         let Location::Layout { dir, tag } = &request.output else {
             return Err(BuildError::NeedsRegistry.into());
         };

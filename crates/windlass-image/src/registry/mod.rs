@@ -969,13 +969,14 @@ pub struct TransferArgs {
 }
 
 /// A client configured from `windlass.toml` (`[http]`, `[image.registries]`
-/// with its passwords resolved, `[vault]` for `vault://` references) and
-/// the credential files of the environment. Retries show on the status
-/// line.
+/// with the passwords of the `registries` the command talks to resolved,
+/// `[vault]` for `vault://` references) and the credential files of the
+/// environment. Retries show on the status line.
 pub async fn open_client(
     ctx: &crate::cli::Context,
     args: &TransferArgs,
     printer: &windlass_output::Printer,
+    registries: &[&str],
 ) -> anyhow::Result<Client> {
     let http = HttpConfig::from_settings(&ctx.config.settings.http).with_retry_observer(
         windlass_http::RetryObserver::new(printer.status_line().shows("Retrying")),
@@ -987,7 +988,14 @@ pub async fn open_client(
         .map_or_else(|| ctx.cwd.clone(), std::path::Path::to_path_buf);
     let resolver = windlass_secrets::Resolver::new(ctx.env.clone(), &base_dir, secrets.vault)
         .with_http(http.clone());
-    let hosts = config::host_settings(&ctx.image.registries, &base_dir, &resolver).await;
+    let used: BTreeMap<String, config::RegistrySection> = ctx
+        .image
+        .registries
+        .iter()
+        .filter(|(host, _)| registries.iter().any(|r| r.eq_ignore_ascii_case(host)))
+        .map(|(host, section)| (host.clone(), section.clone()))
+        .collect();
+    let hosts = config::host_settings(&used, &base_dir, &resolver).await;
     resolver.close_unless_interrupted().await;
     Ok(Client::new(ClientConfig {
         http,
