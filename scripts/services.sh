@@ -257,6 +257,11 @@ ensure_python_base() {
   rm -rf "$layout"
   mv "$layout.partial" "$layout"
   touch "$dir/.done"
+  # Builds of earlier versions are of no use any more.
+  local old
+  for old in "$STATE_DIR"/images/python-base-*; do
+    [[ $old == "$dir" ]] || rm -rf "$old"
+  done
 }
 
 cmd_install() {

@@ -45,6 +45,22 @@ pub struct FetchRequest {
     pub cache_dir: PathBuf,
 }
 
+impl FetchRequest {
+    /// A request for `requirements` from pip's configured index, with the
+    /// host Python (`WINDLASS_PYTHON`, else `python3`) and Windlass's cache
+    /// directory (`WINDLASS_CACHE_DIR`, else `XDG_CACHE_HOME/windlass`, else
+    /// `~/.cache/windlass`), each looked up with `var`.
+    pub fn from_env(requirements: Requirements, var: impl Fn(&str) -> Option<OsString>) -> Self {
+        Self {
+            requirements,
+            index: None,
+            extra_index_urls: Vec::new(),
+            python: var("WINDLASS_PYTHON").unwrap_or_else(|| "python3".into()),
+            cache_dir: windlass_dist::pep517::default_cache_dir(var),
+        }
+    }
+}
+
 /// Requirement files (`-r`), pins (`name==1.0`), local wheel files and a
 /// `pylock.toml`, all of them asked for directly.
 #[derive(Debug, Clone, Default)]
@@ -592,6 +608,16 @@ mod tests {
                 main.display()
             )
         );
+    }
+
+    #[test]
+    fn from_env() {
+        let request = FetchRequest::from_env(Requirements::default(), |name| match name {
+            "WINDLASS_CACHE_DIR" => Some("/c".into()),
+            _ => None,
+        });
+        assert_eq!(request.python, "python3");
+        assert_eq!(request.cache_dir, PathBuf::from("/c"));
     }
 
     #[test]
