@@ -7,7 +7,7 @@
 #![allow(
     clippy::unwrap_used,
     clippy::too_many_lines,
-    reason = "test helpers: a failed fixture step should panic loudly"
+    reason = "tests: a failed fixture step should panic loudly"
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
