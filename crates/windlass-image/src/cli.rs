@@ -145,7 +145,8 @@ pub fn main(cli: &ImageCli) -> ExitCode {
                 .with::<windlass_fs::ReadError>()
                 .with::<windlass_process::SpawnError>()
                 .with::<windlass_process::RunError>()
-                .with::<windlass_process::CheckedError>(),
+                .with::<windlass_process::CheckedError>()
+                .with::<crate::python::PythonError>(),
         )
         .build();
     let result = windlass_output::init_tracing(&printer)
