@@ -4,10 +4,12 @@
 # usage: scripts/services.sh install|start|status|stop|env
 #
 #   install  install what is missing (Debian packages, Python venvs, Helm and
-#            kubectl); idempotent, cached in the state dir across runs
+#            kubectl, the Python base image); idempotent, cached in the state
+#            dir across runs
 #   start    start every service that is not running, wait until healthy,
-#            seed fixtures, then write the env file (implies nothing about
-#            install: run install first on a fresh machine)
+#            seed fixtures (the Python base image into the open registry),
+#            then write the env file (implies nothing about install: run
+#            install first on a fresh machine)
 #   status   print each service as up or down
 #   stop     stop the services this script started (by recorded PIDs only)
 #   env      (re)write the env file that tests read and print its path
@@ -15,6 +17,8 @@
 # State lives outside the checkout:
 #   WINDLASS_STATE_DIR  default ${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev
 #                       venvs, tools, generated fixture passwords and keys
+#   $WINDLASS_STATE_DIR/images
+#                       the Python base image (rootfs tar, OCI layout)
 #   $WINDLASS_STATE_DIR/run
 #                       service data, logs, PIDs and run/services.env (mode 600)
 #
@@ -253,6 +257,11 @@ ensure_python_base() {
   rm -rf "$layout"
   mv "$layout.partial" "$layout"
   touch "$dir/.done"
+  # Builds of earlier versions are of no use any more.
+  local old
+  for old in "$STATE_DIR"/images/python-base-*; do
+    [[ $old == "$dir" ]] || rm -rf "$old"
+  done
 }
 
 cmd_install() {

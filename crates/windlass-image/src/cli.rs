@@ -155,7 +155,8 @@ pub fn main(cli: &ImageCli) -> ExitCode {
                 .with::<crate::registry::credentials::CredentialError>()
                 .with::<crate::registry::config::RegistryConfigError>()
                 .with::<windlass_http::HttpError>()
-                .with::<windlass_secrets::ResolveError>(),
+                .with::<windlass_secrets::ResolveError>()
+                .with::<crate::python::PythonError>(),
         )
         .build();
     let result = windlass_output::init_tracing(&printer)

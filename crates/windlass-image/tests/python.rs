@@ -7,7 +7,7 @@
 #![allow(
     clippy::unwrap_used,
     clippy::too_many_lines,
-    reason = "test helpers: a failed fixture step should panic loudly"
+    reason = "tests: a failed fixture step should panic loudly"
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -624,4 +624,82 @@ async fn the_example_job_runs_in_the_base_image_with_its_requirements() {
     );
     assert!(out.contains("trained on 6 reviews, accuracy 1.00"), "{out}");
     assert!(out.contains("'a great story' is pos"), "{out}");
+}
+
+#[tokio::test]
+async fn fetches_exactly_the_wheels_of_a_pylock() {
+    let services = Services::load();
+    let target = base_target(&services);
+    let tmp = tempfile::tempdir().unwrap();
+    let wheel = sentiment_wheel(&tmp.path().join("dist")).await;
+    let wheel_sha256 = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&wheel).unwrap()))
+    };
+    let server = index_with(&services, &tmp.path().join("packages"), &[]);
+    let lock = tmp.path().join("pylock.toml");
+    let write_lock = |six_sha256: &str| {
+        std::fs::write(
+            &lock,
+            format!(
+                r#"lock-version = "1.0"
+created-by = "hand"
+
+[[packages]]
+name = "six"
+version = "1.17.0"
+wheels = [{{ url = "{url}packages/{SIX}", hashes = {{ sha256 = "{six_sha256}" }} }}]
+
+[[packages]]
+name = "tomli"
+version = "2.0.1"
+marker = "python_version < '3.11'"
+wheels = [{{ url = "{url}packages/tomli-2.0.1-py3-none-any.whl", hashes = {{ sha256 = "00" }} }}]
+
+[[packages]]
+name = "sentiment-lab"
+version = "0.4.0"
+wheels = [{{ path = "{path}", hashes = {{ sha256 = "{wheel_sha256}" }} }}]
+"#,
+                url = server.url(),
+                path = wheel.display()
+            ),
+        )
+        .unwrap();
+    };
+    write_lock(SIX_SHA256);
+    let requirements = Requirements {
+        lock: Some(lock.clone()),
+        ..Requirements::default()
+    };
+    let index = Index {
+        url: format!("{}simple/", server.url()),
+        credentials: None,
+    };
+    let fetched = fetch(
+        &request(
+            &tmp.path().join("cache"),
+            index.clone(),
+            requirements.clone(),
+        ),
+        &target,
+    )
+    .await
+    .unwrap();
+    let names: Vec<(&str, bool)> = fetched
+        .iter()
+        .map(|w| (w.name.as_str(), w.requested))
+        .collect();
+    assert_eq!(names, [("sentiment-lab", true), ("six", true)]);
+    assert_eq!(fetched[0].path, wheel, "a local wheel is used in place");
+
+    write_lock(&"1".repeat(64));
+    let err = fetch(
+        &request(&tmp.path().join("cache2"), index, requirements),
+        &target,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, PythonError::PipHashMismatch { .. }), "{err}");
+    assert_eq!(err.exit_status(), ExitStatus::Usage);
 }

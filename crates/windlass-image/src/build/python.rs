@@ -101,6 +101,7 @@ pub async fn fetch(
                         files: request.requirements.clone(),
                         pins: request.pins.clone(),
                         wheels: request.wheels.clone(),
+                        ..Requirements::default()
                     },
                     index: None,
                     extra_index_urls: Vec::new(),

@@ -7,10 +7,13 @@
 //! are bounded: an image may list at most 2 million paths and a kept
 //! file may be at most 32 MiB.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::rc::Rc;
 
 use oci_spec::image::{ImageManifest, MediaType};
+use sha2::{Digest as _, Sha256};
 
 use super::PythonError;
 use crate::digest::Digest;
@@ -77,12 +80,34 @@ impl BaseFs {
                 }
             })?;
             let file = layout.open_blob(&digest).map_err(PythonError::Layout)?;
-            let reader: Box<dyn Read> = match compression {
-                Compression::None => Box::new(file),
-                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+            // The blob is hashed as it is read (and read to its end): a
+            // layer that is not what its digest says is refused.
+            let hasher = Rc::new(RefCell::new(Sha256::new()));
+            let hashing = Hashing {
+                inner: file,
+                hasher: Rc::clone(&hasher),
             };
-            fs.apply_layer(reader)
-                .map_err(|source| PythonError::Layer { digest, source })?;
+            let reader: Box<dyn Read> = match compression {
+                Compression::None => Box::new(hashing),
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(hashing)),
+            };
+            let read = fs
+                .apply_layer(reader)
+                .and_then(|mut rest| std::io::copy(&mut rest, &mut std::io::sink()).map(|_| ()));
+            read.map_err(|source| PythonError::Layer {
+                digest: digest.clone(),
+                source,
+            })?;
+            let actual = hex::encode(hasher.borrow().clone().finalize());
+            if actual != digest.hex() {
+                return Err(PythonError::Layout(crate::layout::LayoutError::Corrupt {
+                    path: layout.blob_path(&digest),
+                    actual: format!("sha256:{actual}")
+                        .parse()
+                        .unwrap_or_else(|_| unreachable!("64 hex digits")),
+                    digest,
+                }));
+            }
         }
         Ok(fs)
     }
@@ -99,7 +124,7 @@ impl BaseFs {
 
     /// Applies one layer: its whiteouts remove paths of the layers below,
     /// then its entries are added (an entry of this layer replaces the path).
-    fn apply_layer<R: Read>(&mut self, reader: R) -> std::io::Result<()> {
+    fn apply_layer<R: Read>(&mut self, reader: R) -> std::io::Result<R> {
         let mut archive = tar::Archive::new(reader);
         let mut added: Vec<(String, Node)> = Vec::new();
         let mut whiteouts: Vec<String> = Vec::new();
@@ -178,7 +203,7 @@ impl BaseFs {
             }
             self.nodes.insert(path, node);
         }
-        Ok(())
+        Ok(archive.into_inner())
     }
 
     fn remove_below(&mut self, dir: &str) {
@@ -300,6 +325,20 @@ impl BaseFs {
                 (!rest.is_empty() && !rest.contains('/')).then(|| rest.to_owned())
             })
             .collect()
+    }
+}
+
+/// A reader that feeds what it reads to a shared hasher.
+struct Hashing<R> {
+    inner: R,
+    hasher: Rc<RefCell<Sha256>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.borrow_mut().update(&buf[..n]);
+        Ok(n)
     }
 }
 
@@ -433,6 +472,80 @@ pub(crate) mod tests {
             Some(&b"Package: libc6\n"[..])
         );
         assert_eq!(fs.contents("/usr/lib/python3.11/os.py"), None, "not kept");
+    }
+
+    #[test]
+    fn reads_gzip_layers_from_a_layout_and_checks_their_digest() {
+        use oci_spec::image::{DescriptorBuilder, ImageManifestBuilder};
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::open_or_create(&dir.path().join("l")).unwrap();
+        let tar = tar_of(&[E::File("etc/os-release", b"ID=debian\n")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let (digest, size) = layout.write_blob(&gz).unwrap();
+        let descriptor = |media_type: MediaType, digest: &Digest, size: u64| {
+            DescriptorBuilder::default()
+                .media_type(media_type)
+                .digest(oci_spec::image::Digest::from(digest))
+                .size(size)
+                .build()
+                .unwrap()
+        };
+        let (config, config_size) = layout.write_blob(b"{}").unwrap();
+        let manifest = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .config(descriptor(MediaType::ImageConfig, &config, config_size))
+            .layers(vec![descriptor(MediaType::ImageLayerGzip, &digest, size)])
+            .build()
+            .unwrap();
+        let fs = BaseFs::read(&layout, &manifest).unwrap();
+        assert_eq!(fs.contents("/etc/os-release"), Some(&b"ID=debian\n"[..]));
+
+        let mut tampered = gz.clone();
+        let last = tampered.len() - 9;
+        tampered[last] ^= 0xff; // the gzip CRC: still a readable tar stream
+        std::fs::write(layout.blob_path(&digest), &tampered).unwrap();
+        let err = BaseFs::read(&layout, &manifest).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PythonError::Layout(crate::layout::LayoutError::Corrupt { .. })
+                    | PythonError::Layer { .. }
+            ),
+            "{err}"
+        );
+        // An uncompressed layer with bytes after the archive's end: only
+        // the digest tells.
+        let (plain, plain_size) = layout.write_blob(&tar).unwrap();
+        let mut padded = tar.clone();
+        padded.extend_from_slice(&[0u8; 512]);
+        std::fs::write(layout.blob_path(&plain), &padded).unwrap();
+        let uncompressed = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .config(descriptor(MediaType::ImageConfig, &config, config_size))
+            .layers(vec![descriptor(MediaType::ImageLayer, &plain, plain_size)])
+            .build()
+            .unwrap();
+        let err = BaseFs::read(&layout, &uncompressed).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PythonError::Layout(crate::layout::LayoutError::Corrupt { .. })
+            ),
+            "{err}"
+        );
+        let zstd = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .config(descriptor(MediaType::ImageConfig, &config, config_size))
+            .layers(vec![descriptor(MediaType::ImageLayerZstd, &digest, size)])
+            .build()
+            .unwrap();
+        assert!(matches!(
+            BaseFs::read(&layout, &zstd),
+            Err(PythonError::UnsupportedLayer { .. })
+        ));
     }
 
     #[test]

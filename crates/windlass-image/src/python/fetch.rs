@@ -20,6 +20,7 @@ use windlass_process::{Cmd, Sink};
 use windlass_redact::Secret;
 
 use super::PythonError;
+use super::lock::{LockedSource, read_lock};
 use super::target::PythonTarget;
 
 /// The longest pip may take.
@@ -44,18 +45,39 @@ pub struct FetchRequest {
     pub cache_dir: PathBuf,
 }
 
-/// Requirement files (`-r`), pins (`name==1.0`) and local wheel files, all
-/// of them asked for directly.
+impl FetchRequest {
+    /// A request for `requirements` from pip's configured index, with the
+    /// host Python (`WINDLASS_PYTHON`, else `python3`) and Windlass's cache
+    /// directory (`WINDLASS_CACHE_DIR`, else `XDG_CACHE_HOME/windlass`, else
+    /// `~/.cache/windlass`), each looked up with `var`.
+    pub fn from_env(requirements: Requirements, var: impl Fn(&str) -> Option<OsString>) -> Self {
+        Self {
+            requirements,
+            index: None,
+            extra_index_urls: Vec::new(),
+            python: var("WINDLASS_PYTHON").unwrap_or_else(|| "python3".into()),
+            cache_dir: windlass_dist::pep517::default_cache_dir(var),
+        }
+    }
+}
+
+/// Requirement files (`-r`), pins (`name==1.0`), local wheel files and a
+/// `pylock.toml`, all of them asked for directly.
 #[derive(Debug, Clone, Default)]
 pub struct Requirements {
     pub files: Vec<PathBuf>,
     pub pins: Vec<String>,
     pub wheels: Vec<PathBuf>,
+    /// A PEP 751 lock: exactly its wheels, no resolution.
+    pub lock: Option<PathBuf>,
 }
 
 impl Requirements {
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.pins.is_empty() && self.wheels.is_empty()
+        self.files.is_empty()
+            && self.pins.is_empty()
+            && self.wheels.is_empty()
+            && self.lock.is_none()
     }
 }
 
@@ -95,26 +117,150 @@ pub async fn fetch(
     for dir in [&wheels_dir, &pip_cache] {
         std::fs::create_dir_all(dir).map_err(PythonError::io("create", dir))?;
     }
-    let mut pinned = Pins::default();
-    let mut direct: BTreeSet<String> = BTreeSet::new();
-    for file in &request.requirements.files {
-        read_requirements(file, 0, &mut pinned, &mut direct)?;
+    let target_text = format!(
+        "CPython {} on {}",
+        target.python_version(),
+        target.platforms.first().map_or("any", String::as_str)
+    );
+    let requirements = &request.requirements;
+    let mut fetched = Vec::new();
+    if let Some(lock) = &requirements.lock {
+        fetched.extend(
+            fetch_locked(request, target, lock, &wheels_dir, &pip_cache, &target_text).await?,
+        );
     }
-    for pin in &request.requirements.pins {
-        if let Some(name) = requirement_name(pin) {
-            direct.insert(name);
+    if !(requirements.files.is_empty()
+        && requirements.pins.is_empty()
+        && requirements.wheels.is_empty())
+    {
+        let mut pinned = Pins::default();
+        let mut direct: BTreeSet<String> = BTreeSet::new();
+        for file in &requirements.files {
+            read_requirements(file, 0, &mut pinned, &mut direct)?;
+        }
+        for pin in &requirements.pins {
+            if let Some(name) = requirement_name(pin) {
+                direct.insert(name);
+            }
+        }
+        for wheel in &requirements.wheels {
+            let name = wheel
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| WheelFilename::parse(n).ok())
+                .ok_or_else(|| PythonError::bad(wheel, "not a wheel file name"))?;
+            direct.insert(normalize(&name.name));
+        }
+        let mut cmd = pip_command(request, target, &wheels_dir, &pip_cache);
+        for file in &requirements.files {
+            cmd = cmd.arg("--requirement").arg(file);
+        }
+        cmd = cmd
+            .arg("--")
+            .args(&requirements.pins)
+            .args(&requirements.wheels);
+        let stdout = run_pip(cmd, request, &target_text).await?;
+        let plain = collect(
+            &stdout,
+            &wheels_dir,
+            &requirements.wheels,
+            &pinned,
+            &direct,
+            &target_text,
+        )?;
+        if plain.is_empty() {
+            return Err(PythonError::Download {
+                target: target_text,
+                code: 0,
+                output: "pip reported no file it saved".into(),
+            });
+        }
+        fetched.extend(plain);
+    }
+    fetched.sort_by(|a, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));
+    fetched.dedup_by(|a, b| a.path == b.path);
+    Ok(fetched)
+}
+
+/// The wheels of a `pylock.toml`: local ones checked in place, the others
+/// downloaded by pip without dependencies (the lock lists them all), every
+/// one checked against the lock's sha256.
+async fn fetch_locked(
+    request: &FetchRequest,
+    target: &PythonTarget,
+    lock: &Path,
+    wheels_dir: &Path,
+    pip_cache: &Path,
+    target_text: &str,
+) -> Result<Vec<FetchedWheel>, PythonError> {
+    let mut fetched = Vec::new();
+    let mut pins = Pins::default();
+    let mut direct = BTreeSet::new();
+    let mut lines = String::new();
+    for wheel in read_lock(lock, target)? {
+        direct.insert(wheel.name.clone());
+        match &wheel.source {
+            LockedSource::Path(path) => {
+                let actual = sha256_hex(path)?;
+                if actual != wheel.sha256 {
+                    return Err(PythonError::HashMismatch {
+                        file: wheel.file_name,
+                        name: wheel.name,
+                        requirements: lock.to_owned(),
+                        actual,
+                    });
+                }
+                fetched.push(FetchedWheel {
+                    path: path.clone(),
+                    name: wheel.name,
+                    version: wheel.version,
+                    requested: true,
+                });
+            }
+            LockedSource::Url(url) => {
+                let line = format!("{} @ {url} --hash=sha256:{}\n", wheel.name, wheel.sha256);
+                lines.push_str(&line);
+                pins.first_file.get_or_insert_with(|| lock.to_owned());
+                pins.hashes
+                    .entry(wheel.name.clone())
+                    .or_insert_with(|| (lock.to_owned(), BTreeSet::new()))
+                    .1
+                    .insert(wheel.sha256.clone());
+            }
         }
     }
-    for wheel in &request.requirements.wheels {
-        let name = wheel
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| WheelFilename::parse(n).ok())
-            .ok_or_else(|| PythonError::bad(wheel, "not a wheel file name"))?;
-        direct.insert(normalize(&name.name));
+    if lines.is_empty() {
+        return Ok(fetched);
     }
+    let scratch = tempfile::Builder::new()
+        .prefix(".pylock-")
+        .tempdir_in(&request.cache_dir)
+        .map_err(PythonError::io("create a directory in", &request.cache_dir))?;
+    let file = scratch.path().join("requirements.txt");
+    std::fs::write(&file, lines).map_err(PythonError::io("write", &file))?;
+    let cmd = pip_command(request, target, wheels_dir, pip_cache)
+        .arg("--no-deps")
+        .arg("--requirement")
+        .arg(&file);
+    let stdout = run_pip(cmd, request, target_text).await?;
+    fetched.extend(collect(
+        &stdout,
+        wheels_dir,
+        &[],
+        &pins,
+        &direct,
+        target_text,
+    )?);
+    Ok(fetched)
+}
 
-    let cmd = pip_command(request, target, &wheels_dir, &pip_cache);
+/// Runs pip and turns its failures into errors (its redacted output tail
+/// included); returns its stdout.
+async fn run_pip(
+    cmd: Cmd,
+    request: &FetchRequest,
+    target_text: &str,
+) -> Result<String, PythonError> {
     let outcome = cmd
         .timeout(PIP_TIMEOUT)
         .stdout(Sink::Capture)
@@ -127,51 +273,28 @@ pub async fn fetch(
         })?;
     let stdout = String::from_utf8_lossy(outcome.stdout().unwrap_or_default()).into_owned();
     let stderr = String::from_utf8_lossy(outcome.stderr().unwrap_or_default()).into_owned();
-    let target_text = format!(
-        "CPython {} on {}",
-        target.python_version(),
-        target.platforms.first().map_or("any", String::as_str)
-    );
-    if !outcome.success() {
-        if stderr.contains("DO NOT MATCH THE HASHES") {
-            return Err(PythonError::PipHashMismatch {
-                output: tail(&windlass_redact::global().redact(&stderr), 20),
-            });
-        }
-        // pip says "no matching distribution" also when the index could
-        // not be reached: that is a remote failure, not a missing wheel.
-        let unreachable =
-            stderr.contains("Could not fetch URL") || stderr.contains("Retrying (Retry(");
-        if let Some(requirement) = no_match(&stderr).filter(|_| !unreachable) {
-            return Err(PythonError::NoWheel {
-                requirement,
-                target: target_text,
-            });
-        }
-        return Err(PythonError::Download {
-            target: target_text,
-            code: outcome.exit_code(),
+    if outcome.success() {
+        return Ok(stdout);
+    }
+    if stderr.contains("DO NOT MATCH THE HASHES") {
+        return Err(PythonError::PipHashMismatch {
             output: tail(&windlass_redact::global().redact(&stderr), 20),
         });
     }
-
-    let mut fetched = collect(
-        &stdout,
-        &wheels_dir,
-        request,
-        &pinned,
-        &direct,
-        &target_text,
-    )?;
-    if fetched.is_empty() && !request.requirements.is_empty() {
-        return Err(PythonError::Download {
-            target: target_text,
-            code: 0,
-            output: "pip reported no file it saved".into(),
+    // pip says "no matching distribution" also when the index could not be
+    // reached: that is a remote failure, not a missing wheel.
+    let unreachable = stderr.contains("Could not fetch URL") || stderr.contains("Retrying (Retry(");
+    if let Some(requirement) = no_match(&stderr).filter(|_| !unreachable) {
+        return Err(PythonError::NoWheel {
+            requirement,
+            target: target_text.to_owned(),
         });
     }
-    fetched.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(fetched)
+    Err(PythonError::Download {
+        target: target_text.to_owned(),
+        code: outcome.exit_code(),
+        output: tail(&windlass_redact::global().redact(&stderr), 20),
+    })
 }
 
 /// `pip download` for `target`, credentials in its environment only.
@@ -197,11 +320,6 @@ fn pip_command(
     for platform in &target.platforms {
         cmd = cmd.args(["--platform", platform]);
     }
-    for file in &request.requirements.files {
-        cmd = cmd.arg("--requirement").arg(file);
-    }
-    cmd = cmd.arg("--").args(&request.requirements.pins);
-    cmd = cmd.args(&request.requirements.wheels);
     cmd = cmd
         .env("PIP_CACHE_DIR", pip_cache)
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
@@ -228,7 +346,7 @@ fn pip_command(
 fn collect(
     stdout: &str,
     wheels_dir: &Path,
-    request: &FetchRequest,
+    exempt: &[PathBuf],
     pinned: &Pins,
     direct: &BTreeSet<String>,
     target_text: &str,
@@ -251,13 +369,7 @@ fn collect(
             });
         };
         let name = normalize(&parsed.name);
-        if !pinned.hashes.is_empty()
-            && !request
-                .requirements
-                .wheels
-                .iter()
-                .any(|w| w.file_name() == path.file_name())
-        {
+        if !pinned.hashes.is_empty() && !exempt.iter().any(|w| w.file_name() == path.file_name()) {
             let actual = sha256_hex(&path)?;
             match pinned.hashes.get(&name) {
                 Some((file, allowed)) if !allowed.contains(&actual) => {
@@ -496,6 +608,16 @@ mod tests {
                 main.display()
             )
         );
+    }
+
+    #[test]
+    fn from_env() {
+        let request = FetchRequest::from_env(Requirements::default(), |name| match name {
+            "WINDLASS_CACHE_DIR" => Some("/c".into()),
+            _ => None,
+        });
+        assert_eq!(request.python, "python3");
+        assert_eq!(request.cache_dir, PathBuf::from("/c"));
     }
 
     #[test]

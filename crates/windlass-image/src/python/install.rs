@@ -621,7 +621,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn helpers() {
+    fn paths_records_shebangs_and_wrappers() {
         assert_eq!(
             relative_to(
                 "/usr/local/lib/python3.11/dist-packages",

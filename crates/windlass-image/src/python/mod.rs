@@ -12,6 +12,7 @@
 mod basefs;
 mod fetch;
 mod install;
+mod lock;
 mod sbom;
 mod target;
 
@@ -23,6 +24,7 @@ use windlass_diagnostic::{Diagnostic, ExitStatus};
 pub use self::basefs::{BaseFs, Node};
 pub use self::fetch::{FetchRequest, FetchedWheel, Index, IndexCredentials, Requirements, fetch};
 pub use self::install::{InstallRequest, WheelToInstall, install};
+pub use self::lock::{LockedSource, LockedWheel, read_lock};
 pub use self::sbom::{SBOM_MEDIA_TYPE, SbomOptions, purl, sbom};
 pub use self::target::{Libc, PythonTarget, Scheme, platform_tags};
 
@@ -86,6 +88,8 @@ pub enum PythonError {
         #[source]
         source: windlass_fs::ReadError,
     },
+    #[error("{}: {why}", path.display())]
+    Lock { path: PathBuf, why: String },
     #[error("{}:{line}: {why}", path.display())]
     RequirementLine {
         path: PathBuf,
