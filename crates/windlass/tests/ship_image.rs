@@ -199,8 +199,28 @@ fn readme_ships_the_job_as_an_image() {
         "{stdout}"
     );
 
-    // The image pins its base by digest and has the job's layers on top.
+    // The same inputs give the same image: built again, another output.
     let job = home_path.join("ml-job");
+    let index_url = format!("http://ci:{password}@127.0.0.1:{}/simple/", index.port);
+    let mut again_env = common.clone();
+    again_env.push(("PIP_INDEX_URL", index_url.as_ref()));
+    let again = windlass(
+        &job,
+        &again_env,
+        &[
+            "image",
+            "build",
+            "-f",
+            "Containerfile",
+            "--base",
+            &base.registry_ref,
+            "-o",
+            "oci:dist/again:job",
+        ],
+    );
+    assert_eq!(again.trim(), digest, "{again}");
+
+    // The image pins its base by digest and has the job's layers on top.
     let layout = job.join("dist/image");
     let manifest: serde_json::Value = serde_json::from_slice(
         &fs::read(
