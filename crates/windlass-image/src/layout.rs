@@ -341,7 +341,30 @@ mod tests {
         assert_eq!(reopened.index().unwrap().manifests().len(), 1);
         assert_eq!(reopened.resolve(Some("v1")).unwrap().size(), 2);
         assert!(reopened.resolve(None).is_ok());
-        let missing = reopened.resolve(Some("v2")).unwrap_err().to_string();
+        // An artifact listed beside the image (an SBOM referrer) is not an
+        // image: the layout still names one.
+        let (sbom, sbom_size) = layout.write_blob(b"{\"sbom\":1}").unwrap();
+        let mut artifact = DescriptorBuilder::default()
+            .media_type(MediaType::ImageManifest)
+            .digest(oci_spec::image::Digest::from(&sbom))
+            .size(sbom_size)
+            .build()
+            .unwrap();
+        artifact.set_artifact_type(Some(MediaType::Other(
+            "application/vnd.cyclonedx+json".into(),
+        )));
+        layout.set_tag(artifact.clone(), None).unwrap();
+        assert_eq!(layout.index().unwrap().manifests().len(), 2);
+        assert_eq!(layout.resolve(None).unwrap().size(), 2);
+        // Two images are ambiguous.
+        let mut second = artifact;
+        second.set_artifact_type(None);
+        layout.set_tag(second, Some("v2")).unwrap();
+        assert!(matches!(
+            layout.resolve(None),
+            Err(LayoutError::Ambiguous { count: 2, .. })
+        ));
+        let missing = reopened.resolve(Some("v3")).unwrap_err().to_string();
         assert!(missing.contains("tags: v1"), "{missing}");
         // A blob that does not match its name is refused.
         std::fs::write(layout.blob_path(&digest), b"[]").unwrap();
