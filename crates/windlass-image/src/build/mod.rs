@@ -262,9 +262,12 @@ pub async fn run(
         .get_str("SOURCE_DATE_EPOCH")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(DEFAULT_EPOCH);
-    let cache_dir = windlass_dist::pep517::default_cache_dir(|name| {
-        ctx.env.get(name).map(std::ffi::OsStr::to_os_string)
-    });
+    // The host Python and Windlass's cache (wheels and pulled bases); pip's
+    // own configuration (PIP_INDEX_URL, pip.conf) names the index.
+    let template =
+        crate::python::FetchRequest::from_env(crate::python::Requirements::default(), |name| {
+            ctx.env.get(name).map(std::ffi::OsStr::to_os_string)
+        });
     let file = plan::read_containerfile(&request)?;
     let registry_base = match plan::base_choice(&request, file.as_ref())? {
         plan::BaseChoice::Image(Location::Registry(reference)) => Some(reference),
@@ -284,19 +287,12 @@ pub async fn run(
     };
     if let (Some(reference), Some(client)) = (&registry_base, &client) {
         let platforms = plan::build_platforms(&request, file.as_ref())?;
-        let pulled = pull_base(client, reference, &platforms, &cache_dir, printer).await?;
+        let pulled = pull_base(client, reference, &platforms, &template.cache_dir, printer).await?;
         request.base = Some(plan::BaseChoice::Pulled(Box::new(pulled)));
     }
     let annotations = git::annotations(&request.context).await;
     let prepared = plan::prepare(&request, epoch)?;
-    let settings = python::FetchSettings {
-        python: ctx
-            .env
-            .get("WINDLASS_PYTHON")
-            .map_or_else(|| "python3".into(), std::ffi::OsStr::to_os_string),
-        cache_dir,
-    };
-    let fetched = python::fetch(&prepared.steps, &prepared.base, &settings, printer).await?;
+    let fetched = python::fetch(&prepared.steps, &prepared.base, &template, printer).await?;
     let mut report = tokio::task::block_in_place(|| {
         write(&request, prepared, fetched, epoch, annotations, printer)
     })?;

@@ -12,7 +12,6 @@
 //! carry to the registry.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{ImageConfiguration, ImageManifest};
@@ -46,15 +45,6 @@ impl PythonRequest {
     }
 }
 
-/// How wheels are fetched: the host's Python (whose pip downloads) and
-/// Windlass's cache directory.
-#[derive(Debug, Clone)]
-pub struct FetchSettings {
-    /// `WINDLASS_PYTHON`, else `python3`.
-    pub python: OsString,
-    pub cache_dir: PathBuf,
-}
-
 /// The wheels of every Python step for every platform, fetched before
 /// assembly.
 #[derive(Debug, Clone, Default)]
@@ -64,12 +54,13 @@ pub struct Fetched {
 }
 
 /// Reads the Python of each platform of `base` and fetches the wheels of
-/// each Python step of `steps` for it. Nothing is fetched for a build
+/// each Python step of `steps` for it, with the host Python, cache and
+/// index of `template`. Nothing is fetched for a build
 /// without Python steps.
 pub async fn fetch(
     steps: &[Step],
     base: &BaseImage,
-    settings: &FetchSettings,
+    template: &FetchRequest,
     printer: &Printer,
 ) -> Result<Fetched, BuildError> {
     let mut fetched = Fetched::default();
@@ -103,10 +94,7 @@ pub async fn fetch(
                         wheels: request.wheels.clone(),
                         ..Requirements::default()
                     },
-                    index: None,
-                    extra_index_urls: Vec::new(),
-                    python: settings.python.clone(),
-                    cache_dir: settings.cache_dir.clone(),
+                    ..template.clone()
                 },
                 &target,
             )
