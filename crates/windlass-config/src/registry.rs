@@ -313,7 +313,10 @@ pub const TOOL_SECTIONS: &[ToolSection] = &[
         name: "image",
         owner: "windlass-image",
         replaced_whole: &["image.env", "image.labels", "image.registries.*"],
-        credentials: &[("image.registries.*.password", "\"env://REGISTRY_PASSWORD\"")],
+        credentials: &[
+            ("image.index.password", "\"env://INDEX_PASSWORD\""),
+            ("image.registries.*.password", "\"env://REGISTRY_PASSWORD\""),
+        ],
         description: "What `image build` builds (base, Containerfile, files, Python requirements and wheels, runtime config, platforms, output) and the container registries images go to (`[image.registries.\"HOST\"]`).",
     },
 ];
@@ -742,6 +745,34 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         default: Some("\"oci:dist/image:latest\""),
         env: &[],
         description: "Where the image is written; relative to the file that sets it.",
+    },
+    ToolKey {
+        key: "image.index",
+        kind: "table",
+        default: None,
+        env: &[],
+        description: "The package index of the Python packages installed into images; without it, pip's own configuration (`PIP_INDEX_URL`, `pip.conf`).",
+    },
+    ToolKey {
+        key: "image.index.url",
+        kind: "URL",
+        default: None,
+        env: &[],
+        description: "The simple index, `https://host/simple/`.",
+    },
+    ToolKey {
+        key: "image.index.username",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The user name at the index (not secret).",
+    },
+    ToolKey {
+        key: "image.index.password",
+        kind: REFERENCE,
+        default: None,
+        env: &[],
+        description: "The password or token for `username`; it reaches pip only in its environment.",
     },
     ToolKey {
         key: "image.registries",

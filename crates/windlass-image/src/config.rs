@@ -12,6 +12,11 @@
 //! workdir = "/job"
 //! output = "oci:dist/image:latest"
 //!
+//! [image.index]
+//! url = "https://pypi.example.com/simple/"
+//! username = "ci"
+//! password = "vault://secret/ci/pypi#token"
+//!
 //! [image.registries."ghcr.io"]
 //! username = "ci-bot"
 //! password = "env://GHCR_TOKEN"
@@ -68,6 +73,22 @@ pub struct ImageSection {
     /// `[image.registries."HOST"]`: credentials and transport per registry.
     #[serde(default)]
     pub registries: BTreeMap<String, RegistrySection>,
+    /// `[image.index]`: where Python packages come from (else pip's own
+    /// configuration).
+    pub index: Option<IndexSection>,
+}
+
+/// `[image.index]`: the package index of the Python packages installed
+/// into images, and its credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct IndexSection {
+    /// The simple index: `https://host/simple/`.
+    pub url: String,
+    /// The user name (not secret).
+    pub username: Option<String>,
+    /// A secret reference to the password or token.
+    pub password: Option<String>,
 }
 
 /// One `files` entry: a file or directory and where it goes in the image.
@@ -88,8 +109,9 @@ mod tests {
     /// is a field.
     #[test]
     fn every_field_is_documented() {
-        let tables: [(&str, &[&str]); 2] = [
+        let tables: [(&str, &[&str]); 3] = [
             ("image", serde_fields::<super::ImageSection>()),
+            ("image.index", serde_fields::<super::IndexSection>()),
             (
                 "image.registries.NAME",
                 serde_fields::<super::RegistrySection>(),

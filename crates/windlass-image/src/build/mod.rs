@@ -292,6 +292,12 @@ pub async fn run(
     }
     let annotations = git::annotations(&request.context).await;
     let prepared = plan::prepare(&request, epoch)?;
+    let mut template = template;
+    if python::has_steps(&prepared.steps)
+        && let Some(section) = &ctx.image.index
+    {
+        template.index = Some(python::index(section, ctx).await?);
+    }
     let fetched = python::fetch(&prepared.steps, &prepared.base, &template, printer).await?;
     let mut report = tokio::task::block_in_place(|| {
         write(&request, prepared, fetched, epoch, annotations, printer)

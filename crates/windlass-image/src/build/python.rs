@@ -14,18 +14,20 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
 use oci_spec::image::{ImageConfiguration, ImageManifest};
 use serde_json::json;
-use windlass_output::Printer;
+use windlass_output::{ExitStatus, Printer, ResultExt as _};
 
 use super::BuildError;
 use super::base::{BaseImage, BaseManifest, OCI_MANIFEST};
 use super::image::{Step, StepKind};
+use crate::config::IndexSection;
 use crate::digest::Digest;
 use crate::layout::Layout;
 use crate::python::{
-    FetchRequest, FetchedWheel, InstallReport, InstallRequest, PythonError, PythonTarget,
-    Requirements, SBOM_MEDIA_TYPE, SbomOptions,
+    FetchRequest, FetchedWheel, Index, IndexCredentials, InstallReport, InstallRequest,
+    PythonError, PythonTarget, Requirements, SBOM_MEDIA_TYPE, SbomOptions,
 };
 
 /// What to install into one layer.
@@ -123,6 +125,51 @@ fn detect(base: &BaseImage, image: &BaseManifest) -> Result<PythonTarget, BuildE
     Ok(tokio::task::block_in_place(|| {
         PythonTarget::detect(layout, &manifest, &config)
     })?)
+}
+
+/// Whether any step installs Python packages.
+pub fn has_steps(steps: &[Step]) -> bool {
+    steps.iter().any(|s| matches!(s.kind, StepKind::Python(_)))
+}
+
+/// `[image.index]`, its password resolved (registered with the redactor;
+/// it reaches pip only inside `PIP_INDEX_URL` in its environment).
+pub async fn index(section: &IndexSection, ctx: &crate::cli::Context) -> anyhow::Result<Index> {
+    let credentials = match (&section.username, &section.password) {
+        (_, None) => None,
+        (None, Some(_)) => {
+            return Err(anyhow::anyhow!(
+                "`image.index.password` is set without `image.index.username`"
+            ))
+            .with_hint("add the user name the index expects (`__token__` for a token)")
+            .with_exit_status(ExitStatus::Usage);
+        }
+        (Some(username), Some(reference)) => {
+            let parsed = windlass_secrets::SecretRef::parse(reference)
+                .context("`image.index.password` is not a secret reference")
+                .with_exit_status(ExitStatus::Usage)?;
+            let http = windlass_http::HttpConfig::from_settings(&ctx.config.settings.http);
+            let secrets = windlass_secrets::SecretsConfig::from_effective(&ctx.config)?;
+            let base_dir = ctx
+                .config
+                .project_dir()
+                .map_or_else(|| ctx.cwd.clone(), Path::to_path_buf);
+            let resolver =
+                windlass_secrets::Resolver::new(ctx.env.clone(), &base_dir, secrets.vault)
+                    .with_http(http);
+            let password = resolver.resolve(&parsed).await;
+            resolver.close_unless_interrupted().await;
+            let password = password.context("cannot resolve `image.index.password`")?;
+            Some(IndexCredentials {
+                username: username.clone(),
+                password,
+            })
+        }
+    };
+    Ok(Index {
+        url: section.url.clone(),
+        credentials,
+    })
 }
 
 /// Installs the wheels fetched for step `step` on `image`'s platform into
