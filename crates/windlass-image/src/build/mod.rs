@@ -299,9 +299,7 @@ pub async fn run(
         template.index = Some(python::index(section, ctx).await?);
     }
     let fetched = python::fetch(&prepared.steps, &prepared.base, &template, printer).await?;
-    let mut report = tokio::task::block_in_place(|| {
-        write(&request, prepared, fetched, epoch, annotations, printer)
-    })?;
+    let mut report = write(&request, prepared, fetched, epoch, annotations, printer)?;
     if let (Some(destination), Some(client)) = (&request.push, &client) {
         let Location::Layout { dir, tag } = &request.output else {
             return Err(BuildError::NeedsRegistry.into());

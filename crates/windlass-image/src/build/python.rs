@@ -122,9 +122,8 @@ fn detect(base: &BaseImage, image: &BaseManifest) -> Result<PythonTarget, BuildE
         .map_err(|e| bad(format!("its manifest: {e}")))?;
     let config: ImageConfiguration = serde_json::from_value(image.config.clone())
         .map_err(|e| bad(format!("its config: {e}")))?;
-    Ok(tokio::task::block_in_place(|| {
-        PythonTarget::detect(layout, &manifest, &config)
-    })?)
+    // Reading the layers is file work; a build is one task.
+    Ok(PythonTarget::detect(layout, &manifest, &config)?)
 }
 
 /// Whether any step installs Python packages.
