@@ -4,10 +4,12 @@
 # usage: scripts/services.sh install|start|status|stop|env
 #
 #   install  install what is missing (Debian packages, Python venvs, Helm and
-#            kubectl); idempotent, cached in the state dir across runs
+#            kubectl, the Python base image); idempotent, cached in the state
+#            dir across runs
 #   start    start every service that is not running, wait until healthy,
-#            seed fixtures, then write the env file (implies nothing about
-#            install: run install first on a fresh machine)
+#            seed fixtures (the Python base image into the open registry),
+#            then write the env file (implies nothing about install: run
+#            install first on a fresh machine)
 #   status   print each service as up or down
 #   stop     stop the services this script started (by recorded PIDs only)
 #   env      (re)write the env file that tests read and print its path
@@ -15,6 +17,8 @@
 # State lives outside the checkout:
 #   WINDLASS_STATE_DIR  default ${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev
 #                       venvs, tools, generated fixture passwords and keys
+#   $WINDLASS_STATE_DIR/images
+#                       the Python base image (rootfs tar, OCI layout)
 #   $WINDLASS_STATE_DIR/run
 #                       service data, logs, PIDs and run/services.env (mode 600)
 #
@@ -66,7 +70,7 @@ PEERS_PIP=(
   "validate-pyproject==0.27"
 )
 APT_PACKAGES=(
-  docker-registry skopeo umoci apache2-utils podman runc busybox-static
+  docker-registry skopeo umoci apache2-utils podman runc busybox-static mmdebstrap
   jq curl openssl ca-certificates
   # OS keyring tests: the kernel keyring (keyctl) and a headless Secret
   # Service (gnome-keyring-daemon on a dbus-run-session bus, secret-tool).
@@ -81,6 +85,17 @@ BAO=$SERVICES_VENV/bin/bao
 HELM=$KUBE_DIR/layer/helm/helm
 KUBECTL=$KUBE_DIR/layer/kubectl/kubectl
 CONTAINERS_CONF=$STATE_DIR/containers/containers.conf
+# The Python base image of the image tests: Debian's python3 as a
+# root file system (mmdebstrap), imported with umoci into an OCI layout.
+# Bump PYTHON_BASE_VERSION whenever the recipe below changes: it keys the
+# cache, so a new value rebuilds.
+PYTHON_BASE_VERSION=bookworm-python3.11-1
+PYTHON_BASE_SUITE=bookworm
+PYTHON_BASE_PACKAGES=python3,python3-pip,python-is-python3
+PYTHON_BASE_TAG=3.11-bookworm
+PYTHON_BASE_REPO=python
+PYTHON_BASE_DIR=$STATE_DIR/images/python-base-$PYTHON_BASE_VERSION
+PYTHON_BASE_LAYOUT=$PYTHON_BASE_DIR/layout
 CONTAINERS_STORAGE_CONF=$STATE_DIR/containers/storage.conf
 
 BAO_ADDR_URL=http://127.0.0.1:$BAO_PORT
@@ -206,6 +221,49 @@ ensure_dists() {
   done
 }
 
+# ensure_python_base: the Python base image as an OCI layout, built once per
+# PYTHON_BASE_VERSION. Each step writes next to its result and renames, so an
+# interrupted build is redone rather than half used.
+ensure_python_base() {
+  local dir=$PYTHON_BASE_DIR tar=$PYTHON_BASE_DIR/rootfs.tar layout=$PYTHON_BASE_LAYOUT
+  [[ -f $layout/index.json && -f $dir/.done ]] && return 0
+  mkdir -p "$dir"
+  if [[ ! -s $tar ]]; then
+    log "python base: mmdebstrap $PYTHON_BASE_SUITE with $PYTHON_BASE_PACKAGES"
+    # The hook removes EXTERNALLY-MANAGED (PEP 668) so pip behaves as in the
+    # official python images; the apt lists of the host are the mirror.
+    rm -f "$dir/rootfs.partial.tar"
+    # shellcheck disable=SC2016 # the hooks expand $1 inside mmdebstrap
+    mmdebstrap --quiet --variant=essential --mode=root --format=tar \
+      --include="$PYTHON_BASE_PACKAGES" \
+      --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED' \
+      --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
+      "$PYTHON_BASE_SUITE" "$dir/rootfs.partial.tar" - </etc/apt/sources.list.d/debian.sources >&2 \
+      || die "mmdebstrap failed to build the python base"
+    mv -f "$dir/rootfs.partial.tar" "$tar"
+  fi
+  log "python base: umoci import into $layout"
+  rm -rf "$layout.partial"
+  umoci init --layout "$layout.partial"
+  umoci new --image "$layout.partial:$PYTHON_BASE_TAG"
+  umoci raw add-layer --image "$layout.partial:$PYTHON_BASE_TAG" \
+    --history.created_by="mmdebstrap --variant=essential --include=$PYTHON_BASE_PACKAGES $PYTHON_BASE_SUITE" \
+    --history.created=1970-01-01T00:00:00Z "$tar"
+  umoci config --no-history --image "$layout.partial:$PYTHON_BASE_TAG" \
+    --os linux --architecture amd64 --config.cmd python3 \
+    --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --config.env LANG=C.UTF-8
+  umoci gc --layout "$layout.partial"
+  rm -rf "$layout"
+  mv "$layout.partial" "$layout"
+  touch "$dir/.done"
+  # Builds of earlier versions are of no use any more.
+  local old
+  for old in "$STATE_DIR"/images/python-base-*; do
+    [[ $old == "$dir" ]] || rm -rf "$old"
+  done
+}
+
 cmd_install() {
   apt_install "${APT_PACKAGES[@]}"
   mkdir -p "$STATE_DIR" "$TOOLS_DIR"
@@ -214,6 +272,7 @@ cmd_install() {
   ensure_dists
   install_kube_tools
   write_containers_conf
+  ensure_python_base
   log "installed into $STATE_DIR"
 }
 
@@ -251,16 +310,29 @@ ensure_fixtures() {
   fi
   if [[ ! -s $FIXTURES/registry-ca/ca.crt ]]; then
     mkdir -p "$FIXTURES/registry-tls" "$FIXTURES/registry-ca"
-    # Self-signed, trusted as its own CA. The CA dir holds only ca.crt:
-    # skopeo --cert-dir takes any *.key there for a client key.
+    # A CA and a server certificate it signs: rustls refuses a CA
+    # certificate used as the server's own (CaUsedAsEndEntity). The CA dir
+    # holds only ca.crt: skopeo --cert-dir takes any *.key there for a
+    # client key, so the CA key stays beside the server's.
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 \
-      -subj "/CN=windlass test registry" \
-      -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+      -subj "/CN=windlass test registry CA" \
       -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$FIXTURES/registry-tls/ca.key" \
+      -out "$FIXTURES/registry-tls/ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -sha256 \
+      -subj "/CN=windlass test registry" \
       -keyout "$FIXTURES/registry-tls/registry.key" \
+      -out "$FIXTURES/registry-tls/registry.csr" 2>/dev/null
+    openssl x509 -req -days 3650 -sha256 \
+      -in "$FIXTURES/registry-tls/registry.csr" \
+      -CA "$FIXTURES/registry-tls/ca.crt" -CAkey "$FIXTURES/registry-tls/ca.key" \
+      -CAcreateserial \
+      -extfile <(printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        "basicConstraints=critical,CA:FALSE" "extendedKeyUsage=serverAuth") \
       -out "$FIXTURES/registry-tls/registry.crt" 2>/dev/null
-    chmod 600 "$FIXTURES/registry-tls/registry.key"
-    cp "$FIXTURES/registry-tls/registry.crt" "$FIXTURES/registry-ca/ca.crt"
+    chmod 600 "$FIXTURES/registry-tls/registry.key" "$FIXTURES/registry-tls/ca.key"
+    cp "$FIXTURES/registry-tls/ca.crt" "$FIXTURES/registry-ca/ca.crt"
   fi
 }
 
@@ -581,6 +653,23 @@ start_registries() {
   done
 }
 
+# push_python_base: the cached base in the open registry as
+# python:3.11-bookworm, copied only when the registry lacks that manifest.
+push_python_base() {
+  [[ -f $PYTHON_BASE_LAYOUT/index.json ]] || {
+    log "python base not built (run scripts/services.sh install); not pushed"
+    return 0
+  }
+  local want have ref=127.0.0.1:$REG_PORT/$PYTHON_BASE_REPO:$PYTHON_BASE_TAG
+  want=$(jq -r '.manifests[0].digest' "$PYTHON_BASE_LAYOUT/index.json")
+  have=$( (skopeo inspect --tls-verify=false --raw "docker://$ref" 2>/dev/null || true) \
+    | sha256sum | cut -d' ' -f1)
+  [[ sha256:$have == "$want" ]] && return 0
+  skopeo copy -q --preserve-digests --dest-tls-verify=false \
+    "oci:$PYTHON_BASE_LAYOUT:$PYTHON_BASE_TAG" "docker://$ref" >&2
+  log "python base pushed to $ref ($want)"
+}
+
 cmd_start() {
   local tool
   for tool in jq curl openssl htpasswd setsid; do
@@ -594,6 +683,7 @@ cmd_start() {
   start_pypiserver
   start_devpi
   start_registries
+  push_python_base
   cmd_env
 }
 
@@ -710,6 +800,11 @@ cmd_env() {
   kv WINDLASS_TEST_CONTAINERS_CONF "$CONTAINERS_CONF"
   kv WINDLASS_TEST_CONTAINERS_STORAGE_CONF "$CONTAINERS_STORAGE_CONF"
   kv WINDLASS_TEST_HELM "$HELM"
+  # Python base image: an OCI layout (oci:DIR:TAG) and its copy in the open
+  # registry.
+  kv WINDLASS_TEST_PYTHON_BASE_LAYOUT "$PYTHON_BASE_LAYOUT"
+  kv WINDLASS_TEST_PYTHON_BASE_TAG "$PYTHON_BASE_TAG"
+  kv WINDLASS_TEST_PYTHON_BASE_REF "127.0.0.1:$REG_PORT/$PYTHON_BASE_REPO:$PYTHON_BASE_TAG"
   kv WINDLASS_TEST_KUBECTL "$KUBECTL"
   mv -f "$tmp" "$ENV_FILE"
   printf '%s\n' "$ENV_FILE"

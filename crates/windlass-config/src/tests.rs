@@ -1012,7 +1012,7 @@ fn credential_fields_take_references_only() {
 
 #[test]
 fn tool_section_name_is_registered() {
-    let cases = ["secrets", "vault", "wheel"];
+    let cases = ["secrets", "vault", "wheel", "image"];
     for name in cases {
         assert!(crate::tool_section(name).is_some(), "{name}");
     }

@@ -61,8 +61,8 @@ pub use crate::leak::{
 };
 pub use crate::props::{DEFAULT_PROPTEST_CASES, proptest_config};
 pub use crate::services::{
-    AppRole, Bao, Devpi, ENV_FILE_VAR, KvFixture, Oidc, PypiServer, Registries, START_HINT,
-    Services, TokenRequest, Tools,
+    AppRole, Bao, Devpi, ENV_FILE_VAR, KvFixture, Oidc, PypiServer, PythonBase, Registries,
+    START_HINT, Services, TokenRequest, Tools,
 };
 pub use crate::slow_proxy::{Slow, SlowProxy};
 pub use crate::special::{bind_socket, mkfifo, within};

@@ -245,6 +245,19 @@ pub struct Registries {
     pub cert_dir: PathBuf,
 }
 
+/// The Python base image that `scripts/services.sh install` builds from
+/// Debian packages (python3, pip, `python` -> `python3`) and `start` pushes
+/// to the open registry.
+#[derive(Debug, Clone)]
+pub struct PythonBase {
+    /// The OCI layout directory holding the image (`oci:LAYOUT:TAG`).
+    pub layout: PathBuf,
+    /// Its tag in the layout and in the registry (`3.11-bookworm`).
+    pub tag: String,
+    /// `HOST:PORT/python:TAG` in the open registry.
+    pub registry_ref: String,
+}
+
 /// Client tools installed by `scripts/services.sh install`.
 #[derive(Debug, Clone)]
 pub struct Tools {
@@ -427,6 +440,16 @@ impl Services {
             password: self.secret("WINDLASS_TEST_REGISTRY_PASSWORD"),
             ca_file: self.existing("WINDLASS_TEST_REGISTRY_CA_FILE"),
             cert_dir: self.existing("WINDLASS_TEST_REGISTRY_CERT_DIR"),
+        }
+    }
+
+    /// The Python base image (its layout must exist; `registry_ref` is only
+    /// checked by the tests that pull it).
+    pub fn python_base(&self) -> PythonBase {
+        PythonBase {
+            layout: self.existing("WINDLASS_TEST_PYTHON_BASE_LAYOUT"),
+            tag: self.var("WINDLASS_TEST_PYTHON_BASE_TAG").to_owned(),
+            registry_ref: self.var("WINDLASS_TEST_PYTHON_BASE_REF").to_owned(),
         }
     }
 

@@ -48,6 +48,8 @@ enum Command {
     Secrets(windlass_secrets::cli::SecretsCli),
     /// Build, check and publish Python wheels and sdists
     Wheel(windlass_wheel::cli::WheelCli),
+    /// Build OCI images without a daemon; push, copy, tag and inspect them
+    Image(windlass_image::cli::ImageCli),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one page per command into DIR
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Config(args) => config_cmd::main(&args),
         Command::Secrets(cli) => windlass_secrets::cli::main(&cli),
         Command::Wheel(cli) => windlass_wheel::cli::main(&cli),
+        Command::Image(cli) => windlass_image::cli::main(&cli),
         Command::Completions(args) => completions::main(&args, &cli.output),
         Command::Man(args) => man::main(&args, &cli.output),
         Command::External(args) => external::main(&args, &cli.output),

@@ -1,0 +1,282 @@
+//! The one place `image build` asks for Python packages: the native
+//! installer (`crate::python`) reads the base image's interpreter, fetches
+//! wheels for its platform and installs them into a staging tree laid out
+//! as the image's root.
+//!
+//! Fetching runs pip (a child process, async), so it happens before the
+//! image is assembled: [`fetch`] detects each platform's Python and
+//! downloads the wheels of every Python step; [`install`], called while
+//! the layers are written, unpacks them. What was installed is attached to
+//! each platform's manifest as a CycloneDX SBOM referrer in the output
+//! layout ([`attach_sbom`]), which `image push` and `image build --push`
+//! carry to the registry.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use oci_spec::image::{ImageConfiguration, ImageManifest};
+use serde_json::json;
+use windlass_output::{ExitStatus, Printer, ResultExt as _};
+
+use super::BuildError;
+use super::base::{BaseImage, BaseManifest, OCI_MANIFEST};
+use super::image::{Step, StepKind};
+use crate::config::IndexSection;
+use crate::digest::Digest;
+use crate::layout::Layout;
+use crate::python::{
+    FetchRequest, FetchedWheel, Index, IndexCredentials, InstallReport, InstallRequest,
+    PythonError, PythonTarget, Requirements, SBOM_MEDIA_TYPE, SbomOptions,
+};
+
+/// What to install into one layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonRequest {
+    /// Requirement files on this machine (`-r`).
+    pub requirements: Vec<PathBuf>,
+    /// Wheel files on this machine.
+    pub wheels: Vec<PathBuf>,
+    /// Requirement specifiers (`numpy==2.1.0`).
+    pub pins: Vec<String>,
+}
+
+impl PythonRequest {
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty() && self.wheels.is_empty() && self.pins.is_empty()
+    }
+}
+
+/// The wheels of every Python step for every platform, fetched before
+/// assembly.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    /// By (step index, platform).
+    steps: BTreeMap<(usize, String), (PythonTarget, Vec<FetchedWheel>)>,
+}
+
+/// Reads the Python of each platform of `base` and fetches the wheels of
+/// each Python step of `steps` for it, with the host Python, cache and
+/// index of `template`. Nothing is fetched for a build
+/// without Python steps.
+pub async fn fetch(
+    steps: &[Step],
+    base: &BaseImage,
+    template: &FetchRequest,
+    printer: &Printer,
+) -> Result<Fetched, BuildError> {
+    let mut fetched = Fetched::default();
+    let python_steps: Vec<(usize, &PythonRequest)> = steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.kind {
+            StepKind::Python(r) => Some((i, r)),
+            StepKind::Files(_) | StepKind::Config => None,
+        })
+        .collect();
+    if python_steps.is_empty() {
+        return Ok(fetched);
+    }
+    for image in &base.images {
+        let target = detect(base, image)?;
+        printer.status(
+            "Resolving",
+            &format!(
+                "wheels for CPython {} on {}",
+                target.python_version(),
+                image.platform
+            ),
+        );
+        for (i, request) in &python_steps {
+            let wheels = crate::python::fetch(
+                &FetchRequest {
+                    requirements: Requirements {
+                        files: request.requirements.clone(),
+                        pins: request.pins.clone(),
+                        wheels: request.wheels.clone(),
+                        ..Requirements::default()
+                    },
+                    ..template.clone()
+                },
+                &target,
+            )
+            .await?;
+            fetched
+                .steps
+                .insert((*i, image.platform.to_string()), (target.clone(), wheels));
+        }
+    }
+    Ok(fetched)
+}
+
+/// The Python of one platform's base image, read from its layers.
+fn detect(base: &BaseImage, image: &BaseManifest) -> Result<PythonTarget, BuildError> {
+    let Some(layout) = &base.layout else {
+        return Err(PythonError::NoPython {
+            searched: "an empty (`scratch`) base".into(),
+        }
+        .into());
+    };
+    let bad = |why: String| BuildError::from(PythonError::BaseImage { why });
+    let manifest: ImageManifest = serde_json::from_value(image.manifest.clone())
+        .map_err(|e| bad(format!("its manifest: {e}")))?;
+    let config: ImageConfiguration = serde_json::from_value(image.config.clone())
+        .map_err(|e| bad(format!("its config: {e}")))?;
+    // Reading the layers is file work; a build is one task.
+    Ok(PythonTarget::detect(layout, &manifest, &config)?)
+}
+
+/// Whether any step installs Python packages.
+pub fn has_steps(steps: &[Step]) -> bool {
+    steps.iter().any(|s| matches!(s.kind, StepKind::Python(_)))
+}
+
+/// `[image.index]`, its password resolved (registered with the redactor;
+/// it reaches pip only inside `PIP_INDEX_URL` in its environment).
+pub async fn index(section: &IndexSection, ctx: &crate::cli::Context) -> anyhow::Result<Index> {
+    let credentials = match (&section.username, &section.password) {
+        (_, None) => None,
+        (None, Some(_)) => {
+            return Err(anyhow::anyhow!(
+                "`image.index.password` is set without `image.index.username`"
+            ))
+            .with_hint("add the user name the index expects (`__token__` for a token)")
+            .with_exit_status(ExitStatus::Usage);
+        }
+        (Some(username), Some(reference)) => {
+            let parsed = windlass_secrets::SecretRef::parse(reference)
+                .context("`image.index.password` is not a secret reference")
+                .with_exit_status(ExitStatus::Usage)?;
+            let http = windlass_http::HttpConfig::from_settings(&ctx.config.settings.http);
+            let secrets = windlass_secrets::SecretsConfig::from_effective(&ctx.config)?;
+            let base_dir = ctx
+                .config
+                .project_dir()
+                .map_or_else(|| ctx.cwd.clone(), Path::to_path_buf);
+            let resolver =
+                windlass_secrets::Resolver::new(ctx.env.clone(), &base_dir, secrets.vault)
+                    .with_http(http);
+            let password = resolver.resolve(&parsed).await;
+            resolver.close_unless_interrupted().await;
+            let password = password.context("cannot resolve `image.index.password`")?;
+            Some(IndexCredentials {
+                username: username.clone(),
+                password,
+            })
+        }
+    };
+    Ok(Index {
+        url: section.url.clone(),
+        credentials,
+    })
+}
+
+/// Installs the wheels fetched for step `step` on `image`'s platform into
+/// `staging` (the image's root).
+pub fn install(
+    step: usize,
+    fetched: &Fetched,
+    image: &BaseManifest,
+    staging: &Path,
+) -> Result<InstallReport, BuildError> {
+    let Some((target, wheels)) = fetched.steps.get(&(step, image.platform.to_string())) else {
+        return Err(BuildError::NeedsPythonInstaller {
+            what: format!("step {} on {}", step + 1, image.platform),
+        });
+    };
+    Ok(crate::python::install(
+        &InstallRequest::from_fetched(wheels),
+        target,
+        staging,
+    )?)
+}
+
+/// The error of a build that asks for Python packages where they cannot
+/// be fetched (a synchronous build without [`fetch`]).
+pub fn unavailable(request: &PythonRequest) -> BuildError {
+    BuildError::NeedsPythonInstaller {
+        what: describe(request),
+    }
+}
+
+fn describe(request: &PythonRequest) -> String {
+    let mut parts = Vec::new();
+    parts.extend(
+        request
+            .requirements
+            .iter()
+            .map(|p| format!("-r {}", p.display())),
+    );
+    parts.extend(request.wheels.iter().map(|p| p.display().to_string()));
+    parts.extend(request.pins.iter().cloned());
+    parts.join(" ")
+}
+
+/// The empty config of artifact manifests.
+const EMPTY_CONFIG: &[u8] = b"{}";
+const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+
+/// Writes the SBOM of `report` into `out` as a referrer of the manifest
+/// `subject` (an artifact manifest whose `subject` is it, listed untagged
+/// in the layout's index), and returns the artifact manifest's digest.
+pub fn attach_sbom(
+    out: &Layout,
+    subject: (&Digest, u64),
+    report: &InstallReport,
+    options: &SbomOptions,
+    created: &str,
+) -> Result<Digest, BuildError> {
+    let sbom = crate::python::sbom(report, options);
+    let (config_digest, config_size) = out.write_blob(EMPTY_CONFIG)?;
+    let (sbom_digest, sbom_size) = out.write_blob(&sbom)?;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": SBOM_MEDIA_TYPE,
+        "config": {
+            "mediaType": EMPTY_MEDIA_TYPE,
+            "digest": config_digest.to_string(),
+            "size": config_size,
+        },
+        "layers": [{
+            "mediaType": SBOM_MEDIA_TYPE,
+            "digest": sbom_digest.to_string(),
+            "size": sbom_size,
+        }],
+        "subject": {
+            "mediaType": OCI_MANIFEST,
+            "digest": subject.0.to_string(),
+            "size": subject.1,
+        },
+        "annotations": { super::image::CREATED: created },
+    });
+    let bytes = super::image::to_json(&manifest);
+    let (digest, size) = out.write_blob(&bytes)?;
+    let descriptor: oci_spec::image::Descriptor = serde_json::from_value(json!({
+        "mediaType": OCI_MANIFEST,
+        "artifactType": SBOM_MEDIA_TYPE,
+        "digest": digest.to_string(),
+        "size": size,
+    }))
+    .map_err(|e| BuildError::Input {
+        what: "the SBOM's descriptor".into(),
+        why: e.to_string(),
+    })?;
+    out.set_tag(descriptor, None)?;
+    Ok(digest)
+}
+
+/// Several steps' reports as one (for one platform's SBOM).
+pub fn merge(reports: Vec<InstallReport>) -> InstallReport {
+    let mut packages: BTreeMap<(String, String), crate::python::InstalledPackage> = BTreeMap::new();
+    for report in reports {
+        for p in report.packages {
+            packages
+                .entry((p.name.to_ascii_lowercase(), p.version.clone()))
+                .or_insert(p);
+        }
+    }
+    InstallReport {
+        packages: packages.into_values().collect(),
+    }
+}

@@ -1,0 +1,130 @@
+//! `image build` with a registry base and `--push`: the base is pulled from
+//! the open registry, the image pushed to the basic-auth registry with the
+//! password of a secret reference in `windlass.toml`; skopeo, as an
+//! independent client, finds the same digest there. A canary password is
+//! refused (exit 3) and appears nowhere.
+
+#![allow(clippy::unwrap_used, reason = "tests panic on unexpected failures")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "skopeo is the independent client the results are checked with"
+)]
+
+use std::path::Path;
+use std::process::Command;
+
+use windlass_testkit::cli::{Cli, Run};
+use windlass_testkit::{Services, assert_no_leak_in_dir, canary};
+
+const BIN: &str = env!("CARGO_BIN_EXE_windlass-image");
+
+fn build(dir: &Path, project: &Path, password: &str, args: &[&str]) -> Run {
+    Cli::new(BIN, dir)
+        .current_dir(project)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("REG_PASSWORD", password)
+        .arg("build")
+        .args(args)
+        .run()
+}
+
+#[test]
+fn a_registry_base_built_on_and_pushed_with_a_secret_reference() {
+    let services = Services::load();
+    let registries = services.registries();
+    let base = services.python_base();
+    let tools = services.tools();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("windlass.toml"),
+        format!(
+            "[image.registries.\"{}\"]\nusername = \"{}\"\npassword = \"env://REG_PASSWORD\"\n",
+            registries.auth, registries.user
+        ),
+    )
+    .unwrap();
+    std::fs::write(project.join("hello.txt"), "hello\n").unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let image = format!("{}/wltest/build-push-{nanos:x}:v1", registries.auth);
+    let args = [
+        "--base",
+        &base.registry_ref,
+        "--copy",
+        "hello.txt:/srv/hello.txt",
+        "-o",
+        "oci:out:v1",
+        "--push",
+        &image,
+    ];
+
+    let run = build(dir, &project, registries.password.expose(), &args);
+    assert_eq!(run.code, 0, "{run}");
+    let mut lines = run.stdout.lines();
+    let digest = lines.next().unwrap().to_owned();
+    assert!(digest.starts_with("sha256:"), "{run}");
+    let pushed = lines.next().unwrap();
+    assert_eq!(
+        pushed,
+        format!(
+            "{}@{digest}",
+            image.strip_suffix(":v1").unwrap_or(image.as_str())
+        ),
+        "{run}"
+    );
+    run.assert_no_leak(registries.password.expose());
+    // The registry serves the same manifest under the tag.
+    let inspect = Command::new(&tools.skopeo)
+        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+        .arg("--creds")
+        .arg(format!(
+            "{}:{}",
+            registries.user,
+            registries.password.expose()
+        ))
+        .arg(format!("docker://{image}"))
+        .output()
+        .unwrap();
+    assert!(inspect.status.success(), "{inspect:?}");
+    assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), digest);
+    // The base is pinned by the digest the open registry serves.
+    let base_digest = Command::new(&tools.skopeo)
+        .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
+        .arg(format!("docker://{}", base.registry_ref))
+        .output()
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            project
+                .join("out/blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.base.digest"],
+        String::from_utf8_lossy(&base_digest.stdout).trim(),
+        "{manifest}"
+    );
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.base.name"],
+        base.registry_ref
+    );
+
+    // A wrong password, a canary: the registry refuses it, exit 3, and it
+    // shows nowhere.
+    let secret = canary("build-push-password");
+    let run = build(dir, &project, &secret, &args);
+    assert_eq!(run.code, 3, "{run}");
+    run.assert_no_leak(&secret);
+    let run = build(dir, &project, &secret, &[&args[..], &["--json"]].concat());
+    assert_eq!(run.code, 3, "{run}");
+    run.assert_no_leak(&secret);
+    assert_no_leak_in_dir(dir, &secret);
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Benchmark: `windlass-image build` against `podman build` of the same
+# Containerfile, in one hyperfine run, outside the repository.
+#
+# The job is the lecture's, unchanged: examples/ml-job's Containerfile
+# (`FROM python:3.11-bookworm`, `RUN mkdir /job/`, the requirements file,
+# `RUN pip install --no-cache-dir -r /job/requirements.txt`, `train.py`,
+# `WORKDIR /job`, `ENTRYPOINT`). Both builders start from the test
+# services' Python base layout (`--base` for Windlass, `--from` for
+# podman) and install `sentiment-lab`, the example project's wheel built
+# here with `windlass wheel build`, from a local find-links page
+# (PIP_FIND_LINKS, PIP_NO_INDEX): Windlass fetches it with the host's pip
+# into its wheel cache (warm after the warm-up run) and installs it
+# natively; podman runs the image's pip in a container.
+#
+# podman builds with `--no-cache` (its layer cache would skip the work) and
+# a warm base (already in its storage after the warm-up run); Windlass
+# writes a fresh output layout each run. Prints medians and the ratio; the
+# target is windlass <= 0.2 x podman build's wall time.
+#
+# Usage: scripts/bench/image-build.sh [WORK_DIR]
+#   WINDLASS_IMAGE  the windlass-image binary (default: target/release/windlass-image)
+#   WINDLASS        the windlass binary, for the wheel (default: target/release/windlass)
+#   BENCH_RUNS      runs per command (default 5)
+# Needs hyperfine, python3 with pip, podman, runc and skopeo (scripts/services.sh
+# install), and the services env (the Python base, podman's configuration).
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/windlass-image-bench.XXXXXX")}
+image_bin=${WINDLASS_IMAGE:-$repo_root/target/release/windlass-image}
+windlass_bin=${WINDLASS:-$repo_root/target/release/windlass}
+state_dir=${WINDLASS_STATE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev}
+services_env=${WINDLASS_SERVICES_ENV:-$state_dir/run/services.env}
+service_var() {
+  [[ -f $services_env ]] && sed -n "s/^$1=//p" "$services_env" | head -n 1
+}
+base_layout=$(service_var WINDLASS_TEST_PYTHON_BASE_LAYOUT || true)
+base_tag=$(service_var WINDLASS_TEST_PYTHON_BASE_TAG || true)
+[[ -n $base_layout && -f $base_layout/index.json ]] || {
+  echo "error: no Python base image in $services_env; run scripts/services.sh install && scripts/services.sh start" >&2
+  exit 2
+}
+CONTAINERS_CONF=$(service_var WINDLASS_TEST_CONTAINERS_CONF || true)
+CONTAINERS_STORAGE_CONF=$(service_var WINDLASS_TEST_CONTAINERS_STORAGE_CONF || true)
+export CONTAINERS_CONF CONTAINERS_STORAGE_CONF
+[[ -n $CONTAINERS_CONF && -n $CONTAINERS_STORAGE_CONF ]] || {
+  echo "error: no podman configuration in $services_env; run scripts/services.sh start" >&2
+  exit 2
+}
+for tool in hyperfine python3 curl podman skopeo "$image_bin" "$windlass_bin"; do
+  command -v "$tool" >/dev/null || { echo "error: $tool not found" >&2; exit 2; }
+done
+podman_run=(podman --runtime runc --cgroup-manager cgroupfs)
+
+# The project's wheel, on a find-links page both pips read.
+links=$work/links
+if ! compgen -G "$links/sentiment_lab-*.whl" >/dev/null; then
+  rm -rf "$work/project" "$links"
+  cp -r "$repo_root/examples/ml-project" "$work/project"
+  "$windlass_bin" wheel build -q --wheel -o "$links" "$work/project"
+fi
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory "$links" "$port" >/dev/null 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  curl -fs "http://127.0.0.1:$port/" >/dev/null && break
+  sleep 0.1
+done
+export PIP_NO_INDEX=1 PIP_FIND_LINKS=http://127.0.0.1:$port/
+export WINDLASS_CACHE_DIR=$work/cache
+
+# podman's copy of the base, in its storage (`--from` takes a name only).
+podman_base=localhost/windlass-bench-python:$base_tag
+skopeo copy -q "oci:$base_layout:$base_tag" "containers-storage:$podman_base"
+
+# The job's build context: the example, unchanged.
+ctx=$work/job
+rm -rf "$ctx"
+cp -r "$repo_root/examples/ml-job" "$ctx"
+
+out=$work/out
+hyperfine --warmup 1 --runs "${BENCH_RUNS:-5}" --export-json "$work/hyperfine.json" \
+  --command-name windlass --prepare "rm -rf '$out'" \
+  "'$image_bin' build -q -f '$ctx/Containerfile' --base 'oci:$base_layout:$base_tag' -o 'oci:$out:job' '$ctx'" \
+  --command-name podman \
+  "${podman_run[*]} build -q --isolation chroot --network host --no-cache --from '$podman_base' --env PIP_NO_INDEX=1 --env PIP_FIND_LINKS=$PIP_FIND_LINKS -f '$ctx/Containerfile' -t localhost/windlass-bench-job:1 '$ctx'"
+
+python3 - "$work/hyperfine.json" <<'PY'
+import json, sys
+results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+windlass = results["windlass"]["median"]
+podman = results["podman"]["median"]
+print(f"{'command':<9} {'median s':>9} {'user s':>8} {'sys s':>7}")
+for name in ("windlass", "podman"):
+    r = results[name]
+    print(f"{name:<9} {r['median']:>9.3f} {r['user']:>8.3f} {r['system']:>7.3f}")
+ratio = windlass / podman
+print(f"windlass / podman build = {ratio:.3f} (target <= 0.20): {'met' if ratio <= 0.2 else 'NOT met'}")
+PY
