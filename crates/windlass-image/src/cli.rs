@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use serde::Serialize;
+use windlass_config::Environment;
 use windlass_config::{EffectiveConfig, LoadOptions};
 use windlass_output::{ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _};
-use windlass_config::Environment;
 
 use crate::config::ImageSection;
 

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde::Deserialize;
-use windlass_redact::Secret;
 use windlass_config::Environment;
+use windlass_redact::Secret;
 
 use crate::reference::DOCKER_HUB;
 
