@@ -49,7 +49,7 @@ impl Timestamp {
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     // Howard Hinnant's algorithm, shifted so that eras start on March 1st.
     let z = days + 719_468;
     let era = z / 146_097;

@@ -117,11 +117,7 @@ mod tests {
                 serde_fields::<super::RegistrySection>(),
             ),
         ];
-        let mut fields: Vec<String> = tables
-            .iter()
-            .flat_map(|(prefix, fields)| fields.iter().map(move |f| format!("{prefix}.{f}")))
-            .collect();
-        fields.sort();
+        let fields = windlass_testkit::section_keys(&tables);
         let mut documented: Vec<String> = windlass_config::TOOL_KEYS
             .iter()
             .map(|key| key.key.to_owned())

@@ -67,6 +67,18 @@ impl<'de> Deserializer<'de> for FieldsProbe<'_> {
     }
 }
 
+/// The dotted keys of a configuration section's tables, sorted:
+/// `("wheel", ["out", ...])` gives `wheel.out`, ... A section's
+/// "every field is documented" test compares them with the key registry.
+pub fn section_keys(tables: &[(&str, &[&str])]) -> Vec<String> {
+    let mut keys: Vec<String> = tables
+        .iter()
+        .flat_map(|(prefix, fields)| fields.iter().map(move |f| format!("{prefix}.{f}")))
+        .collect();
+    keys.sort();
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     #[derive(serde::Deserialize)]

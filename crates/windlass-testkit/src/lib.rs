@@ -54,7 +54,7 @@ mod special;
 mod stock;
 mod vault;
 
-pub use crate::fields::serde_fields;
+pub use crate::fields::{section_keys, serde_fields};
 pub use crate::generated::{UPDATE_VAR, assert_generated};
 pub use crate::leak::{
     Leak, LeakForm, assert_no_leak, assert_no_leak_in_dir, canary, canary_with_specials, find_leak,

@@ -511,18 +511,8 @@ pub(super) fn to_json(value: &Value) -> Vec<u8> {
 
 /// Seconds since the epoch as RFC 3339 (`1970-01-01T00:00:00Z`).
 pub fn rfc3339(secs: u64) -> String {
-    let days = secs / 86_400;
+    let (y, m, d) = windlass_dist::archive::civil_from_days(secs / 86_400);
     let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
