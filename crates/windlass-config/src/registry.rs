@@ -663,6 +663,13 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         description: "Requirement files whose packages are installed natively.",
     },
     ToolKey {
+        key: "image.lock",
+        kind: "path",
+        default: None,
+        env: &[],
+        description: "A PEP 751 lock file (`pylock.toml`): exactly its wheels for the image's Python are installed natively, each checked against its sha256; no resolution.",
+    },
+    ToolKey {
         key: "image.wheels",
         kind: "array of paths",
         default: Some("[]"),

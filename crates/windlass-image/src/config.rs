@@ -51,6 +51,8 @@ pub struct ImageSection {
     /// Wheels installed natively (`--wheel`), such as the project's.
     #[serde(default)]
     pub wheels: Vec<RelativePath>,
+    /// A PEP 751 lock file (`--lock`) whose wheels are installed natively.
+    pub lock: Option<RelativePath>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     #[serde(default)]

@@ -178,3 +178,80 @@ async fn the_lecture_job_installs_from_the_configured_index() {
 
     assert_no_leak_in_dir(dir, &password);
 }
+
+/// `--lock pylock.toml`: exactly the lock's wheels are installed, each
+/// checked against its sha256; a wrong hash stops the build with exit 2
+/// before the output layout is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pylock_is_installed_as_locked() {
+    let services = Services::load();
+    let base = services.python_base();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wheel = sentiment_wheel(&dir.join("dist")).await;
+    let sha256 = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&wheel).unwrap()))
+    };
+    let job = dir.join("job");
+    std::fs::create_dir_all(&job).unwrap();
+    let write_lock = |hash: &str| {
+        std::fs::write(
+            job.join("pylock.toml"),
+            format!(
+                "lock-version = \"1.0\"\ncreated-by = \"hand\"\n\n[[packages]]\nname = \"sentiment-lab\"\nversion = \"0.4.0\"\nwheels = [{{ path = \"{}\", hashes = {{ sha256 = \"{hash}\" }} }}]\n",
+                wheel.display()
+            ),
+        )
+        .unwrap();
+    };
+    write_lock(&sha256);
+    let base_arg = format!("oci:{}:{}", base.layout.display(), base.tag);
+    let args = [
+        "--lock",
+        "pylock.toml",
+        "--base",
+        &base_arg,
+        "-o",
+        "oci:out:locked",
+        "--json",
+    ];
+    let run = build(dir, &job, "unused", &args);
+    assert_eq!(run.code, 0, "{run}");
+    let report = run.json()["data"].clone();
+    let created_by: Vec<&str> = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["created_by"].as_str().unwrap())
+        .collect();
+    assert!(
+        created_by.contains(&"pip install -r pylock.toml"),
+        "{report}"
+    );
+    let layout = job.join("out");
+    let sbom_manifest = read_json(&layout, report["manifests"][0]["sbom"].as_str().unwrap());
+    let sbom = read_json(
+        &layout,
+        sbom_manifest["layers"][0]["digest"].as_str().unwrap(),
+    );
+    assert_eq!(
+        sbom["components"][0]["purl"], "pkg:pypi/sentiment-lab@0.4.0",
+        "{sbom}"
+    );
+
+    // A lock whose hash does not match the wheel: exit 2, no new image.
+    write_lock(&"0".repeat(64));
+    let args_bad = [
+        "--lock",
+        "pylock.toml",
+        "--base",
+        &base_arg,
+        "-o",
+        "oci:bad:locked",
+        "--json",
+    ];
+    let run = build(dir, &job, "unused", &args_bad);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(!job.join("bad/index.json").exists(), "{run}");
+}

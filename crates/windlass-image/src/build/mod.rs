@@ -74,6 +74,10 @@ pub struct BuildArgs {
     /// Install a wheel natively, such as the project's (repeatable)
     #[arg(long = "wheel", value_name = "FILE")]
     pub wheels: Vec<PathBuf>,
+    /// Install exactly the wheels of a PEP 751 lock file (`pylock.toml`)
+    /// natively, each checked against its sha256
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
     /// The entrypoint: a JSON array, or words split at spaces
     #[arg(long, value_name = "COMMAND")]
     pub entrypoint: Option<String>,

@@ -35,6 +35,8 @@ pub struct Request {
     pub files: Vec<(PathBuf, String)>,
     pub requirements: Vec<PathBuf>,
     pub wheels: Vec<PathBuf>,
+    /// A PEP 751 lock file.
+    pub lock: Option<PathBuf>,
     pub edits: ConfigEdits,
     pub platforms: Vec<Platform>,
     pub compression: Compression,
@@ -252,6 +254,11 @@ impl Request {
             files,
             requirements,
             wheels,
+            lock: args
+                .lock
+                .as_ref()
+                .map(|p| normalize(&cwd.join(p)))
+                .or_else(|| section.lock.as_ref().map(|p| p.as_path().to_owned())),
             edits,
             platforms,
             compression: args.compression.or(section.compression).unwrap_or_default(),
@@ -643,6 +650,15 @@ impl Lowering<'_> {
                 created_by: format!("pip install {}", names.join(" ")),
                 kind: StepKind::Python(PythonRequest {
                     requirements: request.requirements.clone(),
+                    ..PythonRequest::default()
+                }),
+            });
+        }
+        if let Some(lock) = &request.lock {
+            self.steps.push(Step {
+                created_by: format!("pip install -r {}", self.shown(lock)),
+                kind: StepKind::Python(PythonRequest {
+                    lock: Some(lock.clone()),
                     ..PythonRequest::default()
                 }),
             });

@@ -39,11 +39,16 @@ pub struct PythonRequest {
     pub wheels: Vec<PathBuf>,
     /// Requirement specifiers (`numpy==2.1.0`).
     pub pins: Vec<String>,
+    /// A PEP 751 lock file: exactly its wheels.
+    pub lock: Option<PathBuf>,
 }
 
 impl PythonRequest {
     pub fn is_empty(&self) -> bool {
-        self.requirements.is_empty() && self.wheels.is_empty() && self.pins.is_empty()
+        self.requirements.is_empty()
+            && self.wheels.is_empty()
+            && self.pins.is_empty()
+            && self.lock.is_none()
     }
 }
 
@@ -94,7 +99,7 @@ pub async fn fetch(
                         files: request.requirements.clone(),
                         pins: request.pins.clone(),
                         wheels: request.wheels.clone(),
-                        ..Requirements::default()
+                        lock: request.lock.clone(),
                     },
                     ..template.clone()
                 },
