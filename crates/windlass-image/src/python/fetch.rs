@@ -201,7 +201,7 @@ async fn fetch_locked(
         direct.insert(wheel.name.clone());
         match &wheel.source {
             LockedSource::Path(path) => {
-                let actual = sha256_hex(path)?;
+                let actual = super::sha256_file(path)?;
                 if actual != wheel.sha256 {
                     return Err(PythonError::HashMismatch {
                         file: wheel.file_name,
@@ -370,7 +370,7 @@ fn collect(
         };
         let name = normalize(&parsed.name);
         if !pinned.hashes.is_empty() && !exempt.iter().any(|w| w.file_name() == path.file_name()) {
-            let actual = sha256_hex(&path)?;
+            let actual = super::sha256_file(&path)?;
             match pinned.hashes.get(&name) {
                 Some((file, allowed)) if !allowed.contains(&actual) => {
                     return Err(PythonError::HashMismatch {
@@ -560,14 +560,6 @@ fn with_userinfo(url: &str, credentials: &IndexCredentials) -> String {
         percent_encoding::utf8_percent_encode(&credentials.username, USERINFO),
         percent_encoding::utf8_percent_encode(credentials.password.expose(), USERINFO)
     )
-}
-
-fn sha256_hex(path: &Path) -> Result<String, PythonError> {
-    use sha2::Digest as _;
-    let mut file = std::fs::File::open(path).map_err(PythonError::io("open", path))?;
-    let mut hasher = sha2::Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(PythonError::io("read", path))?;
-    Ok(hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

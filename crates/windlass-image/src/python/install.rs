@@ -117,7 +117,7 @@ fn install_one(
             target: describe(target),
         });
     }
-    let wheel_sha256 = sha256_file(path)?;
+    let wheel_sha256 = super::sha256_file(path)?;
     let file = fs::File::open(path).map_err(PythonError::io("open", path))?;
     let mut archive = zip::ZipArchive::new(file)
         .map_err(|e| PythonError::bad(path, format!("not a zip archive: {e}")))?;
@@ -437,13 +437,6 @@ fn write_file(
 /// RECORD's hash: urlsafe base64 of the sha256, without padding.
 fn record_hash(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes))
-}
-
-fn sha256_file(path: &Path) -> Result<String, PythonError> {
-    let mut file = fs::File::open(path).map_err(PythonError::io("open", path))?;
-    let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher).map_err(PythonError::io("read", path))?;
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// A member name as a relative path without `.`/`..` or absolute parts.

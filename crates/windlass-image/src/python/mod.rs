@@ -16,7 +16,7 @@ mod lock;
 mod sbom;
 mod target;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use windlass_diagnostic::{Diagnostic, ExitStatus};
@@ -88,6 +88,8 @@ pub enum PythonError {
         #[source]
         source: windlass_fs::ReadError,
     },
+    #[error("cannot read {}", .0.path().display())]
+    File(#[source] windlass_fs::ReadError),
     #[error("{}: {why}", path.display())]
     Lock { path: PathBuf, why: String },
     #[error("{}:{line}: {why}", path.display())]
@@ -201,7 +203,18 @@ impl Diagnostic for PythonError {
                 "give a wheel built for the base image's Python and platform, or a pure-Python (`py3-none-any`) wheel".into()
             }
             Self::Conflict { .. } => "install only one distribution that provides this file".into(),
+            Self::File(source) => return source.hint().map(str::to_owned),
             _ => return None,
         })
     }
+}
+
+/// The sha256 (hex) of a wheel on this machine: a regular file, opened
+/// without blocking on a fifo, streamed.
+pub(crate) fn sha256_file(path: &Path) -> Result<String, PythonError> {
+    use sha2::Digest as _;
+    let file = windlass_fs::open(path).map_err(PythonError::File)?;
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut file.into_file(), &mut hasher).map_err(PythonError::io("read", path))?;
+    Ok(hex::encode(hasher.finalize()))
 }
