@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use serde::Serialize;
+use windlass_config::EffectiveConfig;
 use windlass_config::Environment;
-use windlass_config::{EffectiveConfig, LoadOptions};
-use windlass_output::{ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _};
+use windlass_output::{ExitStatus, Outcome, OutputArgs, Printer};
 
 use crate::config::ImageSection;
 
@@ -66,26 +66,13 @@ impl Context {
     /// Loads `windlass.toml` (searched from the working directory) and its
     /// `[image]` section.
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
-        let cwd = std::env::current_dir()
-            .context("cannot read the current directory")
-            .with_exit_status(ExitStatus::Usage)?;
-        let mut options = LoadOptions::from_process()
-            .context("cannot read the environment")
-            .with_exit_status(ExitStatus::Usage)?;
-        options.cwd.clone_from(&cwd);
-        if let Some(path) = config_file {
-            options = options.with_config_file(cwd.join(path));
-        }
-        let config = options.load()?;
-        let image = config.section::<ImageSection>("image")?;
-        let env = Environment::from_process();
-        let secret_vars = windlass_secrets::config_secret_env_vars(&config);
-        windlass_secrets::declare_secret_vars(&secret_vars, &env);
+        let loaded = windlass_secrets::ToolConfig::load(config_file, None)?;
+        let image = loaded.config.section::<ImageSection>("image")?;
         Ok(Self {
-            config,
+            config: loaded.config,
             image,
-            env,
-            cwd,
+            env: loaded.env,
+            cwd: loaded.cwd,
         })
     }
 }

@@ -406,6 +406,57 @@ pub fn declare_secret_vars<S: AsRef<str>>(names: &[S], env: &Environment) {
     }
 }
 
+/// A tool's configuration as its commands start: the working directory,
+/// `windlass.toml` (searched from `start` under it, else from it; or the
+/// file given) with every
+/// layer, and the environment snapshot; the variables the configuration
+/// reads secrets from are declared secret before anything can print or
+/// any child start.
+#[derive(Debug)]
+pub struct ToolConfig {
+    pub config: EffectiveConfig,
+    pub env: windlass_config::Environment,
+    pub cwd: PathBuf,
+    /// Where the search for `windlass.toml` started.
+    pub start: PathBuf,
+}
+
+impl ToolConfig {
+    /// Loads it; a working directory or an environment that cannot be
+    /// read is a usage error (exit 2).
+    pub fn load(
+        config_file: Option<&std::path::Path>,
+        start: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        use windlass_output::{ExitStatus, ResultExt as _};
+        let cwd = std::env::current_dir()
+            .context("cannot read the current directory")
+            .with_exit_status(ExitStatus::Usage)?;
+        let mut options = windlass_config::LoadOptions::from_process()
+            .context("cannot read the environment")
+            .with_exit_status(ExitStatus::Usage)?;
+        if let Some(start) = start {
+            options.cwd = cwd.join(start);
+        } else {
+            options.cwd.clone_from(&cwd);
+        }
+        let start = options.cwd.clone();
+        if let Some(path) = config_file {
+            options = options.with_config_file(cwd.join(path));
+        }
+        let config = options.load()?;
+        let env = windlass_config::Environment::from_process();
+        declare_secret_vars(&config_secret_env_vars(&config), &env);
+        Ok(Self {
+            config,
+            env,
+            cwd,
+            start,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::SecretsConfig;

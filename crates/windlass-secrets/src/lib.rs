@@ -70,7 +70,7 @@ mod vault;
 
 pub use crate::cli::{SecretsArgs, SecretsCli, SecretsCommand};
 pub use crate::config::{
-    SecretEntry, SecretsConfig, SecretsSection, VAULT_ENV_VARS, VaultSection,
+    SecretEntry, SecretsConfig, SecretsSection, ToolConfig, VAULT_ENV_VARS, VaultSection,
     config_secret_env_vars, declare_secret_vars, env_var_of, tool_entries,
 };
 pub use crate::error::{ResolveError, Status, VaultError};

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use windlass_config::EffectiveConfig;
 use windlass_config::Environment;
-use windlass_config::{EffectiveConfig, LoadOptions};
 use windlass_http::HttpConfig;
-use windlass_output::{ExitStatus, OutputArgs, Printer, ResultExt as _};
+use windlass_output::{OutputArgs, Printer};
 use windlass_secrets::SecretsConfig;
 
 use crate::config::WheelSection;
@@ -44,29 +44,14 @@ impl Context {
     /// Loads `windlass.toml` (searched from `start`) and its `[wheel]`
     /// section.
     pub fn load(config_file: Option<&Path>, start: &Path) -> anyhow::Result<Self> {
-        let cwd = std::env::current_dir()
-            .context("cannot read the current directory")
-            .with_exit_status(ExitStatus::Usage)?;
-        let mut options = LoadOptions::from_process()
-            .context("cannot read the environment")
-            .with_exit_status(ExitStatus::Usage)?;
-        options.cwd = cwd.join(start);
-        let project_root = find_project_root(&options.cwd);
-        if let Some(path) = config_file {
-            options = options.with_config_file(cwd.join(path));
-        }
-        let config = options.load()?;
-        let wheel = config.section::<WheelSection>("wheel")?;
-        let env = Environment::from_process();
-        // Before anything can print, and before any child starts: the
-        // variables the configuration reads secrets from are secrets too.
-        let secret_vars = windlass_secrets::config_secret_env_vars(&config);
-        windlass_secrets::declare_secret_vars(&secret_vars, &env);
+        let loaded = windlass_secrets::ToolConfig::load(config_file, Some(start))?;
+        let project_root = find_project_root(&loaded.start);
+        let wheel = loaded.config.section::<WheelSection>("wheel")?;
         Ok(Self {
-            config,
+            config: loaded.config,
             wheel,
-            env,
-            cwd,
+            env: loaded.env,
+            cwd: loaded.cwd,
             project_root,
         })
     }
