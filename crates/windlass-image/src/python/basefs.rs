@@ -90,6 +90,15 @@ impl BaseFs {
             let reader: Box<dyn Read> = match compression {
                 Compression::None => Box::new(hashing),
                 Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(hashing)),
+                // Every frame is read, as a zstd stream may hold several.
+                Compression::Zstd => {
+                    Box::new(zstd::stream::read::Decoder::new(hashing).map_err(|source| {
+                        PythonError::Layer {
+                            digest: digest.clone(),
+                            source,
+                        }
+                    })?)
+                }
             };
             let read = fs
                 .apply_layer(reader)
@@ -345,6 +354,7 @@ impl<R: Read> Read for Hashing<R> {
 enum Compression {
     None,
     Gzip,
+    Zstd,
 }
 
 impl Compression {
@@ -353,6 +363,9 @@ impl Compression {
             MediaType::ImageLayer | MediaType::ImageLayerNonDistributable => Some(Self::None),
             MediaType::ImageLayerGzip | MediaType::ImageLayerNonDistributableGzip => {
                 Some(Self::Gzip)
+            }
+            MediaType::ImageLayerZstd | MediaType::ImageLayerNonDistributableZstd => {
+                Some(Self::Zstd)
             }
             MediaType::Other(other) => match other.as_str() {
                 "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -536,16 +549,106 @@ pub(crate) mod tests {
             ),
             "{err}"
         );
-        let zstd = ImageManifestBuilder::default()
+        let foreign = ImageManifestBuilder::default()
             .schema_version(2u32)
             .config(descriptor(MediaType::ImageConfig, &config, config_size))
-            .layers(vec![descriptor(MediaType::ImageLayerZstd, &digest, size)])
+            .layers(vec![descriptor(
+                MediaType::Other("application/vnd.example.layer.v1.tar+lz4".into()),
+                &digest,
+                size,
+            )])
             .build()
             .unwrap();
         assert!(matches!(
-            BaseFs::read(&layout, &zstd),
+            BaseFs::read(&layout, &foreign),
             Err(PythonError::UnsupportedLayer { .. })
         ));
+    }
+
+    #[test]
+    fn reads_zstd_layers_of_several_frames_and_checks_their_digest() {
+        use oci_spec::image::{DescriptorBuilder, ImageManifestBuilder};
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::open_or_create(&dir.path().join("l")).unwrap();
+        let lower = tar_of(&[E::File("etc/os-release", b"ID=debian\n")]);
+        let upper = tar_of(&[
+            E::File("etc/.wh.os-release", b""),
+            E::File("usr/lib/os-release", b"ID=alpine\n"),
+        ]);
+        let descriptor = |media_type: MediaType, digest: &Digest, size: u64| {
+            DescriptorBuilder::default()
+                .media_type(media_type)
+                .digest(oci_spec::image::Digest::from(digest))
+                .size(size)
+                .build()
+                .unwrap()
+        };
+        let (config, config_size) = layout.write_blob(b"{}").unwrap();
+        // The lower layer as two frames (as parallel encoders write it).
+        let half = lower.len() / 2;
+        let mut two_frames = zstd::encode_all(&lower[..half], 3).unwrap();
+        two_frames.extend(zstd::encode_all(&lower[half..], 3).unwrap());
+        let (lower_digest, lower_size) = layout.write_blob(&two_frames).unwrap();
+        let upper_zstd = zstd::encode_all(upper.as_slice(), 19).unwrap();
+        let (upper_digest, upper_size) = layout.write_blob(&upper_zstd).unwrap();
+        let manifest = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .config(descriptor(MediaType::ImageConfig, &config, config_size))
+            .layers(vec![
+                descriptor(MediaType::ImageLayerZstd, &lower_digest, lower_size),
+                descriptor(
+                    MediaType::ImageLayerNonDistributableZstd,
+                    &upper_digest,
+                    upper_size,
+                ),
+            ])
+            .build()
+            .unwrap();
+        let fs = BaseFs::read(&layout, &manifest).unwrap();
+        assert_eq!(fs.lstat("etc/os-release"), None, "whited out");
+        assert_eq!(
+            fs.contents("/usr/lib/os-release"),
+            Some(&b"ID=alpine\n"[..])
+        );
+
+        // A flipped byte in the frame's content: zstd's own checksum is off
+        // by default, so either decoding fails or the digest does; both
+        // name the layer.
+        let mut tampered = upper_zstd.clone();
+        let middle = tampered.len() / 2;
+        tampered[middle] ^= 0x55;
+        std::fs::write(layout.blob_path(&upper_digest), &tampered).unwrap();
+        let err = BaseFs::read(&layout, &manifest).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                PythonError::Layout(crate::layout::LayoutError::Corrupt { digest, .. })
+                    | PythonError::Layer { digest, .. } if *digest == upper_digest
+            ),
+            "{err}"
+        );
+        // Bytes after the last frame that are no frame: refused.
+        let mut trailing = upper_zstd.clone();
+        trailing.extend_from_slice(b"not zstd");
+        std::fs::write(layout.blob_path(&upper_digest), &trailing).unwrap();
+        let err = BaseFs::read(&layout, &manifest).unwrap_err();
+        assert!(err.to_string().contains(&upper_digest.to_string()), "{err}");
+        // A valid zstd stream of other bytes: only the digest tells.
+        let other = zstd::encode_all(
+            tar_of(&[E::File("usr/lib/os-release", b"ID=debian\n")]).as_slice(),
+            3,
+        )
+        .unwrap();
+        std::fs::write(layout.blob_path(&upper_digest), &other).unwrap();
+        let err = BaseFs::read(&layout, &manifest).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                PythonError::Layout(crate::layout::LayoutError::Corrupt { digest, .. })
+                    if *digest == upper_digest
+            ),
+            "{err}"
+        );
     }
 
     #[test]
