@@ -328,5 +328,11 @@ mod tests {
             "127.0.0.1:5000/a:b".parse::<Location>().unwrap(),
             Location::Registry(_)
         ));
+        // skopeo's transport prefix names the same registry reference.
+        assert_eq!(
+            "docker://127.0.0.1:5000/a:b".parse::<Location>().unwrap(),
+            "127.0.0.1:5000/a:b".parse::<Location>().unwrap()
+        );
+        assert!("docker://oci:x".parse::<Location>().is_err());
     }
 }

@@ -109,7 +109,8 @@ pub struct BuildArgs {
     /// The owner of copied files, `UID:GID` [default: 0:0]
     #[arg(long, value_name = "UID:GID")]
     pub owner: Option<String>,
-    /// Where the image goes: `oci:DIR[:TAG]` [default: oci:dist/image:latest]
+    /// Where the image goes: `oci:DIR[:TAG]`, or `docker://REFERENCE` to push
+    /// it without writing a layout [default: oci:dist/image:latest]
     #[arg(short = 'o', long, value_name = "LOCATION")]
     pub output: Option<String>,
     /// Also push the image to this registry reference
@@ -125,7 +126,8 @@ pub struct BuildReport {
     pub digest: Digest,
     pub media_type: String,
     pub size: u64,
-    /// Where it was written: `oci:DIR:TAG`.
+    /// Where it was written: `oci:DIR:TAG`, or `docker://REFERENCE` when
+    /// pushed without a layout (`pushed` says where).
     pub output: String,
     /// The base image and the digest it was pinned to.
     pub base: Option<String>,
@@ -195,6 +197,8 @@ pub enum BuildError {
     NeedsPythonInstaller { what: String },
     #[error(transparent)]
     Python(#[from] crate::python::PythonError),
+    #[error("output `{value}` is a registry reference without its transport")]
+    BareOutput { value: String },
     #[error("`--push` needs the registry client")]
     NeedsRegistry,
     #[error("cannot make a scratch directory in `{}`", .0.display())]
@@ -227,6 +231,11 @@ impl windlass_output::Diagnostic for BuildError {
             Self::NeedsPythonInstaller { .. } => {
                 Some("run the build through `windlass image build`, which fetches them".into())
             }
+            Self::BareOutput { .. } => Some(
+                "write to a layout with `oci:DIR[:TAG]`, or push with `docker://REFERENCE`; \
+                 a bare name such as `dist/image` would read as a Docker Hub repository"
+                    .into(),
+            ),
             Self::NeedsRegistry => Some(
                 "write the image to a layout and copy it: `skopeo copy oci:DIR:TAG docker://REF`"
                     .into(),
@@ -279,9 +288,16 @@ pub async fn run(
     };
     // One client for the registries this build talks to (only their
     // passwords are resolved).
+    // `-o docker://REF` is `--push REF` through a scratch layout in the
+    // cache, removed once pushed.
+    let pushed_output = match &request.output {
+        Location::Registry(reference) => Some(reference.clone()),
+        Location::Layout { .. } => None,
+    };
+    let destination = request.push.clone().or_else(|| pushed_output.clone());
     let registries: Vec<&str> = registry_base
         .iter()
-        .chain(request.push.iter())
+        .chain(destination.iter())
         .map(|r| r.registry.as_str())
         .collect();
     let client = if registries.is_empty() {
@@ -303,8 +319,27 @@ pub async fn run(
         template.index = Some(python::index(section, ctx).await?);
     }
     let fetched = python::fetch(&prepared.steps, &prepared.base, &template, printer).await?;
+    let scratch = match &pushed_output {
+        Some(_) => {
+            let dir = template.cache_dir.join("image-scratch");
+            std::fs::create_dir_all(&dir).map_err(|e| BuildError::Scratch(dir.clone(), e))?;
+            let scratch = tempfile::Builder::new()
+                .prefix("output-")
+                .tempdir_in(&dir)
+                .map_err(|e| BuildError::Scratch(dir.clone(), e))?;
+            request.output = Location::Layout {
+                dir: scratch.path().to_owned(),
+                tag: Some("latest".to_owned()),
+            };
+            Some(scratch)
+        }
+        None => None,
+    };
     let mut report = write(&request, prepared, fetched, epoch, annotations, printer)?;
-    if let (Some(destination), Some(client)) = (&request.push, &client) {
+    if let Some(reference) = &pushed_output {
+        report.output = format!("docker://{reference}");
+    }
+    if let (Some(destination), Some(client)) = (&destination, &client) {
         let Location::Layout { dir, tag } = &request.output else {
             return Err(BuildError::NeedsRegistry.into());
         };
@@ -314,6 +349,7 @@ pub async fn run(
             crate::push::push_from_layout(client, &layout, &root, destination, printer).await?,
         );
     }
+    drop(scratch);
     Ok(report)
 }
 

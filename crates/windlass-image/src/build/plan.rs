@@ -245,6 +245,12 @@ impl Request {
                     .map_err(|e| input(format!("`--push {r}`"), e.to_string()))
             })
             .transpose()?;
+        if let (Location::Registry(to), Some(also)) = (&output, &push) {
+            return Err(input(
+                format!("`--push {also}` with the output `docker://{to}`"),
+                "give one registry destination: `-o docker://REFERENCE` pushes the image already",
+            ));
+        }
         Ok(Self {
             context,
             containerfile,
@@ -354,14 +360,20 @@ fn expand_wheels(pattern: &Path) -> Result<Vec<PathBuf>, BuildError> {
     Ok(found)
 }
 
+/// `oci:DIR[:TAG]`, or `docker://REFERENCE` (a registry, spelled with its
+/// transport as skopeo does). A bare reference is refused: `dist/image`
+/// would read as a Docker Hub repository.
 fn parse_output(value: &str) -> Result<Location, BuildError> {
     match value.parse::<Location>() {
         Ok(location @ Location::Layout { .. }) => Ok(location),
-        Ok(Location::Registry(_)) => Err(input(
-            format!("output `{value}`"),
-            "write the image to a layout, `oci:DIR[:TAG]`; push it with `--push REFERENCE`",
+        Ok(location @ Location::Registry(_)) if value.starts_with("docker://") => Ok(location),
+        Ok(Location::Registry(_)) => Err(BuildError::BareOutput {
+            value: windlass_output::escape_controls(value).into_owned(),
+        }),
+        Err(e) => Err(input(
+            format!("output `{}`", windlass_output::escape_controls(value)),
+            e.to_string(),
         )),
-        Err(e) => Err(input(format!("output `{value}`"), e.to_string())),
     }
 }
 
@@ -1099,7 +1111,22 @@ mod tests {
                     output: Some("127.0.0.1:5000/x".into()),
                     ..BuildArgs::default()
                 },
-                "write the image to a layout",
+                "is a registry reference without its transport",
+            ),
+            (
+                BuildArgs {
+                    output: Some("dist/image".into()),
+                    ..BuildArgs::default()
+                },
+                "output `dist/image` is a registry reference",
+            ),
+            (
+                BuildArgs {
+                    output: Some("docker://127.0.0.1:5000/x".into()),
+                    push: Some("127.0.0.1:5000/y".into()),
+                    ..BuildArgs::default()
+                },
+                "give one registry destination",
             ),
             (
                 BuildArgs {
