@@ -38,6 +38,8 @@ pub enum ImageCommand {
     Tag(crate::tag::TagArgs),
     /// Show an image's manifest, config, platforms, sizes and referrers
     Inspect(crate::inspect::InspectArgs),
+    /// Manage the cache of pulled base images
+    Cache(crate::cache::CacheArgs),
 }
 
 impl ImageCommand {
@@ -49,6 +51,9 @@ impl ImageCommand {
             Self::Copy(_) => "image copy",
             Self::Tag(_) => "image tag",
             Self::Inspect(_) => "image inspect",
+            Self::Cache(args) => match args.command {
+                crate::cache::CacheCommand::Prune(_) => "image cache prune",
+            },
         }
     }
 }
@@ -90,6 +95,7 @@ pub enum ImageOutcome {
     Copied(crate::copy::CopyReport),
     Tagged(crate::tag::TagReport),
     Inspected(crate::inspect::InspectReport),
+    Pruned(crate::cache::PruneReport),
 }
 
 impl Outcome for ImageOutcome {
@@ -100,6 +106,7 @@ impl Outcome for ImageOutcome {
             Self::Copied(r) => r.render_human_at(out, verbose),
             Self::Tagged(r) => r.render_human_at(out, verbose),
             Self::Inspected(r) => r.render_human_at(out, verbose),
+            Self::Pruned(r) => r.render_human_at(out, verbose),
         }
     }
 
@@ -110,6 +117,7 @@ impl Outcome for ImageOutcome {
             Self::Copied(r) => r.exit_status(),
             Self::Tagged(r) => r.exit_status(),
             Self::Inspected(r) => r.exit_status(),
+            Self::Pruned(r) => r.exit_status(),
         }
     }
 }
@@ -123,6 +131,7 @@ pub fn json_schemas() -> Vec<windlass_output::json::CommandSchema> {
         CommandSchema::new::<crate::copy::CopyReport>("image copy"),
         CommandSchema::new::<crate::tag::TagReport>("image tag"),
         CommandSchema::new::<crate::inspect::InspectReport>("image inspect"),
+        CommandSchema::new::<crate::cache::PruneReport>("image cache prune"),
     ]
 }
 
@@ -143,7 +152,8 @@ pub fn main(cli: &ImageCli) -> ExitCode {
                 .with::<crate::registry::config::RegistryConfigError>()
                 .with::<windlass_http::HttpError>()
                 .with::<windlass_secrets::ResolveError>()
-                .with::<crate::python::PythonError>(),
+                .with::<crate::python::PythonError>()
+                .with::<crate::cache::CacheError>(),
         )
         .build();
     let result = windlass_output::init_tracing(&printer)
@@ -198,5 +208,8 @@ async fn run_command(
         ImageCommand::Inspect(args) => crate::inspect::run(args, ctx, printer)
             .await
             .map(ImageOutcome::Inspected),
+        ImageCommand::Cache(args) => {
+            crate::cache::run(args, ctx, printer).map(ImageOutcome::Pruned)
+        }
     }
 }

@@ -260,6 +260,13 @@ impl Layout {
         self.replace("index.json", &to_json(&index))
     }
 
+    /// Replaces the index's entries with `manifests` (by rename).
+    pub fn set_manifests(&self, manifests: Vec<Descriptor>) -> Result<(), LayoutError> {
+        let mut index = self.index()?;
+        index.set_manifests(manifests);
+        self.replace("index.json", &to_json(&index))
+    }
+
     fn replace(&self, name: &str, bytes: &[u8]) -> Result<(), LayoutError> {
         let path = self.root.join(name);
         let mut file = tempfile::Builder::new()

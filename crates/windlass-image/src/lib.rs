@@ -25,6 +25,7 @@
 //! except through `windlass-process`.
 
 pub mod build;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod copy;

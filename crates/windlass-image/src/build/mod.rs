@@ -305,9 +305,26 @@ pub async fn run(
     } else {
         Some(open_client(ctx, &TransferArgs { jobs: 4 }, printer, &registries).await?)
     };
+    // Builds share the base cache; a prune waits until they end (and runs
+    // on its own at most once a day, when no build holds the cache).
+    let _cache_lock = if registry_base.is_some() || pushed_output.is_some() {
+        if registry_base.is_some() {
+            crate::cache::auto_prune(&template.cache_dir, printer);
+        }
+        Some(crate::cache::lock_shared(&template.cache_dir)?)
+    } else {
+        None
+    };
     if let (Some(reference), Some(client)) = (&registry_base, &client) {
         let platforms = plan::build_platforms(&request, file.as_ref())?;
         let pulled = pull_base(client, reference, &platforms, &template.cache_dir, printer).await?;
+        let digest: Digest = pulled.descriptor.digest().to_string().parse().map_err(
+            |e: crate::digest::DigestError| BuildError::Input {
+                what: format!("base `{reference}`"),
+                why: e.to_string(),
+            },
+        )?;
+        crate::cache::record_use(&template.cache_dir, &digest, &reference.to_string())?;
         request.base = Some(plan::BaseChoice::Pulled(Box::new(pulled)));
     }
     let annotations = git::annotations(&request.context).await;

@@ -232,25 +232,7 @@ impl Request {
         } else {
             &args.platform
         })?;
-        let output = match (&args.output, &section.output) {
-            (Some(o), _) => anchored(parse_output(o)?, cwd),
-            (None, Some(o)) => anchored(parse_output(o)?, project_dir),
-            (None, None) => anchored(parse_output(DEFAULT_OUTPUT)?, project_dir),
-        };
-        let push = args
-            .push
-            .as_deref()
-            .map(|r| {
-                r.parse::<Reference>()
-                    .map_err(|e| input(format!("`--push {r}`"), e.to_string()))
-            })
-            .transpose()?;
-        if let (Location::Registry(to), Some(also)) = (&output, &push) {
-            return Err(input(
-                format!("`--push {also}` with the output `docker://{to}`"),
-                "give one registry destination: `-o docker://REFERENCE` pushes the image already",
-            ));
-        }
+        let (output, push) = destinations(args, section, cwd, project_dir)?;
         Ok(Self {
             context,
             containerfile,
@@ -358,6 +340,35 @@ fn expand_wheels(pattern: &Path) -> Result<Vec<PathBuf>, BuildError> {
         ));
     }
     Ok(found)
+}
+
+/// The output (flag over `[image] output` over the default) and `--push`.
+fn destinations(
+    args: &BuildArgs,
+    section: &ImageSection,
+    cwd: &Path,
+    project_dir: &Path,
+) -> Result<(Location, Option<Reference>), BuildError> {
+    let output = match (&args.output, &section.output) {
+        (Some(o), _) => anchored(parse_output(o)?, cwd),
+        (None, Some(o)) => anchored(parse_output(o)?, project_dir),
+        (None, None) => anchored(parse_output(DEFAULT_OUTPUT)?, project_dir),
+    };
+    let push = args
+        .push
+        .as_deref()
+        .map(|r| {
+            r.parse::<Reference>()
+                .map_err(|e| input(format!("`--push {r}`"), e.to_string()))
+        })
+        .transpose()?;
+    if let (Location::Registry(to), Some(also)) = (&output, &push) {
+        return Err(input(
+            format!("`--push {also}` with the output `docker://{to}`"),
+            "give one registry destination: `-o docker://REFERENCE` pushes the image already",
+        ));
+    }
+    Ok((output, push))
 }
 
 /// `oci:DIR[:TAG]`, or `docker://REFERENCE` (a registry, spelled with its
