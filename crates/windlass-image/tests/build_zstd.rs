@@ -181,6 +181,41 @@ async fn the_lecture_job_builds_on_a_zstd_base() {
         "{sbom}"
     );
 
+    // The same zstd base from a registry: pulled into the cache as it is,
+    // the same image built on it.
+    let registries = services.registries();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let pushed = format!("{}/wltest/python-zstd-{nanos:x}:3.11", registries.open);
+    let copy = Command::new(&tools.skopeo)
+        .args(["copy", "--quiet", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:3.11", zstd_layout.display()))
+        .arg(format!("docker://{pushed}"))
+        .output()
+        .unwrap();
+    assert!(copy.status.success(), "{copy:?}");
+    let run = build(
+        dir,
+        &job,
+        &[
+            "-f",
+            "Containerfile",
+            "--base",
+            &pushed,
+            "-o",
+            "oci:out-registry:job",
+            "--json",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let from_registry = run.json()["data"].clone();
+    assert_eq!(
+        from_registry["layers"], report["layers"],
+        "the same layers on the same base"
+    );
+
     // A zstd layer that is not what its digest says: one byte flipped in
     // the middle of the blob (a new file: the output layout may hold a
     // hard link to the old one).
