@@ -459,10 +459,12 @@ fn collect_garbage(layout: &Layout, kept: &[Descriptor]) -> Result<(usize, u64),
     Ok((removed, freed))
 }
 
+/// Whether a descriptor's blob may point at others (one without a media
+/// type is read too: a blob kept by mistake costs less than one lost).
 fn is_manifest_or_index(media_type: &str) -> bool {
     matches!(
         media_type,
-        "application/vnd.oci.image.manifest.v1+json"
+        "" | "application/vnd.oci.image.manifest.v1+json"
             | "application/vnd.oci.image.index.v1+json"
             | "application/vnd.docker.distribution.manifest.v2+json"
             | "application/vnd.docker.distribution.manifest.list.v2+json"
