@@ -34,16 +34,7 @@ fn a_registry_base_built_on_and_pushed_with_a_secret_reference() {
     let tools = services.tools();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let project = dir.join("project");
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(
-        project.join("windlass.toml"),
-        format!(
-            "[image.registries.\"{}\"]\nusername = \"{}\"\npassword = \"env://REG_PASSWORD\"\n",
-            registries.auth, registries.user
-        ),
-    )
-    .unwrap();
+    let project = support::auth_registry_project(dir, &registries);
     std::fs::write(project.join("hello.txt"), "hello\n").unwrap();
     let image = format!("{}/{}:v1", registries.auth, support::unique("build-push"));
     let args = [

@@ -325,16 +325,7 @@ fn credentials_from_config_json_secret_reference_and_helper() {
     run.assert_no_leak(&secret);
 
     // A secret reference in windlass.toml (wins over the file).
-    let project = tmp.path().join("project");
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(
-        project.join("windlass.toml"),
-        format!(
-            "[image.registries.\"{}\"]\nusername = \"{}\"\npassword = \"env://REG_PASSWORD\"\n",
-            registries.auth, registries.user
-        ),
-    )
-    .unwrap();
+    let project = support::auth_registry_project(tmp.path(), &registries);
     let layout_dir = tmp.path().join("img");
     let source = format!("oci:{}:v1", layout_dir.display());
     let run = cli(&project)

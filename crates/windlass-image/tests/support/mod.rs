@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use windlass_image::Layout;
 use windlass_image::digest::Digest;
-use windlass_testkit::Services;
 use windlass_testkit::cli::{Cli, Run};
+use windlass_testkit::{Registries, Services};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_windlass-image");
 
@@ -54,6 +54,23 @@ pub(crate) fn container_tool(dir: &Path, program: &Path) -> Cli {
     Cli::new(program, dir)
         .env("CONTAINERS_CONF", &tools.containers_conf)
         .env("CONTAINERS_STORAGE_CONF", &tools.containers_storage_conf)
+}
+
+/// A project directory `dir/project` whose `windlass.toml` logs in to
+/// the basic-auth registry as the services' user, with the password of the
+/// variable `REG_PASSWORD` (a secret reference).
+pub(crate) fn auth_registry_project(dir: &Path, registries: &Registries) -> PathBuf {
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("windlass.toml"),
+        format!(
+            "[image.registries.\"{}\"]\nusername = \"{}\"\npassword = \"env://REG_PASSWORD\"\n",
+            registries.auth, registries.user
+        ),
+    )
+    .unwrap();
+    project
 }
 
 /// A repository name no other test run uses: `wltest/NAME-<nanos>`.
