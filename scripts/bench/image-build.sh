@@ -59,8 +59,7 @@ if ! compgen -G "$links/sentiment_lab-*.whl" >/dev/null; then
 fi
 port=$(free_port python3)
 python3 -m http.server --bind 127.0.0.1 --directory "$links" "$port" >"$work/links.log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
+stop_on_exit $!
 wait_for_port "$port" "$work/links.log"
 export PIP_NO_INDEX=1 PIP_FIND_LINKS=http://127.0.0.1:$port/
 export WINDLASS_CACHE_DIR=$work/cache

@@ -101,12 +101,7 @@ http:
   addr: 127.0.0.1:$port
 EOF
 "$registry" serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-cleanup() {
-  kill "$registry_pid" 2>/dev/null || true
-  stop_netem
-}
-trap cleanup EXIT
+stop_on_exit $!
 wait_for_port "$port" "$work/registry.log"
 
 start_netem "$netem" "127.0.0.1:$port" "$delay" "$rate" "$work"

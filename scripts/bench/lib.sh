@@ -46,6 +46,23 @@ wait_for_port() {
 
 # The windlass-netem process started by start_netem (empty when none).
 netem_pid=
+# The background processes stop_on_exit stops.
+bench_pids=()
+
+# Stops the background process $1, and windlass-netem, when the script
+# exits.
+stop_on_exit() {
+  bench_pids+=("$1")
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  local pid
+  for pid in "${bench_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  stop_netem
+}
 
 # Starts the windlass-netem binary $1 in front of the server at $2
 # (HOST:PORT), delaying $3 each way at the rate $4, with its port file and

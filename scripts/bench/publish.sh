@@ -71,12 +71,7 @@ user=bench
 password=bench-$RANDOM$RANDOM
 htpasswd -Bbc "$work/htpasswd" "$user" "$password" 2>/dev/null
 "$server" run -i 127.0.0.1 -p "$port" -a update -P "$work/htpasswd" "$work/packages" >"$work/server.log" 2>&1 &
-server_pid=$!
-cleanup() {
-  kill "$server_pid" 2>/dev/null || true
-  stop_netem
-}
-trap cleanup EXIT
+stop_on_exit $!
 wait_for_port "$port" "$work/server.log"
 
 # The same index behind a network: delay each way, a bandwidth cap.
