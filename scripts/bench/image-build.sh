@@ -19,38 +19,35 @@
 # target is windlass <= 0.2 x podman build's wall time.
 #
 # Usage: scripts/bench/image-build.sh [WORK_DIR]
-#   WINDLASS_IMAGE  the windlass-image binary (default: target/release/windlass-image)
-#   WINDLASS        the windlass binary, for the wheel (default: target/release/windlass)
+#   WINDLASS_IMAGE  the windlass-image binary (default: $CARGO_TARGET_DIR or
+#                   target, then release/windlass-image)
+#   WINDLASS        the windlass binary, for the wheel (default: release/windlass there)
 #   BENCH_RUNS      runs per command (default 5)
 # Needs hyperfine, python3 with pip, podman, runc and skopeo (scripts/services.sh
 # install), and the services env (the Python base, podman's configuration).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/windlass-image-bench.XXXXXX")}
-image_bin=${WINDLASS_IMAGE:-$repo_root/target/release/windlass-image}
-windlass_bin=${WINDLASS:-$repo_root/target/release/windlass}
-state_dir=${WINDLASS_STATE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev}
-services_env=${WINDLASS_SERVICES_ENV:-$state_dir/run/services.env}
-service_var() {
-  [[ -f $services_env ]] && sed -n "s/^$1=//p" "$services_env" | head -n 1
-}
-base_layout=$(service_var WINDLASS_TEST_PYTHON_BASE_LAYOUT || true)
-base_tag=$(service_var WINDLASS_TEST_PYTHON_BASE_TAG || true)
+target_dir=${CARGO_TARGET_DIR:-$repo_root/target}
+image_bin=${WINDLASS_IMAGE:-$target_dir/release/windlass-image}
+windlass_bin=${WINDLASS:-$target_dir/release/windlass}
+base_layout=$(service_var WINDLASS_TEST_PYTHON_BASE_LAYOUT)
+base_tag=$(service_var WINDLASS_TEST_PYTHON_BASE_TAG)
 [[ -n $base_layout && -f $base_layout/index.json ]] || {
   echo "error: no Python base image in $services_env; run scripts/services.sh install && scripts/services.sh start" >&2
   exit 2
 }
-CONTAINERS_CONF=$(service_var WINDLASS_TEST_CONTAINERS_CONF || true)
-CONTAINERS_STORAGE_CONF=$(service_var WINDLASS_TEST_CONTAINERS_STORAGE_CONF || true)
+CONTAINERS_CONF=$(service_var WINDLASS_TEST_CONTAINERS_CONF)
+CONTAINERS_STORAGE_CONF=$(service_var WINDLASS_TEST_CONTAINERS_STORAGE_CONF)
 export CONTAINERS_CONF CONTAINERS_STORAGE_CONF
 [[ -n $CONTAINERS_CONF && -n $CONTAINERS_STORAGE_CONF ]] || {
   echo "error: no podman configuration in $services_env; run scripts/services.sh start" >&2
   exit 2
 }
-for tool in hyperfine python3 curl podman skopeo "$image_bin" "$windlass_bin"; do
-  command -v "$tool" >/dev/null || { echo "error: $tool not found" >&2; exit 2; }
-done
+require_tools hyperfine python3 podman skopeo "$image_bin" "$windlass_bin"
 podman_run=(podman --runtime runc --cgroup-manager cgroupfs)
 
 # The project's wheel, on a find-links page both pips read.
@@ -60,14 +57,10 @@ if ! compgen -G "$links/sentiment_lab-*.whl" >/dev/null; then
   cp -r "$repo_root/examples/ml-project" "$work/project"
   "$windlass_bin" wheel build -q --wheel -o "$links" "$work/project"
 fi
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -m http.server --bind 127.0.0.1 --directory "$links" "$port" >/dev/null 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -fs "http://127.0.0.1:$port/" >/dev/null && break
-  sleep 0.1
-done
+port=$(free_port python3)
+python3 -m http.server --bind 127.0.0.1 --directory "$links" "$port" >"$work/links.log" 2>&1 &
+stop_on_exit $!
+wait_for_port "$port" "$work/links.log"
 export PIP_NO_INDEX=1 PIP_FIND_LINKS=http://127.0.0.1:$port/
 export WINDLASS_CACHE_DIR=$work/cache
 

@@ -25,15 +25,9 @@
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work=${1:-$(mktemp -d -t windlass-image-push-bench.XXXXXX)}
-
-state_dir=${WINDLASS_STATE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev}
-services_env=${WINDLASS_SERVICES_ENV:-$state_dir/run/services.env}
-# Reads one variable of the services env file (empty when absent).
-service_var() {
-  [[ -f $services_env ]] || return 0
-  sed -n "s/^$1=//p" "$services_env" | tail -n 1
-}
 
 target_dir=${CARGO_TARGET_DIR:-$repo_root/target}
 windlass=${WINDLASS_IMAGE:-$target_dir/release/windlass-image}
@@ -46,9 +40,7 @@ delay=${BENCH_DELAY:-25ms}
 rate=${BENCH_RATE:-200mbit}
 jobs_flag=${BENCH_JOBS:+--jobs $BENCH_JOBS}
 
-for tool in hyperfine python3 "$windlass" "$netem" "$skopeo" "$registry"; do
-  command -v "$tool" >/dev/null || { echo "error: $tool not found" >&2; exit 2; }
-done
+require_tools hyperfine python3 "$windlass" "$netem" "$skopeo" "$registry"
 
 mkdir -p "$work/storage" "$work/home"
 export HOME="$work/home"
@@ -93,7 +85,7 @@ with open(os.path.join(root, "index.json"), "w") as f:
 PY
 fi
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port python3)
 # The stock configuration, without a blob descriptor cache (emptying the
 # storage directory then empties the registry).
 cat >"$work/registry.yml" <<EOF
@@ -109,28 +101,11 @@ http:
   addr: 127.0.0.1:$port
 EOF
 "$registry" serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-netem_pid=
-cleanup() {
-  kill "$registry_pid" 2>/dev/null || true
-  if [[ -n $netem_pid ]]; then kill "$netem_pid" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
-for _ in $(seq 100); do
-  if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then
-    break
-  fi
-  sleep 0.1
-done
+stop_on_exit $!
+wait_for_port "$port" "$work/registry.log"
 
-"$netem" --listen 127.0.0.1:0 --upstream "127.0.0.1:$port" --delay "$delay" --rate "$rate" \
-  >"$work/netem.port" 2>"$work/netem.log" &
-netem_pid=$!
-for _ in $(seq 100); do
-  [[ -s $work/netem.port ]] && break
-  sleep 0.05
-done
-proxy="127.0.0.1:$(head -n 1 "$work/netem.port")"
+start_netem "$netem" "127.0.0.1:$port" "$delay" "$rate" "$work"
+proxy="127.0.0.1:$netem_port"
 direct="127.0.0.1:$port"
 
 empty="rm -rf $work/storage/docker"
@@ -153,10 +128,7 @@ done
 cd "$work"
 hyperfine --runs "$runs" --export-json "$work/results.json" "${commands[@]}"
 
-if kill -TERM "$netem_pid" 2>/dev/null; then
-  wait "$netem_pid" 2>/dev/null || true
-fi
-netem_pid=
+stop_netem
 
 image_bytes=$(du -cb "$work"/layout/blobs/sha256/* | tail -n 1 | cut -f 1)
 python3 - "$work/results.json" "$delay" "$rate" "$image_bytes" <<'PY'

@@ -28,15 +28,10 @@
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work=${1:-$(mktemp -d -t windlass-publish-bench.XXXXXX)}
 
-state_dir=${WINDLASS_STATE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev}
-services_env=${WINDLASS_SERVICES_ENV:-$state_dir/run/services.env}
-# Reads one variable of the services env file (empty when absent).
-service_var() {
-  [[ -f $services_env ]] || return 0
-  sed -n "s/^$1=//p" "$services_env" | tail -n 1
-}
 # The first of the candidates that is an executable file.
 first_tool() {
   local candidate
@@ -62,12 +57,10 @@ delay=${BENCH_DELAY:-25ms}
 rate=${BENCH_RATE:-200mbit}
 jobs_flag=${BENCH_JOBS:+--jobs $BENCH_JOBS}
 
-for tool in hyperfine htpasswd "$windlass" "$netem" "$python" "$twine" "$uv" "$server"; do
-  command -v "$tool" >/dev/null || { echo "error: $tool not found" >&2; exit 2; }
-done
+require_tools hyperfine htpasswd "$windlass" "$netem" "$python" "$twine" "$uv" "$server"
 
 mkdir -p "$work/packages" "$work/dists"
-port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port "$python")
 url="http://127.0.0.1:$port/"
 
 # The stock configuration: uploads need a password from the htpasswd file,
@@ -78,29 +71,12 @@ user=bench
 password=bench-$RANDOM$RANDOM
 htpasswd -Bbc "$work/htpasswd" "$user" "$password" 2>/dev/null
 "$server" run -i 127.0.0.1 -p "$port" -a update -P "$work/htpasswd" "$work/packages" >"$work/server.log" 2>&1 &
-server_pid=$!
-netem_pid=
-cleanup() {
-  kill "$server_pid" 2>/dev/null || true
-  if [[ -n $netem_pid ]]; then kill "$netem_pid" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
-for _ in $(seq 100); do
-  if "$python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then
-    break
-  fi
-  sleep 0.1
-done
+stop_on_exit $!
+wait_for_port "$port" "$work/server.log"
 
 # The same index behind a network: delay each way, a bandwidth cap.
-"$netem" --listen 127.0.0.1:0 --upstream "127.0.0.1:$port" --delay "$delay" --rate "$rate" \
-  >"$work/netem.port" 2>"$work/netem.log" &
-netem_pid=$!
-for _ in $(seq 100); do
-  [[ -s $work/netem.port ]] && break
-  sleep 0.05
-done
-proxy_url="http://127.0.0.1:$(head -n 1 "$work/netem.port")/"
+start_netem "$netem" "127.0.0.1:$port" "$delay" "$rate" "$work"
+proxy_url="http://127.0.0.1:$netem_port/"
 
 # Empties the index's package directory and $work/dists, then writes 50
 # small wheels and one 20 MB wheel with a fresh version into $work/dists.
@@ -161,10 +137,7 @@ done
 hyperfine --runs "$runs" --export-json "$work/results.json" --prepare "$prepare" "${commands[@]}"
 
 # What went through the proxy (connections, bytes), on its exit.
-if kill -TERM "$netem_pid" 2>/dev/null; then
-  wait "$netem_pid" 2>/dev/null || true
-fi
-netem_pid=
+stop_netem
 cat "$work/netem.log" >&2
 
 "$python" - "$work/results.json" "$delay" "$rate" <<'PY'

@@ -14,9 +14,9 @@
 set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RUNS=${1:-20}
-STATE_DIR=${WINDLASS_STATE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev}
-ENV_FILE=${WINDLASS_SERVICES_ENV:-$STATE_DIR/run/services.env}
 
 die() {
   printf 'bench: %s\n' "$*" >&2
@@ -24,14 +24,13 @@ die() {
 }
 command -v hyperfine >/dev/null || die "hyperfine is not installed (apt-get install hyperfine)"
 command -v jq >/dev/null || die "jq is not installed"
-[[ -r $ENV_FILE ]] || die "no services env file at $ENV_FILE: run scripts/services.sh start"
+[[ -r $services_env ]] || die "no services env file at $services_env: run scripts/services.sh start"
 
-env_value() { sed -n "s/^$1=//p" "$ENV_FILE" | head -n 1; }
-VAULT_ADDR=$(env_value WINDLASS_TEST_BAO_ADDR)
-BAO=$(env_value WINDLASS_TEST_BAO_BIN)
-ROOT_TOKEN=$(env_value WINDLASS_TEST_BAO_TOKEN)
-READ_TOKEN=$(env_value WINDLASS_TEST_BAO_READ_TOKEN)
-[[ -n $VAULT_ADDR && -x $BAO ]] || die "OpenBao is not described in $ENV_FILE"
+VAULT_ADDR=$(service_var WINDLASS_TEST_BAO_ADDR)
+BAO=$(service_var WINDLASS_TEST_BAO_BIN)
+ROOT_TOKEN=$(service_var WINDLASS_TEST_BAO_TOKEN)
+READ_TOKEN=$(service_var WINDLASS_TEST_BAO_READ_TOKEN)
+[[ -n $VAULT_ADDR && -x $BAO ]] || die "OpenBao is not described in $services_env"
 export VAULT_ADDR BAO_ADDR=$VAULT_ADDR
 
 if [[ -n ${WINDLASS_SECRETS_BIN:-} ]]; then
@@ -50,9 +49,8 @@ fi
 [[ -x $NETEM ]] || die "no binary at $NETEM"
 
 WORK=$(mktemp -d)
-NETEM_PID=
 cleanup() {
-  if [[ -n $NETEM_PID ]]; then kill "$NETEM_PID" 2>/dev/null || true; fi
+  stop_netem
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -60,15 +58,8 @@ trap cleanup EXIT
 # OpenBao behind a network: delay each way, a bandwidth cap.
 UPSTREAM=${VAULT_ADDR#*://}
 UPSTREAM=${UPSTREAM%%/*}
-"$NETEM" --upstream "$UPSTREAM" --delay "${BENCH_DELAY:-25ms}" --rate "${BENCH_RATE:-200mbit}" \
-  >"$WORK/netem.port" 2>"$WORK/netem.log" &
-NETEM_PID=$!
-for _ in $(seq 100); do
-  [[ -s $WORK/netem.port ]] && break
-  sleep 0.05
-done
-[[ -s $WORK/netem.port ]] || die "windlass-netem did not start: $(cat "$WORK/netem.log")"
-PROXY_ADDR="${VAULT_ADDR%%://*}://127.0.0.1:$(head -n 1 "$WORK/netem.port")"
+start_netem "$NETEM" "$UPSTREAM" "${BENCH_DELAY:-25ms}" "${BENCH_RATE:-200mbit}" "$WORK"
+PROXY_ADDR="${VAULT_ADDR%%://*}://127.0.0.1:$netem_port"
 
 # Seed 20 secrets (the root token goes by environment, never argv) and a
 # windlass.toml naming them.

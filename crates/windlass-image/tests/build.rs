@@ -14,7 +14,8 @@ use windlass_image::build::layer::{Attrs, Compression, LayerBuilder, LayerOption
 use windlass_testkit::Services;
 use windlass_testkit::cli::{Cli, Run};
 
-const BIN: &str = env!("CARGO_BIN_EXE_windlass-image");
+mod support;
+use support::{INDEX, MANIFEST, PODMAN_FLAGS, descriptor, read_json};
 
 /// A busybox base in `dir` tagged `busybox`: `/bin/busybox`, `/bin/sh` and
 /// friends as links, `PATH` set, `CMD ["sh"]`; one manifest per platform
@@ -37,6 +38,8 @@ fn busybox_base(dir: &Path, platforms: &[(&str, &str)]) -> PathBuf {
     }
     builder.add_dir("/tmp", Attrs::default()).unwrap();
     let layer = builder.write(&layout).unwrap();
+    let layers = [descriptor(layer.media_type, &layer.digest, layer.size)];
+    let mut images = Vec::new();
     let mut manifests = Vec::new();
     for (os, arch) in platforms {
         let config = json!({
@@ -46,62 +49,18 @@ fn busybox_base(dir: &Path, platforms: &[(&str, &str)]) -> PathBuf {
             "rootfs": {"type": "layers", "diff_ids": [layer.diff_id.to_string()]},
             "history": [{"created_by": "busybox"}],
         });
-        let (config_digest, config_size) = layout
-            .write_blob(&serde_json::to_vec(&config).unwrap())
-            .unwrap();
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": config_digest.to_string(),
-                "size": config_size,
-            },
-            "layers": [{
-                "mediaType": layer.media_type,
-                "digest": layer.digest.to_string(),
-                "size": layer.size,
-            }],
-        });
-        let (digest, size) = layout
-            .write_blob(&serde_json::to_vec(&manifest).unwrap())
-            .unwrap();
-        manifests.push(json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": digest.to_string(),
-            "size": size,
-            "platform": {"os": os, "architecture": arch},
-        }));
+        let image = support::write_image(&layout, &config, &layers);
+        let mut entry = descriptor(MANIFEST, &image.digest, image.size);
+        entry["platform"] = json!({"os": os, "architecture": arch});
+        manifests.push(entry);
+        images.push(image);
     }
-    let (media_type, digest, size) = if manifests.len() == 1 {
-        let m = &manifests[0];
-        (
-            "application/vnd.oci.image.manifest.v1+json",
-            m["digest"].as_str().unwrap().to_owned(),
-            m["size"].as_u64().unwrap(),
-        )
+    if let [image] = &images[..] {
+        support::set_tag(&layout, MANIFEST, &image.digest, image.size, "busybox");
     } else {
-        let index = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": manifests,
-        });
-        let (digest, size) = layout
-            .write_blob(&serde_json::to_vec(&index).unwrap())
-            .unwrap();
-        (
-            "application/vnd.oci.image.index.v1+json",
-            digest.to_string(),
-            size,
-        )
-    };
-    let descriptor = oci_spec::image::DescriptorBuilder::default()
-        .media_type(oci_spec::image::MediaType::from(media_type))
-        .digest(digest.parse::<oci_spec::image::Digest>().unwrap())
-        .size(size)
-        .build()
-        .unwrap();
-    layout.set_tag(descriptor, Some("busybox")).unwrap();
+        let (digest, size) = support::write_index(&layout, &manifests);
+        support::set_tag(&layout, INDEX, &digest, size, "busybox");
+    }
     root
 }
 
@@ -140,26 +99,14 @@ fn project(dir: &Path) -> PathBuf {
 }
 
 fn image_build(dir: &Path, cwd: &Path, args: &[&str]) -> Run {
-    Cli::new(BIN, dir)
-        .current_dir(cwd)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .arg("build")
+    support::image_build(dir, cwd)
+        .env("SOURCE_DATE_EPOCH", support::EPOCH)
         .args(args)
         .run()
 }
 
 fn tool(dir: &Path, program: &Path, args: &[&str]) -> Run {
-    let tools = Services::load().tools();
-    Cli::new(program, dir)
-        .env("CONTAINERS_CONF", &tools.containers_conf)
-        .env("CONTAINERS_STORAGE_CONF", &tools.containers_storage_conf)
-        .args(args)
-        .run()
-}
-
-fn read_json(layout: &Path, digest: &str) -> Value {
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()).unwrap()
+    support::container_tool(dir, program).args(args).run()
 }
 
 fn mode(path: &Path) -> u32 {
@@ -208,10 +155,8 @@ fn builds_from_flags_and_others_read_it() {
     // The same inputs give the same digest; another time does not.
     let again = image_build(dir, &project, &args);
     assert_eq!(again.stdout.trim(), digest, "{again}");
-    let later = Cli::new(BIN, dir)
-        .current_dir(&project)
+    let later = support::image_build(dir, &project)
         .env("SOURCE_DATE_EPOCH", "1700000001")
-        .arg("build")
         .args(args)
         .run();
     assert_eq!(later.code, 0, "{later}");
@@ -375,16 +320,10 @@ ENTRYPOINT [\"job\"]
         dir,
         &tools.podman,
         &[
-            "--runtime",
-            "runc",
-            "--cgroup-manager",
-            "cgroupfs",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            &name,
-        ],
+            &PODMAN_FLAGS[..],
+            &["run", "--rm", "--network", "none", &name],
+        ]
+        .concat(),
     );
     let _ = tool(dir, &tools.podman, &["rmi", "-f", &name]);
     assert_eq!(podman.code, 0, "{podman}");
@@ -643,7 +582,7 @@ fn a_canary_in_the_environment_never_reaches_the_image() {
     vars.insert("TOKEN", canary.as_str());
     vars.insert("PYPI_TOKEN", canary.as_str());
     vars.insert("GITHUB_TOKEN", canary.as_str());
-    let run = Cli::new(BIN, dir)
+    let run = support::image(dir)
         .current_dir(&project)
         .envs(vars)
         .args([

@@ -13,17 +13,15 @@
 use std::path::Path;
 use std::process::Command;
 
-use windlass_testkit::cli::{Cli, Run};
+use windlass_testkit::cli::Run;
 use windlass_testkit::{Services, assert_no_leak_in_dir, canary};
 
-const BIN: &str = env!("CARGO_BIN_EXE_windlass-image");
+mod support;
 
 fn build(dir: &Path, project: &Path, password: &str, args: &[&str]) -> Run {
-    Cli::new(BIN, dir)
-        .current_dir(project)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
+    support::image_build(dir, project)
+        .env("SOURCE_DATE_EPOCH", support::EPOCH)
         .env("REG_PASSWORD", password)
-        .arg("build")
         .args(args)
         .run()
 }
@@ -36,22 +34,9 @@ fn a_registry_base_built_on_and_pushed_with_a_secret_reference() {
     let tools = services.tools();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let project = dir.join("project");
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(
-        project.join("windlass.toml"),
-        format!(
-            "[image.registries.\"{}\"]\nusername = \"{}\"\npassword = \"env://REG_PASSWORD\"\n",
-            registries.auth, registries.user
-        ),
-    )
-    .unwrap();
+    let project = support::auth_registry_project(dir, &registries);
     std::fs::write(project.join("hello.txt"), "hello\n").unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let image = format!("{}/wltest/build-push-{nanos:x}:v1", registries.auth);
+    let image = format!("{}/{}:v1", registries.auth, support::unique("build-push"));
     let args = [
         "--base",
         &base.registry_ref,
@@ -98,15 +83,7 @@ fn a_registry_base_built_on_and_pushed_with_a_secret_reference() {
         .arg(format!("docker://{}", base.registry_ref))
         .output()
         .unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            project
-                .join("out/blobs/sha256")
-                .join(digest.trim_start_matches("sha256:")),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let manifest = support::read_json(&project.join("out"), &digest);
     assert_eq!(
         manifest["annotations"]["org.opencontainers.image.base.digest"],
         String::from_utf8_lossy(&base_digest.stdout).trim(),

@@ -10,44 +10,21 @@
     reason = "tests panic on unexpected failures"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
-use windlass_testkit::cli::{Cli, Run};
+use windlass_testkit::cli::Run;
 use windlass_testkit::{Services, StockPypiserver, assert_no_leak_in_dir, canary};
 
-const BIN: &str = env!("CARGO_BIN_EXE_windlass-image");
-
-/// The example project's wheel, built natively.
-async fn sentiment_wheel(out: &Path) -> PathBuf {
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-project");
-    let built = windlass_dist::build(&windlass_dist::BuildRequest {
-        project_dir: project.canonicalize().unwrap(),
-        out_dir: out.to_owned(),
-        wheel: true,
-        sdist: false,
-        backend: windlass_dist::BackendChoice::Native,
-        timestamp: windlass_dist::archive::Timestamp::DEFAULT,
-        pep517: windlass_dist::pep517::Pep517Options::from_env(windlass_testkit::var_os),
-    })
-    .await
-    .unwrap();
-    built.artifacts[0].path.clone()
-}
-
-fn read_json(layout: &Path, digest: &str) -> Value {
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()).unwrap()
-}
+mod support;
+use support::{read_json, sentiment_wheel};
 
 fn build(dir: &Path, job: &Path, password: &str, args: &[&str]) -> Run {
     let services = Services::load();
-    Cli::new(BIN, dir)
-        .current_dir(job)
+    support::image_build(dir, job)
         .env("WINDLASS_PYTHON", services.tools().python)
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("INDEX_PASSWORD", password)
-        .arg("build")
         .args(args)
         .run()
 }

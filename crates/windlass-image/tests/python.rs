@@ -25,6 +25,9 @@ use windlass_image::python::{
 use windlass_redact::Secret;
 use windlass_testkit::{Services, StockPypiserver, assert_no_leak, assert_no_leak_in_dir, canary};
 
+mod support;
+use support::{PODMAN_FLAGS, sentiment_wheel};
+
 const SIX: &str = "six-1.17.0-py2.py3-none-any.whl";
 const SIX_SHA256: &str = "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274";
 const CERTIFI: &str = "certifi-2026.10.18-py3-none-any.whl";
@@ -78,14 +81,8 @@ fn podman_run(services: &Services, volumes: &[(&Path, &str)], command: &[&str]) 
     let mut cmd = Command::new(&tools.podman);
     cmd.env("CONTAINERS_CONF", &tools.containers_conf)
         .env("CONTAINERS_STORAGE_CONF", &tools.containers_storage_conf)
-        .args([
-            "--runtime",
-            "runc",
-            "--cgroup-manager",
-            "cgroupfs",
-            "run",
-            "--rm",
-        ])
+        .args(PODMAN_FLAGS)
+        .args(["run", "--rm"])
         .args(["--network", "none", "--tls-verify=false", "--pull=newer"]);
     for (host, image_path) in volumes {
         cmd.arg("-v")
@@ -98,23 +95,6 @@ fn podman_run(services: &Services, volumes: &[(&Path, &str)], command: &[&str]) 
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
-}
-
-/// The example project's wheel, built natively.
-async fn sentiment_wheel(out: &Path) -> PathBuf {
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-project");
-    let built = windlass_dist::build(&windlass_dist::BuildRequest {
-        project_dir: project.canonicalize().unwrap(),
-        out_dir: out.to_owned(),
-        wheel: true,
-        sdist: false,
-        backend: windlass_dist::BackendChoice::Native,
-        timestamp: windlass_dist::archive::Timestamp::DEFAULT,
-        pep517: windlass_dist::pep517::Pep517Options::from_env(windlass_testkit::var_os),
-    })
-    .await
-    .unwrap();
-    built.artifacts[0].path.clone()
 }
 
 #[test]

@@ -24,16 +24,8 @@ use windlass_image::digest::Digest;
 use windlass_testkit::cli::{Cli, Run};
 use windlass_testkit::{Services, canary};
 
-const BIN: &str = env!("CARGO_BIN_EXE_windlass-image");
-
-/// A repository name no other test run uses.
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("wltest/{name}-{nanos:x}")
-}
+mod support;
+use support::{INDEX, MANIFEST, descriptor, run_blocking, unique};
 
 /// Deterministic incompressible bytes.
 fn noise(seed: u64, len: usize) -> Vec<u8> {
@@ -62,46 +54,28 @@ fn make_layout(dir: &Path, tag: &str, layers: &[usize], seed: u64) -> (Digest, V
         gz.write_all(&raw).unwrap();
         let bytes = gz.finish().unwrap();
         let (digest, size) = layout.write_blob(&bytes).unwrap();
-        descriptors.push(json!({
-            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-            "digest": digest.to_string(),
-            "size": size,
-        }));
+        descriptors.push(descriptor(
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            &digest,
+            size,
+        ));
         diff_ids.push(Digest::of(&raw).to_string());
         blobs.push(digest);
     }
-    let config = serde_json::to_vec(&json!({
+    let config = json!({
         "architecture": "amd64",
         "os": "linux",
         "config": {"Cmd": ["/bin/true"], "Labels": {"seed": seed.to_string()}},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }))
-    .unwrap();
-    let (config_digest, config_size) = layout.write_blob(&config).unwrap();
-    blobs.push(config_digest.clone());
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": config_digest.to_string(),
-            "size": config_size,
-        },
-        "layers": descriptors,
-    }))
-    .unwrap();
-    let (digest, size) = layout.write_blob(&manifest).unwrap();
-    let descriptor = oci_spec::image::Descriptor::new(
-        oci_spec::image::MediaType::ImageManifest,
-        size,
-        oci_spec::image::Digest::from(&digest),
-    );
-    layout.set_tag(descriptor, Some(tag)).unwrap();
-    (digest, blobs)
+    });
+    let image = support::write_image(&layout, &config, &descriptors);
+    blobs.push(image.config);
+    support::set_tag(&layout, MANIFEST, &image.digest, image.size, tag);
+    (image.digest, blobs)
 }
 
 fn cli(dir: &Path) -> Cli {
-    Cli::new(BIN, dir).timeout(std::time::Duration::from_secs(300))
+    support::image(dir).timeout(std::time::Duration::from_secs(300))
 }
 
 /// `skopeo inspect --raw`: the digest of the manifest bytes the registry
@@ -351,16 +325,7 @@ fn credentials_from_config_json_secret_reference_and_helper() {
     run.assert_no_leak(&secret);
 
     // A secret reference in windlass.toml (wins over the file).
-    let project = tmp.path().join("project");
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(
-        project.join("windlass.toml"),
-        format!(
-            "[image.registries.\"{}\"]\nusername = \"{}\"\npassword = \"env://REG_PASSWORD\"\n",
-            registries.auth, registries.user
-        ),
-    )
-    .unwrap();
+    let project = support::auth_registry_project(tmp.path(), &registries);
     let layout_dir = tmp.path().join("img");
     let source = format!("oci:{}:v1", layout_dir.display());
     let run = cli(&project)
@@ -571,12 +536,6 @@ async fn relay(
     }
 }
 
-async fn run_blocking(cli: Cli) -> Run {
-    tokio::task::spawn_blocking(move || cli.run())
-        .await
-        .unwrap()
-}
-
 /// The connection drops in the middle of a blob, monolithic and chunked:
 /// the upload is looked up and resumed (or restarted when the registry
 /// will not resume it), never resent blindly, and ends with the right
@@ -768,30 +727,12 @@ fn make_index(dir: &Path, tag: &str) -> (Digest, Vec<(String, Digest)>) {
             layout.write_blob(&bytes).unwrap();
         }
         let size = from.read_blob(digest, 1 << 20).unwrap().len();
-        manifests.push(json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": digest.to_string(),
-            "size": size,
-            "platform": {"os": "linux", "architecture": arch},
-        }));
+        let mut entry = descriptor(MANIFEST, digest, size as u64);
+        entry["platform"] = json!({"os": "linux", "architecture": arch});
+        manifests.push(entry);
     }
-    let index = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": manifests,
-    }))
-    .unwrap();
-    let (digest, size) = layout.write_blob(&index).unwrap();
-    layout
-        .set_tag(
-            oci_spec::image::Descriptor::new(
-                oci_spec::image::MediaType::ImageIndex,
-                size,
-                oci_spec::image::Digest::from(&digest),
-            ),
-            Some(tag),
-        )
-        .unwrap();
+    let (digest, size) = support::write_index(&layout, &manifests);
+    support::set_tag(&layout, INDEX, &digest, size, tag);
     (
         digest,
         vec![

@@ -22,10 +22,10 @@ use serde_json::json;
 use windlass_http::{HttpClient, HttpConfig, Method};
 use windlass_image::Layout;
 use windlass_redact::RedactedUrl;
-use windlass_testkit::cli::{Cli, Run};
 use windlass_testkit::{Services, canary};
 
-const BIN: &str = env!("CARGO_BIN_EXE_windlass-image");
+mod support;
+use support::{MANIFEST, descriptor, run_blocking};
 
 #[derive(Default)]
 struct Seen {
@@ -302,37 +302,18 @@ fn repository_of(path: &str) -> Option<String> {
 fn make_layout(dir: &std::path::Path) -> windlass_image::digest::Digest {
     let layout = Layout::open_or_create(dir).unwrap();
     let (layer, layer_size) = layout.write_blob(&vec![7u8; 70_000]).unwrap();
-    let config = serde_json::to_vec(&json!({
+    let config = json!({
         "architecture": "amd64", "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [layer.to_string()]},
-    }))
-    .unwrap();
-    let (config_digest, config_size) = layout.write_blob(&config).unwrap();
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": config_size},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.to_string(), "size": layer_size}],
-    }))
-    .unwrap();
-    let (digest, size) = layout.write_blob(&manifest).unwrap();
-    layout
-        .set_tag(
-            oci_spec::image::Descriptor::new(
-                oci_spec::image::MediaType::ImageManifest,
-                size,
-                oci_spec::image::Digest::from(&digest),
-            ),
-            Some("v1"),
-        )
-        .unwrap();
-    digest
-}
-
-async fn run(cli: Cli) -> Run {
-    tokio::task::spawn_blocking(move || cli.run())
-        .await
-        .unwrap()
+    });
+    let layers = [descriptor(
+        "application/vnd.oci.image.layer.v1.tar",
+        &layer,
+        layer_size,
+    )];
+    let image = support::write_image(&layout, &config, &layers);
+    support::set_tag(&layout, MANIFEST, &image.digest, image.size, "v1");
+    image.digest
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,23 +332,19 @@ async fn bearer_tokens_per_scope_and_never_to_storage() {
         json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
     )
     .unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let image = format!("{host}/wltest/bearer-{nanos:x}:v1");
+    let image = format!("{host}/{}:v1", support::unique("bearer"));
     let cli = || {
-        Cli::new(BIN, tmp.path())
+        support::image(tmp.path())
             .timeout(std::time::Duration::from_secs(120))
             .env("DOCKER_CONFIG", &config_dir)
     };
 
-    let pushed = run(cli().args(["--json", "-vv", "push", "oci:img:v1", &image])).await;
+    let pushed = run_blocking(cli().args(["--json", "-vv", "push", "oci:img:v1", &image])).await;
     assert_eq!(pushed.code, 0, "{pushed}");
     assert_eq!(pushed.json()["data"]["digest"], digest.to_string());
     pushed.assert_no_leak(&password);
 
-    let pulled = run(cli().args(["--json", "-vv", "copy", &image, "oci:pulled:v1"])).await;
+    let pulled = run_blocking(cli().args(["--json", "-vv", "copy", &image, "oci:pulled:v1"])).await;
     assert_eq!(pulled.code, 0, "{pulled}");
     pulled.assert_no_leak(&password);
     let layout = Layout::open(&tmp.path().join("pulled")).unwrap();
@@ -409,7 +386,7 @@ async fn bearer_tokens_per_scope_and_never_to_storage() {
         json!({"auths": {host: {"auth": auth}}}).to_string(),
     )
     .unwrap();
-    let refused = run(cli().args(["-vv", "inspect", &image])).await;
+    let refused = run_blocking(cli().args(["-vv", "inspect", &image])).await;
     assert_eq!(refused.code, 3, "{refused}");
     refused.assert_no_leak(&wrong);
 }

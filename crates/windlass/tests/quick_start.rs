@@ -12,53 +12,19 @@
     clippy::expect_used,
     reason = "a test fails loudly on the first surprise"
 )]
-#![allow(
-    clippy::disallowed_methods,
-    reason = "the test runs the quick start as a user's shell would, and the index it needs"
-)]
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::{env, fs};
+use std::fs;
 
 use windlass_testkit::{Services, StockPypiserver, assert_no_leak, assert_no_leak_in_dir};
+
+mod readme;
 
 const INDEX_FLAGS: &str = "pypi-server run -p 8080 -a . -P .";
 const INSTALL: &str = "cargo install --path crates/windlass --locked";
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The fenced `sh` blocks of the README's `## Quick start` section.
-fn quick_start_blocks(readme: &str) -> Vec<Vec<String>> {
-    let section = readme
-        .split("\n## ")
-        .find(|section| section.starts_with("Quick start\n"))
-        .expect("the README has a `## Quick start` section");
-    let mut blocks = Vec::new();
-    let mut current: Option<Vec<String>> = None;
-    for line in section.lines() {
-        match (&mut current, line.trim_end()) {
-            (None, "```sh") => current = Some(Vec::new()),
-            (Some(_), "```") => blocks.push(current.take().unwrap()),
-            (Some(block), text) => block.push(text.to_owned()),
-            (None, _) => {}
-        }
-    }
-    blocks
-}
-
 #[test]
 fn readme_quick_start_works_as_written() {
-    let root = workspace_root();
-    let readme = fs::read_to_string(root.join("README.md")).unwrap();
-    let blocks = quick_start_blocks(&readme);
+    let blocks = readme::section_blocks("Quick start");
     assert_eq!(
         blocks.len(),
         2,
@@ -77,37 +43,23 @@ fn readme_quick_start_works_as_written() {
     // Stock: the fallback to the public index on, as the README starts it.
     let index = StockPypiserver::start(&services, &home.path().join("packages"), None);
     let port_of_readme = "localhost:8080";
-    let mut script = String::new();
-    for line in &steps[1..] {
-        let line = line.replace(port_of_readme, &format!("127.0.0.1:{}", index.port));
-        writeln!(script, "{line}").unwrap();
-    }
+    let script = readme::script(&steps[1..], |line| {
+        line.replace(port_of_readme, &format!("127.0.0.1:{}", index.port))
+    });
     let token = steps
         .iter()
         .find_map(|line| line.strip_prefix("export REGISTRY_TOKEN="))
         .expect("the quick start exports REGISTRY_TOKEN")
         .to_owned();
 
-    let binary = assert_cmd::cargo::cargo_bin("windlass");
-    let mut path = vec![binary.parent().unwrap().to_path_buf()];
-    path.extend(env::split_paths(&env::var_os("PATH").unwrap()));
-    let output = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .current_dir(&root)
-        .env_clear()
-        .env("PATH", env::join_paths(path).unwrap())
-        .env("HOME", home.path())
-        .env("NO_COLOR", "1")
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the quick start failed ({}):\n--- script\n{script}--- stdout\n{stdout}--- stderr\n{stderr}",
-        output.status
+    let readme::Ran { stdout, stderr } = readme::run_script(
+        "the quick start",
+        &script,
+        &[
+            ("HOME", home.path().as_os_str()),
+            ("NO_COLOR", "1".as_ref()),
+            ("PIP_DISABLE_PIP_VERSION_CHECK", "1".as_ref()),
+        ],
     );
 
     // What the README promises the reader will see.
@@ -139,7 +91,7 @@ fn readme_quick_start_works_as_written() {
     );
     assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
 
-    assert_no_leak(&output.stdout, &token);
-    assert_no_leak(&output.stderr, &token);
+    assert_no_leak(stdout.as_bytes(), &token);
+    assert_no_leak(stderr.as_bytes(), &token);
     assert_no_leak_in_dir(&project, &token);
 }

@@ -24,39 +24,13 @@
     reason = "the test runs the README's commands as a user's shell would"
 )]
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::{env, fs};
 
 use windlass_testkit::{Services, StockPypiserver, assert_no_leak, assert_no_leak_in_dir, canary};
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The fenced `sh` blocks of the README's section `title`.
-fn section_blocks(readme: &str, title: &str) -> Vec<Vec<String>> {
-    let section = readme
-        .split("\n## ")
-        .find(|section| section.starts_with(&format!("{title}\n")))
-        .unwrap_or_else(|| panic!("the README has a `## {title}` section"));
-    let mut blocks = Vec::new();
-    let mut current: Option<Vec<String>> = None;
-    for line in section.lines() {
-        match (&mut current, line.trim_end()) {
-            (None, "```sh") => current = Some(Vec::new()),
-            (Some(_), "```") => blocks.push(current.take().unwrap()),
-            (Some(block), text) => block.push(text.to_owned()),
-            (None, _) => {}
-        }
-    }
-    blocks
-}
+mod readme;
 
 /// Runs `windlass ARGS` in `dir` with `envs`; panics unless it succeeds.
 fn windlass(dir: &Path, envs: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> String {
@@ -81,9 +55,8 @@ fn windlass(dir: &Path, envs: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> Str
 
 #[test]
 fn readme_ships_the_job_as_an_image() {
-    let root = workspace_root();
-    let readme = fs::read_to_string(root.join("README.md")).unwrap();
-    let blocks = section_blocks(&readme, "Ship it as an image");
+    let root = readme::workspace_root();
+    let blocks = readme::section_blocks("Ship it as an image");
     assert_eq!(blocks.len(), 2, "two sh blocks: {blocks:?}");
     let steps = &blocks[1];
     for command in ["windlass image build", "windlass image push", "podman run"] {
@@ -139,47 +112,30 @@ fn readme_ships_the_job_as_an_image() {
     let password = canary("index-password");
     // A repository of this run's own (a canary is unique and lowercase).
     let repository = format!("{}/{}", registries.open, canary("ml-job"));
-    let mut script = String::new();
-    for line in steps {
-        let line = line
-            .replace(
-                "http://localhost:8080/simple/",
-                &format!("http://ci:{password}@127.0.0.1:{}/simple/", index.port),
-            )
-            .replace("localhost:5000/ml-job", &repository)
-            .replace("localhost:5000/", &format!("{}/", registries.open))
-            .replace(
-                "podman run ",
-                "podman --runtime runc --cgroup-manager cgroupfs run --network none ",
-            );
-        writeln!(script, "{line}").unwrap();
-    }
+    let script = readme::script(steps, |line| {
+        line.replace(
+            "http://localhost:8080/simple/",
+            &format!("http://ci:{password}@127.0.0.1:{}/simple/", index.port),
+        )
+        .replace("localhost:5000/ml-job", &repository)
+        .replace("localhost:5000/", &format!("{}/", registries.open))
+        .replace(
+            "podman run ",
+            "podman --runtime runc --cgroup-manager cgroupfs run --network none ",
+        )
+    });
     assert!(
         script.contains(&base.registry_ref),
         "the block builds on the test registry's Python base `{}`:\n{script}",
         base.registry_ref
     );
-    let binary = assert_cmd::cargo::cargo_bin("windlass");
-    let mut path = vec![binary.parent().unwrap().to_path_buf()];
-    path.extend(env::split_paths(&env::var_os("PATH").unwrap()));
-    let output = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .current_dir(&root)
-        .env_clear()
-        .env("PATH", env::join_paths(path).unwrap())
-        .envs(common.iter().copied())
-        .env("CONTAINERS_CONF", &tools.containers_conf)
-        .env("CONTAINERS_STORAGE_CONF", &tools.containers_storage_conf)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the section failed ({}):\n--- script\n{script}--- stdout\n{stdout}--- stderr\n{stderr}",
-        output.status
-    );
+    let mut script_env = common.clone();
+    script_env.push(("CONTAINERS_CONF", tools.containers_conf.as_os_str()));
+    script_env.push((
+        "CONTAINERS_STORAGE_CONF",
+        tools.containers_storage_conf.as_os_str(),
+    ));
+    let readme::Ran { stdout, stderr } = readme::run_script("the section", &script, &script_env);
 
     // The job ran in the container, on the wheel installed natively.
     assert!(

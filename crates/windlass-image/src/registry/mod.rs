@@ -48,6 +48,9 @@ application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.docker.distribution.manifest.v2+json";
 
+/// The OCI index media type (what the referrers API answers).
+const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+
 /// The largest manifest read (distribution's own limit).
 pub const MANIFEST_LIMIT: u64 = 4 << 20;
 /// The largest token answer read.
@@ -631,7 +634,7 @@ impl Manifest {
 
 /// Whether a media type is an index or a Docker manifest list.
 pub fn is_index_type(media_type: &str) -> bool {
-    media_type == "application/vnd.oci.image.index.v1+json"
+    media_type == INDEX_MEDIA_TYPE
         || media_type == "application/vnd.docker.distribution.manifest.list.v2+json"
 }
 
@@ -697,6 +700,42 @@ impl Repo {
         )
     }
 
+    fn manifest_url(&self, target: &str) -> RedactedUrl {
+        self.url(&format!("manifests/{target}"))
+    }
+
+    /// Sends `method` to `url` on this repository with the pull scope (the
+    /// push scope for a `PUT`).
+    async fn request<F>(
+        &self,
+        method: Method,
+        url: &RedactedUrl,
+        policy: Policy,
+        build: F,
+    ) -> Result<Response, SendError>
+    where
+        F: FnMut(windlass_http::RequestBuilder) -> windlass_http::RequestBuilder,
+    {
+        let scope = if method == Method::PUT {
+            Scope::push(&self.repository)
+        } else {
+            Scope::pull(&self.repository)
+        };
+        self.host.send(method, url, &scope, policy, build).await
+    }
+
+    /// A `GET` or `HEAD` of a manifest (or referrers index) accepting the
+    /// media types of `accept`.
+    async fn manifest_request(
+        &self,
+        method: Method,
+        url: &RedactedUrl,
+        accept: &'static str,
+    ) -> Result<Response, SendError> {
+        self.request(method, url, Policy::default(), |b| b.header(ACCEPT, accept))
+            .await
+    }
+
     fn what(&self, kind: &str, target: &str) -> String {
         let sep = if target.starts_with("sha256:") {
             '@'
@@ -712,24 +751,13 @@ impl Repo {
     /// `GET` a manifest by tag or digest, checked against the digest.
     pub async fn get_manifest(&self, target: &str) -> Result<Manifest, RegistryError> {
         let what = self.what("manifest", target);
-        let url = self.url(&format!("manifests/{target}"));
+        let url = self.manifest_url(target);
         let response = self
-            .host
-            .send(
-                Method::GET,
-                &url,
-                &Scope::pull(&self.repository),
-                Policy::default(),
-                |b| b.header(ACCEPT, MANIFEST_ACCEPT),
-            )
+            .manifest_request(Method::GET, &url, MANIFEST_ACCEPT)
             .await
             .map_err(|e| e.into_registry(&what))?;
         let header_digest = header_digest(&response);
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
+        let content_type = content_type(&response).map(str::to_owned);
         let bytes = windlass_http::read_bytes(&Method::GET, &url, response, MANIFEST_LIMIT)
             .await
             .map_err(|e| RegistryError::http(&what, e))?;
@@ -753,16 +781,9 @@ impl Repo {
     /// `HEAD` a manifest: its descriptor, or `None` when it is not there.
     pub async fn head_manifest(&self, target: &str) -> Result<Option<Descriptor>, RegistryError> {
         let what = self.what("manifest", target);
-        let url = self.url(&format!("manifests/{target}"));
+        let url = self.manifest_url(target);
         let answer = self
-            .host
-            .send(
-                Method::HEAD,
-                &url,
-                &Scope::pull(&self.repository),
-                Policy::default(),
-                |b| b.header(ACCEPT, MANIFEST_ACCEPT),
-            )
+            .manifest_request(Method::HEAD, &url, MANIFEST_ACCEPT)
             .await;
         let response = match answer {
             Ok(response) => response,
@@ -775,11 +796,7 @@ impl Repo {
             return Ok(Some(self.get_manifest(target).await?.descriptor()));
         };
         let size = content_length(&response).unwrap_or_default();
-        let media = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/vnd.oci.image.manifest.v1+json");
+        let media = content_type(&response).unwrap_or("application/vnd.oci.image.manifest.v1+json");
         Ok(Some(descriptor(media_type(media), &digest, size)))
     }
 
@@ -791,34 +808,19 @@ impl Repo {
         manifest: &Manifest,
     ) -> Result<PutAnswer, RegistryError> {
         let what = format!("cannot push {}", self.what("manifest", target));
-        let url = self.url(&format!("manifests/{target}"));
+        let url = self.manifest_url(target);
         let body = bytes::Bytes::from(manifest.bytes.clone());
         let response = self
-            .host
-            .send(
-                Method::PUT,
-                &url,
-                &Scope::push(&self.repository),
-                Policy::default(),
-                |b| {
-                    b.header(CONTENT_TYPE, manifest.media_type.as_str())
-                        .body(body.clone())
-                },
-            )
+            .request(Method::PUT, &url, Policy::default(), |b| {
+                b.header(CONTENT_TYPE, manifest.media_type.as_str())
+                    .body(body.clone())
+            })
             .await
             .map_err(|e| match e {
                 SendError::Http(error) => RegistryError::http(&what, error),
                 SendError::Registry(error) => error,
             })?;
-        if let Some(answered) = header_digest(&response)
-            && answered != manifest.digest
-        {
-            return Err(RegistryError::DigestMismatch {
-                what,
-                expected: manifest.digest.clone(),
-                actual: answered,
-            });
-        }
+        check_answered_digest(&response, &manifest.digest, what)?;
         Ok(PutAnswer {
             digest: manifest.digest.clone(),
             subject_processed: response.headers().contains_key("oci-subject"),
@@ -829,14 +831,7 @@ impl Repo {
     pub async fn head_blob(&self, digest: &Digest) -> Result<Option<u64>, RegistryError> {
         let url = self.url(&format!("blobs/{digest}"));
         let answer = self
-            .host
-            .send(
-                Method::HEAD,
-                &url,
-                &Scope::pull(&self.repository),
-                Policy::DOWNLOAD,
-                |b| b,
-            )
+            .request(Method::HEAD, &url, Policy::DOWNLOAD, |b| b)
             .await;
         match answer {
             Ok(response) => Ok(Some(content_length(&response).unwrap_or_default())),
@@ -857,14 +852,9 @@ impl Repo {
         let what = self.what("blob", &digest.to_string());
         let url = self.url(&format!("blobs/{digest}"));
         let mut response = self
-            .host
-            .send(
-                Method::GET,
-                &url,
-                &Scope::pull(&self.repository),
-                Policy::DOWNLOAD,
-                |b| b.timeout(transfer_timeout(size)),
-            )
+            .request(Method::GET, &url, Policy::DOWNLOAD, |b| {
+                b.timeout(transfer_timeout(size))
+            })
             .await
             .map_err(|e| e.into_registry(&what))?;
         let mut writer = HashingWriter::new(out);
@@ -903,23 +893,10 @@ impl Repo {
         let url = self.url(&format!("referrers/{digest}"));
         let what = self.what("referrers of", &digest.to_string());
         let answer = self
-            .host
-            .send(
-                Method::GET,
-                &url,
-                &Scope::pull(&self.repository),
-                Policy::default(),
-                |b| b.header(ACCEPT, "application/vnd.oci.image.index.v1+json"),
-            )
+            .manifest_request(Method::GET, &url, INDEX_MEDIA_TYPE)
             .await;
         match answer {
-            Ok(response)
-                if response
-                    .headers()
-                    .get(CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("application/vnd.oci.image.index.v1+json")) =>
-            {
+            Ok(response) if content_type(&response) == Some(INDEX_MEDIA_TYPE) => {
                 let bytes = windlass_http::read_bytes(&Method::GET, &url, response, MANIFEST_LIMIT)
                     .await
                     .map_err(|e| RegistryError::http(&what, e))?;
@@ -945,6 +922,28 @@ fn header_digest(response: &Response) -> Option<Digest> {
         .get("docker-content-digest")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// The media type of an answer: its `Content-Type` without parameters.
+fn content_type(response: &Response) -> Option<&str> {
+    let value = response.headers().get(CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or(value).trim())
+}
+
+/// Refuses an answer whose `Docker-Content-Digest` is not `expected`.
+fn check_answered_digest(
+    response: &Response,
+    expected: &Digest,
+    what: impl Into<String>,
+) -> Result<(), RegistryError> {
+    match header_digest(response) {
+        Some(answered) if &answered != expected => Err(RegistryError::DigestMismatch {
+            what: what.into(),
+            expected: expected.clone(),
+            actual: answered,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn content_length(response: &Response) -> Option<u64> {

@@ -23,7 +23,8 @@ use crate::layout::Layout;
 use crate::reference::Reference;
 use crate::registry::upload::{BlobData, Uploaded, upload_blob};
 use crate::registry::{
-    Client, MANIFEST_LIMIT, Manifest, RegistryError, Repo, descriptor, digest_of, media_type,
+    Client, INDEX_MEDIA_TYPE, MANIFEST_LIMIT, Manifest, ManifestView, RegistryError, Repo,
+    descriptor, digest_of, media_type,
 };
 
 /// Where an image is read from.
@@ -221,18 +222,7 @@ impl Transfer {
                 Box::pin(self.copy_tree(&child_manifest)).await?;
             }
         } else {
-            let mut seen = BTreeSet::new();
-            let blobs: Vec<Descriptor> = view
-                .config
-                .iter()
-                .chain(&view.layers)
-                .filter(|d| seen.insert(d.digest().to_string()))
-                .cloned()
-                .collect();
-            futures_util::stream::iter(blobs.iter().map(|d| self.blob(d)))
-                .buffer_unordered(self.jobs)
-                .try_collect::<()>()
-                .await?;
+            self.blobs(&view).await?;
         }
         self.put(manifest, None).await?;
         if self.referrers {
@@ -253,6 +243,21 @@ impl Transfer {
                 && want.architecture() == platform.architecture()
                 && (want.variant().is_none() || want.variant() == platform.variant())
         })
+    }
+
+    /// The config and layers of a manifest, each once, `jobs` at a time.
+    async fn blobs(&self, view: &ManifestView) -> Result<(), RegistryError> {
+        let mut seen = BTreeSet::new();
+        let blobs: Vec<&Descriptor> = view
+            .config
+            .iter()
+            .chain(&view.layers)
+            .filter(|d| seen.insert(d.digest().to_string()))
+            .collect();
+        futures_util::stream::iter(blobs.into_iter().map(|d| self.blob(d)))
+            .buffer_unordered(self.jobs)
+            .try_collect::<()>()
+            .await
     }
 
     async fn blob(&self, desc: &Descriptor) -> Result<(), RegistryError> {
@@ -362,18 +367,7 @@ impl Transfer {
             // A referrer's own blobs and manifest; its referrers are not
             // followed (signatures of signatures stay behind).
             let view = manifest.view()?;
-            let mut seen = BTreeSet::new();
-            let blobs: Vec<Descriptor> = view
-                .config
-                .iter()
-                .chain(&view.layers)
-                .filter(|d| seen.insert(d.digest().to_string()))
-                .cloned()
-                .collect();
-            futures_util::stream::iter(blobs.iter().map(|d| self.blob(d)))
-                .buffer_unordered(self.jobs)
-                .try_collect::<()>()
-                .await?;
+            self.blobs(&view).await?;
             let processed = self.put(&manifest, None).await?;
             self.count(|s| s.referrers += 1);
             match &self.target {
@@ -391,7 +385,7 @@ impl Transfer {
 
 /// The descriptor of a referrer in a referrers index: its artifact type
 /// (or config media type) and annotations.
-fn referrer_descriptor(manifest: &Manifest, view: &crate::registry::ManifestView) -> Descriptor {
+fn referrer_descriptor(manifest: &Manifest, view: &ManifestView) -> Descriptor {
     let mut desc = manifest.descriptor();
     let artifact_type = view
         .artifact_type
@@ -422,11 +416,11 @@ async fn add_to_fallback_tag(
     manifests.push(referrer);
     let index = serde_json::json!({
         "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "mediaType": INDEX_MEDIA_TYPE,
         "manifests": manifests,
     });
     let bytes = serde_json::to_vec(&index).unwrap_or_default();
-    let manifest = Manifest::from_bytes(bytes, Some("application/vnd.oci.image.index.v1+json"));
+    let manifest = Manifest::from_bytes(bytes, Some(INDEX_MEDIA_TYPE));
     repo.put_manifest(&tag, &manifest).await?;
     Ok(())
 }

@@ -26,7 +26,7 @@ use windlass_redact::RedactedUrl;
 use crate::digest::Digest;
 use crate::layout::Layout;
 use crate::registry::auth::Scope;
-use crate::registry::{RegistryError, Repo, SendError, header_digest, transfer_timeout};
+use crate::registry::{RegistryError, Repo, SendError, check_answered_digest, transfer_timeout};
 
 /// Bytes read from disk per piece of a streamed body.
 const PIECE: usize = 256 * 1024;
@@ -177,15 +177,7 @@ async fn start(
         .await
         .map_err(|e| into_error(e, &what))?;
     if response.status() == StatusCode::CREATED {
-        if let Some(answered) = header_digest(&response)
-            && &answered != digest
-        {
-            return Err(RegistryError::DigestMismatch {
-                what,
-                expected: digest.clone(),
-                actual: answered,
-            });
-        }
+        check_answered_digest(&response, digest, what)?;
         return Ok(Start::Mounted);
     }
     location(&response, &url)
@@ -197,6 +189,17 @@ async fn start(
 enum Step {
     Failed(HttpError, RedactedUrl),
     Final(RegistryError),
+}
+
+impl Step {
+    /// The answer to a data request on `session`, or how it failed.
+    fn of(answer: Result<Response, SendError>, session: &RedactedUrl) -> Result<Response, Self> {
+        match answer {
+            Ok(response) => Ok(response),
+            Err(SendError::Http(error)) => Err(Self::Failed(error, session.clone())),
+            Err(SendError::Registry(error)) => Err(Self::Final(error)),
+        }
+    }
 }
 
 /// Sends the blob from `offset`: one `PUT` with everything when starting
@@ -237,11 +240,7 @@ async fn send_from(
                 )
                 .await;
             *sent += len;
-            let response = match answer {
-                Ok(response) => response,
-                Err(SendError::Http(error)) => return Err(Step::Failed(error, session)),
-                Err(SendError::Registry(error)) => return Err(Step::Final(error)),
-            };
+            let response = Step::of(answer, &session)?;
             if let Some(next) = location(&response, &url) {
                 session = next;
             }
@@ -277,21 +276,9 @@ async fn send_from(
         )
         .await;
     *sent += body_len;
-    let response = match answer {
-        Ok(response) => response,
-        Err(SendError::Http(error)) => return Err(Step::Failed(error, session)),
-        Err(SendError::Registry(error)) => return Err(Step::Final(error)),
-    };
-    if let Some(answered) = header_digest(&response)
-        && &answered != digest
-    {
-        return Err(Step::Final(RegistryError::DigestMismatch {
-            what: format!("blob upload to {}/{}", repo.registry(), repo.repository()),
-            expected: digest.clone(),
-            actual: answered,
-        }));
-    }
-    Ok(())
+    let response = Step::of(answer, &session)?;
+    let what = format!("blob upload to {}/{}", repo.registry(), repo.repository());
+    check_answered_digest(&response, digest, what).map_err(Step::Final)
 }
 
 /// `GET` the session: its fresh URL and how many bytes it holds, or
