@@ -151,7 +151,7 @@ pub async fn fetch(
                 .ok_or_else(|| PythonError::bad(wheel, "not a wheel file name"))?;
             direct.insert(normalize(&name.name));
         }
-        let mut cmd = pip_command(request, target, &wheels_dir, &pip_cache);
+        let mut cmd = pip_command(request, target, &wheels_dir, &pip_cache)?;
         for file in &requirements.files {
             cmd = cmd.arg("--requirement").arg(file);
         }
@@ -238,7 +238,7 @@ async fn fetch_locked(
         .map_err(PythonError::io("create a directory in", &request.cache_dir))?;
     let file = scratch.path().join("requirements.txt");
     std::fs::write(&file, lines).map_err(PythonError::io("write", &file))?;
-    let cmd = pip_command(request, target, wheels_dir, pip_cache)
+    let cmd = pip_command(request, target, wheels_dir, pip_cache)?
         .arg("--no-deps")
         .arg("--requirement")
         .arg(&file);
@@ -303,7 +303,7 @@ fn pip_command(
     target: &PythonTarget,
     wheels_dir: &Path,
     pip_cache: &Path,
-) -> Cmd {
+) -> Result<Cmd, PythonError> {
     let mut cmd = Cmd::new(&request.python, wheels_dir)
         .args([
             "-m",
@@ -328,7 +328,7 @@ fn pip_command(
     if let Some(index) = &request.index {
         cmd = match &index.credentials {
             Some(credentials) => {
-                let url = with_userinfo(&index.url, credentials);
+                let url = with_userinfo(&index.url, credentials)?;
                 windlass_redact::global().register(credentials.password.expose());
                 windlass_redact::global().register(&url);
                 cmd.env_secret("PIP_INDEX_URL", Secret::new(url))
@@ -339,7 +339,7 @@ fn pip_command(
     if !request.extra_index_urls.is_empty() {
         cmd = cmd.env("PIP_EXTRA_INDEX_URL", request.extra_index_urls.join(" "));
     }
-    cmd
+    Ok(cmd)
 }
 
 /// The wheels pip handed over, with their pinned hashes checked.
@@ -546,20 +546,19 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// `scheme://user:password@host/...`, both percent-encoded.
-fn with_userinfo(url: &str, credentials: &IndexCredentials) -> String {
-    const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
-    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    format!(
-        "{scheme}://{}:{}@{rest}",
-        percent_encoding::utf8_percent_encode(&credentials.username, USERINFO),
-        percent_encoding::utf8_percent_encode(credentials.password.expose(), USERINFO)
-    )
+/// The index URL with `user:password` as its userinfo (any userinfo it
+/// had replaced), both percent-encoded by the URL parser.
+fn with_userinfo(url: &str, credentials: &IndexCredentials) -> Result<String, PythonError> {
+    let bad = |why: &str| PythonError::IndexUrl {
+        url: windlass_redact::mask_userinfo(url).into_owned(),
+        why: why.to_owned(),
+    };
+    let mut parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    parsed
+        .set_username(&credentials.username)
+        .and_then(|()| parsed.set_password(Some(credentials.password.expose())))
+        .map_err(|()| bad("it cannot carry credentials"))?;
+    Ok(parsed.into())
 }
 
 #[cfg(test)]
@@ -635,8 +634,14 @@ mod tests {
             password: Secret::new("p@ss/w:rd".into()),
         };
         assert_eq!(
-            with_userinfo("https://old@idx.example/simple/", &creds),
+            with_userinfo("https://old@idx.example/simple/", &creds).unwrap(),
             "https://me:p%40ss%2Fw%3Ard@idx.example/simple/"
         );
+        assert_eq!(
+            with_userinfo("http://old:pw@127.0.0.1:8080/simple/", &creds).unwrap(),
+            "http://me:p%40ss%2Fw%3Ard@127.0.0.1:8080/simple/"
+        );
+        let err = with_userinfo("idx.example/simple/", &creds).unwrap_err();
+        assert!(matches!(err, PythonError::IndexUrl { .. }), "{err}");
     }
 }

@@ -98,6 +98,8 @@ pub enum PythonError {
         line: usize,
         why: String,
     },
+    #[error("the index URL `{url}` is not usable: {why}")]
+    IndexUrl { url: String, why: String },
     #[error("cannot run pip with the python `{python}`")]
     Pip {
         python: String,
@@ -179,6 +181,9 @@ impl Diagnostic for PythonError {
         Some(match self {
             Self::NoPython { .. } | Self::NoVersion { .. } => {
                 "use a base image with CPython on its PATH (`python3`), such as python:3.X or a Debian image with python3".into()
+            }
+            Self::IndexUrl { .. } => {
+                "write the index as an absolute URL, `https://host/simple/`, in `[image.index] url`".into()
             }
             Self::NoLibc => "only glibc (manylinux) and musl (musllinux) images are supported".into(),
             Self::UnsupportedLayer { .. } => {
