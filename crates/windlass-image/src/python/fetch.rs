@@ -151,6 +151,22 @@ pub async fn fetch(
                 .ok_or_else(|| PythonError::bad(wheel, "not a wheel file name"))?;
             direct.insert(normalize(&name.name));
         }
+        // Every requirement pinned with hashes: pip can only hand over
+        // those files, so what it chose for this target before is reused
+        // when every file is still there with its hash, without running it.
+        let memo = (requirements.pins.is_empty()
+            && requirements.wheels.is_empty()
+            && !pinned.hashes.is_empty()
+            && direct.iter().all(|name| pinned.hashes.contains_key(name)))
+        .then(|| memo_path(request, target, &pinned));
+        if let Some(memo) = &memo
+            && let Some(wheels) = recall(memo, &wheels_dir, &pinned, &direct)
+        {
+            fetched.extend(wheels);
+            fetched.sort_by(|a, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));
+            fetched.dedup_by(|a, b| a.path == b.path);
+            return Ok(fetched);
+        }
         let mut cmd = pip_command(request, target, &wheels_dir, &pip_cache)?;
         for file in &requirements.files {
             cmd = cmd.arg("--requirement").arg(file);
@@ -174,6 +190,9 @@ pub async fn fetch(
                 code: 0,
                 output: "pip reported no file it saved".into(),
             });
+        }
+        if let Some(memo) = &memo {
+            remember(memo, &plain)?;
         }
         fetched.extend(plain);
     }
@@ -212,6 +231,15 @@ async fn fetch_locked(
                 }
                 fetched.push(FetchedWheel {
                     path: path.clone(),
+                    name: wheel.name,
+                    version: wheel.version,
+                    requested: true,
+                });
+            }
+            LockedSource::Url(_) if cached_with(wheels_dir, &wheel.file_name, &wheel.sha256) => {
+                // Already downloaded, with the locked hash: no pip.
+                fetched.push(FetchedWheel {
+                    path: wheels_dir.join(&wheel.file_name),
                     name: wheel.name,
                     version: wheel.version,
                     requested: true,
@@ -404,6 +432,8 @@ fn collect(
 struct Pins {
     hashes: BTreeMap<String, (PathBuf, BTreeSet<String>)>,
     first_file: Option<PathBuf>,
+    /// The text of every requirement file read, in order.
+    texts: Vec<String>,
 }
 
 fn read_requirements(
@@ -418,6 +448,7 @@ fn read_requirements(
             source,
         }
     })?;
+    pins.texts.push(text.clone());
     // Join continuation lines, remembering where each logical line began.
     let mut logical: Vec<(usize, String)> = Vec::new();
     let mut pending: Option<(usize, String)> = None;
@@ -498,6 +529,106 @@ fn read_requirements(
             }
         }
     }
+    Ok(())
+}
+
+/// Whether `dir/file_name` is a regular file with the sha256 `hex`.
+fn cached_with(dir: &Path, file_name: &str, hex: &str) -> bool {
+    let path = dir.join(file_name);
+    path.is_file() && super::sha256_file(&path).is_ok_and(|actual| actual == hex)
+}
+
+/// Where pip's choice for hash-pinned requirements on `target` is kept:
+/// `CACHE/image-resolved/SHA256.json`, named by everything that decides
+/// it (the requirement files as written, the target's tags, the index
+/// without credentials).
+fn memo_path(request: &FetchRequest, target: &PythonTarget, pins: &Pins) -> PathBuf {
+    use sha2::Digest as _;
+    let mut key = sha2::Sha256::new();
+    let mut field = |value: &str| {
+        key.update(value.len().to_le_bytes());
+        key.update(value.as_bytes());
+    };
+    field("windlass image-resolved 1");
+    field(&target.python_version());
+    field(&target.implementation);
+    field(&target.abi);
+    for platform in &target.platforms {
+        field(platform);
+    }
+    field(request.index.as_ref().map_or("", |i| i.url.as_str()));
+    for url in &request.extra_index_urls {
+        field(url);
+    }
+    for text in &pins.texts {
+        field(text);
+    }
+    request
+        .cache_dir
+        .join("image-resolved")
+        .join(format!("{}.json", hex::encode(key.finalize())))
+}
+
+/// One wheel of a remembered choice.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Remembered {
+    file: String,
+    sha256: String,
+}
+
+/// The wheels remembered in `memo`, when each is in `wheels_dir` with its
+/// hash and that hash is still pinned; `None` sends the caller to pip.
+fn recall(
+    memo: &Path,
+    wheels_dir: &Path,
+    pins: &Pins,
+    direct: &BTreeSet<String>,
+) -> Option<Vec<FetchedWheel>> {
+    let text = windlass_fs::read_to_string(memo, REQUIREMENTS_LIMIT).ok()?;
+    let remembered: Vec<Remembered> = serde_json::from_str(&text).ok()?;
+    let mut wheels = Vec::new();
+    for entry in remembered {
+        let parsed = WheelFilename::parse(&entry.file).ok()?;
+        let name = normalize(&parsed.name);
+        let pinned = pins.hashes.get(&name)?;
+        if entry.file.contains('/')
+            || !pinned.1.contains(&entry.sha256)
+            || !cached_with(wheels_dir, &entry.file, &entry.sha256)
+        {
+            return None;
+        }
+        wheels.push(FetchedWheel {
+            path: wheels_dir.join(&entry.file),
+            requested: direct.contains(&name),
+            name,
+            version: parsed.version,
+        });
+    }
+    (!wheels.is_empty()).then_some(wheels)
+}
+
+/// Keeps what pip handed over (already checked against the pins) for
+/// [`recall`]; written whole by rename.
+fn remember(memo: &Path, wheels: &[FetchedWheel]) -> Result<(), PythonError> {
+    let mut entries = Vec::new();
+    for wheel in wheels {
+        entries.push(Remembered {
+            file: wheel
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: super::sha256_file(&wheel.path)?,
+        });
+    }
+    let dir = memo.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(PythonError::io("create", dir))?;
+    let bytes = serde_json::to_vec(&entries).unwrap_or_default();
+    let mut file =
+        tempfile::NamedTempFile::new_in(dir).map_err(PythonError::io("write in", dir))?;
+    std::io::Write::write_all(&mut file, &bytes).map_err(PythonError::io("write", memo))?;
+    file.persist(memo)
+        .map_err(|e| PythonError::io("write", memo)(e.error))?;
     Ok(())
 }
 
