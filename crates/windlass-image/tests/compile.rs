@@ -11,6 +11,10 @@
     clippy::too_many_lines,
     reason = "tests panic on unexpected failures"
 )]
+#![allow(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "image paths, spelled as Python spells them"
+)]
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -43,10 +47,6 @@ async fn sentiment_wheel(out: &Path) -> PathBuf {
 fn read_blob(layout: &Path, digest: &str) -> Vec<u8> {
     let hex = digest.strip_prefix("sha256:").unwrap();
     std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
-}
-
-fn read_json(layout: &Path, digest: &str) -> Value {
-    serde_json::from_slice(&read_blob(layout, digest)).unwrap()
 }
 
 /// The files of a gzip layer: path -> bytes.

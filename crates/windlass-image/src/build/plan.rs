@@ -259,18 +259,8 @@ impl Request {
             files,
             requirements,
             wheels,
-            lock: args
-                .lock
-                .as_ref()
-                .map(|p| normalize(&cwd.join(p)))
-                .or_else(|| section.lock.as_ref().map(|p| p.as_path().to_owned())),
-            compile: if args.compile {
-                Some(true)
-            } else if args.no_compile {
-                Some(false)
-            } else {
-                section.compile
-            },
+            lock: lock_choice(args, section, cwd),
+            compile: compile_choice(args, section),
             edits,
             platforms,
             compression: args.compression.or(section.compression).unwrap_or_default(),
@@ -281,6 +271,25 @@ impl Request {
             output,
             push,
         })
+    }
+}
+
+/// `--lock` (relative to `cwd`), else `[image] lock`.
+fn lock_choice(args: &BuildArgs, section: &ImageSection, cwd: &Path) -> Option<PathBuf> {
+    args.lock
+        .as_ref()
+        .map(|p| normalize(&cwd.join(p)))
+        .or_else(|| section.lock.as_ref().map(|p| p.as_path().to_owned()))
+}
+
+/// `--compile`, `--no-compile`, else `[image] compile`.
+fn compile_choice(args: &BuildArgs, section: &ImageSection) -> Option<bool> {
+    if args.compile {
+        Some(true)
+    } else if args.no_compile {
+        Some(false)
+    } else {
+        section.compile
     }
 }
 

@@ -101,14 +101,14 @@ pub async fn fetch(
     }
     let scratch = &template.cache_dir;
     std::fs::create_dir_all(scratch).map_err(|e| BuildError::Scratch(scratch.clone(), e))?;
-    let compiles = python_steps.iter().any(|(_, r)| r.compile);
+    let any_compiled = python_steps.iter().any(|(_, r)| r.compile);
     // One compiler per Python version, found before anything is fetched.
     let mut compilers: BTreeMap<String, Compiler> = BTreeMap::new();
     let mut targets = Vec::new();
     for image in &base.images {
         let target = detect(base, image)?;
         let version = target.python_version();
-        if compiles && !compilers.contains_key(&version) {
+        if any_compiled && !compilers.contains_key(&version) {
             let compiler = find_compiler(&template.python, &target, scratch).await?;
             compilers.insert(version, compiler);
         }
