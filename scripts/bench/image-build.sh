@@ -13,6 +13,12 @@
 # into its wheel cache (warm after the warm-up run) and installs it
 # natively; podman runs the image's pip in a container.
 #
+# A second Windlass run builds the same file with the requirement pinned
+# by hash (`sentiment-lab==0.4.0 --hash=sha256:...`, a copy of the context):
+# warm, it takes the wheel pip chose before from the cache and runs no pip.
+# Both Windlass runs byte-compile, as pip in podman does (the host's
+# python3 must be the base's 3.11).
+#
 # podman builds with `--no-cache` (its layer cache would skip the work) and
 # a warm base (already in its storage after the warm-up run); Windlass
 # writes a fresh output layout each run. Prints medians and the ratio; the
@@ -73,10 +79,20 @@ ctx=$work/job
 rm -rf "$ctx"
 cp -r "$repo_root/examples/ml-job" "$ctx"
 
+# The same job with its requirement pinned by hash.
+hashed=$work/job-hashed
+rm -rf "$hashed"
+cp -r "$repo_root/examples/ml-job" "$hashed"
+wheel=$(compgen -G "$links/sentiment_lab-*.whl" | head -n 1)
+sha=$(sha256sum "$wheel" | cut -d' ' -f1)
+printf 'sentiment-lab==0.4.0 --hash=sha256:%s\n' "$sha" >"$hashed/requirements.txt"
+
 out=$work/out
 hyperfine --warmup 1 --runs "${BENCH_RUNS:-5}" --export-json "$work/hyperfine.json" \
   --command-name windlass --prepare "rm -rf '$out'" \
   "'$image_bin' build -q -f '$ctx/Containerfile' --base 'oci:$base_layout:$base_tag' -o 'oci:$out:job' '$ctx'" \
+  --command-name windlass-hashed \
+  "'$image_bin' build -q -f '$hashed/Containerfile' --base 'oci:$base_layout:$base_tag' -o 'oci:$out:hashed' '$hashed'" \
   --command-name podman \
   "${podman_run[*]} build -q --isolation chroot --network host --no-cache --from '$podman_base' --env PIP_NO_INDEX=1 --env PIP_FIND_LINKS=$PIP_FIND_LINKS -f '$ctx/Containerfile' -t localhost/windlass-bench-job:1 '$ctx'"
 
@@ -85,10 +101,12 @@ import json, sys
 results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 windlass = results["windlass"]["median"]
 podman = results["podman"]["median"]
-print(f"{'command':<9} {'median s':>9} {'user s':>8} {'sys s':>7}")
-for name in ("windlass", "podman"):
+print(f"{'command':<15} {'median s':>9} {'user s':>8} {'sys s':>7}")
+for name in ("windlass", "windlass-hashed", "podman"):
     r = results[name]
-    print(f"{name:<9} {r['median']:>9.3f} {r['user']:>8.3f} {r['system']:>7.3f}")
+    print(f"{name:<15} {r['median']:>9.3f} {r['user']:>8.3f} {r['system']:>7.3f}")
 ratio = windlass / podman
 print(f"windlass / podman build = {ratio:.3f} (target <= 0.20): {'met' if ratio <= 0.2 else 'NOT met'}")
+hashed = results["windlass-hashed"]["median"] / podman
+print(f"windlass-hashed / podman build = {hashed:.3f}")
 PY

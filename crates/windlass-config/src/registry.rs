@@ -670,6 +670,13 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         description: "A PEP 751 lock file (`pylock.toml`): exactly its wheels for the image's Python are installed natively, each checked against its sha256; no resolution.",
     },
     ToolKey {
+        key: "image.compile",
+        kind: "boolean",
+        default: None,
+        env: &[],
+        description: "Byte-compile the installed Python modules for the image's Python (`--compile`/`--no-compile`), with a host CPython of the image's version; unset, only a Containerfile's `RUN pip install` is compiled (unless it says `--no-compile`), as pip does.",
+    },
+    ToolKey {
         key: "image.wheels",
         kind: "array of paths",
         default: Some("[]"),

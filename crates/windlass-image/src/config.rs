@@ -53,6 +53,9 @@ pub struct ImageSection {
     pub wheels: Vec<RelativePath>,
     /// A PEP 751 lock file (`--lock`) whose wheels are installed natively.
     pub lock: Option<RelativePath>,
+    /// Byte-compile installed Python modules (`--compile`/`--no-compile`):
+    /// unset, only a Containerfile's `RUN pip install` is compiled.
+    pub compile: Option<bool>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     #[serde(default)]

@@ -93,6 +93,8 @@ pub struct PipInstall {
     pub wheels: Vec<String>,
     /// Other arguments: requirement specifiers (`numpy==2.1.0`).
     pub pins: Vec<String>,
+    /// `--compile` (`Some(true)`) or `--no-compile`, the last one given.
+    pub compile: Option<bool>,
 }
 
 /// An error in a Containerfile: `PATH:LINE: message`, and a hint.
@@ -720,10 +722,10 @@ impl Parser<'_> {
                 | "--no-warn-script-location"
                 | "--root-user-action=ignore"
                 | "--only-binary=:all:"
-                | "--no-compile"
-                | "--compile"
                 | "--break-system-packages"
                 | "--require-hashes" => {}
+                "--compile" => pip.compile = Some(true),
+                "--no-compile" => pip.compile = Some(false),
                 "-r" | "--requirement" => match iter.next() {
                     Some(file) => pip.requirements.push(file.clone()),
                     None => return Err(self.error(line, "`pip install -r` needs a file")),

@@ -131,12 +131,7 @@ pub struct Built {
 }
 
 /// Builds `assembly` on `base` into `out`.
-pub fn assemble(
-    base: &BaseImage,
-    assembly: &Assembly,
-    out: &Layout,
-    scratch_dir: &Path,
-) -> Result<Built, BuildError> {
+pub fn assemble(base: &BaseImage, assembly: &Assembly, out: &Layout) -> Result<Built, BuildError> {
     // Platform-independent layers are written once.
     let mut shared: BTreeMap<usize, LayerBlob> = BTreeMap::new();
     for (i, step) in assembly.steps.iter().enumerate() {
@@ -156,7 +151,6 @@ pub fn assemble(
             assembly,
             &shared,
             out,
-            scratch_dir,
             &mut layers_report,
         )?);
     }
@@ -200,7 +194,6 @@ fn platform_image(
     assembly: &Assembly,
     shared: &BTreeMap<usize, LayerBlob>,
     out: &Layout,
-    scratch_dir: &Path,
     layers_report: &mut Vec<BuiltLayer>,
 ) -> Result<BuiltManifest, BuildError> {
     if let Some(layout) = &base.layout {
@@ -214,13 +207,10 @@ fn platform_image(
             StepKind::Config => None,
             StepKind::Files(_) => Some(shared[&i].clone()),
             StepKind::Python(_) => {
-                let staging = tempfile::Builder::new()
-                    .prefix(".python-")
-                    .tempdir_in(scratch_dir)
-                    .map_err(|e| BuildError::Scratch(scratch_dir.to_owned(), e))?;
-                installed.push(python::install(i, &assembly.python, image, staging.path())?);
+                let (staging, report) = python::installed(i, &assembly.python, image)?;
+                installed.push(report);
                 let mut builder = LayerBuilder::new(assembly.options);
-                builder.add_tree(staging.path(), "/", Attrs::default(), &|_, _| true)?;
+                builder.add_tree(staging, "/", Attrs::default(), &|_, _| true)?;
                 let blob = builder.write(out)?;
                 layers_report.push(built_layer(
                     &step.created_by,

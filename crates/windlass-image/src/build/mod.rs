@@ -78,6 +78,14 @@ pub struct BuildArgs {
     /// natively, each checked against its sha256
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
+    /// Byte-compile the installed Python modules for the image's Python
+    /// (`__pycache__/*.pyc`, needs a host CPython of the image's `X.Y`)
+    /// [default: only a Containerfile's `RUN pip install`, as pip does]
+    #[arg(long, overrides_with = "no_compile")]
+    pub compile: bool,
+    /// Byte-compile nothing, not even a Containerfile's `RUN pip install`
+    #[arg(long, overrides_with = "compile")]
+    pub no_compile: bool,
     /// The entrypoint: a JSON array, or words split at spaces
     #[arg(long, value_name = "COMMAND")]
     pub entrypoint: Option<String>,
@@ -479,7 +487,7 @@ fn write(
             prepared.base_name.as_deref().unwrap_or("scratch")
         ),
     );
-    let built = image::assemble(&prepared.base, &assembly, &out, out.root())?;
+    let built = image::assemble(&prepared.base, &assembly, &out)?;
     let descriptor = oci_spec::image::DescriptorBuilder::default()
         .media_type(oci_spec::image::MediaType::from(built.media_type))
         .digest(oci_spec::image::Digest::from(&built.digest))

@@ -37,6 +37,11 @@ pub struct Request {
     pub wheels: Vec<PathBuf>,
     /// A PEP 751 lock file.
     pub lock: Option<PathBuf>,
+    /// Byte-compile Python packages (`--compile`, `--no-compile`,
+    /// `[image] compile`); `None`: a Containerfile's `RUN pip install`
+    /// decides (compiled unless `--no-compile`, as pip), the other steps
+    /// are not compiled.
+    pub compile: Option<bool>,
     pub edits: ConfigEdits,
     pub platforms: Vec<Platform>,
     pub compression: Compression,
@@ -242,11 +247,8 @@ impl Request {
             files,
             requirements,
             wheels,
-            lock: args
-                .lock
-                .as_ref()
-                .map(|p| normalize(&cwd.join(p)))
-                .or_else(|| section.lock.as_ref().map(|p| p.as_path().to_owned())),
+            lock: lock_choice(args, section, cwd),
+            compile: compile_choice(args, section),
             edits,
             platforms,
             compression: args.compression.or(section.compression).unwrap_or_default(),
@@ -257,6 +259,25 @@ impl Request {
             output,
             push,
         })
+    }
+}
+
+/// `--lock` (relative to `cwd`), else `[image] lock`.
+fn lock_choice(args: &BuildArgs, section: &ImageSection, cwd: &Path) -> Option<PathBuf> {
+    args.lock
+        .as_ref()
+        .map(|p| normalize(&cwd.join(p)))
+        .or_else(|| section.lock.as_ref().map(|p| p.as_path().to_owned()))
+}
+
+/// `--compile`, `--no-compile`, else `[image] compile`.
+fn compile_choice(args: &BuildArgs, section: &ImageSection) -> Option<bool> {
+    if args.compile {
+        Some(true)
+    } else if args.no_compile {
+        Some(false)
+    } else {
+        section.compile
     }
 }
 
@@ -636,6 +657,8 @@ impl Lowering<'_> {
                     }
                     let mut request = PythonRequest {
                         pins: pip.pins.clone(),
+                        // pip compiles unless told not to.
+                        compile: self.request.compile.or(pip.compile).unwrap_or(true),
                         ..PythonRequest::default()
                     };
                     for r in &pip.requirements {
@@ -663,6 +686,7 @@ impl Lowering<'_> {
     /// Flags and `[image]`: dependencies, wheels, files.
     fn flags(&mut self) -> Result<(), BuildError> {
         let request = self.request;
+        let compile = request.compile.unwrap_or(false);
         if !request.requirements.is_empty() {
             let names: Vec<String> = request
                 .requirements
@@ -673,6 +697,7 @@ impl Lowering<'_> {
                 created_by: format!("pip install {}", names.join(" ")),
                 kind: StepKind::Python(PythonRequest {
                     requirements: request.requirements.clone(),
+                    compile,
                     ..PythonRequest::default()
                 }),
             });
@@ -682,6 +707,7 @@ impl Lowering<'_> {
                 created_by: format!("pip install -r {}", self.shown(lock)),
                 kind: StepKind::Python(PythonRequest {
                     lock: Some(lock.clone()),
+                    compile,
                     ..PythonRequest::default()
                 }),
             });
@@ -692,6 +718,7 @@ impl Lowering<'_> {
                 created_by: format!("pip install {}", names.join(" ")),
                 kind: StepKind::Python(PythonRequest {
                     wheels: request.wheels.clone(),
+                    compile,
                     ..PythonRequest::default()
                 }),
             });

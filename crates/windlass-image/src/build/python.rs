@@ -3,16 +3,19 @@
 //! wheels for its platform and installs them into a staging tree laid out
 //! as the image's root.
 //!
-//! Fetching runs pip (a child process, async), so it happens before the
-//! image is assembled: [`fetch`] detects each platform's Python and
-//! downloads the wheels of every Python step; [`install`], called while
-//! the layers are written, unpacks them. What was installed is attached to
+//! Fetching runs pip and byte-compiling a host Python (child processes,
+//! async), so both happen before the image is assembled: [`fetch`] detects
+//! each platform's Python, downloads the wheels of every Python step,
+//! installs them into a staging tree and compiles them when asked;
+//! [`installed`], called while the layers are written, hands the tree
+//! over. What was installed is attached to
 //! each platform's manifest as a CycloneDX SBOM referrer in the output
 //! layout ([`attach_sbom`]), which `image push` and `image build --push`
 //! carry to the registry.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use oci_spec::image::{ImageConfiguration, ImageManifest};
@@ -26,8 +29,8 @@ use crate::config::IndexSection;
 use crate::digest::Digest;
 use crate::layout::Layout;
 use crate::python::{
-    FetchRequest, FetchedWheel, Index, IndexCredentials, InstallReport, InstallRequest,
-    PythonError, PythonTarget, Requirements, SBOM_MEDIA_TYPE, SbomOptions,
+    Compiler, FetchRequest, Index, IndexCredentials, InstallReport, InstallRequest, PythonError,
+    PythonTarget, Requirements, SBOM_MEDIA_TYPE, SbomOptions, find_compiler,
 };
 
 /// What to install into one layer.
@@ -41,6 +44,8 @@ pub struct PythonRequest {
     pub pins: Vec<String>,
     /// A PEP 751 lock file: exactly its wheels.
     pub lock: Option<PathBuf>,
+    /// Byte-compile the installed modules for the image's Python.
+    pub compile: bool,
 }
 
 impl PythonRequest {
@@ -52,18 +57,30 @@ impl PythonRequest {
     }
 }
 
-/// The wheels of every Python step for every platform, fetched before
-/// assembly.
+/// The packages of every Python step for every platform, fetched and
+/// installed into staging trees before assembly.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {
     /// By (step index, platform).
-    steps: BTreeMap<(usize, String), (PythonTarget, Vec<FetchedWheel>)>,
+    steps: BTreeMap<(usize, String), Installed>,
 }
 
-/// Reads the Python of each platform of `base` and fetches the wheels of
-/// each Python step of `steps` for it, with the host Python, cache and
-/// index of `template`. Nothing is fetched for a build
-/// without Python steps.
+/// One step's packages for one platform, installed.
+#[derive(Debug, Clone)]
+struct Installed {
+    /// The image's root; removed when the last clone goes.
+    staging: Arc<tempfile::TempDir>,
+    report: InstallReport,
+}
+
+/// Reads the Python of each platform of `base`, fetches the wheels of each
+/// Python step of `steps` for it, with the host Python, cache and index of
+/// `template`, installs them into a staging tree (in the cache directory)
+/// and byte-compiles them when the step asks. Nothing is fetched for a
+/// build without Python steps.
+///
+/// This runs before assembly because pip and the compiler are child
+/// processes (async); assembly only turns the trees into layers.
 pub async fn fetch(
     steps: &[Step],
     base: &BaseImage,
@@ -82,8 +99,22 @@ pub async fn fetch(
     if python_steps.is_empty() {
         return Ok(fetched);
     }
+    let scratch = &template.cache_dir;
+    std::fs::create_dir_all(scratch).map_err(|e| BuildError::Scratch(scratch.clone(), e))?;
+    let any_compiled = python_steps.iter().any(|(_, r)| r.compile);
+    // One compiler per Python version, found before anything is fetched.
+    let mut compilers: BTreeMap<String, Compiler> = BTreeMap::new();
+    let mut targets = Vec::new();
     for image in &base.images {
         let target = detect(base, image)?;
+        let version = target.python_version();
+        if any_compiled && !compilers.contains_key(&version) {
+            let compiler = find_compiler(&template.python, &target, scratch).await?;
+            compilers.insert(version, compiler);
+        }
+        targets.push((image, target));
+    }
+    for (image, target) in targets {
         printer.status(
             "Resolving",
             &format!(
@@ -106,9 +137,35 @@ pub async fn fetch(
                 &target,
             )
             .await?;
-            fetched
-                .steps
-                .insert((*i, image.platform.to_string()), (target.clone(), wheels));
+            let staging = tempfile::Builder::new()
+                .prefix(".python-")
+                .tempdir_in(scratch)
+                .map_err(|e| BuildError::Scratch(scratch.clone(), e))?;
+            let mut report = crate::python::install(
+                &InstallRequest::from_fetched(&wheels),
+                &target,
+                staging.path(),
+            )?;
+            if request.compile
+                && let Some(compiler) = compilers.get(&target.python_version())
+            {
+                let count = crate::python::compile(compiler, staging.path(), &mut report).await?;
+                printer.status(
+                    "Compiled",
+                    &format!(
+                        "{} for CPython {}",
+                        windlass_output::plural(count, "module", "modules"),
+                        compiler.version
+                    ),
+                );
+            }
+            fetched.steps.insert(
+                (*i, image.platform.to_string()),
+                Installed {
+                    staging: Arc::new(staging),
+                    report,
+                },
+            );
         }
     }
     Ok(fetched)
@@ -176,24 +233,19 @@ pub async fn index(section: &IndexSection, ctx: &crate::cli::Context) -> anyhow:
     })
 }
 
-/// Installs the wheels fetched for step `step` on `image`'s platform into
-/// `staging` (the image's root).
-pub fn install(
+/// The staging tree (the image's root) of step `step` on `image`'s
+/// platform, installed by [`fetch`], and what it holds.
+pub fn installed<'a>(
     step: usize,
-    fetched: &Fetched,
+    fetched: &'a Fetched,
     image: &BaseManifest,
-    staging: &Path,
-) -> Result<InstallReport, BuildError> {
-    let Some((target, wheels)) = fetched.steps.get(&(step, image.platform.to_string())) else {
+) -> Result<(&'a Path, InstallReport), BuildError> {
+    let Some(installed) = fetched.steps.get(&(step, image.platform.to_string())) else {
         return Err(BuildError::NeedsPythonInstaller {
             what: format!("step {} on {}", step + 1, image.platform),
         });
     };
-    Ok(crate::python::install(
-        &InstallRequest::from_fetched(wheels),
-        target,
-        staging,
-    )?)
+    Ok((installed.staging.path(), installed.report.clone()))
 }
 
 /// The error of a build that asks for Python packages where they cannot

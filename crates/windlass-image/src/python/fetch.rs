@@ -151,7 +151,23 @@ pub async fn fetch(
                 .ok_or_else(|| PythonError::bad(wheel, "not a wheel file name"))?;
             direct.insert(normalize(&name.name));
         }
-        let mut cmd = pip_command(request, target, &wheels_dir, &pip_cache);
+        // Every requirement pinned with hashes: pip can only hand over
+        // those files, so what it chose for this target before is reused
+        // when every file is still there with its hash, without running it.
+        let memo = (requirements.pins.is_empty()
+            && requirements.wheels.is_empty()
+            && !pinned.hashes.is_empty()
+            && direct.iter().all(|name| pinned.hashes.contains_key(name)))
+        .then(|| memo_path(request, target, &pinned));
+        if let Some(memo) = &memo
+            && let Some(wheels) = recall(memo, &wheels_dir, &pinned, &direct)
+        {
+            fetched.extend(wheels);
+            fetched.sort_by(|a, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));
+            fetched.dedup_by(|a, b| a.path == b.path);
+            return Ok(fetched);
+        }
+        let mut cmd = pip_command(request, target, &wheels_dir, &pip_cache)?;
         for file in &requirements.files {
             cmd = cmd.arg("--requirement").arg(file);
         }
@@ -174,6 +190,9 @@ pub async fn fetch(
                 code: 0,
                 output: "pip reported no file it saved".into(),
             });
+        }
+        if let Some(memo) = &memo {
+            remember(memo, &plain)?;
         }
         fetched.extend(plain);
     }
@@ -217,6 +236,15 @@ async fn fetch_locked(
                     requested: true,
                 });
             }
+            LockedSource::Url(_) if cached_with(wheels_dir, &wheel.file_name, &wheel.sha256) => {
+                // Already downloaded, with the locked hash: no pip.
+                fetched.push(FetchedWheel {
+                    path: wheels_dir.join(&wheel.file_name),
+                    name: wheel.name,
+                    version: wheel.version,
+                    requested: true,
+                });
+            }
             LockedSource::Url(url) => {
                 let line = format!("{} @ {url} --hash=sha256:{}\n", wheel.name, wheel.sha256);
                 lines.push_str(&line);
@@ -238,7 +266,7 @@ async fn fetch_locked(
         .map_err(PythonError::io("create a directory in", &request.cache_dir))?;
     let file = scratch.path().join("requirements.txt");
     std::fs::write(&file, lines).map_err(PythonError::io("write", &file))?;
-    let cmd = pip_command(request, target, wheels_dir, pip_cache)
+    let cmd = pip_command(request, target, wheels_dir, pip_cache)?
         .arg("--no-deps")
         .arg("--requirement")
         .arg(&file);
@@ -303,7 +331,7 @@ fn pip_command(
     target: &PythonTarget,
     wheels_dir: &Path,
     pip_cache: &Path,
-) -> Cmd {
+) -> Result<Cmd, PythonError> {
     let mut cmd = Cmd::new(&request.python, wheels_dir)
         .args([
             "-m",
@@ -328,7 +356,7 @@ fn pip_command(
     if let Some(index) = &request.index {
         cmd = match &index.credentials {
             Some(credentials) => {
-                let url = with_userinfo(&index.url, credentials);
+                let url = with_userinfo(&index.url, credentials)?;
                 windlass_redact::global().register(credentials.password.expose());
                 windlass_redact::global().register(&url);
                 cmd.env_secret("PIP_INDEX_URL", Secret::new(url))
@@ -339,7 +367,7 @@ fn pip_command(
     if !request.extra_index_urls.is_empty() {
         cmd = cmd.env("PIP_EXTRA_INDEX_URL", request.extra_index_urls.join(" "));
     }
-    cmd
+    Ok(cmd)
 }
 
 /// The wheels pip handed over, with their pinned hashes checked.
@@ -404,6 +432,8 @@ fn collect(
 struct Pins {
     hashes: BTreeMap<String, (PathBuf, BTreeSet<String>)>,
     first_file: Option<PathBuf>,
+    /// The text of every requirement file read, in order.
+    texts: Vec<String>,
 }
 
 fn read_requirements(
@@ -418,6 +448,7 @@ fn read_requirements(
             source,
         }
     })?;
+    pins.texts.push(text.clone());
     // Join continuation lines, remembering where each logical line began.
     let mut logical: Vec<(usize, String)> = Vec::new();
     let mut pending: Option<(usize, String)> = None;
@@ -501,6 +532,106 @@ fn read_requirements(
     Ok(())
 }
 
+/// Whether `dir/file_name` is a regular file with the sha256 `hex`.
+fn cached_with(dir: &Path, file_name: &str, hex: &str) -> bool {
+    let path = dir.join(file_name);
+    path.is_file() && super::sha256_file(&path).is_ok_and(|actual| actual == hex)
+}
+
+/// Where pip's choice for hash-pinned requirements on `target` is kept:
+/// `CACHE/image-resolved/SHA256.json`, named by everything that decides
+/// it (the requirement files as written, the target's tags, the index
+/// without credentials).
+fn memo_path(request: &FetchRequest, target: &PythonTarget, pins: &Pins) -> PathBuf {
+    use sha2::Digest as _;
+    let mut key = sha2::Sha256::new();
+    let mut field = |value: &str| {
+        key.update(value.len().to_le_bytes());
+        key.update(value.as_bytes());
+    };
+    field("windlass image-resolved 1");
+    field(&target.python_version());
+    field(&target.implementation);
+    field(&target.abi);
+    for platform in &target.platforms {
+        field(platform);
+    }
+    field(request.index.as_ref().map_or("", |i| i.url.as_str()));
+    for url in &request.extra_index_urls {
+        field(url);
+    }
+    for text in &pins.texts {
+        field(text);
+    }
+    request
+        .cache_dir
+        .join("image-resolved")
+        .join(format!("{}.json", hex::encode(key.finalize())))
+}
+
+/// One wheel of a remembered choice.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Remembered {
+    file: String,
+    sha256: String,
+}
+
+/// The wheels remembered in `memo`, when each is in `wheels_dir` with its
+/// hash and that hash is still pinned; `None` sends the caller to pip.
+fn recall(
+    memo: &Path,
+    wheels_dir: &Path,
+    pins: &Pins,
+    direct: &BTreeSet<String>,
+) -> Option<Vec<FetchedWheel>> {
+    let text = windlass_fs::read_to_string(memo, REQUIREMENTS_LIMIT).ok()?;
+    let remembered: Vec<Remembered> = serde_json::from_str(&text).ok()?;
+    let mut wheels = Vec::new();
+    for entry in remembered {
+        let parsed = WheelFilename::parse(&entry.file).ok()?;
+        let name = normalize(&parsed.name);
+        let pinned = pins.hashes.get(&name)?;
+        if entry.file.contains('/')
+            || !pinned.1.contains(&entry.sha256)
+            || !cached_with(wheels_dir, &entry.file, &entry.sha256)
+        {
+            return None;
+        }
+        wheels.push(FetchedWheel {
+            path: wheels_dir.join(&entry.file),
+            requested: direct.contains(&name),
+            name,
+            version: parsed.version,
+        });
+    }
+    (!wheels.is_empty()).then_some(wheels)
+}
+
+/// Keeps what pip handed over (already checked against the pins) for
+/// [`recall`]; written whole by rename.
+fn remember(memo: &Path, wheels: &[FetchedWheel]) -> Result<(), PythonError> {
+    let mut entries = Vec::new();
+    for wheel in wheels {
+        entries.push(Remembered {
+            file: wheel
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: super::sha256_file(&wheel.path)?,
+        });
+    }
+    let dir = memo.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(PythonError::io("create", dir))?;
+    let bytes = serde_json::to_vec(&entries).unwrap_or_default();
+    let mut file =
+        tempfile::NamedTempFile::new_in(dir).map_err(PythonError::io("write in", dir))?;
+    std::io::Write::write_all(&mut file, &bytes).map_err(PythonError::io("write", memo))?;
+    file.persist(memo)
+        .map_err(|e| PythonError::io("write", memo)(e.error))?;
+    Ok(())
+}
+
 /// The normalised project name a requirement line starts with.
 fn requirement_name(line: &str) -> Option<String> {
     let end = line
@@ -546,20 +677,19 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// `scheme://user:password@host/...`, both percent-encoded.
-fn with_userinfo(url: &str, credentials: &IndexCredentials) -> String {
-    const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
-    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    format!(
-        "{scheme}://{}:{}@{rest}",
-        percent_encoding::utf8_percent_encode(&credentials.username, USERINFO),
-        percent_encoding::utf8_percent_encode(credentials.password.expose(), USERINFO)
-    )
+/// The index URL with `user:password` as its userinfo (any userinfo it
+/// had replaced), both percent-encoded by the URL parser.
+fn with_userinfo(url: &str, credentials: &IndexCredentials) -> Result<String, PythonError> {
+    let bad = |why: &str| PythonError::IndexUrl {
+        url: windlass_redact::mask_userinfo(url).into_owned(),
+        why: why.to_owned(),
+    };
+    let mut parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    parsed
+        .set_username(&credentials.username)
+        .and_then(|()| parsed.set_password(Some(credentials.password.expose())))
+        .map_err(|()| bad("it cannot carry credentials"))?;
+    Ok(parsed.into())
 }
 
 #[cfg(test)]
@@ -635,8 +765,14 @@ mod tests {
             password: Secret::new("p@ss/w:rd".into()),
         };
         assert_eq!(
-            with_userinfo("https://old@idx.example/simple/", &creds),
+            with_userinfo("https://old@idx.example/simple/", &creds).unwrap(),
             "https://me:p%40ss%2Fw%3Ard@idx.example/simple/"
         );
+        assert_eq!(
+            with_userinfo("http://old:pw@127.0.0.1:8080/simple/", &creds).unwrap(),
+            "http://me:p%40ss%2Fw%3Ard@127.0.0.1:8080/simple/"
+        );
+        let err = with_userinfo("idx.example/simple/", &creds).unwrap_err();
+        assert!(matches!(err, PythonError::IndexUrl { .. }), "{err}");
     }
 }

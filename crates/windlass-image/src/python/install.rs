@@ -180,6 +180,7 @@ fn install_one(
         wheel: meta.file_name,
         requested: wheel.requested,
         files,
+        record: format!("{info_dir}/RECORD"),
     })
 }
 
@@ -455,7 +456,7 @@ fn safe_relative(name: &str) -> Option<String> {
 }
 
 /// `target` relative to the directory `base` (both absolute image paths).
-fn relative_to(base: &str, target: &str) -> String {
+pub(super) fn relative_to(base: &str, target: &str) -> String {
     let base: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
     let target: Vec<&str> = target.split('/').filter(|p| !p.is_empty()).collect();
     let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
@@ -464,7 +465,7 @@ fn relative_to(base: &str, target: &str) -> String {
     parts.join("/")
 }
 
-fn csv_field(field: &str) -> String {
+pub(super) fn csv_field(field: &str) -> String {
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
@@ -527,7 +528,7 @@ fn parse_record(text: &str) -> BTreeMap<String, (Option<String>, Option<u64>)> {
     out
 }
 
-fn split_csv(line: &str) -> Vec<String> {
+pub(super) fn split_csv(line: &str) -> Vec<String> {
     let mut fields = Vec::new();
     let mut field = String::new();
     let mut quoted = false;

@@ -7,9 +7,11 @@
 //! as a CycloneDX SBOM ([`sbom`]).
 //!
 //! Nothing here runs the image's interpreter or any container runtime:
-//! the only child process is the host's pip, for downloads.
+//! the only child processes are the host's pip, for downloads, and a host
+//! CPython of the image's version, to byte-compile ([`compile`]).
 
 mod basefs;
+mod compile;
 mod fetch;
 mod install;
 mod lock;
@@ -22,6 +24,7 @@ use serde::Serialize;
 use windlass_diagnostic::{Diagnostic, ExitStatus};
 
 pub use self::basefs::{BaseFs, Node};
+pub use self::compile::{Compiler, compile, find_compiler};
 pub use self::fetch::{FetchRequest, FetchedWheel, Index, IndexCredentials, Requirements, fetch};
 pub use self::install::{InstallRequest, WheelToInstall, install};
 pub use self::lock::{LockedSource, LockedWheel, read_lock};
@@ -51,6 +54,10 @@ pub struct InstalledPackage {
     pub requested: bool,
     /// How many files it installed (RECORD lines).
     pub files: usize,
+    /// The image path of its RECORD.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub record: String,
 }
 
 /// Why reading the base image's Python, fetching or installing wheels failed.
@@ -98,6 +105,14 @@ pub enum PythonError {
         line: usize,
         why: String,
     },
+    #[error("the index URL `{url}` is not usable: {why}")]
+    IndexUrl { url: String, why: String },
+    #[error(
+        "byte-compiling needs a host CPython {version}, the image's version, and none was found: {tried}"
+    )]
+    NoCompiler { version: String, tried: String },
+    #[error("`{python}` could not byte-compile the installed packages:\n{output}")]
+    Compile { python: String, output: String },
     #[error("cannot run pip with the python `{python}`")]
     Pip {
         python: String,
@@ -180,10 +195,16 @@ impl Diagnostic for PythonError {
             Self::NoPython { .. } | Self::NoVersion { .. } => {
                 "use a base image with CPython on its PATH (`python3`), such as python:3.X or a Debian image with python3".into()
             }
+            Self::IndexUrl { .. } => {
+                "write the index as an absolute URL, `https://host/simple/`, in `[image.index] url`".into()
+            }
             Self::NoLibc => "only glibc (manylinux) and musl (musllinux) images are supported".into(),
             Self::UnsupportedLayer { .. } => {
                 "copy the base image with `skopeo copy` to get gzip layers".into()
             }
+            Self::NoCompiler { version, .. } => format!(
+                "install Python {version} on this machine (found as `python{version}` on PATH, or named by WINDLASS_PYTHON), or build without byte-compilation (`--no-compile`)"
+            ),
             Self::Pip { .. } => {
                 "set WINDLASS_PYTHON to a Python 3 interpreter with pip (`python3` on PATH by default)".into()
             }

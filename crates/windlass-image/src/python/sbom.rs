@@ -196,6 +196,7 @@ mod tests {
                     wheel: "sentiment_lab-0.4.0+local-py3-none-any.whl".into(),
                     requested: true,
                     files: 3,
+                    record: String::new(),
                 },
                 InstalledPackage {
                     name: "certifi".into(),
@@ -204,6 +205,7 @@ mod tests {
                     wheel: "certifi-2026.10.18-py3-none-any.whl".into(),
                     requested: false,
                     files: 9,
+                    record: String::new(),
                 },
             ],
         };

@@ -51,7 +51,7 @@ ENTRYPOINT [\"python\", \"train.py\"]
         r#"FROM python:3.11-slim
 4 Run([Mkdir { paths: ["/job/"], mode: None }])
 5 Copy(Copy { sources: ["requirements.txt"], dest: "/job/requirements.txt", chown: None, chmod: None })
-6 Run([PipInstall(PipInstall { requirements: ["/job/requirements.txt"], wheels: [], pins: [] })])
+6 Run([PipInstall(PipInstall { requirements: ["/job/requirements.txt"], wheels: [], pins: [], compile: None })])
 7 Copy(Copy { sources: ["train.py"], dest: "/job/train.py", chown: None, chmod: None })
 8 Workdir("/job")
 9 Entrypoint(["python", "train.py"])"#,
@@ -100,11 +100,19 @@ fn instructions() {
         ),
         (
             "FROM a\nRUN mkdir -p -m 0700 /a /b && ln -sf /a /c && pip3 install x==1 y.whl",
-            "FROM a\n2 Run([Mkdir { paths: [\"/a\", \"/b\"], mode: Some(448) }, Symlink { target: \"/a\", link: \"/c\" }, PipInstall(PipInstall { requirements: [], wheels: [\"y.whl\"], pins: [\"x==1\"] })])",
+            "FROM a\n2 Run([Mkdir { paths: [\"/a\", \"/b\"], mode: Some(448) }, Symlink { target: \"/a\", link: \"/c\" }, PipInstall(PipInstall { requirements: [], wheels: [\"y.whl\"], pins: [\"x==1\"], compile: None })])",
         ),
         (
             "FROM a\nRUN python3 -m pip install -r r.txt",
-            "FROM a\n2 Run([PipInstall(PipInstall { requirements: [\"r.txt\"], wheels: [], pins: [] })])",
+            "FROM a\n2 Run([PipInstall(PipInstall { requirements: [\"r.txt\"], wheels: [], pins: [], compile: None })])",
+        ),
+        (
+            "FROM a\nRUN pip install --compile x==1 --no-compile",
+            "FROM a\n2 Run([PipInstall(PipInstall { requirements: [], wheels: [], pins: [\"x==1\"], compile: Some(false) })])",
+        ),
+        (
+            "FROM a\nRUN pip install --compile x==1",
+            "FROM a\n2 Run([PipInstall(PipInstall { requirements: [], wheels: [], pins: [\"x==1\"], compile: Some(true) })])",
         ),
         // The escape directive.
         (
