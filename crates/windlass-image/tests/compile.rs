@@ -305,7 +305,7 @@ async fn the_lecture_job_runs_from_its_bytecode() {
 }
 
 #[test]
-fn without_a_host_python_of_the_images_version_it_stops() {
+fn without_a_host_python_of_the_images_version_compile_stops() {
     let services = Services::load();
     let base = services.python_base();
     let tmp = tempfile::tempdir().unwrap();
@@ -321,7 +321,7 @@ fn without_a_host_python_of_the_images_version_it_stops() {
         .env("WINDLASS_PYTHON", "/bin/false")
         .env("INDEX_PASSWORD", "unused")
         .args(["build", "-f", "Containerfile", "--base", &base_arg])
-        .args(["-o", "oci:out:job"])
+        .args(["-o", "oci:out:job", "--compile"])
         .run();
     assert_eq!(run.code, 2, "{run}");
     assert!(
@@ -332,4 +332,70 @@ fn without_a_host_python_of_the_images_version_it_stops() {
     assert!(run.stderr.contains("`python3.11` was not found"), "{run}");
     assert!(run.stderr.contains("--no-compile"), "{run}");
     assert!(!job.join("out").exists(), "nothing is written");
+}
+
+/// pip's default (a Containerfile's `RUN pip install` without flags) asks
+/// for bytecode but does not require it: without a host interpreter of the
+/// image's version the build goes on without pycs and says so once.
+#[tokio::test(flavor = "multi_thread")]
+async fn pips_default_compilation_is_skipped_with_a_warning_without_a_host_python() {
+    let services = Services::load();
+    let base = services.python_base();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wheel = sentiment_wheel(&dir.join("dist")).await;
+    let packages = dir.join("packages");
+    std::fs::create_dir_all(&packages).unwrap();
+    std::fs::copy(&wheel, packages.join(wheel.file_name().unwrap())).unwrap();
+    let server = StockPypiserver::start(&services, &packages, Some("http://127.0.0.1:9/simple/"));
+    let job = job(dir, &format!("{}simple/", server.url()));
+    let password = canary("image-compile-default-password");
+    let base_arg = format!("oci:{}:{}", base.layout.display(), base.tag);
+    // A host Python of another version, as on a machine with only 3.12:
+    // it runs pip (which downloads for the image's 3.11 by flags), but
+    // answers the compiler's probe (`-c SCRIPT X.Y ROOT`) as 3.12 does.
+    let tools = services.tools();
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let python = bin.join("python-other");
+    std::fs::write(
+        &python,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = -c ] && [ \"$3\" = 3.11 ] && [ \"$4\" = / ]; then echo 'cpython 3.12'; exit 97; fi\nexec {} \"$@\"\n",
+            tools.python.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = Cli::new(BIN, dir)
+        .current_dir(&job)
+        .env("PATH", &bin)
+        .env("WINDLASS_PYTHON", &python)
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("INDEX_PASSWORD", &password)
+        .args(["build", "-f", "Containerfile", "--base", &base_arg])
+        .args(["-o", "oci:out:job", "--json"])
+        .run();
+    assert_eq!(run.code, 0, "{run}");
+    run.assert_no_leak(&password);
+    assert!(
+        run.stderr.contains("not byte-compiling: no CPython 3.11"),
+        "{run}"
+    );
+    let report = run.json()["data"].clone();
+    let layer = pip_layer(&report);
+    let files = layer_files(&job.join("out"), &layer);
+    assert!(
+        files.keys().any(|p| p.contains("sentiment_lab")),
+        "the package is installed: {:?}",
+        files.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        !files.keys().any(|p| p.ends_with(".pyc")),
+        "no bytecode without a compiler: {:?}",
+        files
+            .keys()
+            .filter(|p| p.ends_with(".pyc"))
+            .collect::<Vec<_>>()
+    );
 }

@@ -659,6 +659,7 @@ impl Lowering<'_> {
                         pins: pip.pins.clone(),
                         // pip compiles unless told not to.
                         compile: self.request.compile.or(pip.compile).unwrap_or(true),
+                        compile_by_default: self.request.compile.or(pip.compile).is_none(),
                         ..PythonRequest::default()
                     };
                     for r in &pip.requirements {

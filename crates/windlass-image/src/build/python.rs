@@ -46,6 +46,10 @@ pub struct PythonRequest {
     pub lock: Option<PathBuf>,
     /// Byte-compile the installed modules for the image's Python.
     pub compile: bool,
+    /// The compilation is pip's default, not asked for: without a host
+    /// interpreter of the image's version the step is installed without
+    /// bytecode (with a warning) instead of failing.
+    pub compile_by_default: bool,
 }
 
 impl PythonRequest {
@@ -102,15 +106,32 @@ pub async fn fetch(
     let scratch = &template.cache_dir;
     std::fs::create_dir_all(scratch).map_err(|e| BuildError::Scratch(scratch.clone(), e))?;
     let any_compiled = python_steps.iter().any(|(_, r)| r.compile);
+    let all_by_default = python_steps
+        .iter()
+        .all(|(_, r)| !r.compile || r.compile_by_default);
+    let mut skipped: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     // One compiler per Python version, found before anything is fetched.
     let mut compilers: BTreeMap<String, Compiler> = BTreeMap::new();
     let mut targets = Vec::new();
     for image in &base.images {
         let target = detect(base, image)?;
         let version = target.python_version();
-        if any_compiled && !compilers.contains_key(&version) {
-            let compiler = find_compiler(&template.python, &target, scratch).await?;
-            compilers.insert(version, compiler);
+        if any_compiled && !compilers.contains_key(&version) && !skipped.contains(&version) {
+            match find_compiler(&template.python, &target, scratch).await {
+                Ok(compiler) => {
+                    compilers.insert(version, compiler);
+                }
+                // Only pip's default asked for bytecode: build without it.
+                Err(PythonError::NoCompiler { .. }) if all_by_default => {
+                    printer.warn(&format!(
+                        "not byte-compiling: no CPython {version} on this machine to compile \
+                         for the image (install it, or pass --compile to require it or \
+                         --no-compile to silence this)"
+                    ));
+                    skipped.insert(version);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         targets.push((image, target));
     }
