@@ -25,6 +25,8 @@ pub mod rollout;
 /// How long connecting to the API server may take before it counts as
 /// unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one API request may wait for its answer.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which cluster, context and namespace an environment deploys to: the
 /// `kubeconfig`, `context` and `namespace` of `[deploy.environments.NAME]`
@@ -310,6 +312,12 @@ impl Cluster {
         // wants a proxy says so with `proxy-url`.
         config.proxy_url = cluster_proxy(&merged, &context).and_then(|p| p.parse().ok());
         config.connect_timeout = Some(CONNECT_TIMEOUT);
+        // No request of this crate streams (rollouts are polled), so a
+        // server that stops answering fails the request instead of hanging
+        // the promotion; counted from the request, not from when a pooled
+        // connection went idle.
+        config.read_timeout = Some(READ_TIMEOUT);
+        config.reset_reader_on_write = true;
         let server = redact_url(&config.cluster_url.to_string());
         let namespace = target
             .namespace
