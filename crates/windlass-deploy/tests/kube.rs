@@ -597,3 +597,27 @@ async fn rollout_wait_names_a_stuck_workload() {
         "the conditions' messages: {summary}"
     );
 }
+
+#[tokio::test]
+async fn an_environment_name_that_cannot_name_objects_is_a_usage_error() {
+    let kube = kube();
+    let cluster = connect(&kube, "default").await;
+    let error = EnvLock::acquire(&cluster, "Prod_EU", "run", Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, LeaseError::InvalidEnvironment(_)),
+        "{error:?}"
+    );
+    assert_eq!(error.exit_status(), ExitStatus::Usage);
+    assert!(error.to_string().contains("Prod_EU"), "{error}");
+    let error = Ledger::new(&cluster, "Prod_EU")
+        .entries()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, LedgerError::InvalidEnvironment(_)),
+        "{error:?}"
+    );
+    assert_eq!(error.exit_status(), ExitStatus::Usage);
+}
