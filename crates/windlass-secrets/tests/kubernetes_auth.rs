@@ -104,6 +104,19 @@ impl Cluster {
         self.kube.kubectl(&args).trim().to_owned()
     }
 
+    /// Waits until the API server no longer accepts `jwt` (it remembers an
+    /// accepted token for a few seconds).
+    fn wait_refused(&self, jwt: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.authenticates(jwt) {
+            assert!(
+                Instant::now() < deadline,
+                "the API server still accepts a deleted service account's token"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     /// Whether the API server authenticates `jwt` now (a TokenReview, as
     /// Vault makes one).
     fn authenticates(&self, jwt: &str) -> bool {
@@ -297,7 +310,8 @@ fn assert_in_dir_clean(dir: &Path, secret: &str) {
 /// `get`); an unbound ServiceAccount's token, a forged token and the token
 /// of a deleted ServiceAccount are refused by Vault (exit 3), a file that
 /// holds no JWT by Windlass (exit 2), each with an error naming the role
-/// and the mount and a hint for that refusal, never the token.
+/// and the mount and a hint for that refusal, never the token. A deleted
+/// reviewer makes Vault refuse even the bound token.
 #[tokio::test]
 async fn kubernetes_login_with_real_service_account_tokens() {
     let cluster = Cluster::new(&["app", "other", "doomed", "reviewer"]);
@@ -397,14 +411,7 @@ async fn kubernetes_login_with_real_service_account_tokens() {
         &cluster.namespace,
         "doomed",
     ]);
-    let deadline = Instant::now() + PATIENCE;
-    while cluster.authenticates(&doomed) {
-        assert!(
-            Instant::now() < deadline,
-            "the API server still accepts a deleted service account's token"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    cluster.wait_refused(&doomed);
     insta::assert_snapshot!("deleted_service_account", refused("deleted", 3));
 
     // The bound token still works after all that.
@@ -412,4 +419,16 @@ async fn kubernetes_login_with_real_service_account_tokens() {
     let output = p.exec();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     check(&output);
+
+    // Vault's reviewer deleted: Vault cannot review even a good token, and
+    // says so as for a bad token (the hint names both).
+    cluster.kube.kubectl(&[
+        "delete",
+        "serviceaccount",
+        "-n",
+        &cluster.namespace,
+        "reviewer",
+    ]);
+    cluster.wait_refused(&reviewer);
+    insta::assert_snapshot!("reviewer_deleted", refused("reviewer deleted", 3));
 }
