@@ -555,7 +555,7 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         kind: "path",
         default: Some("\"/var/run/secrets/kubernetes.io/serviceaccount/token\""),
         env: &[],
-        description: "The service-account token.",
+        description: "The service-account token file; relative to the project directory.",
     },
     ToolKey {
         key: "wheel.backend",

@@ -124,6 +124,18 @@ pub enum VaultError {
         #[source]
         source: windlass_fs::ReadError,
     },
+    /// The token file holds something that is not a JWT (three dot-separated
+    /// base64url parts): not sent to Vault, whose only answer would be
+    /// `permission denied`.
+    #[error(
+        "the kubernetes service-account token `{}` is not a jwt (login to `auth/{mount}` as role `{role}`)",
+        path.display()
+    )]
+    KubernetesTokenMalformed {
+        path: PathBuf,
+        mount: String,
+        role: String,
+    },
     #[error("cannot resolve the approle {what}")]
     AppRoleCredential {
         what: &'static str,
@@ -266,6 +278,7 @@ impl Diagnostic for VaultError {
             | Self::OidcUnavailable { .. }
             | Self::GitlabTokenMissing { .. }
             | Self::KubernetesTokenUnreadable { .. }
+            | Self::KubernetesTokenMalformed { .. }
             | Self::TokenFileUnreadable { .. }
             | Self::AppRoleVaultRef { .. } => ExitStatus::Usage,
         }
@@ -334,6 +347,11 @@ impl Diagnostic for VaultError {
             Self::KubernetesTokenUnreadable { .. } => {
                 "run inside a pod with a service account token mounted, or set `token-file`".into()
             }
+            Self::KubernetesTokenMalformed { .. } => {
+                "point `token-file` at the service-account token a pod has mounted \
+                 (`/var/run/secrets/kubernetes.io/serviceaccount/token`)"
+                    .into()
+            }
             Self::TokenFileUnreadable { .. } => {
                 "`~/.vault-token` must be a regular file holding the token: replace it \
                  (`bao login` writes one), or set VAULT_TOKEN"
@@ -348,16 +366,12 @@ impl Diagnostic for VaultError {
                                     request a fresh wrapped secret id"
                 .into(),
             Self::LoginRejected {
-                claim: Some(claim),
+                method,
+                mount,
                 role,
-                ..
-            } => format!(
-                "the token's `{claim}` claim is not allowed by role `{role}`: run from an \
-                 allowed repository/ref/environment or widen the role's bound_claims"
-            ),
-            Self::LoginRejected { role, mount, .. } => {
-                format!("check the role `{role}` at `auth/{mount}` (bound audiences, claims, ttl)")
-            }
+                claim,
+                message,
+            } => login_rejected_hint(method, mount, role, claim.as_deref(), message),
             Self::AppRoleRejected {
                 role_id_from,
                 secret_id_from,
@@ -382,6 +396,65 @@ fn unreachable_hint(address: &RedactedUrl, source: &HttpError) -> String {
         source.hint().unwrap_or_else(|| {
             "check VAULT_ADDR (or `[vault] address`) and that the server is running".into()
         })
+    }
+}
+
+fn login_rejected_hint(
+    method: &str,
+    mount: &str,
+    role: &str,
+    claim: Option<&str>,
+    message: &str,
+) -> String {
+    match (method, claim) {
+        ("kubernetes", _) => kubernetes_rejected_hint(mount, role, message),
+        (_, Some(claim)) => format!(
+            "the token's `{claim}` claim is not allowed by role `{role}`: run from an \
+             allowed repository/ref/environment or widen the role's bound_claims"
+        ),
+        (_, None) => {
+            format!("check the role `{role}` at `auth/{mount}` (bound audiences, claims, ttl)")
+        }
+    }
+}
+
+/// What to check when Vault's kubernetes auth method refuses a token, by
+/// what it answered. It checks the role's bindings itself, then asks the
+/// API server to review the token (TokenReview) and answers a bare
+/// `permission denied` whenever the review fails: a token the API server
+/// does not accept (not a token, or one of a deleted service account), but
+/// also a reviewer that cannot review (a wrong `kubernetes_host`, CA or
+/// `token_reviewer_jwt`).
+fn kubernetes_rejected_hint(mount: &str, role: &str, message: &str) -> String {
+    if message.contains("service account name not authorized") {
+        format!(
+            "the token's service account is not in `bound_service_account_names` of role \
+             `{role}` at `auth/{mount}`: run with a service account the role binds, or add it"
+        )
+    } else if message.contains("namespace not authorized") {
+        format!(
+            "the token's namespace is not in `bound_service_account_namespaces` of role \
+             `{role}` at `auth/{mount}`: run in a namespace the role binds, or add it"
+        )
+    } else if message.contains("invalid role name") {
+        format!("there is no role `{role}` at `auth/{mount}`: set `[vault.kubernetes] role`")
+    } else if message.contains("(aud)") {
+        format!(
+            "the token's audience is not the `audience` of role `{role}`: mount a projected \
+             token for that audience, or change the role"
+        )
+    } else if message.contains("(iss)") {
+        format!(
+            "the token's issuer is not the `issuer` of `auth/{mount}/config`: set the \
+             cluster's (`kubernetes/serviceaccount` for tokens kept in Secrets)"
+        )
+    } else {
+        format!(
+            "the kubernetes api server did not accept the token (not the pod's current \
+             service-account token, or its service account was deleted), or vault cannot \
+             review tokens: check `token-file`, then `auth/{mount}/config` (kubernetes_host, \
+             kubernetes_ca_cert, token_reviewer_jwt)"
+        )
     }
 }
 
@@ -468,6 +541,7 @@ impl VaultError {
             | Self::OidcUnavailable { .. }
             | Self::GitlabTokenMissing { .. }
             | Self::KubernetesTokenUnreadable { .. }
+            | Self::KubernetesTokenMalformed { .. }
             | Self::TokenFileUnreadable { .. } => Status::Denied,
             Self::Unreachable { .. }
             | Self::Refused(_)
@@ -486,5 +560,40 @@ impl VaultError {
             | Self::AuthNotConfigured { .. }
             | Self::AppRoleVaultRef { .. } => Status::Invalid,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use windlass_output::Diagnostic as _;
+
+    use super::VaultError;
+
+    /// Each answer OpenBao's kubernetes auth method gives a refused login
+    /// (as a real server gives them) gets the hint for that refusal.
+    #[test]
+    fn kubernetes_refusals_have_their_own_hints() {
+        let answers = [
+            "service account name not authorized",
+            "namespace not authorized",
+            "invalid role name \"release\"",
+            "invalid audience (aud) claim: audience claim does not match any expected audience",
+            "invalid issuer (iss) claim",
+            "permission denied",
+        ];
+        let mut out = String::new();
+        for message in answers {
+            let error = VaultError::LoginRejected {
+                method: "kubernetes",
+                mount: "kubernetes".into(),
+                role: "release".into(),
+                claim: None,
+                message: message.into(),
+            };
+            let _ = writeln!(out, "{error}\n  hint: {}", error.hint().unwrap());
+        }
+        insta::assert_snapshot!(out);
     }
 }

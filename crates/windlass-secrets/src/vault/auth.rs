@@ -343,7 +343,28 @@ async fn kubernetes(api: &Api, c: &KubernetesSection, base: &Path) -> Result<Log
         source,
     })?;
     let jwt = Secret::registered(jwt.trim().to_owned());
+    if !looks_like_jwt(jwt.expose()) {
+        return Err(VaultError::KubernetesTokenMalformed {
+            path,
+            mount: c.mount.clone(),
+            role: c.role.clone(),
+        });
+    }
     jwt_login(api, "kubernetes", &c.mount, &c.role, &jwt).await
+}
+
+/// Whether `token` has the shape of a signed JWT: three non-empty parts of
+/// base64url characters, separated by dots. Nothing is decoded or
+/// verified: the API server's TokenReview does that.
+fn looks_like_jwt(token: &str) -> bool {
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 async fn jwt_login(
@@ -595,6 +616,26 @@ mod tests {
         true -> ttl 0s, renew after 1s
         login with u64::MAX -> ttl 2764800s
         "#);
+    }
+
+    #[test]
+    fn jwt_shape() {
+        for good in ["eyJh.eyJz.c2ln", "a.b.c", "A-_9.x.y"] {
+            assert!(super::looks_like_jwt(good), "{good}");
+        }
+        for bad in [
+            "",
+            "not-a-jwt",
+            "a.b",
+            "a.b.c.d",
+            "a..c",
+            "a.b.",
+            "a.b.c=",
+            "a.b c.d",
+            "a.b/c.d",
+        ] {
+            assert!(!super::looks_like_jwt(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,203 @@
+//! `[deploy]` in `windlass.toml`: the chart, the images the chart runs,
+//! the application values, and one table per environment.
+//!
+//! ```toml
+//! [deploy]
+//! chart = "charts/ml-job"            # a local chart directory or .tgz,
+//!                                    # `oci://REGISTRY/REPO/NAME`, or a
+//!                                    # chart name in `repository`
+//! # repository = "https://charts.example.com"
+//! version = "0.3.1"                  # required for a repository or oci chart
+//! release = "ml-job"                 # the Helm release name
+//! values = ["deploy/values.yaml"]    # application values, part of the bundle
+//! set = { "replicaCount" = 2 }       # inline application values
+//!
+//! [deploy.images.job]                # one per image the chart runs
+//! repository = "registry.example.com/ml-job"
+//! values-key = "image"               # sets image.repository, image.digest,
+//!                                    # image.tag and image.reference
+//!
+//! [deploy.environments.dev]
+//! context = "kind-dev"               # kubeconfig context (kubectl's rules)
+//! namespace = "ml-dev"
+//!
+//! [deploy.environments.staging]
+//! from = "dev"                       # promoted from dev
+//! kubeconfig = "~/.kube/staging"
+//! namespace = "ml-staging"
+//! values = ["deploy/staging.yaml"]   # the environment's own values
+//! secret-values = { "db.password" = "vault://secret/ml/staging#db" }
+//! gates = { soak = "30m", verify = [{ http = "https://ml.staging.example.com/healthz" }] }
+//!
+//! [deploy.environments.prod]
+//! from = "staging"
+//! gates = { approval = true, window = "Mon-Fri 09:00-16:00 Europe/Paris" }
+//! strategy = { kind = "canary", steps = [10, 50], pause = "5m" }
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use windlass_config::RelativePath;
+
+/// `[deploy]`: the chart, its images, the application values and the
+/// environments.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DeploySection {
+    /// The chart: a local directory or `.tgz`, `oci://REGISTRY/REPO/NAME`,
+    /// or a chart name in [`Self::repository`].
+    pub chart: Option<String>,
+    /// A classic chart repository (`https://...`, an `index.yaml` server)
+    /// holding [`Self::chart`].
+    pub repository: Option<String>,
+    /// The chart version (required for a repository or `oci://` chart; a
+    /// local chart's own `Chart.yaml` version otherwise).
+    pub version: Option<String>,
+    /// The Helm release name (default: the chart's name).
+    pub release: Option<String>,
+    /// Application values files, in order; part of the bundle.
+    #[serde(default)]
+    pub values: Vec<RelativePath>,
+    /// Inline application values (`"a.b" = value`, dotted keys as Helm's
+    /// `--set` reads them), applied after [`Self::values`]; part of the
+    /// bundle.
+    #[serde(default)]
+    pub set: BTreeMap<String, toml::Value>,
+    /// `[deploy.images.NAME]`: the images the chart runs.
+    #[serde(default)]
+    pub images: BTreeMap<String, ImageSpec>,
+    /// Helm's `--timeout` for each upgrade and rollback (`5m`, `90s`).
+    pub timeout: Option<String>,
+    /// Where the ledger and leases live when an environment does not say:
+    /// the environment's namespace (default).
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentSpec>,
+}
+
+/// `[deploy.images.NAME]`: an image the chart runs, set into the values by
+/// digest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ImageSpec {
+    /// `REGISTRY/REPOSITORY` (no tag, no digest: those come from the build).
+    pub repository: String,
+    /// The values key the image is written under: `KEY.repository`,
+    /// `KEY.digest`, `KEY.tag` and `KEY.reference` (`REPO@sha256:...`).
+    /// Default: `images.NAME`.
+    pub values_key: Option<String>,
+}
+
+/// `[deploy.environments.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct EnvironmentSpec {
+    /// The environment this one is promoted from (`deploy promote FROM
+    /// NAME`); none for the first environment.
+    pub from: Option<String>,
+    /// A kubeconfig file (default: `KUBECONFIG`, then `~/.kube/config`, as
+    /// kubectl reads them).
+    pub kubeconfig: Option<RelativePath>,
+    /// A kubeconfig context (default: the current context).
+    pub context: Option<String>,
+    /// The namespace of the release, its ledger and its lease (default: the
+    /// context's namespace, else `default`).
+    pub namespace: Option<String>,
+    /// The environment's own values files (not part of the bundle).
+    #[serde(default)]
+    pub values: Vec<RelativePath>,
+    /// The environment's own inline values.
+    #[serde(default)]
+    pub set: BTreeMap<String, toml::Value>,
+    /// Values from secret references (`"db.password" = "vault://..."`),
+    /// resolved at deploy time, passed to Helm in a private file, never
+    /// recorded.
+    #[serde(default)]
+    pub secret_values: BTreeMap<String, String>,
+    /// The release name here, when it differs from `[deploy] release`.
+    pub release: Option<String>,
+    /// Helm's `--timeout` here.
+    pub timeout: Option<String>,
+    /// Gates checked before and after each upgrade.
+    #[serde(default)]
+    pub gates: GatesSpec,
+    /// How the new version replaces the old.
+    #[serde(default)]
+    pub strategy: StrategySpec,
+}
+
+/// `gates = { ... }` of an environment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GatesSpec {
+    /// A person must approve the bundle for this environment first
+    /// (`deploy approve ENV BUNDLE`, or the GitHub environment's protection
+    /// rule in Actions).
+    #[serde(default)]
+    pub approval: bool,
+    /// How long the bundle must have run in the `from` environment (`30m`,
+    /// `2h`, `1d`).
+    pub soak: Option<String>,
+    /// When deploys are allowed: `DAYS HH:MM-HH:MM [ZONE]`, e.g. `Mon-Fri
+    /// 09:00-16:00 UTC`. Several windows may be given as a list.
+    #[serde(default)]
+    pub window: Vec<String>,
+    /// Checks after the upgrade; a failure rolls back.
+    #[serde(default)]
+    pub verify: Vec<VerifySpec>,
+    /// Wait for every Deployment, StatefulSet and DaemonSet of the release
+    /// to finish rolling out (default true).
+    pub rollout: Option<bool>,
+}
+
+/// One verification after an upgrade.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct VerifySpec {
+    /// An HTTP(S) URL that must answer `expect-status` (default: any 2xx).
+    pub http: Option<String>,
+    /// A command (argv, no shell) that must exit 0; `env` may hold secret
+    /// references.
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub expect_status: Option<u16>,
+    /// How long to keep trying before the check fails (default `60s`).
+    pub timeout: Option<String>,
+    /// A name for reports (default: the URL or the command).
+    pub name: Option<String>,
+}
+
+/// `strategy = { kind = "...", ... }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StrategySpec {
+    #[serde(default)]
+    pub kind: StrategyKind,
+    /// Canary: the traffic percentages to pass through, in order.
+    #[serde(default)]
+    pub steps: Vec<u8>,
+    /// Canary and blue/green: how long to wait (and verify) at each step.
+    pub pause: Option<String>,
+    /// The values key the strategy drives (see docs/deploy.md).
+    pub values_key: Option<String>,
+}
+
+/// The deployment strategy.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyKind {
+    /// The chart's own rollout (a Deployment's rolling update).
+    #[default]
+    Rolling,
+    /// Scale the old version to zero, then start the new one.
+    Recreate,
+    /// Start the new version beside the old, verify it, then switch the
+    /// Service.
+    BlueGreen,
+    /// Send a growing share of traffic to the new version, verifying at each
+    /// step.
+    Canary,
+}

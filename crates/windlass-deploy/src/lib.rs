@@ -1,0 +1,33 @@
+//! `windlass deploy`: promote an exact set of artifacts (a chart version,
+//! image digests, application values) through environments with Helm,
+//! behind gates, with a ledger in the cluster, rollback and strategies.
+//!
+//! The clap definition ([`cli::DeployCli`]) lives here so that the umbrella
+//! binary (`windlass deploy ...`) and the focused one (`windlass-deploy ...`)
+//! share it. Modules:
+//!
+//! - [`config`]: `[deploy]` and `[deploy.environments.NAME]` in
+//!   `windlass.toml`.
+//! - [`bundle`]: what gets promoted: chart, images by digest, application
+//!   values and source commit, with a content-addressed id.
+//! - [`helm`]: the real `helm` binary, run through `windlass-process`;
+//!   values reach it as private files, never on argv.
+//! - [`kube`]: the Kubernetes API through kube-rs: the per-environment
+//!   lease, the ledger, rollout status.
+//! - [`gates`]: approval, soak time, change window and verification,
+//!   checked before and after an upgrade.
+//! - [`strategy`]: recreate, rolling, blue/green and canary on plain Helm
+//!   charts.
+//! - the commands: [`up`], [`promote`], [`approve`], [`status`],
+//!   [`history`], [`diff`], [`rollback`].
+//!
+//! This crate never prints except through `windlass-output`, never builds an
+//! HTTP client except through `windlass-http` (kube-rs builds the one that
+//! talks to the Kubernetes API), and never spawns a process except through
+//! `windlass-process`.
+
+pub mod bundle;
+pub mod config;
+pub mod kube;
+
+pub use crate::bundle::{Bundle, BundleId};
