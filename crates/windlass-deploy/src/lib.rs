@@ -27,7 +27,16 @@
 //! `windlass-process`.
 
 pub mod bundle;
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod diff;
+pub mod gates;
+pub mod helm;
 pub mod kube;
+pub mod make;
+pub mod promotion;
+pub mod stage;
+pub mod summary;
 
 pub use crate::bundle::{Bundle, BundleId};

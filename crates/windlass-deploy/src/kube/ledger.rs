@@ -2,6 +2,11 @@
 //! its outcome, append-only, stored in the environment's namespace next to
 //! Helm's own release records.
 
+#![allow(
+    clippy::unused_async,
+    reason = "async like the implementation it stands in for"
+)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::{Bundle, BundleId};
@@ -68,4 +73,59 @@ pub enum Event {
         to_bundle: Option<BundleId>,
         reason: String,
     },
+}
+
+/// A record to append; the ledger assigns `seq` and `time`.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub actor: String,
+    /// The promotion it belongs to; `None` starts one (a `Started` record)
+    /// or stands alone (`Approved`).
+    pub promotion: Option<u64>,
+    pub bundle: BundleId,
+    pub event: Event,
+}
+
+/// An environment's ledger.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    environment: String,
+    entries: std::sync::Arc<std::sync::Mutex<Vec<Entry>>>,
+}
+
+impl Ledger {
+    pub fn new(cluster: &super::Cluster, environment: &str) -> Self {
+        let _ = cluster;
+        Self {
+            environment: environment.to_owned(),
+            entries: std::sync::Arc::default(),
+        }
+    }
+
+    pub async fn append(&self, new: NewEntry) -> Result<Entry, super::KubeError> {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seq = entries.len() as u64 + 1;
+        let entry = Entry {
+            seq,
+            environment: self.environment.clone(),
+            time: String::new(),
+            actor: new.actor,
+            promotion: new.promotion.unwrap_or(seq),
+            bundle: new.bundle,
+            event: new.event,
+        };
+        entries.push(entry.clone());
+        Ok(entry)
+    }
+
+    pub async fn entries(&self) -> Result<Vec<Entry>, super::KubeError> {
+        Ok(self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone())
+    }
 }
