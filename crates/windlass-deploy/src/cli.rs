@@ -175,6 +175,7 @@ pub fn classifier() -> windlass_output::Classifier {
         .with::<windlass_secrets::ResolveError>()
         .with::<crate::kube::KubeError>()
         .with::<crate::kube::lease::LeaseError>()
+        .with::<crate::kube::ledger::LedgerError>()
         .with::<crate::helm::HelmError>()
         .with::<crate::make::MakeError>()
 }

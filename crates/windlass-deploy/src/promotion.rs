@@ -242,7 +242,7 @@ pub async fn run(
         stage,
         request.clone_parts(),
         &started,
-        lock.takeover.clone(),
+        &lock,
         printer,
     ))
     .await;
@@ -282,7 +282,7 @@ pub async fn run(
 
 async fn acquire(ctx: &Context, stage: &Stage, printer: &Printer) -> anyhow::Result<EnvLock> {
     let lock = EnvLock::acquire(&stage.cluster, &stage.name, &holder(ctx), LEASE_TTL).await?;
-    if let Some(previous) = &lock.takeover {
+    if let Some(previous) = lock.takeover().map(|t| &t.previous_holder) {
         printer.warn(&format!(
             "took over the expired lease of `{}` from {previous}",
             stage.name
@@ -341,10 +341,11 @@ async fn steps(
     stage: &Stage,
     request: Request,
     started: &Mutex<Option<u64>>,
-    lease_takeover: Option<String>,
+    lock: &EnvLock,
     printer: &Printer,
 ) -> anyhow::Result<PromotionReport> {
     let id = request.bundle.id();
+    let lease_takeover = lock.takeover().map(|t| t.previous_holder.clone());
     let view = LedgerView::read(&stage.ledger).await?;
     let recovered = recover(ctx, stage, &view, printer).await?;
     let view = if recovered.is_some() {
@@ -450,7 +451,9 @@ async fn steps(
         }
     }
 
-    // The upgrade (or, for a rollback to a revision, Helm's rollback).
+    // The upgrade (or, for a rollback to a revision, Helm's rollback),
+    // only while the lease is still ours.
+    lock.check()?;
     let upgraded = match request.rollback_to {
         Some(revision) => {
             printer.status(
@@ -564,6 +567,7 @@ async fn steps(
         }
         return Ok(report);
     }
+    lock.check()?;
     writer.write(Event::Succeeded { revision }).await?;
     report.result = Result_::Succeeded;
     Ok(report)
@@ -685,7 +689,7 @@ async fn verify(ctx: &Context, stage: &Stage) -> Vec<GateResult> {
             Ok(report) => GateResult {
                 gate: "rollout".to_owned(),
                 passed: report.complete,
-                detail: report.detail,
+                detail: report.summary(),
             },
             Err(error) => GateResult {
                 gate: "rollout".to_owned(),
