@@ -28,6 +28,7 @@
 
 pub mod bundle;
 pub mod config;
+pub mod helm;
 pub mod kube;
 
 pub use crate::bundle::{Bundle, BundleId};
