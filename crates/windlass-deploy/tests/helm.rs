@@ -625,3 +625,228 @@ async fn a_broken_image_is_rolled_back_and_the_error_names_the_release() {
         "aaaaaaaaaaaa"
     );
 }
+
+#[tokio::test]
+async fn an_oci_chart_behind_a_login_is_pulled_with_the_configured_credential() {
+    let services = Services::load();
+    let registries_up = services.registries();
+    let dir = tempfile::tempdir().unwrap();
+    let packaged = chart::package(&test_chart(), &dir.path().join("local"), DEFAULT_MTIME).unwrap();
+    let cases = [
+        (registries_up.auth.clone(), true, None),
+        (
+            registries_up.tls.clone(),
+            false,
+            Some(registries_up.ca_file.clone()),
+        ),
+    ];
+    for (host, plain_http, ca_file) in cases {
+        // Push with a login of the test's own.
+        let push_config = dir
+            .path()
+            .join(format!("push-{}.json", host.replace(':', "-")));
+        let mut tls_args: Vec<String> = Vec::new();
+        if plain_http {
+            tls_args.push("--plain-http".to_owned());
+        }
+        if let Some(ca) = &ca_file {
+            tls_args.extend(["--ca-file".to_owned(), ca.display().to_string()]);
+        }
+        Cmd::new(real_helm(), "/")
+            .args([
+                "registry",
+                "login",
+                &host,
+                "--username",
+                &registries_up.user,
+                "--password-stdin",
+                "--registry-config",
+                push_config.to_str().unwrap(),
+            ])
+            .args(&tls_args)
+            .stdin_secret(registries_up.password.clone())
+            .capture_output()
+            .run_checked()
+            .await
+            .unwrap();
+        let repository = format!(
+            "oci://{host}/windlass-test-charts/{}",
+            canary("private").replace("wlcanary-", "r")
+        );
+        run_real_helm(
+            &[
+                "push",
+                packaged.archive.to_str().unwrap(),
+                &repository,
+                "--registry-config",
+                push_config.to_str().unwrap(),
+            ]
+            .into_iter()
+            .chain(tls_args.iter().map(String::as_str))
+            .collect::<Vec<_>>(),
+        )
+        .await;
+
+        let env = Environment::from_vars(Vec::<(String, String)>::new());
+        let helm_binary = real_helm();
+        let deploy = DeploySection {
+            chart: Some(format!("{repository}/app")),
+            version: Some("0.1.0".to_owned()),
+            ..DeploySection::default()
+        };
+        let cache = dir.path().join("cache");
+        let settings = |credential: Option<Credential>| {
+            BTreeMap::from([(
+                host.clone(),
+                HostSettings {
+                    credential,
+                    plain_http,
+                    ca_file: ca_file.clone(),
+                    ..HostSettings::default()
+                },
+            )])
+        };
+
+        // Without a credential the registry refuses.
+        let anonymous = settings(None);
+        let sources = ChartSources {
+            helm: &helm_binary,
+            registries: &anonymous,
+            files: None,
+            env: &env,
+        };
+        let error = chart::resolve(&deploy, dir.path(), &cache, &sources)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ChartError::Pull { .. }),
+            "{host}: {error:?}"
+        );
+
+        // With `[image.registries."HOST"]`'s credential it comes back, with
+        // the pushed archive's digest.
+        let configured = settings(Some(Credential {
+            username: registries_up.user.clone(),
+            password: registries_up.password.clone(),
+        }));
+        let sources = ChartSources {
+            registries: &configured,
+            ..sources
+        };
+        let pulled = chart::resolve(&deploy, dir.path(), &cache, &sources)
+            .await
+            .unwrap_or_else(|e| panic!("{host}: {e:?}"));
+        assert_eq!(pulled.chart.digest, packaged.chart.digest, "{host}");
+        // The login went to a private registry configuration, removed
+        // after: nothing lands in the user's Helm configuration.
+        assert_no_leak_in_dir_if_exists(&cache, registries_up.password.expose());
+    }
+}
+
+fn assert_no_leak_in_dir_if_exists(dir: &Path, secret: &str) {
+    if dir.exists() {
+        windlass_testkit::assert_no_leak_in_dir(dir, secret);
+    }
+}
+
+#[tokio::test]
+async fn a_repository_chart_is_pulled_by_version() {
+    let services = Services::load();
+    let python = services.var("WINDLASS_TEST_PYTHON").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let packaged = chart::package(&test_chart(), &dir.path().join("local"), DEFAULT_MTIME).unwrap();
+    std::fs::copy(&packaged.archive, repo.join("app-0.1.0.tgz")).unwrap();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    run_real_helm(&["repo", "index", repo.to_str().unwrap(), "--url", &url]).await;
+    let server = Cmd::new(python, &repo)
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .stdout(windlass_process::Sink::Null)
+        .stderr(windlass_process::Sink::Null)
+        .spawn()
+        .unwrap();
+    // Wait until it answers (the server needs a moment to bind).
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let env = Environment::from_vars(Vec::<(String, String)>::new());
+    let registries = BTreeMap::new();
+    let helm_binary = real_helm();
+    let sources = ChartSources {
+        helm: &helm_binary,
+        registries: &registries,
+        files: None,
+        env: &env,
+    };
+    let deploy = DeploySection {
+        chart: Some("app".to_owned()),
+        repository: Some(url.clone()),
+        version: Some("0.1.0".to_owned()),
+        ..DeploySection::default()
+    };
+    let cache = dir.path().join("cache");
+    let pulled = chart::resolve(&deploy, dir.path(), &cache, &sources)
+        .await
+        .unwrap();
+    assert_eq!(pulled.chart.digest, packaged.chart.digest);
+    assert_eq!(pulled.chart.location, url);
+    assert!(pulled.archive.starts_with(cache.join("charts/sha256")));
+
+    let error = chart::resolve(
+        &DeploySection {
+            version: Some("0.2.0".to_owned()),
+            ..deploy
+        },
+        dir.path(),
+        &cache,
+        &sources,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, ChartError::Pull { .. }), "{error:?}");
+    drop(server);
+}
+
+#[tokio::test]
+async fn the_ml_job_example_chart_runs_its_job() {
+    let kubeconfig = kubeconfig();
+    let namespace = fresh_namespace(&kubeconfig, "helm-mljob").await;
+    let dir = tempfile::tempdir().unwrap();
+    let chart_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-job/chart");
+    let packaged = chart::package(&chart_dir, dir.path(), DEFAULT_MTIME).unwrap();
+    assert_eq!(packaged.chart.name, "ml-job");
+    let helm = Helm::new(real_helm(), Some(kubeconfig), None, namespace);
+    let values = json!({
+        "image": {"reference": "registry.test/ml-job@sha256:3333333333333333333333333333333333333333333333333333333333333333"},
+        "data": "label,text\npos,a great film\nneg,a dull plot\n",
+        "args": ["--data", "/data/reviews.csv"],
+    });
+    let first = helm
+        .upgrade_install(&request(&packaged.archive, values.clone(), "cccccccccccc"))
+        .await
+        .unwrap();
+    assert_eq!((first.revision, first.status.as_str()), (1, "deployed"));
+    assert_eq!(first.chart, "ml-job-0.4.0");
+    // A second revision runs a Job of its own (a Job's template is
+    // immutable, so one Job per revision).
+    let second = helm
+        .upgrade_install(&request(&packaged.archive, values, "dddddddddddd"))
+        .await
+        .unwrap();
+    assert_eq!((second.revision, second.status.as_str()), (2, "deployed"));
+}
