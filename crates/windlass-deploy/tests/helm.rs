@@ -641,49 +641,13 @@ async fn an_oci_chart_behind_a_login_is_pulled_with_the_configured_credential() 
         ),
     ];
     for (host, plain_http, ca_file) in cases {
-        // Push with a login of the test's own.
-        let push_config = dir
-            .path()
-            .join(format!("push-{}.json", host.replace(':', "-")));
-        let mut tls_args: Vec<String> = Vec::new();
-        if plain_http {
-            tls_args.push("--plain-http".to_owned());
-        }
-        if let Some(ca) = &ca_file {
-            tls_args.extend(["--ca-file".to_owned(), ca.display().to_string()]);
-        }
-        Cmd::new(real_helm(), "/")
-            .args([
-                "registry",
-                "login",
-                &host,
-                "--username",
-                &registries_up.user,
-                "--password-stdin",
-                "--registry-config",
-                push_config.to_str().unwrap(),
-            ])
-            .args(&tls_args)
-            .stdin_secret(registries_up.password.clone())
-            .capture_output()
-            .run_checked()
-            .await
-            .unwrap();
-        let repository = format!(
-            "oci://{host}/windlass-test-charts/{}",
-            canary("private").replace("wlcanary-", "r")
-        );
-        run_real_helm(
-            &[
-                "push",
-                packaged.archive.to_str().unwrap(),
-                &repository,
-                "--registry-config",
-                push_config.to_str().unwrap(),
-            ]
-            .into_iter()
-            .chain(tls_args.iter().map(String::as_str))
-            .collect::<Vec<_>>(),
+        let repository = push_with_login(
+            &host,
+            plain_http,
+            ca_file.as_deref(),
+            &registries_up,
+            &packaged.archive,
+            dir.path(),
         )
         .await;
 
@@ -849,4 +813,55 @@ async fn the_ml_job_example_chart_runs_its_job() {
         .await
         .unwrap();
     assert_eq!((second.revision, second.status.as_str()), (2, "deployed"));
+}
+
+/// Logs in to `host` with a registry configuration of the test's own and
+/// pushes `archive` to a fresh repository there; returns the repository.
+async fn push_with_login(
+    host: &str,
+    plain_http: bool,
+    ca_file: Option<&Path>,
+    registries: &windlass_testkit::Registries,
+    archive: &Path,
+    dir: &Path,
+) -> String {
+    let push_config = dir.join(format!("push-{}.json", host.replace(':', "-")));
+    let mut tls_args: Vec<String> = Vec::new();
+    if plain_http {
+        tls_args.push("--plain-http".to_owned());
+    }
+    if let Some(ca) = ca_file {
+        tls_args.extend(["--ca-file".to_owned(), ca.display().to_string()]);
+    }
+    Cmd::new(real_helm(), "/")
+        .args([
+            "registry",
+            "login",
+            host,
+            "--username",
+            &registries.user,
+            "--password-stdin",
+            "--registry-config",
+            push_config.to_str().unwrap(),
+        ])
+        .args(&tls_args)
+        .stdin_secret(registries.password.clone())
+        .capture_output()
+        .run_checked()
+        .await
+        .unwrap();
+    let repository = format!(
+        "oci://{host}/windlass-test-charts/{}",
+        canary("private").replace("wlcanary-", "r")
+    );
+    let mut args = vec![
+        "push",
+        archive.to_str().unwrap(),
+        &repository,
+        "--registry-config",
+        push_config.to_str().unwrap(),
+    ];
+    args.extend(tls_args.iter().map(String::as_str));
+    run_real_helm(&args).await;
+    repository
 }
