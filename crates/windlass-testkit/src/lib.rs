@@ -3,7 +3,8 @@
 //!
 //! [`Services::load`] reads the env file written by `scripts/services.sh
 //! start` and hands out typed descriptions of the running OpenBao, OIDC
-//! issuer, pypiserver, devpi and registry instances and of the client tools.
+//! issuer, pypiserver, devpi and registry instances, the Kubernetes test
+//! cluster ([`Kube`]) and of the client tools.
 //! A test that needs a service gets it or panics with the command that starts
 //! it: this crate never skips a test silently. [`canary`] makes a unique,
 //! recognisable fake secret and [`assert_no_leak`] searches output for it in
@@ -45,6 +46,7 @@ pub fn var_os(name: &str) -> Option<std::ffi::OsString> {
 pub mod cli;
 mod fields;
 mod generated;
+mod kube;
 mod leak;
 pub mod netem;
 mod props;
@@ -61,7 +63,7 @@ pub use crate::leak::{
 };
 pub use crate::props::{DEFAULT_PROPTEST_CASES, proptest_config};
 pub use crate::services::{
-    AppRole, Bao, Devpi, ENV_FILE_VAR, KvFixture, Oidc, PypiServer, PythonBase, Registries,
+    AppRole, Bao, Devpi, ENV_FILE_VAR, Kube, KvFixture, Oidc, PypiServer, PythonBase, Registries,
     START_HINT, Services, TokenRequest, Tools,
 };
 pub use crate::slow_proxy::{Slow, SlowProxy};

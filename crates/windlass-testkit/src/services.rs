@@ -278,6 +278,32 @@ pub struct Tools {
     pub kubectl: PathBuf,
 }
 
+/// The test Kubernetes cluster: kube-apiserver, controller-manager and
+/// scheduler v1.20.2 on loopback, with a fake kubelet whose one node makes
+/// every pod Running and Ready (except images containing `broken`, which
+/// never become ready). See [`Kube::fresh_namespace`] and [`Kube::kubectl`].
+///
+/// Never ask the API server for pretty-printed JSON (`?pretty=true`, or a
+/// `curl/*` user agent) or YAML: its vendored JSON encoder crashes it.
+#[derive(Debug, Clone)]
+pub struct Kube {
+    /// A kubeconfig (mode 600) whose context [`Kube::context`] reaches the
+    /// cluster as an admin, verifying the server's certificate.
+    pub kubeconfig: PathBuf,
+    /// The context's name (also the current context); its namespace is
+    /// `default`.
+    pub context: String,
+    /// `https://127.0.0.1:PORT`
+    pub server: String,
+    /// The CA certificate the server's certificate is signed with.
+    pub ca_file: PathBuf,
+    /// The admin's bearer token (in the kubeconfig): must never appear in
+    /// Windlass output.
+    pub token: Secret<String>,
+    pub helm: PathBuf,
+    pub kubectl: PathBuf,
+}
+
 impl Services {
     /// Reads the env file named by `WINDLASS_SERVICES_ENV`, or the default
     /// `$WINDLASS_STATE_DIR/run/services.env`.
@@ -470,6 +496,21 @@ impl Services {
         }
     }
 
+    /// The test Kubernetes cluster (its API server must answer).
+    pub fn kube(&self) -> Kube {
+        let server = self.var("WINDLASS_TEST_KUBE_SERVER").to_owned();
+        self.require_up("the Kubernetes API server", &server);
+        Kube {
+            kubeconfig: self.existing("WINDLASS_TEST_KUBECONFIG"),
+            context: self.var("WINDLASS_TEST_KUBE_CONTEXT").to_owned(),
+            server,
+            ca_file: self.existing("WINDLASS_TEST_KUBE_CA_FILE"),
+            token: self.secret("WINDLASS_TEST_KUBE_TOKEN"),
+            helm: self.tool("WINDLASS_TEST_HELM"),
+            kubectl: self.tool("WINDLASS_TEST_KUBECTL"),
+        }
+    }
+
     fn tool(&self, key: &str) -> PathBuf {
         self.existing(key)
     }
@@ -583,6 +624,16 @@ mod tests {
             "WINDLASS_TEST_PYPISERVER_URL=http://127.0.0.1:9",
         );
         let _ = services.pypiserver();
+    }
+
+    #[test]
+    #[should_panic(expected = "the Kubernetes API server is not running at 127.0.0.1:9")]
+    fn down_cluster_panics_with_the_fix() {
+        let services = Services::parse(
+            PathBuf::from("x.env"),
+            "WINDLASS_TEST_KUBE_SERVER=https://127.0.0.1:9",
+        );
+        let _ = services.kube();
     }
 
     #[test]

@@ -747,3 +747,98 @@ fn helm_and_kubectl_clients_run() {
         stdout(&kubectl)
     );
 }
+
+#[test]
+fn kubernetes_answers_and_a_deployment_becomes_ready() {
+    let services = Services::load();
+    let kube = services.kube();
+    let version: Value = serde_json::from_str(&kube.kubectl(&["version", "-o", "json"])).unwrap();
+    assert_eq!(
+        version["serverVersion"]["gitVersion"], "v1.20.2",
+        "{version}"
+    );
+    let node = kube.kubectl(&[
+        "get",
+        "node",
+        "fake-node",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+    ]);
+    assert_eq!(node, "True");
+
+    let namespace = kube.fresh_namespace("testkit");
+    let other = kube.fresh_namespace("testkit");
+    assert_ne!(namespace, other, "fresh namespaces are never reused");
+    kube.apply(
+        &namespace,
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "example.invalid/web:1"}]
+"#,
+    );
+    kube.kubectl(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        &namespace,
+        "--timeout=120s",
+    ]);
+    let ready = kube.kubectl(&[
+        "get",
+        "deployment",
+        "web",
+        "-n",
+        &namespace,
+        "-o",
+        "jsonpath={.status.readyReplicas}",
+    ]);
+    assert_eq!(ready, "2");
+}
+
+#[test]
+fn kubernetes_leaves_a_broken_image_unready() {
+    let services = Services::load();
+    let kube = services.kube();
+    let namespace = kube.fresh_namespace("testkit-broken");
+    kube.apply(
+        &namespace,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: broken}
+spec:
+  containers: [{name: app, image: "example.invalid/app:broken"}]
+"#,
+    );
+    let output = kube.kubectl_output(
+        &[
+            "wait",
+            "pod/broken",
+            "-n",
+            &namespace,
+            "--for=condition=Ready",
+            "--timeout=5s",
+        ],
+        None,
+    );
+    assert!(!output.status.success(), "a broken image became ready");
+    let scheduled = kube.kubectl(&[
+        "get",
+        "pod",
+        "broken",
+        "-n",
+        &namespace,
+        "-o",
+        "jsonpath={.spec.nodeName}",
+    ]);
+    assert_eq!(scheduled, "fake-node");
+}

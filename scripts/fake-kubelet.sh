@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# A minimal kwok-like kubelet for the test control plane of
+# scripts/services.sh: one Node, `fake-node`, that is always Ready; every pod
+# bound to it is reported Running and Ready at once (pods of Jobs: Succeeded),
+# except pods with an image containing `broken`, which never become ready (to
+# test stuck rollouts); pods being deleted are removed at once. It talks only
+# to the API server, through kubectl (>= 1.24 for --subresource) and jq.
+#
+# env: KUBECONFIG (the test cluster), KUBECTL (default: kubectl on PATH)
+set -uo pipefail
+
+KUBECTL=${KUBECTL:-kubectl}
+NODE=fake-node
+
+k() { "$KUBECTL" "$@"; }
+
+register_node() {
+  local now
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  k apply -f - >/dev/null <<YAML || return 1
+apiVersion: v1
+kind: Node
+metadata: {name: $NODE, labels: {kubernetes.io/hostname: $NODE, kubernetes.io/os: linux, type: fake}}
+YAML
+  k patch node "$NODE" --subresource=status --type=merge -p "$(jq -cn --arg t "$now" '{status: {
+    capacity: {cpu: "32", memory: "256Gi", pods: "500"},
+    allocatable: {cpu: "32", memory: "256Gi", pods: "500"},
+    conditions: [{type: "Ready", status: "True", reason: "KubeletReady", message: "fake",
+      lastHeartbeatTime: $t, lastTransitionTime: $t}],
+    addresses: [{type: "InternalIP", address: "127.0.0.1"}],
+    nodeInfo: {kubeletVersion: "v1.20.2", machineID: "", systemUUID: "", bootID: "",
+      kernelVersion: "", osImage: "", containerRuntimeVersion: "fake://0", kubeProxyVersion: "",
+      operatingSystem: "linux", architecture: "amd64"}}}')" >/dev/null || return 1
+  # TaintNodesByCondition adds not-ready at creation; the node lifecycle
+  # controller that would lift it is off.
+  k taint node "$NODE" node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
+  node_ok
+}
+
+# The node exists, is Ready and has no taints.
+node_ok() {
+  k get node "$NODE" -o json 2>/dev/null | jq -e '
+    ([.status.conditions[]? | select(.type == "Ready" and .status == "True")] | length > 0)
+    and ((.spec.taints // []) | length == 0)' >/dev/null
+}
+
+until register_node; do sleep 0.5; done
+
+# One pass over the node's pods.
+sync_pods() {
+  local o ns n now cs conds
+  k get pods -A --field-selector "spec.nodeName=$NODE" -o json | jq -c '.items[] | {
+      ns: .metadata.namespace, n: .metadata.name,
+      del: (.metadata.deletionTimestamp != null),
+      ready: ([.status.conditions[]? | select(.type == "Ready" and .status == "True")] | length > 0),
+      c: [.spec.containers[] | {name, image}],
+      broken: any(.spec.containers[]; .image | test("broken")),
+      job: any(.metadata.ownerReferences[]?; .kind == "Job"),
+      phase: .status.phase}' |
+    while read -r o; do
+      ns=$(jq -r .ns <<<"$o")
+      n=$(jq -r .n <<<"$o")
+      if [[ $(jq -r .del <<<"$o") == true ]]; then
+        k delete pod "$n" -n "$ns" --grace-period=0 --force >/dev/null 2>&1
+        continue
+      fi
+      [[ $(jq -r .ready <<<"$o") == true ]] && continue
+      now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+      if [[ $(jq -r .job <<<"$o") == true ]]; then
+        [[ $(jq -r .phase <<<"$o") == Succeeded ]] && continue
+        cs=$(jq -c --arg t "$now" '[.c[] | {name, image, imageID: "", ready: false, started: false,
+          restartCount: 0, state: {terminated: {exitCode: 0, reason: "Completed", startedAt: $t, finishedAt: $t}}}]' <<<"$o")
+        k patch pod "$n" -n "$ns" --subresource=status --type=merge -p "{\"status\":{\"phase\":\"Succeeded\",\"hostIP\":\"127.0.0.1\",\"podIP\":\"127.0.0.1\",\"startTime\":\"$now\",\"containerStatuses\":$cs}}" >/dev/null
+        continue
+      fi
+      [[ $(jq -r .broken <<<"$o") == true ]] && continue
+      cs=$(jq -c --arg t "$now" '[.c[] | {name, image, imageID: "", ready: true, started: true,
+        restartCount: 0, state: {running: {startedAt: $t}}}]' <<<"$o")
+      conds=$(jq -nc --arg t "$now" '["Initialized", "Ready", "ContainersReady", "PodScheduled"]
+        | map({type: ., status: "True", lastTransitionTime: $t})')
+      k patch pod "$n" -n "$ns" --subresource=status --type=merge -p "{\"status\":{\"phase\":\"Running\",\"hostIP\":\"127.0.0.1\",\"podIP\":\"127.0.0.1\",\"startTime\":\"$now\",\"conditions\":$conds,\"containerStatuses\":$cs}}" >/dev/null
+    done
+}
+
+# Pods every half second; the node itself every ten seconds (the API server
+# may have lost it, or a restart left the not-ready taint).
+pass=0
+while true; do
+  if ((pass++ % 20 == 0)) && ! node_ok; then
+    until register_node; do sleep 0.5; done
+  fi
+  sync_pods
+  sleep 0.5
+done
