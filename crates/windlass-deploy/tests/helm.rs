@@ -6,7 +6,7 @@
 //!   flags always explicit, a registry password only on stdin, Helm's
 //!   unparseable answers named by their command.
 //! - With the real Helm 4 and the loopback Kubernetes API server
-//!   (`WINDLASS_TEST_KUBECONFIG`): install, history with the bundle label,
+//!   (`Services::kube`): install, history with the bundle label,
 //!   upgrade, rollback, values of a revision; a broken image rolled back by
 //!   `--rollback-on-failure`.
 //! - Packaging: two copies of a chart with different mtimes give one
@@ -471,40 +471,19 @@ async fn an_oci_chart_comes_back_with_its_digest() {
 
 // ---- against the loopback Kubernetes API server ----
 
-/// The kubeconfig of the test cluster.
-fn kubeconfig() -> PathBuf {
-    #[allow(clippy::disallowed_methods, reason = "tests read their own knobs")]
-    let path = std::env::var_os("WINDLASS_TEST_KUBECONFIG").unwrap_or_else(|| {
-        panic!(
-            "WINDLASS_TEST_KUBECONFIG is not set: start the Kubernetes test services \
-             and point it at their kubeconfig"
-        )
-    });
-    let path = PathBuf::from(path);
-    assert!(path.is_file(), "{} does not exist", path.display());
-    path
-}
-
-/// A fresh namespace (deleted ones stay Terminating for a while).
-async fn fresh_namespace(kubeconfig: &Path, prefix: &str) -> String {
-    let name = format!(
-        "{prefix}-{}",
-        &canary("ns").rsplit('-').next().unwrap()[..10]
+/// The test cluster and a fresh namespace in it (deleted namespaces stay
+/// Terminating for a while), and a Helm bound to both, every cluster flag
+/// explicit.
+fn cluster(prefix: &str) -> (windlass_testkit::Kube, String, Helm) {
+    let kube = Services::load().kube();
+    let namespace = kube.fresh_namespace(prefix);
+    let helm = Helm::new(
+        kube.helm.clone(),
+        Some(kube.kubeconfig.clone()),
+        Some(kube.context.clone()),
+        namespace.clone(),
     );
-    let kubectl = Services::load().var("WINDLASS_TEST_KUBECTL").to_owned();
-    Cmd::new(kubectl, "/")
-        .args([
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "create",
-            "namespace",
-            &name,
-        ])
-        .capture_output()
-        .run_checked()
-        .await
-        .unwrap();
-    name
+    (kube, namespace, helm)
 }
 
 fn request(archive: &Path, values: serde_json::Value, bundle: &str) -> UpgradeRequest {
@@ -522,11 +501,9 @@ fn request(archive: &Path, values: serde_json::Value, bundle: &str) -> UpgradeRe
 
 #[tokio::test]
 async fn install_upgrade_rollback_on_a_real_cluster() {
-    let kubeconfig = kubeconfig();
-    let namespace = fresh_namespace(&kubeconfig, "helm-cycle").await;
+    let (kube, namespace, helm) = cluster("helm-cycle");
     let dir = tempfile::tempdir().unwrap();
     let packaged = chart::package(&test_chart(), dir.path(), DEFAULT_MTIME).unwrap();
-    let helm = Helm::new(real_helm(), Some(kubeconfig), None, namespace.clone());
     let secret = canary("helm-cluster");
 
     assert_eq!(helm.status("app").await.unwrap(), None);
@@ -580,15 +557,29 @@ async fn install_upgrade_rollback_on_a_real_cluster() {
     assert_eq!(helm.get_values("app", 3).await.unwrap(), first);
     let metadata = helm.metadata("app").await.unwrap().unwrap();
     assert_eq!(metadata.revision, 3);
+
+    // A failing command names the release and namespace, carries Helm's
+    // message, and holds neither the cluster's token nor the values.
+    let error = helm
+        .rollback("app", 99, false, Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("for release `app` in namespace `{namespace}`")),
+        "{message}"
+    );
+    assert!(message.contains("99"), "{message}");
+    assert_no_leak(message.as_bytes(), kube.token.expose());
+    assert_no_leak(message.as_bytes(), &secret);
+    assert_no_leak(format!("{error:?}").as_bytes(), kube.token.expose());
 }
 
 #[tokio::test]
 async fn a_broken_image_is_rolled_back_and_the_error_names_the_release() {
-    let kubeconfig = kubeconfig();
-    let namespace = fresh_namespace(&kubeconfig, "helm-broken").await;
+    let (kube, namespace, helm) = cluster("helm-broken");
     let dir = tempfile::tempdir().unwrap();
     let packaged = chart::package(&test_chart(), dir.path(), DEFAULT_MTIME).unwrap();
-    let helm = Helm::new(real_helm(), Some(kubeconfig), None, namespace.clone());
 
     let good = json!({"image": {"reference": "registry.test/app:good"}});
     helm.upgrade_install(&request(&packaged.archive, good, "aaaaaaaaaaaa"))
@@ -611,6 +602,7 @@ async fn a_broken_image_is_rolled_back_and_the_error_names_the_release() {
         windlass_diagnostic::Diagnostic::exit_status(&error),
         windlass_diagnostic::ExitStatus::Remote
     );
+    assert_no_leak(message.as_bytes(), kube.token.expose());
 
     let history = helm.history("app").await.unwrap();
     let summary: Vec<(u32, &str)> = history
@@ -788,13 +780,11 @@ async fn a_repository_chart_is_pulled_by_version() {
 
 #[tokio::test]
 async fn the_ml_job_example_chart_runs_its_job() {
-    let kubeconfig = kubeconfig();
-    let namespace = fresh_namespace(&kubeconfig, "helm-mljob").await;
+    let (_kube, _namespace, helm) = cluster("helm-mljob");
     let dir = tempfile::tempdir().unwrap();
     let chart_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-job/chart");
     let packaged = chart::package(&chart_dir, dir.path(), DEFAULT_MTIME).unwrap();
     assert_eq!(packaged.chart.name, "ml-job");
-    let helm = Helm::new(real_helm(), Some(kubeconfig), None, namespace);
     let values = json!({
         "image": {"reference": "registry.test/ml-job@sha256:3333333333333333333333333333333333333333333333333333333333333333"},
         "data": "label,text\npos,a great film\nneg,a dull plot\n",
