@@ -855,3 +855,94 @@ async fn push_with_login(
     run_real_helm(&args).await;
     repository
 }
+
+#[tokio::test]
+async fn a_run_killed_mid_upgrade_is_recovered_by_a_rollback() {
+    let (kube, namespace, helm) = cluster("helm-pending");
+    let dir = tempfile::tempdir().unwrap();
+    let packaged = chart::package(&test_chart(), dir.path(), DEFAULT_MTIME).unwrap();
+    let good = json!({"image": {"reference": "registry.test/app:good"}});
+    helm.upgrade_install(&request(&packaged.archive, good.clone(), "aaaaaaaaaaaa"))
+        .await
+        .unwrap();
+
+    // A run killed while Helm waits for a never-ready image: its revision
+    // stays `pending-upgrade` and blocks every later upgrade.
+    let killed = Cmd::new(&kube.helm, "/")
+        .args([
+            "upgrade",
+            "app",
+            packaged.archive.to_str().unwrap(),
+            "--wait=watcher",
+            "--timeout",
+            "120s",
+            "--set",
+            "image.reference=registry.test/app:broken",
+            "--kubeconfig",
+            kube.kubeconfig.to_str().unwrap(),
+            "--kube-context",
+            &kube.context,
+            "--namespace",
+            &namespace,
+        ])
+        .capture_output()
+        .spawn()
+        .unwrap();
+    let mut pending = None;
+    for _ in 0..200 {
+        let status = helm.status("app").await.unwrap().unwrap();
+        if status.is_pending() {
+            pending = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(killed);
+    let pending = pending.expect("the upgrade never showed as pending");
+    assert_eq!(
+        (pending.revision, pending.status.as_str()),
+        (2, "pending-upgrade")
+    );
+
+    let error = helm
+        .upgrade_install(&request(&packaged.archive, good.clone(), "bbbbbbbbbbbb"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("another operation"), "{error}");
+    let hint = windlass_diagnostic::Diagnostic::hint(&error).unwrap();
+    assert!(hint.contains("deploy status"), "{hint}");
+
+    // Rolling back to the last deployed revision clears it.
+    helm.rollback("app", 1, true, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let revision = helm
+        .upgrade_install(&request(&packaged.archive, good, "bbbbbbbbbbbb"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (revision.revision, revision.status.as_str()),
+        (4, "deployed")
+    );
+
+    // What a killed first install needs (nothing to roll back to):
+    // uninstall; uninstalling what is not there is no error.
+    helm.uninstall("app", true, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(helm.status("app").await.unwrap(), None);
+    helm.uninstall("app", true, Duration::from_secs(60))
+        .await
+        .unwrap();
+}
+
+#[test]
+fn the_chart_cache_is_windlass_cache() {
+    let env = Environment::from_vars([("WINDLASS_CACHE_DIR", "/c"), ("HOME", "/h")]);
+    assert_eq!(chart::default_cache_dir(&env), PathBuf::from("/c"));
+    let env = Environment::from_vars([("HOME", "/h")]);
+    assert_eq!(
+        chart::default_cache_dir(&env),
+        PathBuf::from("/h/.cache/windlass")
+    );
+}

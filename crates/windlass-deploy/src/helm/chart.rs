@@ -166,6 +166,13 @@ impl Diagnostic for ChartError {
     }
 }
 
+/// Windlass's cache directory, as every tool finds it:
+/// `WINDLASS_CACHE_DIR`, else `$XDG_CACHE_HOME/windlass`, else
+/// `~/.cache/windlass`. Charts live in its `charts/`.
+pub fn default_cache_dir(env: &Environment) -> PathBuf {
+    windlass_dist::pep517::default_cache_dir(|name| env.get(name).map(ToOwned::to_owned))
+}
+
 /// The parts of `Chart.yaml` Windlass reads.
 #[derive(Debug, Deserialize)]
 struct ChartYaml {

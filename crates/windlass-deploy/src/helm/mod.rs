@@ -412,6 +412,32 @@ impl Helm {
         Ok(())
     }
 
+    /// `helm uninstall RELEASE`: for a release whose first install was
+    /// killed (`pending-install`: there is nothing to roll back to). A
+    /// release that does not exist is not an error.
+    pub async fn uninstall(
+        &self,
+        release: &str,
+        wait: bool,
+        timeout: Duration,
+    ) -> Result<(), HelmError> {
+        let mut args: Vec<OsString> = vec![
+            "uninstall".into(),
+            release.into(),
+            "--timeout".into(),
+            go_duration(timeout).into(),
+        ];
+        if wait {
+            args.push("--wait=watcher".into());
+        }
+        let limit = timeout * 2 + Duration::from_secs(120);
+        match self.run(&args, Some(release), limit).await {
+            Ok(_) => Ok(()),
+            Err(error) if is_not_found(&error) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
     /// The values given to `revision` of `release` (what Windlass passed,
     /// not the chart's defaults); an empty object when none were.
     pub async fn get_values(
@@ -614,8 +640,11 @@ fn helm_message(stderr: &str, code: i32) -> String {
     }
 }
 
+/// Helm's answer for a release that does not exist (`release: not found`
+/// from `history` and `get`, `release not loaded` from `uninstall`).
 fn is_not_found(error: &HelmError) -> bool {
-    matches!(error, HelmError::Failed { message, .. } if message.contains("not found"))
+    matches!(error, HelmError::Failed { message, .. }
+        if message.contains("not found") || message.contains("release not loaded"))
 }
 
 /// The command as errors and logs show it: values are only ever file
