@@ -946,3 +946,43 @@ fn the_chart_cache_is_windlass_cache() {
         PathBuf::from("/h/.cache/windlass")
     );
 }
+
+#[tokio::test]
+async fn helm_v3_gets_its_own_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (binary, log) = spy(dir.path(), "v3.13.0", ONE_REVISION);
+    let version = helm::version(&binary).await.unwrap();
+    assert_eq!(version.to_string(), "v3.13.0");
+    let helm =
+        Helm::new(binary, None, Some("ctx".to_owned()), "ns".to_owned()).with_version(version);
+    let request = UpgradeRequest {
+        release: "app".to_owned(),
+        archive: PathBuf::from("/charts/app-0.1.0.tgz"),
+        values: Vec::new(),
+        wait: true,
+        timeout: Duration::from_secs(60),
+        rollback_on_failure: true,
+        description: String::new(),
+        labels: BTreeMap::new(),
+    };
+    helm.upgrade_install(&request).await.unwrap();
+    helm.rollback("app", 1, true, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let log = std::fs::read_to_string(log).unwrap();
+    let argv: Vec<&str> = log.lines().filter(|l| l.starts_with("ARGV")).collect();
+    assert!(
+        argv[1].contains(" --timeout 60s --wait --atomic --kube-context ctx"),
+        "{}",
+        argv[1]
+    );
+    assert!(
+        argv[3].contains("rollback app 1 --timeout 60s --wait --kube-context"),
+        "{}",
+        argv[3]
+    );
+    assert!(
+        !log.contains("watcher") && !log.contains("rollback-on-failure"),
+        "{log}"
+    );
+}

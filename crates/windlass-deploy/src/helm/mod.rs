@@ -63,8 +63,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 pub const BUNDLE_LABEL: &str = "windlass.dev/bundle";
 
 /// Finds the `helm` binary: `WINDLASS_HELM`, else `helm` on `PATH`, and
-/// checks that it is Helm v4 (or v3.13 and later, which know `--labels`
-/// is missing: see [`HelmVersion::supports_labels`]).
+/// checks that it is Helm v4, or v3.13 and later (the first v3 with release
+/// labels); give a v3 to [`Helm::with_version`].
 pub async fn locate(env: &Environment) -> Result<PathBuf, HelmError> {
     let binary = match env.get_str("WINDLASS_HELM") {
         Some(path) => PathBuf::from(path),
@@ -131,8 +131,8 @@ impl HelmVersion {
         self.major >= 4 || (self.major == 3 && self.minor >= 13)
     }
 
-    /// Whether `upgrade --labels` and `--rollback-on-failure` exist (Helm
-    /// v4); v3 has `--atomic` and no release labels.
+    /// Helm v4: `--wait=watcher`, `--rollback-on-failure`; v3.13 and later
+    /// say `--wait` and `--atomic` (both know `--labels`).
     pub fn is_v4(self) -> bool {
         self.major >= 4
     }
@@ -151,6 +151,7 @@ pub struct Helm {
     kubeconfig: Option<PathBuf>,
     context: Option<String>,
     namespace: String,
+    v4: bool,
 }
 
 /// One `upgrade --install`.
@@ -312,7 +313,21 @@ impl Helm {
             kubeconfig,
             context,
             namespace,
+            v4: true,
         }
+    }
+
+    /// Speaks the flags of this Helm version ([`version`]): Helm v4 by
+    /// default; for v3 (3.13 and later), `--wait` instead of
+    /// `--wait=watcher` and `--atomic` instead of `--rollback-on-failure`.
+    #[must_use]
+    pub fn with_version(mut self, version: HelmVersion) -> Self {
+        self.v4 = version.is_v4();
+        self
+    }
+
+    fn wait_flag(&self) -> &'static str {
+        if self.v4 { "--wait=watcher" } else { "--wait" }
     }
 
     /// The binary.
@@ -342,10 +357,17 @@ impl Helm {
             go_duration(request.timeout).into(),
         ];
         if request.wait || request.rollback_on_failure {
-            args.push("--wait=watcher".into());
+            args.push(self.wait_flag().into());
         }
         if request.rollback_on_failure {
-            args.push("--rollback-on-failure".into());
+            args.push(
+                if self.v4 {
+                    "--rollback-on-failure"
+                } else {
+                    "--atomic"
+                }
+                .into(),
+            );
         }
         if !request.description.is_empty() {
             args.push("--description".into());
@@ -405,7 +427,7 @@ impl Helm {
             go_duration(timeout).into(),
         ];
         if wait {
-            args.push("--wait=watcher".into());
+            args.push(self.wait_flag().into());
         }
         let limit = timeout * 2 + Duration::from_secs(120);
         self.run(&args, Some(release), limit).await?;
@@ -428,7 +450,7 @@ impl Helm {
             go_duration(timeout).into(),
         ];
         if wait {
-            args.push("--wait=watcher".into());
+            args.push(self.wait_flag().into());
         }
         let limit = timeout * 2 + Duration::from_secs(120);
         match self.run(&args, Some(release), limit).await {
