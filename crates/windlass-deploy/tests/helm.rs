@@ -323,6 +323,13 @@ async fn packaging_is_reproducible_and_helm_reads_it() {
         first.chart.digest
     );
 
+    // A symbolic link loop is read once (and a linked file is followed).
+    let c = dir.path().join("c/app");
+    copy_tree(&test_chart(), &c, SystemTime::now());
+    std::os::unix::fs::symlink("..", c.join("templates/loop")).unwrap();
+    let looped = chart::package(&c, &dir.path().join("cache-loop"), DEFAULT_MTIME).unwrap();
+    assert_eq!(looped.chart.digest, first.chart.digest);
+
     // Another SOURCE_DATE_EPOCH is another archive.
     let other = chart::package(&a, &dir.path().join("cache-c"), 1_700_000_000).unwrap();
     assert_ne!(other.chart.digest, first.chart.digest);

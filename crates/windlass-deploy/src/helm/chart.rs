@@ -315,6 +315,12 @@ fn chart_files(dir: &Path) -> Result<Vec<String>, ChartError> {
     let ignore = helmignore(dir)?;
     let mut files = Vec::new();
     let mut pending = vec![PathBuf::new()];
+    // Directories seen, by their real path: a symbolic link loop is read
+    // once.
+    let mut seen = std::collections::HashSet::new();
+    if let Ok(real) = std::fs::canonicalize(dir) {
+        seen.insert(real);
+    }
     while let Some(relative) = pending.pop() {
         let absolute = dir.join(&relative);
         let entries = std::fs::read_dir(&absolute).map_err(|source| ChartError::Read {
@@ -339,7 +345,14 @@ fn chart_files(dir: &Path) -> Result<Vec<String>, ChartError> {
                 continue;
             }
             if meta.is_dir() {
-                pending.push(child);
+                let real =
+                    std::fs::canonicalize(entry.path()).map_err(|source| ChartError::Read {
+                        path: entry.path(),
+                        source,
+                    })?;
+                if seen.insert(real) {
+                    pending.push(child);
+                }
             } else if meta.is_file() {
                 let text = child
                     .to_str()
