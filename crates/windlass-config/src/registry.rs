@@ -129,6 +129,12 @@ pub const ENV_VARS: &[EnvVar] = &[
         description: "The Python interpreter that PEP 517 builds run with (a name looked up on `PATH`, or a path); `python3` by default.",
     },
     EnvVar {
+        name: "WINDLASS_HELM",
+        key: None,
+        kind: Kind::Path,
+        description: "The `helm` binary `windlass deploy` runs (Helm v4, or v3.13 and later), instead of `helm` on `PATH`.",
+    },
+    EnvVar {
         name: "WINDLASS_LOG",
         key: None,
         kind: Kind::Text,

@@ -91,15 +91,9 @@ impl Context {
             .map_or_else(|| self.cwd.clone(), Path::to_path_buf)
     }
 
-    /// Where charts are packaged and fetched to.
+    /// Windlass's cache directory (charts live in its `charts/`).
     pub fn cache_dir(&self) -> PathBuf {
-        if let Some(dir) = self.env.get_str("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-            return Path::new(dir).join("windlass/deploy");
-        }
-        match self.env.home() {
-            Some(home) => home.join(".cache/windlass/deploy"),
-            None => self.project_dir().join(".windlass/deploy"),
-        }
+        crate::helm::chart::default_cache_dir(&self.env)
     }
 
     /// Who runs this: `$GITHUB_ACTOR` in Actions, else the user name.
@@ -177,6 +171,7 @@ pub fn classifier() -> windlass_output::Classifier {
         .with::<crate::kube::lease::LeaseError>()
         .with::<crate::kube::ledger::LedgerError>()
         .with::<crate::helm::HelmError>()
+        .with::<crate::helm::chart::ChartError>()
         .with::<crate::make::MakeError>()
 }
 

@@ -25,7 +25,7 @@ use crate::bundle::{Bundle, BundleId};
 use crate::cli::Context;
 use crate::config::StrategyKind;
 use crate::gates::GateResult;
-use crate::helm::{Revision, UpgradeRequest};
+use crate::helm::{BUNDLE_LABEL, Revision, UpgradeRequest};
 use crate::kube::lease::EnvLock;
 use crate::kube::ledger::{Entry, Event, NewEntry};
 use crate::stage::{LedgerView, Stage};
@@ -33,10 +33,6 @@ use crate::stage::{LedgerView, Stage};
 /// How long a promotion's lease lives without renewal: a killed run's
 /// lease is taken over after this.
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
-
-/// The label and description prefix Windlass puts on the Helm revisions it
-/// makes.
-pub const BUNDLE_LABEL: &str = "windlass.dev/bundle";
 
 /// What a promotion does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -729,9 +725,7 @@ pub async fn recover(
     printer: &Printer,
 ) -> anyhow::Result<Option<Recovery>> {
     let current = stage.helm.status(&stage.release).await?;
-    let pending = current
-        .as_ref()
-        .is_some_and(|r| r.status.starts_with("pending"));
+    let pending = current.as_ref().is_some_and(Revision::is_pending);
     let unfinished = view.unfinished();
     if unfinished.is_none() && !pending {
         return Ok(None);
@@ -796,6 +790,16 @@ pub async fn recover(
     let recovery = if unchanged || live_revision.is_none() {
         let detail = if unchanged {
             "the release is unchanged: it stopped before the upgrade".to_owned()
+        } else if pending {
+            // A first install killed half-way: nothing to roll back to.
+            stage
+                .helm
+                .uninstall(&stage.release, true, stage.timeout)
+                .await?;
+            format!(
+                "the release was stuck `{}` with no succeeded revision: uninstalled",
+                current.as_ref().map_or("pending", |r| r.status.as_str())
+            )
         } else {
             "no succeeded revision to roll back to: the release is left as it is".to_owned()
         };

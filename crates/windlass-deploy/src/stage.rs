@@ -74,13 +74,15 @@ impl Stage {
             namespace: spec.namespace.clone(),
         };
         let cluster = Cluster::connect(&target, &ctx.env).await?;
-        let binary = crate::helm::locate(&ctx.env)?;
+        let binary = crate::helm::locate(&ctx.env).await?;
+        let version = crate::helm::version(&binary).await?;
         let helm = Helm::new(
             binary,
-            target.kubeconfig.as_deref(),
-            target.context.as_deref(),
-            Some(cluster.namespace()),
-        );
+            target.kubeconfig.clone(),
+            Some(cluster.context().to_owned()),
+            cluster.namespace().to_owned(),
+        )
+        .with_version(version);
         let ledger = Ledger::new(&cluster, name);
         let release = spec
             .release

@@ -34,6 +34,52 @@ pub(crate) fn check_strategy(stage: &Stage) -> anyhow::Result<()> {
     .with_exit_status(ExitStatus::Usage)
 }
 
+/// Resolves `deploy`'s chart: a local chart packaged reproducibly, a
+/// repository or `oci://` chart pulled (registry credentials from
+/// `[image.registries]`, never on argv).
+pub(crate) async fn resolve_chart(
+    ctx: &crate::cli::Context,
+    deploy: &crate::config::DeploySection,
+) -> anyhow::Result<crate::helm::chart::ResolvedChart> {
+    let helm = crate::helm::locate(&ctx.env).await?;
+    let project_dir = ctx.project_dir();
+    let oci = deploy
+        .chart
+        .as_deref()
+        .is_some_and(|c| c.starts_with("oci://"));
+    let mut registries = std::collections::BTreeMap::new();
+    let mut files = None;
+    if oci {
+        let image = ctx
+            .config
+            .section::<windlass_image::config::ImageSection>("image")?;
+        let secrets = windlass_secrets::SecretsConfig::from_effective(&ctx.config)?;
+        let resolver =
+            windlass_secrets::Resolver::new(ctx.env.clone(), &project_dir, secrets.vault)
+                .with_http(windlass_http::HttpConfig::from_settings(
+                    &ctx.config.settings.http,
+                ));
+        let hosts = windlass_image::registry::config::host_settings(
+            &image.registries,
+            &project_dir,
+            &resolver,
+        )
+        .await;
+        resolver.close_unless_interrupted().await;
+        registries = hosts?;
+        files = Some(
+            windlass_image::registry::credentials::CredentialFiles::from_env(&ctx.env, &ctx.cwd),
+        );
+    }
+    let sources = crate::helm::chart::ChartSources {
+        helm: &helm,
+        registries: &registries,
+        files: files.as_ref(),
+        env: &ctx.env,
+    };
+    Ok(crate::helm::chart::resolve(deploy, &project_dir, &ctx.cache_dir(), &sources).await?)
+}
+
 /// Resolves the chart of a bundle and checks its digest: the same
 /// version must be the same bytes.
 pub(crate) async fn chart_archive(
@@ -42,8 +88,7 @@ pub(crate) async fn chart_archive(
 ) -> anyhow::Result<std::path::PathBuf> {
     let mut deploy = ctx.deploy.clone();
     deploy.version = Some(bundle.chart.version.clone());
-    let resolved =
-        crate::helm::chart::resolve(&deploy, &ctx.project_dir(), &ctx.cache_dir()).await?;
+    let resolved = resolve_chart(ctx, &deploy).await?;
     if resolved.chart.digest != bundle.chart.digest {
         return Err(anyhow::anyhow!(
             "chart {} {} is {} here, but the bundle has {}",

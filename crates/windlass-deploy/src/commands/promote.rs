@@ -74,14 +74,14 @@ pub async fn run(
         .with_hint(hint)
         .with_exit_status(ExitStatus::Usage);
     }
-    let (stage, bundle, archive) = windlass_process::until_interrupted(async {
+    let (stage, bundle, archive) = windlass_process::until_interrupted(Box::pin(async {
         let from = Stage::open(ctx, &args.from).await?;
         let bundle = live_bundle(&from).await?;
         let stage = Stage::open(ctx, &args.to).await?;
         super::check_strategy(&stage)?;
         let archive = super::chart_archive(ctx, &bundle).await?;
         anyhow::Ok((stage, bundle, archive))
-    })
+    }))
     .await??;
     let report = crate::promotion::run(
         ctx,

@@ -65,8 +65,8 @@ pub async fn run(
         deploy.version = Some(version.clone());
     }
     let project_dir = ctx.project_dir();
-    let bundle = windlass_process::until_interrupted(async {
-        let chart = crate::helm::chart::resolve(&deploy, &project_dir, &ctx.cache_dir()).await?;
+    let bundle = windlass_process::until_interrupted(Box::pin(async {
+        let chart = super::resolve_chart(ctx, &deploy).await?;
         let bundle = crate::make::make_bundle(
             &MakeRequest {
                 deploy: &deploy,
@@ -78,7 +78,7 @@ pub async fn run(
         )
         .await?;
         anyhow::Ok((bundle, chart.archive))
-    })
+    }))
     .await??;
     let (bundle, archive) = bundle;
     if args.dry_run {
