@@ -130,11 +130,13 @@ pub struct EnvironmentSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct GatesSpec {
-    /// A person must approve the bundle for this environment first
-    /// (`deploy approve ENV BUNDLE`, or the GitHub environment's protection
-    /// rule in Actions).
+    /// A person must approve the bundle for this environment first:
+    /// `true` for `deploy approve ENV BUNDLE` (a ledger record),
+    /// `"github-environment"` to also accept, inside GitHub Actions, the
+    /// protection rules of the job's `environment` (the job only runs once
+    /// its reviewers approved).
     #[serde(default)]
-    pub approval: bool,
+    pub approval: Approval,
     /// How long the bundle must have run in the `from` environment (`30m`,
     /// `2h`, `1d`).
     pub soak: Option<String>,
@@ -148,6 +150,45 @@ pub struct GatesSpec {
     /// Wait for every Deployment, StatefulSet and DaemonSet of the release
     /// to finish rolling out (default true).
     pub rollout: Option<bool>,
+}
+
+/// `gates.approval`: `false` (default), `true` or `"github-environment"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Approval {
+    /// No approval needed.
+    #[default]
+    None,
+    /// An `Approved` ledger record for the bundle (`deploy approve`).
+    Ledger,
+    /// A ledger record, or, inside GitHub Actions, the job's environment
+    /// protection rules (the run's reviewers are recorded).
+    GithubEnvironment,
+}
+
+impl Approval {
+    /// Whether a person must approve.
+    pub fn required(self) -> bool {
+        self != Self::None
+    }
+}
+
+impl<'de> Deserialize<'de> for Approval {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Bool(false) => Ok(Self::None),
+            Raw::Bool(true) => Ok(Self::Ledger),
+            Raw::Text(text) if text == "github-environment" => Ok(Self::GithubEnvironment),
+            Raw::Text(text) => Err(serde::de::Error::custom(format!(
+                "`approval` is `true`, `false` or `\"github-environment\"`, not `{text}`"
+            ))),
+        }
+    }
 }
 
 /// One verification after an upgrade.

@@ -28,6 +28,9 @@
 
 pub mod bundle;
 pub mod config;
+pub mod diff;
+pub mod gates;
 pub mod kube;
+pub mod make;
 
 pub use crate::bundle::{Bundle, BundleId};
