@@ -86,13 +86,17 @@ fn command(argv: &[&str], env: &[(&str, &str)], name: Option<&str>) -> VerifySpe
 
 async fn run(checks: &[VerifySpec], env: Environment) -> Vec<GateResult> {
     let dir = tempfile::tempdir().unwrap();
+    run_in(dir.path(), checks, env).await
+}
+
+async fn run_in(dir: &std::path::Path, checks: &[VerifySpec], env: Environment) -> Vec<GateResult> {
     let client = HttpClient::new(&HttpConfig::default()).unwrap();
-    let resolver = Resolver::new(env, dir.path(), VaultSection::default());
+    let resolver = Resolver::new(env, dir, VaultSection::default());
     verify_after(&VerifyInput {
         checks,
         http: &client,
         secrets: &resolver,
-        cwd: dir.path(),
+        cwd: dir,
     })
     .await
 }
@@ -278,4 +282,28 @@ async fn a_check_needs_exactly_one_kind() {
         results[1].detail,
         "`timeout = \"soon\"` is not a duration (e.g. `30s`, `2m`)"
     );
+}
+
+/// A command relative to the project directory runs from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_in_the_project() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("scripts/smoke.sh");
+    std::fs::create_dir_all(script.parent().unwrap()).unwrap();
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ntest -f scripts/smoke.sh || exit 9\necho checked\nexit 4\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let results = run_in(
+        dir.path(),
+        &[command(&["./scripts/smoke.sh"], &[], None)],
+        Environment::from_vars::<_, &str, &str>([]),
+    )
+    .await;
+    assert_eq!(results[0].gate, "verify: ./scripts/smoke.sh");
+    assert_eq!(results[0].detail, "exited with 4\nstdout:\n  checked");
 }

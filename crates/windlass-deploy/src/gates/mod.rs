@@ -128,7 +128,9 @@ fn approval(input: &GateInput<'_>) -> GateResult {
         .iter()
         .rev()
         .find_map(|entry| match &entry.event {
-            Event::Approved { by, reason, .. } if entry.bundle == *input.bundle => {
+            Event::Approved { by, reason, .. }
+                if entry.bundle == *input.bundle && entry.environment == input.environment =>
+            {
                 Some((entry, by, reason))
             }
             _ => None,

@@ -112,11 +112,15 @@ fn approval_from_the_ledger() {
         "bundle aaaaaaaaaaaa is not approved for prod: run `windlass deploy approve prod aaaaaaaaaaaa`"
     );
 
-    // An approval of another bundle does not count.
+    // An approval of another bundle, or for another environment, does not
+    // count.
     case.ledger.push(approved(1, "2026-11-30T09:00:00Z", 'b'));
+    let mut elsewhere = approved(2, "2026-11-30T09:10:00Z", 'a');
+    elsewhere.environment = "staging".into();
+    case.ledger.push(elsewhere);
     assert!(!case.one().passed);
 
-    case.ledger.push(approved(2, "2026-11-30T09:30:00Z", 'a'));
+    case.ledger.push(approved(3, "2026-11-30T09:30:00Z", 'a'));
     let result = case.one();
     assert!(result.passed);
     assert_eq!(
