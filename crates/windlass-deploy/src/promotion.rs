@@ -417,13 +417,14 @@ async fn steps(
         };
         let gates = crate::gates::check_before(&crate::gates::GateInput {
             environment: &stage.name,
-            spec: &stage.spec,
-            bundle: &request.bundle,
+            gates: &stage.spec.gates,
+            from: stage.spec.from.as_deref(),
+            bundle: &id,
             ledger: &view.entries,
             from_ledger: &from_entries,
+            now: jiff::Timestamp::now(),
             env: &ctx.env,
-        })
-        .await;
+        });
         for gate in gates {
             writer
                 .write(Event::Gate {
@@ -638,7 +639,13 @@ async fn upgrade(
         .clone()
         .ok_or_else(|| anyhow::anyhow!("no chart archive for the upgrade"))?;
     let secrets = secret_values(ctx, stage).await?;
-    let values = crate::make::environment_values(&stage.spec, &request.bundle, &secrets)?;
+    let values = crate::make::environment_values(
+        &stage.spec,
+        &ctx.deploy,
+        &ctx.project_dir(),
+        &request.bundle,
+        &secrets,
+    )?;
     let id = request.bundle.id();
     let labels = BTreeMap::from([
         (BUNDLE_LABEL.to_owned(), id.short().to_owned()),
@@ -697,16 +704,45 @@ async fn verify(ctx: &Context, stage: &Stage) -> Vec<GateResult> {
             return results;
         }
     }
+    if stage.spec.gates.verify.is_empty() {
+        return results;
+    }
     let project_dir = ctx.project_dir();
+    let http_config = windlass_http::HttpConfig::from_settings(&ctx.config.settings.http);
+    let http = match windlass_http::HttpClient::new(&http_config) {
+        Ok(http) => http,
+        Err(error) => {
+            results.push(GateResult {
+                gate: "verify".to_owned(),
+                passed: false,
+                detail: format!("cannot make an HTTP client: {error}"),
+            });
+            return results;
+        }
+    };
+    let vault = match windlass_secrets::SecretsConfig::from_effective(&ctx.config) {
+        Ok(secrets) => secrets.vault,
+        Err(error) => {
+            results.push(GateResult {
+                gate: "verify".to_owned(),
+                passed: false,
+                detail: format!("cannot read the secrets configuration: {error}"),
+            });
+            return results;
+        }
+    };
+    let resolver = windlass_secrets::Resolver::new(ctx.env.clone(), &project_dir, vault)
+        .with_http(http_config);
     results.extend(
         crate::gates::verify_after(&crate::gates::VerifyInput {
-            environment: &stage.name,
-            spec: &stage.spec,
-            env: &ctx.env,
-            project_dir: &project_dir,
+            checks: &stage.spec.gates.verify,
+            http: &http,
+            secrets: &resolver,
+            cwd: &project_dir,
         })
         .await,
     );
+    resolver.close_unless_interrupted().await;
     results
 }
 

@@ -51,7 +51,7 @@ impl Outcome for DiffReport {
                 let _ = diff;
                 writeln!(out, "the same bundle")
             }
-            Some(diff) => write!(out, "{diff}"),
+            Some(diff) => write!(out, "{}", crate::diff::render(diff)),
         }
     }
 }

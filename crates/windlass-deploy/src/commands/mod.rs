@@ -34,6 +34,34 @@ pub(crate) fn check_strategy(stage: &Stage) -> anyhow::Result<()> {
     .with_exit_status(ExitStatus::Usage)
 }
 
+/// The registries of `[image.registries]`, resolved (credentials
+/// registered with the redactor), and the credential files podman and
+/// Docker read: what pulling a chart from an `oci://` registry and
+/// resolving an image tag need.
+pub(crate) async fn registry_access(
+    ctx: &crate::cli::Context,
+) -> anyhow::Result<(
+    std::collections::BTreeMap<String, windlass_image::registry::HostSettings>,
+    windlass_image::registry::credentials::CredentialFiles,
+)> {
+    let project_dir = ctx.project_dir();
+    let image = ctx
+        .config
+        .section::<windlass_image::config::ImageSection>("image")?;
+    let secrets = windlass_secrets::SecretsConfig::from_effective(&ctx.config)?;
+    let resolver = windlass_secrets::Resolver::new(ctx.env.clone(), &project_dir, secrets.vault)
+        .with_http(windlass_http::HttpConfig::from_settings(
+            &ctx.config.settings.http,
+        ));
+    let hosts =
+        windlass_image::registry::config::host_settings(&image.registries, &project_dir, &resolver)
+            .await;
+    resolver.close_unless_interrupted().await;
+    let files =
+        windlass_image::registry::credentials::CredentialFiles::from_env(&ctx.env, &ctx.cwd);
+    Ok((hosts?, files))
+}
+
 /// Resolves `deploy`'s chart: a local chart packaged reproducibly, a
 /// repository or `oci://` chart pulled (registry credentials from
 /// `[image.registries]`, never on argv).
@@ -47,30 +75,12 @@ pub(crate) async fn resolve_chart(
         .chart
         .as_deref()
         .is_some_and(|c| c.starts_with("oci://"));
-    let mut registries = std::collections::BTreeMap::new();
-    let mut files = None;
-    if oci {
-        let image = ctx
-            .config
-            .section::<windlass_image::config::ImageSection>("image")?;
-        let secrets = windlass_secrets::SecretsConfig::from_effective(&ctx.config)?;
-        let resolver =
-            windlass_secrets::Resolver::new(ctx.env.clone(), &project_dir, secrets.vault)
-                .with_http(windlass_http::HttpConfig::from_settings(
-                    &ctx.config.settings.http,
-                ));
-        let hosts = windlass_image::registry::config::host_settings(
-            &image.registries,
-            &project_dir,
-            &resolver,
-        )
-        .await;
-        resolver.close_unless_interrupted().await;
-        registries = hosts?;
-        files = Some(
-            windlass_image::registry::credentials::CredentialFiles::from_env(&ctx.env, &ctx.cwd),
-        );
-    }
+    let (registries, files) = if oci {
+        let (hosts, files) = registry_access(ctx).await?;
+        (hosts, Some(files))
+    } else {
+        (std::collections::BTreeMap::new(), None)
+    };
     let sources = crate::helm::chart::ChartSources {
         helm: &helm,
         registries: &registries,

@@ -1,10 +1,10 @@
 //! `deploy up ENV`: make a bundle from the configuration and the images
 //! just built, and deploy it.
 
-use windlass_output::{ExitStatus, Printer, ResultExt as _};
+use windlass_output::Printer;
 
 use crate::cli::Context;
-use crate::make::{ImageInput, ImageResolver, MakeRequest};
+use crate::make::{ImageInput, MakeRequest, RegistryResolver};
 use crate::promotion::{Kind, PromotionReport, Request};
 use crate::stage::Stage;
 
@@ -30,26 +30,27 @@ pub struct UpArgs {
 }
 
 fn image_inputs(images: &[String]) -> anyhow::Result<Vec<ImageInput>> {
-    images
+    Ok(images
         .iter()
-        .map(|text| {
-            let (name, reference) = text
-                .split_once('=')
-                .filter(|(n, r)| !n.is_empty() && !r.is_empty())
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "`--image {}` is not NAME=REF",
-                        windlass_output::escape_controls(text)
-                    )
-                })
-                .with_hint("name an image of `[deploy.images]`: `--image web=registry.example.com/web@sha256:...`")
-                .with_exit_status(ExitStatus::Usage)?;
-            Ok(ImageInput {
-                name: name.to_owned(),
-                reference: reference.to_owned(),
-            })
-        })
-        .collect()
+        .map(|text| text.parse::<ImageInput>())
+        .collect::<Result<_, _>>()?)
+}
+
+/// Resolves image tags through windlass-image's registry client.
+async fn image_resolver(ctx: &Context, printer: &Printer) -> anyhow::Result<RegistryResolver> {
+    let (hosts, files) = super::registry_access(ctx).await?;
+    let http = windlass_http::HttpConfig::from_settings(&ctx.config.settings.http)
+        .with_retry_observer(windlass_http::RetryObserver::new(
+            printer.status_line().shows("Retrying"),
+        ));
+    Ok(RegistryResolver::new(
+        windlass_image::registry::Client::new(windlass_image::registry::ClientConfig {
+            http,
+            hosts,
+            files,
+            jobs: 4,
+        }),
+    ))
 }
 
 /// Runs `deploy up`.
@@ -74,7 +75,7 @@ pub async fn run(
                 chart: chart.chart,
                 images,
             },
-            &ImageResolver,
+            &image_resolver(ctx, printer).await?,
         )
         .await?;
         anyhow::Ok((bundle, chart.archive))
