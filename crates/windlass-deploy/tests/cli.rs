@@ -221,6 +221,23 @@ fn up_then_promote_deploys_one_bundle_and_never_shows_the_secret() {
     );
     assert_eq!(values["image"]["digest"], DIGEST_A);
     assert_eq!(values["replicaCount"], 2);
+    assert_eq!(
+        values["secret"]["token"], secret,
+        "the secret value reached Helm (through a private file)"
+    );
+
+    // The ledger as `--json` shows it, times, digests and paths filtered.
+    let history = project.json(&["history", "staging"], 0);
+    let chart = test_chart().display().to_string();
+    insta::with_settings!({filters => vec![
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
+        (r"sha256:[0-9a-f]{64}", "[DIGEST]"),
+        (r"\b[0-9a-f]{12}\b", "[SHORT]"),
+        (r"\d+ ms", "[N] ms"),
+        (chart.as_str(), "[CHART]"),
+    ]}, {
+        insta::assert_snapshot!("history_json", serde_json::to_string_pretty(&history).unwrap());
+    });
 
     // Both ledgers hold the promotion from start to end.
     assert_eq!(
