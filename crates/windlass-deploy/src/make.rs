@@ -103,6 +103,35 @@ impl RegistryResolver {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
+
+    /// The resolver the command layer uses: windlass-image's client
+    /// configured from `windlass.toml` (`[http]`, `[image.registries]` with
+    /// the passwords of the registries that `images` name by tag resolved)
+    /// and the credential files of the environment, as `windlass image`
+    /// opens it.
+    pub async fn open(
+        context: &windlass_image::cli::Context,
+        printer: &windlass_output::Printer,
+        images: &[ImageInput],
+    ) -> anyhow::Result<Self> {
+        let registries: Vec<&str> = images
+            .iter()
+            .filter_map(|input| match &input.location {
+                Location::Registry(reference) if reference.digest.is_none() => {
+                    Some(reference.registry.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        let client = windlass_image::registry::open_client(
+            context,
+            &windlass_image::registry::TransferArgs { jobs: 1 },
+            printer,
+            &registries,
+        )
+        .await?;
+        Ok(Self { client })
+    }
 }
 
 impl From<RegistryError> for ResolveError {
