@@ -10,6 +10,8 @@
 //!   `windlass.toml`.
 //! - [`bundle`]: what gets promoted: chart, images by digest, application
 //!   values and source commit, with a content-addressed id.
+//! - [`make`]: making a bundle (values merged, images pinned, the source
+//!   from git) and the values documents an environment hands to Helm.
 //! - [`helm`]: the real `helm` binary, run through `windlass-process`;
 //!   values reach it as private files, never on argv.
 //! - [`kube`]: the Kubernetes API through kube-rs: the per-environment

@@ -103,6 +103,35 @@ impl RegistryResolver {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
+
+    /// The resolver the command layer uses: windlass-image's client
+    /// configured from `windlass.toml` (`[http]`, `[image.registries]` with
+    /// the passwords of the registries that `images` name by tag resolved)
+    /// and the credential files of the environment, as `windlass image`
+    /// opens it.
+    pub async fn open(
+        context: &windlass_image::cli::Context,
+        printer: &windlass_output::Printer,
+        images: &[ImageInput],
+    ) -> anyhow::Result<Self> {
+        let registries: Vec<&str> = images
+            .iter()
+            .filter_map(|input| match &input.location {
+                Location::Registry(reference) if reference.digest.is_none() => {
+                    Some(reference.registry.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        let client = windlass_image::registry::open_client(
+            context,
+            &windlass_image::registry::TransferArgs { jobs: 1 },
+            printer,
+            &registries,
+        )
+        .await?;
+        Ok(Self { client })
+    }
 }
 
 impl From<RegistryError> for ResolveError {
@@ -585,6 +614,76 @@ mod tests {
         let mut doc = json!({"a": 1});
         set_path(&mut doc, &["a".into(), "b".into()], json!(2));
         assert_eq!(doc, json!({"a": {"b": 2}}));
+    }
+
+    /// Never asked: every image here has a digest.
+    struct NoRegistry;
+
+    impl ImageResolver for NoRegistry {
+        async fn resolve(&self, reference: &Reference) -> Result<Digest, ResolveError> {
+            panic!("asked to resolve {reference}")
+        }
+    }
+
+    fn section(text: &str) -> DeploySection {
+        toml::from_str(text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_image_given_twice() {
+        let deploy = section("[images.job]\nrepository = \"r.test/job\"\n");
+        let dir = tempfile::tempdir().unwrap();
+        let flag = format!("job=r.test/job@sha256:{}", "a".repeat(64));
+        let request = MakeRequest {
+            deploy: &deploy,
+            project_dir: dir.path(),
+            chart: crate::bundle::ChartRef {
+                name: "c".into(),
+                version: "1".into(),
+                location: "c".into(),
+                digest: "sha256:0".into(),
+            },
+            images: vec![flag.parse().unwrap(), flag.parse().unwrap()],
+        };
+        let error = make_bundle(&request, &NoRegistry).await.unwrap_err();
+        assert_eq!(error.to_string(), "`--image job` is given twice");
+
+        let request = MakeRequest {
+            images: vec![flag.parse().unwrap()],
+            ..request
+        };
+        let bundle = make_bundle(&request, &NoRegistry).await.unwrap();
+        assert_eq!(bundle.images["job"].tag, None);
+        assert_eq!(bundle.values, json!({}));
+
+        // A values key that is not a dotted path.
+        let bad = section("[images.job]\nrepository = \"r.test/job\"\nvalues-key = \"a..b\"\n");
+        let error = environment_values(
+            &EnvironmentSpec::default(),
+            &bad,
+            dir.path(),
+            &bundle,
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`[deploy.images.job] values-key` key `a..b` is not a dotted key path"
+        );
+        // Without secrets or environment values: one document.
+        let docs = environment_values(
+            &EnvironmentSpec::default(),
+            &deploy,
+            dir.path(),
+            &bundle,
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(
+            docs[0]["images"]["job"]["reference"],
+            json!(format!("r.test/job@sha256:{}", "a".repeat(64)))
+        );
     }
 
     #[test]

@@ -382,3 +382,40 @@ async fn images_that_cannot_be_pinned() {
         "{error}"
     );
 }
+
+/// The resolver the command layer opens from `windlass.toml`, as
+/// `windlass image` opens its client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resolver_from_the_configuration() {
+    let registries = Services::load().registries();
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    let repo = unique("deploy-open");
+    write(
+        &dir.join("windlass.toml"),
+        &format!(
+            "[deploy.images.job]\nrepository = \"{}/{repo}\"\n",
+            registries.open
+        ),
+    );
+    let (layout, pushed) = make_layout(&dir.join("build/job"), "v3", "open");
+    let printer = windlass_output::Printer::new(&windlass_output::OutputArgs::default(), "test");
+    let destination: Reference = format!("{}/{repo}:v3", registries.open).parse().unwrap();
+    windlass_image::registry::push_from_layout(
+        &client(dir),
+        &layout,
+        &pushed,
+        &destination,
+        &printer,
+    )
+    .await
+    .unwrap();
+
+    let context = windlass_image::cli::Context::load(Some(&dir.join("windlass.toml"))).unwrap();
+    let images: Vec<ImageInput> = vec![format!("job={destination}").parse().unwrap()];
+    let resolver = RegistryResolver::open(&context, &printer, &images)
+        .await
+        .unwrap();
+    let digest = resolver.resolve(&destination).await.unwrap();
+    assert_eq!(digest.to_string(), pushed.digest().to_string());
+}

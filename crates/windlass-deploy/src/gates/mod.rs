@@ -283,6 +283,76 @@ fn window(windows: &[String], now: Timestamp) -> GateResult {
     GateResult::new("window", false, detail)
 }
 
+/// A gate of `[deploy.environments.NAME]` that cannot work as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`[deploy.environments.{environment}] gates`: {problem}")]
+pub struct GateConfigError {
+    pub environment: String,
+    pub problem: String,
+}
+
+impl windlass_diagnostic::Diagnostic for GateConfigError {
+    fn exit_status(&self) -> windlass_diagnostic::ExitStatus {
+        windlass_diagnostic::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some("see the `deploy` keys in docs/configuration.md".into())
+    }
+}
+
+/// Checks the gates of `environment` as far as can be done without running
+/// them: durations, windows, each verify check's kind and references. The
+/// command layer calls it before it takes the lease, so a typo fails at once
+/// (exit 2) rather than as a failed gate.
+pub fn validate(environment: &str, gates: &GatesSpec) -> Result<(), GateConfigError> {
+    let fail = |problem: String| GateConfigError {
+        environment: environment.to_owned(),
+        problem,
+    };
+    if let Some(soak) = &gates.soak
+        && parse_duration(soak).is_none()
+    {
+        return Err(fail(format!(
+            "`soak = \"{soak}\"` is not a duration (e.g. `30m`, `2h`, `1d`)"
+        )));
+    }
+    for window in &gates.window {
+        Window::parse(window).map_err(|e| fail(e.to_string()))?;
+    }
+    for (index, check) in gates.verify.iter().enumerate() {
+        let which = format!("verify[{index}]");
+        if check.http.is_some() == check.command.is_some() {
+            return Err(fail(format!(
+                "{which} has exactly one of `http` and `command`"
+            )));
+        }
+        if let Some(timeout) = &check.timeout
+            && parse_duration(timeout).is_none()
+        {
+            return Err(fail(format!(
+                "{which}: `timeout = \"{timeout}\"` is not a duration (e.g. `30s`, `2m`)"
+            )));
+        }
+        if check.command.as_ref().is_some_and(Vec::is_empty) {
+            return Err(fail(format!("{which}: the command is empty")));
+        }
+        if check.http.is_some() && !check.env.is_empty() {
+            return Err(fail(format!(
+                "{which}: `env` is for a command, not an HTTP check"
+            )));
+        }
+        for (name, value) in &check.env {
+            if let Err(e) = windlass_secrets::SecretRef::parse(value) {
+                return Err(fail(format!(
+                    "{which}: `env.{name}` is not a secret reference ({e})"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `30s`, `5m`, `2h`, `1d`, `1w`, combined (`1h30m`), or whole seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();

@@ -367,3 +367,58 @@ fn approval_config_forms() {
     let error = read("approval = \"yes\"").unwrap_err().to_string();
     assert!(error.contains("not `yes`"), "{error}");
 }
+
+#[test]
+fn validation() {
+    let ok: GatesSpec = toml::from_str(
+        r#"
+        approval = true
+        soak = "1h"
+        window = ["Mon-Fri 09:00-16:00 Europe/Paris"]
+        verify = [
+            { http = "https://x.example/healthz", timeout = "30s" },
+            { command = ["./smoke"], env = { T = "env://T" } },
+        ]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(validate("prod", &ok), Ok(()));
+    for (text, expected) in [
+        (
+            "soak = \"1 hour\"",
+            "`[deploy.environments.prod] gates`: `soak = \"1 hour\"` is not a duration (e.g. `30m`, `2h`, `1d`)",
+        ),
+        (
+            "window = \"Mon 9-10\"",
+            "`[deploy.environments.prod] gates`: the change window `Mon 9-10` cannot be read: `9` is not a time `HH:MM` (00:00 to 24:00)",
+        ),
+        (
+            "verify = [{ name = \"x\" }]",
+            "`[deploy.environments.prod] gates`: verify[0] has exactly one of `http` and `command`",
+        ),
+        (
+            "verify = [{ command = [] }]",
+            "`[deploy.environments.prod] gates`: verify[0]: the command is empty",
+        ),
+        (
+            "verify = [{ http = \"https://x/\", timeout = \"long\" }]",
+            "`[deploy.environments.prod] gates`: verify[0]: `timeout = \"long\"` is not a duration (e.g. `30s`, `2m`)",
+        ),
+        (
+            "verify = [{ http = \"https://x/\", env = { T = \"env://T\" } }]",
+            "`[deploy.environments.prod] gates`: verify[0]: `env` is for a command, not an HTTP check",
+        ),
+    ] {
+        let gates: GatesSpec = toml::from_str(text).unwrap();
+        let error = validate("prod", &gates).unwrap_err().to_string();
+        assert_eq!(error, expected, "{text}");
+    }
+    let literal: GatesSpec =
+        toml::from_str("verify = [{ command = [\"x\"], env = { T = \"hunter2\" } }]").unwrap();
+    let error = validate("prod", &literal).unwrap_err().to_string();
+    assert!(
+        error.contains("`env.T` is not a secret reference"),
+        "{error}"
+    );
+    assert!(!error.contains("hunter2"), "{error}");
+}
