@@ -173,6 +173,7 @@ pub fn classifier() -> windlass_output::Classifier {
         .with::<crate::helm::HelmError>()
         .with::<crate::helm::chart::ChartError>()
         .with::<crate::make::MakeError>()
+        .with::<crate::gates::GateConfigError>()
 }
 
 /// Runs `windlass deploy ...` to the end: output, logging, configuration,

@@ -68,6 +68,7 @@ impl Stage {
     /// Opens environment `name`: connects to its cluster and finds Helm.
     pub async fn open(ctx: &Context, name: &str) -> anyhow::Result<Self> {
         let spec = spec(ctx, name)?.clone();
+        crate::gates::validate(name, &spec.gates)?;
         let target = Target {
             kubeconfig: spec.kubeconfig.as_ref().map(|p| p.as_path().to_path_buf()),
             context: spec.context.clone(),

@@ -36,21 +36,22 @@ fn image_inputs(images: &[String]) -> anyhow::Result<Vec<ImageInput>> {
         .collect::<Result<_, _>>()?)
 }
 
-/// Resolves image tags through windlass-image's registry client.
-async fn image_resolver(ctx: &Context, printer: &Printer) -> anyhow::Result<RegistryResolver> {
-    let (hosts, files) = super::registry_access(ctx).await?;
-    let http = windlass_http::HttpConfig::from_settings(&ctx.config.settings.http)
-        .with_retry_observer(windlass_http::RetryObserver::new(
-            printer.status_line().shows("Retrying"),
-        ));
-    Ok(RegistryResolver::new(
-        windlass_image::registry::Client::new(windlass_image::registry::ClientConfig {
-            http,
-            hosts,
-            files,
-            jobs: 4,
-        }),
-    ))
+/// Resolves image tags through windlass-image's registry client, with
+/// the credentials of only the registries the tags name.
+async fn image_resolver(
+    ctx: &Context,
+    printer: &Printer,
+    images: &[ImageInput],
+) -> anyhow::Result<RegistryResolver> {
+    let image_ctx = windlass_image::cli::Context {
+        config: ctx.config.clone(),
+        image: ctx
+            .config
+            .section::<windlass_image::config::ImageSection>("image")?,
+        env: ctx.env.clone(),
+        cwd: ctx.cwd.clone(),
+    };
+    RegistryResolver::open(&image_ctx, printer, images).await
 }
 
 /// Runs `deploy up`.
@@ -61,6 +62,7 @@ pub async fn run(
 ) -> anyhow::Result<PromotionReport> {
     let spec = crate::stage::spec(ctx, &args.environment)?;
     let images = image_inputs(&args.images)?;
+    crate::gates::validate(&args.environment, &spec.gates)?;
     let mut deploy = ctx.deploy.clone();
     if let Some(version) = &args.chart_version {
         deploy.version = Some(version.clone());
@@ -68,6 +70,7 @@ pub async fn run(
     let project_dir = ctx.project_dir();
     let bundle = windlass_process::until_interrupted(Box::pin(async {
         let chart = super::resolve_chart(ctx, &deploy).await?;
+        let resolver = image_resolver(ctx, printer, &images).await?;
         let bundle = crate::make::make_bundle(
             &MakeRequest {
                 deploy: &deploy,
@@ -75,7 +78,7 @@ pub async fn run(
                 chart: chart.chart,
                 images,
             },
-            &image_resolver(ctx, printer).await?,
+            &resolver,
         )
         .await?;
         anyhow::Ok((bundle, chart.archive))
