@@ -228,3 +228,151 @@ impl LedgerView {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{LedgerView, chart_name, parse_duration};
+    use crate::bundle::{Bundle, BundleId, ChartRef};
+    use crate::config::StrategyKind;
+    use crate::kube::ledger::{Entry, Event};
+
+    fn bundle(version: &str) -> Bundle {
+        Bundle {
+            chart: ChartRef {
+                name: "app".to_owned(),
+                version: version.to_owned(),
+                location: "chart".to_owned(),
+                digest: format!("sha256:{version}"),
+            },
+            images: BTreeMap::new(),
+            values: serde_json::json!({}),
+            source: None,
+        }
+    }
+
+    /// A ledger from `(promotion, bundle version, event)` rows.
+    fn ledger(rows: &[(u64, &str, Event)]) -> LedgerView {
+        let entries = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (promotion, version, event))| Entry {
+                seq: i as u64 + 1,
+                environment: "dev".to_owned(),
+                time: format!("t{}", i + 1),
+                actor: "tester".to_owned(),
+                promotion: *promotion,
+                bundle: bundle(version).id(),
+                event: event.clone(),
+            })
+            .collect();
+        LedgerView { entries }
+    }
+
+    fn started(version: &str) -> Event {
+        Event::Started {
+            bundle: Box::new(bundle(version)),
+            from: None,
+            strategy: StrategyKind::Rolling,
+        }
+    }
+
+    fn id(version: &str) -> BundleId {
+        bundle(version).id()
+    }
+
+    #[test]
+    fn live_unfinished_and_rolled_back_bundles() {
+        let view = ledger(&[
+            (1, "1", started("1")),
+            (1, "1", Event::Upgraded { revision: 1 }),
+            (1, "1", Event::Succeeded { revision: 1 }),
+            (4, "2", started("2")),
+            (4, "2", Event::Upgraded { revision: 2 }),
+            (
+                4,
+                "2",
+                Event::RolledBack {
+                    to_revision: 1,
+                    to_bundle: Some(id("1")),
+                    reason: "verify failed".to_owned(),
+                },
+            ),
+            (
+                4,
+                "2",
+                Event::Failed {
+                    reason: "verify failed".to_owned(),
+                    rolled_back_to: Some(3),
+                },
+            ),
+            (8, "3", started("3")),
+            (8, "3", Event::Upgraded { revision: 4 }),
+        ]);
+        let promotions = view.promotions();
+        assert_eq!(
+            promotions.iter().map(|p| p.seq).collect::<Vec<_>>(),
+            [1, 4, 8]
+        );
+        let live = view.live().unwrap();
+        assert_eq!(live.started.bundle, id("1"));
+        assert_eq!(live.succeeded(), Some(1));
+        let unfinished = view.unfinished().unwrap();
+        assert_eq!(unfinished.seq, 8);
+        assert_eq!(unfinished.upgraded(), Some(4));
+        assert!(view.rolled_back(&id("2")).is_some());
+        assert!(view.rolled_back(&id("1")).is_none());
+        // The ledger expects the revision the failed promotion left.
+        assert_eq!(
+            crate::promotion::expected_revision(&view.entries[..7]),
+            Some(3)
+        );
+        let full = id("3");
+        let hex = &full.as_str()["sha256:".len()..];
+        assert!(view.find_bundle(&hex[..7]).is_some());
+        assert!(view.find_bundle(&hex[..6]).is_none(), "too short a prefix");
+    }
+
+    #[test]
+    fn a_finished_ledger_has_nothing_unfinished() {
+        let view = ledger(&[
+            (1, "1", started("1")),
+            (
+                1,
+                "1",
+                Event::Failed {
+                    reason: "gate approval failed".to_owned(),
+                    rolled_back_to: None,
+                },
+            ),
+        ]);
+        assert!(view.unfinished().is_none());
+        assert!(view.live().is_none());
+        assert_eq!(crate::promotion::expected_revision(&view.entries), None);
+    }
+
+    #[test]
+    fn durations_and_chart_names() {
+        for (text, seconds) in [
+            ("90s", Some(90)),
+            ("5m", Some(300)),
+            ("2h", Some(7200)),
+            ("1d", Some(86_400)),
+            ("30", Some(30)),
+            ("5x", None),
+            ("m", None),
+        ] {
+            assert_eq!(parse_duration(text).map(|d| d.as_secs()), seconds, "{text}");
+        }
+        for (chart, name) in [
+            (Some("charts/ml-job"), Some("ml-job")),
+            (Some("charts/ml-job/"), Some("ml-job")),
+            (Some("dist/app.tgz"), Some("app")),
+            (Some("oci://registry.example.com/charts/app"), Some("app")),
+            (None, None),
+        ] {
+            assert_eq!(chart_name(chart).as_deref(), name, "{chart:?}");
+        }
+    }
+}

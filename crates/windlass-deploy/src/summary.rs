@@ -98,3 +98,34 @@ pub fn promotion(printer: &Printer, report: &PromotionReport) {
 pub fn status(printer: &Printer, report: &StatusReport) {
     append(printer, &status_markdown(report));
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::status::{EnvironmentStatus, StatusReport};
+
+    #[test]
+    fn status_table_escapes_cells() {
+        let report = StatusReport {
+            environments: vec![EnvironmentStatus {
+                environment: "prod".to_owned(),
+                namespace: "ml".to_owned(),
+                release: "app".to_owned(),
+                bundle: None,
+                chart: None,
+                since: None,
+                revision: None,
+                helm_revision: Some(2),
+                helm_status: Some("deployed".to_owned()),
+                unfinished: None,
+                drift: Some("a | b".to_owned()),
+            }],
+        };
+        insta::assert_snapshot!(super::status_markdown(&report), @r"
+        ### windlass deploy status
+
+        | environment | bundle | revision | since | state |
+        |---|---|---|---|---|
+        | prod | - | - | - | drift: a \| b |
+        ");
+    }
+}
