@@ -46,22 +46,10 @@ pub fn spec<'a>(ctx: &'a Context, name: &str) -> anyhow::Result<&'a EnvironmentS
     })
 }
 
-/// Parses `90s`, `5m`, `2h`, `1d` (or a bare number of seconds).
+/// Parses `90s`, `5m`, `2h`, `1d` (or a bare number of seconds): the
+/// gates' one duration syntax.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let number: u64 = number.parse().ok()?;
-    let seconds = match unit {
-        "s" => number,
-        "m" => number.checked_mul(60)?,
-        "h" => number.checked_mul(3600)?,
-        "d" => number.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(seconds))
+    crate::gates::parse_duration(text)
 }
 
 impl Stage {

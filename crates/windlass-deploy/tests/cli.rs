@@ -452,3 +452,30 @@ fn a_killed_promotion_is_shown_and_recovered() {
         "{status}"
     );
 }
+
+#[test]
+fn the_example_project_makes_a_bundle() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-job");
+    let dir = tempfile::tempdir().unwrap();
+    let run = Cli::new(BIN, dir.path())
+        .current_dir(&example)
+        .env("WINDLASS_HELM", Services::load().var("WINDLASS_TEST_HELM"))
+        .args([
+            "--json",
+            "up",
+            "dev",
+            "--dry-run",
+            "--image",
+            &format!("job=localhost:5000/ml-job@{DIGEST_A}"),
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let data = &run.json()["data"];
+    assert_eq!(data["result"], "dry-run");
+    assert_eq!(data["release"], "ml-job");
+    assert_eq!(data["content"]["chart"]["name"], "ml-job");
+    assert_eq!(
+        data["content"]["images"]["job"]["digest"], DIGEST_A,
+        "{data}"
+    );
+}
