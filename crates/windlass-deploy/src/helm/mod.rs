@@ -83,8 +83,32 @@ pub async fn locate(env: &Environment) -> Result<PathBuf, HelmError> {
     Ok(binary)
 }
 
-/// The version `binary` reports (`helm version --template`).
+/// The versions of the binaries asked so far: one command asks for it up
+/// to three times (finding Helm, the chart, the environment), and each
+/// `helm version` costs a process start.
+static VERSIONS: std::sync::Mutex<BTreeMap<PathBuf, HelmVersion>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// The version `binary` reports (`helm version --template`), asked once
+/// per binary and process.
 pub async fn version(binary: &Path) -> Result<HelmVersion, HelmError> {
+    let known = VERSIONS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(binary)
+        .copied();
+    if let Some(version) = known {
+        return Ok(version);
+    }
+    let version = ask_version(binary).await?;
+    VERSIONS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(binary.to_path_buf(), version);
+    Ok(version)
+}
+
+async fn ask_version(binary: &Path) -> Result<HelmVersion, HelmError> {
     let args: Vec<OsString> = vec!["version".into(), "--template".into(), "{{.Version}}".into()];
     let output = run_helm(
         binary,
