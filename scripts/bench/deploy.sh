@@ -100,6 +100,9 @@ cleanup() {
 trap cleanup EXIT
 : >"$work/namespaces"
 remember() { echo "$1" >>"$work/namespaces"; }
+# The test cluster's node takes a few hundred pods, shared with the tests:
+# a run's namespaces go as soon as it is measured (without waiting).
+drop() { [[ -z $1 ]] || kube delete namespace --wait=false --ignore-not-found "$@" >/dev/null 2>&1 || true; }
 
 # The proxy in front of the API server, and a kubeconfig that goes through it.
 "$netem" --listen 127.0.0.1:0 --upstream "${server#https://}" --delay "$delay" --rate "$rate" \
@@ -163,14 +166,24 @@ results=$work/results.tsv
 # record CASE TOOL NETWORK STEP RUN START_NS
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$(( $(now) - $6 ))" >>"$results"; }
 
+# A command that fails is shown and counted; its run is left out of the
+# medians (the test cluster's fake kubelet now and then leaves a pod
+# unready until the timeout).
+: >"$work/failures"
+failed() { # WHAT
+  echo "warning: failed: $1 (left out of the medians):" >&2
+  sed 's/^/  /' "$work/last.out" >&2
+  echo "$1" >>"$work/failures"
+  return 1
+}
 windlass_up() { # PROJECT_DIR DIGEST
-  "$windlass" --quiet --config "$1/windlass.toml" up dev --image "app=$repository@$2" >"$work/last.out" 2>&1 \
-    || { cat "$work/last.out" >&2; exit 1; }
+  "$windlass" --quiet --config "$1/windlass.toml" up dev --image "app=$repository@$2" \
+    >"$work/last.out" 2>&1 || failed "windlass-deploy up dev ($1)"
 }
 helm_up() { # NETWORK NAMESPACE VALUES_FILE
   "$helm" --kubeconfig "$(kubeconfig_for "$1")" --kube-context "$context" -n "$2" \
     upgrade --install --wait --timeout 2m app "$chart" -f "$3" >"$work/last.out" 2>&1 \
-    || { cat "$work/last.out" >&2; exit 1; }
+    || failed "helm upgrade --install ($2)"
 }
 helm_values() { # NAMESPACE
   "$helm" --kubeconfig "$kubeconfig" --kube-context "$context" -n "$1" get values app -o json
@@ -182,13 +195,13 @@ echo "warm-up: the values Windlass sends" >&2
 ns=$(fresh_namespace warm)
 remember "$ns"
 write_project "$work/warm" direct "dev=$ns"
-windlass_up "$work/warm" "$digest_a"
+windlass_up "$work/warm" "$digest_a" || exit 1
 helm_values "$ns" >"$work/values-a.json"
-windlass_up "$work/warm" "$digest_b"
+windlass_up "$work/warm" "$digest_b" || exit 1
 helm_values "$ns" >"$work/values-b.json"
 ns=$(fresh_namespace warm-helm)
 remember "$ns"
-helm_up direct "$ns" "$work/values-a.json"
+helm_up direct "$ns" "$work/values-a.json" || exit 1
 
 # Cases 1 and 2: install + upgrade, alternating the tools run by run.
 last_windlass_ns="" last_helm_ns=""
@@ -201,12 +214,14 @@ for network in direct proxy; do
       remember "$ns"
       if [[ $tool == windlass ]]; then
         write_project "$work/p-$ns" "$network" "dev=$ns"
-        t=$(now); windlass_up "$work/p-$ns" "$digest_a"; record up "$tool" "$network" install "$run" "$t"
-        t=$(now); windlass_up "$work/p-$ns" "$digest_b"; record up "$tool" "$network" upgrade "$run" "$t"
+        t=$(now); windlass_up "$work/p-$ns" "$digest_a" || continue; record up "$tool" "$network" install "$run" "$t"
+        t=$(now); windlass_up "$work/p-$ns" "$digest_b" || continue; record up "$tool" "$network" upgrade "$run" "$t"
+        drop "$last_windlass_ns"
         last_windlass_ns=$ns
       else
-        t=$(now); helm_up "$network" "$ns" "$work/values-a.json"; record up "$tool" "$network" install "$run" "$t"
-        t=$(now); helm_up "$network" "$ns" "$work/values-b.json"; record up "$tool" "$network" upgrade "$run" "$t"
+        t=$(now); helm_up "$network" "$ns" "$work/values-a.json" || continue; record up "$tool" "$network" install "$run" "$t"
+        t=$(now); helm_up "$network" "$ns" "$work/values-b.json" || continue; record up "$tool" "$network" upgrade "$run" "$t"
+        drop "$last_helm_ns"
         last_helm_ns=$ns
       fi
     done
@@ -214,8 +229,8 @@ for network in direct proxy; do
 done
 
 # The work is equal: both releases hold the same values.
-helm_values "$last_windlass_ns" >"$work/sent-windlass.json"
-helm_values "$last_helm_ns" >"$work/sent-helm.json"
+helm_values "$last_windlass_ns" >"$work/sent-windlass.json" || echo null >"$work/sent-windlass.json"
+helm_values "$last_helm_ns" >"$work/sent-helm.json" || echo "\"none\"" >"$work/sent-helm.json"
 
 # Case 3: dev -> staging -> prod, with the approval in between.
 for network in direct proxy; do
@@ -232,19 +247,24 @@ for network in direct proxy; do
     cli=("$windlass" --quiet --config "$project/windlass.toml")
     start=$(now)
     t=$(now)
-    "${cli[@]}" --json up dev --image "app=$repository@$digest_a" >"$work/up.json"
+    "${cli[@]}" --json up dev --image "app=$repository@$digest_a" >"$work/up.json" 2>"$work/last.out" \
+      || { cat "$work/up.json" >>"$work/last.out"; failed "up dev ($project)" || continue; }
     record promote windlass "$network" "up dev" "$run" "$t"
     bundle=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["data"]["bundle"])' "$work/up.json")
     t=$(now)
-    "${cli[@]}" promote dev staging >"$work/last.out"
+    "${cli[@]}" promote dev staging >"$work/last.out" 2>&1 \
+      || failed "promote dev staging ($project)" || continue
     record promote windlass "$network" "promote dev staging" "$run" "$t"
     t=$(now)
-    "${cli[@]}" approve prod "$bundle" --reason benchmark >"$work/last.out"
+    "${cli[@]}" approve prod "$bundle" --reason benchmark >"$work/last.out" 2>&1 \
+      || failed "approve prod ($project)" || continue
     record promote windlass "$network" "approve prod" "$run" "$t"
     t=$(now)
-    "${cli[@]}" promote staging prod >"$work/last.out"
+    "${cli[@]}" promote staging prod >"$work/last.out" 2>&1 \
+      || failed "promote staging prod ($project)" || continue
     record promote windlass "$network" "promote staging prod" "$run" "$t"
     record promote windlass "$network" "end to end" "$run" "$start"
+    drop "${pairs[@]#*=}"
   done
 done
 
@@ -272,7 +292,7 @@ for network in direct proxy; do
     : >"$work/helm-calls.tsv"
     if [[ $step == install ]]; then digest=$digest_a; else digest=$digest_b; fi
     t=$(now)
-    WINDLASS_HELM="$work/helm-timed" windlass_up "$work/profile-$network" "$digest"
+    WINDLASS_HELM="$work/helm-timed" windlass_up "$work/profile-$network" "$digest" || continue
     total=$(( $(now) - t ))
     while IFS=$'\t' read -r sub ns_taken; do
       printf '%s\t%s\thelm %s\t%s\n' "$network" "$step" "$sub" "$ns_taken" >>"$work/profile.tsv"
@@ -287,10 +307,10 @@ fi
 netem_pid=
 
 python3 - "$results" "$work/profile.tsv" "$work/sent-windlass.json" "$work/sent-helm.json" \
-  "$delay" "$rate" "$runs" <<'PY'
+  "$delay" "$rate" "$runs" "$work/failures" <<'PY'
 import collections, json, statistics, sys
 
-results, profile, sent_w, sent_h, delay, rate, runs = sys.argv[1:]
+results, profile, sent_w, sent_h, delay, rate, runs, failures = sys.argv[1:]
 times = collections.defaultdict(dict)
 for line in open(results):
     case, tool, network, step, run, ns = line.rstrip("\n").split("\t")
@@ -299,13 +319,22 @@ for line in open(results):
 for key in [k for k in times if k[0] == "up" and k[3] == "install"]:
     upgrade = times[key[:3] + ("upgrade",)]
     times[key[:3] + ("install + upgrade",)] = {
-        run: s + upgrade[run] for run, s in times[key].items()}
-median = lambda key: statistics.median(times[key].values())
+        run: s + upgrade[run] for run, s in times[key].items() if run in upgrade}
+def median(key):
+    values = list(times[key].values())
+    return statistics.median(values) if values else float("nan")
 label = {"direct": "loopback", "proxy": "proxy (%s each way, %s)" % (delay, rate)}
 
+failed = [line.strip() for line in open(failures) if line.strip()]
+if failed:
+    print("%d failed commands, their runs left out: %s" % (len(failed), "; ".join(failed)))
 print("values sent to helm (helm get values): %s" %
       ("equal" if json.load(open(sent_w)) == json.load(open(sent_h)) else "DIFFER"))
-print("install + upgrade, %s runs each, wall-time medians:" % runs)
+print("install + upgrade, %s runs each, wall-time medians (runs counted: windlass %d, helm %d):"
+      % (runs, len(times[("up", "windlass", "direct", "install + upgrade")])
+         + len(times[("up", "windlass", "proxy", "install + upgrade")]),
+         len(times[("up", "helm", "direct", "install + upgrade")])
+         + len(times[("up", "helm", "proxy", "install + upgrade")])))
 for network in ("direct", "proxy"):
     print("  %s" % label[network])
     for step in ("install", "upgrade", "install + upgrade"):
