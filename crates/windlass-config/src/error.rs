@@ -272,6 +272,16 @@ fn at(location: Option<&Location>) -> String {
     location.map_or_else(String::new, |location| format!("\n{location}"))
 }
 
+/// The last key of a dotted key, a quoted one whole (`"db.password"`).
+fn last_key(key: &str) -> &str {
+    if let Some(quoted) = key.strip_suffix('"')
+        && let Some(start) = quoted.rfind(".\"")
+    {
+        return &key[start + 1..];
+    }
+    key.rsplit('.').next().unwrap_or(key)
+}
+
 impl LoadError {
     /// Whether this is a usage or configuration error (exit code 2) rather
     /// than a bug (exit code 101).
@@ -356,7 +366,7 @@ impl LoadError {
                 format!("add `{leaf} = ...` to `[{section}]`")
             }
             LoadError::PlainCredential { key, example, .. } => {
-                let leaf = key.rsplit('.').next().unwrap_or(key);
+                let leaf = last_key(key);
                 format!(
                     "a credential is never written in the file: reference it, like \
                      `{leaf} = {example}` (or `vault://MOUNT/PATH#KEY`, \

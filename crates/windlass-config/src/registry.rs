@@ -129,6 +129,12 @@ pub const ENV_VARS: &[EnvVar] = &[
         description: "The Python interpreter that PEP 517 builds run with (a name looked up on `PATH`, or a path); `python3` by default.",
     },
     EnvVar {
+        name: "WINDLASS_HELM",
+        key: None,
+        kind: Kind::Path,
+        description: "The `helm` binary `windlass deploy` runs (Helm v4, or v3.13 and later), instead of `helm` on `PATH`.",
+    },
+    EnvVar {
         name: "WINDLASS_LOG",
         key: None,
         kind: Kind::Text,
@@ -250,12 +256,23 @@ impl ToolSection {
     }
 }
 
-/// Whether the dotted `key` matches `pattern`, where `*` is any one key.
-/// Keys are split on dots, so a quoted key holding a dot never matches.
-fn key_matches(pattern: &str, key: &str) -> bool {
+/// Whether the dotted `key` matches `pattern`, where `*` is any one key and
+/// a final `**` is one key or more. Keys are split on dots, so a quoted key
+/// holding a dot counts as several (`**` takes them all: the dotted values
+/// paths of `deploy.environments.*.secret-values`).
+pub(crate) fn key_matches(pattern: &str, key: &str) -> bool {
     let parts: Vec<&str> = key.split('.').collect();
     let pattern: Vec<&str> = pattern.split('.').collect();
-    pattern.len() == parts.len()
+    let (pattern, rest) = match pattern.split_last() {
+        Some((&"**", init)) => (init, true),
+        _ => (&pattern[..], false),
+    };
+    let length = if rest {
+        parts.len() > pattern.len()
+    } else {
+        parts.len() == pattern.len()
+    };
+    length
         && pattern
             .iter()
             .zip(&parts)
@@ -319,6 +336,26 @@ pub const TOOL_SECTIONS: &[ToolSection] = &[
         ],
         description: "What `image build` builds (base, Containerfile, files, Python requirements and wheels, runtime config, platforms, output) and the container registries images go to (`[image.registries.\"HOST\"]`).",
     },
+    ToolSection {
+        name: "deploy",
+        owner: "windlass-deploy",
+        replaced_whole: &[
+            "deploy.set",
+            "deploy.environments.*.set",
+            "deploy.environments.*.secret-values",
+        ],
+        credentials: &[
+            (
+                "deploy.environments.*.secret-values.**",
+                "\"vault://secret/ml/prod#db-password\"",
+            ),
+            (
+                "deploy.environments.*.gates.verify.env.*",
+                "\"env://SMOKE_TOKEN\"",
+            ),
+        ],
+        description: "What `deploy` promotes (the chart, its images, the application values) and the environments it goes through (`[deploy.environments.NAME]`: cluster, namespace, values, secret values, gates, strategy).",
+    },
 ];
 
 /// The tool-owned section called `name`.
@@ -378,7 +415,7 @@ impl ToolKey {
     /// must be a secret reference (see [`ToolSection::credentials`]).
     pub fn credential(&self) -> bool {
         let section = self.key.split('.').next().unwrap_or_default();
-        let key = self.key.replace("NAME", "*");
+        let key = self.key.replace("NAME", "*").replace("KEY", "*");
         tool_section(section).is_some_and(|s| s.credential(&key).is_some())
     }
 }
@@ -829,6 +866,279 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         default: None,
         env: &[],
         description: "Upload blobs larger than this in chunks of this size; without it, each blob is sent in one request.",
+    },
+    ToolKey {
+        key: "deploy.chart",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The chart: a local chart directory or `.tgz` (relative to this file's project), `oci://REGISTRY/REPO/NAME`, or a chart name in `repository`.",
+    },
+    ToolKey {
+        key: "deploy.repository",
+        kind: "URL",
+        default: None,
+        env: &[],
+        description: "A classic chart repository (an `index.yaml` server) holding `chart`.",
+    },
+    ToolKey {
+        key: "deploy.version",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The chart version; required for a repository or `oci://` chart (a local chart's `Chart.yaml` version otherwise).",
+    },
+    ToolKey {
+        key: "deploy.release",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The Helm release name (default: the chart's name).",
+    },
+    ToolKey {
+        key: "deploy.values",
+        kind: "list of paths",
+        default: Some("[]"),
+        env: &[],
+        description: "Application values files (YAML), merged in order as Helm merges `-f` files; part of the bundle.",
+    },
+    ToolKey {
+        key: "deploy.set",
+        kind: "table of dotted keys (`\"a.b\" = value`, `\\.` for a dot in a key)",
+        default: Some("{}"),
+        env: &[],
+        description: "Inline application values, applied after `values`; part of the bundle.",
+    },
+    ToolKey {
+        key: "deploy.images",
+        kind: "table of tables, keyed by image name",
+        default: Some("{}"),
+        env: &[],
+        description: "The images the chart runs; each must get a digest when a bundle is made (`--image NAME=REF`).",
+    },
+    ToolKey {
+        key: "deploy.images.NAME.repository",
+        kind: "string (`REGISTRY/REPOSITORY`)",
+        default: None,
+        env: &[],
+        description: "Where the image `NAME` is pulled from (no tag, no digest); the repository of an image given as `oci:DIR[:TAG]`.",
+    },
+    ToolKey {
+        key: "deploy.images.NAME.values-key",
+        kind: "dotted key",
+        default: Some("\"images.NAME\""),
+        env: &[],
+        description: "Where the image is written into the values: `KEY.repository`, `KEY.digest`, `KEY.tag` (when known) and `KEY.reference` (`REPO@sha256:...`).",
+    },
+    ToolKey {
+        key: "deploy.timeout",
+        kind: "duration (`90s`, `5m`)",
+        default: Some("\"5m\""),
+        env: &[],
+        description: "Helm's `--timeout` for each upgrade and rollback.",
+    },
+    ToolKey {
+        key: "deploy.environments",
+        kind: "table of tables, keyed by environment name",
+        default: Some("{}"),
+        env: &[],
+        description: "The environments a bundle goes through.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.from",
+        kind: "environment name",
+        default: None,
+        env: &[],
+        description: "The environment this one is promoted from (`deploy promote FROM NAME`); none for the first.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.kubeconfig",
+        kind: "path",
+        default: None,
+        env: &["KUBECONFIG"],
+        description: "A kubeconfig file (default: `KUBECONFIG`, then `~/.kube/config`, as kubectl reads them).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.context",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "A kubeconfig context (default: the current context).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.namespace",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The namespace of the release, its ledger and its lease (default: the context's namespace, else `default`).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.values",
+        kind: "list of paths",
+        default: Some("[]"),
+        env: &[],
+        description: "The environment's own values files, after the bundle's values; not part of the bundle.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.set",
+        kind: "table of dotted keys",
+        default: Some("{}"),
+        env: &[],
+        description: "The environment's own inline values, after its `values`.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.secret-values",
+        kind: "table of dotted keys to secret references",
+        default: Some("{}"),
+        env: &[],
+        description: "Values from secrets, resolved at deploy time and handed to Helm last, in a private file; never recorded in a bundle or the ledger.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.secret-values.KEY",
+        kind: REFERENCE,
+        default: None,
+        env: &[],
+        description: "The secret written at the dotted values path `KEY` (`db.password`).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.release",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The release name here, when it differs from `deploy.release`.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.timeout",
+        kind: "duration (`90s`, `5m`)",
+        default: None,
+        env: &[],
+        description: "Helm's `--timeout` here (default: `deploy.timeout`).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates",
+        kind: "table",
+        default: Some("{}"),
+        env: &[],
+        description: "What must hold before (approval, soak, window) and after (rollout, verify) each upgrade.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.approval",
+        kind: "`true`, `false` or `\"github-environment\"`",
+        default: Some("false"),
+        env: &[],
+        description: "A person approves the bundle first: `true` asks for `deploy approve NAME BUNDLE`; `\"github-environment\"` also accepts, inside GitHub Actions, the job's environment protection rules (the run and its actors are recorded).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.soak",
+        kind: "duration (`30m`, `2h`, `1d`, `1w`)",
+        default: None,
+        env: &[],
+        description: "How long the bundle must have run in the `from` environment since it succeeded there (a bundle rolled back there never passes).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.window",
+        kind: "`DAYS HH:MM-HH:MM [ZONE]`, or a list of them",
+        default: Some("[]"),
+        env: &[],
+        description: "When deploys are allowed: any one window (`Mon-Fri 09:00-16:00 Europe/Paris`; days `Mon`..`Sun`, ranges, lists or `*`; an IANA zone, default UTC; an end before the start crosses midnight).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.rollout",
+        kind: "boolean",
+        default: Some("true"),
+        env: &[],
+        description: "Wait for every Deployment, StatefulSet and DaemonSet of the release to finish rolling out.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.verify",
+        kind: "list of tables",
+        default: Some("[]"),
+        env: &[],
+        description: "Checks after the upgrade, each with `http` or `command`; a failure rolls back.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.verify.http",
+        kind: "URL",
+        default: None,
+        env: &[],
+        description: "A URL that must answer `expect-status` (default: any 2xx), retried until `timeout`; shown without user info or query.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.verify.command",
+        kind: "list of strings (argv, no shell)",
+        default: None,
+        env: &[],
+        description: "A command that must exit 0, run in the project directory; its output is redacted and its last lines reported when it fails.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.verify.env",
+        kind: "table of environment variable names to secret references",
+        default: Some("{}"),
+        env: &[],
+        description: "Secrets the command gets in its environment.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.verify.env.NAME",
+        kind: REFERENCE,
+        default: None,
+        env: &[],
+        description: "The secret the command sees as the variable `NAME`.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.verify.expect-status",
+        kind: "integer",
+        default: None,
+        env: &[],
+        description: "The HTTP status the check expects (default: any 2xx).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.verify.timeout",
+        kind: "duration (`30s`, `2m`)",
+        default: Some("\"60s\""),
+        env: &[],
+        description: "How long the check keeps trying (HTTP) or may run (command).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.gates.verify.name",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The check's name in reports (default: the URL or the command).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.strategy",
+        kind: "table",
+        default: Some("{}"),
+        env: &[],
+        description: "How the new version replaces the old.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.strategy.kind",
+        kind: "`rolling`, `recreate`, `blue-green` or `canary`",
+        default: Some("\"rolling\""),
+        env: &[],
+        description: "The deployment strategy.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.strategy.steps",
+        kind: "list of percentages",
+        default: Some("[]"),
+        env: &[],
+        description: "Canary: the shares of traffic to pass through, in order.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.strategy.pause",
+        kind: "duration",
+        default: None,
+        env: &[],
+        description: "Canary and blue/green: how long to wait (and verify) at each step.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.strategy.values-key",
+        kind: "dotted key",
+        default: None,
+        env: &[],
+        description: "The values key the strategy drives.",
     },
 ];
 

@@ -137,7 +137,21 @@ impl Sections {
                 location,
             });
         }
-        if let Some(table) = item.as_table_like() {
+        // The tables of an array (`[[a.b]]`, `b = [{ ... }]`) are looked at
+        // as if each were the array's key: `a.b.c` is `c` of any of them.
+        let tables: Vec<&dyn toml_edit::TableLike> = match item {
+            Item::ArrayOfTables(array) => array
+                .iter()
+                .map(|table| table as &dyn toml_edit::TableLike)
+                .collect(),
+            Item::Value(toml_edit::Value::Array(array)) => array
+                .iter()
+                .filter_map(toml_edit::Value::as_inline_table)
+                .map(|table| table as &dyn toml_edit::TableLike)
+                .collect(),
+            _ => item.as_table_like().into_iter().collect(),
+        };
+        for table in tables {
             for (name, child) in table.iter() {
                 let span = table.get_key_value(name).and_then(|(k, _)| k.span());
                 self.check_credentials(file, section, &join(key, name), span, child)?;

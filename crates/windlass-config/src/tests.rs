@@ -626,9 +626,12 @@ fn tool_keys_match_their_sections() {
     }
     for section in crate::TOOL_SECTIONS {
         for (pattern, _) in section.credentials {
-            let documented = crate::TOOL_KEYS
-                .iter()
-                .any(|key| key.key.replace("NAME", "*") == *pattern && key.credential());
+            let documented = crate::TOOL_KEYS.iter().any(|key| {
+                let key_pattern = key.key.replace("NAME", "*").replace("KEY", "*");
+                key.credential()
+                    && (key_pattern == *pattern
+                        || crate::registry::key_matches(pattern, &key_pattern))
+            });
             assert!(documented, "{pattern} is not documented as a credential");
         }
     }
@@ -977,6 +980,21 @@ fn credential_fields_take_references_only() {
             PROJECT,
             "[vault.approle]\nsecret-id = \"\"\"hunter2\nhunter3\"\"\"\n",
         ),
+        (
+            "a deploy secret value at a dotted values path",
+            PROJECT,
+            "[deploy.environments.prod]\nsecret-values = { \"db.password\" = \"hunter2\" }\n",
+        ),
+        (
+            "a verify command's env, array of tables",
+            PROJECT,
+            "[[deploy.environments.prod.gates.verify]]\ncommand = [\"./smoke\"]\nenv = { TOKEN = \"hunter2\" }\n",
+        ),
+        (
+            "a verify command's env, inline array",
+            PROJECT,
+            "[deploy.environments.prod]\ngates = { verify = [{ http = \"https://x.example/\" }, { command = [\"x\"], env = { T = \"hunter2\" } }] }\n",
+        ),
     ];
     let mut out = String::new();
     for (case, path, text) in cases {
@@ -998,7 +1016,9 @@ fn credential_fields_take_references_only() {
          # a mistyped reference is left to the tool, which points at the typo\n\
          C = \"vault:secret/x#y\"\n\n\
          [vault.approle]\nrole-id = \"env://R\"\nsecret-id = \"file:///run/secret-id\"\n\n\
-         [wheel.repositories.x]\nurl = \"https://x.example/\"\ntoken = \"vault://secret/ci/pypi#token\"\n",
+         [wheel.repositories.x]\nurl = \"https://x.example/\"\ntoken = \"vault://secret/ci/pypi#token\"\n\n\
+         [deploy.environments.prod]\nsecret-values = { \"db.password\" = \"vault://secret/ml#db\" }\n\n\
+         [[deploy.environments.prod.gates.verify]]\ncommand = [\"./smoke\"]\nenv = { TOKEN = \"env://SMOKE_TOKEN\" }\n",
     )]);
     let config = load(&fixture, &fixture.options());
     let shown: Vec<String> = config
@@ -1012,7 +1032,7 @@ fn credential_fields_take_references_only() {
 
 #[test]
 fn tool_section_name_is_registered() {
-    let cases = ["secrets", "vault", "wheel", "image"];
+    let cases = ["secrets", "vault", "wheel", "image", "deploy"];
     for name in cases {
         assert!(crate::tool_section(name).is_some(), "{name}");
     }

@@ -107,12 +107,13 @@ impl fmt::Display for BundleId {
 }
 
 impl Bundle {
-    /// The canonical JSON the id is computed over: keys sorted (serde_json's
-    /// map is ordered), no whitespace.
+    /// The canonical JSON the id is computed over: every object's keys
+    /// sorted (by this function, not by whichever map serde_json was built
+    /// with: another crate enabling `preserve_order` must not change ids),
+    /// no whitespace.
     pub fn canonical_json(&self) -> Vec<u8> {
-        // A `Value` round trip sorts every object's keys.
         let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        serde_json::to_vec(&value).unwrap_or_default()
+        serde_json::to_vec(&sorted(value)).unwrap_or_default()
     }
 
     /// The bundle's content address.
@@ -121,5 +122,80 @@ impl Bundle {
             "sha256:{}",
             hex::encode(Sha256::digest(self.canonical_json()))
         ))
+    }
+}
+
+/// `value` with every object's keys in byte order, recursively.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key, sorted(value)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle(values: serde_json::Value) -> Bundle {
+        Bundle {
+            chart: ChartRef {
+                name: "ml-job".into(),
+                version: "0.3.1".into(),
+                location: "charts/ml-job".into(),
+                digest: format!("sha256:{}", "a".repeat(64)),
+            },
+            images: BTreeMap::new(),
+            values,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn canonical_json_sorts_every_level() {
+        let json = String::from_utf8(
+            bundle(serde_json::json!({"z": {"b": 1, "a": [{"y": 1, "x": 2}]}, "m": true}))
+                .canonical_json(),
+        )
+        .unwrap();
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"chart":{"digest":"sha256:"#,
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                r#"","location":"charts/ml-job","name":"ml-job","version":"0.3.1"},"#,
+                r#""images":{},"source":null,"values":{"m":true,"z":{"a":[{"x":2,"y":1}],"b":1}}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn sorted_orders_keys_whatever_the_map() {
+        // Built in reverse order: with `preserve_order` the map would keep it.
+        let mut map = serde_json::Map::new();
+        map.insert("b".into(), serde_json::json!(1));
+        map.insert("a".into(), serde_json::json!(2));
+        let text = serde_json::to_string(&sorted(serde_json::Value::Object(map))).unwrap();
+        assert_eq!(text, r#"{"a":2,"b":1}"#);
+    }
+
+    #[test]
+    fn same_content_same_id() {
+        let one = bundle(serde_json::json!({"a": 1, "b": 2}));
+        let two = bundle(serde_json::json!({"b": 2, "a": 1}));
+        assert_eq!(one.id(), two.id());
+        assert_ne!(one.id(), bundle(serde_json::json!({"a": 2})).id());
+        assert!(one.id().matches(&one.id().short()[..7]));
     }
 }

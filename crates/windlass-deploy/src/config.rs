@@ -130,17 +130,19 @@ pub struct EnvironmentSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct GatesSpec {
-    /// A person must approve the bundle for this environment first
-    /// (`deploy approve ENV BUNDLE`, or the GitHub environment's protection
-    /// rule in Actions).
+    /// A person must approve the bundle for this environment first:
+    /// `true` for `deploy approve ENV BUNDLE` (a ledger record),
+    /// `"github-environment"` to also accept, inside GitHub Actions, the
+    /// protection rules of the job's `environment` (the job only runs once
+    /// its reviewers approved).
     #[serde(default)]
-    pub approval: bool,
+    pub approval: Approval,
     /// How long the bundle must have run in the `from` environment (`30m`,
     /// `2h`, `1d`).
     pub soak: Option<String>,
     /// When deploys are allowed: `DAYS HH:MM-HH:MM [ZONE]`, e.g. `Mon-Fri
     /// 09:00-16:00 UTC`. Several windows may be given as a list.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub window: Vec<String>,
     /// Checks after the upgrade; a failure rolls back.
     #[serde(default)]
@@ -148,6 +150,59 @@ pub struct GatesSpec {
     /// Wait for every Deployment, StatefulSet and DaemonSet of the release
     /// to finish rolling out (default true).
     pub rollout: Option<bool>,
+}
+
+/// A string, or a list of them.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Raw::deserialize(deserializer)? {
+        Raw::One(one) => vec![one],
+        Raw::Many(many) => many,
+    })
+}
+
+/// `gates.approval`: `false` (default), `true` or `"github-environment"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Approval {
+    /// No approval needed.
+    #[default]
+    None,
+    /// An `Approved` ledger record for the bundle (`deploy approve`).
+    Ledger,
+    /// A ledger record, or, inside GitHub Actions, the job's environment
+    /// protection rules (the run's reviewers are recorded).
+    GithubEnvironment,
+}
+
+impl Approval {
+    /// Whether a person must approve.
+    pub fn required(self) -> bool {
+        self != Self::None
+    }
+}
+
+impl<'de> Deserialize<'de> for Approval {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Bool(false) => Ok(Self::None),
+            Raw::Bool(true) => Ok(Self::Ledger),
+            Raw::Text(text) if text == "github-environment" => Ok(Self::GithubEnvironment),
+            Raw::Text(text) => Err(serde::de::Error::custom(format!(
+                "`approval` is `true`, `false` or `\"github-environment\"`, not `{text}`"
+            ))),
+        }
+    }
 }
 
 /// One verification after an upgrade.
@@ -200,4 +255,91 @@ pub enum StrategyKind {
     /// Send a growing share of traffic to the new version, verifying at each
     /// step.
     Canary,
+}
+
+#[cfg(test)]
+mod tests {
+    use windlass_testkit::serde_fields;
+
+    /// Every field of `[deploy]` and its tables has a row in the registry
+    /// the reference docs are generated from, and every row is a field
+    /// (besides the rows of the credential leaves, which are references).
+    #[test]
+    fn every_field_is_documented() {
+        let tables: [(&str, &[&str]); 6] = [
+            ("deploy", serde_fields::<super::DeploySection>()),
+            ("deploy.images.NAME", serde_fields::<super::ImageSpec>()),
+            (
+                "deploy.environments.NAME",
+                serde_fields::<super::EnvironmentSpec>(),
+            ),
+            (
+                "deploy.environments.NAME.gates",
+                serde_fields::<super::GatesSpec>(),
+            ),
+            (
+                "deploy.environments.NAME.gates.verify",
+                serde_fields::<super::VerifySpec>(),
+            ),
+            (
+                "deploy.environments.NAME.strategy",
+                serde_fields::<super::StrategySpec>(),
+            ),
+        ];
+        let fields = windlass_testkit::section_keys(&tables);
+        let deploy_keys = || {
+            windlass_config::TOOL_KEYS
+                .iter()
+                .filter(|key| key.key.starts_with("deploy."))
+        };
+        let mut documented: Vec<String> = deploy_keys()
+            .filter(|key| !key.credential())
+            .map(|key| key.key.to_owned())
+            .collect();
+        documented.sort();
+        assert_eq!(fields, documented);
+        let credentials: Vec<&str> = deploy_keys()
+            .filter(|key| key.credential())
+            .map(|key| key.key)
+            .collect();
+        assert_eq!(
+            credentials,
+            [
+                "deploy.environments.NAME.secret-values.KEY",
+                "deploy.environments.NAME.gates.verify.env.NAME"
+            ]
+        );
+    }
+
+    /// A whole example parses.
+    #[test]
+    fn example_parses() {
+        let section: super::DeploySection = toml::from_str(
+            r#"
+            chart = "charts/ml-job"
+            version = "0.3.1"
+            values = ["deploy/values.yaml"]
+            set = { "replicaCount" = 2 }
+
+            [images.job]
+            repository = "registry.example.com/ml-job"
+            values-key = "image"
+
+            [environments.staging]
+            from = "dev"
+            secret-values = { "db.password" = "vault://secret/ml/staging#db" }
+            gates = { soak = "30m", verify = [{ http = "https://ml.example.com/healthz" }] }
+
+            [environments.prod]
+            from = "staging"
+            gates = { approval = "github-environment", window = "Mon-Fri 09:00-16:00 Europe/Paris" }
+            strategy = { kind = "canary", steps = [10, 50], pause = "5m" }
+            "#,
+        )
+        .unwrap();
+        let prod = &section.environments["prod"];
+        assert_eq!(prod.gates.approval, super::Approval::GithubEnvironment);
+        assert_eq!(prod.strategy.kind, super::StrategyKind::Canary);
+        assert_eq!(prod.gates.window, ["Mon-Fri 09:00-16:00 Europe/Paris"]);
+    }
 }

@@ -10,6 +10,8 @@
 //!   `windlass.toml`.
 //! - [`bundle`]: what gets promoted: chart, images by digest, application
 //!   values and source commit, with a content-addressed id.
+//! - [`make`]: making a bundle (values merged, images pinned, the source
+//!   from git) and the values documents an environment hands to Helm.
 //! - [`helm`]: the real `helm` binary, run through `windlass-process`;
 //!   values reach it as private files, never on argv.
 //! - [`kube`]: the Kubernetes API through kube-rs: the per-environment
@@ -27,7 +29,16 @@
 //! `windlass-process`.
 
 pub mod bundle;
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod diff;
+pub mod gates;
+pub mod helm;
 pub mod kube;
+pub mod make;
+pub mod promotion;
+pub mod stage;
+pub mod summary;
 
 pub use crate::bundle::{Bundle, BundleId};

@@ -461,6 +461,49 @@ async fn concurrent_appends_get_distinct_gap_free_seqs_in_order() {
 }
 
 #[tokio::test]
+async fn appends_of_two_processes_skip_each_others_numbers() {
+    // Each `Ledger::new` is another process: it guesses the next number
+    // from what it read or wrote itself, and a guess the other one took
+    // is a conflict that makes it read again.
+    let kube = kube();
+    let namespace = kube.fresh_namespace("ledger-two");
+    let cluster = connect(&kube, &namespace).await;
+    let a = Ledger::new(&cluster, "prod");
+    let b = Ledger::new(&cluster, "prod");
+    let append = |ledger: &Ledger, actor: &str, n: u32| {
+        let ledger = ledger.clone();
+        let actor = actor.to_owned();
+        async move {
+            ledger
+                .append(NewEntry {
+                    actor,
+                    promotion: None,
+                    bundle: bundle_id(1),
+                    event: gate(n),
+                })
+                .await
+                .unwrap()
+                .seq
+        }
+    };
+    assert_eq!(append(&a, "a", 0).await, 1);
+    assert_eq!(append(&a, "a", 1).await, 2);
+    assert_eq!(append(&b, "b", 0).await, 3);
+    assert_eq!(append(&b, "b", 1).await, 4);
+    // `a` last wrote 2: its guess 3 is taken, it reads again and takes 5.
+    assert_eq!(append(&a, "a", 2).await, 5);
+    assert_eq!(append(&b, "b", 2).await, 6);
+    let entries = a.entries().await.unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| (e.seq, e.actor.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "a"), (2, "a"), (3, "b"), (4, "b"), (5, "a"), (6, "b")]
+    );
+}
+
+#[tokio::test]
 async fn a_broken_record_is_reported_by_name() {
     let kube = kube();
     let namespace = kube.fresh_namespace("ledger-broken");

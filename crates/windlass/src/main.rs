@@ -50,6 +50,8 @@ enum Command {
     Wheel(windlass_wheel::cli::WheelCli),
     /// Build OCI images without a daemon; push, copy, tag and inspect them
     Image(windlass_image::cli::ImageCli),
+    /// Promote exact builds through environments with Helm, behind gates
+    Deploy(windlass_deploy::cli::DeployCli),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one page per command into DIR
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Secrets(cli) => windlass_secrets::cli::main(&cli),
         Command::Wheel(cli) => windlass_wheel::cli::main(&cli),
         Command::Image(cli) => windlass_image::cli::main(&cli),
+        Command::Deploy(cli) => windlass_deploy::cli::main(&cli),
         Command::Completions(args) => completions::main(&args, &cli.output),
         Command::Man(args) => man::main(&args, &cli.output),
         Command::External(args) => external::main(&args, &cli.output),

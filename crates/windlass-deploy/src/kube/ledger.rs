@@ -15,6 +15,8 @@
 //! records under the same access rules; they never hold secret values.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -163,6 +165,23 @@ pub struct Ledger {
     cluster: Cluster,
     environment: String,
     api: Api<Secret>,
+    /// The highest sequence number this process has seen or written (0:
+    /// none yet), shared by clones. Only a first guess for the next
+    /// append, which saves reading the ledger again before each record of
+    /// a promotion: creating a record is create-only, so a guess another
+    /// writer took is a conflict that reads the ledger again.
+    seen: Arc<AtomicU64>,
+}
+
+/// A record's sequence number, from its label.
+fn seq_label(secret: &Secret) -> Option<u64> {
+    secret
+        .metadata
+        .labels
+        .as_ref()?
+        .get(SEQ_LABEL)?
+        .parse::<u64>()
+        .ok()
 }
 
 /// A record's Secret name.
@@ -184,6 +203,7 @@ impl Ledger {
             cluster: cluster.clone(),
             environment: environment.to_owned(),
             api: Api::namespaced(cluster.client().clone(), cluster.namespace()),
+            seen: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -205,11 +225,15 @@ impl Ledger {
                 self.cluster
                     .api_error(format!("reading the ledger of `{}`", self.environment), &e)
             })?;
-        Ok(list
+        let records: Vec<Secret> = list
             .items
             .into_iter()
             .filter(|s| s.type_.as_deref() == Some(SECRET_TYPE))
-            .collect())
+            .collect();
+        if let Some(last) = records.iter().filter_map(seq_label).max() {
+            self.seen.fetch_max(last, Ordering::Relaxed);
+        }
+        Ok(records)
     }
 
     /// The highest sequence number in use (0 for an empty ledger), from the
@@ -219,21 +243,19 @@ impl Ledger {
             .list()
             .await?
             .iter()
-            .filter_map(|s| {
-                s.metadata
-                    .labels
-                    .as_ref()?
-                    .get(SEQ_LABEL)?
-                    .parse::<u64>()
-                    .ok()
-            })
+            .filter_map(seq_label)
             .max()
             .unwrap_or(0))
     }
 
     /// Appends a record with the next sequence number and the current time.
+    /// The number follows the last one this process read or wrote; the
+    /// ledger is read first only when it has not been yet.
     pub async fn append(&self, new: NewEntry) -> Result<Entry, LedgerError> {
-        let mut seq = self.last_seq().await? + 1;
+        let mut seq = match self.seen.load(Ordering::Relaxed) {
+            0 => self.last_seq().await?,
+            seen => seen,
+        } + 1;
         for _ in 0..APPEND_ATTEMPTS {
             let entry = Entry {
                 seq,
@@ -246,7 +268,10 @@ impl Ledger {
             };
             let secret = self.record(&entry);
             match self.api.create(&PostParams::default(), &secret).await {
-                Ok(_) => return Ok(entry),
+                Ok(_) => {
+                    self.seen.fetch_max(seq, Ordering::Relaxed);
+                    return Ok(entry);
+                }
                 Err(e) if api_code(&e) == Some(409) => {
                     // Someone took this number: read again, take the next.
                     seq = (self.last_seq().await? + 1).max(seq + 1);

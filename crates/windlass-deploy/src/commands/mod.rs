@@ -1,0 +1,114 @@
+//! The `deploy` commands; each module holds its clap arguments, its report
+//! and its `run`.
+
+pub mod approve;
+pub mod diff;
+pub mod history;
+pub mod promote;
+pub mod rollback;
+pub mod status;
+pub mod up;
+
+use windlass_output::{ExitStatus, ResultExt as _};
+
+use crate::config::StrategyKind;
+use crate::stage::Stage;
+
+/// Refuses a strategy this version cannot run.
+pub(crate) fn check_strategy(stage: &Stage) -> anyhow::Result<()> {
+    let kind = stage.spec.strategy.kind;
+    if crate::promotion::supported(kind) {
+        return Ok(());
+    }
+    let name = match kind {
+        StrategyKind::BlueGreen => "blue-green",
+        StrategyKind::Canary => "canary",
+        StrategyKind::Rolling => "rolling",
+        StrategyKind::Recreate => "recreate",
+    };
+    Err(anyhow::anyhow!(
+        "the `{name}` strategy of environment `{}` is not available yet",
+        stage.name
+    ))
+    .with_hint("use `strategy = { kind = \"rolling\" }` or `\"recreate\"` (see docs/deploy.md)")
+    .with_exit_status(ExitStatus::Usage)
+}
+
+/// The registries of `[image.registries]`, resolved (credentials
+/// registered with the redactor), and the credential files podman and
+/// Docker read: what pulling a chart from an `oci://` registry and
+/// resolving an image tag need.
+pub(crate) async fn registry_access(
+    ctx: &crate::cli::Context,
+) -> anyhow::Result<(
+    std::collections::BTreeMap<String, windlass_image::registry::HostSettings>,
+    windlass_image::registry::credentials::CredentialFiles,
+)> {
+    let project_dir = ctx.project_dir();
+    let image = ctx
+        .config
+        .section::<windlass_image::config::ImageSection>("image")?;
+    let secrets = windlass_secrets::SecretsConfig::from_effective(&ctx.config)?;
+    let resolver = windlass_secrets::Resolver::new(ctx.env.clone(), &project_dir, secrets.vault)
+        .with_http(windlass_http::HttpConfig::from_settings(
+            &ctx.config.settings.http,
+        ));
+    let hosts =
+        windlass_image::registry::config::host_settings(&image.registries, &project_dir, &resolver)
+            .await;
+    resolver.close_unless_interrupted().await;
+    let files =
+        windlass_image::registry::credentials::CredentialFiles::from_env(&ctx.env, &ctx.cwd);
+    Ok((hosts?, files))
+}
+
+/// Resolves `deploy`'s chart: a local chart packaged reproducibly, a
+/// repository or `oci://` chart pulled (registry credentials from
+/// `[image.registries]`, never on argv).
+pub(crate) async fn resolve_chart(
+    ctx: &crate::cli::Context,
+    deploy: &crate::config::DeploySection,
+) -> anyhow::Result<crate::helm::chart::ResolvedChart> {
+    let helm = crate::helm::locate(&ctx.env).await?;
+    let project_dir = ctx.project_dir();
+    let oci = deploy
+        .chart
+        .as_deref()
+        .is_some_and(|c| c.starts_with("oci://"));
+    let (registries, files) = if oci {
+        let (hosts, files) = registry_access(ctx).await?;
+        (hosts, Some(files))
+    } else {
+        (std::collections::BTreeMap::new(), None)
+    };
+    let sources = crate::helm::chart::ChartSources {
+        helm: &helm,
+        registries: &registries,
+        files: files.as_ref(),
+        env: &ctx.env,
+    };
+    Ok(crate::helm::chart::resolve(deploy, &project_dir, &ctx.cache_dir(), &sources).await?)
+}
+
+/// Resolves the chart of a bundle and checks its digest: the same
+/// version must be the same bytes.
+pub(crate) async fn chart_archive(
+    ctx: &crate::cli::Context,
+    bundle: &crate::bundle::Bundle,
+) -> anyhow::Result<std::path::PathBuf> {
+    let mut deploy = ctx.deploy.clone();
+    deploy.version = Some(bundle.chart.version.clone());
+    let resolved = resolve_chart(ctx, &deploy).await?;
+    if resolved.chart.digest != bundle.chart.digest {
+        return Err(anyhow::anyhow!(
+            "chart {} {} is {} here, but the bundle has {}",
+            bundle.chart.name,
+            bundle.chart.version,
+            resolved.chart.digest,
+            bundle.chart.digest
+        ))
+        .with_hint("the chart changed under the same version: publish the change as a new chart version and deploy it with `deploy up`")
+        .with_exit_status(ExitStatus::Failure);
+    }
+    Ok(resolved.archive)
+}

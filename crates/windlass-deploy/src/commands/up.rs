@@ -1,0 +1,119 @@
+//! `deploy up ENV`: make a bundle from the configuration and the images
+//! just built, and deploy it.
+
+use windlass_output::Printer;
+
+use crate::cli::Context;
+use crate::make::{ImageInput, MakeRequest, RegistryResolver};
+use crate::promotion::{Kind, PromotionReport, Request};
+use crate::stage::Stage;
+
+/// `windlass deploy up`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// The environment (normally the first one, with no `from`)
+    #[arg(value_name = "ENV")]
+    pub environment: String,
+    /// An image of `[deploy.images]`: `NAME=REGISTRY/REPO@sha256:...`,
+    /// `NAME=REGISTRY/REPO:TAG` (resolved once, now) or `NAME=oci:DIR[:TAG]`
+    #[arg(long = "image", value_name = "NAME=REF")]
+    pub images: Vec<String>,
+    /// The chart version (default: `[deploy] version`)
+    #[arg(long, value_name = "VERSION")]
+    pub chart_version: Option<String>,
+    /// Make and show the bundle, deploy nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Deploy the bundle even though it was rolled back in ENV before
+    #[arg(long)]
+    pub allow_rolled_back: bool,
+}
+
+fn image_inputs(images: &[String]) -> anyhow::Result<Vec<ImageInput>> {
+    Ok(images
+        .iter()
+        .map(|text| text.parse::<ImageInput>())
+        .collect::<Result<_, _>>()?)
+}
+
+/// Resolves image tags through windlass-image's registry client, with
+/// the credentials of only the registries the tags name.
+async fn image_resolver(
+    ctx: &Context,
+    printer: &Printer,
+    images: &[ImageInput],
+) -> anyhow::Result<RegistryResolver> {
+    let image_ctx = windlass_image::cli::Context {
+        config: ctx.config.clone(),
+        image: ctx
+            .config
+            .section::<windlass_image::config::ImageSection>("image")?,
+        env: ctx.env.clone(),
+        cwd: ctx.cwd.clone(),
+    };
+    RegistryResolver::open(&image_ctx, printer, images).await
+}
+
+/// Runs `deploy up`.
+pub async fn run(
+    args: &UpArgs,
+    ctx: &Context,
+    printer: &Printer,
+) -> anyhow::Result<PromotionReport> {
+    let spec = crate::stage::spec(ctx, &args.environment)?;
+    let images = image_inputs(&args.images)?;
+    crate::gates::validate(&args.environment, &spec.gates)?;
+    let mut deploy = ctx.deploy.clone();
+    if let Some(version) = &args.chart_version {
+        deploy.version = Some(version.clone());
+    }
+    let project_dir = ctx.project_dir();
+    let bundle = windlass_process::until_interrupted(Box::pin(async {
+        let chart = super::resolve_chart(ctx, &deploy).await?;
+        let resolver = image_resolver(ctx, printer, &images).await?;
+        let bundle = crate::make::make_bundle(
+            &MakeRequest {
+                deploy: &deploy,
+                project_dir: &project_dir,
+                chart: chart.chart,
+                images,
+            },
+            &resolver,
+        )
+        .await?;
+        anyhow::Ok((bundle, chart.archive))
+    }))
+    .await??;
+    let (bundle, archive) = bundle;
+    if args.dry_run {
+        let release = spec
+            .release
+            .clone()
+            .or_else(|| deploy.release.clone())
+            .unwrap_or_else(|| bundle.chart.name.clone());
+        return Ok(PromotionReport::dry_run(
+            &args.environment,
+            &release,
+            bundle,
+        ));
+    }
+    let stage = windlass_process::until_interrupted(Stage::open(ctx, &args.environment)).await??;
+    super::check_strategy(&stage)?;
+    let report = crate::promotion::run(
+        ctx,
+        &stage,
+        Request {
+            kind: Kind::Up,
+            bundle,
+            from: None,
+            archive: Some(archive),
+            rollback_to: None,
+            replacing: None,
+            allow_rolled_back: args.allow_rolled_back,
+        },
+        printer,
+    )
+    .await?;
+    crate::summary::promotion(printer, &report);
+    Ok(report)
+}

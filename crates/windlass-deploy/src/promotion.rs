@@ -1,0 +1,923 @@
+//! The promotion: one function used by `deploy up`, `deploy promote` and
+//! `deploy rollback`, and the recovery of a promotion a killed run left
+//! unfinished.
+//!
+//! Order, each step written to the ledger before the next starts: the
+//! environment's lease -> recovery of an unfinished promotion -> `Started`
+//! (the whole bundle) -> the gates before (one `Gate` record each) -> the
+//! chart checked against the bundle's digest -> the values (secret ones
+//! resolved and registered for redaction, handed to Helm as private
+//! files) -> `helm upgrade --install --wait --rollback-on-failure` ->
+//! `Upgraded` -> rollout and verification -> `Succeeded`, or `helm
+//! rollback` to the previous revision, `RolledBack` and `Failed`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::PoisonError;
+use std::time::Duration;
+
+use serde::Serialize;
+use windlass_output::{ExitStatus, Outcome, Printer, ResultExt as _};
+use windlass_redact::Secret;
+
+use crate::bundle::{Bundle, BundleId};
+use crate::cli::Context;
+use crate::config::StrategyKind;
+use crate::gates::GateResult;
+use crate::helm::{BUNDLE_LABEL, Revision, UpgradeRequest};
+use crate::kube::lease::EnvLock;
+use crate::kube::ledger::{Entry, Event, NewEntry};
+use crate::stage::{LedgerView, Stage};
+
+/// How long a promotion's lease lives without renewal: a killed run's
+/// lease is taken over after this.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// What a promotion does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// `deploy up`: a bundle just made.
+    Up,
+    /// `deploy promote`: the bundle live in the `from` environment.
+    Promote,
+    /// `deploy rollback`: an earlier bundle of this environment.
+    Rollback,
+}
+
+/// A promotion to run.
+#[derive(Debug)]
+pub struct Request {
+    pub kind: Kind,
+    pub bundle: Bundle,
+    pub from: Option<String>,
+    /// The chart archive to install (checked against the bundle's digest);
+    /// `None` with [`Self::rollback_to`].
+    pub archive: Option<PathBuf>,
+    /// `helm rollback` to this revision instead of an upgrade.
+    pub rollback_to: Option<u32>,
+    /// The bundle being rolled back away from (`deploy rollback`).
+    pub replacing: Option<BundleId>,
+    /// Deploy a bundle even though it was rolled back here before.
+    pub allow_rolled_back: bool,
+}
+
+/// How a promotion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Result_ {
+    /// The bundle is live.
+    Succeeded,
+    /// A gate refused it, the upgrade failed, or the verification failed
+    /// and the release was rolled back.
+    Failed,
+    /// `--dry-run`: the bundle was made, nothing deployed.
+    DryRun,
+}
+
+/// What recovery did with a promotion a killed run left unfinished.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct Recovery {
+    /// The unfinished promotion (its `Started` record's seq).
+    pub promotion: u64,
+    pub bundle: BundleId,
+    /// `resumed` (Helm shows the bundle deployed and healthy: recorded as
+    /// succeeded), `rolled-back` (back to the last succeeded revision),
+    /// `closed` (nothing had changed, or nothing to roll back to).
+    pub action: String,
+    /// The release's revision afterwards.
+    pub revision: Option<u32>,
+    pub detail: String,
+}
+
+/// What `deploy up`, `deploy promote` and `deploy rollback` report.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct PromotionReport {
+    pub kind: Kind,
+    pub environment: String,
+    pub namespace: String,
+    pub release: String,
+    pub bundle: BundleId,
+    /// The whole bundle.
+    pub content: Bundle,
+    pub from: Option<String>,
+    pub result: Result_,
+    /// The ledger seq of this promotion's `Started` record.
+    pub promotion: Option<u64>,
+    /// The Helm revision the release is at afterwards.
+    pub revision: Option<u32>,
+    /// Every gate and check, in order.
+    pub gates: Vec<GateResult>,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// The revision the release was rolled back to after a failure.
+    pub rolled_back_to: Option<u32>,
+    /// An unfinished promotion found and dealt with first.
+    pub recovered: Option<Recovery>,
+    /// A stale lease of a killed run that was taken over.
+    pub lease_takeover: Option<String>,
+}
+
+impl Outcome for PromotionReport {
+    fn render_human(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        if let Some(recovery) = &self.recovered {
+            writeln!(
+                out,
+                "recovered: promotion {} of bundle {} {}: {}",
+                recovery.promotion, recovery.bundle, recovery.action, recovery.detail
+            )?;
+        }
+        for gate in &self.gates {
+            let mark = if gate.passed { "ok" } else { "FAILED" };
+            writeln!(out, "gate {}: {mark} ({})", gate.gate, gate.detail)?;
+        }
+        let what = match self.kind {
+            Kind::Up => "deployed",
+            Kind::Promote => "promoted",
+            Kind::Rollback => "rolled back to",
+        };
+        match self.result {
+            Result_::DryRun => writeln!(
+                out,
+                "bundle {} (dry run: nothing deployed to {})",
+                self.bundle, self.environment
+            ),
+            Result_::Succeeded => writeln!(
+                out,
+                "{what} bundle {} in {} (release {}, revision {})",
+                self.bundle,
+                self.environment,
+                self.release,
+                self.revision
+                    .map_or_else(|| "?".to_owned(), |r| r.to_string())
+            ),
+            Result_::Failed => {
+                writeln!(
+                    out,
+                    "failed: bundle {} in {}: {}",
+                    self.bundle,
+                    self.environment,
+                    self.reason.as_deref().unwrap_or("unknown")
+                )?;
+                if let Some(to) = self.rolled_back_to {
+                    writeln!(
+                        out,
+                        "rolled back: release {} is at revision {to}",
+                        self.release
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn exit_status(&self) -> ExitStatus {
+        match self.result {
+            Result_::Succeeded | Result_::DryRun => ExitStatus::Success,
+            Result_::Failed => ExitStatus::Failure,
+        }
+    }
+}
+
+impl PromotionReport {
+    /// The report of a bundle that was made and not deployed.
+    pub fn dry_run(stage_name: &str, release: &str, bundle: Bundle) -> Self {
+        Self {
+            kind: Kind::Up,
+            environment: stage_name.to_owned(),
+            namespace: String::new(),
+            release: release.to_owned(),
+            bundle: bundle.id(),
+            content: bundle,
+            from: None,
+            result: Result_::DryRun,
+            promotion: None,
+            revision: None,
+            gates: Vec::new(),
+            reason: None,
+            rolled_back_to: None,
+            recovered: None,
+            lease_takeover: None,
+        }
+    }
+}
+
+/// Who holds a lease: actor, host and pid.
+pub fn holder(ctx: &Context) -> String {
+    let host = ctx
+        .env
+        .get_str("HOSTNAME")
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .or_else(|| {
+            windlass_fs::read_to_string(std::path::Path::new("/proc/sys/kernel/hostname"), 256)
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{} on {host} (pid {})", ctx.actor(), std::process::id())
+}
+
+/// Runs a promotion to `stage`: takes its lease, recovers an unfinished
+/// promotion, then deploys. SIGINT or SIGTERM stops it: the ledger gets
+/// `Failed { reason: "interrupted" }`, the lease is released and the
+/// error is [`windlass_process::Interrupted`].
+pub async fn run(
+    ctx: &Context,
+    stage: &Stage,
+    request: Request,
+    printer: &Printer,
+) -> anyhow::Result<PromotionReport> {
+    let lock = acquire(ctx, stage, printer).await?;
+    let started: Mutex<Option<u64>> = Mutex::new(None);
+    let outcome = windlass_process::until_interrupted(steps(
+        ctx,
+        stage,
+        request.clone_parts(),
+        &started,
+        &lock,
+        printer,
+    ))
+    .await;
+    let result = match outcome {
+        Ok(result) => result,
+        Err(interrupted) => {
+            let promotion = *started.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(promotion) = promotion {
+                let record = stage.ledger.append(NewEntry {
+                    actor: ctx.actor(),
+                    promotion: Some(promotion),
+                    bundle: request.bundle.id(),
+                    event: Event::Failed {
+                        reason: "interrupted".to_owned(),
+                        rolled_back_to: None,
+                    },
+                });
+                // A second signal leaves the record unwritten; the next
+                // command finds the promotion unfinished and recovers it.
+                if windlass_process::until_interrupted(record).await.is_err() {
+                    tracing::warn!(
+                        "interrupted again: the ledger record of the interruption is not written"
+                    );
+                }
+            }
+            Err(anyhow::Error::new(interrupted))
+        }
+    };
+    if let Err(error) = lock.release().await {
+        printer.warn(&format!(
+            "cannot release the lease of `{}` (it expires by itself): {error}",
+            stage.name
+        ));
+    }
+    result
+}
+
+async fn acquire(ctx: &Context, stage: &Stage, printer: &Printer) -> anyhow::Result<EnvLock> {
+    let lock = EnvLock::acquire(&stage.cluster, &stage.name, &holder(ctx), LEASE_TTL).await?;
+    if let Some(previous) = lock.takeover().map(|t| &t.previous_holder) {
+        printer.warn(&format!(
+            "took over the expired lease of `{}` from {previous}",
+            stage.name
+        ));
+    }
+    Ok(lock)
+}
+
+impl Request {
+    fn clone_parts(&self) -> Self {
+        Self {
+            kind: self.kind,
+            bundle: self.bundle.clone(),
+            from: self.from.clone(),
+            archive: self.archive.clone(),
+            rollback_to: self.rollback_to,
+            replacing: self.replacing.clone(),
+            allow_rolled_back: self.allow_rolled_back,
+        }
+    }
+}
+
+/// Appends one record of a promotion.
+struct Writer<'a> {
+    stage: &'a Stage,
+    actor: String,
+    bundle: BundleId,
+    promotion: Option<u64>,
+}
+
+impl Writer<'_> {
+    async fn write(&self, event: Event) -> anyhow::Result<Entry> {
+        self.write_for(self.bundle.clone(), event).await
+    }
+
+    async fn write_for(&self, bundle: BundleId, event: Event) -> anyhow::Result<Entry> {
+        Ok(self
+            .stage
+            .ledger
+            .append(NewEntry {
+                actor: self.actor.clone(),
+                promotion: self.promotion,
+                bundle,
+                event,
+            })
+            .await?)
+    }
+}
+
+#[allow(
+    clippy::too_many_lines,
+    reason = "the promotion's steps in order, each with its ledger record"
+)]
+async fn steps(
+    ctx: &Context,
+    stage: &Stage,
+    request: Request,
+    started: &Mutex<Option<u64>>,
+    lock: &EnvLock,
+    printer: &Printer,
+) -> anyhow::Result<PromotionReport> {
+    let id = request.bundle.id();
+    let lease_takeover = lock.takeover().map(|t| t.previous_holder.clone());
+    let view = LedgerView::read(&stage.ledger).await?;
+    let recovered = recover(ctx, stage, &view, printer).await?;
+    let view = if recovered.is_some() {
+        LedgerView::read(&stage.ledger).await?
+    } else {
+        view
+    };
+    if request.kind != Kind::Rollback
+        && !request.allow_rolled_back
+        && let Some(entry) = view.rolled_back(&id)
+    {
+        return Err(anyhow::anyhow!(
+            "bundle {id} was rolled back in `{}` (ledger record {})",
+            stage.name,
+            entry.seq
+        ))
+        .with_hint("a rolled-back bundle is never deployed there again unless asked: add `--allow-rolled-back`")
+        .with_exit_status(ExitStatus::Failure);
+    }
+    let mut report = PromotionReport {
+        kind: request.kind,
+        environment: stage.name.clone(),
+        namespace: stage.cluster.namespace().to_owned(),
+        release: stage.release.clone(),
+        bundle: id.clone(),
+        content: request.bundle.clone(),
+        from: request.from.clone(),
+        result: Result_::Failed,
+        promotion: None,
+        revision: None,
+        gates: Vec::new(),
+        reason: None,
+        rolled_back_to: None,
+        recovered,
+        lease_takeover,
+    };
+    let previous = view
+        .live()
+        .map(|p| (p.succeeded(), p.started.bundle.clone()));
+    let previous_revision = previous.as_ref().and_then(|(r, _)| *r);
+    let previous_bundle = previous.map(|(_, b)| b);
+
+    let mut writer = Writer {
+        stage,
+        actor: ctx.actor(),
+        bundle: id.clone(),
+        promotion: None,
+    };
+    let record = writer
+        .write(Event::Started {
+            bundle: Box::new(request.bundle.clone()),
+            from: request.from.clone(),
+            strategy: stage.spec.strategy.kind,
+        })
+        .await?;
+    writer.promotion = Some(record.seq);
+    report.promotion = Some(record.seq);
+    *started.lock().unwrap_or_else(PoisonError::into_inner) = Some(record.seq);
+    printer.status(
+        "Started",
+        &format!("promotion {} of bundle {id} to {}", record.seq, stage.name),
+    );
+
+    // The gates before: a rollback is the way out of trouble and passes
+    // none of them.
+    if request.kind != Kind::Rollback {
+        let from_entries = match stage.spec.from.as_deref() {
+            Some(from) => {
+                let from_stage = Stage::open(ctx, from).await?;
+                from_stage.ledger.entries().await?
+            }
+            None => Vec::new(),
+        };
+        let gates = crate::gates::check_before(&crate::gates::GateInput {
+            environment: &stage.name,
+            gates: &stage.spec.gates,
+            from: stage.spec.from.as_deref(),
+            bundle: &id,
+            ledger: &view.entries,
+            from_ledger: &from_entries,
+            now: jiff::Timestamp::now(),
+            env: &ctx.env,
+        });
+        for gate in gates {
+            writer
+                .write(Event::Gate {
+                    gate: gate.gate.clone(),
+                    passed: gate.passed,
+                    detail: gate.detail.clone(),
+                })
+                .await?;
+            report.gates.push(gate);
+        }
+        if let Some(failed) = report.gates.iter().find(|g| !g.passed) {
+            let reason = format!("gate {} failed: {}", failed.gate, failed.detail);
+            writer
+                .write(Event::Failed {
+                    reason: reason.clone(),
+                    rolled_back_to: None,
+                })
+                .await?;
+            report.reason = Some(reason);
+            return Ok(report);
+        }
+    }
+
+    // The upgrade (or, for a rollback to a revision, Helm's rollback),
+    // only while the lease is still ours.
+    lock.check()?;
+    let upgraded = match request.rollback_to {
+        Some(revision) => {
+            printer.status(
+                "Rolling back",
+                &format!("{} to revision {revision}", stage.release),
+            );
+            match stage
+                .helm
+                .rollback(&stage.release, revision, true, stage.timeout)
+                .await
+            {
+                Ok(()) => current_revision(stage).await,
+                Err(error) => Err(anyhow::Error::new(error)),
+            }
+        }
+        None => upgrade(ctx, stage, &request, record.seq, printer).await,
+    };
+    let revision = match upgraded {
+        Ok(revision) => revision,
+        Err(error) => {
+            let reason = format!("{error:#}");
+            // `--rollback-on-failure` put the release back; say where it is.
+            let now = stage.helm.status(&stage.release).await.ok().flatten();
+            let left_at = now.as_ref().map(|r| r.revision);
+            if let (Some(to), Some(left_at)) = (previous_revision, left_at) {
+                writer
+                    .write(Event::RolledBack {
+                        to_revision: to,
+                        to_bundle: previous_bundle.clone(),
+                        reason: reason.clone(),
+                    })
+                    .await?;
+                report.rolled_back_to = Some(left_at);
+            }
+            writer
+                .write(Event::Failed {
+                    reason: reason.clone(),
+                    rolled_back_to: report.rolled_back_to,
+                })
+                .await?;
+            report.revision = left_at;
+            report.reason = Some(reason);
+            return Ok(report);
+        }
+    };
+    writer.write(Event::Upgraded { revision }).await?;
+    report.revision = Some(revision);
+    if let Some(replacing) = &request.replacing {
+        writer
+            .write_for(
+                replacing.clone(),
+                Event::RolledBack {
+                    to_revision: request.rollback_to.unwrap_or(revision),
+                    to_bundle: Some(id.clone()),
+                    reason: format!("asked by {}", ctx.actor()),
+                },
+            )
+            .await?;
+    }
+
+    // Rollout and verification.
+    let checks = verify(ctx, stage).await;
+    for check in &checks {
+        writer
+            .write(Event::Gate {
+                gate: check.gate.clone(),
+                passed: check.passed,
+                detail: check.detail.clone(),
+            })
+            .await?;
+    }
+    report.gates.extend(checks);
+    if let Some(failed) = report.gates.iter().find(|g| !g.passed).cloned() {
+        let reason = format!("{} failed: {}", failed.gate, failed.detail);
+        report.reason = Some(reason.clone());
+        match previous_revision {
+            Some(to) => {
+                printer.status(
+                    "Rolling back",
+                    &format!("{} to revision {to}", stage.release),
+                );
+                stage
+                    .helm
+                    .rollback(&stage.release, to, true, stage.timeout)
+                    .await?;
+                let left_at = current_revision(stage).await?;
+                writer
+                    .write(Event::RolledBack {
+                        to_revision: to,
+                        to_bundle: previous_bundle,
+                        reason: reason.clone(),
+                    })
+                    .await?;
+                writer
+                    .write(Event::Failed {
+                        reason,
+                        rolled_back_to: Some(left_at),
+                    })
+                    .await?;
+                report.rolled_back_to = Some(left_at);
+                report.revision = Some(left_at);
+            }
+            None => {
+                writer
+                    .write(Event::Failed {
+                        reason,
+                        rolled_back_to: None,
+                    })
+                    .await?;
+            }
+        }
+        return Ok(report);
+    }
+    lock.check()?;
+    writer.write(Event::Succeeded { revision }).await?;
+    report.result = Result_::Succeeded;
+    Ok(report)
+}
+
+/// The release's current revision, which must exist.
+async fn current_revision(stage: &Stage) -> anyhow::Result<u32> {
+    let status = stage.helm.status(&stage.release).await?;
+    status.map(|r| r.revision).ok_or_else(|| {
+        anyhow::anyhow!(
+            "release `{}` is gone from namespace `{}`",
+            stage.release,
+            stage.cluster.namespace()
+        )
+    })
+}
+
+/// Resolves the environment's `secret-values`: every value registered
+/// with the redactor before anything else sees it.
+async fn secret_values(
+    ctx: &Context,
+    stage: &Stage,
+) -> anyhow::Result<BTreeMap<String, Secret<String>>> {
+    let mut values = BTreeMap::new();
+    if stage.spec.secret_values.is_empty() {
+        return Ok(values);
+    }
+    let secrets = windlass_secrets::SecretsConfig::from_effective(&ctx.config)?;
+    let http = windlass_http::HttpConfig::from_settings(&ctx.config.settings.http);
+    let resolver =
+        windlass_secrets::Resolver::new(ctx.env.clone(), ctx.project_dir(), secrets.vault)
+            .with_http(http);
+    let mut result = Ok(());
+    for (key, text) in &stage.spec.secret_values {
+        let reference = match windlass_secrets::SecretRef::parse(text) {
+            Ok(reference) => reference,
+            Err(error) => {
+                result = Err(anyhow::Error::new(error).context(format!(
+                    "`deploy.environments.{}.secret-values.\"{key}\"` is not a secret reference",
+                    stage.name
+                )))
+                .with_exit_status(ExitStatus::Usage);
+                break;
+            }
+        };
+        match resolver.resolve(&reference).await {
+            Ok(value) => {
+                values.insert(key.clone(), value);
+            }
+            Err(error) => {
+                result = Err(anyhow::Error::new(error).context(format!(
+                    "cannot resolve secret value `{key}` of environment `{}`",
+                    stage.name
+                )));
+                break;
+            }
+        }
+    }
+    resolver.close_unless_interrupted().await;
+    result.map(|()| values)
+}
+
+async fn upgrade(
+    ctx: &Context,
+    stage: &Stage,
+    request: &Request,
+    promotion: u64,
+    printer: &Printer,
+) -> anyhow::Result<u32> {
+    let archive = request
+        .archive
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no chart archive for the upgrade"))?;
+    let secrets = secret_values(ctx, stage).await?;
+    let values = crate::make::environment_values(
+        &stage.spec,
+        &ctx.deploy,
+        &ctx.project_dir(),
+        &request.bundle,
+        &secrets,
+    )?;
+    let id = request.bundle.id();
+    let labels = BTreeMap::from([
+        (BUNDLE_LABEL.to_owned(), id.short().to_owned()),
+        ("windlass.dev/promotion".to_owned(), promotion.to_string()),
+    ]);
+    printer.status(
+        "Upgrading",
+        &format!(
+            "release {} in {} (namespace {})",
+            stage.release,
+            stage.name,
+            stage.cluster.namespace()
+        ),
+    );
+    let revision: Revision = stage
+        .helm
+        .upgrade_install(&UpgradeRequest {
+            release: stage.release.clone(),
+            archive,
+            values,
+            wait: true,
+            timeout: stage.timeout,
+            rollback_on_failure: true,
+            description: description(&id),
+            labels,
+        })
+        .await?;
+    Ok(revision.revision)
+}
+
+/// The description of every revision Windlass makes: names the bundle so
+/// that recovery can tell what Helm has deployed.
+pub fn description(id: &BundleId) -> String {
+    format!("windlass bundle {}", id.as_str())
+}
+
+/// The rollout wait and the verifications after an upgrade.
+async fn verify(ctx: &Context, stage: &Stage) -> Vec<GateResult> {
+    let mut results = Vec::new();
+    if stage.spec.gates.rollout != Some(false) {
+        let rollout =
+            crate::kube::rollout::wait(&stage.cluster, &stage.release, stage.timeout).await;
+        results.push(match rollout {
+            Ok(report) => GateResult {
+                gate: "rollout".to_owned(),
+                passed: report.complete,
+                detail: report.summary(),
+            },
+            Err(error) => GateResult {
+                gate: "rollout".to_owned(),
+                passed: false,
+                detail: error.to_string(),
+            },
+        });
+        if results.iter().any(|r| !r.passed) {
+            return results;
+        }
+    }
+    if stage.spec.gates.verify.is_empty() {
+        return results;
+    }
+    let project_dir = ctx.project_dir();
+    let http_config = windlass_http::HttpConfig::from_settings(&ctx.config.settings.http);
+    let http = match windlass_http::HttpClient::new(&http_config) {
+        Ok(http) => http,
+        Err(error) => {
+            results.push(GateResult {
+                gate: "verify".to_owned(),
+                passed: false,
+                detail: format!("cannot make an HTTP client: {error}"),
+            });
+            return results;
+        }
+    };
+    let vault = match windlass_secrets::SecretsConfig::from_effective(&ctx.config) {
+        Ok(secrets) => secrets.vault,
+        Err(error) => {
+            results.push(GateResult {
+                gate: "verify".to_owned(),
+                passed: false,
+                detail: format!("cannot read the secrets configuration: {error}"),
+            });
+            return results;
+        }
+    };
+    let resolver = windlass_secrets::Resolver::new(ctx.env.clone(), &project_dir, vault)
+        .with_http(http_config);
+    results.extend(
+        crate::gates::verify_after(&crate::gates::VerifyInput {
+            checks: &stage.spec.gates.verify,
+            http: &http,
+            secrets: &resolver,
+            cwd: &project_dir,
+        })
+        .await,
+    );
+    resolver.close_unless_interrupted().await;
+    results
+}
+
+/// Brings an environment out of a state a killed run left: an unfinished
+/// promotion in the ledger, or a Helm release stuck `pending-*`. Called
+/// with the environment's lease held, which proves nobody else is working
+/// on it.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the cases of recovery in order, each with its ledger record"
+)]
+pub async fn recover(
+    ctx: &Context,
+    stage: &Stage,
+    view: &LedgerView,
+    printer: &Printer,
+) -> anyhow::Result<Option<Recovery>> {
+    let current = stage.helm.status(&stage.release).await?;
+    let pending = current.as_ref().is_some_and(Revision::is_pending);
+    let unfinished = view.unfinished();
+    if unfinished.is_none() && !pending {
+        return Ok(None);
+    }
+    let live = view.live();
+    let live_revision = live.as_ref().and_then(Promotion::succeeded);
+    let live_bundle = live.as_ref().map(|p| p.started.bundle.clone());
+    let named = unfinished
+        .as_ref()
+        .or(live.as_ref())
+        .map(|p| (p.seq, p.started.bundle.clone()));
+    let Some((promotion, bundle)) = named else {
+        printer.warn(&format!(
+            "release `{}` is `{}` and the ledger of `{}` has no promotion: left as it is",
+            stage.release,
+            current.as_ref().map_or("pending", |r| r.status.as_str()),
+            stage.name
+        ));
+        return Ok(None);
+    };
+    let writer = Writer {
+        stage,
+        actor: ctx.actor(),
+        bundle: bundle.clone(),
+        promotion: Some(promotion),
+    };
+    // Helm shows the unfinished bundle deployed: check it is healthy and
+    // record the success the killed run did not.
+    if unfinished.is_some()
+        && let Some(revision) = &current
+        && revision.status == "deployed"
+        && revision.description == description(&bundle)
+    {
+        let checks = verify(ctx, stage).await;
+        if checks.iter().all(|c| c.passed) {
+            writer
+                .write(Event::Succeeded {
+                    revision: revision.revision,
+                })
+                .await?;
+            let recovery = Recovery {
+                promotion,
+                bundle,
+                action: "resumed".to_owned(),
+                revision: Some(revision.revision),
+                detail: format!(
+                    "Helm shows it deployed and healthy at revision {}",
+                    revision.revision
+                ),
+            };
+            printer.warn(&format!(
+                "promotion {promotion} was left unfinished; {}: recorded as succeeded",
+                recovery.detail
+            ));
+            return Ok(Some(recovery));
+        }
+    }
+    let unchanged = !pending
+        && current
+            .as_ref()
+            .is_some_and(|r| Some(r.revision) == live_revision && r.status == "deployed");
+    let recovery = if unchanged || live_revision.is_none() {
+        let detail = if unchanged {
+            "the release is unchanged: it stopped before the upgrade".to_owned()
+        } else if pending {
+            // A first install killed half-way: nothing to roll back to.
+            stage
+                .helm
+                .uninstall(&stage.release, true, stage.timeout)
+                .await?;
+            format!(
+                "the release was stuck `{}` with no succeeded revision: uninstalled",
+                current.as_ref().map_or("pending", |r| r.status.as_str())
+            )
+        } else {
+            "no succeeded revision to roll back to: the release is left as it is".to_owned()
+        };
+        if unfinished.is_some() {
+            writer
+                .write(Event::Failed {
+                    reason: format!("unfinished: {detail}"),
+                    rolled_back_to: None,
+                })
+                .await?;
+        }
+        Recovery {
+            promotion,
+            bundle,
+            action: "closed".to_owned(),
+            revision: current.as_ref().map(|r| r.revision),
+            detail,
+        }
+    } else {
+        let to = live_revision.unwrap_or_default();
+        printer.status(
+            "Rolling back",
+            &format!(
+                "{} to revision {to} (unfinished promotion {promotion})",
+                stage.release
+            ),
+        );
+        stage
+            .helm
+            .rollback(&stage.release, to, true, stage.timeout)
+            .await?;
+        let left_at = current_revision(stage).await?;
+        let reason = if pending {
+            format!(
+                "the release was stuck `{}`",
+                current.as_ref().map_or("pending", |r| r.status.as_str())
+            )
+        } else {
+            "the promotion stopped before it ended".to_owned()
+        };
+        if unfinished.is_some() {
+            writer
+                .write(Event::Failed {
+                    reason: format!("unfinished: {reason}; rolled back to revision {to}"),
+                    rolled_back_to: Some(left_at),
+                })
+                .await?;
+        }
+        Recovery {
+            promotion,
+            bundle,
+            action: "rolled-back".to_owned(),
+            revision: Some(left_at),
+            detail: format!(
+                "{reason}: rolled back to revision {to} (bundle {}), now revision {left_at}",
+                live_bundle.map_or_else(|| "?".to_owned(), |b| b.short().to_owned())
+            ),
+        }
+    };
+    printer.warn(&format!(
+        "promotion {promotion} was left unfinished: {}",
+        recovery.detail
+    ));
+    Ok(Some(recovery))
+}
+
+use crate::stage::Promotion;
+
+/// Which revision the ledger expects Helm to show: the last success, or
+/// where a failed promotion left the release.
+pub fn expected_revision(entries: &[Entry]) -> Option<u32> {
+    entries.iter().rev().find_map(|e| match e.event {
+        Event::Succeeded { revision }
+        | Event::Failed {
+            rolled_back_to: Some(revision),
+            ..
+        } => Some(revision),
+        _ => None,
+    })
+}
+
+/// The strategies this round implements.
+pub fn supported(kind: StrategyKind) -> bool {
+    matches!(kind, StrategyKind::Rolling | StrategyKind::Recreate)
+}

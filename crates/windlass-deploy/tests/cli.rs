@@ -1,0 +1,481 @@
+//! `windlass-deploy` end to end: the real binary, the real Helm 4 and the
+//! loopback Kubernetes API server (`Services::kube`), a fresh namespace per
+//! environment and test.
+//!
+//! - `up` to dev then `promote` to staging: one bundle id, the image digest
+//!   in Helm's values, both ledgers with the whole promotion; a canary
+//!   secret in `secret-values` never in any output, the ledger records or
+//!   the files left behind.
+//! - An approval gate holds prod until `deploy approve`.
+//! - A failed verification rolls back to the last succeeded revision, and
+//!   the ledger and Helm's history say so.
+//! - A held lease stops a second promotion of the same environment.
+//! - A run killed (SIGKILL) after `Upgraded` is shown by `status` and
+//!   recovered by the next command.
+
+#![allow(clippy::unwrap_used, reason = "test helpers panic on failed setup")]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use windlass_testkit::cli::{Cli, Run};
+use windlass_testkit::{Kube, Services, assert_no_leak, assert_no_leak_in_dir, canary};
+
+const BIN: &str = env!("CARGO_BIN_EXE_windlass-deploy");
+
+const DIGEST_A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const DIGEST_B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn test_chart() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charts/app")
+}
+
+/// A project with `dev -> staging -> prod`, each in a fresh namespace;
+/// `extra` is appended to `windlass.toml`'s environment tables by name.
+struct Project {
+    dir: tempfile::TempDir,
+    kube: Kube,
+    namespaces: Vec<(String, String)>,
+}
+
+impl Project {
+    fn new(prefix: &str, envs: &[(&str, &str)]) -> Self {
+        let kube = Services::load().kube();
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("project");
+        std::fs::create_dir_all(&project).unwrap();
+        let mut toml = format!(
+            r#"[deploy]
+chart = "{chart}"
+release = "app"
+timeout = "90s"
+
+[deploy.images.app]
+repository = "registry.test/app"
+values-key = "image"
+"#,
+            chart = test_chart().display()
+        );
+        let mut namespaces = Vec::new();
+        for (name, extra) in envs {
+            let namespace = kube.fresh_namespace(&format!("{prefix}-{name}"));
+            let _ = write!(
+                toml,
+                r#"
+[deploy.environments.{name}]
+kubeconfig = "{kubeconfig}"
+context = "{context}"
+namespace = "{namespace}"
+{extra}
+"#,
+                kubeconfig = kube.kubeconfig.display(),
+                context = kube.context,
+            );
+            namespaces.push(((*name).to_owned(), namespace));
+        }
+        std::fs::write(project.join("windlass.toml"), toml).unwrap();
+        Self {
+            dir,
+            kube,
+            namespaces,
+        }
+    }
+
+    fn project(&self) -> PathBuf {
+        self.dir.path().join("project")
+    }
+
+    fn namespace(&self, env: &str) -> &str {
+        &self
+            .namespaces
+            .iter()
+            .find(|(name, _)| name == env)
+            .unwrap()
+            .1
+    }
+
+    fn cli(&self) -> Cli {
+        Cli::new(BIN, self.dir.path())
+            .current_dir(self.project())
+            .env("WINDLASS_HELM", &self.kube.helm)
+            .env("USER", "tester")
+            .timeout(Duration::from_secs(300))
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.cli().args(args).run()
+    }
+
+    /// `--json` data of a command that must exit `code`.
+    fn json(&self, args: &[&str], code: i32) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let run = self.run(&all);
+        assert_eq!(
+            run.code, code,
+            "{args:?}:\nstdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        );
+        run.json()["data"].clone()
+    }
+
+    fn helm_values(&self, env: &str) -> Value {
+        let run = Cli::new(&self.kube.helm, self.dir.path())
+            .args([
+                "--kubeconfig",
+                self.kube.kubeconfig.to_str().unwrap(),
+                "--kube-context",
+                &self.kube.context,
+                "-n",
+                self.namespace(env),
+                "get",
+                "values",
+                "app",
+                "-o",
+                "json",
+            ])
+            .run();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        serde_json::from_str(&run.stdout).unwrap()
+    }
+
+    /// The ledger records of `env` as stored (the Secrets' JSON, base64
+    /// and all).
+    fn ledger_secrets(&self, env: &str) -> String {
+        self.kube.kubectl(&[
+            "get",
+            "secrets",
+            "-n",
+            self.namespace(env),
+            "-l",
+            "owner=windlass",
+            "-o",
+            "json",
+        ])
+    }
+
+    fn events(&self, env: &str) -> Vec<String> {
+        let history = self.json(&["history", env], 0);
+        history["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"]["kind"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+fn image(digest: &str) -> String {
+    format!("app=registry.test/app@{digest}")
+}
+
+#[test]
+fn up_then_promote_deploys_one_bundle_and_never_shows_the_secret() {
+    let secret = canary("deploy-secret-value");
+    let project = Project::new(
+        "cli-promote",
+        &[
+            ("dev", ""),
+            (
+                "staging",
+                "from = \"dev\"\nsecret-values = { \"secret.token\" = \"env://APP_TOKEN\" }\nset = { \"replicaCount\" = 2 }",
+            ),
+        ],
+    );
+    let mut outputs = String::new();
+    let run = project
+        .cli()
+        .args(["up", "dev", "--image", &image(DIGEST_A)])
+        .run();
+    outputs.push_str(&run.stdout);
+    outputs.push_str(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let up = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    assert_eq!(up["result"], "succeeded");
+    let bundle = up["bundle"].as_str().unwrap().to_owned();
+
+    let run = project
+        .cli()
+        .env("APP_TOKEN", &secret)
+        .args(["--json", "promote", "dev", "staging"])
+        .run();
+    outputs.push_str(&run.stdout);
+    outputs.push_str(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let promoted = run.json()["data"].clone();
+    assert_eq!(
+        promoted["bundle"], bundle,
+        "promote deploys the same bundle"
+    );
+    assert_eq!(promoted["from"], "dev");
+    assert_eq!(promoted["result"], "succeeded");
+
+    // Helm's values carry the digest and the environment's own values.
+    let values = project.helm_values("staging");
+    assert_eq!(
+        values["image"]["reference"],
+        format!("registry.test/app@{DIGEST_A}")
+    );
+    assert_eq!(values["image"]["digest"], DIGEST_A);
+    assert_eq!(values["replicaCount"], 2);
+    assert_eq!(
+        values["secret"]["token"], secret,
+        "the secret value reached Helm (through a private file)"
+    );
+
+    // The ledger as `--json` shows it, times, digests and paths filtered.
+    let history = project.json(&["history", "staging"], 0);
+    let chart = test_chart().display().to_string();
+    insta::with_settings!({filters => vec![
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
+        (r"sha256:[0-9a-f]{64}", "[DIGEST]"),
+        (r"\b[0-9a-f]{12}\b", "[SHORT]"),
+        (r"\d+ ms", "[N] ms"),
+        (chart.as_str(), "[CHART]"),
+    ]}, {
+        insta::assert_snapshot!("history_json", serde_json::to_string_pretty(&history).unwrap());
+    });
+
+    // Both ledgers hold the promotion from start to end.
+    assert_eq!(
+        project.events("staging"),
+        ["started", "upgraded", "gate", "succeeded"]
+    );
+    let dev_events = project.events("dev");
+    assert_eq!(dev_events.first().map(String::as_str), Some("started"));
+    assert_eq!(dev_events.last().map(String::as_str), Some("succeeded"));
+
+    // Status and diff agree.
+    let status = project.json(&["status"], 0);
+    let envs = status["environments"].as_array().unwrap();
+    assert!(
+        envs.iter()
+            .all(|e| e["bundle"] == bundle && e["drift"].is_null())
+    );
+    let diff = project.json(&["diff", "dev", "staging"], 0);
+    assert_eq!(diff["from-bundle"], diff["to-bundle"]);
+
+    for args in [
+        vec!["status"],
+        vec!["history", "staging"],
+        vec!["diff", "dev", "staging"],
+        vec!["--json", "history", "staging"],
+    ] {
+        let run = project.cli().env("APP_TOKEN", &secret).args(&args).run();
+        outputs.push_str(&run.stdout);
+        outputs.push_str(&run.stderr);
+    }
+    assert_no_leak(outputs.as_bytes(), &secret);
+    assert_no_leak(project.ledger_secrets("staging").as_bytes(), &secret);
+    assert_no_leak_in_dir(project.dir.path(), &secret);
+    assert_no_leak(project.kube.token.expose().as_bytes(), &secret);
+    assert_no_leak(outputs.as_bytes(), project.kube.token.expose());
+}
+
+#[test]
+fn approval_holds_prod_until_approved() {
+    let project = Project::new(
+        "cli-approve",
+        &[
+            ("dev", ""),
+            ("prod", "from = \"dev\"\ngates = { approval = true }"),
+        ],
+    );
+    let up = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    let bundle = up["bundle"].as_str().unwrap().to_owned();
+    let short = &bundle["sha256:".len().."sha256:".len() + 12];
+
+    let refused = project.json(&["promote", "dev", "prod"], 1);
+    assert_eq!(refused["result"], "failed");
+    assert_eq!(refused["gates"][0]["gate"], "approval");
+    assert_eq!(refused["gates"][0]["passed"], false);
+    assert_eq!(refused["revision"], Value::Null, "nothing was deployed");
+    assert_eq!(project.events("prod"), ["started", "gate", "failed"]);
+
+    let approved = project.json(
+        &[
+            "approve",
+            "prod",
+            short,
+            "--reason",
+            "release 1",
+            "--by",
+            "alice",
+        ],
+        0,
+    );
+    assert_eq!(approved["bundle"], bundle);
+    assert_eq!(approved["by"], "alice");
+
+    let promoted = project.json(&["promote", "dev", "prod"], 0);
+    assert_eq!(promoted["result"], "succeeded");
+    assert_eq!(promoted["gates"][0]["passed"], true);
+    assert!(
+        promoted["gates"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("alice")
+    );
+
+    // A bundle unknown to the `from` environment cannot be approved.
+    let run = project.run(&["approve", "prod", "0123456789abc"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("no bundle"), "{}", run.stderr);
+}
+
+#[test]
+fn a_failed_verification_rolls_back_to_the_last_good_revision() {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let marker = marker_dir.path().join("fail");
+    let project = Project::new(
+        "cli-verify",
+        &[(
+            "dev",
+            &format!(
+                "gates = {{ verify = [{{ name = \"smoke\", command = [\"sh\", \"-c\", \"test ! -e '{}'\"], timeout = \"2s\" }}] }}",
+                marker.display()
+            ),
+        )],
+    );
+    let first = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    assert_eq!(first["revision"], 1);
+
+    std::fs::write(&marker, "").unwrap();
+    let second = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 1);
+    assert_eq!(second["result"], "failed");
+    assert_eq!(
+        second["rolled-back-to"], 3,
+        "revision 3 is revision 1 again"
+    );
+    assert!(
+        second["reason"].as_str().unwrap().contains("smoke"),
+        "{second}"
+    );
+    let values = project.helm_values("dev");
+    assert_eq!(values["image"]["digest"], DIGEST_A);
+    let events = project.events("dev");
+    assert_eq!(
+        &events[events.len() - 3..],
+        ["gate", "rolled-back", "failed"],
+        "{events:?}"
+    );
+
+    // The rolled-back bundle is not deployed again unless asked.
+    std::fs::remove_file(&marker).unwrap();
+    let run = project.run(&["up", "dev", "--image", &image(DIGEST_B)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("--allow-rolled-back"), "{}", run.stderr);
+    let status = project.json(&["status", "dev"], 0);
+    assert_eq!(status["environments"][0]["drift"], Value::Null, "{status}");
+    assert_eq!(status["environments"][0]["bundle"], first["bundle"]);
+}
+
+#[test]
+fn a_held_lease_stops_a_second_promotion() {
+    let project = Project::new("cli-lease", &[("dev", "")]);
+    let lease = format!(
+        r#"{{"apiVersion":"coordination.k8s.io/v1","kind":"Lease",
+"metadata":{{"name":"windlass-deploy.dev","labels":{{"owner":"windlass"}}}},
+"spec":{{"holderIdentity":"bob on ci-7 (pid 42)","leaseDurationSeconds":600,
+"acquireTime":"{t}","renewTime":"{t}","leaseTransitions":0}}}}"#,
+        t = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+    );
+    project.kube.apply(project.namespace("dev"), &lease);
+    let run = project.run(&["up", "dev", "--image", &image(DIGEST_A)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("bob on ci-7"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(project.events("dev").is_empty(), "nothing recorded");
+}
+
+#[test]
+fn a_killed_promotion_is_shown_and_recovered() {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let block = marker_dir.path().join("block");
+    let reached = marker_dir.path().join("reached");
+    let project = Project::new(
+        "cli-kill",
+        &[(
+            "dev",
+            &format!(
+                "gates = {{ verify = [{{ name = \"hang\", command = [\"sh\", \"-c\", \"if [ -e '{b}' ]; then touch '{r}'; sleep 600; fi\"], timeout = \"900s\" }}] }}",
+                b = block.display(),
+                r = reached.display()
+            ),
+        )],
+    );
+    project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+
+    std::fs::write(&block, "").unwrap();
+    let running = project
+        .cli()
+        .args(["up", "dev", "--image", &image(DIGEST_B)])
+        .spawn();
+    let mut waited = 0;
+    while !reached.exists() {
+        std::thread::sleep(Duration::from_millis(200));
+        waited += 1;
+        assert!(waited < 900, "the verification never started");
+    }
+    running.signal(9);
+    let killed = running.wait();
+    assert_eq!(killed.signal, Some(9), "killed by SIGKILL");
+    std::fs::remove_file(&block).unwrap();
+
+    let status = project.json(&["status", "dev"], 0);
+    let unfinished = &status["environments"][0]["unfinished"];
+    assert!(unfinished.is_object(), "{status}");
+    assert!(
+        unfinished["last"].as_str().unwrap().starts_with("gate")
+            || unfinished["last"].as_str().unwrap().starts_with("upgraded"),
+        "{status}"
+    );
+
+    // The killed run's lease stays until it expires; a takeover after
+    // expiry is the lease's own test. Here: drop it as an expiry would.
+    project.kube.kubectl(&[
+        "delete",
+        "lease",
+        "-n",
+        project.namespace("dev"),
+        "windlass-deploy.dev",
+    ]);
+    let next = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
+    assert_eq!(next["recovered"]["action"], "resumed", "{next}");
+    assert_eq!(next["result"], "succeeded");
+    let status = project.json(&["status", "dev"], 0);
+    assert!(
+        status["environments"][0]["unfinished"].is_null(),
+        "{status}"
+    );
+}
+
+#[test]
+fn the_example_project_makes_a_bundle() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-job");
+    let dir = tempfile::tempdir().unwrap();
+    let run = Cli::new(BIN, dir.path())
+        .current_dir(&example)
+        .env("WINDLASS_HELM", Services::load().var("WINDLASS_TEST_HELM"))
+        .args([
+            "--json",
+            "up",
+            "dev",
+            "--dry-run",
+            "--image",
+            &format!("job=localhost:5000/ml-job@{DIGEST_A}"),
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let data = &run.json()["data"];
+    assert_eq!(data["result"], "dry-run");
+    assert_eq!(data["release"], "ml-job");
+    assert_eq!(data["content"]["chart"]["name"], "ml-job");
+    assert_eq!(
+        data["content"]["images"]["job"]["digest"], DIGEST_A,
+        "{data}"
+    );
+}
