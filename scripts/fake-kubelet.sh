@@ -46,39 +46,39 @@ node_ok() {
 
 until register_node; do sleep 0.5; done
 
-# One pass over the node's pods.
+# One pass over the node's pods: one jq picks the pods that need something
+# (and writes their status patch), so pods that are done (or broken) cost
+# nothing per pass.
 sync_pods() {
-  local o ns n now cs conds
-  k get pods -A --field-selector "spec.nodeName=$NODE" -o json | jq -c '.items[] | {
-      ns: .metadata.namespace, n: .metadata.name,
-      del: (.metadata.deletionTimestamp != null),
-      ready: ([.status.conditions[]? | select(.type == "Ready" and .status == "True")] | length > 0),
-      c: [.spec.containers[] | {name, image}],
-      broken: any(.spec.containers[]; .image | test("broken")),
-      job: any(.metadata.ownerReferences[]?; .kind == "Job"),
-      phase: .status.phase}' |
-    while read -r o; do
-      ns=$(jq -r .ns <<<"$o")
-      n=$(jq -r .n <<<"$o")
-      if [[ $(jq -r .del <<<"$o") == true ]]; then
-        k delete pod "$n" -n "$ns" --grace-period=0 --force >/dev/null 2>&1
-        continue
-      fi
-      [[ $(jq -r .ready <<<"$o") == true ]] && continue
-      now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-      if [[ $(jq -r .job <<<"$o") == true ]]; then
-        [[ $(jq -r .phase <<<"$o") == Succeeded ]] && continue
-        cs=$(jq -c --arg t "$now" '[.c[] | {name, image, imageID: "", ready: false, started: false,
-          restartCount: 0, state: {terminated: {exitCode: 0, reason: "Completed", startedAt: $t, finishedAt: $t}}}]' <<<"$o")
-        k patch pod "$n" -n "$ns" --subresource=status --type=merge -p "{\"status\":{\"phase\":\"Succeeded\",\"hostIP\":\"127.0.0.1\",\"podIP\":\"127.0.0.1\",\"startTime\":\"$now\",\"containerStatuses\":$cs}}" >/dev/null
-        continue
-      fi
-      [[ $(jq -r .broken <<<"$o") == true ]] && continue
-      cs=$(jq -c --arg t "$now" '[.c[] | {name, image, imageID: "", ready: true, started: true,
-        restartCount: 0, state: {running: {startedAt: $t}}}]' <<<"$o")
-      conds=$(jq -nc --arg t "$now" '["Initialized", "Ready", "ContainersReady", "PodScheduled"]
-        | map({type: ., status: "True", lastTransitionTime: $t})')
-      k patch pod "$n" -n "$ns" --subresource=status --type=merge -p "{\"status\":{\"phase\":\"Running\",\"hostIP\":\"127.0.0.1\",\"podIP\":\"127.0.0.1\",\"startTime\":\"$now\",\"conditions\":$conds,\"containerStatuses\":$cs}}" >/dev/null
+  local now ns n action patch
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  k get pods -A --field-selector "spec.nodeName=$NODE" -o json | jq -r --arg t "$now" '
+    .items[]
+    | [.spec.containers[] | {name, image}] as $c
+    | [.metadata.namespace, .metadata.name] as $id
+    | if .metadata.deletionTimestamp != null then $id + ["delete", "-"]
+      elif any(.metadata.ownerReferences[]?; .kind == "Job") then
+        if .status.phase == "Succeeded" then empty
+        else $id + ["patch", ({status: {phase: "Succeeded", hostIP: "127.0.0.1", podIP: "127.0.0.1",
+          startTime: $t, containerStatuses: [$c[] | {name, image, imageID: "", ready: false,
+          started: false, restartCount: 0, state: {terminated: {exitCode: 0, reason: "Completed",
+          startedAt: $t, finishedAt: $t}}}]}} | tojson)]
+        end
+      elif any(.status.conditions[]?; .type == "Ready" and .status == "True") then empty
+      elif any(.spec.containers[]; .image | test("broken")) then empty
+      else $id + ["patch", ({status: {phase: "Running", hostIP: "127.0.0.1", podIP: "127.0.0.1",
+        startTime: $t,
+        conditions: [["Initialized", "Ready", "ContainersReady", "PodScheduled"][]
+          | {type: ., status: "True", lastTransitionTime: $t}],
+        containerStatuses: [$c[] | {name, image, imageID: "", ready: true, started: true,
+          restartCount: 0, state: {running: {startedAt: $t}}}]}} | tojson)]
+      end
+    | @tsv' |
+    while IFS=$'\t' read -r ns n action patch; do
+      case $action in
+        delete) k delete pod "$n" -n "$ns" --grace-period=0 --force >/dev/null 2>&1 ;;
+        patch) k patch pod "$n" -n "$ns" --subresource=status --type=merge -p "$patch" >/dev/null ;;
+      esac
     done
 }
 
