@@ -30,5 +30,6 @@ pub mod bundle;
 pub mod config;
 pub mod helm;
 pub mod kube;
+pub mod strategy;
 
 pub use crate::bundle::{Bundle, BundleId};
