@@ -347,7 +347,7 @@ async fn in_place(run: &StrategyRun<'_>, recreate: bool) -> Result<StrategyRepor
     }
 
     let phase = kind_name(kind);
-    let step = upgrade_and_verify(run, run.upgrade, phase, release, release).await?;
+    let step = upgrade_and_verify(run, run.upgrade, phase, release, phase).await?;
     let failure = step.failure.clone();
     report.steps.push(step.report);
     report.live_revision = step.revision;
