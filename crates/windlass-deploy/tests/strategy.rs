@@ -13,6 +13,9 @@
 //!   traffic, a Service that is not Windlass's is refused.
 //! - canary: the replica counts at each step, and an abort (failed check,
 //!   broken image) that uninstalls the canary and scales the stable back.
+//!
+//! Every upgrade carries a canary secret in its values; no report or error
+//! shows it, nor the cluster's token.
 #![allow(
     clippy::unwrap_used,
     reason = "helpers outside #[test] fns panic on purpose: a broken harness must fail the test"
@@ -20,7 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -36,7 +39,16 @@ use windlass_deploy::kube::{Cluster, Target};
 use windlass_deploy::strategy::{
     self, Check, StrategyError, StrategyReport, StrategyRun, VerifyStep, verifier_fn,
 };
-use windlass_testkit::Services;
+use windlass_testkit::{Services, assert_no_leak, canary};
+
+/// In the values of every upgrade.
+static SECRET: LazyLock<String> = LazyLock::new(|| canary("strategy-values"));
+
+/// Neither the values' secret nor the cluster's token in `text`.
+fn no_leak(text: &str) {
+    assert_no_leak(text.as_bytes(), &SECRET);
+    assert_no_leak(text.as_bytes(), Services::load().kube().token.expose());
+}
 
 /// A namespace of the test cluster, Helm and a connection bound to it, the
 /// test chart packaged.
@@ -90,6 +102,7 @@ fn upgrade(fx: &Fixture, version: &str, replicas: u32) -> UpgradeRequest {
             "image": {"reference": image(version)},
             "replicaCount": replicas,
             "config": {"message": version},
+            "secret": {"token": &*SECRET},
         })],
         wait: true,
         timeout: Duration::from_secs(60),
@@ -191,7 +204,9 @@ async fn service_selector(cluster: &Cluster, name: &str) -> BTreeMap<String, Str
         .unwrap();
     let labels = service.metadata.labels.unwrap_or_default();
     assert_eq!(
-        labels.get("app.kubernetes.io/managed-by").map(String::as_str),
+        labels
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str),
         Some("windlass"),
         "{labels:?}"
     );
@@ -200,12 +215,16 @@ async fn service_selector(cluster: &Cluster, name: &str) -> BTreeMap<String, Str
 
 fn ok(result: Result<StrategyReport, StrategyError>) -> StrategyReport {
     let report = result.unwrap_or_else(|e| panic!("strategy error: {e}: {e:?}"));
+    no_leak(&format!("{report:?}"));
+    no_leak(&serde_json::to_string(&report).unwrap());
     assert!(report.succeeded, "{report:#?}");
     report
 }
 
 fn failed(result: Result<StrategyReport, StrategyError>) -> StrategyReport {
     let report = result.unwrap_or_else(|e| panic!("strategy error: {e}: {e:?}"));
+    no_leak(&format!("{report:?}"));
+    no_leak(&serde_json::to_string(&report).unwrap());
     assert!(!report.succeeded, "{report:#?}");
     assert!(report.reason.is_some(), "{report:#?}");
     report
@@ -241,7 +260,10 @@ async fn rolling_upgrades_in_place_and_a_failed_check_rolls_back() {
 
     let (result, _) = deploy(&fx, &spec, &upgrade(&fx, "v2", 2), &[], nothing).await;
     assert_eq!(ok(result).live_revision, Some(2));
-    assert_eq!(shape(&fx.cluster, "app").await, format!("2 {}", image("v2")));
+    assert_eq!(
+        shape(&fx.cluster, "app").await,
+        format!("2 {}", image("v2"))
+    );
 
     // v3 fails its check: back to revision 2 (as revision 4).
     let (result, _) = deploy(&fx, &spec, &upgrade(&fx, "v3", 2), &["rolling"], nothing).await;
@@ -252,10 +274,19 @@ async fn rolling_upgrades_in_place_and_a_failed_check_rolls_back() {
     );
     assert_eq!(report.live_revision, Some(4));
     assert!(report.restored.unwrap().contains("revision 2"));
-    assert_eq!(shape(&fx.cluster, "app").await, format!("2 {}", image("v2")));
+    assert_eq!(
+        shape(&fx.cluster, "app").await,
+        format!("2 {}", image("v2"))
+    );
     let history = fx.helm.history("app").await.unwrap();
     assert_eq!(history.last().unwrap().status, "deployed");
-    assert!(history.last().unwrap().description.contains("Rollback to 2"));
+    assert!(
+        history
+            .last()
+            .unwrap()
+            .description
+            .contains("Rollback to 2")
+    );
 }
 
 // ------------------------------------------------------------ recreate --
@@ -340,7 +371,10 @@ async fn recreate_stops_every_old_pod_before_a_new_one_starts() {
     }
     assert!(old_seen >= 3, "the watch saw the v1 pods: {events:?}");
     assert!(new_seen, "the watch saw the v2 pods: {events:?}");
-    assert_eq!(shape(&fx.cluster, "app").await, format!("3 {}", image("v2")));
+    assert_eq!(
+        shape(&fx.cluster, "app").await,
+        format!("3 {}", image("v2"))
+    );
 }
 
 // ---------------------------------------------------------- blue/green --
@@ -385,7 +419,10 @@ async fn blue_green_switches_the_service_and_switches_back_on_failure() {
         ]
     );
     assert_eq!(seen[1].observed, "app-blue");
-    assert_eq!(instance(service_selector(&fx.cluster, "app").await), "app-blue");
+    assert_eq!(
+        instance(service_selector(&fx.cluster, "app").await),
+        "app-blue"
+    );
 
     // v2: green, switched; blue kept running.
     let (result, seen) = deploy(
@@ -401,7 +438,10 @@ async fn blue_green_switches_the_service_and_switches_back_on_failure() {
     assert_eq!(report.live_revision, Some(1));
     assert_eq!(seen[0].step.release, "app-green");
     assert_eq!(seen[1].observed, "app-green");
-    assert_eq!(instance(service_selector(&fx.cluster, "app").await), "app-green");
+    assert_eq!(
+        instance(service_selector(&fx.cluster, "app").await),
+        "app-green"
+    );
     assert_eq!(
         shape(&fx.cluster, "app-blue").await,
         format!("2 {}", image("v1"))
@@ -425,35 +465,58 @@ async fn blue_green_switches_the_service_and_switches_back_on_failure() {
     assert_eq!(seen[1].observed, "app-blue", "the switch happened");
     assert_eq!(report.live_release, "app-green");
     assert!(
-        report.restored.as_deref().unwrap().contains("switched back"),
+        report
+            .restored
+            .as_deref()
+            .unwrap()
+            .contains("switched back"),
         "{report:#?}"
     );
-    assert_eq!(instance(service_selector(&fx.cluster, "app").await), "app-green");
+    assert_eq!(
+        instance(service_selector(&fx.cluster, "app").await),
+        "app-green"
+    );
     assert_eq!(
         shape(&fx.cluster, "app-blue").await,
         format!("2 {}", image("v3")),
         "the failed colour is left for inspection"
     );
 
+    broken_idle_gets_no_traffic_and_the_old_colour_scales_down(&fx, spec).await;
+}
+
+/// After v3 failed in blue (green live with v2): a broken v4 in blue, then
+/// v5 with `scale-down-old`.
+async fn broken_idle_gets_no_traffic_and_the_old_colour_scales_down(
+    fx: &Fixture,
+    spec: StrategySpec,
+) {
+    let instance = |s: BTreeMap<String, String>| s["app.kubernetes.io/instance"].clone();
     // A broken v4 never becomes ready in blue: no switch at all.
-    let mut broken = upgrade(&fx, "broken", 2);
+    let mut broken = upgrade(fx, "broken", 2);
     broken.timeout = Duration::from_secs(10);
-    let (result, seen) = deploy(&fx, &spec, &broken, &[], observe_selector_if_any).await;
+    let (result, seen) = deploy(fx, &spec, &broken, &[], observe_selector_if_any).await;
     let report = failed(result);
-    assert!(seen.is_empty(), "no check runs on a failed upgrade: {seen:?}");
+    assert!(
+        seen.is_empty(),
+        "no check runs on a failed upgrade: {seen:?}"
+    );
     assert_eq!(report.live_release, "app-green");
     assert!(
         report.reason.as_deref().unwrap().contains("app-blue"),
         "{report:#?}"
     );
-    assert_eq!(instance(service_selector(&fx.cluster, "app").await), "app-green");
+    assert_eq!(
+        instance(service_selector(&fx.cluster, "app").await),
+        "app-green"
+    );
 
     // scale-down-old: v5 to blue, green scaled to zero once blue is live.
     let spec = StrategySpec {
         scale_down_old: true,
         ..spec
     };
-    let (result, _) = deploy(&fx, &spec, &upgrade(&fx, "v5", 2), &[], nothing).await;
+    let (result, _) = deploy(fx, &spec, &upgrade(fx, "v5", 2), &[], nothing).await;
     let report = ok(result);
     assert_eq!(report.live_release, "app-blue");
     assert_eq!(report.steps.last().unwrap().name, "scale-down-old");
@@ -481,7 +544,11 @@ async fn blue_green_refuses_a_service_it_does_not_own() {
     )
     .await;
     let error = result.unwrap_err();
-    assert!(matches!(error, StrategyError::ForeignService { .. }), "{error:?}");
+    no_leak(&format!("{error} {error:?}"));
+    assert!(
+        matches!(error, StrategyError::ForeignService { .. }),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("`app`"), "{error}");
     assert_eq!(
         windlass_diagnostic::Diagnostic::exit_status(&error),
@@ -546,7 +613,10 @@ async fn canary_steps_through_the_replica_shares_and_aborts_on_failure() {
     assert_eq!(seen[0].step.release, "app-canary");
     assert_eq!(seen[0].step.service, "app-traffic");
     assert_eq!(report.live_revision, Some(2));
-    assert_eq!(shape(&fx.cluster, "app").await, format!("4 {}", image("v2")));
+    assert_eq!(
+        shape(&fx.cluster, "app").await,
+        format!("4 {}", image("v2"))
+    );
     assert!(fx.helm.history("app-canary").await.unwrap().is_empty());
 
     // v3 fails its check at 50%: canary gone, stable back to 4 pods of v2.
@@ -564,10 +634,17 @@ async fn canary_steps_through_the_replica_shares_and_aborts_on_failure() {
     assert_eq!(report.live_release, "app");
     assert_eq!(report.live_revision, Some(2));
     assert!(
-        report.restored.as_deref().unwrap().contains("Deployment/app to 4"),
+        report
+            .restored
+            .as_deref()
+            .unwrap()
+            .contains("Deployment/app to 4"),
         "{report:#?}"
     );
-    assert_eq!(shape(&fx.cluster, "app").await, format!("4 {}", image("v2")));
+    assert_eq!(
+        shape(&fx.cluster, "app").await,
+        format!("4 {}", image("v2"))
+    );
     assert_eq!(shape(&fx.cluster, "app-canary").await, "-");
     assert!(fx.helm.history("app-canary").await.unwrap().is_empty());
 
@@ -581,7 +658,10 @@ async fn canary_steps_through_the_replica_shares_and_aborts_on_failure() {
         report.reason.as_deref().unwrap().starts_with("canary 25%"),
         "{report:#?}"
     );
-    assert_eq!(shape(&fx.cluster, "app").await, format!("4 {}", image("v2")));
+    assert_eq!(
+        shape(&fx.cluster, "app").await,
+        format!("4 {}", image("v2"))
+    );
     assert_eq!(shape(&fx.cluster, "app-canary").await, "-");
 }
 
@@ -597,6 +677,7 @@ async fn canary_without_steps_is_a_configuration_error() {
     )
     .await;
     let error = result.unwrap_err();
+    no_leak(&format!("{error} {error:?}"));
     assert!(error.to_string().contains("`steps` is empty"), "{error}");
     assert_eq!(
         windlass_diagnostic::Diagnostic::exit_status(&error),
