@@ -535,6 +535,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_service_keys_parse() {
+        let spec: StrategySpec = toml::from_str(
+            r#"
+            kind = "blue-green"
+            service = "front"
+            service-port = 8080
+            target-port = "web"
+            selector-label = "app"
+            scale-down-old = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(spec.kind, StrategyKind::BlueGreen);
+        assert_eq!(spec.service.as_deref(), Some("front"));
+        assert_eq!(spec.service_port, Some(8080));
+        assert_eq!(spec.target_port.as_deref(), Some("web"));
+        assert_eq!(spec.selector_label.as_deref(), Some("app"));
+        assert!(spec.scale_down_old);
+        let error = toml::from_str::<StrategySpec>("kind = \"canary\"\nweights = [1]")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("weights"), "{error}");
+    }
+
+    #[test]
     fn dotted_keys_nest() {
         assert_eq!(
             nested_value("replicaCount", json!(3)),
