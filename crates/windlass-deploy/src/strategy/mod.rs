@@ -382,7 +382,7 @@ async fn restore_revision(
 ) -> Result<(), StrategyError> {
     let now = deployed_revision(run.helm, release).await?;
     let already = now.as_ref().is_some_and(|now| {
-        now.revision == revision || now.description.contains(&format!("Rollback to {revision}"))
+        now.revision == revision || now.description.trim() == format!("Rollback to {revision}")
     });
     if !already {
         run.helm
