@@ -621,3 +621,34 @@ async fn an_environment_name_that_cannot_name_objects_is_a_usage_error() {
     );
     assert_eq!(error.exit_status(), ExitStatus::Usage);
 }
+
+#[tokio::test]
+async fn a_kubeconfig_that_does_not_parse_does_not_show_its_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = canary("kube-token");
+    let path = dir.path().join("kubeconfig");
+    fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user: {{token: {token}, [\ncontexts: []\n"
+        ),
+    )
+    .unwrap();
+    let target = Target {
+        kubeconfig: Some(path.clone()),
+        ..Target::default()
+    };
+    let error = Cluster::connect(&target, &Environment::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, KubeError::ReadKubeconfig { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.exit_status(), ExitStatus::Usage);
+    let text = rendered(&error, error.hint());
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains("line 5"), "says where: {text}");
+    assert_no_leak(text.as_bytes(), &token);
+    assert_no_leak(format!("{error:?}").as_bytes(), &token);
+}

@@ -72,13 +72,11 @@ pub enum KubeError {
     /// No kubeconfig file to read.
     #[error("no kubeconfig found (looked at {})", show_paths(looked_at))]
     NoKubeconfig { looked_at: Vec<PathBuf> },
-    /// A kubeconfig file that cannot be read or parsed.
-    #[error("cannot read the kubeconfig {}", path.display())]
-    ReadKubeconfig {
-        path: PathBuf,
-        #[source]
-        source: KubeconfigError,
-    },
+    /// A kubeconfig file that cannot be read or parsed. The reason never
+    /// quotes the file: the parser's own message shows the offending line,
+    /// which may hold a token.
+    #[error("cannot read the kubeconfig {}: {reason}", path.display())]
+    ReadKubeconfig { path: PathBuf, reason: String },
     /// The context asked for is not in the kubeconfig.
     #[error(
         "context `{context}` is not in the kubeconfig {}",
@@ -265,13 +263,13 @@ impl Cluster {
             let config =
                 Kubeconfig::read_from(path).map_err(|source| KubeError::ReadKubeconfig {
                     path: path.clone(),
-                    source,
+                    reason: read_reason(&source),
                 })?;
             merged = merged
                 .merge(config)
                 .map_err(|source| KubeError::ReadKubeconfig {
                     path: path.clone(),
-                    source,
+                    reason: read_reason(&source),
                 })?;
         }
         register_credentials(&merged);
@@ -419,6 +417,39 @@ impl Cluster {
     }
 }
 
+/// Why a kubeconfig could not be read, without quoting it: a YAML error
+/// says where (line and column) and not what.
+fn read_reason(error: &KubeconfigError) -> String {
+    match error {
+        KubeconfigError::ReadConfig(io, _) => io.to_string(),
+        KubeconfigError::Parse(parse) => {
+            let text = parse.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            match yaml_location(first) {
+                Some((line, column)) => {
+                    format!("not a valid kubeconfig (YAML error at line {line}, column {column})")
+                }
+                None => "not a valid kubeconfig (YAML error)".to_owned(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `(line, column)` from the parser's `... line N column M ...`.
+fn yaml_location(text: &str) -> Option<(u64, u64)> {
+    let number_after = |word: &str| -> Option<u64> {
+        let rest = &text[text.find(word)? + word.len()..];
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    Some((number_after("line ")?, number_after("column ")?))
+}
+
 /// The kubeconfig files to read, as kubectl picks them.
 fn kubeconfig_paths(
     target: &Target,
@@ -517,7 +548,16 @@ pub(crate) fn check_environment_name(environment: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_environment_name, redact_url};
+    use super::{check_environment_name, redact_url, yaml_location};
+
+    #[test]
+    fn yaml_locations_are_found_without_the_text() {
+        assert_eq!(
+            yaml_location("error: line 5 column 59: unclosed bracket '['"),
+            Some((5, 59))
+        );
+        assert_eq!(yaml_location("invalid type: map"), None);
+    }
 
     #[test]
     fn server_urls_lose_user_info() {
