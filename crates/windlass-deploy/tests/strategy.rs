@@ -666,6 +666,53 @@ async fn canary_steps_through_the_replica_shares_and_aborts_on_failure() {
 }
 
 #[tokio::test]
+async fn canary_cleans_up_what_a_killed_run_left() {
+    let fx = fixture("strat-canary-killed").await;
+    let spec = StrategySpec {
+        kind: StrategyKind::Canary,
+        steps: vec![50],
+        ..StrategySpec::default()
+    };
+    let (result, _) = deploy(&fx, &spec, &upgrade(&fx, "v1", 4), &[], nothing).await;
+    ok(result);
+    // A run killed at its 75% step: a canary of 3, the stable scaled to 1.
+    let mut leftover = upgrade(&fx, "v2", 3);
+    leftover.release = "app-canary".to_owned();
+    fx.helm.upgrade_install(&leftover).await.unwrap();
+    let kube = Services::load().kube();
+    kube.kubectl(&[
+        "-n",
+        fx.cluster.namespace(),
+        "scale",
+        "deployment/app",
+        "--replicas=1",
+    ]);
+
+    let (result, seen) = deploy(&fx, &spec, &upgrade(&fx, "v2", 4), &[], observe_split).await;
+    let report = ok(result);
+    assert_eq!(report.steps[0].name, "cleanup", "{report:#?}");
+    assert!(
+        report.steps[0].detail.contains("unfinished promotion"),
+        "{report:#?}"
+    );
+    let observed: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|s| (s.step.phase.as_str(), s.observed.as_str()))
+        .collect();
+    assert_eq!(
+        observed,
+        [
+            ("canary 50%", "stable=2 canary=2"),
+            ("stable", "stable=4 canary=-"),
+        ]
+    );
+    assert_eq!(
+        shape(&fx.cluster, "app").await,
+        format!("4 {}", image("v2"))
+    );
+}
+
+#[tokio::test]
 async fn canary_without_steps_is_a_configuration_error() {
     let fx = fixture("strat-nosteps").await;
     let (result, _) = deploy(

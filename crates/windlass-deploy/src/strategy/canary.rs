@@ -9,7 +9,8 @@
 //! runs `ceil(total * p / 100)` replicas (through its values key,
 //! `strategy.values-key`, default `replicaCount`) and the stable release
 //! gives up as many (through the `scale` subresource), `total` being the
-//! stable's replicas when the promotion starts. Each step waits for the
+//! stable release's replica count as its values give it at that key (else
+//! as it runs). A canary release left by a killed run is uninstalled first. Each step waits for the
 //! rollout, pauses, then is verified (phase `canary P%`). Any failure
 //! uninstalls the canary and scales the stable release back. At the end
 //! the stable release is upgraded to the new bundle, the canary is
@@ -24,8 +25,8 @@ use std::collections::BTreeMap;
 
 use super::workloads::{self, ServiceSpec, Workload};
 use super::{
-    StrategyError, StrategyReport, StrategyRun, deployed_revision, derived_request, nested_value,
-    restore_revision, rollout_and_verify, upgrade_step,
+    StepReport, StrategyError, StrategyReport, StrategyRun, deployed_revision, derived_request,
+    nested_value, restore_revision, rollout_and_verify, upgrade_step,
 };
 use crate::config::StrategyKind;
 
@@ -63,7 +64,16 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         return first_install(run, &service, key, report).await;
     };
     report.live_revision = Some(previous.revision);
-    let stable = workloads::of(cluster, base).await?;
+    if let Some(cleanup) = remove_leftover_canary(run, &canary).await? {
+        report.steps.push(cleanup);
+    }
+    let mut stable = workloads::of(cluster, base).await?;
+    // What the stable release asks for, not what a killed run left it
+    // scaled to.
+    let intended = intended_replicas(run, base, previous.revision, replicas_key).await?;
+    if let (Some(intended), Some(first)) = (intended, stable.first_mut()) {
+        first.replicas = intended;
+    }
     let shared = shared_label(&stable, base, key)?;
     apply_traffic_service(run, &service, key, &shared).await?;
     let total = stable.first().map_or(1, |w| w.replicas);
@@ -125,6 +135,67 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
     }
     report.succeeded = true;
     Ok(report)
+}
+
+/// A canary release left by a killed run is uninstalled before anything
+/// else.
+async fn remove_leftover_canary(
+    run: &StrategyRun<'_>,
+    canary: &str,
+) -> Result<Option<StepReport>, StrategyError> {
+    let Some(leftover) = run
+        .helm
+        .status(canary)
+        .await
+        .map_err(StrategyError::helm(format!(
+            "reading the history of release `{canary}`"
+        )))?
+    else {
+        return Ok(None);
+    };
+    run.helm
+        .uninstall(canary, true, run.upgrade.timeout)
+        .await
+        .map_err(StrategyError::helm(format!(
+            "uninstalling the canary `{canary}`"
+        )))?;
+    Ok(Some(StepReport {
+        name: "cleanup".to_owned(),
+        release: canary.to_owned(),
+        revision: Some(leftover.revision),
+        verified: true,
+        checks: Vec::new(),
+        detail: format!(
+            "uninstalled `{canary}` (revision {}, {}), left by an unfinished promotion",
+            leftover.revision, leftover.status
+        ),
+    }))
+}
+
+/// The replica count the stable release's values give at `key`, if they
+/// give one.
+async fn intended_replicas(
+    run: &StrategyRun<'_>,
+    base: &str,
+    revision: u32,
+    key: &str,
+) -> Result<Option<i32>, StrategyError> {
+    let values = run
+        .helm
+        .get_values(base, revision)
+        .await
+        .map_err(StrategyError::helm(format!(
+            "reading the values of release `{base}`"
+        )))?;
+    Ok(lookup(&values, key)
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|n| i32::try_from(n).ok())
+        .filter(|n| *n > 0))
+}
+
+/// The value at a dotted key.
+fn lookup<'a>(value: &'a serde_json::Value, dotted: &str) -> Option<&'a serde_json::Value> {
+    dotted.split('.').try_fold(value, |v, key| v.get(key))
 }
 
 /// Steps are percentages from 1 to 100, at least one.
@@ -272,6 +343,14 @@ mod tests {
         check(3, 10, 1);
         check(1, 50, 1);
         check(0, 50, 1);
+    }
+
+    #[test]
+    fn dotted_lookup() {
+        let values = serde_json::json!({"replicaCount": 4, "app": {"replicas": 2}});
+        assert_eq!(lookup(&values, "replicaCount"), Some(&serde_json::json!(4)));
+        assert_eq!(lookup(&values, "app.replicas"), Some(&serde_json::json!(2)));
+        assert_eq!(lookup(&values, "app.nope"), None);
     }
 
     #[test]
