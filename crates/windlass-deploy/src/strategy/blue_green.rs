@@ -6,8 +6,8 @@
 //!
 //! A promotion upgrades the idle colour with the new bundle, waits for it
 //! to roll out and verifies it through its own Service (phase `idle`),
-//! switches the selector, and verifies again through the shared Service
-//! (phase `live`). A failure before the switch leaves traffic where it was;
+//! switches the selector, pauses `pause`, and verifies again through the
+//! shared Service (phase `live`). A failure before the switch leaves traffic where it was;
 //! a failure after it switches back at once. The idle colour is left as it
 //! is for inspection, and the old colour keeps running (unless
 //! `scale-down-old`) so that switching back stays instant until the next
@@ -134,6 +134,7 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         service: service.clone(),
         namespace: cluster.namespace().to_owned(),
     };
+    tokio::time::sleep(run.pause).await;
     switch.checks = run.verifier.verify(&step).await;
     switch.verified = switch.checks.iter().all(|c: &Check| c.passed);
     let failure = failed_check("live", &switch.checks);

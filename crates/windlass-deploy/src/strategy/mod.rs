@@ -66,8 +66,9 @@ pub struct StrategyRun<'a> {
     /// timeout, description and labels go to every upgrade the strategy
     /// makes. Its `timeout` also bounds each rollout wait.
     pub upgrade: &'a UpgradeRequest,
-    /// How long to wait at each canary step before verifying (the
-    /// strategy's `pause`, parsed by the caller); zero for none.
+    /// How long to wait before verifying each canary step, and blue/green
+    /// once switched (the strategy's `pause`, parsed by the caller, as the
+    /// gates parse durations); zero for none.
     pub pause: Duration,
     /// Called after each step; a failed check fails the step.
     pub verifier: &'a dyn Verifier,
