@@ -713,7 +713,7 @@ async fn canary_cleans_up_what_a_killed_run_left() {
 }
 
 #[tokio::test]
-async fn canary_without_steps_is_a_configuration_error() {
+async fn a_canary_without_steps_or_a_namespace_mismatch_is_refused_before_any_change() {
     let fx = fixture("strat-nosteps").await;
     let (result, _) = deploy(
         &fx,
@@ -731,4 +731,29 @@ async fn canary_without_steps_is_a_configuration_error() {
         windlass_diagnostic::ExitStatus::Usage
     );
     assert!(fx.helm.history("app").await.unwrap().is_empty());
+
+    // Helm and the API connection must work in one namespace.
+    let kube = Services::load().kube();
+    let elsewhere = Helm::new(
+        kube.helm.clone(),
+        Some(kube.kubeconfig.clone()),
+        Some(kube.context.clone()),
+        "elsewhere".to_owned(),
+    );
+    let verifier = verifier_fn(|_| async { Vec::new() });
+    let error = strategy::run(&StrategyRun {
+        spec: &spec(StrategyKind::Rolling),
+        helm: &elsewhere,
+        cluster: &fx.cluster,
+        upgrade: &upgrade(&fx, "v1", 1),
+        pause: Duration::ZERO,
+        verifier: &verifier,
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, StrategyError::Namespace { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("`elsewhere`"), "{error}");
 }
