@@ -18,7 +18,7 @@
 //! shows it, nor the cluster's token.
 #![allow(
     clippy::unwrap_used,
-    reason = "helpers outside #[test] fns panic on purpose: a broken harness must fail the test"
+    reason = "setup functions outside #[test] fns panic on purpose: a broken harness must fail the test"
 )]
 
 use std::collections::BTreeMap;
