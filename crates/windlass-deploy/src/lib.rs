@@ -39,6 +39,7 @@ pub mod kube;
 pub mod make;
 pub mod promotion;
 pub mod stage;
+pub mod strategy;
 pub mod summary;
 
 pub use crate::bundle::{Bundle, BundleId};
