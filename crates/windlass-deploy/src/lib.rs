@@ -31,3 +31,4 @@ pub mod config;
 pub mod kube;
 
 pub use crate::bundle::{Bundle, BundleId};
+pub mod metrics;
