@@ -5,6 +5,11 @@
 //! Every string that comes from a ledger (actors, reasons, environment
 //! names) is HTML-escaped; bundle values are never shown, only bundle ids.
 
+#![allow(
+    clippy::cast_precision_loss,
+    reason = "drawing: counts and spans of seconds are far below 2^52"
+)]
+
 use std::fmt::Write as _;
 
 use super::{Band, MarkKind, Metrics, Seconds, human_duration, parse_time};
@@ -202,8 +207,9 @@ fn time_axis(html: &mut String, since: Seconds, now: Seconds, y: f64) {
         let label = super::rfc3339(at);
         let _ = writeln!(
             html,
-            "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{}\">{}</text>",
             y + 14.0,
+            if i == 4 { "end" } else { "middle" },
             escape(label.get(..10).unwrap_or(&label))
         );
     }
@@ -315,8 +321,15 @@ fn y_axis(html: &mut String, max: f64, label: &str) {
 
 fn plots(html: &mut String, m: &Metrics, since: Seconds, now: Seconds) {
     html.push_str("<h2>Measures</h2>\n<div class=\"plots\">\n");
+    weekly_plot(html, m);
+    lead_time_plot(html, m, since, now);
+    failure_rate_plot(html, m);
+    restore_plot(html, m);
+    html.push_str("</div>\n");
+}
 
-    // Deploys per week.
+/// Deploys per week, as bars.
+fn weekly_plot(html: &mut String, m: &Metrics) {
     plot_open(html, "Deploys per week");
     let max = m
         .weekly
@@ -351,8 +364,10 @@ fn plots(html: &mut String, m: &Metrics, since: Seconds, now: Seconds) {
             m.deployment_frequency.deployments, m.deployment_frequency.per_week
         ),
     );
+}
 
-    // Lead time points with the median line.
+/// Lead time points with the median line.
+fn lead_time_plot(html: &mut String, m: &Metrics, since: Seconds, now: Seconds) {
     plot_open(html, "Lead time for changes");
     let hours: Vec<(Seconds, f64)> = m
         .lead_time
@@ -392,8 +407,10 @@ fn plots(html: &mut String, m: &Metrics, since: Seconds, now: Seconds) {
             maybe(m.lead_time.p90_seconds)
         ),
     );
+}
 
-    // Change failure rate: good and failed deploys as one stacked bar.
+/// Change failure rate: good and failed deploys as one stacked bar.
+fn failure_rate_plot(html: &mut String, m: &Metrics) {
     plot_open(html, "Change failure rate");
     let cfr = &m.change_failure_rate;
     let total = cfr.deployments.max(1) as f64;
@@ -427,8 +444,10 @@ fn plots(html: &mut String, m: &Metrics, since: Seconds, now: Seconds) {
             None => "no deploys in the window".to_owned(),
         },
     );
+}
 
-    // Time to restore: one bar per outage, with the median line.
+/// Time to restore: one bar per outage, with the median line.
+fn restore_plot(html: &mut String, m: &Metrics) {
     plot_open(html, "Time to restore");
     let ttr = &m.time_to_restore;
     let max = ttr
@@ -470,7 +489,6 @@ fn plots(html: &mut String, m: &Metrics, since: Seconds, now: Seconds) {
             ttr.restores.len()
         ),
     );
-    html.push_str("</div>\n");
 }
 
 /// Failures and rollbacks in the window, with who and why (escaped).

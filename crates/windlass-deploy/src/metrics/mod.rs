@@ -42,7 +42,7 @@ use crate::bundle::BundleId;
 use crate::kube::ledger::{Entry, Event};
 
 pub use self::run::{
-    MetricsArgs, MetricsError, MetricsReport, git_commit_times, parse_duration,
+    MetricsArgs, MetricsError, MetricsReport, MetricsRun, git_commit_times, parse_duration,
     production_environment, read_ledgers, run,
 };
 
@@ -248,7 +248,7 @@ pub fn rfc3339(at: Seconds) -> String {
 
 /// Seconds of an RFC 3339 time, `None` if it does not parse.
 pub fn parse_time(text: &str) -> Option<Seconds> {
-    text.parse::<Timestamp>().ok().map(|t| t.as_second())
+    text.parse::<Timestamp>().ok().map(Timestamp::as_second)
 }
 
 /// One promotion of production, folded from its records.
@@ -264,6 +264,10 @@ struct Promotion {
 }
 
 /// Computes the measures. Pure.
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "counts and spans of seconds are far below 2^52"
+)]
 pub fn compute(input: &MetricsInput<'_>) -> Metrics {
     let environments: Vec<EnvironmentState> = input
         .ledgers
@@ -581,7 +585,7 @@ pub fn median(sorted: &[Seconds]) -> Option<Seconds> {
     match n {
         0 => None,
         _ if n % 2 == 1 => Some(sorted[n / 2]),
-        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2),
+        _ => Some(Seconds::midpoint(sorted[n / 2 - 1], sorted[n / 2])),
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use windlass_diagnostic::{Diagnostic, ExitStatus};
+
 use super::*;
 use crate::bundle::{Bundle, ChartRef, SourceRef};
 use crate::config::StrategyKind;
@@ -76,13 +78,17 @@ impl Script {
             at + 1,
             Some(p),
             id.clone(),
-            Event::Upgraded { revision: p as u32 },
+            Event::Upgraded {
+                revision: u32::try_from(p).unwrap(),
+            },
         );
         self.push(
             at + took,
             Some(p),
             id,
-            Event::Succeeded { revision: p as u32 },
+            Event::Succeeded {
+                revision: u32::try_from(p).unwrap(),
+            },
         );
         p
     }
@@ -165,7 +171,7 @@ fn metrics(ledgers: Vec<Script>, production: &str) -> Metrics {
 fn no_deploys() {
     let m = metrics(vec![Script::new("staging"), Script::new("prod")], "prod");
     assert_eq!(m.deployment_frequency.deployments, 0);
-    assert_eq!(m.deployment_frequency.per_day, 0.0);
+    assert!(m.deployment_frequency.per_day.abs() < f64::EPSILON);
     assert_eq!(m.deployment_frequency.band, Band::Low);
     assert_eq!(m.lead_time.median_seconds, None);
     assert_eq!(m.lead_time.band, None);
@@ -510,7 +516,6 @@ fn production_is_the_end_of_the_from_chain() {
     );
     let error = production_environment(&deploy, Some("qa")).unwrap_err();
     assert!(matches!(error, MetricsError::UnknownEnvironment { .. }));
-    use windlass_diagnostic::{Diagnostic, ExitStatus};
     assert_eq!(error.exit_status(), ExitStatus::Usage);
     assert!(error.hint().unwrap().contains("dev, prod, staging"));
 
