@@ -540,3 +540,56 @@ fn production_is_the_end_of_the_from_chain() {
         Err(MetricsError::NoEnvironments)
     ));
 }
+
+#[test]
+fn the_args_parse_and_refuse_what_is_not_a_duration() {
+    use clap::Parser;
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: MetricsArgs,
+    }
+    let cli = Cli::try_parse_from(["metrics"]).unwrap();
+    assert_eq!(cli.args, MetricsArgs::default());
+    assert_eq!(cli.args.since, std::time::Duration::from_secs(30 * 86_400));
+    let cli = Cli::try_parse_from([
+        "metrics", "--since", "2w", "--env", "prod", "--html", "b.html",
+    ])
+    .unwrap();
+    assert_eq!(cli.args.since, std::time::Duration::from_secs(14 * 86_400));
+    assert_eq!(cli.args.env.as_deref(), Some("prod"));
+    assert_eq!(cli.args.html, Some(std::path::PathBuf::from("b.html")));
+    let error = Cli::try_parse_from(["metrics", "--since", "1y"]).unwrap_err();
+    assert!(
+        error.to_string().contains("`1y` is not a duration"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_report_has_a_json_schema_and_kebab_case_fields() {
+    let schema = serde_json::to_string(&schemars::schema_for!(MetricsReport)).unwrap();
+    for field in [
+        "deployment-frequency",
+        "lead-time",
+        "change-failure-rate",
+        "time-to-restore",
+        "environments",
+        "weekly",
+        "html",
+    ] {
+        assert!(
+            schema.contains(&format!("\"{field}\"")),
+            "{field} in {schema}"
+        );
+    }
+    let m = metrics(vec![Script::new("prod")], "prod");
+    let json = serde_json::to_value(MetricsReport {
+        metrics: m,
+        html: None,
+    })
+    .unwrap();
+    assert_eq!(json["production"], "prod");
+    assert_eq!(json["deployment-frequency"]["band"], "low");
+    assert_eq!(json["change-failure-rate"]["rate"], serde_json::Value::Null);
+}
