@@ -18,6 +18,8 @@
 //!   checked before and after an upgrade.
 //! - [`strategy`]: recreate, rolling, blue/green and canary on plain Helm
 //!   charts.
+//! - [`metrics`]: the four DORA measures from the ledgers and git, and the
+//!   self-contained HTML status board.
 //! - the commands: [`up`], [`promote`], [`approve`], [`status`],
 //!   [`history`], [`diff`], [`rollback`].
 //!

@@ -22,6 +22,7 @@ use windlass_deploy::kube::{Cluster, Target};
 use windlass_deploy::metrics::{
     self, Band, MetricsArgs, MetricsReport, MetricsRun, html, parse_time, read_ledgers, rfc3339,
 };
+use windlass_diagnostic::{Diagnostic as _, ExitStatus};
 use windlass_output::testing::Capture;
 use windlass_output::{Outcome as _, OutputArgs, Printer};
 use windlass_testkit::{Services, assert_no_leak, canary};
@@ -420,6 +421,39 @@ fn the_console_check_sees_a_broken_page() {
         "{console:#?}"
     );
     assert!(console.iter().any(|l| l.contains("boom")), "{console:#?}");
+}
+
+#[tokio::test]
+async fn a_board_that_cannot_be_written_and_an_unknown_env_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = deploy_config();
+    let (printer, _out, _err) = printer();
+    let input = || MetricsRun {
+        deploy: &deploy,
+        project_dir: dir.path(),
+        ledgers: vec![("prod".to_owned(), Vec::new())],
+        now: 30 * DAY,
+    };
+    let board = dir.path().join("no-such-dir").join("board.html");
+    let args = MetricsArgs {
+        html: Some(board.clone()),
+        ..MetricsArgs::default()
+    };
+    let error = metrics::run(&args, input(), &printer).await.unwrap_err();
+    assert_eq!(error.exit_status(), ExitStatus::Usage);
+    assert_eq!(
+        error.to_string(),
+        format!("cannot write the status board {}", board.display())
+    );
+    assert!(!board.exists());
+
+    let args = MetricsArgs {
+        env: Some("qa".into()),
+        ..MetricsArgs::default()
+    };
+    let error = metrics::run(&args, input(), &printer).await.unwrap_err();
+    assert_eq!(error.exit_status(), ExitStatus::Usage);
+    assert_eq!(error.hint().unwrap(), "the environments are: prod, staging");
 }
 
 #[test]

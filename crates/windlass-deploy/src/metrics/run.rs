@@ -232,11 +232,15 @@ pub async fn git_commit_times<'a>(
     commits: impl IntoIterator<Item = &'a str>,
 ) -> BTreeMap<String, Seconds> {
     let mut times = BTreeMap::new();
+    // Children run in an explicit, absolute directory.
+    let Ok(project_dir) = std::path::absolute(project_dir) else {
+        return times;
+    };
     for commit in commits {
         if times.contains_key(commit) || !is_commit_id(commit) {
             continue;
         }
-        let outcome = Cmd::new("git", project_dir)
+        let outcome = Cmd::new("git", &project_dir)
             .args([
                 "show",
                 "-s",
