@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Band, MarkKind, Metrics, Seconds, human_duration, parse_time};
+use super::{Band, MarkKind, Metrics, Seconds, human_duration, parse_time, plural};
 
 const WIDTH: f64 = 720.0;
 const LEFT: f64 = 56.0;
@@ -119,7 +119,11 @@ fn cards(html: &mut String, m: &Metrics) {
         html,
         "Deployment frequency",
         &format!("{:.2} / week", df.per_week),
-        &format!("{} deploys, {:.2} / day", df.deployments, df.per_day),
+        &format!(
+            "{}, {:.2} / day",
+            plural(df.deployments, "deploy"),
+            df.per_day
+        ),
         Some(df.band),
     );
     let lt = &m.lead_time;
@@ -128,9 +132,9 @@ fn cards(html: &mut String, m: &Metrics) {
         "Lead time for changes",
         &format!("{} median", maybe(lt.median_seconds)),
         &format!(
-            "p90 {}, {} deploys{}",
+            "p90 {}, {}{}",
             maybe(lt.p90_seconds),
-            lt.samples.len(),
+            plural(lt.samples.len() as u64, "deploy"),
             match lt.unknown_commit + lt.without_commit {
                 0 => String::new(),
                 n => format!(", {n} without a known commit"),
@@ -154,11 +158,11 @@ fn cards(html: &mut String, m: &Metrics) {
         &format!("{} median", maybe(ttr.median_seconds)),
         &match &ttr.unrestored_since {
             Some(since) => format!(
-                "{} restores; failing since {}",
-                ttr.restores.len(),
+                "{}; failing since {}",
+                plural(ttr.restores.len() as u64, "restore"),
                 escape(since)
             ),
-            None => format!("{} restores", ttr.restores.len()),
+            None => plural(ttr.restores.len() as u64, "restore"),
         },
         ttr.band,
     );
@@ -360,8 +364,9 @@ fn weekly_plot(html: &mut String, m: &Metrics) {
     plot_close(
         html,
         &format!(
-            "{} deploys, {:.2} per week",
-            m.deployment_frequency.deployments, m.deployment_frequency.per_week
+            "{}, {:.2} per week",
+            plural(m.deployment_frequency.deployments, "deploy"),
+            m.deployment_frequency.per_week
         ),
     );
 }
@@ -484,9 +489,9 @@ fn restore_plot(html: &mut String, m: &Metrics) {
     plot_close(
         html,
         &format!(
-            "median {} over {} restores",
+            "median {} over {}",
             maybe(ttr.median_seconds),
-            ttr.restores.len()
+            plural(ttr.restores.len() as u64, "restore")
         ),
     );
 }

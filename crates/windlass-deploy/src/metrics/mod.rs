@@ -656,6 +656,15 @@ pub fn failure_rate_band(rate: f64) -> Band {
     }
 }
 
+/// `1 deploy`, `2 deploys`.
+pub fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// A duration for people: `45s`, `12m`, `3h 20m`, `2d 4h`.
 pub fn human_duration(seconds: Seconds) -> String {
     let s = seconds.max(0);

@@ -11,7 +11,7 @@ use windlass_diagnostic::{Diagnostic, ExitStatus};
 use windlass_output::{Outcome, Printer};
 use windlass_process::Cmd;
 
-use super::{Band, Metrics, MetricsInput, Seconds, compute, html, human_duration};
+use super::{Band, Metrics, MetricsInput, Seconds, compute, html, human_duration, plural};
 use crate::config::DeploySection;
 use crate::kube::Cluster;
 use crate::kube::ledger::{Entry, Event, Ledger, LedgerError};
@@ -365,18 +365,20 @@ impl Outcome for MetricsReport {
             (
                 "deployment frequency".to_owned(),
                 format!(
-                    "{} deploys, {:.2}/day, {:.2}/week",
-                    df.deployments, df.per_day, df.per_week
+                    "{}, {:.2}/day, {:.2}/week",
+                    plural(df.deployments, "deploy"),
+                    df.per_day,
+                    df.per_week
                 ),
                 df.band.as_str(),
             ),
             (
                 "lead time for changes".to_owned(),
                 format!(
-                    "median {}, p90 {} ({} deploys{})",
+                    "median {}, p90 {} ({}{})",
                     maybe_duration(lt.median_seconds),
                     maybe_duration(lt.p90_seconds),
-                    lt.samples.len(),
+                    plural(lt.samples.len() as u64, "deploy"),
                     match lt.unknown_commit + lt.without_commit {
                         0 => String::new(),
                         n => format!(", {n} without a known commit"),
@@ -400,9 +402,9 @@ impl Outcome for MetricsReport {
             (
                 "time to restore".to_owned(),
                 format!(
-                    "median {} ({} restores{})",
+                    "median {} ({}{})",
                     maybe_duration(ttr.median_seconds),
-                    ttr.restores.len(),
+                    plural(ttr.restores.len() as u64, "restore"),
                     match &ttr.unrestored_since {
                         Some(since) => format!(", failing since {since}"),
                         None => String::new(),
@@ -411,9 +413,9 @@ impl Outcome for MetricsReport {
                 band(ttr.band),
             ),
         ];
-        writeln!(out, "{:<22}  {:<48}  BAND", "MEASURE", "VALUE")?;
+        writeln!(out, "{:<22}  {:<62}  BAND", "MEASURE", "VALUE")?;
         for (name, value, band) in rows {
-            writeln!(out, "{name:<22}  {value:<48}  {band}")?;
+            writeln!(out, "{name:<22}  {value:<62}  {band}")?;
         }
         writeln!(out)?;
         writeln!(

@@ -593,3 +593,30 @@ fn the_report_has_a_json_schema_and_kebab_case_fields() {
     assert_eq!(json["deployment-frequency"]["band"], "low");
     assert_eq!(json["change-failure-rate"]["rate"], serde_json::Value::Null);
 }
+
+#[test]
+fn the_table_for_people() {
+    use windlass_output::Outcome as _;
+    let mut staging = Script::new("staging");
+    staging.success(T0 + DAY, 1, 60);
+    staging.success(T0 + 2 * DAY, 2, 60);
+    let mut prod = Script::new("prod");
+    prod.success(T0 + 2 * DAY, 1, 300);
+    prod.failure(T0 + 3 * DAY, 2, "verify failed");
+    prod.success(T0 + 3 * DAY + 3 * HOUR, 2, 300);
+    prod.success(T0 + 4 * DAY, 250, 300); // unknown commit
+    let p = prod.start(T0 + 5 * DAY, 3);
+    prod.push(
+        T0 + 5 * DAY + 1,
+        Some(p),
+        bundle(3).id(),
+        Event::Upgraded { revision: 9 },
+    );
+    let report = MetricsReport {
+        metrics: metrics(vec![staging, prod], "prod"),
+        html: Some("board.html".into()),
+    };
+    let mut out = Vec::new();
+    report.render_human(&mut out).unwrap();
+    insta::assert_snapshot!(String::from_utf8(out).unwrap());
+}
