@@ -530,14 +530,11 @@ async fn metrics_over_ledgers_in_the_cluster() {
     assert_eq!(ledgers[1].1.len(), 10);
     let (printer, _out, _err) = printer();
     let deploy = deploy_config();
-    let report = metrics::run(
+    let report = metrics::run_on_clusters(
         &MetricsArgs::default(),
-        MetricsRun {
-            deploy: &deploy,
-            project_dir: dir.path(),
-            ledgers,
-            now: jiff_now() + 60,
-        },
+        &deploy,
+        dir.path(),
+        &clusters,
         &printer,
     )
     .await

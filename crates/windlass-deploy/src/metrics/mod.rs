@@ -43,7 +43,7 @@ use crate::kube::ledger::{Entry, Event};
 
 pub use self::run::{
     MetricsArgs, MetricsError, MetricsReport, MetricsRun, git_commit_times, parse_duration,
-    production_environment, read_ledgers, run,
+    production_environment, read_ledgers, run, run_on_clusters,
 };
 
 /// Seconds since the Unix epoch.

@@ -323,6 +323,32 @@ pub async fn run(
     })
 }
 
+/// `deploy metrics` as the command runs it: reads the ledger of each
+/// environment from its cluster, then [`run`] at the current time.
+pub async fn run_on_clusters(
+    args: &MetricsArgs,
+    deploy: &DeploySection,
+    project_dir: &Path,
+    clusters: &[(String, Cluster)],
+    printer: &Printer,
+) -> Result<MetricsReport, MetricsError> {
+    // Check `--env` before any request.
+    production_environment(deploy, args.env.as_deref())?;
+    let ledgers = read_ledgers(clusters).await?;
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    run(
+        args,
+        MetricsRun {
+            deploy,
+            project_dir,
+            ledgers,
+            now,
+        },
+        printer,
+    )
+    .await
+}
+
 /// Writes a temporary file next to `path`, then renames it over `path`, so
 /// a reader never sees half a board.
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
