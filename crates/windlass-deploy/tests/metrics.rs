@@ -4,9 +4,10 @@
 //! text, a screenshot, and no console errors.
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     clippy::disallowed_methods,
     reason = "the test runs git and chromium itself, as fixtures independent of the code under test; \
-              helpers outside #[test] fns panic on purpose"
+              functions outside #[test] fns panic on purpose"
 )]
 
 use std::collections::BTreeMap;
@@ -167,13 +168,16 @@ impl Scripted {
     }
 }
 
+/// Debian's `chromium`, from PATH.
 fn chromium() -> PathBuf {
-    let path = PathBuf::from("/usr/bin/chromium");
-    assert!(
-        path.exists(),
-        "chromium is not installed: run scripts/services.sh install (it installs Debian's chromium)"
-    );
-    path
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("chromium"))
+        .find(|candidate| candidate.is_file())
+        .expect(
+            "chromium is not on PATH: run scripts/services.sh install (it installs Debian's \
+             chromium package)",
+        )
 }
 
 /// Headless chromium on `page`, with its own profile directory.
