@@ -460,6 +460,33 @@ async fn a_board_that_cannot_be_written_and_an_unknown_env_are_usage_errors() {
     assert_eq!(error.hint().unwrap(), "the environments are: prod, staging");
 }
 
+#[tokio::test]
+async fn a_huge_window_starts_at_the_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = deploy_config();
+    let (printer, _out, _err) = printer();
+    let args = MetricsArgs {
+        since: std::time::Duration::from_secs(u64::MAX / 4),
+        ..MetricsArgs::default()
+    };
+    let now = parse_time("2026-11-30T12:00:00Z").unwrap();
+    let report = metrics::run(
+        &args,
+        MetricsRun {
+            deploy: &deploy,
+            project_dir: dir.path(),
+            ledgers: Vec::new(),
+            now,
+        },
+        &printer,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.metrics.since, "1970-01-01T00:00:00Z");
+    // 56.9 years of weeks, the last one short.
+    assert_eq!(report.metrics.weekly.len(), 2970);
+}
+
 #[test]
 fn an_empty_history_still_makes_a_board() {
     let m = metrics::compute(&metrics::MetricsInput {

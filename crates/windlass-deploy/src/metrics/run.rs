@@ -275,7 +275,8 @@ pub async fn run(
 ) -> Result<MetricsReport, MetricsError> {
     let production = production_environment(input.deploy, args.env.as_deref())?;
     let since_secs = Seconds::try_from(args.since.as_secs()).unwrap_or(Seconds::MAX / 2);
-    let since = input.now.saturating_sub(since_secs);
+    // Nothing is older than the epoch: a huge `--since` means everything.
+    let since = input.now.saturating_sub(since_secs).max(0);
 
     // Environments in the order of the `from` chains, then by name.
     let depths = depths(input.deploy);
