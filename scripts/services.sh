@@ -94,6 +94,8 @@ APT_PACKAGES=(
   # OS keyring tests: the kernel keyring (keyctl) and a headless Secret
   # Service (gnome-keyring-daemon on a dbus-run-session bus, secret-tool).
   keyutils dbus-daemon gnome-keyring libsecret-tools
+  # The deploy status board is checked in a real browser (headless).
+  chromium
 )
 
 SERVICES_VENV=$STATE_DIR/venv-services
