@@ -274,6 +274,28 @@ pub enum StrategyKind {
     /// Send a growing share of traffic to the new version, verifying at each
     /// step.
     Canary,
+    /// A/B test: the new version for chosen requests (a header, a cookie).
+    /// Refused: it needs routing by request attributes (a service mesh,
+    /// Argo Rollouts or Flagger).
+    Ab,
+    /// Shadow traffic: a copy of the requests to the new version, its
+    /// answers dropped. Refused: it needs request mirroring (a service
+    /// mesh, Argo Rollouts or Flagger).
+    Shadow,
+}
+
+impl StrategyKind {
+    /// The `kind` as configured (`blue-green`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rolling => "rolling",
+            Self::Recreate => "recreate",
+            Self::BlueGreen => "blue-green",
+            Self::Canary => "canary",
+            Self::Ab => "ab",
+            Self::Shadow => "shadow",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ use crate::helm::{BUNDLE_LABEL, Revision, UpgradeRequest};
 use crate::kube::lease::EnvLock;
 use crate::kube::ledger::{Entry, Event, NewEntry};
 use crate::stage::{LedgerView, Stage};
+use crate::strategy::{StepReport, StrategyRun, VerifyStep};
 
 /// How long a promotion's lease lives without renewal: a killed run's
 /// lease is taken over after this.
@@ -119,6 +120,14 @@ pub struct PromotionReport {
     pub recovered: Option<Recovery>,
     /// A stale lease of a killed run that was taken over.
     pub lease_takeover: Option<String>,
+    /// The strategy that ran.
+    pub strategy: StrategyKind,
+    /// The Helm release serving traffic afterwards: the release itself,
+    /// or `RELEASE-blue`/`RELEASE-green` with `blue-green`.
+    pub live_release: Option<String>,
+    /// The strategy's steps (upgrade, switch, canary shares), with their
+    /// checks.
+    pub steps: Vec<StepReport>,
 }
 
 impl Outcome for PromotionReport {
@@ -201,6 +210,9 @@ impl PromotionReport {
             rolled_back_to: None,
             recovered: None,
             lease_takeover: None,
+            strategy: StrategyKind::default(),
+            live_release: None,
+            steps: Vec::new(),
         }
     }
 }
@@ -377,6 +389,9 @@ async fn steps(
         rolled_back_to: None,
         recovered,
         lease_takeover,
+        strategy: stage.spec.strategy.kind,
+        live_release: None,
+        steps: Vec::new(),
     };
     let previous = view
         .live()
@@ -448,25 +463,36 @@ async fn steps(
         }
     }
 
-    // The upgrade (or, for a rollback to a revision, Helm's rollback),
-    // only while the lease is still ours.
+    // The upgrade through the strategy (or, for a rollback to a revision
+    // of an in-place release, Helm's rollback), only while the lease is
+    // still ours.
     lock.check()?;
-    let upgraded = match request.rollback_to {
-        Some(revision) => {
-            printer.status(
-                "Rolling back",
-                &format!("{} to revision {revision}", stage.release),
-            );
-            match stage
-                .helm
-                .rollback(&stage.release, revision, true, stage.timeout)
-                .await
-            {
-                Ok(()) => current_revision(stage).await,
-                Err(error) => Err(anyhow::Error::new(error)),
-            }
+    let Some(rollback_revision) = request.rollback_to else {
+        return Box::pin(with_strategy(
+            ctx,
+            stage,
+            &request,
+            &writer,
+            report,
+            (previous_revision, previous_bundle),
+            lock,
+            printer,
+        ))
+        .await;
+    };
+    let upgraded = {
+        printer.status(
+            "Rolling back",
+            &format!("{} to revision {rollback_revision}", stage.release),
+        );
+        match stage
+            .helm
+            .rollback(&stage.release, rollback_revision, true, stage.timeout)
+            .await
+        {
+            Ok(()) => current_revision(stage).await,
+            Err(error) => Err(anyhow::Error::new(error)),
         }
-        None => upgrade(ctx, stage, &request, record.seq, printer).await,
     };
     let revision = match upgraded {
         Ok(revision) => revision,
@@ -627,13 +653,16 @@ async fn secret_values(
     result.map(|()| values)
 }
 
-async fn upgrade(
+/// The upgrade every step of the strategy makes: the chart archive, the
+/// values (secret ones resolved and registered for redaction), Helm's
+/// wait and rollback on failure, the revision's description and labels
+/// naming the bundle and the promotion.
+async fn upgrade_request(
     ctx: &Context,
     stage: &Stage,
     request: &Request,
     promotion: u64,
-    printer: &Printer,
-) -> anyhow::Result<u32> {
+) -> anyhow::Result<UpgradeRequest> {
     let archive = request
         .archive
         .clone()
@@ -651,29 +680,191 @@ async fn upgrade(
         (BUNDLE_LABEL.to_owned(), id.short().to_owned()),
         ("windlass.dev/promotion".to_owned(), promotion.to_string()),
     ]);
+    Ok(UpgradeRequest {
+        release: stage.release.clone(),
+        archive,
+        values,
+        wait: true,
+        timeout: stage.timeout,
+        rollback_on_failure: true,
+        description: description(&id),
+        labels,
+    })
+}
+
+/// The environment's verifications, run by the strategy after each of its
+/// steps (the strategy waits for the rollout itself).
+struct StageVerifier<'a> {
+    ctx: &'a Context,
+    stage: &'a Stage,
+}
+
+impl crate::strategy::Verifier for StageVerifier<'_> {
+    fn verify<'a>(
+        &'a self,
+        _step: &'a VerifyStep,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<GateResult>> + Send + 'a>> {
+        Box::pin(verify_checks(self.ctx, self.stage))
+    }
+}
+
+/// The steps of a gate's name in the ledger: `idle: rollout`,
+/// `canary 25%: verify: health` for the strategies with several steps.
+fn step_gate(kind: StrategyKind, step: &StepReport, gate: &str) -> String {
+    match kind {
+        StrategyKind::BlueGreen | StrategyKind::Canary => format!("{}: {gate}", step.name),
+        _ => gate.to_owned(),
+    }
+}
+
+/// The upgrade and its verification through `stage`'s strategy, then the
+/// ledger records of what it did: `Upgraded` (the first revision a step
+/// made), a `Gate` for every check of every step, then `Succeeded` with the
+/// live revision; or, when the strategy put back what was live,
+/// `RolledBack` and `Failed`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the promotion's state handed over from `steps`"
+)]
+async fn with_strategy(
+    ctx: &Context,
+    stage: &Stage,
+    request: &Request,
+    writer: &Writer<'_>,
+    mut report: PromotionReport,
+    (previous_revision, previous_bundle): (Option<u32>, Option<BundleId>),
+    lock: &EnvLock,
+    printer: &Printer,
+) -> anyhow::Result<PromotionReport> {
+    let kind = stage.spec.strategy.kind;
+    let promotion = writer.promotion.unwrap_or_default();
+    let upgrade = upgrade_request(ctx, stage, request, promotion).await?;
+    let pause = match stage.spec.strategy.pause.as_deref() {
+        None => Duration::ZERO,
+        Some(text) => crate::stage::parse_duration(text)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`deploy.environments.{}.strategy.pause = \"{text}\"` is not a duration",
+                    stage.name
+                )
+            })
+            .with_hint("write it as `30s`, `5m`, `2h` or `1d`")
+            .with_exit_status(ExitStatus::Usage)?,
+    };
     printer.status(
         "Upgrading",
         &format!(
-            "release {} in {} (namespace {})",
+            "release {} in {} (namespace {}, strategy {})",
             stage.release,
             stage.name,
-            stage.cluster.namespace()
+            stage.cluster.namespace(),
+            kind.name()
         ),
     );
-    let revision: Revision = stage
-        .helm
-        .upgrade_install(&UpgradeRequest {
-            release: stage.release.clone(),
-            archive,
-            values,
-            wait: true,
-            timeout: stage.timeout,
-            rollback_on_failure: true,
-            description: description(&id),
-            labels,
-        })
-        .await?;
-    Ok(revision.revision)
+    let verifier = StageVerifier { ctx, stage };
+    let outcome = crate::strategy::run(&StrategyRun {
+        spec: &stage.spec.strategy,
+        helm: &stage.helm,
+        cluster: &stage.cluster,
+        upgrade: &upgrade,
+        pause,
+        verifier: &verifier,
+    })
+    .await;
+    let strategy = match outcome {
+        Ok(strategy) => strategy,
+        Err(error) => {
+            // Helm or the API failed under the strategy: say so in the
+            // ledger, and what is live is for `deploy status` to show.
+            writer
+                .write(Event::Failed {
+                    reason: error.to_string(),
+                    rolled_back_to: None,
+                })
+                .await?;
+            return Err(error.into());
+        }
+    };
+
+    let mut upgraded = None;
+    for step in &strategy.steps {
+        if upgraded.is_none()
+            && let Some(revision) = step.revision
+        {
+            writer.write(Event::Upgraded { revision }).await?;
+            upgraded = Some(revision);
+            if let Some(replacing) = &request.replacing {
+                writer
+                    .write_for(
+                        replacing.clone(),
+                        Event::RolledBack {
+                            to_revision: revision,
+                            to_bundle: Some(request.bundle.id()),
+                            reason: format!("asked by {}", ctx.actor()),
+                        },
+                    )
+                    .await?;
+            }
+        }
+        for check in &step.checks {
+            let gate = GateResult {
+                gate: step_gate(kind, step, &check.gate),
+                passed: check.passed,
+                detail: check.detail.clone(),
+            };
+            writer
+                .write(Event::Gate {
+                    gate: gate.gate.clone(),
+                    passed: gate.passed,
+                    detail: gate.detail.clone(),
+                })
+                .await?;
+            report.gates.push(gate);
+        }
+    }
+    report.live_release = Some(strategy.live_release.clone()).filter(|r| !r.is_empty());
+    report.revision = strategy.live_revision.or(upgraded);
+    report.steps.clone_from(&strategy.steps);
+
+    if !strategy.succeeded {
+        let reason = strategy
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("the {} strategy failed", kind.name()));
+        report.reason = Some(reason.clone());
+        // Something was put back: traffic on the old version again.
+        if let (Some(restored), Some(_)) = (&strategy.restored, upgraded)
+            && let Some(live) = strategy.live_revision.filter(|_| previous_bundle.is_some())
+        {
+            printer.status("Rolled back", restored);
+            writer
+                .write(Event::RolledBack {
+                    to_revision: previous_revision.unwrap_or(live),
+                    to_bundle: previous_bundle,
+                    reason: format!("{reason}; {restored}"),
+                })
+                .await?;
+            report.rolled_back_to = Some(live);
+        }
+        writer
+            .write(Event::Failed {
+                reason,
+                rolled_back_to: report.rolled_back_to,
+            })
+            .await?;
+        return Ok(report);
+    }
+    let Some(revision) = report.revision else {
+        return Err(anyhow::anyhow!(
+            "the {} strategy reported no revision of release `{}`",
+            kind.name(),
+            strategy.live_release
+        ));
+    };
+    lock.check()?;
+    writer.write(Event::Succeeded { revision }).await?;
+    report.result = Result_::Succeeded;
+    Ok(report)
 }
 
 /// The description of every revision Windlass makes: names the bundle so
@@ -704,6 +895,13 @@ async fn verify(ctx: &Context, stage: &Stage) -> Vec<GateResult> {
             return results;
         }
     }
+    results.extend(verify_checks(ctx, stage).await);
+    results
+}
+
+/// The environment's `gates.verify` checks (HTTP, commands).
+async fn verify_checks(ctx: &Context, stage: &Stage) -> Vec<GateResult> {
+    let mut results = Vec::new();
     if stage.spec.gates.verify.is_empty() {
         return results;
     }
@@ -788,6 +986,36 @@ pub async fn recover(
         bundle: bundle.clone(),
         promotion: Some(promotion),
     };
+    // Blue/green and canary keep what is live in the cluster (the
+    // Service's selector, the canary release), and their next promotion
+    // starts from there: close the promotion, change nothing.
+    if let (Some(_), kind @ (StrategyKind::BlueGreen | StrategyKind::Canary)) =
+        (&unfinished, stage.spec.strategy.kind)
+    {
+        let live = live_release(stage).await?;
+        let revision = stage.helm.status(&live).await?.map(|r| r.revision);
+        let detail = format!(
+            "the {} promotion stopped before it ended; `{live}` serves the traffic (revision {}), the next promotion starts from there",
+            kind.name(),
+            revision.map_or_else(|| "none".to_owned(), |r| r.to_string())
+        );
+        writer
+            .write(Event::Failed {
+                reason: format!("unfinished: {detail}"),
+                rolled_back_to: None,
+            })
+            .await?;
+        printer.warn(&format!(
+            "promotion {promotion} was left unfinished: {detail}"
+        ));
+        return Ok(Some(Recovery {
+            promotion,
+            bundle,
+            action: "closed".to_owned(),
+            revision,
+            detail,
+        }));
+    }
     // Helm shows the unfinished bundle deployed: check it is healthy and
     // record the success the killed run did not.
     if unfinished.is_some()
@@ -917,7 +1145,18 @@ pub fn expected_revision(entries: &[Entry]) -> Option<u32> {
     })
 }
 
-/// The strategies this round implements.
-pub fn supported(kind: StrategyKind) -> bool {
-    matches!(kind, StrategyKind::Rolling | StrategyKind::Recreate)
+/// The Helm release serving traffic in `stage`: with `blue-green`, the
+/// colour its Service selects (read from the cluster); else the release.
+pub async fn live_release(stage: &Stage) -> anyhow::Result<String> {
+    if stage.spec.strategy.kind == StrategyKind::BlueGreen
+        && let Some(live) = crate::strategy::blue_green::live_release(
+            &stage.cluster,
+            &stage.spec.strategy,
+            &stage.release,
+        )
+        .await?
+    {
+        return Ok(live);
+    }
+    Ok(stage.release.clone())
 }

@@ -414,17 +414,21 @@ fn fold_promotions(entries: &[Entry]) -> BTreeMap<u64, Promotion> {
             }
             Event::RolledBack { .. } => {
                 match promotions.get_mut(&entry.promotion) {
-                    // Within a promotion that reached the cluster: a rollback
-                    // before success is a failed deployment; after success,
-                    // a deployment rolled back.
-                    Some(p) if p.upgraded => {
+                    // Within a promotion that reached the cluster, of its
+                    // own bundle: a rollback before success is a failed
+                    // deployment; after success, a deployment rolled back.
+                    // (`deploy rollback` records the bundle it leaves
+                    // inside its own promotion, which deploys another
+                    // bundle: that is the case below.)
+                    Some(p) if p.upgraded && p.bundle.as_ref() == Some(&entry.bundle) => {
                         p.rolled_back.get_or_insert(at);
                         if p.succeeded.is_none() {
                             p.failed.get_or_insert(at);
                         }
                     }
-                    // On its own (`deploy rollback` later): the last
-                    // successful promotion of the bundle rolled back from.
+                    // On its own, or inside the promotion of `deploy
+                    // rollback`: the last successful promotion of the bundle
+                    // rolled back from.
                     _ => {
                         if let Some((_, p)) = promotions.iter_mut().rev().find(|(seq, p)| {
                             **seq < entry.seq

@@ -620,3 +620,99 @@ fn the_table_for_people() {
     report.render_human(&mut out).unwrap();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
 }
+
+/// The records `deploy up`/`promote` write when the verification fails
+/// and the strategy puts the old version back: `Upgraded`, the failed
+/// check, `RolledBack` of the new bundle inside its own promotion, then
+/// `Failed`. A change failure, and an outage until the next success.
+#[test]
+fn a_verification_rollback_as_the_commands_record_it_is_a_change_failure() {
+    let mut prod = Script::new("prod");
+    prod.success(T0 + DAY, 1, 10);
+    let p = prod.start(T0 + 2 * DAY, 2);
+    let id = bundle(2).id();
+    prod.push(
+        T0 + 2 * DAY + 1,
+        Some(p),
+        id.clone(),
+        Event::Upgraded { revision: 4 },
+    );
+    prod.push(
+        T0 + 2 * DAY + 2,
+        Some(p),
+        id.clone(),
+        Event::Gate {
+            gate: "live: verify: health".into(),
+            passed: false,
+            detail: "503".into(),
+        },
+    );
+    prod.push(
+        T0 + 2 * DAY + 3,
+        Some(p),
+        id.clone(),
+        Event::RolledBack {
+            to_revision: 2,
+            to_bundle: Some(bundle(1).id()),
+            reason: "live: verify: health failed: 503".into(),
+        },
+    );
+    prod.push(
+        T0 + 2 * DAY + 4,
+        Some(p),
+        id,
+        Event::Failed {
+            reason: "live: verify: health failed: 503".into(),
+            rolled_back_to: Some(2),
+        },
+    );
+    prod.success(T0 + 3 * DAY, 3, 10);
+    let m = metrics(vec![prod], "prod");
+    assert_eq!(m.change_failure_rate.deployments, 3);
+    assert_eq!(m.change_failure_rate.failed, 1);
+    assert_eq!(m.deployment_frequency.deployments, 2);
+    assert_eq!(m.time_to_restore.restores.len(), 1);
+    assert_eq!(m.time_to_restore.median_seconds, Some(DAY - 3 + 10));
+}
+
+/// The records `deploy rollback` writes: its own promotion deploying the
+/// earlier bundle, with the `RolledBack` of the bundle it leaves inside it.
+/// The bundle left counts as rolled back; the rollback itself succeeded.
+#[test]
+fn a_deploy_rollback_as_the_commands_record_it_fails_the_bundle_it_leaves() {
+    let mut prod = Script::new("prod");
+    prod.success(T0 + DAY, 1, 10);
+    prod.success(T0 + 2 * DAY, 2, 10);
+    let q = prod.start(T0 + 2 * DAY + HOUR, 1);
+    let id = bundle(1).id();
+    prod.push(
+        T0 + 2 * DAY + HOUR + 1,
+        Some(q),
+        id.clone(),
+        Event::Upgraded { revision: 3 },
+    );
+    prod.push(
+        T0 + 2 * DAY + HOUR + 2,
+        Some(q),
+        bundle(2).id(),
+        Event::RolledBack {
+            to_revision: 3,
+            to_bundle: Some(id.clone()),
+            reason: "asked by ci".into(),
+        },
+    );
+    prod.push(
+        T0 + 2 * DAY + HOUR + 10,
+        Some(q),
+        id,
+        Event::Succeeded { revision: 3 },
+    );
+    let m = metrics(vec![prod], "prod");
+    assert_eq!(m.change_failure_rate.deployments, 3);
+    assert_eq!(
+        m.change_failure_rate.failed, 1,
+        "bundle 2, not the rollback"
+    );
+    assert_eq!(m.environments[0].bundle, Some(bundle(1).id()));
+    assert_eq!(m.time_to_restore.median_seconds, Some(8));
+}

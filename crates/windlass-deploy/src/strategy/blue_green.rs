@@ -168,6 +168,25 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
     Ok(report)
 }
 
+/// The release the blue/green Service of `base` selects now (`BASE-blue`
+/// or `BASE-green`), read from the cluster; `None` before the first
+/// promotion. What `deploy status` shows as live.
+pub async fn live_release(
+    cluster: &crate::kube::Cluster,
+    spec: &crate::config::StrategySpec,
+    base: &str,
+) -> Result<Option<String>, StrategyError> {
+    let service = spec.service.clone().unwrap_or_else(|| base.to_owned());
+    let key = spec.selector_label.as_deref().unwrap_or(INSTANCE_LABEL);
+    let Some(selector) = workloads::owned_service_selector(cluster, &service).await? else {
+        return Ok(None);
+    };
+    Ok(selector
+        .get(key)
+        .and_then(|value| Colour::of(base, value))
+        .map(|colour| colour.release(base)))
+}
+
 /// The colour the Service selects now; `None` when there is no Service
 /// yet.
 async fn live_colour(

@@ -277,17 +277,49 @@ pub async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, StrategyError>
         StrategyKind::Recreate => in_place(run, true).await,
         StrategyKind::BlueGreen => blue_green::run(run).await,
         StrategyKind::Canary => canary::run(run).await,
+        kind @ (StrategyKind::Ab | StrategyKind::Shadow) => Err(StrategyError::Config {
+            kind: kind.name(),
+            field: "kind",
+            problem: not_offered(kind).to_owned(),
+        }),
     }
+}
+
+/// Why A/B tests and shadow traffic are not offered (the trade-off table of
+/// docs/deploy.md).
+pub fn not_offered(kind: StrategyKind) -> &'static str {
+    match kind {
+        StrategyKind::Ab => {
+            "is not offered: an A/B test sends chosen requests (a header, a cookie) to the new version, which needs routing by request attributes that a Kubernetes Service cannot do (a service mesh or an ingress controller with header routing, driven by Argo Rollouts or Flagger); Windlass does not hand a promotion over to them yet"
+        }
+        StrategyKind::Shadow => {
+            "is not offered: shadow traffic sends a copy of the requests to the new version and drops its answers, which needs request mirroring that a Kubernetes Service cannot do (a service mesh or an ingress controller with mirroring, driven by Argo Rollouts or Flagger); Windlass does not hand a promotion over to them yet"
+        }
+        _ => "is offered",
+    }
+}
+
+/// The controllers that can run A/B tests and shadow traffic, found by
+/// their CustomResourceDefinitions in the cluster (`rollouts.argoproj.io`,
+/// `canaries.flagger.app`); none when the API does not let us look.
+pub async fn progressive_delivery_controllers(cluster: &Cluster) -> Vec<&'static str> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(cluster.client().clone());
+    let mut found = Vec::new();
+    for (crd, name) in [
+        ("rollouts.argoproj.io", "Argo Rollouts"),
+        ("canaries.flagger.app", "Flagger"),
+    ] {
+        if let Ok(Some(_)) = api.get_opt(crd).await {
+            found.push(name);
+        }
+    }
+    found
 }
 
 /// The `kind` as configured (`blue-green`).
 fn kind_name(kind: StrategyKind) -> &'static str {
-    match kind {
-        StrategyKind::Rolling => "rolling",
-        StrategyKind::Recreate => "recreate",
-        StrategyKind::BlueGreen => "blue-green",
-        StrategyKind::Canary => "canary",
-    }
+    kind.name()
 }
 
 impl StrategyReport {
