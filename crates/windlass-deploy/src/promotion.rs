@@ -693,18 +693,82 @@ async fn upgrade_request(
 }
 
 /// The environment's verifications, run by the strategy after each of its
-/// steps (the strategy waits for the rollout itself).
+/// steps (the strategy waits for the rollout itself). Before the first
+/// check it records `Upgraded` with the revision the step made, so that a
+/// run killed during the checks leaves a promotion recovery knows reached
+/// the cluster.
 struct StageVerifier<'a> {
     ctx: &'a Context,
     stage: &'a Stage,
+    recorder: &'a Upgrades<'a>,
 }
 
 impl crate::strategy::Verifier for StageVerifier<'_> {
     fn verify<'a>(
         &'a self,
-        _step: &'a VerifyStep,
+        step: &'a VerifyStep,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<GateResult>> + Send + 'a>> {
-        Box::pin(verify_checks(self.ctx, self.stage))
+        Box::pin(async move {
+            if !self.recorder.done() {
+                let revision = self.stage.helm.status(&step.release).await;
+                let recorded = match revision {
+                    Ok(Some(revision)) => self.recorder.record(revision.revision).await,
+                    Ok(None) => Ok(()),
+                    Err(error) => Err(anyhow::Error::new(error)),
+                };
+                if let Err(error) = recorded {
+                    return vec![GateResult {
+                        gate: "ledger".to_owned(),
+                        passed: false,
+                        detail: format!("cannot record the upgrade: {error:#}"),
+                    }];
+                }
+            }
+            verify_checks(self.ctx, self.stage).await
+        })
+    }
+}
+
+/// Records `Upgraded` once per promotion (and, for `deploy rollback`, the
+/// `RolledBack` of the bundle it leaves).
+struct Upgrades<'a> {
+    writer: &'a Writer<'a>,
+    request: &'a Request,
+    actor: String,
+    revision: Mutex<Option<u32>>,
+}
+
+impl Upgrades<'_> {
+    fn done(&self) -> bool {
+        self.revision
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    fn revision(&self) -> Option<u32> {
+        *self.revision.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn record(&self, revision: u32) -> anyhow::Result<()> {
+        if self.done() {
+            return Ok(());
+        }
+        self.writer.write(Event::Upgraded { revision }).await?;
+        *self.revision.lock().unwrap_or_else(PoisonError::into_inner) = Some(revision);
+        if let Some(replacing) = &self.request.replacing {
+            self.writer
+                .write_for(
+                    replacing.clone(),
+                    Event::RolledBack {
+                        to_revision: revision,
+                        to_bundle: Some(self.request.bundle.id()),
+                        reason: format!("asked by {}", self.actor),
+                    },
+                )
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -761,7 +825,17 @@ async fn with_strategy(
             kind.name()
         ),
     );
-    let verifier = StageVerifier { ctx, stage };
+    let recorder = Upgrades {
+        writer,
+        request,
+        actor: ctx.actor(),
+        revision: Mutex::new(None),
+    };
+    let verifier = StageVerifier {
+        ctx,
+        stage,
+        recorder: &recorder,
+    };
     let outcome = crate::strategy::run(&StrategyRun {
         spec: &stage.spec.strategy,
         helm: &stage.helm,
@@ -786,26 +860,12 @@ async fn with_strategy(
         }
     };
 
-    let mut upgraded = None;
+    // `Upgraded` when no check ran (the upgrade or the rollout failed).
+    if let Some(revision) = strategy.steps.iter().find_map(|s| s.revision) {
+        recorder.record(revision).await?;
+    }
+    let upgraded = recorder.revision();
     for step in &strategy.steps {
-        if upgraded.is_none()
-            && let Some(revision) = step.revision
-        {
-            writer.write(Event::Upgraded { revision }).await?;
-            upgraded = Some(revision);
-            if let Some(replacing) = &request.replacing {
-                writer
-                    .write_for(
-                        replacing.clone(),
-                        Event::RolledBack {
-                            to_revision: revision,
-                            to_bundle: Some(request.bundle.id()),
-                            reason: format!("asked by {}", ctx.actor()),
-                        },
-                    )
-                    .await?;
-            }
-        }
         for check in &step.checks {
             let gate = GateResult {
                 gate: step_gate(kind, step, &check.gate),

@@ -479,3 +479,165 @@ fn the_example_project_makes_a_bundle() {
         "{data}"
     );
 }
+
+/// The selector of Service `name` in `env`'s namespace.
+fn service_selector(project: &Project, env: &str, name: &str) -> Value {
+    let text = project.kube.kubectl(&[
+        "get",
+        "service",
+        name,
+        "-n",
+        project.namespace(env),
+        "-o",
+        "json",
+    ]);
+    let service: Value = serde_json::from_str(&text).unwrap();
+    service["spec"]["selector"].clone()
+}
+
+#[test]
+fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails() {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let fail = marker_dir.path().join("fail");
+    let seen = marker_dir.path().join("seen");
+    // With `fail` present, the check passes once (the idle colour, before
+    // the switch) and fails from then on (through the live Service).
+    let project = Project::new(
+        "cli-bluegreen",
+        &[(
+            "dev",
+            &format!(
+                "strategy = {{ kind = \"blue-green\" }}\ngates = {{ verify = [{{ name = \"smoke\", command = [\"sh\", \"-c\", \"if [ -e '{f}' ]; then if [ -e '{s}' ]; then exit 1; fi; touch '{s}'; fi\"], timeout = \"2s\" }}] }}",
+                f = fail.display(),
+                s = seen.display()
+            ),
+        )],
+    );
+    let instance = "app.kubernetes.io/instance";
+
+    let first = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    assert_eq!(first["result"], "succeeded", "{first}");
+    assert_eq!(first["strategy"], "blue-green");
+    assert_eq!(first["live-release"], "app-blue");
+    assert_eq!(
+        service_selector(&project, "dev", "app")[instance],
+        "app-blue"
+    );
+
+    let second = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
+    assert_eq!(second["result"], "succeeded", "{second}");
+    assert_eq!(second["live-release"], "app-green");
+    assert_eq!(
+        service_selector(&project, "dev", "app")[instance],
+        "app-green",
+        "the second promotion switched the Service"
+    );
+    let gates: Vec<&str> = second["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["gate"].as_str().unwrap())
+        .collect();
+    assert!(gates.contains(&"idle: verify: smoke"), "{gates:?}");
+    assert!(gates.contains(&"switch: verify: smoke"), "{gates:?}");
+    let status = project.json(&["status", "dev"], 0);
+    let env = &status["environments"][0];
+    assert_eq!(env["release"], "app-green", "{status}");
+    assert_eq!(env["bundle"], second["bundle"]);
+    assert_eq!(env["drift"], Value::Null, "{status}");
+    let run = project.run(&["status", "dev"]);
+    assert!(run.stdout.contains("app-green"), "{}", run.stdout);
+
+    // A third bundle passes on the idle colour, then fails live: the
+    // Service goes back to green, the ledger and the exit code say so.
+    std::fs::write(&fail, "").unwrap();
+    let digest_c = format!("sha256:{}", "c".repeat(64));
+    let third = project.json(&["up", "dev", "--image", &image(&digest_c)], 1);
+    assert_eq!(third["result"], "failed", "{third}");
+    assert_eq!(third["live-release"], "app-green", "{third}");
+    assert!(third["rolled-back-to"].is_u64(), "{third}");
+    assert!(
+        third["reason"].as_str().unwrap().contains("smoke"),
+        "{third}"
+    );
+    assert_eq!(
+        service_selector(&project, "dev", "app")[instance],
+        "app-green",
+        "switched back"
+    );
+    let events = project.events("dev");
+    assert_eq!(
+        &events[events.len() - 2..],
+        ["rolled-back", "failed"],
+        "{events:?}"
+    );
+    let history = project.json(&["history", "dev"], 0);
+    let rolled_back = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["event"]["kind"] == "rolled-back")
+        .unwrap();
+    assert_eq!(rolled_back["bundle"], third["bundle"]);
+    assert_eq!(rolled_back["event"]["to-bundle"], second["bundle"]);
+    let status = project.json(&["status", "dev"], 0);
+    assert_eq!(status["environments"][0]["release"], "app-green");
+    assert_eq!(status["environments"][0]["bundle"], second["bundle"]);
+
+    // The measures count that verification rollback as a change failure.
+    let metrics = project.json(&["metrics"], 0);
+    assert_eq!(
+        metrics["change-failure-rate"]["deployments"], 3,
+        "{metrics}"
+    );
+    assert_eq!(metrics["change-failure-rate"]["failed"], 1, "{metrics}");
+}
+
+#[test]
+fn ab_and_shadow_are_refused_as_configuration() {
+    for kind in ["ab", "shadow"] {
+        let project = Project::new(
+            &format!("cli-{kind}"),
+            &[("dev", &format!("strategy = {{ kind = \"{kind}\" }}"))],
+        );
+        let run = project.run(&["up", "dev", "--image", &image(DIGEST_A)]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("not offered"), "{}", run.stderr);
+        assert!(run.stderr.contains("Argo Rollouts"), "{}", run.stderr);
+        assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+        assert!(project.events("dev").is_empty(), "nothing recorded");
+    }
+}
+
+#[test]
+fn metrics_count_the_promotions_and_write_the_board() {
+    let project = Project::new("cli-metrics", &[("dev", ""), ("staging", "from = \"dev\"")]);
+    let up = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    let bundle = up["bundle"].as_str().unwrap().to_owned();
+    project.json(&["promote", "dev", "staging"], 0);
+
+    let metrics = project.json(&["metrics"], 0);
+    assert_eq!(metrics["production"], "staging", "{metrics}");
+    assert_eq!(metrics["deployment-frequency"]["deployments"], 1);
+    assert_eq!(metrics["change-failure-rate"]["deployments"], 1);
+    assert_eq!(metrics["change-failure-rate"]["failed"], 0);
+    let envs = metrics["environments"].as_array().unwrap();
+    assert_eq!(envs.len(), 2, "{metrics}");
+    assert!(envs.iter().all(|e| e["bundle"] == bundle), "{metrics}");
+
+    let dev = project.json(&["metrics", "--env", "dev"], 0);
+    assert_eq!(dev["production"], "dev");
+    assert_eq!(dev["deployment-frequency"]["deployments"], 1);
+
+    let board = project.dir.path().join("board.html");
+    let run = project.run(&["metrics", "--html", board.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = std::fs::read_to_string(&board).unwrap();
+    assert!(html.contains("<svg"), "the board draws its plots");
+    assert!(html.contains("staging") && html.contains("dev"));
+    assert!(html.contains(&bundle["sha256:".len().."sha256:".len() + 12]));
+
+    let run = project.run(&["metrics", "--env", "nowhere"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
