@@ -580,7 +580,11 @@ fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails()
         .find(|e| e["event"]["kind"] == "rolled-back")
         .unwrap();
     assert_eq!(rolled_back["bundle"], third["bundle"]);
-    assert_eq!(rolled_back["event"]["to-bundle"], second["bundle"]);
+    // The ledger record keeps its field names as stored (`to_bundle`).
+    assert_eq!(
+        rolled_back["event"]["to_bundle"], second["bundle"],
+        "{rolled_back}"
+    );
     let status = project.json(&["status", "dev"], 0);
     assert_eq!(status["environments"][0]["release"], "app-green");
     assert_eq!(status["environments"][0]["bundle"], second["bundle"]);
