@@ -479,3 +479,93 @@ fn the_example_project_makes_a_bundle() {
         "{data}"
     );
 }
+
+#[test]
+fn two_promotions_at_once_exactly_one_proceeds() {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let release = marker_dir.path().join("release");
+    let project = Project::new(
+        "cli-race",
+        &[(
+            "dev",
+            &format!(
+                "gates = {{ verify = [{{ name = \"held\", command = [\"sh\", \"-c\", \"while [ ! -e '{r}' ]; do sleep 0.2; done\"], timeout = \"300s\" }}] }}",
+                r = release.display()
+            ),
+        )],
+    );
+    let first = project
+        .cli()
+        .args(["--json", "up", "dev", "--image", &image(DIGEST_A)])
+        .spawn();
+    let second = project
+        .cli()
+        .args(["--json", "up", "dev", "--image", &image(DIGEST_B)])
+        .spawn();
+    // The winner holds the lease until `release` exists, so the loser
+    // ends first, refused.
+    let (mut loser, mut winner) = (first, second);
+    loop {
+        if loser.has_ended() {
+            break;
+        }
+        if winner.has_ended() {
+            std::mem::swap(&mut loser, &mut winner);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let lost = loser.wait();
+    std::fs::write(&release, "").unwrap();
+    let won = winner.wait();
+    assert_eq!(lost.code, 1, "{}", lost.stderr);
+    assert!(lost.stderr.contains("is locked by"), "{}", lost.stderr);
+    assert_eq!(won.code, 0, "{}", won.stderr);
+    assert_eq!(won.json()["data"]["result"], "succeeded");
+    assert_eq!(
+        project.events("dev"),
+        ["started", "upgraded", "gate", "gate", "succeeded"],
+        "one promotion in the ledger"
+    );
+}
+
+#[test]
+fn rollback_goes_to_the_last_succeeded_bundle_and_marks_the_other_bad() {
+    let project = Project::new("cli-rollback", &[("dev", "")]);
+    let first = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    let second = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
+    assert_ne!(first["bundle"], second["bundle"]);
+
+    let back = project.json(&["rollback", "dev"], 0);
+    assert_eq!(back["kind"], "rollback");
+    assert_eq!(back["bundle"], first["bundle"]);
+    assert_eq!(back["revision"], 3);
+    assert_eq!(project.helm_values("dev")["image"]["digest"], DIGEST_A);
+    let history = project.json(&["history", "dev"], 0);
+    let rolled_back: Vec<&Value> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["kind"] == "rolled-back")
+        .collect();
+    assert_eq!(rolled_back.len(), 1);
+    assert_eq!(rolled_back[0]["bundle"], second["bundle"], "marked bad");
+    assert_eq!(rolled_back[0]["event"]["to_revision"], 1);
+
+    let run = project.run(&["up", "dev", "--image", &image(DIGEST_B)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let again = project.json(
+        &[
+            "up",
+            "dev",
+            "--image",
+            &image(DIGEST_B),
+            "--allow-rolled-back",
+        ],
+        0,
+    );
+    assert_eq!(again["bundle"], second["bundle"]);
+    let status = project.json(&["status", "dev"], 0);
+    assert_eq!(status["environments"][0]["bundle"], second["bundle"]);
+    assert_eq!(status["environments"][0]["drift"], Value::Null, "{status}");
+}
