@@ -569,3 +569,67 @@ fn rollback_goes_to_the_last_succeeded_bundle_and_marks_the_other_bad() {
     assert_eq!(status["environments"][0]["bundle"], second["bundle"]);
     assert_eq!(status["environments"][0]["drift"], Value::Null, "{status}");
 }
+
+#[test]
+fn an_interrupted_promotion_records_it_releases_the_lease_and_is_rolled_back_next() {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let block = marker_dir.path().join("block");
+    let reached = marker_dir.path().join("reached");
+    let summary = marker_dir.path().join("summary.md");
+    let project = Project::new(
+        "cli-int",
+        &[(
+            "dev",
+            &format!(
+                "gates = {{ verify = [{{ name = \"hang\", command = [\"sh\", \"-c\", \"if [ -e '{b}' ]; then touch '{r}'; sleep 600; fi\"], timeout = \"900s\" }}] }}",
+                b = block.display(),
+                r = reached.display()
+            ),
+        )],
+    );
+    let first = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+
+    std::fs::write(&block, "").unwrap();
+    let running = project
+        .cli()
+        .args(["up", "dev", "--image", &image(DIGEST_B)])
+        .spawn();
+    let mut waited = 0;
+    while !reached.exists() {
+        std::thread::sleep(Duration::from_millis(200));
+        waited += 1;
+        assert!(waited < 900, "the verification never started");
+    }
+    running.interrupt();
+    let interrupted = running.wait();
+    assert_eq!(interrupted.code, 130, "{}", interrupted.stderr);
+    assert!(
+        interrupted.stderr.contains("interrupted"),
+        "{}",
+        interrupted.stderr
+    );
+    std::fs::remove_file(&block).unwrap();
+    let events = project.events("dev");
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("failed"),
+        "{events:?}"
+    );
+
+    // The lease was released: the next command runs at once, puts the
+    // unverified revision back, and says so in its step summary.
+    let next = project
+        .cli()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["--json", "status", "dev"])
+        .run();
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    let rollback = project.json(&["rollback", "dev", "--to", "1"], 0);
+    assert_eq!(rollback["recovered"]["action"], "rolled-back", "{rollback}");
+    assert_eq!(rollback["bundle"], first["bundle"]);
+    assert_eq!(project.helm_values("dev")["image"]["digest"], DIGEST_A);
+    let table = std::fs::read_to_string(&summary).unwrap();
+    assert!(table.contains("| environment | bundle |"), "{table}");
+    assert!(table.contains("| dev |"), "{table}");
+}
