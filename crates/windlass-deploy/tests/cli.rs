@@ -38,6 +38,8 @@ struct Project {
     dir: tempfile::TempDir,
     kube: Kube,
     namespaces: Vec<(String, String)>,
+    /// The `helm` Windlass runs: the real one, or a wrapper logging argv.
+    helm: PathBuf,
 }
 
 impl Project {
@@ -76,11 +78,33 @@ namespace = "{namespace}"
             namespaces.push(((*name).to_owned(), namespace));
         }
         std::fs::write(project.join("windlass.toml"), toml).unwrap();
+        let helm = kube.helm.clone();
         Self {
             dir,
             kube,
             namespaces,
+            helm,
         }
+    }
+
+    /// Runs Helm through a wrapper that appends each argv to `helm-argv.log`
+    /// (in the test's directory); returns the log's path.
+    fn log_helm_argv(&mut self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let log = self.dir.path().join("helm-argv.log");
+        let wrapper = self.dir.path().join("helm");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                self.kube.helm.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self.helm = wrapper;
+        log
     }
 
     fn project(&self) -> PathBuf {
@@ -99,7 +123,7 @@ namespace = "{namespace}"
     fn cli(&self) -> Cli {
         Cli::new(BIN, self.dir.path())
             .current_dir(self.project())
-            .env("WINDLASS_HELM", &self.kube.helm)
+            .env("WINDLASS_HELM", &self.helm)
             .env("USER", "tester")
             .timeout(Duration::from_secs(300))
     }
@@ -174,7 +198,7 @@ fn image(digest: &str) -> String {
 #[test]
 fn up_then_promote_deploys_one_bundle_and_never_shows_the_secret() {
     let secret = canary("deploy-secret-value");
-    let project = Project::new(
+    let mut project = Project::new(
         "cli-promote",
         &[
             ("dev", ""),
@@ -184,6 +208,7 @@ fn up_then_promote_deploys_one_bundle_and_never_shows_the_secret() {
             ),
         ],
     );
+    let argv_log = project.log_helm_argv();
     let mut outputs = String::new();
     let run = project
         .cli()
@@ -270,6 +295,9 @@ fn up_then_promote_deploys_one_bundle_and_never_shows_the_secret() {
     }
     assert_no_leak(outputs.as_bytes(), &secret);
     assert_no_leak(project.ledger_secrets("staging").as_bytes(), &secret);
+    let argv = std::fs::read_to_string(&argv_log).unwrap();
+    assert!(argv.contains("upgrade app"), "{argv}");
+    assert_no_leak(argv.as_bytes(), &secret);
     assert_no_leak_in_dir(project.dir.path(), &secret);
     assert_no_leak(project.kube.token.expose().as_bytes(), &secret);
     assert_no_leak(outputs.as_bytes(), project.kube.token.expose());
