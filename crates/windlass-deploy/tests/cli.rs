@@ -348,6 +348,17 @@ fn approval_holds_prod_until_approved() {
             .contains("alice")
     );
 
+    // The ledger for people.
+    let history = project.run(&["history", "prod"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    insta::with_settings!({filters => vec![
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
+        (r"\b[0-9a-f]{12}\b", "[ID]"),
+        (r"\d+ ms", "[N] ms"),
+    ]}, {
+        insta::assert_snapshot!("history_human", format!("{}--- stderr\n{}", history.stdout, history.stderr));
+    });
+
     // A bundle unknown to the `from` environment cannot be approved.
     let run = project.run(&["approve", "prod", "0123456789abc"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
