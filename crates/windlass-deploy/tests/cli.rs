@@ -607,6 +607,27 @@ fn rollback_goes_to_the_last_succeeded_bundle_and_marks_the_other_bad() {
     let status = project.json(&["status", "dev"], 0);
     assert_eq!(status["environments"][0]["bundle"], second["bundle"]);
     assert_eq!(status["environments"][0]["drift"], Value::Null, "{status}");
+
+    // A rollback behind Windlass's back is drift.
+    let run = Cli::new(&project.kube.helm, project.dir.path())
+        .args([
+            "--kubeconfig",
+            project.kube.kubeconfig.to_str().unwrap(),
+            "--kube-context",
+            &project.kube.context,
+            "-n",
+            project.namespace("dev"),
+            "rollback",
+            "app",
+            "1",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = project.json(&["status", "dev"], 0);
+    let drift = status["environments"][0]["drift"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(drift.contains("Helm has revision 5"), "{status}");
 }
 
 #[test]
