@@ -13,8 +13,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::PoisonError;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -236,7 +236,8 @@ pub fn holder(ctx: &Context) -> String {
 /// Runs a promotion to `stage`: takes its lease, recovers an unfinished
 /// promotion, then deploys. SIGINT or SIGTERM stops it: the ledger gets
 /// `Failed { reason: "interrupted" }`, the lease is released and the
-/// error is [`windlass_process::Interrupted`].
+/// error is an interruption (exit 130). A release left at an unverified
+/// revision is rolled back by the next command's recovery.
 pub async fn run(
     ctx: &Context,
     stage: &Stage,
@@ -245,15 +246,36 @@ pub async fn run(
 ) -> anyhow::Result<PromotionReport> {
     let lock = acquire(ctx, stage, printer).await?;
     let started: Mutex<Option<u64>> = Mutex::new(None);
+    // A signal that reaches a child in the foreground (helm, a verify
+    // command) is the child's: the promotion learns of it here and stops
+    // at the next step instead of going on (or rolling back) as if the
+    // child had failed by itself.
+    let signalled = Arc::new(AtomicBool::new(false));
+    let watcher = watch_signals(Arc::clone(&signalled));
     let outcome = windlass_process::until_interrupted(steps(
         ctx,
         stage,
         request.clone_parts(),
         &started,
         &lock,
+        &signalled,
         printer,
     ))
     .await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    let outcome = match outcome {
+        Ok(Err(error))
+            if error
+                .downcast_ref::<windlass_output::Interrupted>()
+                .is_some() =>
+        {
+            Err(error)
+        }
+        Ok(result) => Ok(result),
+        Err(interrupted) => Err(anyhow::Error::new(interrupted)),
+    };
     let result = match outcome {
         Ok(result) => result,
         Err(interrupted) => {
@@ -276,7 +298,7 @@ pub async fn run(
                     );
                 }
             }
-            Err(anyhow::Error::new(interrupted))
+            Err(interrupted)
         }
     };
     if let Err(error) = lock.release().await {
@@ -286,6 +308,28 @@ pub async fn run(
         ));
     }
     result
+}
+
+/// Sets `flag` on SIGINT or SIGTERM, for as long as the task runs.
+fn watch_signals(flag: Arc<AtomicBool>) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).ok()?;
+    let mut terminate = signal(SignalKind::terminate()).ok()?;
+    Some(tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        flag.store(true, Ordering::SeqCst);
+    }))
+}
+
+/// Stops the promotion when a signal arrived while a child ran.
+fn stop_if_signalled(signalled: &AtomicBool) -> anyhow::Result<()> {
+    if signalled.load(Ordering::SeqCst) {
+        return Err(anyhow::Error::new(windlass_output::Interrupted));
+    }
+    Ok(())
 }
 
 async fn acquire(ctx: &Context, stage: &Stage, printer: &Printer) -> anyhow::Result<EnvLock> {
@@ -350,6 +394,7 @@ async fn steps(
     request: Request,
     started: &Mutex<Option<u64>>,
     lock: &EnvLock,
+    signalled: &AtomicBool,
     printer: &Printer,
 ) -> anyhow::Result<PromotionReport> {
     let id = request.bundle.id();
@@ -475,7 +520,7 @@ async fn steps(
             &writer,
             report,
             (previous_revision, previous_bundle),
-            lock,
+            (lock, signalled),
             printer,
         ))
         .await;
@@ -494,6 +539,7 @@ async fn steps(
             Err(error) => Err(anyhow::Error::new(error)),
         }
     };
+    stop_if_signalled(signalled)?;
     let revision = match upgraded {
         Ok(revision) => revision,
         Err(error) => {
@@ -524,6 +570,7 @@ async fn steps(
     };
     writer.write(Event::Upgraded { revision }).await?;
     report.revision = Some(revision);
+    stop_if_signalled(signalled)?;
     if let Some(replacing) = &request.replacing {
         writer
             .write_for(
@@ -539,6 +586,7 @@ async fn steps(
 
     // Rollout and verification.
     let checks = verify(ctx, stage).await;
+    stop_if_signalled(signalled)?;
     for check in &checks {
         writer
             .write(Event::Gate {
@@ -701,6 +749,14 @@ struct StageVerifier<'a> {
     ctx: &'a Context,
     stage: &'a Stage,
     recorder: &'a Upgrades<'a>,
+    signalled: &'a AtomicBool,
+}
+
+/// Resolves once a signal was seen while a child ran.
+async fn signal_seen(signalled: &AtomicBool) {
+    while !signalled.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 impl crate::strategy::Verifier for StageVerifier<'_> {
@@ -724,7 +780,12 @@ impl crate::strategy::Verifier for StageVerifier<'_> {
                     }];
                 }
             }
-            verify_checks(self.ctx, self.stage).await
+            let checks = verify_checks(self.ctx, self.stage).await;
+            if self.signalled.load(Ordering::SeqCst) {
+                // Interrupted, not failed: the promotion stops here.
+                std::future::pending::<()>().await;
+            }
+            checks
         })
     }
 }
@@ -797,7 +858,7 @@ async fn with_strategy(
     writer: &Writer<'_>,
     mut report: PromotionReport,
     (previous_revision, previous_bundle): (Option<u32>, Option<BundleId>),
-    lock: &EnvLock,
+    (lock, signalled): (&EnvLock, &AtomicBool),
     printer: &Printer,
 ) -> anyhow::Result<PromotionReport> {
     let kind = stage.spec.strategy.kind;
@@ -835,16 +896,30 @@ async fn with_strategy(
         ctx,
         stage,
         recorder: &recorder,
+        signalled,
     };
-    let outcome = crate::strategy::run(&StrategyRun {
+    let strategy_run = StrategyRun {
         spec: &stage.spec.strategy,
         helm: &stage.helm,
         cluster: &stage.cluster,
         upgrade: &upgrade,
         pause,
         verifier: &verifier,
-    })
-    .await;
+    };
+    let run = crate::strategy::run(&strategy_run);
+    // A signal forwarded to helm or a verify command stops the promotion
+    // where it is (the verifier then never returns, so the strategy does
+    // not take the interrupted check for a failure and roll back): the
+    // next command's recovery deals with the unverified revision.
+    let outcome = tokio::select! {
+        biased;
+        () = signal_seen(signalled) => None,
+        outcome = run => Some(outcome),
+    };
+    let Some(outcome) = outcome else {
+        return Err(anyhow::Error::new(windlass_output::Interrupted));
+    };
+    stop_if_signalled(signalled)?;
     let strategy = match outcome {
         Ok(strategy) => strategy,
         Err(error) => {
@@ -1021,14 +1096,21 @@ pub async fn recover(
     let current = stage.helm.status(&stage.release).await?;
     let pending = current.as_ref().is_some_and(Revision::is_pending);
     let unfinished = view.unfinished();
-    if unfinished.is_none() && !pending {
+    // A promotion interrupted after the upgrade left the release at a
+    // revision nobody verified: it goes back like an unfinished one.
+    let interrupted = view
+        .interrupted_upgrade()
+        .filter(|p| current.as_ref().map(|r| r.revision) == p.upgraded());
+    if unfinished.is_none() && interrupted.is_none() && !pending {
         return Ok(None);
     }
+    let open = unfinished.is_some() || interrupted.is_some();
     let live = view.live();
     let live_revision = live.as_ref().and_then(Promotion::succeeded);
     let live_bundle = live.as_ref().map(|p| p.started.bundle.clone());
     let named = unfinished
         .as_ref()
+        .or(interrupted.as_ref())
         .or(live.as_ref())
         .map(|p| (p.seq, p.started.bundle.clone()));
     let Some((promotion, bundle)) = named else {
@@ -1127,7 +1209,7 @@ pub async fn recover(
         } else {
             "no succeeded revision to roll back to: the release is left as it is".to_owned()
         };
-        if unfinished.is_some() {
+        if open {
             writer
                 .write(Event::Failed {
                     reason: format!("unfinished: {detail}"),
@@ -1156,7 +1238,9 @@ pub async fn recover(
             .rollback(&stage.release, to, true, stage.timeout)
             .await?;
         let left_at = current_revision(stage).await?;
-        let reason = if pending {
+        let reason = if interrupted.is_some() && unfinished.is_none() {
+            "it was interrupted after the upgrade, before verification".to_owned()
+        } else if pending {
             format!(
                 "the release was stuck `{}`",
                 current.as_ref().map_or("pending", |r| r.status.as_str())
@@ -1164,7 +1248,7 @@ pub async fn recover(
         } else {
             "the promotion stopped before it ended".to_owned()
         };
-        if unfinished.is_some() {
+        if open {
             writer
                 .write(Event::Failed {
                     reason: format!("unfinished: {reason}; rolled back to revision {to}"),

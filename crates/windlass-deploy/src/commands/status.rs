@@ -127,6 +127,36 @@ pub async fn environment(ctx: &Context, name: &str) -> anyhow::Result<Environmen
         }
         _ => None,
     };
+    // Helm runs the expected revision: does it run the ledger's bundle
+    // and chart?
+    let drift = match (drift, &helm, live.as_ref()) {
+        (None, Some(h), Some(live)) => {
+            let label = match stage.helm.metadata(&stage.release).await? {
+                Some(metadata) => metadata.labels.get(crate::helm::BUNDLE_LABEL).cloned(),
+                None => None,
+            };
+            let chart = live
+                .bundle()
+                .map(|b| format!("{}-{}", b.chart.name, b.chart.version));
+            let wrong_bundle = label
+                .filter(|l| l != live.started.bundle.short())
+                .map(|label| {
+                    format!(
+                        "Helm's revision {} runs bundle {label}, the ledger's live bundle is {}",
+                        h.revision, live.started.bundle
+                    )
+                });
+            wrong_bundle.or_else(|| {
+                chart.filter(|c| *c != h.chart).map(|chart| {
+                    format!(
+                        "Helm's revision {} runs chart {}, the ledger's live bundle has {chart}",
+                        h.revision, h.chart
+                    )
+                })
+            })
+        }
+        (drift, _, _) => drift,
+    };
     Ok(EnvironmentStatus {
         environment: name.to_owned(),
         namespace: stage.cluster.namespace().to_owned(),
