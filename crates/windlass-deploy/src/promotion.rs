@@ -842,6 +842,49 @@ fn step_gate(kind: StrategyKind, step: &StepReport, gate: &str) -> String {
     }
 }
 
+/// The strategy's `pause`, parsed.
+fn strategy_pause(stage: &Stage) -> anyhow::Result<Duration> {
+    match stage.spec.strategy.pause.as_deref() {
+        None => Ok(Duration::ZERO),
+        Some(text) => crate::stage::parse_duration(text)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`deploy.environments.{}.strategy.pause = \"{text}\"` is not a duration",
+                    stage.name
+                )
+            })
+            .with_hint("write it as `30s`, `5m`, `2h` or `1d`")
+            .with_exit_status(ExitStatus::Usage),
+    }
+}
+
+/// A `Gate` record and a report line for every check of every step.
+async fn record_checks(
+    writer: &Writer<'_>,
+    kind: StrategyKind,
+    steps: &[StepReport],
+    report: &mut PromotionReport,
+) -> anyhow::Result<()> {
+    for step in steps {
+        for check in &step.checks {
+            let gate = GateResult {
+                gate: step_gate(kind, step, &check.gate),
+                passed: check.passed,
+                detail: check.detail.clone(),
+            };
+            writer
+                .write(Event::Gate {
+                    gate: gate.gate.clone(),
+                    passed: gate.passed,
+                    detail: gate.detail.clone(),
+                })
+                .await?;
+            report.gates.push(gate);
+        }
+    }
+    Ok(())
+}
+
 /// The upgrade and its verification through `stage`'s strategy, then the
 /// ledger records of what it did: `Upgraded` (the first revision a step
 /// made), a `Gate` for every check of every step, then `Succeeded` with the
@@ -849,7 +892,8 @@ fn step_gate(kind: StrategyKind, step: &StepReport, gate: &str) -> String {
 /// `RolledBack` and `Failed`.
 #[allow(
     clippy::too_many_arguments,
-    reason = "the promotion's state handed over from `steps`"
+    clippy::too_many_lines,
+    reason = "the promotion's state handed over from `steps`; its steps in order, each with its ledger record"
 )]
 async fn with_strategy(
     ctx: &Context,
@@ -864,18 +908,7 @@ async fn with_strategy(
     let kind = stage.spec.strategy.kind;
     let promotion = writer.promotion.unwrap_or_default();
     let upgrade = upgrade_request(ctx, stage, request, promotion).await?;
-    let pause = match stage.spec.strategy.pause.as_deref() {
-        None => Duration::ZERO,
-        Some(text) => crate::stage::parse_duration(text)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "`deploy.environments.{}.strategy.pause = \"{text}\"` is not a duration",
-                    stage.name
-                )
-            })
-            .with_hint("write it as `30s`, `5m`, `2h` or `1d`")
-            .with_exit_status(ExitStatus::Usage)?,
-    };
+    let pause = strategy_pause(stage)?;
     printer.status(
         "Upgrading",
         &format!(
@@ -940,23 +973,7 @@ async fn with_strategy(
         recorder.record(revision).await?;
     }
     let upgraded = recorder.revision();
-    for step in &strategy.steps {
-        for check in &step.checks {
-            let gate = GateResult {
-                gate: step_gate(kind, step, &check.gate),
-                passed: check.passed,
-                detail: check.detail.clone(),
-            };
-            writer
-                .write(Event::Gate {
-                    gate: gate.gate.clone(),
-                    passed: gate.passed,
-                    detail: gate.detail.clone(),
-                })
-                .await?;
-            report.gates.push(gate);
-        }
-    }
+    record_checks(writer, kind, &strategy.steps, &mut report).await?;
     report.live_release = Some(strategy.live_release.clone()).filter(|r| !r.is_empty());
     report.revision = strategy.live_revision.or(upgraded);
     report.steps.clone_from(&strategy.steps);
