@@ -535,10 +535,15 @@ fn service_selector(project: &Project, env: &str, name: &str) -> Value {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "three promotions in order, each checked in the cluster and the ledger"
+)]
 fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails() {
     let marker_dir = tempfile::tempdir().unwrap();
     let fail = marker_dir.path().join("fail");
     let seen = marker_dir.path().join("seen");
+    let secret = canary("bluegreen-secret-value");
     // With `fail` present, the check passes once (the idle colour, before
     // the switch) and fails from then on (through the live Service).
     let project = Project::new(
@@ -546,15 +551,29 @@ fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails()
         &[(
             "dev",
             &format!(
-                "strategy = {{ kind = \"blue-green\" }}\ngates = {{ verify = [{{ name = \"smoke\", command = [\"sh\", \"-c\", \"if [ -e '{f}' ]; then if [ -e '{s}' ]; then exit 1; fi; touch '{s}'; fi\"], timeout = \"2s\" }}] }}",
+                "strategy = {{ kind = \"blue-green\" }}\nsecret-values = {{ \"secret.token\" = \"env://APP_TOKEN\" }}\ngates = {{ verify = [{{ name = \"smoke\", command = [\"sh\", \"-c\", \"if [ -e '{f}' ]; then if [ -e '{s}' ]; then exit 1; fi; touch '{s}'; fi\"], timeout = \"2s\" }}] }}",
                 f = fail.display(),
                 s = seen.display()
             ),
         )],
     );
     let instance = "app.kubernetes.io/instance";
+    let mut outputs = String::new();
+    // `--json` data of `args`, which must exit `code`; both streams kept.
+    let mut json = |args: &[&str], code: i32| -> Value {
+        let run = project
+            .cli()
+            .env("APP_TOKEN", &secret)
+            .arg("--json")
+            .args(args)
+            .run();
+        outputs.push_str(&run.stdout);
+        outputs.push_str(&run.stderr);
+        assert_eq!(run.code, code, "{args:?}: {}\n{}", run.stderr, run.stdout);
+        run.json()["data"].clone()
+    };
 
-    let first = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    let first = json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
     assert_eq!(first["result"], "succeeded", "{first}");
     assert_eq!(first["strategy"], "blue-green");
     assert_eq!(first["live-release"], "app-blue");
@@ -563,7 +582,7 @@ fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails()
         "app-blue"
     );
 
-    let second = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
+    let second = json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
     assert_eq!(second["result"], "succeeded", "{second}");
     assert_eq!(second["live-release"], "app-green");
     assert_eq!(
@@ -591,7 +610,7 @@ fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails()
     // Service goes back to green, the ledger and the exit code say so.
     std::fs::write(&fail, "").unwrap();
     let digest_c = format!("sha256:{}", "c".repeat(64));
-    let third = project.json(&["up", "dev", "--image", &image(&digest_c)], 1);
+    let third = json(&["up", "dev", "--image", &image(&digest_c)], 1);
     assert_eq!(third["result"], "failed", "{third}");
     assert_eq!(third["live-release"], "app-green", "{third}");
     assert!(third["rolled-back-to"].is_u64(), "{third}");
@@ -629,12 +648,21 @@ fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails()
     assert_eq!(status["environments"][0]["bundle"], second["bundle"]);
 
     // The measures count that verification rollback as a change failure.
-    let metrics = project.json(&["metrics"], 0);
+    let board = project.dir.path().join("board.html");
+    let metrics = json(&["metrics", "--html", board.to_str().unwrap()], 0);
     assert_eq!(
         metrics["change-failure-rate"]["deployments"], 3,
         "{metrics}"
     );
     assert_eq!(metrics["change-failure-rate"]["failed"], 1, "{metrics}");
+    assert_eq!(
+        project.json(&["status", "dev"], 0)["environments"][0]["release"],
+        "app-green"
+    );
+    assert_no_leak(outputs.as_bytes(), &secret);
+    assert_no_leak(project.ledger_secrets("dev").as_bytes(), &secret);
+    assert_no_leak(std::fs::read(&board).unwrap().as_slice(), &secret);
+    assert_no_leak_in_dir(project.dir.path(), &secret);
 }
 
 #[test]
