@@ -887,3 +887,28 @@ fn an_interrupted_promotion_records_it_releases_the_lease_and_is_rolled_back_nex
     assert!(table.contains("| environment | bundle |"), "{table}");
     assert!(table.contains("| dev |"), "{table}");
 }
+
+/// With Flagger's CustomResourceDefinition in the cluster, the refusal of
+/// `kind = "shadow"` says that Flagger is there to run it. (The CRD is
+/// cluster-wide and left in place: it changes nothing but this hint.)
+#[test]
+fn shadow_refusal_names_a_controller_the_cluster_has() {
+    let project = Project::new(
+        "cli-flagger",
+        &[("dev", "strategy = { kind = \"shadow\" }")],
+    );
+    let crd = r#"{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+"metadata":{"name":"canaries.flagger.app"},
+"spec":{"group":"flagger.app","scope":"Namespaced",
+"names":{"plural":"canaries","singular":"canary","kind":"Canary"},
+"versions":[{"name":"v1beta1","served":true,"storage":true,
+"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}"#;
+    project.kube.apply(project.namespace("dev"), crd);
+    let run = project.run(&["up", "dev", "--image", &image(DIGEST_A)]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("this cluster has Flagger installed"),
+        "{}",
+        run.stderr
+    );
+}
