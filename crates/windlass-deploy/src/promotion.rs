@@ -159,7 +159,7 @@ impl Outcome for PromotionReport {
                 "{what} bundle {} in {} (release {}, revision {})",
                 self.bundle,
                 self.environment,
-                self.release,
+                self.live_release.as_deref().unwrap_or(&self.release),
                 self.revision
                     .map_or_else(|| "?".to_owned(), |r| r.to_string())
             ),
@@ -175,7 +175,7 @@ impl Outcome for PromotionReport {
                     writeln!(
                         out,
                         "rolled back: release {} is at revision {to}",
-                        self.release
+                        self.live_release.as_deref().unwrap_or(&self.release)
                     )?;
                 }
                 Ok(())
