@@ -131,7 +131,7 @@ pub async fn environment(ctx: &Context, name: &str) -> anyhow::Result<Environmen
     // and chart?
     let drift = match (drift, &helm, live.as_ref()) {
         (None, Some(h), Some(live)) => {
-            let label = match stage.helm.metadata(&stage.release).await? {
+            let label = match stage.helm.metadata(&release).await? {
                 Some(metadata) => metadata.labels.get(crate::helm::BUNDLE_LABEL).cloned(),
                 None => None,
             };
