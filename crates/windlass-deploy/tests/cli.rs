@@ -655,9 +655,28 @@ fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails()
         "{metrics}"
     );
     assert_eq!(metrics["change-failure-rate"]["failed"], 1, "{metrics}");
+
+    // `deploy rollback` goes back to the first bundle through the
+    // strategy: installed on the idle colour, then the switch.
+    std::fs::remove_file(&fail).unwrap();
+    let back = json(&["rollback", "dev"], 0);
+    assert_eq!(back["result"], "succeeded", "{back}");
+    assert_eq!(back["bundle"], first["bundle"]);
+    assert_eq!(back["live-release"], "app-blue", "{back}");
+    assert_eq!(
+        service_selector(&project, "dev", "app")[instance],
+        "app-blue"
+    );
+    // The bundle it left counts as rolled back; the rollback itself not.
+    let metrics = json(&["metrics"], 0);
+    assert_eq!(
+        metrics["change-failure-rate"]["deployments"], 4,
+        "{metrics}"
+    );
+    assert_eq!(metrics["change-failure-rate"]["failed"], 2, "{metrics}");
     assert_eq!(
         project.json(&["status", "dev"], 0)["environments"][0]["release"],
-        "app-green"
+        "app-blue"
     );
     assert_no_leak(outputs.as_bytes(), &secret);
     assert_no_leak(project.ledger_secrets("dev").as_bytes(), &secret);
