@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real services and real clients for Windlass tests, on 127.0.0.1 only.
 #
-# usage: scripts/services.sh install|start|status|stop|env
+# usage: scripts/services.sh install|start|status|stop|env|clean
 #
 #   install  install what is missing (Debian packages, Python venvs, Helm and
 #            kubectl, the Python base image, the Kubernetes control plane
@@ -14,6 +14,9 @@
 #   status   print each service as up or down
 #   stop     stop the services this script started (by recorded PIDs only)
 #   env      (re)write the env file that tests read and print its path
+#   clean    delete the namespaces earlier test runs left in the Kubernetes
+#            cluster (label windlass-test; the fake node's pods are shared),
+#            without waiting for them to go
 #
 # State lives outside the checkout:
 #   WINDLASS_STATE_DIR  default ${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev
@@ -94,6 +97,8 @@ APT_PACKAGES=(
   # OS keyring tests: the kernel keyring (keyctl) and a headless Secret
   # Service (gnome-keyring-daemon on a dbus-run-session bus, secret-tool).
   keyutils dbus-daemon gnome-keyring libsecret-tools
+  # The deploy status board is checked in a real browser (headless).
+  chromium
 )
 
 SERVICES_VENV=$STATE_DIR/venv-services
@@ -1075,6 +1080,11 @@ cmd_env() {
   printf '%s\n' "$ENV_FILE"
 }
 
+cmd_clean() {
+  KUBECONFIG=$KUBECONFIG_FILE "$KUBECTL" --context "$KUBE_CONTEXT" delete namespace \
+    -l windlass-test=true --wait=false --ignore-not-found >/dev/null
+}
+
 main() {
   case ${1:-} in
     install) cmd_install ;;
@@ -1082,8 +1092,9 @@ main() {
     status) cmd_status ;;
     stop) cmd_stop ;;
     env) cmd_env ;;
+    clean) cmd_clean ;;
     *)
-      sed -n '2,16p' "$0" >&2
+      sed -n '2,19p' "$0" >&2
       exit 2
       ;;
   esac

@@ -93,6 +93,8 @@ scripts/services.sh start >/dev/null
 WINDLASS_SERVICES_ENV=$(scripts/services.sh env)
 export WINDLASS_SERVICES_ENV
 scripts/services.sh status >&2
+# The Kubernetes test namespaces of the previous run go first.
+scripts/services.sh clean
 end
 
 begin "cargo fmt --all --check"

@@ -1114,10 +1114,10 @@ pub const TOOL_KEYS: &[ToolKey] = &[
     },
     ToolKey {
         key: "deploy.environments.NAME.strategy.kind",
-        kind: "`rolling`, `recreate`, `blue-green` or `canary`",
+        kind: "`rolling`, `recreate`, `blue-green` or `canary` (`ab` and `shadow` are refused)",
         default: Some("\"rolling\""),
         env: &[],
-        description: "The deployment strategy.",
+        description: "The deployment strategy (see \"Strategies\" in docs/deploy.md).",
     },
     ToolKey {
         key: "deploy.environments.NAME.strategy.steps",
@@ -1138,7 +1138,42 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         kind: "dotted key",
         default: None,
         env: &[],
-        description: "The values key the strategy drives.",
+        description: "Canary: the values key of the canary release's replica count (default `replicaCount`).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.strategy.service",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "Blue/green and canary: the Service Windlass owns and points at the live pods (default: the release name for blue/green, `RELEASE-traffic` for canary).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.strategy.service-port",
+        kind: "port number",
+        default: Some("80"),
+        env: &[],
+        description: "Blue/green and canary: the port of that Service.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.strategy.target-port",
+        kind: "port number or name",
+        default: Some("\"http\""),
+        env: &[],
+        description: "Blue/green and canary: the pods' port the Service sends to.",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.strategy.selector-label",
+        kind: "label key",
+        default: None,
+        env: &[],
+        description: "Blue/green and canary: the pod label the Service selects on (default `app.kubernetes.io/instance` for blue/green, `app.kubernetes.io/name` for canary).",
+    },
+    ToolKey {
+        key: "deploy.environments.NAME.strategy.scale-down-old",
+        kind: "bool",
+        default: Some("false"),
+        env: &[],
+        description: "Blue/green: scale the old colour to zero once the new one is live and verified.",
     },
 ];
 

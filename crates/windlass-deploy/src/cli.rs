@@ -43,6 +43,10 @@ pub enum DeployCommand {
     /// Go back to the previous succeeded bundle (or a given bundle or
     /// revision)
     Rollback(crate::commands::rollback::RollbackArgs),
+    /// Measure deployment frequency, lead time, change failure rate and
+    /// time to restore from the ledgers; optionally write an HTML status
+    /// board
+    Metrics(crate::metrics::MetricsArgs),
 }
 
 impl DeployCommand {
@@ -56,6 +60,7 @@ impl DeployCommand {
             Self::History(_) => "deploy history",
             Self::Diff(_) => "deploy diff",
             Self::Rollback(_) => "deploy rollback",
+            Self::Metrics(_) => "deploy metrics",
         }
     }
 }
@@ -119,6 +124,7 @@ pub enum DeployOutcome {
     Status(crate::commands::status::StatusReport),
     History(crate::commands::history::HistoryReport),
     Diff(crate::commands::diff::DiffReport),
+    Metrics(crate::metrics::MetricsReport),
 }
 
 impl Outcome for DeployOutcome {
@@ -129,6 +135,7 @@ impl Outcome for DeployOutcome {
             Self::Status(r) => r.render_human_at(out, verbose),
             Self::History(r) => r.render_human_at(out, verbose),
             Self::Diff(r) => r.render_human_at(out, verbose),
+            Self::Metrics(r) => r.render_human_at(out, verbose),
         }
     }
 
@@ -139,6 +146,7 @@ impl Outcome for DeployOutcome {
             Self::Status(r) => r.exit_status(),
             Self::History(r) => r.exit_status(),
             Self::Diff(r) => r.exit_status(),
+            Self::Metrics(r) => r.exit_status(),
         }
     }
 }
@@ -154,6 +162,7 @@ pub fn json_schemas() -> Vec<windlass_output::json::CommandSchema> {
         CommandSchema::new::<crate::commands::history::HistoryReport>("deploy history"),
         CommandSchema::new::<crate::commands::diff::DiffReport>("deploy diff"),
         CommandSchema::new::<crate::promotion::PromotionReport>("deploy rollback"),
+        CommandSchema::new::<crate::metrics::MetricsReport>("deploy metrics"),
     ]
 }
 
@@ -174,6 +183,8 @@ pub fn classifier() -> windlass_output::Classifier {
         .with::<crate::helm::chart::ChartError>()
         .with::<crate::make::MakeError>()
         .with::<crate::gates::GateConfigError>()
+        .with::<crate::metrics::MetricsError>()
+        .with::<crate::strategy::StrategyError>()
 }
 
 /// Runs `windlass deploy ...` to the end: output, logging, configuration,
@@ -241,6 +252,11 @@ pub async fn run(
             windlass_process::until_interrupted(commands::diff::run(args, ctx, printer))
                 .await?
                 .map(DeployOutcome::Diff)
+        }
+        DeployCommand::Metrics(args) => {
+            windlass_process::until_interrupted(commands::metrics::run(args, ctx, printer))
+                .await?
+                .map(DeployOutcome::Metrics)
         }
     }
 }

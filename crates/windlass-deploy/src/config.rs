@@ -234,8 +234,27 @@ pub struct StrategySpec {
     pub steps: Vec<u8>,
     /// Canary and blue/green: how long to wait (and verify) at each step.
     pub pause: Option<String>,
-    /// The values key the strategy drives (see docs/deploy.md).
+    /// Canary: the values key holding the canary release's replica count
+    /// (default `replicaCount`, dotted for a nested key).
     pub values_key: Option<String>,
+    /// Blue/green and canary: the Service Windlass owns and points at the
+    /// live pods (default: the release name for blue/green,
+    /// `RELEASE-traffic` for canary).
+    pub service: Option<String>,
+    /// The port that Service listens on (default 80).
+    pub service_port: Option<u16>,
+    /// The pods' port it sends to: a number or a port name (default
+    /// `http`).
+    pub target_port: Option<String>,
+    /// The pod label the Service selects on (default
+    /// `app.kubernetes.io/instance` for blue/green, whose value is
+    /// `RELEASE-COLOUR`; `app.kubernetes.io/name` for canary, whose value
+    /// both releases share).
+    pub selector_label: Option<String>,
+    /// Blue/green: scale the old colour to zero once the new one is live
+    /// and verified (default: keep it running for an instant switch back).
+    #[serde(default)]
+    pub scale_down_old: bool,
 }
 
 /// The deployment strategy.
@@ -255,6 +274,28 @@ pub enum StrategyKind {
     /// Send a growing share of traffic to the new version, verifying at each
     /// step.
     Canary,
+    /// A/B test: the new version for chosen requests (a header, a cookie).
+    /// Refused: it needs routing by request attributes (a service mesh,
+    /// Argo Rollouts or Flagger).
+    Ab,
+    /// Shadow traffic: a copy of the requests to the new version, its
+    /// answers dropped. Refused: it needs request mirroring (a service
+    /// mesh, Argo Rollouts or Flagger).
+    Shadow,
+}
+
+impl StrategyKind {
+    /// The `kind` as configured (`blue-green`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rolling => "rolling",
+            Self::Recreate => "recreate",
+            Self::BlueGreen => "blue-green",
+            Self::Canary => "canary",
+            Self::Ab => "ab",
+            Self::Shadow => "shadow",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@
 //!   checked before and after an upgrade.
 //! - [`strategy`]: recreate, rolling, blue/green and canary on plain Helm
 //!   charts.
+//! - [`metrics`]: the four DORA measures from the ledgers and git, and the
+//!   self-contained HTML status board.
 //! - the commands: [`up`], [`promote`], [`approve`], [`status`],
 //!   [`history`], [`diff`], [`rollback`].
 //!
@@ -39,6 +41,8 @@ pub mod kube;
 pub mod make;
 pub mod promotion;
 pub mod stage;
+pub mod strategy;
 pub mod summary;
 
 pub use crate::bundle::{Bundle, BundleId};
+pub mod metrics;

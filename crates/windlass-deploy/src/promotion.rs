@@ -13,8 +13,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::PoisonError;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -29,6 +29,7 @@ use crate::helm::{BUNDLE_LABEL, Revision, UpgradeRequest};
 use crate::kube::lease::EnvLock;
 use crate::kube::ledger::{Entry, Event, NewEntry};
 use crate::stage::{LedgerView, Stage};
+use crate::strategy::{StepReport, StrategyRun, VerifyStep};
 
 /// How long a promotion's lease lives without renewal: a killed run's
 /// lease is taken over after this.
@@ -119,6 +120,14 @@ pub struct PromotionReport {
     pub recovered: Option<Recovery>,
     /// A stale lease of a killed run that was taken over.
     pub lease_takeover: Option<String>,
+    /// The strategy that ran.
+    pub strategy: StrategyKind,
+    /// The Helm release serving traffic afterwards: the release itself,
+    /// or `RELEASE-blue`/`RELEASE-green` with `blue-green`.
+    pub live_release: Option<String>,
+    /// The strategy's steps (upgrade, switch, canary shares), with their
+    /// checks.
+    pub steps: Vec<StepReport>,
 }
 
 impl Outcome for PromotionReport {
@@ -150,7 +159,7 @@ impl Outcome for PromotionReport {
                 "{what} bundle {} in {} (release {}, revision {})",
                 self.bundle,
                 self.environment,
-                self.release,
+                self.live_release.as_deref().unwrap_or(&self.release),
                 self.revision
                     .map_or_else(|| "?".to_owned(), |r| r.to_string())
             ),
@@ -166,7 +175,7 @@ impl Outcome for PromotionReport {
                     writeln!(
                         out,
                         "rolled back: release {} is at revision {to}",
-                        self.release
+                        self.live_release.as_deref().unwrap_or(&self.release)
                     )?;
                 }
                 Ok(())
@@ -201,6 +210,9 @@ impl PromotionReport {
             rolled_back_to: None,
             recovered: None,
             lease_takeover: None,
+            strategy: StrategyKind::default(),
+            live_release: None,
+            steps: Vec::new(),
         }
     }
 }
@@ -224,7 +236,8 @@ pub fn holder(ctx: &Context) -> String {
 /// Runs a promotion to `stage`: takes its lease, recovers an unfinished
 /// promotion, then deploys. SIGINT or SIGTERM stops it: the ledger gets
 /// `Failed { reason: "interrupted" }`, the lease is released and the
-/// error is [`windlass_process::Interrupted`].
+/// error is an interruption (exit 130). A release left at an unverified
+/// revision is rolled back by the next command's recovery.
 pub async fn run(
     ctx: &Context,
     stage: &Stage,
@@ -233,15 +246,36 @@ pub async fn run(
 ) -> anyhow::Result<PromotionReport> {
     let lock = acquire(ctx, stage, printer).await?;
     let started: Mutex<Option<u64>> = Mutex::new(None);
+    // A signal that reaches a child in the foreground (helm, a verify
+    // command) is the child's: the promotion learns of it here and stops
+    // at the next step instead of going on (or rolling back) as if the
+    // child had failed by itself.
+    let signalled = Arc::new(AtomicBool::new(false));
+    let watcher = watch_signals(Arc::clone(&signalled));
     let outcome = windlass_process::until_interrupted(steps(
         ctx,
         stage,
         request.clone_parts(),
         &started,
         &lock,
+        &signalled,
         printer,
     ))
     .await;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    let outcome = match outcome {
+        Ok(Err(error))
+            if error
+                .downcast_ref::<windlass_output::Interrupted>()
+                .is_some() =>
+        {
+            Err(error)
+        }
+        Ok(result) => Ok(result),
+        Err(interrupted) => Err(anyhow::Error::new(interrupted)),
+    };
     let result = match outcome {
         Ok(result) => result,
         Err(interrupted) => {
@@ -264,7 +298,7 @@ pub async fn run(
                     );
                 }
             }
-            Err(anyhow::Error::new(interrupted))
+            Err(interrupted)
         }
     };
     if let Err(error) = lock.release().await {
@@ -274,6 +308,28 @@ pub async fn run(
         ));
     }
     result
+}
+
+/// Sets `flag` on SIGINT or SIGTERM, for as long as the task runs.
+fn watch_signals(flag: Arc<AtomicBool>) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).ok()?;
+    let mut terminate = signal(SignalKind::terminate()).ok()?;
+    Some(tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        flag.store(true, Ordering::SeqCst);
+    }))
+}
+
+/// Stops the promotion when a signal arrived while a child ran.
+fn stop_if_signalled(signalled: &AtomicBool) -> anyhow::Result<()> {
+    if signalled.load(Ordering::SeqCst) {
+        return Err(anyhow::Error::new(windlass_output::Interrupted));
+    }
+    Ok(())
 }
 
 async fn acquire(ctx: &Context, stage: &Stage, printer: &Printer) -> anyhow::Result<EnvLock> {
@@ -338,6 +394,7 @@ async fn steps(
     request: Request,
     started: &Mutex<Option<u64>>,
     lock: &EnvLock,
+    signalled: &AtomicBool,
     printer: &Printer,
 ) -> anyhow::Result<PromotionReport> {
     let id = request.bundle.id();
@@ -377,6 +434,9 @@ async fn steps(
         rolled_back_to: None,
         recovered,
         lease_takeover,
+        strategy: stage.spec.strategy.kind,
+        live_release: None,
+        steps: Vec::new(),
     };
     let previous = view
         .live()
@@ -448,26 +508,38 @@ async fn steps(
         }
     }
 
-    // The upgrade (or, for a rollback to a revision, Helm's rollback),
-    // only while the lease is still ours.
+    // The upgrade through the strategy (or, for a rollback to a revision
+    // of an in-place release, Helm's rollback), only while the lease is
+    // still ours.
     lock.check()?;
-    let upgraded = match request.rollback_to {
-        Some(revision) => {
-            printer.status(
-                "Rolling back",
-                &format!("{} to revision {revision}", stage.release),
-            );
-            match stage
-                .helm
-                .rollback(&stage.release, revision, true, stage.timeout)
-                .await
-            {
-                Ok(()) => current_revision(stage).await,
-                Err(error) => Err(anyhow::Error::new(error)),
-            }
-        }
-        None => upgrade(ctx, stage, &request, record.seq, printer).await,
+    let Some(rollback_revision) = request.rollback_to else {
+        return Box::pin(with_strategy(
+            ctx,
+            stage,
+            &request,
+            &writer,
+            report,
+            (previous_revision, previous_bundle),
+            (lock, signalled),
+            printer,
+        ))
+        .await;
     };
+    let upgraded = {
+        printer.status(
+            "Rolling back",
+            &format!("{} to revision {rollback_revision}", stage.release),
+        );
+        match stage
+            .helm
+            .rollback(&stage.release, rollback_revision, true, stage.timeout)
+            .await
+        {
+            Ok(()) => current_revision(stage).await,
+            Err(error) => Err(anyhow::Error::new(error)),
+        }
+    };
+    stop_if_signalled(signalled)?;
     let revision = match upgraded {
         Ok(revision) => revision,
         Err(error) => {
@@ -498,6 +570,7 @@ async fn steps(
     };
     writer.write(Event::Upgraded { revision }).await?;
     report.revision = Some(revision);
+    stop_if_signalled(signalled)?;
     if let Some(replacing) = &request.replacing {
         writer
             .write_for(
@@ -513,6 +586,7 @@ async fn steps(
 
     // Rollout and verification.
     let checks = verify(ctx, stage).await;
+    stop_if_signalled(signalled)?;
     for check in &checks {
         writer
             .write(Event::Gate {
@@ -627,13 +701,16 @@ async fn secret_values(
     result.map(|()| values)
 }
 
-async fn upgrade(
+/// The upgrade every step of the strategy makes: the chart archive, the
+/// values (secret ones resolved and registered for redaction), Helm's
+/// wait and rollback on failure, the revision's description and labels
+/// naming the bundle and the promotion.
+async fn upgrade_request(
     ctx: &Context,
     stage: &Stage,
     request: &Request,
     promotion: u64,
-    printer: &Printer,
-) -> anyhow::Result<u32> {
+) -> anyhow::Result<UpgradeRequest> {
     let archive = request
         .archive
         .clone()
@@ -651,29 +728,295 @@ async fn upgrade(
         (BUNDLE_LABEL.to_owned(), id.short().to_owned()),
         ("windlass.dev/promotion".to_owned(), promotion.to_string()),
     ]);
+    Ok(UpgradeRequest {
+        release: stage.release.clone(),
+        archive,
+        values,
+        wait: true,
+        timeout: stage.timeout,
+        rollback_on_failure: true,
+        description: description(&id),
+        labels,
+    })
+}
+
+/// The environment's verifications, run by the strategy after each of its
+/// steps (the strategy waits for the rollout itself). Before the first
+/// check it records `Upgraded` with the revision the step made, so that a
+/// run killed during the checks leaves a promotion recovery knows reached
+/// the cluster.
+struct StageVerifier<'a> {
+    ctx: &'a Context,
+    stage: &'a Stage,
+    recorder: &'a Upgrades<'a>,
+    signalled: &'a AtomicBool,
+}
+
+/// Resolves once a signal was seen while a child ran.
+async fn signal_seen(signalled: &AtomicBool) {
+    while !signalled.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl crate::strategy::Verifier for StageVerifier<'_> {
+    fn verify<'a>(
+        &'a self,
+        step: &'a VerifyStep,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<GateResult>> + Send + 'a>> {
+        Box::pin(async move {
+            if !self.recorder.done() {
+                let revision = self.stage.helm.status(&step.release).await;
+                let recorded = match revision {
+                    Ok(Some(revision)) => self.recorder.record(revision.revision).await,
+                    Ok(None) => Ok(()),
+                    Err(error) => Err(anyhow::Error::new(error)),
+                };
+                if let Err(error) = recorded {
+                    return vec![GateResult {
+                        gate: "ledger".to_owned(),
+                        passed: false,
+                        detail: format!("cannot record the upgrade: {error:#}"),
+                    }];
+                }
+            }
+            let checks = verify_checks(self.ctx, self.stage).await;
+            if self.signalled.load(Ordering::SeqCst) {
+                // Interrupted, not failed: the promotion stops here.
+                std::future::pending::<()>().await;
+            }
+            checks
+        })
+    }
+}
+
+/// Records `Upgraded` once per promotion (and, for `deploy rollback`, the
+/// `RolledBack` of the bundle it leaves).
+struct Upgrades<'a> {
+    writer: &'a Writer<'a>,
+    request: &'a Request,
+    actor: String,
+    revision: Mutex<Option<u32>>,
+}
+
+impl Upgrades<'_> {
+    fn done(&self) -> bool {
+        self.revision
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    fn revision(&self) -> Option<u32> {
+        *self.revision.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn record(&self, revision: u32) -> anyhow::Result<()> {
+        if self.done() {
+            return Ok(());
+        }
+        self.writer.write(Event::Upgraded { revision }).await?;
+        *self.revision.lock().unwrap_or_else(PoisonError::into_inner) = Some(revision);
+        if let Some(replacing) = &self.request.replacing {
+            self.writer
+                .write_for(
+                    replacing.clone(),
+                    Event::RolledBack {
+                        to_revision: revision,
+                        to_bundle: Some(self.request.bundle.id()),
+                        reason: format!("asked by {}", self.actor),
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The steps of a gate's name in the ledger: `idle: rollout`,
+/// `canary 25%: verify: health` for the strategies with several steps.
+fn step_gate(kind: StrategyKind, step: &StepReport, gate: &str) -> String {
+    match kind {
+        StrategyKind::BlueGreen | StrategyKind::Canary => format!("{}: {gate}", step.name),
+        _ => gate.to_owned(),
+    }
+}
+
+/// The strategy's `pause`, parsed.
+fn strategy_pause(stage: &Stage) -> anyhow::Result<Duration> {
+    match stage.spec.strategy.pause.as_deref() {
+        None => Ok(Duration::ZERO),
+        Some(text) => crate::stage::parse_duration(text)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`deploy.environments.{}.strategy.pause = \"{text}\"` is not a duration",
+                    stage.name
+                )
+            })
+            .with_hint("write it as `30s`, `5m`, `2h` or `1d`")
+            .with_exit_status(ExitStatus::Usage),
+    }
+}
+
+/// A `Gate` record and a report line for every check of every step.
+async fn record_checks(
+    writer: &Writer<'_>,
+    kind: StrategyKind,
+    steps: &[StepReport],
+    report: &mut PromotionReport,
+) -> anyhow::Result<()> {
+    for step in steps {
+        for check in &step.checks {
+            let gate = GateResult {
+                gate: step_gate(kind, step, &check.gate),
+                passed: check.passed,
+                detail: check.detail.clone(),
+            };
+            writer
+                .write(Event::Gate {
+                    gate: gate.gate.clone(),
+                    passed: gate.passed,
+                    detail: gate.detail.clone(),
+                })
+                .await?;
+            report.gates.push(gate);
+        }
+    }
+    Ok(())
+}
+
+/// The upgrade and its verification through `stage`'s strategy, then the
+/// ledger records of what it did: `Upgraded` (the first revision a step
+/// made), a `Gate` for every check of every step, then `Succeeded` with the
+/// live revision; or, when the strategy put back what was live,
+/// `RolledBack` and `Failed`.
+#[allow(
+    clippy::too_many_arguments,
+    clippy::too_many_lines,
+    reason = "the promotion's state handed over from `steps`; its steps in order, each with its ledger record"
+)]
+async fn with_strategy(
+    ctx: &Context,
+    stage: &Stage,
+    request: &Request,
+    writer: &Writer<'_>,
+    mut report: PromotionReport,
+    (previous_revision, previous_bundle): (Option<u32>, Option<BundleId>),
+    (lock, signalled): (&EnvLock, &AtomicBool),
+    printer: &Printer,
+) -> anyhow::Result<PromotionReport> {
+    let kind = stage.spec.strategy.kind;
+    let promotion = writer.promotion.unwrap_or_default();
+    let upgrade = upgrade_request(ctx, stage, request, promotion).await?;
+    let pause = strategy_pause(stage)?;
     printer.status(
         "Upgrading",
         &format!(
-            "release {} in {} (namespace {})",
+            "release {} in {} (namespace {}, strategy {})",
             stage.release,
             stage.name,
-            stage.cluster.namespace()
+            stage.cluster.namespace(),
+            kind.name()
         ),
     );
-    let revision: Revision = stage
-        .helm
-        .upgrade_install(&UpgradeRequest {
-            release: stage.release.clone(),
-            archive,
-            values,
-            wait: true,
-            timeout: stage.timeout,
-            rollback_on_failure: true,
-            description: description(&id),
-            labels,
-        })
-        .await?;
-    Ok(revision.revision)
+    let recorder = Upgrades {
+        writer,
+        request,
+        actor: ctx.actor(),
+        revision: Mutex::new(None),
+    };
+    let verifier = StageVerifier {
+        ctx,
+        stage,
+        recorder: &recorder,
+        signalled,
+    };
+    let strategy_run = StrategyRun {
+        spec: &stage.spec.strategy,
+        helm: &stage.helm,
+        cluster: &stage.cluster,
+        upgrade: &upgrade,
+        pause,
+        verifier: &verifier,
+    };
+    let run = crate::strategy::run(&strategy_run);
+    // A signal forwarded to helm or a verify command stops the promotion
+    // where it is (the verifier then never returns, so the strategy does
+    // not take the interrupted check for a failure and roll back): the
+    // next command's recovery deals with the unverified revision.
+    let outcome = tokio::select! {
+        biased;
+        () = signal_seen(signalled) => None,
+        outcome = run => Some(outcome),
+    };
+    let Some(outcome) = outcome else {
+        return Err(anyhow::Error::new(windlass_output::Interrupted));
+    };
+    stop_if_signalled(signalled)?;
+    let strategy = match outcome {
+        Ok(strategy) => strategy,
+        Err(error) => {
+            // Helm or the API failed under the strategy: say so in the
+            // ledger, and what is live is for `deploy status` to show.
+            writer
+                .write(Event::Failed {
+                    reason: error.to_string(),
+                    rolled_back_to: None,
+                })
+                .await?;
+            return Err(error.into());
+        }
+    };
+
+    // `Upgraded` when no check ran (the upgrade or the rollout failed).
+    if let Some(revision) = strategy.steps.iter().find_map(|s| s.revision) {
+        recorder.record(revision).await?;
+    }
+    let upgraded = recorder.revision();
+    record_checks(writer, kind, &strategy.steps, &mut report).await?;
+    report.live_release = Some(strategy.live_release.clone()).filter(|r| !r.is_empty());
+    report.revision = strategy.live_revision.or(upgraded);
+    report.steps.clone_from(&strategy.steps);
+
+    if !strategy.succeeded {
+        let reason = strategy
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("the {} strategy failed", kind.name()));
+        report.reason = Some(reason.clone());
+        // Something was put back: traffic on the old version again.
+        if let (Some(restored), Some(_)) = (&strategy.restored, upgraded)
+            && let Some(live) = strategy.live_revision.filter(|_| previous_bundle.is_some())
+        {
+            printer.status("Rolled back", restored);
+            writer
+                .write(Event::RolledBack {
+                    to_revision: previous_revision.unwrap_or(live),
+                    to_bundle: previous_bundle,
+                    reason: format!("{reason}; {restored}"),
+                })
+                .await?;
+            report.rolled_back_to = Some(live);
+        }
+        writer
+            .write(Event::Failed {
+                reason,
+                rolled_back_to: report.rolled_back_to,
+            })
+            .await?;
+        return Ok(report);
+    }
+    let Some(revision) = report.revision else {
+        return Err(anyhow::anyhow!(
+            "the {} strategy reported no revision of release `{}`",
+            kind.name(),
+            strategy.live_release
+        ));
+    };
+    lock.check()?;
+    writer.write(Event::Succeeded { revision }).await?;
+    report.result = Result_::Succeeded;
+    Ok(report)
 }
 
 /// The description of every revision Windlass makes: names the bundle so
@@ -704,6 +1047,13 @@ async fn verify(ctx: &Context, stage: &Stage) -> Vec<GateResult> {
             return results;
         }
     }
+    results.extend(verify_checks(ctx, stage).await);
+    results
+}
+
+/// The environment's `gates.verify` checks (HTTP, commands).
+async fn verify_checks(ctx: &Context, stage: &Stage) -> Vec<GateResult> {
+    let mut results = Vec::new();
     if stage.spec.gates.verify.is_empty() {
         return results;
     }
@@ -763,14 +1113,21 @@ pub async fn recover(
     let current = stage.helm.status(&stage.release).await?;
     let pending = current.as_ref().is_some_and(Revision::is_pending);
     let unfinished = view.unfinished();
-    if unfinished.is_none() && !pending {
+    // A promotion interrupted after the upgrade left the release at a
+    // revision nobody verified: it goes back like an unfinished one.
+    let interrupted = view
+        .interrupted_upgrade()
+        .filter(|p| current.as_ref().map(|r| r.revision) == p.upgraded());
+    if unfinished.is_none() && interrupted.is_none() && !pending {
         return Ok(None);
     }
+    let open = unfinished.is_some() || interrupted.is_some();
     let live = view.live();
     let live_revision = live.as_ref().and_then(Promotion::succeeded);
     let live_bundle = live.as_ref().map(|p| p.started.bundle.clone());
     let named = unfinished
         .as_ref()
+        .or(interrupted.as_ref())
         .or(live.as_ref())
         .map(|p| (p.seq, p.started.bundle.clone()));
     let Some((promotion, bundle)) = named else {
@@ -788,6 +1145,36 @@ pub async fn recover(
         bundle: bundle.clone(),
         promotion: Some(promotion),
     };
+    // Blue/green and canary keep what is live in the cluster (the
+    // Service's selector, the canary release), and their next promotion
+    // starts from there: close the promotion, change nothing.
+    if let (Some(_), kind @ (StrategyKind::BlueGreen | StrategyKind::Canary)) =
+        (&unfinished, stage.spec.strategy.kind)
+    {
+        let live = live_release(stage).await?;
+        let revision = stage.helm.status(&live).await?.map(|r| r.revision);
+        let detail = format!(
+            "the {} promotion stopped before it ended; `{live}` serves the traffic (revision {}), the next promotion starts from there",
+            kind.name(),
+            revision.map_or_else(|| "none".to_owned(), |r| r.to_string())
+        );
+        writer
+            .write(Event::Failed {
+                reason: format!("unfinished: {detail}"),
+                rolled_back_to: None,
+            })
+            .await?;
+        printer.warn(&format!(
+            "promotion {promotion} was left unfinished: {detail}"
+        ));
+        return Ok(Some(Recovery {
+            promotion,
+            bundle,
+            action: "closed".to_owned(),
+            revision,
+            detail,
+        }));
+    }
     // Helm shows the unfinished bundle deployed: check it is healthy and
     // record the success the killed run did not.
     if unfinished.is_some()
@@ -839,7 +1226,7 @@ pub async fn recover(
         } else {
             "no succeeded revision to roll back to: the release is left as it is".to_owned()
         };
-        if unfinished.is_some() {
+        if open {
             writer
                 .write(Event::Failed {
                     reason: format!("unfinished: {detail}"),
@@ -868,7 +1255,9 @@ pub async fn recover(
             .rollback(&stage.release, to, true, stage.timeout)
             .await?;
         let left_at = current_revision(stage).await?;
-        let reason = if pending {
+        let reason = if interrupted.is_some() && unfinished.is_none() {
+            "it was interrupted after the upgrade, before verification".to_owned()
+        } else if pending {
             format!(
                 "the release was stuck `{}`",
                 current.as_ref().map_or("pending", |r| r.status.as_str())
@@ -876,7 +1265,7 @@ pub async fn recover(
         } else {
             "the promotion stopped before it ended".to_owned()
         };
-        if unfinished.is_some() {
+        if open {
             writer
                 .write(Event::Failed {
                     reason: format!("unfinished: {reason}; rolled back to revision {to}"),
@@ -917,7 +1306,18 @@ pub fn expected_revision(entries: &[Entry]) -> Option<u32> {
     })
 }
 
-/// The strategies this round implements.
-pub fn supported(kind: StrategyKind) -> bool {
-    matches!(kind, StrategyKind::Rolling | StrategyKind::Recreate)
+/// The Helm release serving traffic in `stage`: with `blue-green`, the
+/// colour its Service selects (read from the cluster); else the release.
+pub async fn live_release(stage: &Stage) -> anyhow::Result<String> {
+    if stage.spec.strategy.kind == StrategyKind::BlueGreen
+        && let Some(live) = crate::strategy::blue_green::live_release(
+            &stage.cluster,
+            &stage.spec.strategy,
+            &stage.release,
+        )
+        .await?
+    {
+        return Ok(live);
+    }
+    Ok(stage.release.clone())
 }

@@ -192,6 +192,27 @@ impl LedgerView {
         self.promotions().pop().filter(|p| p.end().is_none())
     }
 
+    /// The last promotion when it was interrupted after Helm upgraded the
+    /// release (its verification never finished).
+    pub fn interrupted_upgrade(&self) -> Option<Promotion<'_>> {
+        self.promotions().pop().filter(|p| {
+            p.upgraded().is_some()
+                && p.records.iter().all(|e| {
+                    !matches!(
+                        &e.event,
+                        Event::Failed {
+                            rolled_back_to: Some(_),
+                            ..
+                        } | Event::Succeeded { .. }
+                    )
+                })
+                && matches!(
+                    p.end().map(|e| &e.event),
+                    Some(Event::Failed { reason, .. }) if reason == "interrupted"
+                )
+        })
+    }
+
     /// The last succeeded promotion: what runs there.
     pub fn live(&self) -> Option<Promotion<'_>> {
         self.promotions()

@@ -38,6 +38,8 @@ struct Project {
     dir: tempfile::TempDir,
     kube: Kube,
     namespaces: Vec<(String, String)>,
+    /// The `helm` Windlass runs: the real one, or a wrapper logging argv.
+    helm: PathBuf,
 }
 
 impl Project {
@@ -76,11 +78,33 @@ namespace = "{namespace}"
             namespaces.push(((*name).to_owned(), namespace));
         }
         std::fs::write(project.join("windlass.toml"), toml).unwrap();
+        let helm = kube.helm.clone();
         Self {
             dir,
             kube,
             namespaces,
+            helm,
         }
+    }
+
+    /// Runs Helm through a wrapper that appends each argv to `helm-argv.log`
+    /// (in the test's directory); returns the log's path.
+    fn log_helm_argv(&mut self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let log = self.dir.path().join("helm-argv.log");
+        let wrapper = self.dir.path().join("helm");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                self.kube.helm.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self.helm = wrapper;
+        log
     }
 
     fn project(&self) -> PathBuf {
@@ -99,7 +123,7 @@ namespace = "{namespace}"
     fn cli(&self) -> Cli {
         Cli::new(BIN, self.dir.path())
             .current_dir(self.project())
-            .env("WINDLASS_HELM", &self.kube.helm)
+            .env("WINDLASS_HELM", &self.helm)
             .env("USER", "tester")
             .timeout(Duration::from_secs(300))
     }
@@ -174,7 +198,7 @@ fn image(digest: &str) -> String {
 #[test]
 fn up_then_promote_deploys_one_bundle_and_never_shows_the_secret() {
     let secret = canary("deploy-secret-value");
-    let project = Project::new(
+    let mut project = Project::new(
         "cli-promote",
         &[
             ("dev", ""),
@@ -184,6 +208,7 @@ fn up_then_promote_deploys_one_bundle_and_never_shows_the_secret() {
             ),
         ],
     );
+    let argv_log = project.log_helm_argv();
     let mut outputs = String::new();
     let run = project
         .cli()
@@ -270,6 +295,9 @@ fn up_then_promote_deploys_one_bundle_and_never_shows_the_secret() {
     }
     assert_no_leak(outputs.as_bytes(), &secret);
     assert_no_leak(project.ledger_secrets("staging").as_bytes(), &secret);
+    let argv = std::fs::read_to_string(&argv_log).unwrap();
+    assert!(argv.contains("upgrade app"), "{argv}");
+    assert_no_leak(argv.as_bytes(), &secret);
     assert_no_leak_in_dir(project.dir.path(), &secret);
     assert_no_leak(project.kube.token.expose().as_bytes(), &secret);
     assert_no_leak(outputs.as_bytes(), project.kube.token.expose());
@@ -319,6 +347,17 @@ fn approval_holds_prod_until_approved() {
             .unwrap()
             .contains("alice")
     );
+
+    // The ledger for people.
+    let history = project.run(&["history", "prod"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    insta::with_settings!({filters => vec![
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
+        (r"\b[0-9a-f]{12}\b", "[ID]"),
+        (r"\d+ ms", "[N] ms"),
+    ]}, {
+        insta::assert_snapshot!("history_human", format!("{}--- stderr\n{}", history.stdout, history.stderr));
+    });
 
     // A bundle unknown to the `from` environment cannot be approved.
     let run = project.run(&["approve", "prod", "0123456789abc"]);
@@ -477,5 +516,418 @@ fn the_example_project_makes_a_bundle() {
     assert_eq!(
         data["content"]["images"]["job"]["digest"], DIGEST_A,
         "{data}"
+    );
+}
+
+/// The selector of Service `name` in `env`'s namespace.
+fn service_selector(project: &Project, env: &str, name: &str) -> Value {
+    let text = project.kube.kubectl(&[
+        "get",
+        "service",
+        name,
+        "-n",
+        project.namespace(env),
+        "-o",
+        "json",
+    ]);
+    let service: Value = serde_json::from_str(&text).unwrap();
+    service["spec"]["selector"].clone()
+}
+
+#[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "three promotions in order, each checked in the cluster and the ledger"
+)]
+fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails() {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let fail = marker_dir.path().join("fail");
+    let seen = marker_dir.path().join("seen");
+    let secret = canary("bluegreen-secret-value");
+    // With `fail` present, the check passes once (the idle colour, before
+    // the switch) and fails from then on (through the live Service).
+    let project = Project::new(
+        "cli-bluegreen",
+        &[(
+            "dev",
+            &format!(
+                "strategy = {{ kind = \"blue-green\" }}\nsecret-values = {{ \"secret.token\" = \"env://APP_TOKEN\" }}\ngates = {{ verify = [{{ name = \"smoke\", command = [\"sh\", \"-c\", \"if [ -e '{f}' ]; then if [ -e '{s}' ]; then exit 1; fi; touch '{s}'; fi\"], timeout = \"2s\" }}] }}",
+                f = fail.display(),
+                s = seen.display()
+            ),
+        )],
+    );
+    let instance = "app.kubernetes.io/instance";
+    let mut outputs = String::new();
+    // `--json` data of `args`, which must exit `code`; both streams kept.
+    let mut json = |args: &[&str], code: i32| -> Value {
+        let run = project
+            .cli()
+            .env("APP_TOKEN", &secret)
+            .arg("--json")
+            .args(args)
+            .run();
+        outputs.push_str(&run.stdout);
+        outputs.push_str(&run.stderr);
+        assert_eq!(run.code, code, "{args:?}: {}\n{}", run.stderr, run.stdout);
+        run.json()["data"].clone()
+    };
+
+    let first = json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    assert_eq!(first["result"], "succeeded", "{first}");
+    assert_eq!(first["strategy"], "blue-green");
+    assert_eq!(first["live-release"], "app-blue");
+    assert_eq!(
+        service_selector(&project, "dev", "app")[instance],
+        "app-blue"
+    );
+
+    let second = json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
+    assert_eq!(second["result"], "succeeded", "{second}");
+    assert_eq!(second["live-release"], "app-green");
+    assert_eq!(
+        service_selector(&project, "dev", "app")[instance],
+        "app-green",
+        "the second promotion switched the Service"
+    );
+    let gates: Vec<&str> = second["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["gate"].as_str().unwrap())
+        .collect();
+    assert!(gates.contains(&"idle: verify: smoke"), "{gates:?}");
+    assert!(gates.contains(&"switch: verify: smoke"), "{gates:?}");
+    let status = project.json(&["status", "dev"], 0);
+    let env = &status["environments"][0];
+    assert_eq!(env["release"], "app-green", "{status}");
+    assert_eq!(env["bundle"], second["bundle"]);
+    assert_eq!(env["drift"], Value::Null, "{status}");
+    let run = project.run(&["status", "dev"]);
+    assert!(run.stdout.contains("app-green"), "{}", run.stdout);
+
+    // A third bundle passes on the idle colour, then fails live: the
+    // Service goes back to green, the ledger and the exit code say so.
+    std::fs::write(&fail, "").unwrap();
+    let digest_c = format!("sha256:{}", "c".repeat(64));
+    let third = json(&["up", "dev", "--image", &image(&digest_c)], 1);
+    assert_eq!(third["result"], "failed", "{third}");
+    assert_eq!(third["live-release"], "app-green", "{third}");
+    assert!(third["rolled-back-to"].is_u64(), "{third}");
+    assert!(
+        third["reason"].as_str().unwrap().contains("smoke"),
+        "{third}"
+    );
+    assert_eq!(
+        service_selector(&project, "dev", "app")[instance],
+        "app-green",
+        "switched back"
+    );
+    let events = project.events("dev");
+    assert_eq!(
+        &events[events.len() - 2..],
+        ["rolled-back", "failed"],
+        "{events:?}"
+    );
+    let history = project.json(&["history", "dev"], 0);
+    let rolled_back = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["event"]["kind"] == "rolled-back")
+        .unwrap();
+    assert_eq!(rolled_back["bundle"], third["bundle"]);
+    // The ledger record keeps its field names as stored (`to_bundle`).
+    assert_eq!(
+        rolled_back["event"]["to_bundle"], second["bundle"],
+        "{rolled_back}"
+    );
+    let status = project.json(&["status", "dev"], 0);
+    assert_eq!(status["environments"][0]["release"], "app-green");
+    assert_eq!(status["environments"][0]["bundle"], second["bundle"]);
+
+    // The measures count that verification rollback as a change failure.
+    let board = project.dir.path().join("board.html");
+    let metrics = json(&["metrics", "--html", board.to_str().unwrap()], 0);
+    assert_eq!(
+        metrics["change-failure-rate"]["deployments"], 3,
+        "{metrics}"
+    );
+    assert_eq!(metrics["change-failure-rate"]["failed"], 1, "{metrics}");
+
+    // `deploy rollback` goes back to the first bundle through the
+    // strategy: installed on the idle colour, then the switch.
+    std::fs::remove_file(&fail).unwrap();
+    let back = json(&["rollback", "dev"], 0);
+    assert_eq!(back["result"], "succeeded", "{back}");
+    assert_eq!(back["bundle"], first["bundle"]);
+    assert_eq!(back["live-release"], "app-blue", "{back}");
+    assert_eq!(
+        service_selector(&project, "dev", "app")[instance],
+        "app-blue"
+    );
+    // The bundle it left counts as rolled back; the rollback itself not.
+    let metrics = json(&["metrics"], 0);
+    assert_eq!(
+        metrics["change-failure-rate"]["deployments"], 4,
+        "{metrics}"
+    );
+    assert_eq!(metrics["change-failure-rate"]["failed"], 2, "{metrics}");
+    assert_eq!(
+        project.json(&["status", "dev"], 0)["environments"][0]["release"],
+        "app-blue"
+    );
+    assert_no_leak(outputs.as_bytes(), &secret);
+    assert_no_leak(project.ledger_secrets("dev").as_bytes(), &secret);
+    assert_no_leak(std::fs::read(&board).unwrap().as_slice(), &secret);
+    assert_no_leak_in_dir(project.dir.path(), &secret);
+}
+
+#[test]
+fn ab_and_shadow_are_refused_as_configuration() {
+    for kind in ["ab", "shadow"] {
+        let project = Project::new(
+            &format!("cli-{kind}"),
+            &[("dev", &format!("strategy = {{ kind = \"{kind}\" }}"))],
+        );
+        let run = project.run(&["up", "dev", "--image", &image(DIGEST_A)]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("not offered"), "{}", run.stderr);
+        assert!(run.stderr.contains("Argo Rollouts"), "{}", run.stderr);
+        assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+        assert!(project.events("dev").is_empty(), "nothing recorded");
+    }
+}
+
+#[test]
+fn metrics_count_the_promotions_and_write_the_board() {
+    let project = Project::new("cli-metrics", &[("dev", ""), ("staging", "from = \"dev\"")]);
+    let up = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    let bundle = up["bundle"].as_str().unwrap().to_owned();
+    project.json(&["promote", "dev", "staging"], 0);
+
+    let metrics = project.json(&["metrics"], 0);
+    assert_eq!(metrics["production"], "staging", "{metrics}");
+    assert_eq!(metrics["deployment-frequency"]["deployments"], 1);
+    assert_eq!(metrics["change-failure-rate"]["deployments"], 1);
+    assert_eq!(metrics["change-failure-rate"]["failed"], 0);
+    let envs = metrics["environments"].as_array().unwrap();
+    assert_eq!(envs.len(), 2, "{metrics}");
+    assert!(envs.iter().all(|e| e["bundle"] == bundle), "{metrics}");
+
+    let dev = project.json(&["metrics", "--env", "dev"], 0);
+    assert_eq!(dev["production"], "dev");
+    assert_eq!(dev["deployment-frequency"]["deployments"], 1);
+
+    let board = project.dir.path().join("board.html");
+    let run = project.run(&["metrics", "--html", board.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = std::fs::read_to_string(&board).unwrap();
+    assert!(html.contains("<svg"), "the board draws its plots");
+    assert!(html.contains("staging") && html.contains("dev"));
+    assert!(html.contains(&bundle["sha256:".len().."sha256:".len() + 12]));
+
+    let run = project.run(&["metrics", "--env", "nowhere"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn two_promotions_at_once_exactly_one_proceeds() {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let release = marker_dir.path().join("release");
+    let project = Project::new(
+        "cli-race",
+        &[(
+            "dev",
+            &format!(
+                "gates = {{ verify = [{{ name = \"held\", command = [\"sh\", \"-c\", \"while [ ! -e '{r}' ]; do sleep 0.2; done\"], timeout = \"300s\" }}] }}",
+                r = release.display()
+            ),
+        )],
+    );
+    let first = project
+        .cli()
+        .args(["--json", "up", "dev", "--image", &image(DIGEST_A)])
+        .spawn();
+    let second = project
+        .cli()
+        .args(["--json", "up", "dev", "--image", &image(DIGEST_B)])
+        .spawn();
+    // The winner holds the lease until `release` exists, so the loser
+    // ends first, refused.
+    let (mut loser, mut winner) = (first, second);
+    loop {
+        if loser.has_ended() {
+            break;
+        }
+        if winner.has_ended() {
+            std::mem::swap(&mut loser, &mut winner);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let lost = loser.wait();
+    std::fs::write(&release, "").unwrap();
+    let won = winner.wait();
+    assert_eq!(lost.code, 1, "{}", lost.stderr);
+    assert!(lost.stderr.contains("is locked by"), "{}", lost.stderr);
+    assert_eq!(won.code, 0, "{}", won.stderr);
+    assert_eq!(won.json()["data"]["result"], "succeeded");
+    assert_eq!(
+        project.events("dev"),
+        ["started", "upgraded", "gate", "gate", "succeeded"],
+        "one promotion in the ledger"
+    );
+}
+
+#[test]
+fn rollback_goes_to_the_last_succeeded_bundle_and_marks_the_other_bad() {
+    let project = Project::new("cli-rollback", &[("dev", "")]);
+    let first = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    let second = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
+    assert_ne!(first["bundle"], second["bundle"]);
+
+    let back = project.json(&["rollback", "dev"], 0);
+    assert_eq!(back["kind"], "rollback");
+    assert_eq!(back["bundle"], first["bundle"]);
+    assert_eq!(back["revision"], 3);
+    assert_eq!(project.helm_values("dev")["image"]["digest"], DIGEST_A);
+    let history = project.json(&["history", "dev"], 0);
+    let rolled_back: Vec<&Value> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["kind"] == "rolled-back")
+        .collect();
+    assert_eq!(rolled_back.len(), 1);
+    assert_eq!(rolled_back[0]["bundle"], second["bundle"], "marked bad");
+    assert_eq!(rolled_back[0]["event"]["to_revision"], 1);
+
+    let run = project.run(&["up", "dev", "--image", &image(DIGEST_B)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let again = project.json(
+        &[
+            "up",
+            "dev",
+            "--image",
+            &image(DIGEST_B),
+            "--allow-rolled-back",
+        ],
+        0,
+    );
+    assert_eq!(again["bundle"], second["bundle"]);
+    let status = project.json(&["status", "dev"], 0);
+    assert_eq!(status["environments"][0]["bundle"], second["bundle"]);
+    assert_eq!(status["environments"][0]["drift"], Value::Null, "{status}");
+
+    // A rollback behind Windlass's back is drift.
+    let run = Cli::new(&project.kube.helm, project.dir.path())
+        .args([
+            "--kubeconfig",
+            project.kube.kubeconfig.to_str().unwrap(),
+            "--kube-context",
+            &project.kube.context,
+            "-n",
+            project.namespace("dev"),
+            "rollback",
+            "app",
+            "1",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = project.json(&["status", "dev"], 0);
+    let drift = status["environments"][0]["drift"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(drift.contains("Helm has revision 5"), "{status}");
+}
+
+#[test]
+fn an_interrupted_promotion_records_it_releases_the_lease_and_is_rolled_back_next() {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let block = marker_dir.path().join("block");
+    let reached = marker_dir.path().join("reached");
+    let summary = marker_dir.path().join("summary.md");
+    let project = Project::new(
+        "cli-int",
+        &[(
+            "dev",
+            &format!(
+                "gates = {{ verify = [{{ name = \"hang\", command = [\"sh\", \"-c\", \"if [ -e '{b}' ]; then touch '{r}'; sleep 600; fi\"], timeout = \"900s\" }}] }}",
+                b = block.display(),
+                r = reached.display()
+            ),
+        )],
+    );
+    let first = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+
+    std::fs::write(&block, "").unwrap();
+    let running = project
+        .cli()
+        .args(["up", "dev", "--image", &image(DIGEST_B)])
+        .spawn();
+    let mut waited = 0;
+    while !reached.exists() {
+        std::thread::sleep(Duration::from_millis(200));
+        waited += 1;
+        assert!(waited < 900, "the verification never started");
+    }
+    running.interrupt();
+    let interrupted = running.wait();
+    assert_eq!(interrupted.code, 130, "{}", interrupted.stderr);
+    assert!(
+        interrupted.stderr.contains("interrupted"),
+        "{}",
+        interrupted.stderr
+    );
+    std::fs::remove_file(&block).unwrap();
+    let events = project.events("dev");
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("failed"),
+        "{events:?}"
+    );
+
+    // The lease was released: the next command runs at once, puts the
+    // unverified revision back, and says so in its step summary.
+    let next = project
+        .cli()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["--json", "status", "dev"])
+        .run();
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    let rollback = project.json(&["rollback", "dev", "--to", "1"], 0);
+    assert_eq!(rollback["recovered"]["action"], "rolled-back", "{rollback}");
+    assert_eq!(rollback["bundle"], first["bundle"]);
+    assert_eq!(project.helm_values("dev")["image"]["digest"], DIGEST_A);
+    let table = std::fs::read_to_string(&summary).unwrap();
+    assert!(table.contains("| environment | bundle |"), "{table}");
+    assert!(table.contains("| dev |"), "{table}");
+}
+
+/// With Flagger's CustomResourceDefinition in the cluster, the refusal of
+/// `kind = "shadow"` says that Flagger is there to run it. (The CRD is
+/// cluster-wide and left in place: it changes nothing but this hint.)
+#[test]
+fn shadow_refusal_names_a_controller_the_cluster_has() {
+    let project = Project::new(
+        "cli-flagger",
+        &[("dev", "strategy = { kind = \"shadow\" }")],
+    );
+    let crd = r#"{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+"metadata":{"name":"canaries.flagger.app"},
+"spec":{"group":"flagger.app","scope":"Namespaced",
+"names":{"plural":"canaries","singular":"canary","kind":"Canary"},
+"versions":[{"name":"v1beta1","served":true,"storage":true,
+"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}"#;
+    project.kube.apply(project.namespace("dev"), crd);
+    let run = project.run(&["up", "dev", "--image", &image(DIGEST_A)]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("this cluster has Flagger installed"),
+        "{}",
+        run.stderr
     );
 }

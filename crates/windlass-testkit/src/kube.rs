@@ -8,6 +8,10 @@ use std::process::{Command, Output, Stdio};
 use crate::leak::unique_hex;
 use crate::services::Kube;
 
+/// The label on every namespace [`Kube::fresh_namespace`] makes:
+/// `scripts/test.sh` deletes the namespaces of the previous run by it.
+pub const TEST_LABEL: &str = "windlass-test";
+
 impl Kube {
     /// `kubectl` with the test kubeconfig and context.
     pub fn kubectl_command(&self) -> Command {
@@ -69,7 +73,8 @@ impl Kube {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    /// Creates the namespace `PREFIX-RANDOM` and returns its name. Names
+    /// Creates the namespace `PREFIX-RANDOM`, labelled [`TEST_LABEL`], and
+    /// returns its name. Names
     /// are never reused: a deleted namespace stays `Terminating` on this
     /// cluster for a while.
     ///
@@ -87,7 +92,12 @@ impl Kube {
             "windlass-testkit: namespace prefix {prefix:?} must be 1-40 of [a-z0-9-], starting with a letter"
         );
         let name = format!("{prefix}-{}", &unique_hex()[..12]);
-        self.kubectl(&["create", "namespace", &name]);
+        // Labelled, so the test command can delete a run's namespaces
+        // before the next (the one fake node holds a few hundred pods).
+        let manifest = format!(
+            "{{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{{\"name\":\"{name}\",\"labels\":{{\"{TEST_LABEL}\":\"true\"}}}}}}"
+        );
+        self.kubectl_checked(&["create", "-f", "-"], Some(&manifest));
         name
     }
 }

@@ -4,6 +4,7 @@
 pub mod approve;
 pub mod diff;
 pub mod history;
+pub mod metrics;
 pub mod promote;
 pub mod rollback;
 pub mod status;
@@ -14,23 +15,30 @@ use windlass_output::{ExitStatus, ResultExt as _};
 use crate::config::StrategyKind;
 use crate::stage::Stage;
 
-/// Refuses a strategy this version cannot run.
-pub(crate) fn check_strategy(stage: &Stage) -> anyhow::Result<()> {
+/// Refuses a strategy Windlass does not offer (A/B tests, shadow
+/// traffic), saying why and whether the cluster has a controller that
+/// could run it.
+pub(crate) async fn check_strategy(stage: &Stage) -> anyhow::Result<()> {
     let kind = stage.spec.strategy.kind;
-    if crate::promotion::supported(kind) {
+    if !matches!(kind, StrategyKind::Ab | StrategyKind::Shadow) {
         return Ok(());
     }
-    let name = match kind {
-        StrategyKind::BlueGreen => "blue-green",
-        StrategyKind::Canary => "canary",
-        StrategyKind::Rolling => "rolling",
-        StrategyKind::Recreate => "recreate",
+    let controllers = crate::strategy::progressive_delivery_controllers(&stage.cluster).await;
+    let hint = if controllers.is_empty() {
+        "use `kind = \"canary\"` (a share of the pods) or `\"blue-green\"`; see the trade-off table in the \"Strategies\" section of docs/deploy.md".to_owned()
+    } else {
+        format!(
+            "this cluster has {} installed: drive the A/B test or the shadow traffic with it; for Windlass use `kind = \"canary\"` or `\"blue-green\"` (docs/deploy.md, \"Strategies\")",
+            controllers.join(" and ")
+        )
     };
     Err(anyhow::anyhow!(
-        "the `{name}` strategy of environment `{}` is not available yet",
-        stage.name
+        "`deploy.environments.{}.strategy.kind = \"{}\"` {}",
+        stage.name,
+        kind.name(),
+        crate::strategy::not_offered(kind)
     ))
-    .with_hint("use `strategy = { kind = \"rolling\" }` or `\"recreate\"` (see docs/deploy.md)")
+    .with_hint(hint)
     .with_exit_status(ExitStatus::Usage)
 }
 

@@ -78,7 +78,7 @@ pub async fn run(
         let from = Stage::open(ctx, &args.from).await?;
         let bundle = live_bundle(&from).await?;
         let stage = Stage::open(ctx, &args.to).await?;
-        super::check_strategy(&stage)?;
+        super::check_strategy(&stage).await?;
         let archive = super::chart_archive(ctx, &bundle).await?;
         anyhow::Ok((stage, bundle, archive))
     }))

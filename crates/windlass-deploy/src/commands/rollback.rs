@@ -6,6 +6,7 @@
 use windlass_output::{ExitStatus, Printer, ResultExt as _};
 
 use crate::cli::Context;
+use crate::config::StrategyKind;
 use crate::promotion::{Kind, PromotionReport, Request};
 use crate::stage::{LedgerView, Stage};
 
@@ -28,7 +29,7 @@ pub async fn run(
     ctx: &Context,
     printer: &Printer,
 ) -> anyhow::Result<PromotionReport> {
-    let (stage, bundle, revision, replacing) = windlass_process::until_interrupted(async {
+    let rolled = windlass_process::until_interrupted(async {
         let stage = Stage::open(ctx, &args.environment).await?;
         let view = LedgerView::read(&stage.ledger).await?;
         let promotions = view.promotions();
@@ -77,9 +78,21 @@ pub async fn run(
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("ledger record {} has no bundle", target.seq))?;
         let revision = target.succeeded();
-        anyhow::Ok((stage, bundle, revision, live))
+        super::check_strategy(&stage).await?;
+        // Blue/green and canary go back by deploying the earlier bundle
+        // through the strategy (the idle colour, then the switch): their
+        // live release is not the one a Helm rollback would move.
+        let archive = match stage.spec.strategy.kind {
+            StrategyKind::BlueGreen | StrategyKind::Canary => {
+                Some(super::chart_archive(ctx, &bundle).await?)
+            }
+            _ => None,
+        };
+        anyhow::Ok((stage, bundle, revision, live, archive))
     })
     .await??;
+    let (stage, bundle, revision, replacing, archive) = rolled;
+    let revision = if archive.is_some() { None } else { revision };
     let report = crate::promotion::run(
         ctx,
         &stage,
@@ -87,7 +100,7 @@ pub async fn run(
             kind: Kind::Rollback,
             bundle,
             from: None,
-            archive: None,
+            archive,
             rollback_to: revision,
             replacing,
             allow_rolled_back: true,

@@ -22,6 +22,8 @@ pub struct StatusArgs {
 pub struct EnvironmentStatus {
     pub environment: String,
     pub namespace: String,
+    /// The Helm release serving traffic: with `blue-green`, the colour its
+    /// Service selects (`RELEASE-blue` or `RELEASE-green`).
     pub release: String,
     /// The bundle of the last succeeded promotion.
     pub bundle: Option<BundleId>,
@@ -63,8 +65,8 @@ impl Outcome for StatusReport {
     fn render_human(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         writeln!(
             out,
-            "{:<12}  {:<12}  {:<8}  {:<20}  STATE",
-            "ENVIRONMENT", "BUNDLE", "REVISION", "SINCE"
+            "{:<12}  {:<16}  {:<12}  {:<8}  {:<20}  STATE",
+            "ENVIRONMENT", "RELEASE", "BUNDLE", "REVISION", "SINCE"
         )?;
         for env in &self.environments {
             let state = match (&env.unfinished, &env.drift) {
@@ -77,8 +79,9 @@ impl Outcome for StatusReport {
             };
             writeln!(
                 out,
-                "{:<12}  {:<12}  {:<8}  {:<20}  {state}",
+                "{:<12}  {:<16}  {:<12}  {:<8}  {:<20}  {state}",
                 env.environment,
+                env.release,
                 env.bundle.as_ref().map_or("-", BundleId::short),
                 env.revision
                     .map_or_else(|| "-".to_owned(), |r| r.to_string()),
@@ -93,7 +96,8 @@ impl Outcome for StatusReport {
 pub async fn environment(ctx: &Context, name: &str) -> anyhow::Result<EnvironmentStatus> {
     let stage = Stage::open(ctx, name).await?;
     let view = LedgerView::read(&stage.ledger).await?;
-    let helm = stage.helm.status(&stage.release).await?;
+    let release = crate::promotion::live_release(&stage).await?;
+    let helm = stage.helm.status(&release).await?;
     let live = view.live();
     let expected = crate::promotion::expected_revision(&view.entries);
     let unfinished = view.unfinished().map(|p| Unfinished {
@@ -108,8 +112,7 @@ pub async fn environment(ctx: &Context, name: &str) -> anyhow::Result<Environmen
     });
     let drift = match (&helm, expected) {
         (None, Some(revision)) => Some(format!(
-            "the ledger has revision {revision}, Helm has no release `{}`",
-            stage.release
+            "the ledger has revision {revision}, Helm has no release `{release}`"
         )),
         (Some(h), None) => Some(format!(
             "Helm has revision {} ({}) that the ledger does not know",
@@ -124,10 +127,40 @@ pub async fn environment(ctx: &Context, name: &str) -> anyhow::Result<Environmen
         }
         _ => None,
     };
+    // Helm runs the expected revision: does it run the ledger's bundle
+    // and chart?
+    let drift = match (drift, &helm, live.as_ref()) {
+        (None, Some(h), Some(live)) => {
+            let label = match stage.helm.metadata(&release).await? {
+                Some(metadata) => metadata.labels.get(crate::helm::BUNDLE_LABEL).cloned(),
+                None => None,
+            };
+            let chart = live
+                .bundle()
+                .map(|b| format!("{}-{}", b.chart.name, b.chart.version));
+            let wrong_bundle = label
+                .filter(|l| l != live.started.bundle.short())
+                .map(|label| {
+                    format!(
+                        "Helm's revision {} runs bundle {label}, the ledger's live bundle is {}",
+                        h.revision, live.started.bundle
+                    )
+                });
+            wrong_bundle.or_else(|| {
+                chart.filter(|c| *c != h.chart).map(|chart| {
+                    format!(
+                        "Helm's revision {} runs chart {}, the ledger's live bundle has {chart}",
+                        h.revision, h.chart
+                    )
+                })
+            })
+        }
+        (drift, _, _) => drift,
+    };
     Ok(EnvironmentStatus {
         environment: name.to_owned(),
         namespace: stage.cluster.namespace().to_owned(),
-        release: stage.release.clone(),
+        release,
         bundle: live.as_ref().map(|p| p.started.bundle.clone()),
         chart: live
             .as_ref()

@@ -98,7 +98,7 @@ pub async fn run(
         ));
     }
     let stage = windlass_process::until_interrupted(Stage::open(ctx, &args.environment)).await??;
-    super::check_strategy(&stage)?;
+    super::check_strategy(&stage).await?;
     let report = crate::promotion::run(
         ctx,
         &stage,

@@ -1,0 +1,622 @@
+//! How a new bundle replaces the running one, on plain Helm charts (what
+//! Argo Rollouts does for its own `Rollout` objects, without asking the
+//! chart to change):
+//!
+//! - `rolling` (default): one `helm upgrade`, the chart's own rolling
+//!   update, then verification; a failed verification rolls back to the
+//!   revision that was live.
+//! - `recreate`: every Deployment and StatefulSet of the release scaled to
+//!   zero through the API, until no pod of the release remains; then the
+//!   upgrade. There is downtime, from the scale-down until the new pods are
+//!   ready; in exchange two versions never run at once.
+//! - `blue-green` ([`blue_green`]): two releases `RELEASE-blue` and
+//!   `RELEASE-green`, one Service that Windlass owns pointing at the live
+//!   colour; the idle colour is upgraded, verified, then the Service is
+//!   switched; switching back is instant.
+//! - `canary` ([`canary`]): a second release `RELEASE-canary` taking a
+//!   growing share of the pods behind one Service, step by step, with a
+//!   pause and a verification at each step.
+//!
+//! [`run`] drives one promotion and calls the [`Verifier`] after each step.
+//! On a failure it puts back what was live (a Helm rollback, the Service
+//! switched back, the canary removed) and says so in its report: a failure
+//! of the new version is an `Ok` report with `succeeded: false`; an `Err`
+//! means Windlass could not talk to Helm or the cluster.
+//!
+//! Which colour is live, and how many pods each canary step runs, is read
+//! from the cluster (the Service's selector, the workloads' replicas), never
+//! from a local file.
+//!
+//! This module never talks to anything but Helm and the Kubernetes API, and
+//! never sees a secret beyond the values documents it hands to Helm.
+
+pub mod blue_green;
+pub mod canary;
+mod workloads;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::Serialize;
+use windlass_diagnostic::{Diagnostic, ExitStatus};
+
+use crate::config::{StrategyKind, StrategySpec};
+use crate::helm::{Helm, HelmError, Revision, UpgradeRequest};
+use crate::kube::{Cluster, KubeError};
+
+/// The label on every object Windlass creates itself (the Services of
+/// blue/green and canary).
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Its value.
+pub const MANAGED_BY: &str = "windlass";
+/// The label naming the release a Windlass Service belongs to.
+pub const RELEASE_LABEL: &str = "windlass.dev/release";
+/// The field manager of Windlass's own writes (scale, Services).
+pub const FIELD_MANAGER: &str = "windlass";
+
+/// One promotion with a strategy.
+pub struct StrategyRun<'a> {
+    pub spec: &'a StrategySpec,
+    /// `helm`, bound to the cluster and namespace of [`Self::cluster`].
+    pub helm: &'a Helm,
+    pub cluster: &'a Cluster,
+    /// The normal upgrade of the release: its `release` is the base name
+    /// (`RELEASE`; blue/green and canary derive theirs from it), its values,
+    /// timeout, description and labels go to every upgrade the strategy
+    /// makes. Its `timeout` also bounds each rollout wait.
+    pub upgrade: &'a UpgradeRequest,
+    /// How long to wait before verifying each canary step, and blue/green
+    /// once switched (the strategy's `pause`, parsed by the caller, as the
+    /// gates parse durations); zero for none.
+    pub pause: Duration,
+    /// Called after each step; a failed check fails the step.
+    pub verifier: &'a dyn Verifier,
+}
+
+/// The verifier is left out: closures do not print.
+impl std::fmt::Debug for StrategyRun<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StrategyRun")
+            .field("spec", self.spec)
+            .field("helm", self.helm)
+            .field("cluster", self.cluster)
+            .field("release", &self.upgrade.release)
+            .field("pause", &self.pause)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a step asks the verifier to check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct VerifyStep {
+    /// The step: `rolling`, `recreate`, `idle` and `live` (blue/green),
+    /// `canary 10%`, `stable` (canary's end), `install` (a first install).
+    pub phase: String,
+    /// The Helm release the step changed (`RELEASE-green`,
+    /// `RELEASE-canary`, `RELEASE`).
+    pub release: String,
+    /// The Service to reach it through: the release's own Service (Helm's
+    /// naming convention, the release name) for `idle`, else the Service
+    /// carrying the traffic.
+    pub service: String,
+    pub namespace: String,
+}
+
+/// The outcome of one check: the gates' own type (`gate`, `passed`,
+/// `detail`), so that a step's checks go to the ledger and the report as
+/// they are.
+pub use crate::gates::GateResult as Check;
+
+/// Checks a step: the environment's verifications (HTTP, commands) in
+/// `windlass deploy`, a closure in tests ([`verifier_fn`]).
+pub trait Verifier: Sync {
+    fn verify<'a>(
+        &'a self,
+        step: &'a VerifyStep,
+    ) -> Pin<Box<dyn Future<Output = Vec<Check>> + Send + 'a>>;
+}
+
+/// A [`Verifier`] from an async closure.
+pub fn verifier_fn<F, Fut>(f: F) -> impl Verifier
+where
+    F: Fn(VerifyStep) -> Fut + Sync,
+    Fut: Future<Output = Vec<Check>> + Send + 'static,
+{
+    FnVerifier(f)
+}
+
+struct FnVerifier<F>(F);
+
+impl<F, Fut> Verifier for FnVerifier<F>
+where
+    F: Fn(VerifyStep) -> Fut + Sync,
+    Fut: Future<Output = Vec<Check>> + Send + 'static,
+{
+    fn verify<'a>(
+        &'a self,
+        step: &'a VerifyStep,
+    ) -> Pin<Box<dyn Future<Output = Vec<Check>> + Send + 'a>> {
+        Box::pin((self.0)(step.clone()))
+    }
+}
+
+/// What [`run`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct StrategyReport {
+    pub kind: StrategyKind,
+    pub steps: Vec<StepReport>,
+    /// The new version is live and every step passed.
+    pub succeeded: bool,
+    /// Why not, when it did not.
+    pub reason: Option<String>,
+    /// The release serving traffic at the end (`RELEASE`, or
+    /// `RELEASE-blue`/`RELEASE-green`).
+    pub live_release: String,
+    /// Its revision at the end (what the ledger records as live).
+    pub live_revision: Option<u32>,
+    /// What was put back after a failure (`rolled back RELEASE to revision
+    /// 3`, `Service switched back to RELEASE-blue`, ...).
+    pub restored: Option<String>,
+}
+
+/// One step of a strategy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct StepReport {
+    /// `scale-down`, `upgrade`, `idle`, `switch`, `canary 10%`, ...
+    pub name: String,
+    /// The release it changed.
+    pub release: String,
+    /// The Helm revision it made, when it made one.
+    pub revision: Option<u32>,
+    /// Its checks all passed (true for steps that are not verified).
+    pub verified: bool,
+    pub checks: Vec<Check>,
+    /// What it did, in one line (replica counts, the selector).
+    pub detail: String,
+}
+
+/// Why a strategy could not be carried out (as opposed to the new version
+/// failing its checks, which is a report with `succeeded: false`).
+#[derive(Debug, thiserror::Error)]
+pub enum StrategyError {
+    #[error("strategy {kind}: `{field}` {problem}")]
+    Config {
+        kind: &'static str,
+        field: &'static str,
+        problem: String,
+    },
+    #[error(
+        "the Service `{service}` in namespace `{namespace}` exists and is not managed by windlass"
+    )]
+    ForeignService { service: String, namespace: String },
+    #[error("{step}")]
+    Helm {
+        step: String,
+        #[source]
+        source: Box<HelmError>,
+    },
+    #[error("{step}")]
+    Kube {
+        step: String,
+        #[source]
+        source: Box<KubeError>,
+    },
+    #[error("{what} in namespace `{namespace}` did not happen within {} s", waited.as_secs())]
+    Timeout {
+        what: String,
+        namespace: String,
+        waited: Duration,
+    },
+    #[error(
+        "helm works in namespace `{helm}` but the cluster connection in `{cluster}`; both must be the environment's"
+    )]
+    Namespace { helm: String, cluster: String },
+}
+
+impl Diagnostic for StrategyError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            Self::Config { .. } | Self::ForeignService { .. } | Self::Namespace { .. } => {
+                ExitStatus::Usage
+            }
+            Self::Helm { source, .. } => source.exit_status(),
+            Self::Kube { source, .. } => source.exit_status(),
+            Self::Timeout { .. } => ExitStatus::Remote,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Config { .. } => Some(
+                "see the \"Strategies\" section of docs/deploy.md for the strategy's keys"
+                    .to_owned(),
+            ),
+            Self::ForeignService { .. } => Some(
+                "set `strategy.service` to another name, or delete the Service (it must not be the chart's own)"
+                    .to_owned(),
+            ),
+            Self::Helm { source, .. } => source.hint(),
+            Self::Kube { source, .. } => source.hint(),
+            Self::Timeout { .. } | Self::Namespace { .. } => None,
+        }
+    }
+}
+
+impl StrategyError {
+    fn helm(step: impl Into<String>) -> impl FnOnce(HelmError) -> Self {
+        let step = step.into();
+        move |source| Self::Helm {
+            step,
+            source: Box::new(source),
+        }
+    }
+
+    fn kube(step: impl Into<String>) -> impl FnOnce(KubeError) -> Self {
+        let step = step.into();
+        move |source| Self::Kube {
+            step,
+            source: Box::new(source),
+        }
+    }
+}
+
+/// Carries out one promotion with `run.spec`'s strategy.
+pub async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, StrategyError> {
+    if run.helm.namespace() != run.cluster.namespace() {
+        return Err(StrategyError::Namespace {
+            helm: run.helm.namespace().to_owned(),
+            cluster: run.cluster.namespace().to_owned(),
+        });
+    }
+    match run.spec.kind {
+        StrategyKind::Rolling => in_place(run, false).await,
+        StrategyKind::Recreate => in_place(run, true).await,
+        StrategyKind::BlueGreen => blue_green::run(run).await,
+        StrategyKind::Canary => canary::run(run).await,
+        kind @ (StrategyKind::Ab | StrategyKind::Shadow) => Err(StrategyError::Config {
+            kind: kind.name(),
+            field: "kind",
+            problem: not_offered(kind).to_owned(),
+        }),
+    }
+}
+
+/// Why A/B tests and shadow traffic are not offered (the trade-off table of
+/// docs/deploy.md).
+pub fn not_offered(kind: StrategyKind) -> &'static str {
+    match kind {
+        StrategyKind::Ab => {
+            "is not offered: an A/B test sends chosen requests (a header, a cookie) to the new version, which needs routing by request attributes that a Kubernetes Service cannot do (a service mesh or an ingress controller with header routing, driven by Argo Rollouts or Flagger); Windlass does not hand a promotion over to them yet"
+        }
+        StrategyKind::Shadow => {
+            "is not offered: shadow traffic sends a copy of the requests to the new version and drops its answers, which needs request mirroring that a Kubernetes Service cannot do (a service mesh or an ingress controller with mirroring, driven by Argo Rollouts or Flagger); Windlass does not hand a promotion over to them yet"
+        }
+        _ => "is offered",
+    }
+}
+
+/// The controllers that can run A/B tests and shadow traffic, found by
+/// their CustomResourceDefinitions in the cluster (`rollouts.argoproj.io`,
+/// `canaries.flagger.app`); none when the API does not let us look.
+pub async fn progressive_delivery_controllers(cluster: &Cluster) -> Vec<&'static str> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(cluster.client().clone());
+    let mut found = Vec::new();
+    for (crd, name) in [
+        ("rollouts.argoproj.io", "Argo Rollouts"),
+        ("canaries.flagger.app", "Flagger"),
+    ] {
+        if let Ok(Some(_)) = api.get_opt(crd).await {
+            found.push(name);
+        }
+    }
+    found
+}
+
+/// The `kind` as configured (`blue-green`).
+fn kind_name(kind: StrategyKind) -> &'static str {
+    kind.name()
+}
+
+impl StrategyReport {
+    fn new(kind: StrategyKind, live_release: &str) -> Self {
+        Self {
+            kind,
+            steps: Vec::new(),
+            succeeded: false,
+            reason: None,
+            live_release: live_release.to_owned(),
+            live_revision: None,
+            restored: None,
+        }
+    }
+
+    fn fail(mut self, reason: impl Into<String>) -> Self {
+        self.succeeded = false;
+        self.reason = Some(reason.into());
+        self
+    }
+}
+
+/// The first failed check of a step, as a reason.
+fn failed_check(step: &str, checks: &[Check]) -> Option<String> {
+    checks
+        .iter()
+        .find(|c| !c.passed)
+        .map(|c| format!("{step}: {} failed: {}", c.gate, c.detail))
+}
+
+/// `rolling` and `recreate`: the release upgraded in place.
+async fn in_place(run: &StrategyRun<'_>, recreate: bool) -> Result<StrategyReport, StrategyError> {
+    let release = run.upgrade.release.as_str();
+    let kind = if recreate {
+        StrategyKind::Recreate
+    } else {
+        StrategyKind::Rolling
+    };
+    let mut report = StrategyReport::new(kind, release);
+    let previous = deployed_revision(run.helm, release).await?;
+
+    if recreate && previous.is_some() {
+        let scaled =
+            workloads::scale_release_to_zero(run.cluster, release, run.upgrade.timeout).await?;
+        report.steps.push(StepReport {
+            name: "scale-down".to_owned(),
+            release: release.to_owned(),
+            revision: None,
+            verified: true,
+            checks: Vec::new(),
+            detail: scaled,
+        });
+    }
+
+    let phase = kind_name(kind);
+    let step = upgrade_and_verify(run, run.upgrade, phase, release, phase).await?;
+    let failure = step.failure.clone();
+    report.steps.push(step.report);
+    report.live_revision = step.revision;
+    if let Some(reason) = failure {
+        if let Some(previous) = previous {
+            restore_revision(run, release, previous.revision, &mut report).await?;
+        }
+        return Ok(report.fail(reason));
+    }
+    report.succeeded = true;
+    Ok(report)
+}
+
+/// The last deployed revision of `release`, if any.
+async fn deployed_revision(helm: &Helm, release: &str) -> Result<Option<Revision>, StrategyError> {
+    let history = helm
+        .history(release)
+        .await
+        .map_err(StrategyError::helm(format!(
+            "reading the history of release `{release}`"
+        )))?;
+    Ok(history.into_iter().rev().find(|r| r.status == "deployed"))
+}
+
+/// `helm rollback` to `revision`, unless Helm's own rollback on failure
+/// already went there.
+async fn restore_revision(
+    run: &StrategyRun<'_>,
+    release: &str,
+    revision: u32,
+    report: &mut StrategyReport,
+) -> Result<(), StrategyError> {
+    let now = deployed_revision(run.helm, release).await?;
+    let already = now.as_ref().is_some_and(|now| {
+        now.revision == revision || now.description.trim() == format!("Rollback to {revision}")
+    });
+    if !already {
+        run.helm
+            .rollback(release, revision, true, run.upgrade.timeout)
+            .await
+            .map_err(StrategyError::helm(format!(
+                "rolling release `{release}` back to revision {revision}"
+            )))?;
+    }
+    let now = deployed_revision(run.helm, release).await?;
+    report.live_revision = now.map(|r| r.revision);
+    report.restored = Some(format!(
+        "release `{release}` rolled back to revision {revision}"
+    ));
+    Ok(())
+}
+
+/// The outcome of one upgrade and its checks.
+struct Step {
+    report: StepReport,
+    revision: Option<u32>,
+    failure: Option<String>,
+}
+
+/// `helm upgrade --install` of `request`, the rollout of its release, then
+/// the verifier with `phase`. A failed upgrade or rollout is a failed step,
+/// not an error.
+async fn upgrade_and_verify(
+    run: &StrategyRun<'_>,
+    request: &UpgradeRequest,
+    phase: &str,
+    service: &str,
+    name: &str,
+) -> Result<Step, StrategyError> {
+    let mut step = upgrade_step(run, request, phase, name).await?;
+    if step.failure.is_none() {
+        step.failure =
+            rollout_and_verify(run, &request.release, phase, service, &mut step.report).await?;
+    }
+    Ok(step)
+}
+
+/// `helm upgrade --install` of `request` as the step `name`; a failed
+/// upgrade (Helm's message) is the step's failure.
+async fn upgrade_step(
+    run: &StrategyRun<'_>,
+    request: &UpgradeRequest,
+    phase: &str,
+    name: &str,
+) -> Result<Step, StrategyError> {
+    let release = request.release.as_str();
+    let mut report = StepReport {
+        name: name.to_owned(),
+        release: release.to_owned(),
+        revision: None,
+        verified: false,
+        checks: Vec::new(),
+        detail: String::new(),
+    };
+    match run.helm.upgrade_install(request).await {
+        Ok(revision) => {
+            report.revision = Some(revision.revision);
+            report.detail = format!("upgraded `{release}` to revision {}", revision.revision);
+            Ok(Step {
+                revision: Some(revision.revision),
+                report,
+                failure: None,
+            })
+        }
+        Err(error @ HelmError::Failed { .. }) => {
+            let reason = format!("{phase}: the upgrade of `{release}` failed: {error}");
+            reason.clone_into(&mut report.detail);
+            report.revision = deployed_revision(run.helm, release)
+                .await
+                .ok()
+                .flatten()
+                .map(|r| r.revision);
+            Ok(Step {
+                revision: report.revision,
+                report,
+                failure: Some(reason),
+            })
+        }
+        Err(error) => Err(StrategyError::Helm {
+            step: format!("upgrading release `{release}`"),
+            source: Box::new(error),
+        }),
+    }
+}
+
+/// Waits for `release` to roll out, then asks the verifier; fills in the
+/// step's checks; the reason of a failure.
+async fn rollout_and_verify(
+    run: &StrategyRun<'_>,
+    release: &str,
+    phase: &str,
+    service: &str,
+    report: &mut StepReport,
+) -> Result<Option<String>, StrategyError> {
+    let rollout = crate::kube::rollout::wait(run.cluster, release, run.upgrade.timeout)
+        .await
+        .map_err(StrategyError::kube(format!(
+            "waiting for release `{release}` to roll out"
+        )))?;
+    let rollout_check = Check {
+        gate: "rollout".to_owned(),
+        passed: rollout.complete,
+        detail: rollout.summary(),
+    };
+    report.checks.push(rollout_check);
+    if rollout.complete {
+        let step = VerifyStep {
+            phase: phase.to_owned(),
+            release: release.to_owned(),
+            service: service.to_owned(),
+            namespace: run.cluster.namespace().to_owned(),
+        };
+        report.checks.extend(run.verifier.verify(&step).await);
+    }
+    report.verified = report.checks.iter().all(|c| c.passed);
+    Ok(failed_check(phase, &report.checks))
+}
+
+/// A copy of the normal upgrade for another release, with more values
+/// documents after its own.
+fn derived_request(
+    base: &UpgradeRequest,
+    release: &str,
+    extra: Option<serde_json::Value>,
+) -> UpgradeRequest {
+    let mut request = base.clone();
+    release.clone_into(&mut request.release);
+    request.values.extend(extra);
+    request
+}
+
+/// `{"a": {"b": value}}` for the dotted key `a.b`.
+fn nested_value(dotted: &str, value: serde_json::Value) -> serde_json::Value {
+    dotted.rsplit('.').fold(value, |inner, key| {
+        let mut map = serde_json::Map::new();
+        map.insert(key.to_owned(), inner);
+        serde_json::Value::Object(map)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_service_keys_parse() {
+        let spec: StrategySpec = toml::from_str(
+            r#"
+            kind = "blue-green"
+            service = "front"
+            service-port = 8080
+            target-port = "web"
+            selector-label = "app"
+            scale-down-old = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(spec.kind, StrategyKind::BlueGreen);
+        assert_eq!(spec.service.as_deref(), Some("front"));
+        assert_eq!(spec.service_port, Some(8080));
+        assert_eq!(spec.target_port.as_deref(), Some("web"));
+        assert_eq!(spec.selector_label.as_deref(), Some("app"));
+        assert!(spec.scale_down_old);
+        let error = toml::from_str::<StrategySpec>("kind = \"canary\"\nweights = [1]")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("weights"), "{error}");
+    }
+
+    #[test]
+    fn dotted_keys_nest() {
+        assert_eq!(
+            nested_value("replicaCount", json!(3)),
+            json!({"replicaCount": 3})
+        );
+        assert_eq!(
+            nested_value("app.replicas", json!(2)),
+            json!({"app": {"replicas": 2}})
+        );
+    }
+
+    #[test]
+    fn the_first_failed_check_is_the_reason() {
+        let checks = [
+            Check {
+                gate: "rollout".to_owned(),
+                passed: true,
+                detail: "ok".to_owned(),
+            },
+            Check {
+                gate: "http".to_owned(),
+                passed: false,
+                detail: "503".to_owned(),
+            },
+        ];
+        assert_eq!(
+            failed_check("live", &checks).as_deref(),
+            Some("live: http failed: 503")
+        );
+        assert_eq!(failed_check("live", &checks[..1]), None);
+    }
+}
