@@ -10,7 +10,7 @@ use crate::services::Kube;
 
 /// The label on every namespace [`Kube::fresh_namespace`] makes:
 /// `scripts/test.sh` deletes the namespaces of the previous run by it.
-pub const TEST_LABEL: &str = "windlass-test";
+pub(crate) const TEST_LABEL: &str = "windlass-test";
 
 impl Kube {
     /// `kubectl` with the test kubeconfig and context.
