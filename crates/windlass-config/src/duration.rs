@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-/// Parses `"30"`, `"30s"`, `"2m"`, `"1h30m"` or `"500ms"`.
-pub(crate) fn parse(text: &str) -> Option<Duration> {
+/// Parses whole seconds (`"30"`) or numbers with units, combined:
+/// `"500ms"`, `"30s"`, `"2m"`, `"1h30m"`, `"1d"`, `"2w"`.
+pub fn parse(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -26,6 +27,8 @@ pub(crate) fn parse(text: &str) -> Option<Duration> {
             "s" => Duration::from_secs(number),
             "m" => Duration::from_secs(number.checked_mul(60)?),
             "h" => Duration::from_secs(number.checked_mul(3600)?),
+            "d" => Duration::from_secs(number.checked_mul(86_400)?),
+            "w" => Duration::from_secs(number.checked_mul(604_800)?),
             _ => return None,
         };
         rest = &rest[unit_len..];

@@ -32,7 +32,7 @@
 //! never holds a secret value (secret settings are references such as
 //! `vault://secret/ci/pypi#token`, resolved elsewhere).
 
-mod duration;
+pub mod duration;
 mod effective;
 mod environment;
 mod error;

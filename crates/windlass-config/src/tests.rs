@@ -487,7 +487,8 @@ fn user_config_location() {
 #[test]
 fn durations() {
     let cases = [
-        "30", "30s", "2m", "1m30s", "500ms", "1h", "90m", "0", "", "30x", "s", "1.5s", "-1",
+        "30", "30s", "2m", "1m30s", "500ms", "1h", "90m", "1d", "2w", "1d12h", "0", "", "30x", "s",
+        "1.5s", "-1",
     ];
     let mut out = String::new();
     for input in cases {

@@ -353,42 +353,10 @@ pub fn validate(environment: &str, gates: &GatesSpec) -> Result<(), GateConfigEr
     Ok(())
 }
 
-/// `30s`, `5m`, `2h`, `1d`, `1w`, combined (`1h30m`), or whole seconds.
+/// `30s`, `5m`, `2h`, `1d`, `1w`, combined (`1h30m`), or whole seconds:
+/// the durations of every `windlass.toml` key.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    if text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().ok().map(Duration::from_secs);
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let number: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let seconds = match &rest[..unit_len] {
-            "ms" => {
-                total = total.checked_add(Duration::from_millis(number))?;
-                rest = &rest[unit_len..];
-                continue;
-            }
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "w" => 604_800,
-            _ => return None,
-        };
-        total = total.checked_add(Duration::from_secs(number.checked_mul(seconds)?))?;
-        rest = &rest[unit_len..];
-    }
-    Some(total)
+    windlass_config::duration::parse(text)
 }
 
 /// A duration for people, to the second: `1d 2h 3m 4s`.

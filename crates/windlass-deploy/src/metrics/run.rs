@@ -97,7 +97,7 @@ impl Diagnostic for MetricsError {
     fn hint(&self) -> Option<String> {
         match self {
             Self::Since(_) => {
-                Some("a whole number and a unit: s, m, h, d or w (e.g. `30d`)".to_owned())
+                Some("numbers with units: s, m, h, d or w (e.g. `30d`, `1w2d`)".to_owned())
             }
             Self::NoEnvironments => {
                 Some("add `[deploy.environments.NAME]` tables to windlass.toml".to_owned())
@@ -116,30 +116,16 @@ impl Diagnostic for MetricsError {
     }
 }
 
-/// Parses `90m`, `12h`, `30d`, `8w`, `45s`: a whole number and one unit.
+/// Parses `90m`, `12h`, `30d`, `8w`, `45s` (any duration `windlass.toml`
+/// takes, combined units too); zero is none.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let unit = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    if number == 0 {
-        return None;
-    }
-    Some(Duration::from_secs(number.checked_mul(unit)?))
+    windlass_config::duration::parse(text).filter(|d| !d.is_zero())
 }
 
 fn parse_duration_arg(text: &str) -> Result<Duration, String> {
     parse_duration(text).ok_or_else(|| {
         format!(
-            "`{text}` is not a duration: a whole number and a unit: s, m, h, d or w (e.g. `30d`)"
+            "`{text}` is not a duration: numbers with units: s, m, h, d or w (e.g. `30d`, `1w2d`)"
         )
     })
 }

@@ -469,7 +469,12 @@ fn durations_and_times() {
         parse_duration("2w"),
         Some(std::time::Duration::from_secs(14 * 86_400))
     );
-    for bad in ["", "30", "d", "0d", "3 d", "1y", "-1d", "1.5h"] {
+    // Whole seconds, as every duration in windlass.toml.
+    assert_eq!(
+        parse_duration("30"),
+        Some(std::time::Duration::from_secs(30))
+    );
+    for bad in ["", "d", "0d", "3 d", "1y", "-1d", "1.5h"] {
         assert_eq!(parse_duration(bad), None, "{bad:?}");
     }
 }
