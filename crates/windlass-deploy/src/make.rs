@@ -20,7 +20,6 @@ use std::str::FromStr;
 use serde_json::{Map, Value};
 use windlass_image::registry::{Client, RegistryError};
 use windlass_image::{Digest, Layout, Location, Reference};
-use windlass_process::Cmd;
 use windlass_redact::Secret;
 
 use crate::bundle::{Bundle, ChartRef, ImageRef, SourceRef};
@@ -549,6 +548,7 @@ fn toml_to_json(value: &toml::Value) -> Value {
 /// `HEAD`'s commit and the `origin` URL without user info; none outside a
 /// git work tree (or without git).
 pub async fn git_source(dir: &Path) -> Option<SourceRef> {
+    use windlass_image::build::git::git;
     let commit = git(dir, &["rev-parse", "--verify", "HEAD"]).await?;
     if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -558,23 +558,6 @@ pub async fn git_source(dir: &Path) -> Option<SourceRef> {
         None => None,
     };
     Some(SourceRef { repository, commit })
-}
-
-async fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let outcome = Cmd::new("git", dir)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .capture_output()
-        .timeout(std::time::Duration::from_secs(30))
-        .run()
-        .await
-        .ok()?;
-    if !outcome.success() {
-        return None;
-    }
-    let text = String::from_utf8(outcome.into_stdout()?).ok()?;
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 #[cfg(test)]

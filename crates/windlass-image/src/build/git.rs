@@ -67,7 +67,9 @@ pub fn public_url(url: &str) -> Option<String> {
     None
 }
 
-async fn git(dir: &Path, args: &[&str]) -> Option<String> {
+/// The trimmed stdout of `git ARGS` in `dir`; none when git is missing,
+/// fails or prints nothing (never prompts for credentials).
+pub async fn git(dir: &Path, args: &[&str]) -> Option<String> {
     let outcome = Cmd::new("git", dir)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
