@@ -22,33 +22,14 @@ use serde_json::Value;
 use windlass_testkit::cli::{Cli, Run};
 use windlass_testkit::{Services, StockPypiserver};
 
-const BIN: &str = env!("CARGO_BIN_EXE_windlass-image");
+mod support;
 
-/// The example project's wheel, built natively.
-async fn sentiment_wheel(out: &Path) -> PathBuf {
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-project");
-    let built = windlass_dist::build(&windlass_dist::BuildRequest {
-        project_dir: project.canonicalize().unwrap(),
-        out_dir: out.to_owned(),
-        wheel: true,
-        sdist: false,
-        backend: windlass_dist::BackendChoice::Native,
-        timestamp: windlass_dist::archive::Timestamp::DEFAULT,
-        pep517: windlass_dist::pep517::Pep517Options::from_env(windlass_testkit::var_os),
-    })
-    .await
-    .unwrap();
-    built.artifacts[0].path.clone()
-}
+use support::{BIN, read_json, sentiment_wheel};
 
 fn blob(layout: &Path, digest: &str) -> PathBuf {
     layout
         .join("blobs/sha256")
         .join(digest.strip_prefix("sha256:").unwrap())
-}
-
-fn read_json(layout: &Path, digest: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(blob(layout, digest)).unwrap()).unwrap()
 }
 
 /// The paths of a gzip layer of `layout`.

@@ -24,25 +24,10 @@ use serde_json::Value;
 use windlass_testkit::cli::{Cli, Run};
 use windlass_testkit::{Services, StockPypiserver, assert_no_leak_in_dir, canary};
 
-const BIN: &str = env!("CARGO_BIN_EXE_windlass-image");
-const SITE: &str = "usr/local/lib/python3.11/dist-packages";
+mod support;
 
-/// The example project's wheel, built natively.
-async fn sentiment_wheel(out: &Path) -> PathBuf {
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-project");
-    let built = windlass_dist::build(&windlass_dist::BuildRequest {
-        project_dir: project.canonicalize().unwrap(),
-        out_dir: out.to_owned(),
-        wheel: true,
-        sdist: false,
-        backend: windlass_dist::BackendChoice::Native,
-        timestamp: windlass_dist::archive::Timestamp::DEFAULT,
-        pep517: windlass_dist::pep517::Pep517Options::from_env(windlass_testkit::var_os),
-    })
-    .await
-    .unwrap();
-    built.artifacts[0].path.clone()
-}
+use support::{BIN, sentiment_wheel};
+const SITE: &str = "usr/local/lib/python3.11/dist-packages";
 
 fn read_blob(layout: &Path, digest: &str) -> Vec<u8> {
     let hex = digest.strip_prefix("sha256:").unwrap();
