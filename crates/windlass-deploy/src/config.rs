@@ -255,6 +255,101 @@ pub struct StrategySpec {
     /// and verified (default: keep it running for an instant switch back).
     #[serde(default)]
     pub scale_down_old: bool,
+    /// A/B and shadow: the controller the promotion is handed to
+    /// (default `auto`: whichever of Flagger and Argo Rollouts the cluster
+    /// has).
+    #[serde(default)]
+    pub provider: Provider,
+    /// A/B: the requests the new version gets (any one of them matching).
+    #[serde(default, rename = "match")]
+    pub matches: Vec<MatchSpec>,
+    /// A/B and shadow: how many analysis rounds the controller runs
+    /// (default 10).
+    pub iterations: Option<u32>,
+    /// A/B and shadow: how long each round lasts (default `1m`); the test
+    /// lasts `iterations` times `interval`.
+    pub interval: Option<String>,
+    /// A/B and shadow, Flagger: how many failed checks abort the analysis
+    /// (default 1).
+    pub threshold: Option<u32>,
+    /// Shadow: the percentage of requests copied to the new version
+    /// (default: all; Flagger's `mirrorWeight`, Argo Rollouts'
+    /// `percentage`).
+    pub mirror_percent: Option<u8>,
+    /// A/B and shadow: the Deployment of the chart the controller takes
+    /// over (default: the release name).
+    pub target: Option<String>,
+    /// A/B and shadow, Argo Rollouts: how the controller routes requests
+    /// (required there).
+    pub traffic_routing: Option<TrafficRoutingSpec>,
+    /// A/B and shadow, Argo Rollouts: the `AnalysisTemplate` run after the
+    /// pause.
+    pub analysis_template: Option<String>,
+    /// A/B and shadow: also run the environment's `gates.verify` checks
+    /// once the controller has promoted the new version (a failure rolls
+    /// back).
+    #[serde(default)]
+    pub verify: bool,
+}
+
+/// The controller an A/B test or shadow traffic is handed to.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provider {
+    /// Whichever the cluster has; both: refused, the user chooses.
+    #[default]
+    Auto,
+    /// Flagger (`Canary` objects of `flagger.app/v1beta1`).
+    Flagger,
+    /// Argo Rollouts (`Rollout` objects of `argoproj.io/v1alpha1`).
+    ArgoRollouts,
+}
+
+impl Provider {
+    /// The `provider` as configured.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Flagger => "flagger",
+            Self::ArgoRollouts => "argo-rollouts",
+        }
+    }
+}
+
+/// One request match of an A/B test: a header or a cookie, with its value
+/// exact or as a regular expression.
+///
+/// ```toml
+/// match = [{ header = "x-canary", exact = "insider" }, { cookie = "canary", exact = "always" }]
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct MatchSpec {
+    /// A request header's name.
+    pub header: Option<String>,
+    /// A cookie's name (matched in the `cookie` header).
+    pub cookie: Option<String>,
+    /// The value, exactly.
+    pub exact: Option<String>,
+    /// The value, as a regular expression (headers only).
+    pub regex: Option<String>,
+}
+
+/// `traffic-routing` of Argo Rollouts: the one router it drives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TrafficRoutingSpec {
+    /// The NGINX ingress controller: the stable Ingress's name.
+    pub nginx: Option<String>,
+    /// Istio: the VirtualService's name.
+    pub istio: Option<String>,
+    /// The Service selecting the stable pods (default `TARGET-stable`);
+    /// the chart defines it, Argo Rollouts sets its selector.
+    pub stable_service: Option<String>,
+    /// The Service selecting the new pods (default `TARGET-canary`).
+    pub canary_service: Option<String>,
 }
 
 /// The deployment strategy.
@@ -275,12 +370,12 @@ pub enum StrategyKind {
     /// step.
     Canary,
     /// A/B test: the new version for chosen requests (a header, a cookie).
-    /// Refused: it needs routing by request attributes (a service mesh,
-    /// Argo Rollouts or Flagger).
+    /// Handed to Flagger or Argo Rollouts (routing by request attributes);
+    /// refused when the cluster has neither.
     Ab,
     /// Shadow traffic: a copy of the requests to the new version, its
-    /// answers dropped. Refused: it needs request mirroring (a service
-    /// mesh, Argo Rollouts or Flagger).
+    /// answers dropped. Handed to Flagger or Argo Rollouts (request
+    /// mirroring); refused when the cluster has neither.
     Shadow,
 }
 
@@ -307,7 +402,7 @@ mod tests {
     /// (besides the rows of the credential leaves, which are references).
     #[test]
     fn every_field_is_documented() {
-        let tables: [(&str, &[&str]); 6] = [
+        let tables: [(&str, &[&str]); 8] = [
             ("deploy", serde_fields::<super::DeploySection>()),
             ("deploy.images.NAME", serde_fields::<super::ImageSpec>()),
             (
@@ -325,6 +420,14 @@ mod tests {
             (
                 "deploy.environments.NAME.strategy",
                 serde_fields::<super::StrategySpec>(),
+            ),
+            (
+                "deploy.environments.NAME.strategy.match",
+                serde_fields::<super::MatchSpec>(),
+            ),
+            (
+                "deploy.environments.NAME.strategy.traffic-routing",
+                serde_fields::<super::TrafficRoutingSpec>(),
             ),
         ];
         let fields = windlass_testkit::section_keys(&tables);

@@ -837,7 +837,10 @@ impl Upgrades<'_> {
 /// `canary 25%: verify: health` for the strategies with several steps.
 fn step_gate(kind: StrategyKind, step: &StepReport, gate: &str) -> String {
     match kind {
-        StrategyKind::BlueGreen | StrategyKind::Canary => format!("{}: {gate}", step.name),
+        StrategyKind::BlueGreen
+        | StrategyKind::Canary
+        | StrategyKind::Ab
+        | StrategyKind::Shadow => format!("{}: {gate}", step.name),
         _ => gate.to_owned(),
     }
 }

@@ -15,31 +15,43 @@ use windlass_output::{ExitStatus, ResultExt as _};
 use crate::config::StrategyKind;
 use crate::stage::Stage;
 
-/// Refuses a strategy Windlass does not offer (A/B tests, shadow
-/// traffic), saying why and whether the cluster has a controller that
-/// could run it.
+/// Checks before anything changes that an A/B test or shadow traffic can
+/// be handed to a controller of the environment's cluster (Flagger or Argo
+/// Rollouts, found by API discovery) with the strategy's keys; refuses it,
+/// saying why and what would do, otherwise.
 pub(crate) async fn check_strategy(stage: &Stage) -> anyhow::Result<()> {
-    let kind = stage.spec.strategy.kind;
-    if !matches!(kind, StrategyKind::Ab | StrategyKind::Shadow) {
+    let spec = &stage.spec.strategy;
+    if !matches!(spec.kind, StrategyKind::Ab | StrategyKind::Shadow) {
         return Ok(());
     }
-    let controllers = crate::strategy::progressive_delivery_controllers(&stage.cluster).await;
-    let hint = if controllers.is_empty() {
-        "use `kind = \"canary\"` (a share of the pods) or `\"blue-green\"`; see the trade-off table in the \"Strategies\" section of docs/deploy.md".to_owned()
-    } else {
-        format!(
-            "this cluster has {} installed: drive the A/B test or the shadow traffic with it; for Windlass use `kind = \"canary\"` or `\"blue-green\"` (docs/deploy.md, \"Strategies\")",
-            controllers.join(" and ")
-        )
-    };
-    Err(anyhow::anyhow!(
-        "`deploy.environments.{}.strategy.kind = \"{}\"` {}",
-        stage.name,
-        kind.name(),
-        crate::strategy::not_offered(kind)
-    ))
-    .with_hint(hint)
-    .with_exit_status(ExitStatus::Usage)
+    match crate::strategy::handoff::resolve(&stage.cluster, spec, &stage.release).await {
+        Ok(_) => Ok(()),
+        Err(crate::strategy::StrategyError::HandOff {
+            kind,
+            field,
+            problem,
+            hint,
+        }) => {
+            let value = if field == "kind" {
+                format!(" = \"{kind}\"")
+            } else {
+                String::new()
+            };
+            Err(anyhow::anyhow!(
+                "`deploy.environments.{}.strategy.{field}`{value} {problem}",
+                stage.name
+            ))
+            .with_hint(hint)
+            .with_exit_status(ExitStatus::Usage)
+        }
+        Err(crate::strategy::StrategyError::Config { field, problem, .. }) => Err(anyhow::anyhow!(
+            "`deploy.environments.{}.strategy.{field}` {problem}",
+            stage.name
+        ))
+        .with_hint("see the \"Strategies\" section of docs/deploy.md for the strategy's keys")
+        .with_exit_status(ExitStatus::Usage),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The registries of `[image.registries]`, resolved (credentials

@@ -16,6 +16,8 @@
 //! - `canary` ([`canary`]): a second release `RELEASE-canary` taking a
 //!   growing share of the pods behind one Service, step by step, with a
 //!   pause and a verification at each step.
+//! - `ab` and `shadow` ([`handoff`]): handed to Flagger or Argo Rollouts,
+//!   found in the cluster by API discovery; refused when it has neither.
 //!
 //! [`run`] drives one promotion and calls the [`Verifier`] after each step.
 //! On a failure it puts back what was live (a Helm rollback, the Service
@@ -32,6 +34,7 @@
 
 pub mod blue_green;
 pub mod canary;
+pub mod handoff;
 mod workloads;
 
 use std::future::Future;
@@ -215,14 +218,23 @@ pub enum StrategyError {
         "helm works in namespace `{helm}` but the cluster connection in `{cluster}`; both must be the environment's"
     )]
     Namespace { helm: String, cluster: String },
+    /// `ab` or `shadow` cannot be handed to a controller of this cluster.
+    #[error("strategy {kind}: `{field}` {problem}")]
+    HandOff {
+        kind: &'static str,
+        field: &'static str,
+        problem: String,
+        hint: String,
+    },
 }
 
 impl Diagnostic for StrategyError {
     fn exit_status(&self) -> ExitStatus {
         match self {
-            Self::Config { .. } | Self::ForeignService { .. } | Self::Namespace { .. } => {
-                ExitStatus::Usage
-            }
+            Self::Config { .. }
+            | Self::ForeignService { .. }
+            | Self::Namespace { .. }
+            | Self::HandOff { .. } => ExitStatus::Usage,
             Self::Helm { source, .. } => source.exit_status(),
             Self::Kube { source, .. } => source.exit_status(),
             Self::Timeout { .. } => ExitStatus::Remote,
@@ -241,6 +253,7 @@ impl Diagnostic for StrategyError {
             ),
             Self::Helm { source, .. } => source.hint(),
             Self::Kube { source, .. } => source.hint(),
+            Self::HandOff { hint, .. } => Some(hint.clone()),
             Self::Timeout { .. } | Self::Namespace { .. } => None,
         }
     }
@@ -277,44 +290,22 @@ pub async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, StrategyError>
         StrategyKind::Recreate => in_place(run, true).await,
         StrategyKind::BlueGreen => blue_green::run(run).await,
         StrategyKind::Canary => canary::run(run).await,
-        kind @ (StrategyKind::Ab | StrategyKind::Shadow) => Err(StrategyError::Config {
-            kind: kind.name(),
-            field: "kind",
-            problem: not_offered(kind).to_owned(),
-        }),
+        StrategyKind::Ab | StrategyKind::Shadow => handoff::run(run).await,
     }
 }
 
-/// Why A/B tests and shadow traffic are not offered (the trade-off table of
-/// docs/deploy.md).
+/// Why A/B tests and shadow traffic are not offered on a cluster without
+/// Flagger or Argo Rollouts (the trade-off table of docs/deploy.md).
 pub fn not_offered(kind: StrategyKind) -> &'static str {
     match kind {
         StrategyKind::Ab => {
-            "is not offered: an A/B test sends chosen requests (a header, a cookie) to the new version, which needs routing by request attributes that a Kubernetes Service cannot do (a service mesh or an ingress controller with header routing, driven by Argo Rollouts or Flagger); Windlass does not hand a promotion over to them yet"
+            "is not offered here: an A/B test sends chosen requests (a header, a cookie) to the new version, which needs routing by request attributes that a Kubernetes Service cannot do; Windlass hands it to Flagger or Argo Rollouts (driving a service mesh or an ingress controller), and this cluster has neither"
         }
         StrategyKind::Shadow => {
-            "is not offered: shadow traffic sends a copy of the requests to the new version and drops its answers, which needs request mirroring that a Kubernetes Service cannot do (a service mesh or an ingress controller with mirroring, driven by Argo Rollouts or Flagger); Windlass does not hand a promotion over to them yet"
+            "is not offered here: shadow traffic sends a copy of the requests to the new version and drops its answers, which needs request mirroring that a Kubernetes Service cannot do; Windlass hands it to Flagger or Argo Rollouts (driving a service mesh), and this cluster has neither"
         }
         _ => "is offered",
     }
-}
-
-/// The controllers that can run A/B tests and shadow traffic, found by
-/// their CustomResourceDefinitions in the cluster (`rollouts.argoproj.io`,
-/// `canaries.flagger.app`); none when the API does not let us look.
-pub async fn progressive_delivery_controllers(cluster: &Cluster) -> Vec<&'static str> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(cluster.client().clone());
-    let mut found = Vec::new();
-    for (crd, name) in [
-        ("rollouts.argoproj.io", "Argo Rollouts"),
-        ("canaries.flagger.app", "Flagger"),
-    ] {
-        if let Ok(Some(_)) = api.get_opt(crd).await {
-            found.push(name);
-        }
-    }
-    found
 }
 
 /// The `kind` as configured (`blue-green`).
