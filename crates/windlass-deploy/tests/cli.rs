@@ -685,22 +685,6 @@ fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails()
 }
 
 #[test]
-fn ab_and_shadow_are_refused_as_configuration() {
-    for kind in ["ab", "shadow"] {
-        let project = Project::new(
-            &format!("cli-{kind}"),
-            &[("dev", &format!("strategy = {{ kind = \"{kind}\" }}"))],
-        );
-        let run = project.run(&["up", "dev", "--image", &image(DIGEST_A)]);
-        assert_eq!(run.code, 2, "{}", run.stderr);
-        assert!(run.stderr.contains("not offered"), "{}", run.stderr);
-        assert!(run.stderr.contains("Argo Rollouts"), "{}", run.stderr);
-        assert!(run.stderr.contains("hint:"), "{}", run.stderr);
-        assert!(project.events("dev").is_empty(), "nothing recorded");
-    }
-}
-
-#[test]
 fn metrics_count_the_promotions_and_write_the_board() {
     let project = Project::new("cli-metrics", &[("dev", ""), ("staging", "from = \"dev\"")]);
     let up = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
@@ -905,29 +889,4 @@ fn an_interrupted_promotion_records_it_releases_the_lease_and_is_rolled_back_nex
     let table = std::fs::read_to_string(&summary).unwrap();
     assert!(table.contains("| environment | bundle |"), "{table}");
     assert!(table.contains("| dev |"), "{table}");
-}
-
-/// With Flagger's CustomResourceDefinition in the cluster, the refusal of
-/// `kind = "shadow"` says that Flagger is there to run it. (The CRD is
-/// cluster-wide and left in place: it changes nothing but this hint.)
-#[test]
-fn shadow_refusal_names_a_controller_the_cluster_has() {
-    let project = Project::new(
-        "cli-flagger",
-        &[("dev", "strategy = { kind = \"shadow\" }")],
-    );
-    let crd = r#"{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
-"metadata":{"name":"canaries.flagger.app"},
-"spec":{"group":"flagger.app","scope":"Namespaced",
-"names":{"plural":"canaries","singular":"canary","kind":"Canary"},
-"versions":[{"name":"v1beta1","served":true,"storage":true,
-"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}"#;
-    project.kube.apply(project.namespace("dev"), crd);
-    let run = project.run(&["up", "dev", "--image", &image(DIGEST_A)]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("this cluster has Flagger installed"),
-        "{}",
-        run.stderr
-    );
 }
