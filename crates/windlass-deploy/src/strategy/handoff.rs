@@ -384,21 +384,18 @@ impl Plan {
             "iterations": self.iterations,
             "threshold": self.threshold,
         });
-        match self.kind {
-            StrategyKind::Shadow => {
-                analysis["mirror"] = json!(true);
-                if let Some(percent) = self.mirror_percent {
-                    analysis["mirrorWeight"] = json!(percent);
-                }
+        if self.kind == StrategyKind::Shadow {
+            analysis["mirror"] = json!(true);
+            if let Some(percent) = self.mirror_percent {
+                analysis["mirrorWeight"] = json!(percent);
             }
-            _ => {
-                let matches: Vec<Value> = self
-                    .matches
-                    .iter()
-                    .map(|m| json!({ "headers": { m.header.clone(): m.value.as_json() } }))
-                    .collect();
-                analysis["match"] = Value::Array(matches);
-            }
+        } else {
+            let matches: Vec<Value> = self
+                .matches
+                .iter()
+                .map(|m| json!({ "headers": { m.header.clone(): m.value.as_json() } }))
+                .collect();
+            analysis["match"] = Value::Array(matches);
         }
         json!({
             "targetRef": {
@@ -414,25 +411,22 @@ impl Plan {
     fn rollout_spec(&self) -> Value {
         let route = format!("windlass-{}", self.kind.name());
         let mut steps = vec![json!({ "setCanaryScale": { "replicas": 1 } })];
-        match self.kind {
-            StrategyKind::Shadow => {
-                let mut mirror = json!({
-                    "name": route,
-                    "match": [{ "path": { "prefix": "/" } }],
-                });
-                if let Some(percent) = self.mirror_percent {
-                    mirror["percentage"] = json!(percent);
-                }
-                steps.push(json!({ "setMirrorRoute": mirror }));
+        if self.kind == StrategyKind::Shadow {
+            let mut mirror = json!({
+                "name": route,
+                "match": [{ "path": { "prefix": "/" } }],
+            });
+            if let Some(percent) = self.mirror_percent {
+                mirror["percentage"] = json!(percent);
             }
-            _ => {
-                let matches: Vec<Value> = self
-                    .matches
-                    .iter()
-                    .map(|m| json!({ "headerName": m.header, "headerValue": m.value.as_json() }))
-                    .collect();
-                steps.push(json!({ "setHeaderRoute": { "name": route, "match": matches } }));
-            }
+            steps.push(json!({ "setMirrorRoute": mirror }));
+        } else {
+            let matches: Vec<Value> = self
+                .matches
+                .iter()
+                .map(|m| json!({ "headerName": m.header, "headerValue": m.value.as_json() }))
+                .collect();
+            steps.push(json!({ "setHeaderRoute": { "name": route, "match": matches } }));
         }
         steps.push(json!({ "pause": { "duration": go_duration(self.analysis_length()) } }));
         if let Some(template) = &self.analysis_template {
@@ -584,29 +578,8 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         run.cluster.namespace(),
         &resource,
     );
-    let mut labels = serde_json::Map::new();
-    labels.insert(MANAGED_BY_LABEL.to_owned(), json!(MANAGED_BY));
-    labels.insert(RELEASE_LABEL.to_owned(), json!(release));
-    if let Some(bundle) = run.upgrade.labels.get(BUNDLE_LABEL) {
-        labels.insert(BUNDLE_LABEL.to_owned(), json!(bundle));
-    }
-    let manifest = plan.manifest(run.cluster.namespace(), &labels);
     let object_id = format!("{}/{}", resource.kind, plan.target);
-    let applied = api
-        .patch(
-            &plan.target,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&manifest),
-        )
-        .await
-        .map_err(|error| StrategyError::Kube {
-            step: format!("applying {object_id} for {}", controller.name()),
-            source: Box::new(
-                run.cluster
-                    .api_error(format!("applying {object_id}"), &error),
-            ),
-        })?;
-    let before = applied.data.get("status").cloned().unwrap_or(Value::Null);
+    let before = apply(run, &plan, &api, &object_id).await?;
     report.steps.push(StepReport {
         name: "hand-off".to_owned(),
         release: release.to_owned(),
@@ -637,40 +610,7 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         Controller::Flagger => None,
         Controller::ArgoRollouts => deployment_generation(run.cluster, &plan.target).await?,
     };
-    let waited = plan.analysis_length() + run.upgrade.timeout;
-    let deadline = Instant::now() + waited;
-    let outcome = loop {
-        let object = api
-            .get_opt(&plan.target)
-            .await
-            .map_err(|error| StrategyError::Kube {
-                step: format!("reading {object_id}"),
-                source: Box::new(
-                    run.cluster
-                        .api_error(format!("reading {object_id}"), &error),
-                ),
-            })?;
-        let status = object
-            .as_ref()
-            .and_then(|o| o.data.get("status"))
-            .cloned()
-            .unwrap_or(Value::Null);
-        let outcome = match controller {
-            Controller::Flagger => flagger_outcome(&status, &before),
-            Controller::ArgoRollouts => rollout_outcome(&status, generation),
-        };
-        if outcome != Outcome::Waiting {
-            break outcome;
-        }
-        if Instant::now() >= deadline {
-            break Outcome::Failed(format!(
-                "{} did not finish within {} s (is its controller running?)",
-                controller.name(),
-                waited.as_secs()
-            ));
-        }
-        tokio::time::sleep(POLL).await;
-    };
+    let outcome = verdict(run, &plan, &api, &object_id, (&before, generation)).await?;
     let (passed, detail) = match &outcome {
         Outcome::Promoted(detail) => (true, detail.clone()),
         Outcome::Failed(detail) => (false, detail.clone()),
@@ -714,6 +654,84 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         .or(report.live_revision);
     report.succeeded = true;
     Ok(report)
+}
+
+/// Applies the controller's object; its status before the upgrade.
+async fn apply(
+    run: &StrategyRun<'_>,
+    plan: &Plan,
+    api: &Api<DynamicObject>,
+    object_id: &str,
+) -> Result<Value, StrategyError> {
+    let release = run.upgrade.release.as_str();
+    let mut labels = serde_json::Map::new();
+    labels.insert(MANAGED_BY_LABEL.to_owned(), json!(MANAGED_BY));
+    labels.insert(RELEASE_LABEL.to_owned(), json!(release));
+    if let Some(bundle) = run.upgrade.labels.get(BUNDLE_LABEL) {
+        labels.insert(BUNDLE_LABEL.to_owned(), json!(bundle));
+    }
+    let manifest = plan.manifest(run.cluster.namespace(), &labels);
+    let applied = api
+        .patch(
+            &plan.target,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&manifest),
+        )
+        .await
+        .map_err(|error| StrategyError::Kube {
+            step: format!("applying {object_id} for {}", plan.controller.name()),
+            source: Box::new(
+                run.cluster
+                    .api_error(format!("applying {object_id}"), &error),
+            ),
+        })?;
+    Ok(applied.data.get("status").cloned().unwrap_or(Value::Null))
+}
+
+/// Reads the object until the controller promoted the new version or gave
+/// up, or the analysis's length plus the environment's timeout passed.
+async fn verdict(
+    run: &StrategyRun<'_>,
+    plan: &Plan,
+    api: &Api<DynamicObject>,
+    object_id: &str,
+    (before, generation): (&Value, Option<i64>),
+) -> Result<Outcome, StrategyError> {
+    let controller = plan.controller;
+    let waited = plan.analysis_length() + run.upgrade.timeout;
+    let deadline = Instant::now() + waited;
+    loop {
+        let object = api
+            .get_opt(&plan.target)
+            .await
+            .map_err(|error| StrategyError::Kube {
+                step: format!("reading {object_id}"),
+                source: Box::new(
+                    run.cluster
+                        .api_error(format!("reading {object_id}"), &error),
+                ),
+            })?;
+        let status = object
+            .as_ref()
+            .and_then(|o| o.data.get("status"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let outcome = match controller {
+            Controller::Flagger => flagger_outcome(&status, before),
+            Controller::ArgoRollouts => rollout_outcome(&status, generation),
+        };
+        if outcome != Outcome::Waiting {
+            return Ok(outcome);
+        }
+        if Instant::now() >= deadline {
+            return Ok(Outcome::Failed(format!(
+                "{} did not finish within {} s (is its controller running?)",
+                controller.name(),
+                waited.as_secs()
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// The Deployment's `metadata.generation`, if it exists.
