@@ -19,7 +19,7 @@
 //!
 //! Limits: the traffic share is the pod share (with 3 pods, 10% means one
 //! pod, a third of the requests); no routing by header or cookie, so no
-//! A/B test and no shadow traffic.
+//! A/B test and no shadow traffic here (those are [`super::handoff`]'s).
 
 use std::collections::BTreeMap;
 

@@ -774,7 +774,7 @@ fn flagger_outcome(status: &Value, before: &Value) -> Outcome {
             message().map(|m| format!(": {m}")).unwrap_or_default()
         )),
         "Failed" => Outcome::Failed(format!(
-            "Flagger: phase Failed: {}",
+            "phase Failed: {}",
             message().unwrap_or_else(|| "the analysis failed".to_owned())
         )),
         _ => Outcome::Waiting,
@@ -798,7 +798,7 @@ fn rollout_outcome(status: &Value, generation: Option<i64>) -> Outcome {
         .unwrap_or("the rollout was aborted");
     let aborted = status.get("abort").and_then(Value::as_bool) == Some(true);
     if aborted || phase == "Degraded" {
-        return Outcome::Failed(format!("Argo Rollouts: phase {phase}: {message}"));
+        return Outcome::Failed(format!("phase {phase}: {message}"));
     }
     if phase == "Healthy" {
         return Outcome::Promoted("phase Healthy".to_owned());
@@ -969,7 +969,7 @@ mod tests {
                 &json!({"phase": "Failed", "conditions": [{"type": "Promoted", "message": "Canary analysis failed"}]}),
                 &before
             ),
-            Outcome::Failed("Flagger: phase Failed: Canary analysis failed".to_owned())
+            Outcome::Failed("phase Failed: Canary analysis failed".to_owned())
         );
         assert_eq!(
             flagger_outcome(
