@@ -26,7 +26,8 @@
 //! - Flagger: an A/B test promoted (ledger `succeeded`, the Helm revision
 //!   stays), then a failed analysis (Helm rolled back, ledger `failed` with
 //!   Flagger's reason, the bundle marked bad).
-//! - Argo Rollouts: shadow traffic promoted.
+//! - Argo Rollouts: shadow traffic promoted, then aborted (Helm rolled
+//!   back, ledger `failed` with the rollout's message).
 //! - Neither CRD: refused (exit 2) with the explanation; both with
 //!   `provider = "auto"`: refused, asking to choose; Argo Rollouts without
 //!   `traffic-routing`: refused.
@@ -171,6 +172,15 @@ impl Crd {
 /// The lock every test here holds while the CRDs are as it set them.
 struct Controllers {
     _lock: File,
+}
+
+/// Argo Rollouts' CRD is removed again before the lock is released: the
+/// other deploy tests expect a cluster without it.
+impl Drop for Controllers {
+    fn drop(&mut self) {
+        let kube = Services::load().kube();
+        ARGO.set(&kube, false);
+    }
 }
 
 /// Takes the lock, then installs exactly the CRDs asked for.
@@ -945,10 +955,38 @@ fn argo_rollouts_runs_the_shadow_traffic() {
         Some("succeeded"),
         "{events:?}"
     );
+
+    // v2: aborted; Helm goes back to v1.
+    let (aborted, _) = project.up_with(DIGEST_B, || {
+        let (rollout, generation) = project.object_and_upgrade(&groups, &ARGO, DIGEST_B);
+        groups.set_status(
+            &ARGO,
+            &project.namespace,
+            "app",
+            &json!({"phase": "Degraded", "abort": true, "message": "RolloutAborted: metric error-rate failed",
+                    "workloadObservedGeneration": generation.to_string()}),
+        );
+        rollout
+    });
+    assert_eq!(aborted.code, 1, "{}\n{}", aborted.stdout, aborted.stderr);
+    let values = project.helm(&["get", "values", "app", "-o", "json"]);
+    assert_eq!(values["image"]["digest"], DIGEST_A, "rolled back");
+    let entries = project.history();
+    let failed = entries.last().unwrap();
+    assert_eq!(failed["event"]["kind"], "failed", "{entries:?}");
+    assert!(
+        failed["event"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("metric error-rate failed"),
+        "{failed}"
+    );
     for text in [
         rollout.to_string().as_str(),
         &run.stdout,
         &run.stderr,
+        &aborted.stdout,
+        &aborted.stderr,
         &project.ledger_secrets(),
     ] {
         no_leak(text, &secret, &project.kube);
