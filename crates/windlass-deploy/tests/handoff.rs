@@ -28,6 +28,7 @@
 //!   Flagger's reason, the bundle marked bad).
 //! - Argo Rollouts: shadow traffic promoted, then aborted (Helm rolled
 //!   back, ledger `failed` with the rollout's message).
+//! - `verify = true`: a failing check after the promotion rolls back.
 //! - Neither CRD: refused (exit 2) with the explanation; both with
 //!   `provider = "auto"`: refused, asking to choose; Argo Rollouts without
 //!   `traffic-routing`: refused.
@@ -989,6 +990,63 @@ fn argo_rollouts_runs_the_shadow_traffic() {
         &aborted.stderr,
         &project.ledger_secrets(),
     ] {
+        no_leak(text, &secret, &project.kube);
+    }
+}
+
+/// `verify = true`: once Flagger promoted the new version, the
+/// environment's checks run; a failing one rolls Helm back.
+#[test]
+fn a_failed_check_after_the_hand_off_rolls_back() {
+    let secret = canary("handoff-verify");
+    let kube = Services::load().kube();
+    let groups = Groups::start(&kube, &[&FLAGGER]);
+    let broken = tempfile::tempdir().unwrap();
+    let flag = broken.path().join("broken");
+    let project = Project::new(
+        "handoff-verify",
+        &format!(
+            "{{ kind = \"shadow\", provider = \"flagger\", iterations = 1, interval = \"1s\", verify = true }}\ngates = {{ verify = [{{ name = \"smoke\", command = [\"sh\", \"-c\", \"test ! -e '{}'\"], timeout = \"2s\" }}] }}",
+            flag.display()
+        ),
+        &secret,
+        Some(&groups),
+    );
+    let (first, canary_object) = project.up_with(DIGEST_A, || {
+        project.flagger_ends(&groups, DIGEST_A, "Succeeded", "promoted")
+    });
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    assert_eq!(
+        canary_object["spec"]["analysis"],
+        json!({"interval": "1s", "iterations": 1, "threshold": 1, "mirror": true})
+    );
+
+    std::fs::write(&flag, "").unwrap();
+    let (second, _) = project.up_with(DIGEST_B, || {
+        project.flagger_ends(&groups, DIGEST_B, "Succeeded", "promoted")
+    });
+    assert_eq!(second.code, 1, "{}\n{}", second.stdout, second.stderr);
+    let values = project.helm(&["get", "values", "app", "-o", "json"]);
+    assert_eq!(values["image"]["digest"], DIGEST_A, "rolled back");
+    let gates: Vec<String> = project
+        .history()
+        .iter()
+        .filter(|e| e["event"]["kind"] == "gate")
+        .map(|e| format!("{} {}", e["event"]["gate"], e["event"]["passed"]))
+        .collect();
+    assert!(
+        gates
+            .iter()
+            .any(|g| g.starts_with("\"analysis: verify") && g.ends_with("false")),
+        "{gates:?}"
+    );
+    let events = project.events();
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("failed"),
+        "{events:?}"
+    );
+    for text in [&first.stderr, &second.stdout, &second.stderr] {
         no_leak(text, &secret, &project.kube);
     }
 }
