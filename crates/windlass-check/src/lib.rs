@@ -1,0 +1,13 @@
+//! `windlass check`: lint and test a project in one command (ruff, a type
+//! checker, pytest, cargo fmt/clippy/test, shellcheck, `helm lint`,
+//! Containerfiles and any command from `[check.NAME]`), in parallel, with
+//! cached results, GitHub annotations, a step summary, merged JUnit XML and
+//! SARIF 2.1.0.
+//!
+//! Modules:
+//!
+//! - [`model`]: what a check produced: findings (a problem at a file and
+//!   line), test cases, a status; the one shape every parser fills and
+//!   every report reads.
+
+pub mod model;
