@@ -10,4 +10,14 @@
 //!   line), test cases, a status; the one shape every parser fills and
 //!   every report reads.
 
+pub mod cache;
+pub mod changed;
+pub mod cli;
+pub mod config;
+pub mod files;
 pub mod model;
+pub mod parse;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod tools;
