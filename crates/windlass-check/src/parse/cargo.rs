@@ -141,20 +141,20 @@ pub fn libtest(stdout: &[u8]) -> Vec<TestCase> {
     let mut details: Vec<(String, Vec<&str>)> = Vec::new();
     let mut failures_list = false;
     for line in output.lines() {
-        if let Some(rest) = line.strip_prefix("test ") {
-            if let Some((name, result)) = rest.split_once(" ... ") {
-                failures_list = false;
-                let outcome = match result.trim() {
-                    "ok" => TestOutcome::Passed,
-                    "FAILED" => failed(String::new()),
-                    r if r.starts_with("ignored") => TestOutcome::Skipped {
-                        message: r.strip_prefix("ignored, ").unwrap_or_default().to_owned(),
-                    },
-                    _ => continue,
-                };
-                cases.push(case(name.trim(), outcome));
-                continue;
-            }
+        if let Some(rest) = line.strip_prefix("test ")
+            && let Some((name, result)) = rest.split_once(" ... ")
+        {
+            failures_list = false;
+            let outcome = match result.trim() {
+                "ok" => TestOutcome::Passed,
+                "FAILED" => failed(String::new()),
+                r if r.starts_with("ignored") => TestOutcome::Skipped {
+                    message: r.strip_prefix("ignored, ").unwrap_or_default().to_owned(),
+                },
+                _ => continue,
+            };
+            cases.push(case(name.trim(), outcome));
+            continue;
         }
         if let Some(name) = line.strip_suffix(" --- FAILED") {
             push_failed(&mut cases, name.trim());

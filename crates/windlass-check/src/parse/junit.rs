@@ -4,7 +4,7 @@ use std::path::Path;
 
 use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use super::{MAX_POSITION, ParseError, relative_path};
 use crate::model::{Location, TestCase, TestOutcome};
@@ -40,16 +40,7 @@ pub fn junit(xml: &[u8], root: &Path) -> Result<Vec<TestCase>, ParseError> {
                 return Err(ParseError::new(TOOL, "a DTD (<!DOCTYPE>) is not accepted"));
             }
             Event::Start(e) | Event::Empty(e) if !root_seen => {
-                let name = e.local_name();
-                if !matches!(name.as_ref(), "testsuites" | "testsuite") {
-                    return Err(ParseError::new(
-                        TOOL,
-                        format!(
-                            "the root element is <{}>, not <testsuites> or <testsuite>",
-                            name.as_ref()
-                        ),
-                    ));
-                }
+                check_root(&e)?;
                 root_seen = true;
             }
             Event::Start(e) => match e.local_name().as_ref() {
@@ -65,7 +56,7 @@ pub fn junit(xml: &[u8], root: &Path) -> Result<Vec<TestCase>, ParseError> {
                 name => {
                     if let Some(case) = current.as_mut() {
                         let message = attribute(&e, "message")?.unwrap_or_default();
-                        apply(case, name, message, String::new());
+                        apply(case, name, message, "");
                     }
                 }
             },
@@ -80,20 +71,7 @@ pub fn junit(xml: &[u8], root: &Path) -> Result<Vec<TestCase>, ParseError> {
                 }
             }
             Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => resolve_predefined_entity(&r)
-                        .ok_or_else(|| {
-                            ParseError::new(TOOL, format!("the entity `&{};` is not defined", &*r))
-                        })?
-                        .to_owned(),
-                    Err(e) => {
-                        return Err(ParseError::new(
-                            TOOL,
-                            format!("bad character reference: {e}"),
-                        ));
-                    }
-                };
+                let resolved = resolve_reference(&r)?;
                 if let Some((_, _, text)) = outcome.as_mut() {
                     text.push_str(&resolved);
                 }
@@ -107,10 +85,9 @@ pub fn junit(xml: &[u8], root: &Path) -> Result<Vec<TestCase>, ParseError> {
                 name => {
                     if let (Some(case), Some((kind, message, text))) =
                         (current.as_mut(), outcome.take())
+                        && kind == name
                     {
-                        if kind == name {
-                            apply(case, name, message, text);
-                        }
+                        apply(case, name, message, &text);
                     }
                 }
             },
@@ -133,9 +110,41 @@ pub fn junit(xml: &[u8], root: &Path) -> Result<Vec<TestCase>, ParseError> {
     Ok(cases)
 }
 
+/// The character a reference stands for: a character reference or one of
+/// XML's five predefined entities; any other entity is refused.
+fn resolve_reference(r: &BytesRef<'_>) -> Result<String, ParseError> {
+    match r.resolve_char_ref() {
+        Ok(Some(c)) => Ok(c.to_string()),
+        Ok(None) => resolve_predefined_entity(r)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ParseError::new(TOOL, format!("the entity `&{};` is not defined", &**r))
+            }),
+        Err(e) => Err(ParseError::new(
+            TOOL,
+            format!("bad character reference: {e}"),
+        )),
+    }
+}
+
+fn check_root(e: &BytesStart<'_>) -> Result<(), ParseError> {
+    let name = e.local_name();
+    if matches!(name.as_ref(), "testsuites" | "testsuite") {
+        Ok(())
+    } else {
+        Err(ParseError::new(
+            TOOL,
+            format!(
+                "the root element is <{}>, not <testsuites> or <testsuite>",
+                name.as_ref()
+            ),
+        ))
+    }
+}
+
 /// Records an outcome element on its test case; a failure or error wins
 /// over a skip, and the first failure or error wins over later ones.
-fn apply(case: &mut TestCase, element: &str, message: String, details: String) {
+fn apply(case: &mut TestCase, element: &str, message: String, details: &str) {
     let details = details.trim_end().to_owned();
     let new = match element {
         "failure" => TestOutcome::Failed { message, details },
@@ -145,13 +154,14 @@ fn apply(case: &mut TestCase, element: &str, message: String, details: String) {
         },
         _ => return,
     };
-    let replace = match (&case.outcome, &new) {
-        (TestOutcome::Passed, _) => true,
-        (TestOutcome::Skipped { .. }, TestOutcome::Failed { .. } | TestOutcome::Error { .. }) => {
-            true
-        }
-        _ => false,
-    };
+    let replace = matches!(
+        (&case.outcome, &new),
+        (TestOutcome::Passed, _)
+            | (
+                TestOutcome::Skipped { .. },
+                TestOutcome::Failed { .. } | TestOutcome::Error { .. }
+            )
+    );
     if replace {
         case.outcome = new;
     }
