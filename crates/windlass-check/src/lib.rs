@@ -9,6 +9,10 @@
 //! - [`model`]: what a check produced: findings (a problem at a file and
 //!   line), test cases, a status; the one shape every parser fills and
 //!   every report reads.
+//! - [`parse`]: the tools' machine-readable output (ruff, mypy,
+//!   shellcheck, cargo, JUnit XML, libtest, `helm lint`) into that shape.
+//! - [`report`]: that shape out again: GitHub annotations, the step
+//!   summary, merged JUnit XML and SARIF 2.1.0.
 
 pub mod cache;
 pub mod changed;

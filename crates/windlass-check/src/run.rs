@@ -473,7 +473,7 @@ async fn run_one(
                     Ok(run) => {
                         result
                             .findings
-                            .extend(crate::parse::helm_lint(&run.stdout, Path::new(dir)));
+                            .extend(crate::parse::helm_lint(&run.stdout, if dir == "." { "" } else { dir }));
                         if !run.success {
                             result.output.push_str(&run.text());
                         }
