@@ -9,5 +9,9 @@
 //! - [`model`]: what a check produced: findings (a problem at a file and
 //!   line), test cases, a status; the one shape every parser fills and
 //!   every report reads.
+//! - [`tools`]: the Python tools at pinned versions, installed into
+//!   virtual environments in a shared cache and verified by hash, and the
+//!   project's own environment for pytest.
 
 pub mod model;
+pub mod tools;
