@@ -418,19 +418,13 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
                 message: format!("`[check] index-url` is not a URL ({e})"),
                 hint: Some("write it as `https://host/simple/`".into()),
             })?;
-            // Registers the password with the redactor.
-            let _ = windlass_redact::RedactedUrl::new(url.clone());
             Some(url)
         }
         None => None,
     };
     let installer = crate::tools::Installer::new(crate::tools::InstallerOptions {
         cache_dir: cache_dir.clone(),
-        python: loaded
-            .env
-            .get("WINDLASS_PYTHON")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from),
+        python: crate::tools::python_from_env(&loaded.env),
         index_url,
     });
     let secrets = windlass_secrets::SecretsConfig::from_effective(&loaded.config)?;

@@ -13,6 +13,9 @@
 //!   shellcheck, cargo, JUnit XML, libtest, `helm lint`) into that shape.
 //! - [`report`]: that shape out again: GitHub annotations, the step
 //!   summary, merged JUnit XML and SARIF 2.1.0.
+//! - [`tools`]: the Python tools at pinned versions, installed into
+//!   virtual environments in a shared cache and verified by hash, and the
+//!   project's own environment for pytest.
 
 pub mod cache;
 pub mod changed;

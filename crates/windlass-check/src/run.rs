@@ -194,8 +194,8 @@ async fn prepare_tool(check: &PlannedCheck, ctx: &RunContext) -> Result<Prepared
                 .map_or("", |(_, v)| v)
                 .to_owned();
             let request = ProjectEnvRequest {
-                extras: project_test_extras(&ctx.root),
                 pytest: spec,
+                ..ProjectEnvRequest::default()
             };
             let env = crate::tools::project_env(&ctx.installer, &ctx.root, &request)
                 .await
@@ -228,24 +228,6 @@ async fn prepare_tool(check: &PlannedCheck, ctx: &RunContext) -> Result<Prepared
             env!("CARGO_PKG_VERSION").to_owned(),
         )),
     }
-}
-
-/// The extras of the project that hold its test dependencies.
-fn project_test_extras(root: &Path) -> Vec<String> {
-    let pyproject: toml::Table = windlass_fs::read_to_string(&root.join("pyproject.toml"), 4 << 20)
-        .ok()
-        .and_then(|text| toml::from_str(&text).ok())
-        .unwrap_or_default();
-    let extras = pyproject
-        .get("project")
-        .and_then(|p| p.get("optional-dependencies"))
-        .and_then(toml::Value::as_table);
-    ["test", "tests", "dev"]
-        .iter()
-        .filter(|name| extras.is_some_and(|e| e.contains_key(**name)))
-        .map(|name| (*name).to_owned())
-        .take(1)
-        .collect()
 }
 
 fn error_text(error: &dyn std::error::Error) -> String {
