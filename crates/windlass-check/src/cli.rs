@@ -1,5 +1,7 @@
 //! The command line shared by `windlass-check` and `windlass check`.
 
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -130,11 +132,15 @@ impl Outcome for CheckOutcome {
     }
 
     fn exit_status(&self) -> ExitStatus {
-        match self {
-            Self::Plan(_) => ExitStatus::Success,
-            Self::Report(report) if !report.install_failed.is_empty() => ExitStatus::Remote,
-            Self::Report(report) if report.failed + report.errors > 0 => ExitStatus::Failure,
-            Self::Report(_) => ExitStatus::Success,
+        let Self::Report(report) = self else {
+            return ExitStatus::Success;
+        };
+        if !report.install_failed.is_empty() {
+            ExitStatus::Remote
+        } else if report.failed + report.errors > 0 {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
         }
     }
 }
@@ -172,92 +178,7 @@ impl CheckReport {
     fn render(&self, out: &mut dyn Write, verbose: u8) -> std::io::Result<()> {
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
         for check in &self.checks {
-            let status = match check.status {
-                Status::Passed => "passed",
-                Status::Failed => "FAILED",
-                Status::Error => "ERROR",
-                Status::Skipped => "skipped",
-            };
-            let time = if check.status == Status::Skipped {
-                String::new()
-            } else {
-                format!("  {:.2}s", check.duration.as_secs_f64())
-            };
-            let cached = if check.cached { "  (cached)" } else { "" };
-            let tests = if check.tests.is_empty() {
-                String::new()
-            } else {
-                let failed = check
-                    .tests
-                    .iter()
-                    .filter(|t| {
-                        matches!(
-                            t.outcome,
-                            TestOutcome::Failed { .. } | TestOutcome::Error { .. }
-                        )
-                    })
-                    .count();
-                format!(
-                    "  {} ({failed} failed)",
-                    windlass_output::plural(check.tests.len(), "test", "tests")
-                )
-            };
-            writeln!(out, "{:width$}  {status}{time}{tests}{cached}", check.name)?;
-            for finding in &check.findings {
-                let place = finding.location.as_ref().map_or_else(String::new, |l| {
-                    let mut place = l.path.clone();
-                    if let Some(line) = l.line {
-                        place.push_str(&format!(":{line}"));
-                        if let Some(column) = l.column {
-                            place.push_str(&format!(":{column}"));
-                        }
-                    }
-                    format!("{place}: ")
-                });
-                let rule = finding
-                    .rule
-                    .as_ref()
-                    .map_or_else(String::new, |r| format!("{r} "));
-                let message = finding.message.lines().next().unwrap_or_default();
-                writeln!(
-                    out,
-                    "  {place}{rule}{}",
-                    windlass_output::escape_controls(message)
-                )?;
-            }
-            for test in &check.tests {
-                let (TestOutcome::Failed { message, .. } | TestOutcome::Error { message, .. }) =
-                    &test.outcome
-                else {
-                    continue;
-                };
-                let place = test
-                    .location
-                    .as_ref()
-                    .map_or_else(String::new, |l| match l.line {
-                        Some(line) => format!("{}:{line}: ", l.path),
-                        None => format!("{}: ", l.path),
-                    });
-                let message = message.lines().next().unwrap_or_default();
-                writeln!(
-                    out,
-                    "  {place}{}: {}",
-                    test.name,
-                    windlass_output::escape_controls(message)
-                )?;
-            }
-            let show_output = match check.status {
-                Status::Error => true,
-                Status::Failed => {
-                    verbose > 0 || (check.findings.is_empty() && check.tests.is_empty())
-                }
-                _ => false,
-            };
-            if show_output && !check.output.is_empty() {
-                for line in check.output.lines() {
-                    writeln!(out, "  | {}", windlass_output::escape_controls(line))?;
-                }
-            }
+            render_check(check, width, out, verbose)?;
         }
         let mut parts = vec![format!("{} passed", self.passed)];
         if self.failed > 0 {
@@ -280,6 +201,101 @@ impl CheckReport {
             self.duration.as_secs_f64()
         )
     }
+}
+
+/// One check's line, then its findings, failed tests and (when they do
+/// not say it all) its output.
+fn render_check(
+    check: &CheckResult,
+    width: usize,
+    out: &mut dyn Write,
+    verbose: u8,
+) -> std::io::Result<()> {
+    let status = match check.status {
+        Status::Passed => "passed",
+        Status::Failed => "FAILED",
+        Status::Error => "ERROR",
+        Status::Skipped => "skipped",
+    };
+    let time = if check.status == Status::Skipped {
+        String::new()
+    } else {
+        format!("  {:.2}s", check.duration.as_secs_f64())
+    };
+    let cached = if check.cached { "  (cached)" } else { "" };
+    let tests = if check.tests.is_empty() {
+        String::new()
+    } else {
+        let failed = check
+            .tests
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.outcome,
+                    TestOutcome::Failed { .. } | TestOutcome::Error { .. }
+                )
+            })
+            .count();
+        format!(
+            "  {} ({failed} failed)",
+            windlass_output::plural(check.tests.len(), "test", "tests")
+        )
+    };
+    writeln!(out, "{:width$}  {status}{time}{tests}{cached}", check.name)?;
+    for finding in &check.findings {
+        let place = finding.location.as_ref().map_or_else(String::new, |l| {
+            let mut place = l.path.clone();
+            if let Some(line) = l.line {
+                let _ = write!(place, ":{line}");
+                if let Some(column) = l.column {
+                    let _ = write!(place, ":{column}");
+                }
+            }
+            format!("{place}: ")
+        });
+        let rule = finding
+            .rule
+            .as_ref()
+            .map_or_else(String::new, |r| format!("{r} "));
+        let message = finding.message.lines().next().unwrap_or_default();
+        writeln!(
+            out,
+            "  {place}{rule}{}",
+            windlass_output::escape_controls(message)
+        )?;
+    }
+    for test in &check.tests {
+        let (TestOutcome::Failed { message, .. } | TestOutcome::Error { message, .. }) =
+            &test.outcome
+        else {
+            continue;
+        };
+        let place = test
+            .location
+            .as_ref()
+            .map_or_else(String::new, |l| match l.line {
+                Some(line) => format!("{}:{line}: ", l.path),
+                None => format!("{}: ", l.path),
+            });
+        let message = message.lines().next().unwrap_or_default();
+        writeln!(
+            out,
+            "  {place}{}: {}",
+            test.name,
+            windlass_output::escape_controls(message)
+        )?;
+    }
+    let show_output = match check.status {
+        Status::Error => true,
+        Status::Failed => verbose > 0 || (check.findings.is_empty() && check.tests.is_empty()),
+        _ => false,
+    };
+    if show_output && !check.output.is_empty() {
+        for line in check.output.lines() {
+            writeln!(out, "  | {}", windlass_output::escape_controls(line))?;
+        }
+    }
+    Ok(())
 }
 
 /// What `windlass check` prints with `--json`.
@@ -343,10 +359,13 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
         .map_or_else(|| loaded.cwd.clone(), Path::to_path_buf);
     let args = &cli.args;
     let files = crate::files::project_files(&root);
-    let config_file = loaded
-        .config
-        .project_dir()
-        .map(|dir| dir.join("windlass.toml"));
+    let config_file = match &cli.config {
+        Some(path) => Some(loaded.cwd.join(path)),
+        None => loaded
+            .config
+            .project_dir()
+            .map(|dir| dir.join("windlass.toml")),
+    };
     let selection = Selection {
         only: args.only.clone(),
         skip: args.skip.clone(),
@@ -355,57 +374,7 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
     if args.list {
         return Ok(CheckOutcome::Plan(plan));
     }
-    let mut restrict: Option<std::collections::BTreeSet<String>> = None;
-    if !args.paths.is_empty() {
-        let mut under = Vec::new();
-        for path in &args.paths {
-            let absolute = loaded.cwd.join(path);
-            let Ok(relative) = absolute.strip_prefix(&root) else {
-                return Err(crate::plan::PlanError {
-                    message: format!(
-                        "`{}` is outside the project `{}`",
-                        path.display(),
-                        root.display()
-                    ),
-                    hint: Some(
-                        "give paths inside the project, or run from the project's directory".into(),
-                    ),
-                }
-                .into());
-            };
-            if !absolute.exists() {
-                return Err(crate::plan::PlanError {
-                    message: format!("`{}` does not exist", path.display()),
-                    hint: None,
-                }
-                .into());
-            }
-            under.push(crate::files::slash_path(relative));
-        }
-        restrict = Some(
-            files
-                .iter()
-                .filter(|f| {
-                    under
-                        .iter()
-                        .any(|u| u.is_empty() || *f == u || f.starts_with(&format!("{u}/")))
-                })
-                .cloned()
-                .collect(),
-        );
-    }
-    if let Some(reference) = &args.changed {
-        let reference = if reference.is_empty() {
-            crate::changed::default_ref(&root).await
-        } else {
-            reference.clone()
-        };
-        let changed = crate::changed::changed_files(&root, &reference).await?;
-        restrict = Some(match restrict {
-            Some(paths) => paths.intersection(&changed).cloned().collect(),
-            None => changed,
-        });
-    }
+    let restrict = restriction(args, &root, &loaded.cwd, &files).await?;
     let cache_dir = windlass_dist_cache_dir(&loaded.env);
     let index_url = match section.index_url.as_deref().or_else(|| {
         loaded
@@ -477,6 +446,69 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
     Ok(CheckOutcome::Report(report))
 }
 
+/// The files a run is restricted to: those under the paths given, and
+/// with `--changed` those changed since the ref; none when neither is
+/// given.
+async fn restriction(
+    args: &CheckArgs,
+    root: &Path,
+    cwd: &Path,
+    files: &[String],
+) -> anyhow::Result<Option<BTreeSet<String>>> {
+    let mut restrict: Option<BTreeSet<String>> = None;
+    if !args.paths.is_empty() {
+        let mut under = Vec::new();
+        for path in &args.paths {
+            let absolute = cwd.join(path);
+            let Ok(relative) = absolute.strip_prefix(root) else {
+                return Err(crate::plan::PlanError {
+                    message: format!(
+                        "`{}` is outside the project `{}`",
+                        path.display(),
+                        root.display()
+                    ),
+                    hint: Some(
+                        "give paths inside the project, or run from the project's directory".into(),
+                    ),
+                }
+                .into());
+            };
+            if !absolute.exists() {
+                return Err(crate::plan::PlanError {
+                    message: format!("`{}` does not exist", path.display()),
+                    hint: None,
+                }
+                .into());
+            }
+            under.push(crate::files::slash_path(relative));
+        }
+        restrict = Some(
+            files
+                .iter()
+                .filter(|f| {
+                    under
+                        .iter()
+                        .any(|u| u.is_empty() || *f == u || f.starts_with(&format!("{u}/")))
+                })
+                .cloned()
+                .collect(),
+        );
+    }
+    if let Some(reference) = &args.changed {
+        let reference = if reference.is_empty() {
+            crate::changed::default_ref(root).await
+        } else {
+            reference.clone()
+        };
+        let changed = crate::changed::changed_files(root, &reference).await?;
+        restrict = Some(match restrict {
+            Some(paths) => paths.intersection(&changed).cloned().collect(),
+            None => changed,
+        });
+    }
+    Ok(restrict)
+}
+
 /// The annotations and step summary in GitHub Actions, and the `--junit`
 /// and `--sarif` files.
 fn write_reports(
@@ -515,6 +547,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
         let mut file = tempfile::NamedTempFile::new_in(dir)?;
         file.write_all(&bytes)?;
         file.as_file().sync_all()?;

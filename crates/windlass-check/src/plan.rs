@@ -164,60 +164,21 @@ pub fn plan(
     selection: &Selection,
     config_file: Option<&Path>,
 ) -> Result<Plan, PlanError> {
-    let shown = config_file.map_or_else(|| PathBuf::from("windlass.toml"), Path::to_path_buf);
-    let shown = shown.display();
+    let shown = config_file
+        .map_or_else(|| PathBuf::from("windlass.toml"), Path::to_path_buf)
+        .display()
+        .to_string();
     let mut checks = detect(root, files);
     for (name, spec) in &section.checks {
-        let position = checks.iter().position(|c| &c.name == name);
-        let check = match position {
-            Some(i) => &mut checks[i],
-            None => {
-                if spec.enabled == Some(false) {
-                    continue;
-                }
-                let Some(command) = &spec.command else {
-                    let known = Builtin::from_name(name).is_some();
-                    if known {
-                        // A built-in check configured for a project it does
-                        // not fit: nothing to run.
-                        continue;
-                    }
-                    return Err(PlanError {
-                        message: format!(
-                            "{shown}: `[check.{name}]` is not a built-in check and has no `command`"
-                        ),
-                        hint: Some(format!(
-                            "add `command = [\"...\"]` to `[check.{name}]`, or use one of: {}",
-                            builtin_names()
-                        )),
-                    });
-                };
-                if command.is_empty() {
-                    return Err(empty_command(&shown, name));
-                }
-                let tool = command[0]
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&command[0])
-                    .to_owned();
-                checks.push(PlannedCheck {
-                    name: name.clone(),
-                    tool,
-                    reason: format!("[check.{name}] in {}", file_name(&shown.to_string())),
-                    files: files.to_vec(),
-                    takes_files: false,
-                    command: None,
-                    env: Vec::new(),
-                    builtin: None,
-                    env_values: BTreeMap::new(),
-                    format: OutputFormat::Text,
-                    config_files: Vec::new(),
-                    dirs: Vec::new(),
-                });
-                checks.last_mut().expect("just pushed")
+        if !checks.iter().any(|c| &c.name == name) {
+            match custom_check(name, spec, files, &shown)? {
+                Some(check) => checks.push(check),
+                None => continue,
             }
-        };
-        apply(check, spec, files, &shown.to_string())?;
+        }
+        if let Some(check) = checks.iter_mut().find(|c| &c.name == name) {
+            apply(check, spec, files, &shown)?;
+        }
     }
     checks.retain(|c| {
         section
@@ -259,6 +220,61 @@ pub fn plan(
     Ok(Plan { checks })
 }
 
+/// The check a `[check.NAME]` table adds, when it adds one (a disabled
+/// table, or a built-in check's table in a project it does not fit, adds
+/// none).
+fn custom_check(
+    name: &str,
+    spec: &CheckSpec,
+    files: &[String],
+    shown: &str,
+) -> Result<Option<PlannedCheck>, PlanError> {
+    if spec.enabled == Some(false) {
+        return Ok(None);
+    }
+    let Some(command) = &spec.command else {
+        if Builtin::from_name(name).is_some() {
+            return Ok(None);
+        }
+        return Err(PlanError {
+            message: format!(
+                "{shown}: `[check.{name}]` is not a built-in check and has no `command`"
+            ),
+            hint: Some(format!(
+                "add `command = [\"...\"]` to `[check.{name}]`, or use one of: {}",
+                builtin_names()
+            )),
+        });
+    };
+    let Some(program) = command.first() else {
+        return Err(empty_command(&shown, name));
+    };
+    Ok(Some(PlannedCheck {
+        name: name.to_owned(),
+        tool: program_name(program),
+        reason: format!("[check.{name}] in {}", file_name(shown)),
+        files: files.to_vec(),
+        takes_files: false,
+        command: None,
+        env: Vec::new(),
+        builtin: None,
+        env_values: BTreeMap::new(),
+        format: OutputFormat::Text,
+        config_files: Vec::new(),
+        dirs: Vec::new(),
+    }))
+}
+
+/// A program's file name (`ruff` for `/opt/bin/ruff`).
+fn program_name(program: &str) -> String {
+    program.rsplit('/').next().unwrap_or(program).to_owned()
+}
+
+/// Whether a `/`-separated path has this extension.
+pub(crate) fn has_extension(path: &str, extension: &str) -> bool {
+    Path::new(path).extension().is_some_and(|e| e == extension)
+}
+
 fn builtin_names() -> String {
     Builtin::ALL
         .iter()
@@ -287,13 +303,8 @@ fn apply(
             return Err(empty_command(&shown, &name));
         }
         check.command = Some(command.clone());
-        check.builtin = check.builtin.filter(|_| false);
         check.takes_files = false;
-        check.tool = command[0]
-            .rsplit('/')
-            .next()
-            .unwrap_or(&command[0])
-            .to_owned();
+        check.tool = program_name(&command[0]);
         check.format = OutputFormat::Text;
     }
     if let Some(globs) = &spec.files {
@@ -363,65 +374,12 @@ fn builtin(check: Builtin, reason: String, files: Vec<String>) -> PlannedCheck {
 /// The built-in checks that fit the project.
 pub fn detect(root: &Path, files: &[String]) -> Vec<PlannedCheck> {
     let mut checks = Vec::new();
-    let python = matching(files, |f| f.ends_with(".py") || f.ends_with(".pyi"));
+    let python = matching(files, |f| has_extension(f, "py") || has_extension(f, "pyi"));
     if root.join("pyproject.toml").is_file() {
-        let pyproject: toml::Table =
-            windlass_fs::read_to_string(&root.join("pyproject.toml"), 4 << 20)
-                .ok()
-                .and_then(|text| toml::from_str(&text).ok())
-                .unwrap_or_default();
-        let tool = pyproject.get("tool").and_then(toml::Value::as_table);
-        let ruff_config = existing(root, &["pyproject.toml", "ruff.toml", ".ruff.toml"]);
-        let mut ruff = builtin(
-            Builtin::Ruff,
-            "pyproject.toml: a Python project".into(),
-            python.clone(),
-        );
-        ruff.config_files.clone_from(&ruff_config);
-        checks.push(ruff);
-        let mut format = builtin(
-            Builtin::RuffFormat,
-            "pyproject.toml: a Python project".into(),
-            python.clone(),
-        );
-        format.config_files = ruff_config;
-        checks.push(format);
-        let mypy_reason = if tool.is_some_and(|t| t.contains_key("mypy")) {
-            Some("pyproject.toml has [tool.mypy]".to_owned())
-        } else if root.join("mypy.ini").is_file() {
-            Some("mypy.ini".to_owned())
-        } else if root.join(".mypy.ini").is_file() {
-            Some(".mypy.ini".to_owned())
-        } else if windlass_fs::read_to_string(&root.join("setup.cfg"), 4 << 20)
-            .is_ok_and(|text| text.lines().any(|l| l.trim() == "[mypy]"))
-        {
-            Some("setup.cfg has [mypy]".to_owned())
-        } else {
-            None
-        };
-        if let Some(reason) = mypy_reason {
-            let mut mypy = builtin(Builtin::Mypy, reason, python.clone());
-            mypy.config_files = existing(
-                root,
-                &["pyproject.toml", "mypy.ini", ".mypy.ini", "setup.cfg"],
-            );
-            checks.push(mypy);
-        }
-        let tests = matching(&python, |f| {
-            let name = file_name(f);
-            (name.starts_with("test_") && name.ends_with(".py")) || name.ends_with("_test.py")
-        });
-        if !tests.is_empty() {
-            let reason = match tests.first() {
-                Some(first) if tests.len() == 1 => format!("tests: {first}"),
-                Some(first) => format!("tests: {first} and {} more", tests.len() - 1),
-                None => String::new(),
-            };
-            checks.push(builtin(Builtin::Pytest, reason, files.to_vec()));
-        }
+        python_checks(root, files, &python, &mut checks);
     }
     if root.join("Cargo.toml").is_file() {
-        let rust = matching(files, |f| f.ends_with(".rs"));
+        let rust = matching(files, |f| has_extension(f, "rs"));
         let mut fmt = builtin(
             Builtin::CargoFmt,
             "Cargo.toml: a Rust project".into(),
@@ -430,7 +388,7 @@ pub fn detect(root: &Path, files: &[String]) -> Vec<PlannedCheck> {
         fmt.config_files = existing(root, &["rustfmt.toml", ".rustfmt.toml"]);
         checks.push(fmt);
         let clippy_files = matching(files, |f| {
-            f.ends_with(".rs")
+            has_extension(f, "rs")
                 || file_name(f) == "Cargo.toml"
                 || f == "Cargo.lock"
                 || f == "clippy.toml"
@@ -486,4 +444,61 @@ pub fn detect(root: &Path, files: &[String]) -> Vec<PlannedCheck> {
         checks.push(builtin(Builtin::Containerfile, reason, containerfiles));
     }
     checks
+}
+
+/// The checks of a Python project (a `pyproject.toml` at the root).
+fn python_checks(root: &Path, files: &[String], python: &[String], checks: &mut Vec<PlannedCheck>) {
+    let pyproject: toml::Table = windlass_fs::read_to_string(&root.join("pyproject.toml"), 4 << 20)
+        .ok()
+        .and_then(|text| toml::from_str(&text).ok())
+        .unwrap_or_default();
+    let tool = pyproject.get("tool").and_then(toml::Value::as_table);
+    let ruff_config = existing(root, &["pyproject.toml", "ruff.toml", ".ruff.toml"]);
+    let mut ruff = builtin(
+        Builtin::Ruff,
+        "pyproject.toml: a Python project".into(),
+        python.to_vec(),
+    );
+    ruff.config_files.clone_from(&ruff_config);
+    checks.push(ruff);
+    let mut format = builtin(
+        Builtin::RuffFormat,
+        "pyproject.toml: a Python project".into(),
+        python.to_vec(),
+    );
+    format.config_files = ruff_config;
+    checks.push(format);
+    let mypy_reason = if tool.is_some_and(|t| t.contains_key("mypy")) {
+        Some("pyproject.toml has [tool.mypy]".to_owned())
+    } else if root.join("mypy.ini").is_file() {
+        Some("mypy.ini".to_owned())
+    } else if root.join(".mypy.ini").is_file() {
+        Some(".mypy.ini".to_owned())
+    } else if windlass_fs::read_to_string(&root.join("setup.cfg"), 4 << 20)
+        .is_ok_and(|text| text.lines().any(|l| l.trim() == "[mypy]"))
+    {
+        Some("setup.cfg has [mypy]".to_owned())
+    } else {
+        None
+    };
+    if let Some(reason) = mypy_reason {
+        let mut mypy = builtin(Builtin::Mypy, reason, python.to_vec());
+        mypy.config_files = existing(
+            root,
+            &["pyproject.toml", "mypy.ini", ".mypy.ini", "setup.cfg"],
+        );
+        checks.push(mypy);
+    }
+    let tests = matching(python, |f| {
+        let name = file_name(f);
+        has_extension(name, "py") && (name.starts_with("test_") || name.ends_with("_test.py"))
+    });
+    if !tests.is_empty() {
+        let reason = match tests.first() {
+            Some(first) if tests.len() == 1 => format!("tests: {first}"),
+            Some(first) => format!("tests: {first} and {} more", tests.len() - 1),
+            None => String::new(),
+        };
+        checks.push(builtin(Builtin::Pytest, reason, files.to_vec()));
+    }
 }

@@ -106,7 +106,7 @@ pub async fn run(
             Some(Err(message)) => {
                 let mut result = base_result(&check, None);
                 result.status = Status::Error;
-                result.output = message.clone();
+                result.output.clone_from(message);
                 install_failed.push(check.name.clone());
                 done(&result);
                 results[i] = Some(result);
@@ -278,7 +278,7 @@ fn base_result(check: &PlannedCheck, version: Option<String>) -> CheckResult {
 fn skipped(check: &PlannedCheck, why: &str) -> CheckResult {
     let mut result = base_result(check, None);
     result.status = Status::Skipped;
-    result.output = why.to_owned();
+    why.clone_into(&mut result.output);
     result
 }
 
@@ -341,7 +341,7 @@ fn command_line(
         (None, Some(Builtin::CargoTest)) => vec![program, "test".into(), "--workspace".into()],
         (None, Some(Builtin::Shellcheck)) => vec![program, "-f".into(), "json1".into()],
         (None, Some(Builtin::HelmLint)) => vec![program, "lint".into()],
-        (None, Some(Builtin::Containerfile)) | (None, None) => vec![program],
+        (None, Some(Builtin::Containerfile) | None) => vec![program],
     };
     let pass_files = match check.builtin {
         _ if check.command.is_some() => check.takes_files,
@@ -381,30 +381,24 @@ fn shown_command(argv: &[String], files: &[String]) -> Vec<String> {
     shown
 }
 
-async fn run_one(
+/// The cache key of a check run with this command line.
+fn cache_key(
     check: &PlannedCheck,
     files: &[String],
+    argv: &[String],
     ready: &Prepared,
-    ctx: &RunContext,
-) -> CheckResult {
-    let scratch = match tempfile::Builder::new().prefix("windlass-check-").tempdir() {
-        Ok(dir) => dir,
-        Err(e) => {
-            let mut result = base_result(check, Some(ready.version.clone()));
-            result.status = Status::Error;
-            result.output = format!("cannot make a temporary directory: {e}");
-            return result;
-        }
+    root: &Path,
+) -> String {
+    let mut key_files: Vec<&str> = if check.takes_files {
+        files.iter().map(String::as_str).collect()
+    } else {
+        check.files.iter().map(String::as_str).collect()
     };
-    let junit = scratch.path().join("junit.xml");
-    let argv = command_line(check, files, ready, &junit);
-    let mut key_files: Vec<&str> = files.iter().map(String::as_str).collect();
-    if !check.takes_files {
-        key_files = check.files.iter().map(String::as_str).collect();
-    }
     key_files.extend(check.config_files.iter().map(String::as_str));
     key_files.sort_unstable();
     key_files.dedup();
+    // The scratch directory changes from run to run; what is in it is the
+    // tool's output, not an input.
     let key_argv: Vec<String> = argv
         .iter()
         .map(|a| {
@@ -419,7 +413,7 @@ async fn run_one(
         OutputFormat::Text => "text",
         OutputFormat::Junit => "junit",
     };
-    let key = KeyInputs {
+    KeyInputs {
         name: &check.name,
         tool: &check.tool,
         version: &ready.version,
@@ -428,80 +422,51 @@ async fn run_one(
         env: &check.env_values,
         files: key_files
             .iter()
-            .map(|f| (*f, hash_file(&ctx.root.join(f))))
+            .map(|f| (*f, hash_file(&root.join(f))))
             .collect(),
         project_env: ready.project_env.as_deref(),
     }
-    .key();
+    .key()
+}
+
+async fn run_one(
+    check: &PlannedCheck,
+    files: &[String],
+    ready: &Prepared,
+    ctx: &RunContext,
+) -> CheckResult {
+    let mut result = base_result(check, Some(ready.version.clone()));
+    let scratch = match tempfile::Builder::new().prefix("windlass-check-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            result.status = Status::Error;
+            result.output = format!("cannot make a temporary directory: {e}");
+            return result;
+        }
+    };
+    let junit = scratch.path().join("junit.xml");
+    let argv = command_line(check, files, ready, &junit);
+    let key = cache_key(check, files, &argv, ready, &ctx.root);
     if let Some(cache) = &ctx.cache
         && let Some(result) = cache.get(&key)
     {
         return result;
     }
     let started = Instant::now();
-    let mut result = base_result(check, Some(ready.version.clone()));
     result.command = shown_command(&argv, files);
-    let outcome = match check.builtin {
-        Some(Builtin::Containerfile) if check.command.is_none() => {
-            result.findings = containerfiles(&ctx.root, files);
-            None
-        }
-        Some(Builtin::HelmLint) if check.command.is_none() => {
-            let mut last = None;
-            for dir in &check.dirs {
-                let mut argv = argv.clone();
-                argv.push(dir.clone());
-                match execute(check, &argv, &junit, ctx).await {
-                    Ok(run) => {
-                        result
-                            .findings
-                            .extend(crate::parse::helm_lint(&run.stdout, if dir == "." { "" } else { dir }));
-                        if !run.success {
-                            result.output.push_str(&run.text());
-                        }
-                        last = Some(run);
-                    }
-                    Err(message) => {
-                        result.status = Status::Error;
-                        result.output = message;
-                        result.duration = started.elapsed();
-                        return result;
-                    }
-                }
-            }
-            last
-        }
-        _ => match execute(check, &argv, &junit, ctx).await {
-            Ok(run) => Some(run),
-            Err(message) => {
-                result.status = Status::Error;
-                result.output = message;
-                result.duration = started.elapsed();
-                return result;
-            }
-        },
-    };
-    if let Some(run) = &outcome
-        && !matches!(check.builtin, Some(Builtin::HelmLint))
-    {
-        read_results(check, run, &junit, &ctx.root, &mut result);
-    } else if let Some(run) = &outcome {
-        result.exit_code = run.code;
-        if !run.success && result.findings.is_empty() {
-            result.status = Status::Failed;
-        }
+    if let Err(message) = execute_check(check, files, &argv, &junit, ctx, &mut result).await {
+        result.status = Status::Error;
+        result.output = message;
     }
-    if !result.findings.is_empty()
+    let problems = !result.findings.is_empty()
         || result.tests.iter().any(|t| {
             matches!(
                 t.outcome,
                 TestOutcome::Failed { .. } | TestOutcome::Error { .. }
             )
-        })
-    {
-        if result.status != Status::Error {
-            result.status = Status::Failed;
-        }
+        });
+    if problems && result.status != Status::Error {
+        result.status = Status::Failed;
     }
     if result.status == Status::Passed {
         result.output.clear();
@@ -514,6 +479,45 @@ async fn run_one(
         cache.put(&key, &result);
     }
     result
+}
+
+/// Runs the check's tool (or, for Containerfiles, the parser) and reads
+/// what it found into `result`; an error is a tool that could not run.
+async fn execute_check(
+    check: &PlannedCheck,
+    files: &[String],
+    argv: &[String],
+    junit: &Path,
+    ctx: &RunContext,
+    result: &mut CheckResult,
+) -> Result<(), String> {
+    let native = check.command.is_none();
+    match check.builtin {
+        Some(Builtin::Containerfile) if native => {
+            result.findings = containerfiles(&ctx.root, files);
+        }
+        Some(Builtin::HelmLint) if native => {
+            for dir in &check.dirs {
+                let mut argv = argv.to_vec();
+                argv.push(dir.clone());
+                let run = execute(check, &argv, junit, ctx).await?;
+                let chart = if dir == "." { "" } else { dir.as_str() };
+                result
+                    .findings
+                    .extend(crate::parse::helm_lint(&run.stdout, chart));
+                result.exit_code = run.code;
+                if !run.success {
+                    result.output.push_str(&run.text());
+                    result.status = Status::Failed;
+                }
+            }
+        }
+        _ => {
+            let run = execute(check, argv, junit, ctx).await?;
+            read_results(check, &run, junit, &ctx.root, result);
+        }
+    }
+    Ok(())
 }
 
 /// A finished child: its exit, and its output redacted.
@@ -537,11 +541,11 @@ impl Ran {
 
 async fn execute(
     check: &PlannedCheck,
-    argv: &[String],
+    command: &[String],
     junit: &Path,
     ctx: &RunContext,
 ) -> Result<Ran, String> {
-    let Some((program, args)) = argv.split_first() else {
+    let Some((program, args)) = command.split_first() else {
         return Err("the command is empty".into());
     };
     let mut cmd = Cmd::new(program, &ctx.root)
