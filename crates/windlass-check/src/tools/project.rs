@@ -70,6 +70,21 @@ pub struct ProjectEnv {
     pub locks: Vec<PathBuf>,
 }
 
+/// The key [`project_env`] would give the environment of the project in
+/// `project_dir`, without building anything.
+pub async fn project_env_key(
+    installer: &Installer,
+    project_dir: &Path,
+    request: &ProjectEnvRequest,
+) -> Result<String, InstallError> {
+    let host = installer.host().await?;
+    let project_dir = project_dir
+        .canonicalize()
+        .map_err(InstallError::io("find", project_dir))?;
+    let project = Project::read(&project_dir, request)?;
+    Ok(project.key(installer, &host.identity(), request))
+}
+
 /// The environment of the project in `project_dir`, built unless a
 /// complete one with the same key exists.
 pub async fn project_env(
