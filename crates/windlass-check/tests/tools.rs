@@ -5,7 +5,10 @@
 //! second run of the suite reuses what the first installed; tests that
 //! need a cold cache (a rebuild, a race, a failure) make their own.
 
+#![allow(clippy::unwrap_used, reason = "test helpers panic on failed setup")]
+
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -73,11 +76,11 @@ fn rendered(error: &InstallError) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        text.push_str(&format!("\ncaused by: {cause}"));
+        let _ = write!(text, "\ncaused by: {cause}");
         source = cause.source();
     }
     if let Some(hint) = error.hint() {
-        text.push_str(&format!("\n\nhint: {hint}"));
+        let _ = write!(text, "\n\nhint: {hint}");
     }
     text
 }
@@ -109,8 +112,14 @@ async fn ruff_is_installed_then_reused_without_pip() {
     assert_eq!(second.bin, first.bin);
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(!calls.is_empty(), "the wrapper was not used");
-    assert!(!calls.contains("-m pip"), "pip ran on a warm cache:\n{calls}");
-    assert!(!calls.contains("-m venv"), "a venv was made on a warm cache:\n{calls}");
+    assert!(
+        !calls.contains("-m pip"),
+        "pip ran on a warm cache:\n{calls}"
+    );
+    assert!(
+        !calls.contains("-m venv"),
+        "a venv was made on a warm cache:\n{calls}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -119,10 +128,9 @@ async fn the_lock_hashes_match_the_installed_files() {
     let tool = installer(shared_cache()).ensure(&mypy).await.unwrap();
     assert_eq!(tool.version, "2.4.1");
     assert!(tool.unverified.is_empty(), "{:?}", tool.unverified);
-    let lock: ToolLock = serde_json::from_str(
-        &std::fs::read_to_string(tool.env_dir.join("lock.json")).unwrap(),
-    )
-    .unwrap();
+    let lock: ToolLock =
+        serde_json::from_str(&std::fs::read_to_string(tool.env_dir.join("lock.json")).unwrap())
+            .unwrap();
     assert!(lock.files.len() > 1, "mypy has dependencies: {lock:?}");
     assert!(lock.files.iter().any(|f| f.name == "mypy" && f.requested));
 
@@ -176,7 +184,12 @@ fn site_packages(env_dir: &Path) -> PathBuf {
     let python = std::fs::read_dir(&lib)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("python"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("python")
+        })
         .unwrap();
     python.join("site-packages")
 }
@@ -223,7 +236,7 @@ async fn concurrent_ensures_make_one_environment() {
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
         .collect();
-    assert_eq!(envs, [first.env_dir.clone()]);
+    assert_eq!(envs, std::slice::from_ref(&first.env_dir));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -236,7 +249,10 @@ async fn an_unknown_version_is_a_remote_failure_naming_the_tool() {
     assert!(text.contains("cannot install ruff"), "{text}");
     assert!(text.contains("ruff==0.0.999999"), "{text}");
     assert!(text.contains("No matching distribution"), "{text}");
-    assert!(text.contains("hint: check that this version exists"), "{text}");
+    assert!(
+        text.contains("hint: check that this version exists"),
+        "{text}"
+    );
     // Nothing half-made is left to be mistaken for an environment.
     let left: Vec<_> = std::fs::read_dir(cache.path().join("check/tools"))
         .unwrap()
@@ -363,7 +379,9 @@ async fn the_project_environment_runs_the_example_tests() {
         .unwrap();
     assert_ne!(with_other_pytest, env.key);
     assert_eq!(
-        project_env_key(&installer, &project, &request).await.unwrap(),
+        project_env_key(&installer, &project, &request)
+            .await
+            .unwrap(),
         env.key
     );
 }
@@ -385,5 +403,8 @@ async fn a_missing_extra_is_a_configuration_error() {
         .unwrap_err();
     assert_eq!(error.exit_status(), ExitStatus::Usage);
     let text = rendered(&error);
-    assert!(text.contains("pyproject.toml: the extra `testing`"), "{text}");
+    assert!(
+        text.contains("pyproject.toml: the extra `testing`"),
+        "{text}"
+    );
 }
