@@ -38,7 +38,7 @@ use url::Url;
 
 pub use self::error::InstallError;
 pub use self::pip::{LockedFile, ToolLock};
-pub use self::project::{ProjectEnv, ProjectEnvRequest, project_env};
+pub use self::project::{ProjectEnv, ProjectEnvRequest, project_env, project_env_key};
 pub use self::python::HostPython;
 
 /// The versions installed when the configuration names none.

@@ -3,6 +3,7 @@
 //! install exactly those files, each checked against the hash the index
 //! gave (`--require-hashes --no-deps`).
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -141,10 +142,7 @@ pub(crate) async fn install_locked(
         let mut text = String::new();
         for file in &verified {
             let sha = file.sha256.as_deref().unwrap_or_default();
-            text.push_str(&format!(
-                "{} @ {} --hash=sha256:{sha}\n",
-                file.name, file.url
-            ));
+            let _ = writeln!(text, "{} @ {} --hash=sha256:{sha}", file.name, file.url);
         }
         let path = pip.cwd.join("locked-requirements.txt");
         std::fs::write(&path, text).map_err(InstallError::io("write", &path))?;

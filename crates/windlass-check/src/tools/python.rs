@@ -30,6 +30,18 @@ print(json.dumps({
 }))
 "#;
 
+/// What [`PROBE`] prints.
+#[derive(Deserialize)]
+struct Probe {
+    executable: PathBuf,
+    version: String,
+    full_version: String,
+    implementation: String,
+    platform: String,
+    libc: String,
+    pip: Option<String>,
+}
+
 /// The Python environments are built with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostPython {
@@ -73,16 +85,6 @@ impl HostPython {
         };
         if !outcome.success() {
             return Err(probe_failed(stderr_tail(&outcome)));
-        }
-        #[derive(Deserialize)]
-        struct Probe {
-            executable: PathBuf,
-            version: String,
-            full_version: String,
-            implementation: String,
-            platform: String,
-            libc: String,
-            pip: Option<String>,
         }
         let probe: Probe = serde_json::from_slice(outcome.stdout().unwrap_or_default())
             .map_err(|e| probe_failed(e.to_string()))?;
