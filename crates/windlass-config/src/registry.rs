@@ -132,7 +132,13 @@ pub const ENV_VARS: &[EnvVar] = &[
         name: "WINDLASS_HELM",
         key: None,
         kind: Kind::Path,
-        description: "The `helm` binary `windlass deploy` runs (Helm v4, or v3.13 and later), instead of `helm` on `PATH`.",
+        description: "The `helm` binary `windlass deploy` and `windlass check` run (Helm v4, or v3.13 and later), instead of `helm` on `PATH`.",
+    },
+    EnvVar {
+        name: "WINDLASS_CHECK_JUNIT",
+        key: None,
+        kind: Kind::Path,
+        description: "Not read but set: `windlass check` gives each command it runs the path where a `[check.NAME]` with `format = \"junit\"` writes its JUnit XML (the same path as `{junit}` in its arguments).",
     },
     EnvVar {
         name: "WINDLASS_LOG",
