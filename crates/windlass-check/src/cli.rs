@@ -150,6 +150,7 @@ fn render_plan(plan: &Plan, out: &mut dyn Write, verbose: u8) -> std::io::Result
         return writeln!(out, "no check fits this project");
     }
     let width = plan.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let tools = plan.checks.iter().map(|c| c.tool.len()).max().unwrap_or(0);
     for check in &plan.checks {
         let files = windlass_output::plural(check.files.len(), "file", "files");
         let how = if check.takes_files {
@@ -159,7 +160,7 @@ fn render_plan(plan: &Plan, out: &mut dyn Write, verbose: u8) -> std::io::Result
         };
         writeln!(
             out,
-            "{:width$}  {}  ({}; {how} {files})",
+            "{:width$}  {:tools$}  {}; {how} {files}",
             check.name, check.tool, check.reason
         )?;
         if let Some(command) = &check.command {

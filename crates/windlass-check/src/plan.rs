@@ -117,6 +117,10 @@ pub struct PlannedCheck {
     /// Directories the tool is run on (charts for `helm lint`).
     #[serde(skip)]
     pub dirs: Vec<String>,
+    /// The tool's own configuration names what it checks (`files` in
+    /// `[tool.mypy]`): no file is passed to it.
+    #[serde(skip)]
+    pub configured_files: bool,
 }
 
 /// What `windlass check` would run.
@@ -262,6 +266,7 @@ fn custom_check(
         format: OutputFormat::Text,
         config_files: Vec::new(),
         dirs: Vec::new(),
+        configured_files: false,
     }))
 }
 
@@ -368,6 +373,7 @@ fn builtin(check: Builtin, reason: String, files: Vec<String>) -> PlannedCheck {
         format: OutputFormat::Text,
         config_files: Vec::new(),
         dirs: Vec::new(),
+        configured_files: false,
     }
 }
 
@@ -487,6 +493,11 @@ fn python_checks(root: &Path, files: &[String], python: &[String], checks: &mut 
             root,
             &["pyproject.toml", "mypy.ini", ".mypy.ini", "setup.cfg"],
         );
+        mypy.configured_files = tool
+            .and_then(|t| t.get("mypy"))
+            .is_some_and(|m| m.get("files").is_some())
+            || windlass_fs::read_to_string(&root.join("mypy.ini"), 4 << 20)
+                .is_ok_and(|text| text.lines().any(|l| l.trim_start().starts_with("files")));
         checks.push(mypy);
     }
     let tests = matching(python, |f| {

@@ -345,7 +345,7 @@ fn command_line(
     };
     let pass_files = match check.builtin {
         _ if check.command.is_some() => check.takes_files,
-        Some(Builtin::Mypy) => true,
+        Some(Builtin::Mypy) => !check.configured_files,
         Some(b) => b.takes_files(),
         None => check.takes_files,
     };
