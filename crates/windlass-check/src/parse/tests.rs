@@ -20,6 +20,10 @@ fn root() -> &'static Path {
     Path::new(ROOT)
 }
 
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "compared with `Finding::location`"
+)]
 fn at(path: &str, line: u32, column: u32, end_line: u32, end_column: u32) -> Option<Location> {
     Some(Location {
         path: path.to_owned(),
