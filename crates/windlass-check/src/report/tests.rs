@@ -131,8 +131,8 @@ fn sample() -> Vec<CheckResult> {
 
 #[test]
 fn annotations_put_errors_first_in_file_and_line_order() {
-    let annotations = annotations(&sample());
     type Place<'a> = (Level, Option<&'a str>, Option<u32>, Option<&'a str>);
+    let annotations = annotations(&sample());
     let order: Vec<Place<'_>> = annotations
         .iter()
         .map(|a| (a.level, a.file.as_deref(), a.line, a.title.as_deref()))
