@@ -131,7 +131,7 @@ fn annotations_point_at_the_broken_lines() {
         "::error file=src/sentiment_lab/broken.py,line=12,endLine=12,col=18,endColumn=24,title=mypy%3A assignment::Incompatible types in assignment (expression has type \"str\", variable has type \"int\")\n",
         "::error file=tests/test_broken.py,line=9,title=pytest%3A test-failure::tests.test_broken::test_fails failed: AssertionError: arithmetic is broken%0Aassert (1 + 1) == 3\n",
         "::error file=tests/test_broken.py,line=13,title=pytest%3A test-failure::tests.test_broken::test_errors errored: failed on setup with \"RuntimeError: the fixture blew up\"\n",
-        "::error file=chart/templates/deployment.yaml,line=5,title=helm-lint%3A helm-lint::parse error at (web/templates/deployment.yaml:5): function \"spec\" not defined\n",
+        "::error file=chart/templates/deployment.yaml,line=5,title=helm-lint::parse error at (web/templates/deployment.yaml:5): function \"spec\" not defined\n",
         "::error file=src/lib.rs,line=15,col=9,title=cargo-test%3A test-failure::tests::fails failed: assertion `left == right` failed: two times two%0A  left: 4%0A right: 5\n",
         "::warning file=scripts/deploy.sh,line=4,endLine=4,col=14,endColumn=16,title=shellcheck%3A SC3014::In POSIX sh, == in place of = is undefined.\n",
         "::warning file=src/lib.rs,line=2,endLine=2,col=9,endColumn=15,title=clippy%3A unused_variables::unused variable: `unused`\n",

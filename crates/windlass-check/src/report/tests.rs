@@ -154,7 +154,7 @@ fn annotations_put_errors_first_in_file_and_line_order() {
                 Some(7),
                 Some("pytest: test-failure")
             ),
-            (Level::Error, None, None, Some("ruff: ruff")),
+            (Level::Error, None, None, Some("ruff")),
             (Level::Warning, Some("b.py"), Some(3), Some("ruff: E501")),
             (Level::Notice, Some("a.py"), Some(1), Some("ruff: I001")),
         ]
@@ -173,7 +173,7 @@ fn annotations_put_errors_first_in_file_and_line_order() {
     );
     assert_eq!(
         annotations[4].to_command(),
-        "::error title=ruff%3A ruff::config is broken\n"
+        "::error title=ruff::config is broken\n"
     );
 }
 
