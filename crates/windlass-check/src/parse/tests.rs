@@ -278,13 +278,13 @@ fn libtest_reads_the_pretty_format() {
     assert_eq!(
         summary,
         [
+            ("tests", "doubles", &TestOutcome::Passed),
             ("tests", "fails", &failed),
             ("tests", "ignored", &ignored),
-            ("tests", "doubles", &TestOutcome::Passed),
         ]
     );
     assert_eq!(
-        cases[0].location,
+        cases[1].location,
         Some(Location {
             path: "src/lib.rs".to_owned(),
             line: Some(15),
