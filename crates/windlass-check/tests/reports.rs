@@ -267,6 +267,16 @@ fn junit_is_read_back_by_quick_xml_and_python() {
         .filter(|c| c.classname == "tests.test_broken")
         .collect();
     assert_eq!(pytest.len(), 4);
+    // Line breaks in attributes survive (as character references).
+    assert_eq!(pytest[0].outcome, results[3].tests[0].outcome);
+    assert_eq!(
+        pytest[0].location,
+        results[3].tests[0].location.as_ref().map(|l| Location {
+            line: l.line.map(|n| n + 1),
+            ..l.clone()
+        }),
+        "the writer's line is 1-based, pytest's (which the parser reads) 0-based"
+    );
     let ruff_files: Vec<&str> = cases
         .iter()
         .filter(|c| c.classname == "ruff")

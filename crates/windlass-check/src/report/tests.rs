@@ -404,3 +404,35 @@ fn sarif_uris_are_relative_references() {
         "(no message)"
     );
 }
+
+#[test]
+fn junit_and_sarif_for_checks_that_did_not_run() {
+    let mut crashed = check("mypy", Status::Error, vec![], vec![]);
+    crashed.exit_code = Some(2);
+    crashed.output = "mypy: error: cannot read config".to_owned();
+    let skipped = check("helm-lint", Status::Skipped, vec![], vec![]);
+    let results = [crashed, skipped];
+    let xml = junit_xml(&results);
+    assert!(
+        xml.contains(r#"<error message="the check could not run (exit code 2)">mypy: error: cannot read config</error>"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<skipped message="nothing to check"/>"#),
+        "{xml}"
+    );
+    let log = sarif(&results);
+    let runs = log["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "a skipped check adds no run");
+    assert_eq!(runs[0]["invocations"][0]["executionSuccessful"], false);
+    assert_eq!(runs[0]["invocations"][0]["exitCode"], 2);
+    let summary = summary_markdown(&results);
+    assert!(
+        summary.contains("| mypy | error | 0 | - | - | - | 1.25 s | no |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("- mypy: error: cannot read config"),
+        "{summary}"
+    );
+}
