@@ -20,6 +20,10 @@ fn root() -> &'static Path {
     Path::new(ROOT)
 }
 
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "compared with `Finding::location`"
+)]
 fn at(path: &str, line: u32, column: u32, end_line: u32, end_column: u32) -> Option<Location> {
     Some(Location {
         path: path.to_owned(),
@@ -274,13 +278,13 @@ fn libtest_reads_the_pretty_format() {
     assert_eq!(
         summary,
         [
+            ("tests", "doubles", &TestOutcome::Passed),
             ("tests", "fails", &failed),
             ("tests", "ignored", &ignored),
-            ("tests", "doubles", &TestOutcome::Passed),
         ]
     );
     assert_eq!(
-        cases[0].location,
+        cases[1].location,
         Some(Location {
             path: "src/lib.rs".to_owned(),
             line: Some(15),
@@ -443,4 +447,40 @@ fn position_bounds() {
     assert!(position("t", "line", i64::try_from(MAX_POSITION).unwrap() + 1).is_err());
     assert!(position("t", "line", -2).is_err());
     assert!(position("t", "line", i64::MIN).is_err());
+}
+
+/// Any cut of any recorded output, through every parser: a result or an
+/// error, never a panic.
+#[test]
+fn every_cut_of_every_fixture_is_a_result_or_an_error() {
+    let names = [
+        "ruff-check.json",
+        "ruff-format.txt",
+        "mypy.jsonl",
+        "pytest-junit.xml",
+        "shellcheck.json",
+        "cargo-clippy.jsonl",
+        "cargo-test.txt",
+        "cargo-test-terse.txt",
+        "helm-lint.txt",
+    ];
+    let mut errors = 0usize;
+    for name in names {
+        let bytes = fixture(name);
+        for end in (0..=bytes.len()).step_by(7).chain([bytes.len()]) {
+            let input = &bytes[..end];
+            let outcomes = [
+                ruff_check(input, root()).is_ok(),
+                ruff_format(input, root()).is_ok(),
+                mypy(input, root()).is_ok(),
+                junit(input, root()).is_ok(),
+                shellcheck(input, root()).is_ok(),
+                cargo_messages(input, root()).is_ok(),
+            ];
+            errors += outcomes.iter().filter(|ok| !**ok).count();
+            let _ = libtest(input);
+            let _ = helm_lint(input, "chart");
+        }
+    }
+    assert!(errors > 0);
 }
