@@ -9,6 +9,11 @@
 //! it, so a warm run installs nothing.
 
 #![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on the first surprise"
+)]
+#![allow(
     clippy::disallowed_methods,
     reason = "tests set up git repositories and read their own environment"
 )]
