@@ -207,11 +207,21 @@ async fn prepare_tool(check: &PlannedCheck, ctx: &RunContext) -> Result<Prepared
             })
         }
         Builtin::CargoFmt | Builtin::Clippy | Builtin::CargoTest => {
-            let version = tool_version(&ctx.root, Path::new("cargo")).await?;
+            let version = tool_version(
+                &ctx.root,
+                Path::new("cargo"),
+                "install Rust (cargo) on PATH",
+            )
+            .await?;
             Ok(plain(PathBuf::from("cargo"), version))
         }
         Builtin::Shellcheck => {
-            let version = tool_version(&ctx.root, Path::new("shellcheck")).await?;
+            let version = tool_version(
+                &ctx.root,
+                Path::new("shellcheck"),
+                "install shellcheck on PATH",
+            )
+            .await?;
             Ok(plain(PathBuf::from("shellcheck"), version))
         }
         Builtin::HelmLint => {
@@ -220,7 +230,12 @@ async fn prepare_tool(check: &PlannedCheck, ctx: &RunContext) -> Result<Prepared
                 .get("WINDLASS_HELM")
                 .filter(|v| !v.is_empty())
                 .map_or_else(|| PathBuf::from("helm"), PathBuf::from);
-            let version = tool_version(&ctx.root, &helm).await?;
+            let version = tool_version(
+                &ctx.root,
+                &helm,
+                "install Helm (v4, or v3.13 and later) on PATH, or set WINDLASS_HELM to its path",
+            )
+            .await?;
             Ok(plain(helm, version))
         }
         Builtin::Containerfile => Ok(plain(
@@ -242,13 +257,20 @@ fn error_text(error: &dyn std::error::Error) -> String {
 }
 
 /// `PROGRAM --version`'s first line: part of the cache key.
-async fn tool_version(root: &Path, program: &Path) -> Result<String, String> {
+/// `install` says how to get the program, for the hint when it cannot
+/// run.
+async fn tool_version(root: &Path, program: &Path, install: &str) -> Result<String, String> {
     let outcome = Cmd::new(program, root)
         .arg("--version")
         .capture_output()
         .run()
         .await
-        .map_err(|e| format!("cannot run `{}`: {}", program.display(), error_text(&e)))?;
+        .map_err(|e| {
+            format!(
+                "{}\nhint: {install}, or skip the check (`--skip`, `[check] skip`)",
+                error_text(&e)
+            )
+        })?;
     let text = String::from_utf8_lossy(outcome.stdout().unwrap_or_default()).into_owned();
     let version = text
         .lines()
@@ -458,14 +480,7 @@ async fn run_one(
         result.status = Status::Error;
         result.output = message;
     }
-    let problems = !result.findings.is_empty()
-        || result.tests.iter().any(|t| {
-            matches!(
-                t.outcome,
-                TestOutcome::Failed { .. } | TestOutcome::Error { .. }
-            )
-        });
-    if problems && result.status != Status::Error {
+    if has_problems(&result) && result.status != Status::Error {
         result.status = Status::Failed;
     }
     if result.status == Status::Passed {
@@ -505,7 +520,9 @@ async fn execute_check(
                 result
                     .findings
                     .extend(crate::parse::helm_lint(&run.stdout, chart));
-                result.exit_code = run.code;
+                if result.exit_code.is_none_or(|code| code == 0) {
+                    result.exit_code = run.code;
+                }
                 if !run.success {
                     result.output.push_str(&run.text());
                     result.status = Status::Failed;
@@ -648,13 +665,9 @@ fn read_results(
         );
         return;
     }
-    let problems = !result.findings.is_empty()
-        || result.tests.iter().any(|t| {
-            matches!(
-                t.outcome,
-                TestOutcome::Failed { .. } | TestOutcome::Error { .. }
-            )
-        });
+    // A tool that exits non-zero having reported findings fails on them,
+    // notes included (shellcheck's `info`): its verdict, not ours.
+    let problems = has_problems(result) || (!run.success && !result.findings.is_empty());
     result.status = if problems {
         Status::Failed
     } else if fine_exit {
@@ -673,6 +686,22 @@ fn read_results(
     if result.status != Status::Passed {
         result.output = run.text();
     }
+}
+
+/// Whether a result holds what fails a check: a finding that is an error
+/// or a warning (notes, such as `helm lint`'s `[INFO]`, are shown but do
+/// not fail), or a failed test.
+fn has_problems(result: &CheckResult) -> bool {
+    result
+        .findings
+        .iter()
+        .any(|f| matches!(f.severity, Severity::Error | Severity::Warning))
+        || result.tests.iter().any(|t| {
+            matches!(
+                t.outcome,
+                TestOutcome::Failed { .. } | TestOutcome::Error { .. }
+            )
+        })
 }
 
 fn read_junit(path: &Path, root: &Path) -> Result<Vec<crate::model::TestCase>, String> {

@@ -554,3 +554,88 @@ fn a_secret_in_check_env_never_shows() {
     }
     windlass_testkit::assert_no_leak_in_dir(&shared_cache().join("check/results"), &canary);
 }
+
+/// `helm lint` (the real Helm of the test services) on each chart: a
+/// template error is a finding at the template's line; notes alone do not
+/// fail the check.
+#[test]
+fn helm_lint_points_at_the_template() {
+    let helm = windlass_testkit::Services::load().tools().helm;
+    let project = Project::new();
+    project.write(
+        "charts/ml/Chart.yaml",
+        "apiVersion: v2\nname: ml\nversion: 0.1.0\n",
+    );
+    project.write("charts/ml/values.yaml", "name: ml\n");
+    project.write(
+        "charts/ml/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ml\ndata:\n  name: {{ .Values.name | quote }}\n",
+    );
+    let run = project
+        .check()
+        .env("WINDLASS_HELM", &helm)
+        .args(["--json", "--only", "helm-lint"])
+        .run();
+    assert_eq!(run.code, 0, "{run}");
+    let results = checks(&run);
+    assert_eq!(status_of(&results, "helm-lint"), "passed", "{run}");
+    assert_eq!(
+        results["helm-lint"]["findings"][0]["severity"], "note",
+        "{run}"
+    );
+
+    project.write(
+        "charts/ml/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ml\ndata:\n  name: {{ .Values.name | nosuchfn }}\n",
+    );
+    let run = project
+        .check()
+        .env("WINDLASS_HELM", &helm)
+        .args(["--json", "--only", "helm-lint"])
+        .run();
+    assert_eq!(run.code, 1, "{run}");
+    let results = checks(&run);
+    let errors: Vec<&Value> = results["helm-lint"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{run}");
+    assert_eq!(
+        errors[0]["location"]["path"], "charts/ml/templates/cm.yaml",
+        "{run}"
+    );
+    assert_eq!(errors[0]["location"]["line"], 6, "{run}");
+}
+
+/// A tool that cannot be installed (a version that does not exist) ends
+/// the run with exit 3, naming the tool; a tool that is not there at all
+/// too, with a hint.
+#[test]
+fn a_tool_that_cannot_be_installed_exits_3() {
+    let project = Project::new();
+    project.append("windlass.toml", "\n[check.tools]\nruff = \"0.0.0\"\n");
+    let run = project.check().args(["--only", "ruff"]).run();
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stdout.contains("ruff==0.0.0"), "{run}");
+
+    let run = project
+        .check()
+        .env("WINDLASS_HELM", project.path("no-such-helm"))
+        .args(["--only", "helm-lint", "--json"])
+        .run();
+    // No chart: nothing to lint, nothing to install.
+    assert_eq!(run.code, 0, "{run}");
+    project.write(
+        "chart/Chart.yaml",
+        "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    );
+    let run = project
+        .check()
+        .env("WINDLASS_HELM", project.path("no-such-helm"))
+        .args(["--only", "helm-lint"])
+        .run();
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stdout.contains("WINDLASS_HELM"), "{run}");
+}
