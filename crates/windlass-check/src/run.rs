@@ -96,71 +96,60 @@ pub async fn run(
         };
         work.push((i, check.clone(), args));
     }
-    // Install the tools the remaining checks need, each once.
-    let prepared = prepare(&work, &ctx).await;
+    // Each tool is found or installed once, by the first check that needs
+    // it; a check starts as soon as its own tool is there.
+    let mut tools: HashMap<String, Arc<ToolCell>> = HashMap::new();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(ctx.jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, check, files) in work {
-        let ready = match prepared.get(&check.name) {
-            Some(Ok(ready)) => ready.clone(),
-            Some(Err(message)) => {
-                let mut result = base_result(&check, None);
-                result.status = Status::Error;
-                result.output.clone_from(message);
-                install_failed.push(check.name.clone());
-                done(&result);
-                results[i] = Some(result);
-                continue;
-            }
-            None => Prepared {
-                program: PathBuf::new(),
-                version: String::new(),
-                project_env: None,
-            },
-        };
+        let cell = Arc::clone(tools.entry(tool_key(&check)).or_default());
         let ctx = Arc::clone(&ctx);
         let semaphore = Arc::clone(&semaphore);
         tasks.spawn(async move {
+            let ready = cell.get_or_init(|| prepare_tool(&check, &ctx)).await;
+            let ready = match ready {
+                Ok(ready) => ready,
+                Err(message) => {
+                    let mut result = base_result(&check, None);
+                    result.status = Status::Error;
+                    result.output.clone_from(message);
+                    return (i, result, true);
+                }
+            };
             let _permit = semaphore.acquire_owned().await;
-            (i, run_one(&check, &files, &ready, &ctx).await)
+            (i, run_one(&check, &files, ready, &ctx).await, false)
         });
     }
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((i, result)) => {
+            Ok((i, result, uninstallable)) => {
+                if uninstallable {
+                    install_failed.push(result.name.clone());
+                }
                 done(&result);
                 results[i] = Some(result);
             }
             Err(e) => tracing::error!("a check's task ended abnormally: {e}"),
         }
     }
+    install_failed.sort();
     RunResults {
         results: results.into_iter().flatten().collect(),
         install_failed,
     }
 }
 
-/// Finds or installs the tool of each check; errors are the message to
-/// show for the check.
-async fn prepare(
-    work: &[(usize, PlannedCheck, Vec<String>)],
-    ctx: &RunContext,
-) -> HashMap<String, Result<Prepared, String>> {
-    let mut by_tool: HashMap<String, Result<Prepared, String>> = HashMap::new();
-    let mut out = HashMap::new();
-    for (_, check, _) in work {
-        let key = match (check.builtin, &check.command) {
-            (Some(Builtin::Pytest), None) => "pytest-env".to_owned(),
-            (Some(b), None) => b.tool().to_owned(),
-            _ => format!("command:{}", check.tool),
-        };
-        if !by_tool.contains_key(&key) {
-            let ready = prepare_tool(check, ctx).await;
-            by_tool.insert(key.clone(), ready);
-        }
-        out.insert(check.name.clone(), by_tool[&key].clone());
+/// A tool found or installed once for every check that runs it: the
+/// program and version, or the message to show for those checks.
+type ToolCell = tokio::sync::OnceCell<Result<Prepared, String>>;
+
+/// Which checks share a tool (ruff and ruff-format do).
+fn tool_key(check: &PlannedCheck) -> String {
+    match (check.builtin, &check.command) {
+        (Some(Builtin::Pytest), None) => "pytest-env".to_owned(),
+        (Some(b), None) => b.tool().to_owned(),
+        _ => format!("command:{}", check.name),
     }
-    out
 }
 
 async fn prepare_tool(check: &PlannedCheck, ctx: &RunContext) -> Result<Prepared, String> {
