@@ -200,23 +200,28 @@ pub fn plan(
     } else {
         &selection.only
     };
-    for (flag, names) in [
-        ("only", only),
-        ("skip", &section.skip),
-        ("skip", &selection.skip),
+    let only_from = if selection.only.is_empty() {
+        format!("{shown}: `[check] only`")
+    } else {
+        "`--only`".to_owned()
+    };
+    for (from, names) in [
+        (only_from, only),
+        (format!("{shown}: `[check] skip`"), &section.skip),
+        ("`--skip`".to_owned(), &selection.skip),
     ] {
-        for name in names {
-            if !known.contains(name) {
-                let close = known
-                    .iter()
-                    .find(|k| strsim::jaro_winkler(k, name) > 0.8)
-                    .map(|k| format!("did you mean `{k}`? "))
-                    .unwrap_or_default();
-                return Err(PlanError {
-                    message: format!("`{flag}` names `{name}`, which is not a check"),
-                    hint: Some(format!("{close}the checks are: {}", known.join(", "))),
-                });
-            }
+        if let Some(name) = names.iter().find(|name| !known.contains(name)) {
+            let close = known
+                .iter()
+                .map(|k| (strsim::jaro_winkler(k, name), k))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            return Err(PlanError {
+                message: format!("{from} names `{name}`, which is not a check"),
+                hint: Some(format!("{close}the checks are: {}", known.join(", "))),
+            });
         }
     }
     checks.retain(|c| only.is_empty() || only.contains(&c.name));
@@ -511,5 +516,156 @@ fn python_checks(root: &Path, files: &[String], python: &[String], checks: &mut 
             None => String::new(),
         };
         checks.push(builtin(Builtin::Pytest, reason, files.to_vec()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{Selection, plan};
+    use crate::config::CheckSection;
+
+    /// The checks (name: reason) planned for a tree of `files`, with a
+    /// `[check]` section.
+    fn planned(files: &[(&str, &str)], section: &str) -> Result<Vec<String>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let section: CheckSection = toml::from_str(section).unwrap();
+        let listed = crate::files::project_files(dir.path());
+        let selection = Selection::default();
+        let shown = Path::new("windlass.toml");
+        plan(dir.path(), &listed, &section, &selection, Some(shown))
+            .map(|plan| {
+                plan.checks
+                    .iter()
+                    .map(|c| format!("{}: {} ({} files)", c.name, c.reason, c.files.len()))
+                    .collect()
+            })
+            .map_err(|e| e.message)
+    }
+
+    #[test]
+    fn detects_what_fits() {
+        let cases: &[(&[(&str, &str)], &[&str])] = &[
+            (&[("README.md", "")], &[]),
+            (
+                &[("pyproject.toml", ""), ("src/a.py", "")],
+                &[
+                    "ruff: pyproject.toml: a Python project (1 files)",
+                    "ruff-format: pyproject.toml: a Python project (1 files)",
+                ],
+            ),
+            (
+                &[("pyproject.toml", "[tool.mypy]\n"), ("tests/test_a.py", "")],
+                &[
+                    "ruff: pyproject.toml: a Python project (1 files)",
+                    "ruff-format: pyproject.toml: a Python project (1 files)",
+                    "mypy: pyproject.toml has [tool.mypy] (1 files)",
+                    "pytest: tests: tests/test_a.py (2 files)",
+                ],
+            ),
+            (
+                &[
+                    ("pyproject.toml", ""),
+                    ("setup.cfg", "[mypy]\nstrict = True\n"),
+                ],
+                &[
+                    "ruff: pyproject.toml: a Python project (0 files)",
+                    "ruff-format: pyproject.toml: a Python project (0 files)",
+                    "mypy: setup.cfg has [mypy] (0 files)",
+                ],
+            ),
+            (
+                &[("Cargo.toml", ""), ("src/lib.rs", "")],
+                &[
+                    "cargo-fmt: Cargo.toml: a Rust project (1 files)",
+                    "clippy: Cargo.toml: a Rust project (2 files)",
+                    "cargo-test: Cargo.toml: a Rust project (2 files)",
+                ],
+            ),
+            (
+                &[
+                    ("bin/run", "#!/usr/bin/env bash\n"),
+                    ("bin/tool", "#!/usr/bin/python3\n"),
+                    ("x.sh", ""),
+                ],
+                &["shellcheck: 2 shell scripts (2 files)"],
+            ),
+            (
+                &[
+                    ("chart/Chart.yaml", ""),
+                    ("chart/templates/a.yaml", ""),
+                    ("b.txt", ""),
+                ],
+                &["helm-lint: Chart.yaml in chart (2 files)"],
+            ),
+            (
+                &[
+                    ("Dockerfile.dev", "FROM x\n"),
+                    ("Containerfile", "FROM x\n"),
+                ],
+                &["containerfile: Containerfile, Dockerfile.dev found (2 files)"],
+            ),
+            // Ignored files are not the project's.
+            (
+                &[
+                    (".gitignore", "gen/\n"),
+                    ("gen/x.sh", ""),
+                    ("__pycache__/a.sh", ""),
+                ],
+                &[],
+            ),
+        ];
+        for (files, wanted) in cases {
+            assert_eq!(planned(files, "").unwrap(), *wanted, "{files:?}");
+        }
+    }
+
+    #[test]
+    fn check_tables_change_and_add_checks() {
+        let files: &[(&str, &str)] = &[("pyproject.toml", ""), ("src/a.py", ""), ("docs/a.md", "")];
+        assert_eq!(
+            planned(
+                files,
+                "skip = [\"ruff-format\"]\n[ruff]\nfiles = [\"docs/*.md\"]\n[links]\ncommand = [\"check-links\"]\nfiles = [\"**/*.md\"]\n[pytest]\nenv = { A = \"1\" }\n"
+            )
+            .unwrap(),
+            [
+                "ruff: pyproject.toml: a Python project (1 files)",
+                "links: [check.links] in windlass.toml (1 files)",
+            ]
+        );
+        assert_eq!(
+            planned(files, "[ruff]\nenabled = false\n").unwrap(),
+            ["ruff-format: pyproject.toml: a Python project (1 files)"]
+        );
+        assert_eq!(
+            planned(files, "only = [\"ruff\"]\n").unwrap(),
+            ["ruff: pyproject.toml: a Python project (1 files)"]
+        );
+        for (section, wanted) in [
+            (
+                "[lint]\nfiles = [\"*\"]\n",
+                "`[check.lint]` is not a built-in check and has no `command`",
+            ),
+            ("[lint]\ncommand = []\n", "`[check.lint] command` is empty"),
+            (
+                "skip = [\"rufff\"]\n",
+                "`[check] skip` names `rufff`, which is not a check",
+            ),
+            (
+                "[ruff]\nfiles = [\"a{\"]\n",
+                "`[check.ruff] files`: `a{` is not a glob",
+            ),
+        ] {
+            let error = planned(files, section).unwrap_err();
+            assert!(error.contains(wanted), "{section}: {error}");
+            assert!(error.starts_with("windlass.toml"), "{error}");
+        }
     }
 }
