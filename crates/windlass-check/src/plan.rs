@@ -526,6 +526,9 @@ mod tests {
     use super::{Selection, plan};
     use crate::config::CheckSection;
 
+    /// A tree of files (path, content), and the checks planned for it.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+
     /// The checks (name: reason) planned for a tree of `files`, with a
     /// `[check]` section.
     fn planned(files: &[(&str, &str)], section: &str) -> Result<Vec<String>, String> {
@@ -551,7 +554,7 @@ mod tests {
 
     #[test]
     fn detects_what_fits() {
-        let cases: &[(&[(&str, &str)], &[&str])] = &[
+        let cases: &[Case<'_>] = &[
             (&[("README.md", "")], &[]),
             (
                 &[("pyproject.toml", ""), ("src/a.py", "")],
