@@ -134,6 +134,9 @@ async fn the_lock_hashes_match_the_installed_files() {
     assert!(lock.files.len() > 1, "mypy has dependencies: {lock:?}");
     assert!(lock.files.iter().any(|f| f.name == "mypy" && f.requested));
 
+    let installed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tool.env_dir.join("installed.json")).unwrap())
+            .unwrap();
     let site = site_packages(&tool.env_dir);
     let mut dist_infos: BTreeMap<String, PathBuf> = BTreeMap::new();
     for entry in std::fs::read_dir(&site).unwrap() {
@@ -147,16 +150,16 @@ async fn the_lock_hashes_match_the_installed_files() {
     assert_eq!(dist_infos.len(), lock.files.len(), "{dist_infos:?}");
     for file in &lock.files {
         let info = &dist_infos[&normalize(&file.name)];
-        // pip records the hash of the archive it installed from.
-        let direct: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(info.join("direct_url.json")).unwrap()).unwrap();
+        // The installer hashed the wheel it unpacked: the file locked.
         let sha = file.sha256.as_deref().unwrap();
-        assert_eq!(
-            direct["archive_info"]["hashes"]["sha256"].as_str(),
-            Some(sha),
-            "{}",
-            file.name
-        );
+        let package = installed["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["wheel"].as_str() == Some(file.file_name()))
+            .unwrap_or_else(|| panic!("{} is not in installed.json", file.file_name()));
+        assert_eq!(package["wheel_sha256"].as_str(), Some(sha), "{}", file.name);
+        assert_eq!(package["version"].as_str(), Some(file.version.as_str()));
         // And every file it wrote matches its RECORD.
         let record = std::fs::read_to_string(info.join("RECORD")).unwrap();
         let mut checked = 0;
