@@ -56,6 +56,19 @@ fn recording_python(dir: &Path) -> (PathBuf, PathBuf) {
     (script, log)
 }
 
+/// A `python3` that runs with `assignment` in its environment.
+fn python_with_env(dir: &Path, assignment: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let script = dir.join("python-with-env");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexport {assignment}\nexec python3 \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
 async fn output_of(program: &Path, args: &[&str], cwd: &Path) -> (bool, String) {
     let outcome = Cmd::new(program, cwd)
         .args(args)
@@ -280,11 +293,12 @@ async fn index_credentials_never_show() {
     let tool = with_auth.ensure(&pinned("ruff").unwrap()).await.unwrap();
     assert_no_leak(format!("{tool:?}").as_bytes(), &password);
 
-    // An index that cannot be reached: the error holds none either.
+    // An index that cannot be reached: the error holds none either (pip
+    // told to retry once only, to keep the test short).
     let url = url::Url::parse(&format!("http://user:{password}@127.0.0.1:9/simple/")).unwrap();
     let unreachable = Installer::new(InstallerOptions {
         cache_dir: cache.path().to_owned(),
-        python: None,
+        python: Some(python_with_env(cache.path(), "PIP_RETRIES=1")),
         index_url: Some(url),
     });
     let error = unreachable
