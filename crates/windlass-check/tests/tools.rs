@@ -425,3 +425,60 @@ async fn a_missing_extra_is_a_configuration_error() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_with_a_hashed_requirements_file_installs_from_it() {
+    let installer = installer(shared_cache());
+    // A lock made from the pinned pytest's own resolution.
+    let pytest = installer.ensure(&pinned("pytest").unwrap()).await.unwrap();
+    let lock: ToolLock =
+        serde_json::from_str(&std::fs::read_to_string(pytest.env_dir.join("lock.json")).unwrap())
+            .unwrap();
+    let mut requirements = String::new();
+    for file in &lock.files {
+        let sha = file.sha256.as_deref().unwrap();
+        let _ = writeln!(
+            requirements,
+            "{}=={} --hash=sha256:{sha}",
+            file.name, file.version
+        );
+    }
+    let project = ml_project_copy("ml-project-locked");
+    std::fs::write(project.join("requirements-test.txt"), requirements).unwrap();
+
+    let request = ProjectEnvRequest::default();
+    let env = project_env(&installer, &project, &request).await.unwrap();
+    assert_eq!(
+        env.locks,
+        [project
+            .canonicalize()
+            .unwrap()
+            .join("requirements-test.txt")]
+    );
+    let (ok, output) = output_of(
+        &env.bin_dir.join("pytest"),
+        &["-q", "-p", "no:cacheprovider"],
+        &project,
+    )
+    .await;
+    assert!(ok, "{output}");
+    let (ok, freeze) = output_of(&env.python, &["-m", "pytest", "--version"], &project).await;
+    assert!(ok && freeze.contains("9.2.0"), "{freeze}");
+
+    // The lock is part of the key.
+    let unlocked = ml_project_copy("ml-project-unlocked-key");
+    let unlocked_key = project_env_key(&installer, &unlocked, &request)
+        .await
+        .unwrap();
+    std::fs::copy(
+        project.join("requirements-test.txt"),
+        unlocked.join("requirements-test.txt"),
+    )
+    .unwrap();
+    assert_ne!(
+        project_env_key(&installer, &unlocked, &request)
+            .await
+            .unwrap(),
+        unlocked_key
+    );
+}
