@@ -214,12 +214,26 @@ fn normalize(name: &str) -> String {
     name.to_ascii_lowercase().replace(['_', '.'], "-")
 }
 
+/// One cold cache for both, to keep the suite short: two concurrent
+/// ensures build one environment, then a half-built one is rebuilt.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_half_built_environment_is_rebuilt() {
+async fn concurrent_ensures_make_one_environment_and_a_half_built_one_is_rebuilt() {
     let cache = tempfile::tempdir().unwrap();
     let ruff = pinned("ruff").unwrap();
-    let built = installer(cache.path()).ensure(&ruff).await.unwrap();
-    assert!(built.fresh);
+    let (a, b) = (installer(cache.path()), installer(cache.path()));
+    let (first, second) = tokio::join!(a.ensure(&ruff), b.ensure(&ruff));
+    let (built, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(built.env_dir, second.env_dir);
+    assert!(
+        built.fresh != second.fresh,
+        "exactly one builds: {built:?} {second:?}"
+    );
+    let envs: Vec<_> = std::fs::read_dir(cache.path().join("check/tools"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(envs, std::slice::from_ref(&built.env_dir));
 
     // What a killed build leaves: files, no completion marker.
     std::fs::remove_file(built.env_dir.join(".windlass-complete")).unwrap();
@@ -233,26 +247,6 @@ async fn a_half_built_environment_is_rebuilt() {
     assert!(rebuilt.env_dir.join(".windlass-complete").is_file());
     let (ok, version) = output_of(&rebuilt.bin, &["--version"], cache.path()).await;
     assert!(ok, "{version}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn concurrent_ensures_make_one_environment() {
-    let cache = tempfile::tempdir().unwrap();
-    let ruff = pinned("ruff").unwrap();
-    let (a, b) = (installer(cache.path()), installer(cache.path()));
-    let (first, second) = tokio::join!(a.ensure(&ruff), b.ensure(&ruff));
-    let (first, second) = (first.unwrap(), second.unwrap());
-    assert_eq!(first.env_dir, second.env_dir);
-    assert!(
-        first.fresh != second.fresh,
-        "exactly one builds: {first:?} {second:?}"
-    );
-    let envs: Vec<_> = std::fs::read_dir(cache.path().join("check/tools"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(envs, std::slice::from_ref(&first.env_dir));
 }
 
 #[tokio::test(flavor = "multi_thread")]
