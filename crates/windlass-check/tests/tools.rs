@@ -278,7 +278,9 @@ async fn index_credentials_never_show() {
     let cache = tempfile::tempdir().unwrap();
 
     // A working index with credentials: the lock and the cache hold none.
-    let url = url::Url::parse(&format!("https://user:{password}@pypi.org/simple/")).unwrap();
+    let mut url = default_index().await;
+    url.set_username("user").unwrap();
+    url.set_password(Some(&password)).unwrap();
     let with_auth = Installer::new(InstallerOptions {
         cache_dir: cache.path().to_owned(),
         python: None,
@@ -305,6 +307,21 @@ async fn index_credentials_never_show() {
     assert_no_leak(text.as_bytes(), &password);
     assert_no_leak(format!("{error:?}").as_bytes(), &password);
     assert_no_leak_in_dir(cache.path(), &password);
+}
+
+/// The index pip uses when configured with none, as pip names it.
+async fn default_index() -> url::Url {
+    let (ok, text) = output_of(
+        Path::new("python3"),
+        &[
+            "-c",
+            "from pip._internal.models.index import PyPI; print(PyPI.simple_url)",
+        ],
+        &std::env::temp_dir(),
+    )
+    .await;
+    assert!(ok, "{text}");
+    url::Url::parse(&format!("{}/", text.trim().trim_end_matches('/'))).unwrap()
 }
 
 /// A copy of the example project at a path that stays the same between
