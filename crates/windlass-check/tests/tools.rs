@@ -56,6 +56,19 @@ fn recording_python(dir: &Path) -> (PathBuf, PathBuf) {
     (script, log)
 }
 
+/// A `python3` that runs with `assignment` in its environment.
+fn python_with_env(dir: &Path, assignment: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let script = dir.join("python-with-env");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexport {assignment}\nexec python3 \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
 async fn output_of(program: &Path, args: &[&str], cwd: &Path) -> (bool, String) {
     let outcome = Cmd::new(program, cwd)
         .args(args)
@@ -134,6 +147,9 @@ async fn the_lock_hashes_match_the_installed_files() {
     assert!(lock.files.len() > 1, "mypy has dependencies: {lock:?}");
     assert!(lock.files.iter().any(|f| f.name == "mypy" && f.requested));
 
+    let installed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tool.env_dir.join("installed.json")).unwrap())
+            .unwrap();
     let site = site_packages(&tool.env_dir);
     let mut dist_infos: BTreeMap<String, PathBuf> = BTreeMap::new();
     for entry in std::fs::read_dir(&site).unwrap() {
@@ -147,16 +163,16 @@ async fn the_lock_hashes_match_the_installed_files() {
     assert_eq!(dist_infos.len(), lock.files.len(), "{dist_infos:?}");
     for file in &lock.files {
         let info = &dist_infos[&normalize(&file.name)];
-        // pip records the hash of the archive it installed from.
-        let direct: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(info.join("direct_url.json")).unwrap()).unwrap();
+        // The installer hashed the wheel it unpacked: the file locked.
         let sha = file.sha256.as_deref().unwrap();
-        assert_eq!(
-            direct["archive_info"]["hashes"]["sha256"].as_str(),
-            Some(sha),
-            "{}",
-            file.name
-        );
+        let package = installed["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["wheel"].as_str() == Some(file.file_name()))
+            .unwrap_or_else(|| panic!("{} is not in installed.json", file.file_name()));
+        assert_eq!(package["wheel_sha256"].as_str(), Some(sha), "{}", file.name);
+        assert_eq!(package["version"].as_str(), Some(file.version.as_str()));
         // And every file it wrote matches its RECORD.
         let record = std::fs::read_to_string(info.join("RECORD")).unwrap();
         let mut checked = 0;
@@ -198,12 +214,26 @@ fn normalize(name: &str) -> String {
     name.to_ascii_lowercase().replace(['_', '.'], "-")
 }
 
+/// One cold cache for both, to keep the suite short: two concurrent
+/// ensures build one environment, then a half-built one is rebuilt.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_half_built_environment_is_rebuilt() {
+async fn concurrent_ensures_make_one_environment_and_a_half_built_one_is_rebuilt() {
     let cache = tempfile::tempdir().unwrap();
     let ruff = pinned("ruff").unwrap();
-    let built = installer(cache.path()).ensure(&ruff).await.unwrap();
-    assert!(built.fresh);
+    let (a, b) = (installer(cache.path()), installer(cache.path()));
+    let (first, second) = tokio::join!(a.ensure(&ruff), b.ensure(&ruff));
+    let (built, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(built.env_dir, second.env_dir);
+    assert!(
+        built.fresh != second.fresh,
+        "exactly one builds: {built:?} {second:?}"
+    );
+    let envs: Vec<_> = std::fs::read_dir(cache.path().join("check/tools"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(envs, std::slice::from_ref(&built.env_dir));
 
     // What a killed build leaves: files, no completion marker.
     std::fs::remove_file(built.env_dir.join(".windlass-complete")).unwrap();
@@ -217,26 +247,6 @@ async fn a_half_built_environment_is_rebuilt() {
     assert!(rebuilt.env_dir.join(".windlass-complete").is_file());
     let (ok, version) = output_of(&rebuilt.bin, &["--version"], cache.path()).await;
     assert!(ok, "{version}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn concurrent_ensures_make_one_environment() {
-    let cache = tempfile::tempdir().unwrap();
-    let ruff = pinned("ruff").unwrap();
-    let (a, b) = (installer(cache.path()), installer(cache.path()));
-    let (first, second) = tokio::join!(a.ensure(&ruff), b.ensure(&ruff));
-    let (first, second) = (first.unwrap(), second.unwrap());
-    assert_eq!(first.env_dir, second.env_dir);
-    assert!(
-        first.fresh != second.fresh,
-        "exactly one builds: {first:?} {second:?}"
-    );
-    let envs: Vec<_> = std::fs::read_dir(cache.path().join("check/tools"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(envs, std::slice::from_ref(&first.env_dir));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -268,7 +278,9 @@ async fn index_credentials_never_show() {
     let cache = tempfile::tempdir().unwrap();
 
     // A working index with credentials: the lock and the cache hold none.
-    let url = url::Url::parse(&format!("https://user:{password}@pypi.org/simple/")).unwrap();
+    let mut url = default_index().await;
+    url.set_username("user").unwrap();
+    url.set_password(Some(&password)).unwrap();
     let with_auth = Installer::new(InstallerOptions {
         cache_dir: cache.path().to_owned(),
         python: None,
@@ -277,11 +289,12 @@ async fn index_credentials_never_show() {
     let tool = with_auth.ensure(&pinned("ruff").unwrap()).await.unwrap();
     assert_no_leak(format!("{tool:?}").as_bytes(), &password);
 
-    // An index that cannot be reached: the error holds none either.
+    // An index that cannot be reached: the error holds none either (pip
+    // told to retry once only, to keep the test short).
     let url = url::Url::parse(&format!("http://user:{password}@127.0.0.1:9/simple/")).unwrap();
     let unreachable = Installer::new(InstallerOptions {
         cache_dir: cache.path().to_owned(),
-        python: None,
+        python: Some(python_with_env(cache.path(), "PIP_RETRIES=1")),
         index_url: Some(url),
     });
     let error = unreachable
@@ -294,6 +307,21 @@ async fn index_credentials_never_show() {
     assert_no_leak(text.as_bytes(), &password);
     assert_no_leak(format!("{error:?}").as_bytes(), &password);
     assert_no_leak_in_dir(cache.path(), &password);
+}
+
+/// The index pip uses when configured with none, as pip names it.
+async fn default_index() -> url::Url {
+    let (ok, text) = output_of(
+        Path::new("python3"),
+        &[
+            "-c",
+            "from pip._internal.models.index import PyPI; print(PyPI.simple_url)",
+        ],
+        &std::env::temp_dir(),
+    )
+    .await;
+    assert!(ok, "{text}");
+    url::Url::parse(&format!("{}/", text.trim().trim_end_matches('/'))).unwrap()
 }
 
 /// A copy of the example project at a path that stays the same between
@@ -406,5 +434,62 @@ async fn a_missing_extra_is_a_configuration_error() {
     assert!(
         text.contains("pyproject.toml: the extra `testing`"),
         "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_with_a_hashed_requirements_file_installs_from_it() {
+    let installer = installer(shared_cache());
+    // A lock made from the pinned pytest's own resolution.
+    let pytest = installer.ensure(&pinned("pytest").unwrap()).await.unwrap();
+    let lock: ToolLock =
+        serde_json::from_str(&std::fs::read_to_string(pytest.env_dir.join("lock.json")).unwrap())
+            .unwrap();
+    let mut requirements = String::new();
+    for file in &lock.files {
+        let sha = file.sha256.as_deref().unwrap();
+        let _ = writeln!(
+            requirements,
+            "{}=={} --hash=sha256:{sha}",
+            file.name, file.version
+        );
+    }
+    let project = ml_project_copy("ml-project-locked");
+    std::fs::write(project.join("requirements-test.txt"), requirements).unwrap();
+
+    let request = ProjectEnvRequest::default();
+    let env = project_env(&installer, &project, &request).await.unwrap();
+    assert_eq!(
+        env.locks,
+        [project
+            .canonicalize()
+            .unwrap()
+            .join("requirements-test.txt")]
+    );
+    let (ok, output) = output_of(
+        &env.bin_dir.join("pytest"),
+        &["-q", "-p", "no:cacheprovider"],
+        &project,
+    )
+    .await;
+    assert!(ok, "{output}");
+    let (ok, freeze) = output_of(&env.python, &["-m", "pytest", "--version"], &project).await;
+    assert!(ok && freeze.contains("9.2.0"), "{freeze}");
+
+    // The lock is part of the key.
+    let unlocked = ml_project_copy("ml-project-unlocked-key");
+    let unlocked_key = project_env_key(&installer, &unlocked, &request)
+        .await
+        .unwrap();
+    std::fs::copy(
+        project.join("requirements-test.txt"),
+        unlocked.join("requirements-test.txt"),
+    )
+    .unwrap();
+    assert_ne!(
+        project_env_key(&installer, &unlocked, &request)
+            .await
+            .unwrap(),
+        unlocked_key
     );
 }

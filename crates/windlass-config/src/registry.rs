@@ -126,7 +126,7 @@ pub const ENV_VARS: &[EnvVar] = &[
         name: "WINDLASS_PYTHON",
         key: None,
         kind: Kind::Path,
-        description: "The Python interpreter that PEP 517 builds run with (a name looked up on `PATH`, or a path); `python3` by default.",
+        description: "The Python interpreter that PEP 517 builds run with and that `windlass check` builds its tool and project environments with (a name looked up on `PATH`, or a path); `python3` by default.",
     },
     EnvVar {
         name: "WINDLASS_HELM",

@@ -339,6 +339,19 @@ mod tests {
         }
     }
 
+    /// The runner spawns installs as tasks: the futures must be `Send`.
+    #[test]
+    fn futures_are_send() {
+        fn send<T: Send>(_: &T) {}
+        let installer = Installer::new(InstallerOptions::default());
+        let spec = ToolSpec::new("ruff", "ruff");
+        let request = ProjectEnvRequest::default();
+        let ensure = installer.ensure(&spec);
+        send(&ensure);
+        let project = project_env(&installer, std::path::Path::new("."), &request);
+        send(&project);
+    }
+
     #[test]
     fn names_normalize() {
         assert_eq!(normalize("Typing_Extensions"), "typing-extensions");
