@@ -95,6 +95,10 @@ pub struct CheckReport {
     /// Checks whose tool could not be installed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub install_failed: Vec<String>,
+    /// SIGINT or SIGTERM stopped the run (the JSON result then has the
+    /// error `interrupted`).
+    #[serde(skip)]
+    pub interrupted: bool,
 }
 
 fn secs<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -102,12 +106,12 @@ fn secs<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, 
 }
 
 impl CheckReport {
-    fn new(
-        root: &Path,
-        checks: Vec<CheckResult>,
-        install_failed: Vec<String>,
-        duration: Duration,
-    ) -> Self {
+    fn new(root: &Path, results: crate::run::RunResults, duration: Duration) -> Self {
+        let crate::run::RunResults {
+            results: checks,
+            install_failed,
+            interrupted,
+        } = results;
         let count = |status| checks.iter().filter(|c| c.status == status).count();
         Self {
             root: root.display().to_string(),
@@ -119,6 +123,7 @@ impl CheckReport {
             checks,
             duration,
             install_failed,
+            interrupted,
         }
     }
 }
@@ -135,7 +140,9 @@ impl Outcome for CheckOutcome {
         let Self::Report(report) = self else {
             return ExitStatus::Success;
         };
-        if !report.install_failed.is_empty() {
+        if report.interrupted {
+            ExitStatus::Interrupted
+        } else if !report.install_failed.is_empty() {
             ExitStatus::Remote
         } else if report.failed + report.errors > 0 {
             ExitStatus::Failure
@@ -333,11 +340,7 @@ pub fn main(cli: &CheckCli) -> ExitCode {
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            runtime.block_on(async {
-                windlass_process::until_interrupted(run(cli, &printer))
-                    .await
-                    .map_err(anyhow::Error::from)?
-            })
+            runtime.block_on(run(cli, &printer))
         });
     let result = result.map_err(|error| {
         if windlass_process::Interrupted::find(error.as_ref()).is_some() {
@@ -349,7 +352,8 @@ pub fn main(cli: &CheckCli) -> ExitCode {
     windlass_output::finish(result, &printer)
 }
 
-/// Runs `windlass check` with this command line.
+/// Runs `windlass check` with this command line; SIGINT or SIGTERM while
+/// the checks run ends it with [`windlass_process::Interrupted`].
 pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutcome> {
     let started = Instant::now();
     let loaded = windlass_secrets::ToolConfig::load(cli.config.as_deref(), None)?;
@@ -417,6 +421,7 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
         jobs,
         resolver: Arc::clone(&resolver),
         restrict,
+        interrupted: std::sync::atomic::AtomicBool::new(false),
     });
     let done = |result: &CheckResult| {
         let verb = match result.status {
@@ -435,14 +440,13 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
             ),
         );
     };
-    let results = crate::run::run(&plan, ctx, &done).await;
+    // SIGINT or SIGTERM stops the checks (their children die with them);
+    // a Vault token the secrets of `[check.NAME] env` needed is revoked
+    // either way.
+    let results = windlass_process::until_interrupted(crate::run::run(&plan, ctx, &done)).await;
     resolver.close_unless_interrupted().await;
-    let report = CheckReport::new(
-        &root,
-        results.results,
-        results.install_failed,
-        started.elapsed(),
-    );
+    let results = results?;
+    let report = CheckReport::new(&root, results, started.elapsed());
     write_reports(&report, args, &loaded.cwd, printer)?;
     Ok(CheckOutcome::Report(report))
 }

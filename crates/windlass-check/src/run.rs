@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use windlass_config::Environment;
@@ -36,6 +37,9 @@ pub struct RunContext {
     pub resolver: Arc<Resolver>,
     /// Only these files count (`--changed`, paths given), when set.
     pub restrict: Option<BTreeSet<String>>,
+    /// Set when a check's child learned of our SIGINT or SIGTERM: the run
+    /// stops, nothing more starts and nothing more is cached.
+    pub interrupted: AtomicBool,
 }
 
 /// What a run produced: one result per planned check, in plan order.
@@ -44,6 +48,9 @@ pub struct RunResults {
     pub results: Vec<CheckResult>,
     /// Checks whose tool could not be installed (exit 3).
     pub install_failed: Vec<String>,
+    /// SIGINT or SIGTERM came while a check ran: the results are those of
+    /// the checks that ended.
+    pub interrupted: bool,
 }
 
 /// The tool spec of a Python tool, `[check.tools]` winning over the pin.
@@ -117,6 +124,9 @@ pub async fn run(
                 }
             };
             let _permit = semaphore.acquire_owned().await;
+            if ctx.interrupted.load(Ordering::SeqCst) {
+                return (i, skipped(&check, "interrupted before it started"), false);
+            }
             (i, run_one(&check, &files, ready, &ctx).await, false)
         });
     }
@@ -129,13 +139,18 @@ pub async fn run(
                 done(&result);
                 results[i] = Some(result);
             }
+            Err(e) if e.is_cancelled() => {}
             Err(e) => tracing::error!("a check's task ended abnormally: {e}"),
+        }
+        if ctx.interrupted.load(Ordering::SeqCst) {
+            tasks.abort_all();
         }
     }
     install_failed.sort();
     RunResults {
         results: results.into_iter().flatten().collect(),
         install_failed,
+        interrupted: ctx.interrupted.load(Ordering::SeqCst),
     }
 }
 
@@ -479,6 +494,7 @@ async fn run_one(
     result.duration = started.elapsed();
     if let Some(cache) = &ctx.cache
         && matches!(result.status, Status::Passed | Status::Failed)
+        && !ctx.interrupted.load(Ordering::SeqCst)
     {
         cache.put(&key, &result);
     }
@@ -585,6 +601,10 @@ async fn execute(
         }
     }
     let outcome = cmd.run().await.map_err(|e| error_text(&e))?;
+    if outcome.interrupted().is_some() {
+        ctx.interrupted.store(true, Ordering::SeqCst);
+        return Err("interrupted".to_owned());
+    }
     let stdout = windlass_redact::global()
         .redact_bytes(outcome.stdout().unwrap_or_default())
         .into_owned();

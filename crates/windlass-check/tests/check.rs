@@ -639,3 +639,40 @@ fn a_tool_that_cannot_be_installed_exits_3() {
     assert_eq!(run.code, 3, "{run}");
     assert!(run.stdout.contains("WINDLASS_HELM"), "{run}");
 }
+
+/// SIGINT while a check runs: the run ends with exit 130 after one
+/// `interrupted` line, and the check's child does not outlive it.
+#[test]
+fn an_interrupted_run_stops_its_checks() {
+    let project = Project::new();
+    let fifo = project.dir.path().join("started");
+    windlass_testkit::mkfifo(&fifo);
+    project.append(
+        "windlass.toml",
+        &format!(
+            "\n[check.slow]\ncommand = [\"sh\", \"-c\", \"echo $$ > '{}'; exec sleep 300\"]\n",
+            fifo.display()
+        ),
+    );
+    let running = project.check().args(["--only", "slow"]).spawn();
+    let pid = windlass_testkit::within(Duration::from_secs(120), "the check to start", move || {
+        std::fs::read_to_string(&fifo).unwrap()
+    });
+    let pid: u32 = pid.trim().parse().unwrap();
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    running.interrupt();
+    let run = running.wait();
+    assert_eq!(run.code, 130, "{run}");
+    assert!(run.stderr.contains("interrupted"), "{run}");
+    let gone = windlass_testkit::within(Duration::from_secs(30), "the child to end", move || {
+        while Path::new(&format!("/proc/{pid}/stat")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z")
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    });
+    assert!(gone);
+}
