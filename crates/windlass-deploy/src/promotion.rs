@@ -25,9 +25,10 @@ use crate::bundle::{Bundle, BundleId};
 use crate::cli::Context;
 use crate::config::StrategyKind;
 use crate::gates::GateResult;
-use crate::helm::{BUNDLE_LABEL, Revision, UpgradeRequest};
+use crate::helm::{BUNDLE_LABEL, UpgradeRequest};
 use crate::kube::lease::EnvLock;
 use crate::kube::ledger::{Entry, Event, NewEntry};
+use crate::kube::releases::RecordState;
 use crate::stage::{LedgerView, Stage};
 use crate::strategy::{StepReport, StrategyRun, VerifyStep};
 
@@ -399,8 +400,11 @@ async fn steps(
 ) -> anyhow::Result<PromotionReport> {
     let id = request.bundle.id();
     let lease_takeover = lock.takeover().map(|t| t.previous_holder.clone());
-    let view = LedgerView::read(&stage.ledger).await?;
-    let recovered = recover(ctx, stage, &view, printer).await?;
+    // The ledger and where Helm's release stands, read at once.
+    let (view, latest) = tokio::try_join!(LedgerView::read(&stage.ledger), async {
+        anyhow::Ok(crate::kube::releases::latest(&stage.cluster, &stage.release).await?)
+    })?;
+    let recovered = recover(ctx, stage, &view, latest.as_ref(), printer).await?;
     let view = if recovered.is_some() {
         LedgerView::read(&stage.ledger).await?
     } else {
@@ -644,9 +648,10 @@ async fn steps(
     Ok(report)
 }
 
-/// The release's current revision, which must exist.
+/// The release's current revision, which must exist (from its records'
+/// labels: no `helm` process).
 async fn current_revision(stage: &Stage) -> anyhow::Result<u32> {
-    let status = stage.helm.status(&stage.release).await?;
+    let status = crate::kube::releases::latest(&stage.cluster, &stage.release).await?;
     status.map(|r| r.revision).ok_or_else(|| {
         anyhow::anyhow!(
             "release `{}` is gone from namespace `{}`",
@@ -766,9 +771,16 @@ impl crate::strategy::Verifier for StageVerifier<'_> {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<GateResult>> + Send + 'a>> {
         Box::pin(async move {
             if !self.recorder.done() {
-                let revision = self.stage.helm.status(&step.release).await;
+                // The step's own revision; asked of the cluster only for a
+                // step that made none.
+                let revision = match step.revision {
+                    Some(revision) => Ok(Some(revision)),
+                    None => crate::kube::releases::latest(&self.stage.cluster, &step.release)
+                        .await
+                        .map(|r| r.map(|r| r.revision)),
+                };
                 let recorded = match revision {
-                    Ok(Some(revision)) => self.recorder.record(revision.revision).await,
+                    Ok(Some(revision)) => self.recorder.record(revision).await,
                     Ok(None) => Ok(()),
                     Err(error) => Err(anyhow::Error::new(error)),
                 };
@@ -1099,7 +1111,9 @@ async fn verify_checks(ctx: &Context, stage: &Stage) -> Vec<GateResult> {
 /// Brings an environment out of a state a killed run left: an unfinished
 /// promotion in the ledger, or a Helm release stuck `pending-*`. Called
 /// with the environment's lease held, which proves nobody else is working
-/// on it.
+/// on it. `latest` is the release's latest revision as its record's
+/// labels tell it ([`crate::kube::releases`]); Helm is asked for the rest
+/// only when there is something to recover.
 #[allow(
     clippy::too_many_lines,
     reason = "the cases of recovery in order, each with its ledger record"
@@ -1108,19 +1122,22 @@ pub async fn recover(
     ctx: &Context,
     stage: &Stage,
     view: &LedgerView,
+    latest: Option<&RecordState>,
     printer: &Printer,
 ) -> anyhow::Result<Option<Recovery>> {
-    let current = stage.helm.status(&stage.release).await?;
-    let pending = current.as_ref().is_some_and(Revision::is_pending);
+    let pending = latest.is_some_and(RecordState::is_pending);
     let unfinished = view.unfinished();
     // A promotion interrupted after the upgrade left the release at a
     // revision nobody verified: it goes back like an unfinished one.
     let interrupted = view
         .interrupted_upgrade()
-        .filter(|p| current.as_ref().map(|r| r.revision) == p.upgraded());
+        .filter(|p| latest.map(|r| r.revision) == p.upgraded());
     if unfinished.is_none() && interrupted.is_none() && !pending {
         return Ok(None);
     }
+    // Something to recover: the revision as Helm tells it (its
+    // description names the bundle).
+    let current = stage.helm.status(&stage.release).await?;
     let open = unfinished.is_some() || interrupted.is_some();
     let live = view.live();
     let live_revision = live.as_ref().and_then(Promotion::succeeded);

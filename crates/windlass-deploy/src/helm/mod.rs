@@ -225,6 +225,57 @@ impl Revision {
     }
 }
 
+/// What `helm upgrade --output json` prints: the release it made. Only
+/// the fields a [`Revision`] needs are read; the values and the manifest
+/// it also holds are skipped by the parser, never kept.
+#[derive(Deserialize)]
+struct PrintedRelease {
+    version: u32,
+    info: PrintedInfo,
+    chart: PrintedChart,
+}
+
+#[derive(Deserialize)]
+struct PrintedInfo {
+    status: String,
+    #[serde(default)]
+    last_deployed: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Deserialize)]
+struct PrintedChart {
+    metadata: PrintedChartMetadata,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrintedChartMetadata {
+    name: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    app_version: String,
+}
+
+impl PrintedRelease {
+    /// The revision as `helm history` would show it.
+    fn into_revision(self) -> Revision {
+        Revision {
+            revision: self.version,
+            status: self.info.status,
+            chart: format!(
+                "{}-{}",
+                self.chart.metadata.name, self.chart.metadata.version
+            ),
+            app_version: self.chart.metadata.app_version,
+            updated: self.info.last_deployed,
+            description: self.info.description,
+        }
+    }
+}
+
 /// The release record's metadata (`helm get metadata -o json`): the chart,
 /// the revision and its labels.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -365,7 +416,8 @@ impl Helm {
     }
 
     /// `helm upgrade --install`: installs or upgrades `request.release`
-    /// and returns the revision it made.
+    /// and returns the revision it made (from the release Helm prints, so
+    /// no second command asks for it).
     pub async fn upgrade_install(&self, request: &UpgradeRequest) -> Result<Revision, HelmError> {
         let dir = private_dir().map_err(|source| HelmError::Values {
             release: request.release.clone(),
@@ -379,6 +431,8 @@ impl Helm {
             "--install".into(),
             "--timeout".into(),
             go_duration(request.timeout).into(),
+            "--output".into(),
+            "json".into(),
         ];
         if request.wait || request.rollback_on_failure {
             args.push(self.wait_flag().into());
@@ -414,14 +468,12 @@ impl Helm {
         // Helm may take `--timeout` per operation, and twice that when it
         // rolls back: give the process room beyond it.
         let limit = request.timeout * 3 + Duration::from_secs(120);
-        self.run(&args, Some(&request.release), limit).await?;
+        let output = self.run(&args, Some(&request.release), limit).await?;
         drop(dir);
-        self.status(&request.release)
-            .await?
-            .ok_or_else(|| HelmError::Parse {
-                command: self.command_line(&["history".into(), request.release.as_str().into()]),
-                why: "the release has no revision after the upgrade".to_owned(),
-            })
+        // The release Helm prints holds the values (and the manifest):
+        // only its revision, status and chart are kept.
+        let printed: PrintedRelease = self.parse(&args, &output)?;
+        Ok(printed.into_revision())
     }
 
     /// Every revision of `release`, oldest first; empty when there is no

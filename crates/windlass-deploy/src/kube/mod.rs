@@ -20,6 +20,7 @@ use windlass_diagnostic::{Diagnostic, ExitStatus};
 
 pub mod lease;
 pub mod ledger;
+pub mod releases;
 pub mod rollout;
 
 /// How long connecting to the API server may take before it counts as

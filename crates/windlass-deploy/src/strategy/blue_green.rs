@@ -88,9 +88,7 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         live_release.as_deref().unwrap_or(""),
     );
     if let Some(live_release) = &live_release {
-        report.live_revision = deployed_revision(run.helm, live_release)
-            .await?
-            .map(|r| r.revision);
+        report.live_revision = deployed_revision(run, live_release).await?;
     }
 
     // The idle colour, upgraded and checked on its own.
@@ -133,6 +131,7 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         release: idle_release.clone(),
         service: service.clone(),
         namespace: cluster.namespace().to_owned(),
+        revision,
     };
     tokio::time::sleep(run.pause).await;
     switch.checks = run.verifier.verify(&step).await;
@@ -143,9 +142,7 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         if let Some(live_release) = &live_release {
             workloads::apply_service(cluster, &service_spec(live_release)).await?;
             live_release.clone_into(&mut report.live_release);
-            report.live_revision = deployed_revision(run.helm, live_release)
-                .await?
-                .map(|r| r.revision);
+            report.live_revision = deployed_revision(run, live_release).await?;
             report.restored = Some(format!(
                 "Service `{service}` switched back to `{live_release}`; `{idle_release}` left for inspection"
             ));

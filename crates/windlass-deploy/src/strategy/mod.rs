@@ -102,6 +102,8 @@ pub struct VerifyStep {
     /// carrying the traffic.
     pub service: String,
     pub namespace: String,
+    /// The revision the step's upgrade made, when it made one.
+    pub revision: Option<u32>,
 }
 
 /// The outcome of one check: the gates' own type (`gate`, `passed`,
@@ -359,7 +361,7 @@ async fn in_place(run: &StrategyRun<'_>, recreate: bool) -> Result<StrategyRepor
         StrategyKind::Rolling
     };
     let mut report = StrategyReport::new(kind, release);
-    let previous = deployed_revision(run.helm, release).await?;
+    let previous = deployed_revision(run, release).await?;
 
     if recreate && previous.is_some() {
         let scaled =
@@ -381,7 +383,7 @@ async fn in_place(run: &StrategyRun<'_>, recreate: bool) -> Result<StrategyRepor
     report.live_revision = step.revision;
     if let Some(reason) = failure {
         if let Some(previous) = previous {
-            restore_revision(run, release, previous.revision, &mut report).await?;
+            restore_revision(run, release, previous, &mut report).await?;
         }
         return Ok(report.fail(reason));
     }
@@ -389,8 +391,22 @@ async fn in_place(run: &StrategyRun<'_>, recreate: bool) -> Result<StrategyRepor
     Ok(report)
 }
 
-/// The last deployed revision of `release`, if any.
-async fn deployed_revision(helm: &Helm, release: &str) -> Result<Option<Revision>, StrategyError> {
+/// The last deployed revision of `release`, if any, from Helm's release
+/// records (one API request, no `helm` process).
+async fn deployed_revision(
+    run: &StrategyRun<'_>,
+    release: &str,
+) -> Result<Option<u32>, StrategyError> {
+    crate::kube::releases::deployed(run.cluster, release)
+        .await
+        .map_err(StrategyError::kube(format!(
+            "reading the revisions of release `{release}`"
+        )))
+}
+
+/// The last deployed revision of `release` as `helm history` tells it
+/// (with its description).
+async fn deployed_history(helm: &Helm, release: &str) -> Result<Option<Revision>, StrategyError> {
     let history = helm
         .history(release)
         .await
@@ -408,7 +424,7 @@ async fn restore_revision(
     revision: u32,
     report: &mut StrategyReport,
 ) -> Result<(), StrategyError> {
-    let now = deployed_revision(run.helm, release).await?;
+    let now = deployed_history(run.helm, release).await?;
     let already = now.as_ref().is_some_and(|now| {
         now.revision == revision || now.description.trim() == format!("Rollback to {revision}")
     });
@@ -420,8 +436,7 @@ async fn restore_revision(
                 "rolling release `{release}` back to revision {revision}"
             )))?;
     }
-    let now = deployed_revision(run.helm, release).await?;
-    report.live_revision = now.map(|r| r.revision);
+    report.live_revision = deployed_revision(run, release).await?;
     report.restored = Some(format!(
         "release `{release}` rolled back to revision {revision}"
     ));
@@ -483,11 +498,7 @@ async fn upgrade_step(
         Err(error @ HelmError::Failed { .. }) => {
             let reason = format!("{phase}: the upgrade of `{release}` failed: {error}");
             reason.clone_into(&mut report.detail);
-            report.revision = deployed_revision(run.helm, release)
-                .await
-                .ok()
-                .flatten()
-                .map(|r| r.revision);
+            report.revision = deployed_revision(run, release).await.ok().flatten();
             Ok(Step {
                 revision: report.revision,
                 report,
@@ -527,6 +538,7 @@ async fn rollout_and_verify(
             release: release.to_owned(),
             service: service.to_owned(),
             namespace: run.cluster.namespace().to_owned(),
+            revision: report.revision,
         };
         report.checks.extend(run.verifier.verify(&step).await);
     }
