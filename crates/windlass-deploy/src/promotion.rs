@@ -30,7 +30,7 @@ use crate::kube::lease::EnvLock;
 use crate::kube::ledger::{Entry, Event, NewEntry};
 use crate::kube::releases::RecordState;
 use crate::stage::{LedgerView, Stage};
-use crate::strategy::{StepReport, StrategyRun, VerifyStep};
+use crate::strategy::{StepReport, StrategyRun, Switch, VerifyStep};
 
 /// How long a promotion's lease lives without renewal: a killed run's
 /// lease is taken over after this.
@@ -253,7 +253,7 @@ pub async fn run(
     // child had failed by itself.
     let signalled = Arc::new(AtomicBool::new(false));
     let watcher = watch_signals(Arc::clone(&signalled));
-    let outcome = windlass_process::until_interrupted(steps(
+    let outcome = windlass_process::until_interrupted(Box::pin(steps(
         ctx,
         stage,
         request.clone_parts(),
@@ -261,7 +261,7 @@ pub async fn run(
         &lock,
         &signalled,
         printer,
-    ))
+    )))
     .await;
     if let Some(watcher) = watcher {
         watcher.abort();
@@ -404,7 +404,7 @@ async fn steps(
     let (view, latest) = tokio::try_join!(LedgerView::read(&stage.ledger), async {
         anyhow::Ok(crate::kube::releases::latest(&stage.cluster, &stage.release).await?)
     })?;
-    let recovered = recover(ctx, stage, &view, latest.as_ref(), printer).await?;
+    let recovered = Box::pin(recover(ctx, stage, &view, latest.as_ref(), printer)).await?;
     let view = if recovered.is_some() {
         LedgerView::read(&stage.ledger).await?
     } else {
@@ -800,6 +800,56 @@ impl crate::strategy::Verifier for StageVerifier<'_> {
             checks
         })
     }
+
+    /// A `Gate` record for each check of the step, as soon as the step's
+    /// checks are in (after `Upgraded`, when the step made a revision and
+    /// it is not recorded yet).
+    fn checked<'a>(
+        &'a self,
+        step: &'a StepReport,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            if let Some(revision) = step.revision {
+                self.recorder
+                    .record(revision)
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
+            }
+            let kind = self.stage.spec.strategy.kind;
+            for check in &step.checks {
+                self.recorder
+                    .writer
+                    .write(Event::Gate {
+                        gate: step_gate(kind, step, &check.gate),
+                        passed: check.passed,
+                        detail: check.detail.clone(),
+                    })
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A `Switch` record before the Service changes: a run killed after
+    /// the switch leaves recovery the colour to switch back to.
+    fn switching<'a>(
+        &'a self,
+        switch: &'a Switch,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.recorder
+                .writer
+                .write(Event::Switch {
+                    service: switch.service.clone(),
+                    from: switch.from.clone(),
+                    to: switch.to.clone(),
+                })
+                .await
+                .map(drop)
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
 }
 
 /// Records `Upgraded` once per promotion (and, for `deploy rollback`, the
@@ -870,31 +920,18 @@ fn strategy_pause(stage: &Stage) -> anyhow::Result<Duration> {
     }
 }
 
-/// A `Gate` record and a report line for every check of every step.
-async fn record_checks(
-    writer: &Writer<'_>,
-    kind: StrategyKind,
-    steps: &[StepReport],
-    report: &mut PromotionReport,
-) -> anyhow::Result<()> {
+/// A report line for every check of every step (their `Gate` records
+/// were written as each step ended, by [`StageVerifier`]).
+fn report_checks(kind: StrategyKind, steps: &[StepReport], report: &mut PromotionReport) {
     for step in steps {
         for check in &step.checks {
-            let gate = GateResult {
+            report.gates.push(GateResult {
                 gate: step_gate(kind, step, &check.gate),
                 passed: check.passed,
                 detail: check.detail.clone(),
-            };
-            writer
-                .write(Event::Gate {
-                    gate: gate.gate.clone(),
-                    passed: gate.passed,
-                    detail: gate.detail.clone(),
-                })
-                .await?;
-            report.gates.push(gate);
+            });
         }
     }
-    Ok(())
 }
 
 /// The upgrade and its verification through `stage`'s strategy, then the
@@ -950,6 +987,7 @@ async fn with_strategy(
         upgrade: &upgrade,
         pause,
         verifier: &verifier,
+        rollout: stage.spec.gates.rollout != Some(false),
     };
     let run = crate::strategy::run(&strategy_run);
     // A signal forwarded to helm or a verify command stops the promotion
@@ -985,7 +1023,7 @@ async fn with_strategy(
         recorder.record(revision).await?;
     }
     let upgraded = recorder.revision();
-    record_checks(writer, kind, &strategy.steps, &mut report).await?;
+    report_checks(kind, &strategy.steps, &mut report);
     report.live_release = Some(strategy.live_release.clone()).filter(|r| !r.is_empty());
     report.revision = strategy.live_revision.or(upgraded);
     report.steps.clone_from(&strategy.steps);
@@ -1125,6 +1163,11 @@ pub async fn recover(
     latest: Option<&RecordState>,
     printer: &Printer,
 ) -> anyhow::Result<Option<Recovery>> {
+    if stage.spec.strategy.kind == StrategyKind::BlueGreen
+        && let Some(recovery) = Box::pin(recover_switch(ctx, stage, view, printer)).await?
+    {
+        return Ok(Some(recovery));
+    }
     let pending = latest.is_some_and(RecordState::is_pending);
     let unfinished = view.unfinished();
     // A promotion interrupted after the upgrade left the release at a
@@ -1309,6 +1352,97 @@ pub async fn recover(
 }
 
 use crate::stage::Promotion;
+
+/// Blue/green: a promotion that switched the Service and then stopped
+/// before it ended (killed, or interrupted during the live checks) left
+/// the traffic on a colour nobody verified. The Service goes back to the
+/// colour its `Switch` record says it selected before, and the promotion
+/// is closed as failed. Nothing to do when the Service does not select the
+/// new colour (the switch never happened, or was undone), or when there
+/// was no colour before (a first promotion: it is closed as the other
+/// strategies' are).
+async fn recover_switch(
+    ctx: &Context,
+    stage: &Stage,
+    view: &LedgerView,
+    printer: &Printer,
+) -> anyhow::Result<Option<Recovery>> {
+    let Some(last) = view.promotions().pop() else {
+        return Ok(None);
+    };
+    let open = match last.end().map(|e| &e.event) {
+        None => true,
+        Some(Event::Failed { reason, .. }) => reason == "interrupted",
+        Some(_) => false,
+    };
+    let closed = last.records.iter().any(|e| {
+        matches!(
+            e.event,
+            Event::Succeeded { .. }
+                | Event::Failed {
+                    rolled_back_to: Some(_),
+                    ..
+                }
+        )
+    });
+    let switch = last.records.iter().rev().find_map(|e| match &e.event {
+        Event::Switch { service, from, to } => Some((service, from.as_ref()?, to)),
+        _ => None,
+    });
+    let (true, false, Some((service, from, to))) = (open, closed, switch) else {
+        return Ok(None);
+    };
+    let live = crate::strategy::blue_green::live_release(
+        &stage.cluster,
+        &stage.spec.strategy,
+        &stage.release,
+    )
+    .await?;
+    if live.as_deref() != Some(to.as_str()) {
+        return Ok(None);
+    }
+    printer.status(
+        "Switching back",
+        &format!(
+            "Service {service} to {from} (unfinished promotion {})",
+            last.seq
+        ),
+    );
+    crate::strategy::blue_green::switch_service(
+        &stage.cluster,
+        &stage.spec.strategy,
+        &stage.release,
+        from,
+    )
+    .await?;
+    let revision = crate::kube::releases::deployed(&stage.cluster, from).await?;
+    let detail = format!(
+        "the Service `{service}` was switched to `{to}` before its checks ended: switched back to `{from}`"
+    );
+    let writer = Writer {
+        stage,
+        actor: ctx.actor(),
+        bundle: last.started.bundle.clone(),
+        promotion: Some(last.seq),
+    };
+    writer
+        .write(Event::Failed {
+            reason: format!("unfinished: {detail}"),
+            rolled_back_to: revision,
+        })
+        .await?;
+    printer.warn(&format!(
+        "promotion {} was left unfinished: {detail}",
+        last.seq
+    ));
+    Ok(Some(Recovery {
+        promotion: last.seq,
+        bundle: last.started.bundle.clone(),
+        action: "rolled-back".to_owned(),
+        revision,
+        detail,
+    }))
+}
 
 /// Which revision the ledger expects Helm to show: the last success, or
 /// where a failed promotion left the release.

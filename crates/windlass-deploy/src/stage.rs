@@ -65,7 +65,7 @@ impl Stage {
         // Connecting asks the server for its version, finding Helm asks
         // `helm version`: both at once.
         let (cluster, binary) = tokio::try_join!(
-            async { anyhow::Ok(Cluster::connect(&target, &ctx.env).await?) },
+            async { anyhow::Ok(Box::pin(Cluster::connect(&target, &ctx.env)).await?) },
             async { anyhow::Ok(crate::helm::locate(&ctx.env).await?) },
         )?;
         let version = crate::helm::version(&binary).await?;

@@ -68,7 +68,7 @@ pub async fn run(
         deploy.version = Some(version.clone());
     }
     let project_dir = ctx.project_dir();
-    let make = windlass_process::until_interrupted(Box::pin(async {
+    let bundle_made = windlass_process::until_interrupted(Box::pin(async {
         let chart = super::resolve_chart(ctx, &deploy).await?;
         let resolver = image_resolver(ctx, printer, &images).await?;
         let bundle = crate::make::make_bundle(
@@ -84,7 +84,7 @@ pub async fn run(
         anyhow::Ok((bundle, chart.archive))
     }));
     if args.dry_run {
-        let (bundle, _) = make.await??;
+        let (bundle, _) = bundle_made.await??;
         let release = spec
             .release
             .clone()
@@ -99,16 +99,16 @@ pub async fn run(
     // The environment is opened (the cluster connected, Helm found) while
     // the bundle is made; a bundle that cannot be made is the error shown,
     // at once.
-    let mut make = std::pin::pin!(make);
+    let mut bundle_made = std::pin::pin!(bundle_made);
     let mut open = std::pin::pin!(windlass_process::until_interrupted(Stage::open(
         ctx,
         &args.environment
     )));
-    let (made, opened) = tokio::select! {
-        made = &mut make => (made, None),
-        opened = &mut open => (make.await, Some(opened)),
+    let (bundle_result, opened) = tokio::select! {
+        result = &mut bundle_made => (result, None),
+        opened = &mut open => (bundle_made.await, Some(opened)),
     };
-    let (bundle, archive) = made??;
+    let (bundle, archive) = bundle_result??;
     let stage = match opened {
         Some(opened) => opened,
         None => open.await,

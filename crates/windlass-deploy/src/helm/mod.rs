@@ -89,9 +89,14 @@ pub async fn locate(env: &Environment) -> Result<PathBuf, HelmError> {
 static VERSIONS: std::sync::Mutex<BTreeMap<PathBuf, HelmVersion>> =
     std::sync::Mutex::new(BTreeMap::new());
 
+/// Held while a version is asked, so that two tasks asking at once (the
+/// chart and the environment, opened side by side) run `helm version` once.
+static ASKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The version `binary` reports (`helm version --template`), asked once
 /// per binary and process.
 pub async fn version(binary: &Path) -> Result<HelmVersion, HelmError> {
+    let _asking = ASKING.lock().await;
     let known = VERSIONS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

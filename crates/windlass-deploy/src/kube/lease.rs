@@ -100,7 +100,7 @@ pub struct EnvLock {
     lost: Arc<AtomicBool>,
     /// The lease as last written or read by this run (its
     /// `resourceVersion` is the precondition of the release's delete).
-    last: Arc<Mutex<Lease>>,
+    written: Arc<Mutex<Lease>>,
     renewal: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -138,6 +138,17 @@ fn new_lease(name: &str, environment: &str, holder: &str, duration: i32, time: M
 
 fn now() -> Timestamp {
     Timestamp::now()
+}
+
+/// The lease, if it exists.
+async fn read_lease(
+    cluster: &Cluster,
+    api: &Api<Lease>,
+    name: &str,
+) -> Result<Option<Lease>, KubeError> {
+    api.get_opt(name)
+        .await
+        .map_err(|e| cluster.api_error(format!("reading lease {name}"), &e))
 }
 
 /// When the lease stops being valid: renewTime (else acquireTime) plus its
@@ -183,11 +194,6 @@ impl EnvLock {
         // it exists is it read. A race lost at create or replace means
         // someone else moved first: read again and decide again; bounded,
         // since every loss is someone's win.
-        let read = |api: Api<Lease>, name: String| async move {
-            api.get_opt(&name)
-                .await
-                .map_err(|e| cluster.api_error(format!("reading lease {name}"), &e))
-        };
         let mut existing: Option<Lease> = None;
         for _ in 0..16 {
             let time = MicroTime(now());
@@ -209,7 +215,7 @@ impl EnvLock {
                     // It exists: read it and decide (gone again meanwhile:
                     // create again).
                     Err(e) if api_code(&e) == Some(409) => {
-                        existing = read(api.clone(), name.clone()).await?;
+                        existing = read_lease(cluster, &api, &name).await?;
                         continue;
                     }
                     Err(e) => {
@@ -274,7 +280,7 @@ impl EnvLock {
                 }
                 // Changed or deleted meanwhile: decide again.
                 Err(e) if matches!(api_code(&e), Some(409 | 404)) => {
-                    existing = read(api.clone(), name.clone()).await?;
+                    existing = read_lease(cluster, &api, &name).await?;
                 }
                 Err(e) => {
                     return Err(cluster
@@ -301,13 +307,13 @@ impl EnvLock {
         takeover: Option<Takeover>,
     ) -> Self {
         let lost = Arc::new(AtomicBool::new(false));
-        let last = Arc::new(Mutex::new(lease));
+        let written = Arc::new(Mutex::new(lease));
         let renewal = tokio::spawn(renew(
             api.clone(),
             name.clone(),
             holder.to_owned(),
             (ttl / 3).max(Duration::from_millis(200)),
-            Arc::clone(&last),
+            Arc::clone(&written),
             Arc::clone(&lost),
         ));
         Self {
@@ -318,7 +324,7 @@ impl EnvLock {
             holder: holder.to_owned(),
             takeover,
             lost,
-            last,
+            written,
             renewal: Some(renewal),
         }
     }
@@ -361,12 +367,12 @@ impl EnvLock {
             renewal.abort();
             let _ = renewal.await;
         }
-        let last = self
-            .last
+        let ours = self
+            .written
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if self.delete_version(&last).await? {
+        if self.delete_version(&ours).await? {
             return Ok(());
         }
         let lease = self.api.get_opt(&self.name).await.map_err(|e| {
@@ -426,10 +432,13 @@ async fn renew(
     name: String,
     holder: String,
     every: Duration,
-    last: Arc<Mutex<Lease>>,
+    written: Arc<Mutex<Lease>>,
     lost: Arc<AtomicBool>,
 ) {
-    let mut lease = last.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let mut lease = written
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     loop {
         tokio::time::sleep(every).await;
         let ours = lease
@@ -446,7 +455,7 @@ async fn renew(
         }
         match api.replace(&name, &PostParams::default(), &lease).await {
             Ok(renewed) => {
-                renewed.clone_into(&mut last.lock().unwrap_or_else(PoisonError::into_inner));
+                renewed.clone_into(&mut written.lock().unwrap_or_else(PoisonError::into_inner));
                 lease = renewed;
             }
             Err(e) if matches!(api_code(&e), Some(409)) => match api.get_opt(&name).await {
@@ -459,8 +468,9 @@ async fn renew(
                         .and_then(|s| s.holder_identity.as_deref())
                         == Some(holder.as_str());
                     if ours {
-                        current
-                            .clone_into(&mut last.lock().unwrap_or_else(PoisonError::into_inner));
+                        current.clone_into(
+                            &mut written.lock().unwrap_or_else(PoisonError::into_inner),
+                        );
                     }
                     lease = current;
                 }

@@ -81,6 +81,14 @@ pub enum Event {
     },
     /// Helm upgraded the release to this revision.
     Upgraded { revision: u32 },
+    /// Blue/green: the Service is switched to select release `to` instead
+    /// of `from` (written just before the switch; `from` is `None` for a
+    /// Service made by this switch).
+    Switch {
+        service: String,
+        from: Option<String>,
+        to: String,
+    },
     /// The promotion ended: the bundle is live.
     Succeeded { revision: u32 },
     /// The promotion failed; what state the release was left in.

@@ -72,6 +72,9 @@ pub struct StrategyRun<'a> {
     pub pause: Duration,
     /// Called after each step; a failed check fails the step.
     pub verifier: &'a dyn Verifier,
+    /// Wait for each step's release to roll out, as a check of the step
+    /// (`gates.rollout`, on unless `false`).
+    pub rollout: bool,
 }
 
 /// The verifier is left out: closures do not print.
@@ -112,12 +115,42 @@ pub struct VerifyStep {
 pub use crate::gates::GateResult as Check;
 
 /// Checks a step: the environment's verifications (HTTP, commands) in
-/// `windlass deploy`, a closure in tests ([`verifier_fn`]).
+/// `windlass deploy`, a closure in tests ([`verifier_fn`]). It also hears
+/// of what the promotion must record as it happens (by default, nothing is
+/// recorded): each step's checks once they are all in, and a switch of
+/// traffic before it is made.
 pub trait Verifier: Sync {
     fn verify<'a>(
         &'a self,
         step: &'a VerifyStep,
     ) -> Pin<Box<dyn Future<Output = Vec<Check>> + Send + 'a>>;
+
+    /// A step's checks are all in (its rollout and [`Self::verify`]'s),
+    /// before the strategy goes on. An error stops the strategy.
+    fn checked<'a>(
+        &'a self,
+        _step: &'a StepReport,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The Service `switch.service` is about to select `switch.to` instead
+    /// of `switch.from`. An error stops the strategy before the switch.
+    fn switching<'a>(
+        &'a self,
+        _switch: &'a Switch,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A switch of the traffic from one release to another (blue/green).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    pub service: String,
+    /// The release it selected; `None` for a Service about to be made.
+    pub from: Option<String>,
+    pub to: String,
 }
 
 /// A [`Verifier`] from an async closure.
@@ -217,6 +250,10 @@ pub enum StrategyError {
         "helm works in namespace `{helm}` but the cluster connection in `{cluster}`; both must be the environment's"
     )]
     Namespace { helm: String, cluster: String },
+    /// What happened could not be recorded (the ledger): the strategy
+    /// stops rather than go on unrecorded.
+    #[error("{step}: cannot record it: {detail}")]
+    Record { step: String, detail: String },
 }
 
 impl Diagnostic for StrategyError {
@@ -227,7 +264,7 @@ impl Diagnostic for StrategyError {
             }
             Self::Helm { source, .. } => source.exit_status(),
             Self::Kube { source, .. } => source.exit_status(),
-            Self::Timeout { .. } => ExitStatus::Remote,
+            Self::Timeout { .. } | Self::Record { .. } => ExitStatus::Remote,
         }
     }
 
@@ -243,7 +280,7 @@ impl Diagnostic for StrategyError {
             ),
             Self::Helm { source, .. } => source.hint(),
             Self::Kube { source, .. } => source.hint(),
-            Self::Timeout { .. } | Self::Namespace { .. } => None,
+            Self::Timeout { .. } | Self::Namespace { .. } | Self::Record { .. } => None,
         }
     }
 }
@@ -512,8 +549,9 @@ async fn upgrade_step(
     }
 }
 
-/// Waits for `release` to roll out, then asks the verifier; fills in the
-/// step's checks; the reason of a failure.
+/// Waits for `release` to roll out (unless [`StrategyRun::rollout`] is
+/// off), then asks the verifier; fills in the step's checks and tells the
+/// verifier they are in; the reason of a failure.
 async fn rollout_and_verify(
     run: &StrategyRun<'_>,
     release: &str,
@@ -521,18 +559,21 @@ async fn rollout_and_verify(
     service: &str,
     report: &mut StepReport,
 ) -> Result<Option<String>, StrategyError> {
-    let rollout = crate::kube::rollout::wait(run.cluster, release, run.upgrade.timeout)
-        .await
-        .map_err(StrategyError::kube(format!(
-            "waiting for release `{release}` to roll out"
-        )))?;
-    let rollout_check = Check {
-        gate: "rollout".to_owned(),
-        passed: rollout.complete,
-        detail: rollout.summary(),
-    };
-    report.checks.push(rollout_check);
-    if rollout.complete {
+    let mut complete = true;
+    if run.rollout {
+        let rollout = crate::kube::rollout::wait(run.cluster, release, run.upgrade.timeout)
+            .await
+            .map_err(StrategyError::kube(format!(
+                "waiting for release `{release}` to roll out"
+            )))?;
+        complete = rollout.complete;
+        report.checks.push(Check {
+            gate: "rollout".to_owned(),
+            passed: rollout.complete,
+            detail: rollout.summary(),
+        });
+    }
+    if complete {
         let step = VerifyStep {
             phase: phase.to_owned(),
             release: release.to_owned(),
@@ -543,7 +584,19 @@ async fn rollout_and_verify(
         report.checks.extend(run.verifier.verify(&step).await);
     }
     report.verified = report.checks.iter().all(|c| c.passed);
+    checked(run, report).await?;
     Ok(failed_check(phase, &report.checks))
+}
+
+/// Tells the verifier a step's checks are all in.
+async fn checked(run: &StrategyRun<'_>, step: &StepReport) -> Result<(), StrategyError> {
+    run.verifier
+        .checked(step)
+        .await
+        .map_err(|detail| StrategyError::Record {
+            step: format!("the checks of step `{}`", step.name),
+            detail,
+        })
 }
 
 /// A copy of the normal upgrade for another release, with more values
