@@ -388,7 +388,8 @@ impl EnvLock {
             .and_then(|s| s.holder_identity.as_deref())
             == Some(self.holder.as_str());
         if ours {
-            // Changed or gone meanwhile: no longer ours to delete.
+            // Still ours at a version this run did not see: delete that one
+            // (changed again meanwhile: no longer ours to delete).
             self.delete_version(&lease).await?;
         }
         Ok(())
