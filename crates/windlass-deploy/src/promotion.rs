@@ -25,11 +25,12 @@ use crate::bundle::{Bundle, BundleId};
 use crate::cli::Context;
 use crate::config::StrategyKind;
 use crate::gates::GateResult;
-use crate::helm::{BUNDLE_LABEL, Revision, UpgradeRequest};
+use crate::helm::{BUNDLE_LABEL, UpgradeRequest};
 use crate::kube::lease::EnvLock;
 use crate::kube::ledger::{Entry, Event, NewEntry};
+use crate::kube::releases::RecordState;
 use crate::stage::{LedgerView, Stage};
-use crate::strategy::{StepReport, StrategyRun, VerifyStep};
+use crate::strategy::{StepReport, StrategyRun, Switch, VerifyStep};
 
 /// How long a promotion's lease lives without renewal: a killed run's
 /// lease is taken over after this.
@@ -252,7 +253,7 @@ pub async fn run(
     // child had failed by itself.
     let signalled = Arc::new(AtomicBool::new(false));
     let watcher = watch_signals(Arc::clone(&signalled));
-    let outcome = windlass_process::until_interrupted(steps(
+    let outcome = windlass_process::until_interrupted(Box::pin(steps(
         ctx,
         stage,
         request.clone_parts(),
@@ -260,7 +261,7 @@ pub async fn run(
         &lock,
         &signalled,
         printer,
-    ))
+    )))
     .await;
     if let Some(watcher) = watcher {
         watcher.abort();
@@ -399,8 +400,11 @@ async fn steps(
 ) -> anyhow::Result<PromotionReport> {
     let id = request.bundle.id();
     let lease_takeover = lock.takeover().map(|t| t.previous_holder.clone());
-    let view = LedgerView::read(&stage.ledger).await?;
-    let recovered = recover(ctx, stage, &view, printer).await?;
+    // The ledger and where Helm's release stands, read at once.
+    let (view, latest) = tokio::try_join!(LedgerView::read(&stage.ledger), async {
+        anyhow::Ok(crate::kube::releases::latest(&stage.cluster, &stage.release).await?)
+    })?;
+    let recovered = Box::pin(recover(ctx, stage, &view, latest.as_ref(), printer)).await?;
     let view = if recovered.is_some() {
         LedgerView::read(&stage.ledger).await?
     } else {
@@ -644,9 +648,10 @@ async fn steps(
     Ok(report)
 }
 
-/// The release's current revision, which must exist.
+/// The release's current revision, which must exist (from its records'
+/// labels: no `helm` process).
 async fn current_revision(stage: &Stage) -> anyhow::Result<u32> {
-    let status = stage.helm.status(&stage.release).await?;
+    let status = crate::kube::releases::latest(&stage.cluster, &stage.release).await?;
     status.map(|r| r.revision).ok_or_else(|| {
         anyhow::anyhow!(
             "release `{}` is gone from namespace `{}`",
@@ -766,9 +771,16 @@ impl crate::strategy::Verifier for StageVerifier<'_> {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<GateResult>> + Send + 'a>> {
         Box::pin(async move {
             if !self.recorder.done() {
-                let revision = self.stage.helm.status(&step.release).await;
+                // The step's own revision; asked of the cluster only for a
+                // step that made none.
+                let revision = match step.revision {
+                    Some(revision) => Ok(Some(revision)),
+                    None => crate::kube::releases::latest(&self.stage.cluster, &step.release)
+                        .await
+                        .map(|r| r.map(|r| r.revision)),
+                };
                 let recorded = match revision {
-                    Ok(Some(revision)) => self.recorder.record(revision.revision).await,
+                    Ok(Some(revision)) => self.recorder.record(revision).await,
                     Ok(None) => Ok(()),
                     Err(error) => Err(anyhow::Error::new(error)),
                 };
@@ -786,6 +798,56 @@ impl crate::strategy::Verifier for StageVerifier<'_> {
                 std::future::pending::<()>().await;
             }
             checks
+        })
+    }
+
+    /// A `Gate` record for each check of the step, as soon as the step's
+    /// checks are in (after `Upgraded`, when the step made a revision and
+    /// it is not recorded yet).
+    fn checked<'a>(
+        &'a self,
+        step: &'a StepReport,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            if let Some(revision) = step.revision {
+                self.recorder
+                    .record(revision)
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
+            }
+            let kind = self.stage.spec.strategy.kind;
+            for check in &step.checks {
+                self.recorder
+                    .writer
+                    .write(Event::Gate {
+                        gate: step_gate(kind, step, &check.gate),
+                        passed: check.passed,
+                        detail: check.detail.clone(),
+                    })
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A `Switch` record before the Service changes: a run killed after
+    /// the switch leaves recovery the colour to switch back to.
+    fn switching<'a>(
+        &'a self,
+        switch: &'a Switch,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.recorder
+                .writer
+                .write(Event::Switch {
+                    service: switch.service.clone(),
+                    from: switch.from.clone(),
+                    to: switch.to.clone(),
+                })
+                .await
+                .map(drop)
+                .map_err(|e| format!("{e:#}"))
         })
     }
 }
@@ -861,31 +923,18 @@ fn strategy_pause(stage: &Stage) -> anyhow::Result<Duration> {
     }
 }
 
-/// A `Gate` record and a report line for every check of every step.
-async fn record_checks(
-    writer: &Writer<'_>,
-    kind: StrategyKind,
-    steps: &[StepReport],
-    report: &mut PromotionReport,
-) -> anyhow::Result<()> {
+/// A report line for every check of every step (their `Gate` records
+/// were written as each step ended, by [`StageVerifier`]).
+fn report_checks(kind: StrategyKind, steps: &[StepReport], report: &mut PromotionReport) {
     for step in steps {
         for check in &step.checks {
-            let gate = GateResult {
+            report.gates.push(GateResult {
                 gate: step_gate(kind, step, &check.gate),
                 passed: check.passed,
                 detail: check.detail.clone(),
-            };
-            writer
-                .write(Event::Gate {
-                    gate: gate.gate.clone(),
-                    passed: gate.passed,
-                    detail: gate.detail.clone(),
-                })
-                .await?;
-            report.gates.push(gate);
+            });
         }
     }
-    Ok(())
 }
 
 /// The upgrade and its verification through `stage`'s strategy, then the
@@ -941,6 +990,7 @@ async fn with_strategy(
         upgrade: &upgrade,
         pause,
         verifier: &verifier,
+        rollout: stage.spec.gates.rollout != Some(false),
     };
     let run = crate::strategy::run(&strategy_run);
     // A signal forwarded to helm or a verify command stops the promotion
@@ -976,7 +1026,7 @@ async fn with_strategy(
         recorder.record(revision).await?;
     }
     let upgraded = recorder.revision();
-    record_checks(writer, kind, &strategy.steps, &mut report).await?;
+    report_checks(kind, &strategy.steps, &mut report);
     report.live_release = Some(strategy.live_release.clone()).filter(|r| !r.is_empty());
     report.revision = strategy.live_revision.or(upgraded);
     report.steps.clone_from(&strategy.steps);
@@ -1102,7 +1152,9 @@ async fn verify_checks(ctx: &Context, stage: &Stage) -> Vec<GateResult> {
 /// Brings an environment out of a state a killed run left: an unfinished
 /// promotion in the ledger, or a Helm release stuck `pending-*`. Called
 /// with the environment's lease held, which proves nobody else is working
-/// on it.
+/// on it. `latest` is the release's latest revision as its record's
+/// labels tell it ([`crate::kube::releases`]); Helm is asked for the rest
+/// only when there is something to recover.
 #[allow(
     clippy::too_many_lines,
     reason = "the cases of recovery in order, each with its ledger record"
@@ -1111,19 +1163,27 @@ pub async fn recover(
     ctx: &Context,
     stage: &Stage,
     view: &LedgerView,
+    latest: Option<&RecordState>,
     printer: &Printer,
 ) -> anyhow::Result<Option<Recovery>> {
-    let current = stage.helm.status(&stage.release).await?;
-    let pending = current.as_ref().is_some_and(Revision::is_pending);
+    if stage.spec.strategy.kind == StrategyKind::BlueGreen
+        && let Some(recovery) = Box::pin(recover_switch(ctx, stage, view, printer)).await?
+    {
+        return Ok(Some(recovery));
+    }
+    let pending = latest.is_some_and(RecordState::is_pending);
     let unfinished = view.unfinished();
     // A promotion interrupted after the upgrade left the release at a
     // revision nobody verified: it goes back like an unfinished one.
     let interrupted = view
         .interrupted_upgrade()
-        .filter(|p| current.as_ref().map(|r| r.revision) == p.upgraded());
+        .filter(|p| latest.map(|r| r.revision) == p.upgraded());
     if unfinished.is_none() && interrupted.is_none() && !pending {
         return Ok(None);
     }
+    // Something to recover: the revision as Helm tells it (its
+    // description names the bundle).
+    let current = stage.helm.status(&stage.release).await?;
     let open = unfinished.is_some() || interrupted.is_some();
     let live = view.live();
     let live_revision = live.as_ref().and_then(Promotion::succeeded);
@@ -1295,6 +1355,97 @@ pub async fn recover(
 }
 
 use crate::stage::Promotion;
+
+/// Blue/green: a promotion that switched the Service and then stopped
+/// before it ended (killed, or interrupted during the live checks) left
+/// the traffic on a colour nobody verified. The Service goes back to the
+/// colour its `Switch` record says it selected before, and the promotion
+/// is closed as failed. Nothing to do when the Service does not select the
+/// new colour (the switch never happened, or was undone), or when there
+/// was no colour before (a first promotion: it is closed as the other
+/// strategies' are).
+async fn recover_switch(
+    ctx: &Context,
+    stage: &Stage,
+    view: &LedgerView,
+    printer: &Printer,
+) -> anyhow::Result<Option<Recovery>> {
+    let Some(last) = view.promotions().pop() else {
+        return Ok(None);
+    };
+    let open = match last.end().map(|e| &e.event) {
+        None => true,
+        Some(Event::Failed { reason, .. }) => reason == "interrupted",
+        Some(_) => false,
+    };
+    let closed = last.records.iter().any(|e| {
+        matches!(
+            e.event,
+            Event::Succeeded { .. }
+                | Event::Failed {
+                    rolled_back_to: Some(_),
+                    ..
+                }
+        )
+    });
+    let switch = last.records.iter().rev().find_map(|e| match &e.event {
+        Event::Switch { service, from, to } => Some((service, from.as_ref()?, to)),
+        _ => None,
+    });
+    let (true, false, Some((service, from, to))) = (open, closed, switch) else {
+        return Ok(None);
+    };
+    let live = crate::strategy::blue_green::live_release(
+        &stage.cluster,
+        &stage.spec.strategy,
+        &stage.release,
+    )
+    .await?;
+    if live.as_deref() != Some(to.as_str()) {
+        return Ok(None);
+    }
+    printer.status(
+        "Switching back",
+        &format!(
+            "Service {service} to {from} (unfinished promotion {})",
+            last.seq
+        ),
+    );
+    crate::strategy::blue_green::switch_service(
+        &stage.cluster,
+        &stage.spec.strategy,
+        &stage.release,
+        from,
+    )
+    .await?;
+    let revision = crate::kube::releases::deployed(&stage.cluster, from).await?;
+    let detail = format!(
+        "the Service `{service}` was switched to `{to}` before its checks ended: switched back to `{from}`"
+    );
+    let writer = Writer {
+        stage,
+        actor: ctx.actor(),
+        bundle: last.started.bundle.clone(),
+        promotion: Some(last.seq),
+    };
+    writer
+        .write(Event::Failed {
+            reason: format!("unfinished: {detail}"),
+            rolled_back_to: revision,
+        })
+        .await?;
+    printer.warn(&format!(
+        "promotion {} was left unfinished: {detail}",
+        last.seq
+    ));
+    Ok(Some(Recovery {
+        promotion: last.seq,
+        bundle: last.started.bundle.clone(),
+        action: "rolled-back".to_owned(),
+        revision,
+        detail,
+    }))
+}
 
 /// Which revision the ledger expects Helm to show: the last success, or
 /// where a failed promotion left the release.

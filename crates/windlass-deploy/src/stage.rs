@@ -62,8 +62,12 @@ impl Stage {
             context: spec.context.clone(),
             namespace: spec.namespace.clone(),
         };
-        let cluster = Cluster::connect(&target, &ctx.env).await?;
-        let binary = crate::helm::locate(&ctx.env).await?;
+        // Connecting asks the server for its version, finding Helm asks
+        // `helm version`: both at once.
+        let (cluster, binary) = tokio::try_join!(
+            async { anyhow::Ok(Box::pin(Cluster::connect(&target, &ctx.env)).await?) },
+            async { anyhow::Ok(crate::helm::locate(&ctx.env).await?) },
+        )?;
         let version = crate::helm::version(&binary).await?;
         let helm = Helm::new(
             binary,

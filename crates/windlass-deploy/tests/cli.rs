@@ -684,6 +684,123 @@ fn blue_green_switches_the_service_and_switches_back_when_the_live_check_fails()
     assert_no_leak_in_dir(project.dir.path(), &secret);
 }
 
+/// A blue/green promotion killed after the Service switched, during the
+/// checks through it: the next command finds the `Switch` record, puts
+/// the Service back on the colour that was live, and closes the
+/// promotion as failed, before its own promotion starts from there.
+#[test]
+fn a_blue_green_run_killed_after_the_switch_is_switched_back_next() {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let block = marker_dir.path().join("block");
+    let seen = marker_dir.path().join("seen");
+    let reached = marker_dir.path().join("reached");
+    // With `block` present, the check passes once (the idle colour, before
+    // the switch) and hangs from then on (through the live Service).
+    let project = Project::new(
+        "cli-bgkill",
+        &[(
+            "dev",
+            &format!(
+                "strategy = {{ kind = \"blue-green\" }}\ngates = {{ verify = [{{ name = \"hang\", command = [\"sh\", \"-c\", \"if [ -e '{b}' ]; then if [ -e '{s}' ]; then touch '{r}'; sleep 600; fi; touch '{s}'; fi\"], timeout = \"900s\" }}] }}",
+                b = block.display(),
+                s = seen.display(),
+                r = reached.display()
+            ),
+        )],
+    );
+    let instance = "app.kubernetes.io/instance";
+    let first = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    assert_eq!(first["live-release"], "app-blue", "{first}");
+
+    std::fs::write(&block, "").unwrap();
+    let running = project
+        .cli()
+        .args(["up", "dev", "--image", &image(DIGEST_B)])
+        .spawn();
+    let mut waited = 0;
+    while !reached.exists() {
+        std::thread::sleep(Duration::from_millis(200));
+        waited += 1;
+        assert!(waited < 900, "the live check never started");
+    }
+    running.signal(9);
+    let killed = running.wait();
+    assert_eq!(killed.signal, Some(9), "killed by SIGKILL");
+    std::fs::remove_file(&block).unwrap();
+    assert_eq!(
+        service_selector(&project, "dev", "app")[instance],
+        "app-green",
+        "the killed run had switched the Service to the unverified colour"
+    );
+    let events = project.events("dev");
+    assert!(events.contains(&"switch".to_owned()), "{events:?}");
+
+    // The killed run's lease: dropped as an expiry would.
+    project.kube.kubectl(&[
+        "delete",
+        "lease",
+        "-n",
+        project.namespace("dev"),
+        "windlass-deploy.dev",
+    ]);
+    let next = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
+    assert_eq!(next["recovered"]["action"], "rolled-back", "{next}");
+    assert!(
+        next["recovered"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("switched back to `app-blue`"),
+        "{next}"
+    );
+    assert_eq!(next["result"], "succeeded", "{next}");
+    // The new promotion found the Service on blue again: its own switch
+    // went from blue to green.
+    let history = project.json(&["history", "dev"], 0);
+    let entries = history["entries"].as_array().unwrap();
+    let switches: Vec<(&Value, &Value)> = entries
+        .iter()
+        .filter(|e| e["event"]["kind"] == "switch")
+        .map(|e| (&e["event"]["from"], &e["event"]["to"]))
+        .collect();
+    // The first promotion made the Service (from none to blue); the killed
+    // one switched blue to green; the next one found blue again.
+    assert_eq!(switches.len(), 3, "{history}");
+    assert_eq!(*switches[0].0, Value::Null);
+    assert_eq!(switches[0].1, "app-blue");
+    assert_eq!(switches[1].0, "app-blue");
+    assert_eq!(switches[1].1, "app-green");
+    assert_eq!(switches[2].0, "app-blue", "switched back before: {history}");
+    assert_eq!(switches[2].1, "app-green");
+    let closed = entries
+        .iter()
+        .find(|e| {
+            e["event"]["kind"] == "failed"
+                && e["event"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("switched back"))
+        })
+        .expect("the killed promotion is closed as failed");
+    assert_eq!(
+        closed["promotion"],
+        switches_promotion(entries, 1),
+        "{history}"
+    );
+    assert_eq!(
+        service_selector(&project, "dev", "app")[instance],
+        "app-green"
+    );
+}
+
+/// The promotion of the `index`-th `Switch` record.
+fn switches_promotion(entries: &[Value], index: usize) -> Value {
+    entries
+        .iter()
+        .filter(|e| e["event"]["kind"] == "switch")
+        .nth(index)
+        .unwrap()["promotion"]
+        .clone()
+}
+
 #[test]
 fn metrics_count_the_promotions_and_write_the_board() {
     let project = Project::new("cli-metrics", &[("dev", ""), ("staging", "from = \"dev\"")]);

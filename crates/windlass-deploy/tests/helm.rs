@@ -42,8 +42,9 @@ fn real_helm() -> PathBuf {
 /// A fake `helm` that appends what it was given to `LOG`: argv, the mode
 /// of every `--values` file and of its directory, a copy of each file,
 /// stdin, and two environment variables. It answers `history` with one
-/// revision (or `BAD` when `history_answer` says so) and `version` with
-/// `version`.
+/// revision (or `BAD` when `history_answer` says so), `upgrade` with the
+/// release it made (revision 3, as `--output json` prints it) and
+/// `version` with `version`.
 fn spy(dir: &Path, version: &str, history_answer: &str) -> (PathBuf, PathBuf) {
     let log = dir.join("log");
     let script = dir.join("helm");
@@ -66,6 +67,7 @@ log='{log}'
 case "$1" in
   version) printf '{version}' ;;
   history) printf '%s' '{history_answer}' ;;
+  upgrade) printf '%s' '{UPGRADED}' ;;
 esac
 "#,
         log = log.display(),
@@ -74,6 +76,10 @@ esac
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     (script, log)
 }
+
+/// The release `helm upgrade --output json` prints (values and manifest
+/// included, which Windlass skips).
+const UPGRADED: &str = r#"{"name":"app","info":{"first_deployed":"2026-01-01T00:00:00Z","last_deployed":"2026-01-01T00:00:00Z","description":"windlass","status":"deployed"},"chart":{"metadata":{"name":"app","version":"0.1.0","appVersion":"1.0"}},"config":{"db":{"password":"x"}},"manifest":"---","version":3,"namespace":"ns-a"}"#;
 
 const ONE_REVISION: &str = r#"[{"revision":3,"updated":"2026-01-01T00:00:00Z","status":"deployed","chart":"app-0.1.0","app_version":"1.0","description":"windlass"}]"#;
 
@@ -107,7 +113,7 @@ async fn values_reach_helm_as_private_files_never_argv() {
 
     let log = std::fs::read_to_string(log).unwrap();
     let argv: Vec<&str> = log.lines().filter(|l| l.starts_with("ARGV")).collect();
-    assert_eq!(argv.len(), 2, "upgrade, then history: {log}");
+    assert_eq!(argv.len(), 1, "the upgrade alone: {log}");
     let upgrade = argv[0];
     for expected in [
         "ARGV upgrade app /charts/app-0.1.0.tgz --install",
@@ -121,8 +127,8 @@ async fn values_reach_helm_as_private_files_never_argv() {
     ] {
         assert!(upgrade.contains(expected), "{expected} not in {upgrade}");
     }
-    assert!(argv[1].contains("history app --output json --max 1"));
-    assert!(argv[1].contains("--kube-context ctx-a --namespace ns-a"));
+    assert!(upgrade.contains("--output json"), "{upgrade}");
+    assert_eq!(revision.chart, "app-0.1.0");
     for line in &argv {
         assert_no_leak(line.as_bytes(), &secret);
         assert!(!line.contains("first-document"), "values on argv: {line}");
@@ -979,14 +985,14 @@ async fn helm_v3_gets_its_own_flags() {
     let log = std::fs::read_to_string(log).unwrap();
     let argv: Vec<&str> = log.lines().filter(|l| l.starts_with("ARGV")).collect();
     assert!(
-        argv[1].contains(" --timeout 60s --wait --atomic --kube-context ctx"),
+        argv[1].contains(" --timeout 60s --output json --wait --atomic --kube-context ctx"),
         "{}",
         argv[1]
     );
     assert!(
-        argv[3].contains("rollback app 1 --timeout 60s --wait --kube-context"),
+        argv[2].contains("rollback app 1 --timeout 60s --wait --kube-context"),
         "{}",
-        argv[3]
+        argv[2]
     );
     assert!(
         !log.contains("watcher") && !log.contains("rollback-on-failure"),

@@ -13,6 +13,9 @@
 //!   traffic, a Service that is not Windlass's is refused.
 //! - canary: the replica counts at each step, and an abort (failed check,
 //!   broken image) that uninstalls the canary and scales the stable back.
+//! - the verifier hears of each step's checks as the step ends and of a
+//!   switch before it is made; without the rollout wait a step has no
+//!   rollout check.
 //!
 //! Every upgrade carries a canary secret in its values; no report or error
 //! shows it, nor the cluster's token.
@@ -37,7 +40,8 @@ use windlass_deploy::helm::chart::{self, DEFAULT_MTIME};
 use windlass_deploy::helm::{BUNDLE_LABEL, Helm, UpgradeRequest};
 use windlass_deploy::kube::{Cluster, Target};
 use windlass_deploy::strategy::{
-    self, Check, StrategyError, StrategyReport, StrategyRun, VerifyStep, verifier_fn,
+    self, Check, StepReport, StrategyError, StrategyReport, StrategyRun, Switch, Verifier,
+    VerifyStep, verifier_fn,
 };
 use windlass_testkit::{Services, assert_no_leak, canary};
 
@@ -165,6 +169,7 @@ where
         upgrade,
         pause: Duration::from_millis(200),
         verifier: &verifier,
+        rollout: true,
     };
     let result = strategy::run(&run).await;
     let seen = log.lock().unwrap().clone();
@@ -748,6 +753,7 @@ async fn a_canary_without_steps_or_a_namespace_mismatch_is_refused_before_any_ch
         upgrade: &upgrade(&fx, "v1", 1),
         pause: Duration::ZERO,
         verifier: &verifier,
+        rollout: true,
     })
     .await
     .unwrap_err();
@@ -756,4 +762,107 @@ async fn a_canary_without_steps_or_a_namespace_mismatch_is_refused_before_any_ch
         "{error:?}"
     );
     assert!(error.to_string().contains("`elsewhere`"), "{error}");
+}
+
+/// A verifier that passes every check and logs, in order, each call of
+/// its three methods.
+#[derive(Default)]
+struct Recorder {
+    log: Mutex<Vec<String>>,
+}
+
+impl Verifier for Recorder {
+    fn verify<'a>(
+        &'a self,
+        step: &'a VerifyStep,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Check>> + Send + 'a>> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("verify {} {}", step.phase, step.release));
+        Box::pin(async {
+            vec![Check {
+                gate: "test".to_owned(),
+                passed: true,
+                detail: "ok".to_owned(),
+            }]
+        })
+    }
+
+    fn checked<'a>(
+        &'a self,
+        step: &'a StepReport,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        let gates: Vec<&str> = step.checks.iter().map(|c| c.gate.as_str()).collect();
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("checked {} [{}]", step.name, gates.join(",")));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn switching<'a>(
+        &'a self,
+        switch: &'a Switch,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        self.log.lock().unwrap().push(format!(
+            "switching {} {} -> {}",
+            switch.service,
+            switch.from.as_deref().unwrap_or("none"),
+            switch.to
+        ));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn each_step_is_told_as_it_ends_and_the_switch_before_it_is_made() {
+    let fx = fixture("strat-told").await;
+    let spec = spec(StrategyKind::BlueGreen);
+    let run = |upgrade, verifier, rollout| StrategyRun {
+        spec: &spec,
+        helm: &fx.helm,
+        cluster: &fx.cluster,
+        upgrade,
+        pause: Duration::ZERO,
+        verifier,
+        rollout,
+    };
+
+    let first = Recorder::default();
+    let upgrade_v1 = upgrade(&fx, "v1", 1);
+    ok(strategy::run(&run(&upgrade_v1, &first, true)).await);
+    assert_eq!(
+        *first.log.lock().unwrap(),
+        [
+            "verify idle app-blue",
+            "checked idle [rollout,test]",
+            "switching app none -> app-blue",
+            "verify live app-blue",
+            "checked switch [test]",
+        ]
+    );
+
+    // `gates.rollout = false`: no rollout wait, no rollout check.
+    let second = Recorder::default();
+    let upgrade_v2 = upgrade(&fx, "v2", 1);
+    let report = ok(strategy::run(&run(&upgrade_v2, &second, false)).await);
+    assert_eq!(report.live_release, "app-green");
+    assert_eq!(
+        *second.log.lock().unwrap(),
+        [
+            "verify idle app-green",
+            "checked idle [test]",
+            "switching app app-blue -> app-green",
+            "verify live app-green",
+            "checked switch [test]",
+        ]
+    );
+    assert!(
+        report
+            .steps
+            .iter()
+            .all(|s| s.checks.iter().all(|c| c.gate != "rollout")),
+        "{report:?}"
+    );
 }

@@ -45,6 +45,10 @@ pub fn describe(event: &Event) -> String {
             if *passed { "ok" } else { "failed" }
         ),
         Event::Upgraded { revision } => format!("upgraded: revision {revision}"),
+        Event::Switch { service, from, to } => match from {
+            Some(from) => format!("switch: Service {service} from {from} to {to}"),
+            None => format!("switch: Service {service} made, selecting {to}"),
+        },
         Event::Succeeded { revision } => format!("succeeded: revision {revision}"),
         Event::Failed {
             reason,

@@ -68,7 +68,7 @@ pub async fn run(
         deploy.version = Some(version.clone());
     }
     let project_dir = ctx.project_dir();
-    let bundle = windlass_process::until_interrupted(Box::pin(async {
+    let bundle_made = windlass_process::until_interrupted(Box::pin(async {
         let chart = super::resolve_chart(ctx, &deploy).await?;
         let resolver = image_resolver(ctx, printer, &images).await?;
         let bundle = crate::make::make_bundle(
@@ -82,10 +82,9 @@ pub async fn run(
         )
         .await?;
         anyhow::Ok((bundle, chart.archive))
-    }))
-    .await??;
-    let (bundle, archive) = bundle;
+    }));
     if args.dry_run {
+        let (bundle, _) = bundle_made.await??;
         let release = spec
             .release
             .clone()
@@ -97,7 +96,23 @@ pub async fn run(
             bundle,
         ));
     }
-    let stage = windlass_process::until_interrupted(Stage::open(ctx, &args.environment)).await??;
+    // The environment is opened (the cluster connected, Helm found) while
+    // the bundle is made; a bundle that cannot be made is the error shown,
+    // at once.
+    let mut bundle_made = std::pin::pin!(bundle_made);
+    let mut open = std::pin::pin!(windlass_process::until_interrupted(Stage::open(
+        ctx,
+        &args.environment
+    )));
+    let (bundle_result, opened) = tokio::select! {
+        result = &mut bundle_made => (result, None),
+        opened = &mut open => (bundle_made.await, Some(opened)),
+    };
+    let (bundle, archive) = bundle_result??;
+    let stage = match opened {
+        Some(opened) => opened,
+        None => open.await,
+    }??;
     super::check_strategy(&stage).await?;
     let report = crate::promotion::run(
         ctx,

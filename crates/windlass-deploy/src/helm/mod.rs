@@ -89,9 +89,14 @@ pub async fn locate(env: &Environment) -> Result<PathBuf, HelmError> {
 static VERSIONS: std::sync::Mutex<BTreeMap<PathBuf, HelmVersion>> =
     std::sync::Mutex::new(BTreeMap::new());
 
+/// Held while a version is asked, so that two tasks asking at once (the
+/// chart and the environment, opened side by side) run `helm version` once.
+static ASKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The version `binary` reports (`helm version --template`), asked once
 /// per binary and process.
 pub async fn version(binary: &Path) -> Result<HelmVersion, HelmError> {
+    let _asking = ASKING.lock().await;
     let known = VERSIONS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -222,6 +227,57 @@ impl Revision {
     /// (`pending-install`, `pending-upgrade`, `pending-rollback`).
     pub fn is_pending(&self) -> bool {
         self.status.starts_with("pending-")
+    }
+}
+
+/// What `helm upgrade --output json` prints: the release it made. Only
+/// the fields a [`Revision`] needs are read; the values and the manifest
+/// it also holds are skipped by the parser, never kept.
+#[derive(Deserialize)]
+struct PrintedRelease {
+    version: u32,
+    info: PrintedInfo,
+    chart: PrintedChart,
+}
+
+#[derive(Deserialize)]
+struct PrintedInfo {
+    status: String,
+    #[serde(default)]
+    last_deployed: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Deserialize)]
+struct PrintedChart {
+    metadata: PrintedChartMetadata,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrintedChartMetadata {
+    name: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    app_version: String,
+}
+
+impl PrintedRelease {
+    /// The revision as `helm history` would show it.
+    fn into_revision(self) -> Revision {
+        Revision {
+            revision: self.version,
+            status: self.info.status,
+            chart: format!(
+                "{}-{}",
+                self.chart.metadata.name, self.chart.metadata.version
+            ),
+            app_version: self.chart.metadata.app_version,
+            updated: self.info.last_deployed,
+            description: self.info.description,
+        }
     }
 }
 
@@ -365,7 +421,8 @@ impl Helm {
     }
 
     /// `helm upgrade --install`: installs or upgrades `request.release`
-    /// and returns the revision it made.
+    /// and returns the revision it made (from the release Helm prints, so
+    /// no second command asks for it).
     pub async fn upgrade_install(&self, request: &UpgradeRequest) -> Result<Revision, HelmError> {
         let dir = private_dir().map_err(|source| HelmError::Values {
             release: request.release.clone(),
@@ -379,6 +436,8 @@ impl Helm {
             "--install".into(),
             "--timeout".into(),
             go_duration(request.timeout).into(),
+            "--output".into(),
+            "json".into(),
         ];
         if request.wait || request.rollback_on_failure {
             args.push(self.wait_flag().into());
@@ -414,14 +473,12 @@ impl Helm {
         // Helm may take `--timeout` per operation, and twice that when it
         // rolls back: give the process room beyond it.
         let limit = request.timeout * 3 + Duration::from_secs(120);
-        self.run(&args, Some(&request.release), limit).await?;
+        let output = self.run(&args, Some(&request.release), limit).await?;
         drop(dir);
-        self.status(&request.release)
-            .await?
-            .ok_or_else(|| HelmError::Parse {
-                command: self.command_line(&["history".into(), request.release.as_str().into()]),
-                why: "the release has no revision after the upgrade".to_owned(),
-            })
+        // The release Helm prints holds the values (and the manifest):
+        // only its revision, status and chart are kept.
+        let printed: PrintedRelease = self.parse(&args, &output)?;
+        Ok(printed.into_revision())
     }
 
     /// Every revision of `release`, oldest first; empty when there is no

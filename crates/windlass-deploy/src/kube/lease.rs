@@ -12,8 +12,8 @@
 //! only while it is still ours. A run that dies stops renewing; the lease
 //! then expires and the next run takes it over and says so.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -98,6 +98,9 @@ pub struct EnvLock {
     holder: String,
     takeover: Option<Takeover>,
     lost: Arc<AtomicBool>,
+    /// The lease as last written or read by this run (its
+    /// `resourceVersion` is the precondition of the release's delete).
+    written: Arc<Mutex<Lease>>,
     renewal: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -135,6 +138,17 @@ fn new_lease(name: &str, environment: &str, holder: &str, duration: i32, time: M
 
 fn now() -> Timestamp {
     Timestamp::now()
+}
+
+/// The lease, if it exists.
+async fn read_lease(
+    cluster: &Cluster,
+    api: &Api<Lease>,
+    name: &str,
+) -> Result<Option<Lease>, KubeError> {
+    api.get_opt(name)
+        .await
+        .map_err(|e| cluster.api_error(format!("reading lease {name}"), &e))
 }
 
 /// When the lease stops being valid: renewTime (else acquireTime) plus its
@@ -176,16 +190,14 @@ impl EnvLock {
         let api: Api<Lease> = Api::namespaced(cluster.client().clone(), cluster.namespace());
         let name = lease_name(environment);
         let duration = ttl_seconds(ttl);
-        // A race lost at create or replace means someone else moved first:
-        // read again and decide again; bounded, since every loss is
-        // someone's win.
-        for _ in 0..8 {
-            let existing = api
-                .get_opt(&name)
-                .await
-                .map_err(|e| cluster.api_error(format!("reading lease {name}"), &e))?;
+        // Created at once (the common case: nobody holds it); only when
+        // it exists is it read. A race lost at create or replace means
+        // someone else moved first: read again and decide again; bounded,
+        // since every loss is someone's win.
+        let mut existing: Option<Lease> = None;
+        for _ in 0..16 {
             let time = MicroTime(now());
-            let Some(mut lease) = existing else {
+            let Some(mut lease) = existing.take() else {
                 let lease = new_lease(&name, environment, holder, duration, time);
                 match api.create(&PostParams::default(), &lease).await {
                     Ok(created) => {
@@ -200,8 +212,12 @@ impl EnvLock {
                             None,
                         ));
                     }
-                    // Created by someone else meanwhile: decide again.
-                    Err(e) if api_code(&e) == Some(409) => continue,
+                    // It exists: read it and decide (gone again meanwhile:
+                    // create again).
+                    Err(e) if api_code(&e) == Some(409) => {
+                        existing = read_lease(cluster, &api, &name).await?;
+                        continue;
+                    }
                     Err(e) => {
                         return Err(cluster
                             .api_error(format!("creating lease {name}"), &e)
@@ -263,7 +279,9 @@ impl EnvLock {
                     ));
                 }
                 // Changed or deleted meanwhile: decide again.
-                Err(e) if matches!(api_code(&e), Some(409 | 404)) => {}
+                Err(e) if matches!(api_code(&e), Some(409 | 404)) => {
+                    existing = read_lease(cluster, &api, &name).await?;
+                }
                 Err(e) => {
                     return Err(cluster
                         .api_error(format!("taking over lease {name}"), &e)
@@ -289,12 +307,13 @@ impl EnvLock {
         takeover: Option<Takeover>,
     ) -> Self {
         let lost = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(Mutex::new(lease));
         let renewal = tokio::spawn(renew(
             api.clone(),
             name.clone(),
             holder.to_owned(),
             (ttl / 3).max(Duration::from_millis(200)),
-            lease,
+            Arc::clone(&written),
             Arc::clone(&lost),
         ));
         Self {
@@ -305,6 +324,7 @@ impl EnvLock {
             holder: holder.to_owned(),
             takeover,
             lost,
+            written,
             renewal: Some(renewal),
         }
     }
@@ -339,11 +359,21 @@ impl EnvLock {
         Ok(())
     }
 
-    /// Stops renewing and deletes the lease if it is still ours.
+    /// Stops renewing and deletes the lease if it is still ours: a delete
+    /// on condition that it is the version this run last wrote; when it
+    /// changed since, it is read and deleted only if still ours.
     pub async fn release(mut self) -> Result<(), LeaseError> {
         if let Some(renewal) = self.renewal.take() {
             renewal.abort();
             let _ = renewal.await;
+        }
+        let ours = self
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if self.delete_version(&ours).await? {
+            return Ok(());
         }
         let lease = self.api.get_opt(&self.name).await.map_err(|e| {
             self.cluster
@@ -357,9 +387,17 @@ impl EnvLock {
             .as_ref()
             .and_then(|s| s.holder_identity.as_deref())
             == Some(self.holder.as_str());
-        if !ours {
-            return Ok(());
+        if ours {
+            // Still ours at a version this run did not see: delete that one
+            // (changed again meanwhile: no longer ours to delete).
+            self.delete_version(&lease).await?;
         }
+        Ok(())
+    }
+
+    /// Deletes the lease if it is still at `lease`'s version: `false` when
+    /// it changed since (409), `true` when deleted or gone.
+    async fn delete_version(&self, lease: &Lease) -> Result<bool, LeaseError> {
         let params = DeleteParams {
             preconditions: Some(Preconditions {
                 resource_version: lease.metadata.resource_version.clone(),
@@ -368,9 +406,9 @@ impl EnvLock {
             ..DeleteParams::default()
         };
         match self.api.delete(&self.name, &params).await {
-            Ok(_) => Ok(()),
-            // Changed or gone meanwhile: no longer ours to delete.
-            Err(e) if matches!(api_code(&e), Some(409 | 404)) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(e) if api_code(&e) == Some(409) => Ok(false),
+            Err(e) if api_code(&e) == Some(404) => Ok(true),
             Err(e) => Err(self
                 .cluster
                 .api_error(format!("deleting lease {}", self.name), &e)
@@ -395,9 +433,13 @@ async fn renew(
     name: String,
     holder: String,
     every: Duration,
-    mut lease: Lease,
+    written: Arc<Mutex<Lease>>,
     lost: Arc<AtomicBool>,
 ) {
+    let mut lease = written
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     loop {
         tokio::time::sleep(every).await;
         let ours = lease
@@ -413,11 +455,26 @@ async fn renew(
             spec.renew_time = Some(MicroTime(now()));
         }
         match api.replace(&name, &PostParams::default(), &lease).await {
-            Ok(renewed) => lease = renewed,
+            Ok(renewed) => {
+                renewed.clone_into(&mut written.lock().unwrap_or_else(PoisonError::into_inner));
+                lease = renewed;
+            }
             Err(e) if matches!(api_code(&e), Some(409)) => match api.get_opt(&name).await {
                 // Someone changed it: ours only if the holder is still us
                 // (checked at the top of the next round).
-                Ok(Some(current)) => lease = current,
+                Ok(Some(current)) => {
+                    let ours = current
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.holder_identity.as_deref())
+                        == Some(holder.as_str());
+                    if ours {
+                        current.clone_into(
+                            &mut written.lock().unwrap_or_else(PoisonError::into_inner),
+                        );
+                    }
+                    lease = current;
+                }
                 Ok(None) => {
                     lost.store(true, Ordering::SeqCst);
                     return;

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -81,6 +81,14 @@ pub enum Event {
     },
     /// Helm upgraded the release to this revision.
     Upgraded { revision: u32 },
+    /// Blue/green: the Service is switched to select release `to` instead
+    /// of `from` (written just before the switch; `from` is `None` for a
+    /// Service made by this switch).
+    Switch {
+        service: String,
+        from: Option<String>,
+        to: String,
+    },
     /// The promotion ended: the bundle is live.
     Succeeded { revision: u32 },
     /// The promotion failed; what state the release was left in.
@@ -171,6 +179,9 @@ pub struct Ledger {
     /// a promotion: creating a record is create-only, so a guess another
     /// writer took is a conflict that reads the ledger again.
     seen: Arc<AtomicU64>,
+    /// Whether `seen` was learnt from the cluster (a read or a write): an
+    /// empty ledger read once is not read again before the first append.
+    known: Arc<AtomicBool>,
 }
 
 /// A record's sequence number, from its label.
@@ -204,6 +215,7 @@ impl Ledger {
             environment: environment.to_owned(),
             api: Api::namespaced(cluster.client().clone(), cluster.namespace()),
             seen: Arc::new(AtomicU64::new(0)),
+            known: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -233,6 +245,7 @@ impl Ledger {
         if let Some(last) = records.iter().filter_map(seq_label).max() {
             self.seen.fetch_max(last, Ordering::Relaxed);
         }
+        self.known.store(true, Ordering::Relaxed);
         Ok(records)
     }
 
@@ -252,9 +265,10 @@ impl Ledger {
     /// The number follows the last one this process read or wrote; the
     /// ledger is read first only when it has not been yet.
     pub async fn append(&self, new: NewEntry) -> Result<Entry, LedgerError> {
-        let mut seq = match self.seen.load(Ordering::Relaxed) {
-            0 => self.last_seq().await?,
-            seen => seen,
+        let mut seq = if self.known.load(Ordering::Relaxed) {
+            self.seen.load(Ordering::Relaxed)
+        } else {
+            self.last_seq().await?
         } + 1;
         for _ in 0..APPEND_ATTEMPTS {
             let entry = Entry {
@@ -270,6 +284,7 @@ impl Ledger {
             match self.api.create(&PostParams::default(), &secret).await {
                 Ok(_) => {
                     self.seen.fetch_max(seq, Ordering::Relaxed);
+                    self.known.store(true, Ordering::Relaxed);
                     return Ok(entry);
                 }
                 Err(e) if api_code(&e) == Some(409) => {

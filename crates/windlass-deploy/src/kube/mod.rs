@@ -20,6 +20,7 @@ use windlass_diagnostic::{Diagnostic, ExitStatus};
 
 pub mod lease;
 pub mod ledger;
+pub mod releases;
 pub mod rollout;
 
 /// How long connecting to the API server may take before it counts as
@@ -225,6 +226,22 @@ impl ApiFailure {
     }
 }
 
+/// The server's version, asked thrice at once: kube-rs speaks HTTP/1.1,
+/// one request per connection at a time, and a promotion later asks up to
+/// three things at once (the ledger and Helm's records; the rollout's
+/// workload kinds). The pool then holds three connections made in the time
+/// of one, and those requests never wait for a handshake.
+async fn server_version(
+    client: &kube::Client,
+) -> Result<k8s_openapi::apimachinery::pkg::version::Info, kube::Error> {
+    let (first, _, _) = tokio::join!(
+        client.apiserver_version(),
+        client.apiserver_version(),
+        client.apiserver_version()
+    );
+    first
+}
+
 /// The API error's status code, if it is one.
 pub(crate) fn api_code(error: &kube::Error) -> Option<u16> {
     match error {
@@ -326,7 +343,7 @@ impl Cluster {
             server: server.clone(),
             source,
         })?;
-        let version = tokio::time::timeout(CONNECT_TIMEOUT * 2, client.apiserver_version())
+        let version = tokio::time::timeout(CONNECT_TIMEOUT * 2, Box::pin(server_version(&client)))
             .await
             .map_err(|_| KubeError::Unreachable {
                 context: context.clone(),

@@ -131,34 +131,58 @@ fn generation_seen(meta: &ObjectMeta, observed: Option<i64>) -> bool {
     observed.unwrap_or(0) >= meta.generation.unwrap_or(0)
 }
 
-/// The workloads of the release, each judged.
+/// The workloads of the release, each judged: the three kinds listed at
+/// once (one round trip of waiting, not three).
 async fn read(cluster: &Cluster, release: &str) -> Result<Vec<WorkloadStatus>, KubeError> {
-    let mut out = deployments(cluster, release).await?;
-    out.extend(statefulsets(cluster, release).await?);
-    out.extend(daemonsets(cluster, release).await?);
+    let (mut out, statefulsets, daemonsets) = tokio::try_join!(
+        judged::<Deployment>(cluster, release),
+        judged::<StatefulSet>(cluster, release),
+        judged::<DaemonSet>(cluster, release),
+    )?;
+    out.extend(statefulsets);
+    out.extend(daemonsets);
     Ok(out)
 }
 
-async fn deployments(cluster: &Cluster, release: &str) -> Result<Vec<WorkloadStatus>, KubeError> {
-    let ns = cluster.namespace();
-    let params = ListParams::default();
-    let mut out = Vec::new();
-    let deployments: Api<Deployment> = Api::namespaced(cluster.client().clone(), ns);
-    let list = deployments
-        .list(&params)
-        .await
-        .map_err(|e| cluster.api_error("listing Deployments", &e))?;
-    for d in list
-        .items
-        .iter()
-        .filter(|d| of_release(&d.metadata, release, ns))
-    {
-        let status = d.status.clone().unwrap_or_default();
-        let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let conditions = status
-            .conditions
+/// What the rollout needs of a workload kind: its replica counts and its
+/// conditions, read from the kind's own status type.
+trait Workload:
+    kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+{
+    /// `Deployment`, `StatefulSet`, `DaemonSet`.
+    const KIND: &'static str;
+    fn observed_generation(&self) -> Option<i64>;
+    fn counts(&self) -> Counts;
+    /// Its conditions that say something (a Deployment's `Available` and
+    /// `NewReplicaSetAvailable` say it is fine, and are left out).
+    fn conditions(&self) -> Vec<String>;
+}
+
+impl Workload for Deployment {
+    const KIND: &'static str = "Deployment";
+
+    fn observed_generation(&self) -> Option<i64> {
+        self.status.as_ref()?.observed_generation
+    }
+
+    fn counts(&self) -> Counts {
+        let status = self.status.clone().unwrap_or_default();
+        Counts {
+            desired: self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            current: status.replicas.unwrap_or(0),
+            updated: status.updated_replicas.unwrap_or(0),
+            ready: status.ready_replicas.unwrap_or(0),
+            available: status.available_replicas.unwrap_or(0),
+        }
+    }
+
+    fn conditions(&self) -> Vec<String> {
+        self.status
             .iter()
-            .flatten()
+            .flat_map(|s| s.conditions.iter().flatten())
             .filter(|c| !(c.status == "True" && c.type_ == "Available"))
             .filter(|c| {
                 !(c.status == "True" && c.reason.as_deref() == Some("NewReplicaSetAvailable"))
@@ -171,47 +195,34 @@ async fn deployments(cluster: &Cluster, release: &str) -> Result<Vec<WorkloadSta
                     c.message.as_deref(),
                 )
             })
-            .collect();
-        out.push(judge(
-            "Deployment",
-            &d.metadata,
-            status.observed_generation,
-            Counts {
-                desired,
-                current: status.replicas.unwrap_or(0),
-                updated: status.updated_replicas.unwrap_or(0),
-                ready: status.ready_replicas.unwrap_or(0),
-                available: status.available_replicas.unwrap_or(0),
-            },
-            conditions,
-        ));
+            .collect()
     }
-    Ok(out)
 }
 
-async fn statefulsets(cluster: &Cluster, release: &str) -> Result<Vec<WorkloadStatus>, KubeError> {
-    let ns = cluster.namespace();
-    let params = ListParams::default();
-    let mut out = Vec::new();
-    let statefulsets: Api<StatefulSet> = Api::namespaced(cluster.client().clone(), ns);
-    let list = statefulsets
-        .list(&params)
-        .await
-        .map_err(|e| cluster.api_error("listing StatefulSets", &e))?;
-    for s in list
-        .items
-        .iter()
-        .filter(|s| of_release(&s.metadata, release, ns))
-    {
-        let status = s.status.clone().unwrap_or_default();
-        let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+impl Workload for StatefulSet {
+    const KIND: &'static str = "StatefulSet";
+
+    fn observed_generation(&self) -> Option<i64> {
+        self.status.as_ref()?.observed_generation
+    }
+
+    fn counts(&self) -> Counts {
+        let status = self.status.clone().unwrap_or_default();
         let ready = status.ready_replicas.unwrap_or(0);
-        // Servers before 1.22 do not report available replicas.
-        let available = status.available_replicas.unwrap_or(ready);
-        let conditions = status
-            .conditions
+        Counts {
+            desired: self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            current: status.replicas,
+            updated: status.updated_replicas.unwrap_or(0),
+            ready,
+            // Servers before 1.22 do not report available replicas.
+            available: status.available_replicas.unwrap_or(ready),
+        }
+    }
+
+    fn conditions(&self) -> Vec<String> {
+        self.status
             .iter()
-            .flatten()
+            .flat_map(|s| s.conditions.iter().flatten())
             .map(|c| {
                 condition_text(
                     &c.type_,
@@ -220,43 +231,32 @@ async fn statefulsets(cluster: &Cluster, release: &str) -> Result<Vec<WorkloadSt
                     c.message.as_deref(),
                 )
             })
-            .collect();
-        out.push(judge(
-            "StatefulSet",
-            &s.metadata,
-            status.observed_generation,
-            Counts {
-                desired,
-                current: status.replicas,
-                updated: status.updated_replicas.unwrap_or(0),
-                ready,
-                available,
-            },
-            conditions,
-        ));
+            .collect()
     }
-    Ok(out)
 }
 
-async fn daemonsets(cluster: &Cluster, release: &str) -> Result<Vec<WorkloadStatus>, KubeError> {
-    let ns = cluster.namespace();
-    let params = ListParams::default();
-    let mut out = Vec::new();
-    let daemonsets: Api<DaemonSet> = Api::namespaced(cluster.client().clone(), ns);
-    let list = daemonsets
-        .list(&params)
-        .await
-        .map_err(|e| cluster.api_error("listing DaemonSets", &e))?;
-    for d in list
-        .items
-        .iter()
-        .filter(|d| of_release(&d.metadata, release, ns))
-    {
-        let status = d.status.clone().unwrap_or_default();
-        let conditions = status
-            .conditions
+impl Workload for DaemonSet {
+    const KIND: &'static str = "DaemonSet";
+
+    fn observed_generation(&self) -> Option<i64> {
+        self.status.as_ref()?.observed_generation
+    }
+
+    fn counts(&self) -> Counts {
+        let status = self.status.clone().unwrap_or_default();
+        Counts {
+            desired: status.desired_number_scheduled,
+            current: status.current_number_scheduled,
+            updated: status.updated_number_scheduled.unwrap_or(0),
+            ready: status.number_ready,
+            available: status.number_available.unwrap_or(0),
+        }
+    }
+
+    fn conditions(&self) -> Vec<String> {
+        self.status
             .iter()
-            .flatten()
+            .flat_map(|s| s.conditions.iter().flatten())
             .map(|c| {
                 condition_text(
                     &c.type_,
@@ -265,22 +265,35 @@ async fn daemonsets(cluster: &Cluster, release: &str) -> Result<Vec<WorkloadStat
                     c.message.as_deref(),
                 )
             })
-            .collect();
-        out.push(judge(
-            "DaemonSet",
-            &d.metadata,
-            status.observed_generation,
-            Counts {
-                desired: status.desired_number_scheduled,
-                current: status.current_number_scheduled,
-                updated: status.updated_number_scheduled.unwrap_or(0),
-                ready: status.number_ready,
-                available: status.number_available.unwrap_or(0),
-            },
-            conditions,
-        ));
+            .collect()
     }
-    Ok(out)
+}
+
+/// The workloads of kind `W` of the release, each judged.
+async fn judged<W: Workload>(
+    cluster: &Cluster,
+    release: &str,
+) -> Result<Vec<WorkloadStatus>, KubeError> {
+    let ns = cluster.namespace();
+    let api: Api<W> = Api::namespaced(cluster.client().clone(), ns);
+    let list = api
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| cluster.api_error(format!("listing {}s", W::KIND), &e))?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|w| of_release(w.meta(), release, ns))
+        .map(|w| {
+            judge(
+                W::KIND,
+                w.meta(),
+                w.observed_generation(),
+                w.counts(),
+                w.conditions(),
+            )
+        })
+        .collect())
 }
 
 #[derive(Clone, Copy)]

@@ -440,7 +440,7 @@ fn fold_promotions(entries: &[Entry]) -> BTreeMap<u64, Promotion> {
                     }
                 }
             }
-            Event::Gate { .. } | Event::Approved { .. } => {}
+            Event::Gate { .. } | Event::Switch { .. } | Event::Approved { .. } => {}
         }
     }
     // A rollback record standing alone is not a promotion of its own.
@@ -575,7 +575,10 @@ fn environment_state(name: &str, entries: &[Entry]) -> EnvironmentState {
                     .timeline
                     .push(mark(MarkKind::RolledBack, Some(reason)));
             }
-            Event::Gate { .. } | Event::Upgraded { .. } | Event::Approved { .. } => {}
+            Event::Gate { .. }
+            | Event::Upgraded { .. }
+            | Event::Switch { .. }
+            | Event::Approved { .. } => {}
         }
     }
     state.unfinished = started.into_iter().rev().find(|p| !ended.contains(p));

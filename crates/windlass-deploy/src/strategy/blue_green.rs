@@ -88,9 +88,7 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         live_release.as_deref().unwrap_or(""),
     );
     if let Some(live_release) = &live_release {
-        report.live_revision = deployed_revision(run.helm, live_release)
-            .await?
-            .map(|r| r.revision);
+        report.live_revision = deployed_revision(run, live_release).await?;
     }
 
     // The idle colour, upgraded and checked on its own.
@@ -110,7 +108,10 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         return Ok(report.fail(reason));
     }
 
-    // The switch, then the checks through the shared Service.
+    // The switch (told to the verifier first, so that a run killed right
+    // after it leaves a trace recovery finds), then the checks through the
+    // shared Service.
+    announce(run, &service, live_release.as_ref(), &idle_release).await?;
     workloads::apply_service(cluster, &service_spec(&idle_release)).await?;
     let mut switch = StepReport {
         name: "switch".to_owned(),
@@ -133,19 +134,19 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
         release: idle_release.clone(),
         service: service.clone(),
         namespace: cluster.namespace().to_owned(),
+        revision,
     };
     tokio::time::sleep(run.pause).await;
     switch.checks = run.verifier.verify(&step).await;
     switch.verified = switch.checks.iter().all(|c: &Check| c.passed);
+    super::checked(run, &switch).await?;
     let failure = failed_check("live", &switch.checks);
     report.steps.push(switch);
     if let Some(reason) = failure {
         if let Some(live_release) = &live_release {
             workloads::apply_service(cluster, &service_spec(live_release)).await?;
             live_release.clone_into(&mut report.live_release);
-            report.live_revision = deployed_revision(run.helm, live_release)
-                .await?
-                .map(|r| r.revision);
+            report.live_revision = deployed_revision(run, live_release).await?;
             report.restored = Some(format!(
                 "Service `{service}` switched back to `{live_release}`; `{idle_release}` left for inspection"
             ));
@@ -166,6 +167,53 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
     }
     report.succeeded = true;
     Ok(report)
+}
+
+/// Tells the verifier of a switch of `service` from `from` to `to` about
+/// to be made.
+async fn announce(
+    run: &StrategyRun<'_>,
+    service: &str,
+    from: Option<&String>,
+    to: &str,
+) -> Result<(), StrategyError> {
+    let switch = super::Switch {
+        service: service.to_owned(),
+        from: from.cloned(),
+        to: to.to_owned(),
+    };
+    run.verifier
+        .switching(&switch)
+        .await
+        .map_err(|detail| StrategyError::Record {
+            step: format!("switching Service `{}` to `{}`", switch.service, switch.to),
+            detail,
+        })
+}
+
+/// Points the blue/green Service of `base` at `release` (one of its
+/// colours): how recovery puts traffic back on the colour that was live
+/// when a run was killed after a switch.
+pub async fn switch_service(
+    cluster: &crate::kube::Cluster,
+    spec: &crate::config::StrategySpec,
+    base: &str,
+    release: &str,
+) -> Result<(), StrategyError> {
+    let service = spec.service.clone().unwrap_or_else(|| base.to_owned());
+    let key = spec.selector_label.as_deref().unwrap_or(INSTANCE_LABEL);
+    workloads::apply_service(
+        cluster,
+        &ServiceSpec {
+            name: &service,
+            release: base,
+            selector: BTreeMap::from([(key.to_owned(), release.to_owned())]),
+            port: spec.service_port.unwrap_or(80),
+            target_port: spec.target_port.as_deref().unwrap_or("http"),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The release the blue/green Service of `base` selects now (`BASE-blue`

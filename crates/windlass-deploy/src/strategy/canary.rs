@@ -60,17 +60,17 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
     // change.
     workloads::owned_service_selector(cluster, &service).await?;
 
-    let Some(previous) = deployed_revision(run.helm, base).await? else {
+    let Some(previous) = deployed_revision(run, base).await? else {
         return first_install(run, &service, key, report).await;
     };
-    report.live_revision = Some(previous.revision);
+    report.live_revision = Some(previous);
     if let Some(cleanup) = remove_leftover_canary(run, &canary).await? {
         report.steps.push(cleanup);
     }
     let mut stable = workloads::of(cluster, base).await?;
     // What the stable release asks for, not what a killed run left it
     // scaled to.
-    let intended = intended_replicas(run, base, previous.revision, replicas_key).await?;
+    let intended = intended_replicas(run, base, previous, replicas_key).await?;
     if let (Some(intended), Some(first)) = (intended, stable.first_mut()) {
         first.replicas = intended;
     }
@@ -130,7 +130,7 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
     report.live_revision = step.revision;
     report.steps.push(step.report);
     if let Some(reason) = failure {
-        restore_revision(run, base, previous.revision, &mut report).await?;
+        restore_revision(run, base, previous, &mut report).await?;
         return Ok(report.fail(reason));
     }
     report.succeeded = true;
@@ -309,7 +309,7 @@ async fn abort(
     let base = run.upgrade.release.as_str();
     // Helm's rollback on failure may have moved the stable release; it is
     // the revision now deployed that serves.
-    report.live_revision = deployed_revision(run.helm, base).await?.map(|r| r.revision);
+    report.live_revision = deployed_revision(run, base).await?;
     crate::kube::rollout::wait(run.cluster, base, run.upgrade.timeout)
         .await
         .map_err(StrategyError::kube(format!(

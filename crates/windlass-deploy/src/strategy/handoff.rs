@@ -570,7 +570,7 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
     let (plan, resource) = resolve(run.cluster, run.spec, release).await?;
     let controller = plan.controller;
     let mut report = StrategyReport::new(plan.kind, release);
-    let previous = deployed_revision(run.helm, release).await?;
+    let previous = deployed_revision(run, release).await?;
 
     // 1. The controller's object.
     let api: Api<DynamicObject> = Api::namespaced_with(
@@ -599,8 +599,8 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
     report.live_revision = step.revision;
     report.steps.push(step.report);
     if let Some(reason) = failure {
-        if let Some(previous) = &previous {
-            restore_revision(run, release, previous.revision, &mut report).await?;
+        if let Some(previous) = previous {
+            restore_revision(run, release, previous, &mut report).await?;
         }
         return Ok(report.fail(reason));
     }
@@ -636,21 +636,22 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
             release: release.to_owned(),
             service: plan.target.clone(),
             namespace: run.cluster.namespace().to_owned(),
+            revision: report.live_revision,
         };
         analysis.checks.extend(run.verifier.verify(&step).await);
         analysis.verified = analysis.checks.iter().all(|c| c.passed);
     }
+    super::checked(run, &analysis).await?;
     let failure = failed_check(phase, &analysis.checks);
     report.steps.push(analysis);
     if let Some(reason) = failure {
-        if let Some(previous) = &previous {
-            restore_revision(run, release, previous.revision, &mut report).await?;
+        if let Some(previous) = previous {
+            restore_revision(run, release, previous, &mut report).await?;
         }
         return Ok(report.fail(reason));
     }
-    report.live_revision = deployed_revision(run.helm, release)
+    report.live_revision = deployed_revision(run, release)
         .await?
-        .map(|r| r.revision)
         .or(report.live_revision);
     report.succeeded = true;
     Ok(report)

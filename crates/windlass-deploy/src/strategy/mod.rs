@@ -75,6 +75,9 @@ pub struct StrategyRun<'a> {
     pub pause: Duration,
     /// Called after each step; a failed check fails the step.
     pub verifier: &'a dyn Verifier,
+    /// Wait for each step's release to roll out, as a check of the step
+    /// (`gates.rollout`, on unless `false`).
+    pub rollout: bool,
 }
 
 /// The verifier is left out: closures do not print.
@@ -105,6 +108,8 @@ pub struct VerifyStep {
     /// carrying the traffic.
     pub service: String,
     pub namespace: String,
+    /// The revision the step's upgrade made, when it made one.
+    pub revision: Option<u32>,
 }
 
 /// The outcome of one check: the gates' own type (`gate`, `passed`,
@@ -113,12 +118,42 @@ pub struct VerifyStep {
 pub use crate::gates::GateResult as Check;
 
 /// Checks a step: the environment's verifications (HTTP, commands) in
-/// `windlass deploy`, a closure in tests ([`verifier_fn`]).
+/// `windlass deploy`, a closure in tests ([`verifier_fn`]). It also hears
+/// of what the promotion must record as it happens (by default, nothing is
+/// recorded): each step's checks once they are all in, and a switch of
+/// traffic before it is made.
 pub trait Verifier: Sync {
     fn verify<'a>(
         &'a self,
         step: &'a VerifyStep,
     ) -> Pin<Box<dyn Future<Output = Vec<Check>> + Send + 'a>>;
+
+    /// A step's checks are all in (its rollout and [`Self::verify`]'s),
+    /// before the strategy goes on. An error stops the strategy.
+    fn checked<'a>(
+        &'a self,
+        _step: &'a StepReport,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The Service `switch.service` is about to select `switch.to` instead
+    /// of `switch.from`. An error stops the strategy before the switch.
+    fn switching<'a>(
+        &'a self,
+        _switch: &'a Switch,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A switch of the traffic from one release to another (blue/green).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    pub service: String,
+    /// The release it selected; `None` for a Service about to be made.
+    pub from: Option<String>,
+    pub to: String,
 }
 
 /// A [`Verifier`] from an async closure.
@@ -226,6 +261,10 @@ pub enum StrategyError {
         problem: String,
         hint: String,
     },
+    /// What happened could not be recorded (the ledger): the strategy
+    /// stops rather than go on unrecorded.
+    #[error("{step}: cannot record it: {detail}")]
+    Record { step: String, detail: String },
 }
 
 impl Diagnostic for StrategyError {
@@ -237,7 +276,7 @@ impl Diagnostic for StrategyError {
             | Self::HandOff { .. } => ExitStatus::Usage,
             Self::Helm { source, .. } => source.exit_status(),
             Self::Kube { source, .. } => source.exit_status(),
-            Self::Timeout { .. } => ExitStatus::Remote,
+            Self::Timeout { .. } | Self::Record { .. } => ExitStatus::Remote,
         }
     }
 
@@ -254,7 +293,7 @@ impl Diagnostic for StrategyError {
             Self::Helm { source, .. } => source.hint(),
             Self::Kube { source, .. } => source.hint(),
             Self::HandOff { hint, .. } => Some(hint.clone()),
-            Self::Timeout { .. } | Self::Namespace { .. } => None,
+            Self::Timeout { .. } | Self::Namespace { .. } | Self::Record { .. } => None,
         }
     }
 }
@@ -350,7 +389,7 @@ async fn in_place(run: &StrategyRun<'_>, recreate: bool) -> Result<StrategyRepor
         StrategyKind::Rolling
     };
     let mut report = StrategyReport::new(kind, release);
-    let previous = deployed_revision(run.helm, release).await?;
+    let previous = deployed_revision(run, release).await?;
 
     if recreate && previous.is_some() {
         let scaled =
@@ -372,7 +411,7 @@ async fn in_place(run: &StrategyRun<'_>, recreate: bool) -> Result<StrategyRepor
     report.live_revision = step.revision;
     if let Some(reason) = failure {
         if let Some(previous) = previous {
-            restore_revision(run, release, previous.revision, &mut report).await?;
+            restore_revision(run, release, previous, &mut report).await?;
         }
         return Ok(report.fail(reason));
     }
@@ -380,8 +419,22 @@ async fn in_place(run: &StrategyRun<'_>, recreate: bool) -> Result<StrategyRepor
     Ok(report)
 }
 
-/// The last deployed revision of `release`, if any.
-async fn deployed_revision(helm: &Helm, release: &str) -> Result<Option<Revision>, StrategyError> {
+/// The last deployed revision of `release`, if any, from Helm's release
+/// records (one API request, no `helm` process).
+async fn deployed_revision(
+    run: &StrategyRun<'_>,
+    release: &str,
+) -> Result<Option<u32>, StrategyError> {
+    crate::kube::releases::deployed(run.cluster, release)
+        .await
+        .map_err(StrategyError::kube(format!(
+            "reading the revisions of release `{release}`"
+        )))
+}
+
+/// The last deployed revision of `release` as `helm history` tells it
+/// (with its description).
+async fn deployed_history(helm: &Helm, release: &str) -> Result<Option<Revision>, StrategyError> {
     let history = helm
         .history(release)
         .await
@@ -399,7 +452,7 @@ async fn restore_revision(
     revision: u32,
     report: &mut StrategyReport,
 ) -> Result<(), StrategyError> {
-    let now = deployed_revision(run.helm, release).await?;
+    let now = deployed_history(run.helm, release).await?;
     let already = now.as_ref().is_some_and(|now| {
         now.revision == revision || now.description.trim() == format!("Rollback to {revision}")
     });
@@ -411,8 +464,7 @@ async fn restore_revision(
                 "rolling release `{release}` back to revision {revision}"
             )))?;
     }
-    let now = deployed_revision(run.helm, release).await?;
-    report.live_revision = now.map(|r| r.revision);
+    report.live_revision = deployed_revision(run, release).await?;
     report.restored = Some(format!(
         "release `{release}` rolled back to revision {revision}"
     ));
@@ -474,11 +526,7 @@ async fn upgrade_step(
         Err(error @ HelmError::Failed { .. }) => {
             let reason = format!("{phase}: the upgrade of `{release}` failed: {error}");
             reason.clone_into(&mut report.detail);
-            report.revision = deployed_revision(run.helm, release)
-                .await
-                .ok()
-                .flatten()
-                .map(|r| r.revision);
+            report.revision = deployed_revision(run, release).await.ok().flatten();
             Ok(Step {
                 revision: report.revision,
                 report,
@@ -492,8 +540,9 @@ async fn upgrade_step(
     }
 }
 
-/// Waits for `release` to roll out, then asks the verifier; fills in the
-/// step's checks; the reason of a failure.
+/// Waits for `release` to roll out (unless [`StrategyRun::rollout`] is
+/// off), then asks the verifier; fills in the step's checks and tells the
+/// verifier they are in; the reason of a failure.
 async fn rollout_and_verify(
     run: &StrategyRun<'_>,
     release: &str,
@@ -501,28 +550,44 @@ async fn rollout_and_verify(
     service: &str,
     report: &mut StepReport,
 ) -> Result<Option<String>, StrategyError> {
-    let rollout = crate::kube::rollout::wait(run.cluster, release, run.upgrade.timeout)
-        .await
-        .map_err(StrategyError::kube(format!(
-            "waiting for release `{release}` to roll out"
-        )))?;
-    let rollout_check = Check {
-        gate: "rollout".to_owned(),
-        passed: rollout.complete,
-        detail: rollout.summary(),
-    };
-    report.checks.push(rollout_check);
-    if rollout.complete {
+    let mut complete = true;
+    if run.rollout {
+        let rollout = crate::kube::rollout::wait(run.cluster, release, run.upgrade.timeout)
+            .await
+            .map_err(StrategyError::kube(format!(
+                "waiting for release `{release}` to roll out"
+            )))?;
+        complete = rollout.complete;
+        report.checks.push(Check {
+            gate: "rollout".to_owned(),
+            passed: rollout.complete,
+            detail: rollout.summary(),
+        });
+    }
+    if complete {
         let step = VerifyStep {
             phase: phase.to_owned(),
             release: release.to_owned(),
             service: service.to_owned(),
             namespace: run.cluster.namespace().to_owned(),
+            revision: report.revision,
         };
         report.checks.extend(run.verifier.verify(&step).await);
     }
     report.verified = report.checks.iter().all(|c| c.passed);
+    checked(run, report).await?;
     Ok(failed_check(phase, &report.checks))
+}
+
+/// Tells the verifier a step's checks are all in.
+async fn checked(run: &StrategyRun<'_>, step: &StepReport) -> Result<(), StrategyError> {
+    run.verifier
+        .checked(step)
+        .await
+        .map_err(|detail| StrategyError::Record {
+            step: format!("the checks of step `{}`", step.name),
+            detail,
+        })
 }
 
 /// A copy of the normal upgrade for another release, with more values
