@@ -46,7 +46,7 @@ set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=scripts/bench/lib.sh
-source "$repo_root/scripts/bench/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/windlass-check-bench.XXXXXX")}
 mkdir -p "$work"
@@ -205,6 +205,14 @@ mkdir -p "$work/logs"
 
 read -ra order <<<"$tools"
 echo "tools: ${order[*]}; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+# What windlass runs, to compare with the hooks of .pre-commit-config.yaml.
+if [[ " $tools " == *" windlass "* ]]; then
+  for project in $projects; do
+    echo "windlass-check --list on $project:" >&2
+    (cd "$work/projects/$project" && WINDLASS_CACHE_DIR=$work/cache/windlass/home "$check_bin" --list) >&2 ||
+      echo "warning: windlass-check --list failed on $project" >&2
+  done
+fi
 for round in $(seq "$runs"); do
   echo "round $round of $runs (project tool kind: wall user sys)" >&2
   for project in $projects; do
