@@ -52,6 +52,8 @@ enum Command {
     Image(windlass_image::cli::ImageCli),
     /// Promote exact builds through environments with Helm, behind gates
     Deploy(windlass_deploy::cli::DeployCli),
+    /// Lint and test the project: ruff, a type checker, pytest, clippy, shellcheck, helm lint; cached, with GitHub annotations, JUnit and SARIF
+    Check(windlass_check::cli::CheckCli),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one page per command into DIR
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Wheel(cli) => windlass_wheel::cli::main(&cli),
         Command::Image(cli) => windlass_image::cli::main(&cli),
         Command::Deploy(cli) => windlass_deploy::cli::main(&cli),
+        Command::Check(cli) => windlass_check::cli::main(&cli),
         Command::Completions(args) => completions::main(&args, &cli.output),
         Command::Man(args) => man::main(&args, &cli.output),
         Command::External(args) => external::main(&args, &cli.output),

@@ -25,7 +25,9 @@ def test_service_answers_predictions():
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/predict"
-        request = urllib.request.Request(url, data=json.dumps({"text": "great"}).encode(), method="POST")
+        request = urllib.request.Request(
+            url, data=json.dumps({"text": "great"}).encode(), method="POST"
+        )
         with urllib.request.urlopen(request, timeout=5) as response:
             assert json.load(response)["label"] == "pos"
     finally:

@@ -6,8 +6,8 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 TOKEN = re.compile(r"[a-z']+")
 
@@ -22,7 +22,7 @@ class NaiveBayes:
     word_counts: dict = field(default_factory=dict)
     vocabulary: set = field(default_factory=set)
 
-    def fit(self, samples: Iterable[tuple[str, str]]) -> "NaiveBayes":
+    def fit(self, samples: Iterable[tuple[str, str]]) -> NaiveBayes:
         for label, text in samples:
             self.class_counts[label] += 1
             counts = self.word_counts.setdefault(label, Counter())
@@ -58,7 +58,7 @@ class NaiveBayes:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> "NaiveBayes":
+    def from_json(cls, text: str) -> NaiveBayes:
         data = json.loads(text)
         model = cls(Counter(data["class_counts"]))
         model.word_counts = {k: Counter(v) for k, v in data["word_counts"].items()}

@@ -20,13 +20,13 @@ def make_handler(model: NaiveBayes) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             if self.path == "/healthz":
                 self._reply(200, {"status": "ok"})
             else:
                 self._reply(404, {"error": "not found"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             if self.path != "/predict":
                 self._reply(404, {"error": "not found"})
                 return
@@ -36,9 +36,11 @@ def make_handler(model: NaiveBayes) -> type[BaseHTTPRequestHandler]:
             except (ValueError, KeyError, TypeError):
                 self._reply(400, {"error": "expected a JSON body with a `text` string"})
                 return
-            self._reply(200, {"label": model.predict(text), "scores": model.scores(text)})
+            self._reply(
+                200, {"label": model.predict(text), "scores": model.scores(text)}
+            )
 
-        def log_message(self, format: str, *args) -> None:  # noqa: A002
+        def log_message(self, format: str, *args) -> None:
             pass
 
     return Handler

@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     model = NaiveBayes().fit(samples)
     args.out.write_text(model.to_json(), encoding="utf-8")
     correct = sum(model.predict(text) == label for label, text in samples)
-    print(f"trained on {len(samples)} samples, training accuracy {correct / len(samples):.2f}")
+    print(
+        f"trained on {len(samples)} samples, training accuracy {correct / len(samples):.2f}"
+    )
     return 0
 
 

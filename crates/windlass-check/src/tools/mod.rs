@@ -1,0 +1,347 @@
+//! The tools checks run, installed at pinned versions into a shared cache
+//! outside the project, and the project's own environment for pytest.
+//!
+//! - [`ToolSpec`] and [`pinned`]: what to install (the built-in table of
+//!   versions, which configuration may override).
+//! - [`Installer::ensure`]: one virtual environment per tool requirement,
+//!   extras, host Python and platform in `CACHE/check/tools/`, reused by
+//!   every project. pip resolves the requirement once (`--dry-run
+//!   --report`); the files it chose and the hashes the index gave are kept
+//!   as `lock.json` in the environment, then exactly those files are
+//!   installed with `--require-hashes`. A file the index gave no hash for
+//!   is installed all the same and listed in [`InstalledTool::unverified`].
+//! - [`project_env`]: a virtual environment for the project in
+//!   `CACHE/check/envs/`, with the project installed in editable mode and
+//!   its test dependencies, from its lock when it has one.
+//!
+//! An environment is used only once its completion marker exists (written
+//! last); builds of one environment are serialised by a file lock, and an
+//! environment without its marker (a killed build) is removed and rebuilt.
+//! Every child runs through `windlass-process`; index credentials reach pip
+//! through its environment only and are registered with the redactor.
+//!
+//! This module never runs a tool it installed and never writes into the
+//! project.
+
+mod envdir;
+mod error;
+mod pip;
+mod project;
+mod python;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::OnceCell;
+use url::Url;
+
+pub use self::error::InstallError;
+pub use self::pip::{LockedFile, ToolLock};
+pub use self::project::{ProjectEnv, ProjectEnvRequest, project_env};
+pub use self::python::HostPython;
+
+/// The versions installed when the configuration names none.
+pub const PINNED: &[(&str, &str)] = &[
+    ("ruff", "ruff==0.17.6"),
+    ("mypy", "mypy==2.4.1"),
+    ("pytest", "pytest==9.2.0"),
+];
+
+/// Where the tool environments live, under the cache directory.
+const TOOLS_DIR: &str = "check/tools";
+/// Where the project environments live, under the cache directory.
+const ENVS_DIR: &str = "check/envs";
+/// The environment variable naming the Python that builds environments.
+pub const PYTHON_VAR: &str = "WINDLASS_PYTHON";
+
+/// A Python tool to install: the distribution, the requirement pip
+/// resolves, extra requirements installed beside it (plugins, stubs) and
+/// the executable the check runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ToolSpec {
+    /// The distribution's name: `ruff`.
+    pub name: String,
+    /// A PEP 508 requirement: `ruff==0.17.6`.
+    pub requirement: String,
+    /// More requirements installed into the same environment.
+    #[serde(default)]
+    pub extra: Vec<String>,
+    /// The executable in the environment's `bin/`: `ruff`.
+    pub bin: String,
+}
+
+impl ToolSpec {
+    /// A tool whose executable has the distribution's name.
+    pub fn new(name: &str, requirement: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            requirement: requirement.to_owned(),
+            extra: Vec::new(),
+            bin: name.to_owned(),
+        }
+    }
+
+    /// The version the requirement pins with `==`, if it does.
+    pub fn pinned_version(&self) -> Option<&str> {
+        let (_, rest) = self.requirement.split_once("==")?;
+        let version = rest
+            .trim_start_matches('=')
+            .split([';', ','])
+            .next()?
+            .trim();
+        (!version.is_empty()).then_some(version)
+    }
+}
+
+/// The built-in [`ToolSpec`] of `name` (`ruff`, `mypy`, `pytest`).
+pub fn pinned(name: &str) -> Option<ToolSpec> {
+    PINNED
+        .iter()
+        .find(|(tool, _)| *tool == name)
+        .map(|(tool, requirement)| ToolSpec::new(tool, requirement))
+}
+
+/// The Python named by `WINDLASS_PYTHON` in `env`, if any.
+pub fn python_from_env(env: &windlass_config::Environment) -> Option<PathBuf> {
+    env.get(PYTHON_VAR)
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+}
+
+/// How the [`Installer`] works.
+#[derive(Debug, Clone, Default)]
+pub struct InstallerOptions {
+    /// The Windlass cache directory; environments go under `check/`.
+    pub cache_dir: PathBuf,
+    /// The Python that builds environments (see [`python_from_env`]);
+    /// `python3` on `PATH` when `None`.
+    pub python: Option<PathBuf>,
+    /// The package index (`[check] index-url`); pip's own configuration
+    /// (`PIP_INDEX_URL`, `pip.conf`) when `None`. Credentials in it reach
+    /// pip through its environment only.
+    pub index_url: Option<Url>,
+}
+
+/// A tool ready to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct InstalledTool {
+    /// The executable to run.
+    pub bin: PathBuf,
+    /// The version of the tool's distribution installed.
+    pub version: String,
+    /// The virtual environment.
+    pub env_dir: PathBuf,
+    /// Whether this call built the environment (`false`: it was reused).
+    pub fresh: bool,
+    /// Files installed whose index gave no hash to verify them with.
+    pub unverified: Vec<String>,
+}
+
+/// Installs tools and project environments into the cache.
+#[derive(Debug)]
+pub struct Installer {
+    options: InstallerOptions,
+    host: OnceCell<HostPython>,
+}
+
+impl Installer {
+    pub fn new(options: InstallerOptions) -> Self {
+        if let Some(url) = &options.index_url {
+            register_url_secrets(url);
+        }
+        Self {
+            options,
+            host: OnceCell::new(),
+        }
+    }
+
+    pub fn options(&self) -> &InstallerOptions {
+        &self.options
+    }
+
+    /// The Python environments are built with (asked once).
+    pub async fn host(&self) -> Result<&HostPython, InstallError> {
+        self.host
+            .get_or_try_init(|| HostPython::probe(self.python_program()))
+            .await
+    }
+
+    /// The tool's environment, built unless a complete one exists.
+    pub async fn ensure(&self, spec: &ToolSpec) -> Result<InstalledTool, InstallError> {
+        let host = self.host().await?.clone();
+        let key = self.tool_key(spec, &host);
+        let dir_name = format!(
+            "{}-{}-{}",
+            dir_safe(&spec.name),
+            dir_safe(spec.pinned_version().unwrap_or("unpinned")),
+            &key[..12]
+        );
+        let env_dir = self.tools_dir().join(dir_name);
+        let built = envdir::ensure(&env_dir, || {
+            pip::build_tool_env(self, &host, spec, &env_dir)
+        })
+        .await?;
+        let lock = pip::read_lock(&env_dir)?;
+        let wanted = normalize(&spec.name);
+        let version = lock
+            .files
+            .iter()
+            .find(|f| normalize(&f.name) == wanted)
+            .map(|f| f.version.clone())
+            .ok_or_else(|| InstallError::NotInLock {
+                tool: spec.name.clone(),
+                requirement: spec.requirement.clone(),
+                lock: env_dir.join(pip::LOCK_FILE),
+            })?;
+        let bin = env_dir.join("bin").join(&spec.bin);
+        if !bin.is_file() {
+            return Err(InstallError::NoExecutable {
+                tool: spec.name.clone(),
+                bin: spec.bin.clone(),
+                env_dir,
+            });
+        }
+        Ok(InstalledTool {
+            bin,
+            version,
+            unverified: lock.unverified(),
+            env_dir,
+            fresh: built,
+        })
+    }
+
+    fn python_program(&self) -> PathBuf {
+        self.options
+            .python
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("python3"))
+    }
+
+    fn tool_key(&self, spec: &ToolSpec, host: &HostPython) -> String {
+        let mut hasher = Sha256::new();
+        for part in [
+            "windlass-check tool env v1",
+            &spec.requirement,
+            &spec.extra.join("\n"),
+            &host.identity(),
+            &self.index_identity(),
+        ] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    /// The index as part of a cache key: without credentials, so that a
+    /// rotated password does not rebuild anything.
+    fn index_identity(&self) -> String {
+        self.options
+            .index_url
+            .as_ref()
+            .map_or_else(String::new, |url| {
+                let mut url = url.clone();
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.to_string()
+            })
+    }
+
+    fn tools_dir(&self) -> PathBuf {
+        self.options.cache_dir.join(TOOLS_DIR)
+    }
+
+    fn envs_dir(&self) -> PathBuf {
+        self.options.cache_dir.join(ENVS_DIR)
+    }
+}
+
+/// Registers the password and the whole URL of an index with the redactor.
+fn register_url_secrets(url: &Url) {
+    if let Some(password) = url.password() {
+        windlass_redact::global().register(password);
+        let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy();
+        windlass_redact::global().register(&decoded);
+    }
+    if url.password().is_some() || !url.username().is_empty() {
+        windlass_redact::global().register(url.as_str());
+    }
+}
+
+/// A distribution name as PEP 503 compares them.
+pub(crate) fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut last_sep = false;
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !last_sep {
+                out.push('-');
+            }
+            last_sep = true;
+        } else {
+            out.push(c.to_ascii_lowercase());
+            last_sep = false;
+        }
+    }
+    out
+}
+
+/// A name usable as (part of) a directory name.
+fn dir_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn short_hash(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_table() {
+        let ruff = pinned("ruff").unwrap();
+        assert_eq!(ruff.requirement, "ruff==0.17.6");
+        assert_eq!(ruff.bin, "ruff");
+        assert_eq!(ruff.pinned_version(), Some("0.17.6"));
+        assert_eq!(pinned("mypy").unwrap().pinned_version(), Some("2.4.1"));
+        assert_eq!(pinned("pytest").unwrap().pinned_version(), Some("9.2.0"));
+        assert!(pinned("black").is_none());
+    }
+
+    #[test]
+    fn pinned_version_of_other_requirements() {
+        for (requirement, expected) in [
+            ("ruff>=0.5", None),
+            ("ruff == 1.2 ; python_version >= '3.9'", Some("1.2")),
+            ("ruff===1.2", Some("1.2")),
+            ("ruff[extra]==1.2,!=1.3", Some("1.2")),
+        ] {
+            assert_eq!(
+                ToolSpec::new("ruff", requirement).pinned_version(),
+                expected,
+                "{requirement}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_normalize() {
+        assert_eq!(normalize("Typing_Extensions"), "typing-extensions");
+        assert_eq!(normalize("a.-_b"), "a-b");
+    }
+}
