@@ -125,7 +125,7 @@ def module_source(index: int, rng: random.Random) -> str:
         '            name=f"item{n}",',
         f"            quantity=n % {rng.randrange(3, 9)} + 1,",
         f"            price={rng.randrange(1, 40) / 4} * n,",
-        f'            tags=["even"] if n % 2 == 0 else ["odd"],',
+        '            tags=["even"] if n % 2 == 0 else ["odd"],',
         "        )",
         "        for n in range(count)",
         "    ]",
@@ -250,7 +250,7 @@ def tests_source(package: int, indices: list[int], sources: dict[int, str]) -> s
         if f"def merge_{index:03}(" in source:
             lines += [
                 "",
-                f'@pytest.mark.parametrize("extra", [0, 1, 5])',
+                '@pytest.mark.parametrize("extra", [0, 1, 5])',
                 f"def test_merge_{index:03}_sums(extra: int) -> None:",
                 f'    merged = {mod}.merge_{index:03}({{"a": 1}}, {{"a": extra, "b": 1}})',
                 '    assert merged == {"a": 1 + extra, "b": 1}',
@@ -288,7 +288,9 @@ def main() -> None:
     src.mkdir(parents=True, exist_ok=True)
     (root / "tests").mkdir(exist_ok=True)
     (root / "pyproject.toml").write_text(PYPROJECT)
-    (root / "README.md").write_text("# benchapp\n\nGenerated for the check benchmark.\n")
+    (root / "README.md").write_text(
+        "# benchapp\n\nGenerated for the check benchmark.\n"
+    )
     (root / ".gitignore").write_text("dist/\n*.egg-info/\n__pycache__/\n")
     (src / "__init__.py").write_text('"""The generated benchmark package."""\n')
     (src / "py.typed").write_text("")
@@ -297,7 +299,9 @@ def main() -> None:
     for package in range(packages):
         pkg = src / f"pkg_{package:02}"
         pkg.mkdir(exist_ok=True)
-        (pkg / "__init__.py").write_text(f'"""Units {package * PER_PACKAGE} and on."""\n')
+        (pkg / "__init__.py").write_text(
+            f'"""Units {package * PER_PACKAGE} and on."""\n'
+        )
     for index in range(args.modules):
         sources[index] = module_source(index, rng)
         path = src / f"pkg_{index // PER_PACKAGE:02}" / f"mod_{index:03}.py"
