@@ -38,7 +38,10 @@ impl KeyInputs<'_> {
     /// The key: the SHA-256 of these inputs, in hex.
     pub fn key(&self) -> String {
         let mut hasher = Sha256::new();
+        // Another Windlass may read the same output differently.
         hasher.update(b"windlass-check-result/1\n");
+        hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+        hasher.update(b"\n");
         hasher.update(serde_json::to_vec(self).unwrap_or_default());
         hex::encode(hasher.finalize())
     }

@@ -1,5 +1,7 @@
 //! The command line shared by `windlass-check` and `windlass check`.
 
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,6 +95,10 @@ pub struct CheckReport {
     /// Checks whose tool could not be installed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub install_failed: Vec<String>,
+    /// SIGINT or SIGTERM stopped the run (the JSON result then has the
+    /// error `interrupted`).
+    #[serde(skip)]
+    pub interrupted: bool,
 }
 
 fn secs<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -100,12 +106,12 @@ fn secs<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, 
 }
 
 impl CheckReport {
-    fn new(
-        root: &Path,
-        checks: Vec<CheckResult>,
-        install_failed: Vec<String>,
-        duration: Duration,
-    ) -> Self {
+    fn new(root: &Path, results: crate::run::RunResults, duration: Duration) -> Self {
+        let crate::run::RunResults {
+            results: checks,
+            install_failed,
+            interrupted,
+        } = results;
         let count = |status| checks.iter().filter(|c| c.status == status).count();
         Self {
             root: root.display().to_string(),
@@ -117,6 +123,7 @@ impl CheckReport {
             checks,
             duration,
             install_failed,
+            interrupted,
         }
     }
 }
@@ -130,11 +137,17 @@ impl Outcome for CheckOutcome {
     }
 
     fn exit_status(&self) -> ExitStatus {
-        match self {
-            Self::Plan(_) => ExitStatus::Success,
-            Self::Report(report) if !report.install_failed.is_empty() => ExitStatus::Remote,
-            Self::Report(report) if report.failed + report.errors > 0 => ExitStatus::Failure,
-            Self::Report(_) => ExitStatus::Success,
+        let Self::Report(report) = self else {
+            return ExitStatus::Success;
+        };
+        if report.interrupted {
+            ExitStatus::Interrupted
+        } else if !report.install_failed.is_empty() {
+            ExitStatus::Remote
+        } else if report.failed + report.errors > 0 {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
         }
     }
 }
@@ -144,6 +157,7 @@ fn render_plan(plan: &Plan, out: &mut dyn Write, verbose: u8) -> std::io::Result
         return writeln!(out, "no check fits this project");
     }
     let width = plan.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let tools = plan.checks.iter().map(|c| c.tool.len()).max().unwrap_or(0);
     for check in &plan.checks {
         let files = windlass_output::plural(check.files.len(), "file", "files");
         let how = if check.takes_files {
@@ -153,7 +167,7 @@ fn render_plan(plan: &Plan, out: &mut dyn Write, verbose: u8) -> std::io::Result
         };
         writeln!(
             out,
-            "{:width$}  {}  ({}; {how} {files})",
+            "{:width$}  {:tools$}  {}; {how} {files}",
             check.name, check.tool, check.reason
         )?;
         if let Some(command) = &check.command {
@@ -172,92 +186,7 @@ impl CheckReport {
     fn render(&self, out: &mut dyn Write, verbose: u8) -> std::io::Result<()> {
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
         for check in &self.checks {
-            let status = match check.status {
-                Status::Passed => "passed",
-                Status::Failed => "FAILED",
-                Status::Error => "ERROR",
-                Status::Skipped => "skipped",
-            };
-            let time = if check.status == Status::Skipped {
-                String::new()
-            } else {
-                format!("  {:.2}s", check.duration.as_secs_f64())
-            };
-            let cached = if check.cached { "  (cached)" } else { "" };
-            let tests = if check.tests.is_empty() {
-                String::new()
-            } else {
-                let failed = check
-                    .tests
-                    .iter()
-                    .filter(|t| {
-                        matches!(
-                            t.outcome,
-                            TestOutcome::Failed { .. } | TestOutcome::Error { .. }
-                        )
-                    })
-                    .count();
-                format!(
-                    "  {} ({failed} failed)",
-                    windlass_output::plural(check.tests.len(), "test", "tests")
-                )
-            };
-            writeln!(out, "{:width$}  {status}{time}{tests}{cached}", check.name)?;
-            for finding in &check.findings {
-                let place = finding.location.as_ref().map_or_else(String::new, |l| {
-                    let mut place = l.path.clone();
-                    if let Some(line) = l.line {
-                        place.push_str(&format!(":{line}"));
-                        if let Some(column) = l.column {
-                            place.push_str(&format!(":{column}"));
-                        }
-                    }
-                    format!("{place}: ")
-                });
-                let rule = finding
-                    .rule
-                    .as_ref()
-                    .map_or_else(String::new, |r| format!("{r} "));
-                let message = finding.message.lines().next().unwrap_or_default();
-                writeln!(
-                    out,
-                    "  {place}{rule}{}",
-                    windlass_output::escape_controls(message)
-                )?;
-            }
-            for test in &check.tests {
-                let (TestOutcome::Failed { message, .. } | TestOutcome::Error { message, .. }) =
-                    &test.outcome
-                else {
-                    continue;
-                };
-                let place = test
-                    .location
-                    .as_ref()
-                    .map_or_else(String::new, |l| match l.line {
-                        Some(line) => format!("{}:{line}: ", l.path),
-                        None => format!("{}: ", l.path),
-                    });
-                let message = message.lines().next().unwrap_or_default();
-                writeln!(
-                    out,
-                    "  {place}{}: {}",
-                    test.name,
-                    windlass_output::escape_controls(message)
-                )?;
-            }
-            let show_output = match check.status {
-                Status::Error => true,
-                Status::Failed => {
-                    verbose > 0 || (check.findings.is_empty() && check.tests.is_empty())
-                }
-                _ => false,
-            };
-            if show_output && !check.output.is_empty() {
-                for line in check.output.lines() {
-                    writeln!(out, "  | {}", windlass_output::escape_controls(line))?;
-                }
-            }
+            render_check(check, width, out, verbose)?;
         }
         let mut parts = vec![format!("{} passed", self.passed)];
         if self.failed > 0 {
@@ -280,6 +209,101 @@ impl CheckReport {
             self.duration.as_secs_f64()
         )
     }
+}
+
+/// One check's line, then its findings, failed tests and (when they do
+/// not say it all) its output.
+fn render_check(
+    check: &CheckResult,
+    width: usize,
+    out: &mut dyn Write,
+    verbose: u8,
+) -> std::io::Result<()> {
+    let status = match check.status {
+        Status::Passed => "passed",
+        Status::Failed => "FAILED",
+        Status::Error => "ERROR",
+        Status::Skipped => "skipped",
+    };
+    let time = if check.status == Status::Skipped {
+        String::new()
+    } else {
+        format!("  {:.2}s", check.duration.as_secs_f64())
+    };
+    let cached = if check.cached { "  (cached)" } else { "" };
+    let tests = if check.tests.is_empty() {
+        String::new()
+    } else {
+        let failed = check
+            .tests
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.outcome,
+                    TestOutcome::Failed { .. } | TestOutcome::Error { .. }
+                )
+            })
+            .count();
+        format!(
+            "  {} ({failed} failed)",
+            windlass_output::plural(check.tests.len(), "test", "tests")
+        )
+    };
+    writeln!(out, "{:width$}  {status}{time}{tests}{cached}", check.name)?;
+    for finding in &check.findings {
+        let place = finding.location.as_ref().map_or_else(String::new, |l| {
+            let mut place = l.path.clone();
+            if let Some(line) = l.line {
+                let _ = write!(place, ":{line}");
+                if let Some(column) = l.column {
+                    let _ = write!(place, ":{column}");
+                }
+            }
+            format!("{place}: ")
+        });
+        let rule = finding
+            .rule
+            .as_ref()
+            .map_or_else(String::new, |r| format!("{r} "));
+        let message = finding.message.lines().next().unwrap_or_default();
+        writeln!(
+            out,
+            "  {place}{rule}{}",
+            windlass_output::escape_controls(message)
+        )?;
+    }
+    for test in &check.tests {
+        let (TestOutcome::Failed { message, .. } | TestOutcome::Error { message, .. }) =
+            &test.outcome
+        else {
+            continue;
+        };
+        let place = test
+            .location
+            .as_ref()
+            .map_or_else(String::new, |l| match l.line {
+                Some(line) => format!("{}:{line}: ", l.path),
+                None => format!("{}: ", l.path),
+            });
+        let message = message.lines().next().unwrap_or_default();
+        writeln!(
+            out,
+            "  {place}{}: {}",
+            test.name,
+            windlass_output::escape_controls(message)
+        )?;
+    }
+    let show_output = match check.status {
+        Status::Error => true,
+        Status::Failed => verbose > 0 || (check.findings.is_empty() && check.tests.is_empty()),
+        _ => false,
+    };
+    if show_output && !check.output.is_empty() {
+        for line in check.output.lines() {
+            writeln!(out, "  | {}", windlass_output::escape_controls(line))?;
+        }
+    }
+    Ok(())
 }
 
 /// What `windlass check` prints with `--json`.
@@ -316,11 +340,7 @@ pub fn main(cli: &CheckCli) -> ExitCode {
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            runtime.block_on(async {
-                windlass_process::until_interrupted(run(cli, &printer))
-                    .await
-                    .map_err(anyhow::Error::from)?
-            })
+            runtime.block_on(run(cli, &printer))
         });
     let result = result.map_err(|error| {
         if windlass_process::Interrupted::find(error.as_ref()).is_some() {
@@ -332,7 +352,8 @@ pub fn main(cli: &CheckCli) -> ExitCode {
     windlass_output::finish(result, &printer)
 }
 
-/// Runs `windlass check` with this command line.
+/// Runs `windlass check` with this command line; SIGINT or SIGTERM while
+/// the checks run ends it with [`windlass_process::Interrupted`].
 pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutcome> {
     let started = Instant::now();
     let loaded = windlass_secrets::ToolConfig::load(cli.config.as_deref(), None)?;
@@ -343,10 +364,13 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
         .map_or_else(|| loaded.cwd.clone(), Path::to_path_buf);
     let args = &cli.args;
     let files = crate::files::project_files(&root);
-    let config_file = loaded
-        .config
-        .project_dir()
-        .map(|dir| dir.join("windlass.toml"));
+    let config_file = match &cli.config {
+        Some(path) => Some(loaded.cwd.join(path)),
+        None => loaded
+            .config
+            .project_dir()
+            .map(|dir| dir.join("windlass.toml")),
+    };
     let selection = Selection {
         only: args.only.clone(),
         skip: args.skip.clone(),
@@ -355,57 +379,7 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
     if args.list {
         return Ok(CheckOutcome::Plan(plan));
     }
-    let mut restrict: Option<std::collections::BTreeSet<String>> = None;
-    if !args.paths.is_empty() {
-        let mut under = Vec::new();
-        for path in &args.paths {
-            let absolute = loaded.cwd.join(path);
-            let Ok(relative) = absolute.strip_prefix(&root) else {
-                return Err(crate::plan::PlanError {
-                    message: format!(
-                        "`{}` is outside the project `{}`",
-                        path.display(),
-                        root.display()
-                    ),
-                    hint: Some(
-                        "give paths inside the project, or run from the project's directory".into(),
-                    ),
-                }
-                .into());
-            };
-            if !absolute.exists() {
-                return Err(crate::plan::PlanError {
-                    message: format!("`{}` does not exist", path.display()),
-                    hint: None,
-                }
-                .into());
-            }
-            under.push(crate::files::slash_path(relative));
-        }
-        restrict = Some(
-            files
-                .iter()
-                .filter(|f| {
-                    under
-                        .iter()
-                        .any(|u| u.is_empty() || *f == u || f.starts_with(&format!("{u}/")))
-                })
-                .cloned()
-                .collect(),
-        );
-    }
-    if let Some(reference) = &args.changed {
-        let reference = if reference.is_empty() {
-            crate::changed::default_ref(&root).await
-        } else {
-            reference.clone()
-        };
-        let changed = crate::changed::changed_files(&root, &reference).await?;
-        restrict = Some(match restrict {
-            Some(paths) => paths.intersection(&changed).cloned().collect(),
-            None => changed,
-        });
-    }
+    let restrict = restriction(args, &root, &loaded.cwd, &files).await?;
     let cache_dir = windlass_dist_cache_dir(&loaded.env);
     let index_url = match section.index_url.as_deref().or_else(|| {
         loaded
@@ -447,6 +421,7 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
         jobs,
         resolver: Arc::clone(&resolver),
         restrict,
+        interrupted: std::sync::atomic::AtomicBool::new(false),
     });
     let done = |result: &CheckResult| {
         let verb = match result.status {
@@ -465,16 +440,78 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
             ),
         );
     };
-    let results = crate::run::run(&plan, ctx, &done).await;
+    // SIGINT or SIGTERM stops the checks (their children die with them);
+    // a Vault token the secrets of `[check.NAME] env` needed is revoked
+    // either way.
+    let results = windlass_process::until_interrupted(crate::run::run(&plan, ctx, &done)).await;
     resolver.close_unless_interrupted().await;
-    let report = CheckReport::new(
-        &root,
-        results.results,
-        results.install_failed,
-        started.elapsed(),
-    );
+    let results = results?;
+    let report = CheckReport::new(&root, results, started.elapsed());
     write_reports(&report, args, &loaded.cwd, printer)?;
     Ok(CheckOutcome::Report(report))
+}
+
+/// The files a run is restricted to: those under the paths given, and
+/// with `--changed` those changed since the ref; none when neither is
+/// given.
+async fn restriction(
+    args: &CheckArgs,
+    root: &Path,
+    cwd: &Path,
+    files: &[String],
+) -> anyhow::Result<Option<BTreeSet<String>>> {
+    let mut restrict: Option<BTreeSet<String>> = None;
+    if !args.paths.is_empty() {
+        let mut under = Vec::new();
+        for path in &args.paths {
+            let absolute = cwd.join(path);
+            let Ok(relative) = absolute.strip_prefix(root) else {
+                return Err(crate::plan::PlanError {
+                    message: format!(
+                        "`{}` is outside the project `{}`",
+                        path.display(),
+                        root.display()
+                    ),
+                    hint: Some(
+                        "give paths inside the project, or run from the project's directory".into(),
+                    ),
+                }
+                .into());
+            };
+            if !absolute.exists() {
+                return Err(crate::plan::PlanError {
+                    message: format!("`{}` does not exist", path.display()),
+                    hint: None,
+                }
+                .into());
+            }
+            under.push(crate::files::slash_path(relative));
+        }
+        restrict = Some(
+            files
+                .iter()
+                .filter(|f| {
+                    under
+                        .iter()
+                        .any(|u| u.is_empty() || *f == u || f.starts_with(&format!("{u}/")))
+                })
+                .cloned()
+                .collect(),
+        );
+    }
+    if let Some(reference) = &args.changed {
+        let reference = if reference.is_empty() {
+            crate::changed::default_ref(root).await
+        } else {
+            reference.clone()
+        };
+        let changed = crate::changed::changed_files(root, &reference).await?;
+        restrict = Some(match restrict {
+            Some(paths) => paths.intersection(&changed).cloned().collect(),
+            None => changed,
+        });
+    }
+    Ok(restrict)
 }
 
 /// The annotations and step summary in GitHub Actions, and the `--junit`
@@ -515,6 +552,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
         let mut file = tempfile::NamedTempFile::new_in(dir)?;
         file.write_all(&bytes)?;
         file.as_file().sync_all()?;

@@ -9,10 +9,12 @@ pub fn project_files(root: &Path) -> Vec<String> {
         .hidden(true)
         .require_git(false)
         .parents(true)
+        .filter_entry(|entry| entry.file_name() != "__pycache__")
         .build();
     let mut files: Vec<String> = walker
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
+        .filter(|entry| entry.path().extension().is_none_or(|ext| ext != "pyc"))
         .filter_map(|entry| {
             let relative = entry.path().strip_prefix(root).ok()?;
             Some(slash_path(relative))
@@ -38,7 +40,7 @@ pub fn file_name(path: &str) -> &str {
 /// Whether a file without an extension starts with a shell shebang.
 pub fn is_shell_script(root: &Path, path: &str) -> bool {
     let name = file_name(path);
-    if name.ends_with(".sh") || name.ends_with(".bash") {
+    if crate::plan::has_extension(name, "sh") || crate::plan::has_extension(name, "bash") {
         return true;
     }
     if name.contains('.') {

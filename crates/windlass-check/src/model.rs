@@ -32,7 +32,9 @@ pub enum Severity {
 }
 
 /// Where a finding is: a file relative to the project root, and optionally
-/// a 1-based line and column range.
+/// a 1-based line and column range. The end column is the column just
+/// after the last character (as in SARIF), so a one-character finding at
+/// column 4 ends at column 5.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub struct Location {

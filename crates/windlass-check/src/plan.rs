@@ -117,6 +117,10 @@ pub struct PlannedCheck {
     /// Directories the tool is run on (charts for `helm lint`).
     #[serde(skip)]
     pub dirs: Vec<String>,
+    /// The tool's own configuration names what it checks (`files` in
+    /// `[tool.mypy]`): no file is passed to it.
+    #[serde(skip)]
+    pub configured_files: bool,
 }
 
 /// What `windlass check` would run.
@@ -164,60 +168,21 @@ pub fn plan(
     selection: &Selection,
     config_file: Option<&Path>,
 ) -> Result<Plan, PlanError> {
-    let shown = config_file.map_or_else(|| PathBuf::from("windlass.toml"), Path::to_path_buf);
-    let shown = shown.display();
+    let shown = config_file
+        .map_or_else(|| PathBuf::from("windlass.toml"), Path::to_path_buf)
+        .display()
+        .to_string();
     let mut checks = detect(root, files);
     for (name, spec) in &section.checks {
-        let position = checks.iter().position(|c| &c.name == name);
-        let check = match position {
-            Some(i) => &mut checks[i],
-            None => {
-                if spec.enabled == Some(false) {
-                    continue;
-                }
-                let Some(command) = &spec.command else {
-                    let known = Builtin::from_name(name).is_some();
-                    if known {
-                        // A built-in check configured for a project it does
-                        // not fit: nothing to run.
-                        continue;
-                    }
-                    return Err(PlanError {
-                        message: format!(
-                            "{shown}: `[check.{name}]` is not a built-in check and has no `command`"
-                        ),
-                        hint: Some(format!(
-                            "add `command = [\"...\"]` to `[check.{name}]`, or use one of: {}",
-                            builtin_names()
-                        )),
-                    });
-                };
-                if command.is_empty() {
-                    return Err(empty_command(&shown, name));
-                }
-                let tool = command[0]
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&command[0])
-                    .to_owned();
-                checks.push(PlannedCheck {
-                    name: name.clone(),
-                    tool,
-                    reason: format!("[check.{name}] in {}", file_name(&shown.to_string())),
-                    files: files.to_vec(),
-                    takes_files: false,
-                    command: None,
-                    env: Vec::new(),
-                    builtin: None,
-                    env_values: BTreeMap::new(),
-                    format: OutputFormat::Text,
-                    config_files: Vec::new(),
-                    dirs: Vec::new(),
-                });
-                checks.last_mut().expect("just pushed")
+        if !checks.iter().any(|c| &c.name == name) {
+            match custom_check(name, spec, files, &shown)? {
+                Some(check) => checks.push(check),
+                None => continue,
             }
-        };
-        apply(check, spec, files, &shown.to_string())?;
+        }
+        if let Some(check) = checks.iter_mut().find(|c| &c.name == name) {
+            apply(check, spec, files, &shown)?;
+        }
     }
     checks.retain(|c| {
         section
@@ -235,28 +200,89 @@ pub fn plan(
     } else {
         &selection.only
     };
-    for (flag, names) in [
-        ("only", only),
-        ("skip", &section.skip),
-        ("skip", &selection.skip),
+    let only_from = if selection.only.is_empty() {
+        format!("{shown}: `[check] only`")
+    } else {
+        "`--only`".to_owned()
+    };
+    for (from, names) in [
+        (only_from, only),
+        (format!("{shown}: `[check] skip`"), &section.skip),
+        ("`--skip`".to_owned(), &selection.skip),
     ] {
-        for name in names {
-            if !known.contains(name) {
-                let close = known
-                    .iter()
-                    .find(|k| strsim::jaro_winkler(k, name) > 0.8)
-                    .map(|k| format!("did you mean `{k}`? "))
-                    .unwrap_or_default();
-                return Err(PlanError {
-                    message: format!("`{flag}` names `{name}`, which is not a check"),
-                    hint: Some(format!("{close}the checks are: {}", known.join(", "))),
-                });
-            }
+        if let Some(name) = names.iter().find(|name| !known.contains(name)) {
+            let close = known
+                .iter()
+                .map(|k| (strsim::jaro_winkler(k, name), k))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            return Err(PlanError {
+                message: format!("{from} names `{name}`, which is not a check"),
+                hint: Some(format!("{close}the checks are: {}", known.join(", "))),
+            });
         }
     }
     checks.retain(|c| only.is_empty() || only.contains(&c.name));
     checks.retain(|c| !section.skip.contains(&c.name) && !selection.skip.contains(&c.name));
     Ok(Plan { checks })
+}
+
+/// The check a `[check.NAME]` table adds, when it adds one (a disabled
+/// table, or a built-in check's table in a project it does not fit, adds
+/// none).
+fn custom_check(
+    name: &str,
+    spec: &CheckSpec,
+    files: &[String],
+    shown: &str,
+) -> Result<Option<PlannedCheck>, PlanError> {
+    if spec.enabled == Some(false) {
+        return Ok(None);
+    }
+    let Some(command) = &spec.command else {
+        if Builtin::from_name(name).is_some() {
+            return Ok(None);
+        }
+        return Err(PlanError {
+            message: format!(
+                "{shown}: `[check.{name}]` is not a built-in check and has no `command`"
+            ),
+            hint: Some(format!(
+                "add `command = [\"...\"]` to `[check.{name}]`, or use one of: {}",
+                builtin_names()
+            )),
+        });
+    };
+    let Some(program) = command.first() else {
+        return Err(empty_command(&shown, name));
+    };
+    Ok(Some(PlannedCheck {
+        name: name.to_owned(),
+        tool: program_name(program),
+        reason: format!("[check.{name}] in {}", file_name(shown)),
+        files: files.to_vec(),
+        takes_files: false,
+        command: None,
+        env: Vec::new(),
+        builtin: None,
+        env_values: BTreeMap::new(),
+        format: OutputFormat::Text,
+        config_files: Vec::new(),
+        dirs: Vec::new(),
+        configured_files: false,
+    }))
+}
+
+/// A program's file name (`ruff` for `/opt/bin/ruff`).
+fn program_name(program: &str) -> String {
+    program.rsplit('/').next().unwrap_or(program).to_owned()
+}
+
+/// Whether a `/`-separated path has this extension.
+pub(crate) fn has_extension(path: &str, extension: &str) -> bool {
+    Path::new(path).extension().is_some_and(|e| e == extension)
 }
 
 fn builtin_names() -> String {
@@ -287,13 +313,8 @@ fn apply(
             return Err(empty_command(&shown, &name));
         }
         check.command = Some(command.clone());
-        check.builtin = check.builtin.filter(|_| false);
         check.takes_files = false;
-        check.tool = command[0]
-            .rsplit('/')
-            .next()
-            .unwrap_or(&command[0])
-            .to_owned();
+        check.tool = program_name(&command[0]);
         check.format = OutputFormat::Text;
     }
     if let Some(globs) = &spec.files {
@@ -357,71 +378,19 @@ fn builtin(check: Builtin, reason: String, files: Vec<String>) -> PlannedCheck {
         format: OutputFormat::Text,
         config_files: Vec::new(),
         dirs: Vec::new(),
+        configured_files: false,
     }
 }
 
 /// The built-in checks that fit the project.
 pub fn detect(root: &Path, files: &[String]) -> Vec<PlannedCheck> {
     let mut checks = Vec::new();
-    let python = matching(files, |f| f.ends_with(".py") || f.ends_with(".pyi"));
+    let python = matching(files, |f| has_extension(f, "py") || has_extension(f, "pyi"));
     if root.join("pyproject.toml").is_file() {
-        let pyproject: toml::Table =
-            windlass_fs::read_to_string(&root.join("pyproject.toml"), 4 << 20)
-                .ok()
-                .and_then(|text| toml::from_str(&text).ok())
-                .unwrap_or_default();
-        let tool = pyproject.get("tool").and_then(toml::Value::as_table);
-        let ruff_config = existing(root, &["pyproject.toml", "ruff.toml", ".ruff.toml"]);
-        let mut ruff = builtin(
-            Builtin::Ruff,
-            "pyproject.toml: a Python project".into(),
-            python.clone(),
-        );
-        ruff.config_files.clone_from(&ruff_config);
-        checks.push(ruff);
-        let mut format = builtin(
-            Builtin::RuffFormat,
-            "pyproject.toml: a Python project".into(),
-            python.clone(),
-        );
-        format.config_files = ruff_config;
-        checks.push(format);
-        let mypy_reason = if tool.is_some_and(|t| t.contains_key("mypy")) {
-            Some("pyproject.toml has [tool.mypy]".to_owned())
-        } else if root.join("mypy.ini").is_file() {
-            Some("mypy.ini".to_owned())
-        } else if root.join(".mypy.ini").is_file() {
-            Some(".mypy.ini".to_owned())
-        } else if windlass_fs::read_to_string(&root.join("setup.cfg"), 4 << 20)
-            .is_ok_and(|text| text.lines().any(|l| l.trim() == "[mypy]"))
-        {
-            Some("setup.cfg has [mypy]".to_owned())
-        } else {
-            None
-        };
-        if let Some(reason) = mypy_reason {
-            let mut mypy = builtin(Builtin::Mypy, reason, python.clone());
-            mypy.config_files = existing(
-                root,
-                &["pyproject.toml", "mypy.ini", ".mypy.ini", "setup.cfg"],
-            );
-            checks.push(mypy);
-        }
-        let tests = matching(&python, |f| {
-            let name = file_name(f);
-            (name.starts_with("test_") && name.ends_with(".py")) || name.ends_with("_test.py")
-        });
-        if !tests.is_empty() {
-            let reason = match tests.first() {
-                Some(first) if tests.len() == 1 => format!("tests: {first}"),
-                Some(first) => format!("tests: {first} and {} more", tests.len() - 1),
-                None => String::new(),
-            };
-            checks.push(builtin(Builtin::Pytest, reason, files.to_vec()));
-        }
+        python_checks(root, files, &python, &mut checks);
     }
     if root.join("Cargo.toml").is_file() {
-        let rust = matching(files, |f| f.ends_with(".rs"));
+        let rust = matching(files, |f| has_extension(f, "rs"));
         let mut fmt = builtin(
             Builtin::CargoFmt,
             "Cargo.toml: a Rust project".into(),
@@ -430,7 +399,7 @@ pub fn detect(root: &Path, files: &[String]) -> Vec<PlannedCheck> {
         fmt.config_files = existing(root, &["rustfmt.toml", ".rustfmt.toml"]);
         checks.push(fmt);
         let clippy_files = matching(files, |f| {
-            f.ends_with(".rs")
+            has_extension(f, "rs")
                 || file_name(f) == "Cargo.toml"
                 || f == "Cargo.lock"
                 || f == "clippy.toml"
@@ -486,4 +455,220 @@ pub fn detect(root: &Path, files: &[String]) -> Vec<PlannedCheck> {
         checks.push(builtin(Builtin::Containerfile, reason, containerfiles));
     }
     checks
+}
+
+/// The checks of a Python project (a `pyproject.toml` at the root).
+fn python_checks(root: &Path, files: &[String], python: &[String], checks: &mut Vec<PlannedCheck>) {
+    let pyproject: toml::Table = windlass_fs::read_to_string(&root.join("pyproject.toml"), 4 << 20)
+        .ok()
+        .and_then(|text| toml::from_str(&text).ok())
+        .unwrap_or_default();
+    let tool = pyproject.get("tool").and_then(toml::Value::as_table);
+    let ruff_config = existing(root, &["pyproject.toml", "ruff.toml", ".ruff.toml"]);
+    let mut ruff = builtin(
+        Builtin::Ruff,
+        "pyproject.toml: a Python project".into(),
+        python.to_vec(),
+    );
+    ruff.config_files.clone_from(&ruff_config);
+    checks.push(ruff);
+    let mut format = builtin(
+        Builtin::RuffFormat,
+        "pyproject.toml: a Python project".into(),
+        python.to_vec(),
+    );
+    format.config_files = ruff_config;
+    checks.push(format);
+    let mypy_reason = if tool.is_some_and(|t| t.contains_key("mypy")) {
+        Some("pyproject.toml has [tool.mypy]".to_owned())
+    } else if root.join("mypy.ini").is_file() {
+        Some("mypy.ini".to_owned())
+    } else if root.join(".mypy.ini").is_file() {
+        Some(".mypy.ini".to_owned())
+    } else if windlass_fs::read_to_string(&root.join("setup.cfg"), 4 << 20)
+        .is_ok_and(|text| text.lines().any(|l| l.trim() == "[mypy]"))
+    {
+        Some("setup.cfg has [mypy]".to_owned())
+    } else {
+        None
+    };
+    if let Some(reason) = mypy_reason {
+        let mut mypy = builtin(Builtin::Mypy, reason, python.to_vec());
+        mypy.config_files = existing(
+            root,
+            &["pyproject.toml", "mypy.ini", ".mypy.ini", "setup.cfg"],
+        );
+        mypy.configured_files = tool
+            .and_then(|t| t.get("mypy"))
+            .is_some_and(|m| m.get("files").is_some())
+            || windlass_fs::read_to_string(&root.join("mypy.ini"), 4 << 20)
+                .is_ok_and(|text| text.lines().any(|l| l.trim_start().starts_with("files")));
+        checks.push(mypy);
+    }
+    let tests = matching(python, |f| {
+        let name = file_name(f);
+        has_extension(name, "py") && (name.starts_with("test_") || name.ends_with("_test.py"))
+    });
+    if !tests.is_empty() {
+        let reason = match tests.first() {
+            Some(first) if tests.len() == 1 => format!("tests: {first}"),
+            Some(first) => format!("tests: {first} and {} more", tests.len() - 1),
+            None => String::new(),
+        };
+        checks.push(builtin(Builtin::Pytest, reason, files.to_vec()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{Selection, plan};
+    use crate::config::CheckSection;
+
+    /// A tree of files (path, content), and the checks planned for it.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+
+    /// The checks (name: reason) planned for a tree of `files`, with a
+    /// `[check]` section.
+    fn planned(files: &[(&str, &str)], section: &str) -> Result<Vec<String>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let section: CheckSection = toml::from_str(section).unwrap();
+        let listed = crate::files::project_files(dir.path());
+        let selection = Selection::default();
+        let shown = Path::new("windlass.toml");
+        plan(dir.path(), &listed, &section, &selection, Some(shown))
+            .map(|plan| {
+                plan.checks
+                    .iter()
+                    .map(|c| format!("{}: {} ({} files)", c.name, c.reason, c.files.len()))
+                    .collect()
+            })
+            .map_err(|e| e.message)
+    }
+
+    #[test]
+    fn detects_what_fits() {
+        let cases: &[Case<'_>] = &[
+            (&[("README.md", "")], &[]),
+            (
+                &[("pyproject.toml", ""), ("src/a.py", "")],
+                &[
+                    "ruff: pyproject.toml: a Python project (1 files)",
+                    "ruff-format: pyproject.toml: a Python project (1 files)",
+                ],
+            ),
+            (
+                &[("pyproject.toml", "[tool.mypy]\n"), ("tests/test_a.py", "")],
+                &[
+                    "ruff: pyproject.toml: a Python project (1 files)",
+                    "ruff-format: pyproject.toml: a Python project (1 files)",
+                    "mypy: pyproject.toml has [tool.mypy] (1 files)",
+                    "pytest: tests: tests/test_a.py (2 files)",
+                ],
+            ),
+            (
+                &[
+                    ("pyproject.toml", ""),
+                    ("setup.cfg", "[mypy]\nstrict = True\n"),
+                ],
+                &[
+                    "ruff: pyproject.toml: a Python project (0 files)",
+                    "ruff-format: pyproject.toml: a Python project (0 files)",
+                    "mypy: setup.cfg has [mypy] (0 files)",
+                ],
+            ),
+            (
+                &[("Cargo.toml", ""), ("src/lib.rs", "")],
+                &[
+                    "cargo-fmt: Cargo.toml: a Rust project (1 files)",
+                    "clippy: Cargo.toml: a Rust project (2 files)",
+                    "cargo-test: Cargo.toml: a Rust project (2 files)",
+                ],
+            ),
+            (
+                &[
+                    ("bin/run", "#!/usr/bin/env bash\n"),
+                    ("bin/tool", "#!/usr/bin/python3\n"),
+                    ("x.sh", ""),
+                ],
+                &["shellcheck: 2 shell scripts (2 files)"],
+            ),
+            (
+                &[
+                    ("chart/Chart.yaml", ""),
+                    ("chart/templates/a.yaml", ""),
+                    ("b.txt", ""),
+                ],
+                &["helm-lint: Chart.yaml in chart (2 files)"],
+            ),
+            (
+                &[
+                    ("Dockerfile.dev", "FROM x\n"),
+                    ("Containerfile", "FROM x\n"),
+                ],
+                &["containerfile: Containerfile, Dockerfile.dev found (2 files)"],
+            ),
+            // Ignored files are not the project's.
+            (
+                &[
+                    (".gitignore", "gen/\n"),
+                    ("gen/x.sh", ""),
+                    ("__pycache__/a.sh", ""),
+                ],
+                &[],
+            ),
+        ];
+        for (files, wanted) in cases {
+            assert_eq!(planned(files, "").unwrap(), *wanted, "{files:?}");
+        }
+    }
+
+    #[test]
+    fn check_tables_change_and_add_checks() {
+        let files: &[(&str, &str)] = &[("pyproject.toml", ""), ("src/a.py", ""), ("docs/a.md", "")];
+        assert_eq!(
+            planned(
+                files,
+                "skip = [\"ruff-format\"]\n[ruff]\nfiles = [\"docs/*.md\"]\n[links]\ncommand = [\"check-links\"]\nfiles = [\"**/*.md\"]\n[pytest]\nenv = { A = \"1\" }\n"
+            )
+            .unwrap(),
+            [
+                "ruff: pyproject.toml: a Python project (1 files)",
+                "links: [check.links] in windlass.toml (1 files)",
+            ]
+        );
+        assert_eq!(
+            planned(files, "[ruff]\nenabled = false\n").unwrap(),
+            ["ruff-format: pyproject.toml: a Python project (1 files)"]
+        );
+        assert_eq!(
+            planned(files, "only = [\"ruff\"]\n").unwrap(),
+            ["ruff: pyproject.toml: a Python project (1 files)"]
+        );
+        for (section, wanted) in [
+            (
+                "[lint]\nfiles = [\"*\"]\n",
+                "`[check.lint]` is not a built-in check and has no `command`",
+            ),
+            ("[lint]\ncommand = []\n", "`[check.lint] command` is empty"),
+            (
+                "skip = [\"rufff\"]\n",
+                "`[check] skip` names `rufff`, which is not a check",
+            ),
+            (
+                "[ruff]\nfiles = [\"a{\"]\n",
+                "`[check.ruff] files`: `a{` is not a glob",
+            ),
+        ] {
+            let error = planned(files, section).unwrap_err();
+            assert!(error.contains(wanted), "{section}: {error}");
+            assert!(error.starts_with("windlass.toml"), "{error}");
+        }
+    }
 }

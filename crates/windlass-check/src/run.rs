@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use windlass_config::Environment;
@@ -36,6 +37,9 @@ pub struct RunContext {
     pub resolver: Arc<Resolver>,
     /// Only these files count (`--changed`, paths given), when set.
     pub restrict: Option<BTreeSet<String>>,
+    /// Set when a check's child learned of our SIGINT or SIGTERM: the run
+    /// stops, nothing more starts and nothing more is cached.
+    pub interrupted: AtomicBool,
 }
 
 /// What a run produced: one result per planned check, in plan order.
@@ -44,6 +48,9 @@ pub struct RunResults {
     pub results: Vec<CheckResult>,
     /// Checks whose tool could not be installed (exit 3).
     pub install_failed: Vec<String>,
+    /// SIGINT or SIGTERM came while a check ran: the results are those of
+    /// the checks that ended.
+    pub interrupted: bool,
 }
 
 /// The tool spec of a Python tool, `[check.tools]` winning over the pin.
@@ -96,71 +103,68 @@ pub async fn run(
         };
         work.push((i, check.clone(), args));
     }
-    // Install the tools the remaining checks need, each once.
-    let prepared = prepare(&work, &ctx).await;
+    // Each tool is found or installed once, by the first check that needs
+    // it; a check starts as soon as its own tool is there.
+    let mut tools: HashMap<String, Arc<ToolCell>> = HashMap::new();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(ctx.jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, check, files) in work {
-        let ready = match prepared.get(&check.name) {
-            Some(Ok(ready)) => ready.clone(),
-            Some(Err(message)) => {
-                let mut result = base_result(&check, None);
-                result.status = Status::Error;
-                result.output = message.clone();
-                install_failed.push(check.name.clone());
-                done(&result);
-                results[i] = Some(result);
-                continue;
-            }
-            None => Prepared {
-                program: PathBuf::new(),
-                version: String::new(),
-                project_env: None,
-            },
-        };
+        let cell = Arc::clone(tools.entry(tool_key(&check)).or_default());
         let ctx = Arc::clone(&ctx);
         let semaphore = Arc::clone(&semaphore);
         tasks.spawn(async move {
+            let ready = cell.get_or_init(|| prepare_tool(&check, &ctx)).await;
+            let ready = match ready {
+                Ok(ready) => ready,
+                Err(message) => {
+                    let mut result = base_result(&check, None);
+                    result.status = Status::Error;
+                    result.output.clone_from(message);
+                    return (i, result, true);
+                }
+            };
             let _permit = semaphore.acquire_owned().await;
-            (i, run_one(&check, &files, &ready, &ctx).await)
+            if ctx.interrupted.load(Ordering::SeqCst) {
+                return (i, skipped(&check, "interrupted before it started"), false);
+            }
+            (i, run_one(&check, &files, ready, &ctx).await, false)
         });
     }
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((i, result)) => {
+            Ok((i, result, uninstallable)) => {
+                if uninstallable {
+                    install_failed.push(result.name.clone());
+                }
                 done(&result);
                 results[i] = Some(result);
             }
+            Err(e) if e.is_cancelled() => {}
             Err(e) => tracing::error!("a check's task ended abnormally: {e}"),
         }
+        if ctx.interrupted.load(Ordering::SeqCst) {
+            tasks.abort_all();
+        }
     }
+    install_failed.sort();
     RunResults {
         results: results.into_iter().flatten().collect(),
         install_failed,
+        interrupted: ctx.interrupted.load(Ordering::SeqCst),
     }
 }
 
-/// Finds or installs the tool of each check; errors are the message to
-/// show for the check.
-async fn prepare(
-    work: &[(usize, PlannedCheck, Vec<String>)],
-    ctx: &RunContext,
-) -> HashMap<String, Result<Prepared, String>> {
-    let mut by_tool: HashMap<String, Result<Prepared, String>> = HashMap::new();
-    let mut out = HashMap::new();
-    for (_, check, _) in work {
-        let key = match (check.builtin, &check.command) {
-            (Some(Builtin::Pytest), None) => "pytest-env".to_owned(),
-            (Some(b), None) => b.tool().to_owned(),
-            _ => format!("command:{}", check.tool),
-        };
-        if !by_tool.contains_key(&key) {
-            let ready = prepare_tool(check, ctx).await;
-            by_tool.insert(key.clone(), ready);
-        }
-        out.insert(check.name.clone(), by_tool[&key].clone());
+/// A tool found or installed once for every check that runs it: the
+/// program and version, or the message to show for those checks.
+type ToolCell = tokio::sync::OnceCell<Result<Prepared, String>>;
+
+/// Which checks share a tool (ruff and ruff-format do).
+fn tool_key(check: &PlannedCheck) -> String {
+    match (check.builtin, &check.command) {
+        (Some(Builtin::Pytest), None) => "pytest-env".to_owned(),
+        (Some(b), None) => b.tool().to_owned(),
+        _ => format!("command:{}", check.name),
     }
-    out
 }
 
 async fn prepare_tool(check: &PlannedCheck, ctx: &RunContext) -> Result<Prepared, String> {
@@ -207,11 +211,21 @@ async fn prepare_tool(check: &PlannedCheck, ctx: &RunContext) -> Result<Prepared
             })
         }
         Builtin::CargoFmt | Builtin::Clippy | Builtin::CargoTest => {
-            let version = tool_version(&ctx.root, Path::new("cargo")).await?;
+            let version = tool_version(
+                &ctx.root,
+                Path::new("cargo"),
+                "install Rust (cargo) on PATH",
+            )
+            .await?;
             Ok(plain(PathBuf::from("cargo"), version))
         }
         Builtin::Shellcheck => {
-            let version = tool_version(&ctx.root, Path::new("shellcheck")).await?;
+            let version = tool_version(
+                &ctx.root,
+                Path::new("shellcheck"),
+                "install shellcheck on PATH",
+            )
+            .await?;
             Ok(plain(PathBuf::from("shellcheck"), version))
         }
         Builtin::HelmLint => {
@@ -220,7 +234,12 @@ async fn prepare_tool(check: &PlannedCheck, ctx: &RunContext) -> Result<Prepared
                 .get("WINDLASS_HELM")
                 .filter(|v| !v.is_empty())
                 .map_or_else(|| PathBuf::from("helm"), PathBuf::from);
-            let version = tool_version(&ctx.root, &helm).await?;
+            let version = tool_version(
+                &ctx.root,
+                &helm,
+                "install Helm (v4, or v3.13 and later) on PATH, or set WINDLASS_HELM to its path",
+            )
+            .await?;
             Ok(plain(helm, version))
         }
         Builtin::Containerfile => Ok(plain(
@@ -242,13 +261,20 @@ fn error_text(error: &dyn std::error::Error) -> String {
 }
 
 /// `PROGRAM --version`'s first line: part of the cache key.
-async fn tool_version(root: &Path, program: &Path) -> Result<String, String> {
+/// `install` says how to get the program, for the hint when it cannot
+/// run.
+async fn tool_version(root: &Path, program: &Path, install: &str) -> Result<String, String> {
     let outcome = Cmd::new(program, root)
         .arg("--version")
         .capture_output()
         .run()
         .await
-        .map_err(|e| format!("cannot run `{}`: {}", program.display(), error_text(&e)))?;
+        .map_err(|e| {
+            format!(
+                "{}\nhint: {install}, or skip the check (`--skip`, `[check] skip`)",
+                error_text(&e)
+            )
+        })?;
     let text = String::from_utf8_lossy(outcome.stdout().unwrap_or_default()).into_owned();
     let version = text
         .lines()
@@ -278,7 +304,7 @@ fn base_result(check: &PlannedCheck, version: Option<String>) -> CheckResult {
 fn skipped(check: &PlannedCheck, why: &str) -> CheckResult {
     let mut result = base_result(check, None);
     result.status = Status::Skipped;
-    result.output = why.to_owned();
+    why.clone_into(&mut result.output);
     result
 }
 
@@ -341,11 +367,11 @@ fn command_line(
         (None, Some(Builtin::CargoTest)) => vec![program, "test".into(), "--workspace".into()],
         (None, Some(Builtin::Shellcheck)) => vec![program, "-f".into(), "json1".into()],
         (None, Some(Builtin::HelmLint)) => vec![program, "lint".into()],
-        (None, Some(Builtin::Containerfile)) | (None, None) => vec![program],
+        (None, Some(Builtin::Containerfile) | None) => vec![program],
     };
     let pass_files = match check.builtin {
         _ if check.command.is_some() => check.takes_files,
-        Some(Builtin::Mypy) => true,
+        Some(Builtin::Mypy) => !check.configured_files,
         Some(b) => b.takes_files(),
         None => check.takes_files,
     };
@@ -381,30 +407,24 @@ fn shown_command(argv: &[String], files: &[String]) -> Vec<String> {
     shown
 }
 
-async fn run_one(
+/// The cache key of a check run with this command line.
+fn cache_key(
     check: &PlannedCheck,
     files: &[String],
+    argv: &[String],
     ready: &Prepared,
-    ctx: &RunContext,
-) -> CheckResult {
-    let scratch = match tempfile::Builder::new().prefix("windlass-check-").tempdir() {
-        Ok(dir) => dir,
-        Err(e) => {
-            let mut result = base_result(check, Some(ready.version.clone()));
-            result.status = Status::Error;
-            result.output = format!("cannot make a temporary directory: {e}");
-            return result;
-        }
+    root: &Path,
+) -> String {
+    let mut key_files: Vec<&str> = if check.takes_files {
+        files.iter().map(String::as_str).collect()
+    } else {
+        check.files.iter().map(String::as_str).collect()
     };
-    let junit = scratch.path().join("junit.xml");
-    let argv = command_line(check, files, ready, &junit);
-    let mut key_files: Vec<&str> = files.iter().map(String::as_str).collect();
-    if !check.takes_files {
-        key_files = check.files.iter().map(String::as_str).collect();
-    }
     key_files.extend(check.config_files.iter().map(String::as_str));
     key_files.sort_unstable();
     key_files.dedup();
+    // The scratch directory changes from run to run; what is in it is the
+    // tool's output, not an input.
     let key_argv: Vec<String> = argv
         .iter()
         .map(|a| {
@@ -419,7 +439,7 @@ async fn run_one(
         OutputFormat::Text => "text",
         OutputFormat::Junit => "junit",
     };
-    let key = KeyInputs {
+    KeyInputs {
         name: &check.name,
         tool: &check.tool,
         version: &ready.version,
@@ -428,80 +448,44 @@ async fn run_one(
         env: &check.env_values,
         files: key_files
             .iter()
-            .map(|f| (*f, hash_file(&ctx.root.join(f))))
+            .map(|f| (*f, hash_file(&root.join(f))))
             .collect(),
         project_env: ready.project_env.as_deref(),
     }
-    .key();
+    .key()
+}
+
+async fn run_one(
+    check: &PlannedCheck,
+    files: &[String],
+    ready: &Prepared,
+    ctx: &RunContext,
+) -> CheckResult {
+    let mut result = base_result(check, Some(ready.version.clone()));
+    let scratch = match tempfile::Builder::new().prefix("windlass-check-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            result.status = Status::Error;
+            result.output = format!("cannot make a temporary directory: {e}");
+            return result;
+        }
+    };
+    let junit = scratch.path().join("junit.xml");
+    let argv = command_line(check, files, ready, &junit);
+    let key = cache_key(check, files, &argv, ready, &ctx.root);
     if let Some(cache) = &ctx.cache
         && let Some(result) = cache.get(&key)
     {
         return result;
     }
     let started = Instant::now();
-    let mut result = base_result(check, Some(ready.version.clone()));
     result.command = shown_command(&argv, files);
-    let outcome = match check.builtin {
-        Some(Builtin::Containerfile) if check.command.is_none() => {
-            result.findings = containerfiles(&ctx.root, files);
-            None
-        }
-        Some(Builtin::HelmLint) if check.command.is_none() => {
-            let mut last = None;
-            for dir in &check.dirs {
-                let mut argv = argv.clone();
-                argv.push(dir.clone());
-                match execute(check, &argv, &junit, ctx).await {
-                    Ok(run) => {
-                        result
-                            .findings
-                            .extend(crate::parse::helm_lint(&run.stdout, if dir == "." { "" } else { dir }));
-                        if !run.success {
-                            result.output.push_str(&run.text());
-                        }
-                        last = Some(run);
-                    }
-                    Err(message) => {
-                        result.status = Status::Error;
-                        result.output = message;
-                        result.duration = started.elapsed();
-                        return result;
-                    }
-                }
-            }
-            last
-        }
-        _ => match execute(check, &argv, &junit, ctx).await {
-            Ok(run) => Some(run),
-            Err(message) => {
-                result.status = Status::Error;
-                result.output = message;
-                result.duration = started.elapsed();
-                return result;
-            }
-        },
-    };
-    if let Some(run) = &outcome
-        && !matches!(check.builtin, Some(Builtin::HelmLint))
-    {
-        read_results(check, run, &junit, &ctx.root, &mut result);
-    } else if let Some(run) = &outcome {
-        result.exit_code = run.code;
-        if !run.success && result.findings.is_empty() {
-            result.status = Status::Failed;
-        }
+    if let Err(message) = execute_check(check, files, &argv, &junit, ctx, &mut result).await {
+        result.status = Status::Error;
+        result.output = message;
     }
-    if !result.findings.is_empty()
-        || result.tests.iter().any(|t| {
-            matches!(
-                t.outcome,
-                TestOutcome::Failed { .. } | TestOutcome::Error { .. }
-            )
-        })
-    {
-        if result.status != Status::Error {
-            result.status = Status::Failed;
-        }
+    if has_problems(&result) && result.status != Status::Error {
+        result.status = Status::Failed;
     }
     if result.status == Status::Passed {
         result.output.clear();
@@ -510,10 +494,52 @@ async fn run_one(
     result.duration = started.elapsed();
     if let Some(cache) = &ctx.cache
         && matches!(result.status, Status::Passed | Status::Failed)
+        && !ctx.interrupted.load(Ordering::SeqCst)
     {
         cache.put(&key, &result);
     }
     result
+}
+
+/// Runs the check's tool (or, for Containerfiles, the parser) and reads
+/// what it found into `result`; an error is a tool that could not run.
+async fn execute_check(
+    check: &PlannedCheck,
+    files: &[String],
+    argv: &[String],
+    junit: &Path,
+    ctx: &RunContext,
+    result: &mut CheckResult,
+) -> Result<(), String> {
+    let native = check.command.is_none();
+    match check.builtin {
+        Some(Builtin::Containerfile) if native => {
+            result.findings = containerfiles(&ctx.root, files);
+        }
+        Some(Builtin::HelmLint) if native => {
+            for dir in &check.dirs {
+                let mut argv = argv.to_vec();
+                argv.push(dir.clone());
+                let run = execute(check, &argv, junit, ctx).await?;
+                let chart = if dir == "." { "" } else { dir.as_str() };
+                result
+                    .findings
+                    .extend(crate::parse::helm_lint(&run.stdout, chart));
+                if result.exit_code.is_none_or(|code| code == 0) {
+                    result.exit_code = run.code;
+                }
+                if !run.success {
+                    result.output.push_str(&run.text());
+                    result.status = Status::Failed;
+                }
+            }
+        }
+        _ => {
+            let run = execute(check, argv, junit, ctx).await?;
+            read_results(check, &run, junit, &ctx.root, result);
+        }
+    }
+    Ok(())
 }
 
 /// A finished child: its exit, and its output redacted.
@@ -537,11 +563,11 @@ impl Ran {
 
 async fn execute(
     check: &PlannedCheck,
-    argv: &[String],
+    command: &[String],
     junit: &Path,
     ctx: &RunContext,
 ) -> Result<Ran, String> {
-    let Some((program, args)) = argv.split_first() else {
+    let Some((program, args)) = command.split_first() else {
         return Err("the command is empty".into());
     };
     let mut cmd = Cmd::new(program, &ctx.root)
@@ -575,6 +601,10 @@ async fn execute(
         }
     }
     let outcome = cmd.run().await.map_err(|e| error_text(&e))?;
+    if outcome.interrupted().is_some() {
+        ctx.interrupted.store(true, Ordering::SeqCst);
+        return Err("interrupted".to_owned());
+    }
     let stdout = windlass_redact::global()
         .redact_bytes(outcome.stdout().unwrap_or_default())
         .into_owned();
@@ -644,13 +674,9 @@ fn read_results(
         );
         return;
     }
-    let problems = !result.findings.is_empty()
-        || result.tests.iter().any(|t| {
-            matches!(
-                t.outcome,
-                TestOutcome::Failed { .. } | TestOutcome::Error { .. }
-            )
-        });
+    // A tool that exits non-zero having reported findings fails on them,
+    // notes included (shellcheck's `info`): its verdict, not ours.
+    let problems = has_problems(result) || (!run.success && !result.findings.is_empty());
     result.status = if problems {
         Status::Failed
     } else if fine_exit {
@@ -669,6 +695,22 @@ fn read_results(
     if result.status != Status::Passed {
         result.output = run.text();
     }
+}
+
+/// Whether a result holds what fails a check: a finding that is an error
+/// or a warning (notes, such as `helm lint`'s `[INFO]`, are shown but do
+/// not fail), or a failed test.
+fn has_problems(result: &CheckResult) -> bool {
+    result
+        .findings
+        .iter()
+        .any(|f| matches!(f.severity, Severity::Error | Severity::Warning))
+        || result.tests.iter().any(|t| {
+            matches!(
+                t.outcome,
+                TestOutcome::Failed { .. } | TestOutcome::Error { .. }
+            )
+        })
 }
 
 fn read_junit(path: &Path, root: &Path) -> Result<Vec<crate::model::TestCase>, String> {

@@ -126,13 +126,19 @@ pub const ENV_VARS: &[EnvVar] = &[
         name: "WINDLASS_PYTHON",
         key: None,
         kind: Kind::Path,
-        description: "The Python interpreter that PEP 517 builds run with (a name looked up on `PATH`, or a path); `python3` by default.",
+        description: "The Python interpreter that PEP 517 builds run with and that `windlass check` builds its tool and project environments with (a name looked up on `PATH`, or a path); `python3` by default.",
     },
     EnvVar {
         name: "WINDLASS_HELM",
         key: None,
         kind: Kind::Path,
-        description: "The `helm` binary `windlass deploy` runs (Helm v4, or v3.13 and later), instead of `helm` on `PATH`.",
+        description: "The `helm` binary `windlass deploy` and `windlass check` run (Helm v4, or v3.13 and later), instead of `helm` on `PATH`.",
+    },
+    EnvVar {
+        name: "WINDLASS_CHECK_JUNIT",
+        key: None,
+        kind: Kind::Path,
+        description: "Not read but set: `windlass check` gives each command it runs the path where a `[check.NAME]` with `format = \"junit\"` writes its JUnit XML (the same path as `{junit}` in its arguments).",
     },
     EnvVar {
         name: "WINDLASS_LOG",

@@ -233,12 +233,14 @@ pub fn document_schema(commands: &[CommandSchema]) -> Value {
         .for_serialize()
         .into_generator();
     let error = generator.subschema_for::<ErrorBody>();
-    let mut branches = Vec::new();
-    let mut defs = serde_json::Map::new();
+    // The documents' own definitions, named after their command; a data
+    // type of the same name (`CheckResult` for `check`) keeps its name and
+    // the document becomes `...Document`.
+    let mut documents: Vec<(String, Value)> = Vec::new();
     for command in commands {
         let name = pascal_case(command.command);
         let data = (command.data)(&mut generator);
-        defs.insert(
+        documents.push((
             format!("{name}Result"),
             json!({
                 "description": format!("The result document of `{}`.", command.command),
@@ -248,13 +250,11 @@ pub fn document_schema(commands: &[CommandSchema]) -> Value {
                     "data": { "anyOf": [{ "type": "null" }, data] },
                 },
             }),
-        );
-        branches.push(json!({ "$ref": format!("#/$defs/{name}Result") }));
+        ));
         for event in &command.events {
             let data = (event.data)(&mut generator);
-            let event_name = format!("{name}{}Event", pascal_case(event.event));
-            defs.insert(
-                event_name.clone(),
+            documents.push((
+                format!("{name}{}Event", pascal_case(event.event)),
                 json!({
                     "description": format!("The `{}` event of `{}`.", event.event, command.command),
                     "allOf": [{ "$ref": "#/$defs/EventDocument" }],
@@ -264,9 +264,20 @@ pub fn document_schema(commands: &[CommandSchema]) -> Value {
                         "data": data,
                     },
                 }),
-            );
-            branches.push(json!({ "$ref": format!("#/$defs/{event_name}") }));
+            ));
         }
+    }
+    let types = generator.take_definitions(true);
+    let mut branches = Vec::new();
+    let mut defs = serde_json::Map::new();
+    for (name, document) in documents {
+        let name = if types.contains_key(&name) {
+            format!("{name}Document")
+        } else {
+            name
+        };
+        branches.push(json!({ "$ref": format!("#/$defs/{name}") }));
+        defs.insert(name, document);
     }
     let known: Vec<&str> = commands.iter().map(|c| c.command).collect();
     defs.insert(
@@ -283,7 +294,7 @@ pub fn document_schema(commands: &[CommandSchema]) -> Value {
     branches.push(json!({ "$ref": "#/$defs/OtherResult" }));
     defs.insert("ResultDocument".to_owned(), result_document(&error));
     defs.insert("EventDocument".to_owned(), event_document());
-    for (key, mut value) in generator.take_definitions(true) {
+    for (key, mut value) in types {
         allow_added_keys(&mut value);
         defs.insert(key, value);
     }

@@ -1204,6 +1204,30 @@ fn document_schema_lists_each_command() {
     assert_eq!(schema, crate::json::document_schema(&commands));
 }
 
+/// A data type named as a command's result document (`CheckResult` for
+/// `check`) keeps its name; the document becomes `CheckResultDocument`,
+/// and the command's branch points at the document, not at the type.
+#[test]
+fn document_schema_keeps_a_data_type_named_like_a_document() {
+    #[derive(serde::Serialize, schemars::JsonSchema)]
+    struct CheckResult {
+        status: String,
+    }
+    #[derive(serde::Serialize, schemars::JsonSchema)]
+    struct Report {
+        checks: Vec<CheckResult>,
+    }
+    let commands = [crate::json::CommandSchema::new::<Report>("check")];
+    let schema = crate::json::document_schema(&commands);
+    let defs = schema["$defs"].as_object().unwrap();
+    assert!(defs["CheckResult"]["properties"].get("status").is_some());
+    assert_eq!(
+        defs["CheckResultDocument"]["properties"]["command"]["const"],
+        "check"
+    );
+    assert_eq!(schema["oneOf"][0]["$ref"], "#/$defs/CheckResultDocument");
+}
+
 /// By default an error is one sentence (the message and its first cause)
 /// and the hint; `-v` shows every cause on its own line.
 #[test]

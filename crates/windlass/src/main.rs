@@ -52,7 +52,7 @@ enum Command {
     Image(windlass_image::cli::ImageCli),
     /// Promote exact builds through environments with Helm, behind gates
     Deploy(windlass_deploy::cli::DeployCli),
-    /// Lint and test the project: ruff, a type checker, pytest, clippy, shellcheck, helm lint; cached, with GitHub annotations, JUnit and SARIF
+    /// Lint and test the project: ruff, mypy, pytest, clippy, shellcheck, in parallel
     Check(windlass_check::cli::CheckCli),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions(completions::CompletionsArgs),

@@ -698,3 +698,28 @@ fn interrupted_runs_are_result_documents() {
         "{run}"
     );
 }
+
+/// `check`: the plan, a run with a finding and a usage error, each one
+/// result document that validates.
+#[test]
+fn check_commands() {
+    let dir = project("");
+    fs::write(dir.path().join("run.sh"), "#!/bin/sh\necho $1\n").unwrap();
+    let plan = windlass(dir.path(), &["check", "--list", "--json"], &[]);
+    assert_eq!(plan.code, 0, "{plan}");
+    let doc = plan.result();
+    assert_eq!(doc["command"], "check");
+    assert_eq!(doc["data"]["checks"][0]["name"], "shellcheck", "{plan}");
+
+    let run = windlass(dir.path(), &["--json", "check", "--no-cache"], &[]);
+    assert_eq!(run.code, 1, "{run}");
+    let doc = run.result();
+    let check = &doc["data"]["checks"][0];
+    assert_eq!(check["status"], "failed", "{run}");
+    assert_eq!(check["findings"][0]["rule"], "SC2086", "{run}");
+    assert_eq!(check["findings"][0]["location"]["path"], "run.sh", "{run}");
+
+    let wrong = windlass(dir.path(), &["check", "--json", "--only", "nope"], &[]);
+    assert_eq!(wrong.code, 2, "{wrong}");
+    assert_eq!(wrong.result()["ok"], false, "{wrong}");
+}

@@ -2,7 +2,7 @@
 
 use windlass_output::github::{Annotation, Level};
 
-use super::{TEST_FAILURE_RULE, clean_lines, rule_of, test_id, test_problem};
+use super::{TEST_FAILURE_RULE, clean_lines, test_id, test_problem};
 use crate::model::{CheckResult, Severity, TestOutcome};
 
 /// How many `error` annotations GitHub shows for one step; it drops the
@@ -15,8 +15,9 @@ pub const MAX_PER_JOB: usize = 50;
 
 /// One annotation per finding and per failed or erroring test: findings
 /// with severity error and such tests are `::error`, warnings `::warning`,
-/// notes `::notice`. The title is `CHECK: RULE` (`CHECK: test-failure`
-/// for tests, whose message starts with the test's id); file, line,
+/// notes `::notice`. The title is `CHECK: RULE` (the check alone for a
+/// finding without a rule, `CHECK: test-failure` for tests, whose message
+/// starts with the test's id); file, line,
 /// column, end line and end column are set when known; a finding without a
 /// file still gets an annotation, without a `file`.
 ///
@@ -36,9 +37,11 @@ pub fn annotations(results: &[CheckResult]) -> Vec<Annotation> {
                 Severity::Warning => Level::Warning,
                 Severity::Note => Level::Notice,
             };
-            let mut annotation = Annotation::new(level, clean_lines(&finding.message)).title(
-                format!("{}: {}", result.name, rule_of(finding, &result.name)),
-            );
+            let title = match &finding.rule {
+                Some(rule) => format!("{}: {rule}", result.name),
+                None => result.name.clone(),
+            };
+            let mut annotation = Annotation::new(level, clean_lines(&finding.message)).title(title);
             if let Some(location) = &finding.location {
                 annotation.file = Some(location.path.clone());
                 annotation.line = location.line;

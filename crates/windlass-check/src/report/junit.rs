@@ -155,9 +155,10 @@ fn suite(result: &CheckResult) -> Suite {
             .or_default()
             .push(finding);
     }
-    for (file, findings) in &by_file {
+    for (file, findings) in &mut by_file {
+        findings.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)));
         let mut text = String::new();
-        for finding in findings {
+        for finding in findings.iter() {
             let _ = writeln!(text, "{}", finding_line(finding, &result.name));
         }
         let noun = if findings.len() == 1 {
@@ -171,7 +172,11 @@ fn suite(result: &CheckResult) -> Suite {
             file: file.map(str::to_owned),
             line: None,
             time: 0.0,
-            outcome: Some((Kind::Failure, format!("{} {noun}", findings.len()), text)),
+            outcome: Some((
+                Kind::Failure,
+                format!("{} {noun}", findings.len()),
+                text.trim_end().to_owned(),
+            )),
         });
     }
     if cases.is_empty() {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{TEST_FAILURE_RULE, rule_of, test_id, test_problem};
-use crate::model::{CheckResult, Location, Status, TestOutcome};
+use crate::model::{CheckResult, Location, Severity, Status, TestOutcome};
 
 /// The most a summary holds. GitHub accepts 1 MiB per step; some room is
 /// left for what else the step appends.
@@ -132,29 +132,38 @@ fn status_word(status: Status) -> &'static str {
     }
 }
 
-/// One list item per finding and per failed test.
+/// One list item per finding and per failed test: errors (failed tests
+/// among them) first, then warnings, then notes, each in the tool's order.
 fn problems(result: &CheckResult) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<(Severity, String)> = Vec::new();
     for finding in &result.findings {
-        out.push(format!(
-            "- {}`{}`: {}\n",
-            place(finding.location.as_ref()),
-            code(rule_of(finding, &result.name)),
-            escape(&first_line(&finding.message)),
+        out.push((
+            finding.severity,
+            format!(
+                "- {}`{}`: {}\n",
+                place(finding.location.as_ref()),
+                code(rule_of(finding, &result.name)),
+                escape(&first_line(&finding.message)),
+            ),
         ));
     }
     for case in &result.tests {
         if let Some((message, details)) = test_problem(case) {
             let reason = if message.is_empty() { details } else { message };
-            out.push(format!(
-                "- {}`{TEST_FAILURE_RULE}` {}: {}\n",
-                place(case.location.as_ref()),
-                escape(&test_id(case)),
-                escape(&first_line(reason)),
+            out.push((
+                Severity::Error,
+                format!(
+                    "- {}`{TEST_FAILURE_RULE}` {}: {}\n",
+                    place(case.location.as_ref()),
+                    escape(&test_id(case)),
+                    escape(&first_line(reason)),
+                ),
             ));
         }
     }
-    out
+    // Severity orders Error < Warning < Note; the sort is stable.
+    out.sort_by_key(|(severity, _)| *severity);
+    out.into_iter().map(|(_, line)| line).collect()
 }
 
 /// `path:line:col ` as code, or nothing.

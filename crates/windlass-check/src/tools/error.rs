@@ -45,6 +45,19 @@ pub enum InstallError {
         requirement: String,
         why: String,
     },
+    #[error("cannot install {what}: the wheels do not install")]
+    Native {
+        what: String,
+        #[source]
+        source: Box<windlass_image::python::PythonError>,
+    },
+    #[error("cannot install {what}: {file} has sha256 {actual}, not {expected} as locked")]
+    HashMismatch {
+        what: String,
+        file: String,
+        expected: String,
+        actual: String,
+    },
     #[error("`{tool}` is not among the distributions locked in {}", lock.display())]
     NotInLock {
         tool: String,
@@ -112,6 +125,11 @@ impl Diagnostic for InstallError {
             Self::Io { .. } | Self::Read(_) => {
                 Some("check the permissions and free space of the Windlass cache directory (`WINDLASS_CACHE_DIR`)".to_owned())
             }
+            Self::Native { source, .. } => source.hint(),
+            Self::HashMismatch { .. } => Some(
+                "the index served another file than the one locked; check the index, then remove the environment from the cache to resolve again"
+                    .to_owned(),
+            ),
             Self::Report { .. } | Self::NotInLock { .. } => None,
         }
     }

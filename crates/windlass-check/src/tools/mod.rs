@@ -38,7 +38,7 @@ use url::Url;
 
 pub use self::error::InstallError;
 pub use self::pip::{LockedFile, ToolLock};
-pub use self::project::{ProjectEnv, ProjectEnvRequest, project_env};
+pub use self::project::{ProjectEnv, ProjectEnvRequest, project_env, project_env_key};
 pub use self::python::HostPython;
 
 /// The versions installed when the configuration names none.
@@ -337,6 +337,19 @@ mod tests {
                 "{requirement}"
             );
         }
+    }
+
+    /// The runner spawns installs as tasks: the futures must be `Send`.
+    #[test]
+    fn futures_are_send() {
+        fn send<T: Send>(_: &T) {}
+        let installer = Installer::new(InstallerOptions::default());
+        let spec = ToolSpec::new("ruff", "ruff");
+        let request = ProjectEnvRequest::default();
+        let ensure = installer.ensure(&spec);
+        send(&ensure);
+        let project = project_env(&installer, std::path::Path::new("."), &request);
+        send(&project);
     }
 
     #[test]

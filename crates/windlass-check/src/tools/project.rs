@@ -70,6 +70,21 @@ pub struct ProjectEnv {
     pub locks: Vec<PathBuf>,
 }
 
+/// The key [`project_env`] would give the environment of the project in
+/// `project_dir`, without building anything.
+pub async fn project_env_key(
+    installer: &Installer,
+    project_dir: &Path,
+    request: &ProjectEnvRequest,
+) -> Result<String, InstallError> {
+    let host = installer.host().await?;
+    let project_dir = project_dir
+        .canonicalize()
+        .map_err(InstallError::io("find", project_dir))?;
+    let project = Project::read(&project_dir, request)?;
+    Ok(project.key(installer, &host.identity(), request))
+}
+
 /// The environment of the project in `project_dir`, built unless a
 /// complete one with the same key exists.
 pub async fn project_env(
@@ -83,10 +98,10 @@ pub async fn project_env(
         .map_err(InstallError::io("find", project_dir))?;
     let project = Project::read(&project_dir, request)?;
     let key = project.key(installer, &host.identity(), request);
-    let name = project_dir
-        .file_name()
-        .map(|n| super::dir_safe(&n.to_string_lossy()))
-        .unwrap_or_else(|| "project".to_owned());
+    let name = project_dir.file_name().map_or_else(
+        || "project".to_owned(),
+        |n| super::dir_safe(&n.to_string_lossy()),
+    );
     let env_dir = installer.envs_dir().join(format!("{name}-{}", &key[..12]));
     let fresh = envdir::ensure(&env_dir, || async {
         let env_python = host.make_venv(&env_dir).await?;
@@ -178,17 +193,16 @@ impl Project {
             let group = DEFAULT_GROUPS
                 .iter()
                 .find(|g| groups_table.is_some_and(|t| t.contains_key(**g)));
-            match group {
-                Some(group) => (vec![(*group).to_owned()], Vec::new()),
-                None => {
-                    let extra = DEFAULT_EXTRAS
-                        .iter()
-                        .find(|e| optional.is_some_and(|t| t.contains_key(**e)));
-                    (
-                        Vec::new(),
-                        extra.map(|e| vec![(*e).to_owned()]).unwrap_or_default(),
-                    )
-                }
+            if let Some(group) = group {
+                (vec![(*group).to_owned()], Vec::new())
+            } else {
+                let extra = DEFAULT_EXTRAS
+                    .iter()
+                    .find(|e| optional.is_some_and(|t| t.contains_key(**e)));
+                (
+                    Vec::new(),
+                    extra.map(|e| vec![(*e).to_owned()]).unwrap_or_default(),
+                )
             }
         } else {
             (request.groups.clone(), request.extras.clone())
@@ -429,7 +443,12 @@ fn find_locks(dir: &Path, keyed: &mut Vec<(String, Vec<u8>)>) -> Result<Vec<Lock
         .map_err(InstallError::io("list", dir))?
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.starts_with("requirements") && n.ends_with(".txt"))
+        .filter(|n| {
+            n.starts_with("requirements")
+                && Path::new(n)
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("txt"))
+        })
         .collect();
     names.sort();
     let mut locks = Vec::new();

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use windlass_image::python::{Libc, PythonTarget, Scheme, platform_tags};
 use windlass_process::{Cmd, Sink};
 
 use super::InstallError;
@@ -29,6 +30,18 @@ print(json.dumps({
     "pip": pip_version,
 }))
 "#;
+
+/// What [`PROBE`] prints.
+#[derive(Deserialize)]
+struct Probe {
+    executable: PathBuf,
+    version: String,
+    full_version: String,
+    implementation: String,
+    platform: String,
+    libc: String,
+    pip: Option<String>,
+}
 
 /// The Python environments are built with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,16 +87,6 @@ impl HostPython {
         if !outcome.success() {
             return Err(probe_failed(stderr_tail(&outcome)));
         }
-        #[derive(Deserialize)]
-        struct Probe {
-            executable: PathBuf,
-            version: String,
-            full_version: String,
-            implementation: String,
-            platform: String,
-            libc: String,
-            pip: Option<String>,
-        }
         let probe: Probe = serde_json::from_slice(outcome.stdout().unwrap_or_default())
             .map_err(|e| probe_failed(e.to_string()))?;
         Ok(Self {
@@ -121,6 +124,45 @@ impl HostPython {
         let major = parts.next().unwrap_or(0);
         let minor = parts.next().unwrap_or(0);
         (major, minor) >= (22, 3)
+    }
+
+    /// What the native wheel installer needs to install into the virtual
+    /// environment whose interpreter is `env_python`: CPython on glibc
+    /// Linux; `None` elsewhere (pip installs there).
+    pub(crate) fn native_target(&self, env_python: &Path) -> Option<PythonTarget> {
+        if self.implementation != "cpython" {
+            return None;
+        }
+        let arch = self.platform.strip_prefix("linux-")?;
+        let (major, minor) = self.libc.strip_prefix("glibc-")?.split_once('.')?;
+        let libc = Libc::Glibc {
+            major: major.parse().ok()?,
+            minor: minor.split('.').next()?.parse().ok()?,
+        };
+        let (py_major, py_minor) = self.version.split_once('.')?;
+        let version: (u32, u32) = (py_major.parse().ok()?, py_minor.parse().ok()?);
+        let env_dir = env_python
+            .parent()?
+            .parent()?
+            .to_string_lossy()
+            .into_owned();
+        let site = format!("{env_dir}/lib/python{}/site-packages", self.version);
+        Some(PythonTarget {
+            interpreter: env_python.to_string_lossy().into_owned(),
+            version,
+            implementation: "cp".to_owned(),
+            abi: format!("cp{}{}", version.0, version.1),
+            arch: arch.to_owned(),
+            libc,
+            platforms: platform_tags(libc, arch),
+            scheme: Scheme {
+                purelib: site.clone(),
+                platlib: site,
+                scripts: format!("{env_dir}/bin"),
+                data: env_dir.clone(),
+                headers: format!("{env_dir}/include/site/python{}", self.version),
+            },
+        })
     }
 
     /// Makes a virtual environment in `env_dir`, without pip when ours can
