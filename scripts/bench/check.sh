@@ -71,9 +71,13 @@ require_tools git /usr/bin/time "$python"
 
 if [[ " $tools " == *" windlass "* ]] && [[ ! -x $check_bin ]]; then
   echo "warning: $check_bin not found (cargo build --release -p windlass-check);" \
-    "measuring prek and pre-commit only" >&2
-  tools=$(tr ' ' '\n' <<<"$tools" | grep -vx windlass | xargs)
+    "leaving windlass out" >&2
+  tools=$(tr ' ' '\n' <<<"$tools" | { grep -vx windlass || true; } | xargs)
 fi
+[[ -n $tools ]] || {
+  echo "error: no tool left to measure (BENCH_TOOLS)" >&2
+  exit 2
+}
 
 # The peers, pinned, in an environment of the benchmark's own.
 peers=$work/peers
@@ -256,5 +260,5 @@ if "windlass" in tools and "prek" in tools:
             verdict = "met" if r <= target else "NOT met"
             print(f"{project} {kind}: windlass / prek = {r:.2f} (target <= {target:.2f}): {verdict}")
 else:
-    print("no windlass-check binary: no ratios to the targets (warm <= 0.50, cold <= 1.00 x prek)")
+    print("no ratios to the targets (warm <= 0.50, cold <= 1.00 x prek): windlass or prek not measured")
 PY
