@@ -27,7 +27,7 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
 /// The keys of `[check]` that are not check names.
-pub const RESERVED: &[&str] = &["jobs", "index-url", "only", "skip", "tools"];
+pub const RESERVED: &[&str] = &["jobs", "index-url", "installer", "only", "skip", "tools"];
 
 /// `[check]`.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +37,9 @@ pub struct CheckSection {
     /// The package index the Python tools are installed from (default: pip's
     /// own, `PIP_INDEX_URL`).
     pub index_url: Option<String>,
+    /// What builds the tool and project environments (default: uv when
+    /// there is one, else pip).
+    pub installer: crate::tools::InstallerChoice,
     /// Run only these checks.
     pub only: Vec<String>,
     /// Never run these checks.
@@ -97,6 +100,7 @@ impl<'de> Deserialize<'de> for CheckSection {
                     match key.as_str() {
                         "jobs" => section.jobs = Some(map.next_value()?),
                         "index-url" => section.index_url = Some(map.next_value()?),
+                        "installer" => section.installer = map.next_value()?,
                         "only" => section.only = map.next_value()?,
                         "skip" => section.skip = map.next_value()?,
                         "tools" => section.tools = map.next_value()?,
