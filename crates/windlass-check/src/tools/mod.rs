@@ -5,11 +5,13 @@
 //!   versions, which configuration may override).
 //! - [`Installer::ensure`]: one virtual environment per tool requirement,
 //!   extras, host Python and platform in `CACHE/check/tools/`, reused by
-//!   every project. pip resolves the requirement once (`--dry-run
-//!   --report`); the files it chose and the hashes the index gave are kept
-//!   as `lock.json` in the environment, then exactly those files are
-//!   installed with `--require-hashes`. A file the index gave no hash for
-//!   is installed all the same and listed in [`InstalledTool::unverified`].
+//!   every project. The requirement is resolved once, by uv (`pip
+//!   compile`) or pip (`--dry-run --report`) as [`Installer::backend`]
+//!   settles; the files chosen and their sha256 are kept as `lock.json` in
+//!   the environment, then exactly those files are installed, each checked
+//!   against its hash. A file the index gave pip no hash for is installed
+//!   all the same and listed in [`InstalledTool::unverified`]. Either
+//!   installer builds the same environment under the same key.
 //! - [`project_env`]: a virtual environment for the project in
 //!   `CACHE/check/envs/`, with the project installed in editable mode and
 //!   its test dependencies, from its lock when it has one.
@@ -18,7 +20,8 @@
 //! last); builds of one environment are serialised by a file lock, and an
 //! environment without its marker (a killed build) is removed and rebuilt.
 //! Every child runs through `windlass-process`; index credentials reach pip
-//! through its environment only and are registered with the redactor.
+//! or uv through its environment only and are registered with the
+//! redactor.
 //!
 //! This module never runs a tool it installed and never writes into the
 //! project.

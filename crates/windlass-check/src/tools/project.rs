@@ -11,7 +11,8 @@
 //! `[dependency-groups]` has one, else the extra `test`, `tests` or `dev`
 //! of `[project.optional-dependencies]`. With a lock (`pylock.toml`, or
 //! `requirements*.txt` files with `--hash` pins), the locked packages are
-//! installed with `--require-hashes --no-deps`, then the project without
+//! installed with `--require-hashes --no-deps` (by pip, or by `uv pip`
+//! when the installer is uv), then the project without
 //! its dependencies. pytest comes at the pinned version unless the project
 //! pins its own (`==` in its test requirements, or pytest in its lock).
 
