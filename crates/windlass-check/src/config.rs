@@ -153,6 +153,7 @@ mod tests {
             r#"
             jobs = 4
             skip = ["mypy"]
+            installer = "uv"
             [tools]
             ruff = "0.17.6"
             [pytest]
@@ -166,6 +167,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(section.jobs, Some(4));
+        assert_eq!(section.installer, crate::tools::InstallerChoice::Uv);
         assert_eq!(section.tools["ruff"], "0.17.6");
         assert_eq!(section.checks["pytest"].env["API_TOKEN"], "env://API_TOKEN");
         assert_eq!(
@@ -174,5 +176,10 @@ mod tests {
         );
         let error = toml::from_str::<super::CheckSection>("[ruff]\ncomand = []\n").unwrap_err();
         assert!(error.to_string().contains("comand"), "{error}");
+        let error = toml::from_str::<super::CheckSection>("installer = \"conda\"\n").unwrap_err();
+        assert!(error.to_string().contains("`conda`"), "{error}");
+        assert!(error.to_string().contains("`uv`"), "{error}");
+        let default: super::CheckSection = toml::from_str("").unwrap();
+        assert_eq!(default.installer, crate::tools::InstallerChoice::Auto);
     }
 }

@@ -43,6 +43,10 @@ fn installer(cache_dir: &Path) -> Installer {
 
 /// The uv the tests use: `WINDLASS_TEST_UV`, else `uv` on `PATH`, else
 /// the one the test services installed (panics when there is none).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own environment names the uv to test with"
+)]
 fn test_uv() -> PathBuf {
     if let Some(path) = std::env::var_os("WINDLASS_TEST_UV").filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
@@ -551,10 +555,10 @@ async fn a_project_with_a_hashed_requirements_file_installs_from_it() {
 fn program_with_env(dir: &Path, name: &str, program: &Path, assignments: &[String]) -> PathBuf {
     use std::os::unix::fs::PermissionsExt as _;
     let script = dir.join(name);
-    let exports: String = assignments
-        .iter()
-        .map(|a| format!("export {a}\n"))
-        .collect();
+    let mut exports = String::new();
+    for assignment in assignments {
+        let _ = writeln!(exports, "export {assignment}");
+    }
     std::fs::write(
         &script,
         format!("#!/bin/sh\n{exports}exec '{}' \"$@\"\n", program.display()),
@@ -655,7 +659,13 @@ async fn uv_builds_tool_environments_whose_lock_hashes_match_the_installed_files
     for file in &lock.files {
         // The file locked is a wheel, and its hash is the file's at the
         // index, fetched again here.
-        assert!(file.file_name().ends_with(".whl"), "{}", file.file_name());
+        assert!(
+            Path::new(file.file_name())
+                .extension()
+                .is_some_and(|e| e == "whl"),
+            "{}",
+            file.file_name()
+        );
         let sha = file.sha256.as_deref().unwrap();
         assert_eq!(
             sha256_of_url(&file.url, cache.path()).await,
