@@ -7,7 +7,8 @@
 //! from a lock) and kept in `lock.json` with its sha256, then exactly those
 //! files are installed with `uv pip install --require-hashes --no-deps`,
 //! which checks each one against its hash. The index reaches uv through
-//! `UV_DEFAULT_INDEX` in its environment only.
+//! `UV_DEFAULT_INDEX` in its environment only; uv trusts the system's
+//! certificate store.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -84,6 +85,12 @@ impl Uv {
         let mut cmd = Cmd::new(&self.program, cwd)
             .env("UV_NO_PROGRESS", "1")
             .env("UV_PYTHON_DOWNLOADS", "never")
+            // The system's certificate store, as pip (truststore) and the
+            // rest of Windlass trust it, not only uv's bundled roots: an
+            // index behind a company's CA works as it does with pip.
+            // `UV_NATIVE_TLS` is the name older uv releases read.
+            .env("UV_SYSTEM_CERTS", "1")
+            .env("UV_NATIVE_TLS", "1")
             .env("PYTHONIOENCODING", "utf-8")
             .env_remove("VIRTUAL_ENV")
             .env_remove("PYTHONPATH");
