@@ -166,9 +166,9 @@ pub struct InstallerOptions {
     /// The Python that builds environments (see [`python_from_env`]);
     /// `python3` on `PATH` when `None`.
     pub python: Option<PathBuf>,
-    /// The package index (`[check] index-url`); pip's own configuration
-    /// (`PIP_INDEX_URL`, `pip.conf`) when `None`. Credentials in it reach
-    /// pip through its environment only.
+    /// The package index (`[check] index-url`); the installer's own
+    /// configuration (`pip.conf`, `uv.toml`) when `None`. Credentials in it
+    /// reach pip or uv through its environment only.
     pub index_url: Option<Url>,
     /// pip or uv.
     pub installer: InstallerChoice,
@@ -268,11 +268,14 @@ impl Installer {
             &key[..12]
         );
         let env_dir = self.tools_dir().join(dir_name);
-        let backend = self.backend().await?;
         let env_python = env_dir.join("bin").join("python");
         let built = envdir::ensure(&env_dir, || async {
-            // uv's resolution is narrowed to the host's wheel tags, which
-            // Windlass knows where its native installer does.
+            // Asked only when something is to be installed: a warm run
+            // runs no installer, not even `uv --version`. With uv, Windlass
+            // picks each package's wheel by the host's tags, which it knows
+            // where its native installer works (CPython on glibc Linux);
+            // elsewhere pip builds the environment.
+            let backend = self.backend().await?;
             match backend {
                 Backend::Uv(uv) if host.native_target(&env_python).is_some() => {
                     uv::build_tool_env(uv, self, &host, spec, &env_dir).await?;

@@ -107,8 +107,8 @@ pub async fn project_env(
         |n| super::dir_safe(&n.to_string_lossy()),
     );
     let env_dir = installer.envs_dir().join(format!("{name}-{}", &key[..12]));
-    let backend = installer.backend().await?;
     let fresh = envdir::ensure(&env_dir, || async {
+        let backend = installer.backend().await?;
         let what = format!("the environment of {}", project_dir.display());
         let env_python;
         let runner = match backend {
