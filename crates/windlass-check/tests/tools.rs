@@ -862,3 +862,36 @@ async fn uv_asked_for_but_missing_is_a_configuration_error_and_auto_falls_back_t
     });
     assert!(matches!(auto.backend().await.unwrap(), Backend::Uv(_)));
 }
+
+/// A package with no wheel (docopt 0.6.2 is a source distribution only):
+/// uv's resolution cannot be installed as locked wheels, so pip builds
+/// the environment.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_uv_a_package_without_a_wheel_is_installed_by_pip() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut spec = pinned("ruff").unwrap();
+    spec.extra.push("docopt==0.6.2".to_owned());
+    let tool = uv_installer(cache.path(), test_uv())
+        .ensure(&spec)
+        .await
+        .unwrap();
+    assert_eq!(built_by(&tool.env_dir), "pip");
+    let lock: ToolLock =
+        serde_json::from_str(&std::fs::read_to_string(tool.env_dir.join("lock.json")).unwrap())
+            .unwrap();
+    let docopt = lock.files.iter().find(|f| f.name == "docopt").unwrap();
+    assert!(
+        docopt.file_name().ends_with(".tar.gz"),
+        "{}",
+        docopt.file_name()
+    );
+    let (ok, output) = output_of(
+        &tool.env_dir.join("bin/python"),
+        &["-c", "import docopt; print(docopt.__version__)"],
+        cache.path(),
+    )
+    .await;
+    assert!(ok && output.trim() == "0.6.2", "{output}");
+    let (ok, version) = output_of(&tool.bin, &["--version"], cache.path()).await;
+    assert!(ok, "{version}");
+}

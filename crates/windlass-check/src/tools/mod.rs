@@ -275,17 +275,21 @@ impl Installer {
             // picks each package's wheel by the host's tags, which it knows
             // where its native installer works (CPython on glibc Linux);
             // elsewhere pip builds the environment.
+            // pip also takes over when a package has no wheel for the host.
             let backend = self.backend().await?;
-            match backend {
-                Backend::Uv(uv) if host.native_target(&env_python).is_some() => {
-                    uv::build_tool_env(uv, self, &host, spec, &env_dir).await?;
-                    write_built_by(&env_dir, backend, &host)
-                }
-                _ => {
-                    pip::build_tool_env(self, &host, spec, &env_dir).await?;
-                    write_built_by(&env_dir, &Backend::Pip, &host)
+            if let Backend::Uv(uv) = backend
+                && host.native_target(&env_python).is_some()
+            {
+                match uv::build_tool_env(uv, self, &host, spec, &env_dir).await? {
+                    uv::Built::Done => return write_built_by(&env_dir, backend, &host),
+                    uv::Built::NeedsPip => {
+                        std::fs::remove_dir_all(&env_dir)
+                            .map_err(InstallError::io("remove", &env_dir))?;
+                    }
                 }
             }
+            pip::build_tool_env(self, &host, spec, &env_dir).await?;
+            write_built_by(&env_dir, &Backend::Pip, &host)
         })
         .await?;
         let lock = pip::read_lock(&env_dir)?;

@@ -206,6 +206,15 @@ pub(crate) async fn make_venv(
     Ok(env_dir.join("bin").join("python"))
 }
 
+/// What [`build_tool_env`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Built {
+    Done,
+    /// A package of the resolution has no wheel for the host (a source
+    /// distribution only): pip builds this environment instead.
+    NeedsPip,
+}
+
 /// Builds the environment of `spec` in the empty `env_dir` with uv.
 pub(crate) async fn build_tool_env(
     uv: &Uv,
@@ -213,7 +222,7 @@ pub(crate) async fn build_tool_env(
     host: &HostPython,
     spec: &ToolSpec,
     env_dir: &Path,
-) -> Result<(), InstallError> {
+) -> Result<Built, InstallError> {
     tracing::info!(tool = %spec.name, requirement = %spec.requirement, uv = %uv.version, "installing with uv");
     let env_python = make_venv(uv, installer, host, env_dir).await?;
     let Some(target) = host.native_target(&env_python) else {
@@ -249,12 +258,19 @@ pub(crate) async fn build_tool_env(
         |cmd| cmd.arg(&env_python).arg("-o").arg(&pylock),
     )
     .await?;
-    let wheels = windlass_image::python::read_lock(&pylock, &target).map_err(|source| {
-        InstallError::Native {
-            what: spec.name.clone(),
-            source: Box::new(source),
+    let wheels = match windlass_image::python::read_lock(&pylock, &target) {
+        Ok(wheels) => wheels,
+        Err(windlass_image::python::PythonError::NoWheel { requirement, .. }) => {
+            tracing::info!(tool = %spec.name, %requirement, "no wheel for this host: installing with pip");
+            return Ok(Built::NeedsPip);
         }
-    })?;
+        Err(source) => {
+            return Err(InstallError::Native {
+                what: spec.name.clone(),
+                source: Box::new(source),
+            });
+        }
+    };
     let requested: Vec<String> = requirements
         .iter()
         .map(|r| super::project::requirement_name(r))
@@ -298,7 +314,8 @@ pub(crate) async fn build_tool_env(
         &["--require-hashes", "--no-deps", "-r", "-"],
         |cmd| cmd.stdin(text),
     )
-    .await
+    .await?;
+    Ok(Built::Done)
 }
 
 /// `0.13.8` out of `uv 0.13.8 (x86_64-unknown-linux-gnu)`.
