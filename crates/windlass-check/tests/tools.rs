@@ -895,3 +895,30 @@ async fn with_uv_a_package_without_a_wheel_is_installed_by_pip() {
     let (ok, version) = output_of(&tool.bin, &["--version"], cache.path()).await;
     assert!(ok, "{version}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_uv_an_unknown_version_is_a_remote_failure_naming_the_tool() {
+    let cache = tempfile::tempdir().unwrap();
+    let spec = ToolSpec::new("ruff", "ruff==0.0.999999");
+    let error = uv_installer(cache.path(), test_uv())
+        .ensure(&spec)
+        .await
+        .unwrap_err();
+    assert_eq!(error.exit_status(), ExitStatus::Remote);
+    let text = rendered(&error);
+    assert!(
+        text.contains("cannot install ruff: uv failed on `ruff==0.0.999999`"),
+        "{text}"
+    );
+    assert!(text.contains("No solution found"), "{text}");
+    assert!(
+        text.contains("hint: check that this version exists"),
+        "{text}"
+    );
+    let left: Vec<_> = std::fs::read_dir(cache.path().join("check/tools"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
