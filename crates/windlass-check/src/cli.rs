@@ -400,6 +400,8 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
         cache_dir: cache_dir.clone(),
         python: crate::tools::python_from_env(&loaded.env),
         index_url,
+        installer: section.installer,
+        uv: crate::tools::uv_from_env(&loaded.env),
     });
     let secrets = windlass_secrets::SecretsConfig::from_effective(&loaded.config)?;
     let resolver = Arc::new(windlass_secrets::Resolver::new(

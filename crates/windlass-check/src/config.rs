@@ -27,7 +27,7 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
 /// The keys of `[check]` that are not check names.
-pub const RESERVED: &[&str] = &["jobs", "index-url", "only", "skip", "tools"];
+pub const RESERVED: &[&str] = &["jobs", "index-url", "installer", "only", "skip", "tools"];
 
 /// `[check]`.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +37,9 @@ pub struct CheckSection {
     /// The package index the Python tools are installed from (default: pip's
     /// own, `PIP_INDEX_URL`).
     pub index_url: Option<String>,
+    /// What builds the tool and project environments (default: uv when
+    /// there is one, else pip).
+    pub installer: crate::tools::InstallerChoice,
     /// Run only these checks.
     pub only: Vec<String>,
     /// Never run these checks.
@@ -97,6 +100,7 @@ impl<'de> Deserialize<'de> for CheckSection {
                     match key.as_str() {
                         "jobs" => section.jobs = Some(map.next_value()?),
                         "index-url" => section.index_url = Some(map.next_value()?),
+                        "installer" => section.installer = map.next_value()?,
                         "only" => section.only = map.next_value()?,
                         "skip" => section.skip = map.next_value()?,
                         "tools" => section.tools = map.next_value()?,
@@ -149,6 +153,7 @@ mod tests {
             r#"
             jobs = 4
             skip = ["mypy"]
+            installer = "uv"
             [tools]
             ruff = "0.17.6"
             [pytest]
@@ -162,6 +167,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(section.jobs, Some(4));
+        assert_eq!(section.installer, crate::tools::InstallerChoice::Uv);
         assert_eq!(section.tools["ruff"], "0.17.6");
         assert_eq!(section.checks["pytest"].env["API_TOKEN"], "env://API_TOKEN");
         assert_eq!(
@@ -170,5 +176,10 @@ mod tests {
         );
         let error = toml::from_str::<super::CheckSection>("[ruff]\ncomand = []\n").unwrap_err();
         assert!(error.to_string().contains("comand"), "{error}");
+        let error = toml::from_str::<super::CheckSection>("installer = \"conda\"\n").unwrap_err();
+        assert!(error.to_string().contains("`conda`"), "{error}");
+        assert!(error.to_string().contains("`uv`"), "{error}");
+        let default: super::CheckSection = toml::from_str("").unwrap();
+        assert_eq!(default.installer, crate::tools::InstallerChoice::Auto);
     }
 }

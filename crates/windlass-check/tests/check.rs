@@ -676,3 +676,54 @@ fn an_interrupted_run_stops_its_checks() {
     });
     assert!(gone);
 }
+
+/// The uv the tests use: `WINDLASS_TEST_UV`, else the one the test services
+/// installed (panics when there is none).
+fn test_uv() -> PathBuf {
+    let path = std::env::var_os("WINDLASS_TEST_UV")
+        .filter(|p| !p.is_empty())
+        .map_or_else(
+            || PathBuf::from(windlass_testkit::Services::load().var("WINDLASS_TEST_UV")),
+            PathBuf::from,
+        );
+    assert!(
+        path.is_file(),
+        "no uv for the tests: {} does not exist\n\nhint: run `scripts/services.sh install`",
+        path.display()
+    );
+    path
+}
+
+/// `installer = "uv"` from a cold cache, with only the variables the
+/// suite passes: uv builds ruff's and the project's environments (trusting
+/// the system's certificates as pip does) and every check passes.
+#[test]
+fn with_uv_the_example_passes_from_a_cold_cache() {
+    let project = Project::new();
+    project.append("windlass.toml", "\n[check]\ninstaller = \"uv\"\n");
+    let cache = project.dir.path().join("cache");
+    let run = project
+        .check()
+        .env("WINDLASS_CACHE_DIR", &cache)
+        .env("UV_CACHE_DIR", project.dir.path().join("uv-cache"))
+        .env("WINDLASS_UV", test_uv())
+        .arg("--json")
+        .run();
+    assert_eq!(run.code, 0, "{run}");
+    let results = checks(&run);
+    for name in ["ruff", "ruff-format", "pytest"] {
+        assert_eq!(status_of(&results, name), "passed", "{name}\n{run}");
+    }
+    let mut built_by = Vec::new();
+    for kind in ["check/tools", "check/envs"] {
+        for entry in std::fs::read_dir(cache.join(kind)).unwrap() {
+            let path = entry.unwrap().path().join("windlass-env.json");
+            if path.is_file() {
+                let json: Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                built_by.push(json["installer"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(built_by, ["uv", "uv"], "ruff's and the project's");
+}

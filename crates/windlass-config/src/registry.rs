@@ -129,6 +129,12 @@ pub const ENV_VARS: &[EnvVar] = &[
         description: "The Python interpreter that PEP 517 builds run with and that `windlass check` builds its tool and project environments with (a name looked up on `PATH`, or a path); `python3` by default.",
     },
     EnvVar {
+        name: "WINDLASS_UV",
+        key: None,
+        kind: Kind::Path,
+        description: "The `uv` that `windlass check` installs its tools and the project's environment with (a name looked up on `PATH`, or a path), instead of `uv` on `PATH`.",
+    },
+    EnvVar {
         name: "WINDLASS_HELM",
         key: None,
         kind: Kind::Path,
@@ -1327,6 +1333,13 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         default: None,
         env: &["PIP_INDEX_URL"],
         description: "The package index the Python tools (ruff, mypy, pytest) are installed from; credentials in it are never printed.",
+    },
+    ToolKey {
+        key: "check.installer",
+        kind: "`auto`, `uv` or `pip`",
+        default: Some("\"auto\""),
+        env: &[],
+        description: "What installs the Python tools and the project's environment: `auto` takes uv when it finds one (`WINDLASS_UV`, else `uv` on `PATH`; 0.8 or later), else pip; `uv` without a usable uv is an error.",
     },
     ToolKey {
         key: "check.only",

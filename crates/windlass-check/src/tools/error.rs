@@ -24,22 +24,27 @@ pub enum InstallError {
         code: i32,
         output: String,
     },
-    #[error("cannot install {what}: pip failed on `{requirement}` (exit {code}):\n{output}")]
+    #[error(
+        "cannot install {what}: {installer} failed on `{requirement}` (exit {code}):\n{output}"
+    )]
     Pip {
+        /// `pip` or `uv`.
+        installer: &'static str,
         /// The tool's name, or `the environment of PROJECT`.
         what: String,
         requirement: String,
         code: i32,
-        /// pip's last lines, redacted.
+        /// The installer's last lines, redacted.
         output: String,
     },
-    #[error("cannot install {what}: cannot run pip")]
-    PipRun {
+    #[error("cannot install {what}: cannot run {installer}")]
+    InstallerRun {
+        installer: &'static str,
         what: String,
         #[source]
         source: windlass_process::RunError,
     },
-    #[error("pip's resolution of `{requirement}` for `{tool}` is not readable: {why}")]
+    #[error("the resolution of `{requirement}` for `{tool}` is not readable: {why}")]
     Report {
         tool: String,
         requirement: String,
@@ -70,6 +75,8 @@ pub enum InstallError {
         bin: String,
         env_dir: PathBuf,
     },
+    #[error("`[check] installer = \"uv\"` but no usable uv: {why}")]
+    NoUv { why: String },
     #[error("{}: {why}", path.display())]
     Project { path: PathBuf, why: String },
     #[error("cannot read {}", .0.path().display())]
@@ -100,7 +107,7 @@ impl InstallError {
 impl Diagnostic for InstallError {
     fn exit_status(&self) -> ExitStatus {
         match self {
-            Self::Project { .. } => ExitStatus::Usage,
+            Self::Project { .. } | Self::NoUv { .. } => ExitStatus::Usage,
             _ => ExitStatus::Remote,
         }
     }
@@ -112,7 +119,13 @@ impl Diagnostic for InstallError {
                 super::PYTHON_VAR
             )),
             Self::Pip { output, .. } => Some(pip_hint(output)),
-            Self::PipRun { .. } => Some(
+            Self::InstallerRun { installer: "uv", .. } | Self::NoUv { .. } => Some(format!(
+                "install uv {}.{} or later, name it with `{}`, or set `[check] installer = \"pip\"`",
+                super::uv::MIN_UV.0,
+                super::uv::MIN_UV.1,
+                super::UV_VAR
+            )),
+            Self::InstallerRun { .. } => Some(
                 "the Python that builds the environments needs pip 22.3 or later (`python3 -m pip --version`)"
                     .to_owned(),
             ),
@@ -144,6 +157,8 @@ fn pip_hint(output: &str) -> String {
         "Max retries exceeded",
         "Connection refused",
         "Temporary failure in name resolution",
+        "Failed to fetch",
+        "error sending request",
     ]
     .iter()
     .any(|needle| output.contains(needle));
@@ -151,11 +166,13 @@ fn pip_hint(output: &str) -> String {
         "check the network and the package index (`[check] index-url` in windlass.toml, `PIP_INDEX_URL`); then run again".to_owned()
     } else if output.contains("No matching distribution found")
         || output.contains("Could not find a version")
+        || output.contains("No solution found")
     {
         "check that this version exists on the index and ships a wheel for this Python and platform, or pin another in `[check]` of windlass.toml".to_owned()
-    } else if output.contains("DO NOT MATCH THE HASHES") {
+    } else if output.contains("DO NOT MATCH THE HASHES") || output.contains("Hash mismatch") {
         "the index served a file other than the one locked; remove the environment from the cache to resolve again, and check the index".to_owned()
     } else {
-        "run the pip command with `-v` to see more, or check the index configuration".to_owned()
+        "run the installer's command with `-v` to see more, or check the index configuration"
+            .to_owned()
     }
 }

@@ -5,11 +5,13 @@
 //!   versions, which configuration may override).
 //! - [`Installer::ensure`]: one virtual environment per tool requirement,
 //!   extras, host Python and platform in `CACHE/check/tools/`, reused by
-//!   every project. pip resolves the requirement once (`--dry-run
-//!   --report`); the files it chose and the hashes the index gave are kept
-//!   as `lock.json` in the environment, then exactly those files are
-//!   installed with `--require-hashes`. A file the index gave no hash for
-//!   is installed all the same and listed in [`InstalledTool::unverified`].
+//!   every project. The requirement is resolved once, by uv (`pip
+//!   compile`) or pip (`--dry-run --report`) as [`Installer::backend`]
+//!   settles; the files chosen and their sha256 are kept as `lock.json` in
+//!   the environment, then exactly those files are installed, each checked
+//!   against its hash. A file the index gave pip no hash for is installed
+//!   all the same and listed in [`InstalledTool::unverified`]. Either
+//!   installer builds the same environment under the same key.
 //! - [`project_env`]: a virtual environment for the project in
 //!   `CACHE/check/envs/`, with the project installed in editable mode and
 //!   its test dependencies, from its lock when it has one.
@@ -18,7 +20,8 @@
 //! last); builds of one environment are serialised by a file lock, and an
 //! environment without its marker (a killed build) is removed and rebuilt.
 //! Every child runs through `windlass-process`; index credentials reach pip
-//! through its environment only and are registered with the redactor.
+//! or uv through its environment only and are registered with the
+//! redactor.
 //!
 //! This module never runs a tool it installed and never writes into the
 //! project.
@@ -28,6 +31,7 @@ mod error;
 mod pip;
 mod project;
 mod python;
+mod uv;
 
 use std::path::PathBuf;
 
@@ -40,6 +44,7 @@ pub use self::error::InstallError;
 pub use self::pip::{LockedFile, ToolLock};
 pub use self::project::{ProjectEnv, ProjectEnvRequest, project_env, project_env_key};
 pub use self::python::HostPython;
+pub use self::uv::{MIN_UV, Uv};
 
 /// The versions installed when the configuration names none.
 pub const PINNED: &[(&str, &str)] = &[
@@ -54,6 +59,10 @@ const TOOLS_DIR: &str = "check/tools";
 const ENVS_DIR: &str = "check/envs";
 /// The environment variable naming the Python that builds environments.
 pub const PYTHON_VAR: &str = "WINDLASS_PYTHON";
+/// The environment variable naming the uv that builds environments.
+pub const UV_VAR: &str = "WINDLASS_UV";
+/// What each environment says of how it was built, beside its lock.
+const BUILT_BY_FILE: &str = "windlass-env.json";
 
 /// A Python tool to install: the distribution, the requirement pip
 /// resolves, extra requirements installed beside it (plugins, stubs) and
@@ -109,6 +118,46 @@ pub fn python_from_env(env: &windlass_config::Environment) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// The uv named by `WINDLASS_UV` in `env`, if any.
+pub fn uv_from_env(env: &windlass_config::Environment) -> Option<PathBuf> {
+    env.get(UV_VAR)
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+}
+
+/// What builds the environments (`[check] installer`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstallerChoice {
+    /// uv when a usable one is found (`WINDLASS_UV`, else `uv` on `PATH`),
+    /// else pip.
+    #[default]
+    Auto,
+    /// uv; none usable is an error.
+    Uv,
+    /// pip, from the Python that builds the environments.
+    Pip,
+}
+
+/// The installer an [`Installer`] settled on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Pip,
+    Uv(Uv),
+}
+
+impl Backend {
+    /// `pip` or `uv`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Pip => "pip",
+            Self::Uv(_) => "uv",
+        }
+    }
+}
+
 /// How the [`Installer`] works.
 #[derive(Debug, Clone, Default)]
 pub struct InstallerOptions {
@@ -117,10 +166,14 @@ pub struct InstallerOptions {
     /// The Python that builds environments (see [`python_from_env`]);
     /// `python3` on `PATH` when `None`.
     pub python: Option<PathBuf>,
-    /// The package index (`[check] index-url`); pip's own configuration
-    /// (`PIP_INDEX_URL`, `pip.conf`) when `None`. Credentials in it reach
-    /// pip through its environment only.
+    /// The package index (`[check] index-url`); the installer's own
+    /// configuration (`pip.conf`, `uv.toml`) when `None`. Credentials in it
+    /// reach pip or uv through its environment only.
     pub index_url: Option<Url>,
+    /// pip or uv.
+    pub installer: InstallerChoice,
+    /// The uv to use (see [`uv_from_env`]); `uv` on `PATH` when `None`.
+    pub uv: Option<PathBuf>,
 }
 
 /// A tool ready to run.
@@ -143,6 +196,7 @@ pub struct InstalledTool {
 pub struct Installer {
     options: InstallerOptions,
     host: OnceCell<HostPython>,
+    backend: OnceCell<Backend>,
 }
 
 impl Installer {
@@ -153,6 +207,7 @@ impl Installer {
         Self {
             options,
             host: OnceCell::new(),
+            backend: OnceCell::new(),
         }
     }
 
@@ -167,6 +222,41 @@ impl Installer {
             .await
     }
 
+    /// The installer environments are built with (found once).
+    pub async fn backend(&self) -> Result<&Backend, InstallError> {
+        self.backend
+            .get_or_try_init(|| async {
+                let choice = self.options.installer;
+                if choice == InstallerChoice::Pip {
+                    return Ok(Backend::Pip);
+                }
+                let program = self
+                    .options
+                    .uv
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("uv"));
+                match (uv::Uv::probe(&program).await, choice) {
+                    (Ok(found), _) => Ok(Backend::Uv(found)),
+                    (Err(why), InstallerChoice::Uv) => Err(InstallError::NoUv {
+                        why: match why {
+                            uv::Unusable::Missing(why) => why,
+                            uv::Unusable::TooOld(version) => format!(
+                                "`{}` is uv {version}, older than {}.{}",
+                                program.display(),
+                                MIN_UV.0,
+                                MIN_UV.1
+                            ),
+                        },
+                    }),
+                    (Err(why), _) => {
+                        tracing::debug!(?why, "no usable uv: installing with pip");
+                        Ok(Backend::Pip)
+                    }
+                }
+            })
+            .await
+    }
+
     /// The tool's environment, built unless a complete one exists.
     pub async fn ensure(&self, spec: &ToolSpec) -> Result<InstalledTool, InstallError> {
         let host = self.host().await?.clone();
@@ -178,8 +268,28 @@ impl Installer {
             &key[..12]
         );
         let env_dir = self.tools_dir().join(dir_name);
-        let built = envdir::ensure(&env_dir, || {
-            pip::build_tool_env(self, &host, spec, &env_dir)
+        let env_python = env_dir.join("bin").join("python");
+        let built = envdir::ensure(&env_dir, || async {
+            // Asked only when something is to be installed: a warm run
+            // runs no installer, not even `uv --version`. With uv, Windlass
+            // picks each package's wheel by the host's tags, which it knows
+            // where its native installer works (CPython on glibc Linux);
+            // elsewhere pip builds the environment.
+            // pip also takes over when a package has no wheel for the host.
+            let backend = self.backend().await?;
+            if let Backend::Uv(uv) = backend
+                && host.native_target(&env_python).is_some()
+            {
+                match uv::build_tool_env(uv, self, &host, spec, &env_dir).await? {
+                    uv::Built::Done => return write_built_by(&env_dir, backend, &host),
+                    uv::Built::NeedsPip => {
+                        std::fs::remove_dir_all(&env_dir)
+                            .map_err(InstallError::io("remove", &env_dir))?;
+                    }
+                }
+            }
+            pip::build_tool_env(self, &host, spec, &env_dir).await?;
+            write_built_by(&env_dir, &Backend::Pip, &host)
         })
         .await?;
         let lock = pip::read_lock(&env_dir)?;
@@ -254,6 +364,22 @@ impl Installer {
     fn envs_dir(&self) -> PathBuf {
         self.options.cache_dir.join(ENVS_DIR)
     }
+}
+
+/// Records which installer built the environment in `env_dir` (an
+/// environment built by either is the same and stays valid).
+pub(crate) fn write_built_by(
+    env_dir: &std::path::Path,
+    backend: &Backend,
+    host: &HostPython,
+) -> Result<(), InstallError> {
+    let version = match backend {
+        Backend::Uv(uv) => Some(uv.version.clone()),
+        Backend::Pip => host.pip.clone(),
+    };
+    let json = serde_json::json!({ "installer": backend.name(), "version": version });
+    let path = env_dir.join(BUILT_BY_FILE);
+    std::fs::write(&path, json.to_string()).map_err(InstallError::io("write", &path))
 }
 
 /// Registers the password and the whole URL of an index with the redactor.

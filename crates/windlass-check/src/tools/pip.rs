@@ -323,7 +323,8 @@ impl Pip<'_> {
             .stderr(Sink::Capture)
             .run()
             .await
-            .map_err(|source| InstallError::PipRun {
+            .map_err(|source| InstallError::InstallerRun {
+                installer: "pip",
                 what: self.what.to_owned(),
                 source,
             })?;
@@ -331,6 +332,7 @@ impl Pip<'_> {
             return Ok(());
         }
         Err(InstallError::Pip {
+            installer: "pip",
             what: self.what.to_owned(),
             requirement: requirement.to_owned(),
             code: outcome.exit_code(),
@@ -404,7 +406,7 @@ pub(crate) fn files_of_report(report: &str) -> Result<Vec<LockedFile>, String> {
 
 /// `url` without `user:password@` (pip finds the credentials of the index
 /// again when it fetches the file).
-fn without_userinfo(url: &str) -> String {
+pub(crate) fn without_userinfo(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() || !parsed.username().is_empty() => {
             let _ = parsed.set_password(None);

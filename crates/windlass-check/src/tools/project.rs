@@ -11,7 +11,8 @@
 //! `[dependency-groups]` has one, else the extra `test`, `tests` or `dev`
 //! of `[project.optional-dependencies]`. With a lock (`pylock.toml`, or
 //! `requirements*.txt` files with `--hash` pins), the locked packages are
-//! installed with `--require-hashes --no-deps`, then the project without
+//! installed with `--require-hashes --no-deps` (by pip, or by `uv pip`
+//! when the installer is uv), then the project without
 //! its dependencies. pytest comes at the pinned version unless the project
 //! pins its own (`==` in its test requirements, or pytest in its lock).
 
@@ -20,8 +21,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use windlass_process::Cmd;
+
 use super::pip::Pip;
-use super::{InstallError, Installer, ToolSpec, envdir, normalize};
+use super::uv::UvRun;
+use super::{Backend, InstallError, Installer, ToolSpec, envdir, normalize};
 
 /// The largest project file read (pyproject.toml, a lock).
 const MAX_FILE: u64 = 16 * windlass_fs::MIB;
@@ -104,16 +108,33 @@ pub async fn project_env(
     );
     let env_dir = installer.envs_dir().join(format!("{name}-{}", &key[..12]));
     let fresh = envdir::ensure(&env_dir, || async {
-        let env_python = host.make_venv(&env_dir).await?;
+        let backend = installer.backend().await?;
         let what = format!("the environment of {}", project_dir.display());
-        let pip = Pip {
-            installer,
-            host: &host,
-            env_python: &env_python,
-            cwd: &project_dir,
-            what: &what,
+        let env_python;
+        let runner = match backend {
+            Backend::Uv(uv) => {
+                env_python = super::uv::make_venv(uv, installer, &host, &env_dir).await?;
+                Runner::Uv(UvRun {
+                    uv,
+                    installer,
+                    env_python: &env_python,
+                    cwd: &project_dir,
+                    what: &what,
+                })
+            }
+            Backend::Pip => {
+                env_python = host.make_venv(&env_dir).await?;
+                Runner::Pip(Pip {
+                    installer,
+                    host: &host,
+                    env_python: &env_python,
+                    cwd: &project_dir,
+                    what: &what,
+                })
+            }
         };
-        project.install(&pip, &env_dir, request).await
+        project.install(&runner, &env_dir, request).await?;
+        super::write_built_by(&env_dir, backend, &host)
     })
     .await?;
     let bin_dir = env_dir.join("bin");
@@ -126,6 +147,32 @@ pub async fn project_env(
         installed: project.chosen(),
         locks: project.locks.iter().map(|l| l.path().to_owned()).collect(),
     })
+}
+
+/// What installs into the project's environment.
+enum Runner<'a> {
+    Pip(Pip<'a>),
+    Uv(UvRun<'a>),
+}
+
+impl Runner<'_> {
+    /// `pip install ARGS` or `uv pip install --python ENV ARGS`, then what
+    /// `more` adds.
+    async fn install(
+        &self,
+        requirement: &str,
+        args: &[&str],
+        more: impl FnOnce(Cmd) -> Cmd,
+    ) -> Result<(), InstallError> {
+        match self {
+            Self::Pip(pip) => {
+                let mut all = vec!["install", "--quiet"];
+                all.extend_from_slice(args);
+                pip.run(requirement, &all, more).await
+            }
+            Self::Uv(uv) => uv.install(requirement, args, more).await,
+        }
+    }
 }
 
 /// What was read of the project.
@@ -294,7 +341,7 @@ impl Project {
 
     async fn install(
         &self,
-        pip: &Pip<'_>,
+        runner: &Runner<'_>,
         env_dir: &Path,
         request: &ProjectEnvRequest,
     ) -> Result<(), InstallError> {
@@ -319,9 +366,7 @@ impl Project {
                 return Ok(());
             }
             let what = args.join(" ");
-            return pip
-                .run(&what, &["install", "--quiet"], |cmd| cmd.args(&args))
-                .await;
+            return runner.install(&what, &[], |cmd| cmd.args(&args)).await;
         }
         let mut files: Vec<PathBuf> = Vec::new();
         for lock in &self.locks {
@@ -340,25 +385,24 @@ impl Project {
             .iter()
             .map(|l| l.path().display().to_string())
             .collect();
-        pip.run(
-            &names.join(", "),
-            &["install", "--quiet", "--require-hashes", "--no-deps"],
-            |cmd| files.iter().fold(cmd, |cmd, file| cmd.arg("-r").arg(file)),
-        )
-        .await?;
-        if self.installable {
-            pip.run(
-                &project_arg,
-                &["install", "--quiet", "--no-deps", "-e"],
-                |cmd| cmd.arg(&project_arg),
+        runner
+            .install(
+                &names.join(", "),
+                &["--require-hashes", "--no-deps"],
+                |cmd| files.iter().fold(cmd, |cmd, file| cmd.arg("-r").arg(file)),
             )
             .await?;
+        if self.installable {
+            runner
+                .install(&project_arg, &["--no-deps", "-e"], |cmd| {
+                    cmd.arg(&project_arg)
+                })
+                .await?;
         }
         if !pytest.is_empty() {
-            pip.run(&pytest.join(" "), &["install", "--quiet"], |cmd| {
-                cmd.args(&pytest)
-            })
-            .await?;
+            runner
+                .install(&pytest.join(" "), &[], |cmd| cmd.args(&pytest))
+                .await?;
         }
         Ok(())
     }
@@ -417,7 +461,7 @@ fn expand_group(
 }
 
 /// The normalised distribution name a PEP 508 requirement starts with.
-fn requirement_name(requirement: &str) -> String {
+pub(crate) fn requirement_name(requirement: &str) -> String {
     let end = requirement
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         .unwrap_or(requirement.len());
@@ -586,7 +630,7 @@ mod tests {
     }
 
     #[test]
-    fn requirement_names() {
+    pub(crate) fn requirement_names() {
         for (requirement, name) in [
             ("pytest==9.2.0", "pytest"),
             ("PyTest >= 7", "pytest"),
