@@ -26,9 +26,10 @@ use windlass_testkit::cli::{Cli, Run, filters};
 
 const BIN: &str = env!("CARGO_BIN_EXE_windlass-check");
 
-/// The tool environments shared by the suite (kept between runs).
+/// The tool environments shared by the suite (kept between runs and
+/// checkouts, outside the checkout).
 fn shared_cache() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("check-tools-cache")
+    windlass_testkit::test_cache("check-tools")
 }
 
 /// A copy of the example project in a temporary directory.
@@ -77,10 +78,7 @@ impl Project {
         Cli::new(BIN, self.dir.path())
             .current_dir(&self.root)
             .env("WINDLASS_CACHE_DIR", shared_cache())
-            .env(
-                "PIP_CACHE_DIR",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("check-pip-cache"),
-            )
+            .env("PIP_CACHE_DIR", windlass_testkit::test_cache("check-pip"))
             .pass_env(["WINDLASS_PYTHON", "PIP_INDEX_URL"])
             .timeout(Duration::from_secs(900))
     }

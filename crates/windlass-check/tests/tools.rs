@@ -25,11 +25,7 @@ use windlass_testkit::{assert_no_leak, assert_no_leak_in_dir, canary};
 /// The cache shared by the tests that may share it (kept between runs).
 fn shared_cache() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("check-tools-cache");
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    })
+    DIR.get_or_init(|| windlass_testkit::test_cache("check-tools"))
 }
 
 /// An installer that builds with pip.
@@ -385,7 +381,7 @@ async fn default_index() -> url::Url {
 /// runs (the path is part of the environment's key).
 fn ml_project_copy(name: &str) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-project");
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let target = windlass_testkit::test_cache("check-projects").join(name);
     let _ = std::fs::remove_dir_all(&target);
     copy_dir(&source, &target);
     target

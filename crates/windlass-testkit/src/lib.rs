@@ -64,7 +64,7 @@ pub use crate::leak::{
 pub use crate::props::{DEFAULT_PROPTEST_CASES, proptest_config};
 pub use crate::services::{
     AppRole, Bao, Devpi, ENV_FILE_VAR, Kube, KvFixture, Oidc, PypiServer, PythonBase, Registries,
-    START_HINT, Services, TokenRequest, Tools,
+    START_HINT, Services, TokenRequest, Tools, state_dir, test_cache,
 };
 pub use crate::slow_proxy::{Slow, SlowProxy};
 pub use crate::special::{bind_socket, mkfifo, within};

@@ -557,7 +557,14 @@ fn default_env_path() -> PathBuf {
     if let Some(path) = env::var_os(ENV_FILE_VAR).filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }
-    let state = env::var_os("WINDLASS_STATE_DIR")
+    state_dir().join("run").join("services.env")
+}
+
+/// The state directory of `scripts/services.sh` (`WINDLASS_STATE_DIR`,
+/// else `$XDG_CACHE_HOME/windlass-dev`, else `~/.cache/windlass-dev`):
+/// outside the checkout, so what is kept there survives a clean one.
+pub fn state_dir() -> PathBuf {
+    env::var_os("WINDLASS_STATE_DIR")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
@@ -573,8 +580,17 @@ fn default_env_path() -> PathBuf {
                 "windlass-testkit: neither {ENV_FILE_VAR}, WINDLASS_STATE_DIR, XDG_CACHE_HOME \
                  nor HOME is set\n\nhint: run `{START_HINT}` and set {ENV_FILE_VAR}"
             )
-        });
-    state.join("run").join("services.env")
+        })
+}
+
+/// A cache directory the tests keep between runs and checkouts (slow
+/// installs: tool environments, package downloads), `NAME` under
+/// [`state_dir`]`/test-cache`, created.
+pub fn test_cache(name: &str) -> PathBuf {
+    let dir = state_dir().join("test-cache").join(name);
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("windlass-testkit: cannot create {}: {e}", dir.display()));
+    dir
 }
 
 #[cfg(test)]
