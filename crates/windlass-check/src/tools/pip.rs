@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use windlass_process::{Cmd, Sink};
+use windlass_process::Cmd;
 use windlass_redact::Secret;
 
-use super::python::{HostPython, stderr_tail};
+use super::python::HostPython;
 use super::{InstallError, Installer, ToolSpec};
 
 /// The lock kept in each tool environment.
@@ -317,27 +317,7 @@ impl Pip<'_> {
                 cmd.env("PIP_INDEX_URL", url.as_str())
             };
         }
-        let outcome = cmd
-            .timeout(PIP_TIMEOUT)
-            .stdout(Sink::Capture)
-            .stderr(Sink::Capture)
-            .run()
-            .await
-            .map_err(|source| InstallError::InstallerRun {
-                installer: "pip",
-                what: self.what.to_owned(),
-                source,
-            })?;
-        if outcome.success() {
-            return Ok(());
-        }
-        Err(InstallError::Pip {
-            installer: "pip",
-            what: self.what.to_owned(),
-            requirement: requirement.to_owned(),
-            code: outcome.exit_code(),
-            output: stderr_tail(&outcome),
-        })
+        super::python::run_installer("pip", cmd, PIP_TIMEOUT, self.what, requirement).await
     }
 }
 

@@ -219,6 +219,39 @@ impl HostPython {
 
 /// The last lines of a child's captured stderr (redacted already by
 /// `windlass-process`, redacted again with the process-wide redactor).
+/// Runs an installer's command with its output captured: an error naming
+/// `what` and `requirement`, with the installer's last lines (redacted),
+/// when it fails.
+pub(crate) async fn run_installer(
+    installer: &'static str,
+    cmd: windlass_process::Cmd,
+    timeout: std::time::Duration,
+    what: &str,
+    requirement: &str,
+) -> Result<(), super::InstallError> {
+    let outcome = cmd
+        .timeout(timeout)
+        .stdout(windlass_process::Sink::Capture)
+        .stderr(windlass_process::Sink::Capture)
+        .run()
+        .await
+        .map_err(|source| super::InstallError::InstallerRun {
+            installer,
+            what: what.to_owned(),
+            source,
+        })?;
+    if outcome.success() {
+        return Ok(());
+    }
+    Err(super::InstallError::Pip {
+        installer,
+        what: what.to_owned(),
+        requirement: requirement.to_owned(),
+        code: outcome.exit_code(),
+        output: stderr_tail(&outcome),
+    })
+}
+
 pub(crate) fn stderr_tail(outcome: &windlass_process::Outcome) -> String {
     let text = String::from_utf8_lossy(outcome.stderr().unwrap_or_default());
     tail(&windlass_redact::global().redact(&text), 20)

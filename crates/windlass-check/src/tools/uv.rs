@@ -129,27 +129,7 @@ impl UvRun<'_> {
         if let Some(input) = stdin {
             cmd = cmd.stdin(input);
         }
-        let outcome = cmd
-            .timeout(UV_TIMEOUT)
-            .stdout(Sink::Capture)
-            .stderr(Sink::Capture)
-            .run()
-            .await
-            .map_err(|source| InstallError::InstallerRun {
-                installer: "uv",
-                what: self.what.to_owned(),
-                source,
-            })?;
-        if outcome.success() {
-            return Ok(());
-        }
-        Err(InstallError::Pip {
-            installer: "uv",
-            what: self.what.to_owned(),
-            requirement: requirement.to_owned(),
-            code: outcome.exit_code(),
-            output: stderr_tail(&outcome),
-        })
+        super::python::run_installer("uv", cmd, UV_TIMEOUT, self.what, requirement).await
     }
 
     /// `uv pip install --python ENV ARGS`.
