@@ -388,10 +388,11 @@ pub async fn run(cli: &CheckCli, printer: &Printer) -> anyhow::Result<CheckOutco
             .filter(|v| !v.is_empty())
     }) {
         Some(text) => {
-            let url = url::Url::parse(text).map_err(|e| crate::plan::PlanError {
-                message: format!("`[check] index-url` is not a URL ({e})"),
-                hint: Some("write it as `https://host/simple/`".into()),
-            })?;
+            let url =
+                windlass_redact::RedactedUrl::parse(text).map_err(|e| crate::plan::PlanError {
+                    message: format!("`[check] index-url` is not a URL ({e})"),
+                    hint: Some("write it as `https://host/simple/`".into()),
+                })?;
             Some(url)
         }
         None => None,

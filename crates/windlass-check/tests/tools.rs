@@ -333,7 +333,7 @@ async fn index_credentials_never_show() {
     let with_auth = Installer::new(InstallerOptions {
         cache_dir: cache.path().to_owned(),
         python: None,
-        index_url: Some(url),
+        index_url: Some(url.into()),
         installer: InstallerChoice::Pip,
         uv: None,
     });
@@ -346,7 +346,7 @@ async fn index_credentials_never_show() {
     let unreachable = Installer::new(InstallerOptions {
         cache_dir: cache.path().to_owned(),
         python: Some(python_with_env(cache.path(), "PIP_RETRIES=1")),
-        index_url: Some(url),
+        index_url: Some(url.into()),
         installer: InstallerChoice::Pip,
         uv: None,
     });
@@ -768,7 +768,7 @@ async fn uv_never_shows_index_credentials() {
     url.set_password(Some(&password)).unwrap();
     let with_auth = Installer::new(InstallerOptions {
         cache_dir: cache.path().to_owned(),
-        index_url: Some(url),
+        index_url: Some(url.into()),
         installer: InstallerChoice::Uv,
         uv: Some(uv.clone()),
         ..InstallerOptions::default()
@@ -780,7 +780,7 @@ async fn uv_never_shows_index_credentials() {
     let url = url::Url::parse(&format!("http://user:{password}@127.0.0.1:9/simple/")).unwrap();
     let unreachable = Installer::new(InstallerOptions {
         cache_dir: cache.path().to_owned(),
-        index_url: Some(url),
+        index_url: Some(url.into()),
         installer: InstallerChoice::Uv,
         uv: Some(uv),
         ..InstallerOptions::default()

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
-use url::Url;
+use windlass_redact::RedactedUrl;
 
 pub use self::error::InstallError;
 pub use self::pip::{LockedFile, ToolLock};
@@ -169,7 +169,7 @@ pub struct InstallerOptions {
     /// The package index (`[check] index-url`); the installer's own
     /// configuration (`pip.conf`, `uv.toml`) when `None`. Credentials in it
     /// reach pip or uv through its environment only.
-    pub index_url: Option<Url>,
+    pub index_url: Option<RedactedUrl>,
     /// pip or uv.
     pub installer: InstallerChoice,
     /// The uv to use (see [`uv_from_env`]); `uv` on `PATH` when `None`.
@@ -201,9 +201,6 @@ pub struct Installer {
 
 impl Installer {
     pub fn new(options: InstallerOptions) -> Self {
-        if let Some(url) = &options.index_url {
-            register_url_secrets(url);
-        }
         Self {
             options,
             host: OnceCell::new(),
@@ -350,11 +347,33 @@ impl Installer {
             .index_url
             .as_ref()
             .map_or_else(String::new, |url| {
-                let mut url = url.clone();
+                let mut url = url.expose().clone();
                 let _ = url.set_username("");
                 let _ = url.set_password(None);
                 url.to_string()
             })
+    }
+
+    /// `cmd` with the index in the installer's variable `var`
+    /// (`PIP_INDEX_URL`, `UV_DEFAULT_INDEX`): in its environment, never on
+    /// argv, and as a secret when it carries credentials.
+    pub(crate) fn with_index(
+        &self,
+        cmd: windlass_process::Cmd,
+        var: &str,
+    ) -> windlass_process::Cmd {
+        let Some(url) = &self.options.index_url else {
+            return cmd;
+        };
+        let url = url.expose();
+        if url.password().is_some() || !url.username().is_empty() {
+            cmd.env_secret(
+                var.to_owned(),
+                windlass_redact::Secret::new(url.to_string()),
+            )
+        } else {
+            cmd.env(var.to_owned(), url.as_str())
+        }
     }
 
     fn tools_dir(&self) -> PathBuf {
@@ -380,18 +399,6 @@ pub(crate) fn write_built_by(
     let json = serde_json::json!({ "installer": backend.name(), "version": version });
     let path = env_dir.join(BUILT_BY_FILE);
     std::fs::write(&path, json.to_string()).map_err(InstallError::io("write", &path))
-}
-
-/// Registers the password and the whole URL of an index with the redactor.
-fn register_url_secrets(url: &Url) {
-    if let Some(password) = url.password() {
-        windlass_redact::global().register(password);
-        let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy();
-        windlass_redact::global().register(&decoded);
-    }
-    if url.password().is_some() || !url.username().is_empty() {
-        windlass_redact::global().register(url.as_str());
-    }
 }
 
 /// A distribution name as PEP 503 compares them.

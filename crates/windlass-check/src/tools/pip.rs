@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use windlass_process::Cmd;
-use windlass_redact::Secret;
 
 use super::python::HostPython;
 use super::{InstallError, Installer, ToolSpec};
@@ -309,14 +308,7 @@ impl Pip<'_> {
         more: impl FnOnce(Cmd) -> Cmd,
     ) -> Result<(), InstallError> {
         let mut cmd = self.host.pip(self.env_python, self.cwd).args(args);
-        cmd = more(cmd);
-        if let Some(url) = &self.installer.options().index_url {
-            cmd = if url.password().is_some() || !url.username().is_empty() {
-                cmd.env_secret("PIP_INDEX_URL", Secret::new(url.to_string()))
-            } else {
-                cmd.env("PIP_INDEX_URL", url.as_str())
-            };
-        }
+        cmd = self.installer.with_index(more(cmd), "PIP_INDEX_URL");
         super::python::run_installer("pip", cmd, PIP_TIMEOUT, self.what, requirement).await
     }
 }

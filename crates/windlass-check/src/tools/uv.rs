@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use windlass_process::{Cmd, Sink};
-use windlass_redact::Secret;
 
 use super::pip::{LOCK_FILE, LockedFile, ToolLock};
 use super::python::{HostPython, stderr_tail, tail};
@@ -82,7 +81,7 @@ impl Uv {
 
     /// `uv ARGS` in `cwd`, with the index (if any) in its environment.
     fn cmd(&self, installer: &Installer, cwd: &Path) -> Cmd {
-        let mut cmd = Cmd::new(&self.program, cwd)
+        let cmd = Cmd::new(&self.program, cwd)
             .env("UV_NO_PROGRESS", "1")
             .env("UV_PYTHON_DOWNLOADS", "never")
             // The system's certificate store, as pip (truststore) and the
@@ -94,14 +93,7 @@ impl Uv {
             .env("PYTHONIOENCODING", "utf-8")
             .env_remove("VIRTUAL_ENV")
             .env_remove("PYTHONPATH");
-        if let Some(url) = &installer.options().index_url {
-            cmd = if url.password().is_some() || !url.username().is_empty() {
-                cmd.env_secret("UV_DEFAULT_INDEX", Secret::new(url.to_string()))
-            } else {
-                cmd.env("UV_DEFAULT_INDEX", url.as_str())
-            };
-        }
-        cmd
+        installer.with_index(cmd, "UV_DEFAULT_INDEX")
     }
 }
 
