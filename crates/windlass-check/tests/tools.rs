@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use windlass_check::tools::{
-    Backend, InstallError, Installer, InstallerChoice, InstallerOptions, ProjectEnvRequest,
-    ToolLock, ToolSpec, pinned, project_env, project_env_key,
+    Backend, InstallError, Installer, InstallerChoice, InstallerOptions, ProjectEnv,
+    ProjectEnvRequest, ToolLock, ToolSpec, pinned, project_env, project_env_key,
 };
 use windlass_diagnostic::{Diagnostic, ExitStatus};
 use windlass_process::{Cmd, Sink};
@@ -377,6 +377,29 @@ async fn default_index() -> url::Url {
     url::Url::parse(&format!("{}/", text.trim().trim_end_matches('/'))).unwrap()
 }
 
+/// The example's pytest suite passes in `env` with the pinned pytest, and
+/// imports the project from its working tree (an editable install).
+async fn assert_runs_the_example_tests(env: &ProjectEnv, project: &Path) {
+    let pytest = env.bin_dir.join("pytest");
+    let (ok, output) = output_of(&pytest, &["-q", "-p", "no:cacheprovider"], project).await;
+    assert!(ok, "{output}");
+    assert!(output.contains("passed"), "{output}");
+    let (_, version) = output_of(&pytest, &["--version"], project).await;
+    assert!(version.contains("9.2.0"), "{version}");
+    // Editable: the tests import the working tree, not a copy.
+    let (ok, origin) = output_of(
+        &env.python,
+        &["-c", "import sentiment_lab; print(sentiment_lab.__file__)"],
+        project,
+    )
+    .await;
+    assert!(ok, "{origin}");
+    assert!(
+        Path::new(origin.trim()).starts_with(project.canonicalize().unwrap()),
+        "{origin}"
+    );
+}
+
 /// A copy of the example project at a path that stays the same between
 /// runs (the path is part of the environment's key).
 fn ml_project_copy(name: &str) -> PathBuf {
@@ -414,24 +437,7 @@ async fn the_project_environment_runs_the_example_tests() {
     assert_eq!(env.key.len(), 64);
     assert!(env.env_dir.starts_with(shared_cache().join("check/envs")));
 
-    let pytest = env.bin_dir.join("pytest");
-    let (ok, output) = output_of(&pytest, &["-q", "-p", "no:cacheprovider"], &project).await;
-    assert!(ok, "{output}");
-    assert!(output.contains("passed"), "{output}");
-    let (_, version) = output_of(&pytest, &["--version"], &project).await;
-    assert!(version.contains("9.2.0"), "{version}");
-    // Editable: the tests import the working tree, not a copy.
-    let (ok, origin) = output_of(
-        &env.python,
-        &["-c", "import sentiment_lab; print(sentiment_lab.__file__)"],
-        &project,
-    )
-    .await;
-    assert!(ok, "{origin}");
-    assert!(
-        Path::new(origin.trim()).starts_with(project.canonicalize().unwrap()),
-        "{origin}"
-    );
+    assert_runs_the_example_tests(&env, &project).await;
 
     // Same inputs: reused, same key.
     let again = project_env(&installer, &project, &request).await.unwrap();
@@ -729,23 +735,7 @@ async fn uv_builds_the_project_environment_that_runs_the_example_tests() {
         env.key
     );
 
-    let pytest = env.bin_dir.join("pytest");
-    let (ok, output) = output_of(&pytest, &["-q", "-p", "no:cacheprovider"], &project).await;
-    assert!(ok, "{output}");
-    assert!(output.contains("passed"), "{output}");
-    let (_, version) = output_of(&pytest, &["--version"], &project).await;
-    assert!(version.contains("9.2.0"), "{version}");
-    let (ok, origin) = output_of(
-        &env.python,
-        &["-c", "import sentiment_lab; print(sentiment_lab.__file__)"],
-        &project,
-    )
-    .await;
-    assert!(ok, "{origin}");
-    assert!(
-        Path::new(origin.trim()).starts_with(project.canonicalize().unwrap()),
-        "{origin}"
-    );
+    assert_runs_the_example_tests(&env, &project).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
