@@ -333,23 +333,7 @@ pub fn main(cli: &CheckCli) -> ExitCode {
     let printer = Printer::builder(&cli.output, "check")
         .classifier(classifier())
         .build();
-    let result = windlass_output::init_tracing(&printer)
-        .map_err(anyhow::Error::from)
-        .and_then(|()| {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            runtime.block_on(run(cli, &printer))
-        });
-    let result = result.map_err(|error| {
-        if windlass_process::Interrupted::find(error.as_ref()).is_some() {
-            anyhow::Error::new(windlass_output::Interrupted)
-        } else {
-            error
-        }
-    });
-    windlass_output::finish(result, &printer)
+    windlass_output::run_command(&printer, || Ok(run(cli, &printer)))
 }
 
 /// Runs `windlass check` with this command line; SIGINT or SIGTERM while

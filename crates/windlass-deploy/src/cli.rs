@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use serde::Serialize;
 use windlass_config::{EffectiveConfig, Environment};
 use windlass_output::{ExitStatus, Outcome, OutputArgs, Printer};
@@ -193,24 +192,11 @@ pub fn main(cli: &DeployCli) -> ExitCode {
     let printer = Printer::builder(&cli.output, cli.command.name())
         .classifier(classifier())
         .build();
-    let result = windlass_output::init_tracing(&printer)
-        .map_err(anyhow::Error::from)
-        .and_then(|()| {
-            let ctx = Context::load(cli.config.as_deref())?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            runtime.block_on(run(&cli.command, &ctx, &printer))
-        });
-    let result = result.map_err(|error| {
-        if windlass_process::Interrupted::find(error.as_ref()).is_some() {
-            anyhow::Error::new(windlass_output::Interrupted)
-        } else {
-            error
-        }
-    });
-    windlass_output::finish(result, &printer)
+    windlass_output::run_command(&printer, || {
+        let ctx = Context::load(cli.config.as_deref())?;
+        let printer = &printer;
+        Ok(async move { run(&cli.command, &ctx, printer).await })
+    })
 }
 
 /// Runs one `deploy` command. A promotion handles SIGINT and SIGTERM

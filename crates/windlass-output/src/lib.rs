@@ -64,6 +64,7 @@
 //! [`json`], error classification in [`Diagnostic`] and [`Classifier`].
 
 mod args;
+mod entry;
 pub mod github;
 pub mod json;
 mod logging;
@@ -78,6 +79,7 @@ mod usage;
 use std::io::Write as _;
 
 pub use crate::args::{ColorChoice, OutputArgs};
+pub use crate::entry::run_command;
 pub use crate::github::GitHub;
 pub use crate::logging::{
     LOG_ENV, LogConfig, LogError, RedactingMakeWriter, init_tracing, subscriber,

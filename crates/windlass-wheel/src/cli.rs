@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use windlass_config::EffectiveConfig;
 use windlass_config::Environment;
 use windlass_http::HttpConfig;
@@ -126,44 +125,39 @@ pub fn main(cli: &WheelCli) -> ExitCode {
                 .with::<windlass_process::CheckedError>(),
         )
         .build();
-    let result = windlass_output::init_tracing(&printer)
-        .map_err(anyhow::Error::from)
-        .and_then(|()| {
-            // `build DIR` reads the project's configuration; the other
-            // commands read the one of the working directory.
-            let start = match &cli.wheel.command {
-                WheelCommand::Build(build) => build.dir.as_path(),
-                WheelCommand::Check(_) | WheelCommand::Publish(_) => Path::new("."),
-            };
-            let ctx = Context::load(cli.config.as_deref(), start)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            runtime.block_on(crate::run(&cli.wheel, &ctx, &printer))
-        });
-    // Interrupted with nothing to report (`publish` revoked its token
-    // first; a build backend got the signal too): one `interrupted` line
-    // and 130. A publish interrupted during its uploads reports what it
-    // did instead, through its outcome.
-    let result = result.map_err(|error| {
-        if interrupted(&error) {
-            anyhow::Error::new(windlass_output::Interrupted)
-        } else {
-            error
-        }
-    });
-    windlass_output::finish(result, &printer)
+    windlass_output::run_command(&printer, || {
+        // `build DIR` reads the project's configuration; the other
+        // commands read the one of the working directory.
+        let start = match &cli.wheel.command {
+            WheelCommand::Build(build) => build.dir.as_path(),
+            WheelCommand::Check(_) | WheelCommand::Publish(_) => Path::new("."),
+        };
+        let ctx = Context::load(cli.config.as_deref(), start)?;
+        let printer = &printer;
+        Ok(async move {
+            // A build backend killed by the signal too: nothing to report
+            // but `interrupted` (130). A publish interrupted during its
+            // uploads reports what it did instead, through its outcome.
+            crate::run(&cli.wheel, &ctx, printer)
+                .await
+                .map_err(|error| {
+                    if child_interrupted(&error) {
+                        anyhow::Error::new(windlass_output::Interrupted)
+                    } else {
+                        error
+                    }
+                })
+        })
+    })
 }
 
-/// Whether SIGINT or SIGTERM stopped the command: we stopped the work, or
-/// a child we ran in the foreground (a build backend) got the signal.
-fn interrupted(error: &anyhow::Error) -> bool {
-    windlass_process::Interrupted::find(error.as_ref()).is_some()
-        || error.chain().any(|e| {
-            matches!(
-                e.downcast_ref::<windlass_process::CheckedError>(),
-                Some(windlass_process::CheckedError::Interrupted { .. })
-            )
-        })
+/// Whether a child we ran in the foreground (a build backend) was stopped
+/// by SIGINT or SIGTERM.
+fn child_interrupted(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<windlass_process::CheckedError>(),
+            Some(windlass_process::CheckedError::Interrupted { .. })
+        )
+    })
 }
