@@ -12,6 +12,7 @@
 //! - A held lease stops a second promotion of the same environment.
 //! - A run killed (SIGKILL) after `Upgraded` is shown by `status` and
 //!   recovered by the next command.
+//! - The caller's `HELM_*` variables never redirect Helm.
 
 #![allow(clippy::unwrap_used, reason = "test helpers panic on failed setup")]
 
@@ -1006,4 +1007,59 @@ fn an_interrupted_promotion_records_it_releases_the_lease_and_is_rolled_back_nex
     let table = std::fs::read_to_string(&summary).unwrap();
     assert!(table.contains("| environment | bundle |"), "{table}");
     assert!(table.contains("| dev |"), "{table}");
+}
+
+/// The caller's `HELM_*` variables (a driver, a namespace, a context, a
+/// token and API server, a history limit) never change where or how Helm
+/// works for Windlass: the release lands in the environment's namespace
+/// with Helm's Secret driver, all its revisions kept, and the token in
+/// `HELM_KUBETOKEN` is neither used nor printed.
+#[test]
+fn the_callers_helm_variables_do_not_redirect_the_release() {
+    let token = canary("helm-kubetoken");
+    let project = Project::new("cli-helmenv", &[("dev", "")]);
+    let elsewhere = project.kube.fresh_namespace("cli-helmenv-elsewhere");
+    let mut outputs = String::new();
+    for digest in [DIGEST_A, DIGEST_B] {
+        let run = project
+            .cli()
+            .env("HELM_DRIVER", "memory")
+            .env("HELM_NAMESPACE", &elsewhere)
+            .env("HELM_KUBECONTEXT", "no-such-context")
+            .env("HELM_KUBETOKEN", &token)
+            .env("HELM_KUBEAPISERVER", "https://127.0.0.1:9")
+            .env("HELM_KUBEINSECURE_SKIP_TLS_VERIFY", "true")
+            .env("HELM_MAX_HISTORY", "1")
+            .args(["up", "dev", "--image", &image(digest)])
+            .run();
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        outputs.push_str(&run.stdout);
+        outputs.push_str(&run.stderr);
+    }
+    assert_no_leak(outputs.as_bytes(), &token);
+
+    // Stored by the Secret driver in dev's namespace, with both revisions.
+    assert_eq!(project.helm_values("dev")["image"]["digest"], DIGEST_B);
+    let releases = project.kube.kubectl(&[
+        "get",
+        "secrets",
+        "-n",
+        project.namespace("dev"),
+        "-l",
+        "owner=helm,name=app",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(releases.lines().count(), 2, "{releases}");
+    let stray = project.kube.kubectl(&[
+        "get",
+        "secrets",
+        "-n",
+        &elsewhere,
+        "-l",
+        "owner=helm",
+        "-o",
+        "name",
+    ]);
+    assert!(stray.trim().is_empty(), "a release in {elsewhere}: {stray}");
 }
