@@ -357,6 +357,7 @@ pub const TOOL_SECTIONS: &[ToolSection] = &[
             "deploy.environments.*.secret-values",
         ],
         credentials: &[
+            ("deploy.repository-password", "\"env://CHARTS_PASSWORD\""),
             (
                 "deploy.environments.*.secret-values.**",
                 "\"vault://secret/ml/prod#db-password\"",
@@ -898,7 +899,21 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         kind: "URL",
         default: None,
         env: &[],
-        description: "A classic chart repository (an `index.yaml` server) holding `chart`.",
+        description: "A classic chart repository (an `index.yaml` server) holding `chart`. No credentials in the URL: use `repository-username` and `repository-password`.",
+    },
+    ToolKey {
+        key: "deploy.repository-username",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The user name for `repository`, when it wants one.",
+    },
+    ToolKey {
+        key: "deploy.repository-password",
+        kind: "secret reference",
+        default: None,
+        env: &[],
+        description: "The password for `repository` (`vault://...`, `env://...`): handed to Helm on stdin, never on its command line.",
     },
     ToolKey {
         key: "deploy.version",

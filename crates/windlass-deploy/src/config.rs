@@ -51,6 +51,12 @@ pub struct DeploySection {
     /// A classic chart repository (`https://...`, an `index.yaml` server)
     /// holding [`Self::chart`].
     pub repository: Option<String>,
+    /// The user name for [`Self::repository`], when it wants one.
+    pub repository_username: Option<String>,
+    /// A secret reference to the password for [`Self::repository`]
+    /// (`vault://...`, `env://...`): handed to `helm repo add
+    /// --password-stdin`, never on argv.
+    pub repository_password: Option<String>,
     /// The chart version (required for a repository or `oci://` chart; a
     /// local chart's own `Chart.yaml` version otherwise).
     pub version: Option<String>,

@@ -221,6 +221,7 @@ async fn an_oci_registry_password_goes_to_stdin_only() {
         registries: &registries,
         files: None,
         env: &env,
+        repository_credential: None,
     };
     let deploy = DeploySection {
         chart: Some("oci://registry.test:5000/charts/app".to_owned()),
@@ -370,6 +371,7 @@ async fn packaging_is_reproducible_and_helm_reads_it() {
         registries: &registries,
         files: None,
         env: &env,
+        repository_credential: None,
     };
     let deploy = DeploySection {
         chart: Some("a/app".to_owned()),
@@ -455,6 +457,7 @@ async fn an_oci_chart_comes_back_with_its_digest() {
         registries: &registries,
         files: None,
         env: &env,
+        repository_credential: None,
     };
     let deploy = DeploySection {
         chart: Some(format!("{repository}/app")),
@@ -683,6 +686,7 @@ async fn an_oci_chart_behind_a_login_is_pulled_with_the_configured_credential() 
             registries: &anonymous,
             files: None,
             env: &env,
+            repository_credential: None,
         };
         let error = chart::resolve(&deploy, dir.path(), &cache, &sources)
             .await
@@ -718,14 +722,18 @@ fn assert_no_leak_in_dir_if_exists(dir: &Path, secret: &str) {
     }
 }
 
-#[tokio::test]
-async fn a_repository_chart_is_pulled_by_version() {
-    let services = Services::load();
-    let python = services.var("WINDLASS_TEST_PYTHON").to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
+/// A chart repository holding the test chart in `dir/repo` (indexed by
+/// the real Helm), served over HTTP on a free port; with `auth` (`USER:
+/// PASSWORD`), every `GET` wants that basic-auth credential. Returns its
+/// URL, the server (stopped when dropped) and the packaged chart.
+async fn chart_repository(
+    dir: &Path,
+    auth: Option<&str>,
+) -> (String, windlass_process::Running, chart::ResolvedChart) {
+    let python = Services::load().var("WINDLASS_TEST_PYTHON").to_owned();
+    let repo = dir.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    let packaged = chart::package(&test_chart(), &dir.path().join("local"), DEFAULT_MTIME).unwrap();
+    let packaged = chart::package(&test_chart(), &dir.join("local"), DEFAULT_MTIME).unwrap();
     std::fs::copy(&packaged.archive, repo.join("app-0.1.0.tgz")).unwrap();
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -735,12 +743,12 @@ async fn a_repository_chart_is_pulled_by_version() {
     run_real_helm(&["repo", "index", repo.to_str().unwrap(), "--url", &url]).await;
     let server = Cmd::new(python, &repo)
         .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
+            "-c",
+            CHART_SERVER,
             &port.to_string(),
+            repo.to_str().unwrap(),
         ])
+        .env("AUTH", auth.unwrap_or_default())
         .stdout(windlass_process::Sink::Null)
         .stderr(windlass_process::Sink::Null)
         .spawn()
@@ -752,6 +760,31 @@ async fn a_repository_chart_is_pulled_by_version() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (url, server, packaged)
+}
+
+/// Helm through a wrapper appending each argv to `dir/argv.log`; returns
+/// the wrapper and the log.
+fn helm_logging_argv(dir: &Path) -> (PathBuf, PathBuf) {
+    let log = dir.join("argv.log");
+    let wrapper = dir.join("helm");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real_helm().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (wrapper, log)
+}
+
+#[tokio::test]
+async fn a_repository_chart_is_pulled_by_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, server, packaged) = chart_repository(dir.path(), None).await;
 
     let env = Environment::from_vars(Vec::<(String, String)>::new());
     let registries = BTreeMap::new();
@@ -761,6 +794,7 @@ async fn a_repository_chart_is_pulled_by_version() {
         registries: &registries,
         files: None,
         env: &env,
+        repository_credential: None,
     };
     let deploy = DeploySection {
         chart: Some("app".to_owned()),
@@ -788,6 +822,120 @@ async fn a_repository_chart_is_pulled_by_version() {
     .await
     .unwrap_err();
     assert!(matches!(error, ChartError::Pull { .. }), "{error:?}");
+    drop(server);
+}
+
+/// A static chart repository (`python3 -c CHART_SERVER PORT ROOT`); when
+/// `AUTH` (`USER:PASSWORD`) is set, behind HTTP basic auth as a chart
+/// repository server with users is for `GET`.
+const CHART_SERVER: &str = r#"
+import base64, functools, http.server, os, sys
+auth = os.environ.get("AUTH", "")
+expected = "Basic " + base64.b64encode(auth.encode()).decode()
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if auth and self.headers.get("Authorization") != expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="charts"')
+            self.end_headers()
+            return
+        super().do_GET()
+    def log_message(self, *args):
+        pass
+handler = functools.partial(Handler, directory=sys.argv[2])
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"#;
+
+#[tokio::test]
+async fn a_repository_behind_a_password_gets_it_on_stdin_only() {
+    let password = canary("chart-repository-password");
+    let dir = tempfile::tempdir().unwrap();
+    let (url, server, packaged) =
+        chart_repository(dir.path(), Some(&format!("charts:{password}"))).await;
+    let (wrapper, log) = helm_logging_argv(dir.path());
+    let env = Environment::from_vars(Vec::<(String, String)>::new());
+    let registries = BTreeMap::new();
+    let deploy = DeploySection {
+        chart: Some("app".to_owned()),
+        repository: Some(url.clone()),
+        version: Some("0.1.0".to_owned()),
+        ..DeploySection::default()
+    };
+    let cache = dir.path().join("cache");
+    let resolve = |credential: Option<chart::RepositoryCredential>| {
+        let (deploy, cache, wrapper, env, registries) =
+            (&deploy, &cache, &wrapper, &env, &registries);
+        let root = dir.path().to_owned();
+        async move {
+            let sources = ChartSources {
+                helm: wrapper,
+                registries,
+                files: None,
+                env,
+                repository_credential: credential.as_ref(),
+            };
+            chart::resolve(deploy, &root, cache, &sources).await
+        }
+    };
+
+    // Without the credential the server says no.
+    let error = resolve(None).await.unwrap_err();
+    assert!(matches!(error, ChartError::Pull { .. }), "{error:?}");
+
+    // A wrong password: the add fails (exit 3), and says nothing of it.
+    let wrong = canary("wrong-chart-password");
+    let error = resolve(Some(chart::RepositoryCredential {
+        username: "charts".to_owned(),
+        password: Secret::new(wrong.clone()),
+    }))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, ChartError::RepositoryAdd { .. }),
+        "{error:?}"
+    );
+    assert_no_leak(format!("{error:?} {error}").as_bytes(), &wrong);
+
+    // The right one: pulled, same digest as the packaged chart.
+    let pulled = resolve(Some(chart::RepositoryCredential {
+        username: "charts".to_owned(),
+        password: Secret::new(password.clone()),
+    }))
+    .await
+    .unwrap();
+    assert_eq!(pulled.chart.digest, packaged.chart.digest);
+    assert_eq!(pulled.chart.location, url);
+    let argv = std::fs::read_to_string(&log).unwrap();
+    assert!(argv.contains("--password-stdin"), "{argv}");
+    assert_no_leak(argv.as_bytes(), &password);
+    assert_no_leak(argv.as_bytes(), &wrong);
+    assert_no_leak_in_dir_if_exists(&cache, &password);
+
+    // Credentials written into the URL are refused before Helm runs.
+    let lines = argv.lines().count();
+    let in_url = DeploySection {
+        repository: Some(url.replacen("http://", &format!("http://charts:{password}@"), 1)),
+        ..deploy.clone()
+    };
+    let sources = ChartSources {
+        helm: &wrapper,
+        registries: &registries,
+        files: None,
+        env: &env,
+        repository_credential: None,
+    };
+    let error = chart::resolve(&in_url, dir.path(), &cache, &sources)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ChartError::CredentialsInUrl { .. }),
+        "{error:?}"
+    );
+    assert_no_leak(format!("{error:?} {error}").as_bytes(), &password);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap().lines().count(),
+        lines
+    );
     drop(server);
 }
 

@@ -10,6 +10,7 @@ pub mod rollback;
 pub mod status;
 pub mod up;
 
+use anyhow::Context as _;
 use windlass_output::{ExitStatus, ResultExt as _};
 
 use crate::config::StrategyKind;
@@ -101,13 +102,61 @@ pub(crate) async fn resolve_chart(
     } else {
         (std::collections::BTreeMap::new(), None)
     };
+    let repository_credential = repository_credential(ctx, deploy).await?;
     let sources = crate::helm::chart::ChartSources {
         helm: &helm,
         registries: &registries,
         files: files.as_ref(),
         env: &ctx.env,
+        repository_credential: repository_credential.as_ref(),
     };
     Ok(crate::helm::chart::resolve(deploy, &project_dir, &ctx.cache_dir(), &sources).await?)
+}
+
+/// `[deploy] repository-username` and `repository-password`, the password
+/// resolved (and so registered with the redactor) when the chart comes
+/// from a repository.
+async fn repository_credential(
+    ctx: &crate::cli::Context,
+    deploy: &crate::config::DeploySection,
+) -> anyhow::Result<Option<crate::helm::chart::RepositoryCredential>> {
+    if deploy.repository.is_none() {
+        return Ok(None);
+    }
+    let (username, reference) = match (&deploy.repository_username, &deploy.repository_password) {
+        (None, None) => return Ok(None),
+        (Some(username), Some(reference)) => (username, reference),
+        (username, _) => {
+            let (set, missing) = if username.is_some() {
+                ("repository-username", "repository-password")
+            } else {
+                ("repository-password", "repository-username")
+            };
+            return Err(anyhow::anyhow!(
+                "`[deploy] {set}` is set without `{missing}`"
+            ))
+            .with_hint(format!("set `{missing}` in `[deploy]` too"))
+            .with_exit_status(ExitStatus::Usage);
+        }
+    };
+    let reference = windlass_secrets::SecretRef::parse(reference)
+        .context("`[deploy] repository-password` is not a secret reference")
+        .with_hint("write it as a reference, e.g. `env://CHARTS_PASSWORD` or `vault://secret/ci/charts#password`")
+        .with_exit_status(ExitStatus::Usage)?;
+    let secrets = windlass_secrets::SecretsConfig::from_effective(&ctx.config)?;
+    let http = windlass_http::HttpConfig::from_settings(&ctx.config.settings.http);
+    let resolver =
+        windlass_secrets::Resolver::new(ctx.env.clone(), ctx.project_dir(), secrets.vault)
+            .with_http(http);
+    let password = resolver
+        .resolve(&reference)
+        .await
+        .context("cannot resolve `[deploy] repository-password`");
+    resolver.close_unless_interrupted().await;
+    Ok(Some(crate::helm::chart::RepositoryCredential {
+        username: username.clone(),
+        password: password?,
+    }))
 }
 
 /// Resolves the chart of a bundle and checks its digest: the same

@@ -12,7 +12,11 @@
 //!   registry's credential (`[image.registries."HOST"]`, or the files
 //!   podman and Docker read) is handed to `helm registry login
 //!   --password-stdin` with a registry configuration of our own, never on
-//!   argv.
+//!   argv. A chart repository's credential (`repository-username` and
+//!   `repository-password`) goes to `helm repo add --password-stdin` into a
+//!   repository configuration of our own, in a private directory removed
+//!   afterwards, and the chart is pulled through that entry: never on argv
+//!   either. Helm sends it to the repository's host only.
 //!
 //! Every archive is kept in the cache under its sha256
 //! (`CACHE/charts/sha256/HEX/NAME-VERSION.tgz`); [`ChartRef::digest`] is
@@ -63,6 +67,16 @@ pub struct ChartSources<'a> {
     pub files: Option<&'a CredentialFiles>,
     /// `SOURCE_DATE_EPOCH` and friends.
     pub env: &'a Environment,
+    /// The credential of `[deploy] repository`, resolved
+    /// (`repository-username` and `repository-password`).
+    pub repository_credential: Option<&'a RepositoryCredential>,
+}
+
+/// A chart repository's user name and password.
+#[derive(Debug, Clone)]
+pub struct RepositoryCredential {
+    pub username: String,
+    pub password: windlass_redact::Secret<String>,
 }
 
 /// Why the chart cannot be had.
@@ -122,6 +136,14 @@ pub enum ChartError {
         #[source]
         source: windlass_image::registry::credentials::CredentialError,
     },
+    #[error("`[deploy] repository` carries credentials in its URL (`{shown}`)")]
+    CredentialsInUrl { shown: String },
+    #[error("cannot add the chart repository `{url}`")]
+    RepositoryAdd {
+        url: String,
+        #[source]
+        source: Box<HelmError>,
+    },
     #[error("`helm pull` of `{chart}` left no single archive in its directory")]
     PullOutput { chart: String },
     #[error(
@@ -138,7 +160,9 @@ pub enum ChartError {
 impl Diagnostic for ChartError {
     fn exit_status(&self) -> ExitStatus {
         match self {
-            Self::Pull { .. } | Self::Login { .. } => ExitStatus::Remote,
+            Self::Pull { .. } | Self::Login { .. } | Self::RepositoryAdd { .. } => {
+                ExitStatus::Remote
+            }
             Self::Write { .. } => ExitStatus::Failure,
             _ => ExitStatus::Usage,
         }
@@ -160,6 +184,13 @@ impl Diagnostic for ChartError {
             Self::Login { .. } | Self::Credential { .. } => Some(
                 "set `username` and `password` in `[image.registries.\"HOST\"]`".to_owned(),
             ),
+            Self::CredentialsInUrl { .. } => Some(
+                "take them out of the URL: set `repository-username` and `repository-password` (a secret reference such as `env://CHARTS_PASSWORD`) in `[deploy]`"
+                    .to_owned(),
+            ),
+            Self::RepositoryAdd { source, .. } => source.hint().or_else(|| {
+                Some("check `repository-username` and `repository-password` in `[deploy]`".to_owned())
+            }),
             Self::Pull { source, .. } => source.hint(),
             _ => None,
         }
@@ -190,6 +221,13 @@ pub async fn resolve(
 ) -> Result<ResolvedChart, ChartError> {
     let chart = deploy.chart.as_deref().ok_or(ChartError::Missing)?;
     if let Some(repository) = &deploy.repository {
+        if url::Url::parse(repository)
+            .is_ok_and(|url| !url.username().is_empty() || url.password().is_some())
+        {
+            return Err(ChartError::CredentialsInUrl {
+                shown: windlass_redact::mask_userinfo(repository).into_owned(),
+            });
+        }
         let version = required_version(deploy, chart)?;
         return pull(
             Remote::Repository {
@@ -545,29 +583,7 @@ async fn pull(
         version: version.to_owned(),
         source: Box::new(source),
     };
-    let mut args: Vec<OsString> = vec!["pull".into()];
-    match remote {
-        Remote::Repository { url, name } => {
-            args.extend([name.into(), "--repo".into(), url.into()]);
-        }
-        Remote::Oci { reference } => {
-            let host = oci_host(reference);
-            let settings = sources.registries.get(&host.to_ascii_lowercase());
-            let registry_config = work.path().join("registry.json");
-            login(&host, settings, &registry_config, work.path(), sources).await?;
-            args.extend([
-                reference.into(),
-                "--registry-config".into(),
-                registry_config.into_os_string(),
-            ]);
-            if settings.is_some_and(|s| s.plain_http) {
-                args.push("--plain-http".into());
-            }
-            if let Some(ca) = settings.and_then(|s| s.ca_file.as_ref()) {
-                args.extend(["--ca-file".into(), ca.as_os_str().into()]);
-            }
-        }
-    }
+    let mut args = pull_source_args(remote, work.path(), sources).await?;
     args.extend([
         "--version".into(),
         version.into(),
@@ -627,6 +643,93 @@ async fn pull(
         },
         archive,
     })
+}
+
+/// `helm pull`'s first arguments: the chart, and the repository
+/// configuration or registry login it is fetched through.
+async fn pull_source_args(
+    remote: Remote<'_>,
+    work: &Path,
+    sources: &ChartSources<'_>,
+) -> Result<Vec<OsString>, ChartError> {
+    let mut args: Vec<OsString> = vec!["pull".into()];
+    match remote {
+        Remote::Repository { url, name } => match sources.repository_credential {
+            None => args.extend([name.into(), "--repo".into(), url.into()]),
+            Some(credential) => {
+                let config = work.join("repositories.yaml");
+                let cache = work.join("repository-cache");
+                add_repository(url, credential, &config, &cache, work, sources).await?;
+                args.extend([
+                    format!("{REPOSITORY_ENTRY}/{name}").into(),
+                    "--repository-config".into(),
+                    config.into_os_string(),
+                    "--repository-cache".into(),
+                    cache.into_os_string(),
+                ]);
+            }
+        },
+        Remote::Oci { reference } => {
+            let host = oci_host(reference);
+            let settings = sources.registries.get(&host.to_ascii_lowercase());
+            let registry_config = work.join("registry.json");
+            login(&host, settings, &registry_config, work, sources).await?;
+            args.extend([
+                reference.into(),
+                "--registry-config".into(),
+                registry_config.into_os_string(),
+            ]);
+            if settings.is_some_and(|s| s.plain_http) {
+                args.push("--plain-http".into());
+            }
+            if let Some(ca) = settings.and_then(|s| s.ca_file.as_ref()) {
+                args.extend(["--ca-file".into(), ca.as_os_str().into()]);
+            }
+        }
+    }
+    Ok(args)
+}
+
+/// The name of the one entry of our own repository configuration.
+const REPOSITORY_ENTRY: &str = "windlass";
+
+/// `helm repo add windlass URL --username U --password-stdin` into
+/// `config` (a private file of our own, not the user's `repositories.yaml`).
+async fn add_repository(
+    url: &str,
+    credential: &RepositoryCredential,
+    config: &Path,
+    cache: &Path,
+    cwd: &Path,
+    sources: &ChartSources<'_>,
+) -> Result<(), ChartError> {
+    let args: Vec<OsString> = vec![
+        "repo".into(),
+        "add".into(),
+        REPOSITORY_ENTRY.into(),
+        url.into(),
+        "--username".into(),
+        credential.username.as_str().into(),
+        "--password-stdin".into(),
+        "--repository-config".into(),
+        config.as_os_str().into(),
+        "--repository-cache".into(),
+        cache.as_os_str().into(),
+    ];
+    run_helm(
+        sources.helm,
+        &args,
+        &Subject::none(),
+        Some(credential.password.clone()),
+        super::READ_TIMEOUT,
+        cwd,
+    )
+    .await
+    .map_err(|source| ChartError::RepositoryAdd {
+        url: url.to_owned(),
+        source: Box::new(source),
+    })?;
+    Ok(())
 }
 
 /// `HOST[:PORT]` of `oci://HOST[:PORT]/REPO/NAME`.
