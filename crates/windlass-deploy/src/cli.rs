@@ -202,7 +202,8 @@ pub fn main(cli: &DeployCli) -> ExitCode {
                 .build()
                 .context("cannot start the async runtime")?;
             runtime.block_on(run(&cli.command, &ctx, &printer))
-        });
+        })
+        .inspect(|outcome| printer.set_step_outputs(&step_outputs(outcome)));
     let result = result.map_err(|error| {
         if windlass_process::Interrupted::find(error.as_ref()).is_some() {
             anyhow::Error::new(windlass_output::Interrupted)
@@ -211,6 +212,20 @@ pub fn main(cli: &DeployCli) -> ExitCode {
         }
     });
     windlass_output::finish(result, &printer)
+}
+
+/// The step outputs of a command in GitHub Actions: the `bundle-id` that
+/// `up`, `promote` or `rollback` deployed (or, with `--dry-run`, made) and
+/// the Helm `revision` the release is at afterwards.
+pub fn step_outputs(outcome: &DeployOutcome) -> Vec<(&'static str, String)> {
+    let DeployOutcome::Promoted(report) = outcome else {
+        return Vec::new();
+    };
+    let mut outputs = vec![("bundle-id", report.bundle.to_string())];
+    if let Some(revision) = report.revision {
+        outputs.push(("revision", revision.to_string()));
+    }
+    outputs
 }
 
 /// Runs one `deploy` command. A promotion handles SIGINT and SIGTERM

@@ -165,7 +165,8 @@ pub fn main(cli: &ImageCli) -> ExitCode {
                 .build()
                 .context("cannot start the async runtime")?;
             runtime.block_on(run(&cli.command, &ctx, &printer))
-        });
+        })
+        .inspect(|outcome| printer.set_step_outputs(&step_outputs(outcome)));
     let result = result.map_err(|error| {
         if windlass_process::Interrupted::find(error.as_ref()).is_some() {
             anyhow::Error::new(windlass_output::Interrupted)
@@ -174,6 +175,25 @@ pub fn main(cli: &ImageCli) -> ExitCode {
         }
     });
     windlass_output::finish(result, &printer)
+}
+
+/// The step outputs of a command in GitHub Actions: the `digest` of the
+/// image pushed, copied or built and its `reference` (pinned,
+/// `REGISTRY/REPO@DIGEST`, or the layout it was written to).
+pub fn step_outputs(outcome: &ImageOutcome) -> Vec<(&'static str, String)> {
+    let (digest, reference) = match outcome {
+        ImageOutcome::Built(r) => match &r.pushed {
+            Some(pushed) => (&pushed.digest, pushed.destination.clone()),
+            None => (&r.digest, r.output.clone()),
+        },
+        ImageOutcome::Pushed(r) | ImageOutcome::Copied(crate::copy::CopyReport(r)) => {
+            (&r.digest, r.destination.clone())
+        }
+        ImageOutcome::Tagged(_) | ImageOutcome::Inspected(_) | ImageOutcome::Pruned(_) => {
+            return Vec::new();
+        }
+    };
+    vec![("digest", digest.to_string()), ("reference", reference)]
 }
 
 /// Runs one `image` command. A SIGINT or SIGTERM stops it where it is

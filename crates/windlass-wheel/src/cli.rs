@@ -141,7 +141,8 @@ pub fn main(cli: &WheelCli) -> ExitCode {
                 .build()
                 .context("cannot start the async runtime")?;
             runtime.block_on(crate::run(&cli.wheel, &ctx, &printer))
-        });
+        })
+        .inspect(|outcome| printer.set_step_outputs(&step_outputs(outcome)));
     // Interrupted with nothing to report (`publish` revoked its token
     // first; a build backend got the signal too): one `interrupted` line
     // and 130. A publish interrupted during its uploads reports what it
@@ -154,6 +155,43 @@ pub fn main(cli: &WheelCli) -> ExitCode {
         }
     });
     windlass_output::finish(result, &printer)
+}
+
+/// The step outputs of a command in GitHub Actions: `build` gives the
+/// `version` it built and its `files` (a JSON list of paths).
+pub fn step_outputs(outcome: &crate::WheelOutcome) -> Vec<(&'static str, String)> {
+    let crate::WheelOutcome::Built(report) = outcome else {
+        return Vec::new();
+    };
+    let files: Vec<String> = report
+        .artifacts
+        .iter()
+        .map(|a| a.path.display().to_string())
+        .collect();
+    let mut outputs = Vec::new();
+    if let Some(version) = report
+        .artifacts
+        .iter()
+        .find_map(|a| version_of(a.path.file_name()?.to_str()?))
+    {
+        outputs.push(("version", version.to_owned()));
+    }
+    outputs.push((
+        "files",
+        serde_json::to_string(&files).unwrap_or_else(|_| "[]".to_owned()),
+    ));
+    outputs
+}
+
+/// The version in a wheel's or sdist's file name (`NAME-VERSION-...whl`,
+/// `NAME-VERSION.tar.gz`; both names have `-` escaped as `_`).
+fn version_of(file_name: &str) -> Option<&str> {
+    if let Some(stem) = file_name.strip_suffix(".whl") {
+        stem.split('-').nth(1)
+    } else {
+        let stem = file_name.strip_suffix(".tar.gz")?;
+        stem.rsplit_once('-').map(|(_, version)| version)
+    }
 }
 
 /// Whether SIGINT or SIGTERM stopped the command: we stopped the work, or
