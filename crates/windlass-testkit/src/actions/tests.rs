@@ -1,0 +1,148 @@
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::expr::{self, Scope};
+use super::{HarnessError, parse_command, parse_file_command};
+
+struct Fixed {
+    contexts: Value,
+    success: bool,
+}
+
+impl Scope for Fixed {
+    fn lookup(&self, context: &str, keys: &[String]) -> Result<Value, HarnessError> {
+        let mut value = self
+            .contexts
+            .get(context)
+            .cloned()
+            .ok_or_else(|| HarnessError(format!("no `{context}`")))?;
+        for key in keys {
+            value = expr::property(&value, key);
+        }
+        Ok(value)
+    }
+
+    fn success(&self) -> bool {
+        self.success
+    }
+}
+
+fn scope() -> Fixed {
+    Fixed {
+        contexts: json!({
+            "inputs": {"command": "check", "empty": "", "download-url": "https://x/dl"},
+            "steps": {"run": {"outputs": {"digest": "sha256:ab", "list": "[\"a\",\"b\"]"}}},
+            "github": {"server_url": "https://github.com", "action_repository": "o/windlass"},
+        }),
+        success: true,
+    }
+}
+
+#[test]
+fn expressions_evaluate_as_the_runner_does() {
+    let cases: &[(&str, Value)] = &[
+        ("inputs.command", json!("check")),
+        ("inputs.empty || 'fallback'", json!("fallback")),
+        ("inputs.command && 'yes'", json!("yes")),
+        ("inputs.command == 'CHECK'", json!(true)),
+        ("inputs.command != 'check'", json!(false)),
+        ("!inputs.empty", json!(true)),
+        ("steps.run.outputs.digest", json!("sha256:ab")),
+        ("steps.run.outputs.missing", Value::Null),
+        ("steps.run.outputs['digest']", json!("sha256:ab")),
+        ("inputs['download-url']", json!("https://x/dl")),
+        (
+            "format('{0}/{1}/{{x}}', github.server_url, 'a')",
+            json!("https://github.com/a/{x}"),
+        ),
+        ("contains(inputs.command, 'HEC')", json!(true)),
+        (
+            "contains(fromJSON(steps.run.outputs.list), 'b')",
+            json!(true),
+        ),
+        (
+            "startsWith(inputs.command, 'ch') && endsWith(inputs.command, 'ck')",
+            json!(true),
+        ),
+        ("fromJSON('{\"a\": [1, 2]}').a[1]", json!(2)),
+        ("toJSON(fromJSON('[1]'))", json!("[\n  1\n]")),
+        ("1 == '1'", json!(true)),
+        ("null == 0", json!(true)),
+        ("(false || 'x') == 'x'", json!(true)),
+        (
+            "success() && !failure() && always() && !cancelled()",
+            json!(true),
+        ),
+        ("'it''s'", json!("it's")),
+    ];
+    for (text, expected) in cases {
+        let value = expr::eval(text, &scope()).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(&value, expected, "{text}");
+    }
+}
+
+#[test]
+fn unsupported_expressions_are_errors_never_empty() {
+    for text in [
+        "nope.x",
+        "join(inputs.command)",
+        "inputs.command < 'z'",
+        "inputs.",
+        "'unterminated",
+        "hashFiles('**')",
+    ] {
+        assert!(expr::eval(text, &scope()).is_err(), "{text}");
+    }
+    assert!(expr::interpolate("a ${{ github }} b", &scope()).is_err());
+    assert!(expr::interpolate("a ${{ inputs.command", &scope()).is_err());
+}
+
+#[test]
+fn interpolation_and_conditions() {
+    let text = expr::interpolate(
+        "${{ github.server_url }}/${{ github.action_repository }}/releases/download",
+        &scope(),
+    )
+    .unwrap();
+    assert_eq!(text, "https://github.com/o/windlass/releases/download");
+    assert_eq!(
+        expr::interpolate("'}}' ${{ '}}' }}", &scope()).unwrap(),
+        "'}}' }}"
+    );
+    assert_eq!(expr::condition_text("${{ failure() }}"), " failure() ");
+    assert!(expr::calls_status_function("failure() || x").unwrap());
+    assert!(!expr::calls_status_function("inputs.x == 'a'").unwrap());
+}
+
+#[test]
+fn file_commands_read_both_forms() {
+    let text = "a=1\nempty=\nm<<EOF\nline 1\nx=y\nEOF\nz=a<<b\n\nh<<D\r\nwin\r\nD\r\n";
+    let entries = parse_file_command(text, "GITHUB_OUTPUT").unwrap();
+    let expected: BTreeMap<String, String> = [
+        ("a", "1"),
+        ("empty", ""),
+        ("m", "line 1\nx=y"),
+        ("z", "a<<b"),
+        ("h", "win"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(entries, expected);
+    for bad in ["novalue\n", "=x\n", "a<<EOF\nnever closed\n"] {
+        assert!(parse_file_command(bad, "GITHUB_OUTPUT").is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn workflow_commands_are_parsed_and_unescaped() {
+    let command =
+        parse_command("::error file=src/a.py,line=3,title=a%3Ab%2Cc::two%0Alines 100%25").unwrap();
+    assert_eq!(command.name, "error");
+    assert_eq!(command.properties["file"], "src/a.py");
+    assert_eq!(command.properties["line"], "3");
+    assert_eq!(command.properties["title"], "a:b,c");
+    assert_eq!(command.message, "two\nlines 100%");
+    assert!(parse_command("plain text").is_none());
+}
