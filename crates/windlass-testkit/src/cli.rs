@@ -417,6 +417,12 @@ impl Run {
             self.stderr.lines().any(|l| l == mask),
             "no `{mask}` on stderr\n{self}"
         );
+        self.assert_no_leak_outside_masks(secret);
+    }
+
+    /// For a run in GitHub Actions: `secret`, in any form, is nowhere in
+    /// stdout or stderr but in `::add-mask::` commands (if at all).
+    pub fn assert_no_leak_outside_masks(&self, secret: &str) {
         let others: String = self
             .stderr
             .lines()
