@@ -221,17 +221,17 @@ fn workflows_match_the_schema_and_use_only_declared_inputs() {
             assert_valid(&validator, &doc, &path);
             for (job_name, job) in doc["jobs"].as_object().unwrap() {
                 for step in job["steps"].as_array().into_iter().flatten() {
-                    let Some(used) = step["uses"].as_str() else {
+                    let Some(action_ref) = step["uses"].as_str() else {
                         continue;
                     };
-                    if !used.contains("/windlass@") {
+                    if !action_ref.contains("/windlass@") {
                         // Third-party actions are pinned by commit.
-                        let reference = used.rsplit_once('@').map(|(_, r)| r).unwrap_or_default();
+                        let reference = action_ref.rsplit_once('@').map(|(_, r)| r).unwrap_or_default();
                         assert!(
                             reference.len() == 40
                                 && reference.bytes().all(|b| b.is_ascii_hexdigit())
-                                || used.starts_with("actions/"),
-                            "{}: {job_name}: `{used}` is not pinned by commit",
+                                || action_ref.starts_with("actions/"),
+                            "{}: {job_name}: `{action_ref}` is not pinned by commit",
                             path.display()
                         );
                         continue;
