@@ -214,14 +214,14 @@ pub fn main(cli: &DeployCli) -> ExitCode {
     windlass_output::finish(result, &printer)
 }
 
-/// The step outputs of a command in GitHub Actions: the `bundle-id` that
-/// `up`, `promote` or `rollback` deployed (or, with `--dry-run`, made) and
-/// the Helm `revision` the release is at afterwards.
+/// The step outputs of a command in GitHub Actions: the `bundle-id` (full,
+/// `sha256:...`) that `up`, `promote` or `rollback` deployed (or, with
+/// `--dry-run`, made) and the Helm `revision` the release is at afterwards.
 pub fn step_outputs(outcome: &DeployOutcome) -> Vec<(&'static str, String)> {
     let DeployOutcome::Promoted(report) = outcome else {
         return Vec::new();
     };
-    let mut outputs = vec![("bundle-id", report.bundle.to_string())];
+    let mut outputs = vec![("bundle-id", report.bundle.as_str().to_owned())];
     if let Some(revision) = report.revision {
         outputs.push(("revision", revision.to_string()));
     }

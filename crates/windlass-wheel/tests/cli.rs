@@ -1125,7 +1125,10 @@ fn build_sets_step_outputs_in_github_actions() {
         files,
         [
             masked.join("demo-1.0.tar.gz").display().to_string(),
-            masked.join("demo-1.0-py3-none-any.whl").display().to_string(),
+            masked
+                .join("demo-1.0-py3-none-any.whl")
+                .display()
+                .to_string(),
         ]
     );
     // Outside GitHub Actions nothing is written.

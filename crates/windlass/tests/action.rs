@@ -226,7 +226,10 @@ fn workflows_match_the_schema_and_use_only_declared_inputs() {
                     };
                     if !action_ref.contains("/windlass@") {
                         // Third-party actions are pinned by commit.
-                        let reference = action_ref.rsplit_once('@').map(|(_, r)| r).unwrap_or_default();
+                        let reference = action_ref
+                            .rsplit_once('@')
+                            .map(|(_, r)| r)
+                            .unwrap_or_default();
                         assert!(
                             reference.len() == 40
                                 && reference.bytes().all(|b| b.is_ascii_hexdigit())
