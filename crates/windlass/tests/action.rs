@@ -170,7 +170,10 @@ fn installed(root: &Path) -> (Action, Job, String) {
 #[test]
 fn action_metadata_matches_the_schema() {
     let path = workspace_root().join("action.yml");
-    assert_valid(&schema("github-action.json"), &yaml_as_json(&path), &path);
+    let validator = schema("github-action.json");
+    assert_valid(&validator, &yaml_as_json(&path), &path);
+    let broken = serde_json::json!({"name": "x", "description": "x", "runs": {"using": "composite", "steps": [{"run": "true"}]}});
+    assert!(!validator.is_valid(&broken), "a run step without a shell");
     let action = Action::load(&workspace_root()).unwrap();
     let inputs: BTreeSet<&str> = action.metadata.inputs.keys().map(String::as_str).collect();
     assert_eq!(
@@ -210,6 +213,7 @@ fn workflows_match_the_schema_and_use_only_declared_inputs() {
     let action = Action::load(&workspace_root()).unwrap();
     let mut names = BTreeSet::new();
     let mut uses = 0;
+    let mut scripts = Vec::new();
     for dir in ["docs/workflows", ".github/workflows"] {
         for entry in fs::read_dir(workspace_root().join(dir)).unwrap() {
             let path = entry.unwrap().path();
@@ -221,6 +225,16 @@ fn workflows_match_the_schema_and_use_only_declared_inputs() {
             assert_valid(&validator, &doc, &path);
             for (job_name, job) in doc["jobs"].as_object().unwrap() {
                 for step in job["steps"].as_array().into_iter().flatten() {
+                    if let Some(script) = step["run"].as_str() {
+                        // Expressions reach scripts through `env:` only.
+                        assert!(
+                            !script.contains("${{"),
+                            "{}: {job_name}: an expression in a script",
+                            path.display()
+                        );
+                        scripts
+                            .push((format!("{}: {job_name}", path.display()), script.to_owned()));
+                    }
                     let Some(action_ref) = step["uses"].as_str() else {
                         continue;
                     };
@@ -263,6 +277,42 @@ fn workflows_match_the_schema_and_use_only_declared_inputs() {
         assert!(names.contains(expected), "no {expected}.yml: {names:?}");
     }
     assert!(uses >= 4, "{uses} uses of the action");
+    // actionlint is not available; shellcheck reads every script as the
+    // runner's bash would run it.
+    for (what, script) in &scripts {
+        shellcheck(what, script);
+    }
+    // The schema does refuse what GitHub refuses.
+    let broken =
+        serde_json::json!({"on": "push", "jobs": {"x": {"runs-on": "ubuntu-latest", "stepz": []}}});
+    assert!(!validator.is_valid(&broken));
+}
+
+fn shellcheck(what: &str, script: &str) {
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    fs::write(
+        tmp.path(),
+        format!("#!/usr/bin/env bash\nset -eo pipefail\n{script}"),
+    )
+    .unwrap();
+    let out = Command::new("shellcheck")
+        .args(["--shell=bash", "--severity=style"])
+        .arg(tmp.path())
+        .output()
+        .expect("shellcheck is installed with the test services (scripts/services.sh install)");
+    assert!(
+        out.status.success(),
+        "{what}: shellcheck:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn the_action_scripts_are_shellcheck_clean() {
+    for script in ["install.sh", "run.sh"] {
+        let path = workspace_root().join("action").join(script);
+        shellcheck(script, &fs::read_to_string(path).unwrap());
+    }
 }
 
 #[test]
