@@ -146,3 +146,147 @@ fn workflow_commands_are_parsed_and_unescaped() {
     assert_eq!(command.message, "two\nlines 100%");
     assert!(parse_command("plain text").is_none());
 }
+
+const ACTION: &str = r###"name: harness test
+description: every runner feature the harness implements
+inputs:
+  who:
+    description: who
+    default: ${{ github.repository }}
+  fail:
+    description: fail the second step
+    default: "false"
+  needed:
+    description: required
+    required: true
+outputs:
+  greeting:
+    description: g
+    value: ${{ steps.one.outputs.greeting }}
+  multi:
+    description: m
+    value: ${{ steps.one.outputs.multi }}
+  after:
+    description: a
+    value: ${{ steps.three.outputs.ran }}
+runs:
+  using: composite
+  steps:
+    - id: one
+      shell: bash
+      env:
+        WHO: ${{ inputs.who }}
+      run: |
+        echo "greeting=hello $WHO" >> "$GITHUB_OUTPUT"
+        printf 'multi<<EOF\nline1\nline2\nEOF\n' >> "$GITHUB_OUTPUT"
+        echo "FROM_ONE=exported" >> "$GITHUB_ENV"
+        mkdir -p "$RUNNER_TEMP/bin"
+        printf '#!/bin/sh\necho tool-ran\n' > "$RUNNER_TEMP/bin/mytool"
+        chmod +x "$RUNNER_TEMP/bin/mytool"
+        echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"
+        echo "early s3cr3t-value"
+        echo "::add-mask::s3cr3t-value"
+        echo "now s3cr3t-value" >&2
+        echo "::add-mask::other-value"
+        echo "::warning file=a.txt,line=2::careful other-value"
+        echo "## summary" >> "$GITHUB_STEP_SUMMARY"
+    - id: two
+      shell: bash
+      working-directory: sub
+      env:
+        FAIL: ${{ inputs.fail }}
+      run: |
+        mytool
+        echo "env=$FROM_ONE in ${PWD##*/}"
+        if [ "$FAIL" = true ]; then exit 7; fi
+    - id: three
+      if: ${{ inputs.fail == 'false' }}
+      shell: bash
+      run: echo "ran=yes" >> "$GITHUB_OUTPUT"
+    - id: four
+      if: failure()
+      shell: bash
+      run: echo "cleanup after failure"
+"###;
+
+fn harness_action() -> (tempfile::TempDir, super::Action, super::Job) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("action");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("action.yml"), ACTION).unwrap();
+    let action = super::Action::load(&dir).unwrap();
+    let job = super::Job::new(&tmp.path().join("job")).unwrap();
+    std::fs::create_dir_all(job.workspace().join("sub")).unwrap();
+    (tmp, action, job)
+}
+
+#[test]
+fn the_harness_runs_steps_as_the_runner_does() {
+    use super::Outcome;
+    let (_tmp, action, job) = harness_action();
+    let run = action.run(&job, &[("needed", "x")]).unwrap();
+    assert!(run.succeeded(), "{}", run.log);
+    assert_eq!(run.outputs["greeting"], "hello example/project");
+    assert_eq!(run.outputs["multi"], "line1\nline2");
+    assert_eq!(run.outputs["after"], "yes");
+    assert_eq!(run.env["FROM_ONE"], "exported");
+    // $GITHUB_PATH reached the next step; $GITHUB_ENV too; the step ran in
+    // its working-directory.
+    assert!(
+        run.log.contains("tool-ran\nenv=exported in sub\n"),
+        "{}",
+        run.log
+    );
+    // Masks apply to what comes after them, on both streams.
+    assert!(run.log.contains("early s3cr3t-value\n"), "{}", run.log);
+    assert!(run.log.contains("now ***\n"), "{}", run.log);
+    assert!(!run.log.contains("::add-mask::"), "{}", run.log);
+    let seen: Vec<(&str, bool)> = run
+        .masks
+        .iter()
+        .map(|m| (m.value.as_str(), m.seen_before))
+        .collect();
+    assert_eq!(seen, [("s3cr3t-value", true), ("other-value", false)]);
+    let warning = run.commands.iter().find(|c| c.name == "warning").unwrap();
+    assert_eq!(warning.message, "careful ***");
+    assert_eq!(warning.properties["line"], "2");
+    assert_eq!(run.summary, "## summary\n");
+    let outcomes: Vec<Outcome> = run.steps.iter().map(|s| s.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Success,
+            Outcome::Success,
+            Outcome::Success,
+            Outcome::Skipped
+        ]
+    );
+}
+
+#[test]
+fn a_failed_step_skips_the_rest_but_failure_steps() {
+    use super::Outcome;
+    let (_tmp, action, job) = harness_action();
+    let run = action
+        .run(&job, &[("needed", "x"), ("fail", "true")])
+        .unwrap();
+    assert!(!run.succeeded());
+    assert_eq!(run.step("two").exit_code, Some(7));
+    assert_eq!(run.step("three").outcome, Outcome::Skipped);
+    assert_eq!(run.step("four").outcome, Outcome::Success);
+    assert!(run.log.contains("cleanup after failure"), "{}", run.log);
+    assert_eq!(run.outputs["after"], "");
+}
+
+#[test]
+fn inputs_the_action_does_not_declare_or_require_are_errors() {
+    let (_tmp, action, job) = harness_action();
+    assert!(
+        action.run(&job, &[]).is_err(),
+        "a required input is missing"
+    );
+    assert!(
+        action.run(&job, &[("needed", "x"), ("typo", "y")]).is_err(),
+        "an undeclared input"
+    );
+}
