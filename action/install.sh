@@ -129,7 +129,7 @@ install_release() {
     url="$base/v$version/$name.$archive_ext"
     work=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/windlass-install.XXXXXX")
     echo "downloading $url"
-    curl --fail --silent --show-error --location --retry 3 \
+    curl --fail --silent --show-error --location --retry 3 --connect-timeout 30 \
         --proto '=https,file' --proto-redir '=https' \
         --output "$work/$name.$archive_ext" "$url" ||
         fail "cannot download $url"

@@ -674,3 +674,77 @@ fn an_image_push_sets_the_digest_output() {
     assert!(mask.is_some_and(|m| !m.seen_before), "{}", describe(&run));
     windlass_testkit::assert_no_leak(run.everything_but_masks().as_bytes(), &password);
 }
+
+/// `install: cargo` runs `cargo install --locked` on the action's own
+/// source into the runner's temp directory and puts its `bin` on PATH (a
+/// stand-in `cargo` records the call and installs the built binary).
+#[test]
+fn install_cargo_builds_the_actions_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let action = action_copy(root, "# no pins: cargo needs none\n");
+    let fake = root.join("fake-bin");
+    fs::create_dir_all(&fake).unwrap();
+    let log = root.join("cargo-args");
+    fs::write(
+        fake.join("cargo"),
+        format!(
+            "#!/usr/bin/env bash\nset -eu\nprintf '%s\\n' \"$@\" > '{log}'\nroot=${{@: -1}}\nmkdir -p \"$root/bin\"\ncp '{bin}' \"$root/bin/windlass\"\n",
+            log = log.display(),
+            bin = assert_cmd::cargo::cargo_bin("windlass").display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(fake.join("cargo"))
+        .status()
+        .unwrap();
+    let mut job = job(root);
+    job.path = format!("{}:{}", fake.display(), path_without_windlass()).into();
+    let run = action
+        .run(&job, &[("command", "--version"), ("install", "cargo")])
+        .unwrap();
+    assert!(run.succeeded(), "{}", describe(&run));
+    let installed_to = job.root.join("temp/windlass-cargo");
+    let args = fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        args,
+        format!(
+            "install\n--locked\n--path\n{}/crates/windlass\n--root\n{}\n",
+            action.dir.display(),
+            installed_to.display()
+        )
+    );
+    assert_eq!(run.path, [installed_to.join("bin").display().to_string()]);
+    assert!(run.log.contains("windlass 0.1.0"), "{}", describe(&run));
+    // Anything else is refused before anything is installed.
+    let run = action
+        .run(&job, &[("command", "--version"), ("install", "brew")])
+        .unwrap();
+    assert_refused(&run, &job, "install must be `release` or `cargo`");
+}
+
+/// Without `download-url`, the archive comes from this action's
+/// repository's releases on the GitHub server; when the runner leaves
+/// `github.action_repository` empty, the repository is read from the
+/// action's path (`_actions/OWNER/REPO/REF`). Offline here: the proxy
+/// refuses, and the error names the URL.
+#[test]
+fn the_default_download_url_is_the_actions_releases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let action = action_copy(root, &pinned(&"1".repeat(64)));
+    let (_, target) = target();
+    let expected = format!(
+        "cannot download https://github.com/example/windlass/releases/download/v{VERSION}/windlass-{VERSION}-{target}.tar.gz"
+    );
+    for repository in ["example/windlass", ""] {
+        let job = job(root)
+            .github("action_repository", repository)
+            .env("https_proxy", "http://127.0.0.1:9")
+            .env("HTTPS_PROXY", "http://127.0.0.1:9");
+        let run = action.run(&job, &[("command", "--version")]).unwrap();
+        assert_refused(&run, &job, &expected);
+    }
+}
