@@ -528,6 +528,8 @@ impl<'a> Runner<'a> {
             let value = expr::interpolate(&text, self)?;
             env.insert(name.clone(), value);
         }
+        // The step's own `env` is part of the `env` context of its script.
+        self.env_context = env.clone();
         let script = expr::interpolate(&step.run, self)?;
         let workspace = self.job.workspace();
         let cwd = match &step.working_directory {

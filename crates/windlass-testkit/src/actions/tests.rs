@@ -197,6 +197,7 @@ runs:
         FAIL: ${{ inputs.fail }}
       run: |
         mytool
+        echo "fail=${{ env.FAIL }}"
         echo "env=$FROM_ONE in ${PWD##*/}"
         if [ "$FAIL" = true ]; then exit 7; fi
     - id: three
@@ -233,7 +234,8 @@ fn the_harness_runs_steps_as_the_runner_does() {
     // $GITHUB_PATH reached the next step; $GITHUB_ENV too; the step ran in
     // its working-directory.
     assert!(
-        run.log.contains("tool-ran\nenv=exported in sub\n"),
+        run.log
+            .contains("tool-ran\nfail=false\nenv=exported in sub\n"),
         "{}",
         run.log
     );
