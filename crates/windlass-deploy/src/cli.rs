@@ -195,8 +195,26 @@ pub fn main(cli: &DeployCli) -> ExitCode {
     windlass_output::run_command(&printer, || {
         let ctx = Context::load(cli.config.as_deref())?;
         let printer = &printer;
-        Ok(async move { run(&cli.command, &ctx, printer).await })
+        Ok(async move {
+            run(&cli.command, &ctx, printer)
+                .await
+                .inspect(|outcome| printer.set_step_outputs(&step_outputs(outcome)))
+        })
     })
+}
+
+/// The step outputs of a command in GitHub Actions: the `bundle-id` (full,
+/// `sha256:...`) that `up`, `promote` or `rollback` deployed (or, with
+/// `--dry-run`, made) and the Helm `revision` the release is at afterwards.
+pub fn step_outputs(outcome: &DeployOutcome) -> Vec<(&'static str, String)> {
+    let DeployOutcome::Promoted(report) = outcome else {
+        return Vec::new();
+    };
+    let mut outputs = vec![("bundle-id", report.bundle.as_str().to_owned())];
+    if let Some(revision) = report.revision {
+        outputs.push(("revision", revision.to_string()));
+    }
+    outputs
 }
 
 /// Runs one `deploy` command. A promotion handles SIGINT and SIGTERM

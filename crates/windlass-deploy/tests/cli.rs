@@ -1063,3 +1063,40 @@ fn the_callers_helm_variables_do_not_redirect_the_release() {
     ]);
     assert!(stray.trim().is_empty(), "a release in {elsewhere}: {stray}");
 }
+
+/// Inside GitHub Actions `up` and `promote` set the step outputs
+/// `bundle-id` and `revision` in `$GITHUB_OUTPUT` (heredoc entries).
+#[test]
+fn up_and_promote_set_step_outputs_in_github_actions() {
+    let project = Project::new("cli-outputs", &[("dev", ""), ("staging", "from = \"dev\"")]);
+    let outputs = project.dir.path().join("github_output");
+    let entries = |args: &[&str]| {
+        std::fs::write(&outputs, "").unwrap();
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let run = project
+            .cli()
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &outputs)
+            .args(&all)
+            .run();
+        assert_eq!(run.code, 0, "{args:?}\n{}", run.stderr);
+        let text = std::fs::read_to_string(&outputs).unwrap();
+        assert!(text.starts_with("bundle-id<<ghadelimiter_"), "{text}");
+        let entries =
+            windlass_testkit::actions::parse_file_command(&text, "GITHUB_OUTPUT").unwrap();
+        (run.json()["data"].clone(), entries)
+    };
+    let (up, up_outputs) = entries(&["up", "dev", "--image", &image(DIGEST_A)]);
+    assert_eq!(up_outputs["bundle-id"], up["bundle"].as_str().unwrap());
+    assert_eq!(up_outputs["revision"], up["revision"].to_string());
+    let (promoted, promoted_outputs) = entries(&["promote", "dev", "staging"]);
+    assert_eq!(
+        promoted_outputs["bundle-id"],
+        up["bundle"].as_str().unwrap()
+    );
+    assert_eq!(
+        promoted_outputs["revision"],
+        promoted["revision"].to_string()
+    );
+}

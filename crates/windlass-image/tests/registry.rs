@@ -787,3 +787,35 @@ async fn an_index_is_pushed_whole_and_pulled_per_platform() {
     assert!(pulled.has_blob(&layers[0].1), "the amd64 layer is there");
     assert!(!pulled.has_blob(&layers[1].1), "the arm64 layer is not");
 }
+
+/// Inside GitHub Actions `push` and `copy` set the step outputs `digest`
+/// and `reference` (pinned) in `$GITHUB_OUTPUT`, as heredoc entries.
+#[test]
+fn push_and_copy_set_step_outputs_in_github_actions() {
+    let services = Services::load();
+    let registries = services.registries();
+    let tmp = tempfile::tempdir().unwrap();
+    let (digest, _) = make_layout(&tmp.path().join("img"), "v1", &[10_000], 7);
+    let outputs = tmp.path().join("github_output");
+    let repo = format!("{}/{}", registries.open, unique("outputs"));
+    let pushed = format!("{repo}:v1");
+    let copied = format!("{repo}:v2");
+    for args in [
+        ["push", "oci:img:v1", pushed.as_str()],
+        ["copy", pushed.as_str(), copied.as_str()],
+    ] {
+        std::fs::write(&outputs, "").unwrap();
+        let run = cli(tmp.path())
+            .args(args)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &outputs)
+            .run();
+        assert_eq!(run.code, 0, "{run}");
+        let text = std::fs::read_to_string(&outputs).unwrap();
+        assert!(text.starts_with("digest<<ghadelimiter_"), "{text}");
+        let entries =
+            windlass_testkit::actions::parse_file_command(&text, "GITHUB_OUTPUT").unwrap();
+        assert_eq!(entries["digest"], digest.to_string(), "{args:?}");
+        assert_eq!(entries["reference"], format!("{repo}@{digest}"), "{args:?}");
+    }
+}

@@ -300,6 +300,11 @@ impl GitHub {
             .map_err(GitHubError::Command)
     }
 
+    /// Whether the step has an output file (`$GITHUB_OUTPUT`).
+    pub fn has_output(&self) -> bool {
+        self.output.is_some()
+    }
+
     /// Sets a step output (`$GITHUB_OUTPUT`); the value is redacted.
     pub fn set_output(&self, name: &str, value: &str) -> Result<(), GitHubError> {
         let entry = heredoc(

@@ -134,8 +134,18 @@ pub fn stderr() -> windlass_redact::RedactingWriter<std::io::Stderr> {
 
 /// What every Windlass binary does first: registers the credentials found in
 /// well-known environment variables ([`windlass_redact::AMBIENT_SECRET_VARS`])
-/// with the redactor, and installs the panic hook.
+/// with the redactor, and installs the panic hook. In a GitHub Actions step
+/// it also has every secret registered from then on masked in the runner's
+/// log (`::add-mask::` on stderr) the moment it is registered.
 pub fn startup() {
+    // In GitHub Actions every secret is masked in the runner's log as it is
+    // registered, before anything could print it (and so before a child
+    // that gets it through its environment runs).
+    if let Some(github) = github::GitHub::detect() {
+        windlass_redact::global().on_register(move |secret| {
+            let _ = github.add_mask(&windlass_redact::Secret::new(secret.to_owned()));
+        });
+    }
     windlass_redact::global().register_ambient(|name| owned::var(name).filter(|v| !v.is_empty()));
     install_panic_hook();
 }

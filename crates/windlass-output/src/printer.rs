@@ -248,6 +248,21 @@ impl Printer {
         self.github.as_ref()
     }
 
+    /// Sets the step outputs of a command (`$GITHUB_OUTPUT`, values
+    /// redacted), in a GitHub Actions step that has an output file; nothing
+    /// elsewhere. An output that cannot be written is a warning: the
+    /// command's own work is done.
+    pub fn set_step_outputs(&self, outputs: &[(&str, String)]) {
+        let Some(github) = self.github.as_ref().filter(|g| g.has_output()) else {
+            return;
+        };
+        for (name, value) in outputs {
+            if let Err(error) = github.set_output(name, value) {
+                self.warn(&format!("cannot set the step output `{name}`: {error}"));
+            }
+        }
+    }
+
     /// The logging configuration for [`init_tracing`](crate::init_tracing).
     pub fn log_config(&self) -> LogConfig {
         LogConfig {

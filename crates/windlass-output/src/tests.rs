@@ -1265,3 +1265,42 @@ fn errors_are_one_sentence_and_the_chain_is_for_verbose() {
       caused by: Connection refused (os error 111)
     ");
 }
+
+/// `set_step_outputs` writes heredoc entries, redacted, in a step with an
+/// output file; a step without one gets nothing and no warning.
+#[test]
+fn step_outputs_are_written_only_where_the_step_has_an_output_file() {
+    let secret = Secret::registered("step-output-s3cret".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let (github, commands) = github_in(dir.path());
+    let printer = Printer::builder(&OutputArgs::default(), "image push")
+        .stdout(Capture::new())
+        .stderr(Capture::new())
+        .github(Some(github))
+        .build();
+    printer.set_step_outputs(&[
+        ("digest", "sha256:abc".to_owned()),
+        ("reference", format!("host/{}@sha256:abc", secret.expose())),
+    ]);
+    let text = std::fs::read_to_string(dir.path().join("output")).unwrap();
+    let entries: Vec<&str> = text.lines().collect();
+    assert_eq!(entries.len(), 6, "{text}");
+    assert!(entries[0].starts_with("digest<<ghadelimiter_"), "{text}");
+    assert_eq!(entries[1], "sha256:abc");
+    assert!(entries[3].starts_with("reference<<ghadelimiter_"), "{text}");
+    assert_eq!(entries[4], "host/****@sha256:abc");
+    assert!(commands.contents().is_empty(), "{}", commands.contents());
+
+    let stderr = Capture::new();
+    let without = GitHub::from_env(
+        |name| (name == "GITHUB_ACTIONS").then(|| "true".into()),
+        io::sink(),
+    );
+    let printer = Printer::builder(&OutputArgs::default(), "image push")
+        .stdout(Capture::new())
+        .stderr(stderr.clone())
+        .github(without)
+        .build();
+    printer.set_step_outputs(&[("digest", "sha256:abc".to_owned())]);
+    assert!(stderr.contents().is_empty(), "{}", stderr.contents());
+}

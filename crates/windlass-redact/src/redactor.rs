@@ -40,7 +40,12 @@ struct Inner {
     compiled: Option<Arc<Compiled>>,
     /// Whether patterns were added since `compiled` was built.
     stale: bool,
+    /// Told of every newly registered secret (see [`Redactor::on_register`]).
+    observer: Option<Observer>,
 }
+
+/// What [`Redactor::on_register`] calls.
+type Observer = Arc<dyn Fn(&str) + Send + Sync>;
 
 struct Compiled {
     /// Finds plain matches fast, so that text without any secret is
@@ -85,13 +90,31 @@ impl Redactor {
             return;
         }
         let forms = forms::of(secret);
-        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        let before = (inner.plain.len(), inner.wrapped.len());
-        inner.plain.extend(forms.plain);
-        inner.wrapped.extend(forms.wrapped);
-        if (inner.plain.len(), inner.wrapped.len()) != before {
-            inner.stale = true;
+        let observer = {
+            let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+            let before = (inner.plain.len(), inner.wrapped.len());
+            inner.plain.extend(forms.plain);
+            inner.wrapped.extend(forms.wrapped);
+            if (inner.plain.len(), inner.wrapped.len()) == before {
+                None
+            } else {
+                inner.stale = true;
+                inner.observer.clone()
+            }
+        };
+        // Outside the lock: the observer may print, and printing redacts.
+        if let Some(observer) = observer {
+            observer(secret);
         }
+    }
+
+    /// Calls `observer` with the raw value of every secret registered from
+    /// now on (once per new value), before `register` returns: in GitHub
+    /// Actions, `windlass-output` tells the runner to mask it there, before
+    /// anything can print it. Replaces an earlier observer.
+    pub fn on_register(&self, observer: impl Fn(&str) + Send + Sync + 'static) {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        inner.observer = Some(Arc::new(observer));
     }
 
     /// Whether no secret is registered.

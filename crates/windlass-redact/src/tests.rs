@@ -714,3 +714,27 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_observer_hears_each_new_secret_once_and_may_redact() {
+    use std::sync::{Arc, Mutex};
+    let redactor = Redactor::new();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let (sink, inside) = (Arc::clone(&heard), redactor.clone());
+    redactor.on_register(move |secret| {
+        // Printing redacts: the observer runs outside the redactor's lock.
+        let shown = inside.redact(&format!("got {secret}")).into_owned();
+        sink.lock().unwrap().push((secret.to_owned(), shown));
+    });
+    for secret in ["first-secret", "first-secret", "", "second-secret"] {
+        redactor.register(secret);
+    }
+    let heard = heard.lock().unwrap().clone();
+    assert_eq!(
+        heard,
+        [
+            ("first-secret".to_owned(), "got ****".to_owned()),
+            ("second-secret".to_owned(), "got ****".to_owned()),
+        ]
+    );
+}

@@ -407,6 +407,31 @@ impl Run {
         crate::assert_no_leak(self.stdout.as_bytes(), secret);
         crate::assert_no_leak(self.stderr.as_bytes(), secret);
     }
+
+    /// For a run in GitHub Actions: `secret` is on stderr only in its
+    /// `::add-mask::` command (which the runner reads and hides), and in no
+    /// other form anywhere in stdout or stderr.
+    pub fn assert_masked_only(&self, secret: &str) {
+        let mask = format!("::add-mask::{secret}");
+        assert!(
+            self.stderr.lines().any(|l| l == mask),
+            "no `{mask}` on stderr\n{self}"
+        );
+        self.assert_no_leak_outside_masks(secret);
+    }
+
+    /// For a run in GitHub Actions: `secret`, in any form, is nowhere in
+    /// stdout or stderr but in `::add-mask::` commands (if at all).
+    pub fn assert_no_leak_outside_masks(&self, secret: &str) {
+        let others: String = self
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        crate::assert_no_leak(self.stdout.as_bytes(), secret);
+        crate::assert_no_leak(others.as_bytes(), secret);
+    }
 }
 
 impl From<Output> for Run {

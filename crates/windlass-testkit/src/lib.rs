@@ -14,6 +14,7 @@
 //! configuration of every property test. [`serde_fields`] lists a serde
 //! struct's fields, so a test can check that the docs name them all;
 //! [`assert_generated`] keeps a checked-in generated file current.
+//! [`actions`] runs a composite GitHub Action's steps as the runner does.
 //! [`cli`] is the one harness of the CLI tests (run a binary hermetically,
 //! or start it and signal it, the snapshot format, the insta filters);
 //! [`Bao`] has the Vault fixture steps (`kv_put`, `create_token`,
@@ -43,6 +44,7 @@ pub fn var_os(name: &str) -> Option<std::ffi::OsString> {
     std::env::var_os(name)
 }
 
+pub mod actions;
 pub mod cli;
 mod fields;
 mod generated;

@@ -1087,3 +1087,57 @@ fn a_setup_py_only_build_never_sees_credentials() {
         windlass_testkit::assert_no_leak_in_dir(dir.path(), secret);
     }
 }
+
+/// Inside GitHub Actions `build` sets the step outputs `version` and
+/// `files` (a JSON list) in `$GITHUB_OUTPUT`, as heredoc entries, redacted:
+/// a secret in the output path shows as `****`.
+#[test]
+fn build_sets_step_outputs_in_github_actions() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        &[
+            ("pyproject.toml", GOOD),
+            ("README.md", "# hi\n"),
+            ("demo/__init__.py", ""),
+        ],
+    );
+    let canary = windlass_testkit::canary("wheel-output");
+    let out = tmp.path().join(&canary).join("dist");
+    let outputs = tmp.path().join("github_output");
+    std::fs::write(&outputs, "").unwrap();
+    let built = wheel(tmp.path())
+        .args(["build", "--backend", "native", "--out"])
+        .arg(&out)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("TWINE_PASSWORD", &canary)
+        .run();
+    assert_eq!(built.code, 0, "{built}");
+    let text = std::fs::read_to_string(&outputs).unwrap();
+    assert!(text.starts_with("version<<ghadelimiter_"), "{text}");
+    windlass_testkit::assert_no_leak(text.as_bytes(), &canary);
+    let entries = windlass_testkit::actions::parse_file_command(&text, "GITHUB_OUTPUT").unwrap();
+    assert_eq!(entries["version"], "1.0", "{text}");
+    let files: Vec<String> = serde_json::from_str(&entries["files"]).unwrap();
+    let masked = tmp.path().join("****").join("dist");
+    assert_eq!(
+        files,
+        [
+            masked.join("demo-1.0.tar.gz").display().to_string(),
+            masked
+                .join("demo-1.0-py3-none-any.whl")
+                .display()
+                .to_string(),
+        ]
+    );
+    // Outside GitHub Actions nothing is written.
+    std::fs::write(&outputs, "").unwrap();
+    let plain = wheel(tmp.path())
+        .args(["build", "--backend", "native", "--out"])
+        .arg(&out)
+        .env("GITHUB_OUTPUT", &outputs)
+        .run();
+    assert_eq!(plain.code, 0, "{plain}");
+    assert_eq!(std::fs::read_to_string(&outputs).unwrap(), "");
+}
