@@ -16,7 +16,9 @@
 #   env      (re)write the env file that tests read and print its path
 #   clean    delete the namespaces earlier test runs left in the Kubernetes
 #            cluster (label windlass-test; the fake node's pods are shared),
-#            without waiting for them to go
+#            without waiting for them to go, and the images earlier runs left
+#            in the tests' podman storage (vfs keeps a full copy of each
+#            layer, so they add up to gigabytes within a few runs)
 #
 # State lives outside the checkout:
 #   WINDLASS_STATE_DIR  default ${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev
@@ -1083,6 +1085,10 @@ cmd_env() {
 cmd_clean() {
   KUBECONFIG=$KUBECONFIG_FILE "$KUBECTL" --context "$KUBE_CONTEXT" delete namespace \
     -l windlass-test=true --wait=false --ignore-not-found >/dev/null
+  if command -v podman >/dev/null && [[ -f $CONTAINERS_STORAGE_CONF ]]; then
+    CONTAINERS_CONF=$CONTAINERS_CONF CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF \
+      podman rmi --all --force >/dev/null 2>&1 || true
+  fi
 }
 
 main() {
