@@ -148,6 +148,20 @@ impl Outcome for DeployOutcome {
             Self::Metrics(r) => r.exit_status(),
         }
     }
+
+    /// The step outputs of a command in GitHub Actions: the `bundle-id` (full,
+    /// `sha256:...`) that `up`, `promote` or `rollback` deployed (or, with
+    /// `--dry-run`, made) and the Helm `revision` the release is at afterwards.
+    fn step_outputs(&self) -> Vec<(&'static str, String)> {
+        let DeployOutcome::Promoted(report) = self else {
+            return Vec::new();
+        };
+        let mut outputs = vec![("bundle-id", report.bundle.as_str().to_owned())];
+        if let Some(revision) = report.revision {
+            outputs.push(("revision", revision.to_string()));
+        }
+        outputs
+    }
 }
 
 /// What each `deploy` command prints with `--json`.
@@ -195,26 +209,8 @@ pub fn main(cli: &DeployCli) -> ExitCode {
     windlass_output::run_command(&printer, || {
         let ctx = Context::load(cli.config.as_deref())?;
         let printer = &printer;
-        Ok(async move {
-            run(&cli.command, &ctx, printer)
-                .await
-                .inspect(|outcome| printer.set_step_outputs(&step_outputs(outcome)))
-        })
+        Ok(async move { run(&cli.command, &ctx, printer).await })
     })
-}
-
-/// The step outputs of a command in GitHub Actions: the `bundle-id` (full,
-/// `sha256:...`) that `up`, `promote` or `rollback` deployed (or, with
-/// `--dry-run`, made) and the Helm `revision` the release is at afterwards.
-pub fn step_outputs(outcome: &DeployOutcome) -> Vec<(&'static str, String)> {
-    let DeployOutcome::Promoted(report) = outcome else {
-        return Vec::new();
-    };
-    let mut outputs = vec![("bundle-id", report.bundle.as_str().to_owned())];
-    if let Some(revision) = report.revision {
-        outputs.push(("revision", revision.to_string()));
-    }
-    outputs
 }
 
 /// Runs one `deploy` command. A promotion handles SIGINT and SIGTERM

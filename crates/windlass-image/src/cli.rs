@@ -119,6 +119,25 @@ impl Outcome for ImageOutcome {
             Self::Pruned(r) => r.exit_status(),
         }
     }
+
+    /// The step outputs of a command in GitHub Actions: the `digest` of the
+    /// image pushed, copied or built and its `reference` (pinned,
+    /// `REGISTRY/REPO@DIGEST`, or the layout it was written to).
+    fn step_outputs(&self) -> Vec<(&'static str, String)> {
+        let (digest, reference) = match self {
+            ImageOutcome::Built(r) => match &r.pushed {
+                Some(pushed) => (&pushed.digest, pushed.destination.clone()),
+                None => (&r.digest, r.output.clone()),
+            },
+            ImageOutcome::Pushed(r) | ImageOutcome::Copied(crate::copy::CopyReport(r)) => {
+                (&r.digest, r.destination.clone())
+            }
+            ImageOutcome::Tagged(_) | ImageOutcome::Inspected(_) | ImageOutcome::Pruned(_) => {
+                return Vec::new();
+            }
+        };
+        vec![("digest", digest.to_string()), ("reference", reference)]
+    }
 }
 
 /// What each `image` command prints with `--json`.
@@ -158,31 +177,8 @@ pub fn main(cli: &ImageCli) -> ExitCode {
     windlass_output::run_command(&printer, || {
         let ctx = Context::load(cli.config.as_deref())?;
         let printer = &printer;
-        Ok(async move {
-            run(&cli.command, &ctx, printer)
-                .await
-                .inspect(|outcome| printer.set_step_outputs(&step_outputs(outcome)))
-        })
+        Ok(async move { run(&cli.command, &ctx, printer).await })
     })
-}
-
-/// The step outputs of a command in GitHub Actions: the `digest` of the
-/// image pushed, copied or built and its `reference` (pinned,
-/// `REGISTRY/REPO@DIGEST`, or the layout it was written to).
-pub fn step_outputs(outcome: &ImageOutcome) -> Vec<(&'static str, String)> {
-    let (digest, reference) = match outcome {
-        ImageOutcome::Built(r) => match &r.pushed {
-            Some(pushed) => (&pushed.digest, pushed.destination.clone()),
-            None => (&r.digest, r.output.clone()),
-        },
-        ImageOutcome::Pushed(r) | ImageOutcome::Copied(crate::copy::CopyReport(r)) => {
-            (&r.digest, r.destination.clone())
-        }
-        ImageOutcome::Tagged(_) | ImageOutcome::Inspected(_) | ImageOutcome::Pruned(_) => {
-            return Vec::new();
-        }
-    };
-    vec![("digest", digest.to_string()), ("reference", reference)]
 }
 
 /// Runs one `image` command. A SIGINT or SIGTERM stops it where it is

@@ -66,6 +66,14 @@ pub trait Outcome: Serialize {
     fn exit_status(&self) -> ExitStatus {
         ExitStatus::Success
     }
+
+    /// The step outputs the result sets in GitHub Actions
+    /// (`$GITHUB_OUTPUT`, through [`Printer::set_step_outputs`] when
+    /// [`finish`] reports it): name and value pairs such as an image's
+    /// `digest`. None by default.
+    fn step_outputs(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 impl Outcome for () {}
@@ -555,21 +563,30 @@ impl std::fmt::Debug for PrinterBuilder {
     }
 }
 
-/// Ends `main`: prints the outcome or the error once, and returns the exit
-/// code. A broken pipe on stdout exits 0 without a word.
+/// Ends `main`: sets the outcome's step outputs in GitHub Actions, prints
+/// the outcome or the error once, and returns the exit code. A broken pipe
+/// on stdout exits 0 without a word.
 pub fn finish<T: Outcome>(result: anyhow::Result<T>, printer: &Printer) -> ExitCode {
     let status = match result {
-        Ok(outcome) => match printer.report(&outcome) {
-            Ok(status) => status,
-            Err(error) if is_stdout_closed(&error) => ExitStatus::Success,
-            Err(error) => {
-                printer.report_error(&anyhow::Error::new(error).context("cannot write the output"))
-            }
-        },
+        Ok(outcome) => {
+            printer.set_step_outputs(&outcome.step_outputs());
+            report_or_closed(printer, &outcome)
+        }
         Err(error) if is_broken_pipe(&error) => ExitStatus::Success,
         Err(error) => printer.report_error(&error),
     };
     status.into()
+}
+
+/// Prints the outcome; stdout closed by the reader is success.
+fn report_or_closed<T: Outcome>(printer: &Printer, outcome: &T) -> ExitStatus {
+    match printer.report(outcome) {
+        Ok(status) => status,
+        Err(error) if is_stdout_closed(&error) => ExitStatus::Success,
+        Err(error) => {
+            printer.report_error(&anyhow::Error::new(error).context("cannot write the output"))
+        }
+    }
 }
 
 /// Whether the error comes from writing to our own stdout after its reader

@@ -140,7 +140,6 @@ pub fn main(cli: &WheelCli) -> ExitCode {
             // uploads reports what it did instead, through its outcome.
             crate::run(&cli.wheel, &ctx, printer)
                 .await
-                .inspect(|outcome| printer.set_step_outputs(&step_outputs(outcome)))
                 .map_err(|error| {
                     if child_interrupted(&error) {
                         anyhow::Error::new(windlass_output::Interrupted)
@@ -152,35 +151,9 @@ pub fn main(cli: &WheelCli) -> ExitCode {
     })
 }
 
-/// The step outputs of a command in GitHub Actions: `build` gives the
-/// `version` it built and its `files` (a JSON list of paths).
-pub fn step_outputs(outcome: &crate::WheelOutcome) -> Vec<(&'static str, String)> {
-    let crate::WheelOutcome::Built(report) = outcome else {
-        return Vec::new();
-    };
-    let files: Vec<String> = report
-        .artifacts
-        .iter()
-        .map(|a| a.path.display().to_string())
-        .collect();
-    let mut outputs = Vec::new();
-    if let Some(version) = report
-        .artifacts
-        .iter()
-        .find_map(|a| version_of(a.path.file_name()?.to_str()?))
-    {
-        outputs.push(("version", version.to_owned()));
-    }
-    outputs.push((
-        "files",
-        serde_json::to_string(&files).unwrap_or_else(|_| "[]".to_owned()),
-    ));
-    outputs
-}
-
 /// The version in a wheel's or sdist's file name (`NAME-VERSION-...whl`,
 /// `NAME-VERSION.tar.gz`; both names have `-` escaped as `_`).
-fn version_of(file_name: &str) -> Option<&str> {
+pub(crate) fn version_of(file_name: &str) -> Option<&str> {
     if let Some(stem) = file_name.strip_suffix(".whl") {
         stem.split('-').nth(1)
     } else {

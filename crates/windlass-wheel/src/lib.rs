@@ -202,6 +202,32 @@ impl Outcome for WheelOutcome {
             _ => ExitStatus::Success,
         }
     }
+
+    /// The step outputs of a command in GitHub Actions: `build` gives the
+    /// `version` it built and its `files` (a JSON list of paths).
+    fn step_outputs(&self) -> Vec<(&'static str, String)> {
+        let Self::Built(report) = self else {
+            return Vec::new();
+        };
+        let files: Vec<String> = report
+            .artifacts
+            .iter()
+            .map(|a| a.path.display().to_string())
+            .collect();
+        let mut outputs = Vec::new();
+        if let Some(version) = report
+            .artifacts
+            .iter()
+            .find_map(|a| cli::version_of(a.path.file_name()?.to_str()?))
+        {
+            outputs.push(("version", version.to_owned()));
+        }
+        outputs.push((
+            "files",
+            serde_json::to_string(&files).unwrap_or_else(|_| "[]".to_owned()),
+        ));
+        outputs
+    }
 }
 
 /// Runs a `windlass wheel` command with its configuration.
