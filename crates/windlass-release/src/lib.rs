@@ -7,7 +7,21 @@
 //!
 //! Modules:
 //!
+//! - [`config`]: `[release]` in `windlass.toml`.
+//! - [`release`]: what a release is about, read before anything is done
+//!   (version, source, wheel projects, images, first environment).
+//! - [`pipeline`]: `plan` and `run`, step by step.
+//! - [`steps`]: the steps as plan and run report them.
 //! - [`manifest`]: the release manifest: what a release made and where it
 //!   went, with its content address.
+//! - [`cli`]: the command line both binaries share.
+//!
+//! It never prints a secret: credentials appear as references, and every
+//! byte written goes through the redactor.
 
+pub mod cli;
+pub mod config;
 pub mod manifest;
+pub mod pipeline;
+pub mod release;
+pub mod steps;
