@@ -18,6 +18,7 @@ use windlass_secrets::{Resolver, SecretsConfig};
 
 use crate::config::{Pypirc, RepositorySection};
 use crate::dist::{DistError, Distribution};
+use crate::local::LocalIndex;
 use crate::oidc::TrustedPublisher;
 use crate::report::{FileReport, FileStatus, PublishReport};
 use crate::repository::{
@@ -146,6 +147,7 @@ pub fn classifier() -> Classifier {
         .with::<DistError>()
         .with::<crate::repository::TargetError>()
         .with::<crate::oidc::OidcError>()
+        .with::<crate::local::LocalIndexError>()
         .with::<windlass_http::HttpError>()
         .with::<windlass_http::BuildError>()
 }
@@ -187,6 +189,12 @@ pub async fn publish_checked(
     printer: &Printer,
     check: impl Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<PublishReport> {
+    if let Some(index) =
+        crate::repository::local_index(&request.target, &ctx.env, &ctx.repositories)
+    {
+        let index = index.map_err(diagnosed)?;
+        return publish_local(request, ctx, printer, index, check).await;
+    }
     // Retries (of uploads, look-ups and Vault calls) show on one transient
     // status line, never as log lines.
     let ctx = &PublishContext {
@@ -215,6 +223,49 @@ pub async fn publish_checked(
             }
         }
     }
+}
+
+/// Publishes into a static index directory: the files checked, read and
+/// hashed as for a server, then written under the index's lock.
+async fn publish_local(
+    request: &PublishRequest,
+    ctx: &PublishContext,
+    printer: &Printer,
+    index: LocalIndex,
+    check: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<PublishReport> {
+    let paths = dist_paths(&request.dists, &ctx.cwd, &ctx.cwd.join("dist"))?;
+    let (checked, inspected) = futures_util::future::join(check, inspect_all(&paths)).await;
+    checked?;
+    let dists = inspected?;
+    printer.status(
+        if request.dry_run {
+            "Planning"
+        } else {
+            "Publishing"
+        },
+        &format!(
+            "{} to {}",
+            windlass_output::plural(dists.len(), "file", "files"),
+            index.url
+        ),
+    );
+    let dry_run = request.dry_run;
+    let report =
+        tokio::task::spawn_blocking(move || crate::local::publish(&index, &dists, dry_run))
+            .await
+            .map_err(|join| {
+                classified(
+                    ExitStatus::Bug,
+                    None,
+                    anyhow::Error::new(join).context("publishing into the local index panicked"),
+                )
+            })?
+            .map_err(diagnosed)?;
+    if !request.skip_existing {
+        warn_skipped(&report, printer);
+    }
+    Ok(finish_report(report, printer))
 }
 
 /// Each file's state during the uploads, kept outside the work so that an
