@@ -128,6 +128,18 @@ pub async fn plan(
                 project.dir.display().to_string(),
             ));
         }
+        if let Some(dirs) = local.as_ref().filter(|d| !d.index().is_dir()) {
+            // No local index yet: every file goes in.
+            all_skipped = false;
+            for file in &built.files {
+                steps.push(Step::new(
+                    StepKind::Publish,
+                    file_name(file),
+                    dirs.index_url()?,
+                ));
+            }
+            continue;
+        }
         let report = publish(release, project, &built, local.as_ref(), true, printer).await?;
         for file in &report.files {
             let step = Step::new(StepKind::Publish, &file.file, &report.simple_url)
@@ -460,7 +472,14 @@ async fn publish(
     printer: &Printer,
 ) -> anyhow::Result<PublishReport> {
     let repository = match local {
-        Some(dirs) => Some(dirs.index_url()?),
+        Some(dirs) => {
+            if !dry_run {
+                std::fs::create_dir_all(dirs.root.join("index"))
+                    .with_context(|| format!("cannot create `{}`", dirs.root.display()))
+                    .with_exit_status(ExitStatus::Usage)?;
+            }
+            Some(dirs.index_url()?)
+        }
         None => project.repository.clone(),
     };
     let request = windlass_pypi::PublishRequest {
