@@ -123,16 +123,16 @@ impl Example {
             .env("USER", "tester")
             .timeout(Duration::from_secs(600))
     }
+}
 
-    fn run(&self, cli: Cli, args: &[&str], code: i32) -> Run {
-        let run = cli.args(args).run();
-        assert_eq!(
-            run.code, code,
-            "{args:?}:\nstdout: {}\nstderr: {}",
-            run.stdout, run.stderr
-        );
-        run
-    }
+fn expect(cli: Cli, args: &[&str], code: i32) -> Run {
+    let run = cli.args(args).run();
+    assert_eq!(
+        run.code, code,
+        "{args:?}:\nstdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    run
 }
 
 fn sha256_file(path: &Path) -> String {
@@ -166,7 +166,7 @@ tags = ["{version}", "latest"]
 fn local_release_makes_an_index_and_a_layout() {
     let example = Example::new(LOCAL_TOML);
     let base = example.base();
-    let plan = example.run(example.cli(), &["--json", "plan", "--local"], 0);
+    let plan = expect(example.cli(), &["--json", "plan", "--local"], 0);
     let steps = plan.json()["data"]["steps"].clone();
     assert!(
         steps
@@ -178,7 +178,7 @@ fn local_release_makes_an_index_and_a_layout() {
     );
     assert!(!example.job().join("dist/release/local").exists());
 
-    let run = example.run(
+    let run = expect(
         example.cli(),
         &["--json", "run", "--local", "--base", &base],
         0,
@@ -254,7 +254,7 @@ fn local_release_makes_an_index_and_a_layout() {
     }
 
     // Again: every file skipped, the same manifest.
-    let again = example.run(
+    let again = expect(
         example.cli(),
         &["--json", "run", "--local", "--base", &base],
         0,
@@ -399,7 +399,7 @@ fn release_to_the_servers_publishes_pushes_and_deploys() {
     let value = canary("release-deploy-value");
     let base = servers.example.services.python_base().registry_ref;
 
-    let plan = servers.example.run(
+    let plan = expect(
         servers.cli(&password, &value),
         &["--json", "plan", "--base", &base],
         0,
@@ -429,7 +429,7 @@ fn release_to_the_servers_publishes_pushes_and_deploys() {
     );
     assert!(!servers.tag_exists("0.4.0"), "plan pushed nothing");
 
-    let run = servers.example.run(
+    let run = expect(
         servers.cli(&password, &value),
         &["--json", "run", "--base", &base],
         0,
@@ -482,7 +482,7 @@ fn release_to_the_servers_publishes_pushes_and_deploys() {
     );
 
     // A re-run: everything skipped, the same manifest.
-    let again = servers.example.run(
+    let again = expect(
         servers.cli(&password, &value),
         &["--json", "run", "--base", &base],
         0,
@@ -530,7 +530,7 @@ fn a_failed_image_build_pushes_nothing_and_deploys_nothing() {
     let password = canary("release-broken-password");
     let base = servers.example.services.python_base().registry_ref;
 
-    let run = servers.example.run(
+    let run = expect(
         servers.cli(&password, "plain"),
         &["run", "--base", &base],
         2,
@@ -547,7 +547,7 @@ fn a_failed_image_build_pushes_nothing_and_deploys_nothing() {
     );
 
     std::fs::write(servers.example.job().join("Containerfile"), fixed).unwrap();
-    let run = servers.example.run(
+    let run = expect(
         servers.cli(&password, "plain"),
         &["--json", "run", "--base", &base],
         0,
@@ -569,7 +569,7 @@ fn a_failed_image_build_pushes_nothing_and_deploys_nothing() {
 fn a_tag_naming_another_version_is_a_usage_error() {
     let example = Example::new(LOCAL_TOML);
     git(&example.dir.path().join("repo"), &["tag", "v0.5.0"]);
-    let run = example.run(example.cli(), &["plan", "--local"], 2);
+    let run = expect(example.cli(), &["plan", "--local"], 2);
     assert!(
         run.stderr
             .contains("HEAD is tagged `v0.5.0` but the project's version is 0.4.0"),
