@@ -653,7 +653,7 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         kind: "URL",
         default: None,
         env: &[],
-        description: "The upload URL (legacy upload API).",
+        description: "The upload URL (legacy upload API), or `file:///DIR/simple/`: a static index directory that pip installs from (no credentials).",
     },
     ToolKey {
         key: "wheel.repositories.NAME.simple-url",

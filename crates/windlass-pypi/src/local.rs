@@ -31,7 +31,7 @@ use windlass_dist::name::normalize;
 use windlass_output::{Diagnostic, ExitStatus};
 
 use crate::dist::Distribution;
-use crate::report::{FileReport, FileStatus, PublishReport};
+use crate::report::{FileError, FileReport, FileStatus, PublishReport};
 
 /// The lock file every publisher of one index takes, beside the simple
 /// root.
@@ -253,10 +253,18 @@ pub fn publish(
         // Nothing is written when any file conflicts.
         for file in &mut files {
             if file.status != FileStatus::Conflict {
-                *file = file.clone().with(
-                    FileStatus::NotStarted,
-                    "not written: another file conflicts with the index".to_owned(),
-                );
+                let mut refused = file.clone().with(FileStatus::NotStarted, None);
+                // Not the index's failure: the conflict's exit status.
+                refused.error = Some(FileError {
+                    message: "not written: another file of this run conflicts with the index"
+                        .to_owned(),
+                    server_message: None,
+                    http_status: None,
+                    index_sha256: None,
+                    hint: None,
+                    exit_status: ExitStatus::Failure,
+                });
+                *file = refused;
             }
         }
     }
