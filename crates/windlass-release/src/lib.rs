@@ -9,5 +9,17 @@
 //!
 //! - [`manifest`]: the release manifest: what a release made and where it
 //!   went, with its content address.
+//! - [`verify`]: `windlass verify MANIFEST`, every link of a manifest
+//!   checked again (index, registry or layout, environment).
+//! - [`attach`]: the manifest attached to an image as an OCI referrer.
+//! - [`summary`]: the manifest as step-summary Markdown.
+//!
+//! This crate never prints except through `windlass-output`, never builds
+//! an HTTP client except through `windlass-http`, and never modifies a
+//! manifest it verifies.
 
+pub mod attach;
+mod credentials;
 pub mod manifest;
+pub mod summary;
+pub mod verify;
