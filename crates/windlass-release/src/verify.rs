@@ -387,14 +387,7 @@ pub async fn run(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, M
 /// and the exit code (0 all hold, 1 broken, 2 bad manifest, 3 unreachable).
 pub fn main(cli: &VerifyCli) -> ExitCode {
     let printer = Printer::builder(&cli.output, "verify")
-        .classifier(
-            windlass_output::Classifier::default()
-                .with::<ManifestError>()
-                .with::<windlass_config::LoadError>()
-                .with::<windlass_fs::ReadError>()
-                .with::<windlass_secrets::ResolveError>()
-                .with::<windlass_pypi::repository::TargetError>(),
-        )
+        .classifier(classifier())
         .build();
     let result = windlass_output::init_tracing(&printer)
         .map_err(anyhow::Error::from)
@@ -406,6 +399,17 @@ pub fn main(cli: &VerifyCli) -> ExitCode {
             runtime.block_on(run_cli(cli, &printer))
         });
     windlass_output::finish(result, &printer)
+}
+
+/// The error types `windlass verify` classifies (exit 2 for a bad
+/// manifest or configuration, 3 for a secret store that cannot be reached).
+pub fn classifier() -> windlass_output::Classifier {
+    windlass_output::Classifier::default()
+        .with::<ManifestError>()
+        .with::<windlass_config::LoadError>()
+        .with::<windlass_fs::ReadError>()
+        .with::<windlass_secrets::ResolveError>()
+        .with::<windlass_pypi::repository::TargetError>()
 }
 
 /// `windlass verify` with a printer: loads `windlass.toml` (index and
@@ -617,14 +621,7 @@ fn read_why(error: &windlass_fs::ReadError) -> String {
 }
 
 fn hex_of(hasher: Sha256) -> String {
-    use std::fmt::Write as _;
-    hasher
-        .finalize()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    hex::encode(hasher.finalize())
 }
 
 fn hashed(dist: &Distribution, size: u64, actual: &str) -> LinkStatus {
