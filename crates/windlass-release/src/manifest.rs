@@ -166,6 +166,15 @@ impl fmt::Display for ManifestId {
     }
 }
 
+/// The manifest's JSON Schema (`docs/schema/release-manifest-1.json` is
+/// its published copy): pretty JSON with a final newline.
+pub fn schema_text() -> String {
+    let schema = schemars::schema_for!(Manifest);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 impl Manifest {
     /// A manifest of this content, with no environment reached yet.
     pub fn new(content: Content) -> Self {
@@ -201,6 +210,26 @@ mod tests {
             images: vec![],
             deploy: None,
         }
+    }
+
+    /// `UPDATE_DOCS=1 cargo test -p windlass-release manifest_schema_is_generated`
+    /// rewrites the file.
+    #[test]
+    fn manifest_schema_is_generated() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/schema/release-manifest-1.json");
+        windlass_testkit::assert_generated(
+            &path,
+            &schema_text(),
+            "cargo test -p windlass-release manifest_schema_is_generated",
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let mut value = serde_json::to_value(Manifest::new(content())).unwrap();
+        value["surprise"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<Manifest>(value).is_err());
     }
 
     #[test]

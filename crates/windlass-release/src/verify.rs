@@ -401,6 +401,14 @@ pub fn main(cli: &VerifyCli) -> ExitCode {
     windlass_output::finish(result, &printer)
 }
 
+/// What `windlass verify` prints with `--json` (for the umbrella's
+/// `windlass/1` schema).
+pub fn json_schemas() -> Vec<windlass_output::json::CommandSchema> {
+    vec![windlass_output::json::CommandSchema::new::<VerifyReport>(
+        "verify",
+    )]
+}
+
 /// The error types `windlass verify` classifies (exit 2 for a bad
 /// manifest or configuration, 3 for a secret store that cannot be reached).
 pub fn classifier() -> windlass_output::Classifier {
