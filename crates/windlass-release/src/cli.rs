@@ -34,6 +34,9 @@ pub enum ReleaseCommand {
     /// Build, publish, push and deploy, in order; stop at the first
     /// failure; write the release manifest
     Run(RunArgs),
+    /// Check every link of a release manifest (the same as `windlass
+    /// verify`)
+    Verify(crate::verify::VerifyArgs),
 }
 
 impl ReleaseCommand {
@@ -42,6 +45,7 @@ impl ReleaseCommand {
         match self {
             Self::Plan(_) => "release plan",
             Self::Run(_) => "release run",
+            Self::Verify(_) => "verify",
         }
     }
 }
@@ -140,11 +144,20 @@ pub fn classifier() -> windlass_output::Classifier {
         .with::<windlass_image::python::PythonError>()
         .with::<windlass_image::cache::CacheError>()
         .with::<windlass_output::github::GitHubError>()
+        .with::<crate::attach::AttachError>()
+        .with::<crate::verify::ManifestError>()
 }
 
 /// Runs `windlass release ...` to the end: output, logging, configuration,
 /// the async runtime and the exit code.
 pub fn main(cli: &ReleaseCli) -> ExitCode {
+    if let ReleaseCommand::Verify(args) = &cli.command {
+        return crate::verify::main(&crate::verify::VerifyCli {
+            output: cli.output.clone(),
+            config: cli.config.clone(),
+            args: args.clone(),
+        });
+    }
     let printer = Printer::builder(&cli.output, cli.command.name())
         .classifier(classifier())
         .build();
@@ -191,5 +204,10 @@ pub async fn run(cli: &ReleaseCli, printer: &Printer) -> anyhow::Result<ReleaseO
                 .await
                 .map(ReleaseOutcome::Ran)
         }
+        ReleaseCommand::Verify(_) => Err(windlass_output::Classified::new(anyhow::anyhow!(
+            "`release verify` runs through `verify::main`"
+        ))
+        .with_status(ExitStatus::Bug)
+        .into()),
     }
 }

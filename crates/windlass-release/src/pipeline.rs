@@ -10,7 +10,6 @@
 //! step before it succeeded.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -404,6 +403,9 @@ pub async fn run(
     write_manifest(&manifest_path, &manifest)?;
     if let Some(extra) = &options.manifest {
         write_manifest(&release.cwd.join(extra), &manifest)?;
+    }
+    for step in attach_everywhere(&image_ctx, &manifest, &manifest_path, printer).await? {
+        done(&mut steps, step);
     }
     printer.status(
         "Released",
@@ -893,45 +895,69 @@ fn github_outputs(printer: &Printer, manifest: &Manifest, path: &Path) -> anyhow
         .map(|i| (i.name.as_str(), i.digest.as_str()))
         .collect();
     github.set_output("digests", &serde_json::to_string(&digests)?)?;
-    github.append_summary(&summary_markdown(manifest))?;
+    github.append_summary(&crate::summary::markdown(manifest))?;
     Ok(())
 }
 
-/// The step summary.
-fn summary_markdown(manifest: &Manifest) -> String {
-    let mut out = format!(
-        "## Release {} {}\n\nManifest `{}`\n\n| What | Where | Hash |\n| --- | --- | --- |\n",
-        manifest.content.project,
-        manifest.content.version,
-        manifest.id.short()
-    );
-    for d in &manifest.content.distributions {
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | `{}` |",
-            d.filename,
-            d.index,
-            &d.sha256[..d.sha256.len().min(12)]
+/// Attaches the manifest to every image it names: as an OCI referrer in
+/// the registry (a fallback tag where the registry lacks the referrers
+/// API), or into the local layout.
+async fn attach_everywhere(
+    image_ctx: &windlass_image::cli::Context,
+    manifest: &Manifest,
+    manifest_path: &Path,
+    printer: &Printer,
+) -> anyhow::Result<Vec<Step>> {
+    let dir = manifest_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut targets = Vec::new();
+    let mut registries = Vec::new();
+    for image in &manifest.content.images {
+        let target = crate::attach::ImageTarget::of(image, dir)?;
+        if let crate::attach::ImageTarget::Registry(reference) = &target {
+            registries.push(reference.registry.clone());
+        }
+        targets.push((image, target));
+    }
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hosts: Vec<&str> = registries.iter().map(String::as_str).collect();
+    let client = windlass_image::registry::open_client(
+        image_ctx,
+        &windlass_image::registry::TransferArgs { jobs: 4 },
+        printer,
+        &hosts,
+    )
+    .await?;
+    let mut steps = Vec::new();
+    for (image, target) in targets {
+        let attached = crate::attach::attach(manifest, &target, &client).await?;
+        let how = match &attached.via {
+            crate::attach::Via::Referrers => "as a referrer".to_owned(),
+            crate::attach::Via::FallbackTag(tag) => format!("under the fallback tag {tag}"),
+            crate::attach::Via::Layout => "into the layout".to_owned(),
+        };
+        steps.push(
+            Step::new(StepKind::Attach, &image.name, &image.repository)
+                .status(
+                    if attached.new {
+                        Status::Done
+                    } else {
+                        Status::Skip
+                    },
+                    (!attached.new).then(|| "attached before".to_owned()),
+                )
+                .detail(format!(
+                    "manifest {} {how}: {}",
+                    manifest.id.short(),
+                    attached.digest
+                )),
         );
     }
-    for i in &manifest.content.images {
-        let _ = writeln!(
-            out,
-            "| image `{}` ({}) | {} | `{}` |",
-            i.name,
-            i.tags.join(", "),
-            i.repository,
-            i.digest
-        );
-    }
-    for e in &manifest.environments {
-        let _ = writeln!(
-            out,
-            "| environment `{}` | {} | `{}` |",
-            e.name, e.at, e.bundle
-        );
-    }
-    out
+    Ok(steps)
 }
 
 fn namespace_of(release: &Release, env: &str) -> String {

@@ -19,6 +19,8 @@ pub enum StepKind {
     /// Deploy the bundle to an environment (or render it into a GitOps
     /// directory with `--local`).
     Deploy,
+    /// Attach the manifest to an image.
+    Attach,
 }
 
 impl StepKind {
@@ -30,6 +32,7 @@ impl StepKind {
             Self::Push => "push",
             Self::Bundle => "bundle",
             Self::Deploy => "deploy",
+            Self::Attach => "attach",
         }
     }
 }
