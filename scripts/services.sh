@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real services and real clients for Windlass tests, on 127.0.0.1 only.
 #
-# usage: scripts/services.sh install|start|status|stop|env|clean
+# usage: scripts/services.sh install|start|status|stop|env|clean|python-base
 #
 #   install  install what is missing (Debian packages, Python venvs, Helm and
 #            kubectl, the Python base image, the Kubernetes control plane
@@ -17,6 +17,10 @@
 #   clean    delete the namespaces earlier test runs left in the Kubernetes
 #            cluster (label windlass-test; the fake node's pods are shared),
 #            without waiting for them to go
+#   python-base
+#            build only the Python base image's OCI layout (Debian packages,
+#            no service, no network beyond the machine's package mirror)
+#            and print its reference, `oci:LAYOUT:TAG`, on stdout
 #
 # State lives outside the checkout:
 #   WINDLASS_STATE_DIR  default ${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev
@@ -1085,6 +1089,15 @@ cmd_clean() {
     -l windlass-test=true --wait=false --ignore-not-found >/dev/null
 }
 
+# cmd_python_base: the base `release run --local --base` builds on, with
+# nothing else installed or started.
+cmd_python_base() {
+  apt_install mmdebstrap umoci
+  mkdir -p "$STATE_DIR"
+  ensure_python_base
+  printf 'oci:%s:%s\n' "$PYTHON_BASE_LAYOUT" "$PYTHON_BASE_TAG"
+}
+
 main() {
   case ${1:-} in
     install) cmd_install ;;
@@ -1093,8 +1106,9 @@ main() {
     stop) cmd_stop ;;
     env) cmd_env ;;
     clean) cmd_clean ;;
+    python-base) cmd_python_base ;;
     *)
-      sed -n '2,19p' "$0" >&2
+      sed -n '2,23p' "$0" >&2
       exit 2
       ;;
   esac

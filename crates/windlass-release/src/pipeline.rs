@@ -775,24 +775,92 @@ async fn deploy_first(
 }
 
 /// Renders the bundle into `gitops/ENV/` for every environment: the first
-/// made from the images, the later ones from the first's `bundle.json`.
-#[allow(
-    clippy::unused_async,
-    reason = "renders with Helm once the GitOps renderer lands"
-)]
+/// made from the images, the later ones promoted from the first's
+/// `bundle.json` (the same bundle id).
 async fn render_gitops(
     release: &Release,
     dirs: &LocalDirs,
     images: &[Image],
     printer: &Printer,
 ) -> anyhow::Result<(DeployRecord, Vec<EnvironmentRecord>, Vec<Step>)> {
-    let _ = (release, dirs, images, printer);
-    Err(Classified::new(anyhow::anyhow!(
-        "`release run --local` cannot render a GitOps tree yet"
-    ))
-    .with_status(ExitStatus::Usage)
-    .with_hint("set `[release] environment = \"none\"` to release the wheels and images only")
-    .into())
+    use windlass_deploy::gitops::{RenderRequest, render};
+    let ctx = release.deploy_context();
+    let out = dirs.gitops();
+    let mut inputs = Vec::new();
+    for image in images {
+        let tag = image.tags.first().map_or("latest", String::as_str);
+        let text = format!(
+            "{}=oci:{}:{tag}",
+            image.name,
+            dirs.image(&image.name).display()
+        );
+        inputs.push(text.parse::<windlass_deploy::make::ImageInput>()?);
+    }
+    let mut steps = Vec::new();
+    let mut reached = Vec::new();
+    let mut record = None;
+    let mut first_bundle: Option<PathBuf> = None;
+    for env in release.environment_chain() {
+        let before = previous_bundle(&out.join(&env).join("bundle.json"));
+        let request = RenderRequest {
+            environment: env.clone(),
+            out: out.clone(),
+            images: if first_bundle.is_some() {
+                Vec::new()
+            } else {
+                inputs.clone()
+            },
+            bundle: first_bundle.clone(),
+            chart_version: None,
+        };
+        let rendered = Box::pin(render(&ctx, &request, printer)).await?;
+        let id = rendered.bundle_id.as_str().to_owned();
+        if record.is_none() {
+            let chart = &rendered.bundle.chart;
+            record = Some(DeployRecord {
+                chart: chart.name.clone(),
+                chart_version: chart.version.clone(),
+                chart_digest: chart.digest.clone(),
+                bundle: id.clone(),
+            });
+            steps.push(
+                Step::new(StepKind::Bundle, &chart.name, &id)
+                    .status(Status::Done, None)
+                    .detail(format!("chart: {} {}", chart.name, chart.version)),
+            );
+            first_bundle = Some(rendered.env_dir.join("bundle.json"));
+        }
+        let step = Step::new(
+            StepKind::Deploy,
+            &env,
+            rendered.env_dir.display().to_string(),
+        );
+        steps.push(if before.as_deref() == Some(id.as_str()) {
+            step.status(Status::Skip, format!("already holds bundle {}", short(&id)))
+        } else {
+            step.status(Status::Done, None)
+        });
+        reached.push(EnvironmentRecord {
+            name: env.clone(),
+            bundle: id,
+            at: now(),
+            target: EnvironmentTarget::Gitops {
+                dir: relative_to_manifest(&rendered.env_dir, &dirs.manifest(), false),
+            },
+        });
+    }
+    let record = record.ok_or_else(|| {
+        Classified::new(anyhow::anyhow!("the release has no environment to render"))
+            .with_status(ExitStatus::Usage)
+    })?;
+    Ok((record, reached, steps))
+}
+
+/// The bundle id of a `bundle.json` an earlier render wrote.
+fn previous_bundle(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("id")?.as_str().map(ToOwned::to_owned)
 }
 
 /// Whether the first environment already runs the bundle the registry's

@@ -966,8 +966,17 @@ fn check_gitops(dir: &Path, bundle: &str) -> LinkStatus {
             };
         }
     };
-    let found = match serde_json::from_slice::<windlass_deploy::Bundle>(&bytes) {
-        Ok(found) => found.id(),
+    /// `bundle.json` as `deploy render` writes it: the id and the bundle
+    /// (the id is computed again from the bundle, never trusted).
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+    struct BundleFile {
+        #[allow(dead_code, reason = "read to accept the file; the id is recomputed")]
+        id: String,
+        bundle: windlass_deploy::Bundle,
+    }
+    let found = match serde_json::from_slice::<BundleFile>(&bytes) {
+        Ok(found) => found.bundle.id(),
         Err(e) => {
             return LinkStatus::Broken {
                 why: format!("bundle.json is not a bundle: {e}"),

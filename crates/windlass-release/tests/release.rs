@@ -152,9 +152,16 @@ release = "ml-job"
 repository = "localhost:5000/ml-job"
 values-key = "image"
 
+[deploy.environments.dev]
+namespace = "ml-dev"
+
+[deploy.environments.staging]
+from = "dev"
+namespace = "ml-staging"
+set = { "backoffLimit" = 2 }
+
 [release]
 wheels = ["../ml-project"]
-environment = "none"
 
 [release.images.job]
 containerfile = "Containerfile"
@@ -252,6 +259,38 @@ fn local_release_makes_an_index_and_a_layout() {
         let inspected: Value = serde_json::from_slice(&inspect.stdout).unwrap();
         assert_eq!(inspected["Digest"], image["digest"]);
     }
+
+    // The GitOps tree: dev and staging, one bundle, the image by digest.
+    let bundle = manifest["deploy"]["bundle"].as_str().unwrap();
+    let environments = manifest["environments"].as_array().unwrap();
+    assert_eq!(environments.len(), 2, "{manifest:#}");
+    for (record, env) in environments.iter().zip(["dev", "staging"]) {
+        assert_eq!(record["name"], env);
+        assert_eq!(record["bundle"], bundle);
+        assert_eq!(record["target"]["dir"], format!("gitops/{env}"));
+        let yaml =
+            std::fs::read_to_string(local.join("gitops").join(env).join("manifests.yaml")).unwrap();
+        assert!(
+            yaml.contains(image["digest"].as_str().unwrap()),
+            "{env}: {yaml}"
+        );
+    }
+
+    // verify walks every link, the attached manifest in the layout too.
+    let verified = expect(
+        example.cli(),
+        &["--json", "verify", "dist/release/local/manifest.json"],
+        0,
+    );
+    let links = verified.json()["data"]["links"].clone();
+    assert!(links.as_array().unwrap().len() >= 4, "{links:#}");
+    let steps = data["steps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["kind"] == "attach" && s["status"] == "done"),
+        "{steps:#?}"
+    );
 
     // Again: every file skipped, the same manifest.
     let again = expect(
@@ -481,6 +520,20 @@ fn release_to_the_servers_publishes_pushes_and_deploys() {
         "{outputs}"
     );
 
+    // verify: every link holds.
+    let kube = servers.example.services.kube();
+    let verified = expect(
+        servers.cli(&password, &value),
+        &[
+            "verify",
+            "--kubeconfig",
+            kube.kubeconfig.to_str().unwrap(),
+            "dist/release/manifest.json",
+        ],
+        0,
+    );
+    verified.assert_no_leak(&password);
+
     // A re-run: everything skipped, the same manifest.
     let again = expect(
         servers.cli(&password, &value),
@@ -506,6 +559,7 @@ fn release_to_the_servers_publishes_pushes_and_deploys() {
             ("push", "skip"),
             ("bundle", "done"),
             ("deploy", "skip"),
+            ("attach", "skip"),
         ]
     );
     assert_eq!(again["manifest"]["environments"], manifest["environments"]);

@@ -137,7 +137,7 @@ impl LocalRelease {
         std::fs::create_dir_all(root.join("gitops/dev")).unwrap();
         std::fs::write(
             root.join("gitops/dev/bundle.json"),
-            serde_json::to_vec_pretty(&bundle).unwrap(),
+            serde_json::to_vec_pretty(&json!({"id": bundle.id(), "bundle": bundle})).unwrap(),
         )
         .unwrap();
 
@@ -367,7 +367,11 @@ async fn a_local_release_holds_and_each_broken_link_is_named() {
     // Another bundle in the GitOps directory: the environment only.
     std::fs::write(
         tmp.path().join("gitops/dev/bundle.json"),
-        serde_json::to_vec(&bundle(json!({"replicas": 2}))).unwrap(),
+        serde_json::to_vec(&{
+            let other = bundle(json!({"replicas": 2}));
+            json!({"id": other.id(), "bundle": other})
+        })
+        .unwrap(),
     )
     .unwrap();
     let report = run(&release.path(), &options).await;
