@@ -956,6 +956,16 @@ async fn check_environment(
     }
 }
 
+/// `bundle.json` as `deploy render` writes it: the id and the bundle (the
+/// id is computed again from the bundle, never trusted).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct BundleFile {
+    #[allow(dead_code, reason = "read to accept the file; the id is recomputed")]
+    id: String,
+    bundle: windlass_deploy::Bundle,
+}
+
 fn check_gitops(dir: &Path, bundle: &str) -> LinkStatus {
     let path = dir.join("bundle.json");
     let bytes = match windlass_fs::read(&path, BUNDLE_LIMIT) {
@@ -966,15 +976,6 @@ fn check_gitops(dir: &Path, bundle: &str) -> LinkStatus {
             };
         }
     };
-    /// `bundle.json` as `deploy render` writes it: the id and the bundle
-    /// (the id is computed again from the bundle, never trusted).
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-    struct BundleFile {
-        #[allow(dead_code, reason = "read to accept the file; the id is recomputed")]
-        id: String,
-        bundle: windlass_deploy::Bundle,
-    }
     let found = match serde_json::from_slice::<BundleFile>(&bytes) {
         Ok(found) => found.bundle.id(),
         Err(e) => {
