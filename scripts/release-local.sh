@@ -4,7 +4,9 @@
 # usage: scripts/release-local.sh
 #
 # Builds the Python base image as an OCI layout from Debian packages
-# (`scripts/services.sh python-base`, cached outside the checkout), copies
+# (`scripts/services.sh python-base`) and installs Helm for the GitOps
+# render (`scripts/services.sh helm`, unless WINDLASS_HELM names one), both
+# cached outside the checkout, copies
 # examples/ml-job and examples/ml-project under target/release-example/, and
 # runs `windlass release run --local` there: the wheel into a static index,
 # the job's image into an OCI layout, the bundle rendered per environment,
@@ -14,6 +16,10 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 base=$("$root/scripts/services.sh" python-base)
+if [[ -z ${WINDLASS_HELM:-} ]] && ! command -v helm >/dev/null; then
+  WINDLASS_HELM=$("$root/scripts/services.sh" helm)
+  export WINDLASS_HELM
+fi
 work=$root/target/release-example
 rm -rf "$work"
 mkdir -p "$work"

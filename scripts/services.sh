@@ -21,6 +21,8 @@
 #            build only the Python base image's OCI layout (Debian packages,
 #            no service, no network beyond the machine's package mirror)
 #            and print its reference, `oci:LAYOUT:TAG`, on stdout
+#   helm     install only Helm (and kubectl) into the state dir and print
+#            Helm's path on stdout
 #
 # State lives outside the checkout:
 #   WINDLASS_STATE_DIR  default ${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev
@@ -1098,6 +1100,12 @@ cmd_python_base() {
   printf 'oci:%s:%s\n' "$PYTHON_BASE_LAYOUT" "$PYTHON_BASE_TAG"
 }
 
+# cmd_helm: the Helm `release run --local` renders the GitOps tree with.
+cmd_helm() {
+  install_kube_tools
+  printf '%s\n' "$HELM"
+}
+
 main() {
   case ${1:-} in
     install) cmd_install ;;
@@ -1107,8 +1115,9 @@ main() {
     env) cmd_env ;;
     clean) cmd_clean ;;
     python-base) cmd_python_base ;;
+    helm) cmd_helm ;;
     *)
-      sed -n '2,23p' "$0" >&2
+      sed -n '2,25p' "$0" >&2
       exit 2
       ;;
   esac
