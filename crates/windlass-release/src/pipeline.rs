@@ -124,7 +124,7 @@ pub async fn plan(
             steps.push(Step::new(
                 StepKind::Build,
                 file_name(file),
-                project.dir.display().to_string(),
+                shown(&project.dir, &release.project_dir),
             ));
         }
         if let Some(dirs) = local.as_ref().filter(|d| !d.index().is_dir()) {
@@ -171,7 +171,10 @@ pub async fn plan(
             .clone()
             .unwrap_or_else(|| "the Containerfile's FROM (or [image] base)".to_owned());
         let target = match &local {
-            Some(dirs) => format!("oci:{}", dirs.image(&image.name).display()),
+            Some(dirs) => format!(
+                "oci:{}",
+                shown(&dirs.image(&image.name), &release.project_dir)
+            ),
             None => image.repository.clone(),
         };
         steps.push(
@@ -184,7 +187,10 @@ pub async fn plan(
                 steps.push(Step::new(
                     StepKind::Push,
                     tag,
-                    format!("oci:{}:{tag}", dirs.image(&image.name).display()),
+                    format!(
+                        "oci:{}:{tag}",
+                        shown(&dirs.image(&image.name), &release.project_dir)
+                    ),
                 ));
                 continue;
             }
@@ -204,7 +210,12 @@ pub async fn plan(
         }
     }
     if let Some(first) = &release.environment {
-        let chart = release.deploy.chart.clone().unwrap_or_default();
+        let chart = release
+            .deploy
+            .release
+            .clone()
+            .or_else(|| release.deploy.chart.clone())
+            .unwrap_or_default();
         let images: Vec<String> = release.images.iter().map(|i| i.name.clone()).collect();
         steps.push(
             Step::new(StepKind::Bundle, &chart, "the images' digests")
@@ -215,7 +226,7 @@ pub async fn plan(
                 steps.push(Step::new(
                     StepKind::Deploy,
                     &env,
-                    dirs.gitops().join(&env).display().to_string(),
+                    shown(&dirs.gitops().join(&env), &release.project_dir),
                 ));
             }
         } else {
@@ -290,7 +301,7 @@ pub async fn run(
                 Step::new(
                     StepKind::Build,
                     file_name(file),
-                    project.dir.display().to_string(),
+                    shown(&project.dir, &release.project_dir),
                 )
                 .status(Status::Done, None),
             );
@@ -418,7 +429,7 @@ pub async fn run(
     );
     github_outputs(printer, &manifest, &manifest_path)?;
     Ok(RunReport {
-        manifest_path: windlass_output::display_path(&manifest_path),
+        manifest_path: shown(&manifest_path, &release.cwd),
         manifest,
         steps,
     })
@@ -560,6 +571,7 @@ async fn build_and_push(
             .join("dist/release/work/images")
             .join(&image.name),
     };
+    let layout_shown = shown(&layout, &image_ctx.cwd);
     let build_tag = if local.is_some() {
         first_tag.as_str()
     } else {
@@ -577,7 +589,7 @@ async fn build_and_push(
         Ok(built) => built,
         Err(error) => {
             steps.push(
-                Step::new(StepKind::Image, &image.name, layout.display().to_string())
+                Step::new(StepKind::Image, &image.name, format!("oci:{layout_shown}"))
                     .status(Status::Failed, error_sentence(&error)),
             );
             for step in &steps {
@@ -833,7 +845,7 @@ async fn render_gitops(
         let step = Step::new(
             StepKind::Deploy,
             &env,
-            rendered.env_dir.display().to_string(),
+            shown(&rendered.env_dir, &release.project_dir),
         );
         steps.push(if before.as_deref() == Some(id.as_str()) {
             step.status(Status::Skip, format!("already holds bundle {}", short(&id)))
@@ -1053,6 +1065,32 @@ fn relative_to_manifest(path: &Path, manifest: &Path, dir: bool) -> String {
     text
 }
 
+/// `path` as seen from `base` (`../ml-project`, `dist/release/local`),
+/// for people.
+pub(crate) fn shown(path: &Path, base: &Path) -> String {
+    let path_parts: Vec<_> = path.components().collect();
+    let base_parts: Vec<_> = base.components().collect();
+    let common = path_parts
+        .iter()
+        .zip(&base_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
+    if common == 0 {
+        return windlass_output::display_path(path);
+    }
+    let mut parts: Vec<String> = vec!["..".to_owned(); base_parts.len() - common];
+    parts.extend(
+        path_parts[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        windlass_output::escape_controls(&parts.join("/")).into_owned()
+    }
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),
@@ -1075,4 +1113,20 @@ fn now() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn paths_shown_from_the_project() {
+        let base = Path::new("/w/repo/ml-job");
+        let check = |path: &str, expected: &str| {
+            assert_eq!(super::shown(Path::new(path), base), expected, "{path}");
+        };
+        check("/w/repo/ml-project", "../ml-project");
+        check("/w/repo/ml-job/dist/release/local", "dist/release/local");
+        check("/w/repo/ml-job", ".");
+    }
 }
