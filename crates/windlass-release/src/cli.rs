@@ -45,7 +45,7 @@ impl ReleaseCommand {
         match self {
             Self::Plan(_) => "release plan",
             Self::Run(_) => "release run",
-            Self::Verify(_) => "verify",
+            Self::Verify(_) => "release verify",
         }
     }
 }
@@ -130,6 +130,7 @@ pub fn json_schemas() -> Vec<windlass_output::json::CommandSchema> {
     vec![
         CommandSchema::new::<PlanReport>("release plan"),
         CommandSchema::new::<RunReport>("release run"),
+        CommandSchema::new::<crate::verify::VerifyReport>("release verify"),
     ]
 }
 
@@ -152,11 +153,12 @@ pub fn classifier() -> windlass_output::Classifier {
 /// the async runtime and the exit code.
 pub fn main(cli: &ReleaseCli) -> ExitCode {
     if let ReleaseCommand::Verify(args) = &cli.command {
-        return crate::verify::main(&crate::verify::VerifyCli {
+        let verify = crate::verify::VerifyCli {
             output: cli.output.clone(),
             config: cli.config.clone(),
             args: args.clone(),
-        });
+        };
+        return crate::verify::main_as(&verify, "release verify");
     }
     let printer = Printer::builder(&cli.output, cli.command.name())
         .classifier(classifier())

@@ -386,7 +386,13 @@ pub async fn run(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, M
 /// Runs `windlass verify` to the end: output, configuration, the runtime
 /// and the exit code (0 all hold, 1 broken, 2 bad manifest, 3 unreachable).
 pub fn main(cli: &VerifyCli) -> ExitCode {
-    let printer = Printer::builder(&cli.output, "verify")
+    main_as(cli, "verify")
+}
+
+/// [`main`] under another command name (`release verify`), as the JSON
+/// result names it.
+pub fn main_as(cli: &VerifyCli, command: &str) -> ExitCode {
+    let printer = Printer::builder(&cli.output, command)
         .classifier(classifier())
         .build();
     let result = windlass_output::init_tracing(&printer)

@@ -378,11 +378,35 @@ tags = ["{{version}}"]
         }
     }
 
+    /// `program` behind a script that appends each argv to `argv.log` in
+    /// the test's directory (searched for the canaries with the rest).
+    fn logging(&self, name: &str, program: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = self.example.dir.path();
+        let wrapper = dir.join(format!("{name}-logging"));
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+                dir.join("argv.log").display(),
+                program.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        wrapper
+    }
+
     fn cli(&self, index_password: &str, value: &str) -> Cli {
         let github = self.example.dir.path().join("github");
         std::fs::create_dir_all(&github).unwrap();
+        let tools = self.example.services.tools();
+        let helm = self.logging("helm", &tools.helm);
+        let python = self.logging("python", &tools.python);
         self.example
             .cli()
+            .env("WINDLASS_HELM", helm)
+            .env("WINDLASS_PYTHON", python)
             .env("TWINE_USERNAME", "ci")
             .env("TWINE_PASSWORD", index_password)
             .env("JOB_API_TOKEN", value)
@@ -564,6 +588,10 @@ fn release_to_the_servers_publishes_pushes_and_deploys() {
     );
     assert_eq!(again["manifest"]["environments"], manifest["environments"]);
 
+    // The children ran (their argv logged), never with a secret in argv.
+    let argv = std::fs::read_to_string(servers.example.dir.path().join("argv.log")).unwrap();
+    assert!(argv.contains("upgrade"), "helm ran: {argv}");
+    assert!(argv.contains("pip"), "pip ran: {argv}");
     for secret in [&password, &value] {
         plan.assert_no_leak(secret);
         run.assert_no_leak(secret);
