@@ -46,6 +46,12 @@ fn readme_release_it_works_as_written() {
         ],
     );
     let stdout = ran.stdout;
+    // One line per step on stderr as it finishes.
+    assert!(
+        ran.stderr.contains("Done attach   job -> oci:images/job"),
+        "{}",
+        ran.stderr
+    );
     // The plan: every step, nothing done yet.
     for line in [
         "build    sentiment_lab-0.4.0-py3-none-any.whl -> ../ml-project: will run",
