@@ -240,3 +240,32 @@ fn secrets_are_refused_and_never_shown() {
     qa.assert_no_leak(&secret);
     assert!(!out.exists(), "a refused render wrote {}", out.display());
 }
+
+/// An image from a local OCI layout (`oci:DIR:TAG`), as `up` takes it: the
+/// manifests pin the layout's digest.
+#[test]
+fn an_oci_layout_image_is_pinned_by_its_digest() {
+    let services = Services::load();
+    let layout = services.var("WINDLASS_TEST_PYTHON_BASE_LAYOUT");
+    let tag = services.var("WINDLASS_TEST_PYTHON_BASE_TAG");
+    let index: serde_json::Value =
+        serde_json::from_str(&read(&Path::new(layout).join("index.json"))).unwrap();
+    let digest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let project = Project::new("");
+    let image = format!("app=oci:{}:{tag}", layout.trim_end_matches('/'));
+    let dev = project.render(&["dev", "--image", &image]);
+    assert_eq!(dev.code, 0, "{}", dev.stderr);
+    let manifests = read(&project.out().join("dev/manifests.yaml"));
+    assert!(
+        manifests.contains(&format!("image: \"registry.test/app@{digest}\"")),
+        "{manifests}"
+    );
+}

@@ -190,20 +190,23 @@ pub fn publish(
         in_flight: 0,
         files: Vec::new(),
     };
+    // The parent is the user's (it may be reached through a symlink, as
+    // `/tmp` is on some systems); from the simple root down, the index is
+    // ours and holds no symlink.
     let parent = index.root.parent().unwrap_or(&index.root);
-    match kind_of(parent)? {
-        Kind::Missing => {
-            return Err(LocalIndexError::NoParent {
-                root: index.root.clone(),
-            });
-        }
-        Kind::Dir => {}
-        Kind::File => {
+    match std::fs::metadata(parent) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
             return Err(LocalIndexError::FileForDirectory {
                 path: parent.to_owned(),
             });
         }
-        Kind::Other(kind) => return Err(not_a_directory(parent, kind)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(LocalIndexError::NoParent {
+                root: index.root.clone(),
+            });
+        }
+        Err(source) => return Err(io_error("look at", parent, source)),
     }
     // Held to the end: every look and write of this run is one step for
     // other publishers.

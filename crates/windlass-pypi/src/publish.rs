@@ -193,7 +193,14 @@ pub async fn publish_checked(
         crate::repository::local_index(&request.target, &ctx.env, &ctx.repositories)
     {
         let index = index.map_err(diagnosed)?;
-        return publish_local(request, ctx, printer, index, check).await;
+        // Interrupted, the run stops where it is: every file and page is
+        // written by rename, so the index is whole (a temporary file may
+        // stay behind; no page lists it).
+        return windlass_process::until_interrupted(Box::pin(publish_local(
+            request, ctx, printer, index, check,
+        )))
+        .await
+        .unwrap_or_else(|_| Err(anyhow::Error::new(windlass_output::Interrupted)));
     }
     // Retries (of uploads, look-ups and Vault calls) show on one transient
     // status line, never as log lines.
