@@ -138,6 +138,14 @@ fn render_then_promote_the_rendered_bundle() {
     let data = dev.json()["data"].clone();
     let id = data["bundle_id"].as_str().unwrap().to_owned();
     let dev_dir = project.out().join("dev");
+    assert_eq!(data["env_dir"], dev_dir.to_str().unwrap());
+    assert_eq!(
+        data["files"],
+        serde_json::json!([
+            dev_dir.join("manifests.yaml").to_str().unwrap(),
+            dev_dir.join("bundle.json").to_str().unwrap()
+        ])
+    );
     let manifests = read(&dev_dir.join("manifests.yaml"));
     assert!(
         manifests.contains(&format!("image: \"registry.test/app@{DIGEST_A}\"")),
