@@ -400,3 +400,28 @@ fn what_a_local_index_refuses() {
     credentials.assert_no_leak(&canary);
     assert!(!tmp.path().join("simple-2").exists());
 }
+
+/// A publisher finding the index locked says it waits, writes nothing
+/// until the lock is released, then publishes.
+#[test]
+fn a_held_lock_is_waited_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("index");
+    std::fs::create_dir(&base).unwrap();
+    let root = base.join("simple");
+    let url = file_url(&root);
+    let dists = tiny_dists(&tmp.path().join("a"), "wl-local-locked", "");
+    let lock = std::fs::File::create(base.join(".windlass-index.lock")).unwrap();
+    lock.lock().unwrap();
+    let running = publisher(tmp.path(), &url, &dists).spawn();
+    let waiting = format!("     Waiting for another publisher of {url} to finish");
+    assert!(
+        running.wait_for_stderr_line(&waiting, Duration::from_secs(60)),
+        "no waiting line"
+    );
+    assert!(!root.exists(), "written while the lock was held");
+    lock.unlock().unwrap();
+    let run = running.wait();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(root.join("wl-local-locked/index.html").is_file());
+}
