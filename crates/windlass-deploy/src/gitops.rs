@@ -77,7 +77,7 @@ pub struct Rendered {
     pub namespace: String,
     pub bundle: Bundle,
     pub bundle_id: BundleId,
-    /// The files written, in `env_dir`.
+    /// The files written: `env_dir/manifests.yaml`, `env_dir/bundle.json`.
     pub files: Vec<PathBuf>,
 }
 
@@ -191,6 +191,7 @@ pub async fn render(
         (BUNDLE_FILE, file.into_bytes()),
     ];
     replace_dir(&request.out, &env_dir, &files)?;
+    let files = files.iter().map(|(n, _)| env_dir.join(n)).collect();
     Ok(Rendered {
         environment: name.to_owned(),
         env_dir,
@@ -198,7 +199,7 @@ pub async fn render(
         namespace,
         bundle,
         bundle_id,
-        files: files.iter().map(|(n, _)| PathBuf::from(n)).collect(),
+        files,
     })
 }
 

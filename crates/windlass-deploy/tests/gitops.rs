@@ -138,6 +138,14 @@ fn render_then_promote_the_rendered_bundle() {
     let data = dev.json()["data"].clone();
     let id = data["bundle_id"].as_str().unwrap().to_owned();
     let dev_dir = project.out().join("dev");
+    assert_eq!(data["env_dir"], dev_dir.to_str().unwrap());
+    assert_eq!(
+        data["files"],
+        serde_json::json!([
+            dev_dir.join("manifests.yaml").to_str().unwrap(),
+            dev_dir.join("bundle.json").to_str().unwrap()
+        ])
+    );
     let manifests = read(&dev_dir.join("manifests.yaml"));
     assert!(
         manifests.contains(&format!("image: \"registry.test/app@{DIGEST_A}\"")),
@@ -239,4 +247,33 @@ fn secrets_are_refused_and_never_shown() {
     assert!(qa.stderr.contains("at `db.url`"), "{}", qa.stderr);
     qa.assert_no_leak(&secret);
     assert!(!out.exists(), "a refused render wrote {}", out.display());
+}
+
+/// An image from a local OCI layout (`oci:DIR:TAG`), as `up` takes it: the
+/// manifests pin the layout's digest.
+#[test]
+fn an_oci_layout_image_is_pinned_by_its_digest() {
+    let services = Services::load();
+    let layout = services.var("WINDLASS_TEST_PYTHON_BASE_LAYOUT");
+    let tag = services.var("WINDLASS_TEST_PYTHON_BASE_TAG");
+    let index: serde_json::Value =
+        serde_json::from_str(&read(&Path::new(layout).join("index.json"))).unwrap();
+    let digest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let project = Project::new("");
+    let image = format!("app=oci:{}:{tag}", layout.trim_end_matches('/'));
+    let dev = project.render(&["dev", "--image", &image]);
+    assert_eq!(dev.code, 0, "{}", dev.stderr);
+    let manifests = read(&project.out().join("dev/manifests.yaml"));
+    assert!(
+        manifests.contains(&format!("image: \"registry.test/app@{digest}\"")),
+        "{manifests}"
+    );
 }

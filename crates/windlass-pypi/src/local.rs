@@ -170,10 +170,13 @@ impl LocalIndex {
 
 /// Publishes (or plans) `dists` into the index; blocking I/O from start to
 /// end, run it on a blocking thread. The files were read and checked.
+/// `waiting` is called when another publisher holds the index's lock,
+/// before this one waits for it.
 pub fn publish(
     index: &LocalIndex,
     dists: &[Distribution],
     dry_run: bool,
+    waiting: impl FnOnce(),
 ) -> Result<PublishReport, LocalIndexError> {
     let target = index.url.to_string();
     let mut report = PublishReport {
@@ -190,27 +193,30 @@ pub fn publish(
         in_flight: 0,
         files: Vec::new(),
     };
+    // The parent is the user's (it may be reached through a symlink, as
+    // `/tmp` is on some systems); from the simple root down, the index is
+    // ours and holds no symlink.
     let parent = index.root.parent().unwrap_or(&index.root);
-    match kind_of(parent)? {
-        Kind::Missing => {
-            return Err(LocalIndexError::NoParent {
-                root: index.root.clone(),
-            });
-        }
-        Kind::Dir => {}
-        Kind::File => {
+    match std::fs::metadata(parent) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
             return Err(LocalIndexError::FileForDirectory {
                 path: parent.to_owned(),
             });
         }
-        Kind::Other(kind) => return Err(not_a_directory(parent, kind)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(LocalIndexError::NoParent {
+                root: index.root.clone(),
+            });
+        }
+        Err(source) => return Err(io_error("look at", parent, source)),
     }
     // Held to the end: every look and write of this run is one step for
     // other publishers.
     let _lock = if dry_run {
         None
     } else {
-        Some(lock(&index.lock_path())?)
+        Some(lock(&index.lock_path(), waiting)?)
     };
     let root_exists = expect_dir(&index.root)?;
     let mut files = Vec::with_capacity(dists.len());
@@ -607,8 +613,9 @@ fn persist(temp: tempfile::NamedTempFile, dir: &Path, name: &str) -> Result<(), 
         .map_err(|e| io_error("sync", dir, e))
 }
 
-/// Takes the index's lock, waiting for another publisher to finish.
-fn lock(path: &Path) -> Result<File, LocalIndexError> {
+/// Takes the index's lock, waiting for another publisher to finish
+/// (`waiting` is called first when one holds it).
+fn lock(path: &Path, waiting: impl FnOnce()) -> Result<File, LocalIndexError> {
     if let Kind::Other(kind) = kind_of(path)? {
         return Err(LocalIndexError::NotExpected {
             path: path.to_owned(),
@@ -622,6 +629,11 @@ fn lock(path: &Path) -> Result<File, LocalIndexError> {
         .write(true)
         .open(path)
         .map_err(|e| io_error("open the lock", path, e))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => return Ok(file),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => waiting(),
+        Err(e) => return Err(io_error("lock", path, e.into())),
+    }
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| io_error("lock", path, e.into()))?;
     Ok(file)

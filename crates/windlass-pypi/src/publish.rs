@@ -193,7 +193,14 @@ pub async fn publish_checked(
         crate::repository::local_index(&request.target, &ctx.env, &ctx.repositories)
     {
         let index = index.map_err(diagnosed)?;
-        return publish_local(request, ctx, printer, index, check).await;
+        // Interrupted, the run stops where it is: every file and page is
+        // written by rename, so the index is whole (a temporary file may
+        // stay behind; no page lists it).
+        return windlass_process::until_interrupted(Box::pin(publish_local(
+            request, ctx, printer, index, check,
+        )))
+        .await
+        .unwrap_or_else(|_| Err(anyhow::Error::new(windlass_output::Interrupted)));
     }
     // Retries (of uploads, look-ups and Vault calls) show on one transient
     // status line, never as log lines.
@@ -251,17 +258,29 @@ async fn publish_local(
         ),
     );
     let dry_run = request.dry_run;
-    let report =
-        tokio::task::spawn_blocking(move || crate::local::publish(&index, &dists, dry_run))
-            .await
-            .map_err(|join| {
-                classified(
-                    ExitStatus::Bug,
-                    None,
-                    anyhow::Error::new(join).context("publishing into the local index panicked"),
-                )
-            })?
-            .map_err(diagnosed)?;
+    let (waiting, waited) = tokio::sync::oneshot::channel::<()>();
+    let url = index.url.to_string();
+    let mut task = tokio::task::spawn_blocking(move || {
+        crate::local::publish(&index, &dists, dry_run, move || {
+            let _ = waiting.send(());
+        })
+    });
+    let joined = tokio::select! {
+        joined = &mut task => joined,
+        Ok(()) = waited => {
+            printer.status("Waiting", &format!("for another publisher of {url} to finish"));
+            task.await
+        }
+    };
+    let report = joined
+        .map_err(|join| {
+            classified(
+                ExitStatus::Bug,
+                None,
+                anyhow::Error::new(join).context("publishing into the local index panicked"),
+            )
+        })?
+        .map_err(diagnosed)?;
     if !request.skip_existing {
         warn_skipped(&report, printer);
     }

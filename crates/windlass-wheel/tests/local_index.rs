@@ -41,13 +41,20 @@ fn example_dists() -> &'static [PathBuf] {
 /// A tiny project `name` with `body` as its module, built into `dir/dist`
 /// (a different body gives files of the same names and other hashes).
 fn tiny_dists(dir: &Path, name: &str, body: &str) -> Vec<PathBuf> {
+    tiny_dists_with(dir, name, body, true)
+}
+
+/// [`tiny_dists`], with or without a readme (without, `wheel check` finds
+/// problems).
+fn tiny_dists_with(dir: &Path, name: &str, body: &str, readme: bool) -> Vec<PathBuf> {
     let module = name.replace('-', "_");
     let project = dir.join("src-project");
     std::fs::create_dir_all(project.join(&module)).unwrap();
     std::fs::write(
         project.join("pyproject.toml"),
         format!(
-            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[project]\nname = \"{name}\"\nversion = \"1.0\"\nreadme = \"README.md\"\nrequires-python = \">=3.8,<4\"\n"
+            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[project]\nname = \"{name}\"\nversion = \"1.0\"\n{}requires-python = \">=3.8,<4\"\n",
+            if readme { "readme = \"README.md\"\n" } else { "" }
         ),
     )
     .unwrap();
@@ -363,6 +370,19 @@ fn what_a_local_index_refuses() {
         orphan.stderr
     );
 
+    // The checks of `wheel check` run first: a file with problems stops
+    // the run before anything is written.
+    let unchecked = tiny_dists_with(&tmp.path().join("b"), "wl-local-unchecked", "", false);
+    let fresh_root = tmp.path().join("simple-checked");
+    let checked = publish(tmp.path(), &file_url(&fresh_root), &unchecked, &[]);
+    assert_eq!(checked.code, 1, "{}", checked.stderr);
+    assert!(
+        checked.stderr.contains("so nothing was published"),
+        "{}",
+        checked.stderr
+    );
+    assert!(!fresh_root.exists());
+
     let canary = windlass_testkit::canary("local-index-token");
     let fresh = file_url(&tmp.path().join("simple-2"));
     let credentials = publisher(tmp.path(), &fresh, &dists)
@@ -379,4 +399,29 @@ fn what_a_local_index_refuses() {
     );
     credentials.assert_no_leak(&canary);
     assert!(!tmp.path().join("simple-2").exists());
+}
+
+/// A publisher finding the index locked says it waits, writes nothing
+/// until the lock is released, then publishes.
+#[test]
+fn a_held_lock_is_waited_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("index");
+    std::fs::create_dir(&base).unwrap();
+    let root = base.join("simple");
+    let url = file_url(&root);
+    let dists = tiny_dists(&tmp.path().join("a"), "wl-local-locked", "");
+    let lock = std::fs::File::create(base.join(".windlass-index.lock")).unwrap();
+    lock.lock().unwrap();
+    let running = publisher(tmp.path(), &url, &dists).spawn();
+    let waiting = format!("     Waiting for another publisher of {url} to finish");
+    assert!(
+        running.wait_for_stderr_line(&waiting, Duration::from_secs(60)),
+        "no waiting line"
+    );
+    assert!(!root.exists(), "written while the lock was held");
+    lock.unlock().unwrap();
+    let run = running.wait();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(root.join("wl-local-locked/index.html").is_file());
 }
