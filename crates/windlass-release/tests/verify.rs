@@ -784,3 +784,110 @@ async fn an_index_password_never_shows() {
     let report = verify::run_cli(&cli, &printer).await.unwrap();
     assert_eq!(report.holds, 1);
 }
+
+/// A local index named by a `file:` URL (as `wheel publish --repository
+/// file:///...` writes it) holds as a relative path does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_url_index_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut release = LocalRelease::make(tmp.path());
+    let url = url::Url::from_directory_path(tmp.path().join("simple")).unwrap();
+    release.manifest.content.distributions[0].index = url.to_string();
+    release.manifest = Manifest {
+        environments: release.manifest.environments.clone(),
+        ..Manifest::new(release.manifest.content.clone())
+    };
+    release.write();
+    let report = run(&release.path(), &options(tmp.path())).await;
+    expect_all_hold_but(&report, &[]);
+    // A project the index has no page for.
+    std::fs::remove_file(tmp.path().join("simple/sentiment-lab/index.html")).unwrap();
+    let report = run(&release.path(), &options(tmp.path())).await;
+    expect_all_hold_but(&report, &[WHEEL]);
+}
+
+/// An environment on the test cluster: its ledger's live promotion is the
+/// bundle (holds), another bundle (broken), or the context is unknown
+/// (unreachable).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_environment_runs_the_bundle_its_ledger_says() {
+    use windlass_deploy::kube::ledger::{Event, Ledger, NewEntry};
+    use windlass_deploy::kube::{Cluster, Target};
+    let kube = Services::load().kube();
+    let namespace = kube.fresh_namespace("release-verify");
+    let cluster = Cluster::connect(
+        &Target {
+            kubeconfig: Some(kube.kubeconfig.clone()),
+            context: Some(kube.context.clone()),
+            namespace: Some(namespace.clone()),
+        },
+        &Environment::default(),
+    )
+    .await
+    .unwrap();
+    let live = bundle(json!({"replicas": 3}));
+    let ledger = Ledger::new(&cluster, "staging");
+    let started = ledger
+        .append(NewEntry {
+            actor: "test".into(),
+            promotion: None,
+            bundle: live.id(),
+            event: Event::Started {
+                bundle: Box::new(live.clone()),
+                from: None,
+                strategy: windlass_deploy::config::StrategyKind::Rolling,
+            },
+        })
+        .await
+        .unwrap();
+    ledger
+        .append(NewEntry {
+            actor: "test".into(),
+            promotion: Some(started.seq),
+            bundle: live.id(),
+            event: Event::Succeeded { revision: 1 },
+        })
+        .await
+        .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut release = LocalRelease::make(tmp.path());
+    let record = |bundle: &windlass_deploy::Bundle, context: &str| EnvironmentRecord {
+        name: "staging".into(),
+        bundle: bundle.id().as_str().to_owned(),
+        at: "2026-11-30T12:00:00Z".into(),
+        target: EnvironmentTarget::Cluster {
+            context: context.to_owned(),
+            namespace: namespace.clone(),
+            release: "ml-job".into(),
+            revision: Some(1),
+        },
+    };
+    let mut options = options(tmp.path());
+    options.kubeconfig = Some(kube.kubeconfig.clone());
+    let cases = [
+        (record(&live, &kube.context), "holds"),
+        (
+            record(&bundle(json!({"replicas": 4})), &kube.context),
+            "broken",
+        ),
+        (record(&live, "no-such-context"), "unreachable"),
+    ];
+    for (env, expected) in cases {
+        release.manifest.environments = vec![env];
+        release.write();
+        let report = run(&release.path(), &options).await;
+        let last = report.links.last().unwrap();
+        assert_eq!(last.what, LinkKind::Environment);
+        assert_eq!(
+            statuses(std::slice::from_ref(last))[0].2,
+            expected,
+            "{last:?}"
+        );
+        // The cluster's token never shows.
+        windlass_testkit::assert_no_leak(
+            serde_json::to_string(&report).unwrap().as_bytes(),
+            kube.token.expose(),
+        );
+    }
+}
