@@ -420,16 +420,26 @@ pub fn classifier() -> windlass_output::Classifier {
         .with::<windlass_pypi::repository::TargetError>()
 }
 
-/// `windlass verify` with a printer: loads `windlass.toml` (index and
-/// registry credentials), verifies, writes the step summary in GitHub
-/// Actions.
+/// `windlass verify` with a printer: see [`run_command`].
 pub async fn run_cli(cli: &VerifyCli, printer: &Printer) -> anyhow::Result<VerifyReport> {
-    let loaded = windlass_secrets::ToolConfig::load(cli.config.as_deref(), None)?;
-    let path = loaded.cwd.join(&cli.args.manifest);
+    run_command(&cli.args, cli.config.as_deref(), printer).await
+}
+
+/// Runs `verify` as a command (`windlass verify`, `windlass release
+/// verify`): loads `windlass.toml` (`config_file`, else searched from the
+/// working directory) for index and registry credentials, verifies, and
+/// in GitHub Actions appends the table to the step summary.
+pub async fn run_command(
+    args: &VerifyArgs,
+    config_file: Option<&Path>,
+    printer: &Printer,
+) -> anyhow::Result<VerifyReport> {
+    let loaded = windlass_secrets::ToolConfig::load(config_file, None)?;
+    let path = loaded.cwd.join(&args.manifest);
     let manifest = read_manifest(&path)?;
-    let options = crate::credentials::options(&loaded, &cli.args, &manifest, printer).await?;
+    let options = crate::credentials::options(&loaded, args, &manifest, printer).await?;
     let mut report = run(&path, &options).await?;
-    report.manifest = cli.args.manifest.display().to_string();
+    report.manifest = args.manifest.display().to_string();
     if let Some(github) = printer.github()
         && let Err(error) = github.append_summary(&markdown(&report))
     {

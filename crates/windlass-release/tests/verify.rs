@@ -276,6 +276,31 @@ fn capture_printer(json: bool) -> (Printer, Capture, Capture) {
     (printer, out, err)
 }
 
+/// A printer as in a GitHub Actions step whose summary file is `summary`.
+fn github_printer(json: bool, summary: &Path) -> (Printer, Capture, Capture) {
+    let vars = [
+        ("GITHUB_ACTIONS", "true".to_owned()),
+        ("GITHUB_STEP_SUMMARY", summary.display().to_string()),
+    ];
+    let github = windlass_output::github::GitHub::from_env(
+        |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()),
+        Capture::new(),
+    );
+    let (out, err) = (Capture::new(), Capture::new());
+    let args = OutputArgs {
+        json,
+        ..OutputArgs::default()
+    };
+    let printer = Printer::builder(&args, "verify")
+        .stdout(out.clone())
+        .stderr(err.clone())
+        .color(false)
+        .classifier(verify::classifier())
+        .github(github)
+        .build();
+    (printer, out, err)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_release_holds_and_each_broken_link_is_named() {
     let tmp = tempfile::tempdir().unwrap();
@@ -682,6 +707,25 @@ async fn upload_fixture(server: &windlass_testkit::PypiServer) -> (String, Strin
     (name.to_owned(), hex_sha256(&bytes), bytes.len() as u64)
 }
 
+/// `windlass verify PATH` with the `windlass.toml` of `dir` and no
+/// `.pypirc`.
+fn verify_cli(dir: &Path, path: &Path, json: bool) -> verify::VerifyCli {
+    verify::VerifyCli {
+        output: OutputArgs {
+            json,
+            ..OutputArgs::default()
+        },
+        config: Some(dir.join("windlass.toml")),
+        args: verify::VerifyArgs {
+            manifest: path.to_owned(),
+            no_credentials: false,
+            pypirc: Some(dir.join("no.pypirc")),
+            kubeconfig: None,
+            jobs: 2,
+        },
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_index_password_never_shows() {
     let server = Services::load().pypiserver_auth();
@@ -728,28 +772,23 @@ async fn an_index_password_never_shows() {
     let path = tmp.path().join("release.json");
     std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
     for json in [false, true] {
-        let cli = verify::VerifyCli {
-            output: OutputArgs {
-                json,
-                ..OutputArgs::default()
-            },
-            config: Some(tmp.path().join("windlass.toml")),
-            args: verify::VerifyArgs {
-                manifest: path.clone(),
-                no_credentials: false,
-                pypirc: Some(tmp.path().join("no.pypirc")),
-                kubeconfig: None,
-                jobs: 2,
-            },
-        };
-        let (printer, out, err) = capture_printer(json);
+        let cli = verify_cli(tmp.path(), &path, json);
+        // In GitHub Actions: the step summary gets the table too.
+        let summary = tmp.path().join(format!("summary-{json}.md"));
+        let (printer, out, err) = github_printer(json, &summary);
         let report = verify::run_cli(&cli, &printer).await.unwrap();
+        let summary = std::fs::read_to_string(&summary).unwrap();
+        assert!(
+            summary.contains("| distribution six-1.17.0-py2.py3-none-any.whl |"),
+            "{summary}"
+        );
+        assert!(summary.contains("**broken**"), "{summary}");
         let status = printer.report(&report).unwrap();
         assert_eq!(status, ExitStatus::Failure);
         let words: Vec<&str> = statuses(&report.links).iter().map(|s| s.2).collect();
         assert_eq!(words, ["holds", "broken"], "{:#?}", report.links);
         let all = format!(
-            "{}{}{}",
+            "{}{}{}{summary}",
             out.contents(),
             err.contents(),
             serde_json::to_string(&report).unwrap()
@@ -765,17 +804,7 @@ async fn an_index_password_never_shows() {
     // The reference is resolved (a missing file is an error naming it);
     // `--no-credentials` looks nothing up.
     std::fs::remove_file(tmp.path().join("index-password")).unwrap();
-    let mut cli = verify::VerifyCli {
-        output: OutputArgs::default(),
-        config: Some(tmp.path().join("windlass.toml")),
-        args: verify::VerifyArgs {
-            manifest: path.clone(),
-            no_credentials: false,
-            pypirc: Some(tmp.path().join("no.pypirc")),
-            kubeconfig: None,
-            jobs: 2,
-        },
-    };
+    let mut cli = verify_cli(tmp.path(), &path, false);
     let (printer, _, _) = capture_printer(false);
     let error = verify::run_cli(&cli, &printer).await.unwrap_err();
     assert!(format!("{error:#}").contains("index-password"), "{error:#}");
