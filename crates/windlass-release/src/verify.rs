@@ -43,8 +43,8 @@ const PAGE_LIMIT: u64 = 64 * windlass_fs::MIB;
 /// `windlass verify MANIFEST`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
-    /// The release manifest (`release.json` that `windlass release run`
-    /// wrote)
+    /// The release manifest (`dist/release/manifest.json` that `windlass
+    /// release run` wrote)
     #[arg(value_name = "MANIFEST")]
     pub manifest: PathBuf,
     /// Send no credentials to package indexes and look none up
@@ -282,7 +282,7 @@ impl Diagnostic for ManifestError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            Self::Read { .. } => Some("give the `release.json` a release wrote".to_owned()),
+            Self::Read { .. } => Some("give the `manifest.json` a release wrote".to_owned()),
             Self::Malformed { .. } | Self::Schema { .. } => {
                 Some("docs/manifest.md describes the manifest's fields".to_owned())
             }
