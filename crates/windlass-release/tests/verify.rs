@@ -429,6 +429,20 @@ async fn an_unreachable_registry_is_exit_3() {
     );
     assert_eq!(report.status(), ExitStatus::Remote);
     assert_eq!(report.status().code(), 3);
+    // The `--json` result says so too.
+    let (printer, out, _) = capture_printer(true);
+    assert_eq!(printer.report(&report).unwrap(), ExitStatus::Remote);
+    let doc: serde_json::Value =
+        serde_json::from_str(out.contents().lines().last().unwrap()).unwrap();
+    assert_eq!(doc["exit_code"], 3, "{doc:#}");
+    assert_eq!(doc["data"]["links"][1]["status"], "unreachable", "{doc:#}");
+    assert!(
+        doc["data"]["links"][1]["why"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:1"),
+        "{doc:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
