@@ -574,6 +574,8 @@ fn short(hex: &str) -> &str {
 }
 
 fn check_local_distribution(dist: &Distribution, root: &Path, project: &str) -> LinkStatus {
+    // Absolute, so that the page's links resolve against a `file:` URL.
+    let root = &std::path::absolute(root).unwrap_or_else(|_| root.to_owned());
     let dir = root.join(project);
     let page = dir.join("index.html");
     let body = match windlass_fs::read(&page, PAGE_LIMIT) {
@@ -595,6 +597,16 @@ fn check_local_distribution(dist: &Distribution, root: &Path, project: &str) -> 
         .get(&dist.filename)
         .and_then(|u| u.to_file_path().ok())
         .unwrap_or_else(|| dir.join(&dist.filename));
+    // A static index serves its own files: a link out of it is not one.
+    if !path.starts_with(root)
+        || path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
+        return LinkStatus::Broken {
+            why: "the index links the file outside the index directory".to_owned(),
+        };
+    }
     let mut file = match windlass_fs::open(&path) {
         Ok(file) => file,
         Err(e) => {

@@ -843,6 +843,27 @@ async fn a_file_url_index_holds() {
     release.write();
     let report = run(&release.path(), &options(tmp.path())).await;
     expect_all_hold_but(&report, &[]);
+    // A page linking a file outside the index.
+    let page = tmp.path().join("simple/sentiment-lab/index.html");
+    let good = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(
+        &page,
+        good.replace(&format!("href=\"{WHEEL}"), &format!("href=\"../../{WHEEL}")),
+    )
+    .unwrap();
+    std::fs::copy(
+        tmp.path().join("simple/sentiment-lab").join(WHEEL),
+        tmp.path().join(WHEEL),
+    )
+    .unwrap();
+    let report = run(&release.path(), &options(tmp.path())).await;
+    expect_all_hold_but(&report, &[WHEEL]);
+    assert!(
+        matches!(&report.links[0].status, LinkStatus::Broken { why } if why.contains("outside")),
+        "{:?}",
+        report.links[0]
+    );
+    std::fs::write(&page, good).unwrap();
     // A project the index has no page for.
     std::fs::remove_file(tmp.path().join("simple/sentiment-lab/index.html")).unwrap();
     let report = run(&release.path(), &options(tmp.path())).await;
