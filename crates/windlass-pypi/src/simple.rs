@@ -452,7 +452,7 @@ pub async fn lookup(
 mod tests {
     use url::Url;
 
-    use super::{derive_simple_url, parse_html, parse_json, project_url};
+    use super::{derive_simple_url, parse_html, parse_json, parse_json_at, project_url};
 
     #[test]
     fn simple_urls() {
@@ -525,5 +525,31 @@ mod tests {
 {"filename":"demo-1.0.tar.gz","url":"x","hashes":{"sha256":"ABC","md5":"d"}},
 {"filename":"demo-1.0-py3-none-any.whl","url":"y","hashes":{}}]}"#;
         insta::assert_debug_snapshot!(parse_json(page).unwrap().files);
+    }
+
+    /// Each file's link: resolved against the page, without its fragment.
+    #[test]
+    fn file_links() {
+        let base = Url::parse("http://127.0.0.1:8081/simple/demo/").unwrap();
+        let html = r#"<a href="../../packages/demo-1.0.tar.gz#sha256=ab">x</a>"#;
+        assert_eq!(
+            parse_html(html, &base).urls["demo-1.0.tar.gz"].as_str(),
+            "http://127.0.0.1:8081/packages/demo-1.0.tar.gz"
+        );
+        let json = br#"{"files":[
+{"filename":"demo-1.0.tar.gz","url":"../../packages/demo-1.0.tar.gz#sha256=ab","hashes":{}},
+{"filename":"demo-1.0-py3-none-any.whl","url":"https://files.example.org/d.whl","hashes":{}}]}"#;
+        let at = parse_json_at(json, &base).unwrap();
+        assert_eq!(
+            at.urls["demo-1.0.tar.gz"].as_str(),
+            "http://127.0.0.1:8081/packages/demo-1.0.tar.gz"
+        );
+        // Without a base, only absolute links.
+        let unbased = parse_json(json).unwrap();
+        assert!(!unbased.urls.contains_key("demo-1.0.tar.gz"));
+        assert_eq!(
+            unbased.urls["demo-1.0-py3-none-any.whl"].as_str(),
+            "https://files.example.org/d.whl"
+        );
     }
 }

@@ -426,16 +426,26 @@ pub fn classifier() -> windlass_output::Classifier {
         .with::<windlass_pypi::repository::TargetError>()
 }
 
-/// `windlass verify` with a printer: loads `windlass.toml` (index and
-/// registry credentials), verifies, writes the step summary in GitHub
-/// Actions.
+/// `windlass verify` with a printer: see [`run_command`].
 pub async fn run_cli(cli: &VerifyCli, printer: &Printer) -> anyhow::Result<VerifyReport> {
-    let loaded = windlass_secrets::ToolConfig::load(cli.config.as_deref(), None)?;
-    let path = loaded.cwd.join(&cli.args.manifest);
+    run_command(&cli.args, cli.config.as_deref(), printer).await
+}
+
+/// Runs `verify` as a command (`windlass verify`, `windlass release
+/// verify`): loads `windlass.toml` (`config_file`, else searched from the
+/// working directory) for index and registry credentials, verifies, and
+/// in GitHub Actions appends the table to the step summary.
+pub async fn run_command(
+    args: &VerifyArgs,
+    config_file: Option<&Path>,
+    printer: &Printer,
+) -> anyhow::Result<VerifyReport> {
+    let loaded = windlass_secrets::ToolConfig::load(config_file, None)?;
+    let path = loaded.cwd.join(&args.manifest);
     let manifest = read_manifest(&path)?;
-    let options = crate::credentials::options(&loaded, &cli.args, &manifest, printer).await?;
+    let options = crate::credentials::options(&loaded, args, &manifest, printer).await?;
     let mut report = run(&path, &options).await?;
-    report.manifest = cli.args.manifest.display().to_string();
+    report.manifest = args.manifest.display().to_string();
     if let Some(github) = printer.github()
         && let Err(error) = github.append_summary(&markdown(&report))
     {
@@ -570,6 +580,8 @@ fn short(hex: &str) -> &str {
 }
 
 fn check_local_distribution(dist: &Distribution, root: &Path, project: &str) -> LinkStatus {
+    // Absolute, so that the page's links resolve against a `file:` URL.
+    let root = &std::path::absolute(root).unwrap_or_else(|_| root.to_owned());
     let dir = root.join(project);
     let page = dir.join("index.html");
     let body = match windlass_fs::read(&page, PAGE_LIMIT) {
@@ -591,6 +603,16 @@ fn check_local_distribution(dist: &Distribution, root: &Path, project: &str) -> 
         .get(&dist.filename)
         .and_then(|u| u.to_file_path().ok())
         .unwrap_or_else(|| dir.join(&dist.filename));
+    // A static index serves its own files: a link out of it is not one.
+    if !path.starts_with(root)
+        || path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
+        return LinkStatus::Broken {
+            why: "the index links the file outside the index directory".to_owned(),
+        };
+    }
     let mut file = match windlass_fs::open(&path) {
         Ok(file) => file,
         Err(e) => {

@@ -276,6 +276,31 @@ fn capture_printer(json: bool) -> (Printer, Capture, Capture) {
     (printer, out, err)
 }
 
+/// A printer as in a GitHub Actions step whose summary file is `summary`.
+fn github_printer(json: bool, summary: &Path) -> (Printer, Capture, Capture) {
+    let vars = [
+        ("GITHUB_ACTIONS", "true".to_owned()),
+        ("GITHUB_STEP_SUMMARY", summary.display().to_string()),
+    ];
+    let github = windlass_output::github::GitHub::from_env(
+        |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()),
+        Capture::new(),
+    );
+    let (out, err) = (Capture::new(), Capture::new());
+    let args = OutputArgs {
+        json,
+        ..OutputArgs::default()
+    };
+    let printer = Printer::builder(&args, "verify")
+        .stdout(out.clone())
+        .stderr(err.clone())
+        .color(false)
+        .classifier(verify::classifier())
+        .github(github)
+        .build();
+    (printer, out, err)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_local_release_holds_and_each_broken_link_is_named() {
     let tmp = tempfile::tempdir().unwrap();
@@ -408,6 +433,20 @@ async fn an_unreachable_registry_is_exit_3() {
     );
     assert_eq!(report.status(), ExitStatus::Remote);
     assert_eq!(report.status().code(), 3);
+    // The `--json` result says so too.
+    let (printer, out, _) = capture_printer(true);
+    assert_eq!(printer.report(&report).unwrap(), ExitStatus::Remote);
+    let doc: serde_json::Value =
+        serde_json::from_str(out.contents().lines().last().unwrap()).unwrap();
+    assert_eq!(doc["exit_code"], 3, "{doc:#}");
+    assert_eq!(doc["data"]["links"][1]["status"], "unreachable", "{doc:#}");
+    assert!(
+        doc["data"]["links"][1]["why"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:1"),
+        "{doc:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -686,6 +725,25 @@ async fn upload_fixture(server: &windlass_testkit::PypiServer) -> (String, Strin
     (name.to_owned(), hex_sha256(&bytes), bytes.len() as u64)
 }
 
+/// `windlass verify PATH` with the `windlass.toml` of `dir` and no
+/// `.pypirc`.
+fn verify_cli(dir: &Path, path: &Path, json: bool) -> verify::VerifyCli {
+    verify::VerifyCli {
+        output: OutputArgs {
+            json,
+            ..OutputArgs::default()
+        },
+        config: Some(dir.join("windlass.toml")),
+        args: verify::VerifyArgs {
+            manifest: path.to_owned(),
+            no_credentials: false,
+            pypirc: Some(dir.join("no.pypirc")),
+            kubeconfig: None,
+            jobs: 2,
+        },
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_index_password_never_shows() {
     let server = Services::load().pypiserver_auth();
@@ -732,28 +790,23 @@ async fn an_index_password_never_shows() {
     let path = tmp.path().join("release.json");
     std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
     for json in [false, true] {
-        let cli = verify::VerifyCli {
-            output: OutputArgs {
-                json,
-                ..OutputArgs::default()
-            },
-            config: Some(tmp.path().join("windlass.toml")),
-            args: verify::VerifyArgs {
-                manifest: path.clone(),
-                no_credentials: false,
-                pypirc: Some(tmp.path().join("no.pypirc")),
-                kubeconfig: None,
-                jobs: 2,
-            },
-        };
-        let (printer, out, err) = capture_printer(json);
+        let cli = verify_cli(tmp.path(), &path, json);
+        // In GitHub Actions: the step summary gets the table too.
+        let summary = tmp.path().join(format!("summary-{json}.md"));
+        let (printer, out, err) = github_printer(json, &summary);
         let report = verify::run_cli(&cli, &printer).await.unwrap();
+        let summary = std::fs::read_to_string(&summary).unwrap();
+        assert!(
+            summary.contains("| distribution six-1.17.0-py2.py3-none-any.whl |"),
+            "{summary}"
+        );
+        assert!(summary.contains("**broken**"), "{summary}");
         let status = printer.report(&report).unwrap();
         assert_eq!(status, ExitStatus::Failure);
         let words: Vec<&str> = statuses(&report.links).iter().map(|s| s.2).collect();
         assert_eq!(words, ["holds", "broken"], "{:#?}", report.links);
         let all = format!(
-            "{}{}{}",
+            "{}{}{}{summary}",
             out.contents(),
             err.contents(),
             serde_json::to_string(&report).unwrap()
@@ -769,17 +822,7 @@ async fn an_index_password_never_shows() {
     // The reference is resolved (a missing file is an error naming it);
     // `--no-credentials` looks nothing up.
     std::fs::remove_file(tmp.path().join("index-password")).unwrap();
-    let mut cli = verify::VerifyCli {
-        output: OutputArgs::default(),
-        config: Some(tmp.path().join("windlass.toml")),
-        args: verify::VerifyArgs {
-            manifest: path.clone(),
-            no_credentials: false,
-            pypirc: Some(tmp.path().join("no.pypirc")),
-            kubeconfig: None,
-            jobs: 2,
-        },
-    };
+    let mut cli = verify_cli(tmp.path(), &path, false);
     let (printer, _, _) = capture_printer(false);
     let error = verify::run_cli(&cli, &printer).await.unwrap_err();
     assert!(format!("{error:#}").contains("index-password"), "{error:#}");
@@ -787,4 +830,132 @@ async fn an_index_password_never_shows() {
     cli.args.no_credentials = true;
     let report = verify::run_cli(&cli, &printer).await.unwrap();
     assert_eq!(report.holds, 1);
+}
+
+/// A local index named by a `file:` URL (as `wheel publish --repository
+/// file:///...` writes it) holds as a relative path does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_url_index_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut release = LocalRelease::make(tmp.path());
+    let url = url::Url::from_directory_path(tmp.path().join("simple")).unwrap();
+    release.manifest.content.distributions[0].index = url.to_string();
+    release.manifest = Manifest {
+        environments: release.manifest.environments.clone(),
+        ..Manifest::new(release.manifest.content.clone())
+    };
+    release.write();
+    let report = run(&release.path(), &options(tmp.path())).await;
+    expect_all_hold_but(&report, &[]);
+    // A page linking a file outside the index.
+    let page = tmp.path().join("simple/sentiment-lab/index.html");
+    let good = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(
+        &page,
+        good.replace(&format!("href=\"{WHEEL}"), &format!("href=\"../../{WHEEL}")),
+    )
+    .unwrap();
+    std::fs::copy(
+        tmp.path().join("simple/sentiment-lab").join(WHEEL),
+        tmp.path().join(WHEEL),
+    )
+    .unwrap();
+    let report = run(&release.path(), &options(tmp.path())).await;
+    expect_all_hold_but(&report, &[WHEEL]);
+    assert!(
+        matches!(&report.links[0].status, LinkStatus::Broken { why } if why.contains("outside")),
+        "{:?}",
+        report.links[0]
+    );
+    std::fs::write(&page, good).unwrap();
+    // A project the index has no page for.
+    std::fs::remove_file(tmp.path().join("simple/sentiment-lab/index.html")).unwrap();
+    let report = run(&release.path(), &options(tmp.path())).await;
+    expect_all_hold_but(&report, &[WHEEL]);
+}
+
+/// An environment on the test cluster: its ledger's live promotion is the
+/// bundle (holds), another bundle (broken), or the context is unknown
+/// (unreachable).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_environment_runs_the_bundle_its_ledger_says() {
+    use windlass_deploy::kube::ledger::{Event, Ledger, NewEntry};
+    use windlass_deploy::kube::{Cluster, Target};
+    let kube = Services::load().kube();
+    let namespace = kube.fresh_namespace("release-verify");
+    let cluster = Cluster::connect(
+        &Target {
+            kubeconfig: Some(kube.kubeconfig.clone()),
+            context: Some(kube.context.clone()),
+            namespace: Some(namespace.clone()),
+        },
+        &Environment::default(),
+    )
+    .await
+    .unwrap();
+    let live = bundle(json!({"replicas": 3}));
+    let ledger = Ledger::new(&cluster, "staging");
+    let started = ledger
+        .append(NewEntry {
+            actor: "test".into(),
+            promotion: None,
+            bundle: live.id(),
+            event: Event::Started {
+                bundle: Box::new(live.clone()),
+                from: None,
+                strategy: windlass_deploy::config::StrategyKind::Rolling,
+            },
+        })
+        .await
+        .unwrap();
+    ledger
+        .append(NewEntry {
+            actor: "test".into(),
+            promotion: Some(started.seq),
+            bundle: live.id(),
+            event: Event::Succeeded { revision: 1 },
+        })
+        .await
+        .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut release = LocalRelease::make(tmp.path());
+    let record = |bundle: &windlass_deploy::Bundle, context: &str| EnvironmentRecord {
+        name: "staging".into(),
+        bundle: bundle.id().as_str().to_owned(),
+        at: "2026-11-30T12:00:00Z".into(),
+        target: EnvironmentTarget::Cluster {
+            context: context.to_owned(),
+            namespace: namespace.clone(),
+            release: "ml-job".into(),
+            revision: Some(1),
+        },
+    };
+    let mut options = options(tmp.path());
+    options.kubeconfig = Some(kube.kubeconfig.clone());
+    let cases = [
+        (record(&live, &kube.context), "holds"),
+        (
+            record(&bundle(json!({"replicas": 4})), &kube.context),
+            "broken",
+        ),
+        (record(&live, "no-such-context"), "unreachable"),
+    ];
+    for (env, expected) in cases {
+        release.manifest.environments = vec![env];
+        release.write();
+        let report = run(&release.path(), &options).await;
+        let last = report.links.last().unwrap();
+        assert_eq!(last.what, LinkKind::Environment);
+        assert_eq!(
+            statuses(std::slice::from_ref(last))[0].2,
+            expected,
+            "{last:?}"
+        );
+        // The cluster's token never shows.
+        windlass_testkit::assert_no_leak(
+            serde_json::to_string(&report).unwrap().as_bytes(),
+            kube.token.expose(),
+        );
+    }
 }
