@@ -572,6 +572,24 @@ async fn build_and_push(
             .join(&image.name),
     };
     let layout_shown = shown(&layout, &image_ctx.cwd);
+    // What the layout's tags point at before this build (a re-run finds
+    // them at the digest it builds again).
+    let before: BTreeMap<String, String> = match local {
+        Some(_) => windlass_image::Layout::open(&layout)
+            .ok()
+            .map(|l| {
+                image
+                    .tags
+                    .iter()
+                    .filter_map(|tag| {
+                        let descriptor = l.resolve(Some(tag)).ok()?;
+                        Some((tag.clone(), descriptor.digest().to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
     let build_tag = if local.is_some() {
         first_tag.as_str()
     } else {
@@ -600,48 +618,40 @@ async fn build_and_push(
     };
     let digest = built.digest.to_string();
     steps.push(
-        Step::new(
-            StepKind::Image,
-            &image.name,
-            format!("oci:{}", layout.display()),
-        )
-        .status(Status::Done, None)
-        .detail(format!("digest: {digest}")),
+        Step::new(StepKind::Image, &image.name, format!("oci:{layout_shown}"))
+            .status(Status::Done, None)
+            .detail(format!("digest: {digest}")),
     );
     if let Some(dirs) = local {
-        {
-            let rest: Vec<String> = image.tags.iter().skip(1).cloned().collect();
-            if !rest.is_empty() {
-                let args = windlass_image::tag::TagArgs {
-                    image: format!("oci:{}:{first_tag}", layout.display()),
-                    tags: rest,
-                    transfer: windlass_image::registry::TransferArgs { jobs: 4 },
-                };
-                windlass_image::tag::run(&args, image_ctx, printer).await?;
-            }
-            for tag in &image.tags {
-                steps.push(
-                    Step::new(
-                        StepKind::Push,
-                        tag,
-                        format!("oci:{}:{tag}", layout.display()),
-                    )
-                    .status(Status::Done, None),
-                );
-            }
-            Ok((
-                Image {
-                    name: image.name.clone(),
-                    repository: format!(
-                        "oci:{}",
-                        relative_to_manifest(&layout, &dirs.manifest(), false)
-                    ),
-                    digest,
-                    tags: image.tags.clone(),
-                },
-                steps,
-            ))
+        let rest: Vec<String> = image.tags.iter().skip(1).cloned().collect();
+        if !rest.is_empty() {
+            let args = windlass_image::tag::TagArgs {
+                image: format!("oci:{}:{first_tag}", layout.display()),
+                tags: rest,
+                transfer: windlass_image::registry::TransferArgs { jobs: 4 },
+            };
+            windlass_image::tag::run(&args, image_ctx, printer).await?;
         }
+        for tag in &image.tags {
+            let step = Step::new(StepKind::Push, tag, format!("oci:{layout_shown}:{tag}"));
+            steps.push(if before.get(tag) == Some(&digest) {
+                step.status(Status::Skip, format!("already at {digest}"))
+            } else {
+                step.status(Status::Done, None)
+            });
+        }
+        Ok((
+            Image {
+                name: image.name.clone(),
+                repository: format!(
+                    "oci:{}",
+                    relative_to_manifest(&layout, &dirs.manifest(), false)
+                ),
+                digest,
+                tags: image.tags.clone(),
+            },
+            steps,
+        ))
     } else {
         for tag in &image.tags {
             let destination = format!("{}:{tag}", image.repository);
