@@ -9,7 +9,7 @@
 //! - secret references refused (exit 2), naming the key, never the value,
 //!   with nothing written.
 
-#![allow(clippy::unwrap_used, reason = "test helpers panic on failed setup")]
+#![allow(clippy::unwrap_used, reason = "the tests panic on failed setup")]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

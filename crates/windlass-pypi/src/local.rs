@@ -153,6 +153,20 @@ impl LocalIndex {
         })())
     }
 
+    /// The index whose simple root is the directory `root` (absolute; it
+    /// need not exist yet).
+    pub fn for_directory(root: &Path) -> Result<Self, LocalIndexError> {
+        let not_a_path = || LocalIndexError::NotAPath {
+            url: root.display().to_string(),
+        };
+        let root = windlass_output::clean_path(root);
+        if root.parent().is_none() {
+            return Err(not_a_path());
+        }
+        let url = Url::from_directory_path(&root).map_err(|()| not_a_path())?;
+        Ok(Self { url, root })
+    }
+
     /// The lock file of this index.
     pub fn lock_path(&self) -> PathBuf {
         self.root
@@ -685,6 +699,17 @@ mod tests {
         })
         .collect();
         insta::assert_snapshot!(table.join("\n"));
+    }
+
+    #[test]
+    fn for_a_directory() {
+        let index =
+            LocalIndex::for_directory(std::path::Path::new("/srv/my index/simple")).unwrap();
+        assert_eq!(index.url.as_str(), "file:///srv/my%20index/simple/");
+        let again = LocalIndex::from_url(index.url.as_str()).unwrap().unwrap();
+        assert_eq!(again.root, index.root);
+        assert!(LocalIndex::for_directory(std::path::Path::new("relative/simple")).is_err());
+        assert!(LocalIndex::for_directory(std::path::Path::new("/")).is_err());
     }
 
     #[test]

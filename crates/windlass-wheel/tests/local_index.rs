@@ -2,7 +2,7 @@
 //! PEP 503 index directory, installed from by pip and uv, re-run, refused
 //! conflicts, concurrent publishers and what the index refuses to touch.
 
-// Test helpers panic on purpose: a failing step is a failing test.
+// The test code panics on purpose: a failing step is a failing test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
