@@ -1094,7 +1094,9 @@ cmd_clean() {
 # cmd_python_base: the base `release run --local --base` builds on, with
 # nothing else installed or started.
 cmd_python_base() {
-  apt_install mmdebstrap umoci
+  # mmdebstrap and umoci build the layout; the host's python3 with pip is
+  # what image builds fetch wheels with (it has the image's X.Y).
+  apt_install mmdebstrap umoci python3-pip python3-venv
   mkdir -p "$STATE_DIR"
   ensure_python_base
   printf 'oci:%s:%s\n' "$PYTHON_BASE_LAYOUT" "$PYTHON_BASE_TAG"
