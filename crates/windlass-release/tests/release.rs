@@ -670,3 +670,30 @@ fn a_tag_naming_another_version_is_a_usage_error() {
     );
     assert!(run.stderr.contains("hint:"), "{}", run.stderr);
 }
+
+#[test]
+fn a_python_project_alone_releases_its_wheel() {
+    let example = Example::new(LOCAL_TOML);
+    let project = example.dir.path().join("repo/ml-project");
+    let run = example
+        .cli()
+        .current_dir(&project)
+        .args(["--json", "run", "--local"])
+        .run();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let data = run.json()["data"].clone();
+    let kinds: Vec<&str> = data["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["build", "build", "publish", "publish"]);
+    assert_eq!(data["manifest"]["images"], serde_json::json!([]));
+    assert_eq!(data["manifest"]["deploy"], Value::Null);
+    assert!(
+        project
+            .join("dist/release/local/index/simple/sentiment-lab/index.html")
+            .is_file()
+    );
+}
