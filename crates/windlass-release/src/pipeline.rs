@@ -249,6 +249,7 @@ pub async fn plan(
             steps.push(step);
         }
     }
+    block_after_a_block(&mut steps);
     Ok(PlanReport {
         project: release.project.clone(),
         version: release.version.clone(),
@@ -256,6 +257,25 @@ pub async fn plan(
         local: options.local,
         steps,
     })
+}
+
+/// A step that will run after a blocked one cannot: it is blocked too,
+/// naming the first blocked step (a run stops there).
+fn block_after_a_block(steps: &mut [Step]) {
+    let Some(first) = steps.iter().position(|s| s.status == Status::Blocked) else {
+        return;
+    };
+    let why = format!(
+        "waits for `{} {}`, which is blocked",
+        steps[first].kind.as_str(),
+        steps[first].name
+    );
+    for step in &mut steps[first + 1..] {
+        if step.status == Status::WillRun {
+            step.status = Status::Blocked;
+            step.why = Some(why.clone());
+        }
+    }
 }
 
 #[allow(
@@ -1128,6 +1148,34 @@ fn now() -> String {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use crate::steps::{Status, Step, StepKind};
+
+    #[test]
+    fn steps_after_a_blocked_one_are_blocked() {
+        let mut steps = vec![
+            Step::new(StepKind::Publish, "a.whl", "index"),
+            Step::new(StepKind::Publish, "a.tar.gz", "index")
+                .status(Status::Blocked, "another file".to_owned()),
+            Step::new(StepKind::Image, "job", "registry"),
+            Step::new(StepKind::Deploy, "dev", "ns").status(Status::Skip, "live".to_owned()),
+        ];
+        super::block_after_a_block(&mut steps);
+        let statuses: Vec<Status> = steps.iter().map(|s| s.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::WillRun,
+                Status::Blocked,
+                Status::Blocked,
+                Status::Skip
+            ]
+        );
+        assert_eq!(
+            steps[2].why.as_deref(),
+            Some("waits for `publish a.tar.gz`, which is blocked")
+        );
+    }
 
     #[test]
     fn paths_shown_from_the_project() {

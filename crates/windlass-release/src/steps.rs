@@ -24,7 +24,7 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Build => "build",
             Self::Publish => "publish",
