@@ -129,7 +129,7 @@ pub fn json_schemas() -> Vec<windlass_output::json::CommandSchema> {
     use windlass_output::json::CommandSchema;
     vec![
         CommandSchema::new::<PlanReport>("release plan"),
-        CommandSchema::new::<RunReport>("release run"),
+        CommandSchema::new::<RunReport>("release run").event::<crate::steps::Step>("step"),
         CommandSchema::new::<crate::verify::VerifyReport>("release verify"),
     ]
 }

@@ -293,12 +293,7 @@ pub async fn run(
         root: release.local_dir(),
     });
     let done = |steps: &mut Vec<Step>, step: Step| {
-        let verb = match step.status {
-            Status::Skip => "Skipped",
-            Status::Failed => "Failed",
-            _ => "Done",
-        };
-        printer.status(verb, &step.line());
+        report_step(printer, &step);
         steps.push(step);
     };
     // Wheels: every project built at once, then published one by one.
@@ -453,6 +448,19 @@ pub async fn run(
         manifest,
         steps,
     })
+}
+
+/// A step as it finishes: one line on stderr, and with `--json` a `step`
+/// event on stdout (so a run that fails still says what it did).
+fn report_step(printer: &Printer, step: &Step) {
+    let verb = match step.status {
+        Status::Skip => "Skipped",
+        Status::Failed => "Failed",
+        _ => "Done",
+    };
+    printer.status(verb, &step.line());
+    // A closed stdout ends the run at its result; the step is done anyway.
+    let _ = printer.event("step", step);
 }
 
 /// Builds a project's wheel and sdist into `out`.
@@ -631,7 +639,7 @@ async fn build_and_push(
                     .status(Status::Failed, error_sentence(&error)),
             );
             for step in &steps {
-                printer.status("Failed", &step.line());
+                report_step(printer, step);
             }
             return Err(error.context(format!("the image `{}` was not built", image.name)));
         }
@@ -787,7 +795,7 @@ async fn deploy_first(
             .unwrap_or_else(|| "the deploy failed".to_owned());
         steps.push(step.status(Status::Failed, why.clone()));
         for step in &steps {
-            printer.status("Failed", &step.line());
+            report_step(printer, step);
         }
         return Err(Classified::new(anyhow::anyhow!(
             "the deploy to `{env}` failed: {why}"

@@ -624,10 +624,45 @@ fn a_failed_image_build_pushes_nothing_and_deploys_nothing() {
 
     let run = expect(
         servers.cli(&password, "plain"),
-        &["run", "--base", &base],
+        &["--json", "run", "--base", &base],
         2,
     );
-    assert!(run.stderr.contains("Containerfile"), "{}", run.stderr);
+    let result = run.json();
+    assert!(
+        result["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the image `job` was not built"),
+        "{result:#}"
+    );
+    // Each step as it finished: the wheels published, the image failed,
+    // nothing after it.
+    let events: Vec<(String, String)> = run
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|doc| doc["type"] == "event")
+        .map(|doc| {
+            (
+                doc["data"]["kind"].as_str().unwrap().to_owned(),
+                doc["data"]["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let events: Vec<(&str, &str)> = events
+        .iter()
+        .map(|(k, s)| (k.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("build", "done"),
+            ("build", "done"),
+            ("publish", "done"),
+            ("publish", "done"),
+            ("image", "failed"),
+        ]
+    );
     assert!(!servers.tag_exists("0.4.0"));
     assert!(servers.helm_values().is_none(), "nothing deployed");
     assert!(
