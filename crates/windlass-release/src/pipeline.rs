@@ -139,7 +139,28 @@ pub async fn plan(
             }
             continue;
         }
-        let report = publish(release, project, &built, local.as_ref(), true, printer).await?;
+        let report = match publish(release, project, &built, local.as_ref(), true, printer).await {
+            Ok(report) => report,
+            Err(error) if crate::cli::classifier().classify(&error).status == ExitStatus::Usage => {
+                return Err(error);
+            }
+            Err(error) => {
+                // The index or its credentials cannot be reached: the plan
+                // says so and goes on (a run would stop here).
+                all_skipped = false;
+                let target = project
+                    .repository
+                    .clone()
+                    .unwrap_or_else(|| "the default index".to_owned());
+                for file in &built.files {
+                    steps.push(
+                        Step::new(StepKind::Publish, file_name(file), &target)
+                            .status(Status::Blocked, error_sentence(&error)),
+                    );
+                }
+                continue;
+            }
+        };
         for file in &report.files {
             let step = Step::new(StepKind::Publish, &file.file, &report.simple_url)
                 .detail(format!("credentials: {}", report.credentials))
