@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real services and real clients for Windlass tests, on 127.0.0.1 only.
 #
-# usage: scripts/services.sh install|start|status|stop|env|clean
+# usage: scripts/services.sh install|start|status|stop|env|clean|python-base
 #
 #   install  install what is missing (Debian packages, Python venvs, Helm and
 #            kubectl, the Python base image, the Kubernetes control plane
@@ -19,6 +19,12 @@
 #            without waiting for them to go, and the images earlier runs left
 #            in the tests' podman storage (vfs keeps a full copy of each
 #            layer, so they add up to gigabytes within a few runs)
+#   python-base
+#            build only the Python base image's OCI layout (Debian packages,
+#            no service, no network beyond the machine's package mirror)
+#            and print its reference, `oci:LAYOUT:TAG`, on stdout
+#   helm     install only Helm (and kubectl) into the state dir and print
+#            Helm's path on stdout
 #
 # State lives outside the checkout:
 #   WINDLASS_STATE_DIR  default ${XDG_CACHE_HOME:-$HOME/.cache}/windlass-dev
@@ -1091,6 +1097,23 @@ cmd_clean() {
   fi
 }
 
+# cmd_python_base: the base `release run --local --base` builds on, with
+# nothing else installed or started.
+cmd_python_base() {
+  # mmdebstrap and umoci build the layout; the host's python3 with pip is
+  # what image builds fetch wheels with (it has the image's X.Y).
+  apt_install mmdebstrap umoci python3-pip python3-venv
+  mkdir -p "$STATE_DIR"
+  ensure_python_base
+  printf 'oci:%s:%s\n' "$PYTHON_BASE_LAYOUT" "$PYTHON_BASE_TAG"
+}
+
+# cmd_helm: the Helm `release run --local` renders the GitOps tree with.
+cmd_helm() {
+  install_kube_tools
+  printf '%s\n' "$HELM"
+}
+
 main() {
   case ${1:-} in
     install) cmd_install ;;
@@ -1099,8 +1122,10 @@ main() {
     stop) cmd_stop ;;
     env) cmd_env ;;
     clean) cmd_clean ;;
+    python-base) cmd_python_base ;;
+    helm) cmd_helm ;;
     *)
-      sed -n '2,19p' "$0" >&2
+      sed -n '2,25p' "$0" >&2
       exit 2
       ;;
   esac

@@ -376,6 +376,13 @@ pub const TOOL_SECTIONS: &[ToolSection] = &[
         credentials: &[],
         description: "What `check` runs (`only`, `skip`), how many at once, the tools' index and versions, and `[check.NAME]` tables that change a built-in check or add one (command, files, environment with secret references).",
     },
+    ToolSection {
+        name: "release",
+        owner: "windlass-release",
+        replaced_whole: &["release.wheels", "release.images.*.tags"],
+        credentials: &[],
+        description: "What `release` builds and publishes (`wheels`, `repository`, `[release.images.NAME]`), the environment the bundle goes to first and where `--local` writes.",
+    },
 ];
 
 /// The tool-owned section called `name`.
@@ -647,7 +654,7 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         kind: "URL",
         default: None,
         env: &[],
-        description: "The upload URL (legacy upload API).",
+        description: "The upload URL (legacy upload API), or `file:///DIR/simple/`: a static index directory that pip installs from (no credentials).",
     },
     ToolKey {
         key: "wheel.repositories.NAME.simple-url",
@@ -1439,6 +1446,62 @@ pub const TOOL_KEYS: &[ToolKey] = &[
         default: Some("\"text\""),
         env: &[],
         description: "How its results are read: `text`, the exit code (the output is shown on failure); `junit`, JUnit XML the command writes to the path that `{junit}` in its arguments and `WINDLASS_CHECK_JUNIT` name.",
+    },
+    ToolKey {
+        key: "release.wheels",
+        kind: "list of paths",
+        default: Some("[\".\"]"),
+        env: &[],
+        description: "The Python projects whose wheels and sdists the release builds and publishes, relative to the file (default: the project itself when it has `pyproject.toml`).",
+    },
+    ToolKey {
+        key: "release.repository",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "Where the wheels go: a name of `[wheel.repositories]` or an upload URL (default: `[wheel] repository` of each project). `--local` replaces it by a static index directory.",
+    },
+    ToolKey {
+        key: "release.environment",
+        kind: "string",
+        default: None,
+        env: &[],
+        description: "The environment the bundle is deployed to first (default: the `[deploy]` environment with no `from`); `\"none\"` deploys nothing.",
+    },
+    ToolKey {
+        key: "release.local-dir",
+        kind: "path",
+        default: Some("\"dist/release/local\""),
+        env: &[],
+        description: "Where `release run --local` writes the static index (`index/simple/`), the OCI layouts (`images/NAME`) and the GitOps tree (`gitops/ENV/`); relative to the file that sets it.",
+    },
+    ToolKey {
+        key: "release.images",
+        kind: "table",
+        default: None,
+        env: &[],
+        description: "The images the release builds, one `[release.images.NAME]` per key of `[deploy.images]`, pushed to that image's `repository`.",
+    },
+    ToolKey {
+        key: "release.images.NAME.containerfile",
+        kind: "path",
+        default: Some("\"Containerfile\""),
+        env: &[],
+        description: "The Containerfile the image is built from, relative to the file.",
+    },
+    ToolKey {
+        key: "release.images.NAME.context",
+        kind: "path",
+        default: Some("\".\""),
+        env: &[],
+        description: "The build context, relative to the file.",
+    },
+    ToolKey {
+        key: "release.images.NAME.tags",
+        kind: "list of strings",
+        default: Some("[\"{version}\"]"),
+        env: &[],
+        description: "The tags pushed; `{version}` is the release's version.",
     },
 ];
 

@@ -46,6 +46,10 @@ pub enum DeployCommand {
     /// time to restore from the ledgers; optionally write an HTML status
     /// board
     Metrics(crate::metrics::MetricsArgs),
+    /// Render an environment's manifests into a GitOps directory (`helm
+    /// template`, no cluster): the bundle made as `up` makes it, or read
+    /// from an earlier render's `bundle.json`
+    Render(crate::gitops::RenderArgs),
 }
 
 impl DeployCommand {
@@ -60,6 +64,7 @@ impl DeployCommand {
             Self::Diff(_) => "deploy diff",
             Self::Rollback(_) => "deploy rollback",
             Self::Metrics(_) => "deploy metrics",
+            Self::Render(_) => "deploy render",
         }
     }
 }
@@ -124,6 +129,7 @@ pub enum DeployOutcome {
     History(crate::commands::history::HistoryReport),
     Diff(crate::commands::diff::DiffReport),
     Metrics(crate::metrics::MetricsReport),
+    Rendered(crate::gitops::Rendered),
 }
 
 impl Outcome for DeployOutcome {
@@ -135,6 +141,7 @@ impl Outcome for DeployOutcome {
             Self::History(r) => r.render_human_at(out, verbose),
             Self::Diff(r) => r.render_human_at(out, verbose),
             Self::Metrics(r) => r.render_human_at(out, verbose),
+            Self::Rendered(r) => r.render_human_at(out, verbose),
         }
     }
 
@@ -146,6 +153,7 @@ impl Outcome for DeployOutcome {
             Self::History(r) => r.exit_status(),
             Self::Diff(r) => r.exit_status(),
             Self::Metrics(r) => r.exit_status(),
+            Self::Rendered(r) => r.exit_status(),
         }
     }
 
@@ -176,6 +184,7 @@ pub fn json_schemas() -> Vec<windlass_output::json::CommandSchema> {
         CommandSchema::new::<crate::commands::diff::DiffReport>("deploy diff"),
         CommandSchema::new::<crate::promotion::PromotionReport>("deploy rollback"),
         CommandSchema::new::<crate::metrics::MetricsReport>("deploy metrics"),
+        CommandSchema::new::<crate::gitops::Rendered>("deploy render"),
     ]
 }
 
@@ -252,6 +261,11 @@ pub async fn run(
             windlass_process::until_interrupted(commands::diff::run(args, ctx, printer))
                 .await?
                 .map(DeployOutcome::Diff)
+        }
+        DeployCommand::Render(args) => {
+            windlass_process::until_interrupted(Box::pin(crate::gitops::run(args, ctx, printer)))
+                .await?
+                .map(DeployOutcome::Rendered)
         }
         DeployCommand::Metrics(args) => {
             windlass_process::until_interrupted(commands::metrics::run(args, ctx, printer))

@@ -22,6 +22,8 @@
 //!   charts.
 //! - [`metrics`]: the four DORA measures from the ledgers and git, and the
 //!   self-contained HTML status board.
+//! - [`gitops`]: `deploy render`, an environment's manifests as files for a
+//!   GitOps tree (`helm template`, no cluster).
 //! - the commands: [`up`], [`promote`], [`approve`], [`status`],
 //!   [`history`], [`diff`], [`rollback`].
 //!
@@ -36,6 +38,7 @@ pub mod commands;
 pub mod config;
 pub mod diff;
 pub mod gates;
+pub mod gitops;
 pub mod helm;
 pub mod kube;
 pub mod make;

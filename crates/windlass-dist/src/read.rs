@@ -25,6 +25,8 @@ pub struct DistMetadata {
     /// The archive member it was read from.
     pub member: String,
     pub metadata: ParsedMetadata,
+    /// The member's text as stored (PEP 658 serves it byte for byte).
+    pub text: String,
 }
 
 impl DistMetadata {
@@ -125,6 +127,7 @@ pub fn read_metadata_from(
         kind,
         metadata: ParsedMetadata::parse(&text),
         member,
+        text,
     })
 }
 

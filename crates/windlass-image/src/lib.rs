@@ -11,6 +11,8 @@
 //! - [`layout`]: OCI layout directories, written blob by blob with renames
 //!   so nothing is ever half-written.
 //! - [`config`]: `[image]` in `windlass.toml`.
+//! - [`artifact`]: artifacts (an SBOM, a release manifest) attached to an
+//!   image as referrers, in a layout or on a registry.
 //! - [`build`]: `image build` (layers, config, manifest; Containerfile
 //!   subset; Python installed natively).
 //! - [`python`]: the base image's Python read from its layers, wheels
@@ -24,6 +26,7 @@
 //! HTTP client except through `windlass-http`, and never spawns a process
 //! except through `windlass-process`.
 
+pub mod artifact;
 pub mod build;
 pub mod cache;
 pub mod cli;

@@ -120,7 +120,7 @@ impl DistError {
     }
 
     /// The reader's errors, worded as `publish` has always worded them.
-    fn from_metadata(error: MetadataError) -> Self {
+    pub(crate) fn from_metadata(error: MetadataError) -> Self {
         match error {
             MetadataError::Open { path, source } => Self::Read {
                 path,

@@ -35,6 +35,7 @@
 pub mod config;
 pub mod dist;
 pub mod form;
+pub mod local;
 pub mod oidc;
 pub mod publish;
 pub mod report;
@@ -44,6 +45,7 @@ pub mod upload;
 
 pub use crate::config::{Pypirc, RepositorySection};
 pub use crate::dist::{DistError, DistKind, Distribution};
+pub use crate::local::{LocalIndex, LocalIndexError};
 pub use crate::publish::{
     PublishContext, PublishRequest, TokenPrompt, classifier, dist_paths, publish, publish_checked,
 };

@@ -18,6 +18,7 @@ use windlass_secrets::{Resolver, SecretsConfig};
 
 use crate::config::{Pypirc, RepositorySection};
 use crate::dist::{DistError, Distribution};
+use crate::local::LocalIndex;
 use crate::oidc::TrustedPublisher;
 use crate::report::{FileReport, FileStatus, PublishReport};
 use crate::repository::{
@@ -146,6 +147,7 @@ pub fn classifier() -> Classifier {
         .with::<DistError>()
         .with::<crate::repository::TargetError>()
         .with::<crate::oidc::OidcError>()
+        .with::<crate::local::LocalIndexError>()
         .with::<windlass_http::HttpError>()
         .with::<windlass_http::BuildError>()
 }
@@ -187,6 +189,19 @@ pub async fn publish_checked(
     printer: &Printer,
     check: impl Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<PublishReport> {
+    if let Some(index) =
+        crate::repository::local_index(&request.target, &ctx.env, &ctx.repositories)
+    {
+        let index = index.map_err(diagnosed)?;
+        // Interrupted, the run stops where it is: every file and page is
+        // written by rename, so the index is whole (a temporary file may
+        // stay behind; no page lists it).
+        return windlass_process::until_interrupted(Box::pin(publish_local(
+            request, ctx, printer, index, check,
+        )))
+        .await
+        .unwrap_or_else(|_| Err(anyhow::Error::new(windlass_output::Interrupted)));
+    }
     // Retries (of uploads, look-ups and Vault calls) show on one transient
     // status line, never as log lines.
     let ctx = &PublishContext {
@@ -215,6 +230,61 @@ pub async fn publish_checked(
             }
         }
     }
+}
+
+/// Publishes into a static index directory: the files checked, read and
+/// hashed as for a server, then written under the index's lock.
+async fn publish_local(
+    request: &PublishRequest,
+    ctx: &PublishContext,
+    printer: &Printer,
+    index: LocalIndex,
+    check: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<PublishReport> {
+    let paths = dist_paths(&request.dists, &ctx.cwd, &ctx.cwd.join("dist"))?;
+    let (checked, inspected) = futures_util::future::join(check, inspect_all(&paths)).await;
+    checked?;
+    let dists = inspected?;
+    printer.status(
+        if request.dry_run {
+            "Planning"
+        } else {
+            "Publishing"
+        },
+        &format!(
+            "{} to {}",
+            windlass_output::plural(dists.len(), "file", "files"),
+            index.url
+        ),
+    );
+    let dry_run = request.dry_run;
+    let (waiting, waited) = tokio::sync::oneshot::channel::<()>();
+    let url = index.url.to_string();
+    let mut task = tokio::task::spawn_blocking(move || {
+        crate::local::publish(&index, &dists, dry_run, move || {
+            let _ = waiting.send(());
+        })
+    });
+    let joined = tokio::select! {
+        joined = &mut task => joined,
+        Ok(()) = waited => {
+            printer.status("Waiting", &format!("for another publisher of {url} to finish"));
+            task.await
+        }
+    };
+    let report = joined
+        .map_err(|join| {
+            classified(
+                ExitStatus::Bug,
+                None,
+                anyhow::Error::new(join).context("publishing into the local index panicked"),
+            )
+        })?
+        .map_err(diagnosed)?;
+    if !request.skip_existing {
+        warn_skipped(&report, printer);
+    }
+    Ok(finish_report(report, printer))
 }
 
 /// Each file's state during the uploads, kept outside the work so that an

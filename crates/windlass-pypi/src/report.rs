@@ -150,7 +150,9 @@ impl FileReport {
     fn exit_status(&self) -> ExitStatus {
         match (&self.status, &self.error) {
             (FileStatus::Interrupted, _) => ExitStatus::Interrupted,
-            (FileStatus::Failed | FileStatus::Conflict, Some(e)) => e.exit_status,
+            (FileStatus::Failed | FileStatus::Conflict | FileStatus::NotStarted, Some(e)) => {
+                e.exit_status
+            }
             (FileStatus::Failed, None) | (FileStatus::NotStarted, _) => ExitStatus::Remote,
             (FileStatus::Conflict, None) => ExitStatus::Failure,
             _ => ExitStatus::Success,

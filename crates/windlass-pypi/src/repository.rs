@@ -21,6 +21,7 @@ use windlass_redact::{RedactedUrl, Secret};
 use windlass_secrets::{ParseError, ResolveError, Resolver, SecretRef};
 
 use crate::config::{Pypirc, RepositorySection};
+use crate::local::{LocalIndex, LocalIndexError};
 use crate::simple::derive_simple_url;
 
 /// PyPI's upload URL.
@@ -269,25 +270,7 @@ pub async fn resolve_target(
 ) -> Result<Target, TargetError> {
     let env = sources.env;
     let pypirc = sources.pypirc;
-    let spec = request
-        .repository
-        .clone()
-        .map(|r| (r, "--repository"))
-        .or_else(|| {
-            env.get_str("TWINE_REPOSITORY_URL")
-                .map(|u| (u.to_owned(), "TWINE_REPOSITORY_URL"))
-        })
-        .or_else(|| {
-            env.get_str("TWINE_REPOSITORY")
-                .map(|n| (n.to_owned(), "TWINE_REPOSITORY"))
-        })
-        .or_else(|| {
-            request
-                .default_repository
-                .clone()
-                .map(|r| (r, "[wheel] repository"))
-        })
-        .unwrap_or_else(|| ("pypi".to_owned(), "the default repository"));
+    let spec = repository_spec(request, env);
     let chosen = choose(&spec.0, sources.repositories, pypirc)?;
     let (name, url_text, section, rc) = match chosen {
         Chosen::Url(url) => (None, url, None, None),
@@ -364,6 +347,70 @@ pub async fn resolve_target(
         credentials,
         credential_source,
     })
+}
+
+/// The repository asked for, and where that came from: `--repository`,
+/// else `TWINE_REPOSITORY_URL`, else `TWINE_REPOSITORY`, else `[wheel]
+/// repository`, else `pypi`.
+fn repository_spec(request: &TargetRequest, env: &Environment) -> (String, &'static str) {
+    request
+        .repository
+        .clone()
+        .map(|r| (r, "--repository"))
+        .or_else(|| {
+            env.get_str("TWINE_REPOSITORY_URL")
+                .map(|u| (u.to_owned(), "TWINE_REPOSITORY_URL"))
+        })
+        .or_else(|| {
+            env.get_str("TWINE_REPOSITORY")
+                .map(|n| (n.to_owned(), "TWINE_REPOSITORY"))
+        })
+        .or_else(|| {
+            request
+                .default_repository
+                .clone()
+                .map(|r| (r, "[wheel] repository"))
+        })
+        .unwrap_or_else(|| ("pypi".to_owned(), "the default repository"))
+}
+
+/// The static index directory the request names (a `file:` URL, given as
+/// such or as the `url` of a `[wheel.repositories]` entry), if it names
+/// one. Credentials asked for with it are an error: a local index takes
+/// none.
+pub fn local_index(
+    request: &TargetRequest,
+    env: &Environment,
+    repositories: &IndexMap<String, RepositorySection>,
+) -> Option<Result<LocalIndex, LocalIndexError>> {
+    let (spec, _) = repository_spec(request, env);
+    let (section, url) = if looks_like_url(&spec) {
+        (None, spec.clone())
+    } else {
+        let section = repositories.get(&spec)?;
+        (Some(section), section.url.clone())
+    };
+    let index = LocalIndex::from_url(&url)?;
+    let credentials = |what: String| Some(Err(LocalIndexError::Credentials { what }));
+    if request.token.is_some() {
+        return credentials("--token".to_owned());
+    }
+    if request.password.is_some() || request.username.is_some() {
+        return credentials("--username/--password".to_owned());
+    }
+    if request.trusted_publishing == TrustedPublishingMode::Always {
+        return credentials("--trusted-publishing always".to_owned());
+    }
+    if let Some(section) = section {
+        let what = format!("[wheel.repositories.{spec}]");
+        if section.token.is_some() {
+            return credentials(format!("`token` in {what}"));
+        }
+        if section.password.is_some() || section.username.is_some() {
+            return credentials(format!("`username`/`password` in {what}"));
+        }
+    }
+    Some(index)
 }
 
 /// The upload URL (without user info), the user info, the simple API root

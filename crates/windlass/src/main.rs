@@ -54,6 +54,10 @@ enum Command {
     Deploy(windlass_deploy::cli::DeployCli),
     /// Lint and test the project: ruff, mypy, pytest, clippy, shellcheck, in parallel
     Check(windlass_check::cli::CheckCli),
+    /// One release: wheels to an index, images to a registry, the bundle to the first environment
+    Release(windlass_release::cli::ReleaseCli),
+    /// Check every link of a release manifest: files on the index, images in the registry, bundles in the environments
+    Verify(windlass_release::verify::VerifyCli),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions(completions::CompletionsArgs),
     /// Print the manual page, or write one page per command into DIR
@@ -82,6 +86,8 @@ fn main() -> ExitCode {
         Command::Image(cli) => windlass_image::cli::main(&cli),
         Command::Deploy(cli) => windlass_deploy::cli::main(&cli),
         Command::Check(cli) => windlass_check::cli::main(&cli),
+        Command::Release(cli) => windlass_release::cli::main(&cli),
+        Command::Verify(cli) => windlass_release::verify::main(&cli),
         Command::Completions(args) => completions::main(&args, &cli.output),
         Command::Man(args) => man::main(&args, &cli.output),
         Command::External(args) => external::main(&args, &cli.output),

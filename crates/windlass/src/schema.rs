@@ -14,6 +14,8 @@ pub(crate) fn commands() -> Vec<CommandSchema> {
     commands.extend(windlass_image::cli::json_schemas());
     commands.extend(windlass_deploy::cli::json_schemas());
     commands.extend(windlass_check::cli::json_schemas());
+    commands.extend(windlass_release::cli::json_schemas());
+    commands.extend(windlass_release::verify::json_schemas());
     commands.push(CommandSchema::new::<crate::completions::Script>(
         "completions",
     ));

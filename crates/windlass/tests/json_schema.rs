@@ -723,3 +723,87 @@ fn check_commands() {
     assert_eq!(wrong.code, 2, "{wrong}");
     assert_eq!(wrong.result()["ok"], false, "{wrong}");
 }
+
+/// `release plan`, `release run` and `release verify` with `--local` on a
+/// copy of the examples, and a release whose tag names another version
+/// (exit 2): every document validates.
+#[test]
+fn release_commands() {
+    let services = Services::load();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    for example in ["ml-job", "ml-project"] {
+        let copied = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(root.join("examples").join(example))
+            .arg(dir.path().join(example))
+            .status()
+            .unwrap();
+        assert!(copied.success());
+    }
+    let job = dir.path().join("ml-job");
+    let base = services.python_base();
+    let base = format!("oci:{}:{}", base.layout.display(), base.tag);
+    let helm = services.tools().helm;
+    let env = [("WINDLASS_HELM", helm.to_str().unwrap())];
+    let release = |args: &[&str]| {
+        Cli::new(Path::new(env!("CARGO_BIN_EXE_windlass")), dir.path())
+            .current_dir(&job)
+            .args(args)
+            .envs(env.iter().copied())
+            .run()
+    };
+
+    let plan = release(&["--json", "release", "plan", "--local"]);
+    let doc = plan.result();
+    assert_eq!(doc["command"], "release plan", "{plan}");
+    assert_eq!(doc["exit_code"], 0, "{plan}");
+
+    let run = release(&["--json", "release", "run", "--local", "--base", &base]);
+    let doc = run.result();
+    assert_eq!(doc["command"], "release run", "{run}");
+    assert_eq!(doc["exit_code"], 0, "{run}");
+
+    let verified = release(&[
+        "--json",
+        "release",
+        "verify",
+        "dist/release/local/manifest.json",
+    ]);
+    let doc = verified.result();
+    assert_eq!(doc["command"], "release verify", "{verified}");
+    assert_eq!(doc["exit_code"], 0, "{verified}");
+
+    // Two projects that disagree on the version: exit 2, a result document.
+    let pyproject = dir.path().join("ml-project/pyproject.toml");
+    let text = fs::read_to_string(&pyproject).unwrap();
+    fs::write(
+        &pyproject,
+        text.replace("version = \"0.4.0\"", "version = \"0.5.0\""),
+    )
+    .unwrap();
+    fs::write(
+        job.join("pyproject.toml"),
+        "[project]\nname = \"ml-job\"\nversion = \"0.4.0\"\n",
+    )
+    .unwrap();
+    let text = fs::read_to_string(job.join("windlass.toml")).unwrap();
+    fs::write(
+        job.join("windlass.toml"),
+        text.replace(
+            "wheels = [\"../ml-project\"]",
+            "wheels = [\"../ml-project\", \".\"]",
+        ),
+    )
+    .unwrap();
+    let refused = release(&["--json", "release", "plan", "--local"]);
+    let doc = refused.result();
+    assert_eq!(doc["exit_code"], 2, "{refused}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("disagree on the version"),
+        "{refused}"
+    );
+}

@@ -38,7 +38,7 @@ fn image_inputs(images: &[String]) -> anyhow::Result<Vec<ImageInput>> {
 
 /// Resolves image tags through windlass-image's registry client, with
 /// the credentials of only the registries the tags name.
-async fn image_resolver(
+pub(crate) async fn image_resolver(
     ctx: &Context,
     printer: &Printer,
     images: &[ImageInput],

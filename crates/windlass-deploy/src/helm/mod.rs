@@ -786,6 +786,55 @@ fn go_duration(duration: Duration) -> String {
     }
 }
 
+/// `helm template RELEASE ARCHIVE --namespace NAMESPACE`: the manifests
+/// the chart renders with `values` (private files, as for an upgrade),
+/// Helm's output as is. Offline: no cluster is asked.
+pub async fn template(
+    binary: &Path,
+    release: &str,
+    archive: &Path,
+    namespace: &str,
+    values: &[serde_json::Value],
+) -> Result<Vec<u8>, HelmError> {
+    let dir = private_dir().map_err(|source| HelmError::Values {
+        release: release.to_owned(),
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let mut args: Vec<OsString> = vec![
+        "template".into(),
+        release.into(),
+        archive.as_os_str().into(),
+        "--namespace".into(),
+        namespace.into(),
+    ];
+    for (index, document) in values.iter().enumerate() {
+        let path = dir.path().join(format!("values-{index:02}.json"));
+        write_private(&path, document).map_err(|source| HelmError::Values {
+            release: release.to_owned(),
+            path: path.clone(),
+            source,
+        })?;
+        args.push("--values".into());
+        args.push(path.into_os_string());
+    }
+    let subject = Subject {
+        release: Some(release.to_owned()),
+        namespace: Some(namespace.to_owned()),
+    };
+    let output = run_helm(
+        binary,
+        &args,
+        &subject,
+        None,
+        Duration::from_secs(300),
+        Path::new("/"),
+    )
+    .await;
+    drop(dir);
+    output
+}
+
 /// A directory only we can enter (0700), removed when dropped.
 pub(crate) fn private_dir() -> std::io::Result<tempfile::TempDir> {
     use std::os::unix::fs::PermissionsExt as _;

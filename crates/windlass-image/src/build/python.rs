@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use oci_spec::image::{ImageConfiguration, ImageManifest};
-use serde_json::json;
 use windlass_output::{ExitStatus, Printer, ResultExt as _};
 
 use super::BuildError;
@@ -290,10 +289,6 @@ fn describe(request: &PythonRequest) -> String {
     parts.join(" ")
 }
 
-/// The empty config of artifact manifests.
-const EMPTY_CONFIG: &[u8] = b"{}";
-const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-
 /// Writes the SBOM of `report` into `out` as a referrer of the manifest
 /// `subject` (an artifact manifest whose `subject` is it, listed untagged
 /// in the layout's index), and returns the artifact manifest's digest.
@@ -305,43 +300,21 @@ pub fn attach_sbom(
     created: &str,
 ) -> Result<Digest, BuildError> {
     let sbom = crate::python::sbom(report, options);
-    let (config_digest, config_size) = out.write_blob(EMPTY_CONFIG)?;
-    let (sbom_digest, sbom_size) = out.write_blob(&sbom)?;
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": SBOM_MEDIA_TYPE,
-        "config": {
-            "mediaType": EMPTY_MEDIA_TYPE,
-            "digest": config_digest.to_string(),
-            "size": config_size,
-        },
-        "layers": [{
-            "mediaType": SBOM_MEDIA_TYPE,
-            "digest": sbom_digest.to_string(),
-            "size": sbom_size,
-        }],
-        "subject": {
-            "mediaType": OCI_MANIFEST,
-            "digest": subject.0.to_string(),
-            "size": subject.1,
-        },
-        "annotations": { super::image::CREATED: created },
-    });
-    let bytes = super::image::to_json(&manifest);
-    let (digest, size) = out.write_blob(&bytes)?;
-    let descriptor: oci_spec::image::Descriptor = serde_json::from_value(json!({
-        "mediaType": OCI_MANIFEST,
-        "artifactType": SBOM_MEDIA_TYPE,
-        "digest": digest.to_string(),
-        "size": size,
-    }))
-    .map_err(|e| BuildError::Input {
+    let subject = crate::registry::descriptor(
+        crate::registry::media_type(OCI_MANIFEST),
+        subject.0,
+        subject.1,
+    );
+    let artifact = crate::artifact::Artifact {
+        artifact_type: SBOM_MEDIA_TYPE,
+        blob: &sbom,
+        annotations: BTreeMap::from([(super::image::CREATED.to_owned(), created.to_owned())]),
+    };
+    let attached = crate::artifact::attach_to_layout(out, &subject, &artifact)?;
+    crate::registry::digest_of(&attached.descriptor).map_err(|e| BuildError::Input {
         what: "the SBOM's descriptor".into(),
         why: e.to_string(),
-    })?;
-    out.set_tag(descriptor, None)?;
-    Ok(digest)
+    })
 }
 
 /// Several steps' reports as one (for one platform's SBOM).

@@ -39,7 +39,7 @@ use crate::registry::auth::{Challenge, Scope, TokenAnswer};
 use crate::registry::credentials::{Credential, CredentialError, CredentialFiles, Origin};
 
 pub use crate::registry::transfer::{
-    PushReport, TransferStats, attach_referrer, pull_into_layout, push_from_layout,
+    PushReport, TransferStats, attach_artifact, attach_referrer, pull_into_layout, push_from_layout,
 };
 
 /// The manifest media types we ask for, OCI and Docker.
@@ -885,6 +885,21 @@ impl Repo {
     /// Reads a small blob (a config) into memory, checked.
     pub async fn read_blob(&self, digest: &Digest, size: u64) -> Result<Vec<u8>, RegistryError> {
         self.download_blob(digest, size, Vec::new()).await
+    }
+
+    /// Whether the registry answers the referrers API for `digest` (an
+    /// index); a registry without it answers 404 or something else.
+    pub async fn referrers_api(&self, digest: &Digest) -> Result<bool, RegistryError> {
+        let url = self.url(&format!("referrers/{digest}"));
+        let what = self.what("referrers of", &digest.to_string());
+        match self
+            .manifest_request(Method::GET, &url, INDEX_MEDIA_TYPE)
+            .await
+        {
+            Ok(response) => Ok(content_type(&response) == Some(INDEX_MEDIA_TYPE)),
+            Err(e) if matches!(e.status(), Some(StatusCode::NOT_FOUND)) => Ok(false),
+            Err(e) => Err(e.into_registry(&what)),
+        }
     }
 
     /// The referrers of `digest`: the referrers API when the registry has

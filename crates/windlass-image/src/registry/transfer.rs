@@ -18,6 +18,7 @@ use oci_spec::image::{Descriptor, MediaType, Platform};
 use serde::Serialize;
 use windlass_output::Printer;
 
+use crate::artifact::{Artifact, Attached, EMPTY_CONFIG};
 use crate::digest::Digest;
 use crate::layout::Layout;
 use crate::reference::Reference;
@@ -403,7 +404,7 @@ async fn add_to_fallback_tag(
     repo: &Repo,
     subject: &Digest,
     referrer: Descriptor,
-) -> Result<(), RegistryError> {
+) -> Result<bool, RegistryError> {
     let tag = subject.referrers_tag();
     let mut manifests = match repo.get_manifest(&tag).await {
         Ok(index) => index.view()?.manifests,
@@ -411,7 +412,7 @@ async fn add_to_fallback_tag(
         Err(e) => return Err(e),
     };
     if manifests.iter().any(|d| d.digest() == referrer.digest()) {
-        return Ok(());
+        return Ok(false);
     }
     manifests.push(referrer);
     let index = serde_json::json!({
@@ -422,7 +423,7 @@ async fn add_to_fallback_tag(
     let bytes = serde_json::to_vec(&index).unwrap_or_default();
     let manifest = Manifest::from_bytes(bytes, Some(INDEX_MEDIA_TYPE));
     repo.put_manifest(&tag, &manifest).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Pushes the image `root` of `layout` (with everything under it and its
@@ -495,10 +496,6 @@ pub async fn pull_into_layout(
     Ok(desc)
 }
 
-/// The empty JSON config of artifacts.
-const EMPTY_CONFIG: &[u8] = b"{}";
-const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-
 /// Attaches `blob` (of type `artifact_type`, e.g. a CycloneDX SBOM) to the
 /// image `subject` as a referrer: the blob, an artifact manifest whose
 /// `subject` is the image, and (for registries without the referrers API)
@@ -511,39 +508,78 @@ pub async fn attach_referrer(
     artifact_type: &str,
     blob: &[u8],
 ) -> Result<Descriptor, RegistryError> {
+    let artifact = Artifact {
+        artifact_type,
+        blob,
+        annotations: std::collections::BTreeMap::new(),
+    };
+    Ok(attach_artifact(client, subject_ref, subject, &artifact)
+        .await?
+        .descriptor)
+}
+
+/// Attaches `artifact` to the image `subject` (of the repository of
+/// `subject_ref`) as a referrer. The blobs and the manifest are only sent
+/// when the registry lacks them; the fallback tag's index (for a registry
+/// that does not process `subject` itself) keeps every other referrer and
+/// gains this one once.
+pub async fn attach_artifact(
+    client: &Client,
+    subject_ref: &Reference,
+    subject: &Descriptor,
+    artifact: &Artifact<'_>,
+) -> Result<Attached, RegistryError> {
     let repo = client.repo(subject_ref).await?;
     let staging_dir = tempfile::tempdir().map_err(RegistryError::Staging)?;
     let staging = Layout::open_or_create(&staging_dir.path().join("artifact"))?;
     let (config_digest, config_size) = staging.write_blob(EMPTY_CONFIG)?;
-    let (blob_digest, blob_size) = staging.write_blob(blob)?;
-    for (digest, size) in [(&config_digest, config_size), (&blob_digest, blob_size)] {
-        upload_blob(
-            &repo,
-            digest,
-            size,
-            &BlobData::File(staging.blob_path(digest)),
-            None,
-        )
-        .await?;
-    }
+    let (blob_digest, blob_size) = staging.write_blob(artifact.blob)?;
     let subject_digest = digest_of(subject)?;
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "artifactType": artifact_type,
-        "config": descriptor(media_type(EMPTY_MEDIA_TYPE), &config_digest, config_size),
-        "layers": [descriptor(media_type(artifact_type), &blob_digest, blob_size)],
-        "subject": descriptor(subject.media_type().clone(), &subject_digest, subject.size()),
-    });
-    let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+    let subject = descriptor(
+        subject.media_type().clone(),
+        &subject_digest,
+        subject.size(),
+    );
+    let bytes = artifact.manifest_bytes(
+        (&config_digest, config_size),
+        (&blob_digest, blob_size),
+        &subject,
+    );
     let manifest = Manifest::from_bytes(bytes, Some(MediaType::ImageManifest.as_ref()));
-    let answer = repo
-        .put_manifest(&manifest.digest.to_string(), &manifest)
-        .await?;
-    let view = manifest.view()?;
-    let desc = referrer_descriptor(&manifest, &view);
-    if !answer.subject_processed {
-        add_to_fallback_tag(&repo, &subject_digest, desc.clone()).await?;
+    let desc = artifact.descriptor(&manifest.bytes, true);
+    let mut new = false;
+    let subject_processed = if repo
+        .head_manifest(&manifest.digest.to_string())
+        .await?
+        .is_some()
+    {
+        // Stored already: the referrers API lists it when the registry has
+        // one; otherwise the fallback tag is checked below.
+        !repo.referrers_api(&subject_digest).await?
+    } else {
+        for (digest, size) in [(&config_digest, config_size), (&blob_digest, blob_size)] {
+            upload_blob(
+                &repo,
+                digest,
+                size,
+                &BlobData::File(staging.blob_path(digest)),
+                None,
+            )
+            .await?;
+        }
+        new = true;
+        repo.put_manifest(&manifest.digest.to_string(), &manifest)
+            .await?
+            .subject_processed
+    };
+    let mut fallback_tag = None;
+    if !subject_processed {
+        new |= add_to_fallback_tag(&repo, &subject_digest, desc.clone()).await?;
+        fallback_tag = Some(subject_digest.referrers_tag());
     }
-    Ok(desc)
+    Ok(Attached {
+        descriptor: desc,
+        new,
+        fallback_tag,
+    })
 }
