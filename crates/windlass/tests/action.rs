@@ -748,3 +748,84 @@ fn the_default_download_url_is_the_actions_releases() {
         assert_refused(&run, &job, &expected);
     }
 }
+
+/// `release run --local` through the action, on copies of the examples in a
+/// git repository: the action's outputs are the manifest's (`version`,
+/// `manifest`, `manifest-id`, `digests`), the manifest holds the image
+/// digest of `digests`, and the job summary shows the release.
+#[test]
+fn a_local_release_sets_the_manifest_outputs() {
+    let services = Services::load();
+    let base = services.python_base();
+    let tools = services.tools();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (action, job, url) = installed(root);
+    let repo = job.workspace().join("repo");
+    fs::create_dir_all(&repo).unwrap();
+    for example in ["ml-job", "ml-project"] {
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(workspace_root().join("examples").join(example))
+            .arg(&repo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    fs::write(repo.join(".gitignore"), "dist/\n").unwrap();
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "example"],
+    ] {
+        let status = Command::new("git")
+            .args([
+                "-c",
+                "user.name=Test",
+                "-c",
+                "user.email=test@example.invalid",
+            ])
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+    let job = job.env("WINDLASS_HELM", tools.helm.display().to_string());
+    let command = format!(
+        "release run --local --base oci:{}:{}",
+        base.layout.display(),
+        base.tag
+    );
+    let run = action
+        .run(
+            &job,
+            &[
+                ("command", &command),
+                ("working-directory", "repo/ml-job"),
+                ("download-url", &url),
+            ],
+        )
+        .unwrap();
+    assert!(run.succeeded(), "{}", describe(&run));
+
+    let manifest_path = repo.join("ml-job").join(&run.outputs["manifest"]);
+    let manifest: Value = serde_json::from_slice(&fs::read(&manifest_path).unwrap()).unwrap();
+    assert_eq!(run.outputs["version"], "0.4.0", "{}", describe(&run));
+    assert_eq!(manifest["version"], "0.4.0");
+    assert_eq!(
+        manifest["id"].as_str(),
+        Some(run.outputs["manifest-id"].as_str())
+    );
+    let digests: Value = serde_json::from_str(&run.outputs["digests"]).unwrap();
+    let image = &manifest["images"][0];
+    assert_eq!(image["name"], "job");
+    assert_eq!(digests["job"], image["digest"], "{}", describe(&run));
+    assert!(
+        run.summary
+            .contains(&image["digest"].as_str().unwrap()[..19]),
+        "{}",
+        describe(&run)
+    );
+}
