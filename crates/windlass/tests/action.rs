@@ -824,7 +824,7 @@ fn a_local_release_sets_the_manifest_outputs() {
     assert_eq!(digests["job"], image["digest"], "{}", describe(&run));
     assert!(
         run.summary
-            .contains(&image["digest"].as_str().unwrap()[..19]),
+            .contains(&image["digest"].as_str().unwrap()[7..19]),
         "{}",
         describe(&run)
     );
