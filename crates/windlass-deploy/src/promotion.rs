@@ -240,6 +240,8 @@ pub fn holder(ctx: &Context) -> String {
 pub struct Begun {
     lock: EnvLock,
     first_look: Option<FirstLook>,
+    /// The ledger of the environment promoted from, read alongside.
+    from_entries: Option<Vec<Entry>>,
 }
 
 impl Begun {
@@ -255,10 +257,11 @@ impl Begun {
 /// opening, all at once. What else the command prepares (the bundle) can
 /// be made meanwhile; then [`run_begun`].
 pub async fn begin(ctx: &Context, stage: &Stage, printer: &Printer) -> anyhow::Result<Begun> {
-    let (reachable, lock, first_look) = tokio::join!(
+    let (reachable, lock, first_look, from_entries) = tokio::join!(
         stage.cluster.reachable(),
         acquire(ctx, stage, printer),
         FirstLook::read(stage),
+        from_ledger(ctx, stage),
     );
     let lock = match (reachable, lock) {
         (Ok(()), Ok(lock)) => lock,
@@ -272,7 +275,19 @@ pub async fn begin(ctx: &Context, stage: &Stage, printer: &Printer) -> anyhow::R
     // A lease taken over from a killed run: its last records may have come
     // after the first look, which is not used.
     let first_look = first_look.ok().filter(|_| lock.takeover().is_none());
-    Ok(Begun { lock, first_look })
+    Ok(Begun {
+        lock,
+        first_look,
+        from_entries,
+    })
+}
+
+/// The ledger of the environment `stage` is promoted from, for its gates
+/// (read again later when this fails).
+async fn from_ledger(ctx: &Context, stage: &Stage) -> Option<Vec<Entry>> {
+    let from = stage.spec.from.as_deref()?;
+    let from_stage = Stage::open_unchecked(ctx, from).await.ok()?;
+    from_stage.ledger.entries().await.ok()
 }
 
 async fn release(lock: EnvLock, stage: &Stage, printer: &Printer) {
@@ -307,7 +322,11 @@ pub async fn run_begun(
     request: Request,
     printer: &Printer,
 ) -> anyhow::Result<PromotionReport> {
-    let Begun { lock, first_look } = begun;
+    let Begun {
+        lock,
+        first_look,
+        from_entries,
+    } = begun;
     let started: Mutex<Option<u64>> = Mutex::new(None);
     // A signal that reaches a child in the foreground (helm, a verify
     // command) is the child's: the promotion learns of it here and stops
@@ -322,7 +341,7 @@ pub async fn run_begun(
         &started,
         &lock,
         &signalled,
-        first_look,
+        (first_look, from_entries),
         printer,
     )))
     .await;
@@ -484,7 +503,7 @@ async fn steps(
     started: &Mutex<Option<u64>>,
     lock: &EnvLock,
     signalled: &AtomicBool,
-    first_look: Option<FirstLook>,
+    (first_look, from_early): (Option<FirstLook>, Option<Vec<Entry>>),
     printer: &Printer,
 ) -> anyhow::Result<PromotionReport> {
     let id = request.bundle.id();
@@ -608,12 +627,13 @@ async fn steps(
     // The gates before: a rollback is the way out of trouble and passes
     // none of them.
     if request.kind != Kind::Rollback {
-        let from_entries = match stage.spec.from.as_deref() {
-            Some(from) => {
+        let from_entries = match (stage.spec.from.as_deref(), from_early) {
+            (Some(_), Some(entries)) => entries,
+            (Some(from), None) => {
                 let from_stage = Stage::open(ctx, from).await?;
                 from_stage.ledger.entries().await?
             }
-            None => Vec::new(),
+            (None, _) => Vec::new(),
         };
         let gates = crate::gates::check_before(&crate::gates::GateInput {
             environment: &stage.name,
