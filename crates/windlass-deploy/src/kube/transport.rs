@@ -33,6 +33,10 @@ pub(super) fn client(config: kube::Config) -> Result<kube::Client, kube::Error> 
     }
     let mut http = HttpConnector::new();
     http.enforce_http(false);
+    // HTTP/2 writes a request's HEADERS and DATA frames apart: with
+    // Nagle's algorithm the second waits for the server's delayed ACK of
+    // the first (some 40 ms per request with a body).
+    http.set_nodelay(true);
     let tls = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config.rustls_client_config()?)
         .https_or_http();
