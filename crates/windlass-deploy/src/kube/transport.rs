@@ -1,8 +1,9 @@
 //! The connection to the API server under kube-rs's `Client`: HTTP/2 when
 //! the server offers it (ALPN; every Kubernetes API server does), so that
-//! one TLS connection carries every request of a command, the concurrent
-//! ones side by side, instead of one HTTP/1.1 connection (and handshake)
-//! per request in flight.
+//! concurrent requests share one TLS connection instead of one HTTP/1.1
+//! connection (and handshake) per request in flight. (Requests sent
+//! together before any connection is made still open one each; each is
+//! answered on whichever is ready first.)
 //!
 //! kube-rs builds its own stack for HTTP/1.1 only; this one is the same
 //! stack with both protocols offered: the TLS set-up kube-rs makes from the
