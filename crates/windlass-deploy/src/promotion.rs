@@ -30,7 +30,7 @@ use crate::kube::lease::EnvLock;
 use crate::kube::ledger::{Entry, Event, NewEntry};
 use crate::kube::releases::RecordState;
 use crate::stage::{LedgerView, Stage};
-use crate::strategy::{StepReport, StrategyRun, Switch, VerifyStep};
+use crate::strategy::{LastDeployed, StepReport, StrategyRun, Switch, VerifyStep};
 
 /// How long a promotion's lease lives without renewal: a killed run's
 /// lease is taken over after this.
@@ -234,6 +234,71 @@ pub fn holder(ctx: &Context) -> String {
     format!("{} on {host} (pid {})", ctx.actor(), std::process::id())
 }
 
+/// A promotion's start: the environment's lease held, and the first look
+/// at its ledger and Helm's records read alongside.
+#[derive(Debug)]
+pub struct Begun {
+    lock: EnvLock,
+    first_look: Option<FirstLook>,
+    /// The ledger of the environment promoted from, read alongside.
+    from_entries: Option<Vec<Entry>>,
+}
+
+impl Begun {
+    /// Gives the lease back without promoting (what was to be deployed
+    /// could not be made).
+    pub async fn release(self, stage: &Stage, printer: &Printer) {
+        release(self.lock, stage, printer).await;
+    }
+}
+
+/// Takes `stage`'s lease, reading its ledger and Helm's records and
+/// waiting for the cluster's answer to the version request made when
+/// opening, all at once. What else the command prepares (the bundle) can
+/// be made meanwhile; then [`run_begun`].
+pub async fn begin(ctx: &Context, stage: &Stage, printer: &Printer) -> anyhow::Result<Begun> {
+    let (reachable, lock, first_look, from_entries) = tokio::join!(
+        stage.cluster.reachable(),
+        acquire(ctx, stage, printer),
+        FirstLook::read(stage),
+        from_ledger(ctx, stage),
+    );
+    let lock = match (reachable, lock) {
+        (Ok(()), Ok(lock)) => lock,
+        (Err(error), Ok(lock)) => {
+            release(lock, stage, printer).await;
+            return Err(error.into());
+        }
+        (Err(error), Err(_)) => return Err(error.into()),
+        (Ok(()), Err(error)) => return Err(error),
+    };
+    // A lease taken over from a killed run: its last records may have come
+    // after the first look, which is not used.
+    let first_look = first_look.ok().filter(|_| lock.takeover().is_none());
+    Ok(Begun {
+        lock,
+        first_look,
+        from_entries,
+    })
+}
+
+/// The ledger of the environment `stage` is promoted from, for its gates
+/// (read again later when this fails).
+async fn from_ledger(ctx: &Context, stage: &Stage) -> Option<Vec<Entry>> {
+    let from = stage.spec.from.as_deref()?;
+    let from_stage = Stage::open_unchecked(ctx, from).await.ok()?;
+    from_stage.ledger.entries().await.ok()
+}
+
+async fn release(lock: EnvLock, stage: &Stage, printer: &Printer) {
+    if let Err(error) = lock.release().await {
+        printer.warn(&format!(
+            "cannot release the lease of `{}` (it expires by itself): {error}",
+            stage.name
+        ));
+    }
+}
+
 /// Runs a promotion to `stage`: takes its lease, recovers an unfinished
 /// promotion, then deploys. SIGINT or SIGTERM stops it: the ledger gets
 /// `Failed { reason: "interrupted" }`, the lease is released and the
@@ -245,7 +310,23 @@ pub async fn run(
     request: Request,
     printer: &Printer,
 ) -> anyhow::Result<PromotionReport> {
-    let lock = acquire(ctx, stage, printer).await?;
+    let begun = begin(ctx, stage, printer).await?;
+    run_begun(ctx, stage, begun, request, printer).await
+}
+
+/// [`run`] once [`begin`] took the lease.
+pub async fn run_begun(
+    ctx: &Context,
+    stage: &Stage,
+    begun: Begun,
+    request: Request,
+    printer: &Printer,
+) -> anyhow::Result<PromotionReport> {
+    let Begun {
+        lock,
+        first_look,
+        from_entries,
+    } = begun;
     let started: Mutex<Option<u64>> = Mutex::new(None);
     // A signal that reaches a child in the foreground (helm, a verify
     // command) is the child's: the promotion learns of it here and stops
@@ -260,6 +341,7 @@ pub async fn run(
         &started,
         &lock,
         &signalled,
+        (first_look, from_entries),
         printer,
     )))
     .await;
@@ -302,12 +384,7 @@ pub async fn run(
             Err(interrupted)
         }
     };
-    if let Err(error) = lock.release().await {
-        printer.warn(&format!(
-            "cannot release the lease of `{}` (it expires by itself): {error}",
-            stage.name
-        ));
-    }
+    release(lock, stage, printer).await;
     result
 }
 
@@ -342,6 +419,35 @@ async fn acquire(ctx: &Context, stage: &Stage, printer: &Printer) -> anyhow::Res
         ));
     }
     Ok(lock)
+}
+
+/// The ledger and the release's revisions (from Helm's records' labels)
+/// as a promotion first reads them. The first look is read while the lease
+/// is being taken, so it may miss what another run wrote just before
+/// releasing it; it is used only when it shows nothing to recover (no open
+/// promotion, no pending release), and the `Started` record is then
+/// appended right after its last record: ledger records are numbered
+/// without gaps, so a record written after the first look takes that
+/// number first, the append is refused, and everything is read again.
+#[derive(Debug)]
+struct FirstLook {
+    view: LedgerView,
+    revisions: Vec<RecordState>,
+}
+
+impl FirstLook {
+    async fn read(stage: &Stage) -> anyhow::Result<Self> {
+        let (view, revisions) = tokio::try_join!(LedgerView::read(&stage.ledger), async {
+            anyhow::Ok(crate::kube::releases::revisions(&stage.cluster, &stage.release).await?)
+        })?;
+        Ok(Self { view, revisions })
+    }
+
+    /// Nothing for recovery to look at: the last promotion ended (and not
+    /// by an interruption) and no revision of the release is pending.
+    fn settled(&self) -> bool {
+        !self.view.last_open() && !self.revisions.last().is_some_and(RecordState::is_pending)
+    }
 }
 
 impl Request {
@@ -387,7 +493,8 @@ impl Writer<'_> {
 
 #[allow(
     clippy::too_many_lines,
-    reason = "the promotion's steps in order, each with its ledger record"
+    clippy::too_many_arguments,
+    reason = "the promotion's steps in order, each with its ledger record; the state `run_begun` owns"
 )]
 async fn steps(
     ctx: &Context,
@@ -396,71 +503,119 @@ async fn steps(
     started: &Mutex<Option<u64>>,
     lock: &EnvLock,
     signalled: &AtomicBool,
+    (first_look, from_early): (Option<FirstLook>, Option<Vec<Entry>>),
     printer: &Printer,
 ) -> anyhow::Result<PromotionReport> {
     let id = request.bundle.id();
     let lease_takeover = lock.takeover().map(|t| t.previous_holder.clone());
-    // The ledger and where Helm's release stands, read at once.
-    let (view, latest) = tokio::try_join!(LedgerView::read(&stage.ledger), async {
-        anyhow::Ok(crate::kube::releases::latest(&stage.cluster, &stage.release).await?)
-    })?;
-    let recovered = Box::pin(recover(ctx, stage, &view, latest.as_ref(), printer)).await?;
-    let view = if recovered.is_some() {
-        LedgerView::read(&stage.ledger).await?
-    } else {
-        view
+    // The first look, read while the lease was being taken, serves when it
+    // shows nothing to recover; else everything is read again now that
+    // the lease is held. The `Started` record then proves it current (see
+    // `FirstLook`).
+    let (mut known, mut early) = match first_look.filter(FirstLook::settled) {
+        Some(known) => (known, true),
+        None => (FirstLook::read(stage).await?, false),
     };
-    if request.kind != Kind::Rollback
-        && !request.allow_rolled_back
-        && let Some(entry) = view.rolled_back(&id)
-    {
-        return Err(anyhow::anyhow!(
-            "bundle {id} was rolled back in `{}` (ledger record {})",
-            stage.name,
-            entry.seq
-        ))
-        .with_hint("a rolled-back bundle is never deployed there again unless asked: add `--allow-rolled-back`")
-        .with_exit_status(ExitStatus::Failure);
-    }
-    let mut report = PromotionReport {
-        kind: request.kind,
-        environment: stage.name.clone(),
-        namespace: stage.cluster.namespace().to_owned(),
-        release: stage.release.clone(),
-        bundle: id.clone(),
-        content: request.bundle.clone(),
-        from: request.from.clone(),
-        result: Result_::Failed,
-        promotion: None,
-        revision: None,
-        gates: Vec::new(),
-        reason: None,
-        rolled_back_to: None,
-        recovered,
-        lease_takeover,
-        strategy: stage.spec.strategy.kind,
-        live_release: None,
-        steps: Vec::new(),
-    };
-    let previous = view
-        .live()
-        .map(|p| (p.succeeded(), p.started.bundle.clone()));
-    let previous_revision = previous.as_ref().and_then(|(r, _)| *r);
-    let previous_bundle = previous.map(|(_, b)| b);
-
     let mut writer = Writer {
         stage,
         actor: ctx.actor(),
         bundle: id.clone(),
         promotion: None,
     };
-    let record = writer
-        .write(Event::Started {
+    let (view, deployed, mut report, previous_revision, previous_bundle, record) = loop {
+        let latest = known.revisions.last();
+        let recovered = if early {
+            None
+        } else {
+            Box::pin(recover(ctx, stage, &known.view, latest, printer)).await?
+        };
+        if recovered.is_some() {
+            known.view = LedgerView::read(&stage.ledger).await?;
+        }
+        let view = &known.view;
+        if request.kind != Kind::Rollback
+            && !request.allow_rolled_back
+            && let Some(entry) = view.rolled_back(&id)
+        {
+            return Err(anyhow::anyhow!(
+                "bundle {id} was rolled back in `{}` (ledger record {})",
+                stage.name,
+                entry.seq
+            ))
+            .with_hint("a rolled-back bundle is never deployed there again unless asked: add `--allow-rolled-back`")
+            .with_exit_status(ExitStatus::Failure);
+        }
+        // The release's last deployed revision for the strategy, unless
+        // recovery changed it.
+        let deployed = if recovered.is_none() {
+            LastDeployed::Read(
+                known
+                    .revisions
+                    .iter()
+                    .rev()
+                    .find(|r| r.status == "deployed")
+                    .map(|r| r.revision),
+            )
+        } else {
+            LastDeployed::Unread
+        };
+        let report = PromotionReport {
+            kind: request.kind,
+            environment: stage.name.clone(),
+            namespace: stage.cluster.namespace().to_owned(),
+            release: stage.release.clone(),
+            bundle: id.clone(),
+            content: request.bundle.clone(),
+            from: request.from.clone(),
+            result: Result_::Failed,
+            promotion: None,
+            revision: None,
+            gates: Vec::new(),
+            reason: None,
+            rolled_back_to: None,
+            recovered,
+            lease_takeover: lease_takeover.clone(),
+            strategy: stage.spec.strategy.kind,
+            live_release: None,
+            steps: Vec::new(),
+        };
+        let previous = view
+            .live()
+            .map(|p| (p.succeeded(), p.started.bundle.clone()));
+        let previous_revision = previous.as_ref().and_then(|(r, _)| *r);
+        let previous_bundle = previous.map(|(_, b)| b);
+        let started_event = Event::Started {
             bundle: Box::new(request.bundle.clone()),
             from: request.from.clone(),
             strategy: stage.spec.strategy.kind,
-        })
-        .await?;
+        };
+        let record = if early {
+            let last = view.entries.last().map_or(0, |e| e.seq);
+            let new = NewEntry {
+                actor: writer.actor.clone(),
+                promotion: None,
+                bundle: id.clone(),
+                event: started_event,
+            };
+            let Some(record) = stage.ledger.append_after(last, new).await? else {
+                // Someone wrote after the first look: read again.
+                known = FirstLook::read(stage).await?;
+                early = false;
+                continue;
+            };
+            record
+        } else {
+            writer.write(started_event).await?
+        };
+        break (
+            known.view,
+            deployed,
+            report,
+            previous_revision,
+            previous_bundle,
+            record,
+        );
+    };
     writer.promotion = Some(record.seq);
     report.promotion = Some(record.seq);
     *started.lock().unwrap_or_else(PoisonError::into_inner) = Some(record.seq);
@@ -472,12 +627,13 @@ async fn steps(
     // The gates before: a rollback is the way out of trouble and passes
     // none of them.
     if request.kind != Kind::Rollback {
-        let from_entries = match stage.spec.from.as_deref() {
-            Some(from) => {
+        let from_entries = match (stage.spec.from.as_deref(), from_early) {
+            (Some(_), Some(entries)) => entries,
+            (Some(from), None) => {
                 let from_stage = Stage::open(ctx, from).await?;
                 from_stage.ledger.entries().await?
             }
-            None => Vec::new(),
+            (None, _) => Vec::new(),
         };
         let gates = crate::gates::check_before(&crate::gates::GateInput {
             environment: &stage.name,
@@ -523,7 +679,7 @@ async fn steps(
             &request,
             &writer,
             report,
-            (previous_revision, previous_bundle),
+            (previous_revision, previous_bundle, deployed),
             (lock, signalled),
             printer,
         ))
@@ -801,6 +957,20 @@ impl crate::strategy::Verifier for StageVerifier<'_> {
         })
     }
 
+    /// `Upgraded` as the step's rollout wait starts.
+    fn upgraded<'a>(
+        &'a self,
+        _release: &'a str,
+        revision: u32,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.recorder
+                .record(revision)
+                .await
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+
     /// A `Gate` record for each check of the step, as soon as the step's
     /// checks are in (after `Upgraded`, when the step made a revision and
     /// it is not recorded yet).
@@ -953,7 +1123,7 @@ async fn with_strategy(
     request: &Request,
     writer: &Writer<'_>,
     mut report: PromotionReport,
-    (previous_revision, previous_bundle): (Option<u32>, Option<BundleId>),
+    (previous_revision, previous_bundle, deployed): (Option<u32>, Option<BundleId>, LastDeployed),
     (lock, signalled): (&EnvLock, &AtomicBool),
     printer: &Printer,
 ) -> anyhow::Result<PromotionReport> {
@@ -991,6 +1161,7 @@ async fn with_strategy(
         pause,
         verifier: &verifier,
         rollout: stage.spec.gates.rollout != Some(false),
+        deployed,
     };
     let run = crate::strategy::run(&strategy_run);
     // A signal forwarded to helm or a verify command stops the promotion

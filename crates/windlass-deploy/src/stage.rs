@@ -53,8 +53,18 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 impl Stage {
-    /// Opens environment `name`: connects to its cluster and finds Helm.
+    /// Opens environment `name`: connects to its cluster (checked to
+    /// answer) and finds Helm.
     pub async fn open(ctx: &Context, name: &str) -> anyhow::Result<Self> {
+        let stage = Self::open_unchecked(ctx, name).await?;
+        stage.cluster.reachable().await?;
+        Ok(stage)
+    }
+
+    /// [`Stage::open`] without waiting for the cluster's answer: the caller
+    /// awaits [`Cluster::reachable`] alongside its first requests (a
+    /// promotion: with the lease and the first reads).
+    pub async fn open_unchecked(ctx: &Context, name: &str) -> anyhow::Result<Self> {
         let spec = spec(ctx, name)?.clone();
         crate::gates::validate(name, &spec.gates)?;
         let target = Target {
@@ -62,10 +72,10 @@ impl Stage {
             context: spec.context.clone(),
             namespace: spec.namespace.clone(),
         };
-        // Connecting asks the server for its version, finding Helm asks
-        // `helm version`: both at once.
+        // The cluster's version request goes out (not awaited here) and
+        // finding Helm asks `helm version`: both at once.
         let (cluster, binary) = tokio::try_join!(
-            async { anyhow::Ok(Box::pin(Cluster::connect(&target, &ctx.env)).await?) },
+            async { anyhow::Ok(Box::pin(Cluster::open(&target, &ctx.env)).await?) },
             async { anyhow::Ok(crate::helm::locate(&ctx.env).await?) },
         )?;
         let version = crate::helm::version(&binary).await?;
@@ -215,6 +225,18 @@ impl LedgerView {
                     Some(Event::Failed { reason, .. }) if reason == "interrupted"
                 )
         })
+    }
+
+    /// The last promotion has no end, or ended by an interruption: what
+    /// recovery looks at.
+    pub fn last_open(&self) -> bool {
+        self.promotions()
+            .pop()
+            .is_some_and(|p| match p.end().map(|e| &e.event) {
+                None => true,
+                Some(Event::Failed { reason, .. }) => reason == "interrupted",
+                Some(_) => false,
+            })
     }
 
     /// The last succeeded promotion: what runs there.

@@ -201,6 +201,81 @@ async fn a_refused_token_is_a_remote_error_that_does_not_show_it() {
     );
 }
 
+#[tokio::test]
+async fn one_connection_carries_the_concurrent_requests() {
+    // HTTP/2 through ALPN: after connecting, requests in flight together
+    // share the connection instead of opening one each (as HTTP/1.1
+    // would). Counted by a proxy in front of the API server; TLS passes
+    // through it (the server's certificate names 127.0.0.1).
+    let kube = kube();
+    let namespace = kube.fresh_namespace("h2");
+    let netem = windlass_testkit::netem::Netem::start(
+        "127.0.0.1:0".parse().unwrap(),
+        kube.server.trim_start_matches("https://"),
+        windlass_testkit::netem::NetemConfig {
+            delay: Duration::from_millis(20),
+            rate: None,
+        },
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = format!("https://{}", netem.addr());
+    let path = kubeconfig_variant(&kube, dir.path(), &server, kube.token.expose());
+    let target = Target {
+        kubeconfig: Some(path),
+        ..target(&kube, &namespace)
+    };
+    let cluster = Cluster::connect(&target, &Environment::default())
+        .await
+        .unwrap();
+    assert_eq!(cluster.server_version(), "v1.20.2");
+    let ledger = Ledger::new(&cluster, "dev");
+    let (lock, entries, rollout, version) = tokio::join!(
+        EnvLock::acquire(&cluster, "dev", "run-a", Duration::from_secs(30)),
+        ledger.entries(),
+        rollout::wait(&cluster, "app", Duration::from_secs(5)),
+        cluster.client().apiserver_version(),
+    );
+    assert!(entries.unwrap().is_empty());
+    assert!(
+        rollout.unwrap().complete,
+        "no workloads: nothing to wait for"
+    );
+    assert_eq!(version.unwrap().git_version, "v1.20.2");
+    lock.unwrap().release().await.unwrap();
+    assert_eq!(netem.stats().connections, 1, "{:?}", netem.stats());
+}
+
+#[tokio::test]
+async fn opening_does_not_wait_and_reachable_tells_what_connect_would() {
+    let kube = kube();
+    let dir = tempfile::tempdir().unwrap();
+    let token = canary("kube-token");
+    // Nothing listens on port 1: opening succeeds, the answer is an error.
+    let path = kubeconfig_variant(&kube, dir.path(), "https://127.0.0.1:1", &token);
+    let nowhere = Target {
+        kubeconfig: Some(path),
+        ..target(&kube, "default")
+    };
+    let cluster = Cluster::open(&nowhere, &Environment::default())
+        .await
+        .unwrap();
+    let error = cluster.reachable().await.unwrap_err();
+    assert!(matches!(error, KubeError::Unreachable { .. }), "{error:?}");
+    assert_eq!(error.exit_status(), ExitStatus::Remote);
+    // Asked again (the second awaiting caller), the same answer.
+    let again = cluster.reachable().await.unwrap_err();
+    assert_eq!(again.to_string(), error.to_string());
+    assert_no_leak(rendered(&error, error.hint()).as_bytes(), &token);
+
+    let cluster = Cluster::open(&target(&kube, "default"), &Environment::default())
+        .await
+        .unwrap();
+    cluster.reachable().await.unwrap();
+    assert_eq!(cluster.server_version(), "v1.20.2");
+}
+
 // --------------------------------------------------------------- lease --
 
 #[tokio::test]
@@ -458,6 +533,46 @@ async fn concurrent_appends_get_distinct_gap_free_seqs_in_order() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn an_append_after_a_stale_read_is_refused_and_writes_nothing() {
+    // What a promotion's `Started` record relies on: appended right after
+    // the last record it read, it is refused when another process wrote
+    // since, and nothing of it is stored.
+    let kube = kube();
+    let namespace = kube.fresh_namespace("ledger-after");
+    let cluster = connect(&kube, &namespace).await;
+    let reader = Ledger::new(&cluster, "prod");
+    let other = Ledger::new(&cluster, "prod");
+    let last = reader.entries().await.unwrap().len() as u64;
+    assert_eq!(last, 0);
+    let new = |n| NewEntry {
+        actor: "reader".into(),
+        promotion: None,
+        bundle: bundle_id(1),
+        event: gate(n),
+    };
+    let written = other
+        .append(NewEntry {
+            actor: "other".into(),
+            ..new(0)
+        })
+        .await
+        .unwrap();
+    assert_eq!(written.seq, 1);
+    assert_eq!(reader.append_after(last, new(1)).await.unwrap(), None);
+    let entries = reader.entries().await.unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| (e.seq, e.actor.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "other")]
+    );
+    let appended = reader.append_after(1, new(2)).await.unwrap().unwrap();
+    assert_eq!((appended.seq, appended.promotion), (2, 2));
+    assert_eq!(reader.entries().await.unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -40,8 +40,8 @@ use windlass_deploy::helm::chart::{self, DEFAULT_MTIME};
 use windlass_deploy::helm::{BUNDLE_LABEL, Helm, UpgradeRequest};
 use windlass_deploy::kube::{Cluster, Target};
 use windlass_deploy::strategy::{
-    self, Check, StepReport, StrategyError, StrategyReport, StrategyRun, Switch, Verifier,
-    VerifyStep, verifier_fn,
+    self, Check, LastDeployed, StepReport, StrategyError, StrategyReport, StrategyRun, Switch,
+    Verifier, VerifyStep, verifier_fn,
 };
 use windlass_testkit::{Services, assert_no_leak, canary};
 
@@ -170,6 +170,7 @@ where
         pause: Duration::from_millis(200),
         verifier: &verifier,
         rollout: true,
+        deployed: LastDeployed::Unread,
     };
     let result = strategy::run(&run).await;
     let seen = log.lock().unwrap().clone();
@@ -754,6 +755,7 @@ async fn a_canary_without_steps_or_a_namespace_mismatch_is_refused_before_any_ch
         pause: Duration::ZERO,
         verifier: &verifier,
         rollout: true,
+        deployed: LastDeployed::Unread,
     })
     .await
     .unwrap_err();
@@ -827,6 +829,7 @@ async fn each_step_is_told_as_it_ends_and_the_switch_before_it_is_made() {
         pause: Duration::ZERO,
         verifier,
         rollout,
+        deployed: LastDeployed::Unread,
     };
 
     let first = Recorder::default();

@@ -25,6 +25,7 @@ pub(crate) async fn check_strategy(stage: &Stage) -> anyhow::Result<()> {
     if !matches!(spec.kind, StrategyKind::Ab | StrategyKind::Shadow) {
         return Ok(());
     }
+    stage.cluster.reachable().await?;
     match crate::strategy::handoff::resolve(&stage.cluster, spec, &stage.release).await {
         Ok(_) => Ok(()),
         Err(crate::strategy::StrategyError::HandOff {

@@ -75,9 +75,10 @@ pub async fn run(
         .with_exit_status(ExitStatus::Usage);
     }
     let (stage, bundle, archive) = windlass_process::until_interrupted(Box::pin(async {
-        let from = Stage::open(ctx, &args.from).await?;
+        // Both environments opened at once.
+        let (from, stage) =
+            tokio::try_join!(Stage::open(ctx, &args.from), Stage::open(ctx, &args.to))?;
         let bundle = live_bundle(&from).await?;
-        let stage = Stage::open(ctx, &args.to).await?;
         super::check_strategy(&stage).await?;
         let archive = super::chart_archive(ctx, &bundle).await?;
         anyhow::Ok((stage, bundle, archive))

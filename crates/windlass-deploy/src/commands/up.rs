@@ -1,6 +1,8 @@
 //! `deploy up ENV`: make a bundle from the configuration and the images
 //! just built, and deploy it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use windlass_output::Printer;
 
 use crate::cli::Context;
@@ -96,27 +98,53 @@ pub async fn run(
             bundle,
         ));
     }
-    // The environment is opened (the cluster connected, Helm found) while
-    // the bundle is made; a bundle that cannot be made is the error shown,
-    // at once.
+    // While the bundle is made, the environment is opened (the cluster's
+    // connection started, Helm found) and its lease taken, with the first
+    // look at its ledger. A bundle that cannot be made is the error shown:
+    // at once, unless the lease is being taken (it is then given back).
+    let taking = AtomicBool::new(false);
     let mut bundle_made = std::pin::pin!(bundle_made);
-    let mut open = std::pin::pin!(windlass_process::until_interrupted(Stage::open(
-        ctx,
-        &args.environment
-    )));
-    let (bundle_result, opened) = tokio::select! {
-        result = &mut bundle_made => (result, None),
-        opened = &mut open => (bundle_made.await, Some(opened)),
+    let mut started = std::pin::pin!(async {
+        let stage =
+            windlass_process::until_interrupted(Stage::open_unchecked(ctx, &args.environment))
+                .await??;
+        super::check_strategy(&stage).await?;
+        taking.store(true, Ordering::SeqCst);
+        let begun = crate::promotion::begin(ctx, &stage, printer).await?;
+        anyhow::Ok((stage, begun))
+    });
+    let (made, done) = tokio::select! {
+        made = &mut bundle_made => {
+            let made = made.map_err(anyhow::Error::from).and_then(|made| made);
+            let done = if made.is_err() && taking.load(Ordering::SeqCst) {
+                Some(started.as_mut().await)
+            } else {
+                None
+            };
+            (made, done)
+        }
+        done = &mut started => {
+            let made = bundle_made.await.map_err(anyhow::Error::from).and_then(|made| made);
+            (made, Some(done))
+        }
     };
-    let (bundle, archive) = bundle_result??;
-    let stage = match opened {
-        Some(opened) => opened,
-        None => open.await,
-    }??;
-    super::check_strategy(&stage).await?;
-    let report = crate::promotion::run(
+    let (bundle, archive) = match made {
+        Ok(made) => made,
+        Err(error) => {
+            if let Some(Ok((stage, begun))) = done {
+                begun.release(&stage, printer).await;
+            }
+            return Err(error);
+        }
+    };
+    let (stage, begun) = match done {
+        Some(done) => done?,
+        None => started.await?,
+    };
+    let report = crate::promotion::run_begun(
         ctx,
         &stage,
+        begun,
         Request {
             kind: Kind::Up,
             bundle,

@@ -72,7 +72,8 @@ pub async fn locate(env: &Environment) -> Result<PathBuf, HelmError> {
             find_on_path(env.get("PATH").unwrap_or_default(), "helm").ok_or(HelmError::NotFound)?
         }
     };
-    let version = version(&binary).await?;
+    let remembered = chart::default_cache_dir(env).join(VERSIONS_FILE);
+    let version = version_remembered(&binary, &remembered).await?;
     if !version.is_supported() {
         return Err(HelmError::Unsupported {
             binary,
@@ -111,6 +112,76 @@ pub async fn version(binary: &Path) -> Result<HelmVersion, HelmError> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(binary.to_path_buf(), version);
     Ok(version)
+}
+
+/// The file in Windlass's cache that remembers the version of each Helm
+/// binary found, with the binary's size and modification time.
+const VERSIONS_FILE: &str = "helm-versions.json";
+
+/// The version of `binary` as [`version`] tells it, remembered between
+/// runs in `file` for as long as the binary keeps its size and
+/// modification time (so a command usually starts no `helm version`
+/// process). The file is a cache: unreadable, it is written again.
+pub async fn version_remembered(binary: &Path, file: &Path) -> Result<HelmVersion, HelmError> {
+    let mut known = read_remembered(file);
+    if let Some(version) = remembered_version(&known, binary) {
+        VERSIONS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(binary.to_path_buf(), version);
+        return Ok(version);
+    }
+    let version = version(binary).await?;
+    if let Some(stamp) = binary_stamp(binary) {
+        known.insert(binary.display().to_string(), format!("{stamp}{version}"));
+        remember(file, &known);
+    }
+    Ok(version)
+}
+
+/// The remembered versions: binary path to `SIZE MODIFIED_NS VERSION`.
+fn read_remembered(file: &Path) -> BTreeMap<String, String> {
+    windlass_fs::read(file, 1 << 20)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// The version remembered for `binary`, if it is still the same file.
+fn remembered_version(known: &BTreeMap<String, String>, binary: &Path) -> Option<HelmVersion> {
+    let stamp = binary_stamp(binary)?;
+    known
+        .get(&binary.display().to_string())?
+        .strip_prefix(stamp.as_str())
+        .and_then(HelmVersion::parse)
+}
+
+/// `SIZE MODIFIED_NS ` of `binary` (symlinks followed).
+fn binary_stamp(binary: &Path) -> Option<String> {
+    let meta = std::fs::metadata(binary).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!("{} {} ", meta.len(), modified.as_nanos()))
+}
+
+/// Writes the remembered versions (best effort: a cache).
+fn remember(file: &Path, known: &BTreeMap<String, String>) {
+    let Some(dir) = file.parent() else {
+        return;
+    };
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(dir))
+        .and_then(|mut temp| {
+            temp.write_all(&serde_json::to_vec(known).unwrap_or_default())?;
+            temp.persist(file).map_err(|e| e.error)?;
+            Ok(())
+        });
+    if let Err(error) = written {
+        tracing::debug!(file = %file.display(), %error, "cannot remember the helm version");
+    }
 }
 
 async fn ask_version(binary: &Path) -> Result<HelmVersion, HelmError> {
@@ -874,6 +945,23 @@ fn find_on_path(path: &std::ffi::OsStr, name: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_remembered_version_starts_no_helm_until_the_binary_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        // Not executable: running it fails.
+        let binary = dir.path().join("helm");
+        std::fs::write(&binary, "not a program").unwrap();
+        let file = dir.path().join("cache").join(VERSIONS_FILE);
+        let stamp = binary_stamp(&binary).unwrap();
+        let known = BTreeMap::from([(binary.display().to_string(), format!("{stamp}v4.1.4"))]);
+        remember(&file, &known);
+        let version = version_remembered(&binary, &file).await.unwrap();
+        assert_eq!(version.to_string(), "v4.1.4");
+        // Another binary at the same path is asked again.
+        std::fs::write(&binary, "another, longer non-program").unwrap();
+        assert_eq!(remembered_version(&read_remembered(&file), &binary), None);
+    }
 
     #[test]
     fn versions() {

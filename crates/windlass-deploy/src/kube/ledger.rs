@@ -271,41 +271,59 @@ impl Ledger {
             self.last_seq().await?
         } + 1;
         for _ in 0..APPEND_ATTEMPTS {
-            let entry = Entry {
-                seq,
-                environment: self.environment.clone(),
-                time: now_rfc3339(),
-                actor: new.actor.clone(),
-                promotion: new.promotion.unwrap_or(seq),
-                bundle: new.bundle.clone(),
-                event: new.event.clone(),
-            };
-            let secret = self.record(&entry);
-            match self.api.create(&PostParams::default(), &secret).await {
-                Ok(_) => {
-                    self.seen.fetch_max(seq, Ordering::Relaxed);
-                    self.known.store(true, Ordering::Relaxed);
-                    return Ok(entry);
-                }
-                Err(e) if api_code(&e) == Some(409) => {
-                    // Someone took this number: read again, take the next.
-                    seq = (self.last_seq().await? + 1).max(seq + 1);
-                }
-                Err(e) => {
-                    return Err(self
-                        .cluster
-                        .api_error(
-                            format!("appending to the ledger of `{}`", self.environment),
-                            &e,
-                        )
-                        .into());
-                }
+            match self.create(seq, &new).await? {
+                Some(entry) => return Ok(entry),
+                // Someone took this number: read again, take the next.
+                None => seq = (self.last_seq().await? + 1).max(seq + 1),
             }
         }
         Err(LedgerError::Contended {
             environment: self.environment.clone(),
             attempts: APPEND_ATTEMPTS,
         })
+    }
+
+    /// Appends a record numbered right after `last`, the last sequence
+    /// number the caller read, once: `None` when that number is taken, so
+    /// someone wrote after the caller read (who then reads again and
+    /// decides again). Records are numbered without gaps, so a record
+    /// that lands here proves the caller saw every record before it.
+    pub async fn append_after(
+        &self,
+        last: u64,
+        new: NewEntry,
+    ) -> Result<Option<Entry>, LedgerError> {
+        check_environment_name(&self.environment).map_err(LedgerError::InvalidEnvironment)?;
+        self.create(last + 1, &new).await
+    }
+
+    /// Creates record `seq`; `None` when it exists.
+    async fn create(&self, seq: u64, new: &NewEntry) -> Result<Option<Entry>, LedgerError> {
+        let entry = Entry {
+            seq,
+            environment: self.environment.clone(),
+            time: now_rfc3339(),
+            actor: new.actor.clone(),
+            promotion: new.promotion.unwrap_or(seq),
+            bundle: new.bundle.clone(),
+            event: new.event.clone(),
+        };
+        let secret = self.record(&entry);
+        match self.api.create(&PostParams::default(), &secret).await {
+            Ok(_) => {
+                self.seen.fetch_max(seq, Ordering::Relaxed);
+                self.known.store(true, Ordering::Relaxed);
+                Ok(Some(entry))
+            }
+            Err(e) if api_code(&e) == Some(409) => Ok(None),
+            Err(e) => Err(self
+                .cluster
+                .api_error(
+                    format!("appending to the ledger of `{}`", self.environment),
+                    &e,
+                )
+                .into()),
+        }
     }
 
     fn record(&self, entry: &Entry) -> Secret {

@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
@@ -22,6 +23,7 @@ pub mod lease;
 pub mod ledger;
 pub mod releases;
 pub mod rollout;
+mod transport;
 
 /// How long connecting to the API server may take before it counts as
 /// unreachable.
@@ -43,8 +45,9 @@ pub struct Target {
     pub namespace: Option<String>,
 }
 
-/// A connection to one cluster, as one context of a kubeconfig names it,
-/// checked to answer.
+/// A connection to one cluster, as one context of a kubeconfig names it.
+/// [`Cluster::connect`] checks that it answers; [`Cluster::open`] leaves
+/// the check running for [`Cluster::reachable`].
 #[derive(Clone)]
 pub struct Cluster {
     client: kube::Client,
@@ -52,7 +55,18 @@ pub struct Cluster {
     context: String,
     server: String,
     kubeconfig: Vec<PathBuf>,
-    server_version: String,
+    /// The server's answer to the version request made when opening;
+    /// `None` until it came.
+    answer: tokio::sync::watch::Receiver<Option<Result<String, Unanswered>>>,
+    server_version: Arc<OnceLock<String>>,
+}
+
+/// Why the version request made when opening failed: refused by the API
+/// (a status code), or no answer at all.
+#[derive(Debug, Clone)]
+enum Unanswered {
+    Refused(ApiFailure),
+    Unreachable(ApiFailure),
 }
 
 /// The client is left out: kube-rs's types are never formatted here.
@@ -226,20 +240,24 @@ impl ApiFailure {
     }
 }
 
-/// The server's version, asked thrice at once: kube-rs speaks HTTP/1.1,
-/// one request per connection at a time, and a promotion later asks up to
-/// three things at once (the ledger and Helm's records; the rollout's
-/// workload kinds). The pool then holds three connections made in the time
-/// of one, and those requests never wait for a handshake.
-async fn server_version(
-    client: &kube::Client,
-) -> Result<k8s_openapi::apimachinery::pkg::version::Info, kube::Error> {
-    let (first, _, _) = tokio::join!(
-        client.apiserver_version(),
-        client.apiserver_version(),
-        client.apiserver_version()
-    );
-    first
+/// Asks the server for its version, within twice the connect timeout.
+async fn ask_version(client: &kube::Client) -> Result<String, Unanswered> {
+    let limit = CONNECT_TIMEOUT * 2;
+    match tokio::time::timeout(limit, client.apiserver_version()).await {
+        Err(_) => Err(Unanswered::Unreachable(ApiFailure {
+            code: None,
+            reason: None,
+            message: format!("no answer within {} s", limit.as_secs()),
+        })),
+        Ok(Ok(info)) => Ok(info.git_version),
+        Ok(Err(error)) => {
+            let failure = ApiFailure::from_kube(&error);
+            Err(match api_code(&error) {
+                Some(_) => Unanswered::Refused(failure),
+                None => Unanswered::Unreachable(failure),
+            })
+        }
+    }
 }
 
 /// The API error's status code, if it is one.
@@ -271,6 +289,20 @@ impl Cluster {
     ///
     /// The proxy is the cluster's `proxy-url` only.
     pub async fn connect(
+        target: &Target,
+        env: &windlass_config::Environment,
+    ) -> Result<Self, KubeError> {
+        let cluster = Self::open(target, env).await?;
+        cluster.reachable().await?;
+        Ok(cluster)
+    }
+
+    /// Reads the kubeconfig as [`Cluster::connect`] does and sends the
+    /// version request, without waiting for its answer: the caller's first
+    /// requests go out alongside it (on a network, the connection's
+    /// handshake and one round trip are shared instead of following each
+    /// other), and [`Cluster::reachable`] tells whether it came.
+    pub async fn open(
         target: &Target,
         env: &windlass_config::Environment,
     ) -> Result<Self, KubeError> {
@@ -338,43 +370,64 @@ impl Cluster {
             .namespace
             .clone()
             .unwrap_or_else(|| config.default_namespace.clone());
-        let client = kube::Client::try_from(config).map_err(|source| KubeError::Client {
+        let client = transport::client(config).map_err(|source| KubeError::Client {
             context: context.clone(),
             server: server.clone(),
             source,
         })?;
-        let version = tokio::time::timeout(CONNECT_TIMEOUT * 2, Box::pin(server_version(&client)))
-            .await
-            .map_err(|_| KubeError::Unreachable {
-                context: context.clone(),
-                server: server.clone(),
-                source: Box::new(ApiFailure {
-                    code: None,
-                    reason: None,
-                    message: format!("no answer within {} s", (CONNECT_TIMEOUT * 2).as_secs()),
-                }),
-            })?
-            .map_err(|error| match api_code(&error) {
-                Some(_) => KubeError::Api {
-                    what: "asking the server for its version".to_owned(),
-                    namespace: namespace.clone(),
-                    server: server.clone(),
-                    source: Box::new(ApiFailure::from_kube(&error)),
-                },
-                None => KubeError::Unreachable {
-                    context: context.clone(),
-                    server: server.clone(),
-                    source: Box::new(ApiFailure::from_kube(&error)),
-                },
-            })?;
+        let (sender, answer) = tokio::sync::watch::channel(None);
+        let server_version = Arc::new(OnceLock::new());
+        let asking = client.clone();
+        let version = Arc::clone(&server_version);
+        tokio::spawn(async move {
+            let answered = ask_version(&asking).await;
+            if let Ok(text) = &answered {
+                let _ = version.set(text.clone());
+            }
+            // Nobody listening any more is fine.
+            let _ = sender.send(Some(answered));
+        });
         Ok(Self {
             client,
             namespace,
             context,
             server,
             kubeconfig: paths,
-            server_version: version.git_version,
+            answer,
+            server_version,
         })
+    }
+
+    /// Waits for the answer to the version request made when opening: an
+    /// error when the server refused it (a status code: exit 3, with the
+    /// hint for 401 and 403) or never answered (unreachable).
+    pub async fn reachable(&self) -> Result<(), KubeError> {
+        let mut answer = self.answer.clone();
+        let answered = answer
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|answered| answered.clone());
+        let unreachable = |source: ApiFailure| KubeError::Unreachable {
+            context: self.context.clone(),
+            server: self.server.clone(),
+            source: Box::new(source),
+        };
+        match answered {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(Unanswered::Refused(source))) => Err(KubeError::Api {
+                what: "asking the server for its version".to_owned(),
+                namespace: self.namespace.clone(),
+                server: self.server.clone(),
+                source: Box::new(source),
+            }),
+            Some(Err(Unanswered::Unreachable(source))) => Err(unreachable(source)),
+            None => Err(unreachable(ApiFailure {
+                code: None,
+                reason: None,
+                message: "the version request stopped without an answer".to_owned(),
+            })),
+        }
     }
 
     pub fn client(&self) -> &kube::Client {
@@ -401,9 +454,11 @@ impl Cluster {
         &self.kubeconfig
     }
 
-    /// What the server reported as its version (`v1.20.2`).
+    /// What the server reported as its version (`v1.20.2`); empty until
+    /// it answered (always known after [`Cluster::connect`] or
+    /// [`Cluster::reachable`]).
     pub fn server_version(&self) -> &str {
-        &self.server_version
+        self.server_version.get().map_or("", String::as_str)
     }
 
     /// The same cluster and context, another namespace.

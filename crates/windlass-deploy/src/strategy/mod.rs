@@ -78,6 +78,21 @@ pub struct StrategyRun<'a> {
     /// Wait for each step's release to roll out, as a check of the step
     /// (`gates.rollout`, on unless `false`).
     pub rollout: bool,
+    /// The last deployed revision of [`UpgradeRequest::release`], if the
+    /// caller read it already (under the environment's lease), for
+    /// `rolling` and `recreate` to roll back to.
+    pub deployed: LastDeployed,
+}
+
+/// What a [`StrategyRun`]'s caller knows of its release's last deployed
+/// revision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LastDeployed {
+    /// Not read: the strategy reads it.
+    #[default]
+    Unread,
+    /// Read (`None`: the release has no deployed revision).
+    Read(Option<u32>),
 }
 
 /// The verifier is left out: closures do not print.
@@ -127,6 +142,18 @@ pub trait Verifier: Sync {
         &'a self,
         step: &'a VerifyStep,
     ) -> Pin<Box<dyn Future<Output = Vec<Check>> + Send + 'a>>;
+
+    /// A step's upgrade made `revision` of `release`; called as its rollout
+    /// wait starts, alongside it. An error is not the step's: what must
+    /// record the revision does it again in [`Self::verify`] or
+    /// [`Self::checked`], which then fail.
+    fn upgraded<'a>(
+        &'a self,
+        _release: &'a str,
+        _revision: u32,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// A step's checks are all in (its rollout and [`Self::verify`]'s),
     /// before the strategy goes on. An error stops the strategy.
@@ -389,7 +416,10 @@ async fn in_place(run: &StrategyRun<'_>, recreate: bool) -> Result<StrategyRepor
         StrategyKind::Rolling
     };
     let mut report = StrategyReport::new(kind, release);
-    let previous = deployed_revision(run, release).await?;
+    let previous = match run.deployed {
+        LastDeployed::Read(revision) => revision,
+        LastDeployed::Unread => deployed_revision(run, release).await?,
+    };
 
     if recreate && previous.is_some() {
         let scaled =
@@ -551,12 +581,22 @@ async fn rollout_and_verify(
     report: &mut StepReport,
 ) -> Result<Option<String>, StrategyError> {
     let mut complete = true;
+    // The step's revision is told (the promotion records it) while the
+    // rollout is read.
+    let upgraded = async {
+        if let Some(revision) = report.revision {
+            // An error here comes back from `verify` or `checked`.
+            let _ = run.verifier.upgraded(release, revision).await;
+        }
+    };
     if run.rollout {
-        let rollout = crate::kube::rollout::wait(run.cluster, release, run.upgrade.timeout)
-            .await
-            .map_err(StrategyError::kube(format!(
-                "waiting for release `{release}` to roll out"
-            )))?;
+        let (rollout, ()) = tokio::join!(
+            crate::kube::rollout::wait(run.cluster, release, run.upgrade.timeout),
+            upgraded
+        );
+        let rollout = rollout.map_err(StrategyError::kube(format!(
+            "waiting for release `{release}` to roll out"
+        )))?;
         complete = rollout.complete;
         report.checks.push(Check {
             gate: "rollout".to_owned(),
