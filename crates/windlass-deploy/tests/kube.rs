@@ -201,6 +201,67 @@ async fn a_refused_token_is_a_remote_error_that_does_not_show_it() {
     );
 }
 
+/// A token only an exec plugin knows (nothing in the kubeconfig names it)
+/// is registered with the redactor as the request carrying it leaves: the
+/// server refusing it cannot make Windlass print it.
+#[tokio::test]
+async fn an_exec_plugins_token_is_masked_though_only_the_plugin_knows_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let kube = kube();
+    let dir = tempfile::tempdir().unwrap();
+    let token = canary("exec-plugin-token");
+    let plugin = dir.path().join("credential-plugin");
+    fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\nprintf '%s' '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}'\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&plugin, fs::Permissions::from_mode(0o755)).unwrap();
+    // The test kubeconfig with its user's token replaced by the plugin.
+    let text = fs::read_to_string(&kube.kubeconfig).unwrap();
+    let exec = format!(
+        "exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {}\n      interactiveMode: Never",
+        plugin.display()
+    );
+    let replaced: String = text
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("token:") {
+                format!("    {exec}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(replaced.contains("credential-plugin"), "{text}");
+    let path = dir.path().join("kubeconfig");
+    fs::write(&path, replaced).unwrap();
+    assert_eq!(
+        windlass_redact::global().redact(&format!("x {token} y")),
+        format!("x {token} y"),
+        "not known before the request"
+    );
+    let error = Cluster::connect(
+        &Target {
+            kubeconfig: Some(path),
+            ..target(&kube, "default")
+        },
+        &Environment::default(),
+    )
+    .await
+    .unwrap_err();
+    let text = rendered(&error, error.hint());
+    assert!(text.contains("401"), "{text}");
+    assert_no_leak(text.as_bytes(), &token);
+    assert_eq!(
+        windlass_redact::global().redact(&format!("x {token} y")),
+        "x **** y"
+    );
+}
+
 #[tokio::test]
 async fn one_connection_carries_the_concurrent_requests() {
     // HTTP/2 through ALPN: after connecting, requests in flight together

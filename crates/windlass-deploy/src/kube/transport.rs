@@ -14,7 +14,11 @@
 //! `proxy-url` keeps kube-rs's own client, which says what it supports.
 //!
 //! Each request is logged at debug level (method, path, status and time),
-//! never its headers or body.
+//! never its headers or body. The credential each request carries (the
+//! `Authorization` header kube-rs's auth layer sets: a kubeconfig token, a
+//! token file re-read, an exec plugin's token, basic auth) is registered
+//! with the process redactor before the request leaves, so a token that
+//! only a plugin knows is still masked wherever a server or Helm echoes it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -89,6 +93,9 @@ where
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
+        if let Some(value) = request.headers().get(http::header::AUTHORIZATION) {
+            register_credential(value.as_bytes());
+        }
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let version = request.version();
@@ -112,5 +119,28 @@ where
             }
             answer
         })
+    }
+}
+
+/// Registers the secret of an `Authorization` value with the redactor:
+/// a bearer token, or basic auth's encoded pair, the pair and its password.
+fn register_credential(value: &[u8]) {
+    let Ok(value) = std::str::from_utf8(value) else {
+        return;
+    };
+    let redactor = windlass_redact::global();
+    let (scheme, credential) = value.trim().split_once(' ').unwrap_or(("", value));
+    let credential = credential.trim();
+    redactor.register(credential);
+    if scheme.eq_ignore_ascii_case("basic") {
+        use base64::Engine as _;
+        if let Ok(pair) = base64::engine::general_purpose::STANDARD.decode(credential)
+            && let Ok(pair) = String::from_utf8(pair)
+        {
+            if let Some((_, password)) = pair.split_once(':') {
+                redactor.register(password);
+            }
+            redactor.register(&pair);
+        }
     }
 }
