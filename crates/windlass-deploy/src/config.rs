@@ -446,7 +446,8 @@ mod tests {
         // field holding one reference (`repository-password`) is.
         let mut documented: Vec<String> = deploy_keys()
             .filter(|key| {
-                !(key.credential() && (key.key.ends_with(".KEY") || key.key.ends_with(".NAME")))
+                let entry = matches!(key.key.rsplit('.').next(), Some("KEY" | "NAME"));
+                !(key.credential() && entry)
             })
             .map(|key| key.key.to_owned())
             .collect();
