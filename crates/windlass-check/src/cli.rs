@@ -8,9 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use serde::Serialize;
-use windlass_output::{ExitStatus, Outcome, OutputArgs, Printer, ResultExt as _};
+use windlass_output::{ExitStatus, Outcome, OutputArgs, Printer};
 
 use crate::config::CheckSection;
 use crate::model::{CheckResult, Status, TestOutcome};
@@ -516,7 +515,7 @@ fn write_reports(
         github.append_summary(&crate::report::summary_markdown(&report.checks))?;
     }
     if let Some(path) = &args.junit {
-        write_atomically(
+        windlass_output::write_atomically(
             &cwd.join(path),
             crate::report::junit_xml(&report.checks).as_bytes(),
         )?;
@@ -524,31 +523,9 @@ fn write_reports(
     if let Some(path) = &args.sarif {
         let mut text = serde_json::to_vec_pretty(&crate::report::sarif(&report.checks))?;
         text.push(b'\n');
-        write_atomically(&cwd.join(path), &text)?;
+        windlass_output::write_atomically(&cwd.join(path), &text)?;
     }
     Ok(())
-}
-
-/// Writes a report file through a temporary file in its directory, renamed
-/// over the target: nothing half-written is ever left. The text is
-/// redacted once more on the way.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let bytes = windlass_redact::global().redact_bytes(bytes);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        file.write_all(&bytes)?;
-        file.as_file().sync_all()?;
-        file.persist(path).map_err(|e| e.error)?;
-        Ok(())
-    };
-    write()
-        .with_context(|| format!("cannot write `{}`", path.display()))
-        .with_exit_status(ExitStatus::Usage)
 }
 
 /// Windlass's cache directory: `WINDLASS_CACHE_DIR`, else

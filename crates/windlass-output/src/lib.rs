@@ -65,6 +65,7 @@
 
 mod args;
 mod entry;
+mod files;
 pub mod github;
 pub mod json;
 mod logging;
@@ -80,6 +81,7 @@ use std::io::Write as _;
 
 pub use crate::args::{ColorChoice, OutputArgs};
 pub use crate::entry::run_command;
+pub use crate::files::write_atomically;
 pub use crate::github::GitHub;
 pub use crate::logging::{
     LOG_ENV, LogConfig, LogError, RedactingMakeWriter, init_tracing, subscriber,
@@ -88,7 +90,7 @@ pub use crate::printer::{Format, Outcome, Printer, PrinterBuilder, finish, is_br
 pub use crate::progress::Progress;
 pub use crate::render::{Report, render_status, render_warning};
 pub use crate::status_line::StatusLine;
-pub use crate::text::{clean_path, display_path, human_size, plural};
+pub use crate::text::{clean_path, display_path, error_line, human_size, plural};
 pub use crate::usage::{exit_usage, parse_from_or_exit, parse_or_exit};
 pub use windlass_diagnostic::{
     Classification, Classified, Classifier, Diagnostic, ExitStatus, Interrupted, ResultExt,

@@ -70,3 +70,21 @@ pub fn clean_path(path: &std::path::Path) -> std::path::PathBuf {
         clean
     }
 }
+
+/// An error and its causes on one line, `: `-separated, a cause left out
+/// when the text already holds it (many errors repeat their source's
+/// message), redacted: for a report's field or a table cell, where the
+/// multi-line rendering of [`crate::Report`] does not fit.
+pub fn error_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    windlass_redact::global().redact(&text).into_owned()
+}

@@ -183,12 +183,12 @@ impl Uploader<'_> {
                 let unreachable = matches!(error, LookupError::Http(e) if e.status().is_none());
                 let (message, hint) = if unreachable {
                     (
-                        format!("cannot reach the index to plan this file: {}", chain(error)),
+                        format!("cannot reach the index to plan this file: {}", windlass_output::error_line(error)),
                         "check the repository url, the network and the proxy settings; nothing is known about this file until the index answers",
                     )
                 } else {
                     (
-                        format!("cannot look this file up to plan it: {}", chain(error)),
+                        format!("cannot look this file up to plan it: {}", windlass_output::error_line(error)),
                         "check the simple url (`--simple-url`) and the credentials for reading it",
                     )
                 };
@@ -286,7 +286,7 @@ impl Uploader<'_> {
             Err(error) => {
                 tracing::debug!(
                     file = %dist.filename,
-                    error = %chain(&*error),
+                    error = %windlass_output::error_line(&*error),
                     "cannot look the file up before uploading; uploading anyway"
                 );
                 None
@@ -312,7 +312,7 @@ impl Uploader<'_> {
                 }
                 Err(AttemptError::Oidc(error)) => {
                     let mut failed = report.failed(FileError {
-                        message: chain(&error),
+                        message: windlass_output::error_line(&error),
                         server_message: None,
                         http_status: None,
                         index_sha256: None,
@@ -354,7 +354,7 @@ impl Uploader<'_> {
                 _ => ExitStatus::Remote,
             };
             let mut failed = report.failed(FileError {
-                message: chain(&error),
+                message: windlass_output::error_line(&error),
                 server_message: snippet,
                 http_status: status.map(|s| s.as_u16()),
                 index_sha256: None,
@@ -553,21 +553,6 @@ fn status_line(report: &FileReport) -> String {
             windlass_output::human_size(report.size)
         ),
     }
-}
-
-/// An error with its causes, `: `-separated.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    windlass_redact::global().redact(&text).into_owned()
 }
 
 /// An index's error page made readable: HTML tags dropped, whitespace

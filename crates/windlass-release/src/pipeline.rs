@@ -997,22 +997,7 @@ fn merged_environments(
 fn write_manifest(path: &Path, manifest: &Manifest) -> anyhow::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(manifest).context("cannot write the manifest")?;
     bytes.push(b'\n');
-    let bytes = windlass_redact::global().redact_bytes(&bytes);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut file, &bytes)?;
-        file.as_file().sync_all()?;
-        file.persist(path).map_err(|e| e.error)?;
-        Ok(())
-    };
-    write()
-        .with_context(|| format!("cannot write `{}`", path.display()))
-        .with_exit_status(ExitStatus::Usage)
+    windlass_output::write_atomically(path, &bytes)
 }
 
 /// In GitHub Actions: the step outputs (`version`, `manifest`,

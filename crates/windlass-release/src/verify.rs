@@ -642,7 +642,7 @@ fn read_why(error: &windlass_fs::ReadError) -> String {
     if error.is_not_found() {
         format!("{} is missing", error.path().display())
     } else {
-        chain(error)
+        windlass_output::error_line(error)
     }
 }
 
@@ -682,7 +682,9 @@ async fn check_remote_distribution(
         Ok(files) => files,
         Err(windlass_pypi::simple::LookupError::Http(e)) => return http_status(&e),
         Err(e) => {
-            return LinkStatus::Unreachable { why: chain(&e) };
+            return LinkStatus::Unreachable {
+                why: windlass_output::error_line(&e),
+            };
         }
     };
     if let Some(elsewhere) = &files.elsewhere {
@@ -732,7 +734,11 @@ async fn check_remote_distribution(
             Ok(None) => break,
             Err(e) => {
                 return LinkStatus::Unreachable {
-                    why: chain(&HttpError::from_reqwest(Method::GET, &url, e)),
+                    why: windlass_output::error_line(&HttpError::from_reqwest(
+                        Method::GET,
+                        &url,
+                        e,
+                    )),
                 };
             }
         }
@@ -743,24 +749,13 @@ async fn check_remote_distribution(
 /// A 404 or 410 is a broken link; anything else stopped us asking.
 fn http_status(error: &HttpError) -> LinkStatus {
     match error.status() {
-        Some(StatusCode::NOT_FOUND | StatusCode::GONE) => LinkStatus::Broken { why: chain(error) },
-        _ => LinkStatus::Unreachable { why: chain(error) },
+        Some(StatusCode::NOT_FOUND | StatusCode::GONE) => LinkStatus::Broken {
+            why: windlass_output::error_line(error),
+        },
+        _ => LinkStatus::Unreachable {
+            why: windlass_output::error_line(error),
+        },
     }
-}
-
-/// An error and its causes on one line.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 // ---------------------------------------------------------------------------
@@ -820,11 +815,11 @@ fn broken_all(image: &Image, why: &str) -> Vec<LinkStatus> {
 fn check_layout_image(image: &Image, dir: &Path, digest: &Digest) -> Vec<LinkStatus> {
     let layout = match Layout::open(dir) {
         Ok(layout) => layout,
-        Err(e) => return broken_all(image, &chain(&e)),
+        Err(e) => return broken_all(image, &windlass_output::error_line(&e)),
     };
     let index = match layout.index() {
         Ok(index) => index,
-        Err(e) => return broken_all(image, &chain(&e)),
+        Err(e) => return broken_all(image, &windlass_output::error_line(&e)),
     };
     let listed = index
         .manifests()
@@ -849,7 +844,9 @@ fn check_layout_image(image: &Image, dir: &Path, digest: &Digest) -> Vec<LinkSta
             Err(windlass_image::layout::LayoutError::NoSuchTag { .. }) => LinkStatus::Broken {
                 why: "the layout has no such tag".to_owned(),
             },
-            Err(e) => LinkStatus::Broken { why: chain(&e) },
+            Err(e) => LinkStatus::Broken {
+                why: windlass_output::error_line(&e),
+            },
         });
     }
     statuses
@@ -864,13 +861,17 @@ fn check_layout_content(layout: &Layout, digest: &Digest, depth: u8) -> Result<(
         .read_blob(digest, windlass_image::registry::MANIFEST_LIMIT)
         .map_err(|e| missing_or(&e, digest))?;
     let manifest = windlass_image::registry::Manifest::from_bytes(bytes, None);
-    let view = manifest.view().map_err(|e| chain(&e))?;
+    let view = manifest
+        .view()
+        .map_err(|e| windlass_output::error_line(&e))?;
     for child in &view.manifests {
-        let child = windlass_image::registry::digest_of(child).map_err(|e| chain(&e))?;
+        let child = windlass_image::registry::digest_of(child)
+            .map_err(|e| windlass_output::error_line(&e))?;
         check_layout_content(layout, &child, depth + 1)?;
     }
     for blob in view.config.iter().chain(&view.layers) {
-        let blob = windlass_image::registry::digest_of(blob).map_err(|e| chain(&e))?;
+        let blob = windlass_image::registry::digest_of(blob)
+            .map_err(|e| windlass_output::error_line(&e))?;
         let mut file = layout.open_blob(&blob).map_err(|e| missing_or(&e, &blob))?;
         let mut writer = windlass_image::digest::HashingWriter::new(std::io::sink());
         std::io::copy(&mut file, &mut writer).map_err(|e| format!("blob {blob}: {e}"))?;
@@ -890,7 +891,7 @@ fn missing_or(error: &windlass_image::layout::LayoutError, digest: &Digest) -> S
         windlass_image::layout::LayoutError::Corrupt { actual, .. } => {
             format!("blob {digest} hashes to {actual}")
         }
-        other => chain(other),
+        other => windlass_output::error_line(other),
     }
 }
 
@@ -904,7 +905,10 @@ async fn check_registry_image(
         Err(e) => {
             return broken_all(
                 image,
-                &format!("not a repository: {}", chain(&e as &dyn std::error::Error)),
+                &format!(
+                    "not a repository: {}",
+                    windlass_output::error_line(&e as &dyn std::error::Error)
+                ),
             );
         }
     };
@@ -937,9 +941,13 @@ async fn check_registry_image(
 fn registry_status(error: &RegistryError) -> LinkStatus {
     match error {
         RegistryError::NotFound { .. } | RegistryError::DigestMismatch { .. } => {
-            LinkStatus::Broken { why: chain(error) }
+            LinkStatus::Broken {
+                why: windlass_output::error_line(error),
+            }
         }
-        _ => LinkStatus::Unreachable { why: chain(error) },
+        _ => LinkStatus::Unreachable {
+            why: windlass_output::error_line(error),
+        },
     }
 }
 
@@ -1029,7 +1037,11 @@ async fn check_cluster(
     };
     let cluster = match Cluster::connect(&target, &options.env).await {
         Ok(cluster) => cluster,
-        Err(e) => return LinkStatus::Unreachable { why: chain(&e) },
+        Err(e) => {
+            return LinkStatus::Unreachable {
+                why: windlass_output::error_line(&e),
+            };
+        }
     };
     let ledger = Ledger::new(&cluster, &env.name);
     let view = match windlass_deploy::stage::LedgerView::read(&ledger).await {

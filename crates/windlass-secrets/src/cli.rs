@@ -714,7 +714,7 @@ async fn check(ctx: &Context, resolver: &Resolver, printer: &Printer) -> anyhow:
             (Ok(reference), Some(Err(e))) => (
                 Some(reference.to_string()),
                 e.status(),
-                Some(error_chain(&e)),
+                Some(windlass_output::error_line(&e)),
                 e.hint(),
             ),
             // A login input written as a `vault://` reference.
@@ -728,7 +728,7 @@ async fn check(ctx: &Context, resolver: &Resolver, printer: &Printer) -> anyhow:
                 (
                     Some(reference.to_string()),
                     e.status(),
-                    Some(error_chain(&e)),
+                    Some(windlass_output::error_line(&e)),
                     e.hint(),
                 )
             }
@@ -745,20 +745,6 @@ async fn check(ctx: &Context, resolver: &Resolver, printer: &Printer) -> anyhow:
     }
     let status = printer.report(&CheckReport { secrets: items })?;
     Ok(Exit::Status(status))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// The report of `mask` (names only).
