@@ -400,7 +400,7 @@ def windlass_steps(log, start, end):
     the bundle is made and the deploy starts. A step whose start line is
     missing (a skipped push or deploy prints none) ends where the next
     step's line is, so the check that skips it counts in the next step."""
-    last_of = {}
+    last_of, starts = {}, {}
     for line in open(log):
         stamp, _, text = line.rstrip("\n").partition("\t")
         words = text.split()
@@ -410,13 +410,14 @@ def windlass_steps(log, start, end):
         if verb in ("Done", "Skipped", "Failed"):
             last_of[what] = int(stamp)
         elif verb == "Pushing":
-            last_of["image"] = int(stamp)
+            starts["push"] = int(stamp)
         elif verb == "Started" and what == "promotion":
-            last_of["bundle"] = int(stamp)
-    if "image" not in last_of or last_of["image"] > last_of.get("push", end):
-        last_of["image"] = last_of.get("push", end)
-    if "bundle" not in last_of or last_of["bundle"] > last_of.get("deploy", end):
-        last_of["bundle"] = last_of.get("deploy", end)
+            starts["deploy"] = int(stamp)
+    # The image's and the bundle's lines come with the next step's: they
+    # end where the next step starts, if it says so.
+    for step, before in (("push", "image"), ("deploy", "bundle")):
+        if step in last_of:
+            last_of[before] = starts.get(step, last_of[step])
     steps, previous = {}, start
     for kind in ("build", "publish", "image", "push", "bundle", "deploy", "attach"):
         if kind in last_of:
