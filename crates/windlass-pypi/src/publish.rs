@@ -245,18 +245,7 @@ async fn publish_local(
     let (checked, inspected) = futures_util::future::join(check, inspect_all(&paths)).await;
     checked?;
     let dists = inspected?;
-    printer.status(
-        if request.dry_run {
-            "Planning"
-        } else {
-            "Publishing"
-        },
-        &format!(
-            "{} to {}",
-            windlass_output::plural(dists.len(), "file", "files"),
-            index.url
-        ),
-    );
+    announce(printer, request.dry_run, dists.len(), &index.url);
     let dry_run = request.dry_run;
     let (waiting, waited) = tokio::sync::oneshot::channel::<()>();
     let url = index.url.to_string();
@@ -285,6 +274,14 @@ async fn publish_local(
         warn_skipped(&report, printer);
     }
     Ok(finish_report(report, printer))
+}
+
+/// The status line a publish starts with: `Publishing N files to URL`
+/// (`Planning` for a dry run).
+fn announce(printer: &Printer, dry_run: bool, files: usize, to: &dyn std::fmt::Display) {
+    let verb = if dry_run { "Planning" } else { "Publishing" };
+    let count = windlass_output::plural(files, "file", "files");
+    printer.status(verb, &format!("{count} to {to}"));
 }
 
 /// Each file's state during the uploads, kept outside the work so that an
@@ -538,18 +535,7 @@ async fn upload_all(
     ledger: &Ledger,
 ) -> PublishReport {
     let target = uploader.target;
-    printer.status(
-        if request.dry_run {
-            "Planning"
-        } else {
-            "Publishing"
-        },
-        &format!(
-            "{} to {}",
-            windlass_output::plural(dists.len(), "file", "files"),
-            target.upload_url
-        ),
-    );
+    announce(printer, request.dry_run, dists.len(), &target.upload_url);
     let header = PublishReport {
         repository: target
             .name
