@@ -313,12 +313,7 @@ async fn an_unknown_version_is_a_remote_failure_naming_the_tool() {
         "{text}"
     );
     // Nothing half-made is left to be mistaken for an environment.
-    let left: Vec<_> = std::fs::read_dir(cache.path().join("check/tools"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_no_environment_left(cache.path());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -901,7 +896,13 @@ async fn with_uv_an_unknown_version_is_a_remote_failure_naming_the_tool() {
         text.contains("hint: check that this version exists"),
         "{text}"
     );
-    let left: Vec<_> = std::fs::read_dir(cache.path().join("check/tools"))
+    assert_no_environment_left(cache.path());
+}
+
+/// Nothing half-made is left in the cache to be mistaken for an
+/// environment.
+fn assert_no_environment_left(cache: &Path) {
+    let left: Vec<_> = std::fs::read_dir(cache.join("check/tools"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
