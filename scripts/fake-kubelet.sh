@@ -46,49 +46,72 @@ node_ok() {
 
 until register_node; do sleep 0.5; done
 
-# One pass over the node's pods: one jq picks the pods that need something
-# (and writes their status patch), so pods that are done (or broken) cost
-# nothing per pass.
-sync_pods() {
-  local now ns n action patch
-  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  k get pods -A --field-selector "spec.nodeName=$NODE" -o json | jq -r --arg t "$now" '
-    .items[]
-    | [.spec.containers[] | {name, image}] as $c
-    | [.metadata.namespace, .metadata.name] as $id
-    | if .metadata.deletionTimestamp != null then $id + ["delete", "-"]
-      elif any(.metadata.ownerReferences[]?; .kind == "Job") then
-        if .status.phase == "Succeeded" then empty
-        else $id + ["patch", ({status: {phase: "Succeeded", hostIP: "127.0.0.1", podIP: "127.0.0.1",
-          startTime: $t, containerStatuses: [$c[] | {name, image, imageID: "", ready: false,
-          started: false, restartCount: 0, state: {terminated: {exitCode: 0, reason: "Completed",
-          startedAt: $t, finishedAt: $t}}}]}} | tojson)]
-        end
-      elif any(.status.conditions[]?; .type == "Ready" and .status == "True") then empty
-      elif any(.spec.containers[]; .image | test("broken")) then empty
-      else $id + ["patch", ({status: {phase: "Running", hostIP: "127.0.0.1", podIP: "127.0.0.1",
-        startTime: $t,
-        conditions: [["Initialized", "Ready", "ContainersReady", "PodScheduled"][]
-          | {type: ., status: "True", lastTransitionTime: $t}],
-        containerStatuses: [$c[] | {name, image, imageID: "", ready: true, started: true,
-          restartCount: 0, state: {running: {startedAt: $t}}}]}} | tojson)]
+# What a pod needs, as one TSV line `NAMESPACE NAME ACTION PATCH` (nothing
+# for a pod that is done, or broken): jq picks the pods and writes their
+# status patch, so pods that need nothing cost no process.
+# shellcheck disable=SC2016 # jq's variables, not the shell's
+POD_ACTION='
+  (now | todate) as $t
+  | [.spec.containers[] | {name, image}] as $c
+  | [.metadata.namespace, .metadata.name] as $id
+  | if .metadata.deletionTimestamp != null then $id + ["delete", "-"]
+    elif any(.metadata.ownerReferences[]?; .kind == "Job") then
+      if .status.phase == "Succeeded" then empty
+      else $id + ["patch", ({status: {phase: "Succeeded", hostIP: "127.0.0.1", podIP: "127.0.0.1",
+        startTime: $t, containerStatuses: [$c[] | {name, image, imageID: "", ready: false,
+        started: false, restartCount: 0, state: {terminated: {exitCode: 0, reason: "Completed",
+        startedAt: $t, finishedAt: $t}}}]}} | tojson)]
       end
-    | @tsv' |
-    while IFS=$'\t' read -r ns n action patch; do
-      case $action in
-        delete) k delete pod "$n" -n "$ns" --grace-period=0 --force >/dev/null 2>&1 ;;
-        patch) k patch pod "$n" -n "$ns" --subresource=status --type=merge -p "$patch" >/dev/null ;;
-      esac
-    done
+    elif any(.status.conditions[]?; .type == "Ready" and .status == "True") then empty
+    elif any(.spec.containers[]; .image | test("broken")) then empty
+    else $id + ["patch", ({status: {phase: "Running", hostIP: "127.0.0.1", podIP: "127.0.0.1",
+      startTime: $t,
+      conditions: [["Initialized", "Ready", "ContainersReady", "PodScheduled"][]
+        | {type: ., status: "True", lastTransitionTime: $t}],
+      containerStatuses: [$c[] | {name, image, imageID: "", ready: true, started: true,
+        restartCount: 0, state: {running: {startedAt: $t}}}]}} | tojson)]
+    end
+  | @tsv'
+
+# Carries out the lines of POD_ACTION.
+act() {
+  local ns n action patch
+  while IFS=$'\t' read -r ns n action patch; do
+    case $action in
+      delete) k delete pod "$n" -n "$ns" --grace-period=0 --force >/dev/null 2>&1 ;;
+      patch) k patch pod "$n" -n "$ns" --subresource=status --type=merge -p "$patch" >/dev/null 2>&1 ;;
+    esac
+  done
 }
 
-# Pods every half second; the node itself every ten seconds (the API server
-# may have lost it, or a restart left the not-ready taint).
-pass=0
+# Every change to the node's pods as the API server reports it, so a pod is
+# Ready a moment after it is bound, as with a real kubelet (a poll would
+# round every rollout up to its interval). The watch is opened again when
+# it ends (the server closes watches after a while, or restarted).
+watch_pods() {
+  while true; do
+    k get pods -A --field-selector "spec.nodeName=$NODE" --watch --output-watch-events -o json 2>/dev/null |
+      jq --unbuffered -r "select(.type == \"ADDED\" or .type == \"MODIFIED\") | .object | $POD_ACTION" |
+      act
+    sleep 0.2
+  done
+}
+
+# One pass over all of the node's pods: what a watch might have missed.
+sync_pods() {
+  k get pods -A --field-selector "spec.nodeName=$NODE" -o json | jq -r ".items[] | $POD_ACTION" | act
+}
+
+watch_pods &
+# The watch ends with this script (services.sh ends the process group).
+trap 'kill $! 2>/dev/null' EXIT
+
+# A full pass and the node itself every five seconds (the API server may
+# have lost the node, or a restart left the not-ready taint).
 while true; do
-  if ((pass++ % 20 == 0)) && ! node_ok; then
+  if ! node_ok; then
     until register_node; do sleep 0.5; done
   fi
   sync_pods
-  sleep 0.5
+  sleep 5
 done

@@ -27,7 +27,7 @@ use crate::config::StrategyKind;
 use crate::gates::GateResult;
 use crate::helm::{BUNDLE_LABEL, UpgradeRequest};
 use crate::kube::lease::EnvLock;
-use crate::kube::ledger::{Entry, Event, NewEntry};
+use crate::kube::ledger::{Entry, Event, NewEntry, PassedCheck};
 use crate::kube::releases::RecordState;
 use crate::stage::{LedgerView, Stage};
 use crate::strategy::{LastDeployed, StepReport, StrategyRun, Switch, VerifyStep};
@@ -645,16 +645,8 @@ async fn steps(
             now: jiff::Timestamp::now(),
             env: &ctx.env,
         });
-        for gate in gates {
-            writer
-                .write(Event::Gate {
-                    gate: gate.gate.clone(),
-                    passed: gate.passed,
-                    detail: gate.detail.clone(),
-                })
-                .await?;
-            report.gates.push(gate);
-        }
+        write_gates(&writer, gates.iter().cloned()).await?;
+        report.gates.extend(gates);
         if let Some(failed) = report.gates.iter().find(|g| !g.passed) {
             let reason = format!("gate {} failed: {}", failed.gate, failed.detail);
             writer
@@ -744,17 +736,13 @@ async fn steps(
             .await?;
     }
 
-    // Rollout and verification.
+    // Rollout and verification: checks that all pass go into `Succeeded`,
+    // else each is a `Gate` record before the rollback.
     let checks = verify(ctx, stage).await;
     stop_if_signalled(signalled)?;
-    for check in &checks {
-        writer
-            .write(Event::Gate {
-                gate: check.gate.clone(),
-                passed: check.passed,
-                detail: check.detail.clone(),
-            })
-            .await?;
+    let passed = folded(&checks);
+    if passed.is_none() {
+        write_gates(&writer, checks.iter().cloned()).await?;
     }
     report.gates.extend(checks);
     if let Some(failed) = report.gates.iter().find(|g| !g.passed).cloned() {
@@ -799,9 +787,44 @@ async fn steps(
         return Ok(report);
     }
     lock.check()?;
-    writer.write(Event::Succeeded { revision }).await?;
+    writer
+        .write(Event::Succeeded {
+            revision,
+            checks: passed.unwrap_or_default(),
+        })
+        .await?;
     report.result = Result_::Succeeded;
     Ok(report)
+}
+
+/// The checks as `Succeeded` records them, when every one passed.
+fn folded(checks: &[GateResult]) -> Option<Vec<PassedCheck>> {
+    checks
+        .iter()
+        .map(|c| {
+            c.passed.then(|| PassedCheck {
+                gate: c.gate.clone(),
+                detail: c.detail.clone(),
+            })
+        })
+        .collect()
+}
+
+/// A `Gate` record for each check, in order.
+async fn write_gates(
+    writer: &Writer<'_>,
+    checks: impl IntoIterator<Item = GateResult>,
+) -> anyhow::Result<()> {
+    for check in checks {
+        writer
+            .write(Event::Gate {
+                gate: check.gate,
+                passed: check.passed,
+                detail: check.detail,
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// The release's current revision, which must exist (from its records'
@@ -926,6 +949,11 @@ impl crate::strategy::Verifier for StageVerifier<'_> {
         step: &'a VerifyStep,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<GateResult>> + Send + 'a>> {
         Box::pin(async move {
+            if self.stage.spec.gates.verify.is_empty() && single_step(self.stage) {
+                // Nothing to run: the revision is recorded with the end
+                // (see `checked`).
+                return Vec::new();
+            }
             if !self.recorder.done() {
                 // The step's own revision; asked of the cluster only for a
                 // step that made none.
@@ -973,31 +1001,46 @@ impl crate::strategy::Verifier for StageVerifier<'_> {
 
     /// A `Gate` record for each check of the step, as soon as the step's
     /// checks are in (after `Upgraded`, when the step made a revision and
-    /// it is not recorded yet).
+    /// it is not recorded yet). The one step of `rolling` and `recreate`
+    /// whose checks all passed keeps them, and its revision when not
+    /// recorded yet, for `Succeeded` instead: right after Helm, the only
+    /// write before the end is the end.
     fn checked<'a>(
         &'a self,
         step: &'a StepReport,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
-            if let Some(revision) = step.revision {
-                self.recorder
-                    .record(revision)
-                    .await
-                    .map_err(|e| format!("{e:#}"))?;
-            }
             let kind = self.stage.spec.strategy.kind;
-            for check in &step.checks {
-                self.recorder
-                    .writer
-                    .write(Event::Gate {
-                        gate: step_gate(kind, step, &check.gate),
-                        passed: check.passed,
-                        detail: check.detail.clone(),
-                    })
-                    .await
-                    .map_err(|e| format!("{e:#}"))?;
+            let passed = folded(&step.checks).filter(|_| single_step(self.stage));
+            if let Some(revision) = step.revision {
+                if passed.is_some() && self.recorder.request.replacing.is_none() {
+                    self.recorder.keep(revision);
+                } else {
+                    self.recorder
+                        .record(revision)
+                        .await
+                        .map_err(|e| format!("{e:#}"))?;
+                }
             }
-            Ok(())
+            let checks: Vec<GateResult> = step
+                .checks
+                .iter()
+                .map(|check| GateResult {
+                    gate: step_gate(kind, step, &check.gate),
+                    ..check.clone()
+                })
+                .collect();
+            if let Some(passed) = passed {
+                self.recorder
+                    .passed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend(passed);
+                return Ok(());
+            }
+            write_gates(self.recorder.writer, checks)
+                .await
+                .map_err(|e| format!("{e:#}"))
         })
     }
 
@@ -1022,6 +1065,14 @@ impl crate::strategy::Verifier for StageVerifier<'_> {
     }
 }
 
+/// `rolling` and `recreate`: one upgrade, whose checks end the promotion.
+fn single_step(stage: &Stage) -> bool {
+    matches!(
+        stage.spec.strategy.kind,
+        StrategyKind::Rolling | StrategyKind::Recreate
+    )
+}
+
 /// Records `Upgraded` once per promotion (and, for `deploy rollback`, the
 /// `RolledBack` of the bundle it leaves).
 struct Upgrades<'a> {
@@ -1029,6 +1080,10 @@ struct Upgrades<'a> {
     request: &'a Request,
     actor: String,
     revision: Mutex<Option<u32>>,
+    /// Checks kept for `Succeeded` (see [`StageVerifier::checked`]).
+    passed: Mutex<Vec<PassedCheck>>,
+    /// A revision kept for `Succeeded`, with no `Upgraded` written.
+    kept: Mutex<Option<u32>>,
 }
 
 impl Upgrades<'_> {
@@ -1041,6 +1096,38 @@ impl Upgrades<'_> {
 
     fn revision(&self) -> Option<u32> {
         *self.revision.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `revision` as recorded, to be written with the end.
+    fn keep(&self, revision: u32) {
+        let mut recorded = self.revision.lock().unwrap_or_else(PoisonError::into_inner);
+        if recorded.is_none() {
+            *recorded = Some(revision);
+            *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(revision);
+        }
+    }
+
+    fn take_passed(&self) -> Vec<PassedCheck> {
+        std::mem::take(&mut *self.passed.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The kept revision and checks as `Upgraded` and `Gate` records, for
+    /// a promotion that does not end in `Succeeded` after all.
+    async fn write_passed(&self) -> anyhow::Result<()> {
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(revision) = kept {
+            self.writer.write(Event::Upgraded { revision }).await?;
+        }
+        let passed = self.take_passed().into_iter().map(|c| GateResult {
+            gate: c.gate,
+            passed: true,
+            detail: c.detail,
+        });
+        write_gates(self.writer, passed).await
     }
 
     async fn record(&self, revision: u32) -> anyhow::Result<()> {
@@ -1146,6 +1233,8 @@ async fn with_strategy(
         request,
         actor: ctx.actor(),
         revision: Mutex::new(None),
+        passed: Mutex::new(Vec::new()),
+        kept: Mutex::new(None),
     };
     let verifier = StageVerifier {
         ctx,
@@ -1182,6 +1271,7 @@ async fn with_strategy(
         Err(error) => {
             // Helm or the API failed under the strategy: say so in the
             // ledger, and what is live is for `deploy status` to show.
+            recorder.write_passed().await?;
             writer
                 .write(Event::Failed {
                     reason: error.to_string(),
@@ -1208,6 +1298,7 @@ async fn with_strategy(
             .clone()
             .unwrap_or_else(|| format!("the {} strategy failed", kind.name()));
         report.reason = Some(reason.clone());
+        recorder.write_passed().await?;
         // Something was put back: traffic on the old version again.
         if let (Some(restored), Some(_)) = (&strategy.restored, upgraded)
             && let Some(live) = strategy.live_revision.filter(|_| previous_bundle.is_some())
@@ -1231,6 +1322,7 @@ async fn with_strategy(
         return Ok(report);
     }
     let Some(revision) = report.revision else {
+        recorder.write_passed().await?;
         return Err(anyhow::anyhow!(
             "the {} strategy reported no revision of release `{}`",
             kind.name(),
@@ -1238,7 +1330,12 @@ async fn with_strategy(
         ));
     };
     lock.check()?;
-    writer.write(Event::Succeeded { revision }).await?;
+    writer
+        .write(Event::Succeeded {
+            revision,
+            checks: recorder.take_passed(),
+        })
+        .await?;
     report.result = Result_::Succeeded;
     Ok(report)
 }
@@ -1421,6 +1518,7 @@ pub async fn recover(
             writer
                 .write(Event::Succeeded {
                     revision: revision.revision,
+                    checks: folded(&checks).unwrap_or_default(),
                 })
                 .await?;
             let recovery = Recovery {
@@ -1622,7 +1720,7 @@ async fn recover_switch(
 /// where a failed promotion left the release.
 pub fn expected_revision(entries: &[Entry]) -> Option<u32> {
     entries.iter().rev().find_map(|e| match e.event {
-        Event::Succeeded { revision }
+        Event::Succeeded { revision, .. }
         | Event::Failed {
             rolled_back_to: Some(revision),
             ..

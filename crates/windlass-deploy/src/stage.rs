@@ -163,7 +163,7 @@ impl Promotion<'_> {
     /// The revision it succeeded with.
     pub fn succeeded(&self) -> Option<u32> {
         match self.end().map(|e| &e.event) {
-            Some(Event::Succeeded { revision }) => Some(*revision),
+            Some(Event::Succeeded { revision, .. }) => Some(*revision),
             _ => None,
         }
     }
@@ -322,7 +322,14 @@ mod tests {
         let view = ledger(&[
             (1, "1", started("1")),
             (1, "1", Event::Upgraded { revision: 1 }),
-            (1, "1", Event::Succeeded { revision: 1 }),
+            (
+                1,
+                "1",
+                Event::Succeeded {
+                    revision: 1,
+                    checks: Vec::new(),
+                },
+            ),
             (4, "2", started("2")),
             (4, "2", Event::Upgraded { revision: 2 }),
             (

@@ -91,21 +91,31 @@ namespace = "{namespace}"
     /// Runs Helm through a wrapper that appends each argv to `helm-argv.log`
     /// (in the test's directory); returns the log's path.
     fn log_helm_argv(&mut self) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt as _;
         let log = self.dir.path().join("helm-argv.log");
+        self.wrap_helm(&format!(
+            "printf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"",
+            log.display(),
+            self.kube.helm.display()
+        ));
+        log
+    }
+
+    /// Runs Helm through a shell script with `body` (`$HELM` is the real
+    /// one); `unwrap_helm` goes back to the real one.
+    fn wrap_helm(&mut self, body: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
         let wrapper = self.dir.path().join("helm");
         std::fs::write(
             &wrapper,
-            format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                log.display(),
-                self.kube.helm.display()
-            ),
+            format!("#!/bin/sh\nHELM='{}'\n{body}\n", self.kube.helm.display()),
         )
         .unwrap();
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
         self.helm = wrapper;
-        log
+    }
+
+    fn unwrap_helm(&mut self) {
+        self.helm = self.kube.helm.clone();
     }
 
     fn project(&self) -> PathBuf {
@@ -265,11 +275,12 @@ fn up_then_promote_deploys_one_bundle_and_never_shows_the_secret() {
         insta::assert_snapshot!("history_json", serde_json::to_string_pretty(&history).unwrap());
     });
 
-    // Both ledgers hold the promotion from start to end.
-    assert_eq!(
-        project.events("staging"),
-        ["started", "upgraded", "gate", "succeeded"]
-    );
+    // Both ledgers hold the promotion from start to end; with no checks to
+    // run after Helm, its revision and the rollout are in `succeeded`.
+    assert_eq!(project.events("staging"), ["started", "succeeded"]);
+    let succeeded = &history["entries"][1]["event"];
+    assert_eq!(succeeded["revision"], 1, "{succeeded}");
+    assert_eq!(succeeded["checks"][0]["gate"], "rollout", "{succeeded}");
     let dev_events = project.events("dev");
     assert_eq!(dev_events.first().map(String::as_str), Some("started"));
     assert_eq!(dev_events.last().map(String::as_str), Some("succeeded"));
@@ -469,8 +480,7 @@ fn a_killed_promotion_is_shown_and_recovered() {
     let unfinished = &status["environments"][0]["unfinished"];
     assert!(unfinished.is_object(), "{status}");
     assert!(
-        unfinished["last"].as_str().unwrap().starts_with("gate")
-            || unfinished["last"].as_str().unwrap().starts_with("upgraded"),
+        unfinished["last"].as_str().unwrap().starts_with("upgraded"),
         "{status}"
     );
 
@@ -485,6 +495,55 @@ fn a_killed_promotion_is_shown_and_recovered() {
     ]);
     let next = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
     assert_eq!(next["recovered"]["action"], "resumed", "{next}");
+    assert_eq!(next["result"], "succeeded");
+    let status = project.json(&["status", "dev"], 0);
+    assert!(
+        status["environments"][0]["unfinished"].is_null(),
+        "{status}"
+    );
+}
+
+/// With no checks after Helm, `started` is the only record before the
+/// end: a run killed right after Helm's upgrade leaves just that, and
+/// recovery finds the bundle deployed from Helm's own record.
+#[test]
+fn a_run_killed_right_after_helm_is_resumed_from_helms_record() {
+    let mut project = Project::new("cli-kill-helm", &[("dev", "")]);
+    project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+
+    // Helm upgrades, then its caller is killed before it writes anything.
+    project.wrap_helm(
+        r#""$HELM" "$@"; status=$?
+case "$*" in *upgrade*) [ $status -eq 0 ] && kill -9 $PPID ;; esac
+exit $status"#,
+    );
+    let killed = project.run(&["up", "dev", "--image", &image(DIGEST_B)]);
+    assert_eq!(killed.signal, Some(9), "{}", killed.stderr);
+    project.unwrap_helm();
+    assert_eq!(
+        project.events("dev"),
+        ["started", "succeeded", "started"],
+        "nothing after `started`"
+    );
+    let status = project.json(&["status", "dev"], 0);
+    let unfinished = &status["environments"][0]["unfinished"];
+    assert!(
+        unfinished["last"].as_str().unwrap().starts_with("started"),
+        "{status}"
+    );
+    assert_eq!(project.helm_values("dev")["image"]["digest"], DIGEST_B);
+
+    // As a lease expiry would.
+    project.kube.kubectl(&[
+        "delete",
+        "lease",
+        "-n",
+        project.namespace("dev"),
+        "windlass-deploy.dev",
+    ]);
+    let next = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
+    assert_eq!(next["recovered"]["action"], "resumed", "{next}");
+    assert_eq!(next["recovered"]["revision"], 2, "{next}");
     assert_eq!(next["result"], "succeeded");
     let status = project.json(&["status", "dev"], 0);
     assert!(
@@ -878,7 +937,7 @@ fn two_promotions_at_once_exactly_one_proceeds() {
     assert_eq!(won.json()["data"]["result"], "succeeded");
     assert_eq!(
         project.events("dev"),
-        ["started", "upgraded", "gate", "gate", "succeeded"],
+        ["started", "upgraded", "succeeded"],
         "one promotion in the ledger"
     );
 }

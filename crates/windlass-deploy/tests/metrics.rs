@@ -248,7 +248,10 @@ async fn the_board_renders_in_chromium_without_console_errors() {
     let mut s = Scripted {
         entries: BTreeMap::new(),
     };
-    let ok = |revision| Event::Succeeded { revision };
+    let ok = |revision| Event::Succeeded {
+        revision,
+        checks: Vec::new(),
+    };
     s.promote("staging", since + DAY, &one, ok(1));
     s.promote("staging", since + 3 * DAY, &two, ok(2));
     s.promote("prod", since + 2 * DAY - 90, &one, ok(1));
@@ -267,7 +270,10 @@ async fn the_board_renders_in_chromium_without_console_errors() {
         "prod",
         since + 5 * DAY + 2 * HOUR,
         &three,
-        Event::Succeeded { revision: 3 },
+        Event::Succeeded {
+            revision: 3,
+            checks: Vec::new(),
+        },
     );
 
     let board = dir.path().join("board.html");
@@ -528,8 +534,24 @@ async fn metrics_over_ledgers_in_the_cluster() {
     let prod = Ledger::new(&cluster, "prod");
     // staging: one success. prod: success, a failed verification (rolled
     // back by Helm), success again, then a rollback asked for by a person.
-    promote(&staging, &good, Event::Succeeded { revision: 1 }).await;
-    promote(&prod, &good, Event::Succeeded { revision: 1 }).await;
+    promote(
+        &staging,
+        &good,
+        Event::Succeeded {
+            revision: 1,
+            checks: Vec::new(),
+        },
+    )
+    .await;
+    promote(
+        &prod,
+        &good,
+        Event::Succeeded {
+            revision: 1,
+            checks: Vec::new(),
+        },
+    )
+    .await;
     promote(
         &prod,
         &bad,
@@ -539,7 +561,15 @@ async fn metrics_over_ledgers_in_the_cluster() {
         },
     )
     .await;
-    promote(&prod, &bad, Event::Succeeded { revision: 3 }).await;
+    promote(
+        &prod,
+        &bad,
+        Event::Succeeded {
+            revision: 3,
+            checks: Vec::new(),
+        },
+    )
+    .await;
     prod.append(NewEntry {
         actor: "alice".into(),
         promotion: None,

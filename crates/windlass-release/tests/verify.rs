@@ -913,7 +913,10 @@ async fn a_cluster_environment_runs_the_bundle_its_ledger_says() {
             actor: "test".into(),
             promotion: Some(started.seq),
             bundle: live.id(),
-            event: Event::Succeeded { revision: 1 },
+            event: Event::Succeeded {
+                revision: 1,
+                checks: Vec::new(),
+            },
         })
         .await
         .unwrap();

@@ -49,7 +49,20 @@ pub fn describe(event: &Event) -> String {
             Some(from) => format!("switch: Service {service} from {from} to {to}"),
             None => format!("switch: Service {service} made, selecting {to}"),
         },
-        Event::Succeeded { revision } => format!("succeeded: revision {revision}"),
+        Event::Succeeded { revision, checks } => {
+            let checks: Vec<String> = checks
+                .iter()
+                .map(|c| format!("{}: ok ({})", c.gate, c.detail))
+                .collect();
+            if checks.is_empty() {
+                format!("succeeded: revision {revision}")
+            } else {
+                format!(
+                    "succeeded: revision {revision}; gates {}",
+                    checks.join(", ")
+                )
+            }
+        }
         Event::Failed {
             reason,
             rolled_back_to,

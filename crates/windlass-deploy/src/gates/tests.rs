@@ -41,7 +41,10 @@ fn succeeded(seq: u64, time: &str, bundle: char) -> Entry {
         "staging",
         time,
         bundle,
-        Event::Succeeded { revision: 3 },
+        Event::Succeeded {
+            revision: 3,
+            checks: Vec::new(),
+        },
     )
 }
 

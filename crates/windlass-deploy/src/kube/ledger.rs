@@ -90,7 +90,15 @@ pub enum Event {
         to: String,
     },
     /// The promotion ended: the bundle is live.
-    Succeeded { revision: u32 },
+    Succeeded {
+        revision: u32,
+        /// The checks after the upgrade, all passed, when they are
+        /// recorded here instead of as `Gate` records before it: one write
+        /// less between Helm and the end (rolling and recreate, and a
+        /// rollback to a revision). Absent in records that have none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        checks: Vec<PassedCheck>,
+    },
     /// The promotion failed; what state the release was left in.
     Failed {
         reason: String,
@@ -109,6 +117,15 @@ pub enum Event {
         to_bundle: Option<BundleId>,
         reason: String,
     },
+}
+
+/// A check that passed, as `Succeeded` records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct PassedCheck {
+    /// The gate's name, as a `Gate` record would give it.
+    pub gate: String,
+    pub detail: String,
 }
 
 /// A record to append: the ledger assigns `seq`, `time` and `environment`.
@@ -382,5 +399,49 @@ impl Ledger {
             )));
         }
         Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn succeeded(json: &str) -> Event {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn succeeded_reads_records_with_and_without_checks() {
+        // As every record written before `checks` existed.
+        assert_eq!(
+            succeeded(r#"{"kind": "succeeded", "revision": 3}"#),
+            Event::Succeeded {
+                revision: 3,
+                checks: Vec::new()
+            }
+        );
+        let with = Event::Succeeded {
+            revision: 4,
+            checks: vec![PassedCheck {
+                gate: "rollout".into(),
+                detail: "release `app` rolled out (1 workloads)".into(),
+            }],
+        };
+        let json = serde_json::to_string(&with).unwrap();
+        assert_eq!(succeeded(&json), with);
+    }
+
+    #[test]
+    fn succeeded_without_checks_is_written_as_before() {
+        // A reader that knows no `checks` sees the same record as ever.
+        let json = serde_json::to_value(Event::Succeeded {
+            revision: 3,
+            checks: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "succeeded", "revision": 3})
+        );
     }
 }

@@ -541,7 +541,7 @@ fn environment_state(name: &str, entries: &[Entry]) -> EnvironmentState {
         };
         match &entry.event {
             Event::Started { .. } => started.push(entry.promotion),
-            Event::Succeeded { revision } => {
+            Event::Succeeded { revision, .. } => {
                 state.bundle = Some(entry.bundle.clone());
                 state.since = Some(entry.time.clone());
                 state.revision = Some(*revision);

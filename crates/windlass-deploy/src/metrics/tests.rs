@@ -88,6 +88,7 @@ impl Script {
             id,
             Event::Succeeded {
                 revision: u32::try_from(p).unwrap(),
+                checks: Vec::new(),
             },
         );
         p
@@ -374,7 +375,10 @@ fn unknown_commits_and_bundles_without_source_are_excluded_and_counted() {
         T0 + 2 * DAY + 5,
         Some(p),
         b.id(),
-        Event::Succeeded { revision: 3 },
+        Event::Succeeded {
+            revision: 3,
+            checks: Vec::new(),
+        },
     );
     let m = metrics(vec![prod], "prod");
     assert_eq!(m.deployment_frequency.deployments, 3);
@@ -710,7 +714,10 @@ fn a_deploy_rollback_as_the_commands_record_it_fails_the_bundle_it_leaves() {
         T0 + 2 * DAY + HOUR + 10,
         Some(q),
         id,
-        Event::Succeeded { revision: 3 },
+        Event::Succeeded {
+            revision: 3,
+            checks: Vec::new(),
+        },
     );
     let m = metrics(vec![prod], "prod");
     assert_eq!(m.change_failure_rate.deployments, 3);

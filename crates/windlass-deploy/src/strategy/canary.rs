@@ -25,8 +25,8 @@ use std::collections::BTreeMap;
 
 use super::workloads::{self, ServiceSpec, Workload};
 use super::{
-    StepReport, StrategyError, StrategyReport, StrategyRun, deployed_revision, derived_request,
-    nested_value, restore_revision, rollout_and_verify, upgrade_step,
+    Rollout, StepReport, StrategyError, StrategyReport, StrategyRun, deployed_revision,
+    derived_request, nested_value, restore_revision, rollout_and_verify, upgrade_step,
 };
 use crate::config::StrategyKind;
 
@@ -101,8 +101,14 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
                 left.first().copied().unwrap_or(0)
             );
             tokio::time::sleep(run.pause).await;
-            step.failure =
-                rollout_and_verify(run, &canary, &phase, &service, &mut step.report).await?;
+            step.failure = rollout_and_verify(
+                run,
+                &canary,
+                (&phase, &service),
+                Rollout::Read,
+                &mut step.report,
+            )
+            .await?;
         }
         let failure = step.failure.clone();
         report.steps.push(step.report);
@@ -126,7 +132,15 @@ pub(super) async fn run(run: &StrategyRun<'_>) -> Result<StrategyReport, Strateg
             "uninstalling the canary `{canary}`"
         )))?;
     step.report.detail = format!("{}; canary `{canary}` uninstalled", step.report.detail);
-    let failure = rollout_and_verify(run, base, "stable", &service, &mut step.report).await?;
+    // Read: Helm's wait was before the canary went.
+    let failure = rollout_and_verify(
+        run,
+        base,
+        ("stable", &service),
+        Rollout::Read,
+        &mut step.report,
+    )
+    .await?;
     report.live_revision = step.revision;
     report.steps.push(step.report);
     if let Some(reason) = failure {
@@ -275,7 +289,14 @@ async fn first_install(
         let stable = workloads::of(run.cluster, base).await?;
         let shared = shared_label(&stable, base, key)?;
         apply_traffic_service(run, service, key, &shared).await?;
-        step.failure = rollout_and_verify(run, base, "install", service, &mut step.report).await?;
+        step.failure = rollout_and_verify(
+            run,
+            base,
+            ("install", service),
+            Rollout::after(run.upgrade),
+            &mut step.report,
+        )
+        .await?;
     }
     report.live_revision = step.revision;
     let failure = step.failure.clone();

@@ -520,8 +520,14 @@ async fn upgrade_and_verify(
 ) -> Result<Step, StrategyError> {
     let mut step = upgrade_step(run, request, phase, name).await?;
     if step.failure.is_none() {
-        step.failure =
-            rollout_and_verify(run, &request.release, phase, service, &mut step.report).await?;
+        step.failure = rollout_and_verify(
+            run,
+            &request.release,
+            (phase, service),
+            Rollout::after(request),
+            &mut step.report,
+        )
+        .await?;
     }
     Ok(step)
 }
@@ -570,14 +576,37 @@ async fn upgrade_step(
     }
 }
 
+/// How a step learns that its release rolled out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rollout {
+    /// Read the release's workloads until they are ready.
+    Read,
+    /// The step's `helm upgrade` waited (`--wait`) and succeeded: Helm
+    /// watched every resource of the revision until it was ready, a
+    /// stricter test than reading the workloads again, so the rollout
+    /// check passes without another round trip.
+    WaitedByHelm,
+}
+
+impl Rollout {
+    /// Right after `request`'s upgrade, nothing changed since.
+    pub(crate) fn after(request: &UpgradeRequest) -> Self {
+        if request.wait {
+            Self::WaitedByHelm
+        } else {
+            Self::Read
+        }
+    }
+}
+
 /// Waits for `release` to roll out (unless [`StrategyRun::rollout`] is
 /// off), then asks the verifier; fills in the step's checks and tells the
 /// verifier they are in; the reason of a failure.
 async fn rollout_and_verify(
     run: &StrategyRun<'_>,
     release: &str,
-    phase: &str,
-    service: &str,
+    (phase, service): (&str, &str),
+    rollout: Rollout,
     report: &mut StepReport,
 ) -> Result<Option<String>, StrategyError> {
     let mut complete = true;
@@ -589,7 +618,18 @@ async fn rollout_and_verify(
             let _ = run.verifier.upgraded(release, revision).await;
         }
     };
-    if run.rollout {
+    if run.rollout
+        && rollout == Rollout::WaitedByHelm
+        && let Some(revision) = report.revision
+    {
+        report.checks.push(Check {
+            gate: "rollout".to_owned(),
+            passed: true,
+            detail: format!(
+                "Helm waited until every resource of `{release}` revision {revision} was ready"
+            ),
+        });
+    } else if run.rollout {
         let (rollout, ()) = tokio::join!(
             crate::kube::rollout::wait(run.cluster, release, run.upgrade.timeout),
             upgraded
