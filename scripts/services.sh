@@ -437,10 +437,26 @@ ensure_fixtures() {
 }
 
 # The API server's CA and serving certificate (clients verify it: no
-# insecure-skip-tls-verify) and the service-account signing key.
+# insecure-skip-tls-verify), a client certificate from the same CA (the
+# server trusts it for `system:masters`) and the service-account signing key.
 ensure_kube_fixtures() {
   local dir=$FIXTURES/kube
-  [[ -s $dir/ca.crt && -s $dir/apiserver.crt && -s $dir/sa.key && -s $dir/sa.pub ]] && return 0
+  ensure_kube_client_cert() {
+    [[ -s $dir/client.crt ]] && return 0
+    (
+      umask 077
+      openssl req -newkey rsa:2048 -nodes -sha256 -subj "/O=system:masters/CN=windlass-cert-user" \
+        -keyout "$dir/client.key" -out "$dir/client.csr" 2>/dev/null
+      openssl x509 -req -days 3650 -sha256 -in "$dir/client.csr" \
+        -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+        -extfile <(printf '%s\n' "basicConstraints=critical,CA:FALSE" "extendedKeyUsage=clientAuth") \
+        -out "$dir/client.crt" 2>/dev/null
+    )
+  }
+  if [[ -s $dir/ca.crt && -s $dir/apiserver.crt && -s $dir/sa.key && -s $dir/sa.pub ]]; then
+    ensure_kube_client_cert
+    return
+  fi
   mkdir -p "$dir"
   chmod 700 "$dir"
   (
@@ -462,6 +478,7 @@ ensure_kube_fixtures() {
     openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
   )
   chmod 644 "$dir/ca.crt"
+  ensure_kube_client_cert
 }
 
 # -------------------------------------------------------- process control --
@@ -908,7 +925,8 @@ start_kube() {
       --unsafe-no-fsync
   fi
   if ! running_pid kube-apiserver >/dev/null; then
-    # Token auth and AlwaysAllow: one admin user on a loopback-only server.
+    # Token and client-certificate auth and AlwaysAllow: admins only, on a
+    # loopback-only server.
     # No ServiceAccount admission (no kubelet mounts tokens); the endpoint
     # reconciler is off as nothing routes to 127.0.0.1 as a Service.
     launch kube-apiserver "$K8S_DIR/kube-apiserver" \
@@ -917,6 +935,7 @@ start_kube() {
       --tls-cert-file="$FIXTURES/kube/apiserver.crt" \
       --tls-private-key-file="$FIXTURES/kube/apiserver.key" \
       --endpoint-reconciler-type=none --token-auth-file="$KUBE_RUN/tokens.csv" \
+      --client-ca-file="$FIXTURES/kube/ca.crt" \
       --authorization-mode=AlwaysAllow \
       --service-account-issuer=https://kubernetes.default.svc \
       --service-account-key-file="$FIXTURES/kube/sa.pub" \
@@ -1081,6 +1100,9 @@ cmd_env() {
   kv WINDLASS_TEST_KUBE_CONTEXT "$KUBE_CONTEXT"
   kv WINDLASS_TEST_KUBE_SERVER "$KUBE_API_URL"
   kv WINDLASS_TEST_KUBE_CA_FILE "$FIXTURES/kube/ca.crt"
+  # A client certificate and key (mode 600) the server accepts as an admin.
+  kv WINDLASS_TEST_KUBE_CLIENT_CERT "$FIXTURES/kube/client.crt"
+  kv WINDLASS_TEST_KUBE_CLIENT_KEY "$FIXTURES/kube/client.key"
   kv_file WINDLASS_TEST_KUBE_TOKEN "$FIXTURES/kube-token"
   kv WINDLASS_TEST_KUBE_BIN_DIR "$K8S_DIR"
   kv WINDLASS_TEST_ETCD_ADDR "http://127.0.0.1:$ETCD_PORT"

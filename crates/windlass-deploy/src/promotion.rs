@@ -328,6 +328,7 @@ pub async fn run_begun(
         from_entries,
     } = begun;
     let started: Mutex<Option<u64>> = Mutex::new(None);
+    let end: Mutex<Option<Event>> = Mutex::new(None);
     // A signal that reaches a child in the foreground (helm, a verify
     // command) is the child's: the promotion learns of it here and stops
     // at the next step instead of going on (or rolling back) as if the
@@ -338,7 +339,7 @@ pub async fn run_begun(
         ctx,
         stage,
         request.clone_parts(),
-        &started,
+        (&started, &end),
         &lock,
         &signalled,
         (first_look, from_entries),
@@ -384,8 +385,57 @@ pub async fn run_begun(
             Err(interrupted)
         }
     };
-    release(lock, stage, printer).await;
-    result
+    let end = end.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let promotion = *started.lock().unwrap_or_else(PoisonError::into_inner);
+    match (result, end, promotion) {
+        (Ok(report), Some(event), Some(promotion)) => {
+            // The end and the lease's release at once: one round trip, not
+            // two. Whoever takes the lease in between finds the promotion
+            // open only until the end lands; `write_end` settles the one
+            // case where it lands second.
+            let entry = NewEntry {
+                actor: ctx.actor(),
+                promotion: Some(promotion),
+                bundle: request.bundle.id(),
+                event,
+            };
+            let (written, ()) =
+                tokio::join!(write_end(stage, entry), release(lock, stage, printer));
+            written.map(|()| report)
+        }
+        (result, _, _) => {
+            release(lock, stage, printer).await;
+            result
+        }
+    }
+}
+
+/// Writes the record that ends a promotion, numbered right after the last
+/// record this process read or wrote. With the lease released at the same
+/// time, another run may have taken it and closed the promotion first
+/// (its recovery found it open): that number is then taken, and the
+/// promotion's end in the ledger is the one that counts.
+async fn write_end(stage: &Stage, entry: NewEntry) -> anyhow::Result<()> {
+    let promotion = entry.promotion;
+    if stage.ledger.append_next(entry.clone()).await?.is_some() {
+        return Ok(());
+    }
+    let entries = stage.ledger.entries().await?;
+    let closed = entries.iter().find(|e| {
+        Some(e.promotion) == promotion
+            && matches!(e.event, Event::Succeeded { .. } | Event::Failed { .. })
+    });
+    match closed.map(|e| &e.event) {
+        Some(Event::Succeeded { .. }) => Ok(()),
+        Some(Event::Failed { reason, .. }) => Err(anyhow::anyhow!(
+            "promotion {} was closed by another run as failed: {reason}",
+            promotion.unwrap_or_default()
+        )),
+        _ => {
+            stage.ledger.append(entry).await?;
+            Ok(())
+        }
+    }
 }
 
 /// Sets `flag` on SIGINT or SIGTERM, for as long as the task runs.
@@ -470,9 +520,24 @@ struct Writer<'a> {
     actor: String,
     bundle: BundleId,
     promotion: Option<u64>,
+    /// Where a promotion's `Succeeded` waits to be written as the lease is
+    /// released (see [`write_end`]); `None`: written at once.
+    end: Option<&'a Mutex<Option<Event>>>,
 }
 
 impl Writer<'_> {
+    /// The record that ends the promotion: left for [`run_begun`] to write
+    /// while it releases the lease, when it can.
+    async fn end(&self, event: Event) -> anyhow::Result<()> {
+        match self.end {
+            Some(slot) => {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(event);
+                Ok(())
+            }
+            None => self.write(event).await.map(drop),
+        }
+    }
+
     async fn write(&self, event: Event) -> anyhow::Result<Entry> {
         self.write_for(self.bundle.clone(), event).await
     }
@@ -500,7 +565,7 @@ async fn steps(
     ctx: &Context,
     stage: &Stage,
     request: Request,
-    started: &Mutex<Option<u64>>,
+    (started, end): (&Mutex<Option<u64>>, &Mutex<Option<Event>>),
     lock: &EnvLock,
     signalled: &AtomicBool,
     (first_look, from_early): (Option<FirstLook>, Option<Vec<Entry>>),
@@ -521,6 +586,7 @@ async fn steps(
         actor: ctx.actor(),
         bundle: id.clone(),
         promotion: None,
+        end: Some(end),
     };
     let (view, deployed, mut report, previous_revision, previous_bundle, record) = loop {
         let latest = known.revisions.last();
@@ -788,7 +854,7 @@ async fn steps(
     }
     lock.check()?;
     writer
-        .write(Event::Succeeded {
+        .end(Event::Succeeded {
             revision,
             checks: passed.unwrap_or_default(),
         })
@@ -1331,7 +1397,7 @@ async fn with_strategy(
     };
     lock.check()?;
     writer
-        .write(Event::Succeeded {
+        .end(Event::Succeeded {
             revision,
             checks: recorder.take_passed(),
         })
@@ -1475,6 +1541,7 @@ pub async fn recover(
         actor: ctx.actor(),
         bundle: bundle.clone(),
         promotion: Some(promotion),
+        end: None,
     };
     // Blue/green and canary keep what is live in the cluster (the
     // Service's selector, the canary release), and their next promotion
@@ -1696,6 +1763,7 @@ async fn recover_switch(
         actor: ctx.actor(),
         bundle: last.started.bundle.clone(),
         promotion: Some(last.seq),
+        end: None,
     };
     writer
         .write(Event::Failed {

@@ -552,6 +552,55 @@ exit $status"#,
     );
 }
 
+/// The end of a promotion is written as its lease is released: a run that
+/// took the lease in between and closed the promotion first (its recovery
+/// found it open) has the last word, and no second end is written.
+#[test]
+fn an_end_written_by_another_run_first_is_not_written_twice() {
+    let mut project = Project::new("cli-end-race", &[("dev", "")]);
+    let namespace = project.namespace("dev").to_owned();
+    // After Helm's upgrade, "another run" appends the promotion's end.
+    project.wrap_helm(&format!(
+        r#"out=$("$HELM" "$@") || {{ status=$?; printf '%s' "$out"; exit $status; }}
+printf '%s' "$out"
+case "$*" in *upgrade*) ;; *) exit 0 ;; esac
+k() {{ '{kubectl}' --kubeconfig '{kubeconfig}' --context '{context}' -n '{namespace}' "$@"; }}
+last=$(k get secrets -l owner=windlass -o json | jq '[.items[].metadata.labels["windlass.dev/seq"] | tonumber] | max')
+started=$(k get secret "windlass.ledger.dev.v$last" -o json | jq -r '.data["entry.json"]' | base64 -d)
+seq=$((last + 1))
+entry=$(printf '%s' "$started" | jq -c --argjson seq "$seq" --argjson revision "$(printf '%s' "$out" | jq .version)"   '{{seq: $seq, environment: "dev", time: (now | todate), actor: "other-run", promotion: .promotion, bundle: .bundle, event: {{kind: "succeeded", revision: $revision}}}}')
+jq -n --arg name "windlass.ledger.dev.v$seq" --arg seq "$seq" --arg data "$(printf '%s' "$entry" | base64 -w0)"   '{{apiVersion: "v1", kind: "Secret", type: "windlass.dev/ledger.v1", immutable: true,
+    metadata: {{name: $name, labels: {{owner: "windlass", "windlass.dev/environment": "dev", "windlass.dev/seq": $seq}}}},
+    data: {{"entry.json": $data}}}}' | k create -f - >/dev/null"#,
+        kubectl = project.kube.kubectl.display(),
+        kubeconfig = project.kube.kubeconfig.display(),
+        context = project.kube.context,
+    ));
+    let up = project.json(&["up", "dev", "--image", &image(DIGEST_A)], 0);
+    assert_eq!(up["result"], "succeeded", "{up}");
+    project.unwrap_helm();
+    let history = project.json(&["history", "dev"], 0);
+    let entries = history["entries"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["event"]["kind"].as_str().unwrap(),
+                e["actor"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [("started", "tester"), ("succeeded", "other-run")],
+        "one end, the first one written"
+    );
+    // The environment is settled: the next promotion starts at once.
+    let next = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
+    assert!(next["recovered"].is_null(), "{next}");
+    assert_eq!(next["promotion"], 3, "{next}");
+}
+
 #[test]
 fn the_example_project_makes_a_bundle() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ml-job");

@@ -201,6 +201,132 @@ async fn a_refused_token_is_a_remote_error_that_does_not_show_it() {
     );
 }
 
+/// A copy of the test kubeconfig whose user has `user` (YAML lines at the
+/// user's indentation) instead of the token.
+fn kubeconfig_user(kube: &Kube, dir: &Path, user: &[String]) -> PathBuf {
+    let text = fs::read_to_string(&kube.kubeconfig).unwrap();
+    let replaced: Vec<String> = text
+        .lines()
+        .flat_map(|line| {
+            if line.trim_start().starts_with("token:") {
+                user.iter().map(|l| format!("    {l}")).collect()
+            } else {
+                vec![line.to_owned()]
+            }
+        })
+        .collect();
+    assert_ne!(
+        replaced.join("\n"),
+        text,
+        "the kubeconfig has no token line"
+    );
+    let path = dir.join("kubeconfig");
+    fs::write(&path, replaced.join("\n")).unwrap();
+    path
+}
+
+/// Client certificates go through the same HTTP/2 transport as tokens:
+/// from files and from inline data, for every request of a promotion's
+/// kind (a lease, ledger records), and the key never shows.
+#[tokio::test]
+async fn connects_with_a_client_certificate_from_files_or_inline_data() {
+    use base64::Engine as _;
+    let kube = kube();
+    let namespace = kube.fresh_namespace("client-cert");
+    let dir = tempfile::tempdir().unwrap();
+    let b64 =
+        |path: &Path| base64::engine::general_purpose::STANDARD.encode(fs::read(path).unwrap());
+    let key_pem = fs::read_to_string(&kube.client_key).unwrap();
+    let key_body: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .take(2)
+        .collect();
+    let variants = [
+        vec![
+            format!("client-certificate: {}", kube.client_cert.display()),
+            format!("client-key: {}", kube.client_key.display()),
+        ],
+        vec![
+            format!("client-certificate-data: {}", b64(&kube.client_cert)),
+            format!("client-key-data: {}", b64(&kube.client_key)),
+        ],
+    ];
+    for (n, user) in variants.iter().enumerate() {
+        let sub = dir.path().join(n.to_string());
+        fs::create_dir(&sub).unwrap();
+        let target = Target {
+            kubeconfig: Some(kubeconfig_user(&kube, &sub, user)),
+            ..target(&kube, &namespace)
+        };
+        let cluster = Cluster::connect(&target, &Environment::default())
+            .await
+            .unwrap_or_else(|e| panic!("variant {n}: {}", rendered(&e, e.hint())));
+        assert_eq!(cluster.server_version(), "v1.20.2");
+        let env = format!("cert{n}");
+        let lock = EnvLock::acquire(&cluster, &env, "tester", Duration::from_secs(30))
+            .await
+            .unwrap();
+        let ledger = Ledger::new(&cluster, &env);
+        let entry = ledger
+            .append(NewEntry {
+                actor: "tester".into(),
+                promotion: None,
+                bundle: bundle_id(1),
+                event: gate(1),
+            })
+            .await
+            .unwrap();
+        assert_eq!(entry.seq, 1);
+        assert_eq!(ledger.entries().await.unwrap(), vec![entry]);
+        lock.release().await.unwrap();
+        let debug = format!("{cluster:?}");
+        assert!(!debug.contains(&key_body), "{debug}");
+        assert!(!debug.contains(&b64(&kube.client_key)), "{debug}");
+    }
+}
+
+/// A certificate the server's client CA did not sign: 401, named as the
+/// server's refusal, and its key (inline) never shown.
+#[tokio::test]
+async fn a_client_certificate_the_server_does_not_trust_is_refused() {
+    use base64::Engine as _;
+    let kube = kube();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("other.crt"), dir.path().join("other.key"));
+    let made = windlass_testkit::cli::Cli::new("openssl", dir.path())
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/O=system:masters/CN=intruder"])
+        .args([
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ])
+        .run();
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let key_data = base64::engine::general_purpose::STANDARD.encode(fs::read(&key).unwrap());
+    let user = [
+        format!("client-certificate: {}", cert.display()),
+        format!("client-key-data: {key_data}"),
+    ];
+    let target = Target {
+        kubeconfig: Some(kubeconfig_user(&kube, dir.path(), &user)),
+        ..target(&kube, "default")
+    };
+    let error = Cluster::connect(&target, &Environment::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error.exit_status(), ExitStatus::Remote, "{error:?}");
+    let text = rendered(&error, error.hint());
+    assert!(text.contains("401"), "{text}");
+    assert!(text.contains(&kube.context), "{text}");
+    assert_no_leak(text.as_bytes(), &key_data);
+    assert_no_leak(format!("{error:?}").as_bytes(), &key_data);
+}
+
 /// A token only an exec plugin knows (nothing in the kubeconfig names it)
 /// is registered with the redactor as the request carrying it leaves: the
 /// server refusing it cannot make Windlass print it.

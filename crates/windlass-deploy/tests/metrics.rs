@@ -266,15 +266,7 @@ async fn the_board_renders_in_chromium_without_console_errors() {
         },
     );
     // Unknown commit: left out of the lead time, counted.
-    s.promote(
-        "prod",
-        since + 5 * DAY + 2 * HOUR,
-        &three,
-        Event::Succeeded {
-            revision: 3,
-            checks: Vec::new(),
-        },
-    );
+    s.promote("prod", since + 5 * DAY + 2 * HOUR, &three, succeeded(3));
 
     let board = dir.path().join("board.html");
     let (printer, _out, err) = printer();
@@ -534,24 +526,8 @@ async fn metrics_over_ledgers_in_the_cluster() {
     let prod = Ledger::new(&cluster, "prod");
     // staging: one success. prod: success, a failed verification (rolled
     // back by Helm), success again, then a rollback asked for by a person.
-    promote(
-        &staging,
-        &good,
-        Event::Succeeded {
-            revision: 1,
-            checks: Vec::new(),
-        },
-    )
-    .await;
-    promote(
-        &prod,
-        &good,
-        Event::Succeeded {
-            revision: 1,
-            checks: Vec::new(),
-        },
-    )
-    .await;
+    promote(&staging, &good, succeeded(1)).await;
+    promote(&prod, &good, succeeded(1)).await;
     promote(
         &prod,
         &bad,
@@ -561,15 +537,7 @@ async fn metrics_over_ledgers_in_the_cluster() {
         },
     )
     .await;
-    promote(
-        &prod,
-        &bad,
-        Event::Succeeded {
-            revision: 3,
-            checks: Vec::new(),
-        },
-    )
-    .await;
+    promote(&prod, &bad, succeeded(3)).await;
     prod.append(NewEntry {
         actor: "alice".into(),
         promotion: None,
@@ -668,5 +636,13 @@ async fn promote(ledger: &Ledger, bundle: &Bundle, outcome: Event) {
             })
             .await
             .unwrap();
+    }
+}
+
+/// A `Succeeded` record's event, with no checks in it.
+fn succeeded(revision: u32) -> Event {
+    Event::Succeeded {
+        revision,
+        checks: Vec::new(),
     }
 }

@@ -300,6 +300,10 @@ pub struct Kube {
     /// The admin's bearer token (in the kubeconfig): must never appear in
     /// Windlass output.
     pub token: Secret<String>,
+    /// A client certificate the server accepts as an admin's, and its key
+    /// (mode 600; not in the kubeconfig).
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
     pub helm: PathBuf,
     pub kubectl: PathBuf,
 }
@@ -506,6 +510,8 @@ impl Services {
             server,
             ca_file: self.existing("WINDLASS_TEST_KUBE_CA_FILE"),
             token: self.secret("WINDLASS_TEST_KUBE_TOKEN"),
+            client_cert: self.existing("WINDLASS_TEST_KUBE_CLIENT_CERT"),
+            client_key: self.existing("WINDLASS_TEST_KUBE_CLIENT_KEY"),
             helm: self.tool("WINDLASS_TEST_HELM"),
             kubectl: self.tool("WINDLASS_TEST_KUBECTL"),
         }

@@ -314,6 +314,18 @@ impl Ledger {
         self.create(last + 1, &new).await
     }
 
+    /// Appends a record numbered right after the last one this process
+    /// read or wrote, once: `None` when that number is taken (see
+    /// [`Self::append_after`]).
+    pub async fn append_next(&self, new: NewEntry) -> Result<Option<Entry>, LedgerError> {
+        let last = if self.known.load(Ordering::Relaxed) {
+            self.seen.load(Ordering::Relaxed)
+        } else {
+            self.last_seq().await?
+        };
+        self.append_after(last, new).await
+    }
+
     /// Creates record `seq`; `None` when it exists.
     async fn create(&self, seq: u64, new: &NewEntry) -> Result<Option<Entry>, LedgerError> {
         let entry = Entry {

@@ -137,11 +137,12 @@ pub enum KubeError {
         source: Box<ApiFailure>,
     },
     /// The API server refused or failed a request.
-    #[error("{what} in namespace `{namespace}` failed ({server})")]
+    #[error("{what} in namespace `{namespace}` failed ({server}, context `{context}`)")]
     Api {
         what: String,
         namespace: String,
         server: String,
+        context: String,
         #[source]
         source: Box<ApiFailure>,
     },
@@ -187,13 +188,15 @@ impl Diagnostic for KubeError {
             Self::Unreachable { context, .. } => Some(format!(
                 "check that the cluster is up and reachable: `kubectl --context {context} version`"
             )),
-            Self::Api { source, .. } => match source.code {
-                Some(401) => {
-                    Some("the kubeconfig's credentials were refused; log in again".to_owned())
-                }
-                Some(403) => Some(
-                    "the kubeconfig's user lacks the permission (RBAC) for this request".to_owned(),
-                ),
+            Self::Api {
+                source, context, ..
+            } => match source.code {
+                Some(401) => Some(format!(
+                    "the credentials of context `{context}` (token, client certificate or exec plugin) were refused; log in again"
+                )),
+                Some(403) => Some(format!(
+                    "the user of context `{context}` lacks the permission (RBAC) for this request"
+                )),
                 _ => None,
             },
         }
@@ -419,6 +422,7 @@ impl Cluster {
                 what: "asking the server for its version".to_owned(),
                 namespace: self.namespace.clone(),
                 server: self.server.clone(),
+                context: self.context.clone(),
                 source: Box::new(source),
             }),
             Some(Err(Unanswered::Unreachable(source))) => Err(unreachable(source)),
@@ -484,6 +488,7 @@ impl Cluster {
             what: what.into(),
             namespace: self.namespace.clone(),
             server: self.server.clone(),
+            context: self.context.clone(),
             source,
         }
     }
