@@ -20,7 +20,7 @@
 #
 # Then a breakdown of one Windlass install + upgrade: the time spent in
 # each Helm command it runs (through a timing wrapper) and the rest, which
-# is Windlass's own (lease, ledger records, chart packaging, rollout wait).
+# is Windlass's own (lease, ledger records, chart packaging).
 #
 # Usage: scripts/bench/deploy.sh [WORK_DIR]
 #   WINDLASS_DEPLOY  the windlass-deploy binary (default: target/release/windlass-deploy)
