@@ -118,6 +118,28 @@ namespace = "{namespace}"
         self.helm = self.kube.helm.clone();
     }
 
+    /// After a killed run of `up ENV`: drops its lease as an expiry would,
+    /// then `up ENV` with `digest` must resume the unfinished promotion
+    /// and leave nothing unfinished; its `--json` data.
+    fn up_resuming(&self, env: &str, digest: &str) -> Value {
+        self.kube.kubectl(&[
+            "delete",
+            "lease",
+            "-n",
+            self.namespace(env),
+            &format!("windlass-deploy.{env}"),
+        ]);
+        let next = self.json(&["up", env, "--image", &image(digest)], 0);
+        assert_eq!(next["recovered"]["action"], "resumed", "{next}");
+        assert_eq!(next["result"], "succeeded");
+        let status = self.json(&["status", env], 0);
+        assert!(
+            status["environments"][0]["unfinished"].is_null(),
+            "{status}"
+        );
+        next
+    }
+
     fn project(&self) -> PathBuf {
         self.dir.path().join("project")
     }
@@ -485,22 +507,8 @@ fn a_killed_promotion_is_shown_and_recovered() {
     );
 
     // The killed run's lease stays until it expires; a takeover after
-    // expiry is the lease's own test. Here: drop it as an expiry would.
-    project.kube.kubectl(&[
-        "delete",
-        "lease",
-        "-n",
-        project.namespace("dev"),
-        "windlass-deploy.dev",
-    ]);
-    let next = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
-    assert_eq!(next["recovered"]["action"], "resumed", "{next}");
-    assert_eq!(next["result"], "succeeded");
-    let status = project.json(&["status", "dev"], 0);
-    assert!(
-        status["environments"][0]["unfinished"].is_null(),
-        "{status}"
-    );
+    // expiry is the lease's own test.
+    project.up_resuming("dev", DIGEST_B);
 }
 
 /// With no checks after Helm, `started` is the only record before the
@@ -533,23 +541,8 @@ exit $status"#,
     );
     assert_eq!(project.helm_values("dev")["image"]["digest"], DIGEST_B);
 
-    // As a lease expiry would.
-    project.kube.kubectl(&[
-        "delete",
-        "lease",
-        "-n",
-        project.namespace("dev"),
-        "windlass-deploy.dev",
-    ]);
-    let next = project.json(&["up", "dev", "--image", &image(DIGEST_B)], 0);
-    assert_eq!(next["recovered"]["action"], "resumed", "{next}");
+    let next = project.up_resuming("dev", DIGEST_B);
     assert_eq!(next["recovered"]["revision"], 2, "{next}");
-    assert_eq!(next["result"], "succeeded");
-    let status = project.json(&["status", "dev"], 0);
-    assert!(
-        status["environments"][0]["unfinished"].is_null(),
-        "{status}"
-    );
 }
 
 /// The end of a promotion is written as its lease is released: a run that

@@ -186,19 +186,27 @@ async fn a_refused_token_is_a_remote_error_that_does_not_show_it() {
         kubeconfig: Some(path),
         ..target(&kube, "default")
     };
-    let error = Cluster::connect(&target, &Environment::default())
-        .await
-        .unwrap_err();
-    assert_eq!(error.exit_status(), ExitStatus::Remote, "{error:?}");
-    let text = rendered(&error, error.hint());
-    assert!(text.contains("401"), "{text}");
-    assert_no_leak(text.as_bytes(), &token);
-    assert_no_leak(format!("{error:?}").as_bytes(), &token);
+    assert_refused(&target, &token).await;
     // Loading the kubeconfig registered the token with the redactor.
     assert_eq!(
         windlass_redact::global().redact(&format!("x {token} y")),
         "x **** y"
     );
+}
+
+/// Connecting to `target` is refused by the server (401, a remote error)
+/// and neither the message nor the error's debug form shows `secret`;
+/// the message with its causes and hint.
+async fn assert_refused(target: &Target, secret: &str) -> String {
+    let error = Cluster::connect(target, &Environment::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error.exit_status(), ExitStatus::Remote, "{error:?}");
+    let text = rendered(&error, error.hint());
+    assert!(text.contains("401"), "{text}");
+    assert_no_leak(text.as_bytes(), secret);
+    assert_no_leak(format!("{error:?}").as_bytes(), secret);
+    text
 }
 
 /// A copy of the test kubeconfig whose user has `user` (YAML lines at the
@@ -316,15 +324,8 @@ async fn a_client_certificate_the_server_does_not_trust_is_refused() {
         kubeconfig: Some(kubeconfig_user(&kube, dir.path(), &user)),
         ..target(&kube, "default")
     };
-    let error = Cluster::connect(&target, &Environment::default())
-        .await
-        .unwrap_err();
-    assert_eq!(error.exit_status(), ExitStatus::Remote, "{error:?}");
-    let text = rendered(&error, error.hint());
-    assert!(text.contains("401"), "{text}");
+    let text = assert_refused(&target, &key_data).await;
     assert!(text.contains(&kube.context), "{text}");
-    assert_no_leak(text.as_bytes(), &key_data);
-    assert_no_leak(format!("{error:?}").as_bytes(), &key_data);
 }
 
 /// A token only an exec plugin knows (nothing in the kubeconfig names it)
