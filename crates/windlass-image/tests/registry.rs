@@ -819,3 +819,77 @@ fn push_and_copy_set_step_outputs_in_github_actions() {
         assert_eq!(entries["reference"], format!("{repo}@{digest}"), "{args:?}");
     }
 }
+
+/// Where a registry's credential comes from, as `release plan` names it
+/// (never the credential): none asked for by an open registry, none found
+/// for one that asks, a Docker auth file, and `[image.registries]`, which
+/// wins over the file.
+#[tokio::test]
+async fn a_registrys_credential_source_is_named_never_shown() {
+    let registries = Services::load().registries();
+    let tmp = tempfile::tempdir().unwrap();
+    let password = registries.password.expose().clone();
+    let config_dir = tmp.path().join("docker");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.json"),
+        docker_config(&registries.auth, &registries.user, &password),
+    )
+    .unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let project = support::auth_registry_project(tmp.path(), &registries);
+    let printer = windlass_output::Printer::new(&windlass_output::OutputArgs::default(), "test");
+
+    let source = |registry: String, docker_config: &Path, with_project: bool| {
+        let loaded = windlass_secrets::ToolConfig::load(
+            with_project
+                .then(|| project.join("windlass.toml"))
+                .as_deref(),
+            None,
+        )
+        .unwrap();
+        let ctx = windlass_image::cli::Context {
+            image: loaded.config.section("image").unwrap(),
+            config: loaded.config,
+            env: windlass_config::Environment::from_vars([
+                ("DOCKER_CONFIG", docker_config.as_os_str()),
+                ("REG_PASSWORD", std::ffi::OsStr::new(&password)),
+                ("HOME", empty.as_os_str()),
+            ]),
+            cwd: tmp.path().to_path_buf(),
+        };
+        let printer = &printer;
+        async move {
+            let reference: windlass_image::Reference =
+                format!("{registry}/{}:v1", unique("source"))
+                    .parse()
+                    .unwrap();
+            let client = windlass_image::registry::open_client(
+                &ctx,
+                &windlass_image::registry::TransferArgs { jobs: 1 },
+                printer,
+                &[reference.registry.as_str()],
+            )
+            .await
+            .unwrap();
+            client.repo(&reference).await.unwrap().credential_source()
+        }
+    };
+    assert_eq!(
+        source(registries.open.clone(), &empty, false).await,
+        "none (the registry asks for none)"
+    );
+    assert!(
+        source(registries.auth.clone(), &empty, false)
+            .await
+            .starts_with("none found"),
+    );
+    assert_eq!(
+        source(registries.auth.clone(), &config_dir, false).await,
+        config_dir.join("config.json").display().to_string()
+    );
+    let configured = source(registries.auth.clone(), &config_dir, true).await;
+    assert_eq!(configured, "`[image.registries]` in windlass.toml");
+    assert!(!configured.contains(&password));
+}

@@ -217,11 +217,16 @@ pub async fn plan(
             }
             let step = Step::new(StepKind::Push, tag, format!("{}:{tag}", image.repository));
             let step = match tag_digest(&image_ctx, &image.repository, tag, printer).await {
-                Ok(Some(digest)) => step.detail(format!("now: {digest}")).status(
-                    Status::WillRun,
-                    format!("the tag exists ({digest}); skipped if the build gives that digest"),
-                ),
-                Ok(None) => step,
+                Ok((Some(digest), credentials)) => step
+                    .detail(format!("now: {digest}"))
+                    .detail(format!("credentials: {credentials}"))
+                    .status(
+                        Status::WillRun,
+                        format!(
+                            "the tag exists ({digest}); skipped if the build gives that digest"
+                        ),
+                    ),
+                Ok((None, credentials)) => step.detail(format!("credentials: {credentials}")),
                 Err(error) => step.status(
                     Status::Blocked,
                     format!("cannot look the tag up: {}", error_sentence(&error)),
@@ -705,7 +710,7 @@ async fn build_and_push(
         for tag in &image.tags {
             let destination = format!("{}:{tag}", image.repository);
             let step = Step::new(StepKind::Push, tag, &destination);
-            let now = tag_digest(image_ctx, &image.repository, tag, printer).await?;
+            let (now, _) = tag_digest(image_ctx, &image.repository, tag, printer).await?;
             if now.as_deref() == Some(digest.as_str()) {
                 steps.push(step.status(Status::Skip, format!("already at {digest}")));
                 continue;
@@ -730,13 +735,14 @@ async fn build_and_push(
     }
 }
 
-/// The digest a registry tag points at, `None` when there is no such tag.
+/// The digest a registry tag points at (`None` when there is no such
+/// tag), and where the registry's credential comes from.
 async fn tag_digest(
     image_ctx: &windlass_image::cli::Context,
     repository: &str,
     tag: &str,
     printer: &Printer,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<(Option<String>, String)> {
     let reference: windlass_image::Reference = format!("{repository}:{tag}")
         .parse()
         .with_context(|| format!("`[deploy.images]` repository `{repository}`"))
@@ -749,12 +755,11 @@ async fn tag_digest(
     )
     .await?;
     let repo = client.repo(&reference).await?;
-    match repo.head_manifest(&reference.target()).await? {
-        Some(descriptor) => Ok(Some(
-            windlass_image::registry::digest_of(&descriptor)?.to_string(),
-        )),
-        None => Ok(None),
-    }
+    let digest = match repo.head_manifest(&reference.target()).await? {
+        Some(descriptor) => Some(windlass_image::registry::digest_of(&descriptor)?.to_string()),
+        None => None,
+    };
+    Ok((digest, repo.credential_source()))
 }
 
 /// Makes the bundle from the pushed digests and deploys it to the first
@@ -948,7 +953,10 @@ async fn planned_bundle_is_live(
         let Some(tag) = image.tags.first() else {
             return Ok(None);
         };
-        match tag_digest(&image_ctx, &image.repository, tag, printer).await? {
+        match tag_digest(&image_ctx, &image.repository, tag, printer)
+            .await?
+            .0
+        {
             Some(digest) => flags.push(format!("{}={}@{digest}", image.name, image.repository)),
             None => return Ok(None),
         }

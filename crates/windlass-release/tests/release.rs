@@ -500,6 +500,17 @@ fn release_to_the_servers_publishes_pushes_and_deploys() {
             .contains(&Value::from("credentials: TWINE_USERNAME/TWINE_PASSWORD")),
         "{data:#}"
     );
+    // The registry's credential source is named, as the index's is.
+    assert_eq!(data["steps"][5]["kind"], "push");
+    assert!(
+        data["steps"][5]["details"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(
+                "credentials: none (the registry asks for none)"
+            )),
+        "{data:#}"
+    );
     assert!(!servers.tag_exists("0.4.0"), "plan pushed nothing");
 
     let run = expect(

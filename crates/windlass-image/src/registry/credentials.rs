@@ -60,7 +60,7 @@ pub enum Origin {
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Config => f.write_str("windlass.toml"),
+            Self::Config => f.write_str("`[image.registries]` in windlass.toml"),
             Self::File(path) => write!(f, "{}", path.display()),
             Self::Helper(name) => write!(f, "docker-credential-{name}"),
         }

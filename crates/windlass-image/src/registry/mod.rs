@@ -676,6 +676,18 @@ impl Repo {
         &self.host.registry
     }
 
+    /// Where this registry's credential comes from, in words (never the
+    /// credential): the origin of the one found, or why there is none.
+    pub fn credential_source(&self) -> String {
+        match (&self.host.challenge, &self.host.credential) {
+            (None, _) => "none (the registry asks for none)".to_owned(),
+            (Some(_), Some((_, origin))) => origin.to_string(),
+            (Some(_), None) => {
+                "none found (the registry asks for credentials: `[image.registries]`, a Docker or podman auth file or a credential helper)".to_owned()
+            }
+        }
+    }
+
     pub fn repository(&self) -> &str {
         &self.repository
     }
