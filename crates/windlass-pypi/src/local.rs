@@ -206,6 +206,7 @@ pub fn publish(
         interrupted: false,
         in_flight: 0,
         files: Vec::new(),
+        credential_reference: None,
     };
     // The parent is the user's (it may be reached through a symlink, as
     // `/tmp` is on some systems); from the simple root down, the index is

@@ -552,6 +552,7 @@ async fn upload_all(
         interrupted: false,
         in_flight: 0,
         files: Vec::new(),
+        credential_reference: target.credential_reference.clone(),
     };
     ledger.open(
         header.clone(),
@@ -680,6 +681,7 @@ fn complete_credentials(
             let token = prompt.ask(&question).map_err(diagnosed)?;
             target.credentials = Credentials::Basic(Auth::token(token));
             "the prompt".clone_into(&mut target.credential_source);
+            target.credential_reference = None;
             Ok(())
         }
     }

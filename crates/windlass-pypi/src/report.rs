@@ -182,6 +182,11 @@ pub struct PublishReport {
     /// be on the index.
     pub in_flight: usize,
     pub files: Vec<FileReport>,
+    /// The credentials as references (see
+    /// [`crate::repository::Target::credential_reference`]); not output.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub credential_reference: Option<crate::repository::CredentialReference>,
 }
 
 /// Why a file in flight when the run was interrupted has no clear status
@@ -458,6 +463,7 @@ mod tests {
             interrupted,
             in_flight: 0,
             files,
+            credential_reference: None,
         };
         report.count();
         report

@@ -33,6 +33,8 @@ pub const TOKEN_USERNAME: &str = "__token__";
 
 /// The credential source of a target for which none was found.
 pub const NO_CREDENTIALS: &str = "none";
+/// The credential source of trusted publishing (a token minted per upload).
+pub const TRUSTED_PUBLISHING: &str = "trusted publishing";
 
 /// HTTP basic credentials.
 #[derive(Debug, Clone)]
@@ -95,7 +97,24 @@ pub struct Target {
     pub credentials: Credentials,
     /// Where the credentials came from, for people (never a value).
     pub credential_source: String,
+    /// The credentials as references, for another tool to resolve the
+    /// same ones (a release's image build reading this index): `None`
+    /// when there are none, or they are a plain value (`.pypirc`, the
+    /// URL's user info).
+    pub credential_reference: Option<CredentialReference>,
 }
+
+/// A user name and a secret reference (`env://`, `vault://`, ...) for its
+/// password or token; never a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialReference {
+    pub username: String,
+    pub password: String,
+}
+
+/// What [`find_credentials`] found: the credential, where it came from,
+/// and its reference when it has one.
+type Found = (Auth, String, Option<CredentialReference>);
 
 /// What chooses the target, gathered from flags and windlass.toml.
 #[derive(Debug, Clone, Default)]
@@ -299,6 +318,7 @@ pub async fn resolve_target(
             trusted_publishing_url,
             credentials: Credentials::None,
             credential_source: "none (--no-credentials)".to_owned(),
+            credential_reference: None,
         });
     }
     let secrets = Secrets {
@@ -316,9 +336,11 @@ pub async fn resolve_target(
     .await;
     // The uploads need no Vault token: revoke it before they start.
     sources.resolver.close().await;
-    let (credentials, credential_source) = match found? {
-        Some((auth, source)) if request.trusted_publishing != TrustedPublishingMode::Always => {
-            (Credentials::Basic(auth), source)
+    let (credentials, credential_source, credential_reference) = match found? {
+        Some((auth, source, reference))
+            if request.trusted_publishing != TrustedPublishingMode::Always =>
+        {
+            (Credentials::Basic(auth), source, reference)
         }
         _ if request.trusted_publishing == TrustedPublishingMode::Always => {
             if !crate::oidc::identity_available(env) {
@@ -326,7 +348,8 @@ pub async fn resolve_target(
             }
             (
                 Credentials::TrustedPublishing,
-                "trusted publishing".to_owned(),
+                TRUSTED_PUBLISHING.to_owned(),
+                None,
             )
         }
         _ if request.trusted_publishing == TrustedPublishingMode::Auto
@@ -334,10 +357,11 @@ pub async fn resolve_target(
         {
             (
                 Credentials::TrustedPublishing,
-                "trusted publishing".to_owned(),
+                TRUSTED_PUBLISHING.to_owned(),
+                None,
             )
         }
-        _ => (Credentials::None, NO_CREDENTIALS.to_owned()),
+        _ => (Credentials::None, NO_CREDENTIALS.to_owned(), None),
     };
     Ok(Target {
         name,
@@ -346,6 +370,7 @@ pub async fn resolve_target(
         trusted_publishing_url,
         credentials,
         credential_source,
+        credential_reference,
     })
 }
 
@@ -519,6 +544,10 @@ fn choose(
     })
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the sources in their order of precedence, one block each"
+)]
 async fn find_credentials(
     request: &TargetRequest,
     env: &Environment,
@@ -527,10 +556,20 @@ async fn find_credentials(
     rc: Option<&crate::config::PypircRepository>,
     url_auth: Option<(String, String)>,
     secrets: &Secrets<'_>,
-) -> Result<Option<(Auth, String)>, TargetError> {
+) -> Result<Option<Found>, TargetError> {
+    let refer = |username: &str, password: &str| {
+        Some(CredentialReference {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        })
+    };
     if let Some(reference) = &request.token {
         let token = secrets.resolve("token from --token", reference).await?;
-        return Ok(Some((Auth::token(token), "--token".to_owned())));
+        return Ok(Some((
+            Auth::token(token),
+            "--token".to_owned(),
+            refer(TOKEN_USERNAME, reference),
+        )));
     }
     if let Some(reference) = &request.password {
         let password = secrets
@@ -544,8 +583,12 @@ async fn find_credentials(
                     what: "--password".to_owned(),
                 })?;
         return Ok(Some((
-            Auth { username, password },
+            Auth {
+                username: username.clone(),
+                password,
+            },
             "--username/--password".to_owned(),
+            refer(&username, reference),
         )));
     }
     if let Some(password) = env.get_str("TWINE_PASSWORD") {
@@ -556,8 +599,12 @@ async fn find_credentials(
             .unwrap_or_else(|| TOKEN_USERNAME.to_owned());
         let password = Secret::registered(password.to_owned());
         return Ok(Some((
-            Auth { username, password },
+            Auth {
+                username: username.clone(),
+                password,
+            },
             "TWINE_USERNAME/TWINE_PASSWORD".to_owned(),
+            refer(&username, "env://TWINE_PASSWORD"),
         )));
     }
     let label = name.unwrap_or("?");
@@ -567,7 +614,11 @@ async fn find_credentials(
             let token = secrets
                 .resolve(&format!("token of {what}"), reference)
                 .await?;
-            return Ok(Some((Auth::token(token), format!("windlass.toml {what}"))));
+            return Ok(Some((
+                Auth::token(token),
+                format!("windlass.toml {what}"),
+                refer(TOKEN_USERNAME, reference),
+            )));
         }
         if let Some(reference) = &section.password {
             let password = secrets
@@ -579,8 +630,12 @@ async fn find_credentials(
                 .or_else(|| section.username.clone())
                 .ok_or(TargetError::PasswordWithoutUsername { what })?;
             return Ok(Some((
-                Auth { username, password },
+                Auth {
+                    username: username.clone(),
+                    password,
+                },
                 format!("windlass.toml [wheel.repositories.{label}]"),
+                refer(&username, reference),
             )));
         }
     }
@@ -596,6 +651,7 @@ async fn find_credentials(
         return Ok(Some((
             Auth { username, password },
             format!(".pypirc [{label}]"),
+            None,
         )));
     }
     if let Some((username, password)) = url_auth
@@ -607,6 +663,7 @@ async fn find_credentials(
                 password: Secret::registered(password),
             },
             "the repository url".to_owned(),
+            None,
         )));
     }
     Ok(None)
@@ -683,7 +740,7 @@ mod tests {
             .unwrap();
         match runtime.block_on(resolve_target(request, &sources)) {
             Ok(t) => format!(
-                "{:?} {} simple={} tp={} creds={} user={} from {}",
+                "{:?} {} simple={} tp={} creds={} user={} from {} ref={}",
                 t.name,
                 t.upload_url,
                 t.simple_url,
@@ -697,7 +754,11 @@ mod tests {
                     Credentials::Basic(a) => a.username.as_str(),
                     _ => "-",
                 },
-                t.credential_source
+                t.credential_source,
+                t.credential_reference.map_or_else(
+                    || "-".to_owned(),
+                    |r| format!("{}:{}", r.username, r.password)
+                ),
             ),
             Err(e) => format!("error: {e}"),
         }

@@ -397,7 +397,7 @@ pub async fn run(
                     username: None,
                     password: None,
                 },
-                None => index_for_images(project, &report),
+                None => index_for_images(&report, printer),
             });
         }
     }
@@ -569,33 +569,25 @@ async fn publish(
 }
 
 /// The index the images' pip reads: the simple URL the wheels went to, with
-/// the credentials they went with, as references (resolved by the image
-/// build, given to pip in its environment only).
-fn index_for_images(project: &WheelProject, report: &PublishReport) -> IndexSection {
-    let section = project
-        .repository
-        .as_deref()
-        .and_then(|name| project.ctx.wheel.repositories.get(name));
-    let (username, password) = match section {
-        Some(s) if s.token.is_some() => (Some("__token__".to_owned()), s.token.clone()),
-        Some(s) if s.password.is_some() => (s.username.clone(), s.password.clone()),
-        _ if project.ctx.env.get_str("TWINE_PASSWORD").is_some() => (
-            Some(
-                project
-                    .ctx
-                    .env
-                    .get_str("TWINE_USERNAME")
-                    .unwrap_or("__token__")
-                    .to_owned(),
-            ),
-            Some("env://TWINE_PASSWORD".to_owned()),
-        ),
-        _ => (None, None),
-    };
+/// the credentials they went with, as the references `wheel publish`
+/// resolved them from (resolved again by the image build, given to pip in
+/// its environment only).
+fn index_for_images(report: &PublishReport, printer: &Printer) -> IndexSection {
+    let reference = report.credential_reference.clone();
+    let plain = !matches!(
+        report.credentials.as_str(),
+        windlass_pypi::repository::NO_CREDENTIALS | windlass_pypi::repository::TRUSTED_PUBLISHING
+    );
+    if reference.is_none() && plain {
+        printer.warn(&format!(
+            "the wheels went to {} with credentials from {}, which are no secret reference: the images' pip reads the index without them (give the repository a `token` or `password` reference in `[wheel.repositories]`)",
+            report.simple_url, report.credentials
+        ));
+    }
     IndexSection {
         url: report.simple_url.clone(),
-        username: password.as_ref().and(username),
-        password,
+        username: reference.as_ref().map(|r| r.username.clone()),
+        password: reference.map(|r| r.password),
     }
 }
 
