@@ -467,6 +467,11 @@ async fn errors_never_show_credentials() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Tests on other threads (with no subscriber) may register a callsite
+    // (the retry's) while this one is being set: its interest can then be
+    // left at "never" and the event dropped here. Ask every callsite again
+    // now that this subscriber is live.
+    tracing::callsite::rebuild_interest_cache();
     let mut errors = Vec::new();
     for url in [
         with_secrets(server.addr.to_string()),
